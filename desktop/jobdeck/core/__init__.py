@@ -1,0 +1,43 @@
+"""Jobdeck's Qt-free core: jobs, their store, the tracker and the context running code sees.
+
+Nothing in this package imports PySide6 or qasync.
+"""
+
+from .clock import Clock, FakeClock, system_clock
+from .context import Cancelled, JobContext
+from .events import EventKind, JobEvent, LogEntry
+from .job import InvalidTransition, Job, JobError, JobStatus, Progress, new_job_id
+from .store import (
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreReadOnly,
+    StoreTooNew,
+    default_db_path,
+)
+from .tracker import JobTracker, UnknownJob
+
+__all__ = [
+    "Cancelled",
+    "Clock",
+    "EventKind",
+    "FakeClock",
+    "InvalidTransition",
+    "Job",
+    "JobContext",
+    "JobError",
+    "JobEvent",
+    "JobStatus",
+    "JobTracker",
+    "LogEntry",
+    "Progress",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StoreReadOnly",
+    "StoreTooNew",
+    "UnknownJob",
+    "default_db_path",
+    "new_job_id",
+    "system_clock",
+]

@@ -1,0 +1,219 @@
+"""The job record: :class:`Job`, :class:`JobStatus`, :class:`Progress` and the transition table.
+
+Everything here is plain data. A :class:`Job` is a frozen snapshot: the tracker hands out a
+new one whenever something changes, so a snapshot can be passed between threads freely.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "InvalidTransition",
+    "Job",
+    "JobError",
+    "JobStatus",
+    "Progress",
+    "check_transition",
+    "new_job_id",
+    "to_datetime",
+]
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life. ``COMPLETED``, ``FAILED`` and ``CANCELLED`` are final."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINAL
+
+    @property
+    def active(self) -> bool:
+        return self in (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+_FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+#: The only moves a job may make. ``RUNNING -> PENDING`` is an automatic retry.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PENDING}
+    ),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    """A job was asked to move between two states the transition table does not connect."""
+
+    def __init__(self, job_id: str, old: JobStatus, new: JobStatus) -> None:
+        if old.finished:
+            why = f"it is already {old.value} and finished jobs never change"
+        else:
+            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[old])) or "nothing"
+            why = f"a {old.value} job can only become {allowed}"
+        super().__init__(f"job {job_id} cannot go from {old.value} to {new.value}: {why}")
+        self.job_id = job_id
+        self.old = old
+        self.new = new
+
+
+def check_transition(job_id: str, old: JobStatus, new: JobStatus) -> None:
+    """Raise :class:`InvalidTransition` unless ``old -> new`` is in :data:`TRANSITIONS`."""
+    if new not in TRANSITIONS[old]:
+        raise InvalidTransition(job_id, old, new)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a job has got. ``total == 0`` means the total is unknown."""
+
+    current: float = 0
+    total: float = 0
+    message: str = ""
+
+    @property
+    def percent(self) -> float | None:
+        """0-100, or None while the total is unknown."""
+        if not self.total:
+            return None
+        return max(0.0, min(100.0, 100.0 * self.current / self.total))
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """Why a job failed: a message a person can read, and the traceback when there is one."""
+
+    message: str
+    traceback: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def to_datetime(ts: float | None) -> datetime | None:
+    """An epoch timestamp as an aware UTC datetime (None stays None)."""
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A frozen snapshot of one job as the store knows it.
+
+    Times are epoch seconds in the ``*_ts`` fields; the datetime properties convert them.
+    """
+
+    id: str
+    type: str
+    title: str
+    status: JobStatus
+    created_ts: float
+    priority: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    progress: Progress = Progress()
+    started_ts: float | None = None
+    completed_ts: float | None = None
+    attempts: int = 0
+    max_attempts: int = 1
+    run_at_ts: float | None = None
+    timeout: float | None = None
+    depends_on: tuple[str, ...] = ()
+    error: JobError | None = None
+    result: Any = None
+    cancel_requested: bool = False
+    retry_of: str | None = None
+    # Process jobs
+    pid: int | None = None
+    exit_code: int | None = None
+    log_path: str | None = None
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created_ts, UTC)
+
+    @property
+    def started_at(self) -> datetime | None:
+        return to_datetime(self.started_ts)
+
+    @property
+    def completed_at(self) -> datetime | None:
+        return to_datetime(self.completed_ts)
+
+    @property
+    def run_at(self) -> datetime | None:
+        return to_datetime(self.run_at_ts)
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Run time of a finished job that started; None otherwise (see :meth:`elapsed`)."""
+        if self.started_ts is None or self.completed_ts is None:
+            return None
+        return timedelta(seconds=max(0.0, self.completed_ts - self.started_ts))
+
+    def elapsed(self, now: float) -> timedelta | None:
+        """Run time so far: up to ``now`` (epoch seconds) while running, else the duration."""
+        if self.started_ts is None:
+            return None
+        end = self.completed_ts if self.completed_ts is not None else now
+        return timedelta(seconds=max(0.0, end - self.started_ts))
+
+    @property
+    def finished(self) -> bool:
+        return self.status.finished
+
+
+# --- ids -------------------------------------------------------------------------------------
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_id_lock = threading.Lock()
+_last_ms = -1
+_last_rand = 0
+_RAND_BITS = 80
+_RAND_MAX = (1 << _RAND_BITS) - 1
+
+
+def _encode(value: int, length: int) -> str:
+    out = []
+    for _ in range(length):
+        out.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A 26-character ULID: 48 bits of milliseconds then 80 random bits.
+
+    Ids made in the same millisecond by this process increase monotonically (the random part
+    is incremented), so ids sort by creation even when thousands are made per millisecond.
+    ``now`` (epoch seconds) lets an injected clock set the time part.
+    """
+    global _last_ms, _last_rand
+    ms = int((time.time() if now is None else now) * 1000)
+    with _id_lock:
+        if ms <= _last_ms:
+            ms = _last_ms
+            _last_rand += 1
+            if _last_rand > _RAND_MAX:  # 2**80 ids in one ms: borrow the next millisecond
+                ms += 1
+                _last_rand = int.from_bytes(os.urandom(10), "big") >> 1
+        else:
+            # Leave headroom so increments within the millisecond do not overflow.
+            _last_rand = int.from_bytes(os.urandom(10), "big") >> 1
+        _last_ms = ms
+        return _encode(ms, 10) + _encode(_last_rand, 16)
