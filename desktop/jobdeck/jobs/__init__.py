@@ -1,0 +1,30 @@
+"""Built-in job types that are useful on a desktop; each reports real progress and honours cancel.
+
+``command`` (run an external program) is always known to the Runner, whatever registry it is
+given; the rest are registered by :func:`register_builtin_jobs`.
+"""
+
+from __future__ import annotations
+
+from jobdeck.core.registry import JobRegistry
+
+from .archive import compress_folder
+from .checksum import checksum_folder
+from .countdown import countdown
+from .files import copy_files
+
+__all__ = ["builtin_registry", "register_builtin_jobs"]
+
+
+def register_builtin_jobs(registry: JobRegistry) -> JobRegistry:
+    """Add the built-in job types (copy, checksum, compress, countdown) to ``registry``."""
+    registry.register("copy", copy_files, title="Copy files", icon="copy")
+    registry.register("checksum", checksum_folder, title="Checksum a folder", icon="hash")
+    registry.register("compress", compress_folder, title="Compress a folder", icon="archive")
+    registry.register("countdown", countdown, title="Wait / countdown", icon="timer")
+    return registry
+
+
+def builtin_registry() -> JobRegistry:
+    """A new registry holding the built-in job types."""
+    return register_builtin_jobs(JobRegistry())
