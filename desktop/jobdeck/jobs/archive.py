@@ -77,7 +77,7 @@ def compress_folder(
                     ctx.update_progress(done, total, name)
                     info = tf.gettarinfo(str(path), arcname=name)
                     with open(path, "rb") as src:
-                        tf.addfile(info, _Counting(src, advanced))  # type: ignore[arg-type]
+                        tf.addfile(info, _Counting(src, advanced))
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ def walk_files(source: Path) -> list[Path]:
     """Every regular file under ``source`` (or ``source`` itself), sorted for a stable order."""
     if source.is_file():
         return [source]
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(source):
         dirs.sort()
         found.extend(Path(root) / name for name in sorted(files))
