@@ -1,0 +1,258 @@
+"""SVG icons from ``resources/icons`` and the :class:`Spinner` that animates busy icons.
+
+Icons are looked up, in order, in:
+
+1. a PyInstaller bundle: ``sys._MEIPASS/resources/icons`` (or ``.../jobdeck/resources/icons``);
+2. an installed wheel: ``jobdeck/resources/icons`` inside the package (package data);
+3. a source checkout: ``<repo root>/resources/icons``.
+
+Monochrome icons draw with ``currentColor``; :func:`icon` substitutes the palette's text
+colour (or a colour you pass), so the same file looks right in light and dark themes.
+Status icons (done, failed, ...) carry their own colours. A missing icon never raises: a
+neutral placeholder is drawn and the lookup failure is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from functools import cache
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+__all__ = [
+    "ICON_NAMES",
+    "Spinner",
+    "app_icon",
+    "icon",
+    "icon_dirs",
+    "icon_path",
+    "pixmap",
+    "status_icon",
+    "type_icon_name",
+]
+
+log = logging.getLogger(__name__)
+
+#: Every icon shipped in ``resources/icons``.
+ICON_NAMES = (
+    "job",
+    "command",
+    "hash",
+    "copy",
+    "archive",
+    "timer",
+    "python",
+    "cancel",
+    "done",
+    "failed",
+    "cancelled",
+    "pending",
+    "running",
+    "jobdeck",
+)
+
+#: Which icon shows each job status.
+_STATUS_ICONS = {
+    "pending": "pending",
+    "running": "running",
+    "completed": "done",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
+def icon_dirs() -> list[Path]:
+    """Directories searched for icons, most specific first (only existing ones)."""
+    package_dir = Path(__file__).resolve().parent.parent  # .../jobdeck
+    candidates: list[Path] = []
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        candidates += [
+            Path(bundle) / "resources" / "icons",
+            Path(bundle) / "jobdeck" / "resources" / "icons",
+        ]
+    candidates.append(package_dir / "resources" / "icons")
+    # Checkout: <repo>/desktop/jobdeck/ui/icons.py -> <repo>/resources/icons
+    candidates.append(package_dir.parent.parent / "resources" / "icons")
+    return [d for d in candidates if d.is_dir()]
+
+
+def icon_path(name: str) -> Path | None:
+    """The SVG file for ``name`` (without extension), or None when no directory has it."""
+    for directory in icon_dirs():
+        path = directory / f"{name}.svg"
+        if path.is_file():
+            return path
+    return None
+
+
+@cache
+def _svg_source(name: str) -> str | None:
+    path = icon_path(name)
+    if path is None:
+        log.warning("icon %r not found in %s", name, [str(d) for d in icon_dirs()] or "nowhere")
+        return None
+    return path.read_text(encoding="utf-8")
+
+
+def _default_color() -> QColor:
+    app = QGuiApplication.instance()
+    if isinstance(app, QGuiApplication):
+        return app.palette().color(QPalette.ColorRole.WindowText)
+    return QColor("#444444")
+
+
+@cache
+def _render(name: str, size: int, color_name: str, dpr: float) -> QPixmap:
+    pm = QPixmap(QSize(round(size * dpr), round(size * dpr)))
+    pm.setDevicePixelRatio(dpr)
+    pm.fill(Qt.GlobalColor.transparent)
+    source = _svg_source(name)
+    painter = QPainter(pm)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if source is not None:
+        svg = source.replace("currentColor", color_name)
+        renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
+        renderer.render(painter, QRectF(0, 0, size, size))
+    else:  # placeholder: a rounded square outline
+        painter.setPen(QColor(color_name))
+        painter.drawRoundedRect(QRectF(2.5, 2.5, size - 5, size - 5), 3, 3)
+    painter.end()
+    return pm
+
+
+def pixmap(name: str, size: int = 24, color: QColor | None = None, dpr: float = 1.0) -> QPixmap:
+    """``name`` rendered at ``size`` logical pixels; ``currentColor`` becomes ``color``."""
+    col = color if color is not None else _default_color()
+    return _render(name, int(size), col.name(QColor.NameFormat.HexRgb), float(dpr))
+
+
+def icon(name: str, color: QColor | None = None) -> QIcon:
+    """A QIcon for ``name`` with crisp renderings at the usual sizes."""
+    result = QIcon()
+    for size in (16, 20, 24, 32, 48, 64):
+        result.addPixmap(pixmap(name, size, color))
+        result.addPixmap(pixmap(name, size, color, dpr=2.0))
+    return result
+
+
+def status_icon(status: str) -> QIcon:
+    """The icon for a job status (``"completed"`` etc. or a JobStatus)."""
+    return icon(_STATUS_ICONS.get(str(status), "job"))
+
+
+def app_icon() -> QIcon:
+    """The Jobdeck application icon."""
+    return icon("jobdeck")
+
+
+#: Icon names job types may use that are drawn by another shipped icon.
+ICON_ALIASES = {
+    "terminal": "command",
+    "checksum": "hash",
+    "compress": "archive",
+    "countdown": "timer",
+    "sleep": "timer",
+    "zip": "archive",
+}
+
+
+def type_icon_name(type_icon: str | None) -> str:
+    """A job type's icon name if it is shipped (or an alias of one), else ``job``."""
+    type_icon = ICON_ALIASES.get(type_icon or "", type_icon)
+    if type_icon and icon_path(type_icon) is not None:
+        return type_icon
+    return "job"
+
+
+class Spinner(QObject):
+    """A shared rotation clock for busy icons (jobs whose total is unknown).
+
+    Call :meth:`acquire` while something needs to spin and :meth:`release` when it stops;
+    the timer only runs while at least one user holds it. Emits ``frameChanged(angle)`` on
+    the GUI thread (the thread the spinner lives in) at ``fps`` frames per second.
+    """
+
+    frameChanged = Signal(int)
+
+    def __init__(self, parent: QObject | None = None, fps: int = 15, step: int = 30) -> None:
+        super().__init__(parent)
+        if fps <= 0:
+            raise ValueError(f"Spinner fps must be positive, got {fps}")
+        self._angle = 0
+        self._step = step
+        self._users: set[int] = set()
+        self._timer = QTimer(self)
+        self._timer.setInterval(max(1, 1000 // fps))
+        self._timer.timeout.connect(self._tick)
+
+    @property
+    def angle(self) -> int:
+        """Current rotation in degrees (0-359)."""
+        return self._angle
+
+    @property
+    def running(self) -> bool:
+        return self._timer.isActive()
+
+    def acquire(self, user: object) -> None:
+        """Start spinning on behalf of ``user`` (idempotent per user)."""
+        self._users.add(id(user))
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def release(self, user: object) -> None:
+        """``user`` no longer needs spinning; the timer stops when nobody does."""
+        self._users.discard(id(user))
+        if not self._users:
+            self._timer.stop()
+
+    def _tick(self) -> None:
+        self._angle = (self._angle + self._step) % 360
+        self.frameChanged.emit(self._angle)
+
+    def rotated(self, base: QPixmap, angle: int | None = None) -> QPixmap:
+        """``base`` rotated about its centre by ``angle`` (default: the current angle)."""
+        a = self._angle if angle is None else angle
+        out = QPixmap(base.size())
+        out.setDevicePixelRatio(base.devicePixelRatio())
+        out.fill(Qt.GlobalColor.transparent)
+        w = base.width() / base.devicePixelRatio()
+        h = base.height() / base.devicePixelRatio()
+        painter = QPainter(out)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.translate(w / 2, h / 2)
+        painter.rotate(a)
+        painter.translate(-w / 2, -h / 2)
+        painter.drawPixmap(0, 0, base)
+        painter.end()
+        return out
+
+    def busy_pixmap(self, size: int, color: QColor, angle: int | None = None) -> QPixmap:
+        """A painted arc spinner (a ring with a bright quarter) at the current angle."""
+        a = self._angle if angle is None else angle
+        pm = QPixmap(size * 2, size * 2)
+        pm.setDevicePixelRatio(2.0)
+        pm.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pm)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen_w = max(2.0, size / 9)
+        rect = QRectF(pen_w, pen_w, size - 2 * pen_w, size - 2 * pen_w)
+        faint = QColor(color)
+        faint.setAlphaF(0.25)
+        pen = painter.pen()
+        pen.setWidthF(pen_w)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setColor(faint)
+        painter.setPen(pen)
+        painter.drawEllipse(rect)
+        pen.setColor(color)
+        painter.setPen(pen)
+        painter.drawArc(rect, (90 - a) * 16, -100 * 16)
+        painter.end()
+        return pm

@@ -1,0 +1,199 @@
+"""A form generated from a job type's parameter schema that queues a job."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.job import JobStatus
+from . import icons
+from .job_row import OUTCOME_COLORS
+from .param_fields import MISSING, ArgvField, FieldError, ParamField, make_field
+
+__all__ = ["LaunchForm"]
+
+
+def _field_of(exc: ValueError, names: list[str]) -> str | None:
+    """Which parameter a validation error is about: its ``field`` attribute, else the name
+    the message starts with or mentions (``argv[2]: ...`` -> ``argv``)."""
+    field = getattr(exc, "field", None)
+    if isinstance(field, str):
+        base = re.split(r"[\[.]", field, maxsplit=1)[0]
+        if base in names:
+            return base
+    text = str(exc)
+    for name in sorted(names, key=len, reverse=True):
+        if re.match(rf"{re.escape(name)}\b", text):
+            return name
+    for name in sorted(names, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(name)}\b", text):
+            return name
+    return None
+
+
+class LaunchForm(QWidget):
+    """Edits the parameters of one job type and queues a job with them.
+
+    One editor per ParamSpec (see :mod:`jobdeck.ui.param_fields`). Start (or Ctrl+Return)
+    converts the inputs, validates them with ``job_type.validate`` and calls
+    ``tracker.enqueue(job_type.name, params=..., title=...)``. A bad value shows a red
+    message under its field (and a general one) and queues nothing.
+
+    Emits ``jobQueued(job_id)`` on the GUI thread after a job was queued.
+    """
+
+    jobQueued = Signal(str)
+
+    def __init__(self, job_type: Any, tracker: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._job_type = job_type
+        self._tracker = tracker
+        self.fields: dict[str, ParamField] = {}
+        self.error_labels: dict[str, QLabel] = {}
+        error_palette = self.palette()
+        error_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
+
+        heading = QLabel(job_type.title, self)
+        font = heading.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        heading.setFont(font)
+        icon_label = QLabel(self)
+        icon_label.setPixmap(icons.pixmap(icons.type_icon_name(job_type.icon), 24))
+        top = QHBoxLayout()
+        top.addWidget(icon_label)
+        top.addWidget(heading, 1)
+        description = QLabel(job_type.description or "", self)
+        description.setWordWrap(True)
+        description.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        description.setVisible(bool(job_type.description))
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # labels above: narrow pane
+        self.title_edit = QLineEdit(self)
+        self.title_edit.setObjectName("job_title")
+        self.title_edit.setPlaceholderText(f"{job_type.title} (optional title)")
+        form.addRow("Title:", self.title_edit)
+        for spec in job_type.params:
+            field = make_field(spec, job_type.name)
+            self.fields[spec.name] = field
+            error = QLabel(self)
+            error.setObjectName(f"error_{spec.name}")
+            error.setWordWrap(True)
+            error.setPalette(error_palette)
+            error.hide()
+            self.error_labels[spec.name] = error
+            cell = QWidget(self)
+            column = QVBoxLayout(cell)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            column.addWidget(field.widget)
+            column.addWidget(error)
+            label = QLabel(f"{spec.label or spec.name}:", self)
+            label.setBuddy(field.focus_widget())
+            if spec.help:
+                label.setToolTip(spec.help)
+            form.addRow(label, cell)
+
+        self.general_error = QLabel(self)
+        self.general_error.setObjectName("general_error")
+        self.general_error.setWordWrap(True)
+        self.general_error.setPalette(error_palette)
+        self.general_error.hide()
+        self.status_label = QLabel(self)
+        self.status_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.start_button = QPushButton("Start", self)
+        self.start_button.setDefault(True)
+        self.start_button.setToolTip("Queue the job (Ctrl+Return)")
+        self.start_button.clicked.connect(self.submit)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status_label, 1)
+        buttons.addWidget(self.start_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(description)
+        layout.addLayout(form)
+        layout.addWidget(self.general_error)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        for key in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.submit)
+
+    @property
+    def job_type(self) -> Any:
+        return self._job_type
+
+    def params(self) -> dict[str, Any]:
+        """The typed parameters as entered (empty optional fields left out).
+
+        Raises :class:`~jobdeck.ui.param_fields.FieldError` for text that cannot be converted.
+        """
+        out: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            value = field.value()
+            if value is not MISSING:
+                out[name] = value
+        argv = self.fields.get("argv")
+        if isinstance(argv, ArgvField) and out.get("shell") is True and "argv" in out:
+            out["argv"] = [argv.raw_text()]  # a shell gets the command line as typed
+        return out
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Fill the editors from ``params`` (e.g. to edit a previous job's parameters)."""
+        for name, value in params.items():
+            if name in self.fields:
+                self.fields[name].set_value(value)
+
+    def clear_errors(self) -> None:
+        for label in self.error_labels.values():
+            label.clear()
+            label.hide()
+        self.general_error.clear()
+        self.general_error.hide()
+
+    def show_error(self, exc: ValueError) -> None:
+        """Show ``exc`` under the field it names (if any) and in the general error line."""
+        name = _field_of(exc, list(self.fields))
+        if name is not None:
+            label = self.error_labels[name]
+            problem = getattr(exc, "problem", None)
+            label.setText(problem if isinstance(problem, str) else str(exc))
+            label.show()
+            self.fields[name].focus_widget().setFocus()
+        self.general_error.setText(f"Not started: {exc}")
+        self.general_error.show()
+
+    def submit(self) -> str | None:
+        """Validate and queue; the new job's id, or None when the input was invalid."""
+        self.clear_errors()
+        self.status_label.clear()
+        try:
+            params = self.params()
+            validate = getattr(self._job_type, "validate", None)
+            if validate is not None:
+                params = validate(params)
+            title = self.title_edit.text().strip() or None
+            job = self._tracker.enqueue(self._job_type.name, params=params, title=title)
+        except (FieldError, ValueError) as exc:
+            self.show_error(exc)
+            return None
+        self.status_label.setText(f"Queued {job.title}")
+        self.jobQueued.emit(job.id)
+        return str(job.id)

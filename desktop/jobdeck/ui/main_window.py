@@ -1,0 +1,264 @@
+"""The main window: launcher on the left, history in the centre, job details on the right."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.job import JobStatus
+from . import icons
+from .history_model import Column, HistoryModel, JobRole
+from .job_details import JobDetails
+from .launch_form import LaunchForm
+
+__all__ = ["MainWindow"]
+
+SEARCH_DELAY_MS = 250
+ALL = "all"
+
+
+class MainWindow(QMainWindow):
+    """Launch jobs, browse the history, inspect one job.
+
+    Left: the job types (icon, title, description) and the :class:`LaunchForm` of the one
+    selected. Centre: the history (:class:`HistoryModel` in a table) with a filter bar.
+    Right: :class:`JobDetails` of the selected job. :meth:`show_job` selects a job, e.g.
+    when a taskbar row or a notification is clicked. Window geometry is kept in
+    ``settings`` (QSettings-compatible) when given.
+    """
+
+    def __init__(
+        self,
+        tracker: Any,
+        signals: Any,
+        registry: Any,
+        settings: Any = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._tracker = tracker
+        self._signals = signals
+        self._registry = registry
+        self._settings = settings
+        self.setWindowTitle("Jobdeck")
+        self.setWindowIcon(icons.app_icon())
+
+        # launcher
+        self.type_list = QListWidget(self)
+        self.type_list.setIconSize(QSize(24, 24))
+        self.type_list.setWordWrap(True)
+        self.type_list.setUniformItemSizes(False)
+        self.forms = QStackedWidget(self)
+        self.launch_forms: dict[str, LaunchForm] = {}
+        for job_type in registry:
+            item = QListWidgetItem(icons.icon(icons.type_icon_name(job_type.icon)), "")
+            item.setText(job_type.title)
+            item.setToolTip(job_type.description or job_type.title)
+            item.setData(Qt.ItemDataRole.UserRole, job_type.name)
+            self.type_list.addItem(item)
+            form = LaunchForm(job_type, tracker, self)
+            form.jobQueued.connect(self.show_job)
+            self.launch_forms[job_type.name] = form
+            self.forms.addWidget(form)
+        self.type_description = QLabel(self)
+        self.type_description.setWordWrap(True)
+        self.type_list.currentRowChanged.connect(self._on_type_selected)
+        launcher_heading = QLabel("<b>Launch</b>", self)
+        launcher = QWidget(self)
+        launcher_layout = QVBoxLayout(launcher)
+        launcher_layout.setContentsMargins(0, 0, 0, 0)
+        launcher_split = QSplitter(Qt.Orientation.Vertical, launcher)
+        launcher_split.addWidget(self.type_list)
+        launcher_split.addWidget(self.forms)
+        launcher_split.setStretchFactor(0, 1)
+        launcher_split.setStretchFactor(1, 3)
+        rows_shown = min(max(self.type_list.count(), 3), 7)
+        list_height = rows_shown * (self.type_list.sizeHintForRow(0) if rows_shown else 28) + 6
+        launcher_split.setSizes([list_height, 600])
+        launcher_layout.addWidget(launcher_heading)
+        launcher_layout.addWidget(launcher_split, 1)
+
+        # history + filter bar
+        self.model = HistoryModel(tracker, signals, parent=self)
+        self.status_filter = QComboBox(self)
+        self.status_filter.addItem("All statuses", ALL)
+        for status in JobStatus:
+            self.status_filter.addItem(
+                icons.status_icon(status.value), status.value.capitalize(), status.value
+            )
+        self.type_filter = QComboBox(self)
+        self.type_filter.addItem("All types", ALL)
+        for job_type in registry:
+            self.type_filter.addItem(job_type.title, job_type.name)
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Search titles\u2026")
+        self.search_edit.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.apply_filter)
+        self.status_filter.currentIndexChanged.connect(self.apply_filter)
+        self.type_filter.currentIndexChanged.connect(self.apply_filter)
+        self.search_edit.textChanged.connect(self._search_timer.start)
+        self.search_edit.returnPressed.connect(self.apply_filter)
+        filter_bar = QHBoxLayout()
+        filter_bar.addWidget(self.status_filter)
+        filter_bar.addWidget(self.type_filter)
+        filter_bar.addWidget(self.search_edit, 1)
+
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSortIndicator(Column.STARTED, Qt.SortOrder.DescendingOrder)
+        self.table.setSortingEnabled(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in (
+            (Column.STATUS, 105),
+            (Column.TITLE, 200),
+            (Column.TYPE, 75),
+            (Column.PROGRESS, 70),
+            (Column.STARTED, 80),
+            (Column.DURATION, 70),
+        ):
+            self.table.setColumnWidth(column, width)
+        self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        history = QWidget(self)
+        history_layout = QVBoxLayout(history)
+        history_layout.setContentsMargins(0, 0, 0, 0)
+        history_layout.addLayout(filter_bar)
+        history_layout.addWidget(self.table, 1)
+
+        # details
+        self.details = JobDetails(tracker, signals, self)
+        self.details.jobQueued.connect(self.show_job)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(launcher)
+        self.splitter.addWidget(history)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 5)
+        self.splitter.setStretchFactor(2, 3)
+        self.splitter.setSizes([340, 700, 360])
+        container = QWidget(self)
+        outer = QVBoxLayout(container)
+        outer.setContentsMargins(8, 8, 8, 8)
+        outer.addWidget(self.splitter)
+        self.setCentralWidget(container)
+        self.resize(1400, 800)
+        self.statusBar().showMessage("Ready")
+
+        if self.type_list.count():
+            self.type_list.setCurrentRow(0)
+        self._restore_state()
+
+    # --- public ----------------------------------------------------------------------------
+
+    def show_job(self, job_id: str) -> bool:
+        """Select ``job_id`` in the history (clearing filters that hide it) and show it."""
+        job = self._tracker.get_job(job_id)
+        if job is None:
+            self.statusBar().showMessage(f"No job {job_id}", 5000)
+            return False
+        if not self.model.filter.matches(job):
+            self.clear_filter()
+        row = self.model.row_of(job_id)
+        if row is None and self.model.loaded_count() == 0 and self.model.canFetchMore():
+            self.model.fetchMore()
+            row = self.model.row_of(job_id)
+        if row is None:
+            row = self.model.ensure_loaded(job_id)
+        if row is not None:
+            index = self.model.index(row, Column.TITLE)
+            self.table.selectionModel().setCurrentIndex(
+                index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            self.table.scrollTo(index)
+        self.details.set_job(job)
+        if self.isMinimized():
+            self.showNormal()
+        return True
+
+    def select_job_type(self, name: str) -> LaunchForm:
+        """Show the launch form of job type ``name``."""
+        form = self.launch_forms[name]
+        for row in range(self.type_list.count()):
+            if self.type_list.item(row).data(Qt.ItemDataRole.UserRole) == name:
+                self.type_list.setCurrentRow(row)
+        return form
+
+    def clear_filter(self) -> None:
+        for widget in (self.status_filter, self.type_filter, self.search_edit):
+            widget.blockSignals(True)
+        self.status_filter.setCurrentIndex(0)
+        self.type_filter.setCurrentIndex(0)
+        self.search_edit.clear()
+        for widget in (self.status_filter, self.type_filter, self.search_edit):
+            widget.blockSignals(False)
+        self.apply_filter()
+
+    def apply_filter(self) -> None:
+        """Re-query the history with the filter bar's values."""
+        self._search_timer.stop()
+        status = self.status_filter.currentData()
+        job_type = self.type_filter.currentData()
+        self.model.set_filter(
+            status=None if status == ALL else status,
+            type=None if job_type == ALL else job_type,
+            search=self.search_edit.text(),
+        )
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _on_type_selected(self, row: int) -> None:
+        if row >= 0:
+            self.forms.setCurrentIndex(row)
+
+    def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        job = current.data(JobRole) if current.isValid() else None
+        if job is not None and (self.details.job is None or self.details.job.id != job.id):
+            self.details.set_job(self._tracker.get_job(job.id) or job)
+
+    def _restore_state(self) -> None:
+        if self._settings is None:
+            return
+        geometry = self._settings.value("main_window/geometry", None)
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        sizes = self._settings.value("main_window/splitter", None)
+        if isinstance(sizes, QByteArray | bytes):
+            self.splitter.restoreState(QByteArray(sizes))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._settings is not None:
+            self._settings.setValue("main_window/geometry", self.saveGeometry())
+            self._settings.setValue("main_window/splitter", self.splitter.saveState())
+        super().closeEvent(event)

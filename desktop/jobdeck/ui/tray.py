@@ -1,0 +1,273 @@
+"""The tray indicator: a painted progress ring, a tooltip of running jobs, a menu, notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from ..core.job import Job, JobStatus
+from . import icons
+from .formatting import format_duration, format_percent
+
+__all__ = ["TrayController", "overall_percent"]
+
+ICON_PX = 64
+ACCENT = QColor("#2f7ed8")
+TOOLTIP_MAX_JOBS = 8
+
+
+def overall_percent(jobs: list[Job]) -> float | None:
+    """Percent of the summed known totals of ``jobs``; None when no job knows its total."""
+    known = [j for j in jobs if j.progress.total]
+    if not known:
+        return None
+    total = sum(j.progress.total for j in known)
+    current = sum(min(max(j.progress.current, 0), j.progress.total) for j in known)
+    return 100.0 * current / total
+
+
+class TrayController(QObject):
+    """Owns the system tray icon (when the platform has a tray) and keeps it current.
+
+    The icon shows a ring of overall progress, a spinning ring while only unknown totals
+    are running, and the plain app icon when idle. Works without a system tray too
+    (``available`` is False): :meth:`icon`, :meth:`tooltip` and the menu are still
+    computed, only nothing is shown.
+
+    Signals (GUI thread): ``showWindowRequested()``, ``toggleTaskbarRequested()``,
+    ``quitRequested()`` from the menu; ``jobActivated(job_id)`` when a notification is
+    clicked; ``notified(job_id, title, body)`` whenever a notification is raised.
+    """
+
+    showWindowRequested = Signal()
+    toggleTaskbarRequested = Signal()
+    quitRequested = Signal()
+    jobActivated = Signal(str)
+    notified = Signal(str, str, str)
+
+    def __init__(
+        self,
+        tracker: Any,
+        signals: Any,
+        notify_after_s: float = 30.0,
+        notifications_enabled: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        if notify_after_s < 0:
+            raise ValueError(f"notify_after_s must be >= 0, got {notify_after_s}")
+        self._tracker = tracker
+        self._signals = signals
+        self.notify_after_s = notify_after_s
+        self.notifications_enabled = notifications_enabled
+        self._active: dict[str, Job] = {j.id: j for j in signals.active_jobs()}
+        self._angle = 0
+        self._last_notified: str | None = None
+        self._icon = QIcon()
+        self._tooltip = ""
+
+        self.menu = QMenu()
+        self.show_window_action = QAction("Show window", self)
+        self.toggle_taskbar_action = QAction("Hide taskbar", self)
+        self.cancel_all_action = QAction("Cancel all", self)
+        self.quit_action = QAction("Quit", self)
+        self.show_window_action.triggered.connect(self.showWindowRequested)
+        self.toggle_taskbar_action.triggered.connect(self.toggleTaskbarRequested)
+        self.cancel_all_action.triggered.connect(self.cancel_all)
+        self.quit_action.triggered.connect(self.quitRequested)
+        self.menu.addAction(self.show_window_action)
+        self.menu.addAction(self.toggle_taskbar_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.cancel_all_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+
+        self._update_timer = QTimer(self)
+        self._update_timer.setSingleShot(True)
+        self._update_timer.setInterval(100)
+        self._update_timer.timeout.connect(self.update)
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setInterval(80)
+        self._busy_timer.timeout.connect(self._spin)
+
+        self._tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self._tray = QSystemTrayIcon(self)
+            self._tray.setContextMenu(self.menu)
+            self._tray.activated.connect(self._on_tray_activated)
+            self._tray.messageClicked.connect(self._on_message_clicked)
+
+        signals.jobsAdded.connect(self._on_jobs)
+        signals.jobsChanged.connect(self._on_jobs)
+        signals.jobFinished.connect(self._on_job_finished)
+        self.update()
+        if self._tray is not None:
+            self._tray.show()
+
+    # --- public ----------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """True when a system tray exists and the icon is shown in it."""
+        return self._tray is not None
+
+    @property
+    def tray_icon(self) -> QSystemTrayIcon | None:
+        return self._tray
+
+    def icon(self) -> QIcon:
+        """The icon as currently painted."""
+        return self._icon
+
+    def tooltip(self) -> str:
+        return self._tooltip
+
+    def active_jobs(self) -> list[Job]:
+        return sorted(self._active.values(), key=lambda j: j.id)
+
+    def set_taskbar_visible(self, visible: bool) -> None:
+        """Keep the menu's taskbar entry in step with the taskbar."""
+        self.toggle_taskbar_action.setText("Hide taskbar" if visible else "Show taskbar")
+
+    def cancel_all(self) -> int:
+        """Ask the tracker to cancel every pending or running job; returns how many."""
+        count = 0
+        for job in self._signals.active_jobs():
+            if self._tracker.cancel_job(job.id):
+                count += 1
+        return count
+
+    def update(self) -> None:
+        """Repaint the icon and rebuild the tooltip from the current jobs."""
+        self._update_timer.stop()
+        jobs = self.active_jobs()
+        busy = (
+            any(j.status is JobStatus.RUNNING and not j.progress.total for j in jobs)
+            and overall_percent(jobs) is None
+        )
+        if busy and not self._busy_timer.isActive():
+            self._busy_timer.start()
+        elif not busy:
+            self._busy_timer.stop()
+        self._icon = QIcon(self.paint_icon(jobs, self._angle))
+        self._tooltip = self._make_tooltip(jobs)
+        self.cancel_all_action.setEnabled(bool(jobs))
+        if self._tray is not None:
+            self._tray.setIcon(self._icon)
+            self._tray.setToolTip(self._tooltip)
+
+    @staticmethod
+    def paint_icon(jobs: list[Job], angle: int = 0, size: int = ICON_PX) -> QPixmap:
+        """The tray icon for ``jobs``: app icon, plus a progress or busy ring when active."""
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pm)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if not jobs:
+            painter.drawPixmap(0, 0, icons.pixmap("jobdeck", size))
+            painter.end()
+            return pm
+        inner = round(size * 0.56)
+        offset = (size - inner) // 2
+        painter.drawPixmap(offset, offset, icons.pixmap("jobdeck", inner))
+        ring_w = size * 0.13
+        rect = QRectF(ring_w / 2, ring_w / 2, size - ring_w, size - ring_w)
+        track = QColor(ACCENT)
+        track.setAlphaF(0.28)
+        pen = QPen(track, ring_w)
+        pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+        painter.setPen(pen)
+        painter.drawEllipse(rect)
+        pen.setColor(ACCENT)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        percent = overall_percent(jobs)
+        if percent is not None:
+            span = round(-360 * 16 * percent / 100)
+            if span:
+                painter.drawArc(rect, 90 * 16, span)
+        elif any(j.status is JobStatus.RUNNING for j in jobs):
+            painter.drawArc(rect, (90 - angle) * 16, -90 * 16)
+        painter.end()
+        return pm
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _make_tooltip(self, jobs: list[Job]) -> str:
+        if not jobs:
+            return "Jobdeck \u2014 idle"
+        running = [j for j in jobs if j.status is JobStatus.RUNNING]
+        pending = len(jobs) - len(running)
+        head = f"Jobdeck \u2014 {len(running)} running"
+        if pending:
+            head += f", {pending} pending"
+        percent = overall_percent(jobs)
+        if percent is not None:
+            head += f" ({format_percent(percent)})"
+        lines = [head]
+        for job in running[:TOOLTIP_MAX_JOBS]:
+            pct = job.progress.percent
+            title = job.title if len(job.title) <= 48 else job.title[:47] + "\u2026"
+            state = format_percent(pct) if pct is not None else "busy"
+            lines.append(f"\u2022 {title} \u2014 {state}")
+        if len(running) > TOOLTIP_MAX_JOBS:
+            lines.append(f"+{len(running) - TOOLTIP_MAX_JOBS} more")
+        return "\n".join(lines)
+
+    def _spin(self) -> None:
+        self._angle = (self._angle + 30) % 360
+        self.update()
+
+    def _on_jobs(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            if job.status.active:
+                self._active[job.id] = job
+            else:
+                self._active.pop(job.id, None)
+        if not self._update_timer.isActive():
+            self._update_timer.start()
+
+    def _on_job_finished(self, job: Job) -> None:
+        self._active.pop(job.id, None)
+        if not self._update_timer.isActive():
+            self._update_timer.start()
+        if not self.notifications_enabled:
+            return
+        if job.status is JobStatus.FAILED:
+            reason = job.error.message if job.error else "no reason given"
+            self._notify(job, f"Failed: {job.title}", reason, QSystemTrayIcon.MessageIcon.Critical)
+        elif job.status is JobStatus.COMPLETED:
+            duration = job.duration
+            if duration is not None and duration.total_seconds() >= self.notify_after_s:
+                body = f"Finished after {format_duration(duration)}"
+                if job.progress.message:
+                    body += f": {job.progress.message}"
+                self._notify(
+                    job, f"Done: {job.title}", body, QSystemTrayIcon.MessageIcon.Information
+                )
+
+    def _notify(self, job: Job, title: str, body: str, kind: QSystemTrayIcon.MessageIcon) -> None:
+        self._last_notified = job.id
+        if self._tray is not None:
+            self._tray.showMessage(title, body, kind, 8000)
+        self.notified.emit(job.id, title, body)
+
+    def _on_message_clicked(self) -> None:
+        if self._last_notified is not None:
+            self.jobActivated.emit(self._last_notified)
+
+    def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.showWindowRequested.emit()
+
+    def dispose(self) -> None:
+        """Hide the tray icon (call before quitting so no ghost icon stays behind)."""
+        if self._tray is not None:
+            self._tray.hide()
+        self.menu.deleteLater()

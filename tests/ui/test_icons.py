@@ -1,0 +1,72 @@
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QColor, QImage
+
+from jobdeck.ui import icons
+
+REPO_ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
+
+
+def opaque_pixels(pm):
+    image = pm.toImage().convertToFormat(QImage.Format.Format_ARGB32)
+    return sum(
+        1
+        for y in range(image.height())
+        for x in range(image.width())
+        if image.pixelColor(x, y).alpha()
+    )
+
+
+@pytest.mark.parametrize("name", icons.ICON_NAMES)
+def test_every_icon_is_shipped_and_renders(qtbot, name):
+    path = icons.icon_path(name)
+    assert path is not None, f"{name}.svg missing from {icons.icon_dirs()}"
+    assert opaque_pixels(icons.pixmap(name, 24)) > 20
+
+
+def test_current_color_is_replaced(qtbot):
+    red = icons.pixmap("cancel", 24, QColor("#ff0000")).toImage()
+    colors = {
+        red.pixelColor(x, y).name()
+        for y in range(24)
+        for x in range(24)
+        if red.pixelColor(x, y).alpha() == 255
+    }
+    assert colors == {"#ff0000"}
+
+
+def test_found_in_a_pyinstaller_bundle_first(qtbot, tmp_path, monkeypatch):
+    bundle_icons = tmp_path / "resources" / "icons"
+    bundle_icons.mkdir(parents=True)
+    shutil.copy(REPO_ICONS / "job.svg", bundle_icons / "job.svg")
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert icons.icon_dirs()[0] == bundle_icons
+    assert icons.icon_path("job") == bundle_icons / "job.svg"
+    assert icons.icon_path("hash") == REPO_ICONS / "hash.svg"  # falls back to the checkout
+
+
+def test_unknown_icon_draws_a_placeholder_and_type_icons_fall_back(qtbot):
+    assert icons.icon_path("no-such-icon") is None
+    assert opaque_pixels(icons.pixmap("no-such-icon", 24)) > 0
+    assert icons.type_icon_name("no-such-icon") == "job"
+    assert icons.type_icon_name("hash") == "hash"
+    assert not icons.status_icon("failed").isNull()
+
+
+def test_spinner_runs_only_while_held(qtbot):
+    spinner = icons.Spinner()
+    a, b = object(), object()
+    spinner.acquire(a)
+    spinner.acquire(b)
+    with qtbot.waitSignal(spinner.frameChanged, timeout=1000) as blocker:
+        pass
+    assert blocker.args[0] == spinner.angle
+    spinner.release(a)
+    assert spinner.running
+    spinner.release(b)
+    assert not spinner.running
+    with pytest.raises(ValueError, match="fps"):
+        icons.Spinner(fps=0)

@@ -1,0 +1,100 @@
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
+
+from jobdeck.core.job import JobStatus, Progress
+from jobdeck.ui.icons import Spinner
+from jobdeck.ui.job_row import JobRow
+
+from .fakes import make_job
+
+
+def make_row(qtbot, job, now):
+    row = JobRow()
+    qtbot.addWidget(row)
+    row.resize(360, 60)
+    row.set_job(job, now)
+    return row
+
+
+def test_cancel_button_emits_job_id(qtbot, tracker):
+    job = make_job("build", current=3, total=10)
+    row = make_row(qtbot, job, tracker.now())
+    with qtbot.waitSignal(row.cancelRequested) as blocker:
+        qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [job.id]
+
+
+def test_click_on_row_emits_activated(qtbot, tracker):
+    job = make_job("build", current=3, total=10)
+    row = make_row(qtbot, job, tracker.now())
+    with qtbot.waitSignal(row.activated) as blocker:
+        qtbot.mouseClick(row, Qt.MouseButton.LeftButton)
+    assert blocker.args == [job.id]
+
+
+def test_known_total_shows_percent_and_unknown_total_is_busy_and_spins(qtbot, tracker):
+    job = make_job("copy", current=25, total=100, message="file 25")
+    row = make_row(qtbot, job, tracker.now())
+    assert row.progress_bar.maximum() == 1000 and row.progress_bar.value() == 250
+    assert "25%" in row.time_label.text()
+    assert not row.is_spinning()
+    row.set_job(replace(job, progress=Progress(5, 0, "scanning")), tracker.now())
+    assert (row.progress_bar.minimum(), row.progress_bar.maximum()) == (0, 0)  # busy
+    assert row.is_spinning()
+    assert row.message_label.full_text() == "scanning"
+
+
+def test_spinner_is_released_when_the_total_becomes_known_or_the_row_dies(qtbot, tracker):
+    spinner = Spinner()
+    row = JobRow(spinner)
+    qtbot.addWidget(row)
+    job = make_job("scan", total=0)
+    row.set_job(job, tracker.now())
+    assert spinner.running
+    row.set_job(replace(job, progress=Progress(1, 4)), tracker.now())
+    assert not spinner.running
+    row.set_job(job, tracker.now())
+    assert spinner.running
+    row.deleteLater()
+    qtbot.waitUntil(lambda: not spinner.running, timeout=1000)
+
+
+def test_eta_from_observed_rate(qtbot, tracker):
+    job = make_job("hash", current=10, total=110)
+    row = make_row(qtbot, job, tracker.now())
+    assert row.eta_seconds(tracker.now()) is None  # one sample: no rate yet
+    row.set_job(replace(job, progress=Progress(20, 110)), tracker.now() + 10)  # 1 unit/s
+    assert row.eta_seconds(tracker.now() + 10) == 90
+    assert "1m 30s left" in row.time_label.text()
+
+
+def test_cancel_requested_shows_cancelling_and_disables_button(qtbot, tracker):
+    job = make_job("build", current=1, total=10)
+    row = make_row(qtbot, replace(job, cancel_requested=True), tracker.now())
+    assert row.message_label.full_text() == "Cancelling\u2026"
+    assert not row.cancel_button.isEnabled()
+
+
+def test_finished_rows_show_their_outcome(qtbot, tracker):
+    done = make_job("a", JobStatus.COMPLETED, current=4, total=4)
+    failed = make_job("b", JobStatus.FAILED, error="disk full")
+    cancelled = make_job("c", JobStatus.CANCELLED)
+    row = make_row(qtbot, done, tracker.now())
+    assert row.message_label.full_text() == "Done"
+    assert row.progress_bar.value() == 1000
+    assert row.cancel_button.isHidden()
+    row.set_job(failed, tracker.now())
+    assert row.message_label.full_text() == "Failed: disk full"
+    assert "disk full" in row.toolTip()
+    row.set_job(cancelled, tracker.now())
+    assert row.message_label.full_text() == "Cancelled"
+
+
+def test_long_title_is_elided_with_full_text_in_tooltip(qtbot, tracker):
+    title = "a very long title " * 10
+    row = make_row(qtbot, make_job(title, current=1, total=2), tracker.now())
+    row.show()
+    qtbot.waitExposed(row)
+    assert row.title_label.elided_text().endswith("\u2026")
+    assert row.title_label.toolTip() == title

@@ -1,0 +1,121 @@
+"""The widgets against the real JobTracker (SQLite in a temp dir) and the real JobSignals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from jobdeck.core.clock import FakeClock
+from jobdeck.core.job import JobStatus
+from jobdeck.core.tracker import JobTracker
+from jobdeck.jobs import builtin_registry
+from jobdeck.jobs.command import COMMAND
+from jobdeck.runtime.signals import JobSignals
+from jobdeck.ui.history_model import HistoryModel
+from jobdeck.ui.launch_form import LaunchForm
+from jobdeck.ui.main_window import MainWindow
+from jobdeck.ui.taskbar import Taskbar
+from jobdeck.ui.tray import TrayController
+
+from .fakes import FakeSettings
+
+
+@pytest.fixture
+def real_tracker(tmp_path) -> Iterator[JobTracker]:
+    tracker = JobTracker.open(tmp_path / "jobs.db", clock=FakeClock(), event_interval=0.005)
+    yield tracker
+    tracker.close()
+
+
+@pytest.fixture
+def real_signals(qtbot, real_tracker) -> Iterator[JobSignals]:
+    signals = JobSignals(real_tracker, interval_ms=5)
+    yield signals
+    signals.close()
+
+
+def row_ids(bar):
+    return [r.job_id for r in bar.rows()]
+
+
+def test_taskbar_follows_a_job_through_its_life(qtbot, real_tracker, real_signals):
+    bar = Taskbar(real_signals, keep_finished_ms=30)
+    qtbot.addWidget(bar)
+    job = real_tracker.enqueue("countdown", {"seconds": 3}, title="Count")
+    qtbot.waitUntil(lambda: row_ids(bar) == [job.id], timeout=2000)
+    ctx = real_tracker.start_job(job.id)
+    ctx.update_progress(1, 4, "one")
+    row = bar.row_for(job.id)
+    qtbot.waitUntil(lambda: row.progress_bar.value() == 250, timeout=2000)
+    assert row.message_label.full_text() == "one"
+    real_tracker.cancel_job(job.id)
+    qtbot.waitUntil(lambda: row.message_label.full_text() == "Cancelling\u2026", timeout=2000)
+    real_tracker.mark_cancelled(job.id)
+    qtbot.waitUntil(lambda: row_ids(bar) == [], timeout=2000)
+
+
+def test_taskbar_cancel_button_cancels_in_the_tracker(qtbot, real_tracker, real_signals):
+    job = real_tracker.enqueue("countdown", {"seconds": 3})
+    bar = Taskbar(real_signals, keep_finished_ms=30)
+    qtbot.addWidget(bar)
+    bar.row_for(job.id).cancel_button.click()
+    assert real_tracker.get_job(job.id).status is JobStatus.CANCELLED
+
+
+def test_history_model_pages_and_updates_live(qtbot, qtmodeltester, real_tracker, real_signals):
+    jobs = [real_tracker.enqueue("countdown", {"seconds": i}, title=f"c{i}") for i in range(25)]
+    model = HistoryModel(real_tracker, real_signals, page_size=10)
+    model.fetchMore()
+    assert [model.job_at(r).id for r in range(10)] == [j.id for j in reversed(jobs)][:10]
+    model.fetchMore()
+    model.fetchMore()
+    assert model.rowCount() == 25 and not model.canFetchMore()
+    newest = real_tracker.enqueue("countdown", {"seconds": 1}, title="newest")
+    qtbot.waitUntil(lambda: model.rowCount() == 26, timeout=2000)
+    assert model.job_at(0).id == newest.id
+    real_tracker.cancel_job(jobs[0].id)
+    row = model.row_of(jobs[0].id)
+    qtbot.waitUntil(lambda: model.index(row, 0).data() == "Cancelled", timeout=2000)
+    qtmodeltester.check(model)
+
+
+def test_launch_form_queues_a_real_command(qtbot, real_tracker):
+    form = LaunchForm(COMMAND, real_tracker)
+    qtbot.addWidget(form)
+    form.fields["argv"].edit.setText("echo 'hello world'")
+    job_id = form.submit()
+    assert job_id is not None
+    assert real_tracker.get_job(job_id).params["argv"] == ["echo", "hello world"]
+    form.fields["shell"].check.setChecked(True)
+    form.fields["argv"].edit.setText("echo a | tr a b")
+    job_id = form.submit()
+    assert real_tracker.get_job(job_id).params["argv"] == ["echo a | tr a b"]
+
+
+def test_launch_forms_build_for_every_builtin_type(qtbot, real_tracker):
+    for job_type in [*builtin_registry(), COMMAND]:
+        form = LaunchForm(job_type, real_tracker)
+        qtbot.addWidget(form)
+        assert set(form.fields) == {p.name for p in job_type.params}
+
+
+def test_tray_cancel_all(qtbot, real_tracker, real_signals):
+    a = real_tracker.enqueue("countdown", {"seconds": 3})
+    b = real_tracker.enqueue("countdown", {"seconds": 3})
+    real_tracker.start_job(b.id)
+    tray = TrayController(real_tracker, real_signals)
+    qtbot.addWidget(tray.menu)
+    tray.cancel_all_action.trigger()
+    assert real_tracker.get_job(a.id).status is JobStatus.CANCELLED
+    assert real_tracker.get_job(b.id).cancel_requested
+    tray.dispose()
+
+
+def test_main_window_over_the_real_tracker(qtbot, real_tracker, real_signals):
+    registry = builtin_registry()
+    window = MainWindow(real_tracker, real_signals, registry, FakeSettings())
+    qtbot.addWidget(window)
+    job = real_tracker.enqueue("countdown", {"seconds": 3}, title="Count")
+    assert window.show_job(job.id)
+    assert window.details.job.id == job.id
