@@ -10,6 +10,7 @@ from jobdeck.core.registry import JobRegistry
 
 from .archive import compress_folder
 from .checksum import checksum_folder
+from .command import COMMAND
 from .countdown import countdown
 from .files import copy_files
 
@@ -17,7 +18,9 @@ __all__ = ["builtin_registry", "register_builtin_jobs"]
 
 
 def register_builtin_jobs(registry: JobRegistry) -> JobRegistry:
-    """Add the built-in job types (copy, checksum, compress, countdown) to ``registry``."""
+    """Add the built-in job types (command, copy, checksum, compress, countdown)."""
+    if COMMAND.name not in registry:
+        registry.add(COMMAND)
     registry.register("copy", copy_files, title="Copy files", icon="copy")
     registry.register("checksum", checksum_folder, title="Checksum a folder", icon="hash")
     registry.register("compress", compress_folder, title="Compress a folder", icon="archive")

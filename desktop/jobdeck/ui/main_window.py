@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -91,7 +91,8 @@ class MainWindow(QMainWindow):
         launcher_split.setStretchFactor(0, 1)
         launcher_split.setStretchFactor(1, 3)
         rows_shown = min(max(self.type_list.count(), 3), 7)
-        list_height = rows_shown * (self.type_list.sizeHintForRow(0) if rows_shown else 28) + 6
+        row_height = max(self.type_list.sizeHintForRow(0), 28) if rows_shown else 28
+        list_height = rows_shown * row_height + 2 * self.type_list.frameWidth() + 8
         launcher_split.setSizes([list_height, 600])
         launcher_layout.addWidget(launcher_heading)
         launcher_layout.addWidget(launcher_split, 1)
@@ -158,20 +159,23 @@ class MainWindow(QMainWindow):
         self.details = JobDetails(tracker, signals, self)
         self.details.jobQueued.connect(self.show_job)
 
+        # history above the details of the selected job, so the table keeps its width
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.right_splitter.addWidget(history)
+        self.right_splitter.addWidget(self.details)
+        self.right_splitter.setStretchFactor(0, 3)
+        self.right_splitter.setStretchFactor(1, 2)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(launcher)
-        self.splitter.addWidget(history)
-        self.splitter.addWidget(self.details)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 5)
-        self.splitter.setStretchFactor(2, 3)
-        self.splitter.setSizes([340, 700, 360])
+        self.splitter.addWidget(self.right_splitter)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 3)
         container = QWidget(self)
         outer = QVBoxLayout(container)
         outer.setContentsMargins(8, 8, 8, 8)
         outer.addWidget(self.splitter)
         self.setCentralWidget(container)
-        self.resize(1400, 800)
+        self._fit_to_screen()
         self.statusBar().showMessage("Ready")
 
         if self.type_list.count():
@@ -247,6 +251,21 @@ class MainWindow(QMainWindow):
         if job is not None and (self.details.job is None or self.details.job.id != job.id):
             self.details.set_job(self._tracker.get_job(job.id) or job)
 
+    def _fit_to_screen(self) -> None:
+        """A default size that fits the screen: at most 1400x820, at most 92% of it."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1400, 820)
+            return
+        area = screen.availableGeometry()
+        width = min(1400, int(area.width() * 0.92))
+        height = min(820, int(area.height() * 0.92))
+        self.resize(width, height)
+        self.move(area.x() + (area.width() - width) // 2, area.y() + (area.height() - height) // 2)
+        launcher = max(300, width * 2 // 7)
+        self.splitter.setSizes([launcher, max(400, width - launcher)])
+        self.right_splitter.setSizes([height * 3 // 5, height * 2 // 5])
+
     def _restore_state(self) -> None:
         if self._settings is None:
             return
@@ -256,9 +275,13 @@ class MainWindow(QMainWindow):
         sizes = self._settings.value("main_window/splitter", None)
         if isinstance(sizes, QByteArray | bytes):
             self.splitter.restoreState(QByteArray(sizes))
+        right = self._settings.value("main_window/right_splitter", None)
+        if isinstance(right, QByteArray | bytes):
+            self.right_splitter.restoreState(QByteArray(right))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._settings is not None:
             self._settings.setValue("main_window/geometry", self.saveGeometry())
             self._settings.setValue("main_window/splitter", self.splitter.saveState())
+            self._settings.setValue("main_window/right_splitter", self.right_splitter.saveState())
         super().closeEvent(event)

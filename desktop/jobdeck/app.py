@@ -1,0 +1,267 @@
+"""The composition root: Store -> Tracker -> Runner -> JobSignals -> UI, and the app's lifetime.
+
+Nothing else in Jobdeck builds the object graph. :class:`JobdeckApp` owns every long-lived
+object and tears them down in reverse order on quit: the runner stops (cancelling running
+jobs), the signals bridge closes, the tracker flushes and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QSocketNotifier, QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+
+from jobdeck.core import JobTracker
+from jobdeck.core.registry import JobRegistry
+from jobdeck.jobs import builtin_registry
+from jobdeck.runtime.runner import Runner
+from jobdeck.runtime.signals import JobSignals
+from jobdeck.settings import AppSettings
+from jobdeck.ui.icons import icon
+from jobdeck.ui.main_window import MainWindow
+from jobdeck.ui.taskbar import Taskbar
+from jobdeck.ui.theme import apply_theme
+from jobdeck.ui.tray import TrayController
+
+log = logging.getLogger(__name__)
+
+__all__ = ["JobdeckApp", "queue_demo_jobs"]
+
+
+class _CloseToTray(QObject):
+    """Turns closing the main window into hiding it while a tray icon can bring it back."""
+
+    def __init__(self, tray_available: Callable[[], bool], on_last_close: Callable[[], None]):
+        super().__init__()
+        self._tray_available = tray_available
+        self._on_last_close = on_last_close
+        self.allow_close = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close and not self.allow_close:
+            assert isinstance(event, QCloseEvent)
+            event.ignore()
+            if self._tray_available():
+                watched.hide()  # type: ignore[attr-defined]
+            else:
+                self._on_last_close()
+            return True
+        return False
+
+
+class JobdeckApp(QObject):
+    """Jobdeck's desktop application: builds the object graph and runs until quit.
+
+    ``confirm_quit`` decides, when jobs are still running at quit, whether to cancel them and
+    quit (True) or stay (False); by default it asks with a message box.
+    """
+
+    def __init__(
+        self,
+        qapp: QApplication,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        registry: JobRegistry | None = None,
+        settings: AppSettings | None = None,
+        confirm_quit: Callable[[int], bool] | None = None,
+    ) -> None:
+        super().__init__()
+        self.qapp = qapp
+        self.settings = settings or AppSettings()
+        self.registry = registry or builtin_registry()
+        self._confirm_quit = confirm_quit or self._ask_quit
+        self._quitting = False
+        self.exit_code = 0
+        qapp.setQuitOnLastWindowClosed(False)
+        qapp.setWindowIcon(icon("jobdeck"))
+
+        self.tracker = JobTracker.open(
+            db_path, retention=self.settings.retention, is_retryable=self.registry.is_retryable
+        )
+        self.runner = Runner(self.tracker, self.registry, max_workers=self.settings.concurrency)
+        self.signals = JobSignals(self.tracker)
+        self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
+        self.taskbar = Taskbar(
+            self.signals,
+            self.tracker,
+            settings=self.settings,
+            corner=self.settings.taskbar_corner,
+            keep_finished_ms=self.settings.keep_finished_ms,
+            type_icons={t.name: t.icon for t in self.registry},
+        )
+        self.tray = TrayController(
+            self.tracker,
+            self.signals,
+            notify_after_s=self.settings.notify_after_s,
+            notifications_enabled=self.settings.notifications,
+        )
+        self._close_filter = _CloseToTray(lambda: self.tray.available, self.request_quit)
+        self.window.installEventFilter(self._close_filter)
+
+        self.taskbar.jobActivated.connect(self.show_job)
+        self.tray.jobActivated.connect(self.show_job)
+        self.tray.showWindowRequested.connect(self.show_window)
+        self.tray.toggleTaskbarRequested.connect(self.toggle_taskbar)
+        self.tray.quitRequested.connect(self.request_quit)
+        self._signal_notifier: QSocketNotifier | None = None
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def start(self, *, show_window: bool = True) -> None:
+        self.runner.start()
+        if show_window:
+            self.show_window()
+        if self.settings.taskbar_visible:
+            self.taskbar.show()
+        self.tray.set_taskbar_visible(self.taskbar.isVisible())
+
+    def show_window(self) -> None:
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def show_job(self, job_id: str) -> None:
+        self.show_window()
+        self.window.show_job(job_id)
+
+    def toggle_taskbar(self) -> None:
+        visible = not self.taskbar.isVisible()
+        self.taskbar.setVisible(visible)
+        self.settings.taskbar_visible = visible
+        self.tray.set_taskbar_visible(visible)
+
+    def running_count(self) -> int:
+        return sum(1 for j in self.tracker.active_jobs() if j.status.value == "running")
+
+    def request_quit(self) -> None:
+        """Quit, first asking whether to cancel running jobs (stays open if the answer is no)."""
+        if self._quitting:
+            return
+        running = self.running_count()
+        if running and not self._confirm_quit(running):
+            return
+        self.quit()
+
+    def quit(self, exit_code: int = 0) -> None:
+        """Quit without asking: cancel running jobs, flush and close everything."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self.exit_code = exit_code
+        self.shutdown()
+        self.qapp.quit()
+
+    def shutdown(self) -> None:
+        """Tear the object graph down in reverse order. Idempotent."""
+        if self.tracker.closed:
+            return
+        self.runner.shutdown(cancel_running=True, timeout=10)
+        self._close_filter.allow_close = True
+        self.window.close()
+        self.taskbar.close()
+        self.tray.dispose()
+        self.signals.close()
+        self.tracker.close()
+        self.settings.sync()
+
+    def _ask_quit(self, running: int) -> bool:
+        jobs = "1 job is" if running == 1 else f"{running} jobs are"
+        answer = QMessageBox.question(
+            self.window if self.window.isVisible() else None,
+            "Quit Jobdeck?",
+            f"{jobs} still running. Cancel {'it' if running == 1 else 'them'} and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT (Ctrl+C) quit cleanly, exit status 0, without asking."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: None)  # the wakeup fd does the work
+        notifier = QSocketNotifier(read_fd, QSocketNotifier.Type.Read, self)
+
+        def on_signal() -> None:
+            try:
+                os.read(read_fd, 64)
+            except BlockingIOError:
+                return
+            log.info("signal received: quitting")
+            QTimer.singleShot(0, lambda: self.quit(0))
+
+        notifier.activated.connect(on_signal)
+        self._signal_notifier = notifier
+
+
+def queue_demo_jobs(tracker: JobTracker) -> list[str]:
+    """A handful of built-in jobs so a newcomer sees progress at once."""
+    python = sys.executable
+    stdlib = Path(os.__file__).parent
+    ids = [
+        tracker.enqueue("countdown", {"seconds": 20, "message": ""}, title="Countdown 20 s").id,
+        tracker.enqueue(
+            "command",
+            {
+                "argv": [
+                    python,
+                    "-c",
+                    "import time\nfor i in range(1, 101):\n"
+                    "    print(f'{i}%', flush=True); time.sleep(0.12)",
+                ],
+            },
+            title="Python: count to 100%",
+        ).id,
+        tracker.enqueue(
+            "checksum", {"folder": str(stdlib / "email")}, title="Checksum Python's email package"
+        ).id,
+        tracker.enqueue(
+            "command",
+            {"argv": ["sh", "-c", 'for i in $(seq 1 30); do echo "$i/30"; sleep 0.4; done']},
+            title="Shell: 30 steps",
+        ).id,
+        tracker.enqueue(
+            "command",
+            {"argv": ["sh", "-c", "sleep 6; echo 'unknown total, then done'"]},
+            title="Shell: unknown length",
+        ).id,
+        tracker.enqueue("countdown", {"seconds": 45}, title="Countdown 45 s", priority=-1).id,
+    ]
+    return ids
+
+
+def run_app(db_path: str | None, *, demo: bool = False, argv: list[str] | None = None) -> int:
+    """Create the QApplication and qasync loop, run Jobdeck until it quits; the exit status."""
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync  # after PySide6, so qasync picks the right binding
+
+    qapp = QApplication.instance() or QApplication(argv or sys.argv)
+    assert isinstance(qapp, QApplication)
+    apply_theme(qapp, os.environ.get("JOBDECK_THEME", "system"))
+    qapp.setApplicationName("Jobdeck")
+    qapp.setOrganizationName("Jobdeck")
+    qapp.setDesktopFileName("jobdeck")
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    app = JobdeckApp(qapp, db_path)
+    app.install_signal_handlers()
+    app.start()
+    if demo:
+        queue_demo_jobs(app.tracker)
+    if not QSystemTrayIcon.isSystemTrayAvailable():
+        log.info("no system tray: closing the window quits Jobdeck")
+    with loop:
+        loop.run_forever()
+    app.shutdown()
+    return app.exit_code

@@ -1,0 +1,125 @@
+"""User settings kept in QSettings: concurrency, retention, notifications, taskbar placement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+__all__ = ["AppSettings"]
+
+
+class AppSettings:
+    """Typed access to Jobdeck's QSettings. Values are read on every access (no caching),
+    so a change made elsewhere is seen at once. Bad stored values fall back to defaults.
+
+    Also passes ``value``/``setValue``/``remove`` through, so widgets that remember things
+    of their own (the taskbar's position) can use it like a QSettings.
+    """
+
+    DEFAULTS: dict[str, Any] = {
+        "concurrency": 4,
+        "retention_days": 7,
+        "notifications": True,
+        "notify_after_s": 30.0,
+        "taskbar/corner": "bottom-right",
+        "taskbar/keep_finished_ms": 4000,
+        "taskbar/visible": True,
+    }
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self.qsettings = qsettings or QSettings("Jobdeck", "Jobdeck")
+
+    # -- QSettings-compatible pass-through ------------------------------------------------------
+
+    def value(self, key: str, default: Any = None, type: Any = None) -> Any:
+        if type is None:
+            return self.qsettings.value(key, default)
+        return self.qsettings.value(key, default, type)
+
+    def setValue(self, key: str, value: Any) -> None:
+        self.qsettings.setValue(key, value)
+
+    def remove(self, key: str) -> None:
+        self.qsettings.remove(key)
+
+    def sync(self) -> None:
+        self.qsettings.sync()
+
+    # -- typed settings -------------------------------------------------------------------------
+
+    def _int(self, key: str, low: int, high: int) -> int:
+        raw = self.qsettings.value(key, self.DEFAULTS[key])
+        try:
+            value = int(raw) if isinstance(raw, int | float) else int(str(raw))
+        except (TypeError, ValueError):
+            return int(self.DEFAULTS[key])
+        return min(high, max(low, value))
+
+    def _bool(self, key: str) -> bool:
+        raw = self.qsettings.value(key, self.DEFAULTS[key])
+        if isinstance(raw, str):
+            return raw.lower() in ("1", "true", "yes", "on")
+        return bool(raw)
+
+    @property
+    def concurrency(self) -> int:
+        return self._int("concurrency", 1, 64)
+
+    @concurrency.setter
+    def concurrency(self, value: int) -> None:
+        self.qsettings.setValue("concurrency", int(value))
+
+    @property
+    def retention(self) -> timedelta | None:
+        """How long finished jobs are kept; None (stored as 0 days) keeps them all."""
+        days = self._int("retention_days", 0, 36500)
+        return None if days == 0 else timedelta(days=days)
+
+    @retention.setter
+    def retention(self, value: timedelta | None) -> None:
+        days = 0 if value is None else max(1, round(value.total_seconds() / 86400))
+        self.qsettings.setValue("retention_days", days)
+
+    @property
+    def notifications(self) -> bool:
+        return self._bool("notifications")
+
+    @notifications.setter
+    def notifications(self, value: bool) -> None:
+        self.qsettings.setValue("notifications", bool(value))
+
+    @property
+    def notify_after_s(self) -> float:
+        return float(self._int("notify_after_s", 0, 86400))
+
+    @notify_after_s.setter
+    def notify_after_s(self, value: float) -> None:
+        self.qsettings.setValue("notify_after_s", float(value))
+
+    @property
+    def taskbar_corner(self) -> str:
+        raw = str(self.qsettings.value("taskbar/corner", self.DEFAULTS["taskbar/corner"]))
+        corners = ("top-left", "top-right", "bottom-left", "bottom-right")
+        return raw if raw in corners else str(self.DEFAULTS["taskbar/corner"])
+
+    @taskbar_corner.setter
+    def taskbar_corner(self, value: str) -> None:
+        self.qsettings.setValue("taskbar/corner", value)
+
+    @property
+    def keep_finished_ms(self) -> int:
+        return self._int("taskbar/keep_finished_ms", 0, 600_000)
+
+    @keep_finished_ms.setter
+    def keep_finished_ms(self, value: int) -> None:
+        self.qsettings.setValue("taskbar/keep_finished_ms", int(value))
+
+    @property
+    def taskbar_visible(self) -> bool:
+        return self._bool("taskbar/visible")
+
+    @taskbar_visible.setter
+    def taskbar_visible(self, value: bool) -> None:
+        self.qsettings.setValue("taskbar/visible", bool(value))
