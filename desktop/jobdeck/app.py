@@ -61,7 +61,8 @@ class JobdeckApp(QObject):
     """Jobdeck's desktop application: builds the object graph and runs until quit.
 
     ``confirm_quit`` decides, when jobs are still running at quit, whether to cancel them and
-    quit (True) or stay (False); by default it asks with a message box.
+    quit (True) or stay (False); by default it asks with a message box. ``on_quit`` ends the
+    event loop (``QApplication.quit`` by default).
     """
 
     def __init__(
@@ -72,9 +73,11 @@ class JobdeckApp(QObject):
         registry: JobRegistry | None = None,
         settings: AppSettings | None = None,
         confirm_quit: Callable[[int], bool] | None = None,
+        on_quit: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.qapp = qapp
+        self._on_quit = on_quit or qapp.quit
         self.settings = settings or AppSettings()
         self.registry = registry or builtin_registry()
         self._confirm_quit = confirm_quit or self._ask_quit
@@ -157,7 +160,7 @@ class JobdeckApp(QObject):
         self._quitting = True
         self.exit_code = exit_code
         self.shutdown()
-        self.qapp.quit()
+        self._on_quit()
 
     def shutdown(self) -> None:
         """Tear the object graph down in reverse order. Idempotent."""

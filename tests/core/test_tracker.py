@@ -409,6 +409,8 @@ def test_closed_tracker_refuses_writes(db_path: Path) -> None:
     tracker.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         tracker.enqueue("x")
+    with pytest.raises(RuntimeError, match="closed"):
+        tracker.list_jobs()
 
 
 def test_thread_safety_many_threads(tracker: JobTracker) -> None:

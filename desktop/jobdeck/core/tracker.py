@@ -236,6 +236,10 @@ class JobTracker:
 
     # -- creating -----------------------------------------------------------------------------
 
+    def _readable(self) -> None:
+        if self._closed:
+            raise RuntimeError("the job tracker is closed")
+
     def _writable(self) -> None:
         if self.store.read_only:
             raise StoreReadOnly(f"{self.store.path} is open read-only; it cannot change jobs")
@@ -666,6 +670,7 @@ class JobTracker:
 
     def get_job(self, job_id: str) -> Job | None:
         """The latest snapshot of a job, or None if there is no such job."""
+        self._readable()
         with self._lock:
             job = self._active.get(job_id)
             if job is not None:
@@ -695,6 +700,7 @@ class JobTracker:
         before: str | None = None,
     ) -> list[Job]:
         """Jobs newest first, filtered; ``before`` (a job id) pages back through history."""
+        self._readable()
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError(f"limit must be an integer >= 0, got {limit!r}")
         with self._lock:
@@ -711,11 +717,13 @@ class JobTracker:
         search: str | None = None,
     ) -> int:
         """How many jobs match (``COUNT(*)`` on indexes)."""
+        self._readable()
         with self._lock:
             return self.store.count_jobs(status, type, search)
 
     def logs(self, job_id: str, limit: int = 200) -> list[LogEntry]:
         """The last ``limit`` log lines of a job, oldest first (pending lines included)."""
+        self._readable()
         with self._lock:
             if not self.store.read_only and self._logs and not self._closed:
                 with self.store.transaction() as conn:

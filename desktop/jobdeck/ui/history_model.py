@@ -239,10 +239,12 @@ class HistoryModel(QAbstractTableModel):
         return None
 
     def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
+        if getattr(self._tracker, "closed", False):
+            return False  # the app is shutting down: nothing more to read
         return not parent.isValid() and not self._exhausted
 
     def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid() or self._exhausted:
+        if not self.canFetchMore(parent):
             return
         page = self._tracker.list_jobs(
             **self._filter.query(), limit=self.page_size, before=self._oldest_id

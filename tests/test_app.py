@@ -1,0 +1,139 @@
+"""The composition root: wiring, close-to-tray, quit confirmation, settings, demo jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from jobdeck.app import JobdeckApp, queue_demo_jobs
+from jobdeck.core import JobStatus
+from jobdeck.settings import AppSettings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    return AppSettings(QSettings(str(tmp_path / "jobdeck.ini"), QSettings.Format.IniFormat))
+
+
+class Quits:
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+        self.answer = False
+        self.quit_calls = 0
+
+    def confirm(self, running: int) -> bool:
+        self.asked.append(running)
+        return self.answer
+
+    def on_quit(self) -> None:
+        self.quit_calls += 1
+
+
+@pytest.fixture
+def quits() -> Quits:
+    return Quits()
+
+
+@pytest.fixture
+def app(
+    qapp: QApplication, tmp_path: Path, settings: AppSettings, quits: Quits, qtbot
+) -> Iterator[JobdeckApp]:
+    jobdeck = JobdeckApp(
+        qapp,
+        tmp_path / "jobs.db",
+        settings=settings,
+        confirm_quit=quits.confirm,
+        on_quit=quits.on_quit,
+    )
+    qtbot.addWidget(jobdeck.window)
+    qtbot.addWidget(jobdeck.taskbar)
+    jobdeck.start()
+    yield jobdeck
+    jobdeck.shutdown()
+
+
+def test_queued_job_runs_and_shows_in_taskbar_and_history(app: JobdeckApp, qtbot) -> None:
+    job = app.tracker.enqueue("countdown", {"seconds": 0.3})
+    qtbot.waitUntil(lambda: job.id in app.taskbar.job_ids(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: app.tracker.get_job(job.id).status is JobStatus.COMPLETED,  # type: ignore[union-attr]
+        timeout=5000,
+    )
+    assert app.window.model.row_of(job.id) is not None
+
+
+def test_quit_with_running_jobs_asks_and_no_keeps_running(app: JobdeckApp, quits: Quits, qtbot):
+    job = app.tracker.enqueue("countdown", {"seconds": 30})
+    qtbot.waitUntil(lambda: app.running_count() == 1, timeout=5000)
+    quits.answer = False
+    app.request_quit()
+    assert quits.asked == [1] and quits.quit_calls == 0
+    assert app.tracker.get_job(job.id).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    quits.answer = True
+    app.request_quit()
+    assert quits.quit_calls == 1 and app.tracker.closed
+    from jobdeck.core import JobTracker
+
+    with JobTracker.open(app.tracker.store.path, read_only=True) as reader:
+        stored = reader.get_job(job.id)
+        assert stored is not None and stored.status is JobStatus.CANCELLED
+
+
+def test_quit_when_idle_does_not_ask(app: JobdeckApp, quits: Quits) -> None:
+    app.request_quit()
+    assert quits.asked == [] and quits.quit_calls == 1
+
+
+def test_closing_window_hides_to_tray_or_quits_without_one(
+    app: JobdeckApp, quits: Quits, monkeypatch: pytest.MonkeyPatch, qtbot
+) -> None:
+    monkeypatch.setattr(type(app.tray), "available", property(lambda self: True))
+    app.window.close()
+    assert not app.window.isVisible() and quits.quit_calls == 0
+    app.show_window()
+    assert app.window.isVisible()
+    monkeypatch.setattr(type(app.tray), "available", property(lambda self: False))
+    app.window.close()
+    assert quits.quit_calls == 1
+
+
+def test_tray_menu_toggles_taskbar_and_remembers(app: JobdeckApp, settings: AppSettings) -> None:
+    assert app.taskbar.isVisible()
+    app.tray.toggleTaskbarRequested.emit()
+    assert not app.taskbar.isVisible() and settings.taskbar_visible is False
+    app.tray.toggleTaskbarRequested.emit()
+    assert app.taskbar.isVisible() and settings.taskbar_visible is True
+
+
+def test_settings_round_trip(settings: AppSettings) -> None:
+    from datetime import timedelta
+
+    assert settings.concurrency == 4 and settings.retention == timedelta(days=7)
+    settings.concurrency = 2
+    settings.retention = None
+    settings.taskbar_corner = "top-left"
+    settings.notifications = False
+    settings.qsettings.setValue("notify_after_s", "garbage")
+    assert settings.concurrency == 2 and settings.retention is None
+    assert settings.taskbar_corner == "top-left" and settings.notifications is False
+    assert settings.notify_after_s == 30.0  # bad stored value falls back
+    settings.taskbar_corner = "middle"
+    assert settings.taskbar_corner == "bottom-right"
+
+
+def test_demo_jobs_are_valid(app: JobdeckApp) -> None:
+    ids = queue_demo_jobs(app.tracker)
+    assert len(ids) >= 5
+    assert {app.tracker.get_job(i).type for i in ids} >= {"command", "countdown", "checksum"}  # type: ignore[union-attr]
+
+
+def test_no_system_tray_still_works(app: JobdeckApp) -> None:
+    if QSystemTrayIcon.isSystemTrayAvailable():
+        pytest.skip("this display has a tray")
+    assert app.tray.available is False
+    job = app.tracker.enqueue("countdown", {"seconds": 0})
+    assert job.id
