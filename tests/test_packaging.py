@@ -1,0 +1,40 @@
+"""A built wheel carries the resources (icons, shell helper) that the app looks up at run time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_contains_icons_and_entry_point(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("jobdeck-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    icons = {p.name for p in (ROOT / "resources" / "icons").glob("*.svg")}
+    assert icons and {f"jobdeck/resources/icons/{n}" for n in icons} <= names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "jobdeck = jobdeck.cli:main" in text
