@@ -21,7 +21,6 @@ def test_wheel_contains_icons_and_entry_point(tmp_path: Path) -> None:
             "pip",
             "wheel",
             "--no-deps",
-            "--no-build-isolation",
             "-q",
             "-w",
             str(tmp_path),
