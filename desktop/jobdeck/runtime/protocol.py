@@ -34,7 +34,8 @@ type           direction   fields
 ``started``    job -> app  (none) -- the work has begun.
 ``progress``   job -> app  either ``percent``: number 0-100 (read as current=percent,
                            total=100), or ``current``: number >= 0 with ``total?``: number
-                           >= 0 (0 or absent = unknown) and current <= total when total > 0;
+                           >= 0 (0 or absent = unknown); a current above a total > 0 is
+                           read as the total (rounding and off-by-one are forgiven);
                            ``message?``: string; ``data?``: object (anything the job likes).
 ``heartbeat``  job -> app  (none) -- still alive.
 ``log``        job -> app  ``level``: one of ``debug``, ``info``, ``warning``, ``error``;
@@ -316,14 +317,11 @@ def _progress_from(job_id: str, timestamp: float, obj: dict[str, Any]) -> Progre
         total = 100.0
     elif current is None:
         _fail("progress needs either percent (0-100) or current (with an optional total)")
-    return ProgressMsg(
-        job_id,
-        timestamp,
-        _number("progress.current", current),
-        0.0 if total is None else _number("progress.total", total),
-        obj.get("message"),
-        obj.get("data"),
-    )
+    current = _number("progress.current", current)
+    total = 0.0 if total is None else _number("progress.total", total)
+    if total > 0 and current > total:  # e.g. 100.00000001 of 100: clamp rather than drop
+        current = total
+    return ProgressMsg(job_id, timestamp, current, total, obj.get("message"), obj.get("data"))
 
 
 _Builder = Callable[[str, float, dict[str, Any]], Message]
