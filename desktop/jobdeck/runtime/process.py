@@ -247,7 +247,10 @@ class ProcessHandle:
             timer.name = f"jobdeck-process-{self.pid}-kill"
             timer.daemon = True
             self._escalation = timer
+            finished = self._result is not None
         timer.start()
+        if finished:  # the process ended before the timer existed; _finish could not drop it
+            self._drop_escalation_if_tree_gone()
 
     def kill_tree(self) -> None:
         """SIGKILL the process group and every known descendant now."""
@@ -257,6 +260,20 @@ class ProcessHandle:
         if timer is not None:
             timer.cancel()
         self._signal_tree(signal.SIGKILL)
+
+    def _drop_escalation_if_tree_gone(self) -> None:
+        """Cancel a pending SIGKILL timer once nothing of the tree is left to kill, so its
+        thread does not outlive the process by up to ``grace`` seconds."""
+        with self._lock:
+            timer = self._escalation
+        if timer is None or self._collect_descendants():
+            return
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            timer.cancel()  # the whole group is gone
+        except PermissionError:
+            pass
 
     def _mark_killed_by_us(self) -> None:
         with self._lock:
@@ -394,6 +411,7 @@ class ProcessHandle:
                 killed_by_us=self._killed_by_us,
             )
             self._result = result
+        self._drop_escalation_if_tree_gone()
         if self._on_exit is not None:
             try:
                 self._on_exit(result)

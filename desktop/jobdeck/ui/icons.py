@@ -78,7 +78,11 @@ def icon_dirs() -> list[Path]:
     candidates.append(package_dir / "resources" / "icons")
     # Checkout: <repo>/desktop/jobdeck/ui/icons.py -> <repo>/resources/icons
     candidates.append(package_dir.parent.parent / "resources" / "icons")
-    return [d for d in candidates if d.is_dir()]
+    found: dict[Path, Path] = {}
+    for d in candidates:
+        if d.is_dir():
+            found.setdefault(d.resolve(), d)  # the package's resources may link to the checkout's
+    return list(found.values())
 
 
 def icon_path(name: str) -> Path | None:
@@ -161,6 +165,7 @@ ICON_ALIASES = {
 }
 
 
+@cache
 def type_icon_name(type_icon: str | None) -> str:
     """A job type's icon name if it is shipped (or an alias of one), else ``job``."""
     type_icon = ICON_ALIASES.get(type_icon or "", type_icon)

@@ -1,0 +1,736 @@
+"""The Runner: makes queued jobs run.
+
+A callable job runs on a QThreadPool worker, a coroutine job on the qasync event loop (or,
+with no running loop, in its own ``asyncio.run`` on a worker), and a ``command`` job as a
+process in its own process group (:class:`~jobdeck.runtime.process.ProcessHandle`) whose
+output goes to a per-job log file and is read for progress.
+
+Scheduling is event driven: the Runner subscribes to the tracker, and any event that can
+free a slot or add a runnable job (created, finished, retrying) queues one scheduling pass
+to the GUI thread. :func:`~jobdeck.core.queue.plan_queue` decides what starts; one
+single-shot QTimer wakes the Runner when the next delayed job (``run_at``, retry backoff)
+or the next timeout is due. Nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import functools
+import logging
+import math
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, QThreadPool, QTimer, Signal, Slot
+
+from jobdeck.core.clock import Clock
+from jobdeck.core.context import Cancelled, JobContext
+from jobdeck.core.events import EventKind, JobEvent
+from jobdeck.core.job import InvalidTransition, Job, JobError, JobStatus
+from jobdeck.core.queue import backoff, plan_queue
+from jobdeck.core.registry import JobRegistry, JobType
+from jobdeck.core.tracker import JobTracker, UnknownJob
+from jobdeck.core.validation import check_json
+from jobdeck.jobs.command import COMMAND, CommandParams, failure_message
+
+from .output_progress import parse_progress_line
+from .process import ProcessHandle, ProcessResult, ProcessStartError
+
+__all__ = ["Runner"]
+
+log = logging.getLogger(__name__)
+
+#: Output lines of one process attempt copied into the job's log (the file keeps them all).
+MAX_LOGGED_LINES = 2000
+#: The longest output line shown as a job's progress message.
+MAX_MESSAGE_CHARS = 200
+#: The scheduling timer never sleeps longer than this (ms), so a wall-clock jump is noticed.
+MAX_TIMER_MS = 60_000
+#: CPython's GIL switch interval while a Runner runs (see :class:`Runner`, ``switch_interval``).
+DEFAULT_SWITCH_INTERVAL = 0.0005
+#: Finished dependencies remembered (they never change), so planning needs no SQL.
+_DEP_CACHE_SIZE = 4096
+
+_FINAL = frozenset({EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED})
+_SCHEDULE_ON = _FINAL | {EventKind.CREATED, EventKind.RETRYING}
+
+
+class _Kind(enum.Enum):
+    CALLABLE = "callable"
+    COROUTINE = "coroutine"
+    PROCESS = "process"
+
+
+class _Execution:
+    """One attempt of one job, shared by the GUI thread and the thread the job runs on.
+
+    The first call to :meth:`claim` wins the right to finish the job; later ones (a job
+    that returns after it already timed out) are ignored.
+    """
+
+    def __init__(
+        self, job: Job, ctx: JobContext, job_type: JobType, kind: _Kind, deadline: float | None
+    ) -> None:
+        self.job_id = job.id
+        self.ctx = ctx
+        self.kind = kind
+        self.retryable = job_type.retryable
+        self.attempt = job.attempts + 1  # start_job counted this attempt
+        self.max_attempts = job.max_attempts
+        self.timeout = job.timeout
+        self.deadline = deadline
+        self.timed_out = False
+        self.thread_done = False  # its pool worker has returned (callables, threaded coroutines)
+        self.abandoned = False  # timed out while its worker still runs
+        self.handle: ProcessHandle | None = None
+        self.process_ready = threading.Event()
+        self.logged_lines = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Future[Any] | None = None
+        self._claim_lock = threading.Lock()
+        self._claimed = False
+
+    def claim(self) -> bool:
+        with self._claim_lock:
+            if self._claimed:
+                return False
+            self._claimed = True
+            return True
+
+    def timeout_message(self) -> str:
+        return f"timed out after {self.timeout:g} s"
+
+
+class Runner(QObject):
+    """Runs queued jobs: at most ``max_workers`` at once, by priority, dependencies and time.
+
+    Create it, ``start()`` it and ``shutdown()`` it on the GUI thread. On construction it
+    installs the tracker's enqueue hook, so from then on ``tracker.enqueue`` validates params
+    against the job type (``registry``'s, plus the built-in ``command``) and raises a
+    ValueError naming the field, with no job created.
+
+    ``clock`` (default: the tracker's) decides when ``run_at``, backoff and timeouts are
+    due; with a fake clock, advance it and call :meth:`poke`. ``grace`` is how long a
+    cancelled process gets between SIGTERM and SIGKILL. ``log_dir`` holds the command logs
+    (default: ``logs/`` beside the database, or a temporary directory for ``:memory:``).
+
+    ``switch_interval``: CPython lets a thread that waits for the GIL take it only after the
+    holder ran for ``sys.getswitchinterval()`` (5 ms), and then any waiter may win; with
+    eight CPU-bound job threads the GUI thread can wait 100+ ms for its turn. While started,
+    the Runner sets the interval to this value (0.5 ms; restored by :meth:`shutdown`), which
+    keeps the GUI's p99 gap in the tens of ms. ``None`` leaves the interpreter alone.
+
+    Emits no public signals: widgets use :class:`~jobdeck.runtime.signals.JobSignals`.
+    """
+
+    #: Internal: queued to the GUI thread to run one scheduling pass.
+    _scheduleRequested = Signal()
+
+    def __init__(
+        self,
+        tracker: JobTracker,
+        registry: JobRegistry | None = None,
+        max_workers: int = 4,
+        parent: QObject | None = None,
+        grace: float = 5.0,
+        log_dir: str | Path | None = None,
+        clock: Clock | None = None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        rng: random.Random | None = None,
+        switch_interval: float | None = DEFAULT_SWITCH_INTERVAL,
+    ) -> None:
+        super().__init__(parent)
+        _check_workers(max_workers)
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
+            raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
+        self._tracker = tracker
+        self._registry = registry if registry is not None else JobRegistry()
+        self._max_workers = max_workers
+        self._grace = float(grace)
+        self._clock: Clock = clock if clock is not None else tracker.now
+        self._loop = loop
+        self._rng = rng or random.Random()
+        if switch_interval is not None and not switch_interval > 0:
+            raise ValueError(f"switch_interval must be positive seconds, got {switch_interval!r}")
+        self._switch_interval = switch_interval
+        self._saved_switch_interval: float | None = None
+        self._log_dir_arg = Path(log_dir) if log_dir is not None else None
+        self._log_dir: Path | None = None
+        self._temp_logs: tempfile.TemporaryDirectory[str] | None = None
+
+        self._lock = threading.Lock()
+        self._running: dict[str, _Execution] = {}
+        self._abandoned = 0
+        self._schedule_requested = False
+        self._started = False
+        self._stopping = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self._finished_deps: dict[str, Job] = {}
+        # The pending jobs, split so a pass looks at few of them: ``_ready`` (no dependency,
+        # not delayed) in start order, ``_held`` (waiting for dependencies or time).
+        self._ready: collections.deque[Job] = collections.deque()
+        self._held: list[Job] = []
+        self._queue_stale = True  # rebuilt from the tracker when jobs were queued
+
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_workers)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._schedule)
+        self._scheduleRequested.connect(self._schedule, Qt.ConnectionType.QueuedConnection)
+        tracker.set_enqueue_hook(self._validate_enqueue)
+
+    # -- job types ----------------------------------------------------------------------------
+
+    def job_type(self, name: str) -> JobType | None:
+        """The job type called ``name`` (the registry's, or the built-in ``command``)."""
+        found = self._registry.get(name)
+        if found is None and name == COMMAND.name:
+            return COMMAND
+        return found
+
+    def job_types(self) -> list[JobType]:
+        """Every job type this Runner can run, ``command`` included."""
+        types = list(self._registry)
+        if COMMAND.name not in self._registry:
+            types.append(COMMAND)
+        return types
+
+    def _validate_enqueue(
+        self, type_name: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], str]:
+        job_type = self.job_type(type_name)
+        if job_type is None:
+            known = ", ".join(t.name for t in self.job_types())
+            raise ValueError(f"unknown job type {type_name!r}; known types: {known}")
+        return job_type.validate(params), job_type.title
+
+    # -- settings -----------------------------------------------------------------------------
+
+    @property
+    def tracker(self) -> JobTracker:
+        return self._tracker
+
+    @property
+    def max_workers(self) -> int:
+        return self._max_workers
+
+    @max_workers.setter
+    def max_workers(self, value: int) -> None:
+        """Change the limit while running; more jobs start at once if it grew."""
+        _check_workers(value)
+        with self._lock:
+            self._max_workers = value
+            self._pool.setMaxThreadCount(value + self._abandoned)
+        self._request_schedule()
+
+    @property
+    def log_dir(self) -> Path:
+        """Where command jobs write their output (created when the first one starts)."""
+        if self._log_dir is None:
+            if self._log_dir_arg is not None:
+                self._log_dir = self._log_dir_arg
+            elif self._tracker.store.memory:
+                self._temp_logs = tempfile.TemporaryDirectory(prefix="jobdeck-logs-")
+                self._log_dir = Path(self._temp_logs.name)
+            else:
+                self._log_dir = self._tracker.store.path.parent / "logs"
+        return self._log_dir
+
+    def running_job_ids(self) -> list[str]:
+        """Ids of the jobs this Runner is running now."""
+        with self._lock:
+            return list(self._running)
+
+    # -- starting and stopping ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start running queued jobs (those already pending too). GUI thread."""
+        if self._started:
+            return
+        if self._stopping:
+            raise RuntimeError("this Runner was shut down; create a new one")
+        self._started = True
+        if self._switch_interval is not None:
+            self._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self._switch_interval)
+        self._unsubscribe = self._tracker.subscribe(self._on_event)
+        self._schedule()
+
+    def poke(self) -> None:
+        """Re-evaluate the queue now (after advancing a fake clock, for example). GUI thread."""
+        self._schedule()
+
+    def shutdown(self, cancel_running: bool = True, timeout: float = 10) -> bool:
+        """Stop starting jobs and wait up to ``timeout`` s for running ones; GUI thread.
+
+        With ``cancel_running`` running jobs are cancelled first (processes get SIGTERM,
+        then SIGKILL after ``grace``); otherwise they may finish, and whatever still runs
+        when ``timeout`` passes is cancelled then. Pending jobs stay pending. Returns True
+        when nothing is left running (a callable that ignores cancellation can keep its
+        worker busy; it is logged). Idempotent.
+        """
+        if self._stopping:
+            return self._pool.activeThreadCount() == 0
+        self._stopping = True
+        self._timer.stop()
+        deadline = time.monotonic() + max(0.0, timeout)
+        if cancel_running:
+            self._cancel_all()
+        self._wait_for_jobs(deadline)
+        with self._lock:
+            leftover = list(self._running.values())
+        if leftover and not cancel_running:
+            self._cancel_all()
+            self._wait_for_jobs(time.monotonic() + self._grace + 0.5)
+        for ex in self._executions(_Kind.PROCESS):
+            if ex.handle is not None and ex.handle.wait(0) is None:
+                ex.handle.kill_tree()
+                ex.handle.wait(1.0)
+        remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        done = self._pool.waitForDone(remaining_ms)
+        if not done:
+            log.warning("shutdown: a job ignored cancellation; its worker thread still runs")
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
+            self._saved_switch_interval = None
+        if self._temp_logs is not None:
+            self._temp_logs.cleanup()
+            self._temp_logs = None
+        with self._lock:
+            return done and not self._running
+
+    def _cancel_all(self) -> None:
+        for job_id in self.running_job_ids():
+            try:
+                self._tracker.cancel_job(job_id)
+            except Exception:
+                log.exception("could not cancel job %s at shutdown", job_id)
+
+    def _executions(self, kind: _Kind) -> list[_Execution]:
+        with self._lock:
+            return [ex for ex in self._running.values() if ex.kind is kind]
+
+    def _wait_for_jobs(self, deadline: float) -> None:
+        """Wait until no job runs or ``deadline``; coroutines need the GUI loop to spin."""
+        tasks = [
+            ex.task
+            for ex in self._executions(_Kind.COROUTINE)
+            if ex.task is not None and ex.loop is not None and ex.loop is self._gui_loop()
+        ]
+        pending = [t for t in tasks if not t.done()]
+        if pending:
+            waiter = QEventLoop()
+
+            def one_done(_task: object) -> None:
+                if all(t.done() for t in pending):
+                    waiter.quit()
+
+            for task in pending:
+                task.add_done_callback(one_done)
+            QTimer.singleShot(max(0, int((deadline - time.monotonic()) * 1000)), waiter.quit)
+            if not all(t.done() for t in pending):
+                waiter.exec()
+        for ex in self._executions(_Kind.PROCESS):
+            if ex.handle is not None:
+                ex.handle.wait(max(0.0, deadline - time.monotonic()))
+        self._pool.waitForDone(max(0, int((deadline - time.monotonic()) * 1000)))
+
+    # -- tracker events (any thread) ----------------------------------------------------------
+
+    def _on_event(self, event: JobEvent) -> None:
+        kind = event.kind
+        if kind is EventKind.PROGRESS or kind is EventKind.LOG:
+            return
+        job_id = event.job.id
+        if kind is EventKind.CANCEL_REQUESTED:
+            ex = self._running.get(job_id)
+            if ex is not None:
+                self._cancel_execution(ex)
+            return
+        if kind not in _SCHEDULE_ON:
+            return
+        if kind is not EventKind.CREATED:
+            with self._lock:
+                self._running.pop(job_id, None)
+        elif event.job.status is not JobStatus.PENDING:
+            return  # create_job: running in its caller's code, not ours
+        if kind is EventKind.CREATED or kind is EventKind.RETRYING:
+            self._queue_stale = True
+        self._request_schedule()
+
+    def _request_schedule(self) -> None:
+        with self._lock:
+            if self._schedule_requested or not self._started or self._stopping:
+                return
+            self._schedule_requested = True
+        self._scheduleRequested.emit()
+
+    def _cancel_execution(self, ex: _Execution) -> None:
+        """Pass a cancel request on; callables already see it through their context."""
+        if ex.kind is _Kind.COROUTINE:
+            loop, task = ex.loop, ex.task
+            if loop is not None and task is not None:
+                loop.call_soon_threadsafe(task.cancel)
+        elif ex.kind is _Kind.PROCESS and ex.handle is not None:
+            ex.handle.terminate_tree(self._grace)
+
+    # -- scheduling (GUI thread) --------------------------------------------------------------
+
+    @Slot()
+    def _schedule(self) -> None:
+        with self._lock:
+            self._schedule_requested = False
+        if not self._started or self._stopping or self._tracker.closed:
+            return
+        now = self._clock()
+        next_deadline = self._check_timeouts(now)
+        if self._queue_stale:
+            self._queue_stale = False
+            self._rebuild_queue(now)
+        with self._lock:
+            running = len(self._running)
+        # Ready jobs beyond the first free slots cannot win over those before them.
+        slots = max(0, self._max_workers - running)
+        front = [self._ready.popleft() for _ in range(min(slots, len(self._ready)))]
+        plan = plan_queue(
+            self._held + front,
+            running=running,
+            max_workers=self._max_workers,
+            lookup=self._lookup,
+            now=now,
+        )
+        taken = {job.id for job in plan.start} | {job.id for job, _ in plan.fail}
+        self._ready.extendleft(reversed([job for job in front if job.id not in taken]))
+        if taken:
+            self._held = [job for job in self._held if job.id not in taken]
+        for job, reason in plan.fail:
+            self._fail_unstartable(job, reason)
+        if not all([self._start_job(job, now) for job in plan.start]):
+            self._request_schedule()  # a job was cancelled meanwhile: its slot is free
+        due = [t for t in (plan.next_due, next_deadline) if t is not None]
+        with self._lock:
+            due += [ex.deadline for ex in self._running.values() if ex.deadline is not None]
+        self._arm_timer(min(due) if due else None, now)
+
+    def _rebuild_queue(self, now: float) -> None:
+        self._ready.clear()
+        self._held = []
+        for job in self._tracker.pending_jobs():
+            if job.depends_on or (job.run_at_ts is not None and job.run_at_ts > now):
+                self._held.append(job)
+            else:
+                self._ready.append(job)
+
+    def _arm_timer(self, due: float | None, now: float) -> None:
+        if due is None:
+            self._timer.stop()
+            return
+        delay_ms = min(MAX_TIMER_MS, max(0, math.ceil((due - now) * 1000)))
+        self._timer.start(delay_ms)
+
+    def _lookup(self, job_id: str) -> Job | None:
+        job = self._finished_deps.get(job_id)
+        if job is not None:
+            return job
+        job = self._tracker.get_job(job_id)
+        if job is not None and job.finished:
+            if len(self._finished_deps) >= _DEP_CACHE_SIZE:
+                self._finished_deps.clear()
+            self._finished_deps[job_id] = job
+        return job
+
+    def _check_timeouts(self, now: float) -> float | None:
+        """Time out executions past their deadline; return the next deadline still ahead."""
+        with self._lock:
+            executions = list(self._running.values())
+        upcoming: float | None = None
+        for ex in executions:
+            if ex.deadline is None or ex.timed_out:
+                continue
+            if ex.deadline <= now:
+                self._time_out(ex)
+            elif upcoming is None or ex.deadline < upcoming:
+                upcoming = ex.deadline
+        return upcoming
+
+    def _time_out(self, ex: _Execution) -> None:
+        ex.timed_out = True
+        ex.ctx.cancel_event.set()
+        if ex.kind is _Kind.PROCESS:
+            if ex.handle is not None:
+                ex.handle.terminate_tree(self._grace)
+            return
+        if ex.loop is not None and ex.task is not None:
+            ex.loop.call_soon_threadsafe(ex.task.cancel)
+        if ex.kind is _Kind.CALLABLE or ex.loop is not self._gui_loop():
+            # Its worker may never look at ctx: fail the job now and let the thread go.
+            with self._lock:
+                if not ex.thread_done:
+                    ex.abandoned = True
+                    self._abandoned += 1
+                    self._pool.setMaxThreadCount(self._max_workers + self._abandoned)
+            self._conclude_failed(ex, ex.timeout_message(), retry=True)
+
+    def _fail_unstartable(self, job: Job, reason: str) -> None:
+        """Fail a pending job that can never run (the table only lets it fail once started)."""
+        try:
+            self._tracker.start_job(job.id)
+            self._tracker.complete_job(job.id, success=False, error=reason)
+        except (InvalidTransition, UnknownJob):
+            pass  # cancelled meanwhile
+        except Exception:
+            log.exception("could not fail job %s (%s)", job.id, reason)
+
+    def _start_job(self, job: Job, now: float) -> bool:
+        """Start ``job``; False if it was no longer pending."""
+        job_type = self.job_type(job.type)
+        if job_type is None:
+            known = ", ".join(t.name for t in self.job_types())
+            self._fail_unstartable(job, f"unknown job type {job.type!r}; known types: {known}")
+            return True
+        command: CommandParams | None = None
+        kwargs: dict[str, Any] = {}
+        try:
+            if job_type is COMMAND:
+                command = CommandParams.from_params(job.params)
+            else:
+                kwargs = job_type.to_kwargs(job.params)
+        except ValueError as exc:
+            self._fail_unstartable(job, f"invalid params: {exc}")
+            return True
+        try:
+            ctx = self._tracker.start_job(job.id)
+        except (InvalidTransition, UnknownJob):
+            return False  # cancelled between planning and starting
+        if command is not None:
+            kind = _Kind.PROCESS
+        else:
+            kind = _Kind.COROUTINE if job_type.is_async else _Kind.CALLABLE
+        deadline = now + job.timeout if job.timeout is not None else None
+        ex = _Execution(job, ctx, job_type, kind, deadline)
+        with self._lock:
+            self._running[job.id] = ex
+        if command is not None:
+            self._start_process(ex, command)
+        elif job_type.is_async:
+            self._start_coroutine(ex, job_type.func, kwargs)
+        else:
+            self._pool.start(functools.partial(self._run_callable, ex, job_type.func, kwargs))
+        return True
+
+    # -- finishing (any thread) ---------------------------------------------------------------
+
+    def _conclude(self, ex: _Execution, action: Callable[[], object]) -> None:
+        if not ex.claim():
+            return
+        try:
+            action()
+        except (InvalidTransition, UnknownJob):
+            log.debug("job %s was finished elsewhere", ex.job_id)
+        except Exception:
+            log.exception("could not record how job %s ended", ex.job_id)
+        finally:
+            with self._lock:
+                self._running.pop(ex.job_id, None)
+
+    def _conclude_failed(
+        self,
+        ex: _Execution,
+        error: str | BaseException | JobError,
+        *,
+        retry: bool,
+        exit_code: int | None = None,
+    ) -> None:
+        def fail() -> None:
+            if retry and ex.retryable and ex.attempt < ex.max_attempts:
+                delay = backoff(ex.attempt, rng=self._rng)
+                self._tracker.retry_later(ex.job_id, self._clock() + delay, error)
+            else:
+                self._tracker.complete_job(
+                    ex.job_id, success=False, error=error, exit_code=exit_code
+                )
+
+        self._conclude(ex, fail)
+
+    def _conclude_cancelled(self, ex: _Execution) -> None:
+        self._conclude(ex, lambda: self._tracker.mark_cancelled(ex.job_id))
+
+    def _finish_returned(self, ex: _Execution, result: object) -> None:
+        if ex.timed_out:
+            self._conclude_failed(ex, ex.timeout_message(), retry=True)
+        elif ex.ctx.cancelled:
+            self._conclude_cancelled(ex)
+        else:
+            try:
+                check_json(result, "result")
+            except ValueError as exc:
+                self._conclude_failed(ex, f"returned a non-JSON result: {exc}", retry=False)
+                return
+            self._conclude(ex, lambda: self._tracker.complete_job(ex.job_id, result=result))
+
+    def _finish_raised(self, ex: _Execution, exc: BaseException) -> None:
+        if ex.timed_out:
+            self._conclude_failed(ex, ex.timeout_message(), retry=True)
+        elif isinstance(exc, Cancelled | asyncio.CancelledError) or ex.ctx.cancelled:
+            self._conclude_cancelled(ex)
+        else:
+            self._conclude_failed(ex, exc, retry=True)
+
+    def _worker_done(self, ex: _Execution) -> None:
+        with self._lock:
+            ex.thread_done = True
+            if ex.abandoned:
+                self._abandoned -= 1
+                self._pool.setMaxThreadCount(self._max_workers + self._abandoned)
+
+    # -- callables (pool thread) --------------------------------------------------------------
+
+    def _run_callable(
+        self, ex: _Execution, func: Callable[..., Any], kwargs: dict[str, Any]
+    ) -> None:
+        try:
+            try:
+                result = func(ex.ctx, **kwargs)
+            except BaseException as exc:
+                self._finish_raised(ex, exc)
+            else:
+                self._finish_returned(ex, result)
+        finally:
+            self._worker_done(ex)
+
+    # -- coroutines ---------------------------------------------------------------------------
+
+    def _gui_loop(self) -> asyncio.AbstractEventLoop | None:
+        if self._loop is not None:
+            return self._loop
+        try:
+            return asyncio.get_running_loop()  # qasync sets it for the GUI thread
+        except RuntimeError:
+            return None
+
+    def _start_coroutine(
+        self, ex: _Execution, func: Callable[..., Coroutine[Any, Any, Any]], kwargs: dict[str, Any]
+    ) -> None:
+        loop = self._gui_loop()
+        if loop is None:
+            self._pool.start(functools.partial(self._run_coroutine_in_thread, ex, func, kwargs))
+            return
+        task = loop.create_task(self._run_coroutine(ex, func, kwargs))
+        ex.task = task
+        ex.loop = loop
+        task.add_done_callback(functools.partial(self._coroutine_done, ex))
+        if ex.ctx.cancelled:
+            task.cancel()
+
+    async def _run_coroutine(
+        self, ex: _Execution, func: Callable[..., Coroutine[Any, Any, Any]], kwargs: dict[str, Any]
+    ) -> None:
+        try:
+            result = await func(ex.ctx, **kwargs)
+        except BaseException as exc:
+            self._finish_raised(ex, exc)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+        else:
+            self._finish_returned(ex, result)
+
+    def _coroutine_done(self, ex: _Execution, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():  # cancelled before its first step: the wrapper never ran
+            self._finish_raised(ex, asyncio.CancelledError())
+
+    def _run_coroutine_in_thread(
+        self, ex: _Execution, func: Callable[..., Coroutine[Any, Any, Any]], kwargs: dict[str, Any]
+    ) -> None:
+        async def main() -> None:
+            ex.task = asyncio.current_task()
+            ex.loop = asyncio.get_running_loop()
+            if ex.ctx.cancelled:
+                ex.task.cancel()  # type: ignore[union-attr]
+            await self._run_coroutine(ex, func, kwargs)
+
+        try:
+            asyncio.run(main())
+        except asyncio.CancelledError:
+            self._finish_raised(ex, asyncio.CancelledError())
+        except BaseException as exc:
+            self._finish_raised(ex, exc)
+        finally:
+            self._worker_done(ex)
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def _start_process(self, ex: _Execution, command: CommandParams) -> None:
+        log_path = self.log_dir / f"{ex.job_id}.log"
+        try:
+            self._tracker.set_process_info(ex.job_id, log_path=str(log_path))
+            handle = ProcessHandle.spawn(
+                command.argv,
+                cwd=command.cwd,
+                env=command.env,
+                shell=command.shell,
+                log_path=log_path,
+                on_line=functools.partial(self._on_output_line, ex),
+                on_exit=functools.partial(self._on_process_exit, ex),
+            )
+        except ProcessStartError as exc:
+            self._conclude_failed(ex, str(exc), retry=False)
+            return
+        except Exception as exc:
+            self._conclude_failed(ex, exc, retry=False)
+            return
+        ex.handle = handle
+        try:
+            self._tracker.set_process_info(ex.job_id, pid=handle.pid)
+        except Exception:
+            log.exception("could not record the pid of job %s", ex.job_id)
+        finally:
+            ex.process_ready.set()
+        if ex.ctx.cancelled:
+            handle.terminate_tree(self._grace)
+
+    def _on_output_line(self, ex: _Execution, line: str) -> None:
+        """One line of a process's output (its reader thread): progress, message, log."""
+        ctx = ex.ctx
+        parsed = parse_progress_line(line)
+        if parsed is not None:
+            ctx.update_progress(parsed.current, parsed.total, parsed.message)
+            return
+        ctx.update_progress(ctx.current, None, line[:MAX_MESSAGE_CHARS])
+        if ex.logged_lines < MAX_LOGGED_LINES:
+            ctx.log(line)
+        elif ex.logged_lines == MAX_LOGGED_LINES:
+            ctx.log(f"(more output in {ex.handle.log_path if ex.handle else 'the log file'})")
+        ex.logged_lines += 1
+
+    def _on_process_exit(self, ex: _Execution, result: ProcessResult) -> None:
+        ex.process_ready.wait(5.0)  # the pid is recorded before the job can finish
+        if ex.timed_out:
+            self._conclude_failed(ex, ex.timeout_message(), retry=True, exit_code=result.exit_code)
+        elif ex.ctx.cancelled:
+            self._conclude_cancelled(ex)
+        elif result.exit_code == 0:
+            self._conclude(
+                ex, lambda: self._tracker.complete_job(ex.job_id, result=None, exit_code=0)
+            )
+        else:
+            message = failure_message(result.exit_code, result.signal, result.tail)
+            self._conclude_failed(ex, message, retry=True, exit_code=result.exit_code)
+
+
+def _check_workers(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_workers must be an integer >= 1, got {value!r}")

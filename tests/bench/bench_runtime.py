@@ -1,0 +1,265 @@
+"""Runtime benchmarks: ``python tests/bench/run.py runtime``.
+
+- Overhead per no-op job through the Runner with persistence (enqueue, start, complete on a
+  file store), beside ThreadPoolExecutor on the same number of no-op tasks in the same run.
+  Budget: <= 10x ThreadPoolExecutor.
+- GUI-thread responsiveness: 8 CPU-bound jobs call ``update_progress`` in a tight loop for
+  3 s while a 1 ms QTimer on the GUI thread records its gaps; beside it, the same load with
+  one queued Qt signal per update. Budgets: p99 gap <= 50 ms, max gap <= 150 ms, and a max
+  gap at least 10x smaller than the per-update-signal baseline.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QTimer, Signal, Slot
+
+from jobdeck.core import JobContext, JobEvent, JobStatus, JobTracker
+from jobdeck.core.registry import JobRegistry
+from jobdeck.runtime import JobSignals, Runner
+from jobdeck.runtime.runner import DEFAULT_SWITCH_INTERVAL
+
+NOOP_JOBS = 3000
+SPIN_JOBS = 8
+SPIN_SECONDS = 3.0
+
+
+def report(name: str, value: float, budget: str = "", ok: bool = True) -> int:
+    suffix = f" (budget {budget}){'' if ok else ' OVER BUDGET'}" if budget else ""
+    print(f"{name} {value:.1f}{suffix}", flush=True)
+    return 0 if ok else 1
+
+
+def app() -> QCoreApplication:
+    instance = QCoreApplication.instance()
+    return instance if instance is not None else QCoreApplication([])
+
+
+def spin_until(done: Callable[[], bool], timeout: float) -> None:
+    """Run the Qt event loop until ``done()`` (checked every 5 ms) or ``timeout`` seconds."""
+    loop = QEventLoop()
+    check = QTimer()
+    check.timeout.connect(lambda: loop.quit() if done() else None)
+    check.start(5)
+    QTimer.singleShot(int(timeout * 1000), loop.quit)
+    if not done():
+        loop.exec()
+    check.stop()
+    if not done():
+        raise RuntimeError(f"benchmark did not finish within {timeout} s")
+
+
+# -- overhead per job ---------------------------------------------------------------------------
+
+
+def runner_us_per_job(n: int, db: Path) -> float:
+    registry = JobRegistry()
+    registry.register("noop", lambda ctx: None)
+    tracker = JobTracker.open(db)
+    finished = [0]
+
+    def count(event: JobEvent) -> None:
+        if event.job.status is JobStatus.COMPLETED:
+            finished[0] += 1
+
+    tracker.subscribe(count)
+    runner = Runner(tracker, registry, max_workers=4, log_dir=db.parent)
+    runner.start()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        tracker.enqueue("noop")
+    spin_until(lambda: finished[0] >= n, timeout=120)
+    elapsed = time.perf_counter() - t0
+    runner.shutdown()
+    tracker.close()
+    return elapsed / n * 1e6
+
+
+def tracker_us_per_job(n: int, db: Path) -> float:
+    """The persistence alone: enqueue, start and complete through the tracker, no Runner."""
+    with JobTracker.open(db) as tracker:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            job_id = tracker.enqueue("noop").id
+            tracker.start_job(job_id)
+            tracker.complete_job(job_id)
+        return (time.perf_counter() - t0) / n * 1e6
+
+
+def executor_us_per_job(n: int) -> float:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        t0 = time.perf_counter()
+        futures = [pool.submit(lambda: None) for _ in range(n)]
+        wait(futures)
+        elapsed = time.perf_counter() - t0
+    return elapsed / n * 1e6
+
+
+# -- GUI responsiveness ---------------------------------------------------------------------------
+
+
+class GapMeter(QObject):
+    """A 1 ms timer on the GUI thread; records the time between its ticks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gaps: list[float] = []
+        self._last: float | None = None
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(1)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._tick()
+
+    @Slot()
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.gaps.append(now - self._last)
+        self._last = now
+
+    def figures(self) -> tuple[float, float]:
+        """(p99, max) gap in milliseconds."""
+        ordered = sorted(self.gaps)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return p99 * 1000, ordered[-1] * 1000
+
+
+def spin(ctx: JobContext, seconds: float) -> int:
+    """CPU-bound: report progress as fast as possible for ``seconds``."""
+    end = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < end:
+        i += 1
+        ctx.update_progress(i)
+    return i
+
+
+def runner_gaps(db: Path) -> tuple[float, float, int]:
+    registry = JobRegistry()
+    registry.register("spin", spin)
+    tracker = JobTracker.open(db)
+    runner = Runner(tracker, registry, max_workers=SPIN_JOBS, log_dir=db.parent)
+    signals = JobSignals(tracker)
+    seen = [0]
+    signals.jobsChanged.connect(lambda jobs: seen.__setitem__(0, seen[0] + len(jobs)))
+    finished: list[int] = []
+    signals.jobFinished.connect(lambda job: finished.append(job.result or 0))
+    meter = GapMeter()
+    runner.start()
+    meter.start()
+    for _ in range(SPIN_JOBS):
+        tracker.enqueue("spin", {"seconds": SPIN_SECONDS})
+    spin_until(lambda: len(finished) >= SPIN_JOBS, timeout=SPIN_SECONDS + 30)
+    meter.stop()
+    runner.shutdown()
+    signals.close()
+    tracker.close()
+    p99, worst = meter.figures()
+    return p99, worst, sum(finished)
+
+
+class Emitter(QObject):
+    progressed = Signal(int)
+
+
+class Receiver(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    @Slot(int)
+    def on_progress(self, value: int) -> None:
+        self.count += 1
+
+
+def baseline_gaps(db: Path) -> tuple[float, float, int]:
+    """Same load, but each update also emits one queued Qt signal to the GUI thread.
+
+    Runs with the switch interval a Runner sets, so only the signals differ.
+    """
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(DEFAULT_SWITCH_INTERVAL)
+    try:
+        return _baseline_gaps(db)
+    finally:
+        sys.setswitchinterval(saved)
+
+
+def _baseline_gaps(db: Path) -> tuple[float, float, int]:
+    tracker = JobTracker.open(db)
+    emitter, receiver = Emitter(), Receiver()
+    emitter.progressed.connect(receiver.on_progress, Qt.ConnectionType.QueuedConnection)
+    emitted = [0] * SPIN_JOBS
+
+    def work(slot: int) -> None:
+        ctx = tracker.create_job("spin")
+        end = time.perf_counter() + SPIN_SECONDS
+        i = 0
+        while time.perf_counter() < end:
+            i += 1
+            ctx.update_progress(i)
+            emitter.progressed.emit(i)
+        emitted[slot] = i
+        tracker.complete_job(ctx.job_id, result=i)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(SPIN_JOBS)]
+    meter = GapMeter()
+    meter.start()
+    for thread in threads:
+        thread.start()
+    spin_until(
+        lambda: not any(t.is_alive() for t in threads) and receiver.count >= sum(emitted),
+        timeout=SPIN_SECONDS + 120,
+    )
+    meter.stop()
+    tracker.close()
+    p99, worst = meter.figures()
+    return p99, worst, sum(emitted)
+
+
+def main() -> int:
+    app()
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="jobdeck-bench-") as tmp:
+        tmp_path = Path(tmp)
+        executor_us_per_job(NOOP_JOBS)  # warm up
+        runner_us = statistics.median(
+            runner_us_per_job(NOOP_JOBS, tmp_path / f"noop{i}.db") for i in range(3)
+        )
+        executor_us = statistics.median(executor_us_per_job(NOOP_JOBS) for _ in range(3))
+        tracker_us = statistics.median(
+            tracker_us_per_job(NOOP_JOBS, tmp_path / f"plain{i}.db") for i in range(3)
+        )
+        ratio = runner_us / executor_us
+        report("runner_overhead_us_per_job", runner_us)
+        report("of_which_tracker_persistence_us_per_job", tracker_us)
+        report("threadpoolexecutor_us_per_job", executor_us)
+        status |= report("ratio_vs_threadpoolexecutor", ratio, "<= 10", ratio <= 10)
+
+        p99, worst, updates = runner_gaps(tmp_path / "spin.db")
+        report("runner_progress_updates_per_s", updates / SPIN_SECONDS)
+        status |= report("gui_gap_p99_ms", p99, "<= 50", p99 <= 50)
+        status |= report("gui_gap_max_ms", worst, "<= 150", worst <= 150)
+        base_p99, base_worst, base_updates = baseline_gaps(tmp_path / "baseline.db")
+        report("baseline_progress_updates_per_s", base_updates / SPIN_SECONDS)
+        report("baseline_gui_gap_p99_ms", base_p99)
+        report("baseline_gui_gap_max_ms", base_worst)
+        gap_ratio = base_worst / worst
+        status |= report("max_gap_ratio_vs_signal_per_update", gap_ratio, ">= 10", gap_ratio >= 10)
+    return status
