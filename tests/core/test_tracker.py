@@ -441,3 +441,50 @@ def test_job_snapshot_is_frozen(tracker: JobTracker) -> None:
     assert job is not None
     with pytest.raises(dataclasses.FrozenInstanceError):
         job.title = "changed"  # type: ignore[misc]
+
+
+def test_group_commit_under_load_still_commits_before_each_event(
+    tracker: JobTracker, db_path: Path
+) -> None:
+    """With several threads changing jobs at once, changes share commits, and every event
+    still finds its change committed (seen through a second connection)."""
+    mismatches: list[tuple[str, str, str | None]] = []
+    local = threading.local()
+    commits = 0
+
+    def check(event: JobEvent) -> None:
+        if event.kind not in (EventKind.CREATED, EventKind.COMPLETED):
+            return
+        other = getattr(local, "conn", None)
+        if other is None:
+            other = local.conn = sqlite3.connect(db_path)
+        row = other.execute("SELECT status FROM jobs WHERE id = ?", (event.job.id,)).fetchone()
+        # the store may already be further on (a later change shared the commit), never behind
+        behind = row is None or (event.kind is EventKind.COMPLETED and row[0] != "completed")
+        if behind:
+            mismatches.append((event.kind.value, event.job.status.value, row and row[0]))
+
+    tracker.subscribe(check)
+    original = tracker._commit_and_announce
+
+    def counting() -> None:
+        nonlocal commits
+        if tracker._txn_open:
+            commits += 1
+        original()
+
+    tracker._commit_and_announce = counting  # type: ignore[method-assign]
+
+    def work() -> None:
+        for _ in range(200):
+            ctx = tracker.create_job("t")
+            tracker.complete_job(ctx.job_id)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert mismatches == []
+    assert tracker.count_jobs(status="completed") == 800
+    assert commits < 1600  # 1600 transitions; several shared a commit

@@ -13,9 +13,9 @@ __all__ = ["EventKind", "JobEvent", "LogEntry"]
 class EventKind(StrEnum):
     """What happened to a job.
 
-    Transition kinds (``CREATED`` .. ``RETRYING``) are sent synchronously, in the thread that
-    made the change, after the change is committed. ``PROGRESS`` and ``LOG`` are coalesced
-    and sent from the tracker's pump thread at most ``event_interval`` apart.
+    Transition kinds are sent after the change is committed, in order, by the thread that
+    committed it (see :class:`~jobdeck.core.tracker.JobTracker`). ``PROGRESS`` and ``LOG``
+    are coalesced and sent from the tracker's pump thread at most ``event_interval`` apart.
     """
 
     CREATED = "created"

@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -164,6 +164,52 @@ def _job_values(job: Job) -> tuple[Any, ...]:
         "log_path": job.log_path,
     }
     return tuple(values[name] for name in JOB_COLUMNS)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else _dumps(value)
+
+
+#: How each mutable Job field is written: (column, value getter) pairs.
+_FIELD_COLUMNS: dict[str, tuple[tuple[str, Callable[[Job], Any]], ...]] = {
+    "title": (("title", lambda j: j.title),),
+    "status": (("status", lambda j: j.status.value),),
+    "priority": (("priority", lambda j: j.priority),),
+    "progress": (
+        ("progress_current", lambda j: j.progress.current),
+        ("progress_total", lambda j: j.progress.total),
+        ("progress_message", lambda j: j.progress.message),
+    ),
+    "started_ts": (("started_ts", lambda j: j.started_ts),),
+    "completed_ts": (("completed_ts", lambda j: j.completed_ts),),
+    "error": (
+        ("error", lambda j: None if j.error is None else j.error.message),
+        ("traceback", lambda j: None if j.error is None else j.error.traceback),
+    ),
+    "result": (("result", lambda j: _json_or_none(j.result)),),
+    "attempts": (("attempts", lambda j: j.attempts),),
+    "max_attempts": (("max_attempts", lambda j: j.max_attempts),),
+    "run_at_ts": (("run_at_ts", lambda j: j.run_at_ts),),
+    "timeout": (("timeout", lambda j: j.timeout),),
+    "depends_on": (("depends_on", lambda j: _dumps(list(j.depends_on))),),
+    "cancel_requested": (("cancel_requested", lambda j: int(j.cancel_requested)),),
+    "retry_of": (("retry_of", lambda j: j.retry_of),),
+    "pid": (("pid", lambda j: j.pid),),
+    "exit_code": (("exit_code", lambda j: j.exit_code),),
+    "log_path": (("log_path", lambda j: j.log_path),),
+    "metadata": (("metadata", lambda j: _dumps(j.metadata)),),
+}
+_partial_updates: dict[frozenset[str], tuple[str, tuple[Callable[[Job], Any], ...]]] = {}
+
+
+def _partial_update(fields: frozenset[str]) -> tuple[str, tuple[Callable[[Job], Any], ...]]:
+    """The UPDATE statement (cached per set of fields) writing just ``fields`` of a job."""
+    found = _partial_updates.get(fields)
+    if found is None:
+        pairs = [pair for name in sorted(fields) for pair in _FIELD_COLUMNS[name]]
+        sql = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c, _ in pairs)} WHERE id = ?"
+        found = _partial_updates[fields] = (sql, tuple(g for _, g in pairs))
+    return found
 
 
 _INSERT_JOB = (
@@ -352,6 +398,8 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). A single statement needs none:
+        the connection is in autocommit mode, so it is its own transaction."""
         if self.read_only:
             raise StoreReadOnly(f"{self.path} is open read-only")
         conn = self.conn
@@ -370,6 +418,11 @@ class Store:
         """Write every mutable column of ``job``."""
         values = _job_values(job)
         conn.execute(_UPDATE_JOB, [values[i] for i in _MUTABLE_IDX] + [job.id])
+
+    def save_fields(self, conn: sqlite3.Connection, job: Job, fields: frozenset[str]) -> None:
+        """Write only ``fields`` (Job field names) of ``job``: one prepared UPDATE."""
+        sql, getters = _partial_update(fields)
+        conn.execute(sql, [g(job) for g in getters] + [job.id])
 
     def save_progress(
         self, conn: sqlite3.Connection, rows: Iterable[tuple[float, float, str, str]]

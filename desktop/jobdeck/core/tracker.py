@@ -10,6 +10,7 @@ about every ``flush_interval`` seconds, many jobs per transaction.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import os
@@ -67,9 +68,11 @@ def _timestamp(value: datetime | float | None, name: str) -> float | None:
 class JobTracker:
     """Creates, runs through their states, stores and announces jobs. Thread-safe.
 
-    Subscribers are called synchronously: for transitions in the thread that made the change
-    (after it is committed), for progress and log events in the tracker's pump thread. They
-    must be quick; a subscriber that raises is logged and otherwise ignored.
+    Subscribers are called synchronously, in order, after the change behind each event is
+    committed: by the thread that made the change, or — when several threads change jobs at
+    once and their changes share one commit — by the thread that commits the group; progress
+    and log events come from the tracker's pump thread. Subscribers must be quick; one that
+    raises is logged and otherwise ignored.
     """
 
     def __init__(
@@ -87,7 +90,10 @@ class JobTracker:
         self.retention = retention
         self.flush_interval = flush_interval
         self.event_interval = event_interval
-        self._lock = threading.RLock()
+        self._lock = _GroupCommitLock(self)
+        self._txn_open = False
+        self._unannounced: collections.deque[JobEvent] = collections.deque()
+        self._announcing = False
         self._subscribers: tuple[Subscriber, ...] = ()
         self._enqueue_hook: EnqueueHook | None = None
         #: Every pending or running job, latest snapshot (progress as last forwarded).
@@ -154,6 +160,7 @@ class JobTracker:
         with self._lock:
             if not self.store.read_only:
                 self._flush_locked()
+                self._commit_and_announce()
             self.store.close()
 
     @property
@@ -227,12 +234,50 @@ class JobTracker:
         self._enqueue_hook = hook
 
     def _emit(self, kind: EventKind, job: Job, entry: LogEntry | None = None) -> None:
-        event = JobEvent(kind, job, entry)
-        for callback in self._subscribers:
-            try:
-                callback(event)
-            except Exception:
-                log.exception("job event subscriber %r failed on %s %s", callback, kind, job.id)
+        """Queue an event; it is sent once the change behind it is committed (caller holds
+        the lock; see :class:`_GroupCommitLock`)."""
+        self._unannounced.append(JobEvent(kind, job, entry))
+
+    def _conn(self) -> Any:
+        """The connection, inside the open group transaction (begun here if needed)."""
+        conn = self.store.conn
+        if not self._txn_open:
+            conn.execute("BEGIN IMMEDIATE")
+            self._txn_open = True
+        return conn
+
+    def _commit_and_announce(self) -> None:
+        """Commit the open group transaction, then send the queued events, in order."""
+        if self._announcing:
+            return  # a subscriber called back into the tracker: the outer loop carries on
+        self._announcing = True
+        try:
+            while True:
+                if self._txn_open:
+                    self._txn_open = False
+                    try:
+                        self.store.conn.execute("COMMIT")
+                    except Exception:
+                        log.exception("committing job changes failed; rolling back")
+                        with contextlib.suppress(Exception):
+                            self.store.conn.execute("ROLLBACK")
+                        self._unannounced.clear()
+                        raise
+                if not self._unannounced:
+                    return
+                event = self._unannounced.popleft()
+                for callback in self._subscribers:
+                    try:
+                        callback(event)
+                    except Exception:
+                        log.exception(
+                            "job event subscriber %r failed on %s %s",
+                            callback,
+                            event.kind,
+                            event.job.id,
+                        )
+        finally:
+            self._announcing = False
 
     # -- creating -----------------------------------------------------------------------------
 
@@ -281,8 +326,7 @@ class JobTracker:
         )
         with self._lock:
             self._writable()
-            with self.store.transaction() as conn:
-                self.store.insert(conn, job)
+            self.store.insert(self._conn(), job)
             ctx = self._track_running(job)
             self._emit(EventKind.CREATED, job)
             self._emit(EventKind.STARTED, job)
@@ -343,8 +387,7 @@ class JobTracker:
                     dep not in self._active and not self.store.exists(dep)
                 ):
                     raise ValueError(f"depends_on: no job with id {dep!r}")
-            with self.store.transaction() as conn:
-                self.store.insert(conn, job)
+            self.store.insert(self._conn(), job)
             self._active[job.id] = job
             self._emit(EventKind.CREATED, job)
         return job
@@ -394,18 +437,19 @@ class JobTracker:
 
     def _transition(self, job: Job, kind: EventKind, **changes: Any) -> Job:
         """Check, commit, then announce one transition (caller holds the lock)."""
-        new = dataclasses.replace(job, **changes)
+        new = _evolve(job, changes)
         check_transition(job.id, job.status, new.status)
-        with self.store.transaction() as conn:
-            self.store.save(conn, new)
-            if new.status.finished:
-                self._write_logs(conn, only=job.id)
-        if new.status is JobStatus.RUNNING:
-            pass
-        elif new.status is JobStatus.PENDING:
+        fields = frozenset(changes) | _ALWAYS_SAVED
+        conn = self._conn()
+        self.store.save_fields(conn, new, fields)
+        if new.status.finished:
+            logs = self._take_logs(job.id)
+            if logs:
+                self.store.add_logs(conn, logs)
+        if new.status is JobStatus.PENDING:
             self._untrack(job.id)
             self._active[job.id] = new
-        else:
+        elif new.status.finished:
             self._untrack(job.id)
         self._emit(kind, new)
         return new
@@ -480,9 +524,8 @@ class JobTracker:
             if ctx is not None:
                 ctx.cancel_event.set()
             if not job.cancel_requested:
-                new = dataclasses.replace(job, cancel_requested=True)
-                with self.store.transaction() as conn:
-                    self.store.save(conn, new)
+                new = _evolve(job, {"cancel_requested": True})
+                self.store.save_fields(self._conn(), new, frozenset({"cancel_requested"}))
                 self._active[job_id] = new
                 self._emit(EventKind.CANCEL_REQUESTED, new)
             return True
@@ -540,9 +583,8 @@ class JobTracker:
                 for k, v in (("pid", pid), ("log_path", log_path), ("exit_code", exit_code))
                 if v is not None
             }
-            new = dataclasses.replace(job, **changes)
-            with self.store.transaction() as conn:
-                self.store.save(conn, new)
+            new = _evolve(job, changes)
+            self.store.save_fields(self._conn(), new, frozenset(changes))
             self._active[job_id] = new
             self._emit(EventKind.UPDATED, new)
             return new
@@ -580,7 +622,7 @@ class JobTracker:
         p = job.progress
         if p.current == current and p.total == total and p.message == message:
             return job
-        return dataclasses.replace(job, progress=Progress(current, total, message))
+        return _evolve(job, {"progress": Progress(current, total, message)})
 
     def _ensure_pump(self) -> None:
         if self._pump is None and not self._closed and not self.store.read_only:
@@ -645,26 +687,30 @@ class JobTracker:
                 rows.append((ctx.current, ctx.total, ctx.message, job_id))
         if not rows and not self._logs:
             return
-        with self.store.transaction() as conn:
-            if rows:
-                self.store.save_progress(conn, rows)
-            self._write_logs(conn)
+        conn = self._conn()
+        if rows:
+            self.store.save_progress(conn, rows)
+        self._write_logs(conn)
 
-    def _write_logs(self, conn: Any, only: str | None = None) -> None:
+    def _take_logs(self, job_id: str | None = None) -> list[LogEntry]:
+        """Remove and return the pending log lines (of one job, or all) for writing."""
         if not self._logs:
-            return
-        if only is None:
+            return []
+        if job_id is None:
             entries = list(self._logs)
             self._logs.clear()
         else:
-            entries = [e for e in self._logs if e.job_id == only]
-            if not entries:
-                return
-            keep = [e for e in self._logs if e.job_id != only]
-            self._logs.clear()
-            self._logs.extend(keep)
-        known = [e for e in entries if e.job_id in self._active or self.store.exists(e.job_id)]
-        self.store.add_logs(conn, known)
+            entries = [e for e in self._logs if e.job_id == job_id]
+            if entries:
+                keep = [e for e in self._logs if e.job_id != job_id]
+                self._logs.clear()
+                self._logs.extend(keep)
+        return [e for e in entries if e.job_id in self._active or self.store.exists(e.job_id)]
+
+    def _write_logs(self, conn: Any) -> None:
+        entries = self._take_logs()
+        if entries:
+            self.store.add_logs(conn, entries)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -726,12 +772,68 @@ class JobTracker:
         self._readable()
         with self._lock:
             if not self.store.read_only and self._logs and not self._closed:
-                with self.store.transaction() as conn:
-                    self._write_logs(conn)
+                self._write_logs(self._conn())  # same connection: visible before the commit
             return self.store.logs(job_id, limit)
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+class _GroupCommitLock:
+    """The tracker's re-entrant lock, which also commits changes in groups.
+
+    Every change runs inside the lock and writes into one open transaction; its event is
+    queued. When the outermost holder releases the lock and no other thread is waiting for
+    it, it commits and then sends the queued events in order (so a change is always
+    committed before its event). When threads are queued up behind it, it leaves the commit
+    to the last of them: under load, many transitions share one commit (group commit), at
+    most ``MAX_GROUP`` of them. A call may return before its change is committed only while
+    another thread is about to take the lock and commit it.
+    """
+
+    MAX_GROUP = 256
+
+    def __init__(self, tracker: JobTracker) -> None:
+        self._tracker = tracker
+        self._rlock = threading.RLock()
+        self._count_lock = threading.Lock()
+        self._waiting = 0
+        self._depth = 0
+
+    def __enter__(self) -> _GroupCommitLock:
+        with self._count_lock:
+            self._waiting += 1
+        self._rlock.acquire()
+        with self._count_lock:
+            self._waiting -= 1
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            tracker = self._tracker
+            if self._depth == 0 and (tracker._txn_open or tracker._unannounced):
+                crowded = self._waiting > 0 and len(tracker._unannounced) < self.MAX_GROUP
+                if not crowded or tracker._closed:
+                    tracker._commit_and_announce()
+        finally:
+            self._rlock.release()
+
+
+_ALWAYS_SAVED = frozenset({"progress"})  # a running job's live progress goes with each change
+_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
+
+
+def _evolve(job: Job, changes: Mapping[str, Any]) -> Job:
+    """``dataclasses.replace`` without its per-call overhead (this is on every transition)."""
+    values = [changes.get(name, getattr(job, name)) for name in _JOB_FIELDS] if changes else None
+    if values is None:
+        return job
+    unknown = changes.keys() - set(_JOB_FIELDS)
+    if unknown:
+        raise TypeError(f"Job has no field(s) {sorted(unknown)}")
+    return Job(*values)
 
 
 def _check_type(type: object) -> str:
