@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from numbers import Real
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,20 @@ if TYPE_CHECKING:
     from .tracker import JobTracker
 
 __all__ = ["Cancelled", "JobContext"]
+
+#: A thread that reports in a tight loop gives up the GIL at least this often (seconds).
+YIELD_EVERY = 0.004
+
+
+def _share_the_gil(ctx: JobContext) -> None:
+    """Called every 1024 updates: once ``YIELD_EVERY`` has passed, ``sleep(0)`` releases the
+    GIL so a waiting thread (the GUI thread) runs now rather than after the interpreter's
+    switch interval, which, with several busy workers, can stall a GUI for a second."""
+    now = time.monotonic()
+    if now - ctx._yielded >= YIELD_EVERY:
+        ctx._yielded = now
+        time.sleep(0)
+
 
 _LEVELS = frozenset({"debug", "info", "warning", "error"})
 
@@ -57,6 +72,7 @@ class JobContext:
 
     __slots__ = (
         "_tracker",
+        "_yielded",
         "cancel_event",
         "current",
         "job_id",
@@ -81,6 +97,7 @@ class JobContext:
         self.message: str = message
         #: Bumped on every update; the pump compares it with what it last forwarded.
         self.seq = 0
+        self._yielded = 0.0
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -103,6 +120,8 @@ class JobContext:
             self.message = message
         self.current = current
         self.seq += 1
+        if not self.seq & 1023:
+            _share_the_gil(self)
 
     # -- cancellation --------------------------------------------------------------------------
 

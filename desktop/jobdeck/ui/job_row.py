@@ -229,7 +229,12 @@ class JobRow(QWidget):
             value = 0
         else:
             value = round(percent * 10)
-        bar.setValue(value)
+        if bar.value() != value:
+            # QProgressBar.setValue repaints at once (and with it the translucent panel
+            # behind it); with updates off it only schedules the usual batched repaint.
+            bar.setUpdatesEnabled(False)
+            bar.setValue(value)
+            bar.setUpdatesEnabled(True)
         bar.setEnabled(not job.finished or job.status is JobStatus.COMPLETED)
 
     def _wants_spinner(self) -> bool:

@@ -6,17 +6,13 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Protocol
 
-from PySide6.QtCore import QPoint, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QColor,
     QGuiApplication,
     QMouseEvent,
-    QPainter,
-    QPaintEvent,
     QPalette,
-    QPen,
 )
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ..core.job import Job, JobStatus
 from . import icons
@@ -162,7 +158,13 @@ class Taskbar(QWidget):
         self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.empty_label.setContentsMargins(38, 2, 0, 2)
 
-        layout = QVBoxLayout(self)
+        self.panel = QFrame(self)
+        self.panel.setObjectName("taskbarPanel")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.panel)
+        self._style_panel()
+        layout = QVBoxLayout(self.panel)
         layout.setContentsMargins(10, 8, 10, 10)
         layout.setSpacing(4)
         layout.addLayout(header)
@@ -380,15 +382,20 @@ class Taskbar(QWidget):
 
     # --- look ------------------------------------------------------------------------------
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    def _style_panel(self) -> None:
+        """Rounded, nearly opaque panel in the palette's colours, drawn by Qt's style sheet
+        engine (C++), so repaints run no Python."""
         palette = self.palette()
-        background = QColor(palette.color(QPalette.ColorRole.Window))
-        background.setAlpha(242)
-        border = QColor(palette.color(QPalette.ColorRole.WindowText))
-        border.setAlpha(40)
-        painter.setPen(QPen(border, 1))
-        painter.setBrush(background)
-        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 10, 10)
-        painter.end()
+        bg = palette.color(QPalette.ColorRole.Window)
+        fg = palette.color(QPalette.ColorRole.WindowText)
+        self.panel.setStyleSheet(
+            "#taskbarPanel {"
+            f" background-color: rgba({bg.red()}, {bg.green()}, {bg.blue()}, 242);"
+            f" border: 1px solid rgba({fg.red()}, {fg.green()}, {fg.blue()}, 40);"
+            " border-radius: 10px; }"
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._style_panel()
