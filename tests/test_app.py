@@ -137,3 +137,33 @@ def test_no_system_tray_still_works(app: JobdeckApp) -> None:
     assert app.tray.available is False
     job = app.tracker.enqueue("countdown", {"seconds": 0})
     assert job.id
+
+
+def test_settings_dialog_applies_at_once(app: JobdeckApp, settings: AppSettings, qtbot) -> None:
+    from datetime import timedelta
+
+    from jobdeck.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(app.current_settings())
+    qtbot.addWidget(dialog)
+    dialog.concurrency.setValue(2)
+    dialog.retention.setValue(0)
+    dialog.corner.setCurrentIndex(dialog.corner.findData("top-left"))
+    dialog.keep_finished.setValue(9)
+    dialog.notifications.setChecked(False)
+    values = dialog.values()
+    assert values.retention is None and values.keep_finished_ms == 9000
+    app.apply_settings(values)
+    assert app.runner.max_workers == 2 and settings.concurrency == 2
+    assert settings.retention is None and settings.taskbar_corner == "top-left"
+    assert app.taskbar.corner.value == "top-left" and app.taskbar.keep_finished_ms == 9000
+    assert app.tray.notifications_enabled is False
+    dialog.retention.setValue(30)
+    assert dialog.values().retention == timedelta(days=30)
+
+
+def test_menu_actions_reach_the_app(app: JobdeckApp, quits: Quits) -> None:
+    app.window.toggleTaskbarRequested.emit()
+    assert not app.taskbar.isVisible()
+    app.window.quitRequested.emit()
+    assert quits.quit_calls == 1

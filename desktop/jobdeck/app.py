@@ -27,6 +27,7 @@ from jobdeck.runtime.signals import JobSignals
 from jobdeck.settings import AppSettings
 from jobdeck.ui.icons import icon
 from jobdeck.ui.main_window import MainWindow
+from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.tray import TrayController
@@ -114,6 +115,9 @@ class JobdeckApp(QObject):
         self.tray.showWindowRequested.connect(self.show_window)
         self.tray.toggleTaskbarRequested.connect(self.toggle_taskbar)
         self.tray.quitRequested.connect(self.request_quit)
+        self.window.quitRequested.connect(self.request_quit)
+        self.window.settingsRequested.connect(self.edit_settings)
+        self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
         self._signal_notifier: QSocketNotifier | None = None
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -140,6 +144,38 @@ class JobdeckApp(QObject):
         self.taskbar.setVisible(visible)
         self.settings.taskbar_visible = visible
         self.tray.set_taskbar_visible(visible)
+
+    def current_settings(self) -> SettingsValues:
+        s = self.settings
+        return SettingsValues(
+            concurrency=s.concurrency,
+            retention=s.retention,
+            notifications=s.notifications,
+            notify_after_s=s.notify_after_s,
+            taskbar_corner=s.taskbar_corner,
+            keep_finished_ms=s.keep_finished_ms,
+        )
+
+    def apply_settings(self, values: SettingsValues) -> None:
+        """Store ``values`` and apply them at once (retention applies at the next start)."""
+        s = self.settings
+        s.concurrency = values.concurrency
+        s.retention = values.retention
+        s.notifications = values.notifications
+        s.notify_after_s = values.notify_after_s
+        s.keep_finished_ms = values.keep_finished_ms
+        self.runner.max_workers = values.concurrency
+        self.tray.notifications_enabled = values.notifications
+        self.tray.notify_after_s = values.notify_after_s
+        self.taskbar.keep_finished_ms = values.keep_finished_ms
+        if values.taskbar_corner != s.taskbar_corner:
+            s.taskbar_corner = values.taskbar_corner
+            self.taskbar.set_corner(values.taskbar_corner)
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self.current_settings(), self.window)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.values())
 
     def running_count(self) -> int:
         return sum(1 for j in self.tracker.active_jobs() if j.status.value == "running")

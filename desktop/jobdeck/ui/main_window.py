@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -39,11 +39,18 @@ class MainWindow(QMainWindow):
     """Launch jobs, browse the history, inspect one job.
 
     Left: the job types (icon, title, description) and the :class:`LaunchForm` of the one
-    selected. Centre: the history (:class:`HistoryModel` in a table) with a filter bar.
-    Right: :class:`JobDetails` of the selected job. :meth:`show_job` selects a job, e.g.
-    when a taskbar row or a notification is clicked. Window geometry is kept in
-    ``settings`` (QSettings-compatible) when given.
+    selected. Right: the history (:class:`HistoryModel` in a table) with a filter bar, above
+    :class:`JobDetails` of the selected job. :meth:`show_job` selects a job, e.g. when a
+    taskbar row or a notification is clicked. Window geometry is kept in ``settings``
+    (QSettings-compatible) when given.
+
+    Signals (GUI thread): ``settingsRequested()`` and ``quitRequested()`` from the Jobdeck
+    menu; ``toggleTaskbarRequested()`` from the View menu.
     """
+
+    settingsRequested = Signal()
+    quitRequested = Signal()
+    toggleTaskbarRequested = Signal()
 
     def __init__(
         self,
@@ -175,6 +182,7 @@ class MainWindow(QMainWindow):
         outer.setContentsMargins(8, 8, 8, 8)
         outer.addWidget(self.splitter)
         self.setCentralWidget(container)
+        self._build_menus()
         self._fit_to_screen()
         self.statusBar().showMessage("Ready")
 
@@ -250,6 +258,23 @@ class MainWindow(QMainWindow):
         job = current.data(JobRole) if current.isValid() else None
         if job is not None and (self.details.job is None or self.details.job.id != job.id):
             self.details.set_job(self._tracker.get_job(job.id) or job)
+
+    def _build_menus(self) -> None:
+        app_menu = self.menuBar().addMenu("&Jobdeck")
+        settings = app_menu.addAction("&Settings\u2026")
+        settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        settings.triggered.connect(self.settingsRequested)
+        app_menu.addSeparator()
+        quit_action = app_menu.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.triggered.connect(self.quitRequested)
+        view_menu = self.menuBar().addMenu("&View")
+        taskbar = view_menu.addAction("Show/hide &taskbar")
+        taskbar.setShortcut(QKeySequence("Ctrl+T"))
+        taskbar.triggered.connect(self.toggleTaskbarRequested)
+        refresh = view_menu.addAction("&Refresh history")
+        refresh.setShortcut(QKeySequence.StandardKey.Refresh)
+        refresh.triggered.connect(self.model.refresh)
 
     def _fit_to_screen(self) -> None:
         """A default size that fits the screen: at most 1400x820, at most 92% of it."""

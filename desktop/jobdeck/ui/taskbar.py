@@ -373,6 +373,11 @@ class Taskbar(QWidget):
             return
         super().mouseReleaseEvent(event)
 
+    def set_corner(self, corner: Corner | str) -> None:
+        """Move to another screen corner (forgetting a dragged position)."""
+        self._corner = Corner(corner)
+        self.reset_position()
+
     def reset_position(self) -> None:
         """Forget a dragged position and go back to the configured corner."""
         self._user_placed = False

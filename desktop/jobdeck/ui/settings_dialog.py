@@ -1,0 +1,100 @@
+"""The Settings dialog: concurrency, retention, notifications and the taskbar's placement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QSpinBox,
+    QWidget,
+)
+
+__all__ = ["SettingsDialog", "SettingsValues"]
+
+CORNERS = (
+    ("bottom-right", "Bottom right"),
+    ("bottom-left", "Bottom left"),
+    ("top-right", "Top right"),
+    ("top-left", "Top left"),
+)
+
+
+@dataclass(frozen=True)
+class SettingsValues:
+    """What the dialog edits (the app applies and stores it)."""
+
+    concurrency: int
+    retention: timedelta | None
+    notifications: bool
+    notify_after_s: float
+    taskbar_corner: str
+    keep_finished_ms: int
+
+
+class SettingsDialog(QDialog):
+    """Edits a :class:`SettingsValues`; ``values()`` gives the result after ``exec()``."""
+
+    def __init__(self, current: SettingsValues, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Jobdeck settings")
+        self.concurrency = QSpinBox(self)
+        self.concurrency.setRange(1, 64)
+        self.concurrency.setValue(current.concurrency)
+        self.concurrency.setToolTip("How many jobs may run at the same time")
+        self.retention = QSpinBox(self)
+        self.retention.setRange(0, 36500)
+        self.retention.setSpecialValueText("Keep all")
+        self.retention.setSuffix(" days")
+        days = 0 if current.retention is None else round(current.retention.total_seconds() / 86400)
+        self.retention.setValue(days)
+        self.retention.setToolTip("Finished jobs older than this are deleted at start-up")
+        self.notifications = QCheckBox("Notify when a job fails or a long job ends", self)
+        self.notifications.setChecked(current.notifications)
+        self.notify_after = QSpinBox(self)
+        self.notify_after.setRange(0, 86400)
+        self.notify_after.setSuffix(" s")
+        self.notify_after.setValue(int(current.notify_after_s))
+        self.notify_after.setToolTip("A completed job is announced if it ran at least this long")
+        self.notifications.toggled.connect(self.notify_after.setEnabled)
+        self.notify_after.setEnabled(current.notifications)
+        self.corner = QComboBox(self)
+        for value, label in CORNERS:
+            self.corner.addItem(label, value)
+        index = self.corner.findData(current.taskbar_corner)
+        self.corner.setCurrentIndex(max(0, index))
+        self.keep_finished = QSpinBox(self)
+        self.keep_finished.setRange(0, 600)
+        self.keep_finished.setSuffix(" s")
+        self.keep_finished.setValue(round(current.keep_finished_ms / 1000))
+        self.keep_finished.setToolTip("How long a finished job's row stays in the taskbar")
+
+        form = QFormLayout(self)
+        form.addRow("Jobs at once:", self.concurrency)
+        form.addRow("Keep history:", self.retention)
+        form.addRow(self.notifications)
+        form.addRow("Long job after:", self.notify_after)
+        form.addRow("Taskbar corner:", self.corner)
+        form.addRow("Keep finished rows:", self.keep_finished)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> SettingsValues:
+        days = self.retention.value()
+        return SettingsValues(
+            concurrency=self.concurrency.value(),
+            retention=None if days == 0 else timedelta(days=days),
+            notifications=self.notifications.isChecked(),
+            notify_after_s=float(self.notify_after.value()),
+            taskbar_corner=str(self.corner.currentData()),
+            keep_finished_ms=self.keep_finished.value() * 1000,
+        )
