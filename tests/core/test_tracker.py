@@ -488,3 +488,23 @@ def test_group_commit_under_load_still_commits_before_each_event(
     assert mismatches == []
     assert tracker.count_jobs(status="completed") == 800
     assert commits < 1600  # 1600 transitions; several shared a commit
+
+
+def test_tight_progress_loops_share_the_gil(
+    tracker: JobTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every 1024 updates, once YIELD_EVERY has passed, update_progress sleeps(0) once."""
+    from jobdeck.core import context as context_module
+
+    sleeps: list[float] = []
+    now = [100.0]
+    monkeypatch.setattr(context_module.time, "sleep", sleeps.append)
+    monkeypatch.setattr(context_module.time, "monotonic", lambda: now[0])
+    ctx = tracker.create_job("busy")
+    for i in range(4096):
+        ctx.update_progress(i)
+    assert sleeps == [0]  # the first check yields; the clock has not moved since
+    now[0] += context_module.YIELD_EVERY
+    for i in range(1024):
+        ctx.update_progress(i)
+    assert sleeps == [0, 0]
