@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from jobdeck.app import JobdeckApp, queue_demo_jobs
+from jobdeck.app import JobdeckApp, QuitChoice, queue_demo_jobs
 from jobdeck.core import JobStatus
 from jobdeck.settings import AppSettings
 
@@ -21,12 +22,12 @@ def settings(tmp_path: Path) -> AppSettings:
 
 class Quits:
     def __init__(self) -> None:
-        self.asked: list[int] = []
-        self.answer = False
+        self.asked: list[tuple[int, int]] = []
+        self.answer = QuitChoice.STAY
         self.quit_calls = 0
 
-    def confirm(self, running: int) -> bool:
-        self.asked.append(running)
+    def confirm(self, running: int, processes: int) -> QuitChoice:
+        self.asked.append((running, processes))
         return self.answer
 
     def on_quit(self) -> None:
@@ -69,11 +70,11 @@ def test_queued_job_runs_and_shows_in_taskbar_and_history(app: JobdeckApp, qtbot
 def test_quit_with_running_jobs_asks_and_no_keeps_running(app: JobdeckApp, quits: Quits, qtbot):
     job = app.tracker.enqueue("countdown", {"seconds": 30})
     qtbot.waitUntil(lambda: app.running_count() == 1, timeout=5000)
-    quits.answer = False
+    quits.answer = QuitChoice.STAY
     app.request_quit()
-    assert quits.asked == [1] and quits.quit_calls == 0
+    assert quits.asked == [(1, 0)] and quits.quit_calls == 0
     assert app.tracker.get_job(job.id).status is JobStatus.RUNNING  # type: ignore[union-attr]
-    quits.answer = True
+    quits.answer = QuitChoice.CANCEL_AND_QUIT
     app.request_quit()
     assert quits.quit_calls == 1 and app.tracker.closed
     from jobdeck.core import JobTracker
@@ -81,6 +82,47 @@ def test_quit_with_running_jobs_asks_and_no_keeps_running(app: JobdeckApp, quits
     with JobTracker.open(app.tracker.store.path, read_only=True) as reader:
         stored = reader.get_job(job.id)
         assert stored is not None and stored.status is JobStatus.CANCELLED
+
+
+def test_quit_keeping_processes_leaves_them_running_and_the_next_start_re_attaches(
+    app: JobdeckApp,
+    quits: Quits,
+    qtbot,
+    qapp: QApplication,
+    tmp_path: Path,
+    settings: AppSettings,
+) -> None:
+    program = app.tracker.enqueue("command", {"argv": ["sleep", "30"]})
+    counting = app.tracker.enqueue("countdown", {"seconds": 30})
+    qtbot.waitUntil(lambda: app.running_count() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: app.tracker.get_job(program.id).pid is not None, timeout=5000)  # type: ignore[union-attr]
+    pid = app.tracker.get_job(program.id).pid  # type: ignore[union-attr]
+    quits.answer = QuitChoice.KEEP_AND_QUIT
+    app.request_quit()
+    assert quits.asked == [(2, 1)] and quits.quit_calls == 1 and app.tracker.closed
+    assert psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # still running
+
+    again = JobdeckApp(
+        qapp,
+        tmp_path / "jobs.db",
+        settings=settings,
+        confirm_quit=quits.confirm,
+        on_quit=quits.on_quit,
+    )
+    qtbot.addWidget(again.window)
+    qtbot.addWidget(again.taskbar)
+    again.start(show_window=False)
+    try:
+        assert again.tracker.get_job(counting.id).status is JobStatus.CANCELLED  # type: ignore[union-attr]
+        assert again.runner.running_job_ids() == [program.id]
+        again.tracker.cancel_job(program.id)
+        qtbot.waitUntil(
+            lambda: again.tracker.get_job(program.id).status is JobStatus.CANCELLED,  # type: ignore[union-attr]
+            timeout=5000,
+        )
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        again.shutdown()
 
 
 def test_quit_when_idle_does_not_ask(app: JobdeckApp, quits: Quits) -> None:

@@ -2,12 +2,15 @@
 
 Nothing else in Jobdeck builds the object graph. :class:`JobdeckApp` owns every long-lived
 object and tears them down in reverse order on quit: the runner stops (cancelling running
-jobs), the signals bridge closes, the tracker flushes and closes the store.
+jobs, or leaving process jobs running in the background when the user chose so), the
+signals bridge closes, the tracker flushes and closes the store. On the next start, process
+jobs that outlived the app are re-attached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import os
 import signal
@@ -34,7 +37,17 @@ from jobdeck.ui.tray import TrayController
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobdeckApp", "queue_demo_jobs"]
+__all__ = ["JobdeckApp", "QuitChoice", "queue_demo_jobs"]
+
+
+class QuitChoice(enum.Enum):
+    """The answer to "jobs are still running: quit?"."""
+
+    CANCEL_AND_QUIT = "cancel"
+    #: Leave process jobs running under their supervisors (the next start re-attaches
+    #: them); other running jobs are cancelled.
+    KEEP_AND_QUIT = "keep"
+    STAY = "stay"
 
 
 class _CloseToTray(QObject):
@@ -61,9 +74,10 @@ class _CloseToTray(QObject):
 class JobdeckApp(QObject):
     """Jobdeck's desktop application: builds the object graph and runs until quit.
 
-    ``confirm_quit`` decides, when jobs are still running at quit, whether to cancel them and
-    quit (True) or stay (False); by default it asks with a message box. ``on_quit`` ends the
-    event loop (``QApplication.quit`` by default).
+    ``confirm_quit(running, processes)`` decides, when ``running`` jobs (``processes`` of
+    them external programs) are still running at quit, what to do: a :class:`QuitChoice`;
+    by default it asks with a message box. ``on_quit`` ends the event loop
+    (``QApplication.quit`` by default).
     """
 
     def __init__(
@@ -73,7 +87,7 @@ class JobdeckApp(QObject):
         *,
         registry: JobRegistry | None = None,
         settings: AppSettings | None = None,
-        confirm_quit: Callable[[int], bool] | None = None,
+        confirm_quit: Callable[[int, int], QuitChoice] | None = None,
         on_quit: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
@@ -88,7 +102,10 @@ class JobdeckApp(QObject):
         qapp.setWindowIcon(icon("jobdeck"))
 
         self.tracker = JobTracker.open(
-            db_path, retention=self.settings.retention, is_retryable=self.registry.is_retryable
+            db_path,
+            retention=self.settings.retention,
+            is_retryable=self.registry.is_retryable,
+            reattach=Runner.can_reattach,
         )
         self.runner = Runner(self.tracker, self.registry, max_workers=self.settings.concurrency)
         self.signals = JobSignals(self.tracker)
@@ -180,29 +197,42 @@ class JobdeckApp(QObject):
     def running_count(self) -> int:
         return sum(1 for j in self.tracker.active_jobs() if j.status.value == "running")
 
+    def running_process_count(self) -> int:
+        """Running jobs that are external programs (they can keep running without us)."""
+        return sum(
+            1
+            for j in self.tracker.active_jobs()
+            if j.status.value == "running" and Runner.can_reattach(j)
+        )
+
     def request_quit(self) -> None:
-        """Quit, first asking whether to cancel running jobs (stays open if the answer is no)."""
+        """Quit, first asking what to do with running jobs (cancel them, keep the external
+        programs running in the background, or stay)."""
         if self._quitting:
             return
         running = self.running_count()
-        if running and not self._confirm_quit(running):
+        choice = QuitChoice.CANCEL_AND_QUIT
+        if running:
+            choice = self._confirm_quit(running, self.running_process_count())
+        if choice is QuitChoice.STAY:
             return
-        self.quit()
+        self.quit(keep_processes=choice is QuitChoice.KEEP_AND_QUIT)
 
-    def quit(self, exit_code: int = 0) -> None:
-        """Quit without asking: cancel running jobs, flush and close everything."""
+    def quit(self, exit_code: int = 0, *, keep_processes: bool = False) -> None:
+        """Quit without asking: cancel running jobs (but leave external programs running if
+        ``keep_processes``), flush and close everything."""
         if self._quitting:
             return
         self._quitting = True
         self.exit_code = exit_code
-        self.shutdown()
+        self.shutdown(keep_processes=keep_processes)
         self._on_quit()
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, keep_processes: bool = False) -> None:
         """Tear the object graph down in reverse order. Idempotent."""
         if self.tracker.closed:
             return
-        self.runner.shutdown(cancel_running=True, timeout=10)
+        self.runner.shutdown(cancel_running=True, timeout=10, keep_processes=keep_processes)
         self._close_filter.allow_close = True
         self.window.close()
         self.taskbar.close()
@@ -211,16 +241,34 @@ class JobdeckApp(QObject):
         self.tracker.close()
         self.settings.sync()
 
-    def _ask_quit(self, running: int) -> bool:
+    def _ask_quit(self, running: int, processes: int) -> QuitChoice:
         jobs = "1 job is" if running == 1 else f"{running} jobs are"
-        answer = QMessageBox.question(
-            self.window if self.window.isVisible() else None,
-            "Quit Jobdeck?",
-            f"{jobs} still running. Cancel {'it' if running == 1 else 'them'} and quit?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
+        box = QMessageBox(self.window if self.window.isVisible() else None)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit Jobdeck?")
+        box.setText(f"{jobs} still running.")
+        cancel = box.addButton(
+            f"Cancel {'it' if running == 1 else 'them'} and quit",
+            QMessageBox.ButtonRole.DestructiveRole,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        keep = None
+        if processes:
+            box.setInformativeText(
+                "External programs can keep running in the background; Jobdeck picks them "
+                "up again when it next starts."
+            )
+            keep = box.addButton(
+                "Keep running in the background and quit", QMessageBox.ButtonRole.AcceptRole
+            )
+        stay = box.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is cancel:
+            return QuitChoice.CANCEL_AND_QUIT
+        if keep is not None and clicked is keep:
+            return QuitChoice.KEEP_AND_QUIT
+        return QuitChoice.STAY
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT (Ctrl+C) quit cleanly, exit status 0, without asking."""

@@ -1,6 +1,7 @@
-"""Tests for jobdeck.runtime.process: real child processes, no Qt.
+"""Tests for jobdeck.runtime.process (checks before start), .supervised (a program under
+its supervisor: output, exit, stopping) and .process_tree: real processes, no Qt.
 
-Every process is spawned through the ``spawn`` fixture, which tags it (and so all of its
+Every program is started through the ``spawn`` fixture, which tags it (and so all of its
 descendants) with a unique environment variable and kills anything still carrying the tag
 when the test ends, so no test leaves processes behind.
 """
@@ -21,12 +22,10 @@ from typing import Any
 import psutil
 import pytest
 
-from jobdeck.runtime.process import (
-    TAIL_LINES,
-    ProcessHandle,
-    ProcessResult,
-    ProcessStartError,
-)
+from jobdeck.runtime.log_tail import TAIL_LINES
+from jobdeck.runtime.process import ProcessStartError, prepare_command
+from jobdeck.runtime.supervised import ProcessOutcome, SupervisedProcess, SupervisorRecords
+from jobdeck.runtime.supervisor import process_start_time
 
 MARKER = "JOBDECK_TEST_PROCESS_MARKER"
 TIMEOUT = 5.0
@@ -37,7 +36,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.results: list[ProcessResult] = []
+        self.results: list[ProcessOutcome] = []
         self.exited = threading.Event()
         self._changed = threading.Condition()
 
@@ -46,7 +45,7 @@ class Recorder:
             self.lines.append(line)
             self._changed.notify_all()
 
-    def on_exit(self, result: ProcessResult) -> None:
+    def on_exit(self, result: ProcessOutcome) -> None:
         self.results.append(result)
         self.exited.set()
 
@@ -56,7 +55,7 @@ class Recorder:
             return list(self.lines)
 
 
-Spawn = Callable[..., ProcessHandle]
+Spawn = Callable[..., SupervisedProcess]
 
 
 def _kill_tagged(marker: str) -> list[int]:
@@ -74,21 +73,27 @@ def _kill_tagged(marker: str) -> list[int]:
 @pytest.fixture
 def spawn(tmp_path: Path) -> Iterator[Spawn]:
     marker = uuid.uuid4().hex
-    handles: list[ProcessHandle] = []
+    handles: list[SupervisedProcess] = []
+    records = SupervisorRecords(tmp_path / "supervised")
 
-    def _spawn(argv: Any, **kwargs: Any) -> ProcessHandle:
-        kwargs.setdefault("log_path", tmp_path / "job.log")
-        kwargs["env"] = {MARKER: marker, **(kwargs.get("env") or {})}
-        handle = ProcessHandle.spawn(argv, **kwargs)
+    def _spawn(argv: Any, **kwargs: Any) -> SupervisedProcess:
+        env = {MARKER: marker, **(kwargs.pop("env", None) or {})}
+        command = prepare_command(
+            argv, cwd=kwargs.pop("cwd", None), env=env, shell=kwargs.pop("shell", False)
+        )
+        log_path = kwargs.pop("log_path", tmp_path / "job.log")
+        kwargs.setdefault("grace", 1.0)
+        handle = SupervisedProcess.spawn(records, "job1", command, log_path, **kwargs)
         handles.append(handle)
         return handle
 
     yield _spawn
     for handle in handles:
-        handle.kill_tree()
+        handle.kill()
     _kill_tagged(marker)
     for handle in handles:
-        assert handle.wait(TIMEOUT) is not None, f"{handle} did not finish"
+        finished = handle.wait(TIMEOUT) is not None
+        assert finished or handle.detached, f"{handle} did not finish"
 
 
 def _gone(pid: int) -> bool:
@@ -100,11 +105,18 @@ def _gone(pid: int) -> bool:
 
 def _wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
     deadline = time.monotonic() + timeout
+    pause = threading.Event()
     while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.005)
+        pause.wait(0.005)
     return True
+
+
+def _started(handle: SupervisedProcess) -> int:
+    assert _wait_until(lambda: handle.pid is not None), "the program never started"
+    assert handle.pid is not None
+    return handle.pid
 
 
 # ---------------------------------------------------------------------- output
@@ -120,21 +132,22 @@ def test_output_reaches_log_file_and_on_line(spawn: Spawn, tmp_path: Path) -> No
         on_exit=rec.on_exit,
     )
     result = handle.wait(TIMEOUT)
-    assert result == ProcessResult(
-        exit_code=0, signal=None, tail=("hello", "oops"), killed_by_us=False
-    )
+    assert result is not None
+    assert (result.kind, result.exit_code, result.signal) == ("exited", 0, None)
+    assert result.tail == ("hello", "oops") and result.leftovers == 0
+    assert not result.ended_before_watch and result.ended_at is not None
     assert rec.lines == ["hello", "oops"]
     assert log.read_bytes() == b"hello\noops\n"
     assert rec.results == [result]
-    assert not handle.running
-    assert handle.poll() == 0
 
 
 def test_log_file_is_appended_not_truncated(spawn: Spawn, tmp_path: Path) -> None:
     log = tmp_path / "job.log"
     log.write_bytes(b"earlier run\n")
-    assert spawn(["echo", "again"], log_path=log).wait(TIMEOUT) is not None
+    rec = Recorder()
+    assert spawn(["echo", "again"], log_path=log, on_line=rec.on_line).wait(TIMEOUT) is not None
     assert log.read_bytes() == b"earlier run\nagain\n"
+    assert rec.lines == ["again"]  # only what this run wrote
 
 
 def test_carriage_returns_and_crlf_split_lines(spawn: Spawn, tmp_path: Path) -> None:
@@ -188,7 +201,7 @@ def test_failing_on_line_is_logged_and_reading_continues(
         raise RuntimeError(f"bad consumer {line}")
 
     rec = Recorder()
-    with caplog.at_level(logging.ERROR, logger="jobdeck.runtime.process"):
+    with caplog.at_level(logging.ERROR, logger="jobdeck.runtime.supervised"):
         handle = spawn(["printf", r"one\ntwo\n"], on_line=on_line, on_exit=rec.on_exit)
         result = handle.wait(TIMEOUT)
     assert seen == ["one", "two"]
@@ -211,37 +224,35 @@ def test_nonzero_exit_is_reported_with_tail(spawn: Spawn) -> None:
     (result,) = rec.results
     assert result.exit_code == 3
     assert result.signal is None
-    assert result.killed_by_us is False
     assert len(result.tail) == TAIL_LINES == 20
     assert result.tail == tuple(f"line {i}" for i in range(11, 31))
     assert handle.wait(TIMEOUT) is result
 
 
-def test_on_exit_called_exactly_once(spawn: Spawn) -> None:
-    calls: list[ProcessResult] = []
+def test_on_exit_called_exactly_once_and_on_started_before_it(spawn: Spawn) -> None:
+    calls: list[Any] = []
     returned = threading.Event()
 
-    def on_exit(result: ProcessResult) -> None:
+    def on_exit(result: ProcessOutcome) -> None:
         calls.append(result)
         returned.set()
 
-    handle = spawn(["true"], on_exit=on_exit)
+    handle = spawn(["true"], on_started=calls.append, on_exit=on_exit)
     assert returned.wait(TIMEOUT)
     first = handle.wait(TIMEOUT)
-    handle.terminate_tree(grace=0)
-    handle.kill_tree()
+    handle.terminate(grace=0)
+    handle.kill()
     assert handle.wait(TIMEOUT) is first
-    assert calls == [first]
-    assert first is not None and first.killed_by_us is False
+    assert calls == [handle.pid, first]
 
 
 def test_wait_inside_on_exit_returns_the_result(spawn: Spawn) -> None:
-    inner: list[ProcessResult | None] = []
-    handles: list[ProcessHandle] = []
+    inner: list[ProcessOutcome | None] = []
+    handles: list[SupervisedProcess] = []
     ready = threading.Event()
     done = threading.Event()
 
-    def on_exit(result: ProcessResult) -> None:
+    def on_exit(result: ProcessOutcome) -> None:
         ready.wait(TIMEOUT)
         inner.append(handles[0].wait())
         done.set()
@@ -255,36 +266,41 @@ def test_wait_inside_on_exit_returns_the_result(spawn: Spawn) -> None:
 def test_wait_times_out_while_running(spawn: Spawn) -> None:
     handle = spawn(["sleep", "60"])
     assert handle.wait(timeout=0.05) is None
-    assert handle.running
-    assert handle.poll() is None
-    handle.kill_tree()
+    handle.kill()
     result = handle.wait(TIMEOUT)
     assert result is not None
     assert result.signal == signal.SIGKILL
     assert result.exit_code is None
-    assert result.killed_by_us is True
 
 
-def test_identity_pid_pgid_create_time(spawn: Spawn) -> None:
+def test_identity_pid_pgid_start_time_and_not_our_child(spawn: Spawn) -> None:
     handle = spawn(["sleep", "60"])
-    assert handle.pgid == handle.pid == os.getpgid(handle.pid) == os.getsid(handle.pid)
-    assert handle.pgid != os.getpgid(0)
-    assert handle.create_time == psutil.Process(handle.pid).create_time()
-    assert "sleep" in repr(handle)
+    pid = _started(handle)
+    assert os.getpgid(pid) == os.getsid(pid) == pid != os.getpgid(0)
+    process = psutil.Process(pid)
+    assert process.ppid() != os.getpid()  # the supervisor's child, not ours
+    assert handle.tree is not None and handle.tree.start_time == process_start_time(pid)
+    assert handle.tree.alive()
+    assert "job1" in repr(handle)
 
 
-def test_exit_reported_even_if_a_background_child_keeps_output_open(spawn: Spawn) -> None:
+def test_resource_use_of_the_tree_is_measured(spawn: Spawn) -> None:
+    code = "x = bytearray(40_000_000)\nimport time\nt = time.process_time()\n"
+    code += "while time.process_time() - t < 0.3: pass\n"
+    result = spawn([sys.executable, "-c", code]).wait(TIMEOUT)
+    assert result is not None and result.exit_code == 0
+    assert result.peak_rss is not None and result.peak_rss > 40_000_000
+    assert result.cpu_seconds is not None and result.cpu_seconds >= 0.25
+
+
+def test_background_child_left_behind_is_stopped(spawn: Spawn) -> None:
     rec = Recorder()
-    handle = spawn(
-        ["sh", "-c", "sleep 60 & echo started"],
-        on_line=rec.on_line,
-        on_exit=rec.on_exit,
-        drain_timeout=0.2,
-    )
+    handle = spawn(["sh", "-c", "sleep 60 & echo $!"], on_line=rec.on_line)
     result = handle.wait(TIMEOUT)
-    assert result is not None
-    assert result.exit_code == 0
-    assert result.tail == ("started",)
+    assert result is not None and result.exit_code == 0
+    grandchild = int(rec.lines[0])
+    assert result.leftovers == 1
+    assert _wait_until(lambda: _gone(grandchild), timeout=2.0), "grandchild survived"
 
 
 # ---------------------------------------------------------------------- start errors
@@ -321,12 +337,13 @@ def test_relative_executable_resolved_in_cwd(spawn: Spawn, tmp_path: Path) -> No
     assert rec.lines == [f"ran in {tmp_path}"]
 
 
-def test_script_without_shebang(spawn: Spawn, tmp_path: Path) -> None:
+def test_script_without_shebang_fails_to_start_saying_why(spawn: Spawn, tmp_path: Path) -> None:
     script = tmp_path / "noshebang"
     script.write_text("echo hi\n")
     script.chmod(0o755)
-    with pytest.raises(ProcessStartError, match="needs a '#!' line"):
-        spawn([str(script)])
+    result = spawn([str(script)]).wait(TIMEOUT)
+    assert result is not None and result.kind == "start_failed"
+    assert result.error is not None and "needs a '#!' line" in result.error
 
 
 def test_bad_cwd(spawn: Spawn, tmp_path: Path) -> None:
@@ -371,12 +388,16 @@ def test_no_shell_passes_dollar_home_literally(spawn: Spawn) -> None:
 
 
 @pytest.mark.parametrize("command", ["echo $HOME", ["echo $HOME"]])
-def test_shell_true_expands(spawn: Spawn, command: Any) -> None:
+def test_shell_true_expands(command: Any) -> None:
+    prepared = prepare_command(command, shell=True, env={"HOME": "/custom/home"})
+    assert prepared.argv == ("/bin/sh", "-c", "echo $HOME")
+    assert prepared.env["HOME"] == "/custom/home"
+
+
+def test_shell_true_runs_through_sh(spawn: Spawn) -> None:
     rec = Recorder()
-    handle = spawn(command, shell=True, env={"HOME": "/custom/home"}, on_line=rec.on_line)
-    handle.wait(TIMEOUT)
+    spawn("echo $HOME", shell=True, env={"HOME": "/custom/home"}, on_line=rec.on_line).wait(TIMEOUT)
     assert rec.lines == ["/custom/home"]
-    assert handle.argv == ("/bin/sh", "-c", "echo $HOME")
 
 
 def test_env_is_merged_over_os_environ(spawn: Spawn, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -394,16 +415,15 @@ def test_env_is_merged_over_os_environ(spawn: Spawn, monkeypatch: pytest.MonkeyP
 # ---------------------------------------------------------------------- stopping
 
 
-def test_terminate_tree_stops_a_well_behaved_process(spawn: Spawn) -> None:
+def test_terminate_stops_a_well_behaved_process(spawn: Spawn) -> None:
     handle = spawn(["sleep", "60"])
-    handle.terminate_tree(grace=5.0)
+    handle.terminate(grace=5.0)  # before the pid is known: applied once it is
     result = handle.wait(TIMEOUT)
     assert result is not None
     assert result.signal == signal.SIGTERM
-    assert result.killed_by_us is True
 
 
-def test_terminate_tree_escalates_to_sigkill_after_grace(spawn: Spawn) -> None:
+def test_terminate_escalates_to_sigkill_after_grace(spawn: Spawn) -> None:
     rec = Recorder()
     handle = spawn(
         ["sh", "-c", 'trap "" TERM; echo ready; sleep 60'],
@@ -413,7 +433,7 @@ def test_terminate_tree_escalates_to_sigkill_after_grace(spawn: Spawn) -> None:
     rec.wait_for_lines(1)  # the trap is installed
     grace = 0.3
     started = time.monotonic()
-    handle.terminate_tree(grace=grace)
+    handle.terminate(grace=grace)
     assert time.monotonic() - started < 0.1  # does not block
     assert handle.wait(timeout=0.2) is None  # SIGTERM is ignored...
     result = handle.wait(timeout=grace + 0.5)  # ...until the SIGKILL
@@ -421,22 +441,33 @@ def test_terminate_tree_escalates_to_sigkill_after_grace(spawn: Spawn) -> None:
     assert result is not None, "still alive after grace + 0.5 s"
     assert elapsed >= grace - 0.05
     assert result.signal == signal.SIGKILL
-    assert result.killed_by_us is True
     assert rec.results == [result]
 
 
+def test_terminate_after_a_delay(spawn: Spawn) -> None:
+    handle = spawn(["sleep", "60"])
+    _started(handle)
+    started = time.monotonic()
+    handle.terminate(grace=5.0, delay=0.3)
+    assert handle.wait(timeout=0.2) is None
+    result = handle.wait(TIMEOUT)
+    assert result is not None and result.signal == signal.SIGTERM
+    assert time.monotonic() - started >= 0.25
+
+
 @pytest.mark.parametrize("background", ["sleep 60", "setsid sleep 60"])
-def test_terminate_tree_reaches_grandchildren(spawn: Spawn, background: str) -> None:
+def test_terminate_reaches_grandchildren(spawn: Spawn, background: str) -> None:
     rec = Recorder()
     handle = spawn(["sh", "-c", f"{background} & echo $!; wait"], on_line=rec.on_line)
     grandchild = int(rec.wait_for_lines(1)[0])
+    pid = _started(handle)
     if background.startswith("setsid"):  # make sure it really left our process group
         assert _wait_until(lambda: os.getsid(grandchild) == grandchild)
-        assert os.getpgid(grandchild) != handle.pgid
+        assert os.getpgid(grandchild) != pid
     assert not _gone(grandchild)
-    handle.terminate_tree(grace=2.0)
+    handle.terminate(grace=2.0)
     result = handle.wait(TIMEOUT)
-    assert result is not None and result.killed_by_us
+    assert result is not None and result.signal == signal.SIGTERM
     assert _wait_until(lambda: _gone(grandchild), timeout=1.0), "grandchild survived"
 
 
@@ -451,24 +482,39 @@ def test_sigkill_reaches_a_setsid_grandchild_that_ignores_sigterm(
     grandchild = int(rec.wait_for_lines(1)[0])
     assert _wait_until(lambda: psutil.Process(grandchild).name() == "sleep")
     grace = 0.3
-    handle.terminate_tree(grace=grace)
+    handle.terminate(grace=grace)
     result = handle.wait(TIMEOUT)  # the shell dies on SIGTERM; its orphan lives on...
     assert result is not None and result.signal == signal.SIGTERM
     # ...until the escalation, which remembers it even though it was re-parented.
     assert _wait_until(lambda: _gone(grandchild), timeout=grace + 0.5), "grandchild survived"
 
 
-def test_kill_tree_kills_now(spawn: Spawn) -> None:
+def test_kill_kills_now(spawn: Spawn) -> None:
     rec = Recorder()
     handle = spawn(["sh", "-c", 'trap "" TERM; sleep 60 & echo $!; wait'], on_line=rec.on_line)
     grandchild = int(rec.wait_for_lines(1)[0])
-    handle.kill_tree()
+    _started(handle)
+    handle.kill()
     result = handle.wait(TIMEOUT)
-    assert result is not None and result.signal == signal.SIGKILL and result.killed_by_us
+    assert result is not None and result.signal == signal.SIGKILL
     assert _wait_until(lambda: _gone(grandchild), timeout=1.0)
 
 
 def test_negative_grace_is_rejected(spawn: Spawn) -> None:
     handle = spawn(["sleep", "60"])
+    assert handle.tree is not None or _started(handle)
+    assert handle.tree is not None
     with pytest.raises(ValueError, match="grace must be >= 0"):
-        handle.terminate_tree(grace=-1)
+        handle.tree.terminate(grace=-1)
+
+
+def test_detach_leaves_the_program_running(spawn: Spawn) -> None:
+    rec = Recorder()
+    handle = spawn(["sleep", "60"], on_exit=rec.on_exit)
+    pid = _started(handle)
+    handle.detach()
+    assert handle.wait(0) is None
+    assert not _gone(pid)
+    os.kill(pid, signal.SIGKILL)
+    assert _wait_until(lambda: _gone(pid))
+    assert rec.results == []  # nobody is watching any more

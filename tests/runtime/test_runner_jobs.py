@@ -202,7 +202,13 @@ def test_unknown_type_is_refused(runner: Runner, tracker: JobTracker) -> None:
 
 def test_command_params_are_normalized(runner: Runner, tracker: JobTracker) -> None:
     job = tracker.enqueue("command", {"argv": "echo 'two words'"})
-    assert job.params == {"argv": ["echo", "two words"], "cwd": "", "env": {}, "shell": False}
+    assert job.params == {
+        "argv": ["echo", "two words"],
+        "cwd": "",
+        "env": {},
+        "shell": False,
+        "data": {},
+    }
     assert job.title == "Run a command"
     shell = tracker.enqueue("command", {"argv": "echo a | wc -c", "shell": True})
     assert shell.params["argv"] == ["echo a | wc -c"]

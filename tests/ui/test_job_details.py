@@ -99,3 +99,17 @@ def test_open_log_uses_the_desktop_opener(qtbot, tracker, signals, monkeypatch, 
     assert details.open_log_button.isEnabled()
     qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
     assert [u.toLocalFile() for u in opened] == [str(log)]
+
+
+def test_shows_the_resource_use_of_a_process_job(qtbot, tracker, signals):
+    measured = replace(
+        make_job("Build", JobStatus.COMPLETED), peak_rss=52_400_000, cpu_seconds=3.14
+    )
+    unmeasured = make_job("Sum", JobStatus.COMPLETED)
+    tracker.add(measured)
+    tracker.add(unmeasured)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(measured.id)
+    assert details.fields["Resources"].text() == "peak 52 MB, CPU 3.1 s"
+    details.set_job(unmeasured.id)
+    assert details.fields["Resources"].text() == "\u2014"

@@ -142,6 +142,9 @@ class Job:
     pid: int | None = None
     exit_code: int | None = None
     log_path: str | None = None
+    #: Peak resident memory of the whole process tree (bytes) and its CPU time (seconds).
+    peak_rss: int | None = None
+    cpu_seconds: float | None = None
 
     @property
     def created_at(self) -> datetime:

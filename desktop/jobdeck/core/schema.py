@@ -64,6 +64,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX jobs_type_id ON jobs(type, id)",
         "CREATE INDEX jobs_completed ON jobs(completed_ts) WHERE completed_ts IS NOT NULL",
     ),
+    # 3: resource use of process jobs (peak RSS of the whole tree in bytes, CPU seconds)
+    (
+        "ALTER TABLE jobs ADD COLUMN peak_rss INTEGER",
+        "ALTER TABLE jobs ADD COLUMN cpu_seconds REAL",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -98,6 +103,8 @@ class JobRecord(pw.Model):
     pid = pw.IntegerField(null=True)
     exit_code = pw.IntegerField(null=True)
     log_path = pw.TextField(null=True)
+    peak_rss = pw.IntegerField(null=True)
+    cpu_seconds = pw.FloatField(null=True)
 
     class Meta:
         table_name = "jobs"

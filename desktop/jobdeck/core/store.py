@@ -130,6 +130,8 @@ def row_to_job(row: Sequence[Any]) -> Job:
         pid=row[c["pid"]],
         exit_code=row[c["exit_code"]],
         log_path=row[c["log_path"]],
+        peak_rss=row[c["peak_rss"]],
+        cpu_seconds=row[c["cpu_seconds"]],
     )
 
 
@@ -162,6 +164,8 @@ def _job_values(job: Job) -> tuple[Any, ...]:
         "pid": job.pid,
         "exit_code": job.exit_code,
         "log_path": job.log_path,
+        "peak_rss": job.peak_rss,
+        "cpu_seconds": job.cpu_seconds,
     }
     return tuple(values[name] for name in JOB_COLUMNS)
 
@@ -197,6 +201,8 @@ _FIELD_COLUMNS: dict[str, tuple[tuple[str, Callable[[Job], Any]], ...]] = {
     "pid": (("pid", lambda j: j.pid),),
     "exit_code": (("exit_code", lambda j: j.exit_code),),
     "log_path": (("log_path", lambda j: j.log_path),),
+    "peak_rss": (("peak_rss", lambda j: j.peak_rss),),
+    "cpu_seconds": (("cpu_seconds", lambda j: j.cpu_seconds),),
     "metadata": (("metadata", lambda j: _dumps(j.metadata)),),
 }
 _partial_updates: dict[frozenset[str], tuple[str, tuple[Callable[[Job], Any], ...]]] = {}

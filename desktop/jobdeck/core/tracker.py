@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import traceback as traceback_module
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -84,6 +84,7 @@ class JobTracker:
         is_retryable: Callable[[str], bool] | None = None,
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
+        reattach: Callable[[Job], bool] | None = None,
     ) -> None:
         self.store = store
         self.now: Clock = clock
@@ -107,7 +108,7 @@ class JobTracker:
         self._wake = threading.Event()
         self._pump: threading.Thread | None = None
         if not store.read_only:
-            self._recover(is_retryable or (lambda _type: False))
+            self._recover(is_retryable or (lambda _type: False), reattach)
             for job in store.with_status(JobStatus.PENDING):
                 self._active[job.id] = job
 
@@ -124,12 +125,16 @@ class JobTracker:
         is_retryable: Callable[[str], bool] | None = None,
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
+        reattach: Callable[[Job], bool] | None = None,
     ) -> JobTracker:
         """Open (creating, migrating and recovering as needed) the store at ``path``.
 
         ``None`` means ``$JOBDECK_DB`` or the platform user-data directory; ``":memory:"``
-        an in-memory store. Raises :class:`~jobdeck.core.store.StoreError` subclasses for a
-        corrupt, too-new or locked file.
+        an in-memory store. ``reattach(job)`` is asked about each job left ``running``
+        before it is failed or re-queued: True keeps it running, with a context, for the
+        runtime to take over (a process that outlived the app). Raises
+        :class:`~jobdeck.core.store.StoreError` subclasses for a corrupt, too-new or locked
+        file.
         """
         store = Store(default_db_path() if path is None else path, read_only=read_only)
         try:
@@ -140,6 +145,7 @@ class JobTracker:
                 is_retryable=is_retryable,
                 flush_interval=flush_interval,
                 event_interval=event_interval,
+                reattach=reattach,
             )
         except BaseException:
             store.close()
@@ -182,11 +188,19 @@ class JobTracker:
     ) -> None:
         self.close()
 
-    def _recover(self, is_retryable: Callable[[str], bool]) -> None:
-        """Fail or re-queue jobs left running by a previous process; apply retention."""
+    def _recover(
+        self, is_retryable: Callable[[str], bool], reattach: Callable[[Job], bool] | None
+    ) -> None:
+        """Fail or re-queue jobs left running by a previous process (unless ``reattach``
+        keeps them running); apply retention."""
         now = self.now()
+        kept: list[Job] = []
         with self.store.transaction() as conn:
             for job in self.store.with_status(JobStatus.RUNNING):
+                if reattach is not None and _asks_to_keep(reattach, job):
+                    kept.append(job)
+                    log.info("job %s left running for the runtime to re-attach", job.id)
+                    continue
                 if job.attempts < job.max_attempts and is_retryable(job.type):
                     recovered = dataclasses.replace(
                         job,
@@ -215,6 +229,8 @@ class JobTracker:
                 )
                 if removed:
                     log.info("deleted %d finished jobs older than %s", removed, self.retention)
+        for job in kept:
+            self._track_running(job)
 
     # -- subscribing --------------------------------------------------------------------------
 
@@ -481,15 +497,20 @@ class JobTracker:
         *,
         traceback: str | None = None,
         exit_code: int | None = None,
+        completed_ts: float | None = None,
     ) -> Job:
-        """Finish a running job as completed (``success``) or failed (with ``error``)."""
+        """Finish a running job as completed (``success``) or failed (with ``error``).
+
+        ``completed_ts`` (epoch seconds) says when it ended if that was before now (a
+        process that ended while the app was not running); default: now."""
         self._writable()
         if success:
             check_json(result, "result")
         job_error = None if success else _as_error(error, traceback)
         with self._lock:
             job = self._require(job_id)
-            changes: dict[str, Any] = {"completed_ts": self.now()}
+            end = self.now() if completed_ts is None else float(completed_ts)
+            changes: dict[str, Any] = {"completed_ts": end}
             if exit_code is not None:
                 changes["exit_code"] = exit_code
             if success:
@@ -589,6 +610,28 @@ class JobTracker:
             self._emit(EventKind.UPDATED, new)
             return new
 
+    def set_resource_usage(
+        self, job_id: str, *, peak_rss: int | None, cpu_seconds: float | None
+    ) -> Job:
+        """Record a process job's peak RSS (bytes) and CPU seconds (no status change)."""
+        self._writable()
+        for name, value in (("peak_rss", peak_rss), ("cpu_seconds", cpu_seconds)):
+            if value is not None:
+                check_progress_number(name, value)
+        with self._lock:
+            job = self._require(job_id)
+            if job.finished:
+                raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
+            changes: dict[str, Any] = {
+                "peak_rss": None if peak_rss is None else int(peak_rss),
+                "cpu_seconds": None if cpu_seconds is None else float(cpu_seconds),
+            }
+            new = _evolve(job, changes)
+            self.store.save_fields(self._conn(), new, frozenset(changes))
+            self._active[job_id] = new
+            self._emit(EventKind.UPDATED, new)
+            return new
+
     def _finish_from_context(self, ctx: JobContext, exc: BaseException | None) -> None:
         """``with ctx:`` exit: finish the job unless its code already did."""
         with self._lock:
@@ -645,7 +688,7 @@ class JobTracker:
                 self._forward_progress()
                 if self.now() - last_flush >= self.flush_interval or self.now() < last_flush:
                     last_flush = self.now()
-                    with self._lock:
+                    with self._lock.quietly():
                         if not self._closed:
                             self._flush_locked()
             except Exception:
@@ -653,7 +696,7 @@ class JobTracker:
 
     def _forward_progress(self) -> None:
         """Send PROGRESS events for contexts that changed, and LOG events for new lines."""
-        with self._lock:
+        with self._lock.quietly():
             if self._closed:
                 return
             for job_id, ctx in list(self._contexts.items()):
@@ -809,6 +852,17 @@ class _GroupCommitLock:
         self._depth += 1
         return self
 
+    @contextlib.contextmanager
+    def quietly(self) -> Iterator[None]:
+        """Take the lock without counting as a waiter: the tracker's own pump thread uses
+        this, so a caller is never left waiting on the pump for its commit and events."""
+        self._rlock.acquire()
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self.__exit__()
+
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         try:
@@ -834,6 +888,14 @@ def _evolve(job: Job, changes: Mapping[str, Any]) -> Job:
     if unknown:
         raise TypeError(f"Job has no field(s) {sorted(unknown)}")
     return Job(*values)
+
+
+def _asks_to_keep(reattach: Callable[[Job], bool], job: Job) -> bool:
+    try:
+        return bool(reattach(job))
+    except Exception:
+        log.exception("reattach hook failed for job %s; recovering it as usual", job.id)
+        return False
 
 
 def _check_type(type: object) -> str:

@@ -2,12 +2,13 @@
 
 Params (JSON form, as stored with the job)::
 
-    {"argv": ["rsync", "-a", "src/", "dst/"], "cwd": "", "env": {}, "shell": false}
+    {"argv": ["rsync", "-a", "src/", "dst/"], "cwd": "", "env": {}, "shell": false, "data": {}}
 
 ``argv`` is run directly, never through a shell, unless ``shell`` is true: then it must be
 one command string, run by ``/bin/sh -c``. A string ``argv`` is accepted too: with ``shell``
 it is the command, without it is split like a shell would (``shlex.split``). ``cwd`` empty
-means the current directory; ``env`` is merged over the environment.
+means the current directory; ``env`` is merged over the environment. ``data`` is any JSON
+object, handed to the program as ``JOBDECK_JOB_DATA`` (see :mod:`jobdeck.worker`).
 
 The Runner runs a command job as a process (see :mod:`jobdeck.runtime.runner`); this module
 only describes the type and checks its params. :func:`failure_message` turns how a process
@@ -24,6 +25,7 @@ from typing import Any
 
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import JobType, ParamError, ParamKind, ParamSpec
+from jobdeck.core.validation import check_json
 
 __all__ = ["COMMAND", "COMMAND_TYPE_NAME", "CommandParams", "failure_message"]
 
@@ -43,6 +45,25 @@ class _OptionalPathSpec(ParamSpec):
 
     def to_python(self, value: Any) -> Any:
         return value if value == "" else super().to_python(value)
+
+
+class _JsonObjectSpec(ParamSpec):
+    """A JSON object of any shape (the launcher edits it as string pairs)."""
+
+    def normalize(self, value: Any, field: str | None = None) -> Any:
+        where = field or self.name
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ParamError(where, f"expected a JSON object, got {type(value).__name__}")
+        try:
+            check_json(dict(value), where)
+        except ValueError as exc:
+            raise ParamError(where, str(exc)) from None
+        return dict(value)
+
+    def to_python(self, value: Any) -> Any:
+        return dict(value)
 
 
 class _ArgvSpec(ParamSpec):
@@ -90,6 +111,13 @@ COMMAND_PARAMS: tuple[ParamSpec, ...] = (
         help="Run the command line through /bin/sh (pipes, globs, &&).",
         default=False,
     ),
+    _JsonObjectSpec(
+        "data",
+        ParamKind.MAPPING,
+        label="Job data",
+        help="Handed to the program as JSON in JOBDECK_JOB_DATA.",
+        default={},
+    ),
 )
 
 
@@ -135,18 +163,25 @@ COMMAND: JobType = _CommandType(
 
 @dataclass(frozen=True, slots=True)
 class CommandParams:
-    """Validated command params, as :meth:`ProcessHandle.spawn` takes them."""
+    """Validated command params, as the Runner starts them."""
 
     argv: tuple[str, ...]
     cwd: str | None
     env: dict[str, str]
     shell: bool
+    data: dict[str, Any]
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> CommandParams:
         """Check ``params`` (raises ParamError naming the field) and convert them."""
         valid = COMMAND.validate(params)
-        return cls(tuple(valid["argv"]), valid["cwd"] or None, dict(valid["env"]), valid["shell"])
+        return cls(
+            tuple(valid["argv"]),
+            valid["cwd"] or None,
+            dict(valid["env"]),
+            valid["shell"],
+            dict(valid["data"]),
+        )
 
 
 def failure_message(exit_code: int | None, signal_number: int | None, tail: Sequence[str]) -> str:

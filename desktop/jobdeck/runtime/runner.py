@@ -2,8 +2,9 @@
 
 A callable job runs on a QThreadPool worker, a coroutine job on the qasync event loop (or,
 with no running loop, in its own ``asyncio.run`` on a worker), and a ``command`` job as a
-process in its own process group (:class:`~jobdeck.runtime.process.ProcessHandle`) whose
-output goes to a per-job log file and is read for progress.
+program under a supervisor (:mod:`jobdeck.runtime.process_jobs`): its output goes to a
+per-job log file that is read for progress, it reports through the progress channel, and
+it can outlive the app, which re-attaches it on the next start.
 
 Scheduling is event driven: the Runner subscribes to the tracker, and any event that can
 free a slot or add a runnable job (created, finished, retrying) queues one scheduling pass
@@ -39,19 +40,16 @@ from jobdeck.core.queue import backoff, plan_queue
 from jobdeck.core.registry import JobRegistry, JobType
 from jobdeck.core.tracker import JobTracker, UnknownJob
 from jobdeck.core.validation import check_json
-from jobdeck.jobs.command import COMMAND, CommandParams, failure_message
+from jobdeck.jobs.command import COMMAND, COMMAND_TYPE_NAME, CommandParams
 
-from .output_progress import parse_progress_line
-from .process import ProcessHandle, ProcessResult, ProcessStartError
+from .process import ProcessStartError
+from .process_jobs import ProcessJobs, ProcessRun, Verdict, default_channel_dir_for
+from .supervised import ProcessOutcome, SupervisorRecords
 
 __all__ = ["Runner"]
 
 log = logging.getLogger(__name__)
 
-#: Output lines of one process attempt copied into the job's log (the file keeps them all).
-MAX_LOGGED_LINES = 2000
-#: The longest output line shown as a job's progress message.
-MAX_MESSAGE_CHARS = 200
 #: The scheduling timer never sleeps longer than this (ms), so a wall-clock jump is noticed.
 MAX_TIMER_MS = 60_000
 #: CPython's GIL switch interval while a Runner runs (see :class:`Runner`, ``switch_interval``).
@@ -77,22 +75,28 @@ class _Execution:
     """
 
     def __init__(
-        self, job: Job, ctx: JobContext, job_type: JobType, kind: _Kind, deadline: float | None
+        self,
+        job: Job,
+        ctx: JobContext,
+        job_type: JobType,
+        kind: _Kind,
+        deadline: float | None,
+        *,
+        attempt: int | None = None,
     ) -> None:
         self.job_id = job.id
         self.ctx = ctx
         self.kind = kind
         self.retryable = job_type.retryable
-        self.attempt = job.attempts + 1  # start_job counted this attempt
+        # start_job counted this attempt (an adopted job's attempt was counted before)
+        self.attempt = job.attempts + 1 if attempt is None else attempt
         self.max_attempts = job.max_attempts
         self.timeout = job.timeout
         self.deadline = deadline
         self.timed_out = False
         self.thread_done = False  # its pool worker has returned (callables, threaded coroutines)
         self.abandoned = False  # timed out while its worker still runs
-        self.handle: ProcessHandle | None = None
-        self.process_ready = threading.Event()
-        self.logged_lines = 0
+        self.run: ProcessRun | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Future[Any] | None = None
         self._claim_lock = threading.Lock()
@@ -117,10 +121,20 @@ class Runner(QObject):
     against the job type (``registry``'s, plus the built-in ``command``) and raises a
     ValueError naming the field, with no job created.
 
-    ``clock`` (default: the tracker's) decides when ``run_at``, backoff and timeouts are
-    due; with a fake clock, advance it and call :meth:`poke`. ``grace`` is how long a
-    cancelled process gets between SIGTERM and SIGKILL. ``log_dir`` holds the command logs
-    (default: ``logs/`` beside the database, or a temporary directory for ``:memory:``).
+    ``clock`` (default: the tracker's) decides when ``run_at``, backoff, timeouts and
+    heartbeats are due; with a fake clock, advance it and call :meth:`poke`. ``grace`` is how
+    long a cancelled process gets between SIGTERM and SIGKILL. ``log_dir`` holds the command
+    logs (default: ``logs/`` beside the database, or a temporary directory for ``:memory:``).
+
+    Process jobs: ``records_dir`` holds their supervisor records (default: ``supervised/``
+    beside the database; private, 0700), ``channel_dir`` the progress channel's socket
+    (default: one directory per database in the user's runtime directory). A job that used
+    the channel and then says nothing for ``heartbeat_timeout`` s is stale (see
+    :meth:`stale_jobs`), for twice that it is killed and failed. Cancelling a job that is
+    connected to the channel sends it ``cancel`` first and SIGTERM ``cancel_delay`` s later.
+    :meth:`start` adopts ``command`` jobs left running by an earlier app (open the tracker
+    with ``reattach=Runner.can_reattach``); ``shutdown(keep_processes=True)`` leaves them
+    running for the next one.
 
     ``switch_interval``: CPython lets a thread that waits for the GIL take it only after the
     holder ran for ``sys.getswitchinterval()`` (5 ms), and then any waiter may win; with
@@ -147,6 +161,10 @@ class Runner(QObject):
         loop: asyncio.AbstractEventLoop | None = None,
         rng: random.Random | None = None,
         switch_interval: float | None = DEFAULT_SWITCH_INTERVAL,
+        heartbeat_timeout: float = 30.0,
+        cancel_delay: float = 1.0,
+        channel_dir: str | Path | None = None,
+        records_dir: str | Path | None = None,
     ) -> None:
         super().__init__(parent)
         _check_workers(max_workers)
@@ -166,6 +184,19 @@ class Runner(QObject):
         self._log_dir_arg = Path(log_dir) if log_dir is not None else None
         self._log_dir: Path | None = None
         self._temp_logs: tempfile.TemporaryDirectory[str] | None = None
+        for name, value in (
+            ("heartbeat_timeout", heartbeat_timeout),
+            ("cancel_delay", cancel_delay),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if not heartbeat_timeout > 0:
+            raise ValueError(f"heartbeat_timeout must be positive, got {heartbeat_timeout!r}")
+        self._heartbeat_timeout = float(heartbeat_timeout)
+        self._cancel_delay = float(cancel_delay)
+        self._channel_dir_arg = Path(channel_dir) if channel_dir is not None else None
+        self._records_dir_arg = Path(records_dir) if records_dir is not None else None
+        self._processes: ProcessJobs | None = None
 
         self._lock = threading.Lock()
         self._running: dict[str, _Execution] = {}
@@ -187,6 +218,12 @@ class Runner(QObject):
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._schedule)
+        # One timer checks every process job's heartbeats while any runs.
+        self._liveness_timer = QTimer(self)
+        self._liveness_timer.setInterval(
+            max(20, min(1000, int(self._heartbeat_timeout * 1000 / 4)))
+        )
+        self._liveness_timer.timeout.connect(self._check_liveness)
         self._scheduleRequested.connect(self._schedule, Qt.ConnectionType.QueuedConnection)
         tracker.set_enqueue_hook(self._validate_enqueue)
 
@@ -252,6 +289,46 @@ class Runner(QObject):
         with self._lock:
             return list(self._running)
 
+    @staticmethod
+    def can_reattach(job: Job) -> bool:
+        """``JobTracker.open(reattach=...)`` hook: keep a ``command`` job left running, for
+        :meth:`start` to adopt (re-attached if its program lives, else its recorded or
+        lost outcome)."""
+        return job.type == COMMAND_TYPE_NAME
+
+    def stale_jobs(self) -> dict[str, float]:
+        """Process jobs silent on the channel for ``heartbeat_timeout`` or more: the
+        seconds since each one's last message."""
+        if self._processes is None:
+            return {}
+        return self._processes.stale_jobs(self._clock())
+
+    @property
+    def channel_path(self) -> Path | None:
+        """The progress channel's socket while it is served, else None."""
+        return None if self._processes is None else self._processes.channel_path
+
+    def _make_process_jobs(self) -> ProcessJobs:
+        store = self._tracker.store
+        if self._records_dir_arg is not None:
+            records_dir = self._records_dir_arg
+        elif store.memory:
+            records_dir = self.log_dir / ".supervised"
+        else:
+            records_dir = store.path.parent / "supervised"
+        channel_dir = self._channel_dir_arg or default_channel_dir_for(
+            None if store.memory else store.path
+        )
+        return ProcessJobs(
+            self._tracker,
+            clock=self._clock,
+            channel_dir=channel_dir,
+            records=SupervisorRecords(records_dir),
+            grace=self._grace,
+            cancel_delay=self._cancel_delay,
+            heartbeat_timeout=self._heartbeat_timeout,
+        )
+
     # -- starting and stopping ----------------------------------------------------------------
 
     def start(self) -> None:
@@ -264,27 +341,39 @@ class Runner(QObject):
         if self._switch_interval is not None:
             self._saved_switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(self._switch_interval)
+        self._processes = self._make_process_jobs()
+        self._processes.open()
         self._unsubscribe = self._tracker.subscribe(self._on_event)
+        self._adopt_orphans()
         self._schedule()
 
     def poke(self) -> None:
-        """Re-evaluate the queue now (after advancing a fake clock, for example). GUI thread."""
+        """Re-evaluate the queue and heartbeats now (after advancing a fake clock, for
+        example). GUI thread."""
+        self._check_liveness()
         self._schedule()
 
-    def shutdown(self, cancel_running: bool = True, timeout: float = 10) -> bool:
+    def shutdown(
+        self, cancel_running: bool = True, timeout: float = 10, *, keep_processes: bool = False
+    ) -> bool:
         """Stop starting jobs and wait up to ``timeout`` s for running ones; GUI thread.
 
-        With ``cancel_running`` running jobs are cancelled first (processes get SIGTERM,
-        then SIGKILL after ``grace``); otherwise they may finish, and whatever still runs
-        when ``timeout`` passes is cancelled then. Pending jobs stay pending. Returns True
-        when nothing is left running (a callable that ignores cancellation can keep its
-        worker busy; it is logged). Idempotent.
+        With ``cancel_running`` running jobs are cancelled first (processes get a channel
+        ``cancel``, SIGTERM, then SIGKILL after ``grace``); otherwise they may finish, and
+        whatever still runs when ``timeout`` passes is cancelled then. With
+        ``keep_processes`` process jobs are left running under their supervisors instead
+        (still ``running`` in the store, for the next app to adopt). Pending jobs stay
+        pending. Returns True when nothing this Runner watches is left running (a callable
+        that ignores cancellation can keep its worker busy; it is logged). Idempotent.
         """
         if self._stopping:
             return self._pool.activeThreadCount() == 0
         self._stopping = True
         self._timer.stop()
+        self._liveness_timer.stop()
         deadline = time.monotonic() + max(0.0, timeout)
+        if keep_processes:
+            self._detach_processes()
         if cancel_running:
             self._cancel_all()
         self._wait_for_jobs(deadline)
@@ -294,9 +383,12 @@ class Runner(QObject):
             self._cancel_all()
             self._wait_for_jobs(time.monotonic() + self._grace + 0.5)
         for ex in self._executions(_Kind.PROCESS):
-            if ex.handle is not None and ex.handle.wait(0) is None:
-                ex.handle.kill_tree()
-                ex.handle.wait(1.0)
+            process = ex.run.process if ex.run is not None else None
+            if process is not None and process.wait(0) is None:
+                process.kill()
+                process.wait(1.0)
+        if self._processes is not None:
+            self._processes.close()
         remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
         done = self._pool.waitForDone(remaining_ms)
         if not done:
@@ -312,6 +404,16 @@ class Runner(QObject):
             self._temp_logs = None
         with self._lock:
             return done and not self._running
+
+    def _detach_processes(self) -> None:
+        if self._processes is None:
+            return
+        detached = set(self._processes.detach_all())
+        with self._lock:
+            for job_id in detached:
+                self._running.pop(job_id, None)
+        if detached:
+            log.info("left %d process job(s) running in the background", len(detached))
 
     def _cancel_all(self) -> None:
         for job_id in self.running_job_ids():
@@ -345,8 +447,8 @@ class Runner(QObject):
             if not all(t.done() for t in pending):
                 waiter.exec()
         for ex in self._executions(_Kind.PROCESS):
-            if ex.handle is not None:
-                ex.handle.wait(max(0.0, deadline - time.monotonic()))
+            if ex.run is not None and ex.run.process is not None:
+                ex.run.process.wait(max(0.0, deadline - time.monotonic()))
         self._pool.waitForDone(max(0, int((deadline - time.monotonic()) * 1000)))
 
     # -- tracker events (any thread) ----------------------------------------------------------
@@ -385,8 +487,8 @@ class Runner(QObject):
             loop, task = ex.loop, ex.task
             if loop is not None and task is not None:
                 loop.call_soon_threadsafe(task.cancel)
-        elif ex.kind is _Kind.PROCESS and ex.handle is not None:
-            ex.handle.terminate_tree(self._grace)
+        elif ex.kind is _Kind.PROCESS and ex.run is not None and self._processes is not None:
+            self._processes.stop(ex.run, "cancelled")
 
     # -- scheduling (GUI thread) --------------------------------------------------------------
 
@@ -471,8 +573,8 @@ class Runner(QObject):
         ex.timed_out = True
         ex.ctx.cancel_event.set()
         if ex.kind is _Kind.PROCESS:
-            if ex.handle is not None:
-                ex.handle.terminate_tree(self._grace)
+            if ex.run is not None and self._processes is not None:
+                self._processes.stop(ex.run, ex.timeout_message())
             return
         if ex.loop is not None and ex.task is not None:
             ex.loop.call_soon_threadsafe(ex.task.cancel)
@@ -554,6 +656,7 @@ class Runner(QObject):
         *,
         retry: bool,
         exit_code: int | None = None,
+        completed_ts: float | None = None,
     ) -> None:
         def fail() -> None:
             if retry and ex.retryable and ex.attempt < ex.max_attempts:
@@ -561,13 +664,40 @@ class Runner(QObject):
                 self._tracker.retry_later(ex.job_id, self._clock() + delay, error)
             else:
                 self._tracker.complete_job(
-                    ex.job_id, success=False, error=error, exit_code=exit_code
+                    ex.job_id,
+                    success=False,
+                    error=error,
+                    exit_code=exit_code,
+                    completed_ts=completed_ts,
                 )
 
         self._conclude(ex, fail)
 
     def _conclude_cancelled(self, ex: _Execution) -> None:
         self._conclude(ex, lambda: self._tracker.mark_cancelled(ex.job_id))
+
+    def _conclude_verdict(self, ex: _Execution, verdict: Verdict) -> None:
+        if verdict.status == "cancelled":
+            self._conclude_cancelled(ex)
+        elif verdict.status == "completed":
+            self._conclude(
+                ex,
+                lambda: self._tracker.complete_job(
+                    ex.job_id,
+                    result=verdict.result,
+                    exit_code=verdict.exit_code,
+                    completed_ts=verdict.completed_ts,
+                ),
+            )
+        else:
+            assert verdict.error is not None
+            self._conclude_failed(
+                ex,
+                verdict.error,
+                retry=verdict.retry,
+                exit_code=verdict.exit_code,
+                completed_ts=verdict.completed_ts,
+            )
 
     def _finish_returned(self, ex: _Execution, result: object) -> None:
         if ex.timed_out:
@@ -674,16 +804,16 @@ class Runner(QObject):
     # -- processes ----------------------------------------------------------------------------
 
     def _start_process(self, ex: _Execution, command: CommandParams) -> None:
+        assert self._processes is not None
         log_path = self.log_dir / f"{ex.job_id}.log"
         try:
             self._tracker.set_process_info(ex.job_id, log_path=str(log_path))
-            handle = ProcessHandle.spawn(
-                command.argv,
-                cwd=command.cwd,
-                env=command.env,
-                shell=command.shell,
-                log_path=log_path,
-                on_line=functools.partial(self._on_output_line, ex),
+            ex.run = self._processes.spawn(
+                ex.job_id,
+                ex.ctx,
+                command,
+                log_path,
+                on_started=functools.partial(self._on_process_started, ex),
                 on_exit=functools.partial(self._on_process_exit, ex),
             )
         except ProcessStartError as exc:
@@ -692,43 +822,74 @@ class Runner(QObject):
         except Exception as exc:
             self._conclude_failed(ex, exc, retry=False)
             return
-        ex.handle = handle
+        self._liveness_timer.start()
+        if ex.ctx.cancelled:
+            self._processes.stop(ex.run, "cancelled")
+
+    def _on_process_started(self, ex: _Execution, pid: int) -> None:
+        """Watcher thread: the program runs; record its pid (before it can finish)."""
         try:
-            self._tracker.set_process_info(ex.job_id, pid=handle.pid)
+            self._tracker.set_process_info(ex.job_id, pid=pid)
         except Exception:
             log.exception("could not record the pid of job %s", ex.job_id)
+
+    def _on_process_exit(self, ex: _Execution, run: ProcessRun, outcome: ProcessOutcome) -> None:
+        """Watcher thread: the program ended (or was lost); record how the job ends."""
+        assert self._processes is not None
+        timeout_message = ex.timeout_message() if ex.timed_out else None
+        try:
+            verdict = self._processes.verdict(run, outcome, timeout_message=timeout_message)
+        except Exception as exc:
+            log.exception("could not judge how job %s ended", ex.job_id)
+            verdict = Verdict("failed", error=f"internal error: {exc}")
+        try:
+            self._conclude_verdict(ex, verdict)
         finally:
-            ex.process_ready.set()
-        if ex.ctx.cancelled:
-            handle.terminate_tree(self._grace)
+            self._processes.forget(run)
 
-    def _on_output_line(self, ex: _Execution, line: str) -> None:
-        """One line of a process's output (its reader thread): progress, message, log."""
-        ctx = ex.ctx
-        parsed = parse_progress_line(line)
-        if parsed is not None:
-            ctx.update_progress(parsed.current, parsed.total, parsed.message)
-            return
-        ctx.update_progress(ctx.current, None, line[:MAX_MESSAGE_CHARS])
-        if ex.logged_lines < MAX_LOGGED_LINES:
-            ctx.log(line)
-        elif ex.logged_lines == MAX_LOGGED_LINES:
-            ctx.log(f"(more output in {ex.handle.log_path if ex.handle else 'the log file'})")
-        ex.logged_lines += 1
-
-    def _on_process_exit(self, ex: _Execution, result: ProcessResult) -> None:
-        ex.process_ready.wait(5.0)  # the pid is recorded before the job can finish
-        if ex.timed_out:
-            self._conclude_failed(ex, ex.timeout_message(), retry=True, exit_code=result.exit_code)
-        elif ex.ctx.cancelled:
-            self._conclude_cancelled(ex)
-        elif result.exit_code == 0:
-            self._conclude(
-                ex, lambda: self._tracker.complete_job(ex.job_id, result=None, exit_code=0)
+    def _adopt_orphans(self) -> None:
+        """Take over the command jobs an earlier app left running (see :meth:`can_reattach`)."""
+        assert self._processes is not None
+        now = self._clock()
+        for job in self._tracker.active_jobs():
+            if job.status is not JobStatus.RUNNING or not self.can_reattach(job):
+                continue
+            ctx = self._tracker.context(job.id)
+            if ctx is None:
+                continue
+            with self._lock:
+                if job.id in self._running:
+                    continue
+            job_type = self.job_type(job.type) or COMMAND
+            deadline = None
+            if job.timeout is not None:
+                deadline = (job.started_ts if job.started_ts is not None else now) + job.timeout
+            ex = _Execution(job, ctx, job_type, _Kind.PROCESS, deadline, attempt=job.attempts)
+            with self._lock:
+                self._running[job.id] = ex
+            adopted = self._processes.adopt(
+                job, ctx, on_exit=functools.partial(self._on_process_exit, ex)
             )
-        else:
-            message = failure_message(result.exit_code, result.signal, result.tail)
-            self._conclude_failed(ex, message, retry=True, exit_code=result.exit_code)
+            if isinstance(adopted, str):
+                log.warning("job %s is lost: %s", job.id, adopted)
+                self._conclude_failed(ex, f"lost: {adopted}", retry=True)
+                continue
+            ex.run = adopted
+            log.info("re-attached job %s", job.id)
+            self._liveness_timer.start()
+            if job.cancel_requested:
+                ctx.cancel_event.set()
+                self._processes.stop(adopted, "cancelled")
+
+    @Slot()
+    def _check_liveness(self) -> None:
+        """GUI thread (timer or :meth:`poke`): heartbeats of the process jobs."""
+        if self._processes is None:
+            return
+        if not self._processes.has_runs():
+            self._liveness_timer.stop()
+            return
+        self._processes.check_liveness(self._clock())
 
 
 def _check_workers(value: object) -> None:

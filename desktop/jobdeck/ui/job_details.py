@@ -26,7 +26,7 @@ from . import icons
 from .formatting import EM_DASH, format_duration, format_percent
 from .job_row import OUTCOME_COLORS
 
-__all__ = ["JobDetails", "pretty_json"]
+__all__ = ["JobDetails", "format_resources", "pretty_json"]
 
 LOG_TAIL = 200
 LOG_MAX_LINES = 5000
@@ -41,6 +41,18 @@ def _when(ts: float | None) -> str:
     if ts is None:
         return EM_DASH
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_resources(peak_rss: int | None, cpu_seconds: float | None) -> str:
+    """``peak 52 MB, CPU 3.1 s`` for a process job's whole tree; ``—`` when not measured."""
+    parts = []
+    if peak_rss is not None:
+        parts.append(
+            f"peak {peak_rss / 1e6:.0f} MB" if peak_rss >= 1e6 else f"peak {peak_rss / 1e3:.0f} kB"
+        )
+    if cpu_seconds is not None:
+        parts.append(f"CPU {cpu_seconds:.1f} s")
+    return ", ".join(parts) or EM_DASH
 
 
 def format_log_entry(entry: LogEntry) -> str:
@@ -101,6 +113,7 @@ class JobDetails(QWidget):
             "Duration",
             "Attempts",
             "Process",
+            "Resources",
             "Log file",
         ):
             label = QLabel(self)
@@ -281,6 +294,7 @@ class JobDetails(QWidget):
         if job.exit_code is not None:
             process.append(f"exit code {job.exit_code}")
         f["Process"].setText(", ".join(process) or EM_DASH)
+        f["Resources"].setText(format_resources(job.peak_rss, job.cpu_seconds))
         f["Log file"].setText(job.log_path or EM_DASH)
 
         if job.error is not None:

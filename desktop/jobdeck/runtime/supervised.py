@@ -1,0 +1,555 @@
+"""A job's program running under a supervisor: start it, find it again, watch it, stop it.
+
+No Qt here: one daemon thread per program, psutil and ``pidfd``. The app never holds a pipe
+to the program or waits for it as a child (see :mod:`jobdeck.runtime.supervisor`), so the
+same :class:`SupervisedProcess` watches a program it just started (:meth:`spawn`) and one
+that was running before the app started (:meth:`attach`):
+
+* output: the job's log file is tailed (:class:`~jobdeck.runtime.log_tail.LogTail`) and
+  every non-blank line goes to ``on_line``;
+* exit: the supervisor process is watched through a pidfd (pid *and* start time checked,
+  so a reused pid is never taken for it); when it is gone its record says how the program
+  ended. No record of the end means the outcome is lost;
+* resources: the tree's RSS and CPU are sampled about once a second, and the supervisor
+  adds the exact totals of everything it waited for;
+* stopping: :meth:`terminate` (SIGTERM, SIGKILL after a grace period, optionally after a
+  delay that gives a channel ``cancel`` time to work) and :meth:`kill` act on the program's
+  :class:`~jobdeck.runtime.process_tree.ProcessTree`. Descendants still running when the
+  program ends are stopped the same way.
+
+Callbacks run on the watcher thread: ``on_started(pid)`` once the program runs (fresh
+spawns only), ``on_line(line)`` per line, then ``on_exit(outcome)`` exactly once, unless
+:meth:`detach` was called first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .channel import secure_directory
+from .log_tail import LogTail
+from .process import PreparedCommand
+from .process_tree import ProcessTree, ResourceUsage
+from .supervisor import (
+    READY,
+    STATE_EXITED,
+    STATE_START_FAILED,
+    SupervisorRecord,
+    process_start_time,
+    read_record,
+    write_record,
+)
+
+__all__ = ["ProcessOutcome", "SupervisedProcess", "SupervisorRecords"]
+
+_log = logging.getLogger(__name__)
+
+SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
+#: How long a fresh supervisor may take to report that the program runs.
+START_TIMEOUT = 30.0
+POLL_INTERVAL = 0.05
+SAMPLE_INTERVAL = 1.0
+
+
+class SupervisorRecords:
+    """The private directory (0700) holding one ``<job id>.json`` record per supervised job."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def path(self, job_id: str) -> Path:
+        if not job_id or "/" in job_id or job_id.startswith("."):
+            raise ValueError(f"not a usable job id for a record file name: {job_id!r}")
+        return self.directory / f"{job_id}.json"
+
+    def create(self, record: SupervisorRecord) -> Path:
+        """Write a new record (creating the directory private to the user); its path."""
+        secure_directory(self.directory)
+        path = self.path(record.job_id)
+        write_record(path, record)
+        return path
+
+    def load(self, job_id: str) -> SupervisorRecord | None:
+        """The record of ``job_id``; None when there is none. ValueError if unreadable."""
+        path = self.path(job_id)
+        if not path.exists():
+            return None
+        return read_record(path)
+
+    def remove(self, job_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(job_id).unlink()
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    """How a supervised program ended, as far as anyone can know.
+
+    ``kind`` is ``"exited"`` (``exit_code`` or ``signal`` set), ``"start_failed"`` or
+    ``"lost"`` (the end was not recorded); ``error`` says why for the last two.
+    ``ended_before_watch`` is True when it had already ended when :meth:`attach` was called.
+    """
+
+    kind: str
+    exit_code: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    ended_at: float | None = None
+    ended_before_watch: bool = False
+    tail: tuple[str, ...] = ()
+    peak_rss: int | None = None
+    cpu_seconds: float | None = None
+    leftovers: int = 0
+
+
+OnStarted = Callable[[int], None]
+OnLine = Callable[[str], None]
+OnExit = Callable[[ProcessOutcome], None]
+
+
+class SupervisedProcess:
+    """One job's program under its supervisor, watched from a daemon thread.
+
+    Use :meth:`spawn` or :meth:`attach`. Methods are safe to call from any thread.
+    """
+
+    def __init__(
+        self,
+        records: SupervisorRecords,
+        job_id: str,
+        log_path: Path,
+        *,
+        offset: int,
+        grace: float,
+        on_started: OnStarted | None,
+        on_line: OnLine | None,
+        on_exit: OnExit | None,
+    ) -> None:
+        """Internal: use :meth:`spawn` or :meth:`attach`."""
+        self.records = records
+        self.job_id = job_id
+        self.log_path = log_path
+        self.grace = grace
+        self.usage = ResourceUsage()
+        self._tail = LogTail(log_path, offset)
+        self._on_started = on_started
+        self._on_line = on_line
+        self._on_exit = on_exit
+        self._lock = threading.Lock()
+        self._tree: ProcessTree | None = None
+        self._supervisor: tuple[int, float | None] | None = None
+        self._launcher: subprocess.Popen[bytes] | None = None
+        self._stop_request: tuple[str, float] | None = None  # ("term", grace) or ("kill", 0)
+        self._delayed: threading.Timer | None = None
+        self._detached = False
+        self._attached_at: float | None = None  # epoch seconds, for attach()
+        self._outcome: ProcessOutcome | None = None
+        self._done = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(
+            target=self._watch, name=f"jobdeck-process-{job_id}", daemon=True
+        )
+
+    # ------------------------------------------------------------------ start
+
+    @classmethod
+    def spawn(
+        cls,
+        records: SupervisorRecords,
+        job_id: str,
+        command: PreparedCommand,
+        log_path: str | os.PathLike[str],
+        *,
+        grace: float = 5.0,
+        extra: dict[str, str] | None = None,
+        on_started: OnStarted | None = None,
+        on_line: OnLine | None = None,
+        on_exit: OnExit | None = None,
+    ) -> SupervisedProcess:
+        """Write the record and start the supervisor; returns at once (the program's pid
+        comes through ``on_started``). ``extra`` is stored in the record (e.g. the channel
+        token). Raises OSError when the log file or record cannot be written or the
+        supervisor cannot be started."""
+        path = Path(log_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        offset = LogTail.end_of(path)
+        record = SupervisorRecord(
+            job_id=job_id,
+            argv=list(command.argv),
+            log_path=os.fspath(path),
+            cwd=command.cwd,
+            env=dict(command.env),
+            extra=dict(extra or {}),
+        )
+        record_path = records.create(record)
+        self = cls(
+            records,
+            job_id,
+            path,
+            offset=offset,
+            grace=grace,
+            on_started=on_started,
+            on_line=on_line,
+            on_exit=on_exit,
+        )
+        try:
+            with open(path, "ab") as log_file:  # the supervisor's own errors land in the log
+                self._launcher = subprocess.Popen(
+                    [sys.executable, "-I", os.fspath(SUPERVISOR_SCRIPT), os.fspath(record_path)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=log_file,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+        except BaseException:
+            records.remove(job_id)
+            self._close_wake()
+            raise
+        self._thread.start()
+        return self
+
+    @classmethod
+    def attach(
+        cls,
+        records: SupervisorRecords,
+        record: SupervisorRecord,
+        *,
+        grace: float = 5.0,
+        on_line: OnLine | None = None,
+        on_exit: OnExit | None = None,
+    ) -> SupervisedProcess:
+        """Watch the program of a record written before this app started.
+
+        Output is read from the log file's current end. Whatever happened meanwhile (the
+        program ended, the pid was reused, the supervisor died) comes through ``on_exit``.
+        """
+        path = Path(record.log_path)
+        self = cls(
+            records,
+            record.job_id,
+            path,
+            offset=LogTail.end_of(path),
+            grace=grace,
+            on_started=None,
+            on_line=on_line,
+            on_exit=on_exit,
+        )
+        if record.supervisor_pid is not None:
+            self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
+        if record.pid is not None:
+            self._tree = ProcessTree(record.pid, record.start_time)
+        self._attached_at = time.time()
+        self._thread.start()
+        return self
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def pid(self) -> int | None:
+        """The program's pid once known."""
+        tree = self._tree
+        return None if tree is None else tree.pid
+
+    @property
+    def tree(self) -> ProcessTree | None:
+        return self._tree
+
+    @property
+    def detached(self) -> bool:
+        """True once :meth:`detach` was called: nobody watches the program any more."""
+        return self._detached
+
+    def wait(self, timeout: float | None = None) -> ProcessOutcome | None:
+        """The outcome once ``on_exit`` has run; None on timeout or after :meth:`detach`."""
+        if threading.current_thread() is self._thread:
+            return self._outcome
+        self._done.wait(timeout)
+        return self._outcome
+
+    # ------------------------------------------------------------------ stop
+
+    def terminate(self, grace: float | None = None, delay: float = 0.0) -> None:
+        """SIGTERM the tree after ``delay`` s (0: now), SIGKILL it ``grace`` s after that.
+
+        Non-blocking; a request made before the program's pid is known is applied as soon
+        as it is.
+        """
+        grace = self.grace if grace is None else grace
+        if delay > 0:
+            timer = threading.Timer(delay, self.terminate, args=(grace, 0.0))
+            timer.name = f"jobdeck-process-{self.job_id}-term"
+            timer.daemon = True
+            with self._lock:
+                if self._delayed is not None or self._done.is_set():
+                    return
+                self._delayed = timer
+            timer.start()
+            return
+        with self._lock:
+            tree = self._tree
+            if tree is None:
+                self._stop_request = ("term", grace)
+        if tree is not None:
+            tree.terminate(grace)
+
+    def kill(self) -> None:
+        """SIGKILL the tree now."""
+        with self._lock:
+            tree = self._tree
+            if tree is None:
+                self._stop_request = ("kill", 0.0)
+        if tree is not None:
+            tree.kill()
+
+    def detach(self, timeout: float = 5.0) -> None:
+        """Stop watching and leave the program running (``on_exit`` will not be called)."""
+        with self._lock:
+            self._detached = True
+        self._cancel_timers()
+        with self._lock:
+            if self._wake_write >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_write, b"x")
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _cancel_timers(self) -> None:
+        with self._lock:
+            delayed, self._delayed = self._delayed, None
+            tree = self._tree
+        if delayed is not None:
+            delayed.cancel()
+        if tree is not None:
+            tree.cancel_escalation()
+
+    # ------------------------------------------------------------------ the watcher thread
+
+    def _watch(self) -> None:
+        outcome: ProcessOutcome | None = None
+        try:
+            outcome = self._watch_until_end()
+        except Exception as exc:
+            _log.exception("watching job %s failed", self.job_id)
+            outcome = self._lost(f"watching the program failed: {exc}")
+        finally:
+            self._close_wake()
+            self._tail.close()
+        if outcome is None:  # detached
+            self._done.set()
+            return
+        self._outcome = outcome
+        if self._on_exit is not None:
+            try:
+                self._on_exit(outcome)
+            except Exception:
+                _log.exception("on_exit callback failed for job %s", self.job_id)
+        self._done.set()
+
+    def _watch_until_end(self) -> ProcessOutcome | None:
+        if self._launcher is not None:
+            started = self._await_start()
+            if started is not None:
+                return started
+        if self._detached:
+            return None
+        if self._supervisor is not None and not self._follow(*self._supervisor):
+            return None
+        record = self._read_record()
+        if isinstance(record, str):
+            return self._lost(record)
+        if not record.finished:
+            tree = self._tree
+            if tree is not None and tree.alive():
+                # The supervisor died but the program runs on: watch the program itself.
+                if not self._follow(tree.pid, tree.start_time):
+                    return None
+                return self._lost("the supervisor died, so the program's exit status is unknown")
+            record = self._read_record()  # it may have finished in between
+            if isinstance(record, str) or not record.finished:
+                return self._lost(
+                    "the supervisor and the program are gone and no exit status was recorded"
+                )
+        return self._ended(record)
+
+    def _await_start(self) -> ProcessOutcome | None:
+        """Wait for a fresh supervisor to name its program; an outcome if it never does."""
+        launcher = self._launcher
+        assert launcher is not None and launcher.stdout is not None
+        said = b""
+        deadline = time.monotonic() + START_TIMEOUT
+        with launcher.stdout:
+            fd = launcher.stdout.fileno()
+            while time.monotonic() < deadline and not self._detached:
+                ready, _, _ = select.select([fd, self._wake_read], [], [], POLL_INTERVAL * 4)
+                if fd in ready:
+                    chunk = os.read(fd, 64)
+                    if not chunk:
+                        break
+                    said += chunk
+        launcher.wait()  # it forked and exited at once
+        if self._detached:
+            return None
+        record = self._read_record()
+        if isinstance(record, str):
+            return self._lost(f"the supervisor did not start: {record}")
+        if record.state == STATE_START_FAILED:
+            return ProcessOutcome("start_failed", error=record.error, ended_at=record.ended_at)
+        if record.pid is None:
+            why = "stopped" if said != READY else "reported no pid"
+            return self._lost(f"the supervisor {why} before the program started")
+        self._adopt(record)
+        if self._on_started is not None:
+            try:
+                self._on_started(record.pid)
+            except Exception:
+                _log.exception("on_started callback failed for job %s", self.job_id)
+        return None
+
+    def _adopt(self, record: SupervisorRecord) -> None:
+        assert record.pid is not None
+        tree = ProcessTree(record.pid, record.start_time)
+        with self._lock:
+            self._tree = tree
+            request, self._stop_request = self._stop_request, None
+            if record.supervisor_pid is not None:
+                self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
+        if request is not None:
+            kind, grace = request
+            if kind == "kill":
+                tree.kill()
+            else:
+                tree.terminate(grace)
+
+    def _follow(self, pid: int, start_time: float | None) -> bool:
+        """Read output and sample resources until process ``pid`` ends; False if detached."""
+        pidfd = _open_pidfd(pid, start_time)
+        alive = pidfd is not None or process_start_time(pid) == start_time
+        next_sample = 0.0
+        try:
+            while alive:
+                watched = [self._wake_read] + ([pidfd] if pidfd is not None else [])
+                ready, _, _ = select.select(watched, [], [], POLL_INTERVAL)
+                if self._detached:
+                    return False
+                self._emit(self._tail.read())
+                if time.monotonic() >= next_sample:
+                    next_sample = time.monotonic() + SAMPLE_INTERVAL
+                    self._sample()
+                if pidfd is not None:
+                    alive = pidfd not in ready
+                else:
+                    alive = process_start_time(pid) == start_time
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+        return not self._detached
+
+    def _sample(self) -> None:
+        tree = self._tree
+        if tree is not None:
+            self.usage.add(*tree.sample())
+
+    def _read_record(self) -> SupervisorRecord | str:
+        """The record, or why it cannot be had."""
+        try:
+            record = self.records.load(self.job_id)
+        except ValueError as exc:
+            return str(exc)
+        if record is None:
+            return f"its supervisor record {self.records.path(self.job_id)} is missing"
+        return record
+
+    def _ended(self, record: SupervisorRecord) -> ProcessOutcome:
+        if record.state == STATE_START_FAILED:
+            return ProcessOutcome("start_failed", error=record.error, ended_at=record.ended_at)
+        assert record.state == STATE_EXITED
+        self.usage.add(record.max_rss, record.cpu_seconds)
+        return ProcessOutcome(
+            "exited",
+            exit_code=record.exit_code,
+            signal=record.signal,
+            ended_at=record.ended_at,
+            ended_before_watch=(
+                self._attached_at is not None
+                and record.ended_at is not None
+                and record.ended_at <= self._attached_at
+            ),
+            tail=self._finish_output(),
+            peak_rss=self.usage.peak_rss,
+            cpu_seconds=self.usage.cpu_seconds,
+            leftovers=self._stop_leftovers(),
+        )
+
+    def _lost(self, why: str) -> ProcessOutcome:
+        return ProcessOutcome(
+            "lost",
+            error=why,
+            tail=self._finish_output(),
+            peak_rss=self.usage.peak_rss,
+            cpu_seconds=self.usage.cpu_seconds,
+            leftovers=self._stop_leftovers(),
+        )
+
+    def _finish_output(self) -> tuple[str, ...]:
+        self._emit(self._tail.finish())
+        return tuple(self._tail.tail)
+
+    def _stop_leftovers(self) -> int:
+        """Stop descendants that outlived the program; how many there were."""
+        with self._lock:
+            delayed, self._delayed = self._delayed, None
+        if delayed is not None:
+            delayed.cancel()
+        tree = self._tree
+        if tree is None:
+            return 0
+        leftovers = tree.leftovers()
+        if leftovers:
+            tree.terminate(self.grace)
+        else:
+            tree.cancel_escalation()
+        return len(leftovers)
+
+    def _emit(self, lines: list[str]) -> None:
+        if self._on_line is None:
+            return
+        for line in lines:
+            try:
+                self._on_line(line)
+            except Exception:
+                _log.exception("on_line callback failed for job %s; reading continues", self.job_id)
+
+    def _close_wake(self) -> None:
+        with self._lock:
+            fds, self._wake_read, self._wake_write = (self._wake_read, self._wake_write), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def __repr__(self) -> str:
+        return f"<SupervisedProcess job={self.job_id} pid={self.pid}>"
+
+
+def _open_pidfd(pid: int, start_time: float | None) -> int | None:
+    """A pidfd for ``pid`` if it is the process that started at ``start_time``; else None
+    (also where pidfds are not supported: the caller then polls)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+    if process_start_time(pid) != start_time:
+        os.close(fd)
+        return None
+    return fd
