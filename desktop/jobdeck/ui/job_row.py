@@ -220,9 +220,11 @@ class JobRow(QWidget):
         if job.status is JobStatus.RUNNING and percent is None:
             if bar.maximum() != 0:
                 bar.setRange(0, 0)  # busy indicator
+                self._set_bar_faded(True)
             return
         if bar.maximum() == 0:
             bar.setRange(0, 1000)
+            self._set_bar_faded(False)
         if job.status is JobStatus.COMPLETED:
             value = 1000
         elif percent is None:
@@ -236,6 +238,15 @@ class JobRow(QWidget):
             bar.setValue(value)
             bar.setUpdatesEnabled(True)
         bar.setEnabled(not job.finished or job.status is JobStatus.COMPLETED)
+
+    def _set_bar_faded(self, faded: bool) -> None:
+        """Some styles (Fusion) draw a busy bar full width; a faded one does not read as done."""
+        palette = self.palette()
+        if faded:
+            color = QColor(palette.color(QPalette.ColorRole.Highlight))
+            color.setAlpha(80)
+            palette.setColor(QPalette.ColorRole.Highlight, color)
+        self.progress_bar.setPalette(palette)
 
     def _wants_spinner(self) -> bool:
         job = self._job

@@ -95,11 +95,12 @@ class MainWindow(QMainWindow):
         launcher_split = QSplitter(Qt.Orientation.Vertical, launcher)
         launcher_split.addWidget(self.type_list)
         launcher_split.addWidget(self.forms)
-        launcher_split.setStretchFactor(0, 1)
-        launcher_split.setStretchFactor(1, 3)
+        launcher_split.setStretchFactor(0, 0)  # the list keeps its height; the form stretches
+        launcher_split.setStretchFactor(1, 1)
         rows_shown = min(max(self.type_list.count(), 3), 7)
         row_height = max(self.type_list.sizeHintForRow(0), 28) if rows_shown else 28
         list_height = rows_shown * row_height + 2 * self.type_list.frameWidth() + 8
+        self.type_list.setMinimumHeight(min(list_height, 4 * row_height))
         launcher_split.setSizes([list_height, 600])
         launcher_layout.addWidget(launcher_heading)
         launcher_layout.addWidget(launcher_split, 1)
