@@ -245,6 +245,14 @@ class JobTracker:
 
         return unsubscribe
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the changes inside the block share one commit (and send their events after
+        it), e.g. to queue many jobs at once. The tracker is locked for the whole block, so
+        keep it short: tracker calls only, no waiting on other threads that use it."""
+        with self._lock:
+            yield
+
     def set_enqueue_hook(self, hook: EnqueueHook | None) -> None:
         """Validate and normalise params in :meth:`enqueue` (the runtime installs one)."""
         self._enqueue_hook = hook

@@ -208,7 +208,11 @@ class Runner(QObject):
         self._finished_deps: dict[str, Job] = {}
         # The pending jobs, split so a pass looks at few of them: ``_ready`` (no dependency,
         # not delayed) in start order, ``_held`` (waiting for dependencies or time).
-        self._ready: collections.deque[Job] = collections.deque()
+        self._ready: collections.deque[Job] = collections.deque()  # guarded by _lock
+        #: Slots a pool thread has claimed for a chained job it is about to start.
+        self._reserved = 0
+        #: ``active`` is True on a pool thread while it records a callable's end.
+        self._chain_state = threading.local()
         self._held: list[Job] = []
         self._queue_stale = True  # rebuilt from the tracker when jobs were queued
 
@@ -472,6 +476,8 @@ class Runner(QObject):
             return  # create_job: running in its caller's code, not ours
         if kind is EventKind.CREATED or kind is EventKind.RETRYING:
             self._queue_stale = True
+        elif getattr(self._chain_state, "active", False):
+            return  # a pool thread ending a callable: it starts the next one or asks itself
         self._request_schedule()
 
     def _request_schedule(self) -> None:
@@ -504,10 +510,20 @@ class Runner(QObject):
             self._queue_stale = False
             self._rebuild_queue(now)
         with self._lock:
-            running = len(self._running)
-        # Ready jobs beyond the first free slots cannot win over those before them.
-        slots = max(0, self._max_workers - running)
-        front = [self._ready.popleft() for _ in range(min(slots, len(self._ready)))]
+            running = len(self._running) + self._reserved
+            # Ready jobs beyond the first free slots cannot win over those before them.
+            slots = max(0, self._max_workers - running)
+            front = [self._ready.popleft() for _ in range(min(slots, len(self._ready)))]
+            self._reserved += slots  # a pool thread chaining jobs must not take these slots
+        try:
+            self._plan_and_start(front, running, now, next_deadline)
+        finally:
+            with self._lock:
+                self._reserved -= slots
+
+    def _plan_and_start(
+        self, front: list[Job], running: int, now: float, next_deadline: float | None
+    ) -> None:
         plan = plan_queue(
             self._held + front,
             running=running,
@@ -516,7 +532,8 @@ class Runner(QObject):
             now=now,
         )
         taken = {job.id for job in plan.start} | {job.id for job, _ in plan.fail}
-        self._ready.extendleft(reversed([job for job in front if job.id not in taken]))
+        with self._lock:
+            self._ready.extendleft(reversed([job for job in front if job.id not in taken]))
         if taken:
             self._held = [job for job in self._held if job.id not in taken]
         for job, reason in plan.fail:
@@ -529,13 +546,16 @@ class Runner(QObject):
         self._arm_timer(min(due) if due else None, now)
 
     def _rebuild_queue(self, now: float) -> None:
-        self._ready.clear()
+        ready: list[Job] = []
         self._held = []
         for job in self._tracker.pending_jobs():
             if job.depends_on or (job.run_at_ts is not None and job.run_at_ts > now):
                 self._held.append(job)
             else:
-                self._ready.append(job)
+                ready.append(job)
+        with self._lock:
+            self._ready.clear()
+            self._ready.extend(ready)
 
     def _arm_timer(self, due: float | None, now: float) -> None:
         if due is None:
@@ -732,15 +752,80 @@ class Runner(QObject):
     def _run_callable(
         self, ex: _Execution, func: Callable[..., Any], kwargs: dict[str, Any]
     ) -> None:
+        """Run a callable job, then, while the queue allows, the next ready ones in turn."""
+        step: tuple[_Execution, Callable[..., Any], dict[str, Any]] | None = (ex, func, kwargs)
+        while step is not None:
+            ex, func, kwargs = step
+            outcome: tuple[bool, Any] = (True, None)
+            try:
+                outcome = (True, func(ex.ctx, **kwargs))
+            except BaseException as exc:
+                outcome = (False, exc)
+            finally:
+                # Recording this job's end and starting the next share one commit.
+                self._chain_state.active = True
+                try:
+                    with self._tracker.batch():
+                        try:
+                            ok, value = outcome
+                            if ok:
+                                self._finish_returned(ex, value)
+                            else:
+                                self._finish_raised(ex, value)
+                        finally:
+                            self._worker_done(ex)
+                        step = self._take_chained_callable()
+                finally:
+                    self._chain_state.active = False
+                if step is None:
+                    self._request_schedule()  # the GUI thread starts whatever comes next
+
+    def _take_chained_callable(
+        self,
+    ) -> tuple[_Execution, Callable[..., Any], dict[str, Any]] | None:
+        """On a pool thread whose job just ended: start the next ready job here if it is a
+        plain callable (no timeout), saving a round trip through the GUI thread.
+
+        Anything else — a stale queue, a coroutine, a process, a job with a timeout — is left
+        to :meth:`_schedule`, which the finished job's event has already requested.
+        """
+        with self._lock:
+            if (
+                self._stopping
+                or not self._started
+                or self._queue_stale
+                or not self._ready
+                or len(self._running) + self._reserved >= self._max_workers
+            ):
+                return None
+            job = self._ready[0]
+            job_type = self.job_type(job.type)
+            if (
+                job_type is None
+                or job_type is COMMAND
+                or job_type.is_async
+                or job.timeout is not None
+            ):
+                return None
+            self._ready.popleft()
+            self._reserved += 1
         try:
             try:
-                result = func(ex.ctx, **kwargs)
-            except BaseException as exc:
-                self._finish_raised(ex, exc)
-            else:
-                self._finish_returned(ex, result)
+                kwargs = job_type.to_kwargs(job.params)
+            except ValueError as exc:
+                self._fail_unstartable(job, f"invalid params: {exc}")
+                return None
+            try:
+                ctx = self._tracker.start_job(job.id)
+            except (InvalidTransition, UnknownJob):
+                return None  # cancelled meanwhile
+            ex = _Execution(job, ctx, job_type, _Kind.CALLABLE, None)
+            with self._lock:
+                self._running[job.id] = ex
+            return ex, job_type.func, kwargs
         finally:
-            self._worker_done(ex)
+            with self._lock:
+                self._reserved -= 1
 
     # -- coroutines ---------------------------------------------------------------------------
 
