@@ -508,3 +508,22 @@ def test_tight_progress_loops_share_the_gil(
     for i in range(1024):
         ctx.update_progress(i)
     assert sleeps == [0, 0]
+
+
+def test_batch_shares_one_commit_and_sends_events_after_it(
+    tracker: JobTracker, db_path: Path
+) -> None:
+    other = sqlite3.connect(db_path)
+    seen: list[int] = []
+
+    def on_event(event: JobEvent) -> None:
+        seen.append(other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+    tracker.subscribe(on_event)
+    with tracker.batch():
+        for i in range(5):
+            tracker.enqueue("t", {"i": i})
+        assert seen == []  # nothing announced before the commit
+        assert other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+    assert seen == [5, 5, 5, 5, 5]
+    other.close()
