@@ -110,7 +110,7 @@ def build_million(path: Path, n: int = 1_000_000) -> None:
                 "exit_code": None,
                 "log_path": None,
             }
-            yield tuple(values[c] for c in JOB_COLUMNS)
+            yield tuple(values.get(c) for c in JOB_COLUMNS)  # newer nullable columns: NULL
 
     step = 100_000
     for start in range(0, n, step):
