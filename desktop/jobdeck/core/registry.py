@@ -365,6 +365,8 @@ class JobType:
 
     ``func`` is called as ``func(ctx, **to_kwargs(params))``; ``is_async`` says whether it
     is a coroutine function (run on the event loop) or a plain callable (run on a thread).
+    A ``process`` job type runs an external program instead: its ``func(job, **kwargs)``
+    returns the ``command`` params (``argv``, ``cwd``, ``env``, ``shell``) to run.
     """
 
     name: str
@@ -375,6 +377,7 @@ class JobType:
     retryable: bool
     func: Callable[..., Any]
     is_async: bool
+    process: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:
@@ -396,6 +399,7 @@ class JobType:
         description: str | None = None,
         icon: str = "job",
         retryable: bool = False,
+        process: bool = False,
     ) -> JobType:
         """A job type whose schema comes from ``func``'s signature (see module docstring)."""
         return cls(
@@ -407,6 +411,7 @@ class JobType:
             retryable=retryable,
             func=func,
             is_async=inspect.iscoroutinefunction(func),
+            process=process,
         )
 
     def param(self, name: str) -> ParamSpec | None:
@@ -458,12 +463,19 @@ class JobRegistry:
         description: str | None = None,
         icon: str = "job",
         retryable: bool = False,
+        process: bool = False,
     ) -> Callable[[F], F]:
         """Decorator registering a function as job type ``name``; returns it unchanged."""
 
         def decorate(func: F) -> F:
             self.register(
-                name, func, title=title, description=description, icon=icon, retryable=retryable
+                name,
+                func,
+                title=title,
+                description=description,
+                icon=icon,
+                retryable=retryable,
+                process=process,
             )
             return func
 
@@ -478,12 +490,19 @@ class JobRegistry:
         description: str | None = None,
         icon: str = "job",
         retryable: bool = False,
+        process: bool = False,
     ) -> JobType:
         """Register ``func`` as job type ``name`` and return the new :class:`JobType`."""
         if name in self._types:
             raise ValueError(f"job type {name!r} is already registered")
         job_type = JobType.from_function(
-            name, func, title=title, description=description, icon=icon, retryable=retryable
+            name,
+            func,
+            title=title,
+            description=description,
+            icon=icon,
+            retryable=retryable,
+            process=process,
         )
         self.add(job_type)
         return job_type

@@ -13,14 +13,18 @@ from .checksum import checksum_folder
 from .command import COMMAND
 from .countdown import countdown
 from .files import copy_files
+from .python_script import python_script
 
 __all__ = ["builtin_registry", "register_builtin_jobs"]
 
 
 def register_builtin_jobs(registry: JobRegistry) -> JobRegistry:
-    """Add the built-in job types (command, copy, checksum, compress, countdown)."""
+    """Add the built-in job types (command, python, copy, checksum, compress, countdown)."""
     if COMMAND.name not in registry:
         registry.add(COMMAND)
+    registry.register(
+        "python", python_script, title="Run a Python script", icon="python", process=True
+    )
     registry.register("copy", copy_files, title="Copy files", icon="copy")
     registry.register("checksum", checksum_folder, title="Checksum a folder", icon="hash")
     registry.register("compress", compress_folder, title="Compress a folder", icon="archive")

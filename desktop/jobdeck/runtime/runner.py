@@ -40,7 +40,7 @@ from jobdeck.core.queue import backoff, plan_queue
 from jobdeck.core.registry import JobRegistry, JobType
 from jobdeck.core.tracker import JobTracker, UnknownJob
 from jobdeck.core.validation import check_json
-from jobdeck.jobs.command import COMMAND, COMMAND_TYPE_NAME, CommandParams
+from jobdeck.jobs.command import COMMAND, CommandParams
 
 from .process import ProcessStartError
 from .process_jobs import ProcessJobs, ProcessRun, Verdict, default_channel_dir_for
@@ -295,10 +295,10 @@ class Runner(QObject):
 
     @staticmethod
     def can_reattach(job: Job) -> bool:
-        """``JobTracker.open(reattach=...)`` hook: keep a ``command`` job left running, for
-        :meth:`start` to adopt (re-attached if its program lives, else its recorded or
-        lost outcome)."""
-        return job.type == COMMAND_TYPE_NAME
+        """``JobTracker.open(reattach=...)`` hook: keep a process job left running (one whose
+        program was started: it has a log file), for :meth:`start` to adopt (re-attached if
+        its program lives, else its recorded or lost outcome is recorded)."""
+        return job.log_path is not None
 
     def stale_jobs(self) -> dict[str, float]:
         """Process jobs silent on the channel for ``heartbeat_timeout`` or more: the
@@ -629,6 +629,9 @@ class Runner(QObject):
         try:
             if job_type is COMMAND:
                 command = CommandParams.from_params(job.params)
+            elif job_type.process:
+                built = job_type.func(job, **job_type.to_kwargs(job.params))
+                command = CommandParams.from_params(COMMAND.validate(built))
             else:
                 kwargs = job_type.to_kwargs(job.params)
         except ValueError as exc:
@@ -803,6 +806,7 @@ class Runner(QObject):
             if (
                 job_type is None
                 or job_type is COMMAND
+                or job_type.process
                 or job_type.is_async
                 or job.timeout is not None
             ):

@@ -1,0 +1,77 @@
+"""The built-in ``python`` job type: a script run as a supervised process job."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core.registry import JobRegistry
+from jobdeck.jobs import register_builtin_jobs
+from jobdeck.runtime import Runner
+
+from .conftest import ProgressRecorder, finished
+
+WAIT_MS = 15_000
+
+
+@pytest.fixture
+def builtin_runner(make_runner: Callable[..., Runner], registry: JobRegistry) -> Runner:
+    register_builtin_jobs(registry)
+    return make_runner(registry=registry)
+
+
+def test_script_using_the_worker_helper_reports_progress_and_result(
+    qtbot, builtin_runner: Runner, tracker: JobTracker, progress: ProgressRecorder, tmp_path: Path
+) -> None:
+    script = tmp_path / "count.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from jobdeck.worker import run_job
+
+            def work(job):
+                for i in range(1, 6):
+                    job.progress(current=i, total=5, message=f"step {i} of {sys.argv[1]}")
+                job.info("all steps done")
+                return {"steps": 5}
+
+            run_job(work)
+            """
+        )
+    )
+    job = tracker.enqueue("python", {"script": str(script), "args": ["five"]})
+    assert job.title == "Run a Python script"
+    qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
+    done = tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED, done
+    assert done.result == {"steps": 5}
+    assert progress.max_current[job.id] == 5 and progress.totals[job.id] == 5
+    assert any("all steps done" in e.message for e in tracker.logs(job.id))
+
+
+def test_plain_script_output_progress_and_failure(
+    qtbot, builtin_runner: Runner, tracker: JobTracker, progress: ProgressRecorder, tmp_path: Path
+) -> None:
+    script = tmp_path / "fails.py"
+    script.write_text("for p in (25, 50):\n    print(f'{p}%', flush=True)\nraise SystemExit(3)\n")
+    job = tracker.enqueue("python", {"script": str(script)})
+    qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
+    done = tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert done.error is not None and "exit status 3" in done.error.message
+    assert progress.max_current[job.id] == 50
+
+
+def test_missing_script_fails_saying_so(
+    qtbot, builtin_runner: Runner, tracker: JobTracker, tmp_path: Path
+) -> None:
+    job = tracker.enqueue("python", {"script": str(tmp_path / "nope.py")})
+    qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
+    done = tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert done.error is not None and "no such file" in done.error.message
