@@ -170,7 +170,12 @@ def test_settings_round_trip(settings: AppSettings) -> None:
 def test_demo_jobs_are_valid(app: JobdeckApp) -> None:
     ids = queue_demo_jobs(app.tracker)
     assert len(ids) >= 5
-    assert {app.tracker.get_job(i).type for i in ids} >= {"command", "countdown", "checksum"}  # type: ignore[union-attr]
+    assert {app.tracker.get_job(i).type for i in ids} >= {
+        "command",
+        "countdown",
+        "checksum",
+        "python",
+    }  # type: ignore[union-attr]
 
 
 def test_no_system_tray_still_works(app: JobdeckApp) -> None:

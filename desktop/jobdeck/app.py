@@ -325,6 +325,16 @@ def queue_demo_jobs(tracker: JobTracker) -> list[str]:
         ).id,
         tracker.enqueue("countdown", {"seconds": 45}, title="Countdown 45 s", priority=-1).id,
     ]
+    example = Path(__file__).resolve().parent / "resources" / "examples" / "progress.py"
+    if example.is_file():  # reports through the progress channel (jobdeck.worker)
+        ids.append(
+            tracker.enqueue(
+                "python",
+                {"script": str(example), "args": ["--steps", "40", "--delay", "0.5"]},
+                title="Python script with jobdeck.worker",
+                priority=-1,
+            ).id
+        )
     return ids
 
 
