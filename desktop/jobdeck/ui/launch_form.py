@@ -9,10 +9,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -123,13 +125,25 @@ class LaunchForm(QWidget):
         buttons.addWidget(self.status_label, 1)
         buttons.addWidget(self.start_button)
 
+        # The fields scroll when the window is short; Start stays in sight below them.
+        body = QWidget(self)
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addLayout(top)
+        body_layout.addWidget(description)
+        body_layout.addLayout(form)
+        body_layout.addWidget(self.general_error)
+        body_layout.addStretch(1)
+        scroller = QScrollArea(self)
+        scroller.setWidget(body)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = scroller.verticalScrollBar().sizeHint().width()
+        scroller.setMinimumWidth(body.minimumSizeHint().width() + bar)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(description)
-        layout.addLayout(form)
-        layout.addWidget(self.general_error)
+        layout.addWidget(scroller, 1)
         layout.addLayout(buttons)
-        layout.addStretch(1)
 
         for key in ("Ctrl+Return", "Ctrl+Enter"):
             shortcut = QShortcut(QKeySequence(key), self)

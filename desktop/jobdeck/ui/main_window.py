@@ -100,7 +100,7 @@ class MainWindow(QMainWindow):
         rows_shown = min(max(self.type_list.count(), 3), 7)
         row_height = max(self.type_list.sizeHintForRow(0), 28) if rows_shown else 28
         list_height = rows_shown * row_height + 2 * self.type_list.frameWidth() + 8
-        self.type_list.setMinimumHeight(min(list_height, 4 * row_height))
+        self.type_list.setMinimumHeight(list_height)
         launcher_split.setSizes([list_height, 600])
         launcher_layout.addWidget(launcher_heading)
         launcher_layout.addWidget(launcher_split, 1)
