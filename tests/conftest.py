@@ -4,3 +4,5 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
+
+pytest_plugins = ["tests.channel_fixtures"]

@@ -38,23 +38,6 @@ from .channel_helpers import Client, Recorder, running_server, short_tempdir, wa
 
 
 @pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def runtime_dir() -> Iterator[Path]:
-    with short_tempdir() as base:
-        yield base / "jobdeck"
-
-
-@pytest.fixture
-def server(runtime_dir: Path, rec: Recorder) -> Iterator[ChannelServer]:
-    with running_server(runtime_dir, rec) as srv:
-        yield srv
-
-
-@pytest.fixture
 def clients() -> Iterator[list[Client]]:
     opened: list[Client] = []
     yield opened

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from jobdeck.runtime.channel import ChannelServer
 from jobdeck.runtime.output_progress import parse_progress_line
 from jobdeck.runtime.protocol import CompletedMsg, FailedMsg, LogMsg, ProgressMsg
 
-from .channel_helpers import Recorder, running_server, short_tempdir
+from .channel_helpers import Recorder
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 NODE = shutil.which("node")
@@ -45,17 +44,6 @@ LANGUAGES = [
     "sh",
     pytest.param("node", marks=pytest.mark.skipif(NODE is None, reason="node is not installed")),
 ]
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def server(rec: Recorder) -> Iterator[ChannelServer]:
-    with short_tempdir() as base, running_server(base / "jobdeck", rec) as srv:
-        yield srv
 
 
 def job_env(server: ChannelServer, job_id: str, **extra: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -22,7 +21,7 @@ from jobdeck.runtime.channel import ChannelServer
 from jobdeck.runtime.output_progress import parse_progress_line
 from jobdeck.runtime.protocol import CompletedMsg, FailedMsg, LogMsg, ProgressMsg
 
-from .channel_helpers import Recorder, running_server, short_tempdir, wait_until
+from .channel_helpers import Recorder, wait_until
 
 HELPER = Path(__file__).resolve().parents[2] / "resources" / "jobdeck-job.sh"
 SHELLS = [
@@ -43,17 +42,6 @@ def run_sh(
         timeout=10,
         check=False,
     )
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def server(rec: Recorder) -> Iterator[ChannelServer]:
-    with short_tempdir() as base, running_server(base / "jobdeck", rec) as srv:
-        yield srv
 
 
 # ---------------------------------------------------------------------------- JSON escaping

@@ -28,26 +28,9 @@ from jobdeck.runtime.protocol import (
     parse_message,
 )
 from jobdeck.worker import Job, JobCancelled, run_and_report
-from tests.runtime.channel_helpers import Recorder, running_server, short_tempdir, wait_until
+from tests.runtime.channel_helpers import Recorder, running_server, wait_until
 
 WORKER_FILE = Path(worker.__file__)
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def runtime_dir() -> Iterator[Path]:
-    with short_tempdir() as base:
-        yield base / "jobdeck"
-
-
-@pytest.fixture
-def server(runtime_dir: Path, rec: Recorder) -> Iterator[ChannelServer]:
-    with running_server(runtime_dir, rec) as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -624,38 +624,51 @@ class Runner(QObject):
             known = ", ".join(t.name for t in self.job_types())
             self._fail_unstartable(job, f"unknown job type {job.type!r}; known types: {known}")
             return True
-        command: CommandParams | None = None
-        kwargs: dict[str, Any] = {}
         try:
-            if job_type is COMMAND:
-                command = CommandParams.from_params(job.params)
-            elif job_type.process:
-                built = job_type.func(job, **job_type.to_kwargs(job.params))
-                command = CommandParams.from_params(COMMAND.validate(built))
-            else:
-                kwargs = job_type.to_kwargs(job.params)
+            prepared = self._prepare(job, job_type)
         except ValueError as exc:
             self._fail_unstartable(job, f"invalid params: {exc}")
             return True
-        try:
-            ctx = self._tracker.start_job(job.id)
-        except (InvalidTransition, UnknownJob):
-            return False  # cancelled between planning and starting
-        if command is not None:
+        if isinstance(prepared, CommandParams):
             kind = _Kind.PROCESS
         else:
             kind = _Kind.COROUTINE if job_type.is_async else _Kind.CALLABLE
         deadline = now + job.timeout if job.timeout is not None else None
+        ex = self._begin(job, job_type, kind, deadline)
+        if ex is None:
+            return False  # cancelled between planning and starting
+        if isinstance(prepared, CommandParams):
+            self._start_process(ex, prepared)
+        elif job_type.is_async:
+            self._start_coroutine(ex, job_type.func, prepared)
+        else:
+            self._pool.start(functools.partial(self._run_callable, ex, job_type.func, prepared))
+        return True
+
+    @staticmethod
+    def _prepare(job: Job, job_type: JobType) -> CommandParams | dict[str, Any]:
+        """What runs: a process's command params, or a function's keyword arguments.
+        Raises ValueError for invalid params."""
+        if job_type is COMMAND:
+            return CommandParams.from_params(job.params)
+        if job_type.process:
+            built = job_type.func(job, **job_type.to_kwargs(job.params))
+            return CommandParams.from_params(COMMAND.validate(built))
+        return job_type.to_kwargs(job.params)
+
+    def _begin(
+        self, job: Job, job_type: JobType, kind: _Kind, deadline: float | None
+    ) -> _Execution | None:
+        """Move the job to running and register its execution; None if it was no longer
+        pending (cancelled meanwhile)."""
+        try:
+            ctx = self._tracker.start_job(job.id)
+        except (InvalidTransition, UnknownJob):
+            return None
         ex = _Execution(job, ctx, job_type, kind, deadline)
         with self._lock:
             self._running[job.id] = ex
-        if command is not None:
-            self._start_process(ex, command)
-        elif job_type.is_async:
-            self._start_coroutine(ex, job_type.func, kwargs)
-        else:
-            self._pool.start(functools.partial(self._run_callable, ex, job_type.func, kwargs))
-        return True
+        return ex
 
     # -- finishing (any thread) ---------------------------------------------------------------
 
@@ -815,18 +828,13 @@ class Runner(QObject):
             self._reserved += 1
         try:
             try:
-                kwargs = job_type.to_kwargs(job.params)
+                kwargs = self._prepare(job, job_type)
             except ValueError as exc:
                 self._fail_unstartable(job, f"invalid params: {exc}")
                 return None
-            try:
-                ctx = self._tracker.start_job(job.id)
-            except (InvalidTransition, UnknownJob):
-                return None  # cancelled meanwhile
-            ex = _Execution(job, ctx, job_type, _Kind.CALLABLE, None)
-            with self._lock:
-                self._running[job.id] = ex
-            return ex, job_type.func, kwargs
+            assert isinstance(kwargs, dict)  # a plain callable (checked above)
+            ex = self._begin(job, job_type, _Kind.CALLABLE, None)
+            return None if ex is None else (ex, job_type.func, kwargs)
         finally:
             with self._lock:
                 self._reserved -= 1
