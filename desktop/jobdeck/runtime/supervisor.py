@@ -116,18 +116,19 @@ def read_record(path: Path) -> SupervisorRecord:
         raise ValueError(f"{path} is not a readable supervisor record: {exc}") from exc
 
 
-def process_start_time(pid: int) -> float | None:
+def process_start_time(pid: int, *, include_zombie: bool = False) -> float | None:
     """When process ``pid`` started (clock ticks since boot, from /proc), or None if gone.
 
     Compared with the recorded value, it tells a live job from a new process that got the
-    same pid. A zombie counts as gone. Uses psutil's ``create_time`` where /proc is missing.
+    same pid. A zombie counts as gone unless ``include_zombie`` (the supervisor recording a
+    program that exited at once). Uses psutil's ``create_time`` where /proc is missing.
     """
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
         # the command name is in parentheses and may contain spaces: split after the last ')'
         fields_ = stat[stat.rindex(b")") + 2 :].split()
-        if fields_[0] in (b"Z", b"X"):
+        if fields_[0] in (b"Z", b"X") and not include_zombie:
             return None  # a zombie has finished
         return float(fields_[19])
     except (FileNotFoundError, ProcessLookupError):
@@ -184,7 +185,9 @@ def _run(record_path: Path) -> int:
         log.close()
     record.state = STATE_RUNNING
     record.pid = child.pid
-    record.start_time = process_start_time(child.pid)
+    # The program may already have exited (a zombie until we wait): its start time still
+    # identifies its process group, whose leftovers the app stops.
+    record.start_time = process_start_time(child.pid, include_zombie=True)
     record.started_at = time.time()
     write_record(record_path, record)
     _announce_ready()
