@@ -204,12 +204,11 @@ job__start_connector() {
 job__heartbeats() {
     job__interval=${JOBDECK_HEARTBEAT_INTERVAL:-10}
     job__parent=$1
-    job__sleep=
-    trap 'kill "$job__sleep" 2>/dev/null; exit 0' TERM
+    # $! is the sleep (if one started yet); wait for it, so none outlives the script.
+    trap 'kill $! 2>/dev/null; wait $! 2>/dev/null; exit 0' TERM
     while :; do
         sleep "$job__interval" 9>&- &
-        job__sleep=$!
-        wait "$job__sleep"
+        wait $!
         kill -0 "$job__parent" 2>/dev/null || exit 0
         job__send heartbeat
     done

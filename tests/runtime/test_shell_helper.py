@@ -39,7 +39,7 @@ def run_sh(
         env={**base, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=10,
+        timeout=30,  # generous: a loaded machine forks slowly
         check=False,
     )
 
