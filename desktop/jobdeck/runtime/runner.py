@@ -347,7 +347,9 @@ class Runner(QObject):
             sys.setswitchinterval(self._switch_interval)
         self._processes = self._make_process_jobs()
         self._processes.open()
-        self._unsubscribe = self._tracker.subscribe(self._on_event)
+        unsubscribe = self._unsubscribe = self._tracker.subscribe(self._on_event)
+        # Destroyed without shutdown(): the tracker must stop calling into this object.
+        self.destroyed.connect(lambda *_: unsubscribe())
         self._adopt_orphans()
         self._schedule()
 

@@ -64,6 +64,10 @@ class JobSignals(QObject):
         self._timer.timeout.connect(self._drain)
         self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: object = tracker.subscribe(self._on_event)
+        # If this object is destroyed without close() (e.g. with a parent), stop the tracker
+        # from calling into it from other threads. The closure must not hold ``self``.
+        unsubscribe = self._unsubscribe
+        self.destroyed.connect(lambda *_: unsubscribe())
 
     @property
     def tracker(self) -> JobTracker:
