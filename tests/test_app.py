@@ -50,11 +50,9 @@ def app(
         confirm_quit=quits.confirm,
         on_quit=quits.on_quit,
     )
-    qtbot.addWidget(jobdeck.window)
-    qtbot.addWidget(jobdeck.taskbar)
     jobdeck.start()
     yield jobdeck
-    jobdeck.shutdown()
+    jobdeck.shutdown()  # closes and deletes its widgets (not qtbot.addWidget's job here)
 
 
 def test_queued_job_runs_and_shows_in_taskbar_and_history(app: JobdeckApp, qtbot) -> None:
@@ -109,8 +107,6 @@ def test_quit_keeping_processes_leaves_them_running_and_the_next_start_re_attach
         confirm_quit=quits.confirm,
         on_quit=quits.on_quit,
     )
-    qtbot.addWidget(again.window)
-    qtbot.addWidget(again.taskbar)
     again.start(show_window=False)
     try:
         assert again.tracker.get_job(counting.id).status is JobStatus.CANCELLED  # type: ignore[union-attr]

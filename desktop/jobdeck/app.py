@@ -240,6 +240,11 @@ class JobdeckApp(QObject):
         self.signals.close()
         self.tracker.close()
         self.settings.sync()
+        # Destroy the Qt objects here, on the GUI thread, when the loop next runs. Left to
+        # Python's garbage collector they could be freed on a worker thread, where Qt cannot
+        # unregister their timers (a timer then fires for a freed object).
+        for obj in (self.window, self.taskbar, self.tray, self.signals, self.runner):
+            obj.deleteLater()
 
     def _ask_quit(self, running: int, processes: int) -> QuitChoice:
         jobs = "1 job is" if running == 1 else f"{running} jobs are"

@@ -216,6 +216,11 @@ class Spinner(QObject):
         if not self._users:
             self._timer.stop()
 
+    def stop(self) -> None:
+        """Stop for good (the owner is going away): forget every user."""
+        self._users.clear()
+        self._timer.stop()
+
     def _tick(self) -> None:
         self._angle = (self._angle + self._step) % 360
         self.frameChanged.emit(self._angle)

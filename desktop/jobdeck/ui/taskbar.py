@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QCloseEvent,
     QGuiApplication,
     QMouseEvent,
     QPalette,
@@ -386,6 +387,14 @@ class Taskbar(QWidget):
         self.move(self._corner_position())
 
     # --- look ------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing for good (not hiding): stop the timers and the spinner, so nothing fires
+        for this panel once it is gone."""
+        self._refresh_timer.stop()
+        self._clock_timer.stop()
+        self._spinner.stop()
+        super().closeEvent(event)
 
     def _style_panel(self) -> None:
         """Rounded, nearly opaque panel in the palette's colours, drawn by Qt's style sheet

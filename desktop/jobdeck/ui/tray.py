@@ -267,7 +267,10 @@ class TrayController(QObject):
             self.showWindowRequested.emit()
 
     def dispose(self) -> None:
-        """Hide the tray icon (call before quitting so no ghost icon stays behind)."""
+        """Hide the tray icon (call before quitting so no ghost icon stays behind) and stop
+        the animation timers."""
+        self._update_timer.stop()
+        self._busy_timer.stop()
         if self._tray is not None:
             self._tray.hide()
         self.menu.deleteLater()
