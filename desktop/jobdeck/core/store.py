@@ -221,10 +221,6 @@ def _partial_update(fields: frozenset[str]) -> tuple[str, tuple[Callable[[Job], 
 _INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({', '.join('?' * len(JOB_COLUMNS))})"
 )
-#: Everything but id, type, params, metadata and created_ts, which never change.
-_MUTABLE = tuple(c for c in JOB_COLUMNS if c not in ("id", "type", "params", "created_ts"))
-_UPDATE_JOB = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _MUTABLE)} WHERE id = ?"
-_MUTABLE_IDX = tuple(_COL[c] for c in _MUTABLE)
 _UPDATE_PROGRESS = (
     "UPDATE jobs SET progress_current = ?, progress_total = ?, progress_message = ? "
     "WHERE id = ? AND status = 'running'"
@@ -419,11 +415,6 @@ class Store:
 
     def insert(self, conn: sqlite3.Connection, job: Job) -> None:
         conn.execute(_INSERT_JOB, _job_values(job))
-
-    def save(self, conn: sqlite3.Connection, job: Job) -> None:
-        """Write every mutable column of ``job``."""
-        values = _job_values(job)
-        conn.execute(_UPDATE_JOB, [values[i] for i in _MUTABLE_IDX] + [job.id])
 
     def save_fields(self, conn: sqlite3.Connection, job: Job, fields: frozenset[str]) -> None:
         """Write only ``fields`` (Job field names) of ``job``: one prepared UPDATE."""

@@ -37,6 +37,7 @@ Subscriber = Callable[[JobEvent], None]
 EnqueueHook = Callable[[str, dict[str, Any]], tuple[dict[str, Any], str]]
 
 DEFAULT_RETENTION = timedelta(days=7)
+_INTERRUPTED = "interrupted: Jobdeck stopped while this job was running"
 
 
 class UnknownJob(KeyError):
@@ -201,27 +202,25 @@ class JobTracker:
                     kept.append(job)
                     log.info("job %s left running for the runtime to re-attach", job.id)
                     continue
+                changes: dict[str, Any]
                 if job.attempts < job.max_attempts and is_retryable(job.type):
-                    recovered = dataclasses.replace(
-                        job,
-                        status=JobStatus.PENDING,
-                        started_ts=None,
-                        cancel_requested=False,
-                        pid=None,
-                        error=JobError("interrupted: Jobdeck stopped while this job was running"),
-                    )
+                    changes = {
+                        "status": JobStatus.PENDING,
+                        "started_ts": None,
+                        "cancel_requested": False,
+                        "pid": None,
+                        "error": JobError(_INTERRUPTED),
+                    }
                 else:
                     p = job.progress
                     where = f" at {p.current:g}/{p.total:g}" if p.total else ""
-                    recovered = dataclasses.replace(
-                        job,
-                        status=JobStatus.FAILED,
-                        completed_ts=max(now, job.started_ts or now),
-                        error=JobError(
-                            f"interrupted: Jobdeck stopped while this job was running{where}"
-                        ),
-                    )
-                self.store.save(conn, recovered)
+                    changes = {
+                        "status": JobStatus.FAILED,
+                        "completed_ts": max(now, job.started_ts or now),
+                        "error": JobError(f"{_INTERRUPTED}{where}"),
+                    }
+                recovered = _evolve(job, changes)
+                self.store.save_fields(conn, recovered, frozenset(changes))
                 log.info("recovered job %s as %s", job.id, recovered.status.value)
             if self.retention is not None:
                 removed = self.store.delete_finished_before(
