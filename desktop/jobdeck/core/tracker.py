@@ -884,17 +884,17 @@ class _GroupCommitLock:
 
 _ALWAYS_SAVED = frozenset({"progress"})  # a running job's live progress goes with each change
 _JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
+_JOB_FIELD_SET = frozenset(_JOB_FIELDS)
 
 
 def _evolve(job: Job, changes: Mapping[str, Any]) -> Job:
     """``dataclasses.replace`` without its per-call overhead (this is on every transition)."""
-    values = [changes.get(name, getattr(job, name)) for name in _JOB_FIELDS] if changes else None
-    if values is None:
+    if not changes:
         return job
-    unknown = changes.keys() - set(_JOB_FIELDS)
+    unknown = changes.keys() - _JOB_FIELD_SET
     if unknown:
         raise TypeError(f"Job has no field(s) {sorted(unknown)}")
-    return Job(*values)
+    return Job(*[changes.get(name, getattr(job, name)) for name in _JOB_FIELDS])
 
 
 def _asks_to_keep(reattach: Callable[[Job], bool], job: Job) -> bool:
