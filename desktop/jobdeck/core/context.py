@@ -12,7 +12,7 @@ import threading
 import time
 from numbers import Real
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .tracker import JobTracker
@@ -164,6 +164,3 @@ class JobContext:
     def snapshot(self) -> tuple[float, float, str, int]:
         """(current, total, message, seq) read together."""
         return self.current, self.total, self.message, self.seq
-
-    def _state(self) -> dict[str, Any]:
-        return {"current": self.current, "total": self.total, "message": self.message}
