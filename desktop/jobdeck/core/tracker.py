@@ -107,6 +107,8 @@ class JobTracker:
         self._log_events: collections.deque[LogEntry] = collections.deque()
         self._closed = False
         self._wake = threading.Event()
+        #: True while the pump sleeps with no timeout (nothing runs); see :meth:`_wake_pump`.
+        self._pump_asleep = False
         self._pump: threading.Thread | None = None
         if not store.read_only:
             self._recover(is_retryable or (lambda _type: False), reattach)
@@ -450,6 +452,7 @@ class JobTracker:
         self._event_seq[job.id] = 0
         self._flushed_seq[job.id] = 0
         self._ensure_pump()
+        self._wake_pump()
         return ctx
 
     def _untrack(self, job_id: str) -> None:
@@ -663,6 +666,7 @@ class JobTracker:
         self._logs.append(entry)
         self._log_events.append(entry)
         self._ensure_pump()
+        self._wake_pump()
 
     def _with_live_progress(self, job: Job) -> Job:
         ctx = self._contexts.get(job.id)
@@ -673,6 +677,13 @@ class JobTracker:
         if p.current == current and p.total == total and p.message == message:
             return job
         return _evolve(job, {"progress": Progress(current, total, message)})
+
+    def _wake_pump(self) -> None:
+        """Wake the pump if it sleeps because nothing ran: new work has arrived (a job
+        started, a log line). Call it after adding the work, so the pump either sees the
+        work when it looks before sleeping, or is woken here."""
+        if self._pump_asleep:
+            self._wake.set()
 
     def _ensure_pump(self) -> None:
         if self._pump is None and not self._closed and not self.store.read_only:
@@ -686,8 +697,14 @@ class JobTracker:
     def _pump_loop(self) -> None:
         last_flush = self.now()
         while not self._closed:
+            # Announce the sleep before looking for work: a job that starts meanwhile
+            # either is seen here or sees the flag and wakes us (see _wake_pump).
+            self._pump_asleep = True
             idle = not self._contexts and not self._log_events
+            if not idle:
+                self._pump_asleep = False
             self._wake.wait(None if idle else self.event_interval)
+            self._pump_asleep = False
             self._wake.clear()
             if self._closed:
                 return
