@@ -28,13 +28,6 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def _free_display() -> int:
-    for n in range(90, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display number between :90 and :199")
-
-
 class XSession:
     """Xvfb on a free display (with trayer and xcompmgr when installed), torn down on exit."""
 
@@ -42,8 +35,8 @@ class XSession:
         if shutil.which("Xvfb") is None:
             raise RuntimeError("Xvfb is not installed (bash scripts/install-debian-deps.sh)")
         self.size = size
-        self.number = _free_display()
-        self.display = f":{self.number}"
+        self.number = -1  # Xvfb picks a free display (-displayfd): parallel runs never clash
+        self.display = ""
         self.procs: list[subprocess.Popen[bytes]] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="jobdeck-x-"))
         self.want_tray = tray
@@ -64,16 +57,23 @@ class XSession:
         return env
 
     def __enter__(self) -> XSession:
+        read_fd, write_fd = os.pipe()
         xvfb = subprocess.Popen(
-            ["Xvfb", self.display, "-screen", "0", f"{self.size}x24", "-nolisten", "tcp"],
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{self.size}x24"]
+            + ["-nolisten", "tcp"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            pass_fds=(write_fd,),
         )
+        os.close(write_fd)
         self.procs.append(xvfb)
-        socket = Path(f"/tmp/.X11-unix/X{self.number}")
-        _wait(lambda: socket.exists() or xvfb.poll() is not None, 20, "Xvfb to start")
-        if xvfb.poll() is not None:
-            raise RuntimeError(f"Xvfb exited with status {xvfb.returncode}")
+        with os.fdopen(read_fd) as reader:  # Xvfb writes its display number when ready
+            number = reader.readline().strip()
+        if not number.isdigit():
+            xvfb.kill()
+            raise RuntimeError(f"Xvfb did not start (exit status {xvfb.wait()})")
+        self.number = int(number)
+        self.display = f":{self.number}"
         if self.want_compositor and shutil.which("xcompmgr"):
             self.procs.append(subprocess.Popen(["xcompmgr"], env=self.env()))
         if self.want_tray and shutil.which("trayer"):
