@@ -59,8 +59,10 @@ class XSession:
     def __enter__(self) -> XSession:
         read_fd, write_fd = os.pipe()
         xvfb = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{self.size}x24"]
-            + ["-nolisten", "tcp"],
+            [
+                *("Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp"),
+                *("-screen", "0", f"{self.size}x24"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             pass_fds=(write_fd,),
