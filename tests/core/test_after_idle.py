@@ -52,8 +52,7 @@ def test_progress_events_and_stored_progress_after_idle(db_path: Path) -> None:
 
         def stored() -> tuple[float, float, str]:
             return reader.execute(
-                "SELECT progress_current, progress_total, progress_message FROM jobs "
-                "WHERE id = ?",
+                "SELECT progress_current, progress_total, progress_message FROM jobs WHERE id = ?",
                 (second.job_id,),
             ).fetchone()
 
@@ -85,9 +84,11 @@ def test_several_idle_gaps_in_a_session(db_path: Path) -> None:
     tracker = JobTracker.open(db_path, event_interval=0.01)
     seen: dict[str, float] = {}
     tracker.subscribe(
-        lambda e: seen.__setitem__(e.job.id, e.job.progress.current)
-        if e.kind is EventKind.PROGRESS
-        else None
+        lambda e: (
+            seen.__setitem__(e.job.id, e.job.progress.current)
+            if e.kind is EventKind.PROGRESS
+            else None
+        )
     )
     for round_ in range(3):
         ctx = tracker.create_job(f"round {round_}")
