@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ def test_a_failure_reaches_the_server_with_its_exact_signature(
     assert call.signature == "susssasa{sv}i"  # uint32 replaces_id, byte urgency: as specified
     [sent] = server.notifications
     assert sent["app_name"] == "Jobdeck"
+    assert sent["app_icon"].endswith("jobdeck.svg") and os.path.isfile(sent["app_icon"])
     assert sent["replaces_id"] == 0
     assert sent["summary"] == "Failed: Copy photos"
     assert sent["body"] == "exit status 1"

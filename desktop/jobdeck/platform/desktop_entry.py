@@ -22,6 +22,7 @@ from pathlib import Path
 __all__ = [
     "DESKTOP_FILE_ID",
     "data_home",
+    "icon_file",
     "install_desktop_entry",
     "jobdeck_command",
     "render_desktop_entry",
@@ -88,7 +89,8 @@ def data_home() -> Path:
     return Path.home() / ".local" / "share"
 
 
-def _icon_source() -> Path:
+def icon_file() -> Path:
+    """Jobdeck's scalable icon (``jobdeck.svg``) in the bundle, wheel or checkout."""
     package = Path(__file__).resolve().parent.parent  # .../jobdeck
     candidates = []
     bundle = getattr(sys, "_MEIPASS", None)
@@ -142,6 +144,6 @@ def install_desktop_entry(
                 removed.append(path)
         return removed
     text = render_desktop_entry(list(command) if command is not None else jobdeck_command())
-    _write(icon, _icon_source().read_bytes())
+    _write(icon, icon_file().read_bytes())
     _write(entry, text.encode())
     return [entry, icon]

@@ -32,6 +32,7 @@ from .dbus_util import (
     typed_ints_available,
     uint32,
 )
+from .desktop_entry import DESKTOP_FILE_ID, icon_file
 
 __all__ = ["ACTIONS", "Notifier", "Urgency"]
 
@@ -71,6 +72,13 @@ class _Pending:
     job_id: str
 
 
+def _default_icon() -> str:
+    try:
+        return str(icon_file())
+    except FileNotFoundError:
+        return DESKTOP_FILE_ID
+
+
 def _label(action: str) -> str:
     return QCoreApplication.translate("Notifier", ACTIONS[action])
 
@@ -96,8 +104,8 @@ class Notifier(QObject):
         *,
         bus: QDBusConnection | Literal["session"] | None = "session",
         app_name: str = "Jobdeck",
-        app_icon: str = "jobdeck",
-        desktop_entry: str = "jobdeck",
+        app_icon: str | None = None,
+        desktop_entry: str = DESKTOP_FILE_ID,
         timeout_ms: int = -1,
         parent: QObject | None = None,
     ) -> None:
@@ -105,7 +113,9 @@ class Notifier(QObject):
         self._fallback = fallback
         self._bus = session_bus() if bus == "session" else bus
         self.app_name = app_name
-        self.app_icon = app_icon
+        #: An icon name or file path; by default the icon file itself, which the server
+        #: finds whether or not the menu entry and its icon are installed.
+        self.app_icon = _default_icon() if app_icon is None else app_icon
         self.desktop_entry = desktop_entry
         self.timeout_ms = timeout_ms
         self._capabilities: frozenset[str] | None = None
