@@ -233,11 +233,9 @@ class Notifier(QObject):
             self._fall_back(pending)
             return
         capabilities = self._capabilities or frozenset()
-        body = (
-            html.escape(pending.body, quote=False)
-            if "body-markup" in capabilities
-            else (pending.body)
-        )
+        body = pending.body
+        if "body-markup" in capabilities:  # the server reads the body as markup
+            body = html.escape(body, quote=False)
         actions: list[str] = []
         if "actions" in capabilities and pending.job_id:
             actions += ["default", _label("open")]
