@@ -27,13 +27,18 @@ T = TypeVar("T")
 
 DRIVER = Path(__file__).resolve().parent / "app_driver.py"
 #: A program for process jobs: prints its arguments as lines, and for ``wait:NAME`` waits
-#: until the file NAME exists in the folder given first (a gate the test opens).
+#: until the file NAME exists in the folder given first (a gate the test opens). It gives
+#: up (exit status 3) when the folder goes away with its X session, or after two minutes,
+#: so a failed test leaves no program behind.
 GATED_PROGRAM = """\
 import os, sys, time
 folder = sys.argv[1]
+give_up = time.monotonic() + 120
 for arg in sys.argv[2:]:
     if arg.startswith("wait:"):
         while not os.path.exists(os.path.join(folder, arg[5:])):
+            if not os.path.isdir(folder) or time.monotonic() > give_up:
+                sys.exit(3)
             time.sleep(0.02)
     else:
         print(arg, flush=True)
@@ -199,6 +204,13 @@ def stored(db: Path, job_id: str) -> Job | None:
             return reader.get_job(job_id)
     except StoreError:
         return None
+
+
+def screenshot(session: XSession, name: str) -> Path | None:
+    """Save the screen as ``<name>.png`` in ``$JOBDECK_E2E_SHOTS`` to look at; nothing when
+    it is unset (a grab costs seconds)."""
+    folder = os.environ.get("JOBDECK_E2E_SHOTS")
+    return session.grab(Path(folder) / f"{name}.png") if folder else None
 
 
 def percent_shown(row: dict[str, Any]) -> str | None:

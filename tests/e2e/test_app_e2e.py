@@ -10,7 +10,7 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker, StoreError
 
-from .driven import driven_app, percent_shown, stored
+from .driven import driven_app, percent_shown, screenshot, stored
 from .xsession import XSession, running_app, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -55,7 +55,7 @@ def test_app_shows_jobs_screenshots_and_quits_cleanly(tmp_path: Path) -> None:
             assert reader.count_jobs(status=JobStatus.CANCELLED) >= 2
 
 
-def test_a_job_started_after_an_idle_spell_shows_its_percentage(tmp_path: Path) -> None:
+def test_a_job_started_after_an_idle_spell_shows_its_percentage() -> None:
     """Issue 8, section 1: the real app runs a job, stays idle, runs another; the second
     job's taskbar row shows its percentage while it runs, and the store has its progress."""
     with XSession() as session, driven_app(session, session.tmp / "jobs.db") as app:
@@ -78,7 +78,7 @@ def test_a_job_started_after_an_idle_spell_shows_its_percentage(tmp_path: Path) 
             lambda: (job := stored(app.db, second)) is not None and job.progress.percent == 45,
             "the store to hold the second job's progress while it runs",
         )
-        session.grab(tmp_path / "after-idle.png")
+        screenshot(session, "after-idle")
         app.open_gate("second")
         app.wait_for_row(second, lambda r: r["status"] == "completed", "the outcome")
         assert app.terminate() == 0, app.stderr
