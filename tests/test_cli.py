@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import jobdeck.cli
 from jobdeck.cli import main
-from jobdeck.core import JobTracker
+from jobdeck.core import JobStatus, JobTracker
+from jobdeck.ui.formatting import format_percent
+
+DESKTOP = Path(__file__).resolve().parents[1] / "desktop"
 
 
 @pytest.fixture
@@ -27,7 +34,7 @@ def test_list(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--db", str(db), "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and "later" in lines[0] and "pending" in lines[0]
-    assert "completed" in lines[1] and " 50.0%" in lines[1]
+    assert "completed" in lines[1] and "  50%  " in lines[1]  # as the UI shows it
     assert main(["--db", str(db), "list", "--status", "completed"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
 
@@ -51,3 +58,110 @@ def test_errors_are_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "not a SQLite database" in capsys.readouterr().err
     assert main(["--db", str(garbage), "show", "x"]) == 1
     assert main(["--db", str(garbage), "list", "--status", "bogus"]) == 1
+
+
+def test_list_shows_percentages_as_the_ui_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "jobs.db"
+    with JobTracker.open(db) as tracker:
+        for title, (current, total) in {
+            "slow start": (9, 200),
+            "half": (1, 2),
+            "almost": (999, 1000),
+            "unknown": (7, 0),
+        }.items():
+            ctx = tracker.create_job("work", title=title)
+            ctx.update_progress(current, total)
+            tracker.complete_job(ctx.job_id, success=False, error="stopped")
+    assert main(["--db", str(db), "list"]) == 0
+    shown = {line.split()[-1]: line.split()[2] for line in capsys.readouterr().out.splitlines()}
+    assert shown == {"start": "4.5%", "half": "50%", "almost": "99%", "unknown": "\u2014"}
+    assert sorted(format_percent(p) for p in (4.5, 50.0, 99.9, None)) == sorted(shown.values())
+
+
+def test_status_filter_accepts_any_case(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for given in ("Completed", "COMPLETED", " completed "):
+        assert main(["--db", str(db), "list", "--status", given]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 1 and "completed" in lines[0], given
+    assert main(["--db", str(db), "list", "--status", "Pending"]) == 0
+    assert "later" in capsys.readouterr().out
+
+
+def test_a_bad_status_lists_the_valid_ones(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--db", str(db), "list", "--status", "done"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jobdeck: unknown status 'done'")
+    assert "pending, running, completed, failed, cancelled" in err
+    assert all(s.value in err for s in JobStatus)
+
+
+@pytest.fixture
+def five_jobs(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Five jobs made one after the other: their ids share long prefixes."""
+    db = tmp_path / "jobs.db"
+    with JobTracker.open(db) as tracker:
+        ids = [tracker.create_job("work", title=f"job {i}").job_id for i in range(5)]
+    return db, ids
+
+
+def show(db: Path, capsys: pytest.CaptureFixture[str], text: str) -> tuple[int, str, str]:
+    status = main(["--db", str(db), "show", text])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_show_accepts_a_unique_id_prefix_in_any_case_and_refuses_an_ambiguous_one(
+    five_jobs: tuple[Path, list[str]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db, ids = five_jobs
+    monkeypatch.setattr(jobdeck.cli, "_PREFIX_PAGE", 2)  # the search pages through the store
+    checked = set()
+    for job_id in ids:
+        for n in range(1, len(job_id) + 1):
+            prefix = job_id[:n]
+            matching = [i for i in ids if i.startswith(prefix)]
+            if len(matching) in {k for p, k in checked if prefix.startswith(p)}:
+                continue  # the shortest prefix with this many matches is enough
+            checked.add((prefix, len(matching)))
+            for text in {prefix, prefix.lower()}:
+                status, out, err = show(db, capsys, text)
+                if len(matching) == 1:
+                    assert status == 0, err
+                    assert json.loads(out)["id"] == job_id
+                else:
+                    assert (status, out) == (1, ""), text
+                    assert err.startswith(
+                        f"jobdeck: id prefix {text!r} matches {len(matching)} jobs ("
+                    ), err
+                    assert all(i in err for i in matching) and "give more of the id" in err
+    counts = {k for _, k in checked}
+    assert 1 in counts and 5 in counts and len(counts) >= 3  # unique, all, and in between
+
+
+def test_show_an_unknown_id_or_prefix_is_a_clear_error(
+    five_jobs: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, ids = five_jobs
+    for text in ("ZZZZ", ids[0] + "X", "not an id"):
+        status, out, err = show(db, capsys, text)
+        assert (status, out) == (1, "")
+        assert err == f"jobdeck: no job with id {text!r} (nor an id starting with it)\n"
+
+
+def test_terminal_commands_do_not_load_qt(db: Path) -> None:
+    code = (
+        "import sys\n"
+        "from jobdeck.cli import main\n"
+        f"assert main(['--db', {str(db)!r}, 'list']) == 0\n"
+        "print('PySide6' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(DESKTOP)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "False"

@@ -7,10 +7,23 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from jobdeck import __version__
 
+if TYPE_CHECKING:
+    from jobdeck.core import Job, JobTracker
+
 __all__ = ["main"]
+
+#: Jobs read per query while looking for the jobs whose id starts with a prefix.
+_PREFIX_PAGE = 500
+#: How many of the jobs an ambiguous id prefix matches are named in the error.
+_SHOWN_CANDIDATES = 5
+
+
+class _UserError(Exception):
+    """Bad input from the command line: printed as ``jobdeck: <message>``, exit status 1."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,31 +43,90 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     list_cmd = sub.add_parser("list", help="list jobs in the store (read-only)")
-    list_cmd.add_argument("--status", help="only jobs with this status")
+    list_cmd.add_argument(
+        "--status",
+        help="only jobs with this status: pending, running, completed, failed or cancelled "
+        "(any case)",
+    )
     list_cmd.add_argument("--type", help="only jobs of this type")
     list_cmd.add_argument("--search", help="only jobs whose title/message/error contains this")
     list_cmd.add_argument("-n", "--limit", type=int, default=20)
     show_cmd = sub.add_parser("show", help="show one job as JSON (read-only)")
-    show_cmd.add_argument("job_id")
+    show_cmd.add_argument("job_id", help="the job's id, or the start of it if that is unique")
     return parser
+
+
+def _status(text: str | None) -> str | None:
+    """``--status`` in any case, as the stored value; _UserError listing the valid ones."""
+    from jobdeck.core import JobStatus
+
+    if text is None:
+        return None
+    valid = [s.value for s in JobStatus]
+    if text.strip().lower() in valid:
+        return text.strip().lower()
+    raise _UserError(f"unknown status {text!r}; valid statuses: {', '.join(valid)}")
+
+
+def _percent_column(job: Job) -> str:
+    """The job's progress as the UI shows it (``42%``, ``4.5%``; ``—`` when unknown)."""
+    from jobdeck.ui.formatting import format_percent  # plain text helpers, no Qt
+
+    return f"{format_percent(job.progress.percent):>4}"
 
 
 def _list(args: argparse.Namespace) -> int:
     from jobdeck.core import JobTracker, StoreError
 
     try:
+        status = _status(args.status)
         with JobTracker.open(args.db, read_only=True) as tracker:
             jobs = tracker.list_jobs(
-                status=args.status, type=args.type, search=args.search, limit=args.limit
+                status=status, type=args.type, search=args.search, limit=args.limit
             )
-    except (StoreError, ValueError) as exc:
+    except (StoreError, ValueError, _UserError) as exc:
         print(f"jobdeck: {exc}", file=sys.stderr)
         return 1
     for job in jobs:
-        percent = job.progress.percent
-        progress = f"{percent:5.1f}%" if percent is not None else "     -"
+        progress = _percent_column(job)
         print(f"{job.id}  {job.status.value:<9}  {progress}  {job.type:<10}  {job.title}")
     return 0
+
+
+def _jobs_with_prefix(tracker: JobTracker, prefix: str) -> list[Job]:
+    """Every job whose id starts with ``prefix``, newest first (ids sort by creation)."""
+    found: list[Job] = []
+    before = prefix + "\U0010ffff"  # sorts after every id that starts with the prefix
+    while True:
+        page = tracker.list_jobs(limit=_PREFIX_PAGE, before=before)
+        matching = [job for job in page if job.id.startswith(prefix)]
+        found.extend(matching)
+        if len(matching) < len(page) or len(page) < _PREFIX_PAGE:
+            return found  # newest first: past the last match, nothing else can match
+        before = page[-1].id
+
+
+def _find_job(tracker: JobTracker, text: str) -> Job:
+    """The job with id ``text``, or the one job whose id starts with it (ids are upper
+    case; a lower-case prefix works too). _UserError when none or several match."""
+    job = tracker.get_job(text)
+    if job is not None:
+        return job
+    if not text:
+        raise _UserError("give a job id (or the start of one)")
+    candidates = {
+        j.id: j for p in dict.fromkeys([text, text.upper()]) for j in _jobs_with_prefix(tracker, p)
+    }
+    if not candidates:
+        raise _UserError(f"no job with id {text!r} (nor an id starting with it)")
+    if len(candidates) > 1:
+        shown = ", ".join(sorted(candidates, reverse=True)[:_SHOWN_CANDIDATES])
+        more = ", ..." if len(candidates) > _SHOWN_CANDIDATES else ""
+        raise _UserError(
+            f"id prefix {text!r} matches {len(candidates)} jobs ({shown}{more}); "
+            "give more of the id"
+        )
+    return next(iter(candidates.values()))
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -64,13 +136,10 @@ def _show(args: argparse.Namespace) -> int:
 
     try:
         with JobTracker.open(args.db, read_only=True) as tracker:
-            job = tracker.get_job(args.job_id)
-            logs = tracker.logs(args.job_id, limit=20) if job else []
-    except StoreError as exc:
+            job = _find_job(tracker, args.job_id)
+            logs = tracker.logs(job.id, limit=20)
+    except (StoreError, _UserError) as exc:
         print(f"jobdeck: {exc}", file=sys.stderr)
-        return 1
-    if job is None:
-        print(f"jobdeck: no job with id {args.job_id!r}", file=sys.stderr)
         return 1
     data = dataclasses.asdict(job)
     data["status"] = job.status.value

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from jobdeck.core.registry import (
     REQUIRED,
+    Exists,
     JobRegistry,
     JobType,
     Param,
@@ -434,8 +435,18 @@ def test_float_bounds_and_list_item_bounds() -> None:
 
 
 def test_missing_required_field_is_named(registry: JobRegistry) -> None:
-    with pytest.raises(ParamError, match=r"^folder: required parameter of checksum is missing"):
+    with pytest.raises(ParamError, match=r"^folder: Folder is required$") as info:
         registry.validate("checksum", {"algorithm": "md5"})
+    assert info.value.field == "folder" and info.value.problem == "Folder is required"
+
+
+def test_missing_message_is_per_parameter() -> None:
+    spec = one_param(Annotated[str, Param(label="Command", missing="Enter a command")])
+    with pytest.raises(ParamError) as info:
+        spec.validate({})
+    assert str(info.value) == "value: Enter a command"
+    assert info.value.problem == "Enter a command"
+    assert ParamSpec("dest", ParamKind.PATH, label="Save to").missing == "Save to is required"
 
 
 def test_unknown_field_is_named_with_the_known_ones(registry: JobRegistry) -> None:
@@ -675,6 +686,11 @@ def test_hand_built_spec_normalizes_its_default_and_is_hashable() -> None:
             r"do not match the enum values",
         ),
         (dict(name="x", kind=ParamKind.INT, default="many"), r"invalid default 'many'"),
+        (dict(name="x", kind=ParamKind.STR, exists="file"), r"x: exists only applies to paths"),
+        (
+            dict(name="x", kind=ParamKind.PATH, exists="folder"),
+            r"x: exists must be one of file, dir, any, got 'folder'",
+        ),
     ],
 )
 def test_inconsistent_hand_built_spec_is_refused(kwargs: dict[str, Any], message: str) -> None:
@@ -688,3 +704,72 @@ def test_required_sentinel_survives_copy_and_pickle() -> None:
     assert pickle.loads(pickle.dumps(REQUIRED)) is REQUIRED
     spec = ParamSpec("x", ParamKind.STR)
     assert copy.deepcopy(spec).required
+
+
+# --- paths that must exist when a job is queued --------------------------------------------
+
+
+def test_existing_file_dir_or_either_are_checked_when_validated(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    missing = tmp_path / "gone"
+
+    def work(
+        ctx,
+        script: Annotated[Path, Param(exists="file")],
+        folder: Annotated[Path, Param(exists="dir")],
+        either: Annotated[Path, Param(exists="any")],
+        anything: Path = Path("/no/such/place"),  # not annotated: not checked
+    ) -> None:
+        pass
+
+    job_type = JobType.from_function("work", work)
+    assert [p.exists for p in job_type.params] == [Exists.FILE, Exists.DIR, Exists.ANY, None]
+    good = {"script": str(a_file), "folder": str(tmp_path), "either": str(tmp_path)}
+    assert job_type.validate(good)["script"] == str(a_file)
+    assert job_type.validate({**good, "either": a_file})["either"] == str(a_file)
+
+    cases = [
+        ({"script": str(missing)}, "script", f"no such file: {missing}"),
+        ({"script": str(tmp_path)}, "script", f"a folder, not a file: {tmp_path}"),
+        ({"folder": str(missing)}, "folder", f"no such folder: {missing}"),
+        ({"folder": str(a_file)}, "folder", f"not a folder: {a_file}"),
+        ({"either": str(missing)}, "either", f"no such file or folder: {missing}"),
+    ]
+    for change, field, problem in cases:
+        with pytest.raises(ParamError) as info:
+            job_type.validate({**good, **change})
+        assert (info.value.field, info.value.problem) == (field, problem)
+        assert str(info.value) == f"{field}: {problem}"
+
+
+def test_existing_path_expands_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    folder = one_param(Annotated[Path, Param(exists="dir")])
+    assert folder.validate({"value": "~/data"}) == {"value": "~/data"}  # stored as given
+    with pytest.raises(ParamError, match=r"^value: no such folder: ~/nope$"):
+        folder.validate({"value": "~/nope"})
+
+
+def test_each_item_of_a_list_of_existing_paths_is_checked(tmp_path: Path) -> None:
+    files = one_param(Annotated[list[Path], Param(exists="any")])
+    assert files.validate({"value": [str(tmp_path)]}) == {"value": [str(tmp_path)]}
+    with pytest.raises(ParamError) as info:
+        files.validate({"value": [str(tmp_path), str(tmp_path / "x")]})
+    assert info.value.field == "value[1]"
+
+
+def test_a_default_path_is_checked_when_queued_not_when_registered(tmp_path: Path) -> None:
+    missing = tmp_path / "later"
+    job_type = one_param(Annotated[Path, Param(exists="dir")], default=missing)
+    with pytest.raises(ParamError, match=r"^value: no such folder"):
+        job_type.validate({})
+    missing.mkdir()
+    assert job_type.validate({}) == {"value": str(missing)}
+
+
+def test_default_title_is_the_type_title(registry: JobRegistry) -> None:
+    assert registry["checksum"].default_title({"folder": "/x"}) == registry["checksum"].title

@@ -43,10 +43,26 @@ def progress(current: float, total: float, message: str | None = None) -> Parsed
         ("100/100", progress(100, 100)),
         ("Processed 12/100.", progress(12, 100)),
         ("12/100 [=====>........................] - ETA: 5s - loss: 0.31", progress(12, 100)),
-        # rsync --info=progress2 (percent is the overall transfer; to-chk=3/5 is ignored)
-        ("    1,234,567  42%   10.00MB/s    0:00:01 (xfr#1, to-chk=3/5)", progress(42, 100)),
-        ("          5.37G  99%   88.39MB/s    0:00:58 (xfr#40, to-chk=0/45)", progress(99, 100)),
-        ("     32,768   0%    0.00kB/s    0:00:00", progress(0, 100)),
+        # rsync --info=progress2: the percent is the overall transfer, rsync's rate and time
+        # left become the message; a line ending a file shows the time so far (not used)
+        (
+            "    1,234,567  42%   10.00MB/s    0:00:05  ",
+            progress(42, 100, "10.00MB/s, 0:00:05 left"),
+        ),
+        (
+            "    1,234,567  42%   10.00MB/s    0:00:01 (xfr#1, to-chk=3/5)",
+            progress(42, 100, "10.00MB/s, 1 file transferred"),
+        ),
+        (
+            "          5.37G  99%   88.39MB/s    0:00:58 (xfr#40, to-chk=0/45)",
+            progress(99, 100, "88.39MB/s, 40 files transferred"),
+        ),
+        (
+            "  1,234,567,890  12%    1.50GB/s    1:02:03 (xfr#7, ir-chk=1000/1200)",
+            progress(12, 100, "1.50GB/s, 7 files transferred"),
+        ),
+        ("     32,768   0%    0.00kB/s    0:00:00", progress(0, 100, "0.00kB/s")),
+        ("  1.23G  12%  150.00MB/s  ??:??:??", progress(12, 100, "150.00MB/s")),
         # wget
         (
             "ubuntu.iso          45%[========>            ]  45.00M  10.0MB/s    eta 5s",
@@ -384,3 +400,22 @@ def test_chunking_does_not_change_the_lines(pieces: list[str], cuts: list[int]) 
         expected.pop()  # a final line break leaves nothing for flush()
     expected = [line.replace("\x1b[1m", "") for line in expected]
     assert whole == expected
+
+
+def test_real_rsync_output_in_chunks_gives_its_rate_and_time_left() -> None:
+    """Bytes as rsync 3.x wrote them (``rsync -a --info=progress2 --bwlimit=3000``)."""
+    raw = (
+        b"\r         32,768   0%    0.00kB/s    0:00:00  "
+        b"\r      3,000,000  33%    3.23MB/s    0:00:00 (xfr#1, to-chk=2/4)"
+        b"\r      3,393,216  37%    2.95MB/s    0:00:01  "
+        b"\r      9,000,000 100%    3.03MB/s    0:00:02 (xfr#3, to-chk=0/4)\n"
+    )
+    splitter = OutputSplitter()
+    lines = [line for i in range(0, len(raw), 7) for line in splitter.feed(raw[i : i + 7])]
+    parsed = [parse_progress_line(line) for line in lines if line]
+    assert parsed == [
+        progress(0, 100, "0.00kB/s"),
+        progress(33, 100, "3.23MB/s, 1 file transferred"),
+        progress(37, 100, "2.95MB/s, 0:00:01 left"),
+        progress(100, 100, "3.03MB/s, 3 files transferred"),
+    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobdeck.core import JobStatus, JobTracker
-from jobdeck.core.registry import JobRegistry
+from jobdeck.core.registry import JobRegistry, ParamError
 from jobdeck.jobs import register_builtin_jobs
 from jobdeck.runtime import Runner
 
@@ -67,11 +67,32 @@ def test_plain_script_output_progress_and_failure(
     assert progress.max_current[job.id] == 50
 
 
-def test_missing_script_fails_saying_so(
-    qtbot, builtin_runner: Runner, tracker: JobTracker, tmp_path: Path
+def test_missing_script_is_refused_when_queued(
+    builtin_runner: Runner, tracker: JobTracker, tmp_path: Path
 ) -> None:
-    job = tracker.enqueue("python", {"script": str(tmp_path / "nope.py")})
+    with pytest.raises(ParamError) as info:
+        tracker.enqueue("python", {"script": str(tmp_path / "nope.py")})
+    assert info.value.field == "script"
+    assert info.value.problem == f"no such file: {tmp_path / 'nope.py'}"
+    assert tracker.count_jobs() == 0
+
+
+def test_script_removed_after_queueing_fails_saying_so(
+    qtbot,
+    make_runner: Callable[..., Runner],
+    registry: JobRegistry,
+    tracker: JobTracker,
+    tmp_path: Path,
+) -> None:
+    register_builtin_jobs(registry)
+    runner = make_runner(registry=registry, start=False)
+    script = tmp_path / "gone.py"
+    script.write_text("print('hi')\n")
+    job = tracker.enqueue("python", {"script": str(script)})
+    script.unlink()
+    runner.start()
     qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
     done = tracker.get_job(job.id)
     assert done is not None and done.status is JobStatus.FAILED
-    assert done.error is not None and "no such file" in done.error.message
+    assert done.error is not None and f"no such file: {script}" in done.error.message
+    assert "Traceback" not in done.error.message

@@ -209,7 +209,7 @@ def test_command_params_are_normalized(runner: Runner, tracker: JobTracker) -> N
         "shell": False,
         "data": {},
     }
-    assert job.title == "Run a command"
+    assert job.title == "echo 'two words'"  # untitled: titled by its command line
     shell = tracker.enqueue("command", {"argv": "echo a | wc -c", "shell": True})
     assert shell.params["argv"] == ["echo a | wc -c"]
     tracker.cancel_job(job.id)

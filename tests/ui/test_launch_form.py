@@ -50,7 +50,7 @@ def test_missing_required_field_shows_message_and_queues_nothing(tracker, hash_f
     assert hash_form.submit() is None
     assert tracker.enqueued == []
     assert hash_form.error_labels["folder"].isVisibleTo(hash_form)
-    assert "missing" in hash_form.error_labels["folder"].text()
+    assert hash_form.error_labels["folder"].text() == "Folder is required"
     assert hash_form.general_error.isVisibleTo(hash_form)
     assert not hash_form.error_labels["workers"].isVisibleTo(hash_form)
 

@@ -26,7 +26,16 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Annotated, Any, Final, TypeVar
 
-__all__ = ["REQUIRED", "JobRegistry", "JobType", "Param", "ParamError", "ParamKind", "ParamSpec"]
+__all__ = [
+    "REQUIRED",
+    "Exists",
+    "JobRegistry",
+    "JobType",
+    "Param",
+    "ParamError",
+    "ParamKind",
+    "ParamSpec",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,17 +81,31 @@ class ParamError(ValueError):
         self.problem = problem
 
 
+class Exists(StrEnum):
+    """What a path parameter must name when the job is queued (see :class:`Param`)."""
+
+    FILE = "file"
+    DIR = "dir"
+    ANY = "any"  # a file or a folder
+
+
 @dataclass(frozen=True)
 class Param:
     """Extra facts about a parameter, given as ``Annotated[int, Param(...)]`` metadata.
 
     ``min``/``max`` bound a number (or each number of a list) and are inclusive.
+    ``exists`` (``"file"``, ``"dir"`` or ``"any"``) says a path parameter must name an
+    existing file, folder, or either, when the job is queued (``~`` is expanded; an empty
+    optional path is not checked). ``missing`` is what the user reads when a required
+    parameter is left out (``"Enter a command"``); by default ``"<Label> is required"``.
     """
 
     label: str | None = None
     help: str = ""
     min: float | None = None
     max: float | None = None
+    exists: Exists | str | None = None
+    missing: str = ""
 
 
 def _humanize(name: str) -> str:
@@ -105,7 +128,8 @@ class ParamSpec:
 
     ``default`` is kept in JSON form (a ``Path`` as ``str``, an Enum member as its value), or
     is :data:`REQUIRED`. ``choices`` lists the allowed values (as strings) of an ENUM, or of the
-    items of a LIST of ENUM. Constructing an inconsistent spec raises ``ValueError``.
+    items of a LIST of ENUM. ``exists`` (paths, or lists of paths) and ``missing`` are as in
+    :class:`Param`. Constructing an inconsistent spec raises ``ValueError``.
     """
 
     name: str
@@ -118,6 +142,8 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     item_kind: ParamKind | None = None
     enum_type: type[Enum] | None = None
+    exists: Exists | None = None
+    missing: str = ""
 
     def __post_init__(self) -> None:
         def put(attr: str, value: Any) -> None:
@@ -145,6 +171,14 @@ class ParamSpec:
             raise ValueError(f"{self.name}: min/max only apply to numbers, not {base}")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValueError(f"{self.name}: min {self.minimum} is greater than max {self.maximum}")
+        if self.exists is not None:
+            put("exists", _exists(self.exists, self.name))
+            if base is not ParamKind.PATH:
+                raise ValueError(f"{self.name}: exists only applies to paths, not {base}")
+        if not isinstance(self.missing, str):
+            raise ValueError(f"{self.name}: missing must be a message (str)")
+        if not self.missing:
+            put("missing", f"{self.label} is required")
         if self.default is not REQUIRED:
             try:
                 put("default", self.normalize(self.default))
@@ -169,8 +203,22 @@ class ParamSpec:
         """True when the parameter has no default."""
         return self.default is REQUIRED
 
+    def check_exists(self, value: Any, field: str | None = None) -> None:
+        """Raise :class:`ParamError` unless the normalized ``value`` names what ``exists``
+        asks for (nothing to check without ``exists``, or for an empty path)."""
+        if self.exists is None:
+            return
+        where = field or self.name
+        if self.kind is ParamKind.LIST:
+            for i, item in enumerate(value):
+                _check_path_exists(self.exists, item, f"{where}[{i}]")
+        else:
+            _check_path_exists(self.exists, value, where)
+
     def normalize(self, value: Any, field: str | None = None) -> Any:
-        """``value`` (JSON or Python form) in JSON form; raises :class:`ParamError`."""
+        """``value`` (JSON or Python form) in JSON form; raises :class:`ParamError`.
+
+        Only the value's form is checked here; :meth:`check_exists` looks at the disk."""
         where = field or self.name
         if self.kind is ParamKind.LIST:
             if not isinstance(value, list | tuple):
@@ -263,6 +311,32 @@ class ParamSpec:
         raise ParamError(where, f"expected one of {', '.join(self.choices)}, got {_show(value)}")
 
 
+def _exists(value: Exists | str, name: str) -> Exists:
+    try:
+        return Exists(value)
+    except ValueError:
+        choices = ", ".join(e.value for e in Exists)
+        raise ValueError(f"{name}: exists must be one of {choices}, got {value!r}") from None
+
+
+def _check_path_exists(exists: Exists, value: Any, where: str) -> None:
+    if not isinstance(value, str) or not value:
+        return  # an optional path left empty
+    path = Path(value).expanduser()
+    if exists is Exists.DIR:
+        if not path.exists():
+            raise ParamError(where, f"no such folder: {value}")
+        if not path.is_dir():
+            raise ParamError(where, f"not a folder: {value}")
+    elif exists is Exists.FILE:
+        if not path.exists():
+            raise ParamError(where, f"no such file: {value}")
+        if path.is_dir():
+            raise ParamError(where, f"a folder, not a file: {value}")
+    elif not path.exists():
+        raise ParamError(where, f"no such file or folder: {value}")
+
+
 def _number(value: Any, integral: bool) -> int | float | None:
     """``value`` as an int (when ``integral``) or a finite float, or None if it is not one."""
     if isinstance(value, str):
@@ -318,7 +392,19 @@ def _spec_for(name: str, tp: Any, default: Any) -> ParamSpec:
     else:
         raise TypeError(f"has unsupported type {_type_name(tp)}; supported: {_SUPPORTED}")
     label, bounds = meta.label or "", (meta.min, meta.max)
-    return ParamSpec(name, kind, label, meta.help, default, *bounds, choices, item_kind, enum_type)
+    return ParamSpec(
+        name,
+        kind,
+        label,
+        meta.help,
+        default,
+        *bounds,
+        choices,
+        item_kind,
+        enum_type,
+        exists=None if meta.exists is None else _exists(meta.exists, name),
+        missing=meta.missing,
+    )
 
 
 def _first_paragraph(func: Callable[..., Any]) -> str:
@@ -421,7 +507,9 @@ class JobType:
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` checked and in JSON form, in schema order, with defaults filled in.
 
-        Raises :class:`ParamError` (a ValueError) naming the field that is wrong.
+        Raises :class:`ParamError` (a ValueError) naming the field that is wrong: a missing
+        required one (its ``missing`` message), a bad value, or a path that must exist
+        and does not.
         """
         if not isinstance(params, Mapping):
             raise ValueError(f"{self.name}: params must be a mapping, got {_show(params)}")
@@ -435,10 +523,17 @@ class JobType:
             if spec.name in params:
                 result[spec.name] = spec.normalize(params[spec.name])
             elif spec.required:
-                raise ParamError(spec.name, f"required parameter of {self.name} is missing")
+                raise ParamError(spec.name, spec.missing)
             else:
                 result[spec.name] = spec.default_value()
+        for spec in self.params:
+            spec.check_exists(result[spec.name])
         return result
+
+    def default_title(self, params: Mapping[str, Any]) -> str:
+        """The title of a job queued without one, from its validated ``params``: the type's
+        title unless a job type says better (a command job: its command line)."""
+        return self.title
 
     def to_kwargs(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Keyword arguments for ``func``: ``params`` validated, then as Python values."""

@@ -35,7 +35,9 @@ class _Counting:
 
 def compress_folder(
     ctx: JobContext,
-    folder: Annotated[Path, Param(help="The folder to compress")],
+    folder: Annotated[
+        Path, Param(help="The folder to compress", exists="dir", missing="Choose a folder")
+    ],
     format: ArchiveFormat = ArchiveFormat.ZIP,
     output: Annotated[Path, Param(help="Archive path; empty: next to the folder")] = Path(),
 ) -> dict[str, Any]:

@@ -22,7 +22,9 @@ class Algorithm(Enum):
 
 def checksum_folder(
     ctx: JobContext,
-    folder: Annotated[Path, Param(help="A file or a folder")],
+    folder: Annotated[
+        Path, Param(help="A file or a folder", exists="any", missing="Choose a file or folder")
+    ],
     algorithm: Algorithm = Algorithm.SHA256,
     write_manifest: Annotated[
         bool, Param(help="Also write <algorithm>sums.txt in the folder (sha256sum -c format)")
@@ -30,7 +32,7 @@ def checksum_folder(
 ) -> dict[str, Any]:
     """Compute a checksum of every file in a folder (like sha256sum), with progress."""
     folder = folder.expanduser()
-    if not folder.exists():
+    if not folder.exists():  # checked when queued; it may have gone since
         raise FileNotFoundError(f"folder does not exist: {folder}")
     files = walk_files(folder)
     total = sum(p.stat().st_size for p in files)

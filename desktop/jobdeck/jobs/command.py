@@ -6,9 +6,12 @@ Params (JSON form, as stored with the job)::
 
 ``argv`` is run directly, never through a shell, unless ``shell`` is true: then it must be
 one command string, run by ``/bin/sh -c``. A string ``argv`` is accepted too: with ``shell``
-it is the command, without it is split like a shell would (``shlex.split``). ``cwd`` empty
-means the current directory; ``env`` is merged over the environment. ``data`` is any JSON
+it is the command, without it is split like a shell would (``shlex.split``). ``cwd`` must
+be an existing folder when the job is queued; empty means the user's home folder (never the
+app's own working directory). ``env`` is merged over the environment. ``data`` is any JSON
 object, handed to the program as ``JOBDECK_JOB_DATA`` (see :mod:`jobdeck.worker`).
+
+A command job queued without a title is titled by its command line (:func:`command_title`).
 
 The Runner runs a command job as a process (see :mod:`jobdeck.runtime.runner`); this module
 only describes the type and checks its params. :func:`failure_message` turns how a process
@@ -17,26 +20,33 @@ ended into the error a person reads.
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jobdeck.core.context import JobContext
-from jobdeck.core.registry import JobType, ParamError, ParamKind, ParamSpec
+from jobdeck.core.registry import Exists, JobType, ParamError, ParamKind, ParamSpec
 from jobdeck.core.validation import check_json
 
-__all__ = ["COMMAND", "COMMAND_TYPE_NAME", "CommandParams", "failure_message"]
+__all__ = ["COMMAND", "COMMAND_TYPE_NAME", "CommandParams", "command_title", "failure_message"]
 
 COMMAND_TYPE_NAME = "command"
 
 #: How many of the last output lines a failure message quotes.
 FAILURE_TAIL_LINES = 10
 
+COMMAND_TITLE = "Run a command"
+
+#: The longest title :func:`command_title` makes (characters, the ellipsis included).
+TITLE_CHARS = 60
+
 
 class _OptionalPathSpec(ParamSpec):
-    """A path parameter where ``""`` (or None) means "not given" (the current directory)."""
+    """A path parameter where ``""`` (or None) means "not given" (the home folder)."""
 
     def normalize(self, value: Any, field: str | None = None) -> Any:
         if value is None or value == "":
@@ -73,7 +83,7 @@ class _ArgvSpec(ParamSpec):
         argv = super().normalize(value, field)
         where = field or self.name
         if not argv:
-            raise ParamError(where, "is empty: give the program to run and its arguments")
+            raise ParamError(where, self.missing)
         if not argv[0].strip():
             raise ParamError(f"{where}[0]", "the program to run is an empty string")
         for i, item in enumerate(argv):
@@ -89,13 +99,15 @@ COMMAND_PARAMS: tuple[ParamSpec, ...] = (
         label="Command",
         help="The program and its arguments (with Shell: one command line).",
         item_kind=ParamKind.STR,
+        missing="Enter a command",
     ),
     _OptionalPathSpec(
         "cwd",
         ParamKind.PATH,
         label="Working directory",
-        help="Where the program runs; empty means the current directory.",
+        help="Where the program runs; empty: your home folder.",
         default="",
+        exists=Exists.DIR,
     ),
     ParamSpec(
         "env",
@@ -141,6 +153,34 @@ class _CommandType(JobType):
             )
         return valid
 
+    def default_title(self, params: Mapping[str, Any]) -> str:
+        return command_title(params["argv"], shell=bool(params.get("shell")))
+
+
+def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
+    """A job title from a command line: ``rsync -a src/ dst/``.
+
+    The program is shown by its name (``/usr/bin/python3`` -> ``python3``), arguments are
+    quoted as a shell would (with ``shell``, the command string is shown as given), runs of
+    whitespace (newlines in ``-c`` code) become one space, and a long line is cut at a word
+    boundary with an ellipsis, to at most :data:`TITLE_CHARS` characters.
+    """
+    if not argv:
+        return COMMAND_TITLE
+    if shell:
+        text = argv[0]
+    else:
+        program = os.path.basename(argv[0]) or argv[0]
+        text = shlex.join([program, *argv[1:]])
+    text = " ".join(text.split())
+    if len(text) <= TITLE_CHARS:
+        return text or COMMAND_TITLE
+    cut = text[: TITLE_CHARS - 1]
+    space = cut.rfind(" ")
+    if space >= TITLE_CHARS // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "\u2026"
+
 
 def _run_outside_runner(ctx: JobContext, **params: Any) -> None:
     raise RuntimeError(
@@ -151,7 +191,7 @@ def _run_outside_runner(ctx: JobContext, **params: Any) -> None:
 
 COMMAND: JobType = _CommandType(
     name=COMMAND_TYPE_NAME,
-    title="Run a command",
+    title=COMMAND_TITLE,
     description="Run an external program; its output goes to the job's log file.",
     icon="terminal",
     params=COMMAND_PARAMS,
@@ -163,7 +203,8 @@ COMMAND: JobType = _CommandType(
 
 @dataclass(frozen=True, slots=True)
 class CommandParams:
-    """Validated command params, as the Runner starts them."""
+    """Validated command params, as the Runner starts them (``cwd`` with ``~`` expanded;
+    the home folder when none was given)."""
 
     argv: tuple[str, ...]
     cwd: str | None
@@ -175,9 +216,10 @@ class CommandParams:
     def from_params(cls, params: Mapping[str, Any]) -> CommandParams:
         """Check ``params`` (raises ParamError naming the field) and convert them."""
         valid = COMMAND.validate(params)
+        cwd = os.path.expanduser(valid["cwd"]) if valid["cwd"] else str(Path.home())
         return cls(
             tuple(valid["argv"]),
-            valid["cwd"] or None,
+            cwd,
             dict(valid["env"]),
             valid["shell"],
             dict(valid["data"]),

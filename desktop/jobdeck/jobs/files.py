@@ -34,14 +34,19 @@ def human_bytes(n: float) -> str:
 
 def copy_files(
     ctx: JobContext,
-    source: Annotated[Path, Param(help="A file or a folder to copy")],
-    destination: Annotated[Path, Param(help="The folder to copy into")],
+    source: Annotated[
+        Path,
+        Param(help="A file or a folder to copy", exists="any", missing="Choose what to copy"),
+    ],
+    destination: Annotated[
+        Path, Param(help="The folder to copy into", missing="Choose the folder to copy into")
+    ],
     overwrite: Annotated[bool, Param(help="Replace files that already exist")] = False,
 ) -> dict[str, Any]:
     """Copy a file or a folder into another folder, with progress in bytes."""
     source = source.expanduser()
     destination = destination.expanduser()
-    if not source.exists():
+    if not source.exists():  # checked when queued; it may have gone since
         raise FileNotFoundError(f"source does not exist: {source}")
     target_root = destination / source.name
     if source.is_dir() and destination.resolve().is_relative_to(source.resolve()):

@@ -20,9 +20,18 @@ JOBDECK_SOURCE_ROOT = str(Path(jobdeck.__file__).resolve().parent.parent)
 
 def python_script(
     job: Job,
-    script: Annotated[Path, Param(help="The .py file to run")],
+    script: Annotated[
+        Path, Param(help="The .py file to run", exists="file", missing="Choose a Python script")
+    ],
     args: Annotated[list[str], Param(help="Command-line arguments, one per line")] = (),  # type: ignore[assignment]
-    cwd: Annotated[Path, Param(help="Where it runs; empty: the script's folder")] = Path(),
+    cwd: Annotated[
+        Path,
+        Param(
+            label="Working directory",
+            help="Where it runs; empty: the script's folder",
+            exists="dir",
+        ),
+    ] = Path(),
 ) -> dict[str, Any]:
     """Run a Python script; its output goes to the job's log and its progress is tracked."""
     script = script.expanduser()

@@ -17,12 +17,17 @@ Recognised lines, in the order they are tried (the first that matches wins):
 * **tqdm without a total** -- ``Reading: 1.26kB [00:00, 34.9MB/s]`` gives 1260 of unknown (0).
 * **rich bar, as pip draws it** -- ``━━━━━╸━━━━━ 1.2/3.4 MB 10.0 MB/s eta 0:00:01`` gives 1.2
   of 3.4.
+* **rsync** (``--info=progress2`` or ``--progress``) -- ``1,234,567  42%   10.00MB/s
+  0:00:05`` gives 42 of 100 with rsync's own rate and time left as the message,
+  ``"10.00MB/s, 0:00:05 left"``. The line rsync writes when a file is done,
+  ``5.37G  99%   88.39MB/s    0:00:58 (xfr#40, to-chk=0/45)``, shows the time so far, not
+  the time left: its message is ``"88.39MB/s, 40 files transferred"``.
 * **a percentage** -- ``42%``, ``Progress: 42.5 %``, cmake's ``[ 42%]``, wget's
-  ``45%[=====>    ]``, rsync ``--info=progress2``'s
-  ``1,234,567  42%   10.00MB/s    0:00:01 (xfr#1, to-chk=3/5)``: current=percent, total=100.
+  ``45%[=====>    ]``: current=percent, total=100.
 * **a count** -- ``12/100``, ``[12/100]``, ``[  3/ 10]``, ``(12 of 100)``, ``[12 of 100]``.
 
-Only tqdm lines carry a ``message`` (the bar's description); everything else gives None.
+Only tqdm lines (the bar's description) and rsync lines carry a ``message``; everything
+else gives None.
 
 Things that look numeric but are not progress are refused: dates (``2024/01/02``), times,
 version strings (``1.2/3``), IP addresses and CIDR blocks, paths (``/v1/12/100``), numbers
@@ -126,6 +131,16 @@ _BRACKETED = re.compile(
 )
 
 
+# rsync's progress line: `{bytes} {pct}% {rate}{units} {h:mm:ss}[ (xfr#N, to-chk=R/T)]`.
+# Bytes are `1,234,567` or, with -h, `5.37G`; the time is `??:??:??` when rsync cannot tell.
+_RSYNC = re.compile(
+    r"^\s*[0-9][0-9,.]{0,30}[KMGTP]?\s+([0-9]{1,3})%\s+"
+    r"([0-9]{1,12}\.[0-9]{2}[kMGTP]B/s)\s+([0-9]{1,6}:[0-9]{2}:[0-9]{2}|\?\?:\?\?:\?\?)"
+    r"(?:\s+\(xfr#([0-9]{1,12}), (?:to|ir)-chk=[0-9]{1,12}/[0-9]{1,12}\))?\s*$",
+    re.ASCII,
+)
+
+
 def _tqdm_number(digits: str, suffix: str) -> float:
     return float(digits) * _SCALE[suffix]
 
@@ -179,6 +194,23 @@ def _parse_rich_bar(line: str) -> ParsedProgress | None:
     return _counted(float(m[1]), float(m[2]))
 
 
+def _parse_rsync(line: str) -> ParsedProgress | None:
+    m = _RSYNC.match(line)
+    if m is None:
+        return None
+    percent, rate, time_text, transferred = m.groups()
+    if int(percent) > 100:
+        return None
+    if transferred is not None:  # a file is done: rsync shows the time so far
+        files = "1 file" if transferred == "1" else f"{transferred} files"
+        message = f"{rate}, {files} transferred"
+    elif time_text.startswith("?") or float(rate[:-4]) == 0:
+        message = rate  # no estimate yet (rsync prints 0:00:00 while its rate is 0)
+    else:
+        message = f"{rate}, {time_text} left"
+    return ParsedProgress(float(percent), 100.0, message)
+
+
 def _parse_percent(line: str) -> ParsedProgress | None:
     for m in _PERCENT.finditer(line):
         value = float(m[1])
@@ -219,6 +251,10 @@ def parse_progress_line(line: str) -> ParsedProgress | None:
             return parsed
     if has_slash and "━" in line:
         parsed = _parse_rich_bar(line)
+        if parsed is not None:
+            return parsed
+    if has_percent and "B/s" in line:
+        parsed = _parse_rsync(line)
         if parsed is not None:
             return parsed
     if has_percent:

@@ -254,7 +254,8 @@ class Runner(QObject):
         if job_type is None:
             known = ", ".join(t.name for t in self.job_types())
             raise ValueError(f"unknown job type {type_name!r}; known types: {known}")
-        return job_type.validate(params), job_type.title
+        valid = job_type.validate(params)
+        return valid, job_type.default_title(valid)
 
     # -- settings -----------------------------------------------------------------------------
 
