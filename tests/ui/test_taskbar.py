@@ -86,8 +86,8 @@ def test_more_rows_than_max_rows_shows_plus_n_more(qtbot, signals):
     signals.push_added(*jobs)
     qtbot.waitUntil(lambda: len(bar.rows()) == 3, timeout=1000)
     assert row_ids(bar) == [j.id for j in jobs[:3]]
-    assert bar.more_label.isVisibleTo(bar)
-    assert bar.more_label.text() == "+2 more"
+    assert bar.more_button.isVisibleTo(bar)
+    assert bar.more_button.text() == "+2 more\u2026"
 
 
 def test_running_jobs_are_listed_before_pending_ones(qtbot, signals):
@@ -110,7 +110,7 @@ def test_collapse_shows_one_summary_line(qtbot, signals):
     assert bar.is_collapsed()
     assert bar.rows() == []
     assert bar.summary() == "3 jobs \u00b7 45%"
-    assert not bar.more_label.isVisibleTo(bar)
+    assert not bar.more_button.isVisibleTo(bar)
     qtbot.mouseClick(bar.collapse_button, Qt.MouseButton.LeftButton)
     assert len(bar.rows()) == 3
 
@@ -142,7 +142,7 @@ def test_hundreds_of_jobs_create_only_visible_row_widgets(qtbot, signals):
     signals.push_added(*[make_job(f"j{i}", current=i, total=1000) for i in range(500)])
     qtbot.waitUntil(lambda: len(bar.rows()) == 6, timeout=1000)
     assert len(bar.findChildren(JobRow)) == 6
-    assert bar.more_label.text() == "+494 more"
+    assert bar.more_button.text() == "+494 more\u2026"
     assert len(bar.job_ids()) == 500
 
 

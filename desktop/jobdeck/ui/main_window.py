@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..core.job import JobStatus
 from . import icons
-from .history_model import Column, HistoryModel, JobRole
+from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole
 from .job_details import JobDetails
 from .launch_form import LaunchForm
 
@@ -33,6 +33,9 @@ __all__ = ["MainWindow"]
 
 SEARCH_DELAY_MS = 250
 ALL = "all"
+ACTIVE = "active"
+#: The longest text of the Status column, which must fit without eliding.
+WIDEST_STATUS = "Running (cancelling)"
 
 
 class MainWindow(QMainWindow):
@@ -109,6 +112,8 @@ class MainWindow(QMainWindow):
         self.model = HistoryModel(tracker, signals, parent=self)
         self.status_filter = QComboBox(self)
         self.status_filter.addItem("All statuses", ALL)
+        self.status_filter.addItem(icons.status_icon("running"), "Active", ACTIVE)
+        self.status_filter.setItemData(1, "Pending and running jobs", Qt.ItemDataRole.ToolTipRole)
         for status in JobStatus:
             self.status_filter.addItem(
                 icons.status_icon(status.value), status.value.capitalize(), status.value
@@ -157,6 +162,7 @@ class MainWindow(QMainWindow):
         ):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        self.table.clicked.connect(self._on_row_clicked)
         history = QWidget(self)
         history_layout = QVBoxLayout(history)
         history_layout.setContentsMargins(0, 0, 0, 0)
@@ -207,7 +213,11 @@ class MainWindow(QMainWindow):
             row = self.model.row_of(job_id)
         if row is None:
             row = self.model.ensure_loaded(job_id)
-        if row is not None:
+        if row is None:  # e.g. queued a moment ago: the batched jobsAdded has not come yet
+            row = self.model.include(job)
+        if row is None:
+            self.table.clearSelection()
+        else:
             index = self.model.index(row, Column.TITLE)
             self.table.selectionModel().setCurrentIndex(
                 index,
@@ -219,6 +229,25 @@ class MainWindow(QMainWindow):
         if self.isMinimized():
             self.showNormal()
         return True
+
+    def show_active_jobs(self) -> None:
+        """Filter the history to active jobs (pending and running), e.g. from "+N more"."""
+        self.search_edit.blockSignals(True)
+        self.search_edit.clear()
+        self.search_edit.blockSignals(False)
+        self.type_filter.blockSignals(True)
+        self.type_filter.setCurrentIndex(0)
+        self.type_filter.blockSignals(False)
+        index = self.status_filter.findData(ACTIVE)
+        if self.status_filter.currentIndex() == index:
+            self.apply_filter()
+        else:
+            self.status_filter.setCurrentIndex(index)  # applies the filter
+        if self.model.rowCount() == 0 and self.model.canFetchMore():
+            self.model.fetchMore()
+        if self.model.rowCount():
+            self.table.selectRow(0)
+            self.table.scrollToTop()
 
     def select_job_type(self, name: str) -> LaunchForm:
         """Show the launch form of job type ``name``."""
@@ -243,8 +272,9 @@ class MainWindow(QMainWindow):
         self._search_timer.stop()
         status = self.status_filter.currentData()
         job_type = self.type_filter.currentData()
+        statuses: Any = ACTIVE_STATUSES if status == ACTIVE else status
         self.model.set_filter(
-            status=None if status == ALL else status,
+            status=None if status == ALL else statuses,
             type=None if job_type == ALL else job_type,
             search=self.search_edit.text(),
         )
@@ -257,6 +287,12 @@ class MainWindow(QMainWindow):
 
     def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         job = current.data(JobRole) if current.isValid() else None
+        if job is not None and (self.details.job is None or self.details.job.id != job.id):
+            self.details.set_job(self._tracker.get_job(job.id) or job)
+
+    def _on_row_clicked(self, index: QModelIndex) -> None:
+        """A click always shows the clicked row, even when it already was the current one."""
+        job = index.data(JobRole) if index.isValid() else None
         if job is not None and (self.details.job is None or self.details.job.id != job.id):
             self.details.set_job(self._tracker.get_job(job.id) or job)
 

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ..core.registry import REQUIRED
 
-__all__ = ["MISSING", "FieldError", "ParamField", "kind_name", "make_field"]
+__all__ = ["MISSING", "CompactDoubleSpinBox", "FieldError", "ParamField", "kind_name", "make_field"]
 
 INT_LIMIT = 2_147_483_647
 FLOAT_LIMIT = 1e15
@@ -163,10 +163,21 @@ class IntField(ParamField):
         self.spin.setValue(int(value))
 
 
+class CompactDoubleSpinBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that shows no trailing zeros: ``10``, ``2.5``, ``0.125`` (not
+    ``10.000``), with up to ``decimals()`` digits after the point."""
+
+    def textFromValue(self, value: float) -> str:
+        text = f"{value:.{self.decimals()}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text.replace(".", self.locale().decimalPoint())
+
+
 class FloatField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.spin = QDoubleSpinBox()
+        self.spin = CompactDoubleSpinBox()
         self.spin.setDecimals(3)
         low = -FLOAT_LIMIT if spec.minimum is None else float(spec.minimum)
         high = FLOAT_LIMIT if spec.maximum is None else float(spec.maximum)
