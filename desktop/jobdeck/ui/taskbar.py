@@ -148,7 +148,9 @@ class Taskbar(QWidget):
         self._dragging = False
         # None: docked in self._corner. Else (anchor corner, anchor point) of a dragged panel.
         self._anchor: tuple[Corner, QPoint] | None = None
-        self._row_height: int | None = None
+        probe = JobRow(self._spinner_for_probe(), None)
+        self._row_height = probe.sizeHint().height()  # rows are all alike: measure once
+        probe.deleteLater()
         self._avoided: QWidget | None = None
         self._out_of_the_way = False  # hidden because the avoided window leaves no room
         self._screen: QScreen | None = None
@@ -406,8 +408,6 @@ class Taskbar(QWidget):
                 row.cancelRequested.connect(self._cancel)
                 row.activated.connect(self.jobActivated)
                 self._rows[job.id] = row
-                if self._row_height is None:
-                    self._row_height = row.sizeHint().height()
             row.set_job(job, now)
         if [r.job_id for r in self.rows()] != visible_ids:
             for job_id in visible_ids:
@@ -426,14 +426,13 @@ class Taskbar(QWidget):
             self._clock_timer.start()
         elif not visible:
             self._clock_timer.stop()
-        self.adjustSize()
+        self.panel.layout().activate()  # now, not at the next LayoutRequest: sizes are current
+        self.layout().activate()
         self._place()
         self._update_visibility()
 
     def _row_limit(self) -> int:
         """How many rows fit: ``max_rows``, fewer when the screen area is too short."""
-        if self._row_height is None:
-            return self.max_rows
         layout = self.panel.layout()
         margins = layout.contentsMargins()
         spacing = layout.spacing()
@@ -447,6 +446,10 @@ class Taskbar(QWidget):
         room = self.available_area().height() - 2 * SCREEN_MARGIN - chrome
         step = self._row_height + self.rows_layout.spacing()
         return max(1, min(self.max_rows, (room + self.rows_layout.spacing()) // step))
+
+    @staticmethod
+    def _spinner_for_probe() -> icons.Spinner:
+        return icons.Spinner()
 
     def _tick_clock(self) -> None:
         now = self._tracker.now()
