@@ -91,10 +91,15 @@ def error_summary(error: Any) -> str:
 
 
 def format_local_time(ts: float | None, now: float | None = None) -> str:
-    """Epoch seconds as local time: ``14:03:12`` today, ``2024-05-01 14:03`` otherwise."""
+    """Epoch seconds as local time, short: ``14:03:12`` today, ``01 May 14:03`` this year,
+    ``2024-05-01 14:03`` before (or without ``now``)."""
     if ts is None:
         return EM_DASH
     when = datetime.fromtimestamp(ts)
-    if now is not None and datetime.fromtimestamp(now).date() == when.date():
-        return when.strftime("%H:%M:%S")
+    if now is not None:
+        today = datetime.fromtimestamp(now)
+        if today.date() == when.date():
+            return when.strftime("%H:%M:%S")
+        if today.year == when.year:
+            return when.strftime("%d %b %H:%M")
     return when.strftime("%Y-%m-%d %H:%M")

@@ -149,18 +149,7 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in (
-            (Column.STATUS, 105),
-            (Column.TITLE, 200),
-            (Column.TYPE, 75),
-            (Column.PROGRESS, 70),
-            (Column.STARTED, 80),
-            (Column.DURATION, 70),
-        ):
-            self.table.setColumnWidth(column, width)
+        self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.table.clicked.connect(self._on_row_clicked)
         history = QWidget(self)
@@ -177,8 +166,8 @@ class MainWindow(QMainWindow):
         self.right_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.right_splitter.addWidget(history)
         self.right_splitter.addWidget(self.details)
-        self.right_splitter.setStretchFactor(0, 3)
-        self.right_splitter.setStretchFactor(1, 2)
+        self.right_splitter.setStretchFactor(0, 9)
+        self.right_splitter.setStretchFactor(1, 11)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(launcher)
         self.splitter.addWidget(self.right_splitter)
@@ -296,6 +285,29 @@ class MainWindow(QMainWindow):
         if job is not None and (self.details.job is None or self.details.job.id != job.id):
             self.details.set_job(self._tracker.get_job(job.id) or job)
 
+    def _size_columns(self, registry: Any) -> None:
+        """Columns as wide as their longest text ("Running (cancelling)", a full date), so
+        nothing there is elided; Title and Message share the rest, so the history needs
+        no horizontal scrolling."""
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        metrics = self.table.fontMetrics()
+        icon = self.table.style().pixelMetric(self.table.style().PixelMetric.PM_SmallIconSize)
+        pad = 24  # cell margins and the focus frame
+        widest = {
+            Column.STATUS: metrics.horizontalAdvance(WIDEST_STATUS) + icon + pad,
+            Column.TYPE: max((metrics.horizontalAdvance(t.name) for t in registry), default=60)
+            + pad,
+            Column.PROGRESS: metrics.horizontalAdvance("100%") + pad,
+            Column.STARTED: metrics.horizontalAdvance("30 May 14:03") + pad,
+            Column.DURATION: metrics.horizontalAdvance("59m 59s") + pad,
+        }
+        for column, width in widest.items():
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(column, max(width, header.sectionSizeHint(column)))
+        header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(Column.MESSAGE, QHeaderView.ResizeMode.Stretch)
+
     def _build_menus(self) -> None:
         app_menu = self.menuBar().addMenu("&Jobdeck")
         settings = app_menu.addAction("&Settings\u2026")
@@ -326,7 +338,8 @@ class MainWindow(QMainWindow):
         self.move(area.x() + (area.width() - width) // 2, area.y() + (area.height() - height) // 2)
         launcher = max(300, width * 2 // 7)
         self.splitter.setSizes([launcher, max(400, width - launcher)])
-        self.right_splitter.setSizes([height * 3 // 5, height * 2 // 5])
+        # the details get the larger share: their log shows at least a dozen lines
+        self.right_splitter.setSizes([height * 9 // 20, height * 11 // 20])
 
     def _restore_state(self) -> None:
         if self._settings is None:

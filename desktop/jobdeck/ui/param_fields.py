@@ -11,6 +11,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -198,12 +201,39 @@ class FloatField(ParamField):
         self.spin.setValue(float(value))
 
 
+class _ClickableLabel(QLabel):
+    """A word-wrapped label that toggles its check box when clicked (a QCheckBox's own
+    text cannot wrap, so a long help text would widen the whole form)."""
+
+    def __init__(self, text: str, check: QCheckBox) -> None:
+        super().__init__(text)
+        self._check = check
+        self.setWordWrap(True)
+        self.setBuddy(check)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._check.isEnabled():
+            self._check.toggle()
+        super().mouseReleaseEvent(event)
+
+
 class BoolField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.check = QCheckBox(spec.help or "")
+        self.check = QCheckBox()
         self.check.setChecked(bool(_initial(spec)))
-        self.widget = self.check
+        self.check.setAccessibleDescription(spec.help or "")
+        self.text_label = _ClickableLabel(spec.help or "", self.check)
+        self.text_label.setVisible(bool(spec.help))
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.check, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.text_label, 1)
+        self.widget = box
+
+    def focus_widget(self) -> QWidget:
+        return self.check
 
     def value(self) -> Any:
         return self.check.isChecked()
@@ -399,7 +429,5 @@ def make_field(spec: Any, job_type_name: str = "") -> ParamField:
     field = factory(spec)
     field.widget.setObjectName(f"param_{spec.name}")
     field.widget.setToolTip(spec.help or "")
-    if isinstance(field, BoolField) and not spec.help:
-        field.check.setText("")
     field.focus_widget().setAccessibleName(spec.label or spec.name)
     return field
