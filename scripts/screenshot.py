@@ -105,9 +105,8 @@ def save(pixmap: object, path: Path) -> None:
 
 def child(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_API", "pyside6")
-    from PySide6.QtWidgets import QApplication
-
     import qasync
+    from PySide6.QtWidgets import QApplication
 
     from jobdeck.app import JobdeckApp
     from jobdeck.settings import AppSettings
