@@ -97,7 +97,7 @@ def test_command_form_splits_argv_and_reads_the_environment(qtbot, tracker):
     argv = form.fields["argv"]
     env = form.fields["env"]
     assert isinstance(argv, ArgvField) and isinstance(env, MappingField)
-    assert isinstance(form.fields["shell"].widget, QCheckBox)
+    assert isinstance(form.fields["shell"].focus_widget(), QCheckBox)
     argv.edit.setText("rsync -a 'My Photos/' backup:")
     env.add_row("LANG", "C")
     env.add_row("", "")

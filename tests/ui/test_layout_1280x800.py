@@ -30,9 +30,11 @@ def window(qtbot, qapp, tracker, signals, settings):
     return win
 
 
-def test_default_size_fits_the_screen(window):
+def test_default_size_fits_the_screen(window, tmp_path):
     assert QRect(0, 0, 1280, 800).contains(window.frameGeometry())
     assert window.width() >= 1100 and window.height() >= 700
+    shot = tmp_path / "main-window-1280x800.png"  # kept by pytest's tmp_path for a look
+    assert window.grab().save(str(shot)) and shot.stat().st_size > 10_000
 
 
 def test_no_launch_form_needs_horizontal_scrolling(qtbot, window):

@@ -67,8 +67,8 @@ class RateEstimator:
 
     def _is_jump(self, t: float, current: float) -> bool:
         rate = self.rate()
-        if rate is None or rate <= 0 or len(self._samples) < 3:
-            return False
+        if rate is None or rate <= 0 or self._samples[-1][0] - self._samples[0][0] < 2.0:
+            return False  # no established rate yet to compare with
         last_t, last_c = self._samples[-1]
         return (current - last_c) / (t - last_t) > JUMP_FACTOR * rate
 

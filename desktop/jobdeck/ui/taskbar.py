@@ -207,11 +207,11 @@ class Taskbar(QWidget):
 
         self.panel = QFrame(self)
         self.panel.setObjectName("taskbarPanel")
-        outer = QVBoxLayout(self)
+        outer = self._outer_layout = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.panel)
         self._style_panel()
-        layout = QVBoxLayout(self.panel)
+        layout = self._panel_layout = QVBoxLayout(self.panel)
         layout.setContentsMargins(10, 8, 10, 10)
         layout.setSpacing(4)
         layout.addLayout(header)
@@ -241,6 +241,8 @@ class Taskbar(QWidget):
         for job in signals.active_jobs():
             self._jobs[job.id] = job
         self._restore_position()
+        self.winId()  # the native window exists from the start, so screen changes reach it
+        self._watch_window()
         self.refresh()
 
     # --- public state ----------------------------------------------------------------------
@@ -426,14 +428,14 @@ class Taskbar(QWidget):
             self._clock_timer.start()
         elif not visible:
             self._clock_timer.stop()
-        self.panel.layout().activate()  # now, not at the next LayoutRequest: sizes are current
-        self.layout().activate()
+        self._panel_layout.activate()  # now, not at the next LayoutRequest: sizes are current
+        self._outer_layout.activate()
         self._place()
         self._update_visibility()
 
     def _row_limit(self) -> int:
         """How many rows fit: ``max_rows``, fewer when the screen area is too short."""
-        layout = self.panel.layout()
+        layout = self._panel_layout
         margins = layout.contentsMargins()
         spacing = layout.spacing()
         chrome = (
@@ -614,13 +616,16 @@ class Taskbar(QWidget):
         self._watch_screen(handle.screen() if handle is not None else self.screen())
         self._place()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
+    def _watch_window(self) -> None:
         handle = self.windowHandle()
         if handle is not None and not handle.property("jobdeckWatched"):
             handle.setProperty("jobdeckWatched", True)
             handle.screenChanged.connect(self._on_screen_changed)
         self._watch_screen(handle.screen() if handle is not None else self.screen())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._watch_window()
         self._place()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
