@@ -5,7 +5,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from jobdeck.core.job import JobError, JobStatus, Progress
-from jobdeck.ui.tray import FINISH_BATCH_MS, TrayController, overall_percent
+from jobdeck.ui.tray import TrayController, overall_percent
 
 from .fakes import make_job
 
@@ -18,7 +18,11 @@ def tray_available(request, monkeypatch):
     return request.param
 
 
+BATCH_MS = 150
+
+
 def make_tray(qtbot, tracker, signals, **kw):
+    kw.setdefault("finish_batch_ms", BATCH_MS)
     tray = TrayController(tracker, signals, **kw)
     qtbot.addWidget(tray.menu)
     return tray
@@ -116,7 +120,7 @@ def test_notifies_failures_and_long_completions_only(qtbot, tracker, signals, tr
     assert shown[1] == (failed.id, "Failed: bad", "exit code 2")
     tray.notifications_enabled = False
     signals.jobFinished.emit(make_job("bad2", JobStatus.FAILED, error="x"))
-    qtbot.wait(FINISH_BATCH_MS + 200)
+    qtbot.wait(BATCH_MS + 150)
     assert len(shown) == 2
     tray.dispose()
 
@@ -124,16 +128,16 @@ def test_notifies_failures_and_long_completions_only(qtbot, tracker, signals, tr
 def test_jobs_finishing_together_get_one_notification_that_counts_them(
     qtbot, tracker, signals, tray_available
 ):
-    tray = make_tray(qtbot, tracker, signals, notify_after_s=0)
+    tray = make_tray(qtbot, tracker, signals, notify_after_s=0, finish_batch_ms=1000)
     shown = []
     tray.notified.connect(lambda *args: shown.append(args))
     done = [make_job(f"copy {i}", JobStatus.COMPLETED) for i in range(6)]
     failed = [make_job(f"bad {i}", JobStatus.FAILED, error="boom") for i in range(2)]
     for job in [*done[:3], failed[0], *done[3:], failed[1]]:  # over a few batches
         signals.push_changed(job)
-        qtbot.wait(20)
+        qtbot.wait(5)
     qtbot.waitUntil(lambda: len(shown) >= 1, timeout=3000)
-    qtbot.wait(FINISH_BATCH_MS + 200)
+    qtbot.wait(300)
     assert len(shown) == 1
     job_id, title, body = shown[0]
     assert title == "8 jobs finished, 2 failed"

@@ -55,7 +55,7 @@ class TrayController(QObject):
     empty for a notice that is about no job, see :meth:`tell`).
 
     Notifications: a failed job, or a completed one that ran at least ``notify_after_s``.
-    Jobs that finish together (within ``FINISH_BATCH_MS``) share one notification that
+    Jobs that finish together (within ``finish_batch_ms``) share one notification that
     says how many finished and names the failures.
     """
 
@@ -71,6 +71,7 @@ class TrayController(QObject):
         signals: Any,
         notify_after_s: float = 30.0,
         notifications_enabled: bool = True,
+        finish_batch_ms: int = FINISH_BATCH_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -112,7 +113,7 @@ class TrayController(QObject):
         self._finished_batch: list[Job] = []
         self._batch_timer = QTimer(self)
         self._batch_timer.setSingleShot(True)
-        self._batch_timer.setInterval(FINISH_BATCH_MS)
+        self._batch_timer.setInterval(finish_batch_ms)
         self._batch_timer.timeout.connect(self._flush_finished)
 
         self._tray: QSystemTrayIcon | None = None
