@@ -1,13 +1,22 @@
 """Screenshot the real Jobdeck under Xvfb: ``python scripts/screenshot.py [--theme dark]``.
 
-Starts a virtual display (with a tray host and compositor when installed), runs
-``jobdeck --demo`` on a fresh store, waits until several jobs show progress, saves a PNG of
-the screen and quits the app with SIGTERM (which must exit 0).
+Starts a virtual 1280x800 display (with a tray host and compositor when installed) and runs
+Jobdeck's own application object in a child process on it, on a fresh store. The app first
+stays idle for ``--idle`` seconds (so the picture shows jobs started after an idle spell,
+as a user meets them), then queues the demo jobs, waits until several report progress,
+shows a running job's details, and saves a PNG of the whole screen.
+
+Two pictures: the main window at its default size, active (the floating taskbar keeps out
+of its way then), and, with the focus moved to another program, the taskbar alone
+(``--taskbar-out``, cropped from the screen).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,44 +25,135 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "desktop"))
 
-from tests.e2e.xsession import XSession, running_app, stop  # noqa: E402
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--taskbar-out", type=Path, default=None)
+    parser.add_argument("--theme", choices=["light", "dark"], default="light")
+    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--idle", type=float, default=3.0, help="idle seconds before the jobs")
+    parser.add_argument("--running", type=int, default=3, help="jobs with progress to wait for")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    suffix = "" if args.theme == "light" else f"-{args.theme}"
+    if args.out is None:
+        args.out = ROOT / "docs" / f"screenshot{suffix}.png"
+    if args.taskbar_out is None:
+        args.taskbar_out = ROOT / "docs" / f"screenshot-taskbar{suffix}.png"
+    return args
 
 
-def wait_for_progress(db: Path, running: int, timeout: float) -> None:
-    from jobdeck.core import JobTracker, StoreError
+# --- the child: Jobdeck itself on the virtual display -------------------------------------
 
-    deadline = time.monotonic() + timeout
+#: A command job with a readable log: a line of output and a progress line per module.
+BUILD_SCRIPT = """
+import time
+for i in range(1, 61):
+    print(f"cc -O2 -c src/module_{i:02d}.c -o build/module_{i:02d}.o", flush=True)
+    print(f"{i}/60", flush=True)
+    time.sleep(0.25)
+"""
+
+
+async def scenario(app: object, args: argparse.Namespace) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from jobdeck.app import JobdeckApp, queue_demo_jobs
+
+    assert isinstance(app, JobdeckApp)
+    await asyncio.sleep(args.idle)  # nothing runs: the tracker goes idle
+    build = app.tracker.enqueue(
+        "command",
+        {"argv": [sys.executable, "-c", BUILD_SCRIPT]},
+        title="Build: compile 60 modules",
+        priority=1,
+    )
+    queue_demo_jobs(app.tracker)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            with JobTracker.open(db, read_only=True) as reader:
-                jobs = reader.list_jobs(status="running")
-                moving = [j for j in jobs if (j.progress.percent or 0) > 5]
-                if len(moving) >= running:
-                    return
-        except StoreError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"fewer than {running} jobs showed progress within {timeout} s")
+        moving = [
+            j for j in app.tracker.list_jobs(status="running") if (j.progress.percent or 0) > 5
+        ]
+        if len(moving) >= args.running and len(app.tracker.logs(build.id, limit=20)) >= 14:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise TimeoutError(f"fewer than {args.running} jobs showed progress")
+    app.show_job(build.id)  # a running job with a live log
+    await asyncio.sleep(1.5)  # a few live updates and repaints land
+    screen = QGuiApplication.primaryScreen()
+    save(screen.grabWindow(0), args.out)
+
+    app.window.clearFocus()
+    app.window.hide()  # the user turns to another program: the taskbar shows
+    await asyncio.sleep(1.5)
+    bar = app.taskbar.frameGeometry()
+    if not app.taskbar.isVisible():
+        raise RuntimeError("the taskbar did not show with the window out of the way")
+    margin = 24
+    crop = bar.adjusted(-margin, -margin, margin, margin).intersected(screen.geometry())
+    save(screen.grabWindow(0, crop.x(), crop.y(), crop.width(), crop.height()), args.taskbar_out)
+    app.quit()
+
+
+def save(pixmap: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not pixmap.save(str(path)):  # type: ignore[attr-defined]
+        raise OSError(f"could not save {path}")
+
+
+def child(args: argparse.Namespace) -> int:
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from jobdeck.app import JobdeckApp
+    from jobdeck.settings import AppSettings
+    from jobdeck.ui.theme import apply_theme
+
+    qapp = QApplication(sys.argv[:1])
+    apply_theme(qapp, args.theme)
+    qapp.setApplicationName("Jobdeck")
+    qapp.setOrganizationName("Jobdeck")
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    db = Path(os.environ["XDG_DATA_HOME"]) / "jobs.db"
+    app = JobdeckApp(qapp, db, settings=AppSettings())
+    app.start()
+    failure: list[BaseException] = []
+
+    def done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            failure.append(task.exception())  # type: ignore[arg-type]
+            app.quit(1)
+
+    with loop:
+        loop.create_task(scenario(app, args)).add_done_callback(done)
+        loop.run_forever()
+    app.shutdown()
+    if failure:
+        raise failure[0]
+    return app.exit_code
+
+
+# --- the parent: the virtual display ------------------------------------------------------
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
-    parser.add_argument("--theme", choices=["light", "dark"], default="light")
-    parser.add_argument("--size", default="1280x800")
-    parser.add_argument("--running", type=int, default=3, help="jobs with progress to wait for")
-    args = parser.parse_args()
+    args = parse_args()
+    if args.child:
+        return child(args)
+    from tests.e2e.xsession import XSession
+
     with XSession(size=args.size) as session:
-        db = session.tmp / "jobs.db"
-        with running_app(session, "--db", str(db), "--demo", JOBDECK_THEME=args.theme) as app:
-            wait_for_progress(db, args.running, timeout=40)
-            time.sleep(0.5)  # let the taskbar's next repaint land before the grab
-            session.grab(args.out)
-            status, _out, err = stop(app)
-    print(f"saved {args.out}; jobdeck exited with status {status}")
-    if err.strip():
-        print("jobdeck stderr:\n" + err)
-    return status
+        (session.tmp / "data").mkdir(exist_ok=True)
+        argv = [sys.executable, __file__, "--child", "--out", str(args.out.resolve())]
+        argv += ["--taskbar-out", str(args.taskbar_out.resolve())]
+        argv += ["--theme", args.theme, "--idle", str(args.idle), "--running", str(args.running)]
+        result = subprocess.run(argv, env=session.env(), timeout=180)
+    print(f"saved {args.out} and {args.taskbar_out}; jobdeck exited with {result.returncode}")
+    return result.returncode
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
-"""Session-wide test settings: Qt renders offscreen unless a test asks for a real display."""
+"""Session-wide test settings: Qt renders offscreen (on a 1280x800 screen) unless a test asks
+for a real display."""
 
 import gc
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Offscreen Qt with the smallest supported desktop (1280x800) as the primary screen and a
+# smaller second screen, so layout and taskbar placement are tested at real sizes.
+_SCREENS = Path(__file__).with_name("offscreen-screens.json")
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_SCREENS}"
 os.environ.setdefault("QT_API", "pyside6")
 
 pytest_plugins = ["tests.channel_fixtures"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from jobdeck.app import JobdeckApp, QuitChoice, queue_demo_jobs
@@ -140,11 +140,61 @@ def test_closing_window_hides_to_tray_or_quits_without_one(
 
 
 def test_tray_menu_toggles_taskbar_and_remembers(app: JobdeckApp, settings: AppSettings) -> None:
-    assert app.taskbar.isVisible()
+    assert app.taskbar.is_enabled_by_user()
+    assert not app.taskbar.isVisible()  # nothing runs: no panel in the way
     app.tray.toggleTaskbarRequested.emit()
-    assert not app.taskbar.isVisible() and settings.taskbar_visible is False
+    assert not app.taskbar.is_enabled_by_user() and settings.taskbar_visible is False
+    assert app.tray.toggle_taskbar_action.text() == "Show taskbar"
     app.tray.toggleTaskbarRequested.emit()
-    assert app.taskbar.isVisible() and settings.taskbar_visible is True
+    assert app.taskbar.is_enabled_by_user() and settings.taskbar_visible is True
+    assert app.tray.toggle_taskbar_action.text() == "Hide taskbar"
+
+
+def test_the_taskbar_shows_jobs_when_the_window_is_not_in_front_and_hides_when_idle(
+    app: JobdeckApp, qtbot
+) -> None:
+    app.window.hide()  # closed to the tray, or the user works elsewhere
+    app.taskbar.keep_finished_ms = 200
+    job = app.tracker.enqueue("countdown", {"seconds": 0.5})
+    qtbot.waitUntil(app.taskbar.isVisible, timeout=5000)
+    qtbot.waitUntil(lambda: app.tracker.get_job(job.id).finished, timeout=5000)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: not app.taskbar.isVisible(), timeout=5000)
+
+
+def test_closing_the_window_says_once_that_jobdeck_is_still_in_the_tray(
+    app: JobdeckApp, settings: AppSettings, monkeypatch: pytest.MonkeyPatch, qtbot
+) -> None:
+    monkeypatch.setattr(type(app.tray), "available", property(lambda self: True))
+    told = []
+    app.tray.notified.connect(lambda *args: told.append(args))
+    app.window.close()
+    assert told == [("", "Jobdeck is still running", told[0][2])] and "tray" in told[0][2]
+    assert settings.close_hint_shown is True
+    app.show_window()
+    app.window.close()
+    assert len(told) == 1  # only the first time, ever
+    again = AppSettings(settings.qsettings)
+    assert again.close_hint_shown is True
+
+
+def test_plus_n_more_opens_the_history_of_active_jobs(app: JobdeckApp, qtbot) -> None:
+    from jobdeck.ui.history_model import ACTIVE_STATUSES
+
+    app.settings.concurrency = 1
+    app.runner.max_workers = 1
+    done = app.tracker.enqueue("countdown", {"seconds": 0})
+    qtbot.waitUntil(lambda: app.tracker.get_job(done.id).finished, timeout=5000)  # type: ignore[union-attr]
+    jobs = [app.tracker.enqueue("countdown", {"seconds": 30}) for _ in range(9)]
+    app.window.hide()
+    qtbot.waitUntil(lambda: app.taskbar.more_button.isVisible(), timeout=5000)
+    qtbot.mouseClick(app.taskbar.more_button, Qt.MouseButton.LeftButton)
+    assert app.window.isVisible()
+    assert app.window.model.filter.status == ACTIVE_STATUSES
+    assert app.window.status_filter.currentText() == "Active"
+    shown = {app.window.model.job_at(r).id for r in range(app.window.model.rowCount())}
+    assert shown == {j.id for j in jobs}
+    for job in jobs:
+        app.tracker.cancel_job(job.id)
 
 
 def test_settings_round_trip(settings: AppSettings) -> None:
@@ -194,6 +244,7 @@ def test_settings_dialog_applies_at_once(app: JobdeckApp, settings: AppSettings,
     dialog.corner.setCurrentIndex(dialog.corner.findData("top-left"))
     dialog.keep_finished.setValue(9)
     dialog.notifications.setChecked(False)
+    dialog.always_show.setChecked(True)
     values = dialog.values()
     assert values.retention is None and values.keep_finished_ms == 9000
     app.apply_settings(values)
@@ -201,12 +252,16 @@ def test_settings_dialog_applies_at_once(app: JobdeckApp, settings: AppSettings,
     assert settings.retention is None and settings.taskbar_corner == "top-left"
     assert app.taskbar.corner.value == "top-left" and app.taskbar.keep_finished_ms == 9000
     assert app.tray.notifications_enabled is False
+    assert settings.taskbar_always_show is True and app.taskbar.always_show is True
+    assert app.taskbar.is_out_of_the_way()  # the active main window fills the screen
+    app.window.hide()
+    qtbot.waitUntil(app.taskbar.isVisible, timeout=2000)  # always shown, even when idle
     dialog.retention.setValue(30)
     assert dialog.values().retention == timedelta(days=30)
 
 
 def test_menu_actions_reach_the_app(app: JobdeckApp, quits: Quits) -> None:
     app.window.toggleTaskbarRequested.emit()
-    assert not app.taskbar.isVisible()
+    assert not app.taskbar.is_enabled_by_user() and not app.taskbar.isVisible()
     app.window.quitRequested.emit()
     assert quits.quit_calls == 1

@@ -51,12 +51,19 @@ class QuitChoice(enum.Enum):
 
 
 class _CloseToTray(QObject):
-    """Turns closing the main window into hiding it while a tray icon can bring it back."""
+    """Turns closing the main window into hiding it while a tray icon can bring it back
+    (then calls ``on_hidden``), or into a quit request without a tray."""
 
-    def __init__(self, tray_available: Callable[[], bool], on_last_close: Callable[[], None]):
+    def __init__(
+        self,
+        tray_available: Callable[[], bool],
+        on_last_close: Callable[[], None],
+        on_hidden: Callable[[], None] = lambda: None,
+    ):
         super().__init__()
         self._tray_available = tray_available
         self._on_last_close = on_last_close
+        self._on_hidden = on_hidden
         self.allow_close = False
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -65,6 +72,7 @@ class _CloseToTray(QObject):
             event.ignore()
             if self._tray_available():
                 watched.hide()  # type: ignore[attr-defined]
+                self._on_hidden()
             else:
                 self._on_last_close()
             return True
@@ -117,17 +125,22 @@ class JobdeckApp(QObject):
             corner=self.settings.taskbar_corner,
             keep_finished_ms=self.settings.keep_finished_ms,
             type_icons={t.name: t.icon for t in self.registry},
+            always_show=self.settings.taskbar_always_show,
         )
+        self.taskbar.avoid_window(self.window)
         self.tray = TrayController(
             self.tracker,
             self.signals,
             notify_after_s=self.settings.notify_after_s,
             notifications_enabled=self.settings.notifications,
         )
-        self._close_filter = _CloseToTray(lambda: self.tray.available, self.request_quit)
+        self._close_filter = _CloseToTray(
+            lambda: self.tray.available, self.request_quit, self._hidden_to_tray
+        )
         self.window.installEventFilter(self._close_filter)
 
         self.taskbar.jobActivated.connect(self.show_job)
+        self.taskbar.moreActivated.connect(self.show_active_jobs)
         self.tray.jobActivated.connect(self.show_job)
         self.tray.showWindowRequested.connect(self.show_window)
         self.tray.toggleTaskbarRequested.connect(self.toggle_taskbar)
@@ -143,9 +156,8 @@ class JobdeckApp(QObject):
         self.runner.start()
         if show_window:
             self.show_window()
-        if self.settings.taskbar_visible:
-            self.taskbar.show()
-        self.tray.set_taskbar_visible(self.taskbar.isVisible())
+        self.taskbar.set_enabled(self.settings.taskbar_visible)
+        self.tray.set_taskbar_visible(self.taskbar.is_enabled_by_user())
 
     def show_window(self) -> None:
         self.window.show()
@@ -156,11 +168,29 @@ class JobdeckApp(QObject):
         self.show_window()
         self.window.show_job(job_id)
 
+    def show_active_jobs(self) -> None:
+        """The main window with its history filtered to active (pending and running) jobs."""
+        self.show_window()
+        self.window.show_active_jobs()
+
+    def _hidden_to_tray(self) -> None:
+        """The window was closed to the tray: say so, once ever."""
+        if self.settings.close_hint_shown:
+            return
+        self.settings.close_hint_shown = True
+        self.tray.tell(
+            "Jobdeck is still running",
+            "It keeps watching your jobs from the tray. Click the tray icon to open the "
+            "window again; choose Quit from its menu to quit.",
+        )
+
     def toggle_taskbar(self) -> None:
-        visible = not self.taskbar.isVisible()
-        self.taskbar.setVisible(visible)
-        self.settings.taskbar_visible = visible
-        self.tray.set_taskbar_visible(visible)
+        """Turn the taskbar on or off (remembered); turned on, it shows at once for a while
+        even with nothing running."""
+        enabled = not self.taskbar.is_enabled_by_user()
+        self.taskbar.set_enabled(enabled, reveal=True)
+        self.settings.taskbar_visible = enabled
+        self.tray.set_taskbar_visible(enabled)
 
     def current_settings(self) -> SettingsValues:
         s = self.settings
@@ -171,6 +201,7 @@ class JobdeckApp(QObject):
             notify_after_s=s.notify_after_s,
             taskbar_corner=s.taskbar_corner,
             keep_finished_ms=s.keep_finished_ms,
+            taskbar_always_show=s.taskbar_always_show,
         )
 
     def apply_settings(self, values: SettingsValues) -> None:
@@ -185,6 +216,8 @@ class JobdeckApp(QObject):
         self.tray.notifications_enabled = values.notifications
         self.tray.notify_after_s = values.notify_after_s
         self.taskbar.keep_finished_ms = values.keep_finished_ms
+        s.taskbar_always_show = values.taskbar_always_show
+        self.taskbar.always_show = values.taskbar_always_show
         if values.taskbar_corner != s.taskbar_corner:
             s.taskbar_corner = values.taskbar_corner
             self.taskbar.set_corner(values.taskbar_corner)

@@ -1,4 +1,5 @@
-"""User settings kept in QSettings: concurrency, retention, notifications, taskbar placement."""
+"""User settings kept in QSettings: concurrency, retention, notifications, the taskbar's
+placement and visibility, and one-time hints."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class AppSettings:
         "taskbar/corner": "bottom-right",
         "taskbar/keep_finished_ms": 4000,
         "taskbar/visible": True,
+        "taskbar/always_show": False,
+        "tray/close_hint_shown": False,
     }
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
@@ -123,3 +126,21 @@ class AppSettings:
     @taskbar_visible.setter
     def taskbar_visible(self, value: bool) -> None:
         self.qsettings.setValue("taskbar/visible", bool(value))
+
+    @property
+    def taskbar_always_show(self) -> bool:
+        """Keep the taskbar on screen even when nothing runs (else it hides when idle)."""
+        return self._bool("taskbar/always_show")
+
+    @taskbar_always_show.setter
+    def taskbar_always_show(self, value: bool) -> None:
+        self.qsettings.setValue("taskbar/always_show", bool(value))
+
+    @property
+    def close_hint_shown(self) -> bool:
+        """True once the user was told that closing the window leaves Jobdeck in the tray."""
+        return self._bool("tray/close_hint_shown")
+
+    @close_hint_shown.setter
+    def close_hint_shown(self, value: bool) -> None:
+        self.qsettings.setValue("tray/close_hint_shown", bool(value))

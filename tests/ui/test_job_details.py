@@ -1,10 +1,10 @@
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices, QPalette
 
 from jobdeck.core.events import LogEntry
-from jobdeck.core.job import JobStatus, Progress
+from jobdeck.core.job import JobError, JobStatus, Progress
 from jobdeck.ui.job_details import JobDetails
 
 from .fakes import make_job
@@ -38,13 +38,19 @@ def test_shows_params_timings_error_and_result(qtbot, tracker, signals):
     details = make_details(qtbot, tracker, signals)
     details.set_job(job.id)
     assert details.title_label.text() == "Hash"
-    assert details.status_label.text() == "Failed"
     assert '"workers": 4' in details.params_view.toPlainText()
     assert '"by": "cli"' in details.params_view.toPlainText()
-    assert "Traceback" in details.error_view.toPlainText()
-    assert details.error_label.text() == "disk full"
-    assert details.fields["Duration"].text() == "5s"
+    assert details.status_label.full_text() == "Failed \u2014 disk full"
+    assert details.error_message.text() == "disk full"
     assert details.tabs.currentWidget() is details.error_view
+    # the traceback is in the Error tab's collapsible details, folded at first
+    assert not details.traceback_view.isVisible()
+    qtbot.mouseClick(details.traceback_toggle, Qt.MouseButton.LeftButton)
+    assert details.traceback_view.isVisible()
+    assert "Traceback" in details.traceback_view.toPlainText()
+    qtbot.mouseClick(details.traceback_toggle, Qt.MouseButton.LeftButton)
+    assert not details.traceback_view.isVisible()
+    assert details.fields["Duration"].text() == "5s"  # completed_ts - started_ts
     assert not details.cancel_button.isEnabled()
     done = make_job("ok", JobStatus.COMPLETED, result={"files": 3})
     details.set_job(done)
@@ -86,19 +92,28 @@ def test_cancel_and_run_again(qtbot, tracker, signals):
     assert tracker.get_job(blocker.args[0]).title == "Build"
 
 
-def test_open_log_uses_the_desktop_opener(qtbot, tracker, signals, monkeypatch, tmp_path):
+def test_open_log_uses_the_desktop_opener_or_says_why_not(
+    qtbot, tracker, signals, monkeypatch, tmp_path
+):
     opened = []
     monkeypatch.setattr(
         QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url) or True)
     )
     details = make_details(qtbot, tracker, signals)
     details.set_job(make_job("no log"))
-    assert not details.open_log_button.isEnabled()
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.notice() == "This job has no log file; its messages are in the Log tab."
+    assert details.notice_label.isVisible() and opened == []
     log = tmp_path / "job.log"
+    details.set_job(make_job("log gone", log_path=str(log)))
+    assert details.notice() == ""  # another job: the old notice goes
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.notice() == f"The log file is gone: {log}" and opened == []
+    log.write_text("output\n")
     details.set_job(make_job("with log", log_path=str(log)))
-    assert details.open_log_button.isEnabled()
     qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
     assert [u.toLocalFile() for u in opened] == [str(log)]
+    assert details.notice() == ""
 
 
 def test_shows_the_resource_use_of_a_process_job(qtbot, tracker, signals):
@@ -113,3 +128,100 @@ def test_shows_the_resource_use_of_a_process_job(qtbot, tracker, signals):
     assert details.fields["Resources"].text() == "peak 52 MB, CPU 3.1 s"
     details.set_job(unmeasured.id)
     assert details.fields["Resources"].text() == "\u2014"
+
+
+TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "jobs/files.py", line 40, in copy\n'
+    "    shutil.copytree(source, target)\n"
+    "FileNotFoundError: [Errno 2] No such file or directory: '/no/such/dir'"
+)
+
+
+def test_a_traceback_is_never_the_message_shown(qtbot, tracker, signals):
+    job = make_job("Copy files", JobStatus.FAILED, type="copy")
+    job = replace(job, error=JobError(TRACE))  # a traceback passed off as the message
+    tracker.add(job)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    line = "FileNotFoundError: [Errno 2] No such file or directory: '/no/such/dir'"
+    assert details.status_label.full_text() == f"Failed \u2014 {line}"
+    assert details.error_message.text() == line
+    assert "Traceback" not in details.status_label.full_text()
+    assert details.traceback_toggle.isVisible() and not details.traceback_view.isVisible()
+    details.set_traceback_expanded(True)
+    assert "shutil.copytree" in details.traceback_view.toPlainText()
+
+
+def test_a_stopped_job_shows_formatted_progress_no_eta_and_the_time_it_ran(qtbot, tracker, signals):
+    t = tracker.now()
+    job = make_job(
+        "Countdown 60 s",
+        JobStatus.FAILED,
+        type="countdown",
+        started=t - 3600,
+        completed=t - 3600 + 6,
+        error="interrupted: Jobdeck stopped while it ran",
+    )
+    job = replace(job, progress=Progress(5.82218, 60, "54 s left"))
+    tracker.add(job)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    assert details.progress_label.full_text() == "Stopped at 9.7% (5.8 of 60)"
+    shown = " ".join(
+        [details.status_label.full_text(), details.progress_label.full_text()]
+        + [label.text() for label in details.fields.values()]
+    )
+    assert "left" not in shown and "5.82218" not in shown
+    assert details.fields["Duration"].text() == "6s"
+
+
+def test_a_busy_bar_never_looks_full(qtbot, tracker, signals):
+    job = make_job("scan", current=0, total=0, message="scanning")
+    tracker.add(job)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    bar = details.progress_bar
+    assert bar.is_busy()
+    assert 0 < bar.chunk_rect().width() <= bar.width() // 3
+    image = bar.grab().toImage()
+    accent = bar.palette().color(QPalette.ColorRole.Highlight)
+
+    def accent_like(x: int) -> bool:
+        c = QColor(image.pixel(x, image.height() // 2))
+        distance = (
+            abs(c.red() - accent.red())
+            + abs(c.green() - accent.green())
+            + abs(c.blue() - accent.blue())
+        )
+        return distance < 60
+
+    filled = sum(accent_like(x) for x in range(image.width()))
+    assert filled < image.width() * 0.5  # a sliding chunk, not a full bar
+    signals.push_changed(replace(job, progress=Progress(3, 4, "counted")))
+    assert not bar.is_busy() and bar.value() == 750
+
+
+def test_the_details_do_not_jump_when_a_job_changes_state(qtbot, tracker, signals):
+    job = make_job("Build", JobStatus.PENDING)
+    tracker.add(job)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    long_error = "exit status 2: " + "make: *** [all] Error 2 " * 20
+    states = [
+        replace(job, status=JobStatus.RUNNING, started_ts=tracker.now()),
+        replace(job, status=JobStatus.RUNNING, progress=Progress(3, 10, "step 3 " * 40)),
+        replace(job, status=JobStatus.RUNNING, progress=Progress(3, 10), cancel_requested=True),
+        replace(
+            job,
+            status=JobStatus.FAILED,
+            completed_ts=tracker.now(),
+            error=JobError(long_error, TRACE),
+        ),
+        replace(job, status=JobStatus.COMPLETED, completed_ts=tracker.now(), result={"a": 1}),
+    ]
+    geometry = details.tabs.geometry()
+    for state in states:
+        signals.push_changed(state)
+        qtbot.wait(10)
+        assert details.tabs.geometry() == geometry, state.status

@@ -40,7 +40,8 @@ def test_known_total_shows_percent_and_unknown_total_is_busy_and_spins(qtbot, tr
     assert "25%" in row.time_label.text()
     assert not row.is_spinning()
     row.set_job(replace(job, progress=Progress(5, 0, "scanning")), tracker.now())
-    assert (row.progress_bar.minimum(), row.progress_bar.maximum()) == (0, 0)  # busy
+    assert row.progress_bar.is_busy()
+    assert row.progress_bar.value() == 0  # a busy bar is an empty groove plus a chunk
     assert row.is_spinning()
     assert row.message_label.full_text() == "scanning"
 
@@ -61,12 +62,48 @@ def test_spinner_is_released_when_the_total_becomes_known_or_the_row_dies(qtbot,
 
 
 def test_eta_from_observed_rate(qtbot, tracker):
-    job = make_job("hash", current=10, total=110)
+    job = make_job("hash", current=0, total=110)
     row = make_row(qtbot, job, tracker.now())
     assert row.eta_seconds(tracker.now()) is None  # one sample: no rate yet
-    row.set_job(replace(job, progress=Progress(20, 110)), tracker.now() + 10)  # 1 unit/s
-    assert row.eta_seconds(tracker.now() + 10) == 90
+    row.set_job(replace(job, progress=Progress(20, 110)), tracker.now() + 20)  # 1 unit/s
+    assert row.eta_seconds(tracker.now() + 20) == 90
     assert "1m 30s left" in row.time_label.text()
+
+
+def test_a_re_attached_job_s_jump_is_not_read_as_speed(qtbot, tracker):
+    """After a restart the row first sees the stored (stale) progress, then the live one:
+    the jump between them is not speed; the ETA comes from the progress after it."""
+    t = tracker.now()
+    stale = make_job("copy", current=30, total=100)
+    row = make_row(qtbot, stale, t)
+    row.set_job(replace(stale, progress=Progress(60, 100)), t + 0.5)  # live value: a jump
+    assert row.eta_seconds(t + 0.5) is None  # not "0.8 s left"
+    row.set_job(replace(stale, progress=Progress(61, 100)), t + 1.5)  # 1 unit/s from here
+    assert row.eta_seconds(t + 1.5) == 39
+    assert "39s left" in row.time_label.text()
+
+
+def test_a_retried_job_starts_its_rate_afresh(qtbot, tracker):
+    t = tracker.now()
+    job = make_job("retry me", current=0, total=100, started=t)
+    row = make_row(qtbot, job, t)
+    row.set_job(replace(job, progress=Progress(50, 100)), t + 1)  # fast first attempt
+    assert row.eta_seconds(t + 1) == 1
+    again = replace(job, started_ts=t + 5, progress=Progress(50, 100))
+    row.set_job(again, t + 5)  # same job id, started again: no rate carried over
+    assert row.eta_seconds(t + 5) is None
+
+
+def test_failed_and_finished_rows_show_no_eta(qtbot, tracker):
+    t = tracker.now()
+    job = make_job("countdown", current=0, total=60, message="60 s left")
+    row = make_row(qtbot, job, t)
+    row.set_job(replace(job, progress=Progress(10, 60, "50 s left")), t + 10)
+    assert "left" in row.time_label.text()
+    failed = replace(job, status=JobStatus.FAILED, completed_ts=t + 11, error=None)
+    row.set_job(replace(failed, progress=Progress(10.82218, 60, "49 s left")), t + 11)
+    assert row.eta_seconds(t + 11) is None
+    assert "left" not in row.time_label.text() and "left" not in row.message_label.text()
 
 
 def test_cancel_requested_shows_cancelling_and_disables_button(qtbot, tracker):

@@ -97,7 +97,7 @@ def test_command_form_splits_argv_and_reads_the_environment(qtbot, tracker):
     argv = form.fields["argv"]
     env = form.fields["env"]
     assert isinstance(argv, ArgvField) and isinstance(env, MappingField)
-    assert isinstance(form.fields["shell"].widget, QCheckBox)
+    assert isinstance(form.fields["shell"].focus_widget(), QCheckBox)
     argv.edit.setText("rsync -a 'My Photos/' backup:")
     env.add_row("LANG", "C")
     env.add_row("", "")
@@ -141,3 +141,67 @@ def test_set_params_prefills(qtbot, tracker, hash_form):
         "ratio": 1.0,
         "sizes": [3],
     }
+
+
+# --- wording comes from the job type, numbers read like numbers --------------------------
+
+
+def builtin_forms(qtbot, tracker):
+    from jobdeck.jobs import builtin_registry
+
+    for job_type in builtin_registry():
+        form = LaunchForm(job_type, tracker)
+        qtbot.addWidget(form)
+        yield job_type, form
+
+
+def test_every_builtin_form_shows_the_schema_labels_and_defaults(qtbot, tracker):
+    from jobdeck.core.registry import REQUIRED
+    from jobdeck.ui.param_fields import kind_name
+
+    for job_type, form in builtin_forms(qtbot, tracker):
+        for spec in job_type.params:
+            label = form.field_labels[spec.name].text()
+            assert label == f"{spec.label or spec.name}:", (job_type.name, spec.name)
+            field = form.fields[spec.name]
+            if spec.default is REQUIRED or spec.default is None:
+                continue
+            kind = kind_name(spec.kind)
+            if kind in ("str", "path") and isinstance(spec.default, str):
+                assert field.edit.text() == spec.default, (job_type.name, spec.name)
+            elif kind in ("int", "float"):
+                assert field.widget.value() == spec.default, (job_type.name, spec.name)
+            elif kind == "bool":
+                assert field.check.isChecked() == spec.default
+
+
+def test_a_seconds_box_shows_no_trailing_zeros(qtbot, tracker):
+    from jobdeck.jobs import builtin_registry
+
+    form = LaunchForm(builtin_registry()["countdown"], tracker)
+    qtbot.addWidget(form)
+    spin = form.fields["seconds"].widget
+    assert spin.text() == "10"  # not "10.000"
+    spin.setValue(2.5)
+    assert spin.text() == "2.5"
+    spin.clear()
+    qtbot.keyClicks(spin, "0.125")
+    assert spin.value() == 0.125 and spin.text() == "0.125"
+
+
+def test_an_error_at_enqueue_shows_under_its_field_as_given(qtbot, tracker, monkeypatch):
+    from jobdeck.core.registry import ParamError
+
+    form = LaunchForm(COMMAND, tracker)
+    qtbot.addWidget(form)
+
+    def refuse(*a, **kw):
+        raise ParamError("cwd", "No such folder: /nowhere")
+
+    monkeypatch.setattr(tracker, "enqueue", refuse)
+    form.fields["argv"].edit.setText("ls")
+    form.fields["cwd"].edit.setText("/nowhere")
+    assert form.submit() is None
+    assert form.error_labels["cwd"].text() == "No such folder: /nowhere"
+    assert form.general_error.text() == "Not started: Working directory: No such folder: /nowhere"
+    assert not form.error_labels["argv"].isVisibleTo(form)

@@ -1,3 +1,5 @@
+from PySide6.QtCore import Qt
+
 from jobdeck.core.job import JobStatus
 from jobdeck.ui.main_window import MainWindow
 
@@ -80,3 +82,61 @@ def test_geometry_is_saved_on_close(qtbot, tracker, signals, settings):
     window.show()
     window.close()
     assert "main_window/geometry" in settings.values
+
+
+def test_after_start_the_new_job_is_selected_and_shown_at_once(qtbot, tracker, signals, settings):
+    """The batched jobsAdded comes a moment after Start: the new row is selected anyway,
+    and the previously selected row does not stay highlighted."""
+    old = tracker.add(make_job("old", JobStatus.COMPLETED))[0]
+    window = make_window(qtbot, tracker, signals, settings)
+    window.show()
+    window.show_job(old.id)
+    assert selected_id(window) == old.id
+    form = window.select_job_type("command")
+    form.fields["argv"].edit.setText("sleep 1")
+    qtbot.mouseClick(form.start_button, Qt.MouseButton.LeftButton)
+    new_id = next(iter(reversed(tracker.jobs)))
+    assert selected_id(window) == new_id and window.details.job.id == new_id
+    signals.push_added(tracker.get_job(new_id))  # the batch arrives later: no duplicate row
+    ids = [window.model.job_at(r).id for r in range(window.model.rowCount())]
+    assert ids.count(new_id) == 1
+    assert selected_id(window) == new_id and window.details.job.id == new_id
+
+
+def test_run_again_selects_and_shows_the_new_job(qtbot, tracker, signals, settings):
+    done = tracker.add(
+        make_job("build", JobStatus.FAILED, error="exit 2", params={"argv": ["make"]})
+    )[0]
+    window = make_window(qtbot, tracker, signals, settings)
+    window.show()
+    window.show_job(done.id)
+    qtbot.mouseClick(window.details.run_again_button, Qt.MouseButton.LeftButton)
+    new_id = next(iter(reversed(tracker.jobs)))
+    assert new_id != done.id
+    assert selected_id(window) == new_id and window.details.job.id == new_id
+
+
+def test_clicking_a_row_always_shows_it(qtbot, tracker, signals, settings):
+    a, b = tracker.add(make_job("a", JobStatus.COMPLETED), make_job("b", JobStatus.COMPLETED))
+    window = make_window(qtbot, tracker, signals, settings)
+    window.show()
+    qtbot.waitExposed(window)
+    window.model.fetchMore()
+    window.table.selectRow(window.model.row_of(a.id))
+    window.details.set_job(b.id)  # e.g. a taskbar click showed another job
+    rect = window.table.visualRect(window.model.index(window.model.row_of(a.id), 1))
+    qtbot.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.details.job.id == a.id and selected_id(window) == a.id
+
+
+def test_show_active_jobs_filters_to_pending_and_running(qtbot, tracker, signals, settings):
+    running, pending, _done = tracker.add(
+        make_job("r"), make_job("p", JobStatus.PENDING), make_job("d", JobStatus.COMPLETED)
+    )
+    window = make_window(qtbot, tracker, signals, settings)
+    window.search_edit.setText("zzz")
+    window.show_active_jobs()
+    assert window.search_edit.text() == ""
+    shown = {window.model.job_at(r).id for r in range(window.model.rowCount())}
+    assert shown == {running.id, pending.id}
+    assert selected_id(window) in shown

@@ -58,3 +58,52 @@ def test_old_samples_leave_the_window():
 def test_bad_sample_count_is_rejected():
     with pytest.raises(ValueError, match="max_samples"):
         RateEstimator(max_samples=1)
+
+
+def test_counts_and_progress_are_formatted_one_way():
+    from jobdeck.ui.formatting import format_count, format_progress
+
+    assert format_count(60) == "60" and format_count(60.0) == "60"
+    assert format_count(5.82218) == "5.8"
+    assert format_count(1250) == "1,250"
+    assert format_progress(5.82218, 60) == "9.7% (5.8 of 60)"
+    assert format_progress(3, 4) == "75% (3 of 4)"
+    assert format_progress(3, 0) == "\u2014"  # unknown total
+
+
+def test_error_summary_is_one_line_and_never_a_traceback():
+    from jobdeck.core.job import JobError
+    from jobdeck.ui.formatting import error_summary
+
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n'
+        "    open('/nope')\n"
+        "FileNotFoundError: [Errno 2] No such file or directory: '/nope'\n"
+    )
+    assert error_summary(trace) == "FileNotFoundError: [Errno 2] No such file or directory: '/nope'"
+    assert error_summary(JobError("exit status 3\nlast lines:\nboom", trace)) == "exit status 3"
+    assert error_summary(None) == "" and error_summary(JobError("  ")) == ""
+
+
+def test_a_jump_in_progress_never_counts_as_speed():
+    rate = RateEstimator()
+    rate.add(0, 40)  # first seen with progress already made (re-attached): provisional
+    rate.add(0.5, 70)  # the live value arrives: a jump, so the estimate starts here
+    assert rate.rate() is None
+    rate.add(10.5, 80)
+    assert rate.rate() == 1
+    rate.add(11.0, 95)  # 30 units/s against 1 unit/s: a jump, start afresh
+    assert rate.rate() is None
+    rate.add(12.0, 96)
+    assert rate.rate() == 1
+
+
+def test_a_long_silence_starts_the_estimate_afresh():
+    rate = RateEstimator(window_s=30)
+    rate.add(0, 0)
+    rate.add(10, 10)
+    rate.add(100, 20)  # nothing heard for 90 s (the app was suspended)
+    assert rate.rate() is None
+    rate.add(102, 24)
+    assert rate.rate() == 2

@@ -1,7 +1,8 @@
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from jobdeck.core.job import JobStatus, Progress
 from jobdeck.ui.job_row import JobRow
@@ -86,8 +87,8 @@ def test_more_rows_than_max_rows_shows_plus_n_more(qtbot, signals):
     signals.push_added(*jobs)
     qtbot.waitUntil(lambda: len(bar.rows()) == 3, timeout=1000)
     assert row_ids(bar) == [j.id for j in jobs[:3]]
-    assert bar.more_label.isVisibleTo(bar)
-    assert bar.more_label.text() == "+2 more"
+    assert bar.more_button.isVisibleTo(bar)
+    assert bar.more_button.text() == "+2 more\u2026"
 
 
 def test_running_jobs_are_listed_before_pending_ones(qtbot, signals):
@@ -110,7 +111,7 @@ def test_collapse_shows_one_summary_line(qtbot, signals):
     assert bar.is_collapsed()
     assert bar.rows() == []
     assert bar.summary() == "3 jobs \u00b7 45%"
-    assert not bar.more_label.isVisibleTo(bar)
+    assert not bar.more_button.isVisibleTo(bar)
     qtbot.mouseClick(bar.collapse_button, Qt.MouseButton.LeftButton)
     assert len(bar.rows()) == 3
 
@@ -142,7 +143,7 @@ def test_hundreds_of_jobs_create_only_visible_row_widgets(qtbot, signals):
     signals.push_added(*[make_job(f"j{i}", current=i, total=1000) for i in range(500)])
     qtbot.waitUntil(lambda: len(bar.rows()) == 6, timeout=1000)
     assert len(bar.findChildren(JobRow)) == 6
-    assert bar.more_label.text() == "+494 more"
+    assert bar.more_button.text() == "+494 more\u2026"
     assert len(bar.job_ids()) == 500
 
 
@@ -161,17 +162,221 @@ def test_bad_corner_is_a_clear_error(qtbot, signals):
         Taskbar(signals, corner="middle")
 
 
-def test_drag_moves_and_remembers_position(qtbot, signals, settings):
-    bar = make_taskbar(qtbot, signals, settings=settings, corner="top-left")
-    bar.show()
-    qtbot.waitExposed(bar)
-    start = bar.pos()
-    grab = QPoint(20, 10)  # on the header, not a row
+# --- placement on a 1280x800 screen ----------------------------------------------------
+
+SCREEN = QRect(0, 0, 1280, 800)
+
+
+def shown_taskbar(qtbot, signals, **kw):
+    kw.setdefault("max_rows", 10)
+    bar = make_taskbar(qtbot, signals, **kw)
+    bar.set_enabled(True)
+    return bar
+
+
+def add_jobs(qtbot, signals, bar, count):
+    jobs = [make_job(f"job {i}", current=i, total=20, message=f"step {i}") for i in range(count)]
+    signals.push_added(*jobs)
+    qtbot.waitUntil(lambda: len(bar.job_ids()) >= count and not bar._refresh_timer.isActive())
+    return jobs
+
+
+def finish(qtbot, signals, bar, jobs):
+    signals.push_changed(*[replace(j, status=JobStatus.COMPLETED) for j in jobs])
+    gone = {j.id for j in jobs}
+    qtbot.waitUntil(
+        lambda: not gone & set(bar.job_ids()) and not bar._refresh_timer.isActive(), timeout=3000
+    )
+
+
+def inside(rect, area=SCREEN):
+    return area.contains(rect)
+
+
+def drag(qtbot, bar, by, steps=4):
+    """Press on the header, move in steps, release: as a person drags."""
+    grab = QPoint(60, 12)
+    start = bar.pos() + grab  # where the pointer is, in screen coordinates
     qtbot.mousePress(bar, Qt.MouseButton.LeftButton, pos=grab)
-    qtbot.mouseMove(bar, grab + QPoint(40, 30))
-    qtbot.mouseRelease(bar, Qt.MouseButton.LeftButton, pos=grab + QPoint(40, 30))
-    saved = settings.values["taskbar/pos"]
-    assert saved == bar.pos()
-    assert saved != start
-    again = make_taskbar(qtbot, signals, settings=settings, corner="bottom-right")
-    assert again.pos() == saved
+    for i in range(1, steps + 1):
+        pointer = start + QPoint(by.x() * i // steps, by.y() * i // steps)
+        qtbot.mouseMove(bar, pointer - bar.pos())  # the panel follows the pointer
+    qtbot.mouseRelease(bar, Qt.MouseButton.LeftButton, pos=start + by - bar.pos())
+
+
+def test_the_test_screen_is_1280x800(qapp):
+    assert qapp.primaryScreen().availableGeometry() == SCREEN
+
+
+def test_docked_in_its_corner_and_grows_away_from_it(qtbot, signals):
+    bar = shown_taskbar(qtbot, signals)
+    one = add_jobs(qtbot, signals, bar, 1)
+    small = bar.geometry()
+    assert inside(small) and bar.is_docked()
+    assert small.right() == SCREEN.right() - 16 and small.bottom() == SCREEN.bottom() - 16
+    more = add_jobs(qtbot, signals, bar, 10)
+    assert len(bar.rows()) == 10
+    big = bar.geometry()
+    assert inside(big)
+    assert big.bottom() == small.bottom() and big.top() < small.top() - 300  # grew upward
+    finish(qtbot, signals, bar, more)
+    assert bar.geometry() == small  # shrinks back into its corner
+    finish(qtbot, signals, bar, one)
+
+    top = shown_taskbar(qtbot, signals, corner="top-left")
+    assert top.geometry().topLeft() == QPoint(16, 16)
+    add_jobs(qtbot, signals, top, 10)
+    assert top.geometry().topLeft() == QPoint(16, 16) and inside(top.geometry())
+
+
+def test_a_click_on_the_header_does_not_detach_it(qtbot, signals, settings):
+    bar = shown_taskbar(qtbot, signals, settings=settings)
+    add_jobs(qtbot, signals, bar, 2)
+    before = bar.geometry()
+    grab = QPoint(60, 12)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=grab)
+    # a wobble smaller than the platform's drag distance is still a click
+    wobble = QPoint(QApplication.startDragDistance() - 2, 0)
+    qtbot.mousePress(bar, Qt.MouseButton.LeftButton, pos=grab)
+    qtbot.mouseMove(bar, grab + wobble)
+    qtbot.mouseRelease(bar, Qt.MouseButton.LeftButton, pos=grab + wobble)
+    assert bar.is_docked() and bar.geometry() == before
+    assert settings.values.get("taskbar/pos") is None
+    add_jobs(qtbot, signals, bar, 8)  # still docked: grows upward from the corner
+    assert bar.geometry().bottom() == before.bottom()
+
+
+def test_a_real_drag_detaches_it_and_is_remembered(qtbot, signals, settings):
+    bar = shown_taskbar(qtbot, signals, settings=settings)
+    add_jobs(qtbot, signals, bar, 2)
+    start = bar.geometry()
+    drag(qtbot, bar, QPoint(-300, -100))
+    moved = bar.geometry()
+    assert not bar.is_docked()
+    assert moved.topLeft() == start.topLeft() + QPoint(-300, -100)
+    assert settings.values["taskbar/anchor"] == "bottom-right"  # lower right half
+    assert settings.values["taskbar/pos"] == moved.bottomRight() + QPoint(1, 1)
+    again = shown_taskbar(qtbot, signals, settings=settings)
+    assert again.geometry() == moved
+    assert again.anchor is Corner.BOTTOM_RIGHT
+
+
+def test_a_dragged_panel_stays_on_screen_and_grows_away_from_its_anchor(qtbot, signals, settings):
+    bar = shown_taskbar(qtbot, signals, settings=settings, corner="top-left")
+    jobs = add_jobs(qtbot, signals, bar, 1)
+    drag(qtbot, bar, QPoint(300, 280))  # upper half: anchored at its top
+    assert bar.anchor is Corner.TOP_LEFT
+    placed = bar.geometry()
+    more = add_jobs(qtbot, signals, bar, 10)
+    grown = bar.geometry()
+    assert inside(grown)
+    assert grown.bottom() == SCREEN.bottom()  # would run off the screen: pushed up
+    finish(qtbot, signals, bar, more)
+    assert bar.geometry() == placed  # shrinks back to where it was put
+    # dragged far past the edge: stops at the edge
+    drag(qtbot, bar, QPoint(5000, 5000))
+    assert inside(bar.geometry()) and bar.anchor is Corner.BOTTOM_RIGHT
+    assert bar.geometry().bottomRight() == SCREEN.bottomRight()
+    finish(qtbot, signals, bar, jobs)
+
+
+def test_a_saved_position_off_the_screen_is_clamped(qtbot, signals, settings):
+    settings.values.update({"taskbar/pos": QPoint(4000, 3000), "taskbar/anchor": "bottom-right"})
+    bar = shown_taskbar(qtbot, signals, settings=settings)
+    add_jobs(qtbot, signals, bar, 3)
+    assert inside(bar.geometry())
+    settings.values.update({"taskbar/pos": QPoint(-900, -900), "taskbar/anchor": "nonsense"})
+    other = shown_taskbar(qtbot, signals, settings=settings)
+    assert other.geometry().topLeft() == SCREEN.topLeft()
+
+
+def test_only_the_rows_that_fit_are_shown(qtbot, signals):
+    bar = shown_taskbar(qtbot, signals, max_rows=10)
+    bar.set_available_area(QRect(0, 0, 1280, 400))
+    add_jobs(qtbot, signals, bar, 10)
+    assert bar.geometry().height() <= 400 - 2 * 16
+    assert 1 <= len(bar.rows()) < 10
+    assert bar.more_button.text() == f"+{10 - len(bar.rows())} more\u2026"
+
+
+def test_a_screen_change_places_it_again(qtbot, qapp, signals, settings):
+    bar = shown_taskbar(qtbot, signals, settings=settings)
+    add_jobs(qtbot, signals, bar, 6)
+    qtbot.waitExposed(bar)
+    drag(qtbot, bar, QPoint(-40, -30))
+    assert not bar.is_docked()
+    small = qapp.screens()[1]
+    area = small.availableGeometry()
+    assert area == QRect(1280, 0, 1024, 600)
+    bar.windowHandle().setScreen(small)  # e.g. its screen was unplugged
+    qtbot.waitUntil(lambda: inside(bar.geometry(), area), timeout=2000)
+
+
+def test_a_smaller_available_area_re_clamps_it(qtbot, qapp, signals, monkeypatch):
+    bar = shown_taskbar(qtbot, signals)
+    add_jobs(qtbot, signals, bar, 8)
+    qtbot.waitExposed(bar)
+    screen = bar.windowHandle().screen()
+    assert bar.geometry().bottom() > 600
+    shrunk = QRect(0, 0, 1024, 600)  # the resolution went down
+    monkeypatch.setattr(screen, "availableGeometry", lambda: QRect(shrunk))
+    screen.availableGeometryChanged.emit(shrunk)
+    assert inside(bar.geometry(), shrunk)
+    assert bar.geometry().bottom() == 600 - 16 - 1 and bar.geometry().right() == 1024 - 16 - 1
+
+
+# --- visibility ----------------------------------------------------------------------
+
+
+def test_hides_once_idle_unless_always_shown(qtbot, signals):
+    bar = make_taskbar(qtbot, signals, keep_finished_ms=100)
+    bar.set_enabled(True)
+    assert not bar.isVisible()  # nothing to show
+    jobs = add_jobs(qtbot, signals, bar, 1)
+    qtbot.waitUntil(bar.isVisible, timeout=1000)
+    signals.push_changed(replace(jobs[0], status=JobStatus.COMPLETED))
+    qtbot.wait(30)
+    assert bar.isVisible()  # the outcome shows for a while ...
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=2000)  # ... then the panel goes
+    bar.always_show = True
+    assert bar.isVisible() and bar.empty_label.isVisible()
+    bar.always_show = False
+    assert not bar.isVisible()
+    bar.set_enabled(True, reveal=True)  # "Show taskbar" from the tray: shows for a while
+    assert bar.isVisible()
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=4000)
+    bar.set_enabled(False)
+    add_jobs(qtbot, signals, bar, 1)
+    assert not bar.isVisible()  # turned off by the user: stays off
+
+
+def test_keeps_out_of_the_way_of_the_active_main_window(qtbot, signals):
+    bar = shown_taskbar(qtbot, signals)
+    add_jobs(qtbot, signals, bar, 3)
+    docked = bar.geometry()
+    window = QWidget()
+    qtbot.addWidget(window)
+    bar.avoid_window(window)
+    window.setGeometry(40, 40, 600, 400)  # top-left: the corner is free
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    qtbot.wait(20)
+    assert bar.isVisible() and bar.geometry() == docked
+    window.setGeometry(700, 300, 560, 480)  # over the bottom-right corner
+    qtbot.waitUntil(lambda: not bar.geometry().intersects(window.frameGeometry()))
+    assert bar.isVisible() and inside(bar.geometry())
+    window.setGeometry(51, 32, 1177, 736)  # the default size on 1280x800: no room
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=2000)
+    assert bar.is_out_of_the_way()
+    window.hide()  # e.g. closed to the tray: the panel comes back to its corner
+    qtbot.waitUntil(bar.isVisible, timeout=2000)
+    assert bar.geometry() == docked
+
+
+def test_plus_n_more_opens_the_active_jobs(qtbot, signals):
+    bar = shown_taskbar(qtbot, signals, max_rows=3)
+    add_jobs(qtbot, signals, bar, 5)
+    assert bar.more_button.isVisible()
+    with qtbot.waitSignal(bar.moreActivated, timeout=1000):
+        qtbot.mouseClick(bar.more_button, Qt.MouseButton.LeftButton)

@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from jobdeck.core.job import JobStatus, Progress
+from jobdeck.core.job import JobError, JobStatus, Progress
 from jobdeck.ui.tray import TrayController, overall_percent
 
 from .fakes import make_job
@@ -18,7 +18,11 @@ def tray_available(request, monkeypatch):
     return request.param
 
 
+BATCH_MS = 150
+
+
 def make_tray(qtbot, tracker, signals, **kw):
+    kw.setdefault("finish_batch_ms", BATCH_MS)
     tray = TrayController(tracker, signals, **kw)
     qtbot.addWidget(tray.menu)
     return tray
@@ -107,16 +111,58 @@ def test_notifies_failures_and_long_completions_only(qtbot, tracker, signals, tr
     long = make_job("long", JobStatus.COMPLETED, started=t - 60, completed=t)
     failed = make_job("bad", JobStatus.FAILED, error="exit code 2")
     cancelled = make_job("stop", JobStatus.CANCELLED)
-    for job in (quick, long, failed, cancelled):
+    for job in (quick, long, cancelled):
         signals.jobFinished.emit(job)
-    assert [(job_id, title) for job_id, title, _ in shown] == [
-        (long.id, "Done: long"),
-        (failed.id, "Failed: bad"),
-    ]
-    assert shown[1][2] == "exit code 2"
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=3000)
+    assert shown == [(long.id, "Done: long", "Finished after 1m 00s")]
+    signals.jobFinished.emit(failed)
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=3000)
+    assert shown[1] == (failed.id, "Failed: bad", "exit code 2")
     tray.notifications_enabled = False
     signals.jobFinished.emit(make_job("bad2", JobStatus.FAILED, error="x"))
+    qtbot.wait(BATCH_MS + 150)
     assert len(shown) == 2
+    tray.dispose()
+
+
+def test_jobs_finishing_together_get_one_notification_that_counts_them(
+    qtbot, tracker, signals, tray_available
+):
+    tray = make_tray(qtbot, tracker, signals, notify_after_s=0, finish_batch_ms=1000)
+    shown = []
+    tray.notified.connect(lambda *args: shown.append(args))
+    done = [make_job(f"copy {i}", JobStatus.COMPLETED) for i in range(6)]
+    failed = [make_job(f"bad {i}", JobStatus.FAILED, error="boom") for i in range(2)]
+    for job in [*done[:3], failed[0], *done[3:], failed[1]]:  # over a few batches
+        signals.push_changed(job)
+        qtbot.wait(5)
+    qtbot.waitUntil(lambda: len(shown) >= 1, timeout=3000)
+    qtbot.wait(300)
+    assert len(shown) == 1
+    job_id, title, body = shown[0]
+    assert title == "8 jobs finished, 2 failed"
+    assert body.startswith("Failed: bad 0, bad 1")
+    assert "Done: copy 0, copy 1, copy 2 and 3 more" in body
+    assert job_id == failed[0].id  # a click opens the first failure
+    for i in range(3):
+        signals.push_changed(make_job(f"sum {i}", JobStatus.COMPLETED))
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=3000)
+    assert shown[1][1:] == ("3 jobs finished", "Done: sum 0, sum 1, sum 2")
+    tray.dispose()
+
+
+def test_a_traceback_is_never_the_notification_text(qtbot, tracker, signals, tray_available):
+    tray = make_tray(qtbot, tracker, signals)
+    shown = []
+    tray.notified.connect(lambda *args: shown.append(args))
+    job = make_job("copy", JobStatus.FAILED, error="x")
+    trace = (
+        'Traceback (most recent call last):\n  File "copy.py", line 3, in run\n'
+        "    shutil.copy(a, b)\nFileNotFoundError: [Errno 2] No such file: '/nope'"
+    )
+    signals.jobFinished.emit(replace(job, error=JobError(trace)))
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=3000)
+    assert shown[0][2] == "FileNotFoundError: [Errno 2] No such file: '/nope'"
     tray.dispose()
 
 
@@ -127,8 +173,11 @@ def test_clicking_the_notification_activates_its_job(qtbot, tracker, signals, mo
     tray = make_tray(qtbot, tracker, signals)
     failed = make_job("bad", JobStatus.FAILED, error="boom")
     signals.jobFinished.emit(failed)
-    assert messages and messages[0][0] == "Failed: bad"
+    qtbot.waitUntil(lambda: bool(messages), timeout=3000)
+    assert messages[0][0] == "Failed: bad"
     with qtbot.waitSignal(tray.jobActivated) as blocker:
         tray.tray_icon.messageClicked.emit()
     assert blocker.args == [failed.id]
+    tray.tell("Jobdeck is still running", "In the tray.")
+    assert messages[-1][0] == "Jobdeck is still running"
     tray.dispose()

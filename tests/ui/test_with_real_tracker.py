@@ -119,3 +119,38 @@ def test_main_window_over_the_real_tracker(qtbot, real_tracker, real_signals):
     job = real_tracker.enqueue("countdown", {"seconds": 3}, title="Count")
     assert window.show_job(job.id)
     assert window.details.job.id == job.id
+
+
+def test_after_an_idle_spell_a_new_job_shows_live_progress_everywhere(
+    qtbot, real_tracker, real_signals
+):
+    """The taskbar hides once idle; a job started after the idle spell brings it back with
+    live percentages, and the details pane follows the job too."""
+    from jobdeck.ui.job_details import JobDetails
+
+    bar = Taskbar(real_signals, keep_finished_ms=50)
+    qtbot.addWidget(bar)
+    bar.set_enabled(True)
+    details = JobDetails(real_tracker, real_signals)
+    qtbot.addWidget(details)
+    first = real_tracker.enqueue("countdown", {"seconds": 1}, title="First")
+    ctx = real_tracker.start_job(first.id)
+    ctx.update_progress(1, 2)
+    qtbot.waitUntil(bar.isVisible, timeout=2000)
+    real_tracker.complete_job(first.id, success=True)
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=3000)
+    qtbot.wait(1500)  # idle: nothing runs, nothing reports
+
+    second = real_tracker.enqueue("countdown", {"seconds": 1}, title="Second")
+    details.set_job(second.id)
+    ctx = real_tracker.start_job(second.id)
+    qtbot.waitUntil(bar.isVisible, timeout=2000)
+    for i in range(1, 4):
+        ctx.update_progress(i, 4, f"step {i}")
+        qtbot.wait(30)
+    row = bar.row_for(second.id)
+    qtbot.waitUntil(lambda: "75%" in row.time_label.text(), timeout=3000)
+    assert row.message_label.full_text() == "step 3"
+    qtbot.waitUntil(lambda: details.progress_label.full_text().startswith("75% (3 of 4)"))
+    assert details.progress_bar.value() == 750
+    real_tracker.complete_job(second.id, success=True)

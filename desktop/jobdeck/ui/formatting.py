@@ -1,13 +1,28 @@
-"""Short human-readable texts for durations, percentages and times shown in the widgets."""
+"""Short human-readable texts for durations, percentages, counts, errors and times.
+
+Every view (taskbar rows, history, details, tray) formats numbers through these helpers, so
+a job's progress reads the same everywhere.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-__all__ = ["EM_DASH", "format_duration", "format_local_time", "format_percent"]
+__all__ = [
+    "EM_DASH",
+    "error_summary",
+    "format_count",
+    "format_duration",
+    "format_local_time",
+    "format_percent",
+    "format_progress",
+]
 
 #: Shown where a value is unknown.
 EM_DASH = "\u2014"
+
+_TRACEBACK_HEAD = "Traceback (most recent call last)"
 
 
 def format_duration(value: timedelta | float | None) -> str:
@@ -37,11 +52,54 @@ def format_percent(percent: float | None) -> str:
     return f"{int(percent)}%"
 
 
+def format_count(value: float) -> str:
+    """A progress count: ``60``, ``1,250``, ``5.8`` (whole numbers stay whole, others get
+    one decimal), never ``5.82218``."""
+    if abs(value - round(value)) < 0.05:
+        return f"{round(value):,}"
+    return f"{value:,.1f}"
+
+
+def format_progress(current: float, total: float) -> str:
+    """``9.7% (5.8 of 60)``; with an unknown total (0), ``—``."""
+    if not total:
+        return EM_DASH
+    percent = max(0.0, min(100.0, 100.0 * current / total))
+    return f"{format_percent(percent)} ({format_count(current)} of {format_count(total)})"
+
+
+def error_summary(error: Any) -> str:
+    """The one line of an error a person reads: never a traceback.
+
+    ``error`` is a :class:`~jobdeck.core.job.JobError`, a string or None. A message that is
+    itself a Python traceback gives its last line (``ValueError: bad input``); any other
+    message gives its first non-empty line.
+    """
+    if error is None:
+        return ""
+    text = str(getattr(error, "message", error)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith(_TRACEBACK_HEAD):
+        # the exception line is the last one that is not indented in the original text
+        for line in reversed(text.splitlines()):
+            if line.strip() and not line.startswith((" ", "\t")):
+                return line.strip()
+        return lines[-1]
+    return lines[0]
+
+
 def format_local_time(ts: float | None, now: float | None = None) -> str:
-    """Epoch seconds as local time: ``14:03:12`` today, ``2024-05-01 14:03`` otherwise."""
+    """Epoch seconds as local time, short: ``14:03:12`` today, ``01 May 14:03`` this year,
+    ``2024-05-01 14:03`` before (or without ``now``)."""
     if ts is None:
         return EM_DASH
     when = datetime.fromtimestamp(ts)
-    if now is not None and datetime.fromtimestamp(now).date() == when.date():
-        return when.strftime("%H:%M:%S")
+    if now is not None:
+        today = datetime.fromtimestamp(now)
+        if today.date() == when.date():
+            return when.strftime("%H:%M:%S")
+        if today.year == when.year:
+            return when.strftime("%d %b %H:%M")
     return when.strftime("%Y-%m-%d %H:%M")

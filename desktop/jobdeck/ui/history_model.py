@@ -40,9 +40,23 @@ from PySide6.QtGui import QColor
 
 from ..core.job import Job, JobStatus
 from . import icons
-from .formatting import EM_DASH, format_duration, format_local_time, format_percent
+from .formatting import (
+    EM_DASH,
+    error_summary,
+    format_duration,
+    format_local_time,
+    format_percent,
+)
 
-__all__ = ["FULL_SORT_LIMIT", "PAGE_SIZE", "Column", "HistoryFilter", "HistoryModel", "JobRole"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FULL_SORT_LIMIT",
+    "PAGE_SIZE",
+    "Column",
+    "HistoryFilter",
+    "HistoryModel",
+    "JobRole",
+]
 
 #: Item data role that returns the row's :class:`Job`.
 JobRole = int(Qt.ItemDataRole.UserRole) + 1
@@ -107,10 +121,19 @@ class HistoryFilter:
         return {"status": status, "type": self.type or None, "search": self.search or None}
 
 
+#: What the history's status filter offers besides single statuses.
+ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
+
+
 def message_of(job: Job) -> str:
-    """The text of the Message column: the error for failed jobs, else the progress message."""
-    if job.status is JobStatus.FAILED and job.error is not None:
-        return job.error.message
+    """The text of the Message column: for a failed job its error's first line (never a
+    traceback), for a cancelled one that it was cancelled, else the progress message. A
+    stopped job never shows its last live message, which may be a stale ETA."""
+    if job.status is JobStatus.FAILED:
+        return error_summary(job.error) or "Failed"
+    if job.status is JobStatus.CANCELLED:
+        message = job.progress.message
+        return message if "cancel" in message.lower() else "Cancelled"
     return job.progress.message
 
 
@@ -236,6 +259,8 @@ class HistoryModel(QAbstractTableModel):
             return message_of(job) or None
         if column is Column.TITLE:
             return f"{job.title}\n{job.id}"
+        if column is Column.STATUS and job.error is not None:
+            return error_summary(job.error)
         return None
 
     def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
@@ -336,6 +361,17 @@ class HistoryModel(QAbstractTableModel):
     def refresh(self) -> None:
         """Drop everything loaded and start over (e.g. after the store was pruned)."""
         self._reload()
+
+    def include(self, job: Job) -> int | None:
+        """Show ``job`` now if it matches the filter (e.g. a job just queued, before the
+        batched ``jobsAdded`` brings it): its row, or None when the filter hides it."""
+        if job.id in self._index:
+            self._update(job)
+            return self._index.get(job.id)
+        if not self._filter.matches(job):
+            return None
+        self._insert(job)
+        return self._index[job.id]
 
     # --- internals -------------------------------------------------------------------------
 

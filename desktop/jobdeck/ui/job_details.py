@@ -1,8 +1,9 @@
-"""Everything about one job: params, timings, progress, error, live log tail, result."""
+"""Everything about one job: progress, timings, live log tail, params, error, result."""
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from typing import Any
 
@@ -10,12 +11,15 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -23,13 +27,27 @@ from PySide6.QtWidgets import (
 from ..core.events import LogEntry
 from ..core.job import Job, JobStatus
 from . import icons
-from .formatting import EM_DASH, format_duration, format_percent
+from .elided_label import ElidedLabel
+from .formatting import EM_DASH, error_summary, format_duration, format_progress
 from .job_row import OUTCOME_COLORS
+from .progress_bar import JobProgressBar
 
-__all__ = ["JobDetails", "format_resources", "pretty_json"]
+__all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
 
 LOG_TAIL = 200
 LOG_MAX_LINES = 5000
+FIELD_NAMES = (
+    "ID",
+    "Type",
+    "Created",
+    "Started",
+    "Finished",
+    "Duration",
+    "Attempts",
+    "Process",
+    "Resources",
+    "Log file",
+)
 
 
 def pretty_json(value: Any) -> str:
@@ -60,11 +78,34 @@ def format_log_entry(entry: LogEntry) -> str:
     return f"{stamp} {entry.level.upper():<7} {entry.message}"
 
 
+def progress_text(job: Job) -> str:
+    """The progress line of the details pane. A finished job shows where it stopped, never
+    its last live message (which may be a stale ETA such as "18 s left")."""
+    progress = job.progress
+    known = bool(progress.total)
+    counts = format_progress(progress.current, progress.total) if known else ""
+    if job.status is JobStatus.RUNNING:
+        head = counts or "Working (total unknown)"
+        return f"{head} \u2014 {progress.message}" if progress.message else head
+    if job.status is JobStatus.PENDING:
+        return "Waiting to start"
+    if job.status is JobStatus.COMPLETED:
+        head = counts or "Done"
+        return f"{head} \u2014 {progress.message}" if progress.message else head
+    return f"Stopped at {counts}" if known else "Stopped"
+
+
 class JobDetails(QWidget):
     """Shows the job given to :meth:`set_job` and keeps it current from ``signals``.
 
-    Buttons: Cancel (``tracker.cancel_job``), Run again (``tracker.enqueue`` with the same
-    type, params and title), Open log (the job's log file with the desktop's opener).
+    Top: status icon, title and a one-line status (a failure shows its message's first line,
+    never a traceback), the progress bar and line, and the buttons: Cancel
+    (``tracker.cancel_job``), Run again (``tracker.rerun``, else ``enqueue`` with the same
+    type, params and title), Open log (the job's log file with the desktop's opener; says
+    so when there is none). Below, tabs: the live log, the job's facts, parameters, the
+    error (message, with the traceback in an expandable section) and the result. Every line
+    above the tabs has a fixed height, so nothing moves when a job changes state.
+
     Emits ``jobQueued(job_id)`` on the GUI thread after Run again queued a new job.
     """
 
@@ -75,17 +116,18 @@ class JobDetails(QWidget):
         self._tracker = tracker
         self._job: Job | None = None
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        failed_palette = self.palette()
+        failed_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
+        self._failed_palette = failed_palette
 
         self.icon_label = QLabel(self)
         self.icon_label.setFixedSize(32, 32)
-        self.title_label = QLabel(self)
-        self.title_label.setWordWrap(True)
-        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title_label = ElidedLabel("", self)
         font = self.title_label.font()
         font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
         self.title_label.setFont(font)
-        self.status_label = QLabel(self)
+        self.status_label = ElidedLabel("", self)
         header_text = QVBoxLayout()
         header_text.setSpacing(0)
         header_text.addWidget(self.title_label)
@@ -94,51 +136,9 @@ class JobDetails(QWidget):
         header.addWidget(self.icon_label, 0, Qt.AlignmentFlag.AlignTop)
         header.addLayout(header_text, 1)
 
-        self.progress_bar = QProgressBar(self)
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setTextVisible(False)
+        self.progress_bar = JobProgressBar(parent=self)
         self.progress_bar.setFixedHeight(8)
-        self.progress_label = QLabel(self)
-        self.progress_label.setWordWrap(True)
-
-        self.fields: dict[str, QLabel] = {}
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        for name in (
-            "ID",
-            "Type",
-            "Created",
-            "Started",
-            "Finished",
-            "Duration",
-            "Attempts",
-            "Process",
-            "Resources",
-            "Log file",
-        ):
-            label = QLabel(self)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(True)
-            self.fields[name] = label
-            form.addRow(f"{name}:", label)
-
-        self.error_label = QLabel(self)
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        palette = self.error_label.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
-        self.error_label.setPalette(palette)
-
-        self.tabs = QTabWidget(self)
-        self.log_view = self._text_view(mono)
-        self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
-        self.params_view = self._text_view(mono)
-        self.error_view = self._text_view(mono)
-        self.result_view = self._text_view(mono)
-        self.tabs.addTab(self.log_view, "Log")
-        self.tabs.addTab(self.params_view, "Parameters")
-        self.tabs.addTab(self.error_view, "Error")
-        self.tabs.addTab(self.result_view, "Result")
+        self.progress_label = ElidedLabel("", self)
 
         self.cancel_button = QPushButton(icons.icon("cancel"), "Cancel", self)
         self.run_again_button = QPushButton("Run again", self)
@@ -146,14 +146,66 @@ class JobDetails(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.run_again_button.clicked.connect(self.run_again)
         self.open_log_button.clicked.connect(self.open_log)
-        self.action_error_label = QLabel(self)
-        self.action_error_label.setWordWrap(True)
-        self.action_error_label.setPalette(palette)
+        # What a button could not do ("This job has no log file"); one line, never moves.
+        self.notice_label = ElidedLabel("", self)
+        self.notice_label.setPalette(failed_palette)
         buttons = QHBoxLayout()
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.run_again_button)
         buttons.addWidget(self.open_log_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.notice_label, 1)
+
+        # tabs
+        self.tabs = QTabWidget(self)
+        self.log_view = self._text_view(mono)
+        self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
+        self.fields: dict[str, QLabel] = {}
+        info = QWidget()
+        form = QFormLayout(info)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        for name in FIELD_NAMES:
+            label = QLabel(info)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            self.fields[name] = label
+            form.addRow(f"{name}:", label)
+        self.info_view = QScrollArea(self)
+        self.info_view.setWidget(info)
+        self.info_view.setWidgetResizable(True)
+        self.info_view.setFrameShape(QFrame.Shape.NoFrame)
+        self.params_view = self._text_view(mono)
+        self.result_view = self._text_view(mono)
+
+        self.error_view = QWidget()
+        self.error_message = QLabel(self.error_view)
+        self.error_message.setWordWrap(True)
+        self.error_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_message.setPalette(failed_palette)
+        self.error_message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.traceback_toggle = QToolButton(self.error_view)
+        self.traceback_toggle.setText("Details (traceback)")
+        self.traceback_toggle.setCheckable(True)
+        self.traceback_toggle.setAutoRaise(True)
+        self.traceback_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.traceback_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.traceback_toggle.toggled.connect(self.set_traceback_expanded)
+        self.traceback_view = self._text_view(mono)
+        self.traceback_view.hide()
+        error_layout = QVBoxLayout(self.error_view)
+        error_layout.addWidget(self.error_message)
+        error_layout.addWidget(self.traceback_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        error_layout.addWidget(self.traceback_view, 1)
+        self._error_stretch = QWidget(self.error_view)
+        self._error_stretch.setSizePolicy(
+            QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding
+        )
+        error_layout.addWidget(self._error_stretch, 1)
+
+        self.tabs.addTab(self.log_view, "Log")
+        self.tabs.addTab(self.info_view, "Details")
+        self.tabs.addTab(self.params_view, "Parameters")
+        self.tabs.addTab(self.error_view, "Error")
+        self.tabs.addTab(self.result_view, "Result")
 
         self.placeholder = QLabel("Select a job to see its details.", self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -161,15 +213,14 @@ class JobDetails(QWidget):
         self.body = QWidget(self)
         body = QVBoxLayout(self.body)
         body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(4)
         body.addLayout(header)
         body.addWidget(self.progress_bar)
         body.addWidget(self.progress_label)
-        body.addLayout(form)
-        body.addWidget(self.error_label)
         body.addLayout(buttons)
-        body.addWidget(self.action_error_label)
         body.addWidget(self.tabs, 1)
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
         outer.addWidget(self.placeholder)
         outer.addWidget(self.body)
 
@@ -201,19 +252,37 @@ class JobDetails(QWidget):
             job = self._tracker.get_job(job)
         assert job is None or isinstance(job, Job)
         self._job = job
-        self.action_error_label.clear()
-        self.action_error_label.hide()
+        self.show_notice("")
         self.placeholder.setVisible(job is None)
         self.body.setVisible(job is not None)
         if job is None:
             self._clock.stop()
             return
+        self.set_traceback_expanded(False)
         self._show(job)
         self.log_view.setPlainText(
             "\n".join(format_log_entry(e) for e in self._tracker.logs(job.id, limit=LOG_TAIL))
         )
         self.log_view.moveCursor(QTextCursor.MoveOperation.End)
         self.tabs.setCurrentWidget(self.error_view if job.error else self.log_view)
+
+    def show_notice(self, text: str) -> None:
+        """A one-line message next to the buttons (what a button could not do)."""
+        self.notice_label.set_full_text(text)
+
+    def notice(self) -> str:
+        return self.notice_label.full_text()
+
+    def set_traceback_expanded(self, expanded: bool) -> None:
+        """Show or hide the traceback in the Error tab."""
+        if self.traceback_toggle.isChecked() != expanded:
+            self.traceback_toggle.setChecked(expanded)  # comes back here via toggled
+            return
+        self.traceback_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow
+        )
+        self.traceback_view.setVisible(expanded)
+        self._error_stretch.setVisible(not expanded)
 
     def cancel(self) -> None:
         if self._job is not None:
@@ -234,16 +303,28 @@ class JobDetails(QWidget):
             else:
                 new = self._tracker.enqueue(job.type, params=dict(job.params), title=job.title)
         except ValueError as exc:
-            self.action_error_label.setText(f"Could not run again: {exc}")
-            self.action_error_label.show()
+            self.show_notice(f"Could not run again: {error_summary(str(exc))}")
             return None
         self.jobQueued.emit(new.id)
-        return new.id
+        return str(new.id)
 
     def open_log(self) -> bool:
-        if self._job is None or not self._job.log_path:
+        """Open the job's log file with the desktop's opener; when it has none, or the file
+        is gone, or nothing can open it, say so next to the buttons."""
+        job = self._job
+        if job is None:
             return False
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(self._job.log_path))
+        if not job.log_path:
+            self.show_notice("This job has no log file; its messages are in the Log tab.")
+            return False
+        if not os.path.exists(job.log_path):
+            self.show_notice(f"The log file is gone: {job.log_path}")
+            return False
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(job.log_path)):
+            self.show_notice(f"No program could open {job.log_path}")
+            return False
+        self.show_notice("")
+        return True
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -257,28 +338,26 @@ class JobDetails(QWidget):
             JobStatus.RUNNING: "running",
         }[job.status]
         self.icon_label.setPixmap(icons.pixmap(status_icon, 32))
-        self.title_label.setText(job.title or job.type)
+        self.title_label.set_full_text(job.title or job.type)
         status = job.status.value.capitalize()
         if job.cancel_requested and job.status.active:
             status += " \u2014 cancelling\u2026"
-        self.status_label.setText(status)
+        summary = error_summary(job.error)
+        if summary:
+            status += f" \u2014 {summary}"
+        self.status_label.set_full_text(status)
+        self.status_label.setPalette(
+            self._failed_palette if job.status is JobStatus.FAILED else self.palette()
+        )
 
         percent = job.progress.percent
         if job.status is JobStatus.RUNNING and percent is None:
-            self.progress_bar.setRange(0, 0)
+            self.progress_bar.set_busy(True)
         else:
-            self.progress_bar.setRange(0, 1000)
             done = job.status is JobStatus.COMPLETED
-            self.progress_bar.setValue(1000 if done else round((percent or 0) * 10))
-        text = format_percent(percent)
-        if job.progress.total:
-            text += f" ({job.progress.current:g} of {job.progress.total:g})"
-        if job.progress.message:
-            text += f" \u2014 {job.progress.message}"
-        if job.finished and percent is None and not job.progress.message:
-            text = ""
-        self.progress_label.setText(text)
-        self.progress_label.setVisible(bool(text))
+            self.progress_bar.set_fraction(1.0 if done else (percent or 0.0) / 100.0)
+        self.progress_bar.setEnabled(not job.finished or job.status is JobStatus.COMPLETED)
+        self.progress_label.set_full_text(progress_text(job))
 
         f = self.fields
         f["ID"].setText(job.id + (f" (re-run of {job.retry_of})" if job.retry_of else ""))
@@ -297,22 +376,30 @@ class JobDetails(QWidget):
         f["Resources"].setText(format_resources(job.peak_rss, job.cpu_seconds))
         f["Log file"].setText(job.log_path or EM_DASH)
 
-        if job.error is not None:
-            self.error_label.setText(job.error.message)
-            self.error_view.setPlainText(
-                job.error.message + ("\n\n" + job.error.traceback if job.error.traceback else "")
-            )
+        error = job.error
+        if error is not None:
+            message = error.message.strip()
+            trace = (error.traceback or "").strip()
+            if message.startswith("Traceback (most recent call last)"):
+                # a traceback given as the message: its last line reads, the rest is detail
+                trace = trace or message
+                message = error_summary(error)
+            self.error_message.setText(message)
+            self.traceback_view.setPlainText(trace)
+            self.traceback_toggle.setVisible(bool(trace))
+            if not trace:
+                self.set_traceback_expanded(False)
         else:
-            self.error_view.setPlainText("")
-        self.error_label.setVisible(job.error is not None)
+            self.error_message.setText("")
+            self.traceback_view.setPlainText("")
+            self.traceback_toggle.hide()
         self.params_view.setPlainText(pretty_json({"params": job.params, "metadata": job.metadata}))
         self.result_view.setPlainText("" if job.result is None else pretty_json(job.result))
-        self.tabs.setTabEnabled(self.tabs.indexOf(self.error_view), job.error is not None)
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.error_view), error is not None)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.result_view), job.result is not None)
 
         self.cancel_button.setEnabled(job.status.active and not job.cancel_requested)
         self.run_again_button.setEnabled(True)
-        self.open_log_button.setEnabled(bool(job.log_path))
         self.open_log_button.setToolTip(job.log_path or "This job has no log file")
         if job.status is JobStatus.RUNNING:
             self._clock.start()

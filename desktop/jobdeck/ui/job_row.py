@@ -9,7 +9,6 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -19,7 +18,8 @@ from PySide6.QtWidgets import (
 from ..core.job import Job, JobStatus
 from . import icons
 from .elided_label import ElidedLabel
-from .formatting import format_duration, format_percent
+from .formatting import error_summary, format_duration, format_percent
+from .progress_bar import JobProgressBar
 from .rate import RateEstimator
 
 __all__ = ["OUTCOME_COLORS", "JobRow", "outcome_text"]
@@ -43,7 +43,8 @@ def outcome_text(job: Job) -> str:
     if job.status is JobStatus.COMPLETED:
         return "Done" + (f": {job.progress.message}" if job.progress.message else "")
     if job.status is JobStatus.FAILED:
-        reason = job.error.message if job.error else job.progress.message
+        # never the last progress message: it may be a stale ETA ("18 s left")
+        reason = error_summary(job.error)
         return f"Failed: {reason}" if reason else "Failed"
     if job.status is JobStatus.CANCELLED:
         return "Cancelled"
@@ -96,10 +97,8 @@ class JobRow(QWidget):
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.9))
         self.message_label.setFont(small)
         self.time_label.setFont(small)
-        self.progress_bar = QProgressBar(self)
-        self.progress_bar.setTextVisible(False)
+        self.progress_bar = JobProgressBar(self._spinner, self)
         self.progress_bar.setFixedHeight(6)
-        self.progress_bar.setRange(0, 1000)
         self.cancel_button = QToolButton(self)
         self.cancel_button.setIcon(icons.icon("cancel"))
         self.cancel_button.setAutoRaise(True)
@@ -150,8 +149,9 @@ class JobRow(QWidget):
 
     def set_job(self, job: Job, now: float) -> None:
         """Show ``job`` as of ``now`` (epoch seconds from the tracker's clock)."""
-        if self._job is None or self._job.id != job.id:
-            self._rate.clear()
+        previous = self._job
+        if previous is None or previous.id != job.id or previous.started_ts != job.started_ts:
+            self._rate.clear()  # another job, or the same one started again (a retry)
         if job.status is JobStatus.RUNNING and job.progress.total:
             self._rate.add(now, job.progress.current)
         self._job = job
@@ -205,8 +205,8 @@ class JobRow(QWidget):
         ]
         if message:
             tip.append(message)
-        if job.error and job.error.message and job.error.message not in message:
-            tip.append(job.error.message)
+        if job.error and job.error.message and error_summary(job.error) not in message:
+            tip.append(error_summary(job.error))
         self.setToolTip("\n".join(tip))
         can_cancel = job.status.active and not job.cancel_requested
         self.cancel_button.setVisible(not job.finished)
@@ -218,35 +218,13 @@ class JobRow(QWidget):
         bar = self.progress_bar
         percent = job.progress.percent
         if job.status is JobStatus.RUNNING and percent is None:
-            if bar.maximum() != 0:
-                bar.setRange(0, 0)  # busy indicator
-                self._set_bar_faded(True)
+            bar.set_busy(True)
             return
-        if bar.maximum() == 0:
-            bar.setRange(0, 1000)
-            self._set_bar_faded(False)
         if job.status is JobStatus.COMPLETED:
-            value = 1000
-        elif percent is None:
-            value = 0
+            bar.set_fraction(1.0)
         else:
-            value = round(percent * 10)
-        if bar.value() != value:
-            # QProgressBar.setValue repaints at once (and with it the translucent panel
-            # behind it); with updates off it only schedules the usual batched repaint.
-            bar.setUpdatesEnabled(False)
-            bar.setValue(value)
-            bar.setUpdatesEnabled(True)
+            bar.set_fraction((percent or 0.0) / 100.0)
         bar.setEnabled(not job.finished or job.status is JobStatus.COMPLETED)
-
-    def _set_bar_faded(self, faded: bool) -> None:
-        """Some styles (Fusion) draw a busy bar full width; a faded one does not read as done."""
-        palette = self.palette()
-        if faded:
-            color = QColor(palette.color(QPalette.ColorRole.Highlight))
-            color.setAlpha(80)
-            palette.setColor(QPalette.ColorRole.Highlight, color)
-        self.progress_bar.setPalette(palette)
 
     def _wants_spinner(self) -> bool:
         job = self._job

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from ..core.job import JobStatus
 from . import icons
+from .formatting import error_summary
 from .job_row import OUTCOME_COLORS
 from .param_fields import MISSING, ArgvField, FieldError, ParamField, make_field
 
@@ -64,6 +65,7 @@ class LaunchForm(QWidget):
         self._tracker = tracker
         self.fields: dict[str, ParamField] = {}
         self.error_labels: dict[str, QLabel] = {}
+        self.field_labels: dict[str, QLabel] = {}
         error_palette = self.palette()
         error_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
 
@@ -106,6 +108,7 @@ class LaunchForm(QWidget):
             column.addWidget(error)
             label = QLabel(f"{spec.label or spec.name}:", self)
             label.setBuddy(field.focus_widget())
+            self.field_labels[spec.name] = label
             if spec.help:
                 label.setToolTip(spec.help)
             form.addRow(label, cell)
@@ -183,15 +186,23 @@ class LaunchForm(QWidget):
         self.general_error.hide()
 
     def show_error(self, exc: ValueError) -> None:
-        """Show ``exc`` under the field it names (if any) and in the general error line."""
+        """Show ``exc`` under the field it names (if any), with the validation message as
+        the job type gave it, and in the general error line (never a traceback)."""
         name = _field_of(exc, list(self.fields))
+        problem = getattr(exc, "problem", None)
+        text = problem if isinstance(problem, str) and name is not None else str(exc)
+        text = error_summary(text)
         if name is not None:
             label = self.error_labels[name]
-            problem = getattr(exc, "problem", None)
-            label.setText(problem if isinstance(problem, str) else str(exc))
+            label.setText(text)
             label.show()
             self.fields[name].focus_widget().setFocus()
-        self.general_error.setText(f"Not started: {exc}")
+            spec_label = next(
+                (s.label or s.name for s in self._job_type.params if s.name == name), name
+            )
+            self.general_error.setText(f"Not started: {spec_label}: {text}")
+        else:
+            self.general_error.setText(f"Not started: {text}")
         self.general_error.show()
 
     def submit(self) -> str | None:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..core.job import JobStatus
 from . import icons
-from .history_model import Column, HistoryModel, JobRole
+from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole
 from .job_details import JobDetails
 from .launch_form import LaunchForm
 
@@ -33,6 +33,9 @@ __all__ = ["MainWindow"]
 
 SEARCH_DELAY_MS = 250
 ALL = "all"
+ACTIVE = "active"
+#: The longest text of the Status column, which must fit without eliding.
+WIDEST_STATUS = "Running (cancelling)"
 
 
 class MainWindow(QMainWindow):
@@ -109,6 +112,8 @@ class MainWindow(QMainWindow):
         self.model = HistoryModel(tracker, signals, parent=self)
         self.status_filter = QComboBox(self)
         self.status_filter.addItem("All statuses", ALL)
+        self.status_filter.addItem(icons.status_icon("running"), "Active", ACTIVE)
+        self.status_filter.setItemData(1, "Pending and running jobs", Qt.ItemDataRole.ToolTipRole)
         for status in JobStatus:
             self.status_filter.addItem(
                 icons.status_icon(status.value), status.value.capitalize(), status.value
@@ -144,19 +149,9 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in (
-            (Column.STATUS, 105),
-            (Column.TITLE, 200),
-            (Column.TYPE, 75),
-            (Column.PROGRESS, 70),
-            (Column.STARTED, 80),
-            (Column.DURATION, 70),
-        ):
-            self.table.setColumnWidth(column, width)
+        self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        self.table.clicked.connect(self._on_row_clicked)
         history = QWidget(self)
         history_layout = QVBoxLayout(history)
         history_layout.setContentsMargins(0, 0, 0, 0)
@@ -171,8 +166,8 @@ class MainWindow(QMainWindow):
         self.right_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.right_splitter.addWidget(history)
         self.right_splitter.addWidget(self.details)
-        self.right_splitter.setStretchFactor(0, 3)
-        self.right_splitter.setStretchFactor(1, 2)
+        self.right_splitter.setStretchFactor(0, 9)
+        self.right_splitter.setStretchFactor(1, 11)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(launcher)
         self.splitter.addWidget(self.right_splitter)
@@ -207,7 +202,11 @@ class MainWindow(QMainWindow):
             row = self.model.row_of(job_id)
         if row is None:
             row = self.model.ensure_loaded(job_id)
-        if row is not None:
+        if row is None:  # e.g. queued a moment ago: the batched jobsAdded has not come yet
+            row = self.model.include(job)
+        if row is None:
+            self.table.clearSelection()
+        else:
             index = self.model.index(row, Column.TITLE)
             self.table.selectionModel().setCurrentIndex(
                 index,
@@ -219,6 +218,25 @@ class MainWindow(QMainWindow):
         if self.isMinimized():
             self.showNormal()
         return True
+
+    def show_active_jobs(self) -> None:
+        """Filter the history to active jobs (pending and running), e.g. from "+N more"."""
+        self.search_edit.blockSignals(True)
+        self.search_edit.clear()
+        self.search_edit.blockSignals(False)
+        self.type_filter.blockSignals(True)
+        self.type_filter.setCurrentIndex(0)
+        self.type_filter.blockSignals(False)
+        index = self.status_filter.findData(ACTIVE)
+        if self.status_filter.currentIndex() == index:
+            self.apply_filter()
+        else:
+            self.status_filter.setCurrentIndex(index)  # applies the filter
+        if self.model.rowCount() == 0 and self.model.canFetchMore():
+            self.model.fetchMore()
+        if self.model.rowCount():
+            self.table.selectRow(0)
+            self.table.scrollToTop()
 
     def select_job_type(self, name: str) -> LaunchForm:
         """Show the launch form of job type ``name``."""
@@ -243,8 +261,9 @@ class MainWindow(QMainWindow):
         self._search_timer.stop()
         status = self.status_filter.currentData()
         job_type = self.type_filter.currentData()
+        statuses: Any = ACTIVE_STATUSES if status == ACTIVE else status
         self.model.set_filter(
-            status=None if status == ALL else status,
+            status=None if status == ALL else statuses,
             type=None if job_type == ALL else job_type,
             search=self.search_edit.text(),
         )
@@ -259,6 +278,35 @@ class MainWindow(QMainWindow):
         job = current.data(JobRole) if current.isValid() else None
         if job is not None and (self.details.job is None or self.details.job.id != job.id):
             self.details.set_job(self._tracker.get_job(job.id) or job)
+
+    def _on_row_clicked(self, index: QModelIndex) -> None:
+        """A click always shows the clicked row, even when it already was the current one."""
+        job = index.data(JobRole) if index.isValid() else None
+        if job is not None and (self.details.job is None or self.details.job.id != job.id):
+            self.details.set_job(self._tracker.get_job(job.id) or job)
+
+    def _size_columns(self, registry: Any) -> None:
+        """Columns as wide as their longest text ("Running (cancelling)", a full date), so
+        nothing there is elided; Title and Message share the rest, so the history needs
+        no horizontal scrolling."""
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        metrics = self.table.fontMetrics()
+        icon = self.table.style().pixelMetric(self.table.style().PixelMetric.PM_SmallIconSize)
+        pad = 24  # cell margins and the focus frame
+        widest = {
+            Column.STATUS: metrics.horizontalAdvance(WIDEST_STATUS) + icon + pad,
+            Column.TYPE: max((metrics.horizontalAdvance(t.name) for t in registry), default=60)
+            + pad,
+            Column.PROGRESS: metrics.horizontalAdvance("100%") + pad,
+            Column.STARTED: metrics.horizontalAdvance("30 May 14:03") + pad,
+            Column.DURATION: metrics.horizontalAdvance("59m 59s") + pad,
+        }
+        for column, width in widest.items():
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(column, max(width, header.sectionSizeHint(column)))
+        header.setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(Column.MESSAGE, QHeaderView.ResizeMode.Stretch)
 
     def _build_menus(self) -> None:
         app_menu = self.menuBar().addMenu("&Jobdeck")
@@ -290,7 +338,8 @@ class MainWindow(QMainWindow):
         self.move(area.x() + (area.width() - width) // 2, area.y() + (area.height() - height) // 2)
         launcher = max(300, width * 2 // 7)
         self.splitter.setSizes([launcher, max(400, width - launcher)])
-        self.right_splitter.setSizes([height * 3 // 5, height * 2 // 5])
+        # the details get the larger share: their log shows at least a dozen lines
+        self.right_splitter.setSizes([height * 9 // 20, height * 11 // 20])
 
     def _restore_state(self) -> None:
         if self._settings is None:

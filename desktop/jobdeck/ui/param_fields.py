@@ -11,6 +11,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -31,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from ..core.registry import REQUIRED
 
-__all__ = ["MISSING", "FieldError", "ParamField", "kind_name", "make_field"]
+__all__ = ["MISSING", "CompactDoubleSpinBox", "FieldError", "ParamField", "kind_name", "make_field"]
 
 INT_LIMIT = 2_147_483_647
 FLOAT_LIMIT = 1e15
@@ -163,10 +166,21 @@ class IntField(ParamField):
         self.spin.setValue(int(value))
 
 
+class CompactDoubleSpinBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that shows no trailing zeros: ``10``, ``2.5``, ``0.125`` (not
+    ``10.000``), with up to ``decimals()`` digits after the point."""
+
+    def textFromValue(self, value: float) -> str:
+        text = f"{value:.{self.decimals()}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text.replace(".", self.locale().decimalPoint())
+
+
 class FloatField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.spin = QDoubleSpinBox()
+        self.spin = CompactDoubleSpinBox()
         self.spin.setDecimals(3)
         low = -FLOAT_LIMIT if spec.minimum is None else float(spec.minimum)
         high = FLOAT_LIMIT if spec.maximum is None else float(spec.maximum)
@@ -187,12 +201,39 @@ class FloatField(ParamField):
         self.spin.setValue(float(value))
 
 
+class _ClickableLabel(QLabel):
+    """A word-wrapped label that toggles its check box when clicked (a QCheckBox's own
+    text cannot wrap, so a long help text would widen the whole form)."""
+
+    def __init__(self, text: str, check: QCheckBox) -> None:
+        super().__init__(text)
+        self._check = check
+        self.setWordWrap(True)
+        self.setBuddy(check)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._check.isEnabled():
+            self._check.toggle()
+        super().mouseReleaseEvent(event)
+
+
 class BoolField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.check = QCheckBox(spec.help or "")
+        self.check = QCheckBox()
         self.check.setChecked(bool(_initial(spec)))
-        self.widget = self.check
+        self.check.setAccessibleDescription(spec.help or "")
+        self.text_label = _ClickableLabel(spec.help or "", self.check)
+        self.text_label.setVisible(bool(spec.help))
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.check, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.text_label, 1)
+        self.widget = box
+
+    def focus_widget(self) -> QWidget:
+        return self.check
 
     def value(self) -> Any:
         return self.check.isChecked()
@@ -388,7 +429,5 @@ def make_field(spec: Any, job_type_name: str = "") -> ParamField:
     field = factory(spec)
     field.widget.setObjectName(f"param_{spec.name}")
     field.widget.setToolTip(spec.help or "")
-    if isinstance(field, BoolField) and not spec.help:
-        field.check.setText("")
     field.focus_widget().setAccessibleName(spec.label or spec.name)
     return field

@@ -35,6 +35,7 @@ class SettingsValues:
     notify_after_s: float
     taskbar_corner: str
     keep_finished_ms: int
+    taskbar_always_show: bool = False
 
 
 class SettingsDialog(QDialog):
@@ -72,7 +73,12 @@ class SettingsDialog(QDialog):
         self.keep_finished.setRange(0, 600)
         self.keep_finished.setSuffix(" s")
         self.keep_finished.setValue(round(current.keep_finished_ms / 1000))
-        self.keep_finished.setToolTip("How long a finished job's row stays in the taskbar")
+        self.keep_finished.setToolTip(
+            "How long a finished job's row stays in the taskbar; with nothing running, the "
+            "taskbar hides after that"
+        )
+        self.always_show = QCheckBox("Always show the taskbar, even when nothing runs", self)
+        self.always_show.setChecked(current.taskbar_always_show)
 
         form = QFormLayout(self)
         form.addRow("Jobs at once:", self.concurrency)
@@ -81,6 +87,7 @@ class SettingsDialog(QDialog):
         form.addRow("Long job after:", self.notify_after)
         form.addRow("Taskbar corner:", self.corner)
         form.addRow("Keep finished rows:", self.keep_finished)
+        form.addRow(self.always_show)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -97,4 +104,5 @@ class SettingsDialog(QDialog):
             notify_after_s=float(self.notify_after.value()),
             taskbar_corner=str(self.corner.currentData()),
             keep_finished_ms=self.keep_finished.value() * 1000,
+            taskbar_always_show=self.always_show.isChecked(),
         )

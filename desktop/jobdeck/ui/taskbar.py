@@ -2,40 +2,53 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Any, Protocol
 
-from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QGuiApplication,
     QMouseEvent,
     QPalette,
+    QScreen,
+    QShowEvent,
 )
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.job import Job, JobStatus
 from . import icons
 from .elided_label import ElidedLabel
 from .formatting import format_percent
 from .job_row import JobRow
+from .placement import (
+    Corner,
+    anchor_point,
+    clamp_into,
+    corner_rect,
+    nearest_corner,
+    rect_at_anchor,
+)
 
 __all__ = ["Corner", "Taskbar", "summary_text"]
 
 #: Frame interval of the coalesced refresh (about 30 per second).
 FRAME_MS = 33
+#: Where a dragged panel's anchor point and anchor corner are kept in the settings.
 SETTINGS_POS_KEY = "taskbar/pos"
+SETTINGS_ANCHOR_KEY = "taskbar/anchor"
 SCREEN_MARGIN = 16
-
-
-class Corner(StrEnum):
-    """Where on the screen the taskbar starts."""
-
-    TOP_LEFT = "top-left"
-    TOP_RIGHT = "top-right"
-    BOTTOM_LEFT = "bottom-left"
-    BOTTOM_RIGHT = "bottom-right"
+#: The fallback screen area when Qt knows no screen (the smallest supported desktop).
+FALLBACK_AREA = QRect(0, 0, 1280, 800)
 
 
 class Settings(Protocol):
@@ -72,16 +85,29 @@ class Taskbar(QWidget):
     Connects to a JobSignals object (``jobsAdded``, ``jobsChanged``); the tracker is used
     for the clock and to cancel. Signal handlers only record the latest snapshots and mark
     the panel dirty; widgets are updated by one coalescing timer at most ~30 times per
-    second, and only the first ``max_rows`` jobs get a :class:`JobRow` (the rest are
-    counted in a "+N more" line), so hundreds of jobs stay cheap.
+    second, and only the first ``max_rows`` jobs (fewer when the screen is too short) get a
+    :class:`JobRow`; the rest are counted in a clickable "+N more" line.
 
     Finished jobs keep their row, showing the outcome, for ``keep_finished_ms``.
-    The panel can be dragged; its position is saved in ``settings`` (``taskbar/pos``).
 
-    Emits ``jobActivated(job_id)`` (GUI thread) when a row is clicked.
+    Placement: docked in its ``corner`` of the screen's available area by default. Only a
+    real drag (farther than the platform's drag distance) detaches it; the dragged position
+    is saved in ``settings`` as an anchor (the panel corner nearest the screen corner it
+    was dropped near). Whatever its position, the panel stays wholly inside the available
+    area and grows away from its anchor; a change of screen or of the screen's available
+    area places it again.
+
+    Visibility: shown while it has rows to show (or always, with ``always_show``) and the
+    user has not turned it off (:meth:`set_enabled`); with nothing left to show it hides
+    once the last finished row has gone. While the window given to :meth:`avoid_window` is
+    active, the panel moves to a corner clear of it, or hides when there is none.
+
+    Signals (GUI thread): ``jobActivated(job_id)`` when a row is clicked;
+    ``moreActivated()`` when "+N more" is clicked.
     """
 
     jobActivated = Signal(str)
+    moreActivated = Signal()
 
     def __init__(
         self,
@@ -92,6 +118,7 @@ class Taskbar(QWidget):
         max_rows: int = 6,
         keep_finished_ms: int = 4000,
         type_icons: dict[str, str] | None = None,
+        always_show: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -109,13 +136,25 @@ class Taskbar(QWidget):
         self._settings = settings
         self.max_rows = max_rows
         self.keep_finished_ms = keep_finished_ms
+        self._always_show = always_show
+        self._enabled = False  # the app (or a test) turns it on with set_enabled / show
         self._type_icons = dict(type_icons or {})
         self._jobs: dict[str, Job] = {}
         self._leaving: set[str] = set()
         self._rows: dict[str, JobRow] = {}
         self._collapsed = False
-        self._drag_offset: QPoint | None = None
-        self._user_placed = False
+        self._press_global: QPoint | None = None
+        self._press_pos = QPoint()
+        self._dragging = False
+        # None: docked in self._corner. Else (anchor corner, anchor point) of a dragged panel.
+        self._anchor: tuple[Corner, QPoint] | None = None
+        probe = JobRow(self._spinner_for_probe(), None)
+        self._row_height = probe.sizeHint().height()  # rows are all alike: measure once
+        probe.deleteLater()
+        self._avoided: QWidget | None = None
+        self._out_of_the_way = False  # hidden because the avoided window leaves no room
+        self._screen: QScreen | None = None
+        self._area_override: QRect | None = None
         self.refresh_count = 0  # how many coalesced refreshes ran (for tests and profiling)
 
         self.setWindowFlags(
@@ -152,26 +191,34 @@ class Taskbar(QWidget):
         self.rows_layout = QVBoxLayout(self.rows_box)
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
         self.rows_layout.setSpacing(2)
-        self.more_label = QLabel(self)
-        self.more_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.more_label.setContentsMargins(38, 0, 0, 0)
+        self.more_button = QToolButton(self)
+        self.more_button.setObjectName("taskbarMore")
+        self.more_button.setAutoRaise(True)
+        self.more_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.more_button.setToolTip("Show all active jobs in the main window")
+        self.more_button.clicked.connect(self.moreActivated)
+        more_row = QHBoxLayout()
+        more_row.setContentsMargins(32, 0, 0, 0)
+        more_row.addWidget(self.more_button)
+        more_row.addStretch(1)
         self.empty_label = QLabel("Nothing running", self)
         self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.empty_label.setContentsMargins(38, 2, 0, 2)
 
         self.panel = QFrame(self)
         self.panel.setObjectName("taskbarPanel")
-        outer = QVBoxLayout(self)
+        outer = self._outer_layout = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.panel)
         self._style_panel()
-        layout = QVBoxLayout(self.panel)
+        layout = self._panel_layout = QVBoxLayout(self.panel)
         layout.setContentsMargins(10, 8, 10, 10)
         layout.setSpacing(4)
         layout.addLayout(header)
         layout.addWidget(self.rows_box)
-        layout.addWidget(self.more_label)
+        layout.addLayout(more_row)
         layout.addWidget(self.empty_label)
+        self._header = header
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -180,13 +227,23 @@ class Taskbar(QWidget):
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(1000)
         self._clock_timer.timeout.connect(self._tick_clock)
+        self._idle_timer = QTimer(self)  # hides a panel revealed with nothing to show
+        self._idle_timer.setSingleShot(True)
+        self._idle_timer.timeout.connect(self._update_visibility)
 
         signals.jobsAdded.connect(self._on_jobs_added)
         signals.jobsChanged.connect(self._on_jobs_changed)
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.screenAdded.connect(self._on_screens_changed)
+            app.screenRemoved.connect(self._on_screens_changed)
+            app.primaryScreenChanged.connect(self._on_screens_changed)
         for job in signals.active_jobs():
             self._jobs[job.id] = job
-        self.refresh()
         self._restore_position()
+        self.winId()  # the native window exists from the start, so screen changes reach it
+        self._watch_window()
+        self.refresh()
 
     # --- public state ----------------------------------------------------------------------
 
@@ -194,8 +251,34 @@ class Taskbar(QWidget):
     def corner(self) -> Corner:
         return self._corner
 
+    @property
+    def anchor(self) -> Corner:
+        """The panel corner it grows away from: the docking corner, or the one a drag set."""
+        return self._anchor[0] if self._anchor is not None else self._corner
+
+    def is_docked(self) -> bool:
+        """True while the panel sits in its configured corner (not dragged elsewhere)."""
+        return self._anchor is None
+
     def is_collapsed(self) -> bool:
         return self._collapsed
+
+    def is_enabled_by_user(self) -> bool:
+        """False when the user turned the taskbar off (tray menu, View menu)."""
+        return self._enabled
+
+    @property
+    def always_show(self) -> bool:
+        return self._always_show
+
+    @always_show.setter
+    def always_show(self, value: bool) -> None:
+        self._always_show = bool(value)
+        self._update_visibility()
+
+    def is_out_of_the_way(self) -> bool:
+        """True while hidden because the avoided (main) window is active and leaves no room."""
+        return self._out_of_the_way
 
     def job_ids(self) -> list[str]:
         """Ids of all jobs the taskbar tracks (visible or not), in display order."""
@@ -215,7 +298,7 @@ class Taskbar(QWidget):
         return self._rows.get(job_id)
 
     def more_count(self) -> int:
-        return max(0, len(self._jobs) - self.max_rows)
+        return max(0, len(self._jobs) - len(self._rows))
 
     def summary(self) -> str:
         return self.summary_label.full_text()
@@ -230,6 +313,45 @@ class Taskbar(QWidget):
         )
         self.collapse_button.setToolTip("Show all jobs" if collapsed else "Collapse to a summary")
         self.refresh()
+
+    def set_enabled(self, enabled: bool, *, reveal: bool = False) -> None:
+        """Turn the taskbar on or off (the user's choice). With ``reveal``, an enabled
+        panel shows even with nothing to show, for ``keep_finished_ms``."""
+        self._enabled = bool(enabled)
+        if enabled and reveal and not self._jobs:
+            self._idle_timer.start(max(self.keep_finished_ms, 1500))
+        elif not enabled:
+            self._idle_timer.stop()
+        self._update_visibility()
+
+    def should_be_visible(self) -> bool:
+        """Whether the panel ought to be on screen now (see the class docstring)."""
+        if not self._enabled or self._out_of_the_way:
+            return False
+        return bool(self._jobs) or self._always_show or self._idle_timer.isActive()
+
+    def avoid_window(self, window: QWidget | None) -> None:
+        """Keep clear of ``window`` while it is the active window (the main window has its
+        own view of running jobs): move to a free corner, or hide."""
+        if self._avoided is not None:
+            self._avoided.removeEventFilter(self)
+        self._avoided = window
+        if window is not None:
+            window.installEventFilter(self)
+        self._place()
+
+    def set_available_area(self, area: QRect | None) -> None:
+        """Place the panel within ``area`` instead of its screen's available geometry
+        (None: the screen's again). For embedders that reserve part of the screen."""
+        self._area_override = QRect(area) if area is not None else None
+        self._place()
+
+    def available_area(self) -> QRect:
+        """The screen area the panel keeps inside."""
+        if self._area_override is not None:
+            return QRect(self._area_override)
+        screen = self._screen or self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else QRect(FALLBACK_AREA)
 
     # --- signal handlers: record and mark dirty --------------------------------------------
 
@@ -272,7 +394,7 @@ class Taskbar(QWidget):
         self.refresh_count += 1
         now = self._tracker.now()
         ordered = sorted(self._jobs.values(), key=_sort_key)
-        visible = [] if self._collapsed else ordered[: self.max_rows]
+        visible = [] if self._collapsed else ordered[: self._row_limit()]
         visible_ids = [j.id for j in visible]
 
         for job_id in list(self._rows):
@@ -299,14 +421,37 @@ class Taskbar(QWidget):
         hidden = len(ordered) - len(visible)
         self.summary_label.set_full_text(summary_text(ordered))
         self.rows_box.setVisible(bool(visible))
-        self.more_label.setVisible(not self._collapsed and hidden > 0)
-        self.more_label.setText(f"+{hidden} more")
+        self.more_button.setVisible(not self._collapsed and hidden > 0)
+        self.more_button.setText(f"+{hidden} more\u2026")
         self.empty_label.setVisible(not self._collapsed and not ordered)
         if visible and not self._clock_timer.isActive():
             self._clock_timer.start()
         elif not visible:
             self._clock_timer.stop()
-        self._fit()
+        self._panel_layout.activate()  # now, not at the next LayoutRequest: sizes are current
+        self._outer_layout.activate()
+        self._place()
+        self._update_visibility()
+
+    def _row_limit(self) -> int:
+        """How many rows fit: ``max_rows``, fewer when the screen area is too short."""
+        layout = self._panel_layout
+        margins = layout.contentsMargins()
+        spacing = layout.spacing()
+        chrome = (
+            margins.top()
+            + margins.bottom()
+            + self._header.sizeHint().height()
+            + self.more_button.sizeHint().height()
+            + 2 * spacing
+        )
+        room = self.available_area().height() - 2 * SCREEN_MARGIN - chrome
+        step = self._row_height + self.rows_layout.spacing()
+        return max(1, min(self.max_rows, (room + self.rows_layout.spacing()) // step))
+
+    @staticmethod
+    def _spinner_for_probe() -> icons.Spinner:
+        return icons.Spinner()
 
     def _tick_clock(self) -> None:
         now = self._tracker.now()
@@ -316,75 +461,186 @@ class Taskbar(QWidget):
     def _cancel(self, job_id: str) -> None:
         self._tracker.cancel_job(job_id)
 
+    # --- visibility ------------------------------------------------------------------------
+
+    def _update_visibility(self) -> None:
+        want = self.should_be_visible()
+        if want and not self.isVisible():
+            super().setVisible(True)
+        elif not want and self.isVisible():
+            super().setVisible(False)
+
+    def setVisible(self, visible: bool) -> None:
+        """``show()`` / ``hide()`` turn the taskbar on or off, like :meth:`set_enabled`."""
+        self.set_enabled(visible)
+
     # --- placement and dragging ------------------------------------------------------------
 
-    def _screen_rect(self) -> QRect:
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1280, 800)
-
-    def _corner_position(self) -> QPoint:
-        area = self._screen_rect()
+    def placement_rect(self) -> QRect:
+        """Where the panel belongs now: docked or at its anchor, inside the available area
+        (ignoring the avoided window)."""
+        area = self.available_area()
         size = self.sizeHint().expandedTo(self.minimumSize())
-        left = self._corner in (Corner.TOP_LEFT, Corner.BOTTOM_LEFT)
-        top = self._corner in (Corner.TOP_LEFT, Corner.TOP_RIGHT)
-        x = area.left() + SCREEN_MARGIN if left else area.right() - size.width() - SCREEN_MARGIN
-        y = area.top() + SCREEN_MARGIN if top else area.bottom() - size.height() - SCREEN_MARGIN
-        return QPoint(x, y)
+        if self._anchor is None:
+            return corner_rect(self._corner, size, area, SCREEN_MARGIN)
+        corner, point = self._anchor
+        return clamp_into(rect_at_anchor(point, corner, size), area)
+
+    def _place(self) -> None:
+        """Move (and size) the panel to its place; step aside for the avoided window."""
+        if self._dragging:
+            return
+        rect = self.placement_rect()
+        blocker = self._blocking_rect()
+        out_of_the_way = False
+        if blocker is not None and rect.intersects(blocker):
+            free = self._free_corner(rect.size(), blocker)
+            if free is None:
+                out_of_the_way = True
+            else:
+                rect = free
+        if rect.size() != self.size():
+            self.resize(rect.size())
+        if rect.topLeft() != self.pos():
+            self.move(rect.topLeft())
+        if out_of_the_way != self._out_of_the_way:
+            self._out_of_the_way = out_of_the_way
+            self._update_visibility()
+
+    def _blocking_rect(self) -> QRect | None:
+        window = self._avoided
+        if window is None or not window.isVisible() or not window.isActiveWindow():
+            return None
+        return window.frameGeometry()
+
+    def _free_corner(self, size: QSize, blocker: QRect) -> QRect | None:
+        area = self.available_area()
+        corners = [self._corner, *(c for c in Corner if c is not self._corner)]
+        for corner in corners:
+            rect = corner_rect(corner, size, area, SCREEN_MARGIN)
+            if not rect.intersects(blocker):
+                return rect
+        return None
 
     def _restore_position(self) -> None:
         saved = self._settings.value(SETTINGS_POS_KEY, None) if self._settings else None
-        if isinstance(saved, QPoint):
-            self._user_placed = True
-            self.move(self._clamped(saved))
+        if not isinstance(saved, QPoint):
+            self._anchor = None
+            return
+        raw = self._settings.value(SETTINGS_ANCHOR_KEY, None) if self._settings else None
+        try:
+            corner = Corner(str(raw))
+        except ValueError:
+            corner = Corner.TOP_LEFT  # a position saved before anchors: its top-left corner
+        self._anchor = (corner, QPoint(saved))
+
+    def _save_position(self) -> None:
+        if self._settings is None:
+            return
+        if self._anchor is None:
+            self._settings.setValue(SETTINGS_POS_KEY, None)
+            self._settings.setValue(SETTINGS_ANCHOR_KEY, None)
         else:
-            self.move(self._corner_position())
-
-    def _clamped(self, pos: QPoint) -> QPoint:
-        area = self._screen_rect()
-        x = min(max(pos.x(), area.left()), max(area.left(), area.right() - self.width()))
-        y = min(max(pos.y(), area.top()), max(area.top(), area.bottom() - self.height()))
-        return QPoint(x, y)
-
-    def _fit(self) -> None:
-        self.adjustSize()
-        if not self._user_placed:
-            self.move(self._corner_position())
+            corner, point = self._anchor
+            self._settings.setValue(SETTINGS_POS_KEY, QPoint(point))
+            self._settings.setValue(SETTINGS_ANCHOR_KEY, corner.value)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
-            self._drag_offset = event.globalPosition().toPoint() - self.pos()
+            self._press_global = event.globalPosition().toPoint()
+            self._press_pos = self.pos()
+            self._dragging = False
             event.accept()
             return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self._drag_offset is not None and event.buttons() & Qt.MouseButton.LeftButton:
-            self.move(event.globalPosition().toPoint() - self._drag_offset)
+        if self._press_global is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            delta = event.globalPosition().toPoint() - self._press_global
+            if not self._dragging and delta.manhattanLength() >= QApplication.startDragDistance():
+                self._dragging = True
+            if self._dragging:
+                wanted = QRect(self._press_pos + delta, self.size())
+                self.move(clamp_into(wanted, self.available_area()).topLeft())
             event.accept()
             return
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self._drag_offset is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._drag_offset = None
-            self._user_placed = True
-            if self._settings is not None:
-                self._settings.setValue(SETTINGS_POS_KEY, self.pos())
+        if self._press_global is not None and event.button() == Qt.MouseButton.LeftButton:
+            dragged = self._dragging
+            self._press_global = None
+            self._dragging = False
+            if dragged:  # a click on the header changes nothing; a drag detaches
+                rect = self.geometry()
+                corner = nearest_corner(rect, self.available_area())
+                self._anchor = (corner, anchor_point(rect, corner))
+                self._save_position()
+                self._place()
             event.accept()
             return
         super().mouseReleaseEvent(event)
 
     def set_corner(self, corner: Corner | str) -> None:
-        """Move to another screen corner (forgetting a dragged position)."""
+        """Dock in another screen corner (forgetting a dragged position)."""
         self._corner = Corner(corner)
         self.reset_position()
 
     def reset_position(self) -> None:
         """Forget a dragged position and go back to the configured corner."""
-        self._user_placed = False
-        if self._settings is not None:
-            self._settings.setValue(SETTINGS_POS_KEY, None)
-        self.move(self._corner_position())
+        self._anchor = None
+        self._save_position()
+        self._place()
+
+    # --- screens ---------------------------------------------------------------------------
+
+    def _watch_screen(self, screen: QScreen | None) -> None:
+        if screen is self._screen:
+            return
+        if self._screen is not None:
+            with contextlib.suppress(RuntimeError, TypeError):  # the screen may be gone
+                self._screen.availableGeometryChanged.disconnect(self._on_area_changed)
+        self._screen = screen
+        if screen is not None:
+            screen.availableGeometryChanged.connect(self._on_area_changed)
+
+    def _on_area_changed(self, _area: QRect) -> None:
+        self._place()
+
+    def _on_screen_changed(self, screen: QScreen | None) -> None:
+        self._watch_screen(screen)
+        self._place()
+
+    def _on_screens_changed(self, *_args: object) -> None:
+        handle = self.windowHandle()
+        self._watch_screen(handle.screen() if handle is not None else self.screen())
+        self._place()
+
+    def _watch_window(self) -> None:
+        handle = self.windowHandle()
+        if handle is not None and not handle.property("jobdeckWatched"):
+            handle.setProperty("jobdeckWatched", True)
+            handle.screenChanged.connect(self._on_screen_changed)
+        self._watch_screen(handle.screen() if handle is not None else self.screen())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._watch_window()
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._avoided and event.type() in (
+            QEvent.Type.ActivationChange,
+            QEvent.Type.WindowActivate,
+            QEvent.Type.WindowDeactivate,
+            QEvent.Type.Move,
+            QEvent.Type.Resize,
+            QEvent.Type.Show,
+            QEvent.Type.Hide,
+        ):
+            # after the event is handled, so isActiveWindow()/geometry are current
+            QTimer.singleShot(0, self, self._place)
+        return False
 
     # --- look ------------------------------------------------------------------------------
 
@@ -393,7 +649,11 @@ class Taskbar(QWidget):
         for this panel once it is gone."""
         self._refresh_timer.stop()
         self._clock_timer.stop()
+        self._idle_timer.stop()
         self._spinner.stop()
+        if self._avoided is not None:
+            self._avoided.removeEventFilter(self)
+            self._avoided = None
         super().closeEvent(event)
 
     def _style_panel(self) -> None:
@@ -402,11 +662,14 @@ class Taskbar(QWidget):
         palette = self.palette()
         bg = palette.color(QPalette.ColorRole.Window)
         fg = palette.color(QPalette.ColorRole.WindowText)
+        link = palette.color(QPalette.ColorRole.Link)
         self.panel.setStyleSheet(
             "#taskbarPanel {"
             f" background-color: rgba({bg.red()}, {bg.green()}, {bg.blue()}, 242);"
             f" border: 1px solid rgba({fg.red()}, {fg.green()}, {fg.blue()}, 40);"
             " border-radius: 10px; }"
+            f"#taskbarMore {{ color: {link.name()}; border: none; padding: 1px 4px; }}"
+            "#taskbarMore:hover { text-decoration: underline; }"
         )
 
     def changeEvent(self, event: QEvent) -> None:

@@ -10,13 +10,25 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ..core.job import Job, JobStatus
 from . import icons
-from .formatting import format_duration, format_percent
+from .formatting import error_summary, format_duration, format_percent
 
 __all__ = ["TrayController", "overall_percent"]
 
 ICON_PX = 64
 ACCENT = QColor("#2f7ed8")
 TOOLTIP_MAX_JOBS = 8
+#: Jobs finishing within this many milliseconds of each other get one notification.
+FINISH_BATCH_MS = 700
+#: How many job names a notification about several jobs lists.
+NAMES_SHOWN = 3
+
+
+def _names(jobs: list[Job]) -> str:
+    names = [j.title or j.type for j in jobs[:NAMES_SHOWN]]
+    text = ", ".join(names)
+    if len(jobs) > NAMES_SHOWN:
+        text += f" and {len(jobs) - NAMES_SHOWN} more"
+    return text
 
 
 def overall_percent(jobs: list[Job]) -> float | None:
@@ -39,7 +51,12 @@ class TrayController(QObject):
 
     Signals (GUI thread): ``showWindowRequested()``, ``toggleTaskbarRequested()``,
     ``quitRequested()`` from the menu; ``jobActivated(job_id)`` when a notification is
-    clicked; ``notified(job_id, title, body)`` whenever a notification is raised.
+    clicked; ``notified(job_id, title, body)`` whenever a notification is raised (job_id is
+    empty for a notice that is about no job, see :meth:`tell`).
+
+    Notifications: a failed job, or a completed one that ran at least ``notify_after_s``.
+    Jobs that finish together (within ``finish_batch_ms``) share one notification that
+    says how many finished and names the failures.
     """
 
     showWindowRequested = Signal()
@@ -54,6 +71,7 @@ class TrayController(QObject):
         signals: Any,
         notify_after_s: float = 30.0,
         notifications_enabled: bool = True,
+        finish_batch_ms: int = FINISH_BATCH_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -92,6 +110,11 @@ class TrayController(QObject):
         self._busy_timer = QTimer(self)
         self._busy_timer.setInterval(80)
         self._busy_timer.timeout.connect(self._spin)
+        self._finished_batch: list[Job] = []
+        self._batch_timer = QTimer(self)
+        self._batch_timer.setSingleShot(True)
+        self._batch_timer.setInterval(finish_batch_ms)
+        self._batch_timer.timeout.connect(self._flush_finished)
 
         self._tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
@@ -234,26 +257,67 @@ class TrayController(QObject):
         self._active.pop(job.id, None)
         if not self._update_timer.isActive():
             self._update_timer.start()
-        if not self.notifications_enabled:
+        if not self.notifications_enabled or not self._worth_telling(job):
             return
-        if job.status is JobStatus.FAILED:
-            reason = job.error.message if job.error else "no reason given"
-            self._notify(job, f"Failed: {job.title}", reason, QSystemTrayIcon.MessageIcon.Critical)
-        elif job.status is JobStatus.COMPLETED:
-            duration = job.duration
-            if duration is not None and duration.total_seconds() >= self.notify_after_s:
-                body = f"Finished after {format_duration(duration)}"
-                if job.progress.message:
-                    body += f": {job.progress.message}"
-                self._notify(
-                    job, f"Done: {job.title}", body, QSystemTrayIcon.MessageIcon.Information
-                )
+        self._finished_batch.append(job)
+        if not self._batch_timer.isActive():
+            self._batch_timer.start()
 
-    def _notify(self, job: Job, title: str, body: str, kind: QSystemTrayIcon.MessageIcon) -> None:
-        self._last_notified = job.id
+    def _worth_telling(self, job: Job) -> bool:
+        if job.status is JobStatus.FAILED:
+            return True
+        duration = job.duration
+        return (
+            job.status is JobStatus.COMPLETED
+            and duration is not None
+            and duration.total_seconds() >= self.notify_after_s
+        )
+
+    def _flush_finished(self) -> None:
+        """One notification for the jobs that finished together."""
+        batch, self._finished_batch = self._finished_batch, []
+        if not batch or not self.notifications_enabled:
+            return
+        if len(batch) == 1:
+            self._notify_one(batch[0])
+            return
+        failed = [j for j in batch if j.status is JobStatus.FAILED]
+        title = f"{len(batch)} jobs finished"
+        if failed:
+            title += f", {len(failed)} failed"
+            body = f"Failed: {_names(failed)}"
+            done = [j for j in batch if j.status is not JobStatus.FAILED]
+            if done:
+                body += f"\nDone: {_names(done)}"
+            kind = QSystemTrayIcon.MessageIcon.Critical
+        else:
+            body = f"Done: {_names(batch)}"
+            kind = QSystemTrayIcon.MessageIcon.Information
+        self._notify((failed or batch)[0].id, title, body, kind)
+
+    def _notify_one(self, job: Job) -> None:
+        if job.status is JobStatus.FAILED:
+            reason = error_summary(job.error) or "no reason given"
+            self._notify(
+                job.id, f"Failed: {job.title}", reason, QSystemTrayIcon.MessageIcon.Critical
+            )
+            return
+        body = f"Finished after {format_duration(job.duration)}"
+        if job.progress.message:
+            body += f": {job.progress.message}"
+        self._notify(job.id, f"Done: {job.title}", body, QSystemTrayIcon.MessageIcon.Information)
+
+    def tell(self, title: str, body: str) -> None:
+        """A one-off notice that is about no job (e.g. "still running in the tray")."""
+        self._notify("", title, body, QSystemTrayIcon.MessageIcon.Information)
+
+    def _notify(
+        self, job_id: str, title: str, body: str, kind: QSystemTrayIcon.MessageIcon
+    ) -> None:
+        self._last_notified = job_id or None
         if self._tray is not None:
             self._tray.showMessage(title, body, kind, 8000)
-        self.notified.emit(job.id, title, body)
+        self.notified.emit(job_id, title, body)
 
     def _on_message_clicked(self) -> None:
         if self._last_notified is not None:
@@ -271,6 +335,7 @@ class TrayController(QObject):
         the animation timers."""
         self._update_timer.stop()
         self._busy_timer.stop()
+        self._batch_timer.stop()
         if self._tray is not None:
             self._tray.hide()
         self.menu.deleteLater()
