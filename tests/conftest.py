@@ -7,6 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Shared, loaded machines: a slow example is not a failing one (no per-example deadline).
+settings.register_profile("jobdeck", deadline=None)
+settings.load_profile("jobdeck")
 
 # Offscreen Qt with the smallest supported desktop (1280x800) as the primary screen and a
 # smaller second screen, so layout and taskbar placement are tested at real sizes.

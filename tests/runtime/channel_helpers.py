@@ -20,7 +20,7 @@ from typing import Any
 from jobdeck.runtime.channel import ChannelServer
 from jobdeck.runtime.protocol import Message, parse_message
 
-TIMEOUT = 5.0
+TIMEOUT = 30.0  # an upper bound for waits that normally take milliseconds (loaded CI)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:

@@ -28,7 +28,7 @@ from jobdeck.runtime.supervised import ProcessOutcome, SupervisedProcess, Superv
 from jobdeck.runtime.supervisor import process_start_time
 
 MARKER = "JOBDECK_TEST_PROCESS_MARKER"
-TIMEOUT = 5.0
+TIMEOUT = 30.0  # an upper bound for waits that normally take milliseconds (loaded CI)
 
 
 class Recorder:
