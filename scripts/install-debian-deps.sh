@@ -9,7 +9,7 @@ packages=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1
   xvfb xauth x11-utils trayer fonts-dejavu-core
-  dbus desktop-file-utils appstream
+  dbus desktop-file-utils appstream rsync
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -165,3 +165,19 @@ def test_terminal_commands_do_not_load_qt(db: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[-1] == "False"
+
+
+def test_install_desktop_adds_and_removes_the_menu_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    entry = tmp_path / "share" / "applications" / "jobdeck.desktop"
+    icon = tmp_path / "share" / "icons" / "hicolor" / "scalable" / "apps" / "jobdeck.svg"
+    assert main(["install-desktop"]) == 0
+    assert entry.is_file() and icon.is_file()
+    assert "Exec=" in entry.read_text() and "%U" not in entry.read_text()
+    assert str(entry) in capsys.readouterr().out
+    assert main(["install-desktop", "--uninstall"]) == 0
+    assert not entry.exists() and not icon.exists()
+    assert main(["install-desktop", "--uninstall"]) == 0
+    assert "nothing to remove" in capsys.readouterr().out

@@ -18,7 +18,7 @@ def test_wheel_contains_icons_and_entry_point(tmp_path: Path) -> None:
     # Build from a copy, so the checkout gets no build/ or egg-info and runs cannot collide.
     source = tmp_path / "src"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     for name in ("desktop", "resources"):
         shutil.copytree(
@@ -37,3 +37,6 @@ def test_wheel_contains_icons_and_entry_point(tmp_path: Path) -> None:
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "jobdeck = jobdeck.cli:main" in text
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "License-Expression: MIT" in zipfile.ZipFile(wheel).read(metadata).decode()

@@ -17,14 +17,19 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, QSocketNotifier, QTimer
+from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from jobdeck.core import JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.jobs import builtin_registry
+from jobdeck.platform.launcher_entry import LauncherProgress
+from jobdeck.platform.notifications import Notifier, Urgency
+from jobdeck.platform.sleep_inhibit import SleepInhibitor, session_backends
 from jobdeck.runtime.runner import Runner
 from jobdeck.runtime.signals import JobSignals
 from jobdeck.settings import AppSettings
@@ -85,7 +90,8 @@ class JobdeckApp(QObject):
     ``confirm_quit(running, processes)`` decides, when ``running`` jobs (``processes`` of
     them external programs) are still running at quit, what to do: a :class:`QuitChoice`;
     by default it asks with a message box. ``on_quit`` ends the event loop
-    (``QApplication.quit`` by default).
+    (``QApplication.quit`` by default). ``session_bus`` is where desktop notifications and
+    dock progress go (the user's session bus by default; None: no D-Bus, tray balloons).
     """
 
     def __init__(
@@ -97,6 +103,7 @@ class JobdeckApp(QObject):
         settings: AppSettings | None = None,
         confirm_quit: Callable[[int, int], QuitChoice] | None = None,
         on_quit: Callable[[], None] | None = None,
+        session_bus: QDBusConnection | Literal["session"] | None = "session",
     ) -> None:
         super().__init__()
         self.qapp = qapp
@@ -133,6 +140,18 @@ class JobdeckApp(QObject):
             self.signals,
             notify_after_s=self.settings.notify_after_s,
             notifications_enabled=self.settings.notifications,
+        )
+        # Desktop integration: notifications through the desktop's server (the tray balloon
+        # only as the last resort), progress on the dock icon, staying awake while jobs run.
+        self.notifier = Notifier(fallback=self._balloon, bus=session_bus)
+        self.notifier.actionInvoked.connect(self._on_notification_action)
+        self.tray.set_sender(self._send_notification)
+        self.launcher = LauncherProgress(self.signals, bus=session_bus)
+        self.sleep_inhibitor = SleepInhibitor(
+            self.signals,
+            policy=self.settings.sleep_inhibit,
+            long_after_s=60.0 * self.settings.sleep_inhibit_after_min,
+            backends=None if session_bus == "session" else session_backends(session_bus, self),
         )
         self._close_filter = _CloseToTray(
             lambda: self.tray.available, self.request_quit, self._hidden_to_tray
@@ -173,6 +192,28 @@ class JobdeckApp(QObject):
         self.show_window()
         self.window.show_active_jobs()
 
+    def _send_notification(self, job_id: str, title: str, body: str, failed: bool) -> None:
+        actions = ("open", "retry") if failed and job_id else ("open",) if job_id else ()
+        urgency = Urgency.CRITICAL if failed else Urgency.NORMAL
+        self.notifier.notify(title, body, urgency=urgency, actions=actions, job_id=job_id)
+
+    def _balloon(self, title: str, body: str, urgency: Urgency) -> None:
+        self.tray.show_balloon(title, body, critical=urgency is Urgency.CRITICAL)
+
+    def _on_notification_action(self, action: str, job_id: str) -> None:
+        """A button (or the body) of one of our notifications was clicked."""
+        if not job_id:
+            self.show_window()
+        elif action == "retry":
+            try:
+                job = self.tracker.rerun(job_id)
+            except Exception as exc:  # the job was deleted meanwhile, the store is closed, ...
+                log.warning("could not run job %s again: %s", job_id, exc)
+                return
+            self.show_job(job.id)
+        else:
+            self.show_job(job_id)
+
     def _hidden_to_tray(self) -> None:
         """The window was closed to the tray: say so, once ever."""
         if self.settings.close_hint_shown:
@@ -202,6 +243,8 @@ class JobdeckApp(QObject):
             taskbar_corner=s.taskbar_corner,
             keep_finished_ms=s.keep_finished_ms,
             taskbar_always_show=s.taskbar_always_show,
+            sleep_inhibit=s.sleep_inhibit,
+            sleep_inhibit_after_min=s.sleep_inhibit_after_min,
         )
 
     def apply_settings(self, values: SettingsValues) -> None:
@@ -218,6 +261,9 @@ class JobdeckApp(QObject):
         self.taskbar.keep_finished_ms = values.keep_finished_ms
         s.taskbar_always_show = values.taskbar_always_show
         self.taskbar.always_show = values.taskbar_always_show
+        s.sleep_inhibit = values.sleep_inhibit
+        s.sleep_inhibit_after_min = values.sleep_inhibit_after_min
+        self.sleep_inhibitor.set_policy(values.sleep_inhibit, 60.0 * values.sleep_inhibit_after_min)
         if values.taskbar_corner != s.taskbar_corner:
             s.taskbar_corner = values.taskbar_corner
             self.taskbar.set_corner(values.taskbar_corner)
@@ -270,13 +316,25 @@ class JobdeckApp(QObject):
         self.window.close()
         self.taskbar.close()
         self.tray.dispose()
+        self.sleep_inhibitor.close()
+        self.launcher.close()
+        self.notifier.close()
         self.signals.close()
         self.tracker.close()
         self.settings.sync()
         # Destroy the Qt objects here, on the GUI thread, when the loop next runs. Left to
         # Python's garbage collector they could be freed on a worker thread, where Qt cannot
         # unregister their timers (a timer then fires for a freed object).
-        for obj in (self.window, self.taskbar, self.tray, self.signals, self.runner):
+        for obj in (
+            self.window,
+            self.taskbar,
+            self.tray,
+            self.sleep_inhibitor,
+            self.launcher,
+            self.notifier,
+            self.signals,
+            self.runner,
+        ):
             obj.deleteLater()
 
     def _ask_quit(self, running: int, processes: int) -> QuitChoice:

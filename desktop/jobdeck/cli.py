@@ -53,7 +53,33 @@ def _parser() -> argparse.ArgumentParser:
     list_cmd.add_argument("-n", "--limit", type=int, default=20)
     show_cmd = sub.add_parser("show", help="show one job as JSON (read-only)")
     show_cmd.add_argument("job_id", help="the job's id, or the start of it if that is unique")
+    install_cmd = sub.add_parser(
+        "install-desktop",
+        help="add Jobdeck to the application menu (the .desktop file and icon, for this user)",
+    )
+    install_cmd.add_argument(
+        "--uninstall", action="store_true", help="remove the menu entry and icon again"
+    )
     return parser
+
+
+def _install_desktop(args: argparse.Namespace) -> int:
+    from jobdeck.platform.desktop_entry import install_desktop_entry  # no Qt
+
+    try:
+        paths = install_desktop_entry(uninstall=args.uninstall)
+    except OSError as exc:
+        print(
+            f"jobdeck: could not {'remove' if args.uninstall else 'install'} the menu entry: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    verb = "removed" if args.uninstall else "installed"
+    if not paths:
+        print("nothing to remove: the menu entry was not installed")
+    for path in paths:
+        print(f"{verb} {path}")
+    return 0
 
 
 def _status(text: str | None) -> str | None:
@@ -158,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list(args)
     if args.command == "show":
         return _show(args)
+    if args.command == "install-desktop":
+        return _install_desktop(args)
     from jobdeck.core import StoreError
 
     try:

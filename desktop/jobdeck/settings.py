@@ -29,6 +29,8 @@ class AppSettings:
         "taskbar/visible": True,
         "taskbar/always_show": False,
         "tray/close_hint_shown": False,
+        "sleep/inhibit": "long",
+        "sleep/inhibit_after_min": 10,
     }
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
@@ -144,3 +146,22 @@ class AppSettings:
     @close_hint_shown.setter
     def close_hint_shown(self, value: bool) -> None:
         self.qsettings.setValue("tray/close_hint_shown", bool(value))
+
+    @property
+    def sleep_inhibit(self) -> str:
+        """Keep the computer awake: "off", "any" (while any job runs) or "long" (while a job
+        has run longer than :attr:`sleep_inhibit_after_min`)."""
+        raw = str(self.qsettings.value("sleep/inhibit", self.DEFAULTS["sleep/inhibit"]))
+        return raw if raw in ("off", "any", "long") else str(self.DEFAULTS["sleep/inhibit"])
+
+    @sleep_inhibit.setter
+    def sleep_inhibit(self, value: str) -> None:
+        self.qsettings.setValue("sleep/inhibit", str(value))
+
+    @property
+    def sleep_inhibit_after_min(self) -> int:
+        return self._int("sleep/inhibit_after_min", 1, 24 * 60)
+
+    @sleep_inhibit_after_min.setter
+    def sleep_inhibit_after_min(self, value: int) -> None:
+        self.qsettings.setValue("sleep/inhibit_after_min", int(value))

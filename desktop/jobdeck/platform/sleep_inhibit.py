@@ -237,6 +237,16 @@ def default_backends(parent: QObject | None = None) -> list[InhibitBackend]:
     ]
 
 
+def session_backends(
+    bus: QDBusConnection | None, parent: QObject | None = None
+) -> list[InhibitBackend]:
+    """The backends that live on one given session bus (the portal, then the screen saver);
+    none without a bus. For an app told to use a particular bus (tests, a nested session)."""
+    if bus is None:
+        return []
+    return [PortalInhibit(bus, parent), ScreenSaverInhibit(bus, parent)]
+
+
 class SleepInhibitor(QObject):
     """Keeps the computer awake while jobs run, as the user's setting says.
 

@@ -17,6 +17,12 @@ from PySide6.QtWidgets import (
 
 __all__ = ["SettingsDialog", "SettingsValues"]
 
+SLEEP_CHOICES = (
+    ("off", "Never"),
+    ("any", "While any job runs"),
+    ("long", "While a long job runs"),
+)
+
 CORNERS = (
     ("bottom-right", "Bottom right"),
     ("bottom-left", "Bottom left"),
@@ -36,6 +42,8 @@ class SettingsValues:
     taskbar_corner: str
     keep_finished_ms: int
     taskbar_always_show: bool = False
+    sleep_inhibit: str = "long"
+    sleep_inhibit_after_min: int = 10
 
 
 class SettingsDialog(QDialog):
@@ -80,6 +88,21 @@ class SettingsDialog(QDialog):
         self.always_show = QCheckBox("Always show the taskbar, even when nothing runs", self)
         self.always_show.setChecked(current.taskbar_always_show)
 
+        self.sleep = QComboBox(self)
+        for value, label in SLEEP_CHOICES:
+            self.sleep.addItem(label, value)
+        self.sleep.setCurrentIndex(max(0, self.sleep.findData(current.sleep_inhibit)))
+        self.sleep.setToolTip("Keep the computer from going to sleep while jobs run")
+        self.sleep_after = QSpinBox(self)
+        self.sleep_after.setRange(1, 24 * 60)
+        self.sleep_after.setSuffix(" min")
+        self.sleep_after.setValue(current.sleep_inhibit_after_min)
+        self.sleep_after.setToolTip("A job counts as long once it has run this long")
+        self.sleep.currentIndexChanged.connect(
+            lambda: self.sleep_after.setEnabled(self.sleep.currentData() == "long")
+        )
+        self.sleep_after.setEnabled(current.sleep_inhibit == "long")
+
         form = QFormLayout(self)
         form.addRow("Jobs at once:", self.concurrency)
         form.addRow("Keep history:", self.retention)
@@ -88,6 +111,8 @@ class SettingsDialog(QDialog):
         form.addRow("Taskbar corner:", self.corner)
         form.addRow("Keep finished rows:", self.keep_finished)
         form.addRow(self.always_show)
+        form.addRow("Stay awake:", self.sleep)
+        form.addRow("Long job after:", self.sleep_after)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -105,4 +130,6 @@ class SettingsDialog(QDialog):
             taskbar_corner=str(self.corner.currentData()),
             keep_finished_ms=self.keep_finished.value() * 1000,
             taskbar_always_show=self.always_show.isChecked(),
+            sleep_inhibit=str(self.sleep.currentData()),
+            sleep_inhibit_after_min=self.sleep_after.value(),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
@@ -21,6 +22,10 @@ TOOLTIP_MAX_JOBS = 8
 FINISH_BATCH_MS = 700
 #: How many job names a notification about several jobs lists.
 NAMES_SHOWN = 3
+
+
+#: ``sender(job_id, title, body, failed)`` shows a notification (see :meth:`set_sender`).
+NotificationSender = Callable[[str, str, str, bool], None]
 
 
 def _names(jobs: list[Job]) -> str:
@@ -86,6 +91,7 @@ class TrayController(QObject):
         self._last_notified: str | None = None
         self._icon = QIcon()
         self._tooltip = ""
+        self._sender: NotificationSender | None = None
 
         self.menu = QMenu()
         self.show_window_action = QAction("Show window", self)
@@ -311,12 +317,30 @@ class TrayController(QObject):
         """A one-off notice that is about no job (e.g. "still running in the tray")."""
         self._notify("", title, body, QSystemTrayIcon.MessageIcon.Information)
 
+    def set_sender(self, sender: NotificationSender | None) -> None:
+        """Send notifications through ``sender(job_id, title, body, failed)`` (the desktop's
+        notification server) instead of the tray's own balloon; None restores the balloon."""
+        self._sender = sender
+
+    def show_balloon(self, title: str, body: str, critical: bool = False) -> None:
+        """The tray's own balloon: the last resort when no notification server answers."""
+        if self._tray is not None:
+            kind = (
+                QSystemTrayIcon.MessageIcon.Critical
+                if critical
+                else QSystemTrayIcon.MessageIcon.Information
+            )
+            self._tray.showMessage(title, body, kind, 8000)
+
     def _notify(
         self, job_id: str, title: str, body: str, kind: QSystemTrayIcon.MessageIcon
     ) -> None:
         self._last_notified = job_id or None
-        if self._tray is not None:
-            self._tray.showMessage(title, body, kind, 8000)
+        critical = kind is QSystemTrayIcon.MessageIcon.Critical
+        if self._sender is not None:
+            self._sender(job_id, title, body, critical)
+        else:
+            self.show_balloon(title, body, critical)
         self.notified.emit(job_id, title, body)
 
     def _on_message_clicked(self) -> None:
