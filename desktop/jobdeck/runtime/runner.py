@@ -21,6 +21,7 @@ import enum
 import functools
 import logging
 import math
+import os
 import random
 import sys
 import tempfile
@@ -42,9 +43,12 @@ from jobdeck.core.tracker import JobTracker, UnknownJob
 from jobdeck.core.validation import check_json
 from jobdeck.jobs.command import COMMAND, CommandParams
 
+from .channel import ChannelError
 from .process import ProcessStartError
 from .process_jobs import ProcessJobs, ProcessRun, Verdict, default_channel_dir_for
+from .store_files import StoreFiles
 from .supervised import ProcessOutcome, SupervisorRecords
+from .supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
 
 __all__ = ["Runner"]
 
@@ -96,6 +100,7 @@ class _Execution:
         self.timed_out = False
         self.thread_done = False  # its pool worker has returned (callables, threaded coroutines)
         self.abandoned = False  # timed out while its worker still runs
+        self.log_path = job.log_path  # an earlier attempt's log, for a retry to append to
         self.run: ProcessRun | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Future[Any] | None = None
@@ -124,11 +129,16 @@ class Runner(QObject):
     ``clock`` (default: the tracker's) decides when ``run_at``, backoff, timeouts and
     heartbeats are due; with a fake clock, advance it and call :meth:`poke`. ``grace`` is how
     long a cancelled process gets between SIGTERM and SIGKILL. ``log_dir`` holds the command
-    logs (default: ``logs/`` beside the database, or a temporary directory for ``:memory:``).
+    logs (default: ``<database>.d/logs/``, see :mod:`~jobdeck.runtime.store_files`, or a
+    temporary directory for ``:memory:``); the directory is private (0700), each log 0600.
+    ``max_log_bytes`` caps each log file: past it, the log keeps its first quarter and its
+    latest output with a line saying how much was left out between (default 64 MiB, or
+    the ``JOBDECK_MAX_LOG_BYTES`` environment variable; at least 64 KiB; None: no cap).
 
-    Process jobs: ``records_dir`` holds their supervisor records (default: ``supervised/``
-    beside the database; private, 0700), ``channel_dir`` the progress channel's socket
-    (default: one directory per database in the user's runtime directory). A job that used
+    Process jobs: ``records_dir`` holds their supervisor records (default:
+    ``<database>.d/supervised/``; private, 0700), ``channel_dir`` the progress channel's
+    socket (default: one directory per database in the user's runtime directory; when no
+    safe one exists, jobs run without the channel and their logs say so). A job that used
     the channel and then says nothing for ``heartbeat_timeout`` s is stale (see
     :meth:`stale_jobs`), for twice that it is killed and failed. Cancelling a job that is
     connected to the channel sends it ``cancel`` first and SIGTERM ``cancel_delay`` s later.
@@ -165,6 +175,7 @@ class Runner(QObject):
         cancel_delay: float = 1.0,
         channel_dir: str | Path | None = None,
         records_dir: str | Path | None = None,
+        max_log_bytes: int | str | None = "default",
     ) -> None:
         super().__init__(parent)
         _check_workers(max_workers)
@@ -196,6 +207,7 @@ class Runner(QObject):
         self._cancel_delay = float(cancel_delay)
         self._channel_dir_arg = Path(channel_dir) if channel_dir is not None else None
         self._records_dir_arg = Path(records_dir) if records_dir is not None else None
+        self._max_log_bytes = _max_log_bytes(max_log_bytes)
         self._processes: ProcessJobs | None = None
 
         self._lock = threading.Lock()
@@ -285,7 +297,7 @@ class Runner(QObject):
                 self._temp_logs = tempfile.TemporaryDirectory(prefix="jobdeck-logs-")
                 self._log_dir = Path(self._temp_logs.name)
             else:
-                self._log_dir = self._tracker.store.path.parent / "logs"
+                self._log_dir = StoreFiles(self._tracker.store.path).logs
         return self._log_dir
 
     def running_job_ids(self) -> list[str]:
@@ -314,23 +326,31 @@ class Runner(QObject):
 
     def _make_process_jobs(self) -> ProcessJobs:
         store = self._tracker.store
+        records = None
         if self._records_dir_arg is not None:
-            records_dir = self._records_dir_arg
+            records = SupervisorRecords(self._records_dir_arg)
         elif store.memory:
-            records_dir = self.log_dir / ".supervised"
+            records = SupervisorRecords(self.log_dir / ".supervised")
         else:
-            records_dir = store.path.parent / "supervised"
-        channel_dir = self._channel_dir_arg or default_channel_dir_for(
-            None if store.memory else store.path
-        )
+            files = StoreFiles(store.path)
+            records = SupervisorRecords(files.records, legacy=files.legacy_records)
+        channel_dir: Path | None = self._channel_dir_arg
+        problem = None
+        if channel_dir is None:
+            try:
+                channel_dir = default_channel_dir_for(None if store.memory else store.path)
+            except ChannelError as exc:
+                problem = str(exc)
         return ProcessJobs(
             self._tracker,
             clock=self._clock,
             channel_dir=channel_dir,
-            records=SupervisorRecords(records_dir),
+            channel_problem=problem,
+            records=records,
             grace=self._grace,
             cancel_delay=self._cancel_delay,
             heartbeat_timeout=self._heartbeat_timeout,
+            max_log_bytes=self._max_log_bytes,
         )
 
     # -- starting and stopping ----------------------------------------------------------------
@@ -904,7 +924,13 @@ class Runner(QObject):
 
     def _start_process(self, ex: _Execution, command: CommandParams) -> None:
         assert self._processes is not None
-        log_path = self.log_dir / f"{ex.job_id}.log"
+        # A retry appends to the log of the earlier attempts, wherever that is (an older
+        # version's folder included), so the job keeps one whole log.
+        earlier = ex.log_path
+        if earlier is not None and Path(earlier).is_file():
+            log_path = Path(earlier)
+        else:
+            log_path = self.log_dir / f"{ex.job_id}.log"
         try:
             self._tracker.set_process_info(ex.job_id, log_path=str(log_path))
             ex.run = self._processes.spawn(
@@ -937,6 +963,7 @@ class Runner(QObject):
         assert self._processes is not None
         timeout_message = ex.timeout_message() if ex.timed_out else None
         try:
+            self._processes.settle(run)
             verdict = self._processes.verdict(run, outcome, timeout_message=timeout_message)
         except Exception as exc:
             log.exception("could not judge how job %s ended", ex.job_id)
@@ -989,6 +1016,28 @@ class Runner(QObject):
             self._liveness_timer.stop()
             return
         self._processes.check_liveness(self._clock())
+
+
+def _max_log_bytes(value: int | str | None) -> int | None:
+    """The log cap: an int (bytes), None (no cap), or "default" (``JOBDECK_MAX_LOG_BYTES``
+    from the environment if set, else :data:`DEFAULT_MAX_LOG_BYTES`)."""
+    where = "max_log_bytes"
+    if value == "default":
+        raw = os.environ.get("JOBDECK_MAX_LOG_BYTES", "").strip()
+        if not raw:
+            return DEFAULT_MAX_LOG_BYTES
+        where = "JOBDECK_MAX_LOG_BYTES"
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{where} must be a number of bytes, got {raw!r}") from None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_MAX_LOG_BYTES:
+        raise ValueError(
+            f"{where} must be an integer >= {MIN_MAX_LOG_BYTES} (bytes) or None, got {value!r}"
+        )
+    return value
 
 
 def _check_workers(value: object) -> None:
