@@ -69,6 +69,7 @@ def test_callable_raising_cancelled_from_checkpoint_is_cancelled(
     @registry.job_type("checker")
     def checker(ctx: JobContext) -> None:
         while True:
+            ctx.update_progress(1, 10, "checking item 1")
             ctx.checkpoint()
             time.sleep(0.005)
 
@@ -79,6 +80,8 @@ def test_callable_raising_cancelled_from_checkpoint_is_cancelled(
     qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
     done = tracker.get_job(job.id)
     assert done is not None and done.status is JobStatus.CANCELLED and done.cancel_requested
+    assert done.progress.message == "Cancelled"  # not "checking item 1"
+    assert done.progress.current == 1
 
 
 def test_coroutine_gets_cancelled_error(

@@ -72,7 +72,7 @@ MAX_LOGGED_LINES = 2000
 MAX_MESSAGE_CHARS = 200
 #: Seconds a finished job's channel connections may take to be read to the end.
 DRAIN_TIMEOUT = 3.0
-#: The message of a job that stopped because it was cancelled.
+#: The message of a job that stopped because it was cancelled (set by the Runner).
 CANCELLED_MESSAGE = "Cancelled"
 
 OnExit = Callable[["ProcessRun", ProcessOutcome], None]
@@ -420,7 +420,6 @@ class ProcessJobs:
         if timeout_message is not None:
             return Verdict("failed", error=timeout_message, exit_code=code, retry=True)
         if ctx.cancelled:
-            ctx.update_progress(ctx.current, None, CANCELLED_MESSAGE)
             return Verdict("cancelled")
         if outcome.kind == "lost":
             return Verdict("failed", error=f"lost: {outcome.error}", retry=True)
