@@ -49,7 +49,6 @@ def runner(event_loop_qt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert not leftovers, f"processes outlived their test: {leftovers}"
 
 
-@pytest.mark.slow
 def test_a_chatty_failure_quotes_its_real_last_lines_and_its_log_is_capped(
     qtbot: Any, runner: Runner
 ) -> None:

@@ -153,3 +153,13 @@ def test_private_files_refuse_symbolic_links(tmp_path: Path) -> None:
     (tmp_path / "dir").symlink_to(tmp_path)
     with pytest.raises(UnsafePathError, match="symbolic link"):
         private_directory(tmp_path / "dir")
+
+
+def test_a_shared_directory_is_never_narrowed(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp
+    with pytest.raises(UnsafePathError, match="shared directory"):
+        private_directory(shared)
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777
+    assert private_directory(shared / "mine") == shared / "mine"

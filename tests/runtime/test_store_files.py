@@ -121,3 +121,21 @@ def test_a_job_left_running_by_an_older_version_is_re_attached_and_keeps_its_log
     qtbot.waitUntil(
         lambda: not (tmp_path / "supervised" / f"{job.id}.json").exists(), timeout=WAIT_MS
     )
+
+
+def test_a_shared_log_directory_is_refused_with_a_clear_message(
+    qtbot, open_session: Callable[..., Session], tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: Jobdeck must not make it private
+    session = open_session(tmp_path / "jobs.db", log_dir=shared)
+    job = session.tracker.enqueue("command", {"argv": ["echo", "hello"]})
+    qtbot.waitUntil(lambda: finished(session.tracker, job.id), timeout=WAIT_MS)
+    done = session.tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert str(done.error) == (
+        f"could not start: refusing to use {shared}: it is a shared directory (sticky bit); "
+        "use a directory of your own inside it"
+    )
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777

@@ -34,9 +34,9 @@ class UnsafePathError(OSError):
 def private_directory(directory: str | os.PathLike[str]) -> Path:
     """Create ``directory`` (and missing parents) 0700, or make an existing one so.
 
-    Raises :class:`UnsafePathError` when it is a symbolic link or not a directory, when it
-    or its parent belongs to another user (a parent owned by root is fine), or when it
-    cannot be created or narrowed.
+    Raises :class:`UnsafePathError` when it is a symbolic link or not a directory, a shared
+    directory (sticky bit, like /tmp), when it or its parent belongs to another user (a
+    parent owned by root is fine), or when it cannot be created or narrowed.
     """
     directory = Path(directory)
     missing = [p for p in (directory, *directory.parents) if not os.path.lexists(p)]
@@ -60,6 +60,11 @@ def private_directory(directory: str | os.PathLike[str]) -> Path:
     if info.st_uid != uid:
         raise UnsafePathError(
             f"refusing to use {directory}: it belongs to user id {info.st_uid}, not to you ({uid})"
+        )
+    if info.st_mode & stat.S_ISVTX:  # /tmp and the like: never narrow a shared directory
+        raise UnsafePathError(
+            f"refusing to use {directory}: it is a shared directory (sticky bit); "
+            "use a directory of your own inside it"
         )
     if parent.st_uid not in (uid, 0):
         raise UnsafePathError(

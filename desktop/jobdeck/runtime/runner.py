@@ -1086,6 +1086,10 @@ class Runner(QObject):
         except ProcessStartError as exc:
             self._conclude_failed(ex, str(exc), retry=False)
             return
+        except OSError as exc:  # the log, its folder or the record (unsafe, full disk, ...)
+            log.warning("job %s could not start: %s", ex.job_id, exc)
+            self._conclude_failed(ex, f"could not start: {exc}", retry=False)
+            return
         except Exception as exc:
             self._conclude_failed(ex, exc, retry=False)
             return

@@ -79,6 +79,7 @@ _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1024 * 1024
 _READ_SIZE = 256 * 1024
 _LEFTOVER_POLL = 0.05
+_LEFTOVER_PATIENCE = 10.0  # seconds after SIGKILL before leftovers are given up on
 
 
 @dataclass
@@ -351,16 +352,18 @@ def _stop_leftovers(grace: float, pipe: _OutputPipe) -> int:
     They are the supervisor's children now (adopted orphans, as the child subreaper) and
     their descendants. Each gets SIGTERM (and SIGCONT) when first seen and SIGKILL once
     ``grace`` seconds have passed since the first SIGTERM; output keeps being copied
-    meanwhile, so none of them blocks on a full pipe.
+    meanwhile, so none of them blocks on a full pipe. A process that survives SIGKILL for
+    a while (stuck in the kernel) is given up on after :data:`_LEFTOVER_PATIENCE` s.
     """
     seen: set[int] = set()
     kill_at: float | None = None
+    give_up = time.monotonic() + grace + _LEFTOVER_PATIENCE
     while True:
         _reap_children()
         alive = _descendants()
-        if not alive:
-            return len(seen)
         now = time.monotonic()
+        if not alive or now >= give_up:  # one stuck in the kernel cannot hold the job up
+            return len(seen)
         fresh = [pid for pid in alive if pid not in seen]
         seen.update(fresh)
         if kill_at is None:
