@@ -321,7 +321,7 @@ def test_another_jobs_token_is_refused_and_directories_are_private(
             lambda job=job: tracker.get_job(job.id).progress.message == "connected",  # type: ignore[union-attr]
             timeout=WAIT_MS,
         )
-    records = tmp_path / "supervised"
+    records = tmp_path / "jobs.db.d" / "supervised"  # the store's own folder
     token_of = {
         j.id: json.loads((records / f"{j.id}.json").read_text())["extra"]["token"] for j in (a, b)
     }

@@ -123,7 +123,7 @@ def test_job_keeps_running_while_the_app_is_closed_and_is_re_attached(
     reopened = job_of(second, job.id)
     assert reopened.status is JobStatus.RUNNING and reopened.pid == pid
     resume_and_finish(qtbot, second, job.id, tmp_path)
-    record = tmp_path / "supervised" / f"{job.id}.json"
+    record = tmp_path / "jobs.db.d" / "supervised" / f"{job.id}.json"
     qtbot.waitUntil(lambda: not record.exists(), timeout=WAIT_MS)  # removed once recorded
 
 
@@ -166,7 +166,7 @@ def test_job_that_ended_while_the_app_was_closed_gets_its_recorded_outcome(
     wait_progress(qtbot, first, job.id, 1)
     first.close(keep_processes=True)
     gate.touch()
-    record = tmp_path / "supervised" / f"{job.id}.json"
+    record = tmp_path / "jobs.db.d" / "supervised" / f"{job.id}.json"
     qtbot.waitUntil(lambda: json.loads(record.read_text())["state"] == "exited", timeout=WAIT_MS)
     ended_at = json.loads(record.read_text())["ended_at"]
 
@@ -182,6 +182,31 @@ def test_job_that_ended_while_the_app_was_closed_gets_its_recorded_outcome(
         assert done.status is JobStatus.FAILED and str(done.error).startswith("exit status 3")
     logs = [e.message for e in second.tracker.logs(job.id)]
     assert f"ended while Jobdeck was not running (exit status {exit_status})" in logs
+
+
+def test_a_failure_while_the_app_was_closed_quotes_its_last_lines(
+    qtbot, open_app: Callable[[], App], tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    script = (
+        f'echo 1/2; while [ ! -e "{gate}" ]; do sleep 0.01; done; '
+        "echo 'copying the last file'; echo 'error: disk full' >&2; exit 3"
+    )
+    first = open_app()
+    job = first.tracker.enqueue("command", {"argv": ["sh", "-c", script]})
+    wait_progress(qtbot, first, job.id, 1)
+    first.close(keep_processes=True)
+    gate.touch()
+    record = tmp_path / "jobs.db.d" / "supervised" / f"{job.id}.json"
+    qtbot.waitUntil(lambda: json.loads(record.read_text())["state"] == "exited", timeout=WAIT_MS)
+
+    second = open_app()
+    qtbot.waitUntil(lambda: finished(second.tracker, job.id), timeout=WAIT_MS)
+    done = job_of(second, job.id)
+    assert done.status is JobStatus.FAILED
+    assert str(done.error) == (
+        "exit status 3; last output:\n1/2\ncopying the last file\nerror: disk full"
+    )
 
 
 def _running_job_without_runner(db: Path) -> str:

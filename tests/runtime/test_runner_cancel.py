@@ -69,6 +69,7 @@ def test_callable_raising_cancelled_from_checkpoint_is_cancelled(
     @registry.job_type("checker")
     def checker(ctx: JobContext) -> None:
         while True:
+            ctx.update_progress(1, 10, "checking item 1")
             ctx.checkpoint()
             time.sleep(0.005)
 
@@ -79,6 +80,8 @@ def test_callable_raising_cancelled_from_checkpoint_is_cancelled(
     qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
     done = tracker.get_job(job.id)
     assert done is not None and done.status is JobStatus.CANCELLED and done.cancel_requested
+    assert done.progress.message == "Cancelled"  # not "checking item 1"
+    assert done.progress.current == 1
 
 
 def test_coroutine_gets_cancelled_error(
@@ -175,3 +178,26 @@ def test_well_behaved_process_stops_on_sigterm(
     qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
     assert time.monotonic() - t0 < 1.0  # well before the 5 s grace
     assert status_of(tracker, job.id) is JobStatus.CANCELLED
+
+
+def test_a_cancelled_process_says_cancelled_not_its_last_words(
+    qtbot, make_runner: Callable[..., Runner], tracker: JobTracker
+) -> None:
+    # Like rsync: on SIGTERM it prints why it stops, then exits with its own status.
+    script = (
+        "trap 'echo \"rsync error: received SIGUSR1 (code 20)\"; exit 20' TERM; "
+        'echo "sending incremental file list"; while :; do sleep 0.05; done'
+    )
+    make_runner(grace=5.0)
+    job = tracker.enqueue("command", {"argv": ["sh", "-c", script]})
+    qtbot.waitUntil(
+        lambda: tracker.get_job(job.id).progress.message == "sending incremental file list",  # type: ignore[union-attr]
+        timeout=WAIT_MS,
+    )
+    tracker.cancel_job(job.id)
+    qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
+    done = tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.CANCELLED
+    assert done.progress.message == "Cancelled"
+    logs = [entry.message for entry in tracker.logs(job.id)]
+    assert "rsync error: received SIGUSR1 (code 20)" in logs  # still in its log

@@ -329,3 +329,30 @@ def test_jobs_pending_before_start_run_when_it_starts(
     runner.start()
     qtbot.waitUntil(lambda: finished(tracker, job.id), timeout=WAIT_MS)
     assert tracker.get_job(job.id).result == 7  # type: ignore[union-attr]
+
+
+def test_callables_run_within_max_threads_in_priority_order_while_processes_still_start(
+    qtbot, make_runner: Callable[..., Runner], tracker: JobTracker, gate: Gate
+) -> None:
+    runner = make_runner(max_workers=10, max_threads=2)
+    callables = [tracker.enqueue("gated", {"name": f"c{i}"}, priority=i) for i in range(5)]
+    process = tracker.enqueue("command", {"argv": ["echo", "no thread needed"]}, priority=-5)
+    qtbot.waitUntil(lambda: gate.running == 2, timeout=WAIT_MS)
+    # The process comes last by priority, yet starts: the callables wait for a thread.
+    qtbot.waitUntil(lambda: finished(tracker, process.id), timeout=WAIT_MS)
+    assert status_of(tracker, process.id) is JobStatus.COMPLETED
+    assert gate.running == 2 and sorted(gate.order) == ["c3", "c4"]  # the two first
+    assert sum(status_of(tracker, j.id) is JobStatus.PENDING for j in callables) == 3
+
+    runner.max_threads = 3
+    qtbot.waitUntil(lambda: gate.running == 3, timeout=WAIT_MS)
+    assert gate.order[2] == "c2"
+    gate.release.set()
+    qtbot.waitUntil(lambda: all(finished(tracker, j.id) for j in callables), timeout=WAIT_MS)
+    assert sorted(gate.order[3:]) == ["c0", "c1"]
+    assert gate.max_running == 3
+
+
+def test_bad_max_threads_is_refused(tracker: JobTracker, qapp) -> None:
+    with pytest.raises(ValueError, match="max_threads must be an integer >= 1, got 0"):
+        Runner(tracker, max_threads=0)

@@ -1,8 +1,9 @@
 """The app side of the progress channel: one Unix-domain socket that every process job talks to.
 
-:class:`ChannelServer` listens on ``<runtime dir>/channel.sock``, where the runtime dir is
-``platformdirs.user_runtime_dir() / "jobdeck"``, private to the user (mode 0700). The path is
-the same every time the app starts, so a job that outlived the app reconnects to the next one.
+:class:`ChannelServer` listens on ``<directory>/channel.sock``; by default the directory is
+``<runtime dir>/jobdeck`` (see :func:`default_channel_dir`), private to the user (mode 0700,
+the socket 0600). The path is the same every time the app starts, so a job that outlived the
+app reconnects to the next one.
 
 Each process job is :meth:`~ChannelServer.register`-ed with a random token and gets the path,
 its job id and the token in its environment (see :mod:`jobdeck.runtime.protocol`). A
@@ -21,6 +22,20 @@ What goes wrong is reported through ``on_warning(job_id, text)`` and never raise
   further bad input is dropped silently (one last warning says so), so a job spewing garbage
   cannot flood its log.
 
+Limits, so that a buggy or hostile local program cannot exhaust the app: a connection must
+say ``hello`` within ``hello_timeout`` seconds or it is closed; at most
+:data:`MAX_UNAUTHENTICATED` connections may wait for their ``hello`` (a new one closes the
+oldest), at most :data:`MAX_CONNECTIONS_PER_JOB` per job and :data:`MAX_CONNECTIONS` in
+all (excess ones are closed at once). Warnings about connections that never said who they
+are go to the app's log at most once per :data:`WARNING_INTERVAL` seconds per kind, with a
+count of the ones held back. The server thread sleeps in the kernel (epoll) while nothing
+happens; when the process runs out of file descriptors it closes the excess connection with
+a spare descriptor and pauses accepting, never spinning.
+
+:meth:`ChannelServer.drain` lets the caller wait until everything a finished job sent has
+been read and delivered, so a ``completed`` result is never lost to the race with the job's
+exit.
+
 No Qt here; the Runner wraps it.
 """
 
@@ -31,18 +46,17 @@ import errno
 import logging
 import os
 import secrets
+import select
 import selectors
 import socket
 import stat
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
+from .private_files import UnsafePathError, private_directory
 from .protocol import (
     ENV_CHANNEL,
     ENV_JOB_ID,
@@ -55,8 +69,12 @@ from .protocol import (
     encode_message,
     parse_message,
 )
+from .runtime_dir import RuntimeDirError, find_runtime_dir
 
 __all__ = [
+    "MAX_CONNECTIONS",
+    "MAX_CONNECTIONS_PER_JOB",
+    "MAX_UNAUTHENTICATED",
     "MAX_WARNINGS_PER_CONNECTION",
     "SOCKET_NAME",
     "ChannelError",
@@ -71,10 +89,21 @@ SOCKET_NAME = "channel.sock"
 
 #: Bad-input warnings reported per connection before the rest are dropped silently.
 MAX_WARNINGS_PER_CONNECTION = 100
+#: Seconds a new connection has to send its ``hello``.
+HELLO_TIMEOUT = 5.0
+#: Connections waiting for their ``hello`` at once; a new one closes the oldest.
+MAX_UNAUTHENTICATED = 64
+#: Open connections of one job (its helper reconnecting, a few sub-processes).
+MAX_CONNECTIONS_PER_JOB = 16
+#: Open connections in all.
+MAX_CONNECTIONS = 512
+#: Seconds between two app-log warnings of one kind about unidentified connections.
+WARNING_INTERVAL = 10.0
 
 _RECV_CHUNK = 64 * 1024
 _MAX_OUTBOX_BYTES = 64 * 1024  # what we queue for a job that does not read its socket
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes on Linux, NUL included
+_ACCEPT_PAUSE = 0.25  # seconds without accepting after the process ran out of descriptors
 
 OnMessage = Callable[[str, Message], None]
 OnWarning = Callable[[str | None, str], None]
@@ -90,10 +119,19 @@ class ChannelError(Exception):
 
 
 def default_channel_dir() -> Path:
-    """``<user runtime dir>/jobdeck``; falls back to ``/tmp/runtime-<uid>`` like platformdirs."""
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir()) / "jobdeck"
+    """``<user runtime dir>/jobdeck`` (see :func:`~jobdeck.runtime.runtime_dir.find_runtime_dir`).
+
+    A refused candidate (``/tmp/runtime-<uid>`` created by another user, for example) is
+    logged as a warning. Raises :class:`ChannelError` when no safe directory exists.
+    """
+    try:
+        found = find_runtime_dir()
+    except RuntimeDirError as exc:
+        raise ChannelError(str(exc)) from exc
+    serious = [r for r in found.refused if not r.startswith("XDG_RUNTIME_DIR is not set")]
+    if serious:
+        _log.warning("runtime directory: using %s (%s)", found.path, "; ".join(found.refused))
+    return found.path / "jobdeck"
 
 
 def secure_directory(directory: Path) -> Path:
@@ -103,38 +141,10 @@ def secure_directory(directory: Path) -> Path:
     :class:`ChannelError` when it is a symlink or not a directory, or when it or its parent
     belongs to another user (a parent owned by root is fine).
     """
-    missing = [p for p in (directory, *directory.parents) if not os.path.lexists(p)]
-    for path in reversed(missing):
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass  # created meanwhile by someone else: checked below
-        except OSError as exc:
-            raise ChannelError(f"cannot create {path}: {exc.strerror or exc}") from exc
-    uid = os.getuid()
     try:
-        info = os.lstat(directory)
-        parent = os.stat(directory.parent)
-    except OSError as exc:
-        raise ChannelError(f"cannot inspect {directory}: {exc.strerror or exc}") from exc
-    if stat.S_ISLNK(info.st_mode):
-        raise ChannelError(f"refusing to use {directory}: it is a symbolic link")
-    if not stat.S_ISDIR(info.st_mode):
-        raise ChannelError(f"refusing to use {directory}: it is not a directory")
-    if info.st_uid != uid:
-        raise ChannelError(
-            f"refusing to use {directory}: it belongs to user id {info.st_uid}, not to you ({uid})"
-        )
-    if parent.st_uid not in (uid, 0):
-        raise ChannelError(
-            f"refusing to use {directory}: its parent belongs to user id {parent.st_uid}"
-        )
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        try:
-            os.chmod(directory, 0o700)
-        except OSError as exc:
-            raise ChannelError(f"cannot make {directory} private: {exc.strerror or exc}") from exc
-    return directory
+        return private_directory(directory)
+    except UnsafePathError as exc:
+        raise ChannelError(str(exc)) from exc
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,6 +162,34 @@ class _Connection:
     outbox: bytearray = field(default_factory=bytearray)
     warnings: int = 0
     closing: bool = False  # close once the outbox is written
+    hello_deadline: float = 0.0  # monotonic; only while job_id is None
+
+
+@dataclass(eq=False)
+class _Drain:
+    """A caller waiting until a job's connections have nothing left to read."""
+
+    job_id: str
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class _RateLimitedLog:
+    """App-log warnings of one kind at most once per ``interval`` s, with a count of the
+    ones held back meanwhile. Server thread only."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def allow(self, kind: str, now: float) -> tuple[bool, int]:
+        """(log it now?, how many of this kind were held back before it)."""
+        last = self._last.get(kind)
+        if last is not None and now - last < self._interval:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return False, 0
+        self._last[kind] = now
+        return True, self._held.pop(kind, 0)
 
 
 class ChannelServer:
@@ -161,10 +199,13 @@ class ChannelServer:
     server's own thread (never the caller's), one at a time. The authenticated ``hello`` of
     each connection is delivered to ``on_message`` too, so the caller learns that a job has
     (re)connected. ``on_warning`` gets ``job_id=None`` for a connection that never proved
-    which job it is. A callback that raises is logged; the server carries on.
+    which job it is (rate-limited, see the module docstring). A callback that raises is
+    logged; the server carries on.
 
     All public methods are thread-safe. Use: ``start()``, ``register()`` each job before its
-    process starts, ``unregister()`` it when it is finished, ``close()`` at the end.
+    process starts, ``drain()`` once it has ended, ``unregister()`` it when it is finished,
+    ``close()`` at the end. ``hello_timeout`` and the ``max_*`` limits are there for tests;
+    the defaults are the module's constants.
     """
 
     def __init__(
@@ -172,21 +213,38 @@ class ChannelServer:
         on_message: OnMessage,
         on_warning: OnWarning,
         directory: Path | None = None,
+        *,
+        hello_timeout: float = HELLO_TIMEOUT,
+        max_unauthenticated: int = MAX_UNAUTHENTICATED,
+        max_per_job: int = MAX_CONNECTIONS_PER_JOB,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self._on_message = on_message
         self._on_warning = on_warning
         self.directory: Path = Path(directory) if directory is not None else default_channel_dir()
         self.path: Path = self.directory / SOCKET_NAME
+        self._hello_timeout = hello_timeout
+        self._max_unauthenticated = max_unauthenticated
+        self._max_per_job = max_per_job
+        self._max_connections = max_connections
         self._lock = threading.Lock()
         self._tokens: dict[str, str] = {}
         self._connections: set[_Connection] = set()
+        #: Connections still waiting for their hello, oldest first (server thread only).
+        self._unauthenticated: dict[_Connection, None] = {}
+        self._per_job: dict[str, int] = {}  # server thread only
         self._commands: list[Callable[[], None]] = []
+        self._drains: list[_Drain] = []  # server thread only
         self._listener: socket.socket | None = None
+        self._accepting = True
+        self._accept_resumes = 0.0
+        self._spare_fd: int | None = None
         self._socket_inode: tuple[int, int] | None = None
         self._wake_read, self._wake_write = socket.socketpair()
         self._selector = selectors.DefaultSelector()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._app_log = _RateLimitedLog(WARNING_INTERVAL)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -210,7 +268,7 @@ class ChannelServer:
         try:
             listener.bind(os.fspath(self.path))
             os.chmod(self.path, 0o600)
-            listener.listen(64)
+            listener.listen(128)
             listener.setblocking(False)
         except OSError as exc:
             listener.close()
@@ -218,6 +276,7 @@ class ChannelServer:
         info = os.stat(self.path)
         self._socket_inode = (info.st_dev, info.st_ino)
         self._listener = listener
+        self._spare_fd = _open_spare_fd()
         self._wake_read.setblocking(False)
         self._selector.register(listener, selectors.EVENT_READ, "accept")
         self._selector.register(self._wake_read, selectors.EVENT_READ, "wake")
@@ -237,9 +296,15 @@ class ChannelServer:
                 thread.join(5.0)
         for conn in list(self._connections):
             self._drop(conn)
+        for drain in self._drains:
+            drain.done.set()
         if self._listener is not None:
             self._listener.close()
             self._unlink_own_socket()
+        if self._spare_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._spare_fd)
+            self._spare_fd = None
         self._selector.close()
         self._wake_read.close()
         self._wake_write.close()
@@ -250,6 +315,12 @@ class ChannelServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def native_thread_id(self) -> int | None:
+        """The OS id of the server thread while it runs (to measure its CPU time)."""
+        thread = self._thread
+        return None if thread is None else thread.native_id
 
     # ------------------------------------------------------------------ jobs
 
@@ -281,6 +352,32 @@ class ChannelServer:
         with self._lock:
             return any(c.job_id == job_id and not c.closing for c in self._connections)
 
+    def connection_count(self) -> int:
+        """How many connections are open (authenticated or not)."""
+        with self._lock:
+            return len(self._connections)
+
+    def drain(self, job_id: str, timeout: float) -> bool:
+        """Wait until nothing ``job_id`` may have sent is left unread; True when so.
+
+        Call it once the job's process has ended, before judging its outcome: it returns
+        when the server has accepted every connection waiting in the socket's backlog and
+        read and delivered everything readable on the job's connections and on connections
+        that have not yet said who they are (one of them may be the job's). Connections that
+        merely stay open and silent (a descendant holding the socket) do not hold it up.
+        False after ``timeout`` seconds (something kept sending) or when not serving.
+        """
+        waiter = _Drain(job_id)
+        with self._lock:
+            if self._thread is None or self._stopping:
+                return False
+            self._commands.append(lambda: self._drains.append(waiter))
+        self._wake()
+        if waiter.done.wait(timeout):
+            return not self._stopping
+        self._run_on_server_thread(lambda: self._forget_drain(waiter))
+        return False
+
     def send_cancel(self, job_id: str, reason: str | None = None) -> bool:
         """Ask ``job_id`` to stop, on every connection it has open.
 
@@ -311,7 +408,7 @@ class ChannelServer:
     def _serve(self) -> None:
         while not self._stopping:
             try:
-                events = self._selector.select()
+                events = self._selector.select(self._next_timeout())
             except OSError:
                 if self._stopping:
                     return
@@ -325,6 +422,23 @@ class ChannelServer:
                     self._run_commands()
                 else:
                     self._service(key.data, mask)
+            now = time.monotonic()
+            self._expire_hellos(now)
+            if not self._accepting and now >= self._accept_resumes:
+                self._resume_accepting()
+            if self._drains:
+                self._check_drains()
+
+    def _next_timeout(self) -> float | None:
+        """Seconds until the next hello deadline or accept resumption; None: none pending."""
+        due: list[float] = []
+        if self._unauthenticated:
+            due.append(next(iter(self._unauthenticated)).hello_deadline)
+        if not self._accepting:
+            due.append(self._accept_resumes)
+        if not due:
+            return None
+        return max(0.0, min(due) - time.monotonic())
 
     def _service(self, conn: _Connection, mask: int) -> None:
         try:
@@ -345,6 +459,8 @@ class ChannelServer:
             except Exception:
                 _log.exception("channel server command failed")
 
+    # -- accepting and limits
+
     def _accept(self) -> None:
         assert self._listener is not None
         while True:
@@ -352,14 +468,109 @@ class ChannelServer:
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # e.g. EMFILE: keep serving the others
-                _log.warning("cannot accept a channel connection: %s", exc)
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    self._shed_one_connection()
+                else:
+                    self._app_warning("accept", f"cannot accept a channel connection: {exc}")
+                self._pause_accepting()  # never spin on a listener we cannot serve
                 return
+            if len(self._connections) >= self._max_connections and not self._unauthenticated:
+                sock.close()
+                self._app_warning(
+                    "full",
+                    f"refused a channel connection: {self._max_connections} are open already",
+                )
+                continue
+            if len(self._unauthenticated) >= self._max_unauthenticated or (
+                len(self._connections) >= self._max_connections
+            ):
+                oldest = next(iter(self._unauthenticated))
+                self._drop(oldest)
+                self._app_warning(
+                    "crowded",
+                    f"closed a channel connection that had not said hello: more than "
+                    f"{self._max_unauthenticated} were waiting",
+                )
             sock.setblocking(False)
-            conn = _Connection(sock)
+            conn = _Connection(sock, hello_deadline=time.monotonic() + self._hello_timeout)
             with self._lock:
                 self._connections.add(conn)
+            self._unauthenticated[conn] = None
             self._selector.register(sock, selectors.EVENT_READ, conn)
+            self._read(conn)  # its hello is usually there already
+
+    def _shed_one_connection(self) -> None:
+        """Out of descriptors: accept the next connection on the spare one and close it."""
+        assert self._listener is not None
+        if self._spare_fd is not None:
+            os.close(self._spare_fd)
+            self._spare_fd = None
+            with contextlib.suppress(OSError):
+                sock, _ = self._listener.accept()
+                sock.close()
+            self._spare_fd = _open_spare_fd()
+        self._app_warning(
+            "emfile", "refused a channel connection: the app has run out of file descriptors"
+        )
+
+    def _pause_accepting(self) -> None:
+        assert self._listener is not None
+        if self._accepting:
+            self._accepting = False
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(self._listener)
+        self._accept_resumes = time.monotonic() + _ACCEPT_PAUSE
+
+    def _resume_accepting(self) -> None:
+        assert self._listener is not None
+        self._accepting = True
+        if self._spare_fd is None:
+            self._spare_fd = _open_spare_fd()
+        self._selector.register(self._listener, selectors.EVENT_READ, "accept")
+
+    def _expire_hellos(self, now: float) -> None:
+        while self._unauthenticated:
+            conn = next(iter(self._unauthenticated))
+            if conn.hello_deadline > now:
+                return
+            self._drop(conn)
+            self._app_warning(
+                "silent",
+                f"closed a channel connection that did not say hello within "
+                f"{self._hello_timeout:g} s",
+            )
+
+    def _app_warning(self, kind: str, text: str) -> None:
+        """A rate-limited warning about connections that never said who they are."""
+        allowed, held = self._app_log.allow(kind, time.monotonic())
+        if allowed:
+            if held:
+                text += f" ({held} more like this in the last {WARNING_INTERVAL:g} s)"
+            self._warn(None, text)
+
+    # -- draining
+
+    def _check_drains(self) -> None:
+        """Finish the drains whose job has nothing left to read (see :meth:`drain`)."""
+        if self._listener is not None and self._accepting and _readable([self._listener]):
+            return  # accept the backlog first: one of them may be a drained job's
+        if _readable([c.sock for c in self._unauthenticated]):
+            return
+        waiting = []
+        for drain in self._drains:
+            socks = [c.sock for c in self._connections if c.job_id == drain.job_id]
+            if socks and _readable(socks):
+                waiting.append(drain)
+            else:
+                drain.done.set()
+        self._drains = waiting
+
+    def _forget_drain(self, drain: _Drain) -> None:
+        if drain in self._drains:
+            self._drains.remove(drain)
+
+    # -- reading
 
     def _read(self, conn: _Connection) -> None:
         try:
@@ -413,7 +624,16 @@ class ChannelServer:
             self._refuse(conn, None, f"refused connection: unknown job {msg.job_id}")
         elif not secrets.compare_digest(msg.token.encode(), expected.encode()):
             self._refuse(conn, msg.job_id, f"refused connection: wrong token for job {msg.job_id}")
+        elif self._per_job.get(msg.job_id, 0) >= self._max_per_job:
+            self._refuse(
+                conn,
+                msg.job_id,
+                f"refused connection: job {msg.job_id} has {self._max_per_job} channel "
+                "connections open already",
+            )
         else:
+            self._unauthenticated.pop(conn, None)
+            self._per_job[msg.job_id] = self._per_job.get(msg.job_id, 0) + 1
             with self._lock:
                 conn.job_id = msg.job_id
             self._deliver(msg.job_id, msg)
@@ -433,7 +653,10 @@ class ChannelServer:
             )
 
     def _refuse(self, conn: _Connection, job_id: str | None, text: str) -> None:
-        self._warn(job_id, text)
+        if job_id is None:
+            self._app_warning("refused", text)
+        else:
+            self._warn(job_id, text)
         self._drop(conn)
 
     def _deliver(self, job_id: str, msg: Message) -> None:
@@ -447,6 +670,8 @@ class ChannelServer:
             self._on_warning(job_id, text)
         except Exception:
             _log.exception("on_warning callback failed for job %s", job_id)
+
+    # -- writing and closing
 
     def _queue_send(self, targets: list[_Connection], line: bytes) -> None:
         for conn in targets:
@@ -477,8 +702,17 @@ class ChannelServer:
 
     def _drop(self, conn: _Connection) -> None:
         with self._lock:
+            if conn.closing and conn not in self._connections:
+                return
             conn.closing = True
             self._connections.discard(conn)
+        self._unauthenticated.pop(conn, None)
+        if conn.job_id is not None:
+            left = self._per_job.get(conn.job_id, 0) - 1
+            if left > 0:
+                self._per_job[conn.job_id] = left
+            else:
+                self._per_job.pop(conn.job_id, None)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(conn.sock)
         conn.sock.close()
@@ -515,3 +749,22 @@ class ChannelServer:
         if (info.st_dev, info.st_ino) == self._socket_inode:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+
+
+def _open_spare_fd() -> int | None:
+    """A descriptor kept in reserve to accept (and close) a connection when none is left."""
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _readable(socks: list[socket.socket]) -> bool:
+    """True when any of ``socks`` has data (or an end of file) waiting; never blocks."""
+    if not socks:
+        return False
+    poller = select.poll()
+    for sock in socks:
+        with contextlib.suppress(OSError, ValueError):
+            poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))

@@ -6,6 +6,12 @@ call, from a given offset (the end of the file when a job is re-attached), and s
 with :class:`~jobdeck.runtime.output_progress.OutputSplitter`: ``\\n``, ``\\r\\n`` and bare
 ``\\r`` end lines (tqdm redraws become lines), ANSI escapes are stripped, blank lines are
 skipped. No Qt, no threads of its own: the caller polls it.
+
+The supervisor cuts the middle out of a log that grows past its cap (see
+:class:`~jobdeck.runtime.supervisor.LogWriter`): when the file becomes shorter than the
+reader's offset, the reader carries on from the new end. :meth:`LogTail.finish` never
+parses more than the last :data:`FINISH_WINDOW` bytes of a log it has fallen behind on,
+and :func:`last_lines` reads a finished program's last lines from the end of its log.
 """
 
 from __future__ import annotations
@@ -19,16 +25,38 @@ from typing import BinaryIO
 
 from .output_progress import OutputSplitter
 
-__all__ = ["TAIL_LINES", "LogTail"]
+__all__ = ["FINISH_WINDOW", "TAIL_LINES", "LogTail", "last_lines"]
 
 _log = logging.getLogger(__name__)
 
 TAIL_LINES = 20
 """How many of the last non-blank lines :attr:`LogTail.tail` keeps."""
 
-_READ_CHUNK = 64 * 1024
+#: Bytes read from the end of a log for its last lines, and at most what
+#: :meth:`LogTail.finish` parses when it has fallen behind.
+FINISH_WINDOW = 256 * 1024
+
 _MAX_READ = 4 * 1024 * 1024  # per call, so one chatty job cannot hold its watcher forever
 _MAX_LINE_BYTES = 64 * 1024  # a longer "line" is cut, so memory stays bounded
+
+
+def last_lines(path: str | os.PathLike[str], count: int = TAIL_LINES, start: int = 0) -> list[str]:
+    """The last ``count`` non-blank lines of the log at ``path``, at or after byte ``start``
+    (where this attempt's output begins), read from the file's end: at most
+    :data:`FINISH_WINDOW` bytes. ``[]`` when the file cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            begin = max(0, start if start <= size else 0, size - FINISH_WINDOW)
+            f.seek(begin)
+            data = f.read(size - begin)
+    except OSError:
+        return []
+    splitter = OutputSplitter(max_line=_MAX_LINE_BYTES)
+    lines = splitter.feed(data) + splitter.flush()
+    if begin > start and lines:
+        lines = lines[1:]  # the window began inside a line
+    return [line for line in lines if line.strip()][-count:]
 
 
 class LogTail:
@@ -55,8 +83,22 @@ class LogTail:
         return self._keep(self._splitter.feed(data)) if data else []
 
     def finish(self) -> list[str]:
-        """Everything left, the last unterminated line included; closes the file."""
-        lines = self.read() + self._keep(self._splitter.flush())
+        """What is left, the last unterminated line included; closes the file.
+
+        When more than :data:`FINISH_WINDOW` bytes are left unread (the program wrote faster
+        than it was read), only the last ones are parsed: what is needed now is the final
+        progress, not the middle of the output."""
+        size = self.end_of(self.path)
+        if size - self.offset > FINISH_WINDOW:
+            self.offset = size - FINISH_WINDOW
+            data = self._read_bytes()
+            breaks = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+            data = data[min(breaks) + 1 :] if breaks else b""  # skip the partial first line
+            self._splitter = OutputSplitter(max_line=_MAX_LINE_BYTES)
+            lines = self._keep(self._splitter.feed(data)) if data else []
+        else:
+            lines = self.read()
+        lines += self._keep(self._splitter.flush())
         self.close()
         return lines
 
@@ -76,8 +118,10 @@ class LogTail:
                 _log.warning("cannot read log file %s: %s", self.path, exc)
                 return b""
         try:
-            if os.fstat(self._file.fileno()).st_size < self.offset:
-                self.offset = 0  # truncated or replaced: start over
+            size = os.fstat(self._file.fileno()).st_size
+            if size < self.offset:  # its middle was cut out (or it was truncated)
+                self.offset = size
+                self._splitter = OutputSplitter(max_line=_MAX_LINE_BYTES)
             self._file.seek(self.offset)
             data = self._file.read(_MAX_READ)
         except OSError as exc:

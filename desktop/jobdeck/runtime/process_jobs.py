@@ -8,6 +8,11 @@ lines) into the job's :class:`~jobdeck.core.context.JobContext`, watches heartbe
 (:meth:`~ProcessJobs.check_liveness`) and turns the way a program ended into a
 :class:`Verdict` the Runner records.
 
+A job's exit is judged only once the channel has read everything the job sent
+(:meth:`~jobdeck.runtime.channel.ChannelServer.drain`, bounded by :data:`DRAIN_TIMEOUT`), so
+a ``completed`` result never loses the race with the exit. When no safe channel directory
+exists, jobs run without the channel and each job's log says so.
+
 No Qt: callbacks arrive on the channel thread and the watcher threads and only touch the
 thread-safe context and tracker; the Runner calls ``check_liveness`` from its GUI-thread
 timer.
@@ -46,6 +51,7 @@ from .protocol import (
     ProgressMsg,
 )
 from .supervised import ProcessOutcome, SupervisedProcess, SupervisorRecords
+from .supervisor import DEFAULT_MAX_LOG_BYTES
 
 __all__ = [
     "ENV_HEARTBEAT_INTERVAL",
@@ -64,6 +70,10 @@ ENV_HEARTBEAT_INTERVAL = "JOBDECK_HEARTBEAT_INTERVAL"
 MAX_LOGGED_LINES = 2000
 #: The longest output line shown as a job's progress message.
 MAX_MESSAGE_CHARS = 200
+#: Seconds a finished job's channel connections may take to be read to the end.
+DRAIN_TIMEOUT = 3.0
+#: The message of a job that stopped because it was cancelled (set by the Runner).
+CANCELLED_MESSAGE = "Cancelled"
 
 OnExit = Callable[["ProcessRun", ProcessOutcome], None]
 
@@ -101,10 +111,13 @@ class ProcessRun:
 class ProcessJobs:
     """Starts, adopts, listens to and judges the Runner's process jobs. Thread-safe.
 
-    ``channel_dir`` holds the channel socket (private, 0700); ``records`` the supervisor
-    records. ``heartbeat_timeout``: a job that used the channel and is silent that long is
-    stale, twice that long it is killed. ``cancel_delay``: after a ``cancel`` message, how
-    long the program gets before SIGTERM (SIGKILL follows ``grace`` seconds later).
+    ``channel_dir`` holds the channel socket (private, 0700); None runs without a channel,
+    ``channel_problem`` saying why. ``records`` holds the supervisor records.
+    ``heartbeat_timeout``: a job that used the channel and is silent that long is stale,
+    twice that long it is killed. ``cancel_delay``: after a ``cancel`` message, how long the
+    program gets before SIGTERM (SIGKILL follows ``grace`` seconds later).
+    ``max_log_bytes``: the cap of each job's log file (see
+    :class:`~jobdeck.runtime.supervisor.LogWriter`; None: no cap).
     """
 
     def __init__(
@@ -112,15 +125,20 @@ class ProcessJobs:
         tracker: JobTracker,
         *,
         clock: Clock,
-        channel_dir: Path,
+        channel_dir: Path | None,
         records: SupervisorRecords,
         grace: float,
         cancel_delay: float,
         heartbeat_timeout: float,
+        channel_problem: str | None = None,
+        max_log_bytes: int | None = DEFAULT_MAX_LOG_BYTES,
     ) -> None:
         self._tracker = tracker
         self._clock = clock
         self._channel_dir = channel_dir
+        #: Why jobs run without a channel (None while it is served).
+        self.channel_problem: str | None = channel_problem or "the channel is not open"
+        self.max_log_bytes = max_log_bytes
         self.records = records
         self._grace = grace
         self._cancel_delay = cancel_delay
@@ -133,22 +151,28 @@ class ProcessJobs:
 
     def open(self) -> None:
         """Start serving the channel; without it, jobs still run (output parsing only)."""
+        if self._channel_dir is None:
+            log.warning("process jobs run without a progress channel: %s", self.channel_problem)
+            return
         server = ChannelServer(self._on_message, self._on_warning, directory=self._channel_dir)
         try:
             server.start()
         except ChannelError as exc:
+            self.channel_problem = str(exc)
             log.warning("process jobs run without a progress channel: %s", exc)
             server.close()
             return
         self._channel = server
+        self.channel_problem = None
 
     def close(self) -> None:
         """Stop serving the channel (jobs that outlive us reconnect to the next app)."""
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-            with contextlib.suppress(OSError):
-                self._channel_dir.rmdir()  # only if empty
+            if self._channel_dir is not None:
+                with contextlib.suppress(OSError):
+                    self._channel_dir.rmdir()  # only if empty
 
     @property
     def channel_path(self) -> Path | None:
@@ -216,6 +240,11 @@ class ProcessJobs:
         else:
             for name in ("JOBDECK_CHANNEL", "JOBDECK_JOB_ID", "JOBDECK_TOKEN"):
                 prepared.env.pop(name, None)  # never let a job talk to another app's channel
+            ctx.log(
+                f"no progress channel ({self.channel_problem}): progress is read from the "
+                "program's output only",
+                "warning",
+            )
         prepared.env[ENV_JOB_DATA] = json.dumps(command.data)
         run = ProcessRun(job_id, ctx, adopted=False)
         with self._lock:
@@ -231,6 +260,7 @@ class ProcessJobs:
                 on_started=on_started,
                 on_line=lambda line: self._on_line(run, line),
                 on_exit=lambda outcome: on_exit(run, outcome),
+                max_log_bytes=self.max_log_bytes,
             )
         except BaseException:
             self.forget(run)
@@ -287,7 +317,8 @@ class ProcessJobs:
         if parsed is not None:
             ctx.update_progress(parsed.current, parsed.total, parsed.message)
             return
-        ctx.update_progress(ctx.current, None, line[:MAX_MESSAGE_CHARS])
+        if not ctx.cancelled:  # what a program says while it stops is no news (see verdict)
+            ctx.update_progress(ctx.current, None, line[:MAX_MESSAGE_CHARS])
         if run.logged_lines < MAX_LOGGED_LINES:
             ctx.log(line)
         elif run.logged_lines == MAX_LOGGED_LINES:
@@ -358,10 +389,24 @@ class ProcessJobs:
 
     # -- the outcome --------------------------------------------------------------------------
 
+    def settle(self, run: ProcessRun) -> None:
+        """Wait (up to :data:`DRAIN_TIMEOUT`) until the channel has read everything the
+        ended job sent, so its report is known before its verdict."""
+        channel = self._channel
+        if channel is None:
+            return
+        if not channel.drain(run.job_id, DRAIN_TIMEOUT) and self._channel is not None:
+            run.ctx.log(
+                f"its channel was still busy {DRAIN_TIMEOUT:g} s after it ended: "
+                "later messages are ignored",
+                "warning",
+            )
+
     def verdict(
         self, run: ProcessRun, outcome: ProcessOutcome, *, timeout_message: str | None
     ) -> Verdict:
-        """How the job ends, given how its program ended and what the job said."""
+        """How the job ends, given how its program ended and what the job said. Call
+        :meth:`settle` first."""
         ctx = run.ctx
         code = outcome.exit_code
         if outcome.leftovers:
@@ -412,7 +457,8 @@ def _how(outcome: ProcessOutcome) -> str:
 def default_channel_dir_for(db_path: Path | None) -> Path:
     """The channel directory of the store at ``db_path``: the same on every start, so jobs
     that outlived the app reconnect; distinct per database, so two stores never share one.
-    ``None`` (an in-memory store): a directory of its own."""
+    ``None`` (an in-memory store): a directory of its own. Raises
+    :class:`~jobdeck.runtime.channel.ChannelError` when no safe runtime directory exists."""
     if db_path is None:
         return default_channel_dir() / f"mem-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     digest = hashlib.sha256(os.fsencode(db_path.resolve())).hexdigest()[:12]

@@ -48,6 +48,9 @@ class ProcessTree:
     """The program ``pid`` (a session and group leader: pgid == pid) and its descendants.
 
     ``start_time`` is the program's start time as :func:`process_start_time` reports it.
+    ``supervisor`` is ``(pid, start time)`` of the program's supervisor: as the child
+    subreaper of the job, it adopts the descendants that double-forked away from the
+    program (daemons), so its other children and their descendants belong to the job too.
     :attr:`matched` is True when that very process ran when the tree was made. The process
     group is signalled only while its pid does not belong to another process: the kernel
     never reuses a pid that still names a process group with members, so a group found
@@ -56,7 +59,13 @@ class ProcessTree:
     call from any thread.
     """
 
-    def __init__(self, pid: int, start_time: float | None) -> None:
+    def __init__(
+        self,
+        pid: int,
+        start_time: float | None,
+        *,
+        supervisor: tuple[int, float | None] | None = None,
+    ) -> None:
         self.pid = pid
         self.pgid = pid
         self.start_time = start_time
@@ -64,12 +73,18 @@ class ProcessTree:
         self._known: dict[int, psutil.Process] = {}
         self._escalation: threading.Timer | None = None
         self._root: psutil.Process | None = None
+        self._supervisor: psutil.Process | None = None
         self.matched = start_time is not None and process_start_time(pid) == start_time
         if self.matched:
             try:
                 self._root = psutil.Process(pid)  # psutil guards later calls against reuse
             except psutil.Error:
                 self.matched = False
+        if supervisor is not None:
+            spid, sstart = supervisor
+            if sstart is not None and process_start_time(spid) == sstart:
+                with contextlib.suppress(psutil.Error):
+                    self._supervisor = psutil.Process(spid)
 
     def alive(self) -> bool:
         """True while the program itself runs (not a zombie, and not a reused pid)."""
@@ -81,7 +96,8 @@ class ProcessTree:
         with self._lock:
             known = dict(self._known)
         found: dict[int, psutil.Process] = {}
-        for root in [p for p in (self._root, *known.values()) if p is not None]:
+        roots = [p for p in (self._root, self._supervisor, *known.values()) if p is not None]
+        for root in roots:
             try:
                 if not root.is_running():
                     continue
@@ -92,6 +108,8 @@ class ProcessTree:
             except psutil.Error:
                 continue
         found.pop(self.pid, None)
+        if self._supervisor is not None:
+            found.pop(self._supervisor.pid, None)
         with self._lock:
             self._known.update(found)
         return list(found.values())

@@ -10,7 +10,12 @@ Scheduling is event driven: the Runner subscribes to the tracker, and any event 
 free a slot or add a runnable job (created, finished, retrying) queues one scheduling pass
 to the GUI thread. :func:`~jobdeck.core.queue.plan_queue` decides what starts; one
 single-shot QTimer wakes the Runner when the next delayed job (``run_at``, retry backoff)
-or the next timeout is due. Nothing polls.
+or the next timeout is due. Nothing polls. One pass spends at most :data:`PASS_BUDGET`
+seconds starting jobs, then lets the GUI breathe and continues in the next pass.
+
+Python code running in threads shares one interpreter lock with the GUI thread, so jobs
+that run on threads (callables) have a budget of their own, ``max_threads``, below
+``max_workers`` (see :class:`Runner`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import enum
 import functools
 import logging
 import math
+import os
 import random
 import sys
 import tempfile
@@ -42,9 +48,18 @@ from jobdeck.core.tracker import JobTracker, UnknownJob
 from jobdeck.core.validation import check_json
 from jobdeck.jobs.command import COMMAND, CommandParams
 
+from .channel import ChannelError
 from .process import ProcessStartError
-from .process_jobs import ProcessJobs, ProcessRun, Verdict, default_channel_dir_for
+from .process_jobs import (
+    CANCELLED_MESSAGE,
+    ProcessJobs,
+    ProcessRun,
+    Verdict,
+    default_channel_dir_for,
+)
+from .store_files import StoreFiles
 from .supervised import ProcessOutcome, SupervisorRecords
+from .supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
 
 __all__ = ["Runner"]
 
@@ -54,6 +69,10 @@ log = logging.getLogger(__name__)
 MAX_TIMER_MS = 60_000
 #: CPython's GIL switch interval while a Runner runs (see :class:`Runner`, ``switch_interval``).
 DEFAULT_SWITCH_INTERVAL = 0.0005
+#: Jobs that run Python code on threads at once, by default (see :class:`Runner`).
+DEFAULT_MAX_THREADS = 8
+#: Seconds one scheduling pass may spend starting jobs before it yields to the GUI.
+PASS_BUDGET = 0.02
 #: Finished dependencies remembered (they never change), so planning needs no SQL.
 _DEP_CACHE_SIZE = 4096
 
@@ -96,6 +115,8 @@ class _Execution:
         self.timed_out = False
         self.thread_done = False  # its pool worker has returned (callables, threaded coroutines)
         self.abandoned = False  # timed out while its worker still runs
+        self.threaded = False  # runs on a pool thread, within max_threads
+        self.log_path = job.log_path  # an earlier attempt's log, for a retry to append to
         self.run: ProcessRun | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Future[Any] | None = None
@@ -124,11 +145,16 @@ class Runner(QObject):
     ``clock`` (default: the tracker's) decides when ``run_at``, backoff, timeouts and
     heartbeats are due; with a fake clock, advance it and call :meth:`poke`. ``grace`` is how
     long a cancelled process gets between SIGTERM and SIGKILL. ``log_dir`` holds the command
-    logs (default: ``logs/`` beside the database, or a temporary directory for ``:memory:``).
+    logs (default: ``<database>.d/logs/``, see :mod:`~jobdeck.runtime.store_files`, or a
+    temporary directory for ``:memory:``); the directory is private (0700), each log 0600.
+    ``max_log_bytes`` caps each log file: past it, the log keeps its first quarter and its
+    latest output with a line saying how much was left out between (default 64 MiB, or
+    the ``JOBDECK_MAX_LOG_BYTES`` environment variable; at least 64 KiB; None: no cap).
 
-    Process jobs: ``records_dir`` holds their supervisor records (default: ``supervised/``
-    beside the database; private, 0700), ``channel_dir`` the progress channel's socket
-    (default: one directory per database in the user's runtime directory). A job that used
+    Process jobs: ``records_dir`` holds their supervisor records (default:
+    ``<database>.d/supervised/``; private, 0700), ``channel_dir`` the progress channel's
+    socket (default: one directory per database in the user's runtime directory; when no
+    safe one exists, jobs run without the channel and their logs say so). A job that used
     the channel and then says nothing for ``heartbeat_timeout`` s is stale (see
     :meth:`stale_jobs`), for twice that it is killed and failed. Cancelling a job that is
     connected to the channel sends it ``cancel`` first and SIGTERM ``cancel_delay`` s later.
@@ -141,6 +167,17 @@ class Runner(QObject):
     eight CPU-bound job threads the GUI thread can wait 100+ ms for its turn. While started,
     the Runner sets the interval to this value (0.5 ms; restored by :meth:`shutdown`), which
     keeps the GUI's p99 gap in the tens of ms. ``None`` leaves the interpreter alone.
+
+    ``max_threads`` (default 8): how many jobs may run Python code on threads at once
+    (callables, and coroutines when there is no GUI event loop), within ``max_workers``.
+    Every such thread waits for the same interpreter lock as the GUI thread, and the lock
+    goes to any waiter, so with N busy job threads the GUI waits about N switch intervals
+    for each turn: 200 CPU-bound callables froze the GUI for seconds at a time (12.7 s was
+    measured), whatever the switch interval. More threads than a handful buy no speed for
+    Python code either. Callables beyond the budget wait, pending, in priority order, while
+    process and coroutine jobs (which need no thread of their own) still start up to
+    ``max_workers``. I/O-bound work that wants hundreds of concurrent waits is best written
+    as a coroutine job; raise ``max_threads`` for blocking I/O callables.
 
     Emits no public signals: widgets use :class:`~jobdeck.runtime.signals.JobSignals`.
     """
@@ -165,14 +202,18 @@ class Runner(QObject):
         cancel_delay: float = 1.0,
         channel_dir: str | Path | None = None,
         records_dir: str | Path | None = None,
+        max_log_bytes: int | str | None = "default",
+        max_threads: int = DEFAULT_MAX_THREADS,
     ) -> None:
         super().__init__(parent)
         _check_workers(max_workers)
+        _check_workers(max_threads, "max_threads")
         if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
             raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
         self._tracker = tracker
         self._registry = registry if registry is not None else JobRegistry()
         self._max_workers = max_workers
+        self._max_threads = max_threads
         self._grace = float(grace)
         self._clock: Clock = clock if clock is not None else tracker.now
         self._loop = loop
@@ -196,28 +237,34 @@ class Runner(QObject):
         self._cancel_delay = float(cancel_delay)
         self._channel_dir_arg = Path(channel_dir) if channel_dir is not None else None
         self._records_dir_arg = Path(records_dir) if records_dir is not None else None
+        self._max_log_bytes = _max_log_bytes(max_log_bytes)
         self._processes: ProcessJobs | None = None
 
         self._lock = threading.Lock()
         self._running: dict[str, _Execution] = {}
-        self._abandoned = 0
+        self._abandoned = 0  # threads of timed-out jobs that still run (outside the budget)
+        self._threads_busy = 0  # threads running a job (not abandoned), guarded by _lock
         self._schedule_requested = False
         self._started = False
         self._stopping = False
         self._unsubscribe: Callable[[], None] | None = None
         self._finished_deps: dict[str, Job] = {}
-        # The pending jobs, split so a pass looks at few of them: ``_ready`` (no dependency,
-        # not delayed) in start order, ``_held`` (waiting for dependencies or time).
+        # The pending jobs, split so a pass looks at few of them: the ready ones (no
+        # dependency, not delayed) in start order, ``_ready_threaded`` for jobs that need a
+        # thread and ``_ready`` for the others; ``_held`` (waiting for dependencies or time).
         self._ready: collections.deque[Job] = collections.deque()  # guarded by _lock
+        self._ready_threaded: collections.deque[Job] = collections.deque()  # guarded by _lock
         #: Slots a pool thread has claimed for a chained job it is about to start.
         self._reserved = 0
+        #: Thread slots a scheduling pass has claimed for the jobs it is starting.
+        self._reserved_threads = 0
         #: ``active`` is True on a pool thread while it records a callable's end.
         self._chain_state = threading.local()
         self._held: list[Job] = []
         self._queue_stale = True  # rebuilt from the tracker when jobs were queued
 
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(max_workers)
+        self._pool.setMaxThreadCount(self._thread_limit())
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -273,8 +320,30 @@ class Runner(QObject):
         _check_workers(value)
         with self._lock:
             self._max_workers = value
-            self._pool.setMaxThreadCount(value + self._abandoned)
+            self._pool.setMaxThreadCount(self._thread_limit() + self._abandoned)
         self._request_schedule()
+
+    @property
+    def max_threads(self) -> int:
+        """How many jobs may run Python code on threads at once (see :class:`Runner`)."""
+        return self._max_threads
+
+    @max_threads.setter
+    def max_threads(self, value: int) -> None:
+        _check_workers(value, "max_threads")
+        with self._lock:
+            self._max_threads = value
+            self._pool.setMaxThreadCount(self._thread_limit() + self._abandoned)
+        self._request_schedule()
+
+    def _thread_limit(self) -> int:
+        return min(self._max_workers, self._max_threads)
+
+    def _needs_thread(self, job_type: JobType | None) -> bool:
+        """Does a job of this type run Python code on a pool thread? (GUI thread)"""
+        if job_type is None or job_type is COMMAND or job_type.process:
+            return False
+        return not job_type.is_async or self._gui_loop() is None
 
     @property
     def log_dir(self) -> Path:
@@ -286,7 +355,7 @@ class Runner(QObject):
                 self._temp_logs = tempfile.TemporaryDirectory(prefix="jobdeck-logs-")
                 self._log_dir = Path(self._temp_logs.name)
             else:
-                self._log_dir = self._tracker.store.path.parent / "logs"
+                self._log_dir = StoreFiles(self._tracker.store.path).logs
         return self._log_dir
 
     def running_job_ids(self) -> list[str]:
@@ -315,23 +384,31 @@ class Runner(QObject):
 
     def _make_process_jobs(self) -> ProcessJobs:
         store = self._tracker.store
+        records = None
         if self._records_dir_arg is not None:
-            records_dir = self._records_dir_arg
+            records = SupervisorRecords(self._records_dir_arg)
         elif store.memory:
-            records_dir = self.log_dir / ".supervised"
+            records = SupervisorRecords(self.log_dir / ".supervised")
         else:
-            records_dir = store.path.parent / "supervised"
-        channel_dir = self._channel_dir_arg or default_channel_dir_for(
-            None if store.memory else store.path
-        )
+            files = StoreFiles(store.path)
+            records = SupervisorRecords(files.records, legacy=files.legacy_records)
+        channel_dir: Path | None = self._channel_dir_arg
+        problem = None
+        if channel_dir is None:
+            try:
+                channel_dir = default_channel_dir_for(None if store.memory else store.path)
+            except ChannelError as exc:
+                problem = str(exc)
         return ProcessJobs(
             self._tracker,
             clock=self._clock,
             channel_dir=channel_dir,
-            records=SupervisorRecords(records_dir),
+            channel_problem=problem,
+            records=records,
             grace=self._grace,
             cancel_delay=self._cancel_delay,
             heartbeat_timeout=self._heartbeat_timeout,
+            max_log_bytes=self._max_log_bytes,
         )
 
     # -- starting and stopping ----------------------------------------------------------------
@@ -516,49 +593,112 @@ class Runner(QObject):
             running = len(self._running) + self._reserved
             # Ready jobs beyond the first free slots cannot win over those before them.
             slots = max(0, self._max_workers - running)
-            front = [self._ready.popleft() for _ in range(min(slots, len(self._ready)))]
-            self._reserved += slots  # a pool thread chaining jobs must not take these slots
+            threads = max(0, self._thread_limit() - self._threads_busy - self._reserved_threads)
+            front = self._take_front(slots, threads)
+            # A pool thread chaining jobs must not take the slots this pass hands out.
+            self._reserved += slots
+            self._reserved_threads += threads
         try:
-            self._plan_and_start(front, running, now, next_deadline)
+            self._plan_and_start(front, running, threads, now, next_deadline)
         finally:
             with self._lock:
                 self._reserved -= slots
+                self._reserved_threads -= threads
+
+    def _take_front(self, slots: int, threads: int) -> list[tuple[Job, bool]]:
+        """Pop the first ``slots`` ready jobs in start order, at most ``threads`` of them
+        needing a thread: ``(job, needs_thread)``. Caller holds the lock."""
+        front: list[tuple[Job, bool]] = []
+        ready, threaded = self._ready, self._ready_threaded
+        while len(front) < slots:
+            use_thread = bool(threaded) and threads > 0
+            if use_thread and ready:
+                use_thread = _start_order(threaded[0]) < _start_order(ready[0])
+            if use_thread:
+                front.append((threaded.popleft(), True))
+                threads -= 1
+            elif ready:
+                front.append((ready.popleft(), False))
+            else:
+                break
+        return front
 
     def _plan_and_start(
-        self, front: list[Job], running: int, now: float, next_deadline: float | None
+        self,
+        front: list[tuple[Job, bool]],
+        running: int,
+        threads: int,
+        now: float,
+        next_deadline: float | None,
     ) -> None:
+        front_jobs = {job.id: needs_thread for job, needs_thread in front}
         plan = plan_queue(
-            self._held + front,
+            self._held + [job for job, _ in front],
             running=running,
             max_workers=self._max_workers,
             lookup=self._lookup,
             now=now,
         )
-        taken = {job.id for job in plan.start} | {job.id for job, _ in plan.fail}
+        # Start the plan in order, within the thread budget and the time budget of a pass.
+        budget_ends = time.perf_counter() + PASS_BUDGET
+        start: list[Job] = []
+        for job in plan.start:
+            needs_thread = front_jobs.get(job.id)
+            if needs_thread is None:  # a held job whose dependencies completed
+                needs_thread = self._needs_thread(self.job_type(job.type))
+            if needs_thread and threads <= 0:
+                continue  # it stays pending: from the queue, or held
+            if needs_thread:
+                threads -= 1
+            start.append(job)
+        taken = {job.id for job in start} | {job.id for job, _ in plan.fail}
         with self._lock:
-            self._ready.extendleft(reversed([job for job in front if job.id not in taken]))
+            for queue, needs_thread in ((self._ready, False), (self._ready_threaded, True)):
+                back = [j for j, t in front if t is needs_thread and j.id not in taken]
+                queue.extendleft(reversed(back))
         if taken:
             self._held = [job for job in self._held if job.id not in taken]
         for job, reason in plan.fail:
             self._fail_unstartable(job, reason)
-        if not all([self._start_job(job, now) for job in plan.start]):
-            self._request_schedule()  # a job was cancelled meanwhile: its slot is free
+        again = False
+        for index, job in enumerate(start):
+            if time.perf_counter() > budget_ends:
+                self._put_back(start[index:], front_jobs)
+                again = True
+                break
+            if not self._start_job(job, now):
+                again = True  # it was cancelled meanwhile: its slot is free
+        if again:
+            self._request_schedule()
         due = [t for t in (plan.next_due, next_deadline) if t is not None]
         with self._lock:
             due += [ex.deadline for ex in self._running.values() if ex.deadline is not None]
         self._arm_timer(min(due) if due else None, now)
 
+    def _put_back(self, jobs: list[Job], front: dict[str, bool]) -> None:
+        """Jobs a pass ran out of time to start go back where they came from, in order:
+        the front of their ready queue, or the held jobs."""
+        with self._lock:
+            for queue, needs_thread in ((self._ready, False), (self._ready_threaded, True)):
+                queue.extendleft(reversed([j for j in jobs if front.get(j.id) is needs_thread]))
+        self._held.extend(j for j in jobs if j.id not in front)
+
     def _rebuild_queue(self, now: float) -> None:
         ready: list[Job] = []
+        threaded: list[Job] = []
         self._held = []
         for job in self._tracker.pending_jobs():
             if job.depends_on or (job.run_at_ts is not None and job.run_at_ts > now):
                 self._held.append(job)
+            elif self._needs_thread(self.job_type(job.type)):
+                threaded.append(job)
             else:
                 ready.append(job)
         with self._lock:
             self._ready.clear()
             self._ready.extend(ready)
+            self._ready_threaded.clear()
+            self._ready_threaded.extend(threaded)
 
     def _arm_timer(self, due: float | None, now: float) -> None:
         if due is None:
@@ -607,7 +747,9 @@ class Runner(QObject):
                 if not ex.thread_done:
                     ex.abandoned = True
                     self._abandoned += 1
-                    self._pool.setMaxThreadCount(self._max_workers + self._abandoned)
+                    if ex.threaded:
+                        self._threads_busy -= 1  # its thread no longer counts
+                    self._pool.setMaxThreadCount(self._thread_limit() + self._abandoned)
             self._conclude_failed(ex, ex.timeout_message(), retry=True)
 
     def _fail_unstartable(self, job: Job, reason: str) -> None:
@@ -637,7 +779,7 @@ class Runner(QObject):
         else:
             kind = _Kind.COROUTINE if job_type.is_async else _Kind.CALLABLE
         deadline = now + job.timeout if job.timeout is not None else None
-        ex = self._begin(job, job_type, kind, deadline)
+        ex = self._begin(job, job_type, kind, deadline, threaded=self._needs_thread(job_type))
         if ex is None:
             return False  # cancelled between planning and starting
         if isinstance(prepared, CommandParams):
@@ -660,17 +802,26 @@ class Runner(QObject):
         return job_type.to_kwargs(job.params)
 
     def _begin(
-        self, job: Job, job_type: JobType, kind: _Kind, deadline: float | None
+        self,
+        job: Job,
+        job_type: JobType,
+        kind: _Kind,
+        deadline: float | None,
+        *,
+        threaded: bool,
     ) -> _Execution | None:
-        """Move the job to running and register its execution; None if it was no longer
-        pending (cancelled meanwhile)."""
+        """Move the job to running and register its execution (``threaded``: it takes one
+        of the ``max_threads``); None if it was no longer pending (cancelled meanwhile)."""
         try:
             ctx = self._tracker.start_job(job.id)
         except (InvalidTransition, UnknownJob):
             return None
         ex = _Execution(job, ctx, job_type, kind, deadline)
+        ex.threaded = threaded
         with self._lock:
             self._running[job.id] = ex
+            if threaded:
+                self._threads_busy += 1
         return ex
 
     # -- finishing (any thread) ---------------------------------------------------------------
@@ -713,7 +864,13 @@ class Runner(QObject):
         self._conclude(ex, fail)
 
     def _conclude_cancelled(self, ex: _Execution) -> None:
-        self._conclude(ex, lambda: self._tracker.mark_cancelled(ex.job_id))
+        def cancel() -> None:
+            # Its message says so, not whatever the job said last while it stopped
+            # (rsync's "received SIGUSR1", say).
+            ex.ctx.update_progress(ex.ctx.current, None, CANCELLED_MESSAGE)
+            self._tracker.mark_cancelled(ex.job_id)
+
+        self._conclude(ex, cancel)
 
     def _conclude_verdict(self, ex: _Execution, verdict: Verdict) -> None:
         if verdict.status == "cancelled":
@@ -764,7 +921,9 @@ class Runner(QObject):
             ex.thread_done = True
             if ex.abandoned:
                 self._abandoned -= 1
-                self._pool.setMaxThreadCount(self._max_workers + self._abandoned)
+                self._pool.setMaxThreadCount(self._thread_limit() + self._abandoned)
+            elif ex.threaded:
+                self._threads_busy -= 1
 
     # -- callables (pool thread) --------------------------------------------------------------
 
@@ -813,11 +972,14 @@ class Runner(QObject):
                 self._stopping
                 or not self._started
                 or self._queue_stale
-                or not self._ready
+                or not self._ready_threaded
                 or len(self._running) + self._reserved >= self._max_workers
+                or self._threads_busy + self._reserved_threads >= self._thread_limit()
             ):
                 return None
-            job = self._ready[0]
+            job = self._ready_threaded[0]
+            if self._ready and _start_order(self._ready[0]) < _start_order(job):
+                return None  # a job that needs no thread comes first: the GUI starts it
             job_type = self.job_type(job.type)
             if (
                 job_type is None
@@ -827,7 +989,7 @@ class Runner(QObject):
                 or job.timeout is not None
             ):
                 return None
-            self._ready.popleft()
+            self._ready_threaded.popleft()
             self._reserved += 1
         try:
             try:
@@ -836,7 +998,7 @@ class Runner(QObject):
                 self._fail_unstartable(job, f"invalid params: {exc}")
                 return None
             assert isinstance(kwargs, dict)  # a plain callable (checked above)
-            ex = self._begin(job, job_type, _Kind.CALLABLE, None)
+            ex = self._begin(job, job_type, _Kind.CALLABLE, None, threaded=True)
             return None if ex is None else (ex, job_type.func, kwargs)
         finally:
             with self._lock:
@@ -905,7 +1067,13 @@ class Runner(QObject):
 
     def _start_process(self, ex: _Execution, command: CommandParams) -> None:
         assert self._processes is not None
-        log_path = self.log_dir / f"{ex.job_id}.log"
+        # A retry appends to the log of the earlier attempts, wherever that is (an older
+        # version's folder included), so the job keeps one whole log.
+        earlier = ex.log_path
+        if earlier is not None and Path(earlier).is_file():
+            log_path = Path(earlier)
+        else:
+            log_path = self.log_dir / f"{ex.job_id}.log"
         try:
             self._tracker.set_process_info(ex.job_id, log_path=str(log_path))
             ex.run = self._processes.spawn(
@@ -918,6 +1086,10 @@ class Runner(QObject):
             )
         except ProcessStartError as exc:
             self._conclude_failed(ex, str(exc), retry=False)
+            return
+        except OSError as exc:  # the log, its folder or the record (unsafe, full disk, ...)
+            log.warning("job %s could not start: %s", ex.job_id, exc)
+            self._conclude_failed(ex, f"could not start: {exc}", retry=False)
             return
         except Exception as exc:
             self._conclude_failed(ex, exc, retry=False)
@@ -938,6 +1110,7 @@ class Runner(QObject):
         assert self._processes is not None
         timeout_message = ex.timeout_message() if ex.timed_out else None
         try:
+            self._processes.settle(run)
             verdict = self._processes.verdict(run, outcome, timeout_message=timeout_message)
         except Exception as exc:
             log.exception("could not judge how job %s ended", ex.job_id)
@@ -992,6 +1165,33 @@ class Runner(QObject):
         self._processes.check_liveness(self._clock())
 
 
-def _check_workers(value: object) -> None:
+def _max_log_bytes(value: int | str | None) -> int | None:
+    """The log cap: an int (bytes), None (no cap), or "default" (``JOBDECK_MAX_LOG_BYTES``
+    from the environment if set, else :data:`DEFAULT_MAX_LOG_BYTES`)."""
+    where = "max_log_bytes"
+    if value == "default":
+        raw = os.environ.get("JOBDECK_MAX_LOG_BYTES", "").strip()
+        if not raw:
+            return DEFAULT_MAX_LOG_BYTES
+        where = "JOBDECK_MAX_LOG_BYTES"
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{where} must be a number of bytes, got {raw!r}") from None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_MAX_LOG_BYTES:
+        raise ValueError(
+            f"{where} must be an integer >= {MIN_MAX_LOG_BYTES} (bytes) or None, got {value!r}"
+        )
+    return value
+
+
+def _start_order(job: Job) -> tuple[int, str]:
+    """The order ready jobs start in: higher priority first, then older (ids sort by time)."""
+    return -job.priority, job.id
+
+
+def _check_workers(value: object, name: str = "max_workers") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"max_workers must be an integer >= 1, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

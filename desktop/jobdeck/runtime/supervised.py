@@ -6,7 +6,9 @@ same :class:`SupervisedProcess` watches a program it just started (:meth:`spawn`
 that was running before the app started (:meth:`attach`):
 
 * output: the job's log file is tailed (:class:`~jobdeck.runtime.log_tail.LogTail`) and
-  every non-blank line goes to ``on_line``;
+  every non-blank line goes to ``on_line``; once the program has ended, its last lines are
+  read from the end of the log (:func:`~jobdeck.runtime.log_tail.last_lines`), not from
+  wherever the reader had got to;
 * exit: the supervisor process is watched through a pidfd (pid *and* start time checked,
   so a reused pid is never taken for it); when it is gone its record says how the program
   ended. No record of the end means the outcome is lost;
@@ -14,8 +16,11 @@ that was running before the app started (:meth:`attach`):
   adds the exact totals of everything it waited for;
 * stopping: :meth:`terminate` (SIGTERM, SIGKILL after a grace period, optionally after a
   delay that gives a channel ``cancel`` time to work) and :meth:`kill` act on the program's
-  :class:`~jobdeck.runtime.process_tree.ProcessTree`. Descendants still running when the
-  program ends are stopped the same way.
+  :class:`~jobdeck.runtime.process_tree.ProcessTree`, which includes the processes the
+  supervisor adopted as their child subreaper (daemons that double-forked away). The
+  supervisor stops whatever is left when the program ends; so does this class.
+
+Waits use ``poll``, never ``select``, so they work whatever the number of open files.
 
 Callbacks run on the watcher thread: ``on_started(pid)`` once the program runs (fresh
 spawns only), ``on_line(line)`` per line, then ``on_exit(outcome)`` exactly once, unless
@@ -36,11 +41,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .channel import secure_directory
-from .log_tail import LogTail
+from .log_tail import TAIL_LINES, LogTail, last_lines
+from .private_files import open_private_append, private_directory
 from .process import PreparedCommand
 from .process_tree import ProcessTree, ResourceUsage
 from .supervisor import (
+    DEFAULT_MAX_LOG_BYTES,
     READY,
     STATE_EXITED,
     STATE_START_FAILED,
@@ -62,20 +68,40 @@ SAMPLE_INTERVAL = 1.0
 
 
 class SupervisorRecords:
-    """The private directory (0700) holding one ``<job id>.json`` record per supervised job."""
+    """The private directory (0700) holding one ``<job id>.json`` record (0600) per
+    supervised job.
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    ``legacy`` directories are where earlier versions kept records: a record is still
+    found (and removed) there, so a job left running across an upgrade is re-attached.
+    New records always go to ``directory``.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str], legacy: tuple[str | os.PathLike[str], ...] = ()
+    ) -> None:
         self.directory = Path(directory)
+        self.legacy = tuple(Path(d) for d in legacy)
 
     def path(self, job_id: str) -> Path:
+        """Where the record of ``job_id`` is (in a legacy directory if it is there)."""
+        name = self._name(job_id)
+        for directory in self.legacy:
+            if (directory / name).exists():
+                return directory / name
+        return self.directory / name
+
+    @staticmethod
+    def _name(job_id: str) -> str:
         if not job_id or "/" in job_id or job_id.startswith("."):
             raise ValueError(f"not a usable job id for a record file name: {job_id!r}")
-        return self.directory / f"{job_id}.json"
+        return f"{job_id}.json"
 
     def create(self, record: SupervisorRecord) -> Path:
-        """Write a new record (creating the directory private to the user); its path."""
-        secure_directory(self.directory)
-        path = self.path(record.job_id)
+        """Write a new record (creating the directory private to the user); its path.
+        Raises OSError (:class:`~jobdeck.runtime.private_files.UnsafePathError` when the
+        directory cannot be made private)."""
+        private_directory(self.directory)
+        path = self.directory / self._name(record.job_id)
         write_record(path, record)
         return path
 
@@ -87,8 +113,10 @@ class SupervisorRecords:
         return read_record(path)
 
     def remove(self, job_id: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path(job_id).unlink()
+        name = self._name(job_id)
+        for directory in (self.directory, *self.legacy):
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).unlink()
 
 
 @dataclass(frozen=True)
@@ -98,6 +126,8 @@ class ProcessOutcome:
     ``kind`` is ``"exited"`` (``exit_code`` or ``signal`` set), ``"start_failed"`` or
     ``"lost"`` (the end was not recorded); ``error`` says why for the last two.
     ``ended_before_watch`` is True when it had already ended when :meth:`attach` was called.
+    ``tail`` holds the last output lines of this attempt, read from the end of the log.
+    ``leftovers`` counts the processes it left running that had to be stopped.
     """
 
     kind: str
@@ -134,12 +164,15 @@ class SupervisedProcess:
         on_started: OnStarted | None,
         on_line: OnLine | None,
         on_exit: OnExit | None,
+        output_start: int | None = None,
     ) -> None:
         """Internal: use :meth:`spawn` or :meth:`attach`."""
         self.records = records
         self.job_id = job_id
         self.log_path = log_path
         self.grace = grace
+        #: Where this attempt's output starts in the log (the record's, once known).
+        self.output_start = offset if output_start is None else output_start
         self.usage = ResourceUsage()
         self._tail = LogTail(log_path, offset)
         self._on_started = on_started
@@ -175,13 +208,17 @@ class SupervisedProcess:
         on_started: OnStarted | None = None,
         on_line: OnLine | None = None,
         on_exit: OnExit | None = None,
+        max_log_bytes: int | None = DEFAULT_MAX_LOG_BYTES,
     ) -> SupervisedProcess:
         """Write the record and start the supervisor; returns at once (the program's pid
         comes through ``on_started``). ``extra`` is stored in the record (e.g. the channel
-        token). Raises OSError when the log file or record cannot be written or the
-        supervisor cannot be started."""
+        token). The log file and its directory are private (0600/0700); past
+        ``max_log_bytes`` the supervisor cuts the log's middle (None: no cap). Raises
+        OSError when the log file or record cannot be written or the supervisor cannot be
+        started."""
         path = Path(log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
+        log_file = open_private_append(path)  # the supervisor's own errors land in it
         offset = LogTail.end_of(path)
         record = SupervisorRecord(
             job_id=job_id,
@@ -190,8 +227,15 @@ class SupervisedProcess:
             cwd=command.cwd,
             env=dict(command.env),
             extra=dict(extra or {}),
+            grace=float(grace),
+            max_log_bytes=max_log_bytes,
+            output_start=offset,
         )
-        record_path = records.create(record)
+        try:
+            record_path = records.create(record)
+        except BaseException:
+            log_file.close()
+            raise
         self = cls(
             records,
             job_id,
@@ -203,9 +247,15 @@ class SupervisedProcess:
             on_exit=on_exit,
         )
         try:
-            with open(path, "ab") as log_file:  # the supervisor's own errors land in the log
+            with log_file:
                 self._launcher = subprocess.Popen(
-                    [sys.executable, "-I", os.fspath(SUPERVISOR_SCRIPT), os.fspath(record_path)],
+                    [
+                        sys.executable,
+                        "-I",
+                        "-S",
+                        os.fspath(SUPERVISOR_SCRIPT),
+                        os.fspath(record_path),
+                    ],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=log_file,
@@ -244,11 +294,12 @@ class SupervisedProcess:
             on_started=None,
             on_line=on_line,
             on_exit=on_exit,
+            output_start=record.output_start,
         )
         if record.supervisor_pid is not None:
             self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
         if record.pid is not None:
-            self._tree = ProcessTree(record.pid, record.start_time)
+            self._tree = ProcessTree(record.pid, record.start_time, supervisor=self._supervisor)
         self._attached_at = time.time()
         self._thread.start()
         return self
@@ -390,8 +441,11 @@ class SupervisedProcess:
         deadline = time.monotonic() + START_TIMEOUT
         with launcher.stdout:
             fd = launcher.stdout.fileno()
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.register(self._wake_read, select.POLLIN)
             while time.monotonic() < deadline and not self._detached:
-                ready, _, _ = select.select([fd, self._wake_read], [], [], POLL_INTERVAL * 4)
+                ready = {ready_fd for ready_fd, _ in poller.poll(POLL_INTERVAL * 4 * 1000)}
                 if fd in ready:
                     chunk = os.read(fd, 64)
                     if not chunk:
@@ -418,12 +472,15 @@ class SupervisedProcess:
 
     def _adopt(self, record: SupervisorRecord) -> None:
         assert record.pid is not None
-        tree = ProcessTree(record.pid, record.start_time)
+        supervisor = None
+        if record.supervisor_pid is not None:
+            supervisor = (record.supervisor_pid, record.supervisor_start_time)
+        tree = ProcessTree(record.pid, record.start_time, supervisor=supervisor)
         with self._lock:
             self._tree = tree
             request, self._stop_request = self._stop_request, None
-            if record.supervisor_pid is not None:
-                self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
+            if supervisor is not None:
+                self._supervisor = supervisor
         if request is not None:
             kind, grace = request
             if kind == "kill":
@@ -436,10 +493,13 @@ class SupervisedProcess:
         pidfd = _open_pidfd(pid, start_time)
         alive = pidfd is not None or process_start_time(pid) == start_time
         next_sample = 0.0
+        poller = select.poll()
+        poller.register(self._wake_read, select.POLLIN)
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
         try:
             while alive:
-                watched = [self._wake_read] + ([pidfd] if pidfd is not None else [])
-                ready, _, _ = select.select(watched, [], [], POLL_INTERVAL)
+                ready = {fd for fd, _ in poller.poll(POLL_INTERVAL * 1000)}
                 if self._detached:
                     return False
                 self._emit(self._tail.read())
@@ -475,6 +535,8 @@ class SupervisedProcess:
             return ProcessOutcome("start_failed", error=record.error, ended_at=record.ended_at)
         assert record.state == STATE_EXITED
         self.usage.add(record.max_rss, record.cpu_seconds)
+        self.output_start = record.output_start
+        found = self._stop_leftovers()
         return ProcessOutcome(
             "exited",
             exit_code=record.exit_code,
@@ -488,7 +550,7 @@ class SupervisedProcess:
             tail=self._finish_output(),
             peak_rss=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
-            leftovers=self._stop_leftovers(),
+            leftovers=max(found, record.leftovers),
         )
 
     def _lost(self, why: str) -> ProcessOutcome:
@@ -502,8 +564,10 @@ class SupervisedProcess:
         )
 
     def _finish_output(self) -> tuple[str, ...]:
+        """Read what is left to read (the reader skips ahead when far behind), then the
+        real last lines of this attempt, from the end of the log."""
         self._emit(self._tail.finish())
-        return tuple(self._tail.tail)
+        return tuple(last_lines(self.log_path, TAIL_LINES, start=self.output_start))
 
     def _stop_leftovers(self) -> int:
         """Stop descendants that outlived the program; how many there were."""

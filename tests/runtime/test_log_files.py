@@ -1,0 +1,165 @@
+"""The log files of process jobs: the supervisor's capped writer (head + tail), reading a
+log's last lines from its end, the tail reader across a cut, and private files."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from jobdeck.runtime.log_tail import FINISH_WINDOW, LogTail, last_lines
+from jobdeck.runtime.private_files import (
+    UnsafePathError,
+    open_private_append,
+    private_directory,
+)
+from jobdeck.runtime.supervisor import MIN_MAX_LOG_BYTES, LogWriter
+
+CAP = MIN_MAX_LOG_BYTES  # 64 KiB
+
+
+def numbered(start: int, count: int) -> bytes:
+    return b"".join(b"line %06d of the output\n" % n for n in range(start, start + count))
+
+
+LINE = len(numbered(0, 1))
+
+
+def write_in_chunks(writer: LogWriter, data: bytes, chunk: int = 1000) -> None:
+    for i in range(0, len(data), chunk):
+        writer.write(data[i : i + chunk])
+
+
+def test_a_log_under_its_cap_is_written_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    writer = LogWriter(str(path), CAP)
+    write_in_chunks(writer, numbered(0, 100))
+    writer.close()
+    assert path.read_bytes() == numbered(0, 100)
+    assert writer.omitted == 0
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_a_log_past_its_cap_keeps_its_head_and_its_latest_output(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    writer = LogWriter(str(path), CAP)
+    total = 20_000  # ~500 KB, almost 8 times the cap
+    data = numbered(0, total)
+    for i in range(0, len(data), 777):
+        writer.write(data[i : i + 777])
+        assert path.stat().st_size <= CAP  # never left above the cap
+    writer.close()
+    text = path.read_bytes()
+    head, marker_and_tail = text.split(b"[jobdeck: ", 1)
+    marker, tail = marker_and_tail.split(b"\n", 1)
+    assert head == numbered(0, len(head) // LINE)  # whole lines from the very first one
+    assert CAP // 4 - LINE <= len(head) <= CAP // 4
+    last = tail.rstrip(b"\n").split(b"\n")
+    assert last[-1] == b"line %06d of the output" % (total - 1)
+    first_kept = int(last[0].split()[1])
+    assert tail == numbered(first_kept, total - first_kept)  # whole, consecutive lines
+    assert len(tail) >= CAP // 4 - LINE
+    omitted = int(marker.split()[0])
+    assert omitted == writer.omitted == len(data) - len(head) - len(tail)
+    assert b"bytes of output left out here" in marker
+
+
+def test_without_a_cap_nothing_is_cut(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    writer = LogWriter(str(path), None)
+    write_in_chunks(writer, numbered(0, 10_000), chunk=4096)
+    writer.close()
+    assert path.read_bytes() == numbered(0, 10_000)
+
+
+def test_output_start_follows_this_attempt_through_the_cuts(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    earlier = numbered(0, 1000)  # an earlier attempt's 25 KB
+    path.write_bytes(earlier)
+    writer = LogWriter(str(path), CAP, output_start=len(earlier))
+    writer.write(b"second attempt starts\n")
+    assert writer.output_start == len(earlier)
+    write_in_chunks(writer, numbered(5000, 5000))
+    writer.close()
+    data = path.read_bytes()
+    # Its start was cut out: it now begins right after the marker line.
+    assert data[: writer.output_start].endswith(b"latest output]\n")
+    assert last_lines(path, 2, start=writer.output_start) == [
+        "line 009998 of the output",
+        "line 009999 of the output",
+    ]
+
+
+def test_last_lines_are_this_attempts_and_read_from_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    path.write_bytes(b"old attempt line\n\n")
+    start = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(b"x" * (3 * FINISH_WINDOW) + b"\nnext to last\n\nthe last, unterminated")
+    assert last_lines(path, 2, start=start) == ["next to last", "the last, unterminated"]
+    assert last_lines(path, 50, start=start) == ["next to last", "the last, unterminated"]
+    path.write_bytes(b"old attempt line\n")
+    assert last_lines(path, 5, start=path.stat().st_size) == []  # this attempt said nothing
+    assert last_lines(tmp_path / "missing.log", 5) == []
+
+
+def test_the_tail_reader_carries_on_after_a_cut(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    path.write_bytes(numbered(0, 100))
+    tail = LogTail(path)
+    assert len(tail.read()) == 100
+    path.write_bytes(numbered(0, 10))  # shorter than what was read: its middle was cut
+    assert tail.read() == []  # not the head again: it carries on from the new end
+    with open(path, "ab") as f:
+        f.write(b"new line\n")
+    assert tail.read() == ["new line"]
+
+
+def test_finish_parses_only_the_end_of_a_log_it_fell_behind_on(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    path.write_bytes(numbered(0, 10))
+    tail = LogTail(path)
+    assert len(tail.read()) == 10
+    with open(path, "ab") as f:
+        f.write(numbered(10, 200_000) + b"done")
+    lines = tail.finish()
+    assert lines[-1] == "done"
+    assert len(lines) < FINISH_WINDOW // LINE + 2
+    assert all(line.startswith("line ") for line in lines[:-1])  # no partial first line
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_private_directories_and_files_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        directory = private_directory(tmp_path / "a" / "b")
+        with open_private_append(directory / "x.log") as f:
+            f.write(b"secret\n")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "a" / "b" / "x.log").st_mode) == 0o600
+
+
+def test_private_files_refuse_symbolic_links(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("")
+    (tmp_path / "x.log").symlink_to(target)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        open_private_append(tmp_path / "x.log")
+    (tmp_path / "dir").symlink_to(tmp_path)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        private_directory(tmp_path / "dir")
+
+
+def test_a_shared_directory_is_never_narrowed(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp
+    with pytest.raises(UnsafePathError, match="shared directory"):
+        private_directory(shared)
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777
+    assert private_directory(shared / "mine") == shared / "mine"
