@@ -140,9 +140,8 @@ def recover(
             out.pending.append(recovered)
         log.info("recovered job %s as %s", job.id, recovered.status.value)
     if cutoff is not None:
-        expired = store.expired_jobs(conn, cutoff)
+        out.log_files = store.expired_log_files(conn, cutoff)
         removed = store.delete_expired(conn, cutoff)
-        out.log_files = [(job_id, path) for job_id, path in expired if path]
         if removed:
             log.info("deleted %d finished jobs that ended before %s", removed, cutoff)
     return out

@@ -622,13 +622,13 @@ class Store:
         row = conn.execute("SELECT COUNT(*) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()
         return int(row[0])
 
-    def expired_jobs(self, conn: sqlite3.Connection, ts: float) -> list[tuple[str, str | None]]:
-        """(id, log path) of finished jobs that ended before ``ts`` and that no pending or
-        running job depends on: what retention deletes."""
-        return list(conn.execute(f"SELECT id, log_path {_EXPIRED}", (ts,)))
+    def expired_log_files(self, conn: sqlite3.Connection, ts: float) -> list[tuple[str, str]]:
+        """(id, log path) of the jobs :meth:`delete_expired` deletes that have a log file."""
+        return list(conn.execute(f"SELECT id, log_path {_EXPIRED} AND log_path IS NOT NULL", (ts,)))
 
     def delete_expired(self, conn: sqlite3.Connection, ts: float) -> int:
-        """Delete what :meth:`expired_jobs` lists (their log lines go by cascade)."""
+        """Delete finished jobs that ended before ``ts`` and that no pending or running job
+        depends on: what retention deletes (their log lines go by cascade)."""
         return conn.execute(f"DELETE {_EXPIRED}", (ts,)).rowcount
 
     def get_meta(self, conn: sqlite3.Connection, key: str) -> Any:
@@ -676,10 +676,14 @@ class Store:
 
     def raw_rows_with_status(self, *statuses: JobStatus) -> list[tuple[Any, ...]]:
         """Raw rows (in :data:`JOB_COLUMNS` order) of jobs with these statuses, oldest first."""
-        marks = ", ".join("?" * len(statuses))
-        return self.conn.execute(
-            f"{_SELECT_JOB} WHERE status IN ({marks}) ORDER BY id", [s.value for s in statuses]
-        ).fetchall()
+        rows: list[tuple[Any, ...]] = []
+        for status in statuses:  # one status at a time: each walks its (status, id) index
+            rows += self.conn.execute(
+                f"{_SELECT_JOB} WHERE status = ? ORDER BY id", (status.value,)
+            ).fetchall()
+        if len(statuses) > 1:
+            rows.sort(key=lambda row: row[_COL["id"]])
+        return rows
 
     def with_status(self, *statuses: JobStatus) -> list[Job]:
         return [row_to_job(r) for r in self.raw_rows_with_status(*statuses)]
