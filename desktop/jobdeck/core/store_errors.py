@@ -6,7 +6,6 @@ is wrong and what to do about it; the SQLite error behind it is chained (``__cau
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 __all__ = [
@@ -135,10 +134,15 @@ def error_class_for(exc: BaseException) -> type[StoreError]:
     return StoreError
 
 
-def is_whole_transaction_lost(exc: BaseException) -> bool:
-    """True for errors after which SQLite may have rolled back the whole transaction."""
-    return _primary_name(exc) in ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_NOMEM")
-
-
-def is_sqlite_error(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.Error)
+def is_storage_trouble(exc: BaseException) -> bool:
+    """True for errors that are about the file or the disk rather than about one change."""
+    return _primary_name(exc) in (
+        "SQLITE_FULL",
+        "SQLITE_IOERR",
+        "SQLITE_READONLY",
+        "SQLITE_CORRUPT",
+        "SQLITE_NOTADB",
+        "SQLITE_CANTOPEN",
+        "SQLITE_PERM",
+        "SQLITE_NOMEM",
+    )

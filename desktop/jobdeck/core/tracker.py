@@ -44,7 +44,7 @@ from .recovery import (
     retention_cutoff,
 )
 from .store import Store, StoreError, StoreReadOnly, StoreWriteError, default_db_path
-from .store_errors import describe_sqlite_error
+from .store_errors import describe_sqlite_error, is_storage_trouble
 from .validation import (
     INT64_MAX,
     LOG_CAP_MARKER,
@@ -386,7 +386,10 @@ class JobTracker:
                         conn.execute("ROLLBACK TO change")
                         conn.execute("RELEASE change")
                 if isinstance(exc, sqlite3.Error):
-                    raise self._error_for_caller(exc) from exc
+                    error = self._error_for_caller(exc)
+                    if is_storage_trouble(exc):
+                        self._set_store_error(error)
+                    raise error from exc
                 raise
             self._fail_group(group, exc)
             raise self._error_for_caller(exc) from exc
@@ -446,22 +449,25 @@ class JobTracker:
             self._logs.extendleft(reversed(group.logs))
         group.error = error
         described = self._error_for_caller(error)
-        log.error("%s (%d changes rolled back)", described, group.changes)
-        self._set_store_error(described)
+        news = self._set_store_error(described)
+        (log.error if news else log.debug)("%s (%d changes rolled back)", described, group.changes)
         group.finish()
 
-    def _set_store_error(self, error: StoreWriteError | None) -> None:
+    def _set_store_error(self, error: StoreWriteError | None) -> bool:
+        """Record the store's trouble (None: over); tell the status subscribers when that
+        is news. Returns whether it was."""
         before = self._store_error
         self._store_error = error
-        if (before is None) == (error is None) and (
-            error is None or before is None or str(before) == str(error)
-        ):
-            return
+        if str(before) == str(error):  # "None" == "None", or the same trouble again
+            return False
+        if error is None:
+            log.warning("%s accepts changes again", self.store.path)
         for callback in self._status_subscribers:
             try:
                 callback(error)
             except Exception:
                 log.exception("store status subscriber %r failed", callback)
+        return True
 
     def _announce(self) -> None:
         """Send the queued events in order (called by the lock after a commit)."""
