@@ -107,3 +107,22 @@ def test_one_job_s_unstorable_log_line_does_not_drop_other_jobs_lines(tmp_path: 
     rows = other.execute("SELECT message FROM job_logs ORDER BY id").fetchall()
     other.close()
     assert [r[0] for r in rows] == ["a before", "b after", "a after"]
+
+
+def test_lookups_with_unstorable_text_answer_instead_of_crashing(tmp_path: Path) -> None:
+    """An id, filter or search typed with a non-UTF-8 byte finds nothing or what is shown."""
+    from jobdeck.core import UnknownJob
+
+    with JobTracker.open(tmp_path / "jobs.db") as tracker:
+        ctx = tracker.create_job("t", title=NAME)
+        tracker.complete_job(ctx.job_id)
+        assert tracker.get_job(NAME) is None
+        assert tracker.logs(NAME) == []
+        with pytest.raises(UnknownJob):
+            tracker.complete_job(NAME)
+        assert tracker.cancel_job(NAME) is False
+        with pytest.raises(ValueError, match="depends_on: no job"):
+            tracker.enqueue("t", depends_on=[NAME])
+        assert [j.id for j in tracker.list_jobs(search=NAME)] == [ctx.job_id]
+        assert tracker.count_jobs(type=NAME) == 0
+        assert tracker.list_jobs(type=["t", NAME], before=NAME) != []

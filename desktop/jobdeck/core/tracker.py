@@ -598,7 +598,7 @@ class JobTracker:
         with self._lock:
             self._writable()
             for dep in deps:
-                if not isinstance(dep, str) or (
+                if _lookup_id(dep) is None or (
                     dep not in self._active and not self.store.exists(dep)
                 ):
                     raise ValueError(f"depends_on: no job with id {dep!r}")
@@ -631,6 +631,8 @@ class JobTracker:
         job = self._active.get(job_id)
         if job is not None:
             return self._with_live_progress(job)
+        if _lookup_id(job_id) is None:
+            raise UnknownJob(job_id)
         with self.store.reader_errors():
             stored = self.store.get(job_id)
         if stored is None:
@@ -1081,6 +1083,8 @@ class JobTracker:
             job = self._active.get(job_id)
             if job is not None:
                 return self._with_live_progress(job)
+        if _lookup_id(job_id) is None:
+            return None
         stored: Job | None = self._read(lambda conn: self.store.get(job_id, conn))
         return stored
 
@@ -1113,8 +1117,10 @@ class JobTracker:
         self._readable()
         limit = check_int("limit", limit, 0)
         status = _statuses(status)
-        if search is not None and not isinstance(search, str):
-            raise ValueError(f"search must be text, got {search.__class__.__name__}")
+        type = _text_filter("type", type)
+        search = _search(search)
+        if before is not None:
+            before = _check_text("before", before)
         jobs: list[Job] = self._read(
             lambda conn: self.store.select_jobs(status, type, search, limit, before, conn=conn)
         )
@@ -1133,6 +1139,8 @@ class JobTracker:
         """How many jobs match (``COUNT(*)`` on indexes)."""
         self._readable()
         status = _statuses(status)
+        type = _text_filter("type", type)
+        search = _search(search)
         return int(self._read(lambda conn: self.store.count_jobs(status, type, search, conn=conn)))
 
     def logs(self, job_id: str, limit: int = 200) -> list[LogEntry]:
@@ -1140,6 +1148,8 @@ class JobTracker:
         included)."""
         self._readable()
         limit = check_int("limit", limit, 0)
+        if _lookup_id(job_id) is None:
+            return []
         if self.store.shares_reader_connection or self._lock.held_by_me():
             with self._lock:
                 stored = self._read(lambda conn: self.store.logs(job_id, limit, conn))
@@ -1210,6 +1220,27 @@ def _statuses(
     if isinstance(value, str):
         return _status(value)
     return [_status(v) for v in value]
+
+
+def _lookup_id(job_id: object) -> str | None:
+    """``job_id`` if it could be an id in the store (text SQLite can take), else None."""
+    if isinstance(job_id, str) and storable_text(job_id) == job_id:
+        return job_id
+    return None
+
+
+def _search(search: object) -> str | None:
+    if search is None:
+        return None
+    return _check_text("search", search)  # found as stored: surrogates shown as escapes
+
+
+def _text_filter(name: str, value: str | Iterable[str] | None) -> str | list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _check_text(name, value)
+    return [_check_text(name, v) for v in value]
 
 
 def _check_type(type: object) -> str:
