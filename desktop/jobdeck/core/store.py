@@ -482,8 +482,10 @@ class Store:
         :data:`QUICK_CHECK_MAX_BYTES`, else a bounded probe. Raises :class:`StoreCorrupt`."""
         if size == 0:
             return
-        wal = self.path.with_name(self.path.name + "-wal")
-        total = size + (wal.stat().st_size if wal.exists() else 0)
+        try:
+            total = size + self.path.with_name(self.path.name + "-wal").stat().st_size
+        except OSError:
+            total = size
         conn = self.conn
         problem = _quick_check(conn) if total <= QUICK_CHECK_MAX_BYTES else _probe(conn)
         if problem:
