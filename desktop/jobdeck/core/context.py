@@ -55,7 +55,9 @@ _MAX = 2**63 - 1
 
 
 def _slow_number(name: str, value: object) -> float:
-    """Validate a progress number that is not a plain int in ``0 .. 2**63 - 1``."""
+    """Validate a progress number that is not a small non-negative int."""
+    if type(value) is int and 0 <= value <= _MAX:
+        return value
     if isinstance(value, bool) or not isinstance(value, Real):
         raise _bad_number(name, value)
     try:
@@ -122,10 +124,12 @@ class JobContext:
         value. A message is kept as given here; it is made storable (see
         :mod:`.validation`) when forwarded and stored.
         """
-        if type(current) is not int or current < 0 or current > _MAX:
+        # Ints up to 2**30 - 1 compare fastest (CPython specializes small ints); larger ones,
+        # up to 2**63 - 1, are checked on the slower path.
+        if type(current) is not int or current < 0 or current > 1073741823:
             current = _slow_number("current", current)
         if total is not None:
-            if type(total) is not int or total < 0 or total > _MAX:
+            if type(total) is not int or total < 0 or total > 1073741823:
                 total = _slow_number("total", total)
             self.total = total
         if message is not None:
