@@ -200,3 +200,33 @@ def test_verify_store_checks_the_whole_file(tmp_path: Path) -> None:
     make_store(db)
     with JobTracker.open(db) as tracker:
         assert tracker.verify_store() is None
+
+
+def test_a_checkpoint_cut_short_by_a_crash_is_not_damage(tmp_path: Path) -> None:
+    """SIGKILL during a WAL checkpoint can leave the file shorter than its (new) header
+    says, with the WAL still holding every page: SQLite recovers it; it is not truncated."""
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "jobs.db"
+    make_store(db, jobs=10)
+    grow = sqlite3.connect(db)
+    grow.execute("PRAGMA wal_autocheckpoint = 0")
+    with grow:
+        grow.executemany(
+            "INSERT INTO jobs (id, type, title, status, created_ts) "
+            "VALUES (?, 'x', ?, 'completed', 0)",
+            [(f"01HZZZZZZZ{i:016d}", "g" * 500) for i in range(400)],
+        )
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for name in ("jobs.db", "jobs.db-wal"):
+        shutil.copy(tmp_path / name, crashed / name)  # before the checkpoint
+    grow.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    grow.close()
+    old, new = (crashed / "jobs.db").read_bytes(), db.read_bytes()
+    assert len(new) > len(old)
+    # the checkpoint wrote the new first page, then the process died before the rest
+    (crashed / "jobs.db").write_bytes(new[:4096] + old[4096:])
+    with JobTracker.open(crashed / "jobs.db") as tracker:
+        assert tracker.count_jobs() == 410

@@ -403,7 +403,11 @@ class Store:
         header, size = self._file.read_header()
         if size == 0:
             return 0
-        self._check_version(check_header(self.path, header, size))
+        try:
+            wal_size = self.path.with_name(self.path.name + "-wal").stat().st_size
+        except OSError:
+            wal_size = 0
+        self._check_version(check_header(self.path, header, size, wal_size=wal_size))
         return size
 
     def _check_version(self, version: int) -> None:

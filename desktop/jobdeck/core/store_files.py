@@ -99,9 +99,13 @@ def make_private(path: Path) -> None:
 # -- the header -------------------------------------------------------------------------------
 
 
-def check_header(path: Path, header: bytes, file_size: int) -> int:
+def check_header(path: Path, header: bytes, file_size: int, *, wal_size: int = 0) -> int:
     """The schema version (``user_version``) in a SQLite header, after checking that the
     header is a plausible SQLite header and the file is not shorter than it says.
+
+    With a non-empty ``-wal`` file beside it (``wal_size``), the file may legitimately be
+    shorter than its header says (a checkpoint interrupted by a crash: SQLite finishes it
+    from the WAL), so its length is not checked then.
 
     Raises :class:`StoreCorrupt` naming the file otherwise, so that garbage behind a valid
     magic string is reported as damaged, not as "written by a newer Jobdeck".
@@ -131,7 +135,7 @@ def check_header(path: Path, header: bytes, file_size: int) -> int:
     pages = int.from_bytes(header[28:32], "big")
     valid_for = int.from_bytes(header[92:96], "big")
     change_counter = int.from_bytes(header[24:28], "big")
-    if pages and valid_for == change_counter and file_size < pages * page_size:
+    if pages and valid_for == change_counter and not wal_size and file_size < pages * page_size:
         raise StoreCorrupt(
             f"{path} is truncated: its header says {pages * page_size:,} bytes but the file "
             f"has {file_size:,}; it was left untouched (restore it from a backup, or move it "
