@@ -7,13 +7,14 @@ from .clock import Clock, FakeClock, system_clock
 from .context import Cancelled, JobContext
 from .events import EventKind, JobEvent, LogEntry
 from .job import InvalidTransition, Job, JobError, JobStatus, Progress, new_job_id
-from .store import (
+from .store import default_db_path
+from .store_errors import (
     StoreCorrupt,
     StoreError,
     StoreLocked,
     StoreReadOnly,
     StoreTooNew,
-    default_db_path,
+    StoreWriteError,
 )
 from .tracker import JobTracker, UnknownJob
 
@@ -36,6 +37,7 @@ __all__ = [
     "StoreLocked",
     "StoreReadOnly",
     "StoreTooNew",
+    "StoreWriteError",
     "UnknownJob",
     "default_db_path",
     "new_job_id",

@@ -50,13 +50,24 @@ def _bad_number(name: str, value: object) -> ValueError:
     return ValueError(f"progress {name} must be a number, got {type(value).__name__} {value!r}")
 
 
+#: Progress numbers must fit SQLite's 64-bit integers (larger ones are refused).
+_MAX = 2**63 - 1
+
+
 def _slow_number(name: str, value: object) -> float:
-    """Validate a progress number that is not a plain non-negative int or float."""
+    """Validate a progress number that is not a small non-negative int."""
+    if type(value) is int and 0 <= value <= _MAX:
+        return value
     if isinstance(value, bool) or not isinstance(value, Real):
         raise _bad_number(name, value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number) or number < 0:
         raise _bad_number(name, value)
+    if number > _MAX:
+        raise ValueError(f"progress {name} must be below 2**63, got {value!r}")
     return number
 
 
@@ -76,6 +87,7 @@ class JobContext:
         "cancel_event",
         "current",
         "job_id",
+        "log_lines",
         "message",
         "seq",
         "total",
@@ -98,6 +110,8 @@ class JobContext:
         #: Bumped on every update; the pump compares it with what it last forwarded.
         self.seq = 0
         self._yielded = 0.0
+        #: Log lines this job has (stored or queued): the tracker caps them per job.
+        self.log_lines = 0
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -106,12 +120,16 @@ class JobContext:
     ) -> None:
         """Record how far the job has got. ``total`` 0 means unknown; None keeps the last one.
 
-        Raises ``ValueError`` for a negative, non-finite or non-numeric value.
+        Raises ``ValueError`` for a negative, non-finite, non-numeric or absurd (>= 2**63)
+        value. A message is kept as given here; it is made storable (see
+        :mod:`.validation`) when forwarded and stored.
         """
-        if type(current) is not int or current < 0:
+        # Ints up to 2**30 - 1 compare fastest (CPython specializes small ints); larger ones,
+        # up to 2**63 - 1, are checked on the slower path.
+        if type(current) is not int or current < 0 or current > 1073741823:
             current = _slow_number("current", current)
         if total is not None:
-            if type(total) is not int or total < 0:
+            if type(total) is not int or total < 0 or total > 1073741823:
                 total = _slow_number("total", total)
             self.total = total
         if message is not None:
@@ -141,7 +159,7 @@ class JobContext:
         """Add a line to the job's log (stored with the next progress flush)."""
         if level not in _LEVELS:
             raise ValueError(f"log level must be one of {sorted(_LEVELS)}, got {level!r}")
-        self._tracker._append_log(self.job_id, str(message), level)
+        self._tracker._append_log(self, str(message), level)
 
     # -- finishing -----------------------------------------------------------------------------
 

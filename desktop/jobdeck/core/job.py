@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "JobStatus",
     "Progress",
     "check_transition",
+    "evolve",
     "new_job_id",
     "to_datetime",
 ]
@@ -145,6 +147,9 @@ class Job:
     #: Peak resident memory of the whole process tree (bytes) and its CPU time (seconds).
     peak_rss: int | None = None
     cpu_seconds: float | None = None
+    #: The last time the store knew the job was alive while running (a progress flush, a
+    #: log line, the tracker's periodic heartbeat); an interrupted job ended then.
+    last_seen_ts: float | None = None
 
     @property
     def created_at(self) -> datetime:
@@ -179,6 +184,21 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status.finished
+
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+_JOB_FIELD_SET = frozenset(_JOB_FIELDS)
+
+
+def evolve(job: Job, changes: Mapping[str, Any]) -> Job:
+    """A copy of ``job`` with ``changes``: ``dataclasses.replace`` without its per-call
+    overhead (this is on every transition)."""
+    if not changes:
+        return job
+    unknown = changes.keys() - _JOB_FIELD_SET
+    if unknown:
+        raise TypeError(f"Job has no field(s) {sorted(unknown)}")
+    return Job(*[changes.get(name, getattr(job, name)) for name in _JOB_FIELDS])
 
 
 # --- ids -------------------------------------------------------------------------------------

@@ -69,6 +69,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN peak_rss INTEGER",
         "ALTER TABLE jobs ADD COLUMN cpu_seconds REAL",
     ),
+    # 4: a running job's last sign of life (so a crash does not stretch its duration), and
+    #    facts about the store itself (when it was last used, for the retention clock guard)
+    (
+        "ALTER TABLE jobs ADD COLUMN last_seen_ts REAL",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -105,6 +111,7 @@ class JobRecord(pw.Model):
     log_path = pw.TextField(null=True)
     peak_rss = pw.IntegerField(null=True)
     cpu_seconds = pw.FloatField(null=True)
+    last_seen_ts = pw.FloatField(null=True)
 
     class Meta:
         table_name = "jobs"
