@@ -119,7 +119,7 @@ def test_show_accepts_a_unique_id_prefix_in_any_case_and_refuses_an_ambiguous_on
 ) -> None:
     db, ids = five_jobs
     monkeypatch.setattr(jobdeck.cli, "_PREFIX_PAGE", 2)  # the search pages through the store
-    checked = set()
+    checked: set[tuple[str, int]] = set()
     for job_id in ids:
         for n in range(1, len(job_id) + 1):
             prefix = job_id[:n]

@@ -82,7 +82,7 @@ def build_million(path: Path, n: int = 1_000_000) -> None:
     types = ("command", "checksum", "copy", "scrape")
     empty = json.dumps({})
 
-    def rows(start: int, stop: int):  # type: ignore[no-untyped-def]
+    def rows(start: int, stop: int):
         for i in range(start, stop):
             ts = base + i * 0.2
             values = {
@@ -125,7 +125,7 @@ def build_million(path: Path, n: int = 1_000_000) -> None:
     conn.close()
 
 
-def timed(fn, repeat: int = 20) -> float:  # type: ignore[no-untyped-def]
+def timed(fn, repeat: int = 20) -> float:
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()

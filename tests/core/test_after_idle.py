@@ -93,7 +93,7 @@ def test_several_idle_gaps_in_a_session(db_path: Path) -> None:
     for round_ in range(3):
         ctx = tracker.create_job(f"round {round_}")
         ctx.update_progress(5, 10)
-        assert wait_until(lambda ctx=ctx: seen.get(ctx.job_id) == 5), f"round {round_}"
+        assert wait_until(lambda ctx=ctx: seen.get(ctx.job_id) == 5), f"round {round_}"  # type: ignore[misc]
         tracker.complete_job(ctx.job_id, success=True)
         _idle_until_the_pump_sleeps(tracker)
     tracker.close()

@@ -40,6 +40,7 @@ def failing(tracker: JobTracker, monkeypatch: pytest.MonkeyPatch) -> FailingComm
     return wrapper
 
 
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
 def test_a_failed_commit_undoes_everything_of_the_group(
     tracker: JobTracker, recorder: Recorder, failing: FailingCommits, db_path: Path
 ) -> None:
@@ -85,6 +86,7 @@ def test_a_failed_commit_undoes_everything_of_the_group(
     assert recorder.kinds() == ["completed"]
 
 
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
 def test_each_waiting_member_raises_its_own_error(
     tracker: JobTracker, failing: FailingCommits
 ) -> None:
@@ -112,6 +114,7 @@ def test_each_waiting_member_raises_its_own_error(
     assert all(tracker.get_job(c.job_id).status is JobStatus.RUNNING for c in contexts)  # type: ignore[union-attr]
 
 
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
 def test_cancel_is_signalled_to_the_code_only_once_stored(
     tracker: JobTracker, failing: FailingCommits
 ) -> None:

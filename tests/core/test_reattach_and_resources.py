@@ -38,6 +38,7 @@ def test_reattach_hook_keeps_the_job_running_with_a_context(tmp_path: Path) -> N
         assert done is not None and done.completed_ts == job.started_ts
 
 
+@pytest.mark.expected_log("reattach hook failed")
 @pytest.mark.parametrize("answer", [False, "boom"])
 def test_a_hook_that_declines_or_raises_leaves_recovery_as_usual(
     tmp_path: Path, answer: object

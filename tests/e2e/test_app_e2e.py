@@ -4,6 +4,7 @@ can be screenshotted, and quits cleanly on SIGTERM."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from .xsession import XSession, running_app, stop
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

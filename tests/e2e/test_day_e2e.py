@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -33,8 +34,8 @@ def status_of(db: Path, job_id: str) -> JobStatus | None:
     return None if job is None else job.status
 
 
-def has_percent(row: dict[str, object]) -> bool:
-    return percent_shown(row) is not None  # type: ignore[arg-type]
+def has_percent(row: dict[str, Any]) -> bool:
+    return percent_shown(row) is not None
 
 
 def idle(app: DrivenApp, seconds: float) -> None:

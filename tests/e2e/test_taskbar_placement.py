@@ -7,7 +7,9 @@ was dragged."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ SCREEN_W, SCREEN_H = 1280, 800
 TASKBAR = "Jobdeck jobs"
 
 
-def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -47,7 +49,7 @@ def settled(session: XSession) -> WindowInfo:
     for _ in range(50):
         time.sleep(0.2)
         now = taskbar(session)
-        if now == last:
+        if now is not None and now == last:
             return now
         last = now
     raise AssertionError("the taskbar kept moving")

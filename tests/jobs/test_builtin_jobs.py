@@ -28,7 +28,7 @@ class Recording(JobContext):
         super().__init__(tracker, job_id)
         self.updates: list[tuple[float, float]] = []
 
-    def update_progress(self, current, total=None, message=None):  # type: ignore[no-untyped-def]
+    def update_progress(self, current, total=None, message=None):
         super().update_progress(current, total, message)
         self.updates.append((self.current, self.total))
 

@@ -112,7 +112,9 @@ class FakeService(QDBusVirtualObject):
     def calls_to(self, member: str) -> list[Call]:
         return [c for c in self.calls if c.member == member]
 
-    def emit(self, interface: str, name: str, args: list[Any], path: str | None = None) -> None:
+    def emit(  # type: ignore[override]  # a fake service's signal, not QObject.emit
+        self, interface: str, name: str, args: list[Any], path: str | None = None
+    ) -> None:
         signal = QDBusMessage.createSignal(path or self.path, interface, name)
         signal.setArguments(args)
         assert self.bus.send(signal)

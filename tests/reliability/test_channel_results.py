@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core import Job, JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from tests.runtime.conftest import MARKER, _tagged_processes, event_loop_qt
 
@@ -54,6 +54,12 @@ FLOODER = """
 """
 
 
+def job_of(tracker: JobTracker, job_id: str) -> Job:
+    job = tracker.get_job(job_id)
+    assert job is not None, job_id
+    return job
+
+
 @pytest.fixture
 def app(event_loop_qt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
     marker = uuid.uuid4().hex
@@ -87,7 +93,7 @@ def test_every_reported_result_is_kept_while_the_channel_is_busy(
         {"argv": [sys.executable, "-I", "-S", program(tmp_path, "flood.py", FLOODER), str(stop)]},
         priority=10,
     )
-    qtbot.waitUntil(lambda: tracker.get_job(flooder.id).progress.current > 1000, timeout=20_000)
+    qtbot.waitUntil(lambda: job_of(tracker, flooder.id).progress.current > 1000, timeout=20_000)
     reporter = program(tmp_path, "report.py", REPORTER)
     count = 200
     with tracker.batch():
@@ -97,17 +103,17 @@ def test_every_reported_result_is_kept_while_the_channel_is_busy(
         ]
 
     def all_done() -> bool:
-        return all(tracker.get_job(job_id).finished for job_id in ids)  # type: ignore[union-attr]
+        return all(job_of(tracker, job_id).finished for job_id in ids)
 
     try:
         qtbot.waitUntil(all_done, timeout=240_000)
     finally:
         stop.touch()
-    jobs = [tracker.get_job(job_id) for job_id in ids]
+    jobs = [job_of(tracker, job_id) for job_id in ids]
     failed = [(j.id, j.status, j.error) for j in jobs if j.status is not JobStatus.COMPLETED]
     assert not failed
     lost = [n for n, job in enumerate(jobs) if job.result != {"n": n}]
     assert not lost, f"{len(lost)}/{count} results lost: {lost[:20]}"
-    qtbot.waitUntil(lambda: tracker.get_job(flooder.id).finished, timeout=20_000)
-    flood = tracker.get_job(flooder.id)
+    qtbot.waitUntil(lambda: job_of(tracker, flooder.id).finished, timeout=20_000)
+    flood = job_of(tracker, flooder.id)
     assert flood.status is JobStatus.COMPLETED and flood.result["sent"] > 1000

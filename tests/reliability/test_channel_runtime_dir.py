@@ -87,7 +87,8 @@ def run_reporting_job(qtbot: Any, tracker: JobTracker, tmp_path: Path) -> Any:
     )
     qtbot.waitUntil(lambda: tracker.get_job(job.id).finished, timeout=WAIT_MS)  # type: ignore[union-attr]
     done = tracker.get_job(job.id)
-    assert done is not None and done.status is JobStatus.COMPLETED, done.error
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED, done.error
     return done
 
 
@@ -107,6 +108,7 @@ def test_a_missing_fallback_is_created_private_and_used(
     assert run_reporting_job(qtbot, tracker, tmp_path).result == {"via": "channel"}
 
 
+@pytest.mark.expected_log("runtime directory: using")
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to create a directory as another user")
 def test_a_fallback_taken_by_another_user_is_refused_and_another_safe_one_used(
     qtbot: Any,
@@ -130,6 +132,7 @@ def test_a_fallback_taken_by_another_user_is_refused_and_another_safe_one_used(
     assert run_reporting_job(qtbot, tracker, tmp_path).result == {"via": "channel"}
 
 
+@pytest.mark.expected_log("runtime directory: using")
 def test_a_symbolic_link_in_place_of_the_fallback_is_not_followed(
     place: Path, tracker: JobTracker, runner: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -143,6 +146,7 @@ def test_a_symbolic_link_in_place_of_the_fallback_is_not_followed(
     assert "symbolic link" in caplog.text
 
 
+@pytest.mark.expected_log("run without a progress channel")
 def test_without_any_safe_directory_jobs_run_without_the_channel_and_say_so(
     qtbot: Any,
     place: Path,

@@ -96,7 +96,8 @@ def test_a_daemon_left_by_a_finished_job_is_stopped(
     daemon = int(pidfile.read_text())
     assert gone(daemon)
     done = tracker.get_job(job_id)
-    assert done is not None and done.status is JobStatus.COMPLETED, done.error
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED, done.error
     assert "stopped 1 process(es) the program left running" in log_messages(runner, job_id)
 
 

@@ -71,6 +71,7 @@ def tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobTrac
     assert not leftovers, f"processes outlived their test: {leftovers}"
 
 
+@pytest.mark.expected_log("had not said hello")
 def test_a_process_job_works_with_over_1024_files_and_1100_idle_connections(
     qtbot: Any, event_loop_qt: Any, tracker: JobTracker, tmp_path: Path, many_open_files: int
 ) -> None:

@@ -116,7 +116,8 @@ def test_an_older_too_open_log_is_made_private_when_a_retry_appends_to_it(
     try:
         qtbot.waitUntil(lambda: tracker.get_job(job.id).finished, timeout=WAIT_MS)  # type: ignore[union-attr]
         done = tracker.get_job(job.id)
-        assert done is not None and done.status is JobStatus.COMPLETED, done.error
+        assert done is not None
+        assert done.status is JobStatus.COMPLETED, done.error
         assert done.log_path == str(old_log)
         assert old_log.read_text() == "first attempt\nsecond attempt\n"
         assert mode(old_log) == 0o600

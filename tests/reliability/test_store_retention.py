@@ -45,6 +45,7 @@ def test_dependencies_of_unfinished_jobs_are_kept(tmp_path: Path, clock: FakeClo
         assert tracker.get_job(waiting.id) is not None
 
 
+@pytest.mark.expected_log("the clock moved")
 def test_a_clock_that_jumped_forward_does_not_wipe_the_history(
     tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -76,6 +77,7 @@ def test_real_time_passing_still_expires_jobs(tmp_path: Path, clock: FakeClock) 
         assert all(tracker.get_job(i) is None for i in ids)
 
 
+@pytest.mark.expected_log("taking that for a clock error")
 def test_an_absurd_jump_across_a_reboot_deletes_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -90,6 +92,7 @@ def test_an_absurd_jump_across_a_reboot_deletes_nothing(
     assert "retention deletes nothing this time" in caplog.text
 
 
+@pytest.mark.expected_log("not deleting .*: it is not named after job")
 def test_a_deleted_job_takes_its_log_file_along(tmp_path: Path, clock: FakeClock) -> None:
     db = tmp_path / "jobs.db"
     logs = tmp_path / "logs"

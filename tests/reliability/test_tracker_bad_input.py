@@ -127,6 +127,7 @@ def test_status_filters_accept_any_case_and_list_the_values(tracker: JobTracker)
         tracker.list_jobs(status="runing")
 
 
+@pytest.mark.expected_log("failed at open", "a stored JSON value could not be read")
 def test_a_bad_row_in_the_store_fails_that_job_at_open(tmp_path: Path) -> None:
     """An old version wrote run_at = inf (and a NaN timeout, and damaged JSON): opening
     fails just those jobs, with a reason, and everything else carries on."""

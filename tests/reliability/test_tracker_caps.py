@@ -96,7 +96,7 @@ def test_oversized_json_is_refused_with_the_field_named(tmp_path: Path, field: s
     with JobTracker.open(tmp_path / "jobs.db") as tracker:
         value = {"blob": "b" * (MAX_JSON_BYTES + 1)}
         with pytest.raises(ValueError, match=rf"^{field} is too large to store: "):
-            tracker.enqueue("t", **{field: value})
+            tracker.enqueue("t", **{field: value})  # type: ignore[arg-type]
         assert tracker.count_jobs() == 0
 
 

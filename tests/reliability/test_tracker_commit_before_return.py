@@ -139,8 +139,8 @@ def test_reads_inside_a_batch_see_the_batch_s_own_changes(tmp_path: Path, kind: 
             elif kind == "logs":
                 assert [e.message for e in tracker.logs(ctx.job_id)] == ["a line"]
             else:
-                job = tracker.get_job(ctx.job_id)
-                assert job is not None and job.status is JobStatus.COMPLETED
+                found = tracker.get_job(ctx.job_id)
+                assert found is not None and found.status is JobStatus.COMPLETED
 
 
 def test_logs_merge_stored_and_unstored_lines_without_doubles(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ def stored_statuses(db: Path) -> dict[str, str]:
         other.close()
 
 
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
 def test_every_caller_in_a_failed_group_commit_gets_the_error(tmp_path: Path) -> None:
     db = tmp_path / "jobs.db"
     tracker = JobTracker.open(db, flush_interval=3600)
@@ -103,6 +104,7 @@ def test_every_caller_in_a_failed_group_commit_gets_the_error(tmp_path: Path) ->
                 assert job.status is JobStatus.COMPLETED, (job_id, job.status)
 
 
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
 def test_the_committing_thread_and_the_waiting_threads_all_get_the_error(
     tmp_path: Path,
 ) -> None:
@@ -143,6 +145,7 @@ def test_the_committing_thread_and_the_waiting_threads_all_get_the_error(
     tracker.close()
 
 
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
 def test_an_outcome_is_recorded_by_calling_again_once_space_is_back(tmp_path: Path) -> None:
     """What the runtime does: retry recording the outcome (with its real end time) until
     the store accepts it; the store's trouble is reported to status subscribers."""
@@ -165,6 +168,9 @@ def test_an_outcome_is_recorded_by_calling_again_once_space_is_back(tmp_path: Pa
     assert stored_statuses(db)[ctx.job_id] == "completed"
 
 
+@pytest.mark.expected_log(
+    "could not save job changes", "the last progress and log lines were not saved"
+)
 def test_close_with_a_full_disk_closes_anyway(tmp_path: Path) -> None:
     db = tmp_path / "jobs.db"
     tracker = JobTracker.open(db, flush_interval=3600)
@@ -179,6 +185,7 @@ def test_close_with_a_full_disk_closes_anyway(tmp_path: Path) -> None:
         assert job is not None and job.status is JobStatus.FAILED
 
 
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
 def test_calls_on_a_job_whose_creation_was_rolled_back_fail(tmp_path: Path) -> None:
     """The creation of job B shares a group with job A's; the group fails; later calls on B
     raise UnknownJob instead of "succeeding" as UPDATEs of a missing row."""

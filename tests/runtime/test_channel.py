@@ -103,6 +103,7 @@ def test_messages_after_hello_are_delivered_in_order(
     assert rec.warnings == []
 
 
+@pytest.mark.expected_log("on_message callback failed")
 def test_a_raising_callback_does_not_stop_the_server(
     runtime_dir: Path, rec: Recorder, clients: list[Client]
 ) -> None:

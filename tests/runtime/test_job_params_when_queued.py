@@ -76,7 +76,7 @@ def test_missing_paths_are_refused_when_queued_naming_the_field(
 
 
 def test_required_fields_say_what_to_do(builtins: Runner, tracker: JobTracker) -> None:
-    for type_name, params, field, problem in [
+    cases: list[tuple[str, dict[str, Any], str, str]] = [
         ("command", {}, "argv", "Enter a command"),
         ("command", {"argv": "   "}, "argv", "Enter a command"),
         ("command", {"argv": []}, "argv", "Enter a command"),
@@ -84,7 +84,8 @@ def test_required_fields_say_what_to_do(builtins: Runner, tracker: JobTracker) -
         ("checksum", {}, "folder", "Choose a file or folder"),
         ("compress", {}, "folder", "Choose a folder"),
         ("python", {}, "script", "Choose a Python script"),
-    ]:
+    ]
+    for type_name, params, field, problem in cases:
         error = refused(tracker, type_name, params)
         assert (error.field, error.problem) == (field, problem), type_name
 

@@ -191,6 +191,7 @@ def test_blank_lines_are_not_reported(spawn: Spawn) -> None:
     assert rec.lines == ["a", "b"]
 
 
+@pytest.mark.expected_log("on_line callback failed")
 def test_failing_on_line_is_logged_and_reading_continues(
     spawn: Spawn, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

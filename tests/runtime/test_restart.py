@@ -247,6 +247,7 @@ def test_reused_pid_is_never_adopted(qtbot, open_app: Callable[[], App], tmp_pat
     )
 
 
+@pytest.mark.expected_log("is lost: no supervisor record")
 def test_job_without_a_record_is_failed_as_lost(
     qtbot, open_app: Callable[[], App], tmp_path: Path
 ) -> None:

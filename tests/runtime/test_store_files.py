@@ -115,7 +115,8 @@ def test_a_job_left_running_by_an_older_version_is_re_attached_and_keeps_its_log
     (gate / "go2").touch()
     qtbot.waitUntil(lambda: finished(new.tracker, job.id), timeout=WAIT_MS)
     done = new.tracker.get_job(job.id)
-    assert done is not None and done.status is JobStatus.COMPLETED, done.error
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED, done.error
     assert done.result == {"ok": True}
     assert done.log_path == str(old_log) and "3/4" in old_log.read_text()
     qtbot.waitUntil(
@@ -123,6 +124,7 @@ def test_a_job_left_running_by_an_older_version_is_re_attached_and_keeps_its_log
     )
 
 
+@pytest.mark.expected_log("could not start: refusing to use")
 def test_a_shared_log_directory_is_refused_with_a_clear_message(
     qtbot, open_session: Callable[..., Session], tmp_path: Path
 ) -> None:

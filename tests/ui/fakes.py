@@ -235,6 +235,11 @@ HASH = _job_type(
 )
 
 
+def field(form: Any, name: str) -> Any:
+    """A launch form's editor of parameter ``name``, for reaching into its widgets."""
+    return form.fields[name]
+
+
 def fake_registry() -> JobRegistry:
     """A real JobRegistry holding a command type and a type using every other kind."""
     registry = JobRegistry()

@@ -49,6 +49,7 @@ def test_found_in_a_pyinstaller_bundle_first(qtbot, tmp_path, monkeypatch):
     assert hash_icon is not None and hash_icon.resolve() == (REPO_ICONS / "hash.svg").resolve()
 
 
+@pytest.mark.expected_log("icon 'no-such-icon' not found")
 def test_unknown_icon_draws_a_placeholder_and_type_icons_fall_back(qtbot):
     assert icons.icon_path("no-such-icon") is None
     assert opaque_pixels(icons.pixmap("no-such-icon", 24)) > 0

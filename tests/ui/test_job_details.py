@@ -1,6 +1,6 @@
 from dataclasses import replace
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QPalette
 
 from jobdeck.core.events import LogEntry
@@ -95,10 +95,13 @@ def test_cancel_and_run_again(qtbot, tracker, signals):
 def test_open_log_uses_the_desktop_opener_or_says_why_not(
     qtbot, tracker, signals, monkeypatch, tmp_path
 ):
-    opened = []
-    monkeypatch.setattr(
-        QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url) or True)
-    )
+    opened: list[QUrl] = []
+
+    def open_url(url: QUrl) -> bool:
+        opened.append(url)
+        return True
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(open_url))
     details = make_details(qtbot, tracker, signals)
     details.set_job(make_job("no log"))
     qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)

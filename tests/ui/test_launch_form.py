@@ -5,7 +5,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
 from jobdeck.ui.launch_form import LaunchForm
 from jobdeck.ui.param_fields import ArgvField, MappingField
 
-from .fakes import COMMAND, HASH
+from .fakes import COMMAND, HASH, field
 
 
 @pytest.fixture
@@ -56,13 +56,13 @@ def test_missing_required_field_shows_message_and_queues_nothing(tracker, hash_f
 
 
 def test_unconvertible_list_item_names_the_field(tracker, hash_form):
-    hash_form.fields["folder"].edit.setText("/x")
-    hash_form.fields["sizes"].edit.setPlainText("1\nlots")
+    field(hash_form, "folder").edit.setText("/x")
+    field(hash_form, "sizes").edit.setPlainText("1\nlots")
     assert hash_form.submit() is None
     assert tracker.enqueued == []
     assert "expected an integer" in hash_form.error_labels["sizes"].text()
     # fixing it clears the message and queues
-    hash_form.fields["sizes"].edit.setPlainText("1")
+    field(hash_form, "sizes").edit.setPlainText("1")
     assert hash_form.submit() is not None
     assert not hash_form.error_labels["sizes"].isVisibleTo(hash_form)
 
@@ -72,21 +72,21 @@ def test_enqueue_rejection_is_shown_too(tracker, hash_form, monkeypatch):
         raise ValueError("priority must be an integer")
 
     monkeypatch.setattr(tracker, "enqueue", refuse)
-    hash_form.fields["folder"].edit.setText("/x")
+    field(hash_form, "folder").edit.setText("/x")
     assert hash_form.submit() is None
     assert "priority must be an integer" in hash_form.general_error.text()
 
 
 def test_ctrl_return_submits(qtbot, tracker, hash_form):
-    hash_form.fields["folder"].edit.setText("/x")
+    field(hash_form, "folder").edit.setText("/x")
     hash_form.show()
     qtbot.waitExposed(hash_form)
     hash_form.activateWindow()
-    hash_form.fields["folder"].edit.setFocus()
-    qtbot.waitUntil(lambda: hash_form.fields["folder"].edit.hasFocus(), timeout=1000)
+    field(hash_form, "folder").edit.setFocus()
+    qtbot.waitUntil(lambda: field(hash_form, "folder").edit.hasFocus(), timeout=1000)
     with qtbot.waitSignal(hash_form.jobQueued, timeout=1000):
         qtbot.keyClick(
-            hash_form.fields["folder"].edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
+            field(hash_form, "folder").edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
         )
     assert len(tracker.enqueued) == 1
 
@@ -111,7 +111,7 @@ def test_command_form_splits_argv_and_reads_the_environment(qtbot, tracker):
 def test_command_line_with_unbalanced_quote_is_rejected(qtbot, tracker):
     form = LaunchForm(COMMAND, tracker)
     qtbot.addWidget(form)
-    form.fields["argv"].edit.setText("echo 'oops")
+    field(form, "argv").edit.setText("echo 'oops")
     assert form.submit() is None
     assert "quotation" in form.error_labels["argv"].text()
     assert tracker.enqueued == []
@@ -120,8 +120,8 @@ def test_command_line_with_unbalanced_quote_is_rejected(qtbot, tracker):
 def test_environment_value_without_name_is_rejected(qtbot, tracker):
     form = LaunchForm(COMMAND, tracker)
     qtbot.addWidget(form)
-    form.fields["argv"].edit.setText("true")
-    form.fields["env"].add_row("", "orphan")
+    field(form, "argv").edit.setText("true")
+    field(form, "env").add_row("", "orphan")
     assert form.submit() is None
     assert "no name" in form.error_labels["env"].text()
 
@@ -129,7 +129,7 @@ def test_environment_value_without_name_is_rejected(qtbot, tracker):
 def test_browse_fills_the_path(qtbot, tracker, monkeypatch, hash_form):
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a: "/picked"))
     qtbot.mouseClick(hash_form.fields["folder"].browse_button, Qt.MouseButton.LeftButton)
-    assert hash_form.fields["folder"].edit.text() == "/picked"
+    assert field(hash_form, "folder").edit.text() == "/picked"
 
 
 def test_set_params_prefills(qtbot, tracker, hash_form):
@@ -180,7 +180,7 @@ def test_a_seconds_box_shows_no_trailing_zeros(qtbot, tracker):
 
     form = LaunchForm(builtin_registry()["countdown"], tracker)
     qtbot.addWidget(form)
-    spin = form.fields["seconds"].widget
+    spin = field(form, "seconds").widget
     assert spin.text() == "10"  # not "10.000"
     spin.setValue(2.5)
     assert spin.text() == "2.5"
@@ -199,8 +199,8 @@ def test_an_error_at_enqueue_shows_under_its_field_as_given(qtbot, tracker, monk
         raise ParamError("cwd", "No such folder: /nowhere")
 
     monkeypatch.setattr(tracker, "enqueue", refuse)
-    form.fields["argv"].edit.setText("ls")
-    form.fields["cwd"].edit.setText("/nowhere")
+    field(form, "argv").edit.setText("ls")
+    field(form, "cwd").edit.setText("/nowhere")
     assert form.submit() is None
     assert form.error_labels["cwd"].text() == "No such folder: /nowhere"
     assert form.general_error.text() == "Not started: Working directory: No such folder: /nowhere"

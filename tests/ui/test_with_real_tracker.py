@@ -18,7 +18,7 @@ from jobdeck.ui.main_window import MainWindow
 from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.tray import TrayController
 
-from .fakes import FakeSettings
+from .fakes import FakeSettings, field
 
 
 @pytest.fixture
@@ -47,6 +47,7 @@ def test_taskbar_follows_a_job_through_its_life(qtbot, real_tracker, real_signal
     ctx = real_tracker.start_job(job.id)
     ctx.update_progress(1, 4, "one")
     row = bar.row_for(job.id)
+    assert row is not None
     qtbot.waitUntil(lambda: row.progress_bar.value() == 250, timeout=2000)
     assert row.message_label.full_text() == "one"
     real_tracker.cancel_job(job.id)
@@ -59,8 +60,11 @@ def test_taskbar_cancel_button_cancels_in_the_tracker(qtbot, real_tracker, real_
     job = real_tracker.enqueue("countdown", {"seconds": 3})
     bar = Taskbar(real_signals, keep_finished_ms=30)
     qtbot.addWidget(bar)
-    bar.row_for(job.id).cancel_button.click()
-    assert real_tracker.get_job(job.id).status is JobStatus.CANCELLED
+    row = bar.row_for(job.id)
+    assert row is not None
+    row.cancel_button.click()
+    cancelled = real_tracker.get_job(job.id)
+    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
 
 
 def test_history_model_pages_and_updates_live(qtbot, qtmodeltester, real_tracker, real_signals):
@@ -76,6 +80,7 @@ def test_history_model_pages_and_updates_live(qtbot, qtmodeltester, real_tracker
     assert model.job_at(0).id == newest.id
     real_tracker.cancel_job(jobs[0].id)
     row = model.row_of(jobs[0].id)
+    assert row is not None
     qtbot.waitUntil(lambda: model.index(row, 0).data() == "Cancelled", timeout=2000)
     qtmodeltester.check(model)
 
@@ -83,12 +88,12 @@ def test_history_model_pages_and_updates_live(qtbot, qtmodeltester, real_tracker
 def test_launch_form_queues_a_real_command(qtbot, real_tracker):
     form = LaunchForm(COMMAND, real_tracker)
     qtbot.addWidget(form)
-    form.fields["argv"].edit.setText("echo 'hello world'")
+    field(form, "argv").edit.setText("echo 'hello world'")
     job_id = form.submit()
     assert job_id is not None
     assert real_tracker.get_job(job_id).params["argv"] == ["echo", "hello world"]
-    form.fields["shell"].check.setChecked(True)
-    form.fields["argv"].edit.setText("echo a | tr a b")
+    field(form, "shell").check.setChecked(True)
+    field(form, "argv").edit.setText("echo a | tr a b")
     job_id = form.submit()
     assert real_tracker.get_job(job_id).params["argv"] == ["echo a | tr a b"]
 
@@ -118,7 +123,8 @@ def test_main_window_over_the_real_tracker(qtbot, real_tracker, real_signals):
     qtbot.addWidget(window)
     job = real_tracker.enqueue("countdown", {"seconds": 3}, title="Count")
     assert window.show_job(job.id)
-    assert window.details.job.id == job.id
+    shown = window.details.job
+    assert shown is not None and shown.id == job.id
 
 
 def test_after_an_idle_spell_a_new_job_shows_live_progress_everywhere(
@@ -149,6 +155,7 @@ def test_after_an_idle_spell_a_new_job_shows_live_progress_everywhere(
         ctx.update_progress(i, 4, f"step {i}")
         qtbot.wait(30)
     row = bar.row_for(second.id)
+    assert row is not None
     qtbot.waitUntil(lambda: "75%" in row.time_label.text(), timeout=3000)
     assert row.message_label.full_text() == "step 3"
     qtbot.waitUntil(lambda: details.progress_label.full_text().startswith("75% (3 of 4)"))
