@@ -189,7 +189,7 @@ def test_plus_n_more_opens_the_history_of_active_jobs(app: JobdeckApp, qtbot) ->
     qtbot.waitUntil(lambda: app.taskbar.more_button.isVisible(), timeout=5000)
     qtbot.mouseClick(app.taskbar.more_button, Qt.MouseButton.LeftButton)
     assert app.window.isVisible()
-    assert app.window.model.filter.status == ACTIVE_STATUSES
+    assert app.window.model.filter.statuses == ACTIVE_STATUSES
     assert app.window.status_filter.currentText() == "Active"
     shown = {app.window.model.job_at(r).id for r in range(app.window.model.rowCount())}
     assert shown == {j.id for j in jobs}

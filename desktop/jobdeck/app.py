@@ -24,7 +24,7 @@ from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from jobdeck.core import JobTracker
+from jobdeck.core import JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.jobs import builtin_registry
 from jobdeck.platform.launcher_entry import LauncherProgress
@@ -117,12 +117,9 @@ class JobdeckApp(QObject):
         qapp.setWindowIcon(icon("jobdeck"))
 
         self.tracker = JobTracker.open(
-            db_path,
-            retention=self.settings.retention,
-            is_retryable=self.registry.is_retryable,
-            reattach=Runner.can_reattach,
+            db_path, registry=self.registry, retention=self.settings.retention
         )
-        self.runner = Runner(self.tracker, self.registry, max_workers=self.settings.concurrency)
+        self.runner = Runner(self.tracker, max_workers=self.settings.concurrency)
         self.signals = JobSignals(self.tracker)
         self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
         self.taskbar = Taskbar(
@@ -274,15 +271,11 @@ class JobdeckApp(QObject):
             self.apply_settings(dialog.values())
 
     def running_count(self) -> int:
-        return sum(1 for j in self.tracker.active_jobs() if j.status.value == "running")
+        return sum(1 for j in self.tracker.active_jobs() if j.status is JobStatus.RUNNING)
 
     def running_process_count(self) -> int:
         """Running jobs that are external programs (they can keep running without us)."""
-        return sum(
-            1
-            for j in self.tracker.active_jobs()
-            if j.status.value == "running" and Runner.can_reattach(j)
-        )
+        return sum(1 for j in self.tracker.active_jobs() if self.tracker.reattachable(j))
 
     def request_quit(self) -> None:
         """Quit, first asking what to do with running jobs (cancel them, keep the external

@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from jobdeck.core import JobStatus, JobTracker, new_job_id
-from jobdeck.core.schema import JOB_COLUMNS
+from jobdeck.core.job_rows import JOB_ROWS
 
 
 def report(name: str, value: float, unit: str, budget: str, ok: bool) -> int:
@@ -75,8 +75,8 @@ def build_million(path: Path, n: int = 1_000_000) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
-    cols = ", ".join(JOB_COLUMNS)
-    marks = ", ".join("?" * len(JOB_COLUMNS))
+    cols = ", ".join(JOB_ROWS.columns)
+    marks = ", ".join("?" * len(JOB_ROWS.columns))
     base = time.time() - 3 * 86400
     statuses = ("completed", "completed", "completed", "failed", "cancelled")
     types = ("command", "checksum", "copy", "scrape")
@@ -113,7 +113,7 @@ def build_million(path: Path, n: int = 1_000_000) -> None:
                 "exit_code": None,
                 "log_path": None,
             }
-            yield tuple(values.get(c) for c in JOB_COLUMNS)  # newer nullable columns: NULL
+            yield tuple(values.get(c) for c in JOB_ROWS.columns)  # newer nullable columns: NULL
 
     step = 100_000
     for start in range(0, n, step):

@@ -23,6 +23,8 @@ from pathlib import Path
 from bench_runtime import app, report, spin_until
 
 from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core.registry import JobRegistry
+from jobdeck.jobs import COMMAND
 from jobdeck.runtime import Runner
 from jobdeck.runtime.channel import ChannelServer
 
@@ -64,8 +66,14 @@ CALLER = """
 """
 
 
+def command_registry() -> JobRegistry:
+    registry = JobRegistry()
+    registry.add(COMMAND)
+    return registry
+
+
 def channel_messages_per_second(tmp: Path) -> float:
-    tracker = JobTracker.open(tmp / "channel.db", event_interval=0.005)
+    tracker = JobTracker.open(tmp / "channel.db", registry=command_registry(), event_interval=0.005)
     runner = Runner(tracker, log_dir=tmp / "logs")
     runner.start()
     try:

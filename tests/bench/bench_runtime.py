@@ -70,7 +70,7 @@ def runner_us_per_job(n: int, db: Path, batched: bool = False) -> float:
     ``batched``) in one ``tracker.batch()`` block as a program queueing many jobs would."""
     registry = JobRegistry()
     registry.register("noop", lambda ctx: None)
-    tracker = JobTracker.open(db)
+    tracker = JobTracker.open(db, registry=registry)
     finished = [0]
 
     def count(event: JobEvent) -> None:
@@ -78,7 +78,7 @@ def runner_us_per_job(n: int, db: Path, batched: bool = False) -> float:
             finished[0] += 1
 
     tracker.subscribe(count)
-    runner = Runner(tracker, registry, max_workers=4, log_dir=db.parent)
+    runner = Runner(tracker, max_workers=4, log_dir=db.parent)
     runner.start()
     t0 = time.perf_counter()
     if batched:
@@ -165,8 +165,8 @@ def spin(ctx: JobContext, seconds: float) -> int:
 def runner_gaps(db: Path) -> tuple[float, float, int]:
     registry = JobRegistry()
     registry.register("spin", spin)
-    tracker = JobTracker.open(db)
-    runner = Runner(tracker, registry, max_workers=SPIN_JOBS, log_dir=db.parent)
+    tracker = JobTracker.open(db, registry=registry)
+    runner = Runner(tracker, max_workers=SPIN_JOBS, log_dir=db.parent)
     signals = JobSignals(tracker)
     seen = [0]
     signals.jobsChanged.connect(lambda jobs: seen.__setitem__(0, seen[0] + len(jobs)))
@@ -201,8 +201,8 @@ def many_jobs_gaps(db: Path) -> tuple[float, float, int]:
 
     registry = JobRegistry()
     registry.register("busy", busy)
-    tracker = JobTracker.open(db)
-    runner = Runner(tracker, registry, max_workers=MANY_JOBS, log_dir=db.parent)
+    tracker = JobTracker.open(db, registry=registry)
+    runner = Runner(tracker, max_workers=MANY_JOBS, log_dir=db.parent)
     finished: list[int] = []
     tracker.subscribe(lambda e: finished.append(1) if e.job.status is JobStatus.COMPLETED else None)
     meter = GapMeter()

@@ -19,7 +19,7 @@ from .conftest import wait_until
 def _idle_until_the_pump_sleeps(tracker: JobTracker) -> None:
     """Let the pump notice that nothing runs and go to sleep (it waits ~event_interval)."""
     pump = tracker._pump
-    assert pump is not None and pump.is_alive()
+    assert pump.is_alive()
     time.sleep(max(0.2, tracker.event_interval * 20))  # an idle gap, as a user has
 
 

@@ -135,7 +135,7 @@ def test_a_failing_change_alone_does_not_spoil_the_group(
     a = tracker.create_job("a")
     with tracker.batch():
         tracker.complete_job(a.job_id)
-        with pytest.raises(StoreWriteError), tracker._lock, tracker._change() as conn:
+        with pytest.raises(StoreWriteError), tracker._lock, tracker._commits.change() as conn:
             conn.execute("INSERT INTO jobs (id) VALUES (NULL)")  # SQLite refuses it
         b = tracker.create_job("b")
     assert tracker.get_job(a.job_id).status is JobStatus.COMPLETED  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ S = JobStatus
     [
         (S.PENDING, S.RUNNING),
         (S.PENDING, S.CANCELLED),
+        (S.PENDING, S.FAILED),  # a job that can never start
         (S.RUNNING, S.COMPLETED),
         (S.RUNNING, S.FAILED),
         (S.RUNNING, S.CANCELLED),
@@ -29,7 +30,7 @@ def test_allowed_transitions(old: JobStatus, new: JobStatus) -> None:
 
 def test_everything_else_is_refused() -> None:
     allowed = {(o, n) for o, targets in TRANSITIONS.items() for n in targets}
-    assert len(allowed) == 6
+    assert len(allowed) == 7
     for old in S:
         for new in S:
             if (old, new) not in allowed:

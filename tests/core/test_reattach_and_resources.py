@@ -1,4 +1,6 @@
-"""The tracker's reattach hook at open, resource use of process jobs, and completed_ts."""
+"""Which jobs left running are kept for the runtime to re-attach and which are retried
+(decided in core from the job type and the job's process record), resource use of process
+jobs, and completed_ts."""
 
 from __future__ import annotations
 
@@ -6,30 +8,48 @@ from pathlib import Path
 
 import pytest
 
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core import JobContext, JobKind, JobRegistry, JobStatus, JobTracker, ProcessSpec
 from jobdeck.core.job import Job
 
 
-def _left_running(db: Path, type: str = "command") -> str:
+def _process_type(job: Job, seconds: int = 9) -> ProcessSpec:
+    return ProcessSpec(("sleep", str(seconds)))
+
+
+def _callable_type(ctx: JobContext, seconds: int = 9) -> None:
+    return None
+
+
+def _registry(kind: JobKind, *, retryable: bool = False) -> JobRegistry:
+    """A registry with a ``work`` job type of ``kind``."""
+    registry = JobRegistry()
+    func = _process_type if kind is JobKind.PROCESS else _callable_type
+    registry.register("work", func, kind=kind, retryable=retryable)
+    return registry
+
+
+def _left_running(
+    db: Path, *, log_file: bool = True, max_attempts: int = 1, type: str = "work"
+) -> str:
+    """A job left running as by a crash: started, its program's pid (and log) recorded."""
     with JobTracker.open(db) as tracker:
-        job = tracker.enqueue(type, {"argv": ["sleep", "9"]})
+        job = tracker.enqueue(type, {"seconds": 9}, max_attempts=max_attempts)
         tracker.start_job(job.id)
         tracker.set_process_info(job.id, pid=4242)
+        if log_file:
+            tracker.set_process_info(job.id, log_path=str(db.parent / f"{job.id}.log"))
         return job.id
 
 
-def test_reattach_hook_keeps_the_job_running_with_a_context(tmp_path: Path) -> None:
-    job_id = _left_running(tmp_path / "jobs.db")
-    asked: list[Job] = []
-
-    def keep(job: Job) -> bool:
-        asked.append(job)
-        return True
-
-    with JobTracker.open(tmp_path / "jobs.db", reattach=keep) as tracker:
-        assert [j.id for j in asked] == [job_id]
+def test_a_process_job_left_running_is_kept_running_for_the_runtime(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    job_id = _left_running(db)
+    with JobTracker.open(db, registry=_registry(JobKind.PROCESS)) as tracker:
         job = tracker.get_job(job_id)
         assert job is not None and job.status is JobStatus.RUNNING and job.pid == 4242
+        assert tracker.reattachable(job)
+        assert [j.id for j in tracker.jobs_to_reattach()] == [job_id]
+        assert tracker.jobs_to_reattach() == []  # taken over once
         ctx = tracker.context(job_id)
         assert ctx is not None
         ctx.update_progress(1, 2)
@@ -38,22 +58,50 @@ def test_reattach_hook_keeps_the_job_running_with_a_context(tmp_path: Path) -> N
         assert done is not None and done.completed_ts == job.started_ts
 
 
-@pytest.mark.expected_log("reattach hook failed")
-@pytest.mark.parametrize("answer", [False, "boom"])
-def test_a_hook_that_declines_or_raises_leaves_recovery_as_usual(
-    tmp_path: Path, answer: object
-) -> None:
-    job_id = _left_running(tmp_path / "jobs.db")
-
-    def hook(job: Job) -> bool:
-        if answer == "boom":
-            raise RuntimeError("hook failed")
-        return False
-
-    with JobTracker.open(tmp_path / "jobs.db", reattach=hook) as tracker:
+@pytest.mark.parametrize("case", ["callable type", "no program started"])
+def test_other_jobs_left_running_are_recovered_as_interrupted(tmp_path: Path, case: str) -> None:
+    db = tmp_path / "jobs.db"
+    if case == "callable type":  # a thread's work cannot outlive the app
+        job_id, kind = _left_running(db), JobKind.CALLABLE
+    else:  # a process job that never got to start its program has nothing to re-attach
+        job_id, kind = _left_running(db, log_file=False), JobKind.PROCESS
+    with JobTracker.open(db, registry=_registry(kind)) as tracker:
         job = tracker.get_job(job_id)
         assert job is not None and job.status is JobStatus.FAILED
         assert str(job.error).startswith("interrupted")
+        assert tracker.jobs_to_reattach() == []
+
+
+def test_a_job_of_a_type_the_registry_lacks_is_judged_by_its_own_record(tmp_path: Path) -> None:
+    """An embedder's registry without ``command``: a command job whose program was started
+    is still re-attached (its recorded process says what it is), and one interrupted with
+    attempts left is re-queued as the job asked, never failed on a guess."""
+    db = tmp_path / "jobs.db"
+    started = _left_running(db, type="command")
+    unstarted = _left_running(db, type="command", log_file=False, max_attempts=2)
+    spent = _left_running(db, type="command", log_file=False)
+    registry = _registry(JobKind.CALLABLE)  # knows "work" only
+    with JobTracker.open(db, registry=registry) as tracker:
+        kept = tracker.get_job(started)
+        assert kept is not None and kept.status is JobStatus.RUNNING
+        assert [j.id for j in tracker.jobs_to_reattach()] == [started]
+        again = tracker.get_job(unstarted)
+        assert again is not None and again.status is JobStatus.PENDING
+        assert again.error is not None and again.error.message.startswith("interrupted")
+        failed = tracker.get_job(spent)
+        assert failed is not None and failed.status is JobStatus.FAILED
+
+
+def test_retryability_comes_from_the_job_type(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    retryable = _left_running(db, log_file=False, max_attempts=3)
+    with JobTracker.open(db, registry=_registry(JobKind.PROCESS, retryable=True)) as tracker:
+        job = tracker.get_job(retryable)
+        assert job is not None and job.status is JobStatus.PENDING and job.attempts == 1
+    not_retryable = _left_running(db, log_file=False, max_attempts=3)
+    with JobTracker.open(db, registry=_registry(JobKind.PROCESS)) as tracker:
+        job = tracker.get_job(not_retryable)
+        assert job is not None and job.status is JobStatus.FAILED
 
 
 def test_resource_use_is_stored_and_survives_reopening(tmp_path: Path) -> None:

@@ -14,15 +14,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jobdeck.core.job import Job, JobStatus
+from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.registry import (
     REQUIRED,
     Exists,
+    JobKind,
     JobRegistry,
     JobType,
     Param,
     ParamError,
     ParamKind,
     ParamSpec,
+    reattachable,
+    retry_allowed,
 )
 
 
@@ -619,7 +624,7 @@ def test_add_a_prebuilt_job_type() -> None:
         ],
         retryable=False,
         func=run_command,
-        is_async=False,
+        kind=JobKind.CALLABLE,
     )
     reg = JobRegistry()
     reg.add(command)
@@ -637,7 +642,7 @@ def test_add_a_prebuilt_job_type() -> None:
 def test_job_type_refuses_bad_names_and_duplicate_params() -> None:
     spec = ParamSpec("x", ParamKind.STR)
     base: dict[str, Any] = dict(
-        title="T", description="", icon="job", retryable=False, func=print, is_async=False
+        title="T", description="", icon="job", retryable=False, func=print, kind="callable"
     )
     for name in ("", "two words", None):
         with pytest.raises(ValueError, match=r"job type name must be a non-empty word"):
@@ -773,3 +778,68 @@ def test_a_default_path_is_checked_when_queued_not_when_registered(tmp_path: Pat
 
 def test_default_title_is_the_type_title(registry: JobRegistry) -> None:
     assert registry["checksum"].default_title({"folder": "/x"}) == registry["checksum"].title
+
+
+# --- kinds: callable, coroutine, process ---------------------------------------------------
+
+
+def _build(job: Job, script: Path, times: int = 1) -> ProcessSpec:
+    return ProcessSpec(("python3", str(script)), env={"TIMES": str(times)})
+
+
+def test_the_kind_of_a_job_type_follows_its_function_or_is_said() -> None:
+    assert JobType.from_function("checksum", checksum).kind is JobKind.CALLABLE
+    assert JobType.from_function("fetch", fetch).kind is JobKind.COROUTINE
+    build = JobType.from_function("script", _build, kind=JobKind.PROCESS)
+    assert build.kind is JobKind.PROCESS
+    assert [p.name for p in build.params] == ["script", "times"]
+    with pytest.raises(ValueError, match=r"an async def cannot be a callable job type"):
+        JobType.from_function("f", fetch, kind=JobKind.CALLABLE)
+    with pytest.raises(ValueError, match=r"a plain function cannot be a coroutine job type"):
+        JobType.from_function("f", checksum, kind="coroutine")
+    with pytest.raises(ValueError, match=r"kind must be one of callable, coroutine, process"):
+        JobType.from_function("f", checksum, kind="thread")
+
+
+def test_a_process_job_type_builds_a_checked_process_spec(tmp_path: Path) -> None:
+    build = JobType.from_function("script", _build, kind=JobKind.PROCESS)
+    job = Job("j1", "script", "t", JobStatus.RUNNING, 0.0, params={"script": "/x.py", "times": 3})
+    spec = build.process_spec(job)
+    assert spec == ProcessSpec(("python3", "/x.py"), env={"TIMES": "3"})
+    with pytest.raises(TypeError, match=r"'checksum' is a callable job type, not a process"):
+        JobType.from_function("checksum", checksum).process_spec(job)
+
+    def returns_a_mapping(job: Job) -> dict[str, Any]:
+        return {"argv": ["true"], "shell": False}
+
+    def returns_junk(job: Job) -> int:
+        return 3
+
+    bare = Job("j2", "m", "t", JobStatus.RUNNING, 0.0)
+    assert JobType.from_function("m", returns_a_mapping, kind=JobKind.PROCESS).process_spec(
+        bare
+    ) == ProcessSpec(("true",))
+    with pytest.raises(ValueError, match=r"must return a ProcessSpec, got int"):
+        JobType.from_function("j", returns_junk, kind=JobKind.PROCESS).process_spec(bare)
+
+
+def test_retry_and_reattach_decisions_come_from_the_type_and_the_job() -> None:
+    callable_type = JobType.from_function("c", checksum, retryable=True)
+    stubborn = JobType.from_function("s", checksum)
+    process_type = JobType.from_function("p", _build, kind=JobKind.PROCESS)
+
+    def job(attempts: int, max_attempts: int, log_path: str | None = None) -> Job:
+        return Job(
+            "j", "t", "t", JobStatus.RUNNING, 0.0,
+            attempts=attempts, max_attempts=max_attempts, log_path=log_path,
+        )  # fmt: skip
+
+    assert retry_allowed(job(1, 3), callable_type)
+    assert not retry_allowed(job(3, 3), callable_type)
+    assert not retry_allowed(job(1, 3), stubborn)
+    assert retry_allowed(job(1, 3), None)  # an unknown type: the job's own max_attempts
+    assert not retry_allowed(job(1, 1), None)
+    assert reattachable(job(1, 1, "/logs/j.log"), process_type)
+    assert not reattachable(job(1, 1), process_type)  # its program never started
+    assert not reattachable(job(1, 1, "/logs/j.log"), callable_type)
+    assert reattachable(job(1, 1, "/logs/j.log"), None)  # its process record says what it is

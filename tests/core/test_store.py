@@ -21,7 +21,9 @@ from jobdeck.core import (
     StoreLocked,
     StoreTooNew,
 )
-from jobdeck.core.schema import JOB_COLUMNS, SCHEMA_VERSION
+from jobdeck.core.job_rows import JOB_ROWS
+from jobdeck.core.registry import JobRegistry
+from jobdeck.core.schema import SCHEMA_VERSION, JobRecord
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
@@ -39,9 +41,26 @@ def test_wal_and_synchronous_normal(tracker: JobTracker) -> None:
     assert tracker.store.schema_version() == SCHEMA_VERSION
 
 
-def test_models_match_the_migrated_schema(tracker: JobTracker) -> None:
-    cols = [r[1] for r in tracker.store.conn.execute("PRAGMA table_info(jobs)")]
-    assert sorted(cols) == sorted(JOB_COLUMNS)
+def test_the_model_matches_the_migrated_schema(tracker: JobTracker) -> None:
+    """The frozen migrations build exactly the row the model defines: its columns, their
+    types and which may be NULL."""
+    affinity = {
+        "TEXT": "TEXT",
+        "REAL": "REAL",
+        "FLOAT": "REAL",
+        "INTEGER": "INTEGER",
+        "INT": "INTEGER",
+    }
+    stored = {
+        name: (affinity[type_], bool(notnull))
+        for _cid, name, type_, notnull, _default, _pk in tracker.store.conn.execute(
+            "PRAGMA table_info(jobs)"
+        )
+    }
+    fields = JobRecord._meta.fields
+    defined = {name: (affinity[f.field_type], not f.null) for name, f in fields.items()}
+    assert stored == defined
+    assert sorted(stored) == sorted(JOB_ROWS.columns)
 
 
 def test_memory_store_works_across_threads() -> None:
@@ -161,11 +180,16 @@ def test_recovery_fails_interrupted_jobs_and_keeps_pending(db_path: Path, clock:
     tracker.start_job(retry.id)
     exhausted = tracker.enqueue("retryable", max_attempts=1)
     tracker.start_job(exhausted.id)
+    stubborn = tracker.enqueue("once", max_attempts=3)  # attempts left, type not retryable
+    tracker.start_job(stubborn.id)
     pending = tracker.enqueue("later")
     tracker.close()  # jobs left running, as after a crash
 
     clock.advance(5)
-    reopened = JobTracker.open(db_path, clock=clock, is_retryable=lambda t: t == "retryable")
+    registry = JobRegistry()
+    for name in ("scrape", "retryable", "once", "later"):
+        registry.register(name, lambda ctx: None, retryable=name == "retryable")
+    reopened = JobTracker.open(db_path, clock=clock, registry=registry)
     a = reopened.get_job(running.job_id)
     assert a is not None and a.status is JobStatus.FAILED
     assert a.error is not None and "interrupted" in a.error.message and "40/100" in a.error.message
@@ -174,6 +198,8 @@ def test_recovery_fails_interrupted_jobs_and_keeps_pending(db_path: Path, clock:
     assert b is not None and b.status is JobStatus.PENDING and b.attempts == 1
     c = reopened.get_job(exhausted.id)
     assert c is not None and c.status is JobStatus.FAILED
+    e = reopened.get_job(stubborn.id)
+    assert e is not None and e.status is JobStatus.FAILED
     d = reopened.get_job(pending.id)
     assert d is not None and d.status is JobStatus.PENDING
     assert {j.id for j in reopened.pending_jobs()} == {retry.id, pending.id}

@@ -16,7 +16,9 @@ from jobdeck.core import (
     EventKind,
     FakeClock,
     InvalidTransition,
+    JobContext,
     JobEvent,
+    JobRegistry,
     JobStatus,
     JobTracker,
     StoreReadOnly,
@@ -80,6 +82,47 @@ def test_pending_job_cannot_complete(tracker: JobTracker) -> None:
     job = tracker.enqueue("command", params={"argv": ["true"]})
     with pytest.raises(InvalidTransition, match="pending job can only become"):
         tracker.complete_job(job.id)
+
+
+def test_a_job_that_cannot_start_fails_from_pending_without_a_start(
+    tracker: JobTracker, recorder: Recorder, clock: FakeClock
+) -> None:
+    job = tracker.enqueue("command", params={"argv": ["true"]})
+    with pytest.raises(InvalidTransition, match="it never ran"):
+        tracker.complete_job(job.id, success=False, error="no")
+    clock.advance(3)
+    failed = tracker.fail_pending(job.id, "dependency 'fetch' failed")
+    assert failed.status is JobStatus.FAILED and str(failed.error) == "dependency 'fetch' failed"
+    stored = tracker.get_job(job.id)
+    assert stored is not None and stored == failed
+    assert (stored.attempts, stored.started_ts) == (0, None)  # it never ran
+    assert stored.completed_ts == clock()
+    assert recorder.kinds(job.id) == ["created", "failed"]  # no "started"
+    with pytest.raises(InvalidTransition):
+        tracker.fail_pending(job.id, "again")
+    ctx = tracker.create_job("running")
+    with pytest.raises(InvalidTransition, match="from running to failed"):
+        tracker.fail_pending(ctx.job_id, "not pending")
+
+
+def test_a_registry_validates_what_is_queued(tmp_path: Path) -> None:
+    registry = JobRegistry()
+
+    @registry.job_type("sum", title="Add up")
+    def add_up(ctx: JobContext, count: int) -> int:
+        return count
+
+    with JobTracker.open(tmp_path / "jobs.db", registry=registry) as tracker:
+        assert tracker.registry is registry
+        job = tracker.enqueue("sum", {"count": "3"})
+        assert (job.params, job.title) == ({"count": 3}, "Add up")
+        with pytest.raises(ValueError, match=r"^count: expected an integer, got 'x'$"):
+            tracker.enqueue("sum", {"count": "x"})
+        with pytest.raises(ValueError, match=r"unknown job type 'nope'; known types: sum"):
+            tracker.enqueue("nope")
+        assert tracker.count_jobs() == 1
+    with pytest.raises(TypeError, match="registry must be a JobRegistry"):
+        JobTracker.open(":memory:", registry={"sum": add_up})  # type: ignore[arg-type]
 
 
 def test_cancel_pending_is_immediate(tracker: JobTracker, recorder: Recorder) -> None:
@@ -466,7 +509,7 @@ def test_group_commit_under_load_still_commits_before_each_event(
             mismatches.append((event.kind.value, event.job.status.value, row and row[0]))
 
     tracker.subscribe(check)
-    commits_before = tracker._commits
+    commits_before = tracker._commits.commits
 
     def work() -> None:
         for _ in range(200):
@@ -480,7 +523,7 @@ def test_group_commit_under_load_still_commits_before_each_event(
         t.join()
     assert mismatches == []
     assert tracker.count_jobs(status="completed") == 800
-    commits = tracker._commits - commits_before
+    commits = tracker._commits.commits - commits_before
     assert commits < 1600  # 1600 transitions; several shared a commit
 
 

@@ -22,8 +22,8 @@ from jobdeck.ui.launch_form import LaunchForm
 
 @pytest.fixture
 def runner(qapp: Any, tmp_path: Path) -> Iterator[Runner]:
-    tracker = JobTracker.open(tmp_path / "jobs.db")
-    runner = Runner(tracker, builtin_registry(), log_dir=tmp_path / "logs")
+    tracker = JobTracker.open(tmp_path / "jobs.db", registry=builtin_registry())
+    runner = Runner(tracker, log_dir=tmp_path / "logs")
     yield runner
     runner.shutdown(timeout=5)
     tracker.close()

@@ -19,6 +19,7 @@ import pytest
 
 from jobdeck.core import Job, JobStatus, JobTracker
 from jobdeck.runtime import Runner
+from tests.registries import with_command
 from tests.runtime.conftest import MARKER, _tagged_processes, event_loop_qt
 
 __all__ = ["event_loop_qt"]
@@ -64,7 +65,7 @@ def job_of(tracker: JobTracker, job_id: str) -> Job:
 def app(event_loop_qt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
     marker = uuid.uuid4().hex
     monkeypatch.setenv(MARKER, marker)
-    tracker = JobTracker.open(tmp_path / "jobs.db", event_interval=0.005)
+    tracker = JobTracker.open(tmp_path / "jobs.db", registry=with_command(), event_interval=0.005)
     runner = Runner(tracker, max_workers=9, log_dir=tmp_path / "logs", grace=1.0)
     runner.start()
     yield runner

@@ -22,6 +22,7 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner, runtime_dir
+from tests.registries import with_command
 from tests.runtime.channel_helpers import short_tempdir
 from tests.runtime.conftest import MARKER, _tagged_processes, event_loop_qt
 
@@ -54,7 +55,7 @@ def place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobTracker]:
     monkeypatch.setenv(MARKER, marker := uuid.uuid4().hex)
-    t = JobTracker.open(tmp_path / "jobs.db", event_interval=0.005)
+    t = JobTracker.open(tmp_path / "jobs.db", registry=with_command(), event_interval=0.005)
     yield t
     t.close()
     leftovers = _tagged_processes(marker)

@@ -20,6 +20,7 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
+from tests.registries import with_command
 from tests.runtime.conftest import MARKER, _tagged_processes, event_loop_qt
 
 __all__ = ["event_loop_qt"]
@@ -53,7 +54,7 @@ DAEMONIZE = """
 def runner(event_loop_qt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
     marker = uuid.uuid4().hex
     monkeypatch.setenv(MARKER, marker)
-    tracker = JobTracker.open(tmp_path / "jobs.db", event_interval=0.005)
+    tracker = JobTracker.open(tmp_path / "jobs.db", registry=with_command(), event_interval=0.005)
     runner = Runner(tracker, log_dir=tmp_path / "logs", grace=1.0, cancel_delay=0.2)
     runner.start()
     yield runner

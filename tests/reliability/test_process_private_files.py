@@ -20,6 +20,7 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
+from tests.registries import with_command
 from tests.runtime.conftest import MARKER, _tagged_processes, event_loop_qt
 
 __all__ = ["event_loop_qt"]
@@ -37,7 +38,7 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 @pytest.fixture
 def tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobTracker]:
     monkeypatch.setenv(MARKER, marker := uuid.uuid4().hex)
-    t = JobTracker.open(tmp_path / "jobs.db", event_interval=0.005)
+    t = JobTracker.open(tmp_path / "jobs.db", registry=with_command(), event_interval=0.005)
     yield t
     t.close()
     leftovers = _tagged_processes(marker)

@@ -23,6 +23,7 @@ from jobdeck.core import JobContext, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.runtime import Runner
 from jobdeck.runtime.runner import DEFAULT_MAX_THREADS
+from tests.registries import with_command
 from tests.runtime.conftest import event_loop_qt
 
 __all__ = ["event_loop_qt"]
@@ -31,14 +32,19 @@ JOBS = 200
 
 
 @pytest.fixture
-def tracker(tmp_path: Path) -> Iterator[JobTracker]:
-    t = JobTracker.open(tmp_path / "jobs.db", event_interval=0.005)
+def registry() -> JobRegistry:
+    return with_command()
+
+
+@pytest.fixture
+def tracker(tmp_path: Path, registry: JobRegistry) -> Iterator[JobTracker]:
+    t = JobTracker.open(tmp_path / "jobs.db", registry=registry, event_interval=0.005)
     yield t
     t.close()
 
 
 def test_200_busy_callables_leave_the_gui_responsive_and_processes_still_start(
-    qtbot: Any, event_loop_qt: Any, tracker: JobTracker, tmp_path: Path
+    qtbot: Any, event_loop_qt: Any, tracker: JobTracker, registry: JobRegistry, tmp_path: Path
 ) -> None:
     stop = threading.Event()
     busiest = [0]
@@ -60,9 +66,8 @@ def test_200_busy_callables_leave_the_gui_responsive_and_processes_still_start(
             with lock:
                 at_once[0] -= 1
 
-    registry = JobRegistry()
     registry.register("busy", busy)
-    runner = Runner(tracker, registry, max_workers=JOBS, log_dir=tmp_path / "logs")
+    runner = Runner(tracker, max_workers=JOBS, log_dir=tmp_path / "logs")
     runner.start()
     ticks: list[float] = []
     timer = QTimer()

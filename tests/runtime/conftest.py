@@ -20,6 +20,7 @@ import qasync
 from jobdeck.core import FakeClock, JobEvent, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.runtime import Runner
+from tests.registries import with_command
 
 MARKER = "JOBDECK_RUNTIME_TEST_MARKER"
 
@@ -46,24 +47,25 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def tracker(tmp_path: Path, clock: FakeClock) -> Iterator[JobTracker]:
-    """A tracker on a temporary file whose time only moves when the test says so."""
-    t = JobTracker.open(tmp_path / "jobs.db", clock=clock, event_interval=0.005)
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def real_tracker(tmp_path: Path) -> Iterator[JobTracker]:
-    """A tracker on a temporary file with the real clock (for timers that fire by themselves)."""
-    t = JobTracker.open(tmp_path / "real.db", event_interval=0.005)
-    yield t
-    t.close()
-
-
-@pytest.fixture
 def registry() -> JobRegistry:
-    return JobRegistry()
+    """The tracker's job types: ``command`` (as the app registers it); tests add theirs."""
+    return with_command()
+
+
+@pytest.fixture
+def tracker(tmp_path: Path, clock: FakeClock, registry: JobRegistry) -> Iterator[JobTracker]:
+    """A tracker on a temporary file whose time only moves when the test says so."""
+    t = JobTracker.open(tmp_path / "jobs.db", registry=registry, clock=clock, event_interval=0.005)
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def real_tracker(tmp_path: Path, registry: JobRegistry) -> Iterator[JobTracker]:
+    """A tracker on a temporary file with the real clock (for timers that fire by themselves)."""
+    t = JobTracker.open(tmp_path / "real.db", registry=registry, event_interval=0.005)
+    yield t
+    t.close()
 
 
 def _tagged_processes(marker: str) -> list[psutil.Process]:
@@ -81,18 +83,16 @@ def _tagged_processes(marker: str) -> list[psutil.Process]:
 def make_runner(
     event_loop_qt: asyncio.AbstractEventLoop,
     tracker: JobTracker,
-    registry: JobRegistry,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., Runner]]:
-    """``make_runner(**kwargs)``: a started Runner (tracker and registry from the fixtures)."""
+    """``make_runner(**kwargs)``: a started Runner (the tracker from the fixture)."""
     marker = uuid.uuid4().hex
     monkeypatch.setenv(MARKER, marker)
     runners: list[Runner] = []
 
     def make(**kwargs: Any) -> Runner:
         kwargs.setdefault("tracker", tracker)
-        kwargs.setdefault("registry", registry)
         kwargs.setdefault("log_dir", tmp_path / "logs")
         kwargs.setdefault("grace", 1.0)
         start = kwargs.pop("start", True)

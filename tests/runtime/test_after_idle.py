@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from jobdeck.core import Job, JobContext, JobStatus, JobTracker
-from jobdeck.core.registry import JobRegistry
 from jobdeck.runtime import JobSignals, Runner
+from tests.registries import with_command
 
 from .conftest import MARKER, _tagged_processes, finished
 
@@ -92,9 +92,9 @@ def session(
     Runner and JobSignals; a callable job type ``gated`` that waits half way for its gate."""
     marker = uuid.uuid4().hex
     monkeypatch.setenv(MARKER, marker)
-    registry = JobRegistry()
-    tracker = JobTracker.open(tmp_path / "jobs.db", flush_interval=0.1)
-    runner = Runner(tracker, registry, log_dir=tmp_path / "logs", grace=1.0)
+    registry = with_command()
+    tracker = JobTracker.open(tmp_path / "jobs.db", registry=registry, flush_interval=0.1)
+    runner = Runner(tracker, log_dir=tmp_path / "logs", grace=1.0)
     signals = JobSignals(tracker)
     result = Session(tracker, runner, Seen(signals), {})
 

@@ -19,7 +19,7 @@ import pytest
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry, ParamError
 from jobdeck.jobs import builtin_registry, register_builtin_jobs
-from jobdeck.jobs.command import TITLE_CHARS, CommandParams, command_title
+from jobdeck.jobs.command import TITLE_CHARS, command_spec, command_title
 from jobdeck.runtime import Runner
 
 from .conftest import finished
@@ -30,7 +30,7 @@ WAIT_MS = 15_000
 @pytest.fixture
 def builtins(make_runner: Callable[..., Runner], registry: JobRegistry) -> Runner:
     register_builtin_jobs(registry)
-    return make_runner(registry=registry)
+    return make_runner()
 
 
 def refused(tracker: JobTracker, type_name: str, params: dict[str, Any]) -> ParamError:
@@ -90,6 +90,23 @@ def test_required_fields_say_what_to_do(builtins: Runner, tracker: JobTracker) -
         assert (error.field, error.problem) == (field, problem), type_name
 
 
+@pytest.mark.parametrize(
+    ("env", "field", "problem"),
+    [
+        ({"A=B": "1"}, "env['A=B']", "is not a usable variable name: it contains '='"),
+        ({"": "1"}, "env['']", "is not a usable variable name: it is empty"),
+        ({"A\0B": "1"}, "env['A\\x00B']", "is not a usable variable name: it contains NUL"),
+        ({"A": "1\0"}, "env['A']", "contains a NUL character"),
+    ],
+)
+def test_an_environment_a_program_cannot_take_is_refused_when_queued(
+    tracker: JobTracker, env: dict[str, str], field: str, problem: str
+) -> None:
+    """Issue 9 item 15: such a command job used to be queued and then fail at start."""
+    error = refused(tracker, "command", {"argv": ["true"], "env": env})
+    assert (error.field, error.problem) == (field, problem)
+
+
 def test_one_term_for_the_working_directory() -> None:
     registry = builtin_registry()
     labels = {t.name: [p.label for p in t.params] for t in registry}
@@ -106,7 +123,7 @@ def test_a_path_removed_after_queueing_fails_the_job_with_a_sentence(
     tmp_path: Path,
 ) -> None:
     register_builtin_jobs(registry)
-    runner = make_runner(registry=registry, start=False)
+    runner = make_runner(start=False)
     source = tmp_path / "photos"
     source.mkdir()
     folder = tmp_path / "work"
@@ -150,14 +167,14 @@ def test_command_runs_in_the_home_folder_by_default(
     assert done.log_path is not None
     assert Path(done.log_path).read_text().strip() == str(home)
     # ``~`` in a given working directory is the home folder too
-    assert CommandParams.from_params({"argv": ["ls"], "cwd": "~"}).cwd == str(home)
+    assert command_spec({"argv": ["ls"], "cwd": "~"}).cwd == str(home)
 
 
 def test_untitled_command_jobs_are_titled_by_their_command_line(
     make_runner: Callable[..., Runner], registry: JobRegistry, tracker: JobTracker
 ) -> None:
     register_builtin_jobs(registry)
-    make_runner(registry=registry, start=False)  # validates and titles; runs nothing
+    make_runner(start=False)  # validates and titles; runs nothing
     job = tracker.enqueue("command", {"argv": ["rsync", "-a", "my photos/", "backup/"]})
     assert job.title == "rsync -a 'my photos/' backup/"
     shell = tracker.enqueue("command", {"argv": "make -j4 && make check", "shell": True})

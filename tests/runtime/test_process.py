@@ -22,6 +22,8 @@ from typing import Any
 import psutil
 import pytest
 
+from jobdeck.core.params import ParamError
+from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.runtime.log_tail import TAIL_LINES
 from jobdeck.runtime.process import ProcessStartError, prepare_command
 from jobdeck.runtime.supervised import ProcessOutcome, SupervisedProcess, SupervisorRecords
@@ -78,9 +80,9 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
 
     def _spawn(argv: Any, **kwargs: Any) -> SupervisedProcess:
         env = {MARKER: marker, **(kwargs.pop("env", None) or {})}
-        command = prepare_command(
-            argv, cwd=kwargs.pop("cwd", None), env=env, shell=kwargs.pop("shell", False)
-        )
+        cwd = kwargs.pop("cwd", None)
+        spec = ProcessSpec(argv, cwd=cwd, env=env, shell=kwargs.pop("shell", False))
+        command = prepare_command(spec)
         log_path = kwargs.pop("log_path", tmp_path / "job.log")
         kwargs.setdefault("grace", 1.0)
         handle = SupervisedProcess.spawn(records, "job1", command, log_path, **kwargs)
@@ -361,22 +363,37 @@ def test_bad_cwd(spawn: Spawn, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "shell", "message"),
     [
-        ("ls -l", False, "argv must be a list of arguments, got the string 'ls -l'"),
-        ([], False, "argv is empty"),
-        (["echo", 3], False, r"argv\[1\] must be a string, got int 3"),
-        ([""], False, r"argv\[0\] \(the program to run\) is an empty string"),
-        (["echo", "a", "b"], True, "shell=True needs one command string"),
-        ("   ", True, "the shell command is empty"),
+        ("ls -l", False, "argv: must be a list of arguments, got the string 'ls -l'"),
+        ([], False, "argv: is empty"),
+        (["echo", 3], False, r"argv\[1\]: must be a string, got int 3"),
+        ([""], False, r"argv\[0\]: the program to run is an empty string"),
+        (["a\0b"], False, r"argv\[0\]: contains a NUL character"),
+        (["echo", "a", "b"], True, "argv: shell=True needs one command string"),
+        ("   ", True, "argv: the shell command is empty"),
     ],
 )
-def test_bad_argv_is_rejected(spawn: Spawn, argv: Any, shell: bool, message: str) -> None:
-    with pytest.raises(ProcessStartError, match=message):
+def test_bad_argv_is_rejected(
+    spawn: Spawn, tmp_path: Path, argv: Any, shell: bool, message: str
+) -> None:
+    """The spec refuses it (naming the field) before anything could run."""
+    with pytest.raises(ParamError, match=message):
         spawn(argv, shell=shell)
+    assert not (tmp_path / "job.log").exists()
 
 
-def test_bad_env_value_is_rejected(spawn: Spawn) -> None:
-    with pytest.raises(ProcessStartError, match="environment variable N must be a string"):
-        spawn(["true"], env={"N": 1})
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"N": 1}, r"env\['N'\]: must be a string, got int 1"),
+        ({"A=B": "x"}, r"env\['A=B'\]: is not a usable variable name: it contains '='"),
+        ({"": "x"}, r"env\[''\]: is not a usable variable name: it is empty"),
+        ({"A\0": "x"}, r"is not a usable variable name: it contains NUL"),
+        ({"A": "x\0y"}, r"env\['A'\]: contains a NUL character"),
+    ],
+)
+def test_bad_env_is_rejected(spawn: Spawn, env: dict[str, Any], message: str) -> None:
+    with pytest.raises(ParamError, match=message):
+        spawn(["true"], env=env)
 
 
 # ---------------------------------------------------------------------- shell and env
@@ -390,7 +407,7 @@ def test_no_shell_passes_dollar_home_literally(spawn: Spawn) -> None:
 
 @pytest.mark.parametrize("command", ["echo $HOME", ["echo $HOME"]])
 def test_shell_true_expands(command: Any) -> None:
-    prepared = prepare_command(command, shell=True, env={"HOME": "/custom/home"})
+    prepared = prepare_command(ProcessSpec(command, shell=True, env={"HOME": "/custom/home"}))
     assert prepared.argv == ("/bin/sh", "-c", "echo $HOME")
     assert prepared.env["HOME"] == "/custom/home"
 

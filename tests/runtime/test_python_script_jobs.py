@@ -21,7 +21,7 @@ WAIT_MS = 15_000
 @pytest.fixture
 def builtin_runner(make_runner: Callable[..., Runner], registry: JobRegistry) -> Runner:
     register_builtin_jobs(registry)
-    return make_runner(registry=registry)
+    return make_runner()
 
 
 def test_script_using_the_worker_helper_reports_progress_and_result(
@@ -85,7 +85,7 @@ def test_script_removed_after_queueing_fails_saying_so(
     tmp_path: Path,
 ) -> None:
     register_builtin_jobs(registry)
-    runner = make_runner(registry=registry, start=False)
+    runner = make_runner(start=False)
     script = tmp_path / "gone.py"
     script.write_text("print('hi')\n")
     job = tracker.enqueue("python", {"script": str(script)})

@@ -20,6 +20,7 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
+from tests.registries import with_command
 
 from .conftest import MARKER, _tagged_processes, finished
 
@@ -43,7 +44,7 @@ class Session:
     """One app session: a tracker opened with the re-attach hook and a started Runner."""
 
     def __init__(self, db: Path) -> None:
-        self.tracker = JobTracker.open(db, reattach=Runner.can_reattach, event_interval=0.005)
+        self.tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
         self.runner = Runner(self.tracker, log_dir=db.parent / "logs", grace=1.0)
         self.runner.start()
 

@@ -22,6 +22,7 @@ from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_tree import ProcessTree
 from jobdeck.runtime.supervisor import STATE_RUNNING, SupervisorRecord, write_record
+from tests.registries import with_command
 
 from .conftest import MARKER, _tagged_processes, finished
 
@@ -35,7 +36,7 @@ class App:
     """One "app session": a tracker opened with the reattach hook and a started Runner."""
 
     def __init__(self, db: Path) -> None:
-        self.tracker = JobTracker.open(db, reattach=Runner.can_reattach, event_interval=0.005)
+        self.tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
         self.runner = Runner(self.tracker, log_dir=db.parent / "logs", grace=1.0)
         self.runner.start()
 
@@ -210,7 +211,7 @@ def test_a_failure_while_the_app_was_closed_quotes_its_last_lines(
 
 
 def _running_job_without_runner(db: Path) -> str:
-    with JobTracker.open(db) as tracker:
+    with JobTracker.open(db, registry=with_command()) as tracker:
         job = tracker.enqueue("command", {"argv": ["sleep", "60"]})
         tracker.start_job(job.id)
         tracker.set_process_info(job.id, pid=os.getpid(), log_path=str(db.parent / "x.log"))
@@ -259,9 +260,15 @@ def test_job_without_a_record_is_failed_as_lost(
     assert str(done.error) == "lost: no supervisor record: its program cannot be found again"
 
 
-def test_without_the_hook_a_left_running_job_is_interrupted(tmp_path: Path) -> None:
-    job_id = _running_job_without_runner(tmp_path / "jobs.db")
-    with JobTracker.open(tmp_path / "jobs.db") as tracker:
-        done = tracker.get_job(job_id)
+def test_a_command_job_whose_program_never_started_is_interrupted(tmp_path: Path) -> None:
+    """Only a process job whose program was started (it has a log) is kept running for
+    re-attaching; one that died before its program started is interrupted at open."""
+    db = tmp_path / "jobs.db"
+    with JobTracker.open(db, registry=with_command()) as tracker:
+        job = tracker.enqueue("command", {"argv": ["sleep", "60"]})
+        tracker.start_job(job.id)
+    with JobTracker.open(db, registry=with_command()) as tracker:
+        done = tracker.get_job(job.id)
         assert done is not None and done.status is JobStatus.FAILED
         assert str(done.error).startswith("interrupted")
+        assert tracker.jobs_to_reattach() == []

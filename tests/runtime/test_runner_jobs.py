@@ -216,10 +216,22 @@ def test_command_params_are_normalized(runner: Runner, tracker: JobTracker) -> N
     tracker.cancel_job(shell.id)
 
 
-def test_command_is_known_whatever_the_registry(
-    tracker: JobTracker, registry: JobRegistry, qapp
+def test_the_runner_knows_exactly_the_tracker_s_job_types(
+    tmp_path: Path, registry: JobRegistry, qapp
 ) -> None:
-    runner = Runner(tracker, registry)
-    assert runner.job_type("command") is not None
-    assert "command" in [t.name for t in runner.job_types()]
-    assert runner.job_type("nope") is None
+    """``command`` is an ordinary job type: known when the registry has it, as the app's
+    does, and unknown to an embedder's registry that leaves it out."""
+    with JobTracker.open(tmp_path / "app.db", registry=registry) as tracker:
+        runner = Runner(tracker)
+        assert runner.job_type("command") is registry["command"]
+        assert [t.name for t in runner.job_types()] == registry.names()
+        assert runner.job_type("nope") is None
+        runner.deleteLater()
+    own = JobRegistry()
+    own.register("sum", lambda ctx: None)
+    with JobTracker.open(tmp_path / "embedder.db", registry=own) as tracker:
+        runner = Runner(tracker)
+        assert runner.job_type("command") is None
+        with pytest.raises(ValueError, match=r"unknown job type 'command'; known types: sum"):
+            tracker.enqueue("command", {"argv": ["true"]})
+        runner.deleteLater()

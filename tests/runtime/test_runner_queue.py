@@ -12,7 +12,7 @@ from jobdeck.core import FakeClock, JobContext, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.runtime import Runner
 
-from .conftest import finished, status_of
+from .conftest import ProgressRecorder, finished, status_of
 
 WAIT_MS = 5000
 
@@ -119,7 +119,11 @@ def test_dependent_waits_for_its_dependencies(
 
 
 def test_failed_or_cancelled_dependency_fails_dependents_naming_it(
-    qtbot, make_runner: Callable[..., Runner], tracker: JobTracker, registry: JobRegistry
+    qtbot,
+    make_runner: Callable[..., Runner],
+    tracker: JobTracker,
+    registry: JobRegistry,
+    progress: ProgressRecorder,
 ) -> None:
     @registry.job_type("explode", title="Explode")
     def explode(ctx: JobContext) -> None:
@@ -147,6 +151,11 @@ def test_failed_or_cancelled_dependency_fails_dependents_naming_it(
     assert "'Explode'" in tracker.get_job(b.id).error.message  # type: ignore[union-attr]
     assert "failed" in tracker.get_job(b.id).error.message  # type: ignore[union-attr]
     assert "cancelled" in tracker.get_job(d.id).error.message  # type: ignore[union-attr]
+    for job in (b, c, d):  # they never ran: no start, no attempt, no STARTED event
+        done = tracker.get_job(job.id)
+        assert done is not None and (done.attempts, done.started_ts) == (0, None)
+        assert progress.statuses[job.id] == [JobStatus.PENDING, JobStatus.FAILED]
+        assert not [e for e in progress.events if e.job.id == job.id and e.kind == "started"]
 
 
 def test_retryable_job_retries_with_backoff_on_the_fake_clock(
@@ -245,7 +254,7 @@ def test_run_at_fires_by_itself_with_the_real_clock(
     qtbot, event_loop_qt, real_tracker: JobTracker, registry: JobRegistry, tmp_path
 ) -> None:
     registry.register("noop", lambda ctx: None)
-    runner = Runner(real_tracker, registry, log_dir=tmp_path)
+    runner = Runner(real_tracker, log_dir=tmp_path)
     runner.start()
     try:
         job = real_tracker.enqueue("noop", run_at=real_tracker.now() + 0.2)

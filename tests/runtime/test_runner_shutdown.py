@@ -41,7 +41,7 @@ def test_shutdown_cancels_every_kind_of_job_and_leaves_no_thread_or_warning(
         pass
     baseline = _threads()
 
-    runner = Runner(tracker, registry, max_workers=3, log_dir=tmp_path, grace=1.0)
+    runner = Runner(tracker, max_workers=3, log_dir=tmp_path, grace=1.0)
     signals = JobSignals(tracker)
     runner.start()
     jobs = [
@@ -83,7 +83,7 @@ def test_shutdown_without_cancel_lets_running_jobs_finish(
         release.wait(5)
         return "done"
 
-    runner = Runner(tracker, registry, log_dir=tmp_path)
+    runner = Runner(tracker, log_dir=tmp_path)
     runner.start()
     job = tracker.enqueue("short")
     qtbot.waitUntil(lambda: status_of(tracker, job.id) is JobStatus.RUNNING, timeout=WAIT_MS)

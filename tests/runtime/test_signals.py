@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobdeck.core import Job, JobStatus, JobTracker
+from jobdeck.core import Job, JobRegistry, JobStatus, JobTracker
 from jobdeck.runtime import JobSignals
 
 
@@ -99,8 +99,9 @@ def test_job_finished_comes_after_the_changed_batch_that_holds_it(
 
 
 def test_enqueued_jobs_are_added_and_active_jobs_delegates(
-    qtbot, tracker: JobTracker, signals: JobSignals
+    qtbot, tracker: JobTracker, registry: JobRegistry, signals: JobSignals
 ) -> None:
+    registry.register("later", lambda ctx: None)
     a = tracker.enqueue("later")
     b = tracker.enqueue("later")
     with qtbot.waitSignal(signals.jobsAdded, timeout=2000) as added:

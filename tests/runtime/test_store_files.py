@@ -16,6 +16,7 @@ import pytest
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from jobdeck.runtime.store_files import StoreFiles
+from tests.registries import with_command
 
 from .conftest import MARKER, _tagged_processes, finished
 
@@ -28,7 +29,7 @@ class Session:
     """A tracker opened with the reattach hook and a started Runner."""
 
     def __init__(self, db: Path, **runner_args: Any) -> None:
-        self.tracker = JobTracker.open(db, reattach=Runner.can_reattach, event_interval=0.005)
+        self.tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
         self.runner = Runner(self.tracker, grace=1.0, **runner_args)
         self.runner.start()
 

@@ -13,8 +13,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from jobdeck.core.events import LogEntry
+from jobdeck.core.filters import JobFilter
 from jobdeck.core.job import Job, JobError, JobStatus, Progress, new_job_id
-from jobdeck.core.registry import JobRegistry, JobType, ParamKind, ParamSpec
+from jobdeck.core.registry import JobKind, JobRegistry, JobType, ParamKind, ParamSpec
 
 T0 = 1_700_000_000.0
 _counter = itertools.count()
@@ -91,13 +92,7 @@ class FakeTracker:
     def _match(
         self, job: Job, status: Any = None, type: str | None = None, search: str | None = None
     ) -> bool:
-        if status is not None:
-            wanted = {status} if isinstance(status, (str, JobStatus)) else set(status)
-            if job.status not in wanted:
-                return False
-        if type is not None and job.type != type:
-            return False
-        return not search or search.lower() in job.title.lower()
+        return JobFilter.of(status, type, search).matches(job)
 
     def list_jobs(
         self,
@@ -201,7 +196,7 @@ def _noop(ctx: Any, **params: Any) -> None:
 
 
 def _job_type(name: str, title: str, description: str, icon: str, *params: ParamSpec) -> JobType:
-    return JobType(name, title, description, icon, tuple(params), False, _noop, False)
+    return JobType(name, title, description, icon, tuple(params), False, _noop, JobKind.CALLABLE)
 
 
 COMMAND = _job_type(

@@ -161,3 +161,38 @@ def test_after_an_idle_spell_a_new_job_shows_live_progress_everywhere(
     qtbot.waitUntil(lambda: details.progress_label.full_text().startswith("75% (3 of 4)"))
     assert details.progress_bar.value() == 750
     real_tracker.complete_job(second.id, success=True)
+
+
+def test_a_job_whose_error_matches_the_search_stays_as_a_reload_would_show_it(
+    qtbot, real_tracker, real_signals
+):
+    """The search looks at title, type, message *and error*, in the store's query and in
+    the live matching alike: a job whose error matches used to vanish from the filtered
+    history at its next live update, and come back after a reload."""
+    model = HistoryModel(real_tracker, real_signals, page_size=10)
+    model.set_filter(search="DISK full")
+    load = lambda: [model.job_at(r).id for r in range(model.rowCount())]  # noqa: E731
+    model.fetchMore()
+    assert load() == [] and not model.canFetchMore()
+    other = real_tracker.enqueue("countdown", {"seconds": 1}, title="Unrelated")
+    job = real_tracker.enqueue("countdown", {"seconds": 3}, title="Nightly backup", max_attempts=2)
+    real_tracker.start_job(job.id)
+    real_tracker.retry_later(job.id, real_tracker.now(), "OSError: disk full")
+    qtbot.waitUntil(lambda: model.row_of(job.id) is not None, timeout=2000)
+    ctx = real_tracker.start_job(job.id)  # the retry runs; its last error is still shown
+    ctx.update_progress(1, 4, "copying again")
+    qtbot.waitUntil(
+        lambda: any(
+            model.job_at(r).progress.message == "copying again" for r in range(model.rowCount())
+        ),
+        timeout=2000,
+    )
+    live = load()
+    assert live == [job.id]
+    model.refresh()
+    while model.canFetchMore():
+        model.fetchMore()
+    assert load() == live and other.id not in live
+    real_tracker.complete_job(job.id, success=False, error="disk full again")
+    qtbot.waitUntil(lambda: model.job_at(0).status is JobStatus.FAILED, timeout=2000)
+    assert load() == [job.id]

@@ -7,6 +7,9 @@ from .clock import Clock, FakeClock, system_clock
 from .context import Cancelled, JobContext
 from .events import EventKind, JobEvent, LogEntry
 from .job import InvalidTransition, Job, JobError, JobStatus, Progress, new_job_id
+from .params import Param, ParamError
+from .process_spec import ProcessSpec
+from .registry import JobKind, JobRegistry, JobType
 from .store import default_db_path
 from .store_errors import (
     StoreCorrupt,
@@ -28,9 +31,15 @@ __all__ = [
     "JobContext",
     "JobError",
     "JobEvent",
+    "JobKind",
+    "JobRegistry",
     "JobStatus",
     "JobTracker",
+    "JobType",
     "LogEntry",
+    "Param",
+    "ParamError",
+    "ProcessSpec",
     "Progress",
     "StoreCorrupt",
     "StoreError",

@@ -12,12 +12,18 @@ import threading
 import time
 from numbers import Real
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .tracker import JobTracker
+__all__ = ["Cancelled", "JobContext", "JobOwner"]
 
-__all__ = ["Cancelled", "JobContext"]
+
+class JobOwner(Protocol):
+    """What a context reports to: the tracker that runs its job."""
+
+    def _append_log(self, ctx: JobContext, message: str, level: str) -> None: ...
+
+    def _finish_from_context(self, ctx: JobContext, exc: BaseException | None) -> None: ...
+
 
 #: A thread that reports in a tight loop gives up the GIL at least this often (seconds).
 YIELD_EVERY = 0.004
@@ -95,7 +101,7 @@ class JobContext:
 
     def __init__(
         self,
-        tracker: JobTracker,
+        tracker: JobOwner,
         job_id: str,
         current: float = 0,
         total: float = 0,

@@ -48,9 +48,11 @@ class JobStatus(StrEnum):
 
 _FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
-#: The only moves a job may make. ``RUNNING -> PENDING`` is an automatic retry.
+#: The only moves a job may make. ``RUNNING -> PENDING`` is an automatic retry;
+#: ``PENDING -> FAILED`` a job that can never start (a dependency failed, its type is
+#: unknown, its params became invalid): it fails without a start or an attempt.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
     JobStatus.RUNNING: frozenset(
         {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PENDING}
     ),
@@ -63,10 +65,10 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 class InvalidTransition(Exception):
     """A job was asked to move between two states the transition table does not connect."""
 
-    def __init__(self, job_id: str, old: JobStatus, new: JobStatus) -> None:
-        if old.finished:
+    def __init__(self, job_id: str, old: JobStatus, new: JobStatus, why: str | None = None) -> None:
+        if why is None and old.finished:
             why = f"it is already {old.value} and finished jobs never change"
-        else:
+        elif why is None:
             allowed = ", ".join(sorted(s.value for s in TRANSITIONS[old])) or "nothing"
             why = f"a {old.value} job can only become {allowed}"
         super().__init__(f"job {job_id} cannot go from {old.value} to {new.value}: {why}")

@@ -3,10 +3,13 @@
 1. **Bad rows** — a pending or running job whose stored row cannot be used (a time that is
    not a real time, such as ``run_at = inf`` written by an old version; damaged JSON) is
    failed with a reason; one bad row never stops the app from starting.
-2. **Interrupted jobs** — a job still ``running`` (unless the runtime re-attaches it) is
-   failed as interrupted, with its progress in words (``at 6/60``, ``at 10%``) and its
+2. **Interrupted jobs** — a job still ``running`` is kept running for the runtime to
+   re-attach when it can be (a process job whose program was started:
+   :func:`~jobdeck.core.registry.reattachable`); otherwise it is re-queued when its type
+   allows a retry and it has attempts left (:func:`~jobdeck.core.registry.retry_allowed`),
+   or failed as interrupted, with its progress in words (``at 6/60``, ``at 10%``) and its
    last sign of life as its end, so its duration does not count the time Jobdeck was not
-   running; or re-queued when it is retryable and has attempts left.
+   running.
 3. **Retention** — finished jobs older than the retention period are deleted with their log
    lines and log files, except those an unfinished job depends on, and never more than
    could have aged in real time since the last run (:func:`retention_cutoff`).
@@ -18,7 +21,7 @@ import glob
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,8 +29,9 @@ from typing import Any
 
 from .clock import BootReference
 from .job import Job, JobError, JobStatus, Progress, evolve
-from .schema import JOB_COLUMNS
-from .store import Store, row_to_job, unreadable_columns
+from .job_rows import JOB_ROWS
+from .registry import JobRegistry, JobType, reattachable, retry_allowed
+from .store import Store
 from .validation import MAX_DURATION, MAX_TIMESTAMP
 
 log = logging.getLogger(__name__)
@@ -50,7 +54,7 @@ CLOCK_JUMP_TOLERANCE = 3600.0
 MAX_GAP_ACROSS_BOOTS = 366 * 86_400.0
 #: The meta key under which each run remembers when it ran (see :func:`retention_cutoff`).
 LAST_RUN_KEY = "last_run"
-_COL = {name: i for i, name in enumerate(JOB_COLUMNS)}
+_COL = JOB_ROWS.index
 
 
 @dataclass
@@ -98,7 +102,7 @@ def _unusable(row: tuple[Any, ...]) -> str | None:
     times = _bad_times(row)
     if times:
         return times
-    columns = unreadable_columns(row)
+    columns = JOB_ROWS.unreadable(row)
     if columns:
         return f"its stored {', '.join(columns)} could not be read (damaged data)"
     return None
@@ -109,8 +113,7 @@ def recover(
     conn: Any,
     now: float,
     *,
-    is_retryable: Callable[[str], bool],
-    reattach: Callable[[Job], bool] | None,
+    registry: JobRegistry | None,
     cutoff: float | None,
 ) -> Recovered:
     """Apply steps 1-3 (see the module) inside the caller's transaction on ``conn``."""
@@ -126,15 +129,16 @@ def recover(
             )
             log.warning("job %s failed at open: %s", job_id, problem)
             continue
-        job = row_to_job(row)
+        job = JOB_ROWS.from_row(row)
         if job.status is JobStatus.PENDING:
             out.pending.append(job)
             continue
-        if reattach is not None and _asks_to_keep(reattach, job):
+        job_type = None if registry is None else registry.get(job.type)
+        if reattachable(job, job_type):
             out.kept_running.append(job)
             log.info("job %s left running for the runtime to re-attach", job.id)
             continue
-        changes, recovered = _recover_running(job, now, is_retryable)
+        changes, recovered = _recover_running(job, now, job_type)
         store.save_fields(conn, recovered, frozenset(changes))
         if recovered.status is JobStatus.PENDING:
             out.pending.append(recovered)
@@ -147,11 +151,9 @@ def recover(
     return out
 
 
-def _recover_running(
-    job: Job, now: float, is_retryable: Callable[[str], bool]
-) -> tuple[dict[str, Any], Job]:
+def _recover_running(job: Job, now: float, job_type: JobType | None) -> tuple[dict[str, Any], Job]:
     changes: dict[str, Any]
-    if job.attempts < job.max_attempts and is_retryable(job.type):
+    if retry_allowed(job, job_type):
         changes = {
             "status": JobStatus.PENDING,
             "started_ts": None,
@@ -169,14 +171,6 @@ def _recover_running(
             "error": JobError(f"{INTERRUPTED}, {where}" if where else INTERRUPTED),
         }
     return changes, evolve(job, changes)
-
-
-def _asks_to_keep(reattach: Callable[[Job], bool], job: Job) -> bool:
-    try:
-        return bool(reattach(job))
-    except Exception:
-        log.exception("reattach hook failed for job %s; recovering it as usual", job.id)
-        return False
 
 
 # -- retention ---------------------------------------------------------------------------------

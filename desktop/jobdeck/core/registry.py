@@ -1,458 +1,83 @@
-"""Job types: a name, a title, an icon, a parameter schema and what runs.
+"""Job types: a name, a title, an icon, a kind, a parameter schema and what runs.
 
-A job type is usually a decorated function; its parameter schema comes from the signature::
+A job type is usually a decorated function; its parameter schema comes from the signature
+(see :mod:`.params`)::
 
     registry = JobRegistry()
 
     @registry.job_type("fetch", title="Fetch pages")
     async def fetch(ctx, urls: list[str], limit: Annotated[int, Param(min=1, max=32)] = 4): ...
 
-The first parameter (``ctx``, the :class:`~jobdeck.core.context.JobContext`) is not part of
-the schema. Params are stored as JSON (:meth:`JobType.validate`) and turned back into Python
-values (``Path``, Enum members) only to call the function (:meth:`JobType.to_kwargs`).
+Every job type has a :class:`JobKind`: a *callable* ``def work(ctx, **params)`` runs on a
+worker thread, a *coroutine* ``async def work(ctx, **params)`` on the event loop, and a
+*process* job type's ``def build(job, **params) -> ProcessSpec`` says which program to run
+(``command`` and ``python`` are such types, registered by the app like any other). The
+tracker is created with the registry: it validates params when a job is queued, and asks
+the job types which interrupted jobs may be retried (:func:`retry_allowed`) and which jobs
+left running can be re-attached (:func:`reattachable`). No Qt.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
-import os
-import types
-import typing
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
-from numbers import Integral, Real
-from pathlib import Path
-from typing import Annotated, Any, Final, TypeVar
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from .job import Job, JobStatus
+from .params import (
+    REQUIRED,
+    Exists,
+    Param,
+    ParamError,
+    ParamKind,
+    ParamSpec,
+    _first_paragraph,
+    _humanize,
+    _show,
+    params_from_signature,
+)
+from .process_spec import ProcessSpec
 
 __all__ = [
     "REQUIRED",
     "Exists",
+    "JobKind",
     "JobRegistry",
     "JobType",
     "Param",
     "ParamError",
     "ParamKind",
     "ParamSpec",
+    "ProcessSpec",
+    "reattachable",
+    "retry_allowed",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ParamKind(StrEnum):
-    """The type of one parameter, as a form or the CLI needs to know it."""
+class JobKind(StrEnum):
+    """How a job type's work runs."""
 
-    STR = "str"
-    INT = "int"
-    FLOAT = "float"
-    BOOL = "bool"
-    PATH = "path"
-    ENUM = "enum"
-    LIST = "list"
-    MAPPING = "mapping"
-
-
-_SCALARS = frozenset(ParamKind) - {ParamKind.LIST, ParamKind.MAPPING}
-_NUMBERS = frozenset({ParamKind.INT, ParamKind.FLOAT})
-_SUPPORTED = "str, int, float, bool, Path, an Enum, a list of those, or dict[str, str]"
-
-
-class _Required:
-    """Type of :data:`REQUIRED`; stays one object through copy and pickle."""
-
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-    def __reduce__(self) -> str:
-        return "REQUIRED"
-
-
-#: The default of a parameter that has none: the caller must supply it.
-REQUIRED: Final = _Required()
-
-
-class ParamError(ValueError):
-    """A parameter value was rejected. ``field`` names it (``urls[2]`` for a list item)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
-class Exists(StrEnum):
-    """What a path parameter must name when the job is queued (see :class:`Param`)."""
-
-    FILE = "file"
-    DIR = "dir"
-    ANY = "any"  # a file or a folder
-
-
-@dataclass(frozen=True)
-class Param:
-    """Extra facts about a parameter, given as ``Annotated[int, Param(...)]`` metadata.
-
-    ``min``/``max`` bound a number (or each number of a list) and are inclusive.
-    ``exists`` (``"file"``, ``"dir"`` or ``"any"``) says a path parameter must name an
-    existing file, folder, or either, when the job is queued (``~`` is expanded; an empty
-    optional path is not checked). ``missing`` is what the user reads when a required
-    parameter is left out (``"Enter a command"``); by default ``"<Label> is required"``.
-    """
-
-    label: str | None = None
-    help: str = ""
-    min: float | None = None
-    max: float | None = None
-    exists: Exists | str | None = None
-    missing: str = ""
-
-
-def _humanize(name: str) -> str:
-    text = name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter of a job type: its kind, how a form labels it, its default and limits.
-
-    ``default`` is kept in JSON form (a ``Path`` as ``str``, an Enum member as its value), or
-    is :data:`REQUIRED`. ``choices`` lists the allowed values (as strings) of an ENUM, or of the
-    items of a LIST of ENUM. ``exists`` (paths, or lists of paths) and ``missing`` are as in
-    :class:`Param`. Constructing an inconsistent spec raises ``ValueError``.
-    """
-
-    name: str
-    kind: ParamKind
-    label: str = ""
-    help: str = ""
-    default: Any = field(default=REQUIRED, hash=False)
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    item_kind: ParamKind | None = None
-    enum_type: type[Enum] | None = None
-    exists: Exists | None = None
-    missing: str = ""
-
-    def __post_init__(self) -> None:
-        def put(attr: str, value: Any) -> None:
-            object.__setattr__(self, attr, value)
-
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ValueError(f"parameter name must be a Python identifier, got {self.name!r}")
-        put("kind", ParamKind(self.kind))
-        if self.item_kind is not None:
-            put("item_kind", ParamKind(self.item_kind))
-        if not self.label:
-            put("label", _humanize(self.name))
-        base = self.item_kind if self.kind is ParamKind.LIST else self.kind
-        if self.kind is ParamKind.LIST and base not in _SCALARS:
-            raise ValueError(
-                f"{self.name}: a list needs an item_kind of {', '.join(sorted(_SCALARS))}"
-            )
-        if self.kind is not ParamKind.LIST and self.item_kind is not None:
-            raise ValueError(f"{self.name}: item_kind only applies to lists")
-        if base is ParamKind.ENUM:
-            put("choices", self._check_choices())
-        elif self.choices or self.enum_type is not None:
-            raise ValueError(f"{self.name}: choices and enum_type only apply to enums")
-        if (self.minimum is not None or self.maximum is not None) and base not in _NUMBERS:
-            raise ValueError(f"{self.name}: min/max only apply to numbers, not {base}")
-        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
-            raise ValueError(f"{self.name}: min {self.minimum} is greater than max {self.maximum}")
-        if self.exists is not None:
-            put("exists", _exists(self.exists, self.name))
-            if base is not ParamKind.PATH:
-                raise ValueError(f"{self.name}: exists only applies to paths, not {base}")
-        if not isinstance(self.missing, str):
-            raise ValueError(f"{self.name}: missing must be a message (str)")
-        if not self.missing:
-            put("missing", f"{self.label} is required")
-        if self.default is not REQUIRED:
-            try:
-                put("default", self.normalize(self.default))
-            except ParamError as exc:
-                raise ValueError(f"invalid default {_show(self.default)}: {exc}") from None
-
-    def _check_choices(self) -> tuple[str, ...]:
-        choices = tuple(self.choices)
-        if self.enum_type is not None:
-            values = [m.value for m in self.enum_type]
-            if any(isinstance(v, bool) or not isinstance(v, str | int) for v in values):
-                raise ValueError(f"enum {self.enum_type.__name__} values must be str or int")
-            choices, given = tuple(str(v) for v in values), choices
-            if given and given != choices:
-                raise ValueError(f"{self.name}: choices {given} do not match the enum values")
-        if not choices or not all(isinstance(c, str) for c in choices):
-            raise ValueError(f"{self.name}: an enum needs a non-empty tuple of string choices")
-        return choices
-
-    @property
-    def required(self) -> bool:
-        """True when the parameter has no default."""
-        return self.default is REQUIRED
-
-    def check_exists(self, value: Any, field: str | None = None) -> None:
-        """Raise :class:`ParamError` unless the normalized ``value`` names what ``exists``
-        asks for (nothing to check without ``exists``, or for an empty path)."""
-        if self.exists is None:
-            return
-        where = field or self.name
-        if self.kind is ParamKind.LIST:
-            for i, item in enumerate(value):
-                _check_path_exists(self.exists, item, f"{where}[{i}]")
-        else:
-            _check_path_exists(self.exists, value, where)
-
-    def normalize(self, value: Any, field: str | None = None) -> Any:
-        """``value`` (JSON or Python form) in JSON form; raises :class:`ParamError`.
-
-        Only the value's form is checked here; :meth:`check_exists` looks at the disk."""
-        where = field or self.name
-        if self.kind is ParamKind.LIST:
-            if not isinstance(value, list | tuple):
-                raise ParamError(where, f"expected a list, got {_show(value)}")
-            assert self.item_kind is not None
-            kind = self.item_kind
-            return [self._scalar(kind, item, f"{where}[{i}]") for i, item in enumerate(value)]
-        if self.kind is ParamKind.MAPPING:
-            if not isinstance(value, Mapping):
-                raise ParamError(
-                    where, f"expected a mapping of strings to strings, got {_show(value)}"
-                )
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise ParamError(where, f"keys must be strings, got {_show(key)}")
-                if not isinstance(item, str):
-                    raise ParamError(f"{where}[{key!r}]", f"expected a string, got {_show(item)}")
-            return dict(value)
-        return self._scalar(self.kind, value, where)
-
-    def to_python(self, value: Any) -> Any:
-        """A normalized (JSON form) value as the function receives it."""
-        if self.kind is ParamKind.LIST:
-            assert self.item_kind is not None
-            return [self._python_scalar(self.item_kind, item) for item in value]
-        if self.kind is ParamKind.MAPPING:
-            return dict(value)
-        return self._python_scalar(self.kind, value)
-
-    def default_value(self) -> Any:
-        """A fresh copy of the JSON-form default (lists and mappings are not shared)."""
-        if isinstance(self.default, list | dict):
-            return self.default.copy()
-        return self.default
-
-    def _python_scalar(self, kind: ParamKind, value: Any) -> Any:
-        if kind is ParamKind.PATH:
-            return Path(value)
-        if kind is ParamKind.ENUM and self.enum_type is not None:
-            return self._enum_lookup(value)
-        return value
-
-    def _enum_lookup(self, value: Any) -> Enum | None:
-        assert self.enum_type is not None
-        for member in self.enum_type:
-            same = type(value) is type(member.value) and value == member.value
-            if same or (isinstance(value, str) and value == str(member.value)):
-                return member
-        return None
-
-    def _scalar(self, kind: ParamKind, value: Any, where: str) -> Any:
-        if kind is ParamKind.STR:
-            if isinstance(value, str):
-                return value
-            raise ParamError(where, f"expected a string, got {_show(value)}")
-        if kind is ParamKind.BOOL:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-                return value.strip().lower() == "true"
-            raise ParamError(where, f"expected true or false, got {_show(value)}")
-        if kind is ParamKind.PATH:
-            path = os.fspath(value) if isinstance(value, str | os.PathLike) else None
-            if isinstance(path, str) and path:
-                return path
-            raise ParamError(where, f"expected a non-empty path, got {_show(value)}")
-        if kind is ParamKind.ENUM:
-            return self._enum_value(value, where)
-        number = _number(value, integral=kind is ParamKind.INT)
-        if number is None:
-            expected = "an integer" if kind is ParamKind.INT else "a finite number"
-            raise ParamError(where, f"expected {expected}, got {_show(value)}")
-        if self.minimum is not None and number < self.minimum:
-            raise ParamError(where, f"must be at least {_num(self.minimum)}, got {number}")
-        if self.maximum is not None and number > self.maximum:
-            raise ParamError(where, f"must be at most {_num(self.maximum)}, got {number}")
-        return number
-
-    def _enum_value(self, value: Any, where: str) -> Any:
-        if self.enum_type is not None:
-            member = value if isinstance(value, self.enum_type) else self._enum_lookup(value)
-            if member is not None:
-                return member.value
-        else:
-            text = str(value.value) if isinstance(value, Enum) else value
-            if isinstance(text, str) and text in self.choices:
-                return text
-        if isinstance(value, Enum):
-            value = value.value
-        raise ParamError(where, f"expected one of {', '.join(self.choices)}, got {_show(value)}")
-
-
-def _exists(value: Exists | str, name: str) -> Exists:
-    try:
-        return Exists(value)
-    except ValueError:
-        choices = ", ".join(e.value for e in Exists)
-        raise ValueError(f"{name}: exists must be one of {choices}, got {value!r}") from None
-
-
-def _check_path_exists(exists: Exists, value: Any, where: str) -> None:
-    if not isinstance(value, str) or not value:
-        return  # an optional path left empty
-    path = Path(value).expanduser()
-    if exists is Exists.DIR:
-        if not path.exists():
-            raise ParamError(where, f"no such folder: {value}")
-        if not path.is_dir():
-            raise ParamError(where, f"not a folder: {value}")
-    elif exists is Exists.FILE:
-        if not path.exists():
-            raise ParamError(where, f"no such file: {value}")
-        if path.is_dir():
-            raise ParamError(where, f"a folder, not a file: {value}")
-    elif not path.exists():
-        raise ParamError(where, f"no such file or folder: {value}")
-
-
-def _number(value: Any, integral: bool) -> int | float | None:
-    """``value`` as an int (when ``integral``) or a finite float, or None if it is not one."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = int(text) if integral else float(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                return None
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        return None
-    if not integral:
-        return float(value)
-    if isinstance(value, Integral) or float(value).is_integer():
-        return int(value)  # type: ignore[call-overload]
-    return None
-
-
-def _type_name(tp: Any) -> str:
-    return tp.__name__ if isinstance(tp, type) and not typing.get_args(tp) else repr(tp)
-
-
-def _scalar_kind(tp: Any) -> tuple[ParamKind, type[Enum] | None, tuple[str, ...]] | None:
-    if not isinstance(tp, type) or isinstance(tp, types.GenericAlias):
-        return None
-    simple = {str: ParamKind.STR, int: ParamKind.INT, float: ParamKind.FLOAT, bool: ParamKind.BOOL}
-    if tp in simple:
-        return simple[tp], None, ()
-    if issubclass(tp, Path):
-        return ParamKind.PATH, None, ()
-    if issubclass(tp, Enum):
-        return ParamKind.ENUM, tp, ()
-    return None
-
-
-def _spec_for(name: str, tp: Any, default: Any) -> ParamSpec:
-    """The ParamSpec for one annotated parameter; TypeError/ValueError if unsupported."""
-    meta = Param()
-    if typing.get_origin(tp) is Annotated:
-        meta = next((m for m in tp.__metadata__ if isinstance(m, Param)), meta)
-        tp = typing.get_args(tp)[0]
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    item_kind: ParamKind | None = None
-    if (scalar := _scalar_kind(tp)) is not None:
-        kind, enum_type, choices = scalar
-    elif origin is list and len(args) == 1 and (item := _scalar_kind(args[0])) is not None:
-        kind = ParamKind.LIST
-        item_kind, enum_type, choices = item
-    elif origin in (dict, Mapping) and args == (str, str):
-        kind, enum_type, choices = ParamKind.MAPPING, None, ()
-    else:
-        raise TypeError(f"has unsupported type {_type_name(tp)}; supported: {_SUPPORTED}")
-    label, bounds = meta.label or "", (meta.min, meta.max)
-    return ParamSpec(
-        name,
-        kind,
-        label,
-        meta.help,
-        default,
-        *bounds,
-        choices,
-        item_kind,
-        enum_type,
-        exists=None if meta.exists is None else _exists(meta.exists, name),
-        missing=meta.missing,
-    )
-
-
-def _first_paragraph(func: Callable[..., Any]) -> str:
-    doc = inspect.getdoc(func) or ""
-    return " ".join(doc.strip().split("\n\n")[0].split())
-
-
-def params_from_signature(func: Callable[..., Any]) -> tuple[ParamSpec, ...]:
-    """The schema of ``func``'s parameters after the first (``ctx``).
-
-    Raises TypeError naming the function and parameter for anything the schema cannot hold.
-    """
-    where = getattr(func, "__qualname__", repr(func))
-    parameters = list(inspect.signature(func).parameters.values())
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if not parameters or parameters[0].kind not in positional:
-        raise TypeError(f"{where} must take the job context (ctx) as its first parameter")
-    globalns = getattr(inspect.unwrap(func), "__globals__", {})
-    specs = []
-    for p in parameters[1:]:
-        try:
-            if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-                raise TypeError("cannot be *args or **kwargs; name each parameter")
-            if p.kind is inspect.Parameter.POSITIONAL_ONLY:
-                raise TypeError("is positional-only, but job parameters are passed by keyword")
-            if p.annotation is inspect.Parameter.empty:
-                raise TypeError(f"has no type annotation; supported: {_SUPPORTED}")
-            # Resolve this annotation alone, so a TYPE_CHECKING-only ctx type does no harm.
-            holder = types.SimpleNamespace(__annotations__={p.name: p.annotation})
-            try:
-                hints = typing.get_type_hints(holder, globalns, include_extras=True)
-            except Exception as exc:
-                raise TypeError(f"has an annotation that cannot be resolved: {exc}") from None
-            default = REQUIRED if p.default is inspect.Parameter.empty else p.default
-            specs.append(_spec_for(p.name, hints[p.name], default))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{where}: parameter {p.name!r} {exc}") from None
-    return tuple(specs)
+    #: ``func(ctx, **params)`` on a worker thread (within the runtime's ``max_threads``).
+    CALLABLE = "callable"
+    #: ``async func(ctx, **params)`` on the event loop.
+    COROUTINE = "coroutine"
+    #: ``func(job, **params) -> ProcessSpec``: a program, run under a supervisor.
+    PROCESS = "process"
 
 
 @dataclass(frozen=True)
 class JobType:
     """A kind of job the user can launch: how it looks in the UI, its schema, what runs.
 
-    ``func`` is called as ``func(ctx, **to_kwargs(params))``; ``is_async`` says whether it
-    is a coroutine function (run on the event loop) or a plain callable (run on a thread).
-    A ``process`` job type runs an external program instead: its ``func(job, **kwargs)``
-    returns the ``command`` params (``argv``, ``cwd``, ``env``, ``shell``) to run.
+    ``func`` is called with the validated params as keyword arguments (Python values, see
+    :meth:`to_kwargs`) after the job's context (callables and coroutines) or the job itself
+    (a process job type, whose ``func`` returns the :class:`ProcessSpec` to run; see
+    :meth:`process_spec`). ``retryable``: a failed attempt goes back to the queue while the
+    job has attempts left (``max_attempts``); the only source of that decision.
     """
 
     name: str
@@ -462,14 +87,18 @@ class JobType:
     params: tuple[ParamSpec, ...]
     retryable: bool
     func: Callable[..., Any]
-    is_async: bool
-    process: bool = False
+    kind: JobKind = JobKind.CALLABLE
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:
             raise ValueError(f"job type name must be a non-empty word, got {self.name!r}")
         if not callable(self.func):
             raise ValueError(f"job type {self.name!r}: func must be callable, got {self.func!r}")
+        object.__setattr__(self, "kind", _kind(self.name, self.kind))
+        is_coroutine = inspect.iscoroutinefunction(self.func)
+        if is_coroutine != (self.kind is JobKind.COROUTINE):
+            shape = "an async def" if is_coroutine else "a plain function"
+            raise ValueError(f"job type {self.name!r}: {shape} cannot be a {self.kind} job type")
         object.__setattr__(self, "params", tuple(self.params))
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
@@ -485,9 +114,14 @@ class JobType:
         description: str | None = None,
         icon: str = "job",
         retryable: bool = False,
-        process: bool = False,
+        kind: JobKind | str | None = None,
     ) -> JobType:
-        """A job type whose schema comes from ``func``'s signature (see module docstring)."""
+        """A job type whose schema comes from ``func``'s signature (see :mod:`.params`).
+
+        ``kind`` defaults to COROUTINE for an ``async def``, else CALLABLE; a process job
+        type says ``kind=JobKind.PROCESS``."""
+        if kind is None:
+            kind = JobKind.COROUTINE if inspect.iscoroutinefunction(func) else JobKind.CALLABLE
         return cls(
             name=name,
             title=title or _humanize(name.replace("-", "_")),
@@ -496,9 +130,13 @@ class JobType:
             params=params_from_signature(func),
             retryable=retryable,
             func=func,
-            is_async=inspect.iscoroutinefunction(func),
-            process=process,
+            kind=_kind(name, kind),
         )
+
+    @property
+    def is_async(self) -> bool:
+        """True for a coroutine job type (run on the event loop)."""
+        return self.kind is JobKind.COROUTINE
 
     def param(self, name: str) -> ParamSpec | None:
         """The spec of parameter ``name``, or None."""
@@ -540,11 +178,50 @@ class JobType:
         valid = self.validate(params)
         return {spec.name: spec.to_python(valid[spec.name]) for spec in self.params}
 
+    def process_spec(self, job: Job) -> ProcessSpec:
+        """What a process job type runs for ``job``: ``func(job, **params)``, checked.
+
+        Raises ValueError (naming the field) for params or a spec that are not valid."""
+        if self.kind is not JobKind.PROCESS:
+            raise TypeError(f"job type {self.name!r} is a {self.kind} job type, not a process")
+        return ProcessSpec.coerce(self.func(job, **self.to_kwargs(job.params)))
+
+
+def _kind(name: str, value: JobKind | str) -> JobKind:
+    try:
+        return JobKind(value)
+    except ValueError:
+        kinds = ", ".join(k.value for k in JobKind)
+        raise ValueError(f"job type {name!r}: kind must be one of {kinds}, got {value!r}") from None
+
+
+def retry_allowed(job: Job, job_type: JobType | None) -> bool:
+    """Whether a failed (or interrupted) attempt of ``job`` goes back to the queue: it has
+    attempts left (``max_attempts``) and its type is retryable.
+
+    ``job_type`` None is a type this app does not know (an embedder's registry without the
+    ``command`` type, say): it cannot judge the type, so it does not refuse on a guess, and
+    the job's own ``max_attempts`` decides."""
+    if job.attempts >= job.max_attempts:
+        return False
+    return job_type is None or job_type.retryable
+
+
+def reattachable(job: Job, job_type: JobType | None) -> bool:
+    """Whether ``job``, left running by an earlier app, is kept running for the runtime to
+    re-attach: its program was started (it has a log file) and its type is a process job
+    type (or a type this app does not know: the recorded process says what it is)."""
+    if job.status is not JobStatus.RUNNING or job.log_path is None:
+        return False
+    return job_type is None or job_type.kind is JobKind.PROCESS
+
 
 class JobRegistry:
     """The job types an application knows, by name, in registration order.
 
-    Not a module-level singleton: the composition root builds one and hands it around.
+    Not a module-level singleton: the composition root builds one and hands it to the
+    tracker (``JobTracker.open(path, registry=...)``), which the runtime and the widgets
+    then ask.
     """
 
     def __init__(self) -> None:
@@ -558,7 +235,7 @@ class JobRegistry:
         description: str | None = None,
         icon: str = "job",
         retryable: bool = False,
-        process: bool = False,
+        kind: JobKind | str | None = None,
     ) -> Callable[[F], F]:
         """Decorator registering a function as job type ``name``; returns it unchanged."""
 
@@ -570,7 +247,7 @@ class JobRegistry:
                 description=description,
                 icon=icon,
                 retryable=retryable,
-                process=process,
+                kind=kind,
             )
             return func
 
@@ -585,7 +262,7 @@ class JobRegistry:
         description: str | None = None,
         icon: str = "job",
         retryable: bool = False,
-        process: bool = False,
+        kind: JobKind | str | None = None,
     ) -> JobType:
         """Register ``func`` as job type ``name`` and return the new :class:`JobType`."""
         if name in self._types:
@@ -597,7 +274,7 @@ class JobRegistry:
             description=description,
             icon=icon,
             retryable=retryable,
-            process=process,
+            kind=kind,
         )
         self.add(job_type)
         return job_type
@@ -617,7 +294,7 @@ class JobRegistry:
         try:
             return self._types[name]
         except KeyError:
-            raise KeyError(f"unknown job type {name!r}; {self._known()}") from None
+            raise KeyError(f"unknown job type {name!r}; {self.known()}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._types
@@ -638,12 +315,17 @@ class JobRegistry:
 
     def validate(self, name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """``params`` for a job of type ``name`` validated (see :meth:`JobType.validate`)."""
+        return self.require(name).validate({} if params is None else params)
+
+    def require(self, name: str) -> JobType:
+        """The job type ``name``; ValueError naming the known types if there is none."""
         job_type = self._types.get(name)
         if job_type is None:
-            raise ValueError(f"unknown job type {name!r}; {self._known()}")
-        return job_type.validate({} if params is None else params)
+            raise ValueError(f"unknown job type {name!r}; {self.known()}")
+        return job_type
 
-    def _known(self) -> str:
+    def known(self) -> str:
+        """The known types, for a message: ``known types: a, b`` (or that there are none)."""
         if not self._types:
             return "no job types are registered"
         return "known types: " + ", ".join(self._types)

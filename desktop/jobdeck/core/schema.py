@@ -1,16 +1,47 @@
-"""The database schema: frozen migrations, and peewee models that mirror the newest version.
+"""The database schema: frozen migrations, and the peewee model that defines a job row.
 
 The schema version lives in SQLite's ``PRAGMA user_version``. Migration ``n`` takes a file
 from version ``n - 1`` to ``n``; their SQL never changes once released, so an old file is
-brought forward exactly as a fresh one is built. The peewee models describe the result and
-serve the read-side queries (listing, counting, searching); a test checks they agree.
+brought forward exactly as a fresh one is built (a test checks the result matches the
+model).
+
+:class:`JobRecord` is **the one definition of a job row**: its columns, in order, and how
+each holds a :class:`~jobdeck.core.job.Job` attribute. A column is named after the attribute
+it stores, or declares the attribute it is a part of (``progress_current`` is
+``Job.progress.current``); its field class says how a value is written and read back
+(:class:`FreeText` is made storable, :class:`JsonObject` is JSON that a damaged row cannot
+break, ...). Everything else — the column list, the row <-> ``Job`` mapping, the INSERT and
+the partial UPDATEs — is derived from it by :mod:`.job_rows`. To add a job attribute: add
+the field to :class:`~jobdeck.core.job.Job`, the column here, and a migration.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any, ClassVar
+
 import peewee as pw
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "JobLogRecord", "JobRecord", "bind_models"]
+from .job import JobError, JobStatus, Progress
+from .validation import MAX_TEXT, storable_text, storable_traceback
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Flag",
+    "FreeText",
+    "JobLogRecord",
+    "JobRecord",
+    "JsonIds",
+    "JsonObject",
+    "JsonValue",
+    "MappedField",
+    "StatusText",
+    "bind_models",
+]
+
+log = logging.getLogger(__name__)
 
 #: Each entry is the SQL that takes the file from version ``index`` to ``index + 1``.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -80,38 +111,241 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class JobRecord(pw.Model):
-    """A row of ``jobs`` (newest schema)."""
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
-    id = pw.TextField(primary_key=True)
-    type = pw.TextField()
-    title = pw.TextField()
-    status = pw.TextField()
-    priority = pw.IntegerField(default=0)
-    params = pw.TextField(default="{}")
-    metadata = pw.TextField(default="{}")
-    progress_current = pw.FloatField(default=0)
-    progress_total = pw.FloatField(default=0)
-    progress_message = pw.TextField(default="")
-    created_ts = pw.FloatField()
-    started_ts = pw.FloatField(null=True)
-    completed_ts = pw.FloatField(null=True)
-    error = pw.TextField(null=True)
-    traceback = pw.TextField(null=True)
-    result = pw.TextField(null=True)
-    attempts = pw.IntegerField(default=0)
-    max_attempts = pw.IntegerField(default=1)
-    run_at_ts = pw.FloatField(null=True)
-    timeout = pw.FloatField(null=True)
-    depends_on = pw.TextField(default="[]")
-    cancel_requested = pw.IntegerField(default=0)
-    retry_of = pw.TextField(null=True)
-    pid = pw.IntegerField(null=True)
-    exit_code = pw.IntegerField(null=True)
-    log_path = pw.TextField(null=True)
-    peak_rss = pw.IntegerField(null=True)
-    cpu_seconds = pw.FloatField(null=True)
-    last_seen_ts = pw.FloatField(null=True)
+
+def _loads(text: Any) -> tuple[bool, Any]:
+    """(decoded, value) of a stored JSON text; (False, None) when it cannot be decoded."""
+    try:
+        return True, json.loads(text)
+    except (ValueError, TypeError):
+        log.warning("a stored JSON value could not be read: %.80r", text)
+        return False, None
+
+
+class MappedField:
+    """The part of a model field that maps it to a :class:`~jobdeck.core.job.Job` attribute.
+
+    ``job``: the attribute it stores (default: the column's name); ``part``: the attribute of
+    that attribute's value it stores (``Job.progress.current``), for a value kept in several
+    columns (see ``JobRecord.job_composites``). :meth:`to_store` and :meth:`from_store`
+    convert a value on its way into and out of a row (identity by default). ``needed`` marks
+    a column without which a pending job cannot be run (recovery fails a job whose value
+    there cannot be read).
+    """
+
+    needed = False
+
+    def __init__(self, *args: Any, job: str | None = None, part: str | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.job_attr = job
+        self.job_part = part
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return value
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        return raw
+
+    @staticmethod
+    def readable(raw: Any) -> bool:
+        """Whether a stored value can be read as what it should be (not damaged)."""
+        return True
+
+    #: True when both conversions are the identity (the row mapping then skips them).
+    plain = True
+
+
+class Text(MappedField, pw.TextField):
+    pass
+
+
+class Real(MappedField, pw.FloatField):
+    pass
+
+
+class Integer(MappedField, pw.IntegerField):
+    pass
+
+
+class FreeText(MappedField, pw.TextField):
+    """Text from users and programs: made storable (valid UTF-8, capped) when written."""
+
+    plain = False
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return None if value is None else storable_text(value, MAX_TEXT)
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        return raw
+
+
+class TracebackText(FreeText):
+    """A traceback: capped keeping its head and tail."""
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return storable_traceback(value)
+
+
+class Count(MappedField, pw.FloatField):
+    """A progress number: NULL reads as 0."""
+
+    plain = False
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        return raw or 0
+
+
+class Message(FreeText):
+    """A progress message: NULL reads as empty."""
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        return raw or ""
+
+
+class StatusText(MappedField, pw.TextField):
+    """A :class:`JobStatus`; an unknown value (a damaged row) reads as failed."""
+
+    plain = False
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return value.value
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        try:
+            return JobStatus(raw)
+        except ValueError:
+            return JobStatus.FAILED
+
+
+class Flag(MappedField, pw.IntegerField):
+    """A bool as 0/1."""
+
+    plain = False
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return int(value)
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        return bool(raw)
+
+
+def _json(raw: Any) -> bool:
+    try:
+        json.loads(raw)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+class JsonObject(MappedField, pw.TextField):
+    """A JSON object (params, metadata); damaged, it reads as ``{"unreadable": text}``."""
+
+    plain = False
+    needed = True
+    readable = staticmethod(_json)
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return _dumps(value)
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        if raw is None:
+            return None
+        ok, value = _loads(raw)
+        return value if ok and isinstance(value, dict) else {"unreadable": raw}
+
+
+class JsonIds(MappedField, pw.TextField):
+    """A list of job ids as a JSON array, read back as a tuple (damaged: empty)."""
+
+    plain = False
+    needed = True
+    readable = staticmethod(_json)
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return _dumps(list(value))
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        if raw is None:
+            return ()
+        ok, value = _loads(raw)
+        if not ok or not isinstance(value, list):
+            return ()
+        return tuple(item for item in value if isinstance(item, str))
+
+
+class JsonValue(MappedField, pw.TextField):
+    """Any JSON value, or NULL (a result); damaged, it reads as ``{"unreadable": text}``."""
+
+    plain = False
+
+    @staticmethod
+    def to_store(value: Any) -> Any:
+        return None if value is None else _dumps(value)
+
+    @staticmethod
+    def from_store(raw: Any) -> Any:
+        if raw is None:
+            return None
+        ok, value = _loads(raw)
+        return value if ok else {"unreadable": raw}
+
+
+class JobRecord(pw.Model):
+    """A row of ``jobs`` (newest schema): the one definition of a job row (see the module)."""
+
+    id = Text(primary_key=True)
+    type = Text()
+    title = FreeText()
+    status = StatusText()
+    priority = Integer(default=0)
+    params = JsonObject(default="{}")
+    metadata = JsonObject(default="{}")
+    progress_current = Count(default=0, job="progress", part="current")
+    progress_total = Count(default=0, job="progress", part="total")
+    progress_message = Message(default="", job="progress", part="message")
+    created_ts = Real()
+    started_ts = Real(null=True)
+    completed_ts = Real(null=True)
+    error = FreeText(null=True, job="error", part="message")
+    traceback = TracebackText(null=True, job="error", part="traceback")
+    result = JsonValue(null=True)
+    attempts = Integer(default=0)
+    max_attempts = Integer(default=1)
+    run_at_ts = Real(null=True)
+    timeout = Real(null=True)
+    depends_on = JsonIds(default="[]")
+    cancel_requested = Flag(default=0)
+    retry_of = Text(null=True)
+    pid = Integer(null=True)
+    exit_code = Integer(null=True)
+    log_path = FreeText(null=True)
+    peak_rss = Integer(null=True)
+    cpu_seconds = Real(null=True)
+    last_seen_ts = Real(null=True)
+
+    #: Job attributes kept in several columns: attribute -> (its class, whether it is None
+    #: when its first column is NULL). Its columns name the class's fields as ``part``.
+    job_composites: ClassVar[dict[str, tuple[Any, bool]]] = {
+        "progress": (Progress, False),
+        "error": (JobError, True),
+    }
 
     class Meta:
         table_name = "jobs"
@@ -128,10 +362,6 @@ class JobLogRecord(pw.Model):
 
     class Meta:
         table_name = "job_logs"
-
-
-#: Column order used by every raw SELECT of a job; ``store.row_to_job`` relies on it.
-JOB_COLUMNS: tuple[str, ...] = tuple(JobRecord._meta.sorted_field_names)
 
 
 def bind_models(db: pw.Database) -> tuple[type[JobRecord], type[JobLogRecord]]:

@@ -1,12 +1,13 @@
 """Built-in job types that are useful on a desktop; each reports real progress and honours cancel.
 
-``command`` (run an external program) is always known to the Runner, whatever registry it is
-given; the rest are registered by :func:`register_builtin_jobs`.
+The app registers them (:func:`register_builtin_jobs`) like an embedder registers its own:
+``command`` and ``python`` are process job types (they build the program to run), the rest
+run Python code. Nothing below the app imports this package.
 """
 
 from __future__ import annotations
 
-from jobdeck.core.registry import JobRegistry
+from jobdeck.core.registry import JobKind, JobRegistry
 
 from .archive import compress_folder
 from .checksum import checksum_folder
@@ -15,15 +16,15 @@ from .countdown import countdown
 from .files import copy_files
 from .python_script import python_script
 
-__all__ = ["builtin_registry", "register_builtin_jobs"]
+__all__ = ["COMMAND", "builtin_registry", "register_builtin_jobs"]
 
 
 def register_builtin_jobs(registry: JobRegistry) -> JobRegistry:
     """Add the built-in job types (command, python, copy, checksum, compress, countdown)."""
-    if COMMAND.name not in registry:
+    if registry.get(COMMAND.name) is not COMMAND:
         registry.add(COMMAND)
     registry.register(
-        "python", python_script, title="Run a Python script", icon="python", process=True
+        "python", python_script, title="Run a Python script", icon="python", kind=JobKind.PROCESS
     )
     registry.register("copy", copy_files, title="Copy files", icon="copy")
     registry.register("checksum", checksum_folder, title="Checksum a folder", icon="hash")

@@ -13,31 +13,29 @@ object, handed to the program as ``JOBDECK_JOB_DATA`` (see :mod:`jobdeck.worker`
 
 A command job queued without a title is titled by its command line (:func:`command_title`).
 
-The Runner runs a command job as a process (see :mod:`jobdeck.runtime.runner`); this module
-only describes the type and checks its params. :func:`failure_message` turns how a process
-ended into the error a person reads.
+``command`` is an ordinary process job type (``JobKind.PROCESS``): the app registers it
+(:func:`jobdeck.jobs.register_builtin_jobs`) like the other built-ins, and its function
+turns the params into the :class:`~jobdeck.core.process_spec.ProcessSpec` the runtime
+starts. The spec's own checks (argv, NUL characters, environment names) run when the job
+is queued, so a job that cannot start is refused then, naming the field.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobdeck.core.context import JobContext
-from jobdeck.core.registry import Exists, JobType, ParamError, ParamKind, ParamSpec
+from jobdeck.core.job import Job
+from jobdeck.core.process_spec import ProcessSpec
+from jobdeck.core.registry import Exists, JobKind, JobType, ParamError, ParamKind, ParamSpec
 from jobdeck.core.validation import check_json
 
-__all__ = ["COMMAND", "COMMAND_TYPE_NAME", "CommandParams", "command_title", "failure_message"]
+__all__ = ["COMMAND", "COMMAND_TYPE_NAME", "command_spec", "command_title"]
 
 COMMAND_TYPE_NAME = "command"
-
-#: How many of the last output lines a failure message quotes.
-FAILURE_TAIL_LINES = 10
 
 COMMAND_TITLE = "Run a command"
 
@@ -77,18 +75,13 @@ class _JsonObjectSpec(ParamSpec):
 
 
 class _ArgvSpec(ParamSpec):
-    """A list of strings that must name a program: non-empty, first item non-empty."""
+    """A list of strings that must not be empty (a required command); what a program's
+    argv must be beyond that is :class:`ProcessSpec`'s to check."""
 
     def normalize(self, value: Any, field: str | None = None) -> Any:
         argv = super().normalize(value, field)
-        where = field or self.name
         if not argv:
-            raise ParamError(where, self.missing)
-        if not argv[0].strip():
-            raise ParamError(f"{where}[0]", "the program to run is an empty string")
-        for i, item in enumerate(argv):
-            if "\0" in item:
-                raise ParamError(f"{where}[{i}]", "contains a NUL character")
+            raise ParamError(field or self.name, self.missing)
         return argv
 
 
@@ -134,7 +127,7 @@ COMMAND_PARAMS: tuple[ParamSpec, ...] = (
 
 
 class _CommandType(JobType):
-    """The command job type: per-field checks plus the ones that need two fields."""
+    """The command job type: per-field checks, then the spec's (argv, shell, env names)."""
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(params, Mapping) and isinstance(params.get("argv"), str):
@@ -147,10 +140,7 @@ class _CommandType(JobType):
             except ValueError as exc:  # unbalanced quotes
                 raise ParamError("argv", f"cannot be split into arguments: {exc}") from None
         valid = super().validate(params)
-        if valid["shell"] and len(valid["argv"]) != 1:
-            raise ParamError(
-                "argv", f"with shell=true give one command string, got {len(valid['argv'])} items"
-            )
+        command_spec(valid)  # raises ParamError naming the field (argv[1], env['A=B'])
         return valid
 
     def default_title(self, params: Mapping[str, Any]) -> str:
@@ -182,11 +172,21 @@ def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
     return cut.rstrip() + "\u2026"
 
 
-def _run_outside_runner(ctx: JobContext, **params: Any) -> None:
-    raise RuntimeError(
-        "command jobs run as processes; queue them with tracker.enqueue('command', ...) "
-        "and let a Runner start them"
+def command_spec(params: Mapping[str, Any]) -> ProcessSpec:
+    """The program a command job with (validated) ``params`` runs: ``cwd`` with ``~``
+    expanded, the home folder when none was given. Raises ParamError naming the field."""
+    cwd = os.fspath(params.get("cwd") or "")
+    return ProcessSpec(
+        tuple(params["argv"]),
+        cwd=os.path.expanduser(cwd) if cwd else str(Path.home()),
+        env=dict(params.get("env") or {}),
+        shell=bool(params.get("shell", False)),
+        data=dict(params.get("data") or {}),
     )
+
+
+def _run_command(job: Job, **params: Any) -> ProcessSpec:
+    return command_spec(params)
 
 
 COMMAND: JobType = _CommandType(
@@ -196,47 +196,6 @@ COMMAND: JobType = _CommandType(
     icon="terminal",
     params=COMMAND_PARAMS,
     retryable=True,  # only when the job asks for max_attempts > 1
-    func=_run_outside_runner,
-    is_async=False,
+    func=_run_command,
+    kind=JobKind.PROCESS,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class CommandParams:
-    """Validated command params, as the Runner starts them (``cwd`` with ``~`` expanded;
-    the home folder when none was given)."""
-
-    argv: tuple[str, ...]
-    cwd: str | None
-    env: dict[str, str]
-    shell: bool
-    data: dict[str, Any]
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> CommandParams:
-        """Check ``params`` (raises ParamError naming the field) and convert them."""
-        valid = COMMAND.validate(params)
-        cwd = os.path.expanduser(valid["cwd"]) if valid["cwd"] else str(Path.home())
-        return cls(
-            tuple(valid["argv"]),
-            cwd,
-            dict(valid["env"]),
-            valid["shell"],
-            dict(valid["data"]),
-        )
-
-
-def failure_message(exit_code: int | None, signal_number: int | None, tail: Sequence[str]) -> str:
-    """``exit status N`` (or ``killed by signal SIGKILL (9)``) and the last output lines."""
-    if signal_number is not None:
-        try:
-            name = signal.Signals(signal_number).name
-        except ValueError:
-            name = "an unknown signal"
-        head = f"killed by signal {name} ({signal_number})"
-    else:
-        head = f"exit status {exit_code}"
-    lines = list(tail)[-FAILURE_TAIL_LINES:]
-    if not lines:
-        return f"{head} (no output)"
-    return head + "; last output:\n" + "\n".join(lines)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import jobdeck
 from jobdeck.core.job import Job
+from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.registry import Param
 
 JOBDECK_SOURCE_ROOT = str(Path(jobdeck.__file__).resolve().parent.parent)
@@ -32,16 +33,15 @@ def python_script(
             exists="dir",
         ),
     ] = Path(),
-) -> dict[str, Any]:
+) -> ProcessSpec:
     """Run a Python script; its output goes to the job's log and its progress is tracked."""
     script = script.expanduser()
     if not script.is_file():
         raise ValueError(f"script: no such file: {script}")
     folder = cwd.expanduser() if str(cwd) not in ("", ".") else script.resolve().parent
     pythonpath = os.pathsep.join(filter(None, [JOBDECK_SOURCE_ROOT, os.environ.get("PYTHONPATH")]))
-    return {
-        "argv": [sys.executable, "-u", str(script.resolve()), *args],
-        "cwd": str(folder),
-        "env": {"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"},
-        "shell": False,
-    }
+    return ProcessSpec(
+        (sys.executable, "-u", str(script.resolve()), *args),
+        cwd=str(folder),
+        env={"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"},
+    )

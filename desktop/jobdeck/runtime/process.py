@@ -1,10 +1,11 @@
-"""Everything about an external program that can be checked before it is started.
+"""What can be checked about a process job's program on this machine before it starts.
 
-:func:`prepare_command` turns a command job's argv, working directory, environment and
-``shell`` flag into exactly what will be executed, raising :class:`ProcessStartError` with
-a message a person can act on (missing executable, bad working directory, not executable,
-malformed argv) before anything runs. ``argv`` is executed directly, never through a shell,
-unless ``shell=True``. Running, watching and stopping the program is
+:func:`prepare_command` turns a :class:`~jobdeck.core.process_spec.ProcessSpec` (whose shape
+is checked when it is made) into exactly what will be executed, raising
+:class:`ProcessStartError` with a message a person can act on (missing executable, bad
+working directory, not executable) before anything runs. ``argv`` is executed directly,
+never through a shell, unless the spec says ``shell``. Running, watching and stopping the
+program is
 :mod:`jobdeck.runtime.supervised`'s job; its process tree is a
 :class:`~jobdeck.runtime.process_tree.ProcessTree`.
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from jobdeck.core.process_spec import ProcessSpec
 
 __all__ = ["PreparedCommand", "ProcessStartError", "prepare_command"]
 
@@ -36,77 +39,20 @@ class PreparedCommand:
     env: dict[str, str]
 
 
-def prepare_command(
-    argv: Sequence[str] | str,
-    *,
-    cwd: str | os.PathLike[str] | None = None,
-    env: Mapping[str, str] | None = None,
-    shell: bool = False,
-) -> PreparedCommand:
-    """Check everything that can be checked and return what to execute.
+def prepare_command(spec: ProcessSpec) -> PreparedCommand:
+    """Check what can only be checked on this machine and return what to execute.
 
-    ``argv`` is executed directly, never through a shell, unless ``shell=True``: then it must
-    be one command string (or a one-element list) run by ``/bin/sh -c``. ``env`` is merged
-    over ``os.environ``. Raises :class:`ProcessStartError`.
+    ``spec`` is already well formed (:class:`~jobdeck.core.process_spec.ProcessSpec`
+    checks its shape). A shell command becomes ``/bin/sh -c COMMAND``; the environment is
+    ``os.environ`` with ``spec.env`` merged over it. Raises :class:`ProcessStartError` for
+    a working directory or a program that is not there or not usable.
     """
-    command = _command_line(argv, shell)
-    merged_env = _merged_env(env)
-    _check_cwd(cwd)
-    if not shell:
-        _check_executable(command[0], cwd, merged_env)
-    return PreparedCommand(tuple(command), None if cwd is None else os.fspath(cwd), merged_env)
-
-
-def _command_line(argv: Sequence[str] | str, shell: bool) -> list[str]:
-    """The argv actually executed, after checking its shape."""
-    if shell:
-        if isinstance(argv, str):
-            command = argv
-        elif not isinstance(argv, bytes) and len(argv) == 1 and isinstance(argv[0], str):
-            command = argv[0]
-        else:
-            raise ProcessStartError(
-                "shell=True needs one command string (or a one-element list), "
-                f"got {type(argv).__name__} {argv!r}"
-            )
-        if not command.strip():
-            raise ProcessStartError("the shell command is empty: nothing to run")
-        if "\0" in command:
-            raise ProcessStartError("the shell command contains a NUL character")
-        return [_SHELL, "-c", command]
-    if isinstance(argv, str | bytes):
-        raise ProcessStartError(
-            f"argv must be a list of arguments, got the string {argv!r}; "
-            "split it into arguments, or pass shell=True to run it through /bin/sh"
-        )
-    items = list(argv)
-    if not items:
-        raise ProcessStartError("argv is empty: nothing to run")
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise ProcessStartError(
-                f"argv[{index}] must be a string, got {type(item).__name__} {item!r}"
-            )
-        if "\0" in item:
-            raise ProcessStartError(f"argv[{index}] contains a NUL character: {item!r}")
-    if not items[0]:
-        raise ProcessStartError("argv[0] (the program to run) is an empty string")
-    return items
-
-
-def _merged_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    merged = dict(os.environ)
-    for key, value in (env or {}).items():
-        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
-            raise ProcessStartError(f"invalid environment variable name: {key!r}")
-        if not isinstance(value, str):
-            raise ProcessStartError(
-                f"environment variable {key} must be a string, got {type(value).__name__} {value!r}"
-            )
-        if "\0" in value:
-            raise ProcessStartError(f"environment variable {key} contains a NUL character")
-        merged[key] = value
-    return merged
+    command = [_SHELL, "-c", spec.argv[0]] if spec.shell else list(spec.argv)
+    merged_env = {**os.environ, **spec.env}
+    _check_cwd(spec.cwd)
+    if not spec.shell:
+        _check_executable(command[0], spec.cwd, merged_env)
+    return PreparedCommand(tuple(command), spec.cwd, merged_env)
 
 
 def _check_cwd(cwd: str | os.PathLike[str] | None) -> None:

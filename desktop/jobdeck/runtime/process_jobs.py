@@ -21,13 +21,15 @@ timer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import os
+import signal
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +37,8 @@ from typing import Any
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
 from jobdeck.core.job import Job, JobError
+from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.tracker import JobTracker
-from jobdeck.jobs.command import CommandParams, failure_message
 
 from .channel import ChannelError, ChannelServer, default_channel_dir
 from .output_progress import parse_progress_line
@@ -60,6 +62,7 @@ __all__ = [
     "ProcessRun",
     "Verdict",
     "default_channel_dir_for",
+    "failure_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ MAX_MESSAGE_CHARS = 200
 DRAIN_TIMEOUT = 3.0
 #: The message of a job that stopped because it was cancelled (set by the Runner).
 CANCELLED_MESSAGE = "Cancelled"
+#: How many of the last output lines a failure message quotes.
+FAILURE_TAIL_LINES = 10
 
 OnExit = Callable[["ProcessRun", ProcessOutcome], None]
 
@@ -220,7 +225,7 @@ class ProcessJobs:
         self,
         job_id: str,
         ctx: JobContext,
-        command: CommandParams,
+        command: ProcessSpec,
         log_path: Path,
         *,
         on_started: Callable[[int], None],
@@ -231,7 +236,7 @@ class ProcessJobs:
         or OSError."""
         env = dict(command.env)
         env.setdefault(ENV_HEARTBEAT_INTERVAL, f"{max(0.05, self.heartbeat_timeout / 3):g}")
-        prepared = prepare_command(command.argv, cwd=command.cwd, env=env, shell=command.shell)
+        prepared = prepare_command(dataclasses.replace(command, env=env))
         extra: dict[str, str] = {}
         if self._channel is not None:
             channel_env = self._channel.register(job_id)
@@ -446,6 +451,22 @@ class ProcessJobs:
             )
         except Exception:
             log.exception("could not record the resource use of job %s", run.job_id)
+
+
+def failure_message(exit_code: int | None, signal_number: int | None, tail: Sequence[str]) -> str:
+    """``exit status N`` (or ``killed by signal SIGKILL (9)``) and the last output lines."""
+    if signal_number is not None:
+        try:
+            name = signal.Signals(signal_number).name
+        except ValueError:
+            name = "an unknown signal"
+        head = f"killed by signal {name} ({signal_number})"
+    else:
+        head = f"exit status {exit_code}"
+    lines = list(tail)[-FAILURE_TAIL_LINES:]
+    if not lines:
+        return f"{head} (no output)"
+    return head + "; last output:\n" + "\n".join(lines)
 
 
 def _how(outcome: ProcessOutcome) -> str:

@@ -42,11 +42,11 @@ from jobdeck.core.clock import Clock
 from jobdeck.core.context import Cancelled, JobContext
 from jobdeck.core.events import EventKind, JobEvent
 from jobdeck.core.job import InvalidTransition, Job, JobError, JobStatus
+from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.queue import backoff, plan_queue
-from jobdeck.core.registry import JobRegistry, JobType
+from jobdeck.core.registry import JobKind, JobType, retry_allowed
 from jobdeck.core.tracker import JobTracker, UnknownJob
 from jobdeck.core.validation import check_json
-from jobdeck.jobs.command import COMMAND, CommandParams
 
 from .channel import ChannelError
 from .process import ProcessStartError
@@ -97,7 +97,7 @@ class _Execution:
         self,
         job: Job,
         ctx: JobContext,
-        job_type: JobType,
+        job_type: JobType | None,
         kind: _Kind,
         deadline: float | None,
         *,
@@ -106,7 +106,7 @@ class _Execution:
         self.job_id = job.id
         self.ctx = ctx
         self.kind = kind
-        self.retryable = job_type.retryable
+        self.job_type = job_type
         # start_job counted this attempt (an adopted job's attempt was counted before)
         self.attempt = job.attempts + 1 if attempt is None else attempt
         self.max_attempts = job.max_attempts
@@ -188,7 +188,6 @@ class Runner(QObject):
     def __init__(
         self,
         tracker: JobTracker,
-        registry: JobRegistry | None = None,
         max_workers: int = 4,
         parent: QObject | None = None,
         grace: float = 5.0,
@@ -211,7 +210,6 @@ class Runner(QObject):
         if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
             raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
         self._tracker = tracker
-        self._registry = registry if registry is not None else JobRegistry()
         self._max_workers = max_workers
         self._max_threads = max_threads
         self._grace = float(grace)
@@ -276,33 +274,18 @@ class Runner(QObject):
         )
         self._liveness_timer.timeout.connect(self._check_liveness)
         self._scheduleRequested.connect(self._schedule, Qt.ConnectionType.QueuedConnection)
-        tracker.set_enqueue_hook(self._validate_enqueue)
 
     # -- job types ----------------------------------------------------------------------------
 
     def job_type(self, name: str) -> JobType | None:
-        """The job type called ``name`` (the registry's, or the built-in ``command``)."""
-        found = self._registry.get(name)
-        if found is None and name == COMMAND.name:
-            return COMMAND
-        return found
+        """The job type called ``name`` in the tracker's registry."""
+        registry = self._tracker.registry
+        return None if registry is None else registry.get(name)
 
     def job_types(self) -> list[JobType]:
-        """Every job type this Runner can run, ``command`` included."""
-        types = list(self._registry)
-        if COMMAND.name not in self._registry:
-            types.append(COMMAND)
-        return types
-
-    def _validate_enqueue(
-        self, type_name: str, params: dict[str, Any]
-    ) -> tuple[dict[str, Any], str]:
-        job_type = self.job_type(type_name)
-        if job_type is None:
-            known = ", ".join(t.name for t in self.job_types())
-            raise ValueError(f"unknown job type {type_name!r}; known types: {known}")
-        valid = job_type.validate(params)
-        return valid, job_type.default_title(valid)
+        """Every job type this Runner can run: the tracker's registry."""
+        registry = self._tracker.registry
+        return [] if registry is None else list(registry)
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -341,9 +324,9 @@ class Runner(QObject):
 
     def _needs_thread(self, job_type: JobType | None) -> bool:
         """Does a job of this type run Python code on a pool thread? (GUI thread)"""
-        if job_type is None or job_type is COMMAND or job_type.process:
+        if job_type is None or job_type.kind is JobKind.PROCESS:
             return False
-        return not job_type.is_async or self._gui_loop() is None
+        return job_type.kind is JobKind.CALLABLE or self._gui_loop() is None
 
     @property
     def log_dir(self) -> Path:
@@ -362,13 +345,6 @@ class Runner(QObject):
         """Ids of the jobs this Runner is running now."""
         with self._lock:
             return list(self._running)
-
-    @staticmethod
-    def can_reattach(job: Job) -> bool:
-        """``JobTracker.open(reattach=...)`` hook: keep a process job left running (one whose
-        program was started: it has a log file), for :meth:`start` to adopt (re-attached if
-        its program lives, else its recorded or lost outcome is recorded)."""
-        return job.log_path is not None
 
     def stale_jobs(self) -> dict[str, float]:
         """Process jobs silent on the channel for ``heartbeat_timeout`` or more: the
@@ -753,10 +729,9 @@ class Runner(QObject):
             self._conclude_failed(ex, ex.timeout_message(), retry=True)
 
     def _fail_unstartable(self, job: Job, reason: str) -> None:
-        """Fail a pending job that can never run (the table only lets it fail once started)."""
+        """Fail a pending job that can never run (``pending -> failed``, no attempt)."""
         try:
-            self._tracker.start_job(job.id)
-            self._tracker.complete_job(job.id, success=False, error=reason)
+            self._tracker.fail_pending(job.id, reason)
         except (InvalidTransition, UnknownJob):
             pass  # cancelled meanwhile
         except Exception:
@@ -766,15 +741,16 @@ class Runner(QObject):
         """Start ``job``; False if it was no longer pending."""
         job_type = self.job_type(job.type)
         if job_type is None:
-            known = ", ".join(t.name for t in self.job_types())
-            self._fail_unstartable(job, f"unknown job type {job.type!r}; known types: {known}")
+            registry = self._tracker.registry
+            known = "no job types are registered" if registry is None else registry.known()
+            self._fail_unstartable(job, f"unknown job type {job.type!r}; {known}")
             return True
         try:
             prepared = self._prepare(job, job_type)
         except ValueError as exc:
             self._fail_unstartable(job, f"invalid params: {exc}")
             return True
-        if isinstance(prepared, CommandParams):
+        if isinstance(prepared, ProcessSpec):
             kind = _Kind.PROCESS
         else:
             kind = _Kind.COROUTINE if job_type.is_async else _Kind.CALLABLE
@@ -782,7 +758,7 @@ class Runner(QObject):
         ex = self._begin(job, job_type, kind, deadline, threaded=self._needs_thread(job_type))
         if ex is None:
             return False  # cancelled between planning and starting
-        if isinstance(prepared, CommandParams):
+        if isinstance(prepared, ProcessSpec):
             self._start_process(ex, prepared)
         elif job_type.is_async:
             self._start_coroutine(ex, job_type.func, prepared)
@@ -791,14 +767,11 @@ class Runner(QObject):
         return True
 
     @staticmethod
-    def _prepare(job: Job, job_type: JobType) -> CommandParams | dict[str, Any]:
-        """What runs: a process's command params, or a function's keyword arguments.
+    def _prepare(job: Job, job_type: JobType) -> ProcessSpec | dict[str, Any]:
+        """What runs: a process job's spec, or a function's keyword arguments.
         Raises ValueError for invalid params."""
-        if job_type is COMMAND:
-            return CommandParams.from_params(job.params)
-        if job_type.process:
-            built = job_type.func(job, **job_type.to_kwargs(job.params))
-            return CommandParams.from_params(COMMAND.validate(built))
+        if job_type.kind is JobKind.PROCESS:
+            return job_type.process_spec(job)
         return job_type.to_kwargs(job.params)
 
     def _begin(
@@ -849,7 +822,8 @@ class Runner(QObject):
         completed_ts: float | None = None,
     ) -> None:
         def fail() -> None:
-            if retry and ex.retryable and ex.attempt < ex.max_attempts:
+            job = self._tracker.get_job(ex.job_id) if retry else None
+            if job is not None and retry_allowed(job, ex.job_type):
                 delay = backoff(ex.attempt, rng=self._rng)
                 self._tracker.retry_later(ex.job_id, self._clock() + delay, error)
             else:
@@ -981,13 +955,7 @@ class Runner(QObject):
             if self._ready and _start_order(self._ready[0]) < _start_order(job):
                 return None  # a job that needs no thread comes first: the GUI starts it
             job_type = self.job_type(job.type)
-            if (
-                job_type is None
-                or job_type is COMMAND
-                or job_type.process
-                or job_type.is_async
-                or job.timeout is not None
-            ):
+            if job_type is None or job_type.kind is not JobKind.CALLABLE or job.timeout is not None:
                 return None
             self._ready_threaded.popleft()
             self._reserved += 1
@@ -1065,7 +1033,7 @@ class Runner(QObject):
 
     # -- processes ----------------------------------------------------------------------------
 
-    def _start_process(self, ex: _Execution, command: CommandParams) -> None:
+    def _start_process(self, ex: _Execution, command: ProcessSpec) -> None:
         assert self._processes is not None
         # A retry appends to the log of the earlier attempts, wherever that is (an older
         # version's folder included), so the job keeps one whole log.
@@ -1121,19 +1089,18 @@ class Runner(QObject):
             self._processes.forget(run)
 
     def _adopt_orphans(self) -> None:
-        """Take over the command jobs an earlier app left running (see :meth:`can_reattach`)."""
+        """Take over the process jobs an earlier app left running (the tracker's
+        :meth:`~jobdeck.core.tracker.JobTracker.jobs_to_reattach`)."""
         assert self._processes is not None
         now = self._clock()
-        for job in self._tracker.active_jobs():
-            if job.status is not JobStatus.RUNNING or not self.can_reattach(job):
-                continue
+        for job in self._tracker.jobs_to_reattach():
             ctx = self._tracker.context(job.id)
             if ctx is None:
                 continue
             with self._lock:
                 if job.id in self._running:
                     continue
-            job_type = self.job_type(job.type) or COMMAND
+            job_type = self.job_type(job.type)
             deadline = None
             if job.timeout is not None:
                 deadline = (job.started_ts if job.started_ts is not None else now) + job.timeout

@@ -17,13 +17,14 @@ Sorting:
 Filtering (status, type, text) re-queries the tracker. New jobs (``jobsAdded``) that match
 the filter are inserted at their sorted place (the top in the natural order); changes
 (``jobsChanged``) update only the rows concerned (``dataChanged``, no reset, so the view
-keeps its selection); a job that stops matching a status filter is removed.
+keeps its selection); a job that stops matching the filter is removed. A live update is
+judged by the same :class:`~jobdeck.core.filters.JobFilter` that the tracker's query uses,
+so a live view shows what a reload would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 from typing import Any
@@ -38,6 +39,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from ..core.filters import JobFilter
 from ..core.job import Job, JobStatus
 from . import icons
 from .formatting import (
@@ -53,7 +55,6 @@ __all__ = [
     "FULL_SORT_LIMIT",
     "PAGE_SIZE",
     "Column",
-    "HistoryFilter",
     "HistoryModel",
     "JobRole",
 ]
@@ -88,37 +89,6 @@ HEADERS = {
 }
 
 FAILED_COLOR = QColor("#d64545")
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryFilter:
-    """Which jobs the model shows. Empty fields match everything."""
-
-    status: tuple[JobStatus, ...] = ()
-    type: str | None = None
-    search: str | None = None
-
-    def matches(self, job: Job) -> bool:
-        """The local equivalent of the tracker query (text matches title, type or message)."""
-        if self.status and job.status not in self.status:
-            return False
-        if self.type and job.type != self.type:
-            return False
-        if self.search:
-            needle = self.search.casefold()
-            haystack = f"{job.title}\n{job.type}\n{job.progress.message}".casefold()
-            if needle not in haystack:
-                return False
-        return True
-
-    def query(self) -> dict[str, Any]:
-        """Keyword arguments for ``tracker.list_jobs`` / ``count_jobs``."""
-        status: Any = None
-        if len(self.status) == 1:
-            status = self.status[0]
-        elif self.status:
-            status = list(self.status)
-        return {"status": status, "type": self.type or None, "search": self.search or None}
 
 
 #: What the history's status filter offers besides single statuses.
@@ -180,7 +150,7 @@ class HistoryModel(QAbstractTableModel):
         self._index: dict[str, int] = {}
         self._oldest_id: str | None = None
         self._exhausted = False
-        self._filter = HistoryFilter()
+        self._filter = JobFilter()
         self._sort_column = Column.STARTED
         self._sort_order = Qt.SortOrder.DescendingOrder
         self.pages_loaded = 0
@@ -312,7 +282,7 @@ class HistoryModel(QAbstractTableModel):
     # --- public helpers --------------------------------------------------------------------
 
     @property
-    def filter(self) -> HistoryFilter:
+    def filter(self) -> JobFilter:
         return self._filter
 
     def sort_state(self) -> tuple[Column, Qt.SortOrder]:
@@ -324,14 +294,9 @@ class HistoryModel(QAbstractTableModel):
         type: str | None = None,
         search: str | None = None,
     ) -> None:
-        """Show only jobs with one of ``status``, of ``type``, whose text contains ``search``."""
-        if status is None:
-            statuses: tuple[JobStatus, ...] = ()
-        elif isinstance(status, (str, JobStatus)):
-            statuses = (JobStatus(status),)
-        else:
-            statuses = tuple(JobStatus(s) for s in status)
-        new = HistoryFilter(statuses, type or None, (search or "").strip() or None)
+        """Show only jobs with one of ``status``, of ``type``, whose title, type, message or
+        error contains ``search``."""
+        new = JobFilter.of(status, type or None, (search or "").strip() or None)
         if new == self._filter:
             return
         self._filter = new

@@ -20,6 +20,7 @@ import qasync
 from PySide6.QtCore import QCoreApplication
 
 from jobdeck.core import JobEvent, JobTracker
+from jobdeck.jobs import builtin_registry
 from jobdeck.runtime import Runner
 
 
@@ -27,7 +28,7 @@ def main(db: str, params: str) -> None:
     app = QCoreApplication([])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    tracker = JobTracker.open(db, reattach=Runner.can_reattach, event_interval=0.005)
+    tracker = JobTracker.open(db, registry=builtin_registry(), event_interval=0.005)
     runner = Runner(tracker, log_dir=Path(db).parent / "logs")
     runner.start()
     job = tracker.enqueue("command", json.loads(params))

@@ -1,0 +1,139 @@
+"""The reading half of :class:`~jobdeck.core.tracker.JobTracker`: jobs, listings, logs.
+
+Unfinished jobs come from the tracker's memory (no SQL), with the latest progress their code
+reported. Everything else is read on reader connections of the store's own: a read sees
+committed data and never delays a commit. Called while holding the tracker (inside
+``batch()``), a read sees that thread's own uncommitted changes too. No Qt.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from .events import LogEntry
+from .filters import JobFilter, StatusArg, TypeArg
+from .group_commit import Committer, GroupCommitLock
+from .job import Job, JobStatus
+from .job_input import check_text, lookup_id
+from .job_memory import JobMemory
+from .progress_pump import ProgressPump
+from .store import Store
+from .validation import check_int
+
+__all__ = ["TrackerReads"]
+
+
+class TrackerReads:
+    """Reading jobs and logs (a base class of :class:`~jobdeck.core.tracker.JobTracker`)."""
+
+    store: Store
+    _lock: GroupCommitLock
+    _commits: Committer
+    _memory: JobMemory
+    _pump: ProgressPump
+
+    def _readable(self) -> None:
+        raise NotImplementedError
+
+    def _read(self, query: Callable[[sqlite3.Connection | None], Any]) -> Any:
+        """Run ``query(conn)`` on a reader connection, or — for an in-memory store, or when
+        this thread holds the tracker — on the writer's (``conn`` None), under the lock."""
+        if self.store.shares_reader_connection or self._lock.held_by_me():
+            with self._lock, self.store.reader_errors():
+                return query(None)
+        with self.store.reader() as conn:
+            return query(conn)
+
+    def get_job(self, job_id: str) -> Job | None:
+        """The latest snapshot of a job, or None if there is no such job."""
+        self._readable()
+        with self._lock:
+            job = self._memory.active.get(job_id)
+            if job is not None:
+                return self._pump.live(job)
+        if lookup_id(job_id) is None:
+            return None
+        stored: Job | None = self._read(lambda conn: self.store.get(job_id, conn))
+        return stored
+
+    def active_jobs(self) -> list[Job]:
+        """Pending and running jobs, oldest first (from memory; no SQL)."""
+        with self._lock:
+            jobs = [self._pump.live(j) for j in self._memory.active.values()]
+        jobs.sort(key=lambda j: j.id)
+        return jobs
+
+    def pending_jobs(self) -> list[Job]:
+        """Pending jobs in the order they should run: higher priority first, then oldest."""
+        with self._lock:
+            jobs = [j for j in self._memory.active.values() if j.status is JobStatus.PENDING]
+        jobs.sort(key=lambda j: (-j.priority, j.id))
+        return jobs
+
+    def list_jobs(
+        self,
+        status: StatusArg = None,
+        type: TypeArg = None,
+        search: str | None = None,
+        limit: int = 100,
+        before: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, filtered; ``before`` (a job id) pages back through history.
+
+        ``search`` matches title, type, progress message or error message as plain text
+        (``%`` and ``_`` are no wildcards, ASCII letters in any case); ``status`` accepts
+        any case (see :class:`~jobdeck.core.filters.JobFilter`)."""
+        self._readable()
+        limit = check_int("limit", limit, 0)
+        where = JobFilter.of(status, type, search)
+        if before is not None:
+            before = check_text("before", before)
+        jobs: list[Job] = self._read(
+            lambda conn: self.store.select_jobs(where, limit, before, conn=conn)
+        )
+        active = self._memory.active
+        with self._lock:
+            return [self._pump.live(active[j.id]) if j.id in active else j for j in jobs]
+
+    def count_jobs(
+        self, status: StatusArg = None, type: TypeArg = None, search: str | None = None
+    ) -> int:
+        """How many jobs match (``COUNT(*)`` on indexes); filters as in :meth:`list_jobs`."""
+        self._readable()
+        where = JobFilter.of(status, type, search)
+        return int(self._read(lambda conn: self.store.count_jobs(where, conn=conn)))
+
+    def logs(self, job_id: str, limit: int = 200) -> list[LogEntry]:
+        """The last ``limit`` log lines of a job, oldest first (lines not yet stored
+        included)."""
+        self._readable()
+        limit = check_int("limit", limit, 0)
+        if lookup_id(job_id) is None:
+            return []
+        queued = self._pump.logs.lines
+        if self.store.shares_reader_connection or self._lock.held_by_me():
+            with self._lock:
+                stored = self._read(lambda conn: self.store.logs(job_id, limit, conn))
+                pending = [e for e in list(queued) if e.job_id == job_id]
+            return _last(stored + pending, limit)
+        committer = self._commits
+        for _attempt in range(5):
+            with self._lock:
+                commits = committer.commits
+                group = committer.group
+                unstored = [e for e in (group.logs if group else []) if e.job_id == job_id]
+                unstored += [e for e in list(queued) if e.job_id == job_id]
+            stored = self._read(lambda conn: self.store.logs(job_id, limit, conn))
+            with self._lock:
+                if committer.commits == commits:  # no commit moved lines meanwhile
+                    return _last(stored + unstored, limit)
+        with self._lock:  # commits keep coming: read beside the writer this once
+            stored = self.store.logs(job_id, limit)
+            pending = [e for e in list(queued) if e.job_id == job_id]
+        return _last(stored + pending, limit)
+
+
+def _last(entries: list[LogEntry], limit: int) -> list[LogEntry]:
+    return entries[-limit:] if limit else []
