@@ -266,3 +266,29 @@ def test_menu_actions_reach_the_app(app: JobdeckApp, quits: Quits) -> None:
     assert not app.taskbar.is_enabled_by_user() and not app.taskbar.isVisible()
     app.window.quitRequested.emit()
     assert quits.quit_calls == 1
+
+
+def test_the_app_opts_in_to_sharing_the_interpreter_lock_and_puts_it_back(
+    qapp: QApplication, tmp_path: Path, settings: AppSettings, quits: Quits
+) -> None:
+    """The switch interval and the tight-loop yield are the app's choices for its process
+    (the library makes neither); quitting puts the interpreter's setting back."""
+    import sys
+
+    from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY
+
+    before = sys.getswitchinterval()
+    app = JobdeckApp(
+        qapp,
+        tmp_path / "jobs.db",
+        settings=settings,
+        confirm_quit=quits.confirm,
+        on_quit=quits.on_quit,
+    )
+    assert sys.getswitchinterval() == before and app.tracker.yield_gil_every == GUI_YIELD_EVERY
+    app.start(show_window=False)
+    try:
+        assert sys.getswitchinterval() == pytest.approx(GUI_SWITCH_INTERVAL)
+    finally:
+        app.shutdown()
+    assert sys.getswitchinterval() == before

@@ -32,6 +32,7 @@ from jobdeck.platform.notifications import Notifier, Urgency
 from jobdeck.platform.sleep_inhibit import SleepInhibitor, session_backends
 from jobdeck.runtime.runner import Runner
 from jobdeck.runtime.signals import JobSignals
+from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchInterval
 from jobdeck.settings import AppSettings
 from jobdeck.ui.icons import icon
 from jobdeck.ui.main_window import MainWindow
@@ -117,9 +118,14 @@ class JobdeckApp(QObject):
         qapp.setWindowIcon(icon("jobdeck"))
 
         self.tracker = JobTracker.open(
-            db_path, registry=self.registry, retention=self.settings.retention
+            db_path,
+            registry=self.registry,
+            retention=self.settings.retention,
+            yield_gil_every=GUI_YIELD_EVERY,
         )
         self.runner = Runner(self.tracker, max_workers=self.settings.concurrency)
+        # The app's choice for its whole process: busy job threads leave the GUI its turns.
+        self._switch_interval = SwitchInterval(GUI_SWITCH_INTERVAL)
         self.signals = JobSignals(self.tracker)
         self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
         self.taskbar = Taskbar(
@@ -169,6 +175,7 @@ class JobdeckApp(QObject):
     # -- lifetime -------------------------------------------------------------------------------
 
     def start(self, *, show_window: bool = True) -> None:
+        self._switch_interval.apply()
         self.runner.start()
         if show_window:
             self.show_window()
@@ -305,6 +312,7 @@ class JobdeckApp(QObject):
         if self.tracker.closed:
             return
         self.runner.shutdown(cancel_running=True, timeout=10, keep_processes=keep_processes)
+        self._switch_interval.restore()
         self._close_filter.allow_close = True
         self.window.close()
         self.taskbar.close()

@@ -29,7 +29,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QTimer, Si
 from jobdeck.core import JobContext, JobEvent, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.runtime import JobSignals, Runner
-from jobdeck.runtime.runner import DEFAULT_SWITCH_INTERVAL
+from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL as DEFAULT_SWITCH_INTERVAL
 
 NOOP_JOBS = 3000
 SPIN_JOBS = 8

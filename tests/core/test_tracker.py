@@ -527,24 +527,36 @@ def test_group_commit_under_load_still_commits_before_each_event(
     assert commits < 1600  # 1600 transitions; several shared a commit
 
 
-def test_tight_progress_loops_share_the_gil(
-    tracker: JobTracker, monkeypatch: pytest.MonkeyPatch
+def test_tight_progress_loops_share_the_gil_only_when_the_app_asks(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every 1024 updates, once YIELD_EVERY has passed, update_progress sleeps(0) once."""
+    """With ``yield_gil_every`` (the app's choice), every 1024 updates, once that long has
+    passed, update_progress sleeps(0) once; by default it never does."""
     from jobdeck.core import context as context_module
 
     sleeps: list[float] = []
     now = [100.0]
     monkeypatch.setattr(context_module.time, "sleep", sleeps.append)
     monkeypatch.setattr(context_module.time, "monotonic", lambda: now[0])
-    ctx = tracker.create_job("busy")
-    for i in range(4096):
-        ctx.update_progress(i)
-    assert sleeps == [0]  # the first check yields; the clock has not moved since
-    now[0] += context_module.YIELD_EVERY
-    for i in range(1024):
-        ctx.update_progress(i)
-    assert sleeps == [0, 0]
+    every = context_module.YIELD_EVERY
+    with JobTracker.open(db_path, yield_gil_every=every) as tracker:
+        ctx = tracker.create_job("busy")
+        for i in range(4096):
+            ctx.update_progress(i)
+        assert sleeps == [0]  # the first check yields; the clock has not moved since
+        now[0] += every
+        for i in range(1024):
+            ctx.update_progress(i)
+        assert sleeps == [0, 0]
+    sleeps.clear()
+    with JobTracker.open(db_path) as tracker:
+        ctx = tracker.create_job("busy")
+        for i in range(8192):
+            ctx.update_progress(i)
+            now[0] += every
+    assert sleeps == []
+    with pytest.raises(ValueError, match="yield_gil_every must be positive seconds"):
+        JobTracker.open(":memory:", yield_gil_every=0)
 
 
 def test_batch_shares_one_commit_and_sends_events_after_it(

@@ -2,7 +2,7 @@
 
 A grandchild that double-forks and calls ``setsid()`` leaves the job's process group and,
 orphaned, would be re-parented to init. The supervisor is the job's child subreaper, so it
-adopts such a process: it is stopped when the job ends and when the job is cancelled, even
+inherits such a process: it is stopped when the job ends and when the job is cancelled, even
 when it ignores SIGTERM.
 """
 

@@ -25,8 +25,8 @@ import pytest
 from jobdeck.core.params import ParamError
 from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.runtime.log_tail import TAIL_LINES
-from jobdeck.runtime.process import ProcessStartError, prepare_command
-from jobdeck.runtime.supervised import ProcessOutcome, SupervisedProcess, SupervisorRecords
+from jobdeck.runtime.process_launch import ProcessStartError, prepare_command
+from jobdeck.runtime.program_watcher import ProgramEnd, ProgramWatcher, SupervisorRecords
 from jobdeck.runtime.supervisor import process_start_time
 
 MARKER = "JOBDECK_TEST_PROCESS_MARKER"
@@ -38,7 +38,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.results: list[ProcessOutcome] = []
+        self.results: list[ProgramEnd] = []
         self.exited = threading.Event()
         self._changed = threading.Condition()
 
@@ -47,7 +47,7 @@ class Recorder:
             self.lines.append(line)
             self._changed.notify_all()
 
-    def on_exit(self, result: ProcessOutcome) -> None:
+    def on_exit(self, result: ProgramEnd) -> None:
         self.results.append(result)
         self.exited.set()
 
@@ -57,7 +57,7 @@ class Recorder:
             return list(self.lines)
 
 
-Spawn = Callable[..., SupervisedProcess]
+Spawn = Callable[..., ProgramWatcher]
 
 
 def _kill_tagged(marker: str) -> list[int]:
@@ -75,17 +75,17 @@ def _kill_tagged(marker: str) -> list[int]:
 @pytest.fixture
 def spawn(tmp_path: Path) -> Iterator[Spawn]:
     marker = uuid.uuid4().hex
-    handles: list[SupervisedProcess] = []
+    handles: list[ProgramWatcher] = []
     records = SupervisorRecords(tmp_path / "supervised")
 
-    def _spawn(argv: Any, **kwargs: Any) -> SupervisedProcess:
+    def _spawn(argv: Any, **kwargs: Any) -> ProgramWatcher:
         env = {MARKER: marker, **(kwargs.pop("env", None) or {})}
         cwd = kwargs.pop("cwd", None)
         spec = ProcessSpec(argv, cwd=cwd, env=env, shell=kwargs.pop("shell", False))
         command = prepare_command(spec)
         log_path = kwargs.pop("log_path", tmp_path / "job.log")
         kwargs.setdefault("grace", 1.0)
-        handle = SupervisedProcess.spawn(records, "job1", command, log_path, **kwargs)
+        handle = ProgramWatcher.spawn(records, "job1", command, log_path, **kwargs)
         handles.append(handle)
         return handle
 
@@ -115,7 +115,7 @@ def _wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool
     return True
 
 
-def _started(handle: SupervisedProcess) -> int:
+def _started(handle: ProgramWatcher) -> int:
     assert _wait_until(lambda: handle.pid is not None), "the program never started"
     assert handle.pid is not None
     return handle.pid
@@ -204,7 +204,7 @@ def test_failing_on_line_is_logged_and_reading_continues(
         raise RuntimeError(f"bad consumer {line}")
 
     rec = Recorder()
-    with caplog.at_level(logging.ERROR, logger="jobdeck.runtime.supervised"):
+    with caplog.at_level(logging.ERROR, logger="jobdeck.runtime.program_watcher"):
         handle = spawn(["printf", r"one\ntwo\n"], on_line=on_line, on_exit=rec.on_exit)
         result = handle.wait(TIMEOUT)
     assert seen == ["one", "two"]
@@ -236,7 +236,7 @@ def test_on_exit_called_exactly_once_and_on_started_before_it(spawn: Spawn) -> N
     calls: list[Any] = []
     returned = threading.Event()
 
-    def on_exit(result: ProcessOutcome) -> None:
+    def on_exit(result: ProgramEnd) -> None:
         calls.append(result)
         returned.set()
 
@@ -250,12 +250,12 @@ def test_on_exit_called_exactly_once_and_on_started_before_it(spawn: Spawn) -> N
 
 
 def test_wait_inside_on_exit_returns_the_result(spawn: Spawn) -> None:
-    inner: list[ProcessOutcome | None] = []
-    handles: list[SupervisedProcess] = []
+    inner: list[ProgramEnd | None] = []
+    handles: list[ProgramWatcher] = []
     ready = threading.Event()
     done = threading.Event()
 
-    def on_exit(result: ProcessOutcome) -> None:
+    def on_exit(result: ProgramEnd) -> None:
         ready.wait(TIMEOUT)
         inner.append(handles[0].wait())
         done.set()

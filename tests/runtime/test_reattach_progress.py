@@ -3,9 +3,8 @@
 Found by driving the real app (tests/e2e/test_day_e2e.py): a program kept running at quit
 printed ``60/100`` while Jobdeck was closed; after the restart the taskbar and the history
 still showed 25 % until the program printed its next line, because a re-attached job's log
-is read from its end (runtime/supervised.py). A user expects the progress the program has
-reached. Marked strict-xfail until the runtime reads the output it missed (or at least its
-last progress line) at re-attach; it then passes and the marker must go.
+was read from its end. A user expects the progress the program has reached: at re-attach
+the runtime reads the log's last lines (a bounded tail) for the latest progress.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ PROGRAM = (
 
 
 class Session:
-    """One app session: a tracker opened with the re-attach hook and a started Runner."""
+    """One app session: a tracker opened with the app's job types and a started Runner."""
 
     def __init__(self, db: Path) -> None:
         self.tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
@@ -70,11 +69,6 @@ def sessions(
         process.kill()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a re-attached job's log is read from its end: progress printed while the app "
-    "was closed shows only after the program's next line",
-)
 def test_progress_made_while_the_app_was_closed_shows_at_re_attach(
     qtbot, sessions: list[Session], tmp_path: Path
 ) -> None:
@@ -104,5 +98,59 @@ def test_progress_made_while_the_app_was_closed_shows_at_re_attach(
         lambda: second.tracker.get_job(job.id).progress.current == 60,  # type: ignore[union-attr]
         timeout=3000,
     )
+    (gates / "two").touch()
+    qtbot.waitUntil(lambda: finished(second.tracker, job.id), timeout=WAIT_MS)
+
+
+CHATTY = (
+    "import os, sys, time\n"
+    "gates = sys.argv[1]\n"
+    "def wait(name):\n"
+    "    while not os.path.exists(os.path.join(gates, name)):\n"
+    "        time.sleep(0.02)\n"
+    "print('25/100', flush=True)\n"
+    "wait('one')\n"
+    "filler = 'x' * 1000\n"
+    "for i in range(20000):\n"  # 20 MB of output while no app watches
+    "    print(filler, i)\n"
+    "print('60/100', flush=True)\n"
+    "for i in range(30):\n"
+    "    print('checking file', i)\n"
+    "sys.stdout.flush()\n"
+    "open(os.path.join(gates, 'written'), 'w').close()\n"
+    "wait('two')\n"
+)
+
+
+def test_progress_behind_chatter_in_a_large_log_shows_at_re_attach(
+    qtbot, sessions: list[Session], tmp_path: Path
+) -> None:
+    """The latest progress line is found at the end of the log (a bounded read, however
+    large the log), even when the program said more after it; its last line is the
+    message."""
+    db = tmp_path / "jobs.db"
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    first = Session(db)
+    sessions.append(first)
+    job = first.tracker.enqueue(
+        "command", {"argv": [sys.executable, "-c", CHATTY, str(gates)], "cwd": str(tmp_path)}
+    )
+    qtbot.waitUntil(
+        lambda: first.tracker.get_job(job.id).progress.current == 25,  # type: ignore[union-attr]
+        timeout=WAIT_MS,
+    )
+    first.close(keep_processes=True)
+    (gates / "one").touch()
+    qtbot.waitUntil(lambda: (gates / "written").exists(), timeout=WAIT_MS)
+
+    second = Session(db)
+    sessions.append(second)
+    qtbot.waitUntil(
+        lambda: second.tracker.get_job(job.id).progress.current == 60,  # type: ignore[union-attr]
+        timeout=3000,
+    )
+    shown = second.tracker.get_job(job.id)
+    assert shown is not None and shown.progress.message == "checking file 29"
     (gates / "two").touch()
     qtbot.waitUntil(lambda: finished(second.tracker, job.id), timeout=WAIT_MS)

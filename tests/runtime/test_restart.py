@@ -1,6 +1,6 @@
 """Process jobs outlive the app: re-attached after a clean detach and after the app was
 SIGKILLed, their real outcome when they ended meanwhile, "lost" when it cannot be known,
-and a reused pid is never adopted."""
+and a reused pid is never taken for the job."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_tree import ProcessTree
-from jobdeck.runtime.supervisor import STATE_RUNNING, SupervisorRecord, write_record
+from jobdeck.runtime.supervisor import RecordState, SupervisorRecord, write_record
 from tests.registries import with_command
 
 from .conftest import MARKER, _tagged_processes, finished
@@ -218,7 +218,9 @@ def _running_job_without_runner(db: Path) -> str:
         return job.id
 
 
-def test_reused_pid_is_never_adopted(qtbot, open_app: Callable[[], App], tmp_path: Path) -> None:
+def test_a_reused_pid_is_never_taken_for_the_job(
+    qtbot, open_app: Callable[[], App], tmp_path: Path
+) -> None:
     job_id = _running_job_without_runner(tmp_path / "jobs.db")
     me = os.getpid()  # alive, but started long before the "recorded" start time
     records = tmp_path / "supervised"
@@ -229,7 +231,7 @@ def test_reused_pid_is_never_adopted(qtbot, open_app: Callable[[], App], tmp_pat
             job_id=job_id,
             argv=["sleep", "60"],
             log_path=str(tmp_path / "x.log"),
-            state=STATE_RUNNING,
+            state=RecordState.RUNNING,
             supervisor_pid=me,
             supervisor_start_time=1.0,
             pid=me,

@@ -15,7 +15,7 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
-from jobdeck.runtime.store_files import StoreFiles
+from jobdeck.runtime.store_folder import StoreFolder
 from tests.registries import with_command
 
 from .conftest import MARKER, _tagged_processes, finished
@@ -62,7 +62,7 @@ def open_session(
 
 
 def test_the_store_folder_is_named_after_the_database() -> None:
-    files = StoreFiles(Path("/home/ann/jobs.db"))
+    files = StoreFolder(Path("/home/ann/jobs.db"))
     assert files.root == Path("/home/ann/jobs.db.d")
     assert files.logs == Path("/home/ann/jobs.db.d/logs")
     assert files.records == Path("/home/ann/jobs.db.d/supervised")

@@ -7,13 +7,14 @@ the real JobSignals does on the GUI thread after batching.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from jobdeck.core.events import LogEntry
-from jobdeck.core.filters import JobFilter
+from jobdeck.core.filters import JobFilter, StatusArg, TypeArg
 from jobdeck.core.job import Job, JobError, JobStatus, Progress, new_job_id
 from jobdeck.core.registry import JobKind, JobRegistry, JobType, ParamKind, ParamSpec
 
@@ -69,7 +70,10 @@ class FakeSettings:
 
 
 class FakeTracker:
-    """The tracker methods the UI calls, over a dict of jobs. Records calls for assertions."""
+    """A :class:`~jobdeck.core.job_source.JobSource` over a dict of jobs, as the UI uses
+    the tracker. Records calls for assertions."""
+
+    closed = False
 
     def __init__(self, now: float = T0 + 100_000) -> None:
         self.jobs: dict[str, Job] = {}
@@ -90,14 +94,14 @@ class FakeTracker:
         return list(jobs)
 
     def _match(
-        self, job: Job, status: Any = None, type: str | None = None, search: str | None = None
+        self, job: Job, status: StatusArg = None, type: TypeArg = None, search: str | None = None
     ) -> bool:
         return JobFilter.of(status, type, search).matches(job)
 
     def list_jobs(
         self,
-        status: Any = None,
-        type: str | None = None,
+        status: StatusArg = None,
+        type: TypeArg = None,
         search: str | None = None,
         limit: int = 100,
         before: str | None = None,
@@ -117,7 +121,9 @@ class FakeTracker:
                     break
         return out
 
-    def count_jobs(self, status: Any = None, type: str | None = None, search: str | None = None):
+    def count_jobs(
+        self, status: StatusArg = None, type: TypeArg = None, search: str | None = None
+    ) -> int:
         self.count_calls += 1
         return sum(self._match(j, status, type, search) for j in self.jobs.values())
 
@@ -133,7 +139,11 @@ class FakeTracker:
         return True
 
     def enqueue(
-        self, type: str, params: dict[str, Any] | None = None, title: str | None = None, **kw: Any
+        self,
+        type: str,
+        params: Mapping[str, Any] | None = None,
+        title: str | None = None,
+        **kw: Any,
     ) -> Job:
         params = dict(params or {})
         if self.registry is not None:
@@ -158,10 +168,16 @@ class FakeSignals(QObject):
     jobsChanged = Signal(list)
     jobFinished = Signal(object)
     logAppended = Signal(list)
+    storeTroubleChanged = Signal(str)
 
     def __init__(self, tracker: FakeTracker, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._tracker = tracker
+        self.store_trouble = ""
+
+    def push_trouble(self, message: str) -> None:
+        self.store_trouble = message
+        self.storeTroubleChanged.emit(message)
 
     @property
     def tracker(self) -> FakeTracker:

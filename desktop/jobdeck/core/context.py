@@ -25,16 +25,17 @@ class JobOwner(Protocol):
     def _finish_from_context(self, ctx: JobContext, exc: BaseException | None) -> None: ...
 
 
-#: A thread that reports in a tight loop gives up the GIL at least this often (seconds).
+#: A thread that reports in a tight loop gives up the GIL at least this often (seconds), when
+#: its tracker asks it to (``JobTracker(yield_gil_every=...)``; the Jobdeck app does).
 YIELD_EVERY = 0.004
 
 
-def _share_the_gil(ctx: JobContext) -> None:
-    """Called every 1024 updates: once ``YIELD_EVERY`` has passed, ``sleep(0)`` releases the
-    GIL so a waiting thread (the GUI thread) runs now rather than after the interpreter's
-    switch interval, which, with several busy workers, can stall a GUI for a second."""
+def _share_the_gil(ctx: JobContext, every: float) -> None:
+    """Called every 1024 updates of a context that shares the GIL: once ``every`` seconds
+    have passed, ``sleep(0)`` releases the GIL so a waiting thread (the GUI thread) runs now
+    rather than after the interpreter's switch interval."""
     now = time.monotonic()
-    if now - ctx._yielded >= YIELD_EVERY:
+    if now - ctx._yielded >= every:
         ctx._yielded = now
         time.sleep(0)
 
@@ -89,6 +90,7 @@ class JobContext:
 
     __slots__ = (
         "_tracker",
+        "_yield_every",
         "_yielded",
         "cancel_event",
         "current",
@@ -106,8 +108,12 @@ class JobContext:
         current: float = 0,
         total: float = 0,
         message: str = "",
+        *,
+        yield_every: float | None = None,
     ) -> None:
         self._tracker = tracker
+        #: Seconds between giving up the GIL in a tight reporting loop (None: never).
+        self._yield_every = yield_every
         self.job_id = job_id
         self.cancel_event = threading.Event()
         self.current: float = current
@@ -144,8 +150,8 @@ class JobContext:
             self.message = message
         self.current = current
         self.seq += 1
-        if not self.seq & 1023:
-            _share_the_gil(self)
+        if not self.seq & 1023 and self._yield_every is not None:
+            _share_the_gil(self, self._yield_every)
 
     # -- cancellation --------------------------------------------------------------------------
 

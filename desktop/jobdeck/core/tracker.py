@@ -93,6 +93,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         retention: timedelta | None = DEFAULT_RETENTION,
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
+        yield_gil_every: float | None = None,
     ) -> None:
         if registry is not None and not isinstance(registry, JobRegistry):
             raise TypeError(f"registry must be a JobRegistry, got {type(registry).__name__}")
@@ -100,6 +101,11 @@ class JobTracker(TrackerTransitions, TrackerReads):
         self._registry = registry
         self.now: Clock = clock
         self.retention = retention
+        if yield_gil_every is not None and not yield_gil_every > 0:
+            raise ValueError(f"yield_gil_every must be positive seconds, got {yield_gil_every!r}")
+        #: Running code that reports progress in a tight loop gives up the interpreter lock
+        #: this often (see :class:`~jobdeck.core.context.JobContext`); None: never.
+        self.yield_gil_every = yield_gil_every
         self._closed = False
         self._memory = JobMemory()
         logs = JobLogs()
@@ -143,6 +149,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         retention: timedelta | None = DEFAULT_RETENTION,
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
+        yield_gil_every: float | None = None,
     ) -> JobTracker:
         """Open (creating, migrating and recovering as needed) the store at ``path``.
 
@@ -155,6 +162,11 @@ class JobTracker(TrackerTransitions, TrackerReads):
         :class:`~jobdeck.core.store_errors.StoreError` subclasses — each with one readable
         message naming the file and what to do — for a damaged, too-new, locked, read-only
         or unwritable file.
+
+        ``yield_gil_every`` (seconds, default None): make code that reports progress in a
+        tight loop on a thread give up the interpreter lock at least this often, so a GUI
+        thread gets its turn sooner (see :mod:`jobdeck.runtime.tuning`). An app's choice
+        for its whole process; the library never makes it for the app.
         """
         store = Store(default_db_path() if path is None else path, read_only=read_only)
         try:
@@ -165,6 +177,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
                 retention=retention,
                 flush_interval=flush_interval,
                 event_interval=event_interval,
+                yield_gil_every=yield_gil_every,
             )
         except BaseException:
             store.close()

@@ -41,6 +41,7 @@ class TrackerTransitions:
 
     store: Store
     now: Clock
+    yield_gil_every: float | None
     _closed: bool
     _lock: GroupCommitLock
     _commits: Committer
@@ -69,7 +70,9 @@ class TrackerTransitions:
             log_lines = self.store.count_logs(self.store.conn, job.id)
         self._commits.remember(job.id)
         p = job.progress
-        ctx = JobContext(self, job.id, p.current, p.total, p.message)
+        ctx = JobContext(
+            self, job.id, p.current, p.total, p.message, yield_every=self.yield_gil_every
+        )
         ctx.log_lines = log_lines
         self._memory.run(job, ctx)
         self._pump.ensure_running()

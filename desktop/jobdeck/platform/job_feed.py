@@ -1,28 +1,18 @@
-"""The narrow view of job events the desktop-integration pieces need.
+"""The unfinished jobs of a job feed, kept current, for the desktop-integration pieces.
 
-:class:`JobFeed` is the interface (``runtime.signals.JobSignals`` satisfies it, and so does a
-test fake); :class:`ActiveJobs` keeps the latest snapshot of every unfinished job from it.
+The feed's interface is :class:`~jobdeck.runtime.feed.JobFeed` (``runtime.signals.JobSignals``
+satisfies it, and so does a test fake); :class:`ActiveJobs` keeps the latest snapshot of
+every unfinished job from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from jobdeck.core.job import Job, JobStatus
+from jobdeck.runtime.feed import JobFeed
 
 __all__ = ["ActiveJobs", "JobFeed", "overall_fraction"]
-
-
-class JobFeed(Protocol):
-    """Qt signals ``jobsAdded(list[Job])``, ``jobsChanged(list[Job])`` and
-    ``jobFinished(Job)`` on the GUI thread, and ``active_jobs()`` for the state at start."""
-
-    jobsAdded: Any
-    jobsChanged: Any
-    jobFinished: Any
-
-    def active_jobs(self) -> list[Job]: ...
 
 
 class ActiveJobs:

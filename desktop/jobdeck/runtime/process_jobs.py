@@ -1,12 +1,12 @@
-"""Process jobs for the Runner: supervised programs, their channel, liveness and outcome.
+"""Process jobs' programs: supervised, heard on the channel, watched for life, judged at the end.
 
 :class:`ProcessJobs` owns the app-wide :class:`~jobdeck.runtime.channel.ChannelServer` and
-the directory of supervisor records. It starts a ``command`` job's program under a
-supervisor (:meth:`~ProcessJobs.spawn`) or adopts one that outlived the previous app
-(:meth:`~ProcessJobs.adopt`), routes what the program says (channel messages and output
+the directory of supervisor records. It starts a process job's program under a supervisor
+(:meth:`~ProcessJobs.spawn`) or re-attaches one that outlived the previous app
+(:meth:`~ProcessJobs.reattach`), routes what the program says (channel messages and output
 lines) into the job's :class:`~jobdeck.core.context.JobContext`, watches heartbeats
-(:meth:`~ProcessJobs.check_liveness`) and turns the way a program ended into a
-:class:`Verdict` the Runner records.
+(:meth:`~ProcessJobs.check_liveness`) and turns the way a program ended into the job's
+outcome (judged by :class:`~jobdeck.runtime.executors.processes.ProcessExecutor`).
 
 A job's exit is judged only once the channel has read everything the job sent
 (:meth:`~jobdeck.runtime.channel.ChannelServer.drain`, bounded by :data:`DRAIN_TIMEOUT`), so
@@ -14,8 +14,9 @@ a ``completed`` result never loses the race with the exit. When no safe channel 
 exists, jobs run without the channel and each job's log says so.
 
 No Qt: callbacks arrive on the channel thread and the watcher threads and only touch the
-thread-safe context and tracker; the Runner calls ``check_liveness`` from its GUI-thread
-timer.
+thread-safe context and tracker; the process executor
+(:class:`~jobdeck.runtime.executors.processes.ProcessExecutor`) calls ``check_liveness``
+from its GUI-thread timer.
 """
 
 from __future__ import annotations
@@ -26,23 +27,22 @@ import hashlib
 import json
 import logging
 import os
-import signal
 import threading
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
-from jobdeck.core.job import Job, JobError
+from jobdeck.core.job import Job
 from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.tracker import JobTracker
 
 from .channel import ChannelError, ChannelServer, default_channel_dir
+from .log_tail import last_lines
 from .output_progress import parse_progress_line
-from .process import prepare_command
+from .process_launch import prepare_command
+from .program_watcher import ProgramEnd, ProgramWatcher
 from .protocol import (
     ENV_TOKEN,
     CompletedMsg,
@@ -52,17 +52,15 @@ from .protocol import (
     Message,
     ProgressMsg,
 )
-from .supervised import ProcessOutcome, SupervisedProcess, SupervisorRecords
 from .supervisor import DEFAULT_MAX_LOG_BYTES
+from .supervisor_records import SupervisorRecords
 
 __all__ = [
     "ENV_HEARTBEAT_INTERVAL",
     "ENV_JOB_DATA",
     "ProcessJobs",
-    "ProcessRun",
-    "Verdict",
+    "Program",
     "default_channel_dir_for",
-    "failure_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,36 +71,25 @@ ENV_HEARTBEAT_INTERVAL = "JOBDECK_HEARTBEAT_INTERVAL"
 MAX_LOGGED_LINES = 2000
 #: The longest output line shown as a job's progress message.
 MAX_MESSAGE_CHARS = 200
+#: Lines of a re-attached program's output looked at for its latest progress (they are
+#: read from the end of its log, at most :data:`~jobdeck.runtime.log_tail.FINISH_WINDOW`
+#: bytes, however large the log).
+CATCH_UP_LINES = 5000
 #: Seconds a finished job's channel connections may take to be read to the end.
 DRAIN_TIMEOUT = 3.0
-#: The message of a job that stopped because it was cancelled (set by the Runner).
-CANCELLED_MESSAGE = "Cancelled"
-#: How many of the last output lines a failure message quotes.
-FAILURE_TAIL_LINES = 10
 
-OnExit = Callable[["ProcessRun", ProcessOutcome], None]
+OnExit = Callable[["Program", ProgramEnd], None]
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """How a finished process job is recorded: ``status`` is completed, failed or cancelled."""
+class Program:
+    """One attempt of one process job: the watcher of its program, and what the program
+    has said on the channel so far."""
 
-    status: str
-    error: str | JobError | None = None
-    result: Any = None
-    exit_code: int | None = None
-    retry: bool = False
-    completed_ts: float | None = None
-
-
-class ProcessRun:
-    """One attempt of one process job: its program and what its channel has said so far."""
-
-    def __init__(self, job_id: str, ctx: JobContext, *, adopted: bool) -> None:
+    def __init__(self, job_id: str, ctx: JobContext, *, reattached: bool) -> None:
         self.job_id = job_id
         self.ctx = ctx
-        self.adopted = adopted
-        self.process: SupervisedProcess | None = None
+        self.reattached = reattached
+        self.watcher: ProgramWatcher | None = None
         self.used_channel = False  # sent at least one message (hello included)
         self.last_message: float | None = None  # clock time of the latest one
         self.report: CompletedMsg | FailedMsg | None = None
@@ -114,7 +101,7 @@ class ProcessRun:
 
 
 class ProcessJobs:
-    """Starts, adopts, listens to and judges the Runner's process jobs. Thread-safe.
+    """Starts, re-attaches, listens to and judges process jobs' programs. Thread-safe.
 
     ``channel_dir`` holds the channel socket (private, 0700); None runs without a channel,
     ``channel_problem`` saying why. ``records`` holds the supervisor records.
@@ -149,7 +136,7 @@ class ProcessJobs:
         self._cancel_delay = cancel_delay
         self.heartbeat_timeout = heartbeat_timeout
         self._lock = threading.Lock()
-        self._runs: dict[str, ProcessRun] = {}
+        self._runs: dict[str, Program] = {}
         self._channel: ChannelServer | None = None
 
     # -- the channel --------------------------------------------------------------------------
@@ -183,7 +170,7 @@ class ProcessJobs:
     def channel_path(self) -> Path | None:
         return None if self._channel is None else self._channel.path
 
-    def _run(self, job_id: str | None) -> ProcessRun | None:
+    def _run(self, job_id: str | None) -> Program | None:
         if job_id is None:
             return None
         with self._lock:
@@ -208,7 +195,7 @@ class ProcessJobs:
             ctx.log(msg.message, msg.level)
         elif isinstance(msg, CompletedMsg | FailedMsg):
             run.report = msg
-        elif isinstance(msg, Hello) and run.adopted:
+        elif isinstance(msg, Hello) and run.reattached:
             log.info("job %s reconnected to the channel", job_id)
 
     def _on_warning(self, job_id: str | None, text: str) -> None:
@@ -230,7 +217,7 @@ class ProcessJobs:
         *,
         on_started: Callable[[int], None],
         on_exit: OnExit,
-    ) -> ProcessRun:
+    ) -> Program:
         """Check ``command`` and start it under a supervisor (the channel variables and
         ``JOBDECK_JOB_DATA`` in its environment). Raises ProcessStartError (nothing ran)
         or OSError."""
@@ -251,11 +238,11 @@ class ProcessJobs:
                 "warning",
             )
         prepared.env[ENV_JOB_DATA] = json.dumps(command.data)
-        run = ProcessRun(job_id, ctx, adopted=False)
+        run = Program(job_id, ctx, reattached=False)
         with self._lock:
             self._runs[job_id] = run
         try:
-            run.process = SupervisedProcess.spawn(
+            run.watcher = ProgramWatcher.spawn(
                 self.records,
                 job_id,
                 prepared,
@@ -272,22 +259,27 @@ class ProcessJobs:
             raise
         return run
 
-    def adopt(self, job: Job, ctx: JobContext, *, on_exit: OnExit) -> ProcessRun | str:
+    def reattach(self, job: Job, ctx: JobContext, *, on_exit: OnExit) -> Program | str:
         """Watch again the program of ``job``, left running by an earlier app; the reason
-        it is lost when there is nothing to watch."""
+        it is lost when there is nothing to watch.
+
+        The progress the program printed while no app was watching is read from the end of
+        its log (a bounded tail), so the job shows how far it got at once, not only after
+        its next line."""
         try:
             record = self.records.load(job.id)
         except ValueError as exc:
             return str(exc)
         if record is None:
             return "no supervisor record: its program cannot be found again"
-        run = ProcessRun(job.id, ctx, adopted=True)
+        run = Program(job.id, ctx, reattached=True)
         token = record.extra.get("token")
         if self._channel is not None and isinstance(token, str) and token:
             self._channel.register(job.id, token)
         with self._lock:
             self._runs[job.id] = run
-        run.process = SupervisedProcess.attach(
+        self._catch_up(ctx, last_lines(record.log_path, CATCH_UP_LINES, start=record.output_start))
+        run.watcher = ProgramWatcher.reattach(
             self.records,
             record,
             grace=self._grace,
@@ -296,7 +288,7 @@ class ProcessJobs:
         )
         return run
 
-    def forget(self, run: ProcessRun) -> None:
+    def forget(self, run: Program) -> None:
         """The job is recorded as finished: drop its token, record and state."""
         with self._lock:
             self._runs.pop(run.job_id, None)
@@ -309,44 +301,69 @@ class ProcessJobs:
         with self._lock:
             runs, self._runs = list(self._runs.values()), {}
         for run in runs:
-            if run.process is not None:
-                run.process.detach()
+            if run.watcher is not None:
+                run.watcher.detach()
         return [run.job_id for run in runs]
 
     # -- output -------------------------------------------------------------------------------
 
-    def _on_line(self, run: ProcessRun, line: str) -> None:
-        """Watcher thread: one output line: progress, message, log."""
-        ctx = run.ctx
+    @staticmethod
+    def _catch_up(ctx: JobContext, lines: list[str]) -> None:
+        """Show what a program reached while no app watched it (``lines``: the end of its
+        output): its latest progress line and, if it said something after that, its last
+        line as the message."""
+        for line in reversed(lines):
+            parsed = parse_progress_line(line)
+            if parsed is not None:
+                ctx.update_progress(parsed.current, parsed.total, parsed.message)
+                break
+        if lines and parse_progress_line(lines[-1]) is None:
+            ctx.update_progress(ctx.current, None, lines[-1][:MAX_MESSAGE_CHARS])
+
+    @staticmethod
+    def _show_line(ctx: JobContext, line: str) -> bool:
+        """Show one output line as the job's progress or message; True if it was progress."""
         parsed = parse_progress_line(line)
         if parsed is not None:
             ctx.update_progress(parsed.current, parsed.total, parsed.message)
-            return
-        if not ctx.cancelled:  # what a program says while it stops is no news (see verdict)
+            return True
+        if not ctx.cancelled:  # what a program says while it stops is no news
             ctx.update_progress(ctx.current, None, line[:MAX_MESSAGE_CHARS])
+        return False
+
+    def _on_line(self, run: Program, line: str) -> None:
+        """Watcher thread: one output line: progress, message, log."""
+        ctx = run.ctx
+        if self._show_line(ctx, line):
+            return
         if run.logged_lines < MAX_LOGGED_LINES:
             ctx.log(line)
         elif run.logged_lines == MAX_LOGGED_LINES:
-            where = run.process.log_path if run.process is not None else "the log file"
+            where = run.watcher.log_path if run.watcher is not None else "the log file"
             ctx.log(f"(more output in {where})")
         run.logged_lines += 1
 
     # -- stopping -----------------------------------------------------------------------------
 
-    def stop(self, run: ProcessRun, reason: str) -> None:
+    def stop(self, run: Program, reason: str) -> None:
         """Ask the program to stop: a channel ``cancel`` first (then SIGTERM after
         ``cancel_delay``), or SIGTERM at once when it has no channel; SIGKILL after grace."""
-        process = run.process
+        process = run.watcher
         if process is None:
             return
         sent = self._channel is not None and self._channel.send_cancel(run.job_id, reason)
         process.terminate(self._grace, delay=self._cancel_delay if sent else 0.0)
 
-    def kill(self, run: ProcessRun) -> None:
-        if run.process is not None:
-            run.process.kill()
+    def kill(self, run: Program) -> None:
+        if run.watcher is not None:
+            run.watcher.kill()
 
     # -- liveness -----------------------------------------------------------------------------
+
+    def programs(self) -> list[Program]:
+        """The programs being watched."""
+        with self._lock:
+            return list(self._runs.values())
 
     def has_runs(self) -> bool:
         with self._lock:
@@ -394,7 +411,7 @@ class ProcessJobs:
 
     # -- the outcome --------------------------------------------------------------------------
 
-    def settle(self, run: ProcessRun) -> None:
+    def settle(self, run: Program) -> None:
         """Wait (up to :data:`DRAIN_TIMEOUT`) until the channel has read everything the
         ended job sent, so its report is known before its verdict."""
         channel = self._channel
@@ -406,73 +423,6 @@ class ProcessJobs:
                 "later messages are ignored",
                 "warning",
             )
-
-    def verdict(
-        self, run: ProcessRun, outcome: ProcessOutcome, *, timeout_message: str | None
-    ) -> Verdict:
-        """How the job ends, given how its program ended and what the job said. Call
-        :meth:`settle` first."""
-        ctx = run.ctx
-        code = outcome.exit_code
-        if outcome.leftovers:
-            ctx.log(f"stopped {outcome.leftovers} process(es) the program left running", "warning")
-        if outcome.peak_rss is not None or outcome.cpu_seconds is not None:
-            self._record_usage(run, outcome)
-        if outcome.kind == "start_failed":
-            return Verdict("failed", outcome.error or "the program did not start")
-        if run.kill_reason is not None:
-            return Verdict("failed", error=run.kill_reason, exit_code=code, retry=True)
-        if timeout_message is not None:
-            return Verdict("failed", error=timeout_message, exit_code=code, retry=True)
-        if ctx.cancelled:
-            return Verdict("cancelled")
-        if outcome.kind == "lost":
-            return Verdict("failed", error=f"lost: {outcome.error}", retry=True)
-        completed_ts = None
-        if outcome.ended_before_watch and outcome.ended_at is not None:
-            completed_ts = outcome.ended_at
-            ctx.log(f"ended while Jobdeck was not running ({_how(outcome)})", "info")
-        report = run.report
-        if isinstance(report, FailedMsg):
-            error = JobError(report.error or "failed", report.stack)
-            return Verdict("failed", error, exit_code=code, retry=True, completed_ts=completed_ts)
-        if code == 0:
-            if run.used_channel and report is None:
-                ctx.log("the program exited with status 0 without reporting completed", "warning")
-            result = report.result if isinstance(report, CompletedMsg) else None
-            return Verdict("completed", result=result, exit_code=0, completed_ts=completed_ts)
-        message = failure_message(code, outcome.signal, outcome.tail)
-        return Verdict("failed", message, exit_code=code, retry=True, completed_ts=completed_ts)
-
-    def _record_usage(self, run: ProcessRun, outcome: ProcessOutcome) -> None:
-        try:
-            self._tracker.set_resource_usage(
-                run.job_id, peak_rss=outcome.peak_rss, cpu_seconds=outcome.cpu_seconds
-            )
-        except Exception:
-            log.exception("could not record the resource use of job %s", run.job_id)
-
-
-def failure_message(exit_code: int | None, signal_number: int | None, tail: Sequence[str]) -> str:
-    """``exit status N`` (or ``killed by signal SIGKILL (9)``) and the last output lines."""
-    if signal_number is not None:
-        try:
-            name = signal.Signals(signal_number).name
-        except ValueError:
-            name = "an unknown signal"
-        head = f"killed by signal {name} ({signal_number})"
-    else:
-        head = f"exit status {exit_code}"
-    lines = list(tail)[-FAILURE_TAIL_LINES:]
-    if not lines:
-        return f"{head} (no output)"
-    return head + "; last output:\n" + "\n".join(lines)
-
-
-def _how(outcome: ProcessOutcome) -> str:
-    if outcome.signal is not None:
-        return f"killed by signal {outcome.signal}"
-    return f"exit status {outcome.exit_code}"
 
 
 def default_channel_dir_for(db_path: Path | None) -> Path:

@@ -48,9 +48,9 @@ class ProcessTree:
     """The program ``pid`` (a session and group leader: pgid == pid) and its descendants.
 
     ``start_time`` is the program's start time as :func:`process_start_time` reports it.
-    ``supervisor`` is ``(pid, start time)`` of the program's supervisor: as the child
-    subreaper of the job, it adopts the descendants that double-forked away from the
-    program (daemons), so its other children and their descendants belong to the job too.
+    ``supervisor`` is ``(pid, start time)`` of the program's supervisor: as the job's child
+    subreaper, it inherits the descendants that double-forked away from the program
+    (daemons), so its other children and their descendants belong to the job too.
     :attr:`matched` is True when that very process ran when the tree was made. The process
     group is signalled only while its pid does not belong to another process: the kernel
     never reuses a pid that still names a process group with members, so a group found

@@ -11,6 +11,7 @@ queued call, and the first empty tick stops it again.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
@@ -39,15 +40,25 @@ class JobSignals(QObject):
         batch that contains it.
     ``logAppended(list[LogEntry])``
         log lines added since the last batch, oldest first.
+
+    and, whenever the store's trouble starts, changes or ends (a full disk: changes cannot
+    be saved; see :meth:`~jobdeck.core.tracker.JobTracker.subscribe_store_status`):
+
+    ``storeTroubleChanged(str)``
+        a message a person can read, or ``""`` once the store accepts changes again
+        (:attr:`store_trouble` is the current one).
     """
 
     jobsAdded = Signal(list)
     jobsChanged = Signal(list)
     jobFinished = Signal(object)
     logAppended = Signal(list)
+    storeTroubleChanged = Signal(str)
 
     #: Internal: queued to the GUI thread when the buffer stops being empty.
     _wake = Signal()
+    #: Internal: queued to the GUI thread when the store's trouble changed.
+    _trouble = Signal(str)
 
     def __init__(
         self, tracker: JobTracker, parent: QObject | None = None, interval_ms: int = 33
@@ -63,10 +74,19 @@ class JobSignals(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._drain)
         self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe: object = tracker.subscribe(self._on_event)
+        self._trouble.connect(self._on_trouble, Qt.ConnectionType.QueuedConnection)
+        error = tracker.store_error
+        self._store_trouble = "" if error is None else str(error)
+        unsubscribe_events = tracker.subscribe(self._on_event)
+        unsubscribe_status = tracker.subscribe_store_status(self._on_store_status)
+
+        def unsubscribe() -> None:
+            unsubscribe_events()
+            unsubscribe_status()
+
+        self._unsubscribe: Callable[[], None] | None = unsubscribe
         # If this object is destroyed without close() (e.g. with a parent), stop the tracker
         # from calling into it from other threads. The closure must not hold ``self``.
-        unsubscribe = self._unsubscribe
         self.destroyed.connect(lambda *_: unsubscribe())
 
     @property
@@ -77,10 +97,15 @@ class JobSignals(QObject):
         """Pending and running jobs, oldest first (from the tracker's memory)."""
         return self._tracker.active_jobs()
 
+    @property
+    def store_trouble(self) -> str:
+        """Why the store cannot take changes now, in words ("" when it can)."""
+        return self._store_trouble
+
     def close(self) -> None:
         """Stop listening to the tracker and stop the timer. Idempotent. GUI thread only."""
         unsubscribe, self._unsubscribe = self._unsubscribe, None
-        if callable(unsubscribe):
+        if unsubscribe is not None:
             unsubscribe()
         self._timer.stop()
         with self._lock:
@@ -97,7 +122,17 @@ class JobSignals(QObject):
             self._armed = True
         self._wake.emit()
 
+    def _on_store_status(self, error: object) -> None:
+        self._trouble.emit("" if error is None else str(error))
+
     # -- GUI thread ----------------------------------------------------------------------------
+
+    @Slot(str)
+    def _on_trouble(self, message: str) -> None:
+        if self._unsubscribe is None or message == self._store_trouble:
+            return
+        self._store_trouble = message
+        self.storeTroubleChanged.emit(message)
 
     @Slot()
     def _on_wake(self) -> None:

@@ -16,10 +16,14 @@ output and closes it (the app waits for that end-of-file). The log is capped: pa
 ``max_log_bytes`` it keeps its first quarter and its most recent output, with one line in
 between saying how much was left out (see :class:`LogWriter`). When the program has ended,
 the supervisor stops whatever it left running (SIGTERM, SIGKILL ``grace`` seconds later):
-its adopted orphans and their descendants. Finally it writes the exit status, end time,
+the orphans re-parented to it and their descendants. Finally it writes the exit status, end time,
 the number of processes it had to stop, where this attempt's output starts in the log and
 the program tree's resource use (``getrusage(RUSAGE_CHILDREN)``) into RECORD. Neither the
 app quitting, crashing nor its terminal closing stops it.
+
+Why this is one file of more than 500 lines: it runs as a program of its own, by path, with
+the interpreter's isolated mode and no ``site``, so it can import nothing but the standard
+library — not even a sibling module.
 
 The record is the contract between the supervisor and any later Jobdeck (see
 :class:`SupervisorRecord`). It is replaced atomically on every write (write + rename), so a
@@ -43,17 +47,15 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "DEFAULT_MAX_LOG_BYTES",
     "MIN_MAX_LOG_BYTES",
-    "STATE_EXITED",
-    "STATE_RUNNING",
-    "STATE_STARTING",
-    "STATE_START_FAILED",
     "LogWriter",
+    "RecordState",
     "SupervisorRecord",
     "main",
     "process_start_time",
@@ -61,10 +63,15 @@ __all__ = [
     "write_record",
 ]
 
-STATE_STARTING = "starting"
-STATE_RUNNING = "running"
-STATE_EXITED = "exited"
-STATE_START_FAILED = "start_failed"
+
+class RecordState(StrEnum):
+    """Where a supervised program is, as its record says (stored as the plain string)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    EXITED = "exited"
+    START_FAILED = "start_failed"
+
 
 #: Written to the supervisor's stdout once the record names the running program.
 READY = b"ok\n"
@@ -91,7 +98,7 @@ class SupervisorRecord:
     log_path: str
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)  # the full environment of the program
-    state: str = STATE_STARTING
+    state: RecordState = RecordState.STARTING
     supervisor_pid: int | None = None
     supervisor_start_time: float | None = None
     pid: int | None = None
@@ -124,7 +131,7 @@ class SupervisorRecord:
 
     @property
     def finished(self) -> bool:
-        return self.state in (STATE_EXITED, STATE_START_FAILED)
+        return self.state in (RecordState.EXITED, RecordState.START_FAILED)
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(SupervisorRecord))
@@ -151,7 +158,9 @@ def read_record(path: Path) -> SupervisorRecord:
         data = json.loads(path.read_text())
         if not isinstance(data, dict):
             raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-        return SupervisorRecord(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
+        record = SupervisorRecord(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
+        record.state = RecordState(record.state)
+        return record
     except (OSError, ValueError, TypeError) as exc:
         raise ValueError(f"{path} is not a readable supervisor record: {exc}") from exc
 
@@ -230,7 +239,7 @@ def _run(record_path: Path) -> int:
         return _start_failed(record_path, record, _describe_start_failure(exc, record))
     finally:
         os.close(write_end)
-    record.state = STATE_RUNNING
+    record.state = RecordState.RUNNING
     record.pid = child.pid
     # The program may already have exited (a zombie until we wait): its start time still
     # identifies its process group, whose leftovers the app stops.
@@ -255,7 +264,7 @@ def _run(record_path: Path) -> int:
     pipe.finish()
     writer.close()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    record.state = STATE_EXITED
+    record.state = RecordState.EXITED
     record.ended_at = time.time()
     record.cpu_seconds = usage.ru_utime + usage.ru_stime
     record.max_rss = usage.ru_maxrss * 1024  # kilobytes on Linux
@@ -312,7 +321,7 @@ class _OutputPipe:
                     return status
                 if time.monotonic() - last_reap >= 1.0:
                     last_reap = time.monotonic()
-                    _reap_children(exclude=child.pid)  # adopted orphans that ended
+                    _reap_children(exclude=child.pid)  # re-parented orphans that ended
         finally:
             if pidfd is not None:
                 os.close(pidfd)
@@ -349,7 +358,7 @@ class _OutputPipe:
 def _stop_leftovers(grace: float, pipe: _OutputPipe) -> int:
     """Stop every process the program left running; how many there were.
 
-    They are the supervisor's children now (adopted orphans, as the child subreaper) and
+    They are the supervisor's children now (orphans re-parented to it, the child subreaper) and
     their descendants. Each gets SIGTERM (and SIGCONT) when first seen and SIGKILL once
     ``grace`` seconds have passed since the first SIGTERM; output keeps being copied
     meanwhile, so none of them blocks on a full pipe. A process that survives SIGKILL for
@@ -439,7 +448,7 @@ def _parents_from_proc() -> dict[int, list[int]]:
 
 
 def _reap_children(exclude: int | None = None) -> None:
-    """Collect the exit status of ended children (adopted orphans), except ``exclude``."""
+    """Collect the exit status of ended children (re-parented orphans), except ``exclude``."""
     children = _children_of(os.getpid())
     if children is None:
         children = _parents_from_proc().get(os.getpid(), [])
@@ -565,7 +574,7 @@ def _describe_start_failure(exc: OSError, record: SupervisorRecord) -> str:
 
 
 def _start_failed(record_path: Path, record: SupervisorRecord, error: str) -> int:
-    record.state, record.error, record.ended_at = STATE_START_FAILED, error, time.time()
+    record.state, record.error, record.ended_at = RecordState.START_FAILED, error, time.time()
     write_record(record_path, record)
     _announce_ready()
     return 1

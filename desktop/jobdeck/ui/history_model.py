@@ -41,6 +41,8 @@ from PySide6.QtGui import QColor
 
 from ..core.filters import JobFilter
 from ..core.job import Job, JobStatus
+from ..core.job_source import JobSource
+from ..runtime.feed import JobFeed
 from . import icons
 from .formatting import (
     EM_DASH,
@@ -136,8 +138,8 @@ class HistoryModel(QAbstractTableModel):
 
     def __init__(
         self,
-        tracker: Any,
-        signals: Any = None,
+        tracker: JobSource,
+        signals: JobFeed | None = None,
         page_size: int = PAGE_SIZE,
         parent: QObject | None = None,
     ) -> None:

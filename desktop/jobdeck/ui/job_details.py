@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 
 from ..core.events import LogEntry
 from ..core.job import Job, JobStatus
+from ..core.job_source import JobSource
+from ..runtime.feed import JobEvents
 from . import icons
 from .elided_label import ElidedLabel
 from .formatting import EM_DASH, error_summary, format_duration, format_progress
@@ -111,7 +113,9 @@ class JobDetails(QWidget):
 
     jobQueued = Signal(str)
 
-    def __init__(self, tracker: Any, signals: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, tracker: JobSource, signals: JobEvents | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._tracker = tracker
         self._job: Job | None = None

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.job import JobStatus
+from ..core.job_source import JobSource
+from ..core.registry import JobType
 from . import icons
 from .formatting import error_summary
 from .job_row import OUTCOME_COLORS
@@ -59,7 +61,9 @@ class LaunchForm(QWidget):
 
     jobQueued = Signal(str)
 
-    def __init__(self, job_type: Any, tracker: Any, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, job_type: JobType, tracker: JobSource, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._job_type = job_type
         self._tracker = tracker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
@@ -24,10 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.job import JobStatus
+from ..core.job_source import JobSource
+from ..core.registry import JobType
+from ..runtime.feed import JobEvents
 from . import icons
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole
 from .job_details import JobDetails
 from .launch_form import LaunchForm
+from .settings_store import SettingsStore
 
 __all__ = ["MainWindow"]
 
@@ -36,6 +41,11 @@ ALL = "all"
 ACTIVE = "active"
 #: The longest text of the Status column, which must fit without eliding.
 WIDEST_STATUS = "Running (cancelling)"
+#: The store-trouble banner: white on dark red reads in light and dark palettes alike.
+STORE_BANNER_STYLE = (
+    "QLabel#storeBanner { background: #a32020; color: white; padding: 6px 10px;"
+    " border-radius: 4px; font-weight: bold; }"
+)
 
 
 class MainWindow(QMainWindow):
@@ -47,6 +57,9 @@ class MainWindow(QMainWindow):
     taskbar row or a notification is clicked. Window geometry is kept in ``settings``
     (QSettings-compatible) when given.
 
+    A banner at the top (:attr:`store_banner`) says, while it lasts, that the store cannot
+    save job changes (a full disk), and why (``signals.storeTroubleChanged``).
+
     Signals (GUI thread): ``settingsRequested()`` and ``quitRequested()`` from the Jobdeck
     menu; ``toggleTaskbarRequested()`` from the View menu.
     """
@@ -57,13 +70,14 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        tracker: Any,
-        signals: Any,
-        registry: Any,
-        settings: Any = None,
+        tracker: JobSource,
+        signals: JobEvents,
+        registry: Iterable[JobType],
+        settings: SettingsStore | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        registry = tuple(registry)
         self._tracker = tracker
         self._signals = signals
         self._registry = registry
@@ -176,7 +190,15 @@ class MainWindow(QMainWindow):
         container = QWidget(self)
         outer = QVBoxLayout(container)
         outer.setContentsMargins(8, 8, 8, 8)
+        self.store_banner = QLabel(container)
+        self.store_banner.setObjectName("storeBanner")
+        self.store_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.store_banner.setWordWrap(True)
+        self.store_banner.setStyleSheet(STORE_BANNER_STYLE)
+        self.store_banner.hide()
+        outer.addWidget(self.store_banner)
         outer.addWidget(self.splitter)
+        signals.storeTroubleChanged.connect(self.show_store_trouble)
         self.setCentralWidget(container)
         self._build_menus()
         self._fit_to_screen()
@@ -185,8 +207,14 @@ class MainWindow(QMainWindow):
         if self.type_list.count():
             self.type_list.setCurrentRow(0)
         self._restore_state()
+        self.show_store_trouble(signals.store_trouble)
 
     # --- public ----------------------------------------------------------------------------
+
+    def show_store_trouble(self, message: str) -> None:
+        """Show why job changes cannot be saved (the banner), or hide it (``""``)."""
+        self.store_banner.setText(f"\u26a0 Jobdeck {message}" if message else "")
+        self.store_banner.setVisible(bool(message))
 
     def show_job(self, job_id: str) -> bool:
         """Select ``job_id`` in the history (clearing filters that hide it) and show it."""
@@ -285,7 +313,7 @@ class MainWindow(QMainWindow):
         if job is not None and (self.details.job is None or self.details.job.id != job.id):
             self.details.set_job(self._tracker.get_job(job.id) or job)
 
-    def _size_columns(self, registry: Any) -> None:
+    def _size_columns(self, registry: Iterable[JobType]) -> None:
         """Columns as wide as their longest text ("Running (cancelling)", a full date), so
         nothing there is elided; Title and Message share the rest, so the history needs
         no horizontal scrolling."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from typing import Any, Protocol
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -26,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.job import Job, JobStatus
+from ..core.job_source import JobSource
+from ..runtime.feed import JobEvents
 from . import icons
 from .elided_label import ElidedLabel
 from .formatting import format_percent
@@ -38,6 +39,7 @@ from .placement import (
     nearest_corner,
     rect_at_anchor,
 )
+from .settings_store import SettingsStore
 
 __all__ = ["Corner", "Taskbar", "summary_text"]
 
@@ -49,14 +51,6 @@ SETTINGS_ANCHOR_KEY = "taskbar/anchor"
 SCREEN_MARGIN = 16
 #: The fallback screen area when Qt knows no screen (the smallest supported desktop).
 FALLBACK_AREA = QRect(0, 0, 1280, 800)
-
-
-class Settings(Protocol):
-    """The part of QSettings the taskbar uses."""
-
-    def value(self, key: str, defaultValue: Any = ...) -> Any: ...
-
-    def setValue(self, key: str, value: Any) -> None: ...
 
 
 def summary_text(jobs: Iterable[Job]) -> str:
@@ -111,9 +105,9 @@ class Taskbar(QWidget):
 
     def __init__(
         self,
-        signals: Any,
-        tracker: Any = None,
-        settings: Settings | None = None,
+        signals: JobEvents,
+        tracker: JobSource | None = None,
+        settings: SettingsStore | None = None,
         corner: Corner | str = Corner.BOTTOM_RIGHT,
         max_rows: int = 6,
         keep_finished_ms: int = 4000,

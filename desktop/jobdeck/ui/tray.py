@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ..core.job import Job, JobStatus
+from ..core.job_source import JobSource
+from ..runtime.feed import JobEvents
 from . import icons
 from .formatting import error_summary, format_duration, format_percent
 
@@ -50,9 +51,10 @@ class TrayController(QObject):
     """Owns the system tray icon (when the platform has a tray) and keeps it current.
 
     The icon shows a ring of overall progress, a spinning ring while only unknown totals
-    are running, and the plain app icon when idle. Works without a system tray too
-    (``available`` is False): :meth:`icon`, :meth:`tooltip` and the menu are still
-    computed, only nothing is shown.
+    are running, and the plain app icon when idle. Its tooltip lists the running jobs, after
+    a warning while the store cannot save job changes (``signals.storeTroubleChanged``).
+    Works without a system tray too (``available`` is False): :meth:`icon`,
+    :meth:`tooltip` and the menu are still computed, only nothing is shown.
 
     Signals (GUI thread): ``showWindowRequested()``, ``toggleTaskbarRequested()``,
     ``quitRequested()`` from the menu; ``jobActivated(job_id)`` when a notification is
@@ -72,8 +74,8 @@ class TrayController(QObject):
 
     def __init__(
         self,
-        tracker: Any,
-        signals: Any,
+        tracker: JobSource,
+        signals: JobEvents,
         notify_after_s: float = 30.0,
         notifications_enabled: bool = True,
         finish_batch_ms: int = FINISH_BATCH_MS,
@@ -91,6 +93,7 @@ class TrayController(QObject):
         self._last_notified: str | None = None
         self._icon = QIcon()
         self._tooltip = ""
+        self._store_trouble = signals.store_trouble
         self._sender: NotificationSender | None = None
 
         self.menu = QMenu()
@@ -132,6 +135,7 @@ class TrayController(QObject):
         signals.jobsAdded.connect(self._on_jobs)
         signals.jobsChanged.connect(self._on_jobs)
         signals.jobFinished.connect(self._on_job_finished)
+        signals.storeTroubleChanged.connect(self._on_store_trouble)
         self.update()
         if self._tray is not None:
             self._tray.show()
@@ -183,6 +187,9 @@ class TrayController(QObject):
             self._busy_timer.stop()
         self._icon = QIcon(self.paint_icon(jobs, self._angle))
         self._tooltip = self._make_tooltip(jobs)
+        if self._store_trouble:  # what the user must know first: changes are not saved
+            trouble = self._store_trouble.split(";")[0]
+            self._tooltip = f"\u26a0 Jobdeck {trouble}\n{self._tooltip}"
         self.cancel_all_action.setEnabled(bool(jobs))
         if self._tray is not None:
             self._tray.setIcon(self._icon)
@@ -245,6 +252,10 @@ class TrayController(QObject):
         if len(running) > TOOLTIP_MAX_JOBS:
             lines.append(f"+{len(running) - TOOLTIP_MAX_JOBS} more")
         return "\n".join(lines)
+
+    def _on_store_trouble(self, message: str) -> None:
+        self._store_trouble = message
+        self.update()
 
     def _spin(self) -> None:
         self._angle = (self._angle + 30) % 360

@@ -6,7 +6,7 @@ is checked when it is made) into exactly what will be executed, raising
 working directory, not executable) before anything runs. ``argv`` is executed directly,
 never through a shell, unless the spec says ``shell``. Running, watching and stopping the
 program is
-:mod:`jobdeck.runtime.supervised`'s job; its process tree is a
+:mod:`jobdeck.runtime.program_watcher`'s job; its process tree is a
 :class:`~jobdeck.runtime.process_tree.ProcessTree`.
 """
 

@@ -10,7 +10,7 @@ So ``jobdeck --db ~/jobs.db`` adds one folder beside the user's file (like SQLit
 stores in one folder never mix their files. Earlier versions put ``logs/`` and
 ``supervised/`` straight beside the database: a job whose ``log_path`` points there keeps
 its log (retries append to it), and a supervisor record left there by a job still running
-across the upgrade is found again (:attr:`StoreFiles.legacy_records`). No Qt.
+across the upgrade is found again (:attr:`StoreFolder.legacy_records`). No Qt.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["STORE_FILES_SUFFIX", "StoreFiles"]
+__all__ = ["STORE_FILES_SUFFIX", "StoreFolder"]
 
 #: Appended to the database's file name to name its folder.
 STORE_FILES_SUFFIX = ".d"
 
 
 @dataclass(frozen=True)
-class StoreFiles:
+class StoreFolder:
     """The per-store folder of the database at ``database``."""
 
     database: Path

@@ -2,8 +2,8 @@
 
 No Qt here: one daemon thread per program, psutil and ``pidfd``. The app never holds a pipe
 to the program or waits for it as a child (see :mod:`jobdeck.runtime.supervisor`), so the
-same :class:`SupervisedProcess` watches a program it just started (:meth:`spawn`) and one
-that was running before the app started (:meth:`attach`):
+same :class:`ProgramWatcher` watches a program it just started (:meth:`spawn`) and one
+that was running before the app started (:meth:`reattach`):
 
 * output: the job's log file is tailed (:class:`~jobdeck.runtime.log_tail.LogTail`) and
   every non-blank line goes to ``on_line``; once the program has ended, its last lines are
@@ -16,8 +16,8 @@ that was running before the app started (:meth:`attach`):
   adds the exact totals of everything it waited for;
 * stopping: :meth:`terminate` (SIGTERM, SIGKILL after a grace period, optionally after a
   delay that gives a channel ``cancel`` time to work) and :meth:`kill` act on the program's
-  :class:`~jobdeck.runtime.process_tree.ProcessTree`, which includes the processes the
-  supervisor adopted as their child subreaper (daemons that double-forked away). The
+  :class:`~jobdeck.runtime.process_tree.ProcessTree`, which includes the processes
+  re-parented to the supervisor, their child subreaper (daemons that double-forked away). The
   supervisor stops whatever is left when the program ends; so does this class.
 
 Waits use ``poll``, never ``select``, so they work whatever the number of open files.
@@ -39,24 +39,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from .log_tail import TAIL_LINES, LogTail, last_lines
 from .private_files import open_private_append, private_directory
-from .process import PreparedCommand
+from .process_launch import PreparedCommand
 from .process_tree import ProcessTree, ResourceUsage
 from .supervisor import (
     DEFAULT_MAX_LOG_BYTES,
     READY,
-    STATE_EXITED,
-    STATE_START_FAILED,
+    RecordState,
     SupervisorRecord,
     process_start_time,
-    read_record,
-    write_record,
 )
+from .supervisor_records import SupervisorRecords
 
-__all__ = ["ProcessOutcome", "SupervisedProcess", "SupervisorRecords"]
+__all__ = ["EndKind", "ProgramEnd", "ProgramWatcher"]
 
 _log = logging.getLogger(__name__)
 
@@ -67,70 +66,29 @@ POLL_INTERVAL = 0.05
 SAMPLE_INTERVAL = 1.0
 
 
-class SupervisorRecords:
-    """The private directory (0700) holding one ``<job id>.json`` record (0600) per
-    supervised job.
+class EndKind(StrEnum):
+    """How a supervised program's end is known."""
 
-    ``legacy`` directories are where earlier versions kept records: a record is still
-    found (and removed) there, so a job left running across an upgrade is re-attached.
-    New records always go to ``directory``.
-    """
-
-    def __init__(
-        self, directory: str | os.PathLike[str], legacy: tuple[str | os.PathLike[str], ...] = ()
-    ) -> None:
-        self.directory = Path(directory)
-        self.legacy = tuple(Path(d) for d in legacy)
-
-    def path(self, job_id: str) -> Path:
-        """Where the record of ``job_id`` is (in a legacy directory if it is there)."""
-        name = self._name(job_id)
-        for directory in self.legacy:
-            if (directory / name).exists():
-                return directory / name
-        return self.directory / name
-
-    @staticmethod
-    def _name(job_id: str) -> str:
-        if not job_id or "/" in job_id or job_id.startswith("."):
-            raise ValueError(f"not a usable job id for a record file name: {job_id!r}")
-        return f"{job_id}.json"
-
-    def create(self, record: SupervisorRecord) -> Path:
-        """Write a new record (creating the directory private to the user); its path.
-        Raises OSError (:class:`~jobdeck.runtime.private_files.UnsafePathError` when the
-        directory cannot be made private)."""
-        private_directory(self.directory)
-        path = self.directory / self._name(record.job_id)
-        write_record(path, record)
-        return path
-
-    def load(self, job_id: str) -> SupervisorRecord | None:
-        """The record of ``job_id``; None when there is none. ValueError if unreadable."""
-        path = self.path(job_id)
-        if not path.exists():
-            return None
-        return read_record(path)
-
-    def remove(self, job_id: str) -> None:
-        name = self._name(job_id)
-        for directory in (self.directory, *self.legacy):
-            with contextlib.suppress(FileNotFoundError):
-                (directory / name).unlink()
+    #: It exited (``exit_code``) or was killed (``signal``), as its supervisor recorded.
+    EXITED = "exited"
+    #: It never started (``error`` says why).
+    START_FAILED = "start_failed"
+    #: Its end was not recorded (``error`` says why): the outcome cannot be known.
+    LOST = "lost"
 
 
 @dataclass(frozen=True)
-class ProcessOutcome:
+class ProgramEnd:
     """How a supervised program ended, as far as anyone can know.
 
-    ``kind`` is ``"exited"`` (``exit_code`` or ``signal`` set), ``"start_failed"`` or
-    ``"lost"`` (the end was not recorded); ``error`` says why for the last two.
-    ``ended_before_watch`` is True when it had already ended when :meth:`attach` was called.
+    ``kind`` says how that is known (:class:`EndKind`); ``error`` says why for a program
+    that never started or whose end is lost. ``ended_before_watch`` is True when it had
+    already ended when :meth:`ProgramWatcher.reattach` was called.
     ``tail`` holds the last output lines of this attempt, read from the end of the log.
     ``leftovers`` counts the processes it left running that had to be stopped.
     """
 
-    kind: str
+    kind: EndKind
     exit_code: int | None = None
     signal: int | None = None
     error: str | None = None
@@ -144,13 +102,13 @@ class ProcessOutcome:
 
 OnStarted = Callable[[int], None]
 OnLine = Callable[[str], None]
-OnExit = Callable[[ProcessOutcome], None]
+OnExit = Callable[[ProgramEnd], None]
 
 
-class SupervisedProcess:
+class ProgramWatcher:
     """One job's program under its supervisor, watched from a daemon thread.
 
-    Use :meth:`spawn` or :meth:`attach`. Methods are safe to call from any thread.
+    Use :meth:`spawn` or :meth:`reattach`. Methods are safe to call from any thread.
     """
 
     def __init__(
@@ -166,7 +124,7 @@ class SupervisedProcess:
         on_exit: OnExit | None,
         output_start: int | None = None,
     ) -> None:
-        """Internal: use :meth:`spawn` or :meth:`attach`."""
+        """Internal: use :meth:`spawn` or :meth:`reattach`."""
         self.records = records
         self.job_id = job_id
         self.log_path = log_path
@@ -185,8 +143,8 @@ class SupervisedProcess:
         self._stop_request: tuple[str, float] | None = None  # ("term", grace) or ("kill", 0)
         self._delayed: threading.Timer | None = None
         self._detached = False
-        self._attached_at: float | None = None  # epoch seconds, for attach()
-        self._outcome: ProcessOutcome | None = None
+        self._reattached_at: float | None = None  # epoch seconds, for reattach()
+        self._outcome: ProgramEnd | None = None
         self._done = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(
@@ -209,7 +167,7 @@ class SupervisedProcess:
         on_line: OnLine | None = None,
         on_exit: OnExit | None = None,
         max_log_bytes: int | None = DEFAULT_MAX_LOG_BYTES,
-    ) -> SupervisedProcess:
+    ) -> ProgramWatcher:
         """Write the record and start the supervisor; returns at once (the program's pid
         comes through ``on_started``). ``extra`` is stored in the record (e.g. the channel
         token). The log file and its directory are private (0600/0700); past
@@ -270,7 +228,7 @@ class SupervisedProcess:
         return self
 
     @classmethod
-    def attach(
+    def reattach(
         cls,
         records: SupervisorRecords,
         record: SupervisorRecord,
@@ -278,7 +236,7 @@ class SupervisedProcess:
         grace: float = 5.0,
         on_line: OnLine | None = None,
         on_exit: OnExit | None = None,
-    ) -> SupervisedProcess:
+    ) -> ProgramWatcher:
         """Watch the program of a record written before this app started.
 
         Output is read from the log file's current end. Whatever happened meanwhile (the
@@ -300,7 +258,7 @@ class SupervisedProcess:
             self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
         if record.pid is not None:
             self._tree = ProcessTree(record.pid, record.start_time, supervisor=self._supervisor)
-        self._attached_at = time.time()
+        self._reattached_at = time.time()
         self._thread.start()
         return self
 
@@ -321,7 +279,7 @@ class SupervisedProcess:
         """True once :meth:`detach` was called: nobody watches the program any more."""
         return self._detached
 
-    def wait(self, timeout: float | None = None) -> ProcessOutcome | None:
+    def wait(self, timeout: float | None = None) -> ProgramEnd | None:
         """The outcome once ``on_exit`` has run; None on timeout or after :meth:`detach`."""
         if threading.current_thread() is self._thread:
             return self._outcome
@@ -387,7 +345,7 @@ class SupervisedProcess:
     # ------------------------------------------------------------------ the watcher thread
 
     def _watch(self) -> None:
-        outcome: ProcessOutcome | None = None
+        outcome: ProgramEnd | None = None
         try:
             outcome = self._watch_until_end()
         except Exception as exc:
@@ -407,7 +365,7 @@ class SupervisedProcess:
                 _log.exception("on_exit callback failed for job %s", self.job_id)
         self._done.set()
 
-    def _watch_until_end(self) -> ProcessOutcome | None:
+    def _watch_until_end(self) -> ProgramEnd | None:
         if self._launcher is not None:
             started = self._await_start()
             if started is not None:
@@ -433,7 +391,7 @@ class SupervisedProcess:
                 )
         return self._ended(record)
 
-    def _await_start(self) -> ProcessOutcome | None:
+    def _await_start(self) -> ProgramEnd | None:
         """Wait for a fresh supervisor to name its program; an outcome if it never does."""
         launcher = self._launcher
         assert launcher is not None and launcher.stdout is not None
@@ -457,12 +415,12 @@ class SupervisedProcess:
         record = self._read_record()
         if isinstance(record, str):
             return self._lost(f"the supervisor did not start: {record}")
-        if record.state == STATE_START_FAILED:
-            return ProcessOutcome("start_failed", error=record.error, ended_at=record.ended_at)
+        if record.state is RecordState.START_FAILED:
+            return ProgramEnd(EndKind.START_FAILED, error=record.error, ended_at=record.ended_at)
         if record.pid is None:
             why = "stopped" if said != READY else "reported no pid"
             return self._lost(f"the supervisor {why} before the program started")
-        self._adopt(record)
+        self._watch_program(record)
         if self._on_started is not None:
             try:
                 self._on_started(record.pid)
@@ -470,7 +428,7 @@ class SupervisedProcess:
                 _log.exception("on_started callback failed for job %s", self.job_id)
         return None
 
-    def _adopt(self, record: SupervisorRecord) -> None:
+    def _watch_program(self, record: SupervisorRecord) -> None:
         assert record.pid is not None
         supervisor = None
         if record.supervisor_pid is not None:
@@ -530,22 +488,22 @@ class SupervisedProcess:
             return f"its supervisor record {self.records.path(self.job_id)} is missing"
         return record
 
-    def _ended(self, record: SupervisorRecord) -> ProcessOutcome:
-        if record.state == STATE_START_FAILED:
-            return ProcessOutcome("start_failed", error=record.error, ended_at=record.ended_at)
-        assert record.state == STATE_EXITED
+    def _ended(self, record: SupervisorRecord) -> ProgramEnd:
+        if record.state is RecordState.START_FAILED:
+            return ProgramEnd(EndKind.START_FAILED, error=record.error, ended_at=record.ended_at)
+        assert record.state is RecordState.EXITED
         self.usage.add(record.max_rss, record.cpu_seconds)
         self.output_start = record.output_start
         found = self._stop_leftovers()
-        return ProcessOutcome(
-            "exited",
+        return ProgramEnd(
+            EndKind.EXITED,
             exit_code=record.exit_code,
             signal=record.signal,
             ended_at=record.ended_at,
             ended_before_watch=(
-                self._attached_at is not None
+                self._reattached_at is not None
                 and record.ended_at is not None
-                and record.ended_at <= self._attached_at
+                and record.ended_at <= self._reattached_at
             ),
             tail=self._finish_output(),
             peak_rss=self.usage.peak_rss,
@@ -553,9 +511,9 @@ class SupervisedProcess:
             leftovers=max(found, record.leftovers),
         )
 
-    def _lost(self, why: str) -> ProcessOutcome:
-        return ProcessOutcome(
-            "lost",
+    def _lost(self, why: str) -> ProgramEnd:
+        return ProgramEnd(
+            EndKind.LOST,
             error=why,
             tail=self._finish_output(),
             peak_rss=self.usage.peak_rss,
@@ -603,7 +561,7 @@ class SupervisedProcess:
                     os.close(fd)
 
     def __repr__(self) -> str:
-        return f"<SupervisedProcess job={self.job_id} pid={self.pid}>"
+        return f"<ProgramWatcher job={self.job_id} pid={self.pid}>"
 
 
 def _open_pidfd(pid: int, start_time: float | None) -> int | None:

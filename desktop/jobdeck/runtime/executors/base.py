@@ -1,0 +1,225 @@
+"""The executor interface: how the scheduler hands a job to one way of running it.
+
+The scheduler (:class:`~jobdeck.runtime.scheduler.Scheduler`) decides *what* runs next; an
+:class:`Executor` decides *how* a job runs — on a thread, on the event loop, as a program,
+on a cluster. Adding a way of running jobs means writing one subclass; the scheduler does
+not change. It calls, on the GUI thread:
+
+``accepts(job_type)``
+    Whether this executor runs jobs of ``job_type`` (the first executor that accepts a job
+    runs it).
+``prepare(job, job_type)``
+    What will run, checked (a function's arguments, a program's spec). A ValueError fails
+    the job before it starts (``pending -> failed``), naming what is wrong.
+``start(run, prepared)``
+    Begin running (``run.job`` is running now). Must not block: the work reports its end,
+    later and from any thread, with exactly one ``run.report(Outcome(...))``.
+``cancel(run)``
+    The job was asked to stop; ``run.ctx.cancelled`` already says so. Pass it on (cancel a
+    task, signal a program); the run still reports how it ended.
+
+and, where it has something to do, ``uses_thread(job_type)`` (a job that holds one of the
+scheduler's ``max_threads`` while it runs: Python code on a thread shares the interpreter
+lock with the GUI), ``time_out(run)`` (the run passed its deadline; by default a cancel,
+after which ``run.returned``/``run.raised`` turn its end into a timeout failure),
+``open(tracker, clock)`` and ``close(deadline)``, ``wait(deadline)`` (for running work at
+shutdown), and for work that can outlive the app ``reattach(run)`` and ``detach_all()``.
+
+An :class:`Outcome` is the one typed result of a run: its final status, result or error,
+exit code, end time and whether the failure may be retried. The scheduler records it with
+one method, retrying the write when the store is in trouble.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from jobdeck.core.clock import Clock
+from jobdeck.core.context import Cancelled, JobContext
+from jobdeck.core.job import Job, JobError, JobStatus
+from jobdeck.core.registry import JobType
+from jobdeck.core.validation import check_json
+
+if TYPE_CHECKING:
+    from jobdeck.core.tracker import JobTracker
+
+__all__ = ["Executor", "Outcome", "Run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt of a job ended, as the scheduler records it.
+
+    ``status`` is COMPLETED, FAILED or CANCELLED. ``ended_at`` (epoch seconds) is when it
+    really ended (None: when reported; a program that ended while the app was closed has an
+    earlier one). ``retry``: a failure the job may retry (if its type is retryable and it has
+    attempts left); a job that could not run at all (bad params, a program that is not
+    there) is not retried.
+    """
+
+    status: JobStatus
+    result: Any = None
+    error: str | BaseException | JobError | None = None
+    exit_code: int | None = None
+    ended_at: float | None = None
+    retry: bool = False
+
+    def __post_init__(self) -> None:
+        if not JobStatus(self.status).finished:
+            raise ValueError(f"an outcome is completed, failed or cancelled, not {self.status}")
+        if self.error is not None and self.status is not JobStatus.FAILED:
+            raise ValueError("only a failed outcome has an error")
+
+    @classmethod
+    def completed(cls, result: Any = None, **kw: Any) -> Outcome:
+        return cls(JobStatus.COMPLETED, result=result, **kw)
+
+    @classmethod
+    def failed(cls, error: str | BaseException | JobError, **kw: Any) -> Outcome:
+        return cls(JobStatus.FAILED, error=error, **kw)
+
+    @classmethod
+    def cancelled(cls, **kw: Any) -> Outcome:
+        return cls(JobStatus.CANCELLED, **kw)
+
+    def at(self, ended_at: float) -> Outcome:
+        """This outcome with its end time (when it has none yet)."""
+        return self if self.ended_at is not None else replace(self, ended_at=ended_at)
+
+
+class Run:
+    """One attempt of one job, shared by the scheduler and the executor running it.
+
+    ``job`` is the job as it started, ``job_type`` its type (None for a job re-attached
+    after a restart whose type this app does not know), ``ctx`` its context. ``handle`` is
+    the executor's own (a task, a program watcher). :meth:`report` is called once, from any
+    thread; later calls (a job that returns after it timed out) are ignored.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        job_type: JobType | None,
+        ctx: JobContext,
+        executor: Executor,
+        *,
+        deadline: float | None,
+        reattached: bool,
+        report: Callable[[Run, Outcome], None],
+    ) -> None:
+        self.job = job
+        self.job_id = job.id
+        self.job_type = job_type
+        self.ctx = ctx
+        self.executor = executor
+        #: Clock time after which the job has run too long (None: no timeout).
+        self.deadline = deadline
+        self.timed_out = False
+        #: True for a job an earlier app left running, taken over by this one.
+        self.reattached = reattached
+        #: True while it holds one of the scheduler's threads.
+        self.uses_thread = False
+        self.handle: Any = None
+        self._report = report
+        self._claim = threading.Lock()
+        self._reported = False
+
+    @property
+    def timeout_message(self) -> str:
+        return f"timed out after {self.job.timeout:g} s"
+
+    @property
+    def reported(self) -> bool:
+        return self._reported
+
+    def report(self, outcome: Outcome) -> None:
+        """How the run ended (first call only)."""
+        with self._claim:
+            if self._reported:
+                return
+            self._reported = True
+        self._report(self, outcome)
+
+    # -- outcomes of Python code (callables and coroutines) ------------------------------------
+
+    def returned(self, result: object) -> Outcome:
+        """The outcome of code that returned ``result``: a timeout or a cancel request wins;
+        a result that is not JSON fails the job (no retry: it would return the same)."""
+        if self.timed_out:
+            return Outcome.failed(self.timeout_message, retry=True)
+        if self.ctx.cancelled:
+            return Outcome.cancelled()
+        try:
+            check_json(result, "result")
+        except ValueError as exc:
+            return Outcome.failed(f"returned a non-JSON result: {exc}")
+        return Outcome.completed(result)
+
+    def raised(self, exc: BaseException) -> Outcome:
+        """The outcome of code that raised ``exc``: a timeout, a cancel (``Cancelled``,
+        ``CancelledError``, or any exception once cancelled), else a failure to retry."""
+        if self.timed_out:
+            return Outcome.failed(self.timeout_message, retry=True)
+        if isinstance(exc, Cancelled | asyncio.CancelledError) or self.ctx.cancelled:
+            return Outcome.cancelled()
+        return Outcome.failed(exc, retry=True)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.job_id} {self.executor.__class__.__name__}>"
+
+
+class Executor:
+    """A way of running jobs (see the module). Subclasses override :meth:`accepts`,
+    :meth:`start` and :meth:`cancel`, and whatever else they need."""
+
+    #: The tracker and clock, once :meth:`open` was called.
+    tracker: JobTracker
+    clock: Clock
+
+    def accepts(self, job_type: JobType) -> bool:
+        raise NotImplementedError
+
+    def uses_thread(self, job_type: JobType) -> bool:
+        """Whether a job of ``job_type`` holds one of the scheduler's threads while it runs."""
+        return False
+
+    def open(self, tracker: JobTracker, clock: Clock) -> None:
+        """The scheduler starts (GUI thread)."""
+        self.tracker = tracker
+        self.clock = clock
+
+    def prepare(self, job: Job, job_type: JobType) -> Any:
+        """What runs for ``job``; ValueError (naming the field) when it cannot run."""
+        return job_type.to_kwargs(job.params)
+
+    def start(self, run: Run, prepared: Any) -> None:
+        raise NotImplementedError
+
+    def cancel(self, run: Run) -> None:
+        raise NotImplementedError
+
+    def time_out(self, run: Run) -> None:
+        """``run`` passed its deadline (``run.timed_out`` is set, its context cancelled)."""
+        self.cancel(run)
+
+    def reattach(self, run: Run) -> bool:
+        """Watch again a job an earlier app left running; False when this executor cannot
+        (the scheduler then looks further)."""
+        return False
+
+    def detach_all(self) -> list[str]:
+        """Stop watching the work that can outlive the app and leave it running; the ids
+        of its jobs (they stay ``running`` for the next app to re-attach)."""
+        return []
+
+    def wait(self, deadline: float) -> None:
+        """Wait (``time.monotonic()`` ``deadline``) until this executor's work has ended."""
+
+    def close(self, deadline: float) -> bool:
+        """Stop: nothing of this executor runs any more (GUI thread). False when work
+        that ignores cancellation is still running at ``deadline``."""
+        return True

@@ -1,0 +1,374 @@
+"""Process jobs as programs under a supervisor: :class:`ProcessExecutor`.
+
+A process job type's function builds a :class:`~jobdeck.core.process_spec.ProcessSpec`; the
+executor checks it on this machine, starts the program under a supervisor (its output into
+a per-job log file that is read for progress, the progress channel in its environment) and
+judges how it ended — from its exit status, what it said on the channel, a kill for missing
+heartbeats or a timeout — into one :class:`~jobdeck.runtime.executors.base.Outcome`. A
+program can outlive the app: :meth:`ProcessExecutor.detach_all` leaves it running, and the
+next app re-attaches it (:meth:`ProcessExecutor.reattach`). The programs' channel, records
+and liveness are :mod:`jobdeck.runtime.process_jobs`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+
+from jobdeck.core.clock import Clock
+from jobdeck.core.job import Job, JobError
+from jobdeck.core.registry import JobKind, JobType
+from jobdeck.core.tracker import JobTracker
+
+from ..channel import ChannelError
+from ..process_jobs import ProcessJobs, Program, default_channel_dir_for
+from ..process_launch import ProcessStartError
+from ..program_watcher import EndKind, ProgramEnd
+from ..protocol import CompletedMsg, FailedMsg
+from ..store_folder import StoreFolder
+from ..supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
+from ..supervisor_records import SupervisorRecords
+from .base import Executor, Outcome, Run
+
+__all__ = ["FAILURE_TAIL_LINES", "ProcessExecutor", "failure_message", "max_log_bytes"]
+
+log = logging.getLogger(__name__)
+
+#: How many of the last output lines a failure message quotes.
+FAILURE_TAIL_LINES = 10
+
+
+class ProcessExecutor(Executor):
+    """Runs process job types (``JobKind.PROCESS``) as supervised programs (see the module).
+
+    ``grace``: seconds between SIGTERM and SIGKILL when a program is stopped. ``log_dir``
+    holds the logs (default: ``<database>.d/logs/``, see
+    :mod:`~jobdeck.runtime.store_folder`, or a temporary directory for ``:memory:``; private,
+    0700, each log 0600). ``max_log_bytes`` caps each log (see :func:`max_log_bytes`).
+    ``records_dir`` holds the supervisor records (default: ``<database>.d/supervised/``),
+    ``channel_dir`` the progress channel's socket (default: one directory per database in
+    the user's runtime directory; when no safe one exists, jobs run without the channel and
+    their logs say so). A job that used the channel and then says nothing for
+    ``heartbeat_timeout`` s is stale (see :meth:`stale_jobs`), for twice that it is killed
+    and failed. Cancelling a job connected to the channel sends it ``cancel`` first and
+    SIGTERM ``cancel_delay`` s later.
+    """
+
+    def __init__(
+        self,
+        *,
+        grace: float = 5.0,
+        log_dir: str | Path | None = None,
+        records_dir: str | Path | None = None,
+        channel_dir: str | Path | None = None,
+        heartbeat_timeout: float = 30.0,
+        cancel_delay: float = 1.0,
+        max_log_bytes: int | None = DEFAULT_MAX_LOG_BYTES,
+        parent: QObject | None = None,
+    ) -> None:
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
+            raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
+        for name, value in (
+            ("heartbeat_timeout", heartbeat_timeout),
+            ("cancel_delay", cancel_delay),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if not heartbeat_timeout > 0:
+            raise ValueError(f"heartbeat_timeout must be positive, got {heartbeat_timeout!r}")
+        self.grace = float(grace)
+        self._log_dir_arg = Path(log_dir) if log_dir is not None else None
+        self._log_dir: Path | None = None
+        self._temp_logs: tempfile.TemporaryDirectory[str] | None = None
+        self._records_dir_arg = Path(records_dir) if records_dir is not None else None
+        self._channel_dir_arg = Path(channel_dir) if channel_dir is not None else None
+        self._heartbeat_timeout = float(heartbeat_timeout)
+        self._cancel_delay = float(cancel_delay)
+        self._max_log_bytes = max_log_bytes
+        self._programs: ProcessJobs | None = None
+        # One timer checks every program's heartbeats while any runs (GUI thread).
+        self._liveness = QTimer(parent)
+        self._liveness.setInterval(max(20, min(1000, int(self._heartbeat_timeout * 1000 / 4))))
+        self._liveness.timeout.connect(self.check_liveness)
+
+    def accepts(self, job_type: JobType) -> bool:
+        return job_type.kind is JobKind.PROCESS
+
+    # -- where things go ----------------------------------------------------------------------
+
+    @property
+    def log_dir(self) -> Path:
+        """Where process jobs write their output (created when the first one starts)."""
+        if self._log_dir is None:
+            store = self.tracker.store
+            if self._log_dir_arg is not None:
+                self._log_dir = self._log_dir_arg
+            elif store.memory:
+                self._temp_logs = tempfile.TemporaryDirectory(prefix="jobdeck-logs-")
+                self._log_dir = Path(self._temp_logs.name)
+            else:
+                self._log_dir = StoreFolder(store.path).logs
+        return self._log_dir
+
+    @property
+    def channel_path(self) -> Path | None:
+        """The progress channel's socket while it is served, else None."""
+        return None if self._programs is None else self._programs.channel_path
+
+    def stale_jobs(self) -> dict[str, float]:
+        """Process jobs silent on the channel for ``heartbeat_timeout`` or more: the
+        seconds since each one's last message."""
+        if self._programs is None:
+            return {}
+        return self._programs.stale_jobs(self.clock())
+
+    def open(self, tracker: JobTracker, clock: Clock) -> None:
+        super().open(tracker, clock)
+        store = tracker.store
+        if self._records_dir_arg is not None:
+            records = SupervisorRecords(self._records_dir_arg)
+        elif store.memory:
+            records = SupervisorRecords(self.log_dir / ".supervised")
+        else:
+            folder = StoreFolder(store.path)
+            records = SupervisorRecords(folder.records, legacy=folder.legacy_records)
+        channel_dir: Path | None = self._channel_dir_arg
+        problem = None
+        if channel_dir is None:
+            try:
+                channel_dir = default_channel_dir_for(None if store.memory else store.path)
+            except ChannelError as exc:
+                problem = str(exc)
+        self._programs = ProcessJobs(
+            tracker,
+            clock=clock,
+            channel_dir=channel_dir,
+            channel_problem=problem,
+            records=records,
+            grace=self.grace,
+            cancel_delay=self._cancel_delay,
+            heartbeat_timeout=self._heartbeat_timeout,
+            max_log_bytes=self._max_log_bytes,
+        )
+        self._programs.open()
+
+    # -- running ------------------------------------------------------------------------------
+
+    def prepare(self, job: Job, job_type: JobType) -> Any:
+        return job_type.process_spec(job)
+
+    def start(self, run: Run, prepared: Any) -> None:
+        programs = self._programs
+        assert programs is not None
+        # A retry appends to the log of the earlier attempts, wherever that is (an older
+        # version's folder included), so the job keeps one whole log.
+        earlier = run.job.log_path
+        if earlier is not None and Path(earlier).is_file():
+            log_path = Path(earlier)
+        else:
+            log_path = self.log_dir / f"{run.job_id}.log"
+        try:
+            self.tracker.set_process_info(run.job_id, log_path=str(log_path))
+            run.handle = programs.spawn(
+                run.job_id,
+                run.ctx,
+                prepared,
+                log_path,
+                on_started=lambda pid: self._started(run, pid),
+                on_exit=lambda program, end: self._ended(run, program, end),
+            )
+        except ProcessStartError as exc:
+            run.report(Outcome.failed(str(exc)))
+            return
+        except OSError as exc:  # the log, its folder or the record (unsafe, full disk, ...)
+            log.warning("job %s could not start: %s", run.job_id, exc)
+            run.report(Outcome.failed(f"could not start: {exc}"))
+            return
+        except Exception as exc:
+            run.report(Outcome.failed(exc))
+            return
+        self._liveness.start()
+
+    def reattach(self, run: Run) -> bool:
+        """Watch again the program of a job an earlier app left running (or record how it
+        ended meanwhile, or that its end is lost)."""
+        if run.job_type is not None and not self.accepts(run.job_type):
+            return False
+        programs = self._programs
+        assert programs is not None
+        program = programs.reattach(
+            run.job, run.ctx, on_exit=lambda program, end: self._ended(run, program, end)
+        )
+        if isinstance(program, str):
+            log.warning("job %s is lost: %s", run.job_id, program)
+            run.report(Outcome.failed(f"lost: {program}", retry=True))
+            return True
+        run.handle = program
+        log.info("re-attached job %s", run.job_id)
+        self._liveness.start()
+        return True
+
+    def _started(self, run: Run, pid: int) -> None:
+        """Watcher thread: the program runs; record its pid (before it can finish)."""
+        try:
+            self.tracker.set_process_info(run.job_id, pid=pid)
+        except Exception:
+            log.exception("could not record the pid of job %s", run.job_id)
+
+    def _ended(self, run: Run, program: Program, end: ProgramEnd) -> None:
+        """Watcher thread: the program ended (or was lost); report how the job ends."""
+        programs = self._programs
+        assert programs is not None
+        try:
+            programs.settle(program)
+            outcome = self.outcome(run, program, end)
+        except Exception as exc:
+            log.exception("could not judge how job %s ended", run.job_id)
+            outcome = Outcome.failed(f"internal error: {exc}")
+        try:
+            run.report(outcome)
+        finally:
+            programs.forget(program)
+
+    def outcome(self, run: Run, program: Program, end: ProgramEnd) -> Outcome:
+        """How the job ends, given how its program ended and what it said (call
+        :meth:`~jobdeck.runtime.process_jobs.ProcessJobs.settle` first)."""
+        ctx = run.ctx
+        code = end.exit_code
+        if end.leftovers:
+            ctx.log(f"stopped {end.leftovers} process(es) the program left running", "warning")
+        if end.peak_rss is not None or end.cpu_seconds is not None:
+            self._record_usage(run, end)
+        if end.kind is EndKind.START_FAILED:
+            return Outcome.failed(end.error or "the program did not start")
+        if program.kill_reason is not None:
+            return Outcome.failed(program.kill_reason, exit_code=code, retry=True)
+        if run.timed_out:
+            return Outcome.failed(run.timeout_message, exit_code=code, retry=True)
+        if ctx.cancelled:
+            return Outcome.cancelled()
+        if end.kind is EndKind.LOST:
+            return Outcome.failed(f"lost: {end.error}", retry=True)
+        ended_at = None
+        if end.ended_before_watch and end.ended_at is not None:
+            ended_at = end.ended_at
+            ctx.log(f"ended while Jobdeck was not running ({_how(end)})", "info")
+        report = program.report
+        if isinstance(report, FailedMsg):
+            error = JobError(report.error or "failed", report.stack)
+            return Outcome.failed(error, exit_code=code, retry=True, ended_at=ended_at)
+        if code == 0:
+            if program.used_channel and report is None:
+                ctx.log("the program exited with status 0 without reporting completed", "warning")
+            result = report.result if isinstance(report, CompletedMsg) else None
+            return Outcome.completed(result, exit_code=0, ended_at=ended_at)
+        message = failure_message(code, end.signal, end.tail)
+        return Outcome.failed(message, exit_code=code, retry=True, ended_at=ended_at)
+
+    def _record_usage(self, run: Run, end: ProgramEnd) -> None:
+        try:
+            self.tracker.set_resource_usage(
+                run.job_id, peak_rss=end.peak_rss, cpu_seconds=end.cpu_seconds
+            )
+        except Exception:
+            log.exception("could not record the resource use of job %s", run.job_id)
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    def cancel(self, run: Run) -> None:
+        self._stop(run, "cancelled")
+
+    def time_out(self, run: Run) -> None:
+        self._stop(run, run.timeout_message)
+
+    def _stop(self, run: Run, reason: str) -> None:
+        program = run.handle
+        if isinstance(program, Program) and self._programs is not None:
+            self._programs.stop(program, reason)
+
+    def check_liveness(self) -> None:
+        """GUI thread (timer, or a scheduler's poke): heartbeats of the running programs."""
+        programs = self._programs
+        if programs is None:
+            return
+        if not programs.has_runs():
+            self._liveness.stop()
+            return
+        programs.check_liveness(self.clock())
+
+    def detach_all(self) -> list[str]:
+        self._liveness.stop()
+        return [] if self._programs is None else self._programs.detach_all()
+
+    def wait(self, deadline: float) -> None:
+        if self._programs is not None:
+            for program in self._programs.programs():
+                if program.watcher is not None:
+                    program.watcher.wait(max(0.0, deadline - time.monotonic()))
+
+    def close(self, deadline: float) -> bool:
+        """Kill what still runs, stop serving the channel."""
+        self._liveness.stop()
+        if self._programs is not None:
+            for program in self._programs.programs():
+                watcher = program.watcher
+                if watcher is not None and watcher.wait(0) is None:
+                    watcher.kill()
+                    watcher.wait(1.0)
+            self._programs.close()
+        if self._temp_logs is not None:
+            self._temp_logs.cleanup()
+            self._temp_logs = None
+        return True
+
+
+def max_log_bytes(value: int | str | None) -> int | None:
+    """The log cap: an int (bytes), None (no cap), or "default" (``JOBDECK_MAX_LOG_BYTES``
+    from the environment if set, else :data:`DEFAULT_MAX_LOG_BYTES`)."""
+    where = "max_log_bytes"
+    if value == "default":
+        raw = os.environ.get("JOBDECK_MAX_LOG_BYTES", "").strip()
+        if not raw:
+            return DEFAULT_MAX_LOG_BYTES
+        where = "JOBDECK_MAX_LOG_BYTES"
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{where} must be a number of bytes, got {raw!r}") from None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_MAX_LOG_BYTES:
+        raise ValueError(
+            f"{where} must be an integer >= {MIN_MAX_LOG_BYTES} (bytes) or None, got {value!r}"
+        )
+    return value
+
+
+def failure_message(exit_code: int | None, signal_number: int | None, tail: Sequence[str]) -> str:
+    """``exit status N`` (or ``killed by signal SIGKILL (9)``) and the last output lines."""
+    if signal_number is not None:
+        try:
+            name = signal.Signals(signal_number).name
+        except ValueError:
+            name = "an unknown signal"
+        head = f"killed by signal {name} ({signal_number})"
+    else:
+        head = f"exit status {exit_code}"
+    lines = list(tail)[-FAILURE_TAIL_LINES:]
+    if not lines:
+        return f"{head} (no output)"
+    return head + "; last output:\n" + "\n".join(lines)
+
+
+def _how(end: ProgramEnd) -> str:
+    if end.signal is not None:
+        return f"killed by signal {end.signal}"
+    return f"exit status {end.exit_code}"

@@ -1,0 +1,60 @@
+"""What widgets and desktop integration see of the runtime: the job feed Protocols.
+
+:class:`~jobdeck.runtime.signals.JobSignals` is the real feed; tests drive fakes. Every
+signal is emitted on the GUI thread.
+
+* :class:`JobFeed` — ``jobsAdded(list[Job])``, ``jobsChanged(list[Job])``,
+  ``jobFinished(Job)`` and ``active_jobs()`` for the state at start: what the taskbar, the
+  tray and the desktop integration (notifications, dock progress, sleep inhibition) need.
+* :class:`JobEvents` — a feed with ``logAppended(list[LogEntry])``, the store's trouble
+  (``storeTroubleChanged(str)``: a readable message, ``""`` once it is over;
+  ``store_trouble``: the current one) and its ``tracker``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from PySide6.QtCore import SignalInstance
+
+from jobdeck.core.job import Job
+from jobdeck.core.job_source import JobSource
+
+__all__ = ["JobEvents", "JobFeed"]
+
+
+class JobFeed(Protocol):
+    """Batched job changes on the GUI thread (see the module)."""
+
+    @property
+    def jobsAdded(self) -> SignalInstance: ...
+
+    @property
+    def jobsChanged(self) -> SignalInstance: ...
+
+    @property
+    def jobFinished(self) -> SignalInstance: ...
+
+    def active_jobs(self) -> list[Job]:
+        """Pending and running jobs, oldest first."""
+        ...
+
+
+class JobEvents(JobFeed, Protocol):
+    """A :class:`JobFeed` with log lines and the store's trouble (see the module)."""
+
+    @property
+    def logAppended(self) -> SignalInstance: ...
+
+    @property
+    def storeTroubleChanged(self) -> SignalInstance: ...
+
+    @property
+    def store_trouble(self) -> str:
+        """Why changes cannot be saved now, in words ("" when they can)."""
+        ...
+
+    @property
+    def tracker(self) -> JobSource:
+        """The tracker whose jobs these are."""
+        ...

@@ -1,0 +1,535 @@
+"""The scheduler: which queued job runs next, and when; the executors run them.
+
+:class:`Scheduler` applies the queue policy on the GUI thread — at most ``max_workers``
+jobs at once, of which at most ``max_threads`` run Python code on threads; higher priority
+first, then oldest; ``depends_on``; ``run_at``; retries with backoff; timeouts — and hands
+each job to the first of its executors that accepts the job's type (see
+:mod:`jobdeck.runtime.executors`). It knows nothing of how a job runs: an executor reports
+one :class:`~jobdeck.runtime.executors.Outcome` per run; outcomes
+are written by :class:`~jobdeck.runtime.recording.OutcomeRecorder`, which keeps an outcome
+the store refuses (a full disk) and writes it again later, never dropping it.
+
+Scheduling is event driven: the scheduler subscribes to the tracker, and any event that can
+free a slot or add a runnable job (created, finished, retrying) queues one scheduling pass
+to the GUI thread. :func:`~jobdeck.core.queue.plan_queue` decides what starts; one
+single-shot timer wakes the scheduler when the next delayed job or timeout is due (never
+later than :data:`MAX_TIMER_MS`, so a far ``run_at`` or a wall-clock jump is fine). Nothing
+polls. One pass spends at most :data:`PASS_BUDGET` seconds starting jobs, then lets the GUI
+breathe and continues in the next pass. The pending jobs themselves are kept in a
+:class:`~jobdeck.runtime.ready_queue.ReadyQueue`. (A little over 500 lines: the policy's
+parts — slots, threads, time, timeouts, re-attaching — share the scheduler's state.)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+
+from jobdeck.core.clock import Clock
+from jobdeck.core.context import JobContext
+from jobdeck.core.events import EventKind, JobEvent
+from jobdeck.core.job import InvalidTransition, Job, JobStatus
+from jobdeck.core.queue import plan_queue
+from jobdeck.core.registry import JobType
+from jobdeck.core.store_errors import StoreWriteError
+from jobdeck.core.tracker import JobTracker, UnknownJob
+
+from .executors.base import Executor, Outcome, Run
+from .ready_queue import ReadyQueue
+from .recording import OutcomeRecorder
+
+__all__ = ["DEFAULT_MAX_THREADS", "MAX_TIMER_MS", "PASS_BUDGET", "Scheduler"]
+
+log = logging.getLogger(__name__)
+
+#: The scheduling timer never sleeps longer than this (ms), so a wall-clock jump is noticed.
+MAX_TIMER_MS = 60_000
+#: Jobs that run Python code on threads at once, by default (see :class:`Scheduler`).
+DEFAULT_MAX_THREADS = 8
+#: Seconds one scheduling pass may spend starting jobs before it yields to the GUI.
+PASS_BUDGET = 0.02
+#: Finished dependencies remembered (they never change), so planning needs no SQL.
+_DEP_CACHE_SIZE = 4096
+
+_FINAL = frozenset({EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED})
+_SCHEDULE_ON = _FINAL | {EventKind.CREATED, EventKind.RETRYING}
+
+
+class Scheduler(QObject):
+    """Runs queued jobs on ``executors``: at most ``max_workers`` at once, by priority,
+    dependencies and time (see the module).
+
+    Create it, :meth:`start` it and :meth:`shutdown` it on the GUI thread. The job types are
+    the tracker's registry. ``clock`` (default: the tracker's) decides when ``run_at``,
+    backoff and timeouts are due; with a fake clock, advance it and call :meth:`poke`.
+
+    ``max_threads`` (default 8): how many jobs may run Python code on threads at once
+    (callables; coroutines when there is no GUI event loop), within ``max_workers``. Such
+    threads take turns with the GUI thread for the interpreter lock: 200 CPU-bound callables
+    froze the GUI for seconds (12.7 s measured), and more threads than a handful buy Python
+    code no speed. Jobs beyond the budget wait, pending, in priority order, while jobs that
+    need no thread (processes, coroutines) still start. Raise it for blocking I/O callables
+    (or write them as coroutines).
+
+    Emits no public signals: widgets use :class:`~jobdeck.runtime.signals.JobSignals`.
+    """
+
+    #: Internal: queued to the GUI thread to run one scheduling pass.
+    _scheduleRequested = Signal()
+
+    def __init__(
+        self,
+        tracker: JobTracker,
+        executors: Iterable[Executor] = (),
+        max_workers: int = 4,
+        parent: QObject | None = None,
+        clock: Clock | None = None,
+        *,
+        rng: random.Random | None = None,
+        max_threads: int = DEFAULT_MAX_THREADS,
+    ) -> None:
+        super().__init__(parent)
+        _check_count(max_workers)
+        _check_count(max_threads, "max_threads")
+        self._tracker = tracker
+        self._executors = tuple(executors)
+        self._max_workers = max_workers
+        self._max_threads = max_threads
+        self._clock: Clock = clock if clock is not None else tracker.now
+
+        self._lock = threading.Lock()
+        self._running: dict[str, Run] = {}  # guarded by _lock
+        self._schedule_requested = False
+        self._started = False
+        self._stopping = False
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._finished_deps: dict[str, Job] = {}
+        self._queue = ReadyQueue()
+        self._recorder = OutcomeRecorder(tracker, self._clock, self._recorded, rng=rng, parent=self)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._schedule)
+        self._scheduleRequested.connect(self._schedule, Qt.ConnectionType.QueuedConnection)
+
+    # -- job types and settings -----------------------------------------------------------------
+
+    @property
+    def tracker(self) -> JobTracker:
+        return self._tracker
+
+    @property
+    def executors(self) -> tuple[Executor, ...]:
+        return self._executors
+
+    def add_executor(self, executor: Executor) -> None:
+        """Run the job types ``executor`` accepts with it (after those added before it).
+        Before :meth:`start` only."""
+        if self._started:
+            raise RuntimeError("add executors before starting the scheduler")
+        self._executors = (*self._executors, executor)
+
+    def job_type(self, name: str) -> JobType | None:
+        """The job type called ``name`` in the tracker's registry."""
+        registry = self._tracker.registry
+        return None if registry is None else registry.get(name)
+
+    def job_types(self) -> list[JobType]:
+        """Every job type this scheduler can run: the tracker's registry."""
+        registry = self._tracker.registry
+        return [] if registry is None else list(registry)
+
+    def executor_for(self, job_type: JobType | None) -> Executor | None:
+        """The executor that runs jobs of ``job_type`` (the first that accepts it)."""
+        if job_type is None:
+            return None
+        return next((e for e in self._executors if e.accepts(job_type)), None)
+
+    @property
+    def max_workers(self) -> int:
+        return self._max_workers
+
+    @max_workers.setter
+    def max_workers(self, value: int) -> None:
+        """Change the limit while running; more jobs start at once if it grew."""
+        _check_count(value)
+        self._max_workers = value
+        self._request_schedule()
+
+    @property
+    def max_threads(self) -> int:
+        """How many jobs may run Python code on threads at once (see :class:`Scheduler`)."""
+        return self._max_threads
+
+    @max_threads.setter
+    def max_threads(self, value: int) -> None:
+        _check_count(value, "max_threads")
+        self._max_threads = value
+        self._request_schedule()
+
+    def _thread_limit(self) -> int:
+        return min(self._max_workers, self._max_threads)
+
+    def _needs_thread(self, job_type: JobType | None) -> bool:
+        executor = self.executor_for(job_type)
+        return executor is not None and job_type is not None and executor.uses_thread(job_type)
+
+    def running_job_ids(self) -> list[str]:
+        """Ids of the jobs this scheduler is running now."""
+        with self._lock:
+            return list(self._running)
+
+    # -- starting and stopping ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start running queued jobs (those already pending too), after re-attaching the
+        jobs an earlier app left running. GUI thread."""
+        if self._started:
+            return
+        if self._stopping:
+            raise RuntimeError("this scheduler was shut down; create a new one")
+        if not self._executors:
+            raise ValueError("a scheduler needs at least one executor to run jobs")
+        self._started = True
+        for executor in self._executors:
+            executor.open(self._tracker, self._clock)
+        unsubscribe = self._tracker.subscribe(self._on_event)
+        self._unsubscribe = [unsubscribe]
+        # Destroyed without shutdown(): the tracker must stop calling into this object.
+        self.destroyed.connect(lambda *_: unsubscribe())
+        self._reattach()
+        self._schedule()
+
+    def poke(self) -> None:
+        """Re-evaluate the queue now (after advancing a fake clock, for example). GUI thread."""
+        self._schedule()
+
+    def shutdown(
+        self, cancel_running: bool = True, timeout: float = 10, *, keep_processes: bool = False
+    ) -> bool:
+        """Stop starting jobs and wait up to ``timeout`` s for running ones; GUI thread.
+
+        With ``cancel_running`` running jobs are cancelled first; otherwise they may finish,
+        and whatever still runs when ``timeout`` passes is cancelled then. With
+        ``keep_processes`` work that can outlive the app (process jobs) is left running
+        instead (still ``running`` in the store, for the next app to re-attach). Pending
+        jobs stay pending. Returns True when nothing this scheduler watches is left running
+        (code that ignores cancellation can keep its thread busy; it is logged). Idempotent.
+        """
+        if self._stopping:
+            with self._lock:
+                return not self._running
+        self._stopping = True
+        self._timer.stop()
+        deadline = time.monotonic() + max(0.0, timeout)
+        if keep_processes:
+            detached: list[str] = []
+            for executor in self._executors:
+                detached += executor.detach_all()
+            with self._lock:
+                for job_id in detached:
+                    self._running.pop(job_id, None)
+            if detached:
+                log.info("left %d process job(s) running in the background", len(detached))
+        if cancel_running:
+            self._cancel_all()
+        self._wait(deadline)
+        with self._lock:
+            leftover = bool(self._running)
+        if leftover and not cancel_running:
+            self._cancel_all()
+            self._wait(time.monotonic() + _grace_of(self._executors) + 0.5)
+        done = True
+        for executor in self._executors:
+            done = executor.close(deadline) and done
+        if not done:
+            log.warning("shutdown: a job ignored cancellation; its worker thread still runs")
+        self._recorder.close()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        with self._lock:
+            return done and not self._running
+
+    def _cancel_all(self) -> None:
+        for job_id in self.running_job_ids():
+            try:
+                self._tracker.cancel_job(job_id)
+            except Exception:
+                log.exception("could not cancel job %s at shutdown", job_id)
+
+    def _wait(self, deadline: float) -> None:
+        for executor in self._executors:
+            executor.wait(deadline)
+
+    # -- re-attaching (GUI thread, at start) ----------------------------------------------------
+
+    def _reattach(self) -> None:
+        """Take over the jobs an earlier app left running (the tracker's
+        :meth:`~jobdeck.core.tracker.JobTracker.jobs_to_reattach`): the first executor
+        that can watch one again does; a job none can is failed as lost."""
+        now = self._clock()
+        for job in self._tracker.jobs_to_reattach():
+            ctx = self._tracker.context(job.id)
+            if ctx is None:
+                continue
+            deadline = None
+            if job.timeout is not None:
+                deadline = (job.started_ts if job.started_ts is not None else now) + job.timeout
+            for executor in (*self._executors, None):
+                run = self._new_run(job, ctx, executor, deadline, reattached=True)
+                if executor is None:
+                    run.report(Outcome.failed("lost: nothing here can watch it again", retry=True))
+                elif executor.reattach(run):
+                    break
+                else:
+                    with self._lock:
+                        self._running.pop(job.id, None)
+            if job.cancel_requested:
+                ctx.cancel_event.set()
+                self._cancel(run)
+
+    def _new_run(
+        self,
+        job: Job,
+        ctx: JobContext,
+        executor: Executor | None,
+        deadline: float | None,
+        *,
+        reattached: bool,
+    ) -> Run:
+        """A run of ``job`` on ``executor`` (None: none), counted as running."""
+        job_type = self.job_type(job.type)
+        run = Run(
+            job,
+            job_type,
+            ctx,
+            executor if executor is not None else self._executors[0],
+            deadline=deadline,
+            reattached=reattached,
+            report=self._recorder.record,
+        )
+        if executor is not None and job_type is not None:
+            run.uses_thread = executor.uses_thread(job_type)
+        with self._lock:
+            self._running[job.id] = run
+        return run
+
+    # -- tracker events (any thread) ----------------------------------------------------------
+
+    def _on_event(self, event: JobEvent) -> None:
+        kind = event.kind
+        if kind is EventKind.PROGRESS or kind is EventKind.LOG:
+            return
+        job_id = event.job.id
+        if kind is EventKind.CANCEL_REQUESTED:
+            with self._lock:
+                run = self._running.get(job_id)
+            if run is not None:
+                self._cancel(run)
+            return
+        if kind not in _SCHEDULE_ON:
+            return
+        if kind is not EventKind.CREATED:
+            with self._lock:
+                self._running.pop(job_id, None)
+        elif event.job.status is not JobStatus.PENDING:
+            return  # create_job: running in its caller's code, not ours
+        if kind is EventKind.CREATED or kind is EventKind.RETRYING:
+            self._queue.stale = True
+        self._request_schedule()
+
+    def _request_schedule(self) -> None:
+        with self._lock:
+            if self._schedule_requested or not self._started or self._stopping:
+                return
+            self._schedule_requested = True
+        self._scheduleRequested.emit()
+
+    def _cancel(self, run: Run) -> None:
+        """Pass a cancel request on; Python code already sees it through its context."""
+        if run.reported:
+            return
+        try:
+            run.executor.cancel(run)
+        except Exception:
+            log.exception("could not pass the cancel request on to job %s", run.job_id)
+
+    def _recorded(self, run: Run) -> None:
+        """``run``'s outcome is recorded (any thread): its slot is free."""
+        with self._lock:
+            if self._running.get(run.job_id) is run:
+                del self._running[run.job_id]
+        self._request_schedule()
+
+    # -- scheduling (GUI thread) --------------------------------------------------------------
+
+    @Slot()
+    def _schedule(self) -> None:
+        with self._lock:
+            self._schedule_requested = False
+        if not self._started or self._stopping or self._tracker.closed:
+            return
+        now = self._clock()
+        next_deadline = self._check_timeouts(now)
+        if self._queue.stale:
+            self._queue.rebuild(
+                self._tracker.pending_jobs(),
+                now,
+                lambda j: self._needs_thread(self.job_type(j.type)),
+            )
+        with self._lock:
+            running = len(self._running)
+            threads_busy = sum(1 for run in self._running.values() if run.uses_thread)
+        # Ready jobs beyond the first free slots cannot win over those before them.
+        slots = max(0, self._max_workers - running)
+        threads = max(0, self._thread_limit() - threads_busy)
+        front = self._queue.take_front(slots, threads)
+        self._plan_and_start(front, running, threads, now, next_deadline)
+
+    def _plan_and_start(
+        self,
+        front: list[tuple[Job, bool]],
+        running: int,
+        threads: int,
+        now: float,
+        next_deadline: float | None,
+    ) -> None:
+        front_jobs = {job.id: needs_thread for job, needs_thread in front}
+        plan = plan_queue(
+            self._queue.held + [job for job, _ in front],
+            running=running,
+            max_workers=self._max_workers,
+            lookup=self._lookup,
+            now=now,
+        )
+        # Start the plan in order, within the thread budget and the time budget of a pass.
+        budget_ends = time.perf_counter() + PASS_BUDGET
+        start: list[Job] = []
+        for job in plan.start:
+            needs_thread = front_jobs.get(job.id)
+            if needs_thread is None:  # a held job whose dependencies completed
+                needs_thread = self._needs_thread(self.job_type(job.type))
+            if needs_thread and threads <= 0:
+                continue  # it stays pending: from the queue, or held
+            if needs_thread:
+                threads -= 1
+            start.append(job)
+        self._queue.settle(front, {job.id for job in start} | {job.id for job, _ in plan.fail})
+        for job, reason in plan.fail:
+            self._fail_unstartable(job, reason)
+        again = False
+        for index, job in enumerate(start):
+            if time.perf_counter() > budget_ends:
+                self._queue.put_back(start[index:], front_jobs)
+                again = True
+                break
+            if not self._start_job(job, now):
+                again = True  # it was cancelled meanwhile: its slot is free
+        if again:
+            self._request_schedule()
+        due = [t for t in (plan.next_due, next_deadline) if t is not None]
+        with self._lock:
+            due += [run.deadline for run in self._running.values() if run.deadline is not None]
+        self._arm_timer(min(due) if due else None, now)
+
+    def _arm_timer(self, due: float | None, now: float) -> None:
+        if due is None:
+            self._timer.stop()
+            return
+        delay_ms = min(MAX_TIMER_MS, max(0, math.ceil((due - now) * 1000)))
+        self._timer.start(delay_ms)
+
+    def _lookup(self, job_id: str) -> Job | None:
+        job = self._finished_deps.get(job_id)
+        if job is not None:
+            return job
+        job = self._tracker.get_job(job_id)
+        if job is not None and job.finished:
+            if len(self._finished_deps) >= _DEP_CACHE_SIZE:
+                self._finished_deps.clear()
+            self._finished_deps[job_id] = job
+        return job
+
+    def _check_timeouts(self, now: float) -> float | None:
+        """Time out runs past their deadline; return the next deadline still ahead."""
+        with self._lock:
+            runs = list(self._running.values())
+        upcoming: float | None = None
+        for run in runs:
+            if run.deadline is None or run.timed_out or run.reported:
+                continue
+            if run.deadline <= now:
+                run.timed_out = True
+                run.ctx.cancel_event.set()
+                try:
+                    run.executor.time_out(run)
+                except Exception:
+                    log.exception("could not time out job %s", run.job_id)
+            elif upcoming is None or run.deadline < upcoming:
+                upcoming = run.deadline
+        return upcoming
+
+    def _fail_unstartable(self, job: Job, reason: str) -> None:
+        """Fail a pending job that can never run (``pending -> failed``, no attempt)."""
+        try:
+            self._tracker.fail_pending(job.id, reason)
+        except (InvalidTransition, UnknownJob):
+            pass  # cancelled meanwhile
+        except StoreWriteError:
+            self._queue.stale = True  # still pending: it is planned again later
+        except Exception:
+            log.exception("could not fail job %s (%s)", job.id, reason)
+
+    def _start_job(self, job: Job, now: float) -> bool:
+        """Start ``job``; False if it was no longer pending."""
+        job_type = self.job_type(job.type)
+        executor = self.executor_for(job_type)
+        if job_type is None or executor is None:
+            registry = self._tracker.registry
+            known = "no job types are registered" if registry is None else registry.known()
+            why = f"unknown job type {job.type!r}; {known}"
+            if job_type is not None:
+                why = f"nothing here runs {job_type.kind} job types like {job.type!r}"
+            self._fail_unstartable(job, why)
+            return True
+        try:
+            prepared = executor.prepare(job, job_type)
+        except ValueError as exc:
+            self._fail_unstartable(job, f"invalid params: {exc}")
+            return True
+        try:
+            ctx = self._tracker.start_job(job.id)
+        except (InvalidTransition, UnknownJob):
+            return False  # cancelled between planning and starting
+        except StoreWriteError:
+            self._queue.stale = True  # still pending; the store's trouble is shown
+            return True
+        deadline = now + job.timeout if job.timeout is not None else None
+        run = self._new_run(job, ctx, executor, deadline, reattached=False)
+        try:
+            executor.start(run, prepared)
+        except Exception as exc:
+            log.exception("job %s could not start", job.id)
+            run.report(Outcome.failed(f"could not start: {exc}"))
+        if ctx.cancelled:
+            self._cancel(run)
+        return True
+
+
+def _grace_of(executors: Iterable[Any]) -> float:
+    """The longest grace period an executor gives a job it stops (SIGTERM -> SIGKILL)."""
+    return max((float(getattr(e, "grace", 0.0)) for e in executors), default=0.0)
+
+
+def _check_count(value: object, name: str = "max_workers") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

@@ -1,0 +1,70 @@
+"""The folder of supervisor records: one ``<job id>.json`` per supervised process job.
+
+A record is the contract between a job's supervisor (:mod:`jobdeck.runtime.supervisor`,
+which writes how its program runs and ends) and any later Jobdeck that watches it again.
+The folder is private to the user (0700), each record too (0600): it holds the program's
+environment, channel token included. No Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from .private_files import private_directory
+from .supervisor import SupervisorRecord, read_record, write_record
+
+__all__ = ["SupervisorRecords"]
+
+
+class SupervisorRecords:
+    """The private directory (0700) holding one ``<job id>.json`` record (0600) per
+    supervised job.
+
+    ``legacy`` directories are where earlier versions kept records: a record is still
+    found (and removed) there, so a job left running across an upgrade is re-attached.
+    New records always go to ``directory``.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str], legacy: tuple[str | os.PathLike[str], ...] = ()
+    ) -> None:
+        self.directory = Path(directory)
+        self.legacy = tuple(Path(d) for d in legacy)
+
+    def path(self, job_id: str) -> Path:
+        """Where the record of ``job_id`` is (in a legacy directory if it is there)."""
+        name = self._name(job_id)
+        for directory in self.legacy:
+            if (directory / name).exists():
+                return directory / name
+        return self.directory / name
+
+    @staticmethod
+    def _name(job_id: str) -> str:
+        if not job_id or "/" in job_id or job_id.startswith("."):
+            raise ValueError(f"not a usable job id for a record file name: {job_id!r}")
+        return f"{job_id}.json"
+
+    def create(self, record: SupervisorRecord) -> Path:
+        """Write a new record (creating the directory private to the user); its path.
+        Raises OSError (:class:`~jobdeck.runtime.private_files.UnsafePathError` when the
+        directory cannot be made private)."""
+        private_directory(self.directory)
+        path = self.directory / self._name(record.job_id)
+        write_record(path, record)
+        return path
+
+    def load(self, job_id: str) -> SupervisorRecord | None:
+        """The record of ``job_id``; None when there is none. ValueError if unreadable."""
+        path = self.path(job_id)
+        if not path.exists():
+            return None
+        return read_record(path)
+
+    def remove(self, job_id: str) -> None:
+        name = self._name(job_id)
+        for directory in (self.directory, *self.legacy):
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).unlink()

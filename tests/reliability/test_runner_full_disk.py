@@ -1,0 +1,97 @@
+"""Issue 9 item 1, the runtime's half: a job that ends while the store cannot be written is
+recorded — with its real end time — once the store accepts changes again, never dropped;
+meanwhile the user sees why (a banner in the window, the tray's tooltip)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobdeck.core import FakeClock, JobContext, JobRegistry, JobStatus, JobTracker
+from jobdeck.runtime import JobSignals, Runner
+from jobdeck.ui.main_window import MainWindow
+from jobdeck.ui.tray import TrayController
+from tests.reliability.test_tracker_full_disk import fill_disk, free_disk
+from tests.runtime.conftest import event_loop_qt
+from tests.ui.fakes import FakeSettings
+
+__all__ = ["event_loop_qt"]
+
+WAIT_MS = 20_000
+
+
+def stored_status(db: Path, job_id: str) -> str:
+    other = sqlite3.connect(db)
+    try:
+        return str(other.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
+def test_an_outcome_the_full_disk_refused_is_recorded_when_space_is_back(
+    qtbot: Any, event_loop_qt: Any, tmp_path: Path, gate: threading.Event
+) -> None:
+    db = tmp_path / "jobs.db"
+    clock = FakeClock()
+    registry = JobRegistry()
+
+    @registry.job_type("gated")
+    def gated(ctx: JobContext) -> dict[str, str]:
+        ctx.update_progress(1, 2, "waiting for the gate")
+        gate.wait(30)
+        return {"copied": "all", "names": "n" * 20_000}  # it needs room in the store
+
+    tracker = JobTracker.open(db, registry=registry, clock=clock, flush_interval=3600)
+    signals = JobSignals(tracker, interval_ms=5)
+    window = MainWindow(tracker, signals, registry, FakeSettings())
+    qtbot.addWidget(window)
+    tray = TrayController(tracker, signals)
+    runner = Runner(tracker, log_dir=tmp_path / "logs")
+    runner.start()
+    try:
+        job = tracker.enqueue("gated", title="Copy photos")
+        qtbot.waitUntil(lambda: stored_status(db, job.id) == "running", timeout=WAIT_MS)
+        assert not window.store_banner.isVisible() and signals.store_trouble == ""
+
+        fill_disk(tracker)
+        ended_at = clock.advance(10)
+        gate.set()  # the job ends now: its outcome cannot be written
+        qtbot.waitUntil(lambda: signals.store_trouble != "", timeout=WAIT_MS)
+        window.show()
+        qtbot.waitUntil(window.store_banner.isVisible, timeout=WAIT_MS)
+        banner = window.store_banner.text()
+        assert banner.startswith("\u26a0 Jobdeck could not save job changes to ")
+        assert "full" in banner and str(db) in banner
+        assert tray.tooltip().startswith("\u26a0 Jobdeck could not save job changes")
+        assert stored_status(db, job.id) == "running"  # nothing recorded, nothing lost
+        assert runner.running_job_ids() == [job.id]  # it still holds its slot
+
+        clock.advance(3600)  # the store is full for a while
+        free_disk(tracker)  # nothing else writes: the runner's own retry records it
+        qtbot.waitUntil(lambda: stored_status(db, job.id) == "completed", timeout=WAIT_MS)
+        done = tracker.get_job(job.id)
+        assert done is not None and done.status is JobStatus.COMPLETED
+        assert done.result == {"copied": "all", "names": "n" * 20_000}
+        assert done.completed_ts == ended_at  # when it really ended, not when recorded
+        qtbot.waitUntil(lambda: not window.store_banner.isVisible(), timeout=WAIT_MS)
+        assert signals.store_trouble == "" and not tray.tooltip().startswith("\u26a0")
+        assert runner.running_job_ids() == []
+    finally:
+        gate.set()
+        assert runner.shutdown(timeout=10)
+        tray.dispose()
+        signals.close()
+        tracker.close()
