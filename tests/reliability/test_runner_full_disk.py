@@ -95,3 +95,45 @@ def test_an_outcome_the_full_disk_refused_is_recorded_when_space_is_back(
         tray.dispose()
         signals.close()
         tracker.close()
+
+
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
+def test_a_worker_that_ends_a_job_on_a_full_disk_starts_no_next_one_until_space_is_back(
+    qtbot: Any, event_loop_qt: Any, tmp_path: Path, gate: threading.Event
+) -> None:
+    """A worker records its job's end and starts the next ready job in one commit; when
+    that commit fails, neither happened: the end waits to be recorded, the next job stays
+    pending, and both go through once the store accepts changes again."""
+    db = tmp_path / "jobs.db"
+    registry = JobRegistry()
+
+    @registry.job_type("gated")
+    def gated(ctx: JobContext, n: int) -> dict[str, str]:
+        if n == 1:
+            gate.wait(30)
+        return {"n": str(n), "pad": "p" * 20_000}
+
+    tracker = JobTracker.open(db, registry=registry, flush_interval=3600)
+    runner = Runner(tracker, max_workers=1, log_dir=tmp_path / "logs")
+    runner.start()
+    try:
+        first = tracker.enqueue("gated", {"n": 1})
+        second = tracker.enqueue("gated", {"n": 2})
+        qtbot.waitUntil(lambda: stored_status(db, first.id) == "running", timeout=WAIT_MS)
+        fill_disk(tracker)
+        gate.set()
+        qtbot.waitUntil(lambda: tracker.store_error is not None, timeout=WAIT_MS)
+        assert stored_status(db, first.id) == "running"
+        assert stored_status(db, second.id) == "pending"
+        assert runner.running_job_ids() == [first.id]  # its slot stays taken meanwhile
+        free_disk(tracker)
+        qtbot.waitUntil(
+            lambda: stored_status(db, first.id) == stored_status(db, second.id) == "completed",
+            timeout=WAIT_MS,
+        )
+        done = [tracker.get_job(first.id), tracker.get_job(second.id)]
+        assert [j.result["n"] for j in done if j is not None] == ["1", "2"]
+    finally:
+        gate.set()
+        assert runner.shutdown(timeout=10)
+        tracker.close()

@@ -4,8 +4,8 @@ Pending jobs are split so a scheduling pass looks at few of them: the *ready* on
 dependency, not delayed), in start order (higher priority first, then oldest), in two
 queues — those that need a thread and the others — and the *held* ones (waiting for their
 dependencies or their time), which :func:`~jobdeck.core.queue.plan_queue` looks at in every
-pass. The queue is rebuilt from the tracker when jobs were queued or retried. GUI thread
-only; no Qt.
+pass. The queue is rebuilt from the tracker when jobs were queued or retried. Not
+thread-safe: the scheduler guards it with its lock. No Qt.
 """
 
 from __future__ import annotations

@@ -80,17 +80,33 @@ class OutcomeRecorder(QObject):
         """Write how ``run`` ended (any thread; see the module)."""
         outcome = outcome.at(self._clock())
         try:
-            self._write(run, outcome)
+            self.write(run, outcome)
         except StoreWriteError:
-            with self._lock:
-                self._waiting[run.job_id] = (run, outcome)
-            self._later.emit()
+            self.keep(run, outcome)
             return
+        self.recorded(run)
+
+    def keep(self, run: Run, outcome: Outcome) -> None:
+        """The store refused ``outcome``: it waits, to be written again later."""
+        with self._lock:
+            self._waiting[run.job_id] = (run, outcome)
+        self._later.emit()
+
+    def recorded(self, run: Run) -> None:
+        """``run``'s outcome is written (or was found written elsewhere)."""
+        self._recorded(run)
+
+    def write(self, run: Run, outcome: Outcome) -> None:
+        """The transition for ``outcome`` (give it an end time first). Raises
+        StoreWriteError when the store refuses it; anything else is logged."""
+        try:
+            self._write(run, outcome)
         except (InvalidTransition, UnknownJob):
             log.debug("job %s was finished elsewhere", run.job_id)
+        except StoreWriteError:
+            raise
         except Exception:
             log.exception("could not record how job %s ended", run.job_id)
-        self._recorded(run)
 
     def _write(self, run: Run, outcome: Outcome) -> None:
         tracker = self._tracker

@@ -42,7 +42,7 @@ from jobdeck.core.store_errors import StoreWriteError
 from jobdeck.core.tracker import JobTracker, UnknownJob
 
 from .executors.base import Executor, Outcome, Run
-from .ready_queue import ReadyQueue
+from .ready_queue import ReadyQueue, start_order
 from .recording import OutcomeRecorder
 
 __all__ = ["DEFAULT_MAX_THREADS", "MAX_TIMER_MS", "PASS_BUDGET", "Scheduler"]
@@ -111,7 +111,13 @@ class Scheduler(QObject):
         self._stopping = False
         self._unsubscribe: list[Callable[[], None]] = []
         self._finished_deps: dict[str, Job] = {}
-        self._queue = ReadyQueue()
+        self._queue = ReadyQueue()  # its deques: guarded by _lock
+        #: Slots and threads a scheduling pass has taken for the jobs it is starting, so a
+        #: worker starting its next job meanwhile (see :meth:`next_run`) stays in bounds.
+        self._reserved = 0
+        self._reserved_threads = 0
+        #: ``active`` is True on a worker thread inside :meth:`next_run`.
+        self._chaining = threading.local()
         self._recorder = OutcomeRecorder(tracker, self._clock, self._recorded, rng=rng, parent=self)
 
         self._timer = QTimer(self)
@@ -200,7 +206,7 @@ class Scheduler(QObject):
             raise ValueError("a scheduler needs at least one executor to run jobs")
         self._started = True
         for executor in self._executors:
-            executor.open(self._tracker, self._clock)
+            executor.open(self._tracker, self._clock, self)
         unsubscribe = self._tracker.subscribe(self._on_event)
         self._unsubscribe = [unsubscribe]
         # Destroyed without shutdown(): the tracker must stop calling into this object.
@@ -348,6 +354,8 @@ class Scheduler(QObject):
         self._request_schedule()
 
     def _request_schedule(self) -> None:
+        if getattr(self._chaining, "active", False):
+            return  # a worker recording an end and starting the next: it asks if it stops
         with self._lock:
             if self._schedule_requested or not self._started or self._stopping:
                 return
@@ -365,10 +373,13 @@ class Scheduler(QObject):
 
     def _recorded(self, run: Run) -> None:
         """``run``'s outcome is recorded (any thread): its slot is free."""
+        self._release(run)
+        self._request_schedule()
+
+    def _release(self, run: Run) -> None:
         with self._lock:
             if self._running.get(run.job_id) is run:
                 del self._running[run.job_id]
-        self._request_schedule()
 
     # -- scheduling (GUI thread) --------------------------------------------------------------
 
@@ -381,19 +392,115 @@ class Scheduler(QObject):
         now = self._clock()
         next_deadline = self._check_timeouts(now)
         if self._queue.stale:
-            self._queue.rebuild(
-                self._tracker.pending_jobs(),
-                now,
-                lambda j: self._needs_thread(self.job_type(j.type)),
-            )
+            pending = self._tracker.pending_jobs()
+            with self._lock:
+                self._queue.rebuild(
+                    pending, now, lambda j: self._needs_thread(self.job_type(j.type))
+                )
         with self._lock:
-            running = len(self._running)
+            running = len(self._running) + self._reserved
             threads_busy = sum(1 for run in self._running.values() if run.uses_thread)
-        # Ready jobs beyond the first free slots cannot win over those before them.
-        slots = max(0, self._max_workers - running)
-        threads = max(0, self._thread_limit() - threads_busy)
-        front = self._queue.take_front(slots, threads)
-        self._plan_and_start(front, running, threads, now, next_deadline)
+            # Ready jobs beyond the first free slots cannot win over those before them.
+            slots = max(0, self._max_workers - running)
+            threads = max(0, self._thread_limit() - threads_busy - self._reserved_threads)
+            front = self._queue.take_front(slots, threads)
+            self._reserved += slots
+            self._reserved_threads += threads
+        try:
+            self._plan_and_start(front, running, threads, now, next_deadline)
+        finally:
+            with self._lock:
+                self._reserved -= slots
+                self._reserved_threads -= threads
+
+    def next_run(
+        self, executor: Executor, finished: tuple[Run, Outcome] | None = None
+    ) -> tuple[Run, Any] | None:
+        """For an executor whose worker thread just ended a run: record ``finished`` (the
+        run and its outcome) and, if the next ready job is ``executor``'s to run and the
+        limits allow, start it — in one commit — for the caller to run on the same thread:
+        ``(run, prepared)``. Short jobs then run back to back without a round trip through
+        the GUI thread each. None: the next job is left to the next scheduling pass (it has
+        a timeout, another executor's job comes first, the queue is stale, no slot is free).
+        When the store refuses the commit, the outcome waits to be written again (see
+        :class:`~jobdeck.runtime.recording.OutcomeRecorder`) and nothing is started."""
+        recorder = self._recorder
+        if finished is not None:
+            run, outcome = finished
+            # reported already (it timed out): nothing to record
+            finished = (run, outcome.at(self._clock())) if run.claim() else None
+        step: tuple[Run, Any] | None = None
+        self._chaining.active = True  # this thread asks for a pass itself if it stops here
+        try:
+            with self._tracker.batch():
+                if finished is not None:
+                    recorder.write(*finished)
+                    self._release(finished[0])  # its slot is the next job's
+                step = self._take_next(executor)
+        except StoreWriteError:
+            if step is not None:
+                self._forget(step[0])
+            if finished is not None:
+                with self._lock:  # not recorded: it still holds its slot
+                    self._running.setdefault(finished[0].job_id, finished[0])
+                recorder.keep(*finished)
+            step = None
+        else:
+            if finished is not None:
+                recorder.recorded(finished[0])
+        finally:
+            self._chaining.active = False
+        if step is None:
+            self._request_schedule()
+        return step
+
+    def _take_next(self, executor: Executor) -> tuple[Run, Any] | None:
+        with self._lock:
+            queue = self._queue
+            if (
+                self._stopping
+                or not self._started
+                or queue.stale
+                or not queue.threaded
+                or len(self._running) + self._reserved >= self._max_workers
+                or sum(1 for r in self._running.values() if r.uses_thread) + self._reserved_threads
+                >= self._thread_limit()
+            ):
+                return None
+            job = queue.threaded[0]
+            if queue.ready and start_order(queue.ready[0]) < start_order(job):
+                return None  # a job that needs no thread comes first: the GUI starts it
+            job_type = self.job_type(job.type)
+            if job.timeout is not None or self.executor_for(job_type) is not executor:
+                return None
+            queue.threaded.popleft()
+            self._reserved += 1
+            self._reserved_threads += 1
+        try:
+            assert job_type is not None
+            try:
+                prepared = executor.prepare(job, job_type)
+            except ValueError as exc:
+                self._fail_unstartable(job, f"invalid params: {exc}")
+                return None
+            try:
+                ctx = self._tracker.start_job(job.id)
+            except (InvalidTransition, UnknownJob):
+                return None  # cancelled meanwhile
+            run = self._new_run(job, ctx, executor, None, reattached=False)
+            return run, prepared
+        finally:
+            with self._lock:
+                self._reserved -= 1
+                self._reserved_threads -= 1
+
+    def _forget(self, run: Run) -> None:
+        """A run whose start was not committed: it is pending again, for a later pass."""
+        with self._lock:
+            if self._running.get(run.job_id) is run:
+                del self._running[run.job_id]
+            self._queue.stale = True
+        self._request_schedule()
 
     def _plan_and_start(
         self,
@@ -423,13 +530,15 @@ class Scheduler(QObject):
             if needs_thread:
                 threads -= 1
             start.append(job)
-        self._queue.settle(front, {job.id for job in start} | {job.id for job, _ in plan.fail})
+        with self._lock:
+            self._queue.settle(front, {job.id for job in start} | {job.id for job, _ in plan.fail})
         for job, reason in plan.fail:
             self._fail_unstartable(job, reason)
         again = False
         for index, job in enumerate(start):
             if time.perf_counter() > budget_ends:
-                self._queue.put_back(start[index:], front_jobs)
+                with self._lock:
+                    self._queue.put_back(start[index:], front_jobs)
                 again = True
                 break
             if not self._start_job(job, now):

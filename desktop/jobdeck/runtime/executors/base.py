@@ -22,8 +22,11 @@ and, where it has something to do, ``uses_thread(job_type)`` (a job that holds o
 scheduler's ``max_threads`` while it runs: Python code on a thread shares the interpreter
 lock with the GUI), ``time_out(run)`` (the run passed its deadline; by default a cancel,
 after which ``run.returned``/``run.raised`` turn its end into a timeout failure),
-``open(tracker, clock)`` and ``close(deadline)``, ``wait(deadline)`` (for running work at
-shutdown), and for work that can outlive the app ``reattach(run)`` and ``detach_all()``.
+``open(tracker, clock, host)`` and ``close(deadline)``, ``wait(deadline)`` (for running
+work at shutdown), and for work that can outlive the app ``reattach(run)`` and
+``detach_all()``. An executor whose worker just finished a run may report it to the
+scheduler and ask for the next job to start on that same worker in one go
+(``host.next_run(self, (run, outcome))``).
 
 An :class:`Outcome` is the one typed result of a run: its final status, result or error,
 exit code, end time and whether the failure may be retried. The scheduler records it with
@@ -36,7 +39,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import Cancelled, JobContext
@@ -47,7 +50,19 @@ from jobdeck.core.validation import check_json
 if TYPE_CHECKING:
     from jobdeck.core.tracker import JobTracker
 
-__all__ = ["Executor", "Outcome", "Run"]
+__all__ = ["Executor", "ExecutorHost", "Outcome", "Run"]
+
+
+class ExecutorHost(Protocol):
+    """What an executor may ask of the scheduler that runs it."""
+
+    def next_run(
+        self, executor: Executor, finished: tuple[Run, Outcome] | None = None
+    ) -> tuple[Run, Any] | None:
+        """Report ``finished`` (a run and its outcome, as :meth:`Run.report` would) and
+        start the next ready job for ``executor`` on the calling thread, in one commit: its
+        run and what to run, or None to leave it to the scheduler."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +151,18 @@ class Run:
     def reported(self) -> bool:
         return self._reported
 
-    def report(self, outcome: Outcome) -> None:
-        """How the run ended (first call only)."""
+    def claim(self) -> bool:
+        """Take the right to report the run's end; False if it was reported already."""
         with self._claim:
             if self._reported:
-                return
+                return False
             self._reported = True
-        self._report(self, outcome)
+            return True
+
+    def report(self, outcome: Outcome) -> None:
+        """How the run ended (first call only)."""
+        if self.claim():
+            self._report(self, outcome)
 
     # -- outcomes of Python code (callables and coroutines) ------------------------------------
 
@@ -176,9 +196,10 @@ class Executor:
     """A way of running jobs (see the module). Subclasses override :meth:`accepts`,
     :meth:`start` and :meth:`cancel`, and whatever else they need."""
 
-    #: The tracker and clock, once :meth:`open` was called.
+    #: The tracker, clock and scheduler, once :meth:`open` was called.
     tracker: JobTracker
     clock: Clock
+    host: ExecutorHost | None = None
 
     def accepts(self, job_type: JobType) -> bool:
         raise NotImplementedError
@@ -187,10 +208,11 @@ class Executor:
         """Whether a job of ``job_type`` holds one of the scheduler's threads while it runs."""
         return False
 
-    def open(self, tracker: JobTracker, clock: Clock) -> None:
-        """The scheduler starts (GUI thread)."""
+    def open(self, tracker: JobTracker, clock: Clock, host: ExecutorHost | None = None) -> None:
+        """The scheduler ``host`` starts (GUI thread)."""
         self.tracker = tracker
         self.clock = clock
+        self.host = host
 
     def prepare(self, job: Job, job_type: JobType) -> Any:
         """What runs for ``job``; ValueError (naming the field) when it cannot run."""

@@ -36,7 +36,7 @@ from ..protocol import CompletedMsg, FailedMsg
 from ..store_folder import StoreFolder
 from ..supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
 from ..supervisor_records import SupervisorRecords
-from .base import Executor, Outcome, Run
+from .base import Executor, ExecutorHost, Outcome, Run
 
 __all__ = ["FAILURE_TAIL_LINES", "ProcessExecutor", "failure_message", "max_log_bytes"]
 
@@ -130,8 +130,8 @@ class ProcessExecutor(Executor):
             return {}
         return self._programs.stale_jobs(self.clock())
 
-    def open(self, tracker: JobTracker, clock: Clock) -> None:
-        super().open(tracker, clock)
+    def open(self, tracker: JobTracker, clock: Clock, host: ExecutorHost | None = None) -> None:
+        super().open(tracker, clock, host)
         store = tracker.store
         if self._records_dir_arg is not None:
             records = SupervisorRecords(self._records_dir_arg)

@@ -4,7 +4,9 @@ A callable job type's function runs as ``func(ctx, **params)`` on a pool thread;
 returns (or raises) is its outcome. It holds one of the scheduler's ``max_threads`` while it
 runs. A job that times out is failed at once and its thread let go (Python cannot stop a
 thread): the thread finishes on its own time, outside the budget, and whatever it returns
-then is ignored.
+then is ignored. A worker that finished a job starts the next ready callable itself when
+the scheduler allows (:meth:`~jobdeck.runtime.scheduler.Scheduler.next_run`): short jobs
+then run back to back without a round trip through the GUI thread each.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool
@@ -46,8 +47,7 @@ class ThreadExecutor(Executor):
         return True
 
     def start(self, run: Run, prepared: Any) -> None:
-        assert run.job_type is not None
-        self._pool.start(functools.partial(self._work, run, run.job_type.func, prepared))
+        self._pool.start(functools.partial(self._work, run, prepared))
 
     def cancel(self, run: Run) -> None:
         """Nothing to do: the job's code sees ``ctx.cancelled`` (and ``ctx.checkpoint()``)."""
@@ -56,13 +56,21 @@ class ThreadExecutor(Executor):
         """Fail the job now; its thread, which may never look at its context, is let go."""
         run.report(Outcome.failed(run.timeout_message, retry=True))
 
-    def _work(self, run: Run, func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        """Pool thread: run the job's function and report how it ended."""
-        try:
-            outcome = run.returned(func(run.ctx, **kwargs))
-        except BaseException as exc:
-            outcome = run.raised(exc)
-        run.report(outcome)
+    def _work(self, run: Run, kwargs: dict[str, Any]) -> None:
+        """Pool thread: run the job's function and report how it ended; then the next one
+        the scheduler hands this worker, if any."""
+        step: tuple[Run, Any] | None = (run, kwargs)
+        while step is not None:
+            run, kwargs = step
+            assert run.job_type is not None
+            try:
+                outcome = run.returned(run.job_type.func(run.ctx, **kwargs))
+            except BaseException as exc:
+                outcome = run.raised(exc)
+            if self.host is None:
+                run.report(outcome)
+                return
+            step = self.host.next_run(self, (run, outcome))
 
     def wait(self, deadline: float) -> None:
         self._pool.waitForDone(_ms_until(deadline))
