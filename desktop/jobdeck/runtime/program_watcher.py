@@ -23,8 +23,9 @@ that was running before the app started (:meth:`reattach`):
 Waits use ``poll``, never ``select``, so they work whatever the number of open files.
 
 Callbacks run on the watcher thread: ``on_started(pid)`` once the program runs (fresh
-spawns only), ``on_line(line)`` per line, then ``on_exit(outcome)`` exactly once, unless
-:meth:`detach` was called first.
+spawns only), ``on_line(line)`` per line, then ``on_exit(end)`` exactly once, unless
+:meth:`detach` was called first. (Longer than most modules: one watcher thread's life —
+start, follow, end, stop — kept together so that its locking reads in one place.)
 """
 
 from __future__ import annotations

@@ -54,6 +54,9 @@ listed are ignored, so newer senders can add fields. Example::
 :func:`parse_message` turns one line into a message object and :func:`encode_message` does
 the reverse; :class:`LineBuffer` frames a byte stream into lines. Everything invalid raises
 :class:`ProtocolError` whose text says exactly what is wrong. Stdlib only, no Qt.
+
+Longer than most modules, as the protocol's one reference: its tables are the documentation,
+and :mod:`jobdeck.worker` mirrors its constants (a test compares them).
 """
 
 from __future__ import annotations

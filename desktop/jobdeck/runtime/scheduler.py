@@ -17,7 +17,8 @@ later than :data:`MAX_TIMER_MS`, so a far ``run_at`` or a wall-clock jump is fin
 polls. One pass spends at most :data:`PASS_BUDGET` seconds starting jobs, then lets the GUI
 breathe and continues in the next pass. The pending jobs themselves are kept in a
 :class:`~jobdeck.runtime.ready_queue.ReadyQueue`. (A little over 500 lines: the policy's
-parts — slots, threads, time, timeouts, re-attaching — share the scheduler's state.)
+parts — slots, threads, time, timeouts, the chained start — share its state; starting and
+stopping are :mod:`.scheduler_lifecycle`'s.)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from jobdeck.core.tracker import JobTracker, UnknownJob
 from .executors.base import Executor, Outcome, Run
 from .ready_queue import ReadyQueue, start_order
 from .recording import OutcomeRecorder
+from .scheduler_lifecycle import Lifecycle
 
 __all__ = ["DEFAULT_MAX_THREADS", "MAX_TIMER_MS", "PASS_BUDGET", "Scheduler"]
 
@@ -62,7 +64,7 @@ _FINAL = frozenset({EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED})
 _SCHEDULE_ON = _FINAL | {EventKind.CREATED, EventKind.RETRYING}
 
 
-class Scheduler(QObject):
+class Scheduler(QObject, Lifecycle):
     """Runs queued jobs on ``executors``: at most ``max_workers`` at once, by priority,
     dependencies and time (see the module).
 
@@ -193,115 +195,7 @@ class Scheduler(QObject):
         with self._lock:
             return list(self._running)
 
-    # -- starting and stopping ----------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start running queued jobs (those already pending too), after re-attaching the
-        jobs an earlier app left running. GUI thread."""
-        if self._started:
-            return
-        if self._stopping:
-            raise RuntimeError("this scheduler was shut down; create a new one")
-        if not self._executors:
-            raise ValueError("a scheduler needs at least one executor to run jobs")
-        self._started = True
-        for executor in self._executors:
-            executor.open(self._tracker, self._clock, self)
-        unsubscribe = self._tracker.subscribe(self._on_event)
-        self._unsubscribe = [unsubscribe]
-        # Destroyed without shutdown(): the tracker must stop calling into this object.
-        self.destroyed.connect(lambda *_: unsubscribe())
-        self._reattach()
-        self._schedule()
-
-    def poke(self) -> None:
-        """Re-evaluate the queue now (after advancing a fake clock, for example). GUI thread."""
-        self._schedule()
-
-    def shutdown(
-        self, cancel_running: bool = True, timeout: float = 10, *, keep_processes: bool = False
-    ) -> bool:
-        """Stop starting jobs and wait up to ``timeout`` s for running ones; GUI thread.
-
-        With ``cancel_running`` running jobs are cancelled first; otherwise they may finish,
-        and whatever still runs when ``timeout`` passes is cancelled then. With
-        ``keep_processes`` work that can outlive the app (process jobs) is left running
-        instead (still ``running`` in the store, for the next app to re-attach). Pending
-        jobs stay pending. Returns True when nothing this scheduler watches is left running
-        (code that ignores cancellation can keep its thread busy; it is logged). Idempotent.
-        """
-        if self._stopping:
-            with self._lock:
-                return not self._running
-        self._stopping = True
-        self._timer.stop()
-        deadline = time.monotonic() + max(0.0, timeout)
-        if keep_processes:
-            detached: list[str] = []
-            for executor in self._executors:
-                detached += executor.detach_all()
-            with self._lock:
-                for job_id in detached:
-                    self._running.pop(job_id, None)
-            if detached:
-                log.info("left %d process job(s) running in the background", len(detached))
-        if cancel_running:
-            self._cancel_all()
-        self._wait(deadline)
-        with self._lock:
-            leftover = bool(self._running)
-        if leftover and not cancel_running:
-            self._cancel_all()
-            self._wait(time.monotonic() + _grace_of(self._executors) + 0.5)
-        done = True
-        for executor in self._executors:
-            done = executor.close(deadline) and done
-        if not done:
-            log.warning("shutdown: a job ignored cancellation; its worker thread still runs")
-        self._recorder.close()
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
-        with self._lock:
-            return done and not self._running
-
-    def _cancel_all(self) -> None:
-        for job_id in self.running_job_ids():
-            try:
-                self._tracker.cancel_job(job_id)
-            except Exception:
-                log.exception("could not cancel job %s at shutdown", job_id)
-
-    def _wait(self, deadline: float) -> None:
-        for executor in self._executors:
-            executor.wait(deadline)
-
-    # -- re-attaching (GUI thread, at start) ----------------------------------------------------
-
-    def _reattach(self) -> None:
-        """Take over the jobs an earlier app left running (the tracker's
-        :meth:`~jobdeck.core.tracker.JobTracker.jobs_to_reattach`): the first executor
-        that can watch one again does; a job none can is failed as lost."""
-        now = self._clock()
-        for job in self._tracker.jobs_to_reattach():
-            ctx = self._tracker.context(job.id)
-            if ctx is None:
-                continue
-            deadline = None
-            if job.timeout is not None:
-                deadline = (job.started_ts if job.started_ts is not None else now) + job.timeout
-            for executor in (*self._executors, None):
-                run = self._new_run(job, ctx, executor, deadline, reattached=True)
-                if executor is None:
-                    run.report(Outcome.failed("lost: nothing here can watch it again", retry=True))
-                elif executor.reattach(run):
-                    break
-                else:
-                    with self._lock:
-                        self._running.pop(job.id, None)
-            if job.cancel_requested:
-                ctx.cancel_event.set()
-                self._cancel(run)
+    # -- runs ---------------------------------------------------------------------------------
 
     def _new_run(
         self,
@@ -632,11 +526,6 @@ class Scheduler(QObject):
         if ctx.cancelled:
             self._cancel(run)
         return True
-
-
-def _grace_of(executors: Iterable[Any]) -> float:
-    """The longest grace period an executor gives a job it stops (SIGTERM -> SIGKILL)."""
-    return max((float(getattr(e, "grace", 0.0)) for e in executors), default=0.0)
 
 
 def _check_count(value: object, name: str = "max_workers") -> None:
