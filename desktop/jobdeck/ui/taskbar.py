@@ -69,7 +69,8 @@ def summary_text(jobs: Iterable[Job]) -> str:
     if not active:
         return translate("Taskbar", "No active jobs")
     known = [j for j in active if j.progress.total]
-    text = translate("Taskbar", "%n job(s)", None, len(active))
+    count = len(active)  # (a call inside translate()'s arguments hides it from lupdate)
+    text = translate("Taskbar", "%n job(s)", None, count)
     if known:
         total = sum(j.progress.total for j in known)
         current = sum(min(j.progress.current, j.progress.total) for j in known)

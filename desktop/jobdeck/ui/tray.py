@@ -379,7 +379,8 @@ class TrayController(QObject):
             self._notify_one(batch[0])
             return
         failed = [j for j in batch if j.status is JobStatus.FAILED]
-        title = translate("TrayController", "%n job(s) finished", None, len(batch))
+        count = len(batch)  # (a call inside translate()'s arguments hides it from lupdate)
+        title = translate("TrayController", "%n job(s) finished", None, count)
         if failed:
             title = translate("TrayController", "{finished}, {failed} failed").format(
                 finished=title, failed=len(failed)
