@@ -144,11 +144,25 @@ def accessible_nodes(root: QObject) -> Iterator[tuple[QAccessibleInterface, str]
         yield node, path
         if node.role() in (QAccessible.Role.Table, QAccessible.Role.Tree):
             continue
+        if node.role() == QAccessible.Role.ComboBox:
+            continue  # its popup list repeats the items; the combo box speaks for it
         for i in range(node.childCount()):
             child = node.child(i)
             if child is not None and child.isValid():
                 name = child.text(QAccessible.Text.Name)
                 stack.append((child, f"{path} / {child.role().name}({name!r})"))
+
+
+def has_name(node: QAccessibleInterface) -> bool:
+    """Whether a screen reader can say what ``node`` is. On Linux a combo box's Name is its
+    current value (Qt's choice); what it is comes from an accessible name or a label."""
+    if not node.text(QAccessible.Text.Name).strip():
+        return False
+    if node.role() == QAccessible.Role.ComboBox:
+        obj = node.object()
+        labelled = node.relations(QAccessible.Relation.Label)
+        return bool(labelled) or (isinstance(obj, QWidget) and bool(obj.accessibleName()))
+    return True
 
 
 def is_interactive(node: QAccessibleInterface) -> bool:

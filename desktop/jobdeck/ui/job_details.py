@@ -189,6 +189,7 @@ class JobDetails(QWidget):
 
         # tabs
         self.tabs = QTabWidget(self)
+        self.tabs.setAccessibleName(translate("JobDetails", "About the job"))
         self.log_view = self._text_view(mono)
         self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
         self.fields: dict[str, QLabel] = {}
@@ -205,6 +206,7 @@ class JobDetails(QWidget):
             label.setAccessibleName(translate("JobDetails", FIELD_LABELS[name]).rstrip(":"))
             form.addRow(caption, label)
         self.info_view = QScrollArea(self)
+        self.info_view.setAccessibleName(translate("JobDetails", "Facts about the job"))
         self.info_view.setWidget(info)
         self.info_view.setWidgetResizable(True)
         self.info_view.setFrameShape(QFrame.Shape.NoFrame)

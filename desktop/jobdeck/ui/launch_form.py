@@ -150,6 +150,9 @@ class LaunchForm(QWidget):
         body_layout.addWidget(self.general_error)
         body_layout.addStretch(1)
         scroller = QScrollArea(self)
+        scroller.setAccessibleName(
+            translate("LaunchForm", "Parameters of {type}").format(type=title)
+        )
         scroller.setWidget(body)
         scroller.setWidgetResizable(True)
         scroller.setFrameShape(QFrame.Shape.NoFrame)
