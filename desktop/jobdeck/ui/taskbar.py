@@ -51,6 +51,8 @@ FRAME_MS = 33
 SETTINGS_POS_KEY = "taskbar/pos"
 SETTINGS_ANCHOR_KEY = "taskbar/anchor"
 SCREEN_MARGIN = 16
+#: Rows shown when docked in the main window (Wayland without XWayland).
+DOCKED_MAX_ROWS = 4
 #: The fallback screen area when Qt knows no screen (the smallest supported desktop).
 FALLBACK_AREA = QRect(0, 0, 1280, 800)
 
@@ -504,8 +506,8 @@ class Taskbar(QWidget):
 
     def _row_limit(self) -> int:
         """How many rows fit: ``max_rows``, fewer when the screen area is too short."""
-        if not self._floating:
-            return self.max_rows
+        if not self._floating:  # a dock shares its window's height: a few rows, "+N more"
+            return min(self.max_rows, DOCKED_MAX_ROWS)
         layout = self._panel_layout
         margins = layout.contentsMargins()
         spacing = layout.spacing()
