@@ -159,6 +159,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>About the job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Facts about the job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Job log</source>
         <translation type="unfinished"></translation>
     </message>
@@ -408,6 +416,10 @@ Started {started}</source>
     </message>
     <message>
         <source>Queue a {type} job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Parameters of {type}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

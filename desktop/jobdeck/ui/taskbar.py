@@ -790,8 +790,9 @@ class Taskbar(QWidget):
             f"#taskbarMore {{ color: {link.name()}; border: none; padding: 1px 4px; }}"
             "#taskbarMore:hover { text-decoration: underline; }"
             "#taskbarMore:focus { text-decoration: underline; }"
+            "#JobRow { border: 1px solid transparent; border-radius: 6px; }"
             f"#JobRow:focus {{ background-color: rgba({focus.red()}, {focus.green()},"
-            f" {focus.blue()}, 48); border-radius: 6px; }}"
+            f" {focus.blue()}, 48); border-color: {focus.name()}; }}"
         )
 
     def changeEvent(self, event: QEvent) -> None:
