@@ -231,3 +231,44 @@ def test_keyboard_focus_stays_in_the_list_when_the_focused_row_leaves(
     signals.push_changed(replace(jobs[0], status=JobStatus.COMPLETED, progress=Progress(1, 1)))
     qtbot.waitUntil(lambda: len(bar.rows()) == 1, timeout=3000)
     qtbot.waitUntil(lambda: bar.row_for(jobs[1].id).hasFocus(), timeout=3000)
+
+
+def test_view_menu_brings_the_keyboard_to_the_taskbar(qtbot, qapp, tmp_path) -> None:
+    """The real app: View > Go to the taskbar (Ctrl+Shift+T) from the main window focuses
+    the first row of the floating taskbar, even while it kept out of the window's way."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QKeySequence
+
+    from jobdeck.app import JobdeckApp, QuitChoice
+    from jobdeck.settings import AppSettings
+
+    settings = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    app = JobdeckApp(
+        qapp,
+        tmp_path / "jobs.db",
+        settings=settings,
+        confirm_quit=lambda *_: QuitChoice.STAY,
+        on_quit=lambda: None,
+        session_bus=None,
+    )
+    try:
+        app.start()
+        job = app.tracker.enqueue("countdown", {"seconds": 30}, title="Count down")
+        qtbot.waitUntil(lambda: len(app.taskbar.rows()) == 1, timeout=10_000)
+        actions = {
+            a.shortcut().toString(): a
+            for menu in app.window.menuBar().actions()
+            for a in menu.menu().actions()
+        }
+        go = actions[QKeySequence("Ctrl+Shift+T").toString()]
+        go.trigger()
+        row = app.taskbar.row_for(job.id)
+        qtbot.waitUntil(lambda: row.hasFocus() and app.taskbar.isVisible(), timeout=5000)
+        with qtbot.waitSignal(app.taskbar.jobActivated, timeout=2000) as opened:
+            qtbot.keyClick(row, Qt.Key.Key_Return)
+        assert opened.args == [job.id]
+        qtbot.waitUntil(lambda: app.window.details.job is not None, timeout=5000)
+        assert app.window.details.job.id == job.id  # Enter opened it in the window
+        app.tracker.cancel_job(job.id)
+    finally:
+        app.shutdown()

@@ -305,3 +305,25 @@ def test_animate_setting_reaches_the_tray(qtbot, tmp_path, qapp):
         assert app.tray.animate is True and settings.tray_animate is True
     finally:
         app.shutdown()
+    settings.sync()  # the next start reads it back
+    reopened = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    assert reopened.tray_animate is True
+
+
+def test_the_ring_turns_again_for_jobs_started_after_an_idle_spell(
+    qtbot, tracker, signals, monkeypatch
+):
+    calls = TrayCalls(monkeypatch)
+    tray = make_tray(qtbot, tracker, signals)
+    for round_ in range(2):
+        qtbot.wait(600)  # idle: nothing runs, nothing is sent
+        sent = len(calls.icons)
+        qtbot.wait(400)
+        assert len(calls.icons) == sent, round_
+        busy = make_job(f"scan {round_}", total=0)
+        signals.push_added(busy)
+        qtbot.waitUntil(lambda n=sent: len(calls.icons) >= n + 3, timeout=3000)  # turning
+        signals.push_changed(replace(busy, status=JobStatus.COMPLETED))
+        qtbot.waitUntil(lambda: tray.tooltip().endswith("idle"), timeout=3000)
+        assert not tray.is_animating()
+    tray.dispose()

@@ -51,6 +51,8 @@ FRAME_MS = 33
 SETTINGS_POS_KEY = "taskbar/pos"
 SETTINGS_ANCHOR_KEY = "taskbar/anchor"
 SCREEN_MARGIN = 16
+#: How long :meth:`Taskbar.focus_rows` waits for the window manager to activate the panel.
+ACTIVATION_WAIT_MS = 2000
 #: Rows shown when docked in the main window (Wayland without XWayland).
 DOCKED_MAX_ROWS = 4
 #: The fallback screen area when Qt knows no screen (the smallest supported desktop).
@@ -174,6 +176,7 @@ class Taskbar(QWidget):
         probe.deleteLater()
         self._avoided: QWidget | None = None
         self._out_of_the_way = False  # hidden because the avoided window leaves no room
+        self._focus_on_activation: QWidget | None = None
         self._screen: QScreen | None = None
         self._area_override: QRect | None = None
         self.refresh_count = 0  # how many coalesced refreshes ran (for tests and profiling)
@@ -298,17 +301,31 @@ class Taskbar(QWidget):
         (else its first button). False when the user turned the taskbar off."""
         if not self._enabled:
             return False
+        rows = self.rows()
+        target: QWidget = rows[0] if rows else self.collapse_button
+        activate = self._floating and not self.isActiveWindow()
+        if activate:
+            # The window manager activates the panel later: focus the row then too (a window
+            # shown just now gives the focus to its first button), and meanwhile keep out of
+            # no window's way (the one the keyboard comes from is still active).
+            self._focus_on_activation = target
         self._out_of_the_way = False
         if not self._jobs:  # nothing to show: stay up a while, like a reveal
             self._idle_timer.start(max(self.keep_finished_ms, 1500))
         self._update_visibility()
-        if self._floating:
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if activate:
             self.raise_()
             self.activateWindow()
-        rows = self.rows()
-        target: QWidget = rows[0] if rows else self.collapse_button
-        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            QTimer.singleShot(ACTIVATION_WAIT_MS, self, self._give_up_activation)
         return True
+
+    def _give_up_activation(self) -> None:
+        """The window manager did not activate the panel (focus stealing prevention): the
+        panel goes back to keeping out of the way."""
+        if self._focus_on_activation is not None:
+            self._focus_on_activation = None
+            self._place()
 
     def is_collapsed(self) -> bool:
         return self._collapsed
@@ -623,6 +640,8 @@ class Taskbar(QWidget):
         window = self._avoided
         if window is None or not window.isVisible() or not window.isActiveWindow():
             return None
+        if self._focus_on_activation is not None or self.isActiveWindow():
+            return None  # the keyboard is on its way here (or here): stay
         return window.frameGeometry()
 
     def _free_corner(self, size: QSize, blocker: QRect) -> QRect | None:
@@ -797,6 +816,11 @@ class Taskbar(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            target, self._focus_on_activation = self._focus_on_activation, None
+            if target is not None:
+                with contextlib.suppress(RuntimeError):  # the row may be gone by now
+                    target.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
         if event.type() == QEvent.Type.PaletteChange:
             self._style_panel()
             self.app_icon_label.setPixmap(icons.pixmap("jobdeck", 18, icons.foreground(self)))
