@@ -10,6 +10,7 @@ translations (:mod:`jobdeck.i18n`) only when PySide6 is already loaded, i.e. in 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,13 +38,19 @@ def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
     return text
 
 
+_qt_translate: Callable[[str, str, str | None, int], str] | None = None
+
+
 def translate(context: str, text: str, disambiguation: str | None = None, n: int = -1) -> str:
     """:func:`jobdeck.i18n.translate` when PySide6 is loaded, else ``text`` as it is (with
     ``%n`` and ``(s)`` worked out as in English)."""
-    if "PySide6.QtCore" in sys.modules:
+    global _qt_translate
+    if _qt_translate is None and "PySide6.QtCore" in sys.modules:
         from jobdeck.i18n import translate as qt_translate
 
-        return qt_translate(context, text, disambiguation, n)
+        _qt_translate = qt_translate
+    if _qt_translate is not None:
+        return _qt_translate(context, text, disambiguation, n)
     if n >= 0:
         text = text.replace("%n", str(n)).replace("(s)", "" if n == 1 else "s")
     return text
