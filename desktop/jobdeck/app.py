@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from jobdeck.core import JobTracker
 from jobdeck.core.registry import JobRegistry
+from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
 from jobdeck.platform.launcher_entry import LauncherProgress
 from jobdeck.platform.notifications import Notifier, Urgency
@@ -39,6 +40,7 @@ from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.tray import TrayController
+from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +135,17 @@ class JobdeckApp(QObject):
             keep_finished_ms=self.settings.keep_finished_ms,
             type_icons={t.name: t.icon for t in self.registry},
             always_show=self.settings.taskbar_always_show,
+            floating=taskbar_floats(qapp.platformName()),  # docked on native Wayland
         )
         self.taskbar.avoid_window(self.window)
+        if not self.taskbar.floating:
+            self.window.dock_taskbar(self.taskbar)
         self.tray = TrayController(
             self.tracker,
             self.signals,
             notify_after_s=self.settings.notify_after_s,
             notifications_enabled=self.settings.notifications,
+            animate=self.settings.tray_animate,
         )
         # Desktop integration: notifications through the desktop's server (the tray balloon
         # only as the last resort), progress on the dock icon, staying awake while jobs run.
@@ -167,6 +173,7 @@ class JobdeckApp(QObject):
         self.window.quitRequested.connect(self.request_quit)
         self.window.settingsRequested.connect(self.edit_settings)
         self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
+        self.window.focusTaskbarRequested.connect(self.taskbar.focus_rows)
         self._signal_notifier: QSocketNotifier | None = None
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -220,9 +227,12 @@ class JobdeckApp(QObject):
             return
         self.settings.close_hint_shown = True
         self.tray.tell(
-            "Jobdeck is still running",
-            "It keeps watching your jobs from the tray. Click the tray icon to open the "
-            "window again; choose Quit from its menu to quit.",
+            translate("JobdeckApp", "Jobdeck is still running"),
+            translate(
+                "JobdeckApp",
+                "It keeps watching your jobs from the tray. Click the tray icon to open the "
+                "window again; choose Quit from its menu to quit.",
+            ),
         )
 
     def toggle_taskbar(self) -> None:
@@ -245,6 +255,7 @@ class JobdeckApp(QObject):
             taskbar_always_show=s.taskbar_always_show,
             sleep_inhibit=s.sleep_inhibit,
             sleep_inhibit_after_min=s.sleep_inhibit_after_min,
+            tray_animate=s.tray_animate,
         )
 
     def apply_settings(self, values: SettingsValues) -> None:
@@ -264,6 +275,8 @@ class JobdeckApp(QObject):
         s.sleep_inhibit = values.sleep_inhibit
         s.sleep_inhibit_after_min = values.sleep_inhibit_after_min
         self.sleep_inhibitor.set_policy(values.sleep_inhibit, 60.0 * values.sleep_inhibit_after_min)
+        s.tray_animate = values.tray_animate
+        self.tray.animate = values.tray_animate
         if values.taskbar_corner != s.taskbar_corner:
             s.taskbar_corner = values.taskbar_corner
             self.taskbar.set_corner(values.taskbar_corner)
@@ -338,25 +351,32 @@ class JobdeckApp(QObject):
             obj.deleteLater()
 
     def _ask_quit(self, running: int, processes: int) -> QuitChoice:
-        jobs = "1 job is" if running == 1 else f"{running} jobs are"
         box = QMessageBox(self.window if self.window.isVisible() else None)
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Quit Jobdeck?")
-        box.setText(f"{jobs} still running.")
-        cancel = box.addButton(
-            f"Cancel {'it' if running == 1 else 'them'} and quit",
-            QMessageBox.ButtonRole.DestructiveRole,
-        )
+        box.setWindowTitle(translate("JobdeckApp", "Quit Jobdeck?"))
+        if running == 1:
+            box.setText(translate("JobdeckApp", "1 job is still running."))
+            cancel_text = translate("JobdeckApp", "Cancel it and quit")
+        else:
+            box.setText(
+                translate("JobdeckApp", "{count} jobs are still running.").format(count=running)
+            )
+            cancel_text = translate("JobdeckApp", "Cancel them and quit")
+        cancel = box.addButton(cancel_text, QMessageBox.ButtonRole.DestructiveRole)
         keep = None
         if processes:
             box.setInformativeText(
-                "External programs can keep running in the background; Jobdeck picks them "
-                "up again when it next starts."
+                translate(
+                    "JobdeckApp",
+                    "External programs can keep running in the background; Jobdeck picks "
+                    "them up again when it next starts.",
+                )
             )
             keep = box.addButton(
-                "Keep running in the background and quit", QMessageBox.ButtonRole.AcceptRole
+                translate("JobdeckApp", "Keep running in the background and quit"),
+                QMessageBox.ButtonRole.AcceptRole,
             )
-        stay = box.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
+        stay = box.addButton(translate("JobdeckApp", "Stay"), QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(stay)
         box.exec()
         clicked = box.clickedButton()
@@ -439,8 +459,11 @@ def run_app(db_path: str | None, *, demo: bool = False, argv: list[str] | None =
     os.environ.setdefault("QT_API", "pyside6")
     import qasync  # after PySide6, so qasync picks the right binding
 
+    if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
+        log.info("Wayland session with XWayland: running on X11 (QT_QPA_PLATFORM=xcb)")
     qapp = QApplication.instance() or QApplication(argv or sys.argv)
     assert isinstance(qapp, QApplication)
+    install_translators(qapp)  # $JOBDECK_LANG or the system's languages
     apply_theme(qapp, os.environ.get("JOBDECK_THEME", "system"))
     qapp.setApplicationName("Jobdeck")
     qapp.setOrganizationName("Jobdeck")

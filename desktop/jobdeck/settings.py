@@ -29,6 +29,7 @@ class AppSettings:
         "taskbar/visible": True,
         "taskbar/always_show": False,
         "tray/close_hint_shown": False,
+        "tray/animate": True,
         "sleep/inhibit": "long",
         "sleep/inhibit_after_min": 10,
     }
@@ -146,6 +147,15 @@ class AppSettings:
     @close_hint_shown.setter
     def close_hint_shown(self, value: bool) -> None:
         self.qsettings.setValue("tray/close_hint_shown", bool(value))
+
+    @property
+    def tray_animate(self) -> bool:
+        """Turn the tray icon's busy ring (a few frames a second); False: a still ring."""
+        return self._bool("tray/animate")
+
+    @tray_animate.setter
+    def tray_animate(self, value: bool) -> None:
+        self.qsettings.setValue("tray/animate", bool(value))
 
     @property
     def sleep_inhibit(self) -> str:
