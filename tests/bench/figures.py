@@ -15,7 +15,8 @@ __all__ = ["figure", "info", "median", "percentile"]
 
 def figure(name: str, value: float, unit: str, budget: str, ok: bool) -> int:
     """Print a figure that has a budget; 0 when within it, 1 when over."""
-    print(f"{name} {value:.3f} {unit} (budget {budget}) {'ok' if ok else 'OVER BUDGET'}".strip())
+    shown = " ".join(part for part in (name, f"{value:.3f}", unit) if part)
+    print(f"{shown} (budget {budget}) {'ok' if ok else 'OVER BUDGET'}", flush=True)
     return 0 if ok else 1
 
 
