@@ -136,7 +136,7 @@ def pool_rate(jobs: int) -> float:
 
 def main() -> int:
     header("commands", f"{JOBS} command jobs running `true`, {SLOTS} at a time")
-    jobs, rounds = (20, 1) if quick() else (JOBS, ROUNDS)
+    jobs, rounds = (10, 1) if quick() else (JOBS, ROUNDS)
     have_tsp = shutil.which("tsp") is not None
     if not have_tsp:
         print("# task-spooler (tsp) is not installed: scripts/install-debian-deps.sh adds it")

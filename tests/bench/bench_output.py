@@ -289,7 +289,7 @@ def run_app(workdir: Path, jobs: int, seconds: float, flood_lines: int) -> dict[
 def main() -> int:
     header("output", f"{JOBS} command jobs printing a percentage per line as fast as they can")
     small = quick()
-    jobs, seconds, flood = (3, 0.5, 30_000) if small else (JOBS, PRINT_SECONDS, FLOOD_LINES)
+    jobs, seconds, flood = (2, 0.3, 10_000) if small else (JOBS, PRINT_SECONDS, FLOOD_LINES)
     print(f"# {jobs} jobs printing for {seconds:g} s each; then one failing job of {flood:,} lines")
     with tempfile.TemporaryDirectory(prefix="jd-output-") as name:
         r = run_app(Path(name), jobs, seconds, flood)
