@@ -264,7 +264,7 @@ def report(r: dict[str, Any]) -> int:
     for depth, cost in r["pages_ms"].items():
         value = float("inf") if cost is None else cost
         if cost is None:
-            print(f"# depth {int(depth):,} was not reached within the scrolling time")
+            print(f"# depth {depth} was not reached within the scrolling time")
         status |= figure(
             f"page_ms_at_{depth}", value, "ms", f"<= {BUDGET_PAGE_MS:g}", value <= BUDGET_PAGE_MS
         )

@@ -521,19 +521,25 @@ class RunningJob:
         when the message goes out). Only the latest call within 1/20 s is sent. Raises
         TypeError or ValueError, naming the argument, for anything else.
         """
-        # The hot path: whole numbers go through two comparisons, anything else is checked
-        # in full. Clamping and building the message happen on the sender thread.
+        # The hot path: an int or float in range passes a type test and two comparisons
+        # (NaN fails them), anything else is checked in full. Clamping and building the
+        # message happen on the sender thread.
         if percent is None:
-            if type(current) is not int or current < 0 or current > _FAST_MAX:
-                if current is None:
-                    raise ValueError("progress needs percent or current (with an optional total)")
+            if current is None:
+                raise ValueError("progress needs percent or current (with an optional total)")
+            kind = type(current)
+            if (kind is not int and kind is not float) or not 0 <= current <= _FAST_MAX:
                 current = _number("current", current)
-            if total is not None and (type(total) is not int or total < 0 or total > _FAST_MAX):
-                total = _number("total", total)
+            if total is not None:
+                kind = type(total)
+                if (kind is not int and kind is not float) or not 0 <= total <= _FAST_MAX:
+                    total = _number("total", total)
         elif current is not None or total is not None:
             raise ValueError("give either percent or current/total, not both")
-        elif type(percent) is not int or percent < 0 or percent > 100:
-            percent = _number("percent", percent)
+        else:
+            kind = type(percent)
+            if (kind is not int and kind is not float) or not 0 <= percent <= _FAST_MAX:
+                percent = _number("percent", percent)
         if message is not None and type(message) is not str:
             if not isinstance(message, str):
                 raise TypeError(f"message must be a string, got {message!r}")
