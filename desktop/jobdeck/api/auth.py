@@ -121,7 +121,7 @@ def guard_middleware(
                     return json_error(401, "wrong token: open the board with `jobdeck board`")
                 login = web.HTTPSeeOther("/")
                 login.set_cookie(rules.cookie, token, httponly=True, samesite="Strict", path="/")
-                return login
+                raise login
             given = _bearer(request) or request.cookies.get(rules.cookie)
             if given is None:
                 response = json_error(

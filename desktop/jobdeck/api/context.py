@@ -67,7 +67,7 @@ async def json_body(request: web.Request, *, required: bool = True) -> dict[str,
     ):
         raise Problem(415, f"send the body as application/json, not {ctype}")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Problem(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:

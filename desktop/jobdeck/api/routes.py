@@ -276,7 +276,10 @@ async def enqueue(request: web.Request) -> web.Response:
     deps = body.get("depends_on") or []
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         raise Problem(422, "depends_on must be a list of job ids", "depends_on")
-    kwargs["depends_on"] = [resolve_job(ctx, d, "depends_on").id for d in deps]
+    try:
+        kwargs["depends_on"] = [resolve_job(ctx, d, "depends_on").id for d in deps]
+    except Problem as exc:  # an unknown id in the body is bad input, not a missing page
+        raise Problem(422, exc.message, exc.field, exc.extra) from None
     try:
         job = ctx.tracker.enqueue(type_name, params, **kwargs)
     except ParamError as exc:
