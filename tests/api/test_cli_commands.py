@@ -18,6 +18,8 @@ import pytest
 from jobdeck.core import JobTracker
 from tests.api.serving import Served, short_dir, wait_for
 
+JOBDECK = (sys.executable, "-m", "jobdeck")
+
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
@@ -220,8 +222,7 @@ def test_watch_json_prints_one_event_a_line_and_ctrl_c_exits_130(app: Served) ->
 
 def test_follow_interrupted_without_a_terminal_leaves_the_job_running(app: Served) -> None:
     follow = subprocess.Popen(
-        [sys.executable, "-m", "jobdeck", "--db", str(app.db), "run", "--follow"]
-        + ["--", "sh", "-c", "echo started; sleep 30"],
+        [*JOBDECK, "--db", str(app.db), "run", "--follow", "--", "sh", "-c", "echo go; sleep 30"],
         env=app.env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -230,10 +231,10 @@ def test_follow_interrupted_without_a_terminal_leaves_the_job_running(app: Serve
     )
     assert follow.stdout is not None and follow.stderr is not None
     job_id = follow.stderr.readline().strip()  # --follow says the new id on stderr
-    assert follow.stdout.readline() == "started\n"
+    assert follow.stdout.readline() == "go\n"
     wait_for(lambda: job_of(app, job_id)["status"] == "running", 30)
     follow.send_signal(signal.SIGINT)
-    out, err = follow.communicate(timeout=30)
+    _, err = follow.communicate(timeout=30)
     assert follow.returncode == 130 and "keeps running" in err
     assert job_of(app, job_id)["status"] == "running"
     ok(app.jobdeck("cancel", job_id))
