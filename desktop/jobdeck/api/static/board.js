@@ -137,7 +137,11 @@ function drawRecent() {
       status.append(el("span", `badge ${job.status}`, job.status));
       const title = el("td", "title", job.title);
       title.title = job.title;
-      if (job.error) title.append(el("span", "error", job.error.message.split("\n")[0]));
+      if (job.error) {
+        const error = el("span", "error", job.error.message.trim().replace(/\s*\n\s*/g, " · "));
+        error.title = job.error.message;
+        title.append(error);
+      }
       row.append(status, title, el("td", "num", fmtTime(job.completed_ts)), el("td", "num", fmtDuration(elapsed(job))));
       return row;
     }),
