@@ -118,7 +118,9 @@ class Browser:
     def page(self) -> Page:
         targets = self.send("Target.getTargets")["targetInfos"]
         target = next(t for t in targets if t["type"] == "page")
-        session = self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
+        session = self.send(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        )
         return Page(self, session["sessionId"])
 
     def close(self) -> None:

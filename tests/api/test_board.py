@@ -29,7 +29,7 @@ def _need_chromium() -> None:
 
 
 def row(job_id: str, part: str = "") -> str:
-    return f'document.querySelector(\'li.job[data-job-id="{job_id}"] {part}\')'
+    return f"document.querySelector('li.job[data-job-id=\"{job_id}\"] {part}')"
 
 
 def percent(page: Page, job_id: str) -> str:
