@@ -185,3 +185,51 @@ def test_install_desktop_adds_and_removes_the_menu_entry(
     assert not entry.exists() and not icon.exists()
     assert main(["install-desktop", "--uninstall"]) == 0
     assert "nothing to remove" in capsys.readouterr().out
+
+
+def test_start_times_for_run_at() -> None:
+    from datetime import datetime
+
+    from jobdeck.cli.times import parse_start_time
+
+    now = datetime(2030, 5, 1, 12, 0, 0).timestamp()
+    assert parse_start_time("+90s", now) == now + 90
+    assert parse_start_time("+5m", now) == now + 300
+    assert parse_start_time("+2h", now) == now + 7200
+    assert parse_start_time("13:30", now) == datetime(2030, 5, 1, 13, 30).timestamp()
+    assert parse_start_time("11:00", now) == datetime(2030, 5, 2, 11, 0).timestamp()  # tomorrow
+    assert parse_start_time("2030-06-01T08:00", now) == datetime(2030, 6, 1, 8).timestamp()
+    for bad in ("soon", "25:00", "+", "12:61"):
+        with pytest.raises(ValueError, match="not a time"):
+            parse_start_time(bad, now)
+
+
+def test_the_watch_view_draws_progress_bars_eta_and_unknown_totals() -> None:
+    import time
+
+    from rich.console import Console
+
+    from jobdeck.api.jsonify import job_to_json
+    from jobdeck.cli.watch import _LiveView
+    from jobdeck.core import Job, JobStatus, Progress
+
+    now = time.time()
+    view = _LiveView()
+    view.update(
+        job_to_json(
+            Job("A1", "command", "Render frames", JobStatus.RUNNING, now - 30,
+                progress=Progress(60, 240, "frame 60"), started_ts=now - 30)
+        )
+    )  # fmt: skip
+    view.update(
+        job_to_json(
+            Job("A2", "command", "Index mail", JobStatus.RUNNING, now - 5,
+                progress=Progress(3, 0, "scanning"), started_ts=now - 5)
+        )
+    )  # fmt: skip
+    console = Console(record=True, width=120, color_system=None)
+    console.print(view.render())
+    text = console.export_text()
+    assert "Render frames — frame 60" in text and "25%" in text and "1m 30s" in text  # ETA
+    assert "Index mail — scanning" in text and "\u2014" in text  # unknown total
+    assert "running" in text
