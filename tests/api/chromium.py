@@ -60,7 +60,7 @@ class Browser:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             pass_fds=(3, 4),
-            preexec_fn=child_fds,  # noqa: PLW1509 - only dup2, before exec
+            preexec_fn=child_fds,  # only dup2 before exec
         )
         for fd in {to_chrome_r, from_chrome_w, high_r, high_w}:
             os.close(fd)
