@@ -29,6 +29,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench_runtime import GapMeter, app, report, spin
@@ -232,7 +233,7 @@ def sse_flood(runtime: Path, clients: int) -> tuple[float, float, list[int]]:
                 text=True,
             )
             assert reader.stdout is not None and reader.stdin is not None
-            line = await loop.run_in_executor(None, reader.stdout.readline)
+            line = await loop.run_in_executor(threads, reader.stdout.readline)
             assert line.strip() == "ready", line
             reader.stdin.write("go\n")
             reader.stdin.flush()
@@ -243,14 +244,15 @@ def sse_flood(runtime: Path, clients: int) -> tuple[float, float, list[int]]:
         meter.stop()
         if reader is not None:
             assert reader.stdout is not None
-            result = await loop.run_in_executor(None, reader.stdout.readline)
+            result = await loop.run_in_executor(threads, reader.stdout.readline)
             counts.extend(json.loads(result).values())
             reader.wait(timeout=30)
         while service.tracker.active_jobs():
             await asyncio.sleep(0.05)
         service.shutdown()
 
-    loop.run_until_complete(scenario())
+    with ThreadPoolExecutor(1) as threads:
+        loop.run_until_complete(scenario())
     p99, worst = meter.figures()
     return p99, worst, counts
 

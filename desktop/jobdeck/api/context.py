@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,10 @@ class ApiContext:
     listen_url: str | None = None
     #: Set when the server closes, so long waits end at once.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    #: A thread for reads that may take long (statistics of a large store).
+    reader: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="jobdeck-api")
+    )
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("jobdeck_api", ApiContext)

@@ -156,7 +156,7 @@ async def stats(request: web.Request) -> web.Response:
                 by_type[name] = counts
         return {"total": sum(by_status.values()), "by_status": by_status, "by_type": by_type}
 
-    return ok(await asyncio.get_running_loop().run_in_executor(None, count))
+    return ok(await asyncio.get_running_loop().run_in_executor(ctx.reader, count))
 
 
 async def job_types(request: web.Request) -> web.Response:

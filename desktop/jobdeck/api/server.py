@@ -220,6 +220,7 @@ class ApiServer:
         self.streams.close_all()
         if self._ctx is not None:
             self._ctx.closing.set()
+            self._ctx.reader.shutdown(wait=False, cancel_futures=True)
         if self.hub is not None:
             self.hub.close()
 

@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import math
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -100,13 +100,18 @@ class _Client:
         self.lines: dict[str, list[LogEntry]] = {}
         self.dropped_lines: dict[str, int] = {}
         self.finished_seen: dict[str, None] = {}
+        #: Set by the streams' ticker when this client may be sent something.
         self.wake = asyncio.Event()
+        self.ping = False
         self.closed = False
         self.last_sent = -math.inf
+        #: Since when a write to this client has been waiting for its socket (loop time).
+        self.writing_since: float | None = None
+        self.transport: asyncio.Transport | None = None
 
     def offer(self, changes: list[Change]) -> None:
-        """Hub listener: keep each matching job's latest change (and its new lines)."""
-        added = False
+        """Hub listener: keep each matching job's latest change (and its new lines) until
+        the streams' next tick sends them."""
         for change in changes:
             job = change.job
             if not self.filter.matches(job):
@@ -122,9 +127,6 @@ class _Client:
                     del lines[: len(lines) - MAX_WAITING_LINES]
                 if extra > 0:
                     self.dropped_lines[job.id] = self.dropped_lines.get(job.id, 0) + extra
-            added = True
-        if added:
-            self.wake.set()
 
     def remember_finished(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -152,18 +154,71 @@ class _Client:
         self.wake.set()
 
 
-@dataclass
 class Streams:
-    """The open event streams, and how many were dropped for falling behind."""
+    """The open event streams, and the one ticker that paces them all.
 
-    options: StreamOptions = field(default_factory=StreamOptions)
-    open: set[_Client] = field(default_factory=set)
-    dropped: int = 0
-    served: int = 0
+    Every ``min_interval`` seconds (while any stream is open) the ticker wakes each client
+    that has something waiting (or is due a heartbeat) and is not still writing: so each
+    gets at most one message a tick, and no client has a timer of its own. A client whose
+    write has waited for its socket longer than ``send_timeout``, or whose unsent data
+    passes ``max_buffer``, is dropped there. Loop thread only.
+    """
+
+    def __init__(self, options: StreamOptions | None = None) -> None:
+        self.options = options or StreamOptions()
+        self.open: set[_Client] = set()
+        self.dropped = 0
+        self.served = 0
+        self._tick_handle: asyncio.TimerHandle | None = None
+
+    def add(self, client: _Client) -> None:
+        self.open.add(client)
+        self.served += 1
+        if self._tick_handle is None:
+            loop = asyncio.get_running_loop()
+            self._tick_handle = loop.call_later(self.options.min_interval, self._tick)
+
+    def remove(self, client: _Client) -> None:
+        self.open.discard(client)
+
+    def _tick(self) -> None:
+        self._tick_handle = None
+        if not self.open:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        options = self.options
+        for client in list(self.open):
+            if client.closed:
+                continue
+            if client.writing_since is not None:
+                buffered = client.transport.get_write_buffer_size() if client.transport else 0
+                if (
+                    now - client.writing_since > options.send_timeout
+                    or buffered > options.max_buffer
+                ):
+                    self.drop(client)
+                continue
+            if client.pending:
+                client.wake.set()
+            elif now - client.last_sent >= options.heartbeat:
+                client.ping = True
+                client.wake.set()
+        self._tick_handle = loop.call_later(options.min_interval, self._tick)
+
+    def drop(self, client: _Client) -> None:
+        """Cut a client that fell behind (its pending write fails, its handler ends)."""
+        self.dropped += 1
+        client.close()
+        if client.transport is not None:
+            client.transport.abort()
 
     def close_all(self) -> None:
         for client in list(self.open):
             client.close()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
 
 
 def sse_message(event: str, data: str, seq: int | None = None) -> bytes:
@@ -227,8 +282,8 @@ async def stream_jobs(
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.socket_buffer)
     client = _Client(flt, options)
-    streams.open.add(client)
-    streams.served += 1
+    client.transport = transport
+    streams.add(client)
     hub.add_listener(client.offer)
     try:
         last = parse_last_id(
@@ -242,68 +297,40 @@ async def stream_jobs(
             first += message
         else:
             client.offer([Change(c.seq, c.kind, c.job) for c in replay])  # states, no lines
-        await _send(request, resp, client, streams, first)
-        await _serve(request, resp, client, streams)
+            first += client.take_message() or b""
+        await _write(client, resp, streams, first)
+        while True:
+            await client.wake.wait()
+            client.wake.clear()
+            if client.closed:
+                break
+            data = client.take_message()
+            if data is None and client.ping:
+                data = b": ping\n\n"
+            client.ping = False
+            if data is not None:
+                await _write(client, resp, streams, data)
     except _Gone:
         pass
     finally:
         hub.remove_listener(client.offer)
-        streams.open.discard(client)
+        streams.remove(client)
     return resp
 
 
-async def _serve(
-    request: web.Request, resp: web.StreamResponse, client: _Client, streams: Streams
-) -> None:
-    loop = asyncio.get_running_loop()
-    options = client.options
-    next_ping = loop.time() + options.heartbeat
-    while not client.closed:
-        if not client.pending:
-            timeout = next_ping - loop.time()
-            if timeout > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(client.wake.wait(), timeout)
-            client.wake.clear()
-            if client.closed:
-                return
-            if not client.pending:
-                if loop.time() >= next_ping:
-                    await _send(request, resp, client, streams, b": ping\n\n")
-                    next_ping = loop.time() + options.heartbeat
-                continue
-        delay = client.last_sent + options.min_interval - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        message = client.take_message()
-        if message is not None:
-            await _send(request, resp, client, streams, message)
-            next_ping = loop.time() + options.heartbeat
-
-
-async def _send(
-    request: web.Request,
-    resp: web.StreamResponse,
-    client: _Client,
-    streams: Streams,
-    data: bytes,
-) -> None:
-    transport = request.transport
+async def _write(client: _Client, resp: web.StreamResponse, streams: Streams, data: bytes) -> None:
+    transport = client.transport
     if transport is None or transport.is_closing():
         raise _Gone
     if transport.get_write_buffer_size() > client.options.max_buffer:
-        _drop(request, streams)
+        streams.drop(client)
+        raise _Gone
+    loop = asyncio.get_running_loop()
+    client.writing_since = loop.time()
     try:
-        await asyncio.wait_for(resp.write(data), client.options.send_timeout)
-    except TimeoutError:
-        _drop(request, streams)
+        await resp.write(data)
     except (ConnectionError, RuntimeError):
         raise _Gone from None
-    client.last_sent = asyncio.get_running_loop().time()
-
-
-def _drop(request: web.Request, streams: Streams) -> None:
-    streams.dropped += 1
-    if request.transport is not None:
-        request.transport.abort()
-    raise _Gone
+    finally:
+        client.writing_since = None
+    client.last_sent = loop.time()
