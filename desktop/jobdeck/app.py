@@ -20,10 +20,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSocketNotifier, QTimer
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QSocketNotifier,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from jobdeck.api.launch import show_running_app, wait_and_show_running_app
 from jobdeck.api.paths import ApiPaths
@@ -168,7 +176,7 @@ class JobdeckApp(QObject):
         self.window.settingsRequested.connect(self.edit_settings)
         self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
         self._signal_notifier: QSocketNotifier | None = None
-        self.api = make_api(self, db_path, api, self.show_window, self.window.isVisible)
+        self.api = make_api(self, db_path, api, self.window)
 
     # -- lifetime -------------------------------------------------------------------------------
 
@@ -457,24 +465,51 @@ def open_runtime(
     return tracker, Runner(tracker, registry, max_workers=settings.concurrency)
 
 
+class _WindowRequests(QObject):
+    """The API's requests about the main window, carried to the GUI thread (the API serves
+    from a thread of its own). :meth:`show` may be called from any thread: it emits
+    ``showRequested``, queued to the GUI thread, which raises the window. :meth:`visible`
+    answers from a flag the window's Show and Hide events keep: no widget is touched off the
+    GUI thread."""
+
+    showRequested = Signal()
+
+    def __init__(self, owner: JobdeckApp, window: QWidget) -> None:
+        super().__init__(owner)
+        self._visible = window.isVisible()
+        self.showRequested.connect(owner.show_window, Qt.ConnectionType.QueuedConnection)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self._visible = event.type() == QEvent.Type.Show
+        return False
+
+    def show(self) -> None:
+        self.showRequested.emit()
+
+    def visible(self) -> bool:
+        return self._visible
+
+
 def make_api(
     owner: JobdeckApp | JobdeckService,
     db_path: str | os.PathLike[str] | None,
     options: ApiOptions | None,
-    show_window: Callable[[], None] | None = None,
-    window_visible: Callable[[], bool] | None = None,
+    window: QWidget | None = None,
 ) -> ApiServer | None:
     """The local API server of ``owner`` (started by its ``start``), or None."""
     if options is None:
         return None
+    requests = _WindowRequests(owner, window) if isinstance(owner, JobdeckApp) and window else None
     return ApiServer(
         owner.tracker,
         owner.registry,
         options.paths,
         db=None if db_path is None else os.fspath(db_path),
         listen=options.listen,
-        show_window=show_window,
-        window_visible=window_visible,
+        show_window=requests.show if requests else None,
+        window_visible=requests.visible if requests else None,
         stream_options=options.stream,
     )
 

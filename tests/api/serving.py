@@ -3,7 +3,6 @@ and the real ``jobdeck serve`` in a subprocess."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -11,13 +10,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from jobdeck.api.client import ApiClient, AppUnreachable
 from jobdeck.api.paths import ApiPaths, store_key
@@ -27,7 +24,6 @@ from jobdeck.core import JobTracker
 from jobdeck.jobs import builtin_registry
 
 DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
-T = TypeVar("T")
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "it") -> Any:
@@ -54,27 +50,16 @@ def short_dir(prefix: str = "jd") -> Iterator[Path]:
 
 @dataclass
 class LoopServer:
-    """An :class:`ApiServer` for ``tracker`` on its own asyncio loop in a thread."""
+    """An :class:`ApiServer` for ``tracker`` (it serves from a thread of its own)."""
 
     tracker: JobTracker
     paths: ApiPaths
     listen: Listen | None = None
     stream: StreamOptions = field(default_factory=StreamOptions)
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     server: ApiServer | None = None
 
     def __post_init__(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self.server = self.call(self._start)
-        self.call_async(self.server.ready)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def _start(self) -> ApiServer:
-        server = ApiServer(
+        self.server = ApiServer(
             self.tracker,
             builtin_registry(),
             self.paths,
@@ -82,34 +67,15 @@ class LoopServer:
             listen=self.listen,
             stream_options=self.stream,
         )
-        server.start()
-        return server
-
-    def call(self, func: Callable[[], T]) -> T:
-        """Run ``func`` on the loop's thread; its result."""
-        done: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                done.set_result(func())
-            except BaseException as exc:
-                done.set_exception(exc)
-
-        self.loop.call_soon_threadsafe(run)
-        return done.result(timeout=30)
-
-    def call_async(self, func: Callable[[], Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(func(), self.loop).result(timeout=30)
+        self.server.start()
+        assert self.server.wait_serving(30)
 
     def client(self) -> ApiClient:
         return ApiClient(self.paths.socket, timeout=30)
 
     def close(self) -> None:
         if self.server is not None:
-            self.call_async(self.server.wait_closed)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
+            self.server.close()
 
 
 def serve_env(runtime: Path, **extra: str) -> dict[str, str]:

@@ -85,7 +85,8 @@ def test_the_desktop_app_serves_its_api_and_raises_its_window(
         assert done["done"] and done["jobs"][0]["status"] == "completed"
         assert job["id"] in app.taskbar.job_ids() or app.tracker.get_job(job["id"])
         assert answer(qtbot, pool, lambda: client.post("/api/app/show"))["shown"] is True
-        assert app.window.isVisible()
+        qtbot.waitUntil(app.window.isVisible, timeout=10_000)  # raised on the GUI thread
+        assert answer(qtbot, pool, client.info)["window_visible"] is True
         client.close()
     finally:
         app.shutdown()

@@ -223,7 +223,7 @@ def sse_flood(runtime: Path, clients: int) -> tuple[float, float, list[int]]:
     async def scenario() -> None:
         service.start()
         assert service.api is not None
-        await service.api.ready()
+        service.api.wait_serving()
         reader = None
         if clients:
             reader = subprocess.Popen(

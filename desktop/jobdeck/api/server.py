@@ -1,10 +1,19 @@
-"""The API server: aiohttp on the app's asyncio (qasync) loop, on a Unix socket and,
-when asked, a TCP port.
+"""The API server: aiohttp on an asyncio loop of its own thread, on a Unix socket and, when
+asked, a TCP port.
 
-:meth:`ApiServer.start` binds the sockets at once (so a second launch finds the app as
-soon as it has the store) and starts serving them when the loop runs. :meth:`ApiServer.close`
-stops listening, removes the socket file and ends the event streams, synchronously (the
-app calls it while quitting); :meth:`ApiServer.wait_closed` finishes the open connections.
+Why a thread of its own and not the GUI's qasync loop (where aiohttp runs fine too): every
+socket write releases the GIL, and while job threads run flat out, taking it back costs
+the writing thread a few milliseconds. 100 event-stream clients at 10 messages a second are
+1,000 writes a second: on the GUI thread that stretched its p99 gap from 27 ms to 224 ms
+(``tests/bench/bench_api.py``); on a thread of its own the GUI does not wait for them.
+The handlers only call the thread-safe tracker; the app's callbacks (``show_window``)
+must be safe to call from this thread (the app marshals them to the GUI thread).
+
+:meth:`ApiServer.start` binds the sockets at once, in the caller's thread (so errors surface
+there and a second launch finds the app as soon as it holds the store), then serves them
+from the thread. :meth:`ApiServer.close` stops listening, removes the socket file, ends the
+streams and waits, finishes the open connections and stops the thread (a second or two at
+most).
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ import ipaddress
 import logging
 import os
 import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -59,10 +70,11 @@ class Listen:
 
 
 class ApiServer:
-    """Serves Jobdeck's local API for ``tracker``. Lives on the loop's (GUI) thread.
+    """Serves Jobdeck's local API for ``tracker`` from a thread of its own.
 
-    ``show_window`` raises the main window (a second launch asks for it); None without a
-    GUI. No Qt here: the app passes its callbacks in.
+    ``show_window()`` raises the main window (a second launch asks for it) and
+    ``window_visible()`` says whether it shows; both are called on the server's thread, so
+    they must be thread-safe; None without a GUI. No Qt here.
     """
 
     def __init__(
@@ -73,8 +85,8 @@ class ApiServer:
         *,
         db: str | None = None,
         listen: Listen | None = None,
-        show_window: object = None,
-        window_visible: object = None,
+        show_window: Callable[[], None] | None = None,
+        window_visible: Callable[[], bool] | None = None,
         stream_options: StreamOptions | None = None,
     ) -> None:
         self.tracker = tracker
@@ -89,21 +101,50 @@ class ApiServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._socket_id: tuple[int, int] | None = None
         self._runner: web.AppRunner | None = None
-        self._task: asyncio.Task[None] | None = None
         self._ctx: ApiContext | None = None
         self._tcp: TcpGuard | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
         self.hub: EventHub | None = None
         self.closed = False
 
     # -- starting -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind the sockets (raising OSError when that fails) and serve them from the loop."""
-        loop = asyncio.get_event_loop()
+        """Bind the sockets (raising OSError when that fails) and serve them from a thread."""
         self.paths.make_directory()
         self._sockets.append(self._bind_unix())
         if self.listen is not None:
             self._sockets.append(self._bind_tcp(self.listen))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="jobdeck-api", daemon=True)
+        self._thread.start()
+
+    def wait_serving(self, timeout: float = 30.0) -> bool:
+        """Wait until the sockets are served (requests made before wait in the backlog)."""
+        return self._serving.wait(timeout)
+
+    def _run(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve())
+        except Exception:
+            log.exception("the local API could not start")
+            self._serving.set()
+            loop.close()
+            return
+        self._serving.set()
+        loop.run_forever()
+        try:
+            loop.run_until_complete(self._finish())
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
         self.hub = EventHub(self.tracker, loop)
         self._ctx = ApiContext(
             tracker=self.tracker,
@@ -111,8 +152,8 @@ class ApiServer:
             hub=self.hub,
             streams=self.streams,
             info=app_info(self._db, self._show_window is not None),
-            show_window=self._show_window,  # type: ignore[arg-type]
-            window_visible=self._window_visible,  # type: ignore[arg-type]
+            show_window=self._show_window,
+            window_visible=self._window_visible,
             listen_url=self.url,
         )
         app = web.Application(
@@ -123,7 +164,10 @@ class ApiServer:
         add_routes(app)
         add_board(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        self._task = loop.create_task(self._serve())
+        await self._runner.setup()
+        for sock in self._sockets:
+            server = await loop.create_server(self._runner.server, sock=sock)  # type: ignore[arg-type]
+            self._servers.append(server)
 
     def _bind_unix(self) -> socket.socket:
         path = self.paths.socket
@@ -150,27 +194,14 @@ class ApiServer:
         sock = socket.create_server((host, listen.port), family=family, backlog=128)
         sock.setblocking(False)
         port = sock.getsockname()[1]
-        extra = (
-            frozenset()
-            if listen.loopback
-            else frozenset({host if family == socket.AF_INET else f"[{host}]"})
-        )
+        named = host if family == socket.AF_INET else f"[{host}]"
+        extra = frozenset() if listen.loopback else frozenset({named})
         self._tcp = TcpGuard(load_or_create_token(self.paths.token), port, extra)
         if not listen.loopback:
             log.warning(
                 "the API listens on %s:%s: other machines can reach it (with the token)", host, port
             )
         return sock
-
-    async def _serve(self) -> None:
-        assert self._runner is not None
-        await self._runner.setup()
-        loop = asyncio.get_running_loop()
-        for sock in self._sockets:
-            if self.closed:
-                return
-            server = await loop.create_server(self._runner.server, sock=sock)  # type: ignore[arg-type]
-            self._servers.append(server)
 
     # -- what it is ---------------------------------------------------------------------------
 
@@ -198,31 +229,41 @@ class ApiServer:
     def token(self) -> str | None:
         return None if self._tcp is None else self._tcp.token
 
-    async def ready(self) -> None:
-        """Wait until the sockets are served."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
     # -- stopping -----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Stop listening, remove the socket file, end the streams and waits. Idempotent;
-        call it on the loop's thread."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop listening, remove the socket file, end the streams and waits, finish open
+        connections and stop the thread (within about ``timeout`` seconds). Idempotent."""
         if self.closed:
             return
         self.closed = True
+        self._remove_socket_file()
+        loop, thread = self._loop, self._thread
+        if thread is not None and thread.is_alive() and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop ended already
+                loop.call_soon_threadsafe(self._stop_serving)
+            thread.join(timeout)
+        for sock in self._sockets:
+            sock.close()
+
+    def _stop_serving(self) -> None:
         for server in self._servers:
             server.close()
-        if not self._servers:
-            for sock in self._sockets:
-                sock.close()
-        self._remove_socket_file()
         self.streams.close_all()
         if self._ctx is not None:
             self._ctx.closing.set()
             self._ctx.reader.shutdown(wait=False, cancel_futures=True)
         if self.hub is not None:
             self.hub.close()
+        assert self._loop is not None
+        self._loop.stop()
+
+    async def _finish(self) -> None:
+        """On the server's thread, after it stopped: let the handlers end, close all."""
+        await asyncio.sleep(0)  # the streams and waits notice they were ended
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._runner.cleanup(), 2.0)
 
     def _remove_socket_file(self) -> None:
         path = self.paths.socket
@@ -233,22 +274,6 @@ class ApiServer:
         if (info.st_dev, info.st_ino) == self._socket_id:  # ours, not a later run's
             with contextlib.suppress(OSError):
                 os.unlink(path)
-
-    async def wait_closed(self, timeout: float = 2.0) -> None:
-        """Close, then finish open connections (at most ``timeout`` seconds)."""
-        self.close()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), timeout)
-        for sock in self._sockets:
-            sock.close()
-        if self._runner is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._runner.cleanup(), timeout)
 
 
 def add_board(app: web.Application) -> None:
