@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
@@ -54,8 +53,7 @@ class Listener:
 
     def close(self) -> None:
         # Closing the response waits for the reading thread: cut the socket under it first.
-        with contextlib.suppress(AttributeError, OSError):
-            self.response.fp.raw._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+        self.response.shutdown()
         self.response.close()
 
 

@@ -253,6 +253,8 @@ def sse_flood(runtime: Path, clients: int) -> tuple[float, float, list[int]]:
 
     with ThreadPoolExecutor(1) as threads:
         loop.run_until_complete(scenario())
+    loop.close()
+    asyncio.set_event_loop(None)
     p99, worst = meter.figures()
     return p99, worst, counts
 

@@ -10,14 +10,14 @@ Errors: :class:`AppUnreachable` when nothing answers on the socket, :class:`ApiE
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from .http11 import Connection, ProtocolError, Response
 
 __all__ = ["ApiClient", "ApiError", "AppUnreachable", "SseEvent", "sse_events"]
 
@@ -35,22 +35,6 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.body = body
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def _path(path: str, query: dict[str, Any] | None) -> str:
@@ -75,7 +59,7 @@ class ApiClient:
     def __init__(self, socket_path: str | os.PathLike[str], timeout: float = 30.0) -> None:
         self.socket_path = os.fspath(socket_path)
         self.timeout = timeout
-        self._conn: _UnixConnection | None = None
+        self._conn: Connection | None = None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -95,7 +79,7 @@ class ApiClient:
         body: Any,
         timeout: float | None,
         reuse: bool = True,
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         """Send a request (``timeout``: seconds per socket operation, None: no limit)."""
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
@@ -105,20 +89,17 @@ class ApiClient:
             conn = self._conn if reuse else None
             fresh = conn is None
             if conn is None:
-                conn = _UnixConnection(self.socket_path, timeout)
+                conn = Connection(self.socket_path, timeout)
             else:
-                conn.timeout = timeout
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
+                conn.set_timeout(timeout)
             try:
-                conn.request(method, path, body=payload, headers=headers)
-                response = conn.getresponse()
+                response = conn.request(method, path, payload, headers)
             except (FileNotFoundError, ConnectionRefusedError) as exc:
                 conn.close()
                 raise AppUnreachable(
                     f"nothing answers on {self.socket_path}: {exc.strerror}"
                 ) from exc
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            except (ProtocolError, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 self._conn = None
                 if fresh or attempt == 2:  # a kept connection may have timed out: once more
@@ -147,7 +128,7 @@ class ApiClient:
         response = self._send(method, _path(path, query), body, wait)
         try:
             raw = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:
             self.close()
             raise AppUnreachable(f"the app went away while answering: {exc}") from exc
         if response.will_close:
@@ -170,7 +151,7 @@ class ApiClient:
 
     def stream(
         self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None
-    ) -> http.client.HTTPResponse:
+    ) -> Response:
         """Open a streamed response on a connection of its own (read it, then close it);
         ``timeout``: seconds the stream may stay silent (None: for ever)."""
         response = self._send("GET", _path(path, query), None, timeout, reuse=False)
@@ -207,7 +188,7 @@ class SseEvent:
         return json.loads(self.data)
 
 
-def sse_events(response: http.client.HTTPResponse) -> Iterator[SseEvent]:
+def sse_events(response: Response) -> Iterator[SseEvent]:
     """The events of a Server-Sent Events response, as they arrive (heartbeats skipped)."""
     event, last_id = "message", None
     data: list[str] = []
