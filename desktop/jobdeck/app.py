@@ -183,7 +183,11 @@ class JobdeckApp(QObject):
     def start(self, *, show_window: bool = True) -> None:
         self.runner.start()
         if self.api is not None:
-            self.api.start()
+            try:
+                self.api.start()
+            except OSError as exc:  # e.g. an unsafe runtime directory: run without it
+                log.warning("the local API is off: %s", exc)
+                self.api = None
         if show_window:
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
@@ -655,7 +659,12 @@ def run_service(
     asyncio.set_event_loop(loop)
     service = JobdeckService(qapp, db_path, settings=settings, api=options)
     service.install_signal_handlers()
-    service.start()
+    try:
+        service.start()
+    except OSError as exc:
+        print(f"jobdeck: cannot serve the API: {exc}", file=sys.stderr)
+        service.shutdown()
+        return 1
     if service.api is not None:
         where = f"{service.api.socket_path}" + (
             f" and {service.api.url}" if service.api.url else ""
