@@ -55,3 +55,25 @@ def test_a_second_launch_raises_the_window_and_another_store_runs_beside(tmp_pat
         status, _, err = stop(first)
         assert status == 0, err
         assert info(session, db) is None  # the socket went with it
+
+
+def test_a_command_starts_the_app_in_the_tray_when_none_runs(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "jobs.db"
+    with XSession() as session:
+        result = subprocess.run(
+            [sys.executable, "-m", "jobdeck", "--db", str(db), "run", "--wait", "--", "true"],
+            env=session.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result
+        assert "starting Jobdeck in the tray" in result.stderr
+        found = info(session, db)
+        assert found is not None and found["gui"] is True and found["window_visible"] is False
+        os.kill(found["pid"], signal.SIGTERM)
+        wait_for(lambda: info(session, db) is None, 30, "the started app to quit")
