@@ -1,4 +1,4 @@
-"""Run Jobdeck's benchmarks on demand: ``python tests/bench/run.py core|runtime|ui|external``.
+"""Run Jobdeck's benchmarks on demand: ``python tests/bench/run.py core|runtime|ui|external|api``.
 
 Each section lives in ``tests/bench/bench_<name>.py`` and has a ``main()`` that prints one
 figure per line (``name value [unit] [(budget ...)]``) and returns non-zero when a figure is
