@@ -312,3 +312,23 @@ def test_restart_second_serve_and_two_stores_side_by_side(runtime: Path, tmp_pat
         for served in (one, two):
             if served.proc is not None:
                 served.stop()
+
+
+def test_output_is_paged_by_offset(app: Served) -> None:
+    script = "for i in $(seq 1 3000); do echo line-$i-$(printf '%080d' $i); done"
+    job_id = ok(app.jobdeck("run", "--wait", "--", "sh", "-c", script)).strip()
+    whole = ok(app.jobdeck("logs", job_id))
+    assert whole.count("\n") == 3000 and whole.endswith(f"line-3000-{3000:080d}\n")
+    pieces, offset = [], 0
+    with app.client() as client:
+        while True:
+            page = client.stream(f"/api/jobs/{job_id}/output", {"offset": offset, "limit": 50_000})
+            with page:
+                data = page.read()
+                assert int(page.getheader("X-Next-Offset") or 0) == offset + len(data)
+                size = int(page.getheader("X-Output-Size") or 0)
+            pieces.append(data)
+            offset += len(data)
+            if offset >= size:
+                break
+    assert len(pieces) >= 5 and b"".join(pieces).decode() == whole

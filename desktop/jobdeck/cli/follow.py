@@ -112,23 +112,26 @@ def _copy_output(
     client: ApiClient, job_id: str, *, follow: bool, lock: threading.Lock | None = None
 ) -> None:
     """Write the job's output to stdout as raw bytes (``follow``: until it ends)."""
-    response = _call(
-        lambda: client.stream(
-            job_path(job_id, "/output"), {"follow": follow, "limit": _PAGE}, timeout=None
-        )
-    )
     out = sys.stdout.buffer
-    with response:
-        while chunk := response.read1(64 * 1024):
-            if lock is None:
-                out.write(chunk)
-                out.flush()
-            else:
+    offset = 0
+    while True:
+        query = {"follow": follow, "offset": offset, "limit": _PAGE}
+        response = _call(lambda q=query: client.stream(job_path(job_id, "/output"), q))
+        with response:
+            while chunk := response.read1(64 * 1024):
+                offset += len(chunk)
+                if lock is None:
+                    out.write(chunk)
+                    out.flush()
+                    continue
                 with lock:
                     _clear_status()
                     out.write(chunk)
                     out.flush()
                     _draw_status()
+        size = int(response.getheader("X-Output-Size") or 0)
+        if follow or offset >= size:  # a followed stream sends it all; a page may not
+            return
 
 
 # -- run --follow ------------------------------------------------------------------------------
