@@ -332,3 +332,9 @@ def test_output_is_paged_by_offset(app: Served) -> None:
             if offset >= size:
                 break
     assert len(pieces) >= 5 and b"".join(pieces).decode() == whole
+
+
+def test_opening_the_window_while_serve_runs_says_there_is_none(app: Served) -> None:
+    result = app.jobdeck()  # `jobdeck --db DB`: the desktop app, on a store `serve` holds
+    assert result.returncode == 1
+    assert "already runs on this store without a window (jobdeck serve" in result.stderr
