@@ -87,8 +87,14 @@ def test_run_options_reach_the_job(app: Served, tmp_path: Path) -> None:
     assert job["run_at_ts"] > time.time() + 3000 and job["status"] == "pending"
     assert job["params"]["argv"][0].endswith("/printenv")  # found on this terminal's PATH
     ok(app.jobdeck("cancel", job["id"]))
-    out = ok(app.jobdeck("run", "--wait", "--shell", "--json", "--", "echo $((6*7)) >", "x.txt"))
+    out = ok(
+        app.jobdeck(
+            "run", "--wait", "--shell", "--json", "--cwd", str(tmp_path), "--",
+            "echo $((6*7)) >", "x.txt",
+        )
+    )  # fmt: skip
     assert json.loads(out)["status"] == "completed"
+    assert (tmp_path / "x.txt").read_text() == "42\n"  # one command line, in --cwd
 
 
 def test_run_follow_shows_output_and_exits_with_the_status(app: Served) -> None:
