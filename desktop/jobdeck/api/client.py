@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -178,11 +177,18 @@ class ApiClient:
         return data
 
 
-@dataclass(frozen=True)
 class SseEvent:
-    event: str
-    data: str
-    id: str | None
+    """One Server-Sent Event: its ``event`` name, ``data`` text and ``id``."""
+
+    __slots__ = ("data", "event", "id")
+
+    def __init__(self, event: str, data: str, id: str | None) -> None:
+        self.event = event
+        self.data = data
+        self.id = id
+
+    def __repr__(self) -> str:
+        return f"SseEvent({self.event!r}, {self.data[:40]!r}, {self.id!r})"
 
     def json(self) -> Any:
         return json.loads(self.data)

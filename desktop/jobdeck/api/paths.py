@@ -9,22 +9,25 @@ same store finds the first::
 
 ``<key>`` is the first 12 hex digits of the SHA-256 of the store's resolved path (the same
 on every start) and the runtime dir is :func:`~jobdeck.runtime.runtime_dir.find_runtime_dir`'s
-choice. No Qt, no aiohttp: the command-line client uses this.
+choice. No Qt, no aiohttp, and few imports: every ``jobdeck`` command starts here. When
+``$XDG_RUNTIME_DIR`` and its ``jobdeck`` folder are already there and safe (the usual case),
+they are taken without importing the runtime-dir machinery, by the same rules it applies.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
+import stat
 from pathlib import Path
 
-from jobdeck.runtime.private_files import private_directory
-from jobdeck.runtime.runtime_dir import find_runtime_dir
-
-__all__ = ["MEMORY", "ApiPaths", "store_path"]
+__all__ = ["MEMORY", "ApiPaths", "store_key", "store_path"]
 
 MEMORY = ":memory:"
+
+try:  # the built-in SHA-256: hashlib would load OpenSSL first, a cost every command pays
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - other Pythons
+    from hashlib import sha256
 
 
 def store_path(db: str | os.PathLike[str] | None) -> Path | None:
@@ -48,15 +51,46 @@ def store_key(db: str | os.PathLike[str] | None) -> str:
     path = store_path(db)
     if path is None:
         return f"mem-{os.getpid()}"
-    return hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:12]
+    return sha256(os.fsencode(path.resolve())).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
+def _ours(path: str, uid: int, *, private: bool) -> bool:
+    """A real directory of ``uid`` that nobody else can write to (``private``: nor read)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    closed = stat.S_IRWXG | stat.S_IRWXO if private else stat.S_IWGRP | stat.S_IWOTH
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & closed
+
+
+def _ready_runtime_dir() -> Path | None:
+    """``$XDG_RUNTIME_DIR/jobdeck`` when it exists and is safe, else None."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not xdg:
+        return None
+    uid = os.getuid()
+    try:
+        parent = os.stat(os.path.dirname(os.path.abspath(xdg)))
+    except OSError:
+        return None
+    others_write = parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if parent.st_uid not in (uid, 0) or (others_write and not parent.st_mode & stat.S_ISVTX):
+        return None
+    folder = os.path.join(xdg, "jobdeck")
+    if _ours(xdg, uid, private=False) and _ours(folder, uid, private=True):
+        return Path(folder)
+    return None
+
+
 class ApiPaths:
     """The files through which the app of one store is reached."""
 
-    directory: Path
-    key: str
+    __slots__ = ("directory", "key")
+
+    def __init__(self, directory: Path, key: str) -> None:
+        self.directory = Path(directory)
+        self.key = key
 
     @classmethod
     def for_store(
@@ -66,8 +100,25 @@ class ApiPaths:
         ``<runtime dir>/jobdeck``. Raises
         :class:`~jobdeck.runtime.runtime_dir.RuntimeDirError` when no safe runtime directory
         exists."""
-        where = Path(directory) if directory is not None else find_runtime_dir().path / "jobdeck"
-        return cls(where, store_key(db))
+        if directory is None:
+            directory = _ready_runtime_dir()
+        if directory is None:
+            from jobdeck.runtime.runtime_dir import find_runtime_dir
+
+            directory = find_runtime_dir().path / "jobdeck"
+        return cls(Path(directory), store_key(db))
+
+    def __repr__(self) -> str:
+        return f"ApiPaths({str(self.directory)!r}, {self.key!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiPaths) and (self.directory, self.key) == (
+            other.directory,
+            other.key,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.directory, self.key))
 
     @property
     def socket(self) -> Path:
@@ -84,4 +135,6 @@ class ApiPaths:
     def make_directory(self) -> Path:
         """Create the directory private to the user (0700), or make it so; raises
         :class:`~jobdeck.runtime.private_files.UnsafePathError` when it cannot be."""
+        from jobdeck.runtime.private_files import private_directory
+
         return private_directory(self.directory)

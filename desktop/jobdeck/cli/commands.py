@@ -16,7 +16,6 @@ from jobdeck.api.jsonify import job_to_json, log_to_json
 from .connect import api_failure, app_paths, connect, read_only_store
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from .render import job_line, job_page, print_json
-from .times import parse_start_time
 
 __all__ = [
     "cmd_board",
@@ -127,6 +126,8 @@ def run_request(args: argparse.Namespace) -> dict[str, Any]:
     if args.timeout:
         body["timeout"] = args.timeout
     if args.at:
+        from .times import parse_start_time
+
         try:
             body["run_at"] = parse_start_time(args.at)
         except ValueError as exc:

@@ -1,4 +1,7 @@
-"""Jobs (as the API's JSON) as text for a terminal: one line for ``ls``, a page for ``show``."""
+"""Jobs (as the API's JSON) as text for a terminal: one line for ``ls``, a page for ``show``.
+
+The formatting helpers (and ``datetime``) are imported when first needed: ``jobdeck run``
+prints only an id and should not pay for them."""
 
 from __future__ import annotations
 
@@ -6,17 +9,12 @@ import json
 import time
 from typing import Any
 
-from jobdeck.ui.formatting import (  # plain text helpers, no Qt
-    EM_DASH,
-    format_duration,
-    format_local_time,
-    format_percent,
-)
-
 __all__ = ["job_line", "job_page", "percent", "print_json"]
 
 
 def percent(job: dict[str, Any]) -> str:
+    from jobdeck.ui.formatting import format_percent  # plain text helpers, no Qt
+
     return format_percent(job["progress"]["percent"])
 
 
@@ -35,6 +33,8 @@ def job_line(job: dict[str, Any]) -> str:
 
 def job_page(job: dict[str, Any], logs: list[dict[str, Any]] | None = None) -> str:
     """What ``show`` prints: the facts a person looks for, then the last log lines."""
+    from jobdeck.ui.formatting import EM_DASH, format_duration, format_local_time
+
     p = job["progress"]
     rows = [
         ("id", job["id"]),
