@@ -32,6 +32,7 @@ class AppSettings:
         "tray/animate": True,
         "sleep/inhibit": "long",
         "sleep/inhibit_after_min": 10,
+        "api/listen_port": 0,
     }
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
@@ -175,3 +176,15 @@ class AppSettings:
     @sleep_inhibit_after_min.setter
     def sleep_inhibit_after_min(self, value: int) -> None:
         self.qsettings.setValue("sleep/inhibit_after_min", int(value))
+
+    # -- the local API (see jobdeck.api) --------------------------------------------------------
+
+    @property
+    def api_listen_port(self) -> int:
+        """The localhost TCP port the API and the browser board listen on; 0: off (the Unix
+        socket is always on)."""
+        return self._int("api/listen_port", 0, 65535)
+
+    @api_listen_port.setter
+    def api_listen_port(self, value: int) -> None:
+        self.qsettings.setValue("api/listen_port", int(value))

@@ -1,4 +1,4 @@
-"""Run Jobdeck's benchmarks on demand: ``python tests/bench/run.py core|runtime|ui|external``
+"""Run Jobdeck's benchmarks on demand: ``python tests/bench/run.py core|runtime|ui|external|api``
 (and ``output|history|startup|commands|store``, issue 15; ``--quick`` runs their small
 variants, which only show that they work).
 
