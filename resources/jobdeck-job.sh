@@ -51,15 +51,18 @@ JOBDECK__DIR=
 JOBDECK__CONNECTOR_PID=
 JOBDECK__HEARTBEAT_PID=
 JOBDECK__DONE=
+JOBDECK__STAMPED=
 
 # The python3 connector: stdin lines -> socket (the first line, hello, is replayed after a
-# reconnect); socket lines -> the file $2. Never exits before stdin ends, so writers never
+# reconnect), each stamped with the time it is sent (the shell writes "timestamp":0, which
+# saves job_progress a fork of date); socket lines -> the file $2. Never exits before stdin ends, so writers never
 # get SIGPIPE. Single quotes only around it: the code itself uses none.
 JOBDECK__PY='
-import collections, os, socket, sys, threading, time
+import collections, os, re, socket, sys, threading, time
 path, inbox = sys.argv[1], sys.argv[2]
 hello, sock, retry_at, delay = None, None, 0.0, 0.05
 backlog = collections.deque(maxlen=100)
+unstamped = re.compile(rb"\"timestamp\":0(?=[,}])")
 def read(s):
     with open(inbox, "ab") as out:
         while True:
@@ -83,6 +86,7 @@ def connect():
     threading.Thread(target=read, args=(s,), daemon=True).start()
     return s
 for line in sys.stdin.buffer:
+    line = unstamped.sub(b"\"timestamp\":%.3f" % time.time(), line, 1)
     if hello is None:
         hello = line
         sock = connect()
@@ -109,8 +113,14 @@ if sock is not None:
 
 # ---------------------------------------------------------------------------- internals
 
+# job__now: sets job__ts to the time in epoch seconds, or 0 when the python3 connector
+# stamps each line as it sends it; bash (5+) has the time without a fork.
 job__now() {
-    date +%s 2>/dev/null || echo 0
+    [ -n "$JOBDECK__STAMPED" ] && job__ts=0 && return
+    case ${EPOCHSECONDS-} in
+        '' | *[!0-9]*) job__ts=$(date +%s 2>/dev/null) || job__ts=0 ;;
+        *) job__ts=$EPOCHSECONDS ;;
+    esac
 }
 
 # job__json_string TEXT: TEXT as a JSON string literal, quotes included.
@@ -142,8 +152,18 @@ job__json_string() {
         END { printf "%s\"", substr(line, 1, length(line) - 1) }'
 }
 
-# job__number TEXT: TEXT as a JSON number (leading zeros dropped), or fail.
-job__number() {
+# job__to_json TEXT: sets job__json to TEXT as a JSON string literal; forks only for text
+# that needs escaping.
+job__to_json() {
+    case $1 in
+        *\\* | *\"* | *[[:cntrl:]]*) job__json=$(job__json_string "$1") ;;
+        *) job__json="\"$1\"" ;;
+    esac
+}
+
+# job__to_number TEXT: sets job__n to TEXT as a JSON number (leading zeros dropped), or
+# fails. No subshell: job_progress is called in loops.
+job__to_number() {
     case $1 in
         '' | *[!0-9.]* | .* | *. | *.*.*) return 1 ;;
     esac
@@ -154,14 +174,19 @@ job__number() {
             *) break ;;
         esac
     done
-    printf '%s' "$job__n"
+}
+
+# job__number TEXT: TEXT as a JSON number on stdout, or fail.
+job__number() {
+    job__to_number "$1" && printf '%s' "$job__n"
 }
 
 # job__send TYPE [JSON_FIELDS]: one message on the channel. JSON_FIELDS starts with a comma.
 job__send() {
     [ "$JOBDECK__MODE" = channel ] || return 0
+    job__now
     printf '{"type":"%s","jobId":%s,"timestamp":%s%s}\n' \
-        "$1" "$JOBDECK__JOB_ID_JSON" "$(job__now)" "${2-}" >&9 2>/dev/null || true
+        "$1" "$JOBDECK__JOB_ID_JSON" "$job__ts" "${2-}" >&9 2>/dev/null || true
 }
 
 job__pick_connector() {
@@ -219,6 +244,7 @@ job__heartbeats() {
 job_init() {
     JOBDECK__MODE=print
     JOBDECK__DONE=
+    JOBDECK__STAMPED=
     if [ -z "${JOBDECK_CHANNEL-}" ] || [ -z "${JOBDECK_JOB_ID-}" ] || [ -z "${JOBDECK_TOKEN-}" ]
     then
         return 0
@@ -236,6 +262,7 @@ job_init() {
     fi
     exec 9>"$JOBDECK__DIR/outbox"
     JOBDECK__MODE=channel
+    [ "$job__connector" = python3 ] && JOBDECK__STAMPED=1
     trap 'job_cleanup' EXIT
     JOBDECK__JOB_ID_JSON=$(job__json_string "$JOBDECK_JOB_ID")
     job__send hello ",\"token\":$(job__json_string "$JOBDECK_TOKEN")"
@@ -251,7 +278,8 @@ job_progress() {
     fi
     case $1 in
         */*)
-            job__current=$(job__number "${1%%/*}") && job__total=$(job__number "${1#*/}") || {
+            job__to_number "${1%%/*}" && job__current=$job__n \
+                && job__to_number "${1#*/}" && job__total=$job__n || {
                 echo "job_progress: '$1' is not CURRENT/TOTAL (two numbers >= 0)" >&2
                 return 2
             }
@@ -259,17 +287,21 @@ job_progress() {
             job__text="$job__current/$job__total"
             ;;
         *)
-            job__percent=$(job__number "$1") || {
+            job__to_number "$1" || {
                 echo "job_progress: '$1' is not a percentage (a number from 0 to 100)" >&2
                 return 2
             }
+            job__percent=$job__n
             [ "${job__percent%%.*}" -ge 100 ] 2>/dev/null && job__percent=100
             job__fields=",\"percent\":$job__percent"
             job__text="$job__percent%"
             ;;
     esac
     if [ "$JOBDECK__MODE" = channel ]; then
-        [ $# -ge 2 ] && job__fields="$job__fields,\"message\":$(job__json_string "$2")"
+        if [ $# -ge 2 ]; then
+            job__to_json "$2"
+            job__fields="$job__fields,\"message\":$job__json"
+        fi
         job__send progress "$job__fields"
     else
         printf '%s%s\n' "$job__text" "${2:+ $2}"
@@ -278,7 +310,8 @@ job_progress() {
 
 job__log() {
     if [ "$JOBDECK__MODE" = channel ]; then
-        job__send log ",\"level\":\"$1\",\"message\":$(job__json_string "$2")"
+        job__to_json "$2"
+        job__send log ",\"level\":\"$1\",\"message\":$job__json"
     else
         printf '%s: %s\n' "$1" "$2" >&2
     fi

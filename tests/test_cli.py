@@ -1,4 +1,5 @@
-"""The ``jobdeck`` command's terminal subcommands (read-only views of the store)."""
+"""The ``jobdeck`` command's read-only views of the store when the app does not run (the
+commands against a running app: tests/api/test_cli_commands.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import jobdeck.cli
+import jobdeck.api.lookup
 from jobdeck.cli import main
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.ui.formatting import format_percent
@@ -42,10 +43,13 @@ def test_list(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_show(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with JobTracker.open(db, read_only=True) as reader:
         job_id = reader.list_jobs(status="completed")[0].id
-    assert main(["--db", str(db), "show", job_id]) == 0
+    assert main(["--db", str(db), "show", job_id, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["status"] == "completed" and data["result"] == {"n": 3}
-    assert data["logs"] == ["info: hello"]
+    assert [(e["level"], e["message"]) for e in data["logs"]] == [("info", "hello")]
+    assert main(["--db", str(db), "show", job_id]) == 0
+    page = capsys.readouterr().out
+    assert "status    completed" in page and "Scrape @x" in page and "info    hello" in page
 
 
 def test_errors_are_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +61,7 @@ def test_errors_are_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--db", str(garbage), "list"]) == 1
     assert "not a SQLite database" in capsys.readouterr().err
     assert main(["--db", str(garbage), "show", "x"]) == 1
-    assert main(["--db", str(garbage), "list", "--status", "bogus"]) == 1
+    assert main(["--db", str(garbage), "list", "--status", "bogus"]) == 2  # usage
 
 
 def test_list_shows_percentages_as_the_ui_does(
@@ -90,7 +94,7 @@ def test_status_filter_accepts_any_case(db: Path, capsys: pytest.CaptureFixture[
 
 
 def test_a_bad_status_lists_the_valid_ones(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--db", str(db), "list", "--status", "done"]) == 1
+    assert main(["--db", str(db), "list", "--status", "done"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("jobdeck: unknown status 'done'")
     assert "pending, running, completed, failed, cancelled" in err
@@ -107,7 +111,7 @@ def five_jobs(tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 def show(db: Path, capsys: pytest.CaptureFixture[str], text: str) -> tuple[int, str, str]:
-    status = main(["--db", str(db), "show", text])
+    status = main(["--db", str(db), "show", text, "--json"])
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -118,7 +122,7 @@ def test_show_accepts_a_unique_id_prefix_in_any_case_and_refuses_an_ambiguous_on
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db, ids = five_jobs
-    monkeypatch.setattr(jobdeck.cli, "_PREFIX_PAGE", 2)  # the search pages through the store
+    monkeypatch.setattr(jobdeck.api.lookup, "PREFIX_PAGE", 2)  # the search pages through the store
     checked: set[tuple[str, int]] = set()
     for job_id in ids:
         for n in range(1, len(job_id) + 1):
@@ -133,7 +137,7 @@ def test_show_accepts_a_unique_id_prefix_in_any_case_and_refuses_an_ambiguous_on
                     assert status == 0, err
                     assert json.loads(out)["id"] == job_id
                 else:
-                    assert (status, out) == (1, ""), text
+                    assert (status, out) == (2, ""), text  # usage: give more of the id
                     assert err.startswith(
                         f"jobdeck: id prefix {text!r} matches {len(matching)} jobs ("
                     ), err
@@ -157,7 +161,7 @@ def test_terminal_commands_do_not_load_qt(db: Path) -> None:
         "import sys\n"
         "from jobdeck.cli import main\n"
         f"assert main(['--db', {str(db)!r}, 'list']) == 0\n"
-        "print('PySide6' in sys.modules)\n"
+        "print('PySide6' in sys.modules or 'aiohttp' in sys.modules)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(DESKTOP)}
     out = subprocess.run(
@@ -181,3 +185,51 @@ def test_install_desktop_adds_and_removes_the_menu_entry(
     assert not entry.exists() and not icon.exists()
     assert main(["install-desktop", "--uninstall"]) == 0
     assert "nothing to remove" in capsys.readouterr().out
+
+
+def test_start_times_for_run_at() -> None:
+    from datetime import datetime
+
+    from jobdeck.cli.times import parse_start_time
+
+    now = datetime(2030, 5, 1, 12, 0, 0).timestamp()
+    assert parse_start_time("+90s", now) == now + 90
+    assert parse_start_time("+5m", now) == now + 300
+    assert parse_start_time("+2h", now) == now + 7200
+    assert parse_start_time("13:30", now) == datetime(2030, 5, 1, 13, 30).timestamp()
+    assert parse_start_time("11:00", now) == datetime(2030, 5, 2, 11, 0).timestamp()  # tomorrow
+    assert parse_start_time("2030-06-01T08:00", now) == datetime(2030, 6, 1, 8).timestamp()
+    for bad in ("soon", "25:00", "+", "12:61"):
+        with pytest.raises(ValueError, match="not a time"):
+            parse_start_time(bad, now)
+
+
+def test_the_watch_view_draws_progress_bars_eta_and_unknown_totals() -> None:
+    import time
+
+    from rich.console import Console
+
+    from jobdeck.api.jsonify import job_to_json
+    from jobdeck.cli.watch import _LiveView
+    from jobdeck.core import Job, JobStatus, Progress
+
+    now = time.time()
+    view = _LiveView()
+    view.update(
+        job_to_json(
+            Job("A1", "command", "Render frames", JobStatus.RUNNING, now - 30,
+                progress=Progress(60, 240, "frame 60"), started_ts=now - 30)
+        )
+    )  # fmt: skip
+    view.update(
+        job_to_json(
+            Job("A2", "command", "Index mail", JobStatus.RUNNING, now - 5,
+                progress=Progress(3, 0, "scanning"), started_ts=now - 5)
+        )
+    )  # fmt: skip
+    console = Console(record=True, width=120, color_system=None)
+    console.print(view.render())
+    text = console.export_text()
+    assert "Render frames — frame 60" in text and "25%" in text and "1m 30s" in text  # ETA
+    assert "Index mail — scanning" in text and "\u2014" in text  # unknown total
+    assert "running" in text

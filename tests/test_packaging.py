@@ -34,6 +34,9 @@ def test_wheel_contains_icons_and_entry_point(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     icons = {p.name for p in (ROOT / "resources" / "icons").glob("*.svg")}
     assert icons and {f"jobdeck/resources/icons/{n}" for n in icons} <= names
+    board = {p.name for p in (ROOT / "desktop" / "jobdeck" / "api" / "static").iterdir()}
+    assert {"index.html", "board.js"} <= board  # the browser board, served by the app
+    assert {f"jobdeck/api/static/{n}" for n in board} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "jobdeck = jobdeck.cli:main" in text

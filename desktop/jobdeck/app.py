@@ -1,4 +1,5 @@
-"""The composition root: Store -> Tracker -> Runner -> JobSignals -> UI, and the app's lifetime.
+"""The composition root: Store -> Tracker -> Runner -> JobSignals -> UI (and the API), and the
+app's lifetime.
 
 Nothing else in Jobdeck builds the object graph. :class:`JobdeckApp` owns every long-lived
 object and tears them down in reverse order on quit: the runner stops (cancelling running
@@ -19,13 +20,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from PySide6.QtCore import QEvent, QObject, QSocketNotifier, QTimer
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    QSocketNotifier,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.api.launch import show_running_app, wait_and_show_running_app
+from jobdeck.api.paths import ApiPaths
+from jobdeck.api.server import ApiOptions, ApiServer, Listen
+from jobdeck.core import JobStatus, JobTracker, StoreLocked
 from jobdeck.core.registry import JobRegistry
+from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
 from jobdeck.platform.launcher_entry import LauncherProgress
 from jobdeck.platform.notifications import Notifier, Urgency
@@ -40,10 +53,11 @@ from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.tray import TrayController
+from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobdeckApp", "QuitChoice", "queue_demo_jobs"]
+__all__ = ["JobdeckApp", "JobdeckService", "QuitChoice", "queue_demo_jobs", "run_service"]
 
 
 class QuitChoice(enum.Enum):
@@ -93,6 +107,7 @@ class JobdeckApp(QObject):
     by default it asks with a message box. ``on_quit`` ends the event loop
     (``QApplication.quit`` by default). ``session_bus`` is where desktop notifications and
     dock progress go (the user's session bus by default; None: no D-Bus, tray balloons).
+    ``api`` says where to serve the local API (:mod:`jobdeck.api`); None: not at all.
     """
 
     def __init__(
@@ -105,6 +120,7 @@ class JobdeckApp(QObject):
         confirm_quit: Callable[[int, int], QuitChoice] | None = None,
         on_quit: Callable[[], None] | None = None,
         session_bus: QDBusConnection | Literal["session"] | None = "session",
+        api: ApiOptions | None = None,
     ) -> None:
         super().__init__()
         self.qapp = qapp
@@ -117,13 +133,7 @@ class JobdeckApp(QObject):
         qapp.setQuitOnLastWindowClosed(False)
         qapp.setWindowIcon(icon("jobdeck"))
 
-        self.tracker = JobTracker.open(
-            db_path,
-            registry=self.registry,
-            retention=self.settings.retention,
-            yield_gil_every=GUI_YIELD_EVERY,
-        )
-        self.runner = Runner(self.tracker, max_workers=self.settings.concurrency)
+        self.tracker, self.runner = open_runtime(db_path, self.registry, self.settings)
         # The app's choice for its whole process: busy job threads leave the GUI its turns.
         self._switch_interval = SwitchInterval(GUI_SWITCH_INTERVAL)
         self.signals = JobSignals(self.tracker)
@@ -136,13 +146,17 @@ class JobdeckApp(QObject):
             keep_finished_ms=self.settings.keep_finished_ms,
             type_icons={t.name: t.icon for t in self.registry},
             always_show=self.settings.taskbar_always_show,
+            floating=taskbar_floats(qapp.platformName()),  # docked on native Wayland
         )
         self.taskbar.avoid_window(self.window)
+        if not self.taskbar.floating:
+            self.window.dock_taskbar(self.taskbar)
         self.tray = TrayController(
             self.tracker,
             self.signals,
             notify_after_s=self.settings.notify_after_s,
             notifications_enabled=self.settings.notifications,
+            animate=self.settings.tray_animate,
         )
         # Desktop integration: notifications through the desktop's server (the tray balloon
         # only as the last resort), progress on the dock icon, staying awake while jobs run.
@@ -170,13 +184,21 @@ class JobdeckApp(QObject):
         self.window.quitRequested.connect(self.request_quit)
         self.window.settingsRequested.connect(self.edit_settings)
         self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
+        self.window.focusTaskbarRequested.connect(self.taskbar.focus_rows)
         self._signal_notifier: QSocketNotifier | None = None
+        self.api = make_api(self, db_path, api, self.window)
 
     # -- lifetime -------------------------------------------------------------------------------
 
     def start(self, *, show_window: bool = True) -> None:
         self._switch_interval.apply()
         self.runner.start()
+        if self.api is not None:
+            try:
+                self.api.start()
+            except OSError as exc:  # e.g. an unsafe runtime directory: run without it
+                log.warning("the local API is off: %s", exc)
+                self.api = None
         if show_window:
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
@@ -224,9 +246,12 @@ class JobdeckApp(QObject):
             return
         self.settings.close_hint_shown = True
         self.tray.tell(
-            "Jobdeck is still running",
-            "It keeps watching your jobs from the tray. Click the tray icon to open the "
-            "window again; choose Quit from its menu to quit.",
+            translate("JobdeckApp", "Jobdeck is still running"),
+            translate(
+                "JobdeckApp",
+                "It keeps watching your jobs from the tray. Click the tray icon to open the "
+                "window again; choose Quit from its menu to quit.",
+            ),
         )
 
     def toggle_taskbar(self) -> None:
@@ -249,6 +274,7 @@ class JobdeckApp(QObject):
             taskbar_always_show=s.taskbar_always_show,
             sleep_inhibit=s.sleep_inhibit,
             sleep_inhibit_after_min=s.sleep_inhibit_after_min,
+            tray_animate=s.tray_animate,
         )
 
     def apply_settings(self, values: SettingsValues) -> None:
@@ -268,6 +294,8 @@ class JobdeckApp(QObject):
         s.sleep_inhibit = values.sleep_inhibit
         s.sleep_inhibit_after_min = values.sleep_inhibit_after_min
         self.sleep_inhibitor.set_policy(values.sleep_inhibit, 60.0 * values.sleep_inhibit_after_min)
+        s.tray_animate = values.tray_animate
+        self.tray.animate = values.tray_animate
         if values.taskbar_corner != s.taskbar_corner:
             s.taskbar_corner = values.taskbar_corner
             self.taskbar.set_corner(values.taskbar_corner)
@@ -311,6 +339,8 @@ class JobdeckApp(QObject):
         """Tear the object graph down in reverse order. Idempotent."""
         if self.tracker.closed:
             return
+        if self.api is not None:
+            self.api.close()
         self.runner.shutdown(cancel_running=True, timeout=10, keep_processes=keep_processes)
         self._switch_interval.restore()
         self._close_filter.allow_close = True
@@ -339,25 +369,32 @@ class JobdeckApp(QObject):
             obj.deleteLater()
 
     def _ask_quit(self, running: int, processes: int) -> QuitChoice:
-        jobs = "1 job is" if running == 1 else f"{running} jobs are"
         box = QMessageBox(self.window if self.window.isVisible() else None)
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Quit Jobdeck?")
-        box.setText(f"{jobs} still running.")
-        cancel = box.addButton(
-            f"Cancel {'it' if running == 1 else 'them'} and quit",
-            QMessageBox.ButtonRole.DestructiveRole,
-        )
+        box.setWindowTitle(translate("JobdeckApp", "Quit Jobdeck?"))
+        if running == 1:
+            box.setText(translate("JobdeckApp", "1 job is still running."))
+            cancel_text = translate("JobdeckApp", "Cancel it and quit")
+        else:
+            box.setText(
+                translate("JobdeckApp", "{count} jobs are still running.").format(count=running)
+            )
+            cancel_text = translate("JobdeckApp", "Cancel them and quit")
+        cancel = box.addButton(cancel_text, QMessageBox.ButtonRole.DestructiveRole)
         keep = None
         if processes:
             box.setInformativeText(
-                "External programs can keep running in the background; Jobdeck picks them "
-                "up again when it next starts."
+                translate(
+                    "JobdeckApp",
+                    "External programs can keep running in the background; Jobdeck picks "
+                    "them up again when it next starts.",
+                )
             )
             keep = box.addButton(
-                "Keep running in the background and quit", QMessageBox.ButtonRole.AcceptRole
+                translate("JobdeckApp", "Keep running in the background and quit"),
+                QMessageBox.ButtonRole.AcceptRole,
             )
-        stay = box.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
+        stay = box.addButton(translate("JobdeckApp", "Stay"), QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(stay)
         box.exec()
         clicked = box.clickedButton()
@@ -369,24 +406,29 @@ class JobdeckApp(QObject):
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT (Ctrl+C) quit cleanly, exit status 0, without asking."""
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
-        os.set_blocking(write_fd, False)
-        signal.set_wakeup_fd(write_fd)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: None)  # the wakeup fd does the work
-        notifier = QSocketNotifier(read_fd, QSocketNotifier.Type.Read, self)
+        self._signal_notifier = quit_on_signals(self, lambda: self.quit(0))
 
-        def on_signal() -> None:
-            try:
-                os.read(read_fd, 64)
-            except BlockingIOError:
-                return
-            log.info("signal received: quitting")
-            QTimer.singleShot(0, lambda: self.quit(0))
 
-        notifier.activated.connect(on_signal)
-        self._signal_notifier = notifier
+def quit_on_signals(parent: QObject, quit: Callable[[], None]) -> QSocketNotifier:
+    """Call ``quit`` on the GUI thread when SIGTERM or SIGINT (Ctrl+C) arrives."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)  # the wakeup fd does the work
+    notifier = QSocketNotifier(read_fd, QSocketNotifier.Type.Read, parent)
+
+    def on_signal() -> None:
+        try:
+            os.read(read_fd, 64)
+        except BlockingIOError:
+            return
+        log.info("signal received: quitting")
+        QTimer.singleShot(0, quit)
+
+    notifier.activated.connect(on_signal)
+    return notifier
 
 
 def queue_demo_jobs(tracker: JobTracker) -> list[str]:
@@ -435,22 +477,181 @@ def queue_demo_jobs(tracker: JobTracker) -> list[str]:
     return ids
 
 
-def run_app(db_path: str | None, *, demo: bool = False, argv: list[str] | None = None) -> int:
-    """Create the QApplication and qasync loop, run Jobdeck until it quits; the exit status."""
+def open_runtime(
+    db_path: str | os.PathLike[str] | None, registry: JobRegistry, settings: AppSettings
+) -> tuple[JobTracker, Runner]:
+    """The tracker of the store at ``db_path`` and the Runner that runs its jobs."""
+    tracker = JobTracker.open(
+        db_path,
+        registry=registry,
+        retention=settings.retention,
+        yield_gil_every=GUI_YIELD_EVERY,
+    )
+    return tracker, Runner(tracker, max_workers=settings.concurrency)
+
+
+class _WindowRequests(QObject):
+    """The API's requests about the main window, carried to the GUI thread (the API serves
+    from a thread of its own). :meth:`show` may be called from any thread: it emits
+    ``showRequested``, queued to the GUI thread, which raises the window. :meth:`visible`
+    answers from a flag the window's Show and Hide events keep: no widget is touched off the
+    GUI thread."""
+
+    showRequested = Signal()
+
+    def __init__(self, owner: JobdeckApp, window: QWidget) -> None:
+        super().__init__(owner)
+        self._visible = window.isVisible()
+        self.showRequested.connect(owner.show_window, Qt.ConnectionType.QueuedConnection)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self._visible = event.type() == QEvent.Type.Show
+        return False
+
+    def show(self) -> None:
+        self.showRequested.emit()
+
+    def visible(self) -> bool:
+        return self._visible
+
+
+def make_api(
+    owner: JobdeckApp | JobdeckService,
+    db_path: str | os.PathLike[str] | None,
+    options: ApiOptions | None,
+    window: QWidget | None = None,
+) -> ApiServer | None:
+    """The local API server of ``owner`` (started by its ``start``), or None."""
+    if options is None:
+        return None
+    requests = _WindowRequests(owner, window) if isinstance(owner, JobdeckApp) and window else None
+    return ApiServer(
+        owner.tracker,
+        owner.registry,
+        options.paths,
+        db=None if db_path is None else os.fspath(db_path),
+        listen=options.listen,
+        show_window=requests.show if requests else None,
+        window_visible=requests.visible if requests else None,
+        stream_options=options.stream,
+    )
+
+
+class JobdeckService(QObject):
+    """``jobdeck serve``: the tracker, the Runner and the API, without any widget.
+
+    The same program as :class:`JobdeckApp` without a GUI, for a machine without a display
+    or a session over ssh. SIGTERM and SIGINT quit cleanly (running jobs are cancelled).
+    """
+
+    def __init__(
+        self,
+        qapp: QCoreApplication,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        registry: JobRegistry | None = None,
+        settings: AppSettings | None = None,
+        api: ApiOptions | None = None,
+        on_quit: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.registry = registry or builtin_registry()
+        self._on_quit = on_quit or qapp.quit
+        self.exit_code = 0
+        self.tracker, self.runner = open_runtime(db_path, self.registry, self.settings)
+        self.api = make_api(self, db_path, api)
+        self._signal_notifier: QSocketNotifier | None = None
+
+    def start(self) -> None:
+        self.runner.start()
+        if self.api is not None:
+            self.api.start()
+
+    def install_signal_handlers(self) -> None:
+        self._signal_notifier = quit_on_signals(self, self.quit)
+
+    def quit(self, exit_code: int = 0) -> None:
+        if self.tracker.closed:
+            return
+        self.exit_code = exit_code
+        self.shutdown()
+        self._on_quit()
+
+    def shutdown(self) -> None:
+        """Stop serving, cancel running jobs, close the store. Idempotent."""
+        if self.tracker.closed:
+            return
+        if self.api is not None:
+            self.api.close()
+        self.runner.shutdown(cancel_running=True, timeout=10)
+        self.tracker.close()
+        self.runner.deleteLater()
+
+
+def api_options(
+    db_path: str | None, settings: AppSettings, listen: int | None, listen_host: str | None
+) -> ApiOptions | None:
+    """Where the app of ``db_path`` serves its API: the Unix socket always, TCP when
+    ``listen`` (else the setting) gives a port. None when no safe runtime directory
+    exists (the app then runs without its API; the reason is logged)."""
+    try:
+        paths = ApiPaths.for_store(db_path)
+    except Exception as exc:  # RuntimeDirError: nowhere safe to put the socket
+        log.warning("the local API is off: %s", exc)
+        return None
+    port = listen if listen is not None else (settings.api_listen_port or None)
+    if port is None:
+        return ApiOptions(paths)
+    return ApiOptions(paths, Listen(port, listen_host or "127.0.0.1"))
+
+
+def run_app(
+    db_path: str | None,
+    *,
+    demo: bool = False,
+    argv: list[str] | None = None,
+    tray: bool = False,
+    listen: int | None = None,
+    listen_host: str | None = None,
+) -> int:
+    """Create the QApplication and qasync loop, run Jobdeck until it quits; the exit status.
+
+    When Jobdeck already runs on this store, its window is raised and this returns 0 at
+    once. ``tray`` starts with the window hidden (the CLI starts the app so).
+    """
+    settings = AppSettings()
+    options = api_options(db_path, settings, listen, listen_host)
+    if options is not None:
+        status = show_running_app(options.paths)
+        if status is not None:
+            return status
     os.environ.setdefault("QT_API", "pyside6")
     import qasync  # after PySide6, so qasync picks the right binding
 
+    if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
+        log.info("Wayland session with XWayland: running on X11 (QT_QPA_PLATFORM=xcb)")
     qapp = QApplication.instance() or QApplication(argv or sys.argv)
     assert isinstance(qapp, QApplication)
+    install_translators(qapp)  # $JOBDECK_LANG or the system's languages
     apply_theme(qapp, os.environ.get("JOBDECK_THEME", "system"))
     qapp.setApplicationName("Jobdeck")
     qapp.setOrganizationName("Jobdeck")
     qapp.setDesktopFileName("jobdeck")
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
-    app = JobdeckApp(qapp, db_path)
+    try:
+        app = JobdeckApp(qapp, db_path, settings=settings, api=options)
+    except StoreLocked:
+        # Another launch got the store first and is still starting: show its window.
+        status = None if options is None else wait_and_show_running_app(options.paths)
+        if status is None:
+            raise
+        return status
     app.install_signal_handlers()
-    app.start()
+    app.start(show_window=not tray)
     if demo:
         queue_demo_jobs(app.tracker)
     if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -459,3 +660,41 @@ def run_app(db_path: str | None, *, demo: bool = False, argv: list[str] | None =
         loop.run_forever()
     app.shutdown()
     return app.exit_code
+
+
+def run_service(
+    db_path: str | None, *, listen: int | None = None, listen_host: str | None = None
+) -> int:
+    """``jobdeck serve``: run the tracker, Runner and API on a QCoreApplication until
+    SIGTERM/SIGINT; the exit status (1 when Jobdeck already runs on this store)."""
+    settings = AppSettings()
+    options = api_options(db_path, settings, listen, listen_host)
+    if options is not None:
+        status = show_running_app(options.paths, raise_window=False)
+        if status is not None:
+            return 1
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+
+    qapp = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    qapp.setApplicationName("Jobdeck")
+    qapp.setOrganizationName("Jobdeck")
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    service = JobdeckService(qapp, db_path, settings=settings, api=options)
+    service.install_signal_handlers()
+    try:
+        service.start()
+    except OSError as exc:
+        print(f"jobdeck: cannot serve the API: {exc}", file=sys.stderr)
+        service.shutdown()
+        return 1
+    if service.api is not None:
+        where = f"{service.api.socket_path}" + (
+            f" and {service.api.url}" if service.api.url else ""
+        )
+        print(f"jobdeck: serving {db_path or 'the default store'} on {where}", file=sys.stderr)
+    with loop:
+        loop.run_forever()
+    service.shutdown()
+    return service.exit_code

@@ -29,8 +29,10 @@ class AppSettings:
         "taskbar/visible": True,
         "taskbar/always_show": False,
         "tray/close_hint_shown": False,
+        "tray/animate": True,
         "sleep/inhibit": "long",
         "sleep/inhibit_after_min": 10,
+        "api/listen_port": 0,
     }
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
@@ -148,6 +150,15 @@ class AppSettings:
         self.qsettings.setValue("tray/close_hint_shown", bool(value))
 
     @property
+    def tray_animate(self) -> bool:
+        """Turn the tray icon's busy ring (a few frames a second); False: a still ring."""
+        return self._bool("tray/animate")
+
+    @tray_animate.setter
+    def tray_animate(self, value: bool) -> None:
+        self.qsettings.setValue("tray/animate", bool(value))
+
+    @property
     def sleep_inhibit(self) -> str:
         """Keep the computer awake: "off", "any" (while any job runs) or "long" (while a job
         has run longer than :attr:`sleep_inhibit_after_min`)."""
@@ -165,3 +176,15 @@ class AppSettings:
     @sleep_inhibit_after_min.setter
     def sleep_inhibit_after_min(self, value: int) -> None:
         self.qsettings.setValue("sleep/inhibit_after_min", int(value))
+
+    # -- the local API (see jobdeck.api) --------------------------------------------------------
+
+    @property
+    def api_listen_port(self) -> int:
+        """The localhost TCP port the API and the browser board listen on; 0: off (the Unix
+        socket is always on)."""
+        return self._int("api/listen_port", 0, 65535)
+
+    @api_listen_port.setter
+    def api_listen_port(self, value: int) -> None:
+        self.qsettings.setValue("api/listen_port", int(value))

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 try:
-    from jobdeck.worker import Job, run_job
+    from jobdeck.worker import RunningJob, run_job
 except ImportError:  # run from a source checkout: the package lives in desktop/
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "desktop"))
-    from jobdeck.worker import Job, run_job
+    from jobdeck.worker import RunningJob, run_job
 
 
-def parse_args(job: Job) -> argparse.Namespace:
+def parse_args(job: RunningJob) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=job.data.get("steps", 10))
     parser.add_argument("--delay", type=float, default=job.data.get("delay", 0.0))
@@ -30,7 +30,7 @@ def parse_args(job: Job) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main(job: Job) -> dict[str, int]:
+def main(job: RunningJob) -> dict[str, int]:
     args = parse_args(job)
     job.info(f"counting to {args.steps}")
     for step in range(1, args.steps + 1):

@@ -1,4 +1,6 @@
-"""Run Jobdeck's benchmarks on demand: ``python tests/bench/run.py core|runtime|ui|external``.
+"""Run Jobdeck's benchmarks on demand: ``python tests/bench/run.py core|runtime|ui|external|api``
+(and ``output|history|startup|commands|store``, issue 15; ``--quick`` runs their small
+variants, which only show that they work).
 
 Each section lives in ``tests/bench/bench_<name>.py`` and has a ``main()`` that prints one
 figure per line (``name value [unit] [(budget ...)]``) and returns non-zero when a figure is
@@ -26,6 +28,9 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if "--quick" in argv:
+        argv = [a for a in argv if a != "--quick"]
+        os.environ["JOBDECK_BENCH_QUICK"] = "1"
     names = argv or available()
     unknown = [n for n in names if n not in available()]
     if unknown:

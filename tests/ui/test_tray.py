@@ -1,11 +1,13 @@
+import time
 from dataclasses import replace
 
 import pytest
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon, QImage
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from jobdeck.core.job import JobError, JobStatus, Progress
-from jobdeck.ui.tray import TrayController, overall_percent
+from jobdeck.ui.tray import MAX_FPS, TrayController, overall_percent
 
 from .fakes import make_job
 
@@ -180,4 +182,148 @@ def test_clicking_the_notification_activates_its_job(qtbot, tracker, signals, mo
     assert blocker.args == [failed.id]
     tray.tell("Jobdeck is still running", "In the tray.")
     assert messages[-1][0] == "Jobdeck is still running"
+    tray.dispose()
+
+
+class TrayCalls:
+    """Counts what reaches the system tray (with a StatusNotifier tray, each call is a
+    D-Bus signal the panel acts on)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.icons: list[float] = []
+        self.tooltips: list[float] = []
+        monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+        monkeypatch.setattr(QSystemTrayIcon, "setIcon", lambda _s, _i: self.icons.append(now()))
+        monkeypatch.setattr(
+            QSystemTrayIcon, "setToolTip", lambda _s, _t: self.tooltips.append(now())
+        )
+
+    @staticmethod
+    def per_second(stamps: list[float], since: float, until: float) -> float:
+        return sum(1 for t in stamps if since <= t <= until) / (until - since)
+
+
+def now() -> float:
+    return time.monotonic()
+
+
+def test_busy_ring_turns_at_most_four_times_a_second(qtbot, tracker, signals, monkeypatch):
+    calls = TrayCalls(monkeypatch)
+    tracker.add(make_job("scan", total=0))
+    tray = make_tray(qtbot, tracker, signals)
+    assert tray.is_animating()
+    start = now()
+    qtbot.wait(1500)  # measuring a rate: the ring keeps turning meanwhile
+    end = now()
+    rate = TrayCalls.per_second(calls.icons, start, end)
+    assert 1 <= rate <= MAX_FPS + 0.5, rate  # it turns, but at most 4 frames a second
+    assert len(set(calls.tooltips)) <= 2  # the tooltip did not change: not sent again
+    tray.dispose()
+
+
+def test_a_flood_of_progress_reaches_the_tray_at_most_four_times_a_second(
+    qtbot, tracker, signals, monkeypatch
+):
+    calls = TrayCalls(monkeypatch)
+    job = make_job("copy", current=0, total=1000)
+    tracker.add(job)
+    tray = make_tray(qtbot, tracker, signals)
+    step = {"n": 0}
+
+    def advance() -> None:
+        step["n"] += 1
+        signals.push_changed(replace(job, progress=Progress(step["n"], 1000)))
+
+    flood = QTimer()
+    flood.setInterval(5)
+    flood.timeout.connect(advance)
+    start = now()
+    flood.start()
+    qtbot.waitUntil(lambda: step["n"] >= 200 and now() - start >= 1.5, timeout=30_000)
+    flood.stop()
+    end = now()
+    assert step["n"] >= 200
+    icon_rate = TrayCalls.per_second(calls.icons, start, end)
+    tip_rate = TrayCalls.per_second(calls.tooltips, start, end)
+    assert 1 <= icon_rate <= MAX_FPS + 0.5, icon_rate
+    assert 1 <= tip_rate <= MAX_FPS + 0.5, tip_rate
+    qtbot.waitUntil(
+        lambda: f"copy \u2014 {step['n'] * 100 // 1000}%" in tray.tooltip(), timeout=2000
+    )
+    tray.dispose()
+
+
+def test_still_icon_when_animation_is_off(qtbot, tracker, signals, monkeypatch):
+    calls = TrayCalls(monkeypatch)
+    busy = make_job("scan", total=0)
+    tracker.add(busy)
+    tray = make_tray(qtbot, tracker, signals, animate=False)
+    assert not tray.is_animating()
+    still = pixels(tray.icon())
+    sent = len(calls.icons)
+    qtbot.wait(800)  # time in which an animated ring would turn three times
+    assert len(calls.icons) == sent and pixels(tray.icon()) == still
+    idle = pixels(QIcon(TrayController.paint_icon([])))
+    quarter = pixels(QIcon(TrayController.paint_icon([make_job("x", current=1, total=4)])))
+    turning = pixels(QIcon(TrayController.paint_icon([busy], 0, animated=True)))
+    assert still not in (idle, quarter, turning)  # a still busy ring, not a 25% ring
+    tray.animate = True
+    qtbot.waitUntil(lambda: len(calls.icons) >= sent + 2, timeout=3000)
+    tray.animate = False
+    qtbot.wait(300)  # a frame already due may still come
+    sent = len(calls.icons)
+    qtbot.wait(600)
+    assert len(calls.icons) == sent
+    tray.dispose()
+
+
+def test_animate_setting_reaches_the_tray(qtbot, tmp_path, qapp):
+    from PySide6.QtCore import QSettings
+
+    from jobdeck.app import JobdeckApp, QuitChoice
+    from jobdeck.settings import AppSettings
+    from jobdeck.ui.settings_dialog import SettingsDialog
+
+    settings = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    assert settings.tray_animate is True
+    settings.tray_animate = False
+    app = JobdeckApp(
+        qapp,
+        tmp_path / "jobs.db",
+        settings=settings,
+        confirm_quit=lambda *_: QuitChoice.STAY,
+        on_quit=lambda: None,
+        session_bus=None,
+    )
+    try:
+        assert app.tray.animate is False
+        dialog = SettingsDialog(app.current_settings())
+        qtbot.addWidget(dialog)
+        assert not dialog.tray_animate.isChecked()
+        dialog.tray_animate.setChecked(True)
+        app.apply_settings(dialog.values())
+        assert app.tray.animate is True and settings.tray_animate is True
+    finally:
+        app.shutdown()
+    settings.sync()  # the next start reads it back
+    reopened = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    assert reopened.tray_animate is True
+
+
+def test_the_ring_turns_again_for_jobs_started_after_an_idle_spell(
+    qtbot, tracker, signals, monkeypatch
+):
+    calls = TrayCalls(monkeypatch)
+    tray = make_tray(qtbot, tracker, signals)
+    for round_ in range(2):
+        qtbot.wait(600)  # idle: nothing runs, nothing is sent
+        sent = len(calls.icons)
+        qtbot.wait(400)
+        assert len(calls.icons) == sent, round_
+        busy = make_job(f"scan {round_}", total=0)
+        signals.push_added(busy)
+        qtbot.waitUntil(lambda n=sent: len(calls.icons) >= n + 3, timeout=3000)  # turning
+        signals.push_changed(replace(busy, status=JobStatus.COMPLETED))
+        qtbot.waitUntil(lambda: tray.tooltip().endswith("idle"), timeout=3000)
+        assert not tray.is_animating()
     tray.dispose()

@@ -2,10 +2,15 @@
 
 Every view (taskbar rows, history, details, tray) formats numbers through these helpers, so
 a job's progress reads the same everywhere.
+
+No Qt here (the terminal commands use these helpers too): texts go through Qt's
+translations (:mod:`jobdeck.i18n`) only when PySide6 is already loaded, i.e. in the GUI.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,12 +22,62 @@ __all__ = [
     "format_local_time",
     "format_percent",
     "format_progress",
+    "status_text",
+    "translate",
+    "type_text",
 ]
 
 #: Shown where a value is unknown.
 EM_DASH = "\u2014"
 
 _TRACEBACK_HEAD = "Traceback (most recent call last)"
+
+
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
+    """Marks ``text`` for translation in ``context`` without translating it (yet)."""
+    return text
+
+
+_qt_translate: Callable[[str, str, str | None, int], str] | None = None
+
+
+def translate(context: str, text: str, disambiguation: str | None = None, n: int = -1) -> str:
+    """:func:`jobdeck.i18n.translate` when PySide6 is loaded, else ``text`` as it is (with
+    ``%n`` and ``(s)`` worked out as in English)."""
+    global _qt_translate
+    if _qt_translate is None and "PySide6.QtCore" in sys.modules:
+        from jobdeck.i18n import translate as qt_translate
+
+        _qt_translate = qt_translate
+    if _qt_translate is not None:
+        return _qt_translate(context, text, disambiguation, n)
+    if n >= 0:
+        text = text.replace("%n", str(n)).replace("(s)", "" if n == 1 else "s")
+    return text
+
+
+#: The name of each job status as people read it (keys: ``JobStatus`` values).
+STATUS_TEXTS = {
+    "pending": QT_TRANSLATE_NOOP("JobStatus", "Pending"),
+    "running": QT_TRANSLATE_NOOP("JobStatus", "Running"),
+    "completed": QT_TRANSLATE_NOOP("JobStatus", "Completed"),
+    "failed": QT_TRANSLATE_NOOP("JobStatus", "Failed"),
+    "cancelled": QT_TRANSLATE_NOOP("JobStatus", "Cancelled"),
+}
+
+
+def type_text(text: str) -> str:
+    """A job type's title, description, parameter label or help as shown: translated in
+    the ``JobType`` context when a translation has it (the job types mark their texts),
+    else as the type gave it."""
+    return translate("JobType", text) if text else text
+
+
+def status_text(status: Any) -> str:
+    """``Running`` for ``JobStatus.RUNNING`` (or ``"running"``), translated."""
+    value = str(getattr(status, "value", status))
+    text = STATUS_TEXTS.get(value)
+    return translate("JobStatus", text) if text is not None else value.capitalize()
 
 
 def format_duration(value: timedelta | float | None) -> str:
@@ -32,15 +87,15 @@ def format_duration(value: timedelta | float | None) -> str:
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     s = max(0, round(seconds))
     if s < 60:
-        return f"{s}s"
+        return translate("Duration", "{seconds}s").format(seconds=s)
     m, s = divmod(s, 60)
     if m < 60:
-        return f"{m}m {s:02d}s"
+        return translate("Duration", "{minutes}m {seconds}s").format(minutes=m, seconds=f"{s:02d}")
     h, m = divmod(m, 60)
     if h < 24:
-        return f"{h}h {m:02d}m"
+        return translate("Duration", "{hours}h {minutes}m").format(hours=h, minutes=f"{m:02d}")
     d, h = divmod(h, 24)
-    return f"{d}d {h}h"
+    return translate("Duration", "{days}d {hours}h").format(days=d, hours=h)
 
 
 def format_percent(percent: float | None) -> str:
@@ -65,7 +120,9 @@ def format_progress(current: float, total: float) -> str:
     if not total:
         return EM_DASH
     percent = max(0.0, min(100.0, 100.0 * current / total))
-    return f"{format_percent(percent)} ({format_count(current)} of {format_count(total)})"
+    return translate("Progress", "{percent} ({current} of {total})").format(
+        percent=format_percent(percent), current=format_count(current), total=format_count(total)
+    )
 
 
 def error_summary(error: Any) -> str:

@@ -42,14 +42,17 @@ from PySide6.QtGui import QColor
 from ..core.filters import JobFilter
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..i18n import translate
 from ..runtime.feed import JobFeed
 from . import icons
 from .formatting import (
     EM_DASH,
+    QT_TRANSLATE_NOOP,
     error_summary,
     format_duration,
     format_local_time,
     format_percent,
+    status_text,
 )
 
 __all__ = [
@@ -81,14 +84,24 @@ class Column(IntEnum):
 
 
 HEADERS = {
-    Column.STATUS: "Status",
-    Column.TITLE: "Title",
-    Column.TYPE: "Type",
-    Column.PROGRESS: "Progress",
-    Column.STARTED: "Started",
-    Column.DURATION: "Duration",
-    Column.MESSAGE: "Message",
+    Column.STATUS: QT_TRANSLATE_NOOP("HistoryModel", "Status"),
+    Column.TITLE: QT_TRANSLATE_NOOP("HistoryModel", "Title"),
+    Column.TYPE: QT_TRANSLATE_NOOP("HistoryModel", "Type"),
+    Column.PROGRESS: QT_TRANSLATE_NOOP("HistoryModel", "Progress"),
+    Column.STARTED: QT_TRANSLATE_NOOP("HistoryModel", "Started"),
+    Column.DURATION: QT_TRANSLATE_NOOP("HistoryModel", "Duration"),
+    Column.MESSAGE: QT_TRANSLATE_NOOP("HistoryModel", "Message"),
 }
+
+
+def status_cell(status: JobStatus, cancelling: bool = False) -> str:
+    """The Status column's text: ``Running``, or ``Running (cancelling)`` while a cancel is
+    on its way."""
+    text = status_text(status)
+    if cancelling:
+        return translate("HistoryModel", "{status} (cancelling)").format(status=text)
+    return text
+
 
 FAILED_COLOR = QColor("#d64545")
 
@@ -102,10 +115,10 @@ def message_of(job: Job) -> str:
     traceback), for a cancelled one that it was cancelled, else the progress message. A
     stopped job never shows its last live message, which may be a stale ETA."""
     if job.status is JobStatus.FAILED:
-        return error_summary(job.error) or "Failed"
+        return error_summary(job.error) or status_text(JobStatus.FAILED)
     if job.status is JobStatus.CANCELLED:
         message = job.progress.message
-        return message if "cancel" in message.lower() else "Cancelled"
+        return message if "cancel" in message.lower() else status_text(JobStatus.CANCELLED)
     return job.progress.message
 
 
@@ -177,9 +190,11 @@ class HistoryModel(QAbstractTableModel):
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
             if role == Qt.ItemDataRole.DisplayRole:
-                return HEADERS[Column(section)]
+                return translate("HistoryModel", HEADERS[Column(section)])
             if role == Qt.ItemDataRole.ToolTipRole and section == Column.STARTED:
-                return "Start time (sorting by this column sorts by creation order)"
+                return translate(
+                    "HistoryModel", "Start time (sorting by this column sorts by creation order)"
+                )
         return super().headerData(section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -206,8 +221,7 @@ class HistoryModel(QAbstractTableModel):
 
     def _display(self, job: Job, column: Column) -> str:
         if column is Column.STATUS:
-            text = job.status.value.capitalize()
-            return text + " (cancelling)" if job.cancel_requested and job.status.active else text
+            return status_cell(job.status, job.cancel_requested and job.status.active)
         if column is Column.TITLE:
             return job.title
         if column is Column.TYPE:
@@ -226,7 +240,9 @@ class HistoryModel(QAbstractTableModel):
         if column is Column.STARTED:
             created = datetime.fromtimestamp(job.created_ts).strftime("%Y-%m-%d %H:%M:%S")
             started = format_local_time(job.started_ts)
-            return f"Created {created}\nStarted {started}"
+            return translate("HistoryModel", "Created {created}\nStarted {started}").format(
+                created=created, started=started
+            )
         if column is Column.MESSAGE:
             return message_of(job) or None
         if column is Column.TITLE:

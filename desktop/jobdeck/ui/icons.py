@@ -7,7 +7,10 @@ Icons are looked up, in order, in:
 3. a source checkout: ``<repo root>/resources/icons``.
 
 Monochrome icons draw with ``currentColor``; :func:`icon` substitutes the palette's text
-colour (or a colour you pass), so the same file looks right in light and dark themes.
+colour (or a colour you pass, usually :func:`foreground` of the widget that shows it), so
+the same file looks right in light and dark themes. Renderings are cached per colour: after
+a palette change, a widget asks again (in ``changeEvent`` on ``QEvent.PaletteChange``) and
+gets the icon in the new colour.
 Status icons (done, failed, ...) carry their own colours. A missing icon never raises: a
 neutral placeholder is drawn and the lookup failure is logged once.
 """
@@ -22,11 +25,13 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QWidget
 
 __all__ = [
     "ICON_NAMES",
     "Spinner",
     "app_icon",
+    "foreground",
     "icon",
     "icon_dirs",
     "icon_path",
@@ -108,6 +113,11 @@ def _default_color() -> QColor:
     if isinstance(app, QGuiApplication):
         return app.palette().color(QPalette.ColorRole.WindowText)
     return QColor("#444444")
+
+
+def foreground(widget: QWidget) -> QColor:
+    """The colour monochrome icons take in ``widget``: its palette's window text."""
+    return widget.palette().color(QPalette.ColorRole.WindowText)
 
 
 @cache

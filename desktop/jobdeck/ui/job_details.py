@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -27,10 +27,18 @@ from PySide6.QtWidgets import (
 from ..core.events import LogEntry
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
 from .elided_label import ElidedLabel
-from .formatting import EM_DASH, error_summary, format_duration, format_progress
+from .formatting import (
+    EM_DASH,
+    QT_TRANSLATE_NOOP,
+    error_summary,
+    format_duration,
+    format_progress,
+    status_text,
+)
 from .job_row import OUTCOME_COLORS
 from .progress_bar import JobProgressBar
 
@@ -38,6 +46,7 @@ __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
 
 LOG_TAIL = 200
 LOG_MAX_LINES = 5000
+#: The Details tab's facts: the keys of :attr:`JobDetails.fields`, and their labels.
 FIELD_NAMES = (
     "ID",
     "Type",
@@ -50,6 +59,18 @@ FIELD_NAMES = (
     "Resources",
     "Log file",
 )
+FIELD_LABELS = {
+    "ID": QT_TRANSLATE_NOOP("JobDetails", "ID:"),
+    "Type": QT_TRANSLATE_NOOP("JobDetails", "Type:"),
+    "Created": QT_TRANSLATE_NOOP("JobDetails", "Created:"),
+    "Started": QT_TRANSLATE_NOOP("JobDetails", "Started:"),
+    "Finished": QT_TRANSLATE_NOOP("JobDetails", "Finished:"),
+    "Duration": QT_TRANSLATE_NOOP("JobDetails", "Duration:"),
+    "Attempts": QT_TRANSLATE_NOOP("JobDetails", "Attempts:"),
+    "Process": QT_TRANSLATE_NOOP("JobDetails", "Process:"),
+    "Resources": QT_TRANSLATE_NOOP("JobDetails", "Resources:"),
+    "Log file": QT_TRANSLATE_NOOP("JobDetails", "Log file:"),
+}
 
 
 def pretty_json(value: Any) -> str:
@@ -67,11 +88,15 @@ def format_resources(peak_rss: int | None, cpu_seconds: float | None) -> str:
     """``peak 52 MB, CPU 3.1 s`` for a process job's whole tree; ``—`` when not measured."""
     parts = []
     if peak_rss is not None:
-        parts.append(
-            f"peak {peak_rss / 1e6:.0f} MB" if peak_rss >= 1e6 else f"peak {peak_rss / 1e3:.0f} kB"
-        )
+        if peak_rss >= 1e6:
+            peak = translate("JobDetails", "peak {size} MB").format(size=f"{peak_rss / 1e6:.0f}")
+        else:
+            peak = translate("JobDetails", "peak {size} kB").format(size=f"{peak_rss / 1e3:.0f}")
+        parts.append(peak)
     if cpu_seconds is not None:
-        parts.append(f"CPU {cpu_seconds:.1f} s")
+        parts.append(
+            translate("JobDetails", "CPU {seconds} s").format(seconds=f"{cpu_seconds:.1f}")
+        )
     return ", ".join(parts) or EM_DASH
 
 
@@ -87,14 +112,16 @@ def progress_text(job: Job) -> str:
     known = bool(progress.total)
     counts = format_progress(progress.current, progress.total) if known else ""
     if job.status is JobStatus.RUNNING:
-        head = counts or "Working (total unknown)"
+        head = counts or translate("JobDetails", "Working (total unknown)")
         return f"{head} \u2014 {progress.message}" if progress.message else head
     if job.status is JobStatus.PENDING:
-        return "Waiting to start"
+        return translate("JobDetails", "Waiting to start")
     if job.status is JobStatus.COMPLETED:
-        head = counts or "Done"
+        head = counts or translate("JobDetails", "Done")
         return f"{head} \u2014 {progress.message}" if progress.message else head
-    return f"Stopped at {counts}" if known else "Stopped"
+    if known:
+        return translate("JobDetails", "Stopped at {progress}").format(progress=counts)
+    return translate("JobDetails", "Stopped")
 
 
 class JobDetails(QWidget):
@@ -144,9 +171,14 @@ class JobDetails(QWidget):
         self.progress_bar.setFixedHeight(8)
         self.progress_label = ElidedLabel("", self)
 
-        self.cancel_button = QPushButton(icons.icon("cancel"), "Cancel", self)
-        self.run_again_button = QPushButton("Run again", self)
-        self.open_log_button = QPushButton("Open log", self)
+        self.cancel_button = QPushButton(translate("JobDetails", "Cancel"), self)
+        self.run_again_button = QPushButton(translate("JobDetails", "Run again"), self)
+        self.open_log_button = QPushButton(translate("JobDetails", "Open log"), self)
+        self.cancel_button.setToolTip(translate("JobDetails", "Cancel this job"))
+        self.run_again_button.setToolTip(
+            translate("JobDetails", "Queue a new job with the same parameters")
+        )
+        self._paint_icons()
         self.cancel_button.clicked.connect(self.cancel)
         self.run_again_button.clicked.connect(self.run_again)
         self.open_log_button.clicked.connect(self.open_log)
@@ -161,6 +193,7 @@ class JobDetails(QWidget):
 
         # tabs
         self.tabs = QTabWidget(self)
+        self.tabs.setAccessibleName(translate("JobDetails", "About the job"))
         self.log_view = self._text_view(mono)
         self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
         self.fields: dict[str, QLabel] = {}
@@ -172,13 +205,20 @@ class JobDetails(QWidget):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             self.fields[name] = label
-            form.addRow(f"{name}:", label)
+            caption = QLabel(translate("JobDetails", FIELD_LABELS[name]), info)
+            caption.setBuddy(label)
+            label.setAccessibleName(translate("JobDetails", FIELD_LABELS[name]).rstrip(":"))
+            form.addRow(caption, label)
         self.info_view = QScrollArea(self)
+        self.info_view.setAccessibleName(translate("JobDetails", "Facts about the job"))
         self.info_view.setWidget(info)
         self.info_view.setWidgetResizable(True)
         self.info_view.setFrameShape(QFrame.Shape.NoFrame)
         self.params_view = self._text_view(mono)
         self.result_view = self._text_view(mono)
+        self.log_view.setAccessibleName(translate("JobDetails", "Job log"))
+        self.params_view.setAccessibleName(translate("JobDetails", "Job parameters"))
+        self.result_view.setAccessibleName(translate("JobDetails", "Job result"))
 
         self.error_view = QWidget()
         self.error_message = QLabel(self.error_view)
@@ -187,13 +227,14 @@ class JobDetails(QWidget):
         self.error_message.setPalette(failed_palette)
         self.error_message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.traceback_toggle = QToolButton(self.error_view)
-        self.traceback_toggle.setText("Details (traceback)")
+        self.traceback_toggle.setText(translate("JobDetails", "Details (traceback)"))
         self.traceback_toggle.setCheckable(True)
         self.traceback_toggle.setAutoRaise(True)
         self.traceback_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.traceback_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.traceback_toggle.toggled.connect(self.set_traceback_expanded)
         self.traceback_view = self._text_view(mono)
+        self.traceback_view.setAccessibleName(translate("JobDetails", "Traceback"))
         self.traceback_view.hide()
         error_layout = QVBoxLayout(self.error_view)
         error_layout.addWidget(self.error_message)
@@ -205,13 +246,13 @@ class JobDetails(QWidget):
         )
         error_layout.addWidget(self._error_stretch, 1)
 
-        self.tabs.addTab(self.log_view, "Log")
-        self.tabs.addTab(self.info_view, "Details")
-        self.tabs.addTab(self.params_view, "Parameters")
-        self.tabs.addTab(self.error_view, "Error")
-        self.tabs.addTab(self.result_view, "Result")
+        self.tabs.addTab(self.log_view, translate("JobDetails", "Log"))
+        self.tabs.addTab(self.info_view, translate("JobDetails", "Details"))
+        self.tabs.addTab(self.params_view, translate("JobDetails", "Parameters"))
+        self.tabs.addTab(self.error_view, translate("JobDetails", "Error"))
+        self.tabs.addTab(self.result_view, translate("JobDetails", "Result"))
 
-        self.placeholder = QLabel("Select a job to see its details.", self)
+        self.placeholder = QLabel(translate("JobDetails", "Select a job to see its details."), self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.body = QWidget(self)
@@ -307,7 +348,11 @@ class JobDetails(QWidget):
             else:
                 new = self._tracker.enqueue(job.type, params=dict(job.params), title=job.title)
         except ValueError as exc:
-            self.show_notice(f"Could not run again: {error_summary(str(exc))}")
+            self.show_notice(
+                translate("JobDetails", "Could not run again: {reason}").format(
+                    reason=error_summary(str(exc))
+                )
+            )
             return None
         self.jobQueued.emit(new.id)
         return str(new.id)
@@ -319,13 +364,21 @@ class JobDetails(QWidget):
         if job is None:
             return False
         if not job.log_path:
-            self.show_notice("This job has no log file; its messages are in the Log tab.")
+            self.show_notice(
+                translate(
+                    "JobDetails", "This job has no log file; its messages are in the Log tab."
+                )
+            )
             return False
         if not os.path.exists(job.log_path):
-            self.show_notice(f"The log file is gone: {job.log_path}")
+            self.show_notice(
+                translate("JobDetails", "The log file is gone: {path}").format(path=job.log_path)
+            )
             return False
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(job.log_path)):
-            self.show_notice(f"No program could open {job.log_path}")
+            self.show_notice(
+                translate("JobDetails", "No program could open {path}").format(path=job.log_path)
+            )
             return False
         self.show_notice("")
         return True
@@ -341,11 +394,13 @@ class JobDetails(QWidget):
             JobStatus.PENDING: "pending",
             JobStatus.RUNNING: "running",
         }[job.status]
-        self.icon_label.setPixmap(icons.pixmap(status_icon, 32))
+        self.icon_label.setPixmap(icons.pixmap(status_icon, 32, icons.foreground(self)))
         self.title_label.set_full_text(job.title or job.type)
-        status = job.status.value.capitalize()
+        status = status_text(job.status)
         if job.cancel_requested and job.status.active:
-            status += " \u2014 cancelling\u2026"
+            status = translate("JobDetails", "{status} \u2014 cancelling\u2026").format(
+                status=status
+            )
         summary = error_summary(job.error)
         if summary:
             status += f" \u2014 {summary}"
@@ -364,18 +419,29 @@ class JobDetails(QWidget):
         self.progress_label.set_full_text(progress_text(job))
 
         f = self.fields
-        f["ID"].setText(job.id + (f" (re-run of {job.retry_of})" if job.retry_of else ""))
+        if job.retry_of:
+            f["ID"].setText(
+                translate("JobDetails", "{id} (re-run of {original})").format(
+                    id=job.id, original=job.retry_of
+                )
+            )
+        else:
+            f["ID"].setText(job.id)
         f["Type"].setText(job.type)
         f["Created"].setText(_when(job.created_ts))
         f["Started"].setText(_when(job.started_ts))
         f["Finished"].setText(_when(job.completed_ts))
         f["Duration"].setText(format_duration(job.elapsed(now)))
-        f["Attempts"].setText(f"{job.attempts} of {job.max_attempts}")
+        f["Attempts"].setText(
+            translate("JobDetails", "{attempts} of {max_attempts}").format(
+                attempts=job.attempts, max_attempts=job.max_attempts
+            )
+        )
         process = []
         if job.pid is not None:
-            process.append(f"pid {job.pid}")
+            process.append(translate("JobDetails", "pid {pid}").format(pid=job.pid))
         if job.exit_code is not None:
-            process.append(f"exit code {job.exit_code}")
+            process.append(translate("JobDetails", "exit code {code}").format(code=job.exit_code))
         f["Process"].setText(", ".join(process) or EM_DASH)
         f["Resources"].setText(format_resources(job.peak_rss, job.cpu_seconds))
         f["Log file"].setText(job.log_path or EM_DASH)
@@ -404,11 +470,23 @@ class JobDetails(QWidget):
 
         self.cancel_button.setEnabled(job.status.active and not job.cancel_requested)
         self.run_again_button.setEnabled(True)
-        self.open_log_button.setToolTip(job.log_path or "This job has no log file")
+        self.open_log_button.setToolTip(
+            job.log_path or translate("JobDetails", "This job has no log file")
+        )
         if job.status is JobStatus.RUNNING:
             self._clock.start()
         else:
             self._clock.stop()
+
+    def _paint_icons(self) -> None:
+        self.cancel_button.setIcon(icons.icon("cancel", icons.foreground(self)))
+        if self._job is not None:
+            self._show(self._job)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "cancel_button"):
+            self._paint_icons()
 
     def _refresh_times(self) -> None:
         if self._job is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -16,13 +18,17 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.job import Job, JobStatus
+from ..i18n import translate
 from . import icons
 from .elided_label import ElidedLabel
-from .formatting import error_summary, format_duration, format_percent
+from .formatting import error_summary, format_duration, format_percent, status_text
 from .progress_bar import JobProgressBar
 from .rate import RateEstimator
 
-__all__ = ["OUTCOME_COLORS", "JobRow", "outcome_text"]
+__all__ = ["OUTCOME_COLORS", "ConfirmCancel", "JobRow", "ask_to_cancel", "outcome_text"]
+
+#: ``confirm(parent, job) -> bool``: may ``job`` be cancelled? (asked before a key cancels)
+ConfirmCancel = Callable[[QWidget, Job], bool]
 
 ICON_SIZE = 24
 
@@ -41,23 +47,49 @@ def _release_quietly(spinner: icons.Spinner, token: object) -> None:
 def outcome_text(job: Job) -> str:
     """What a finished job's row says: ``Done``, ``Failed: <message>`` or ``Cancelled``."""
     if job.status is JobStatus.COMPLETED:
-        return "Done" + (f": {job.progress.message}" if job.progress.message else "")
+        if job.progress.message:
+            return translate("JobRow", "Done: {message}").format(message=job.progress.message)
+        return translate("JobRow", "Done")
     if job.status is JobStatus.FAILED:
         # never the last progress message: it may be a stale ETA ("18 s left")
         reason = error_summary(job.error)
-        return f"Failed: {reason}" if reason else "Failed"
+        if reason:
+            return translate("JobRow", "Failed: {reason}").format(reason=reason)
+        return translate("JobRow", "Failed")
     if job.status is JobStatus.CANCELLED:
-        return "Cancelled"
+        return translate("JobRow", "Cancelled")
     return ""
+
+
+def ask_to_cancel(parent: QWidget, job: Job) -> bool:
+    """Ask with a message box whether ``job`` should be cancelled (the default answer:
+    keep it running)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(translate("JobRow", "Cancel job?"))
+    box.setText(translate("JobRow", "Cancel \u201c{title}\u201d?").format(title=job.title))
+    box.setInformativeText(translate("JobRow", "The job is asked to stop; this cannot be undone."))
+    stop = box.addButton(translate("JobRow", "Cancel job"), QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton(translate("JobRow", "Keep running"), QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    return box.clickedButton() is stop
 
 
 class JobRow(QWidget):
     """Shows one job (a :class:`Job` snapshot given to :meth:`set_job`).
 
-    Signals (GUI thread): ``cancelRequested(job_id)`` when the cancel button is clicked,
-    ``activated(job_id)`` when the row itself is clicked. The ETA comes from the rate seen
-    over the last few snapshots; ``spinner`` (shared between rows) animates the icon of a
-    running job whose total is unknown.
+    Signals (GUI thread): ``cancelRequested(job_id)`` when the cancel button is clicked, or
+    Delete is pressed on the focused row and ``confirm_cancel`` agrees; ``activated(job_id)``
+    when the row itself is clicked or Enter is pressed on it. The ETA comes from the rate
+    seen over the last few snapshots; ``spinner`` (shared between rows) animates the icon of
+    a running job whose total is unknown.
+
+    Accessibility: the row takes the keyboard focus (Tab moves from row to row); its
+    accessible name is the job's title and its description what the row shows; the cancel
+    button's name says which job it cancels ("Cancel Copy photos"). A palette change
+    repaints its icons in the new colours.
     """
 
     cancelRequested = Signal(str)
@@ -68,10 +100,12 @@ class JobRow(QWidget):
         spinner: icons.Spinner | None = None,
         type_icon: str | None = None,
         parent: QWidget | None = None,
+        confirm_cancel: ConfirmCancel | None = None,
     ) -> None:
         super().__init__(parent)
         self._spinner = spinner if spinner is not None else icons.Spinner(self)
         self._type_icon = type_icon
+        self.confirm_cancel: ConfirmCancel = confirm_cancel or ask_to_cancel
         self._job: Job | None = None
         self._rate = RateEstimator()
         self._spinning = False
@@ -82,6 +116,8 @@ class JobRow(QWidget):
         self.setObjectName("JobRow")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # a style sheet marks focus
 
         self.icon_label = QLabel(self)
         self.icon_label.setFixedSize(ICON_SIZE, ICON_SIZE)
@@ -100,14 +136,18 @@ class JobRow(QWidget):
         self.progress_bar = JobProgressBar(self._spinner, self)
         self.progress_bar.setFixedHeight(6)
         self.cancel_button = QToolButton(self)
-        self.cancel_button.setIcon(icons.icon("cancel"))
+        self.cancel_button.setObjectName("cancelJob")
         self.cancel_button.setAutoRaise(True)
+        # Tab moves from row to row; Delete on a row cancels (the button is for the mouse).
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.cancel_button.setIconSize(QSize(14, 14))
         keep_space = self.cancel_button.sizePolicy()
         keep_space.setRetainSizeWhenHidden(True)  # finished rows keep the column aligned
         self.cancel_button.setSizePolicy(keep_space)
-        self.cancel_button.setToolTip("Cancel this job")
+        self.cancel_button.setToolTip(translate("JobRow", "Cancel this job"))
+        self.cancel_button.setAccessibleName(translate("JobRow", "Cancel this job"))
         self.cancel_button.setCursor(Qt.CursorShape.ArrowCursor)
+        self._paint_cancel_icon()
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
 
         top = QHBoxLayout()
@@ -176,12 +216,12 @@ class JobRow(QWidget):
             message = outcome_text(job)
             self.time_label.setText(format_duration(job.duration))
         elif job.cancel_requested:
-            message = "Cancelling\u2026"
+            message = translate("JobRow", "Cancelling\u2026")
             self.time_label.setText(format_duration(job.elapsed(now)))
         elif job.status is JobStatus.PENDING:
-            message = job.progress.message or "Waiting to start\u2026"
+            message = job.progress.message or translate("JobRow", "Waiting to start\u2026")
             color_role = QPalette.ColorRole.PlaceholderText
-            self.time_label.setText("queued")
+            self.time_label.setText(translate("JobRow", "queued"))
         else:
             message = job.progress.message
             parts = []
@@ -190,7 +230,9 @@ class JobRow(QWidget):
             parts.append(format_duration(job.elapsed(now)))
             eta = self.eta_seconds(now)
             if eta is not None:
-                parts.append(f"{format_duration(eta)} left")
+                parts.append(
+                    translate("JobRow", "{duration} left").format(duration=format_duration(eta))
+                )
             self.time_label.setText(" \u00b7 ".join(parts))
         self.message_label.set_full_text(message)
         palette = self.message_label.palette()
@@ -199,15 +241,25 @@ class JobRow(QWidget):
         else:
             palette.setColor(QPalette.ColorRole.WindowText, self.palette().color(color_role))
         self.message_label.setPalette(palette)
-        tip = [
-            job.title,
-            f"{job.status.value}" + (" (cancel requested)" if job.cancel_requested else ""),
-        ]
+        state = status_text(job.status)
+        if job.cancel_requested:
+            state = translate("JobRow", "{status} (cancel requested)").format(status=state)
+        tip = [job.title, state]
         if message:
             tip.append(message)
         if job.error and job.error.message and error_summary(job.error) not in message:
             tip.append(error_summary(job.error))
         self.setToolTip("\n".join(tip))
+        title = job.title or job.type
+        description = ", ".join(p for p in (state, message) if p)
+        if self.accessibleName() != title:
+            self.setAccessibleName(title)
+        if self.accessibleDescription() != description:
+            self.setAccessibleDescription(description)
+        cancel_name = translate("JobRow", "Cancel {title}").format(title=title)
+        if self.cancel_button.accessibleName() != cancel_name:
+            self.cancel_button.setAccessibleName(cancel_name)
+            self.cancel_button.setToolTip(cancel_name)
         can_cancel = job.status.active and not job.cancel_requested
         self.cancel_button.setVisible(not job.finished)
         self.cancel_button.setEnabled(can_cancel)
@@ -260,20 +312,25 @@ class JobRow(QWidget):
                 JobStatus.CANCELLED: "cancelled",
                 JobStatus.PENDING: "pending",
             }[job.status]
-            self.icon_label.setPixmap(icons.pixmap(name, ICON_SIZE, dpr=self.devicePixelRatioF()))
+            self.icon_label.setPixmap(
+                icons.pixmap(name, ICON_SIZE, icons.foreground(self), self.devicePixelRatioF())
+            )
             return
         type_name = icons.type_icon_name(self._type_icon or job.type)
         if not self._spinning:
             self.icon_label.setPixmap(
-                icons.pixmap(type_name, ICON_SIZE, dpr=self.devicePixelRatioF())
+                icons.pixmap(type_name, ICON_SIZE, icons.foreground(self), self.devicePixelRatioF())
             )
             return
         self.icon_label.setPixmap(self._busy_icon(type_name))
 
+    def _paint_cancel_icon(self) -> None:
+        self.cancel_button.setIcon(icons.icon("cancel", icons.foreground(self)))
+
     def _busy_icon(self, type_name: str) -> QPixmap:
         accent = self.palette().color(QPalette.ColorRole.Highlight)
         ring = self._spinner.busy_pixmap(ICON_SIZE, accent)
-        inner = icons.pixmap(type_name, 12, dpr=2.0)
+        inner = icons.pixmap(type_name, 12, icons.foreground(self), dpr=2.0)
         painter = QPainter(ring)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawPixmap(QRectF(6, 6, 12, 12), inner, QRectF(inner.rect()))
@@ -285,6 +342,39 @@ class JobRow(QWidget):
     def _on_cancel_clicked(self) -> None:
         if self._job is not None:
             self.cancelRequested.emit(self._job.id)
+
+    def can_cancel(self) -> bool:
+        """True while the job is active and no cancel was asked for yet."""
+        job = self._job
+        return job is not None and job.status.active and not job.cancel_requested
+
+    def request_cancel(self) -> bool:
+        """Ask ``confirm_cancel`` and, if it agrees, emit ``cancelRequested``; the answer."""
+        job = self._job
+        if job is None or not self.can_cancel() or not self.confirm_cancel(self, job):
+            return False
+        if self._job is None or self._job.id != job.id:
+            return False  # the row shows another job by now
+        self.cancelRequested.emit(job.id)
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self._job:
+            self.activated.emit(self._job.id)
+            event.accept()
+            return
+        if key == Qt.Key.Key_Delete and self._job is not None:
+            self.request_cancel()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._paint_cancel_icon()
+            self._paint_icon()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         inside = self.rect().contains(QPointF(event.position()).toPoint())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
 from ..core.job import JobStatus
 from ..core.job_source import JobSource
 from ..core.registry import JobType
+from ..i18n import translate
 from . import icons
-from .formatting import error_summary
+from .formatting import error_summary, type_text
 from .job_row import OUTCOME_COLORS
 from .param_fields import MISSING, ArgvField, FieldError, ParamField, make_field
 
@@ -56,6 +57,9 @@ class LaunchForm(QWidget):
     ``tracker.enqueue(job_type.name, params=..., title=...)``. A bad value shows a red
     message under its field (and a general one) and queues nothing.
 
+    The job type's own texts (title, description, parameter labels and help) are shown
+    through :func:`~jobdeck.ui.formatting.type_text`, so a translation can carry them too.
+
     Emits ``jobQueued(job_id)`` on the GUI thread after a job was queued.
     """
 
@@ -73,17 +77,18 @@ class LaunchForm(QWidget):
         error_palette = self.palette()
         error_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
 
-        heading = QLabel(job_type.title, self)
+        title = type_text(job_type.title)
+        heading = QLabel(title, self)
         font = heading.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.2)
         heading.setFont(font)
-        icon_label = QLabel(self)
-        icon_label.setPixmap(icons.pixmap(icons.type_icon_name(job_type.icon), 24))
+        self.icon_label = icon_label = QLabel(self)
+        self._paint_icon()
         top = QHBoxLayout()
         top.addWidget(icon_label)
         top.addWidget(heading, 1)
-        description = QLabel(job_type.description or "", self)
+        description = QLabel(type_text(job_type.description or ""), self)
         description.setWordWrap(True)
         description.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         description.setVisible(bool(job_type.description))
@@ -93,8 +98,11 @@ class LaunchForm(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # labels above: narrow pane
         self.title_edit = QLineEdit(self)
         self.title_edit.setObjectName("job_title")
-        self.title_edit.setPlaceholderText(f"{job_type.title} (optional title)")
-        form.addRow("Title:", self.title_edit)
+        self.title_edit.setPlaceholderText(
+            translate("LaunchForm", "{type} (optional title)").format(type=title)
+        )
+        self.title_edit.setAccessibleName(translate("LaunchForm", "Job title"))
+        form.addRow(translate("LaunchForm", "Title:"), self.title_edit)
         for spec in job_type.params:
             field = make_field(spec, job_type.name)
             self.fields[spec.name] = field
@@ -110,11 +118,12 @@ class LaunchForm(QWidget):
             column.setSpacing(2)
             column.addWidget(field.widget)
             column.addWidget(error)
-            label = QLabel(f"{spec.label or spec.name}:", self)
+            name = type_text(spec.label) if spec.label else spec.name
+            label = QLabel(translate("LaunchForm", "{label}:").format(label=name), self)
             label.setBuddy(field.focus_widget())
             self.field_labels[spec.name] = label
             if spec.help:
-                label.setToolTip(spec.help)
+                label.setToolTip(type_text(spec.help))
             form.addRow(label, cell)
 
         self.general_error = QLabel(self)
@@ -124,9 +133,12 @@ class LaunchForm(QWidget):
         self.general_error.hide()
         self.status_label = QLabel(self)
         self.status_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.start_button = QPushButton("Start", self)
+        self.start_button = QPushButton(translate("LaunchForm", "Start"), self)
         self.start_button.setDefault(True)
-        self.start_button.setToolTip("Queue the job (Ctrl+Return)")
+        self.start_button.setToolTip(translate("LaunchForm", "Queue the job (Ctrl+Return)"))
+        self.start_button.setAccessibleDescription(
+            translate("LaunchForm", "Queue a {type} job").format(type=title)
+        )
         self.start_button.clicked.connect(self.submit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status_label, 1)
@@ -142,6 +154,9 @@ class LaunchForm(QWidget):
         body_layout.addWidget(self.general_error)
         body_layout.addStretch(1)
         scroller = QScrollArea(self)
+        scroller.setAccessibleName(
+            translate("LaunchForm", "Parameters of {type}").format(type=title)
+        )
         scroller.setWidget(body)
         scroller.setWidgetResizable(True)
         scroller.setFrameShape(QFrame.Shape.NoFrame)
@@ -202,11 +217,18 @@ class LaunchForm(QWidget):
             label.show()
             self.fields[name].focus_widget().setFocus()
             spec_label = next(
-                (s.label or s.name for s in self._job_type.params if s.name == name), name
+                (type_text(s.label) or s.name for s in self._job_type.params if s.name == name),
+                name,
             )
-            self.general_error.setText(f"Not started: {spec_label}: {text}")
+            self.general_error.setText(
+                translate("LaunchForm", "Not started: {field}: {problem}").format(
+                    field=spec_label, problem=text
+                )
+            )
         else:
-            self.general_error.setText(f"Not started: {text}")
+            self.general_error.setText(
+                translate("LaunchForm", "Not started: {problem}").format(problem=text)
+            )
         self.general_error.show()
 
     def submit(self) -> str | None:
@@ -223,6 +245,15 @@ class LaunchForm(QWidget):
         except (FieldError, ValueError) as exc:
             self.show_error(exc)
             return None
-        self.status_label.setText(f"Queued {job.title}")
+        self.status_label.setText(translate("LaunchForm", "Queued {title}").format(title=job.title))
         self.jobQueued.emit(job.id)
         return str(job.id)
+
+    def _paint_icon(self) -> None:
+        name = icons.type_icon_name(self._job_type.icon)
+        self.icon_label.setPixmap(icons.pixmap(name, 24, icons.foreground(self)))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._paint_icon()

@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDockWidget,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -20,6 +30,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,9 +38,11 @@ from PySide6.QtWidgets import (
 from ..core.job import JobStatus
 from ..core.job_source import JobSource
 from ..core.registry import JobType
+from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
-from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole
+from .formatting import status_text, type_text
+from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
 from .launch_form import LaunchForm
 from .settings_store import SettingsStore
@@ -46,6 +59,8 @@ STORE_BANNER_STYLE = (
     "QLabel#storeBanner { background: #a32020; color: white; padding: 6px 10px;"
     " border-radius: 4px; font-weight: bold; }"
 )
+#: Item data role of the type list: the icon's name.
+ICON_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
 
 class MainWindow(QMainWindow):
@@ -59,14 +74,18 @@ class MainWindow(QMainWindow):
 
     A banner at the top (:attr:`store_banner`) says, while it lasts, that the store cannot
     save job changes (a full disk), and why (``signals.storeTroubleChanged``).
+    :meth:`dock_taskbar` puts a taskbar's rows into a dock area of the window (where a
+    floating panel cannot be placed, e.g. on Wayland). Every control has an accessible
+    name; a palette change repaints every icon in the new colours.
 
     Signals (GUI thread): ``settingsRequested()`` and ``quitRequested()`` from the Jobdeck
-    menu; ``toggleTaskbarRequested()`` from the View menu.
+    menu; ``toggleTaskbarRequested()`` and ``focusTaskbarRequested()`` from the View menu.
     """
 
     settingsRequested = Signal()
     quitRequested = Signal()
     toggleTaskbarRequested = Signal()
+    focusTaskbarRequested = Signal()
 
     def __init__(
         self,
@@ -82,11 +101,13 @@ class MainWindow(QMainWindow):
         self._signals = signals
         self._registry = registry
         self._settings = settings
-        self.setWindowTitle("Jobdeck")
+        self.jobs_dock: QDockWidget | None = None
+        self.setWindowTitle(translate("MainWindow", "Jobdeck"))
         self.setWindowIcon(icons.app_icon())
 
         # launcher
         self.type_list = QListWidget(self)
+        self.type_list.setAccessibleName(translate("MainWindow", "Job types"))
         self.type_list.setIconSize(QSize(24, 24))
         self.type_list.setWordWrap(True)
         self.type_list.setUniformItemSizes(False)
@@ -94,9 +115,10 @@ class MainWindow(QMainWindow):
         self.launch_forms: dict[str, LaunchForm] = {}
         for job_type in registry:
             item = QListWidgetItem(icons.icon(icons.type_icon_name(job_type.icon)), "")
-            item.setText(job_type.title)
-            item.setToolTip(job_type.description or job_type.title)
+            item.setText(type_text(job_type.title))
+            item.setToolTip(type_text(job_type.description or job_type.title))
             item.setData(Qt.ItemDataRole.UserRole, job_type.name)
+            item.setData(ICON_ROLE, icons.type_icon_name(job_type.icon))
             self.type_list.addItem(item)
             form = LaunchForm(job_type, tracker, self)
             form.jobQueued.connect(self.show_job)
@@ -105,7 +127,12 @@ class MainWindow(QMainWindow):
         self.type_description = QLabel(self)
         self.type_description.setWordWrap(True)
         self.type_list.currentRowChanged.connect(self._on_type_selected)
-        launcher_heading = QLabel("<b>Launch</b>", self)
+        launcher_heading = QLabel(self)
+        launcher_heading.setText(translate("MainWindow", "Launch"))
+        heading_font = launcher_heading.font()
+        heading_font.setBold(True)
+        launcher_heading.setFont(heading_font)
+        launcher_heading.setBuddy(self.type_list)
         launcher = QWidget(self)
         launcher_layout = QVBoxLayout(launcher)
         launcher_layout.setContentsMargins(0, 0, 0, 0)
@@ -125,20 +152,31 @@ class MainWindow(QMainWindow):
         # history + filter bar
         self.model = HistoryModel(tracker, signals, parent=self)
         self.status_filter = QComboBox(self)
-        self.status_filter.addItem("All statuses", ALL)
-        self.status_filter.addItem(icons.status_icon("running"), "Active", ACTIVE)
-        self.status_filter.setItemData(1, "Pending and running jobs", Qt.ItemDataRole.ToolTipRole)
+        self.status_filter.setAccessibleName(translate("MainWindow", "Show jobs with status"))
+        self.status_filter.setToolTip(translate("MainWindow", "Show jobs with this status"))
+        self.status_filter.addItem(translate("MainWindow", "All statuses"), ALL)
+        self.status_filter.addItem(
+            icons.status_icon("running"), translate("MainWindow", "Active"), ACTIVE
+        )
+        self.status_filter.setItemData(
+            1, translate("MainWindow", "Pending and running jobs"), Qt.ItemDataRole.ToolTipRole
+        )
         for status in JobStatus:
             self.status_filter.addItem(
-                icons.status_icon(status.value), status.value.capitalize(), status.value
+                icons.status_icon(status.value), status_text(status), status.value
             )
         self.type_filter = QComboBox(self)
-        self.type_filter.addItem("All types", ALL)
+        self.type_filter.setAccessibleName(translate("MainWindow", "Show jobs of type"))
+        self.type_filter.setToolTip(translate("MainWindow", "Show jobs of this type"))
+        self.type_filter.addItem(translate("MainWindow", "All types"), ALL)
         for job_type in registry:
-            self.type_filter.addItem(job_type.title, job_type.name)
+            self.type_filter.addItem(type_text(job_type.title), job_type.name)
         self.search_edit = QLineEdit(self)
-        self.search_edit.setPlaceholderText("Search titles\u2026")
+        self.search_edit.setPlaceholderText(translate("MainWindow", "Search titles\u2026"))
+        self.search_edit.setAccessibleName(translate("MainWindow", "Search job titles"))
         self.search_edit.setClearButtonEnabled(True)
+        for button in self.search_edit.findChildren(QToolButton):  # the clear button
+            button.setAccessibleName(translate("MainWindow", "Clear the search"))
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -153,6 +191,7 @@ class MainWindow(QMainWindow):
         filter_bar.addWidget(self.search_edit, 1)
 
         self.table = QTableView(self)
+        self.table.setAccessibleName(translate("MainWindow", "Job history"))
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -202,7 +241,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(container)
         self._build_menus()
         self._fit_to_screen()
-        self.statusBar().showMessage("Ready")
+        self.statusBar().showMessage(translate("MainWindow", "Ready"))
 
         if self.type_list.count():
             self.type_list.setCurrentRow(0)
@@ -220,7 +259,9 @@ class MainWindow(QMainWindow):
         """Select ``job_id`` in the history (clearing filters that hide it) and show it."""
         job = self._tracker.get_job(job_id)
         if job is None:
-            self.statusBar().showMessage(f"No job {job_id}", 5000)
+            self.statusBar().showMessage(
+                translate("MainWindow", "No job {id}").format(id=job_id), 5000
+            )
             return False
         if not self.model.filter.matches(job):
             self.clear_filter()
@@ -265,6 +306,23 @@ class MainWindow(QMainWindow):
         if self.model.rowCount():
             self.table.selectRow(0)
             self.table.scrollToTop()
+
+    def dock_taskbar(self, taskbar: QWidget) -> QDockWidget:
+        """Show ``taskbar`` (a :class:`~jobdeck.ui.taskbar.Taskbar` made with
+        ``floating=False``) in a dock area at the bottom of this window; the dock widget."""
+        dock = QDockWidget(translate("MainWindow", "Running jobs"), self)
+        dock.setObjectName("jobsDock")
+        dock.setAccessibleName(translate("MainWindow", "Running jobs"))
+        # Movable and floatable, not closable: View > Show/hide taskbar turns it off, and the
+        # taskbar keeps that choice.
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        dock.setWidget(taskbar)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.jobs_dock = dock
+        return dock
 
     def select_job_type(self, name: str) -> LaunchForm:
         """Show the launch form of job type ``name``."""
@@ -322,8 +380,12 @@ class MainWindow(QMainWindow):
         metrics = self.table.fontMetrics()
         icon = self.table.style().pixelMetric(self.table.style().PixelMetric.PM_SmallIconSize)
         pad = 24  # cell margins and the focus frame
+        widest_status = max(
+            (status_cell(s, cancelling) for s in JobStatus for cancelling in (False, True)),
+            key=metrics.horizontalAdvance,
+        )
         widest = {
-            Column.STATUS: metrics.horizontalAdvance(WIDEST_STATUS) + icon + pad,
+            Column.STATUS: metrics.horizontalAdvance(widest_status) + icon + pad,
             Column.TYPE: max((metrics.horizontalAdvance(t.name) for t in registry), default=60)
             + pad,
             Column.PROGRESS: metrics.horizontalAdvance("100%") + pad,
@@ -337,19 +399,22 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(Column.MESSAGE, QHeaderView.ResizeMode.Stretch)
 
     def _build_menus(self) -> None:
-        app_menu = self.menuBar().addMenu("&Jobdeck")
-        settings = app_menu.addAction("&Settings\u2026")
+        app_menu = self.menuBar().addMenu(translate("MainWindow", "&Jobdeck"))
+        settings = app_menu.addAction(translate("MainWindow", "&Settings\u2026"))
         settings.setShortcut(QKeySequence.StandardKey.Preferences)
         settings.triggered.connect(self.settingsRequested)
         app_menu.addSeparator()
-        quit_action = app_menu.addAction("&Quit")
+        quit_action = app_menu.addAction(translate("MainWindow", "&Quit"))
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.quitRequested)
-        view_menu = self.menuBar().addMenu("&View")
-        taskbar = view_menu.addAction("Show/hide &taskbar")
+        view_menu = self.menuBar().addMenu(translate("MainWindow", "&View"))
+        taskbar = view_menu.addAction(translate("MainWindow", "Show/hide &taskbar"))
         taskbar.setShortcut(QKeySequence("Ctrl+T"))
         taskbar.triggered.connect(self.toggleTaskbarRequested)
-        refresh = view_menu.addAction("&Refresh history")
+        focus_taskbar = view_menu.addAction(translate("MainWindow", "&Go to the taskbar"))
+        focus_taskbar.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        focus_taskbar.triggered.connect(self.focusTaskbarRequested)
+        refresh = view_menu.addAction(translate("MainWindow", "&Refresh history"))
         refresh.setShortcut(QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(self.model.refresh)
 
@@ -381,6 +446,23 @@ class MainWindow(QMainWindow):
         right = self._settings.value("main_window/right_splitter", None)
         if isinstance(right, QByteArray | bytes):
             self.right_splitter.restoreState(QByteArray(right))
+
+    def _paint_icons(self) -> None:
+        """(Re)draw the icons of the type list and the status filter in the palette's
+        colours; the history and the panes repaint their own."""
+        for row in range(self.type_list.count()):
+            item = self.type_list.item(row)
+            item.setIcon(icons.icon(item.data(ICON_ROLE), icons.foreground(self)))
+        for index in range(self.status_filter.count()):
+            value = self.status_filter.itemData(index)
+            if value != ALL:
+                name = "running" if value == ACTIVE else str(value)
+                self.status_filter.setItemIcon(index, icons.status_icon(name))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._paint_icons()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._settings is not None:

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.registry import REQUIRED
+from ..i18n import translate
+from .formatting import type_text
 
 __all__ = ["MISSING", "CompactDoubleSpinBox", "FieldError", "ParamField", "kind_name", "make_field"]
 
@@ -103,7 +105,7 @@ class TextField(ParamField):
         if isinstance(initial, str):
             self.edit.setText(initial)
         if spec.help:
-            self.edit.setPlaceholderText(spec.help)
+            self.edit.setPlaceholderText(type_text(spec.help))
 
     def value(self) -> Any:
         text = self.edit.text()
@@ -118,7 +120,10 @@ class TextField(ParamField):
 class PathField(TextField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.browse_button = QPushButton("Browse\u2026")
+        self.browse_button = QPushButton(translate("ParamField", "Browse\u2026"))
+        self.browse_button.setAccessibleName(
+            translate("ParamField", "Choose {label}").format(label=_label(spec))
+        )
         self.browse_button.clicked.connect(self.browse)
         box = QWidget()
         row = QHBoxLayout(box)
@@ -134,9 +139,9 @@ class PathField(TextField):
     def browse(self) -> None:
         start = self.edit.text()
         if self.wants_directory():
-            chosen = QFileDialog.getExistingDirectory(self.widget, self.spec.label, start)
+            chosen = QFileDialog.getExistingDirectory(self.widget, _label(self.spec), start)
         else:
-            chosen, _ = QFileDialog.getOpenFileName(self.widget, self.spec.label, start)
+            chosen, _ = QFileDialog.getOpenFileName(self.widget, _label(self.spec), start)
         if chosen:
             self.edit.setText(chosen)
 
@@ -222,8 +227,8 @@ class BoolField(ParamField):
         super().__init__(spec)
         self.check = QCheckBox()
         self.check.setChecked(bool(_initial(spec)))
-        self.check.setAccessibleDescription(spec.help or "")
-        self.text_label = _ClickableLabel(spec.help or "", self.check)
+        self.check.setAccessibleDescription(type_text(spec.help or ""))
+        self.text_label = _ClickableLabel(type_text(spec.help or ""), self.check)
         self.text_label.setVisible(bool(spec.help))
         box = QWidget()
         row = QHBoxLayout(box)
@@ -266,19 +271,22 @@ def _convert_item(kind: str, text: str, where: str) -> Any:
         try:
             return int(text)
         except ValueError:
-            raise FieldError(where, f"expected an integer, got {text!r}") from None
+            problem = translate("ParamField", "expected an integer, got {text}")
+            raise FieldError(where, problem.format(text=repr(text))) from None
     if kind == "float":
         try:
             return float(text)
         except ValueError:
-            raise FieldError(where, f"expected a number, got {text!r}") from None
+            problem = translate("ParamField", "expected a number, got {text}")
+            raise FieldError(where, problem.format(text=repr(text))) from None
     if kind == "bool":
         lowered = text.lower()
         if lowered in ("true", "yes", "1", "on"):
             return True
         if lowered in ("false", "no", "0", "off"):
             return False
-        raise FieldError(where, f"expected true or false, got {text!r}")
+        problem = translate("ParamField", "expected true or false, got {text}")
+        raise FieldError(where, problem.format(text=repr(text)))
     return text
 
 
@@ -288,7 +296,9 @@ class ListField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.edit = QPlainTextEdit()
-        self.edit.setPlaceholderText(spec.help or "One item per line")
+        self.edit.setPlaceholderText(
+            type_text(spec.help) if spec.help else translate("ParamField", "One item per line")
+        )
         self.edit.setTabChangesFocus(True)
         self.edit.setFixedHeight(self.edit.fontMetrics().lineSpacing() * 4 + 12)
         initial = _initial(spec)
@@ -312,7 +322,11 @@ class ArgvField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.edit = QLineEdit()
-        self.edit.setPlaceholderText(spec.help or 'program --option "an argument"')
+        self.edit.setPlaceholderText(
+            type_text(spec.help)
+            if spec.help
+            else translate("ParamField", 'program --option "an argument"')
+        )
         initial = _initial(spec)
         if isinstance(initial, list | tuple):
             self.set_value(initial)
@@ -328,7 +342,8 @@ class ArgvField(ParamField):
         try:
             return shlex.split(text)
         except ValueError as exc:
-            raise FieldError(self.name, f"cannot split the command line: {exc}") from None
+            problem = translate("ParamField", "cannot split the command line: {error}")
+            raise FieldError(self.name, problem.format(error=exc)) from None
 
     def set_value(self, value: Any) -> None:
         self.edit.setText(shlex.join(str(v) for v in value or []))
@@ -340,15 +355,25 @@ class MappingField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.table = QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["Name", "Value"])
+        self.table.setHorizontalHeaderLabels(
+            [translate("ParamField", "Name"), translate("ParamField", "Value")]
+        )
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(84)
         self.table.setMaximumHeight(96)
-        self.add_button = QPushButton("Add")
-        self.remove_button = QPushButton("Remove")
+        self.add_button = QPushButton(translate("ParamField", "Add"))
+        self.remove_button = QPushButton(translate("ParamField", "Remove"))
+        self.add_button.setAccessibleName(
+            translate("ParamField", "Add a row to {label}").format(label=_label(spec))
+        )
+        self.remove_button.setAccessibleName(
+            translate("ParamField", "Remove the selected rows of {label}").format(
+                label=_label(spec)
+            )
+        )
         self.add_button.clicked.connect(lambda: self.add_row())
         self.remove_button.clicked.connect(self.remove_selected)
         buttons = QVBoxLayout()
@@ -389,10 +414,12 @@ class MappingField(ParamField):
             value = value_item.text() if value_item else ""
             if not key:
                 if value:
-                    raise FieldError(self.name, f"row {row + 1} has a value but no name")
+                    problem = translate("ParamField", "row {row} has a value but no name")
+                    raise FieldError(self.name, problem.format(row=row + 1))
                 continue
             if key in out:
-                raise FieldError(self.name, f"{key!r} appears twice")
+                problem = translate("ParamField", "{name} appears twice")
+                raise FieldError(self.name, problem.format(name=repr(key)))
             out[key] = value
         return out
 
@@ -405,8 +432,22 @@ class MappingField(ParamField):
         return self.table
 
 
+def _label(spec: Any) -> str:
+    """What a parameter is called on screen: its label (translated when possible) or name."""
+    return type_text(spec.label) if spec.label else str(spec.name)
+
+
 def make_field(spec: Any, job_type_name: str = "") -> ParamField:
-    """The editor for ``spec``; a list named ``argv`` becomes a one-line command editor."""
+    """The editor for ``spec``; a list named ``argv`` becomes a one-line command editor.
+    Its focus widget's accessible name is the parameter's label."""
+    field = _new_field(spec, job_type_name)
+    field.widget.setObjectName(f"param_{spec.name}")
+    field.widget.setToolTip(type_text(spec.help or ""))
+    field.focus_widget().setAccessibleName(_label(spec))
+    return field
+
+
+def _new_field(spec: Any, job_type_name: str) -> ParamField:
     kind = kind_name(spec.kind)
     if kind == "list" and spec.name == "argv":
         return ArgvField(spec)
@@ -426,8 +467,4 @@ def make_field(spec: Any, job_type_name: str = "") -> ParamField:
         raise ValueError(
             f"{job_type_name or 'job type'}: parameter {spec.name!r} has unsupported kind {kind!r}"
         ) from None
-    field = factory(spec)
-    field.widget.setObjectName(f"param_{spec.name}")
-    field.widget.setToolTip(spec.help or "")
-    field.focus_widget().setAccessibleName(spec.label or spec.name)
-    return field
+    return factory(spec)

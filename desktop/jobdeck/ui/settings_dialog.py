@@ -1,4 +1,5 @@
-"""The Settings dialog: concurrency, retention, notifications and the taskbar's placement."""
+"""The Settings dialog: concurrency, retention, notifications, the taskbar's placement, the
+tray icon's animation and staying awake."""
 
 from __future__ import annotations
 
@@ -15,19 +16,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..i18n import translate
+from .formatting import QT_TRANSLATE_NOOP
+
 __all__ = ["SettingsDialog", "SettingsValues"]
 
 SLEEP_CHOICES = (
-    ("off", "Never"),
-    ("any", "While any job runs"),
-    ("long", "While a long job runs"),
+    ("off", QT_TRANSLATE_NOOP("SettingsDialog", "Never")),
+    ("any", QT_TRANSLATE_NOOP("SettingsDialog", "While any job runs")),
+    ("long", QT_TRANSLATE_NOOP("SettingsDialog", "While a long job runs")),
 )
 
 CORNERS = (
-    ("bottom-right", "Bottom right"),
-    ("bottom-left", "Bottom left"),
-    ("top-right", "Top right"),
-    ("top-left", "Top left"),
+    ("bottom-right", QT_TRANSLATE_NOOP("SettingsDialog", "Bottom right")),
+    ("bottom-left", QT_TRANSLATE_NOOP("SettingsDialog", "Bottom left")),
+    ("top-right", QT_TRANSLATE_NOOP("SettingsDialog", "Top right")),
+    ("top-left", QT_TRANSLATE_NOOP("SettingsDialog", "Top left")),
 )
 
 
@@ -44,6 +48,7 @@ class SettingsValues:
     taskbar_always_show: bool = False
     sleep_inhibit: str = "long"
     sleep_inhibit_after_min: int = 10
+    tray_animate: bool = True
 
 
 class SettingsDialog(QDialog):
@@ -51,68 +56,102 @@ class SettingsDialog(QDialog):
 
     def __init__(self, current: SettingsValues, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Jobdeck settings")
+        self.setWindowTitle(translate("SettingsDialog", "Jobdeck settings"))
         self.concurrency = QSpinBox(self)
         self.concurrency.setRange(1, 64)
         self.concurrency.setValue(current.concurrency)
-        self.concurrency.setToolTip("How many jobs may run at the same time")
+        self.concurrency.setToolTip(
+            translate("SettingsDialog", "How many jobs may run at the same time")
+        )
         self.retention = QSpinBox(self)
         self.retention.setRange(0, 36500)
-        self.retention.setSpecialValueText("Keep all")
-        self.retention.setSuffix(" days")
+        self.retention.setSpecialValueText(translate("SettingsDialog", "Keep all"))
+        self.retention.setSuffix(translate("SettingsDialog", " days"))
         days = 0 if current.retention is None else round(current.retention.total_seconds() / 86400)
         self.retention.setValue(days)
-        self.retention.setToolTip("Finished jobs older than this are deleted at start-up")
-        self.notifications = QCheckBox("Notify when a job fails or a long job ends", self)
+        self.retention.setToolTip(
+            translate("SettingsDialog", "Finished jobs older than this are deleted at start-up")
+        )
+        self.notifications = QCheckBox(
+            translate("SettingsDialog", "Notify when a job fails or a long job ends"), self
+        )
         self.notifications.setChecked(current.notifications)
         self.notify_after = QSpinBox(self)
         self.notify_after.setRange(0, 86400)
-        self.notify_after.setSuffix(" s")
+        self.notify_after.setSuffix(translate("SettingsDialog", " s"))
         self.notify_after.setValue(int(current.notify_after_s))
-        self.notify_after.setToolTip("A completed job is announced if it ran at least this long")
+        self.notify_after.setToolTip(
+            translate("SettingsDialog", "A completed job is announced if it ran at least this long")
+        )
         self.notifications.toggled.connect(self.notify_after.setEnabled)
         self.notify_after.setEnabled(current.notifications)
         self.corner = QComboBox(self)
         for value, label in CORNERS:
-            self.corner.addItem(label, value)
+            self.corner.addItem(translate("SettingsDialog", label), value)
         index = self.corner.findData(current.taskbar_corner)
         self.corner.setCurrentIndex(max(0, index))
         self.keep_finished = QSpinBox(self)
         self.keep_finished.setRange(0, 600)
-        self.keep_finished.setSuffix(" s")
+        self.keep_finished.setSuffix(translate("SettingsDialog", " s"))
         self.keep_finished.setValue(round(current.keep_finished_ms / 1000))
         self.keep_finished.setToolTip(
-            "How long a finished job's row stays in the taskbar; with nothing running, the "
-            "taskbar hides after that"
+            translate(
+                "SettingsDialog",
+                "How long a finished job's row stays in the taskbar; with nothing running, "
+                "the taskbar hides after that",
+            )
         )
-        self.always_show = QCheckBox("Always show the taskbar, even when nothing runs", self)
+        self.always_show = QCheckBox(
+            translate("SettingsDialog", "Always show the taskbar, even when nothing runs"), self
+        )
         self.always_show.setChecked(current.taskbar_always_show)
+        self.tray_animate = QCheckBox(translate("SettingsDialog", "Animate the tray icon"), self)
+        self.tray_animate.setChecked(current.tray_animate)
+        self.tray_animate.setToolTip(
+            translate(
+                "SettingsDialog",
+                "While a job of unknown length runs, the tray icon's ring turns (a few frames "
+                "a second); off, it shows a still ring",
+            )
+        )
 
         self.sleep = QComboBox(self)
         for value, label in SLEEP_CHOICES:
-            self.sleep.addItem(label, value)
+            self.sleep.addItem(translate("SettingsDialog", label), value)
         self.sleep.setCurrentIndex(max(0, self.sleep.findData(current.sleep_inhibit)))
-        self.sleep.setToolTip("Keep the computer from going to sleep while jobs run")
+        self.sleep.setToolTip(
+            translate("SettingsDialog", "Keep the computer from going to sleep while jobs run")
+        )
         self.sleep_after = QSpinBox(self)
         self.sleep_after.setRange(1, 24 * 60)
-        self.sleep_after.setSuffix(" min")
+        self.sleep_after.setSuffix(translate("SettingsDialog", " min"))
         self.sleep_after.setValue(current.sleep_inhibit_after_min)
-        self.sleep_after.setToolTip("A job counts as long once it has run this long")
+        self.sleep_after.setToolTip(
+            translate("SettingsDialog", "A job counts as long once it has run this long")
+        )
         self.sleep.currentIndexChanged.connect(
             lambda: self.sleep_after.setEnabled(self.sleep.currentData() == "long")
         )
         self.sleep_after.setEnabled(current.sleep_inhibit == "long")
 
         form = QFormLayout(self)
-        form.addRow("Jobs at once:", self.concurrency)
-        form.addRow("Keep history:", self.retention)
+        form.addRow(translate("SettingsDialog", "Jobs at once:"), self.concurrency)
+        form.addRow(translate("SettingsDialog", "Keep history:"), self.retention)
         form.addRow(self.notifications)
-        form.addRow("Long job after:", self.notify_after)
-        form.addRow("Taskbar corner:", self.corner)
-        form.addRow("Keep finished rows:", self.keep_finished)
+        form.addRow(translate("SettingsDialog", "Long job after:"), self.notify_after)
+        form.addRow(translate("SettingsDialog", "Taskbar corner:"), self.corner)
+        form.addRow(translate("SettingsDialog", "Keep finished rows:"), self.keep_finished)
         form.addRow(self.always_show)
-        form.addRow("Stay awake:", self.sleep)
-        form.addRow("Long job after:", self.sleep_after)
+        form.addRow(self.tray_animate)
+        form.addRow(translate("SettingsDialog", "Stay awake:"), self.sleep)
+        form.addRow(translate("SettingsDialog", "Long job after:"), self.sleep_after)
+        # the two "Long job after" fields need names that tell them apart
+        self.notify_after.setAccessibleName(
+            translate("SettingsDialog", "Announce jobs longer than")
+        )
+        self.sleep_after.setAccessibleName(
+            translate("SettingsDialog", "Stay awake for jobs longer than")
+        )
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -132,4 +171,5 @@ class SettingsDialog(QDialog):
             taskbar_always_show=self.always_show.isChecked(),
             sleep_inhibit=str(self.sleep.currentData()),
             sleep_inhibit_after_min=self.sleep_after.value(),
+            tray_animate=self.tray_animate.isChecked(),
         )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QGuiApplication,
+    QKeyEvent,
     QMouseEvent,
     QPalette,
     QScreen,
@@ -16,6 +18,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QDockWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -26,11 +29,12 @@ from PySide6.QtWidgets import (
 
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
 from .elided_label import ElidedLabel
 from .formatting import format_percent
-from .job_row import JobRow
+from .job_row import ConfirmCancel, JobRow, ask_to_cancel
 from .placement import (
     Corner,
     anchor_point,
@@ -49,6 +53,10 @@ FRAME_MS = 33
 SETTINGS_POS_KEY = "taskbar/pos"
 SETTINGS_ANCHOR_KEY = "taskbar/anchor"
 SCREEN_MARGIN = 16
+#: How long :meth:`Taskbar.focus_rows` waits for the window manager to activate the panel.
+ACTIVATION_WAIT_MS = 2000
+#: Rows shown when docked in the main window (Wayland without XWayland).
+DOCKED_MAX_ROWS = 4
 #: The fallback screen area when Qt knows no screen (the smallest supported desktop).
 FALLBACK_AREA = QRect(0, 0, 1280, 800)
 
@@ -57,10 +65,10 @@ def summary_text(jobs: Iterable[Job]) -> str:
     """``3 jobs · 45%``: active jobs and the overall percent of the known totals."""
     active = [j for j in jobs if j.status.active]
     if not active:
-        return "No active jobs"
-    noun = "job" if len(active) == 1 else "jobs"
+        return translate("Taskbar", "No active jobs")
     known = [j for j in active if j.progress.total]
-    text = f"{len(active)} {noun}"
+    count = len(active)  # (a call inside translate()'s arguments hides it from lupdate)
+    text = translate("Taskbar", "%n job(s)", None, count)
     if known:
         total = sum(j.progress.total for j in known)
         current = sum(min(j.progress.current, j.progress.total) for j in known)
@@ -96,8 +104,18 @@ class Taskbar(QWidget):
     once the last finished row has gone. While the window given to :meth:`avoid_window` is
     active, the panel moves to a corner clear of it, or hides when there is none.
 
-    Signals (GUI thread): ``jobActivated(job_id)`` when a row is clicked;
-    ``moreActivated()`` when "+N more" is clicked.
+    Docked mode (``floating=False``, for Wayland without XWayland, where an app cannot place
+    its own windows): the same rows as a plain child widget, e.g. inside a QDockWidget of
+    the main window (:meth:`MainWindow.dock_taskbar`). It is never moved or dragged, shows
+    whenever the user has it on (hiding its QDockWidget otherwise), and keeps no distance
+    from any window.
+
+    Keyboard: rows take the focus (Tab and the arrow keys move between them), Enter opens
+    a row's job, Delete cancels it after ``confirm_cancel(row, job)`` agrees (a message box
+    by default). :meth:`focus_rows` brings the keyboard to the panel.
+
+    Signals (GUI thread): ``jobActivated(job_id)`` when a row is clicked (or Enter is
+    pressed on it); ``moreActivated()`` when "+N more" is clicked.
     """
 
     jobActivated = Signal(str)
@@ -114,6 +132,9 @@ class Taskbar(QWidget):
         type_icons: dict[str, str] | None = None,
         always_show: bool = False,
         parent: QWidget | None = None,
+        *,
+        floating: bool = True,
+        confirm_cancel: ConfirmCancel | None = None,
     ) -> None:
         super().__init__(parent)
         if max_rows < 1:
@@ -131,6 +152,8 @@ class Taskbar(QWidget):
         self.max_rows = max_rows
         self.keep_finished_ms = keep_finished_ms
         self._always_show = always_show
+        self._floating = bool(floating)
+        self.confirm_cancel: ConfirmCancel = confirm_cancel or ask_to_cancel
         self._enabled = False  # the app (or a test) turns it on with set_enabled / show
         self._type_icons = dict(type_icons or {})
         self._jobs: dict[str, Job] = {}
@@ -147,24 +170,29 @@ class Taskbar(QWidget):
         probe.deleteLater()
         self._avoided: QWidget | None = None
         self._out_of_the_way = False  # hidden because the avoided window leaves no room
+        self._focus_on_activation: QWidget | None = None
         self._screen: QScreen | None = None
         self._area_override: QRect | None = None
         self.refresh_count = 0  # how many coalesced refreshes ran (for tests and profiling)
 
-        self.setWindowFlags(
-            Qt.WindowType.Tool
-            | Qt.WindowType.FramelessWindowHint
-            | Qt.WindowType.WindowStaysOnTopHint
-        )
-        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
-        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
-        self.setWindowTitle("Jobdeck jobs")
-        self.setFixedWidth(380)
+        if self._floating:
+            self.setWindowFlags(
+                Qt.WindowType.Tool
+                | Qt.WindowType.FramelessWindowHint
+                | Qt.WindowType.WindowStaysOnTopHint
+            )
+            self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
+            self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+            self.setFixedWidth(380)
+        else:
+            self.setMinimumWidth(300)
+        self.setWindowTitle(translate("Taskbar", "Jobdeck jobs"))
+        self.setAccessibleName(translate("Taskbar", "Jobdeck jobs"))
         self._spinner = icons.Spinner(self)
 
         # header: icon, summary, collapse toggle
         self.app_icon_label = QLabel(self)
-        self.app_icon_label.setPixmap(icons.pixmap("jobdeck", 18))
+        self.app_icon_label.setPixmap(icons.pixmap("jobdeck", 18, icons.foreground(self)))
         self.summary_label = ElidedLabel("", self)
         bold = self.summary_label.font()
         bold.setBold(True)
@@ -172,7 +200,8 @@ class Taskbar(QWidget):
         self.collapse_button = QToolButton(self)
         self.collapse_button.setAutoRaise(True)
         self.collapse_button.setArrowType(Qt.ArrowType.DownArrow)
-        self.collapse_button.setToolTip("Collapse to a summary line")
+        self.collapse_button.setToolTip(translate("Taskbar", "Collapse to a summary line"))
+        self.collapse_button.setAccessibleName(translate("Taskbar", "Collapse the job list"))
         self.collapse_button.clicked.connect(lambda: self.set_collapsed(not self._collapsed))
         header = QHBoxLayout()
         header.setContentsMargins(6, 0, 0, 0)
@@ -182,6 +211,7 @@ class Taskbar(QWidget):
         header.addWidget(self.collapse_button)
 
         self.rows_box = QWidget(self)
+        self.rows_box.setAccessibleName(translate("Taskbar", "Running jobs"))
         self.rows_layout = QVBoxLayout(self.rows_box)
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
         self.rows_layout.setSpacing(2)
@@ -189,13 +219,13 @@ class Taskbar(QWidget):
         self.more_button.setObjectName("taskbarMore")
         self.more_button.setAutoRaise(True)
         self.more_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.more_button.setToolTip("Show all active jobs in the main window")
+        self.more_button.setToolTip(translate("Taskbar", "Show all active jobs in the main window"))
         self.more_button.clicked.connect(self.moreActivated)
         more_row = QHBoxLayout()
         more_row.setContentsMargins(32, 0, 0, 0)
         more_row.addWidget(self.more_button)
         more_row.addStretch(1)
-        self.empty_label = QLabel("Nothing running", self)
+        self.empty_label = QLabel(translate("Taskbar", "Nothing running"), self)
         self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.empty_label.setContentsMargins(38, 2, 0, 2)
 
@@ -234,9 +264,10 @@ class Taskbar(QWidget):
             app.primaryScreenChanged.connect(self._on_screens_changed)
         for job in signals.active_jobs():
             self._jobs[job.id] = job
-        self._restore_position()
-        self.winId()  # the native window exists from the start, so screen changes reach it
-        self._watch_window()
+        if self._floating:
+            self._restore_position()
+            self.winId()  # the native window exists from the start, so screen changes reach it
+            self._watch_window()
         self.refresh()
 
     # --- public state ----------------------------------------------------------------------
@@ -253,6 +284,42 @@ class Taskbar(QWidget):
     def is_docked(self) -> bool:
         """True while the panel sits in its configured corner (not dragged elsewhere)."""
         return self._anchor is None
+
+    @property
+    def floating(self) -> bool:
+        """True for the floating panel; False when the rows live inside another window."""
+        return self._floating
+
+    def focus_rows(self) -> bool:
+        """Bring the keyboard here: show and activate the panel and focus its first row
+        (else its first button). False when the user turned the taskbar off."""
+        if not self._enabled:
+            return False
+        rows = self.rows()
+        target: QWidget = rows[0] if rows else self.collapse_button
+        activate = self._floating and not self.isActiveWindow()
+        if activate:
+            # The window manager activates the panel later: focus the row then too (a window
+            # shown just now gives the focus to its first button), and meanwhile keep out of
+            # no window's way (the one the keyboard comes from is still active).
+            self._focus_on_activation = target
+        self._out_of_the_way = False
+        if not self._jobs:  # nothing to show: stay up a while, like a reveal
+            self._idle_timer.start(max(self.keep_finished_ms, 1500))
+        self._update_visibility()
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if activate:
+            self.raise_()
+            self.activateWindow()
+            QTimer.singleShot(ACTIVATION_WAIT_MS, self, self._give_up_activation)
+        return True
+
+    def _give_up_activation(self) -> None:
+        """The window manager did not activate the panel (focus stealing prevention): the
+        panel goes back to keeping out of the way."""
+        if self._focus_on_activation is not None:
+            self._focus_on_activation = None
+            self._place()
 
     def is_collapsed(self) -> bool:
         return self._collapsed
@@ -305,7 +372,12 @@ class Taskbar(QWidget):
         self.collapse_button.setArrowType(
             Qt.ArrowType.UpArrow if collapsed else Qt.ArrowType.DownArrow
         )
-        self.collapse_button.setToolTip("Show all jobs" if collapsed else "Collapse to a summary")
+        if collapsed:
+            self.collapse_button.setToolTip(translate("Taskbar", "Show all jobs"))
+            self.collapse_button.setAccessibleName(translate("Taskbar", "Expand the job list"))
+        else:
+            self.collapse_button.setToolTip(translate("Taskbar", "Collapse to a summary line"))
+            self.collapse_button.setAccessibleName(translate("Taskbar", "Collapse the job list"))
         self.refresh()
 
     def set_enabled(self, enabled: bool, *, reveal: bool = False) -> None:
@@ -320,6 +392,8 @@ class Taskbar(QWidget):
 
     def should_be_visible(self) -> bool:
         """Whether the panel ought to be on screen now (see the class docstring)."""
+        if not self._floating:
+            return self._enabled
         if not self._enabled or self._out_of_the_way:
             return False
         return bool(self._jobs) or self._always_show or self._idle_timer.isActive()
@@ -391,16 +465,25 @@ class Taskbar(QWidget):
         visible = [] if self._collapsed else ordered[: self._row_limit()]
         visible_ids = [j.id for j in visible]
 
+        shown_before = [r.job_id for r in self.rows()]
+        focused_at: int | None = None
         for job_id in list(self._rows):
             if job_id not in visible_ids:
                 gone = self._rows.pop(job_id)
+                if gone.hasFocus() and job_id in shown_before:
+                    focused_at = shown_before.index(job_id)
                 self.rows_layout.removeWidget(gone)
                 gone.hide()
                 gone.deleteLater()
         for job in visible:
             row = self._rows.get(job.id)
             if row is None:
-                row = JobRow(self._spinner, self._type_icons.get(job.type), self.rows_box)
+                row = JobRow(
+                    self._spinner,
+                    self._type_icons.get(job.type),
+                    self.rows_box,
+                    confirm_cancel=self._confirm_cancel,
+                )
                 row.cancelRequested.connect(self._cancel)
                 row.activated.connect(self.jobActivated)
                 self._rows[job.id] = row
@@ -411,12 +494,17 @@ class Taskbar(QWidget):
             for job_id in visible_ids:
                 self.rows_layout.addWidget(self._rows[job_id])
                 self._rows[job_id].show()
+            self._order_tab_stops()
+        if focused_at is not None:  # the focused row left: the keyboard stays in the list
+            rows = self.rows()
+            target: QWidget = rows[min(focused_at, len(rows) - 1)] if rows else self
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
 
         hidden = len(ordered) - len(visible)
         self.summary_label.set_full_text(summary_text(ordered))
         self.rows_box.setVisible(bool(visible))
         self.more_button.setVisible(not self._collapsed and hidden > 0)
-        self.more_button.setText(f"+{hidden} more\u2026")
+        self.more_button.setText(translate("Taskbar", "+{count} more\u2026").format(count=hidden))
         self.empty_label.setVisible(not self._collapsed and not ordered)
         if visible and not self._clock_timer.isActive():
             self._clock_timer.start()
@@ -429,6 +517,8 @@ class Taskbar(QWidget):
 
     def _row_limit(self) -> int:
         """How many rows fit: ``max_rows``, fewer when the screen area is too short."""
+        if not self._floating:  # a dock shares its window's height: a few rows, "+N more"
+            return min(self.max_rows, DOCKED_MAX_ROWS)
         layout = self._panel_layout
         margins = layout.contentsMargins()
         spacing = layout.spacing()
@@ -455,17 +545,56 @@ class Taskbar(QWidget):
     def _cancel(self, job_id: str) -> None:
         self._tracker.cancel_job(job_id)
 
+    def _confirm_cancel(self, row: QWidget, job: Job) -> bool:
+        return self.confirm_cancel(row, job)
+
+    def _order_tab_stops(self) -> None:
+        """Tab goes through the rows top to bottom (not in the order they were made)."""
+        chain: list[QWidget] = [self.collapse_button, *self.rows(), self.more_button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Up and Down move the focus between rows (Tab does too)."""
+        key = event.key()
+        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            rows = self.rows()
+            focused = QApplication.focusWidget()
+            if rows:
+                index = rows.index(focused) if focused in rows else -1
+                step = 1 if key == Qt.Key.Key_Down else -1
+                index = max(0, min(len(rows) - 1, index + step)) if index >= 0 else 0
+                rows[index].setFocus(Qt.FocusReason.TabFocusReason)
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
     # --- visibility ------------------------------------------------------------------------
 
     def _update_visibility(self) -> None:
         want = self.should_be_visible()
+        dock = self._dock()
+        if dock is not None:  # docked: the dock widget shows or hides with the rows
+            if want == dock.isHidden():
+                dock.setVisible(want)
+            if self.isHidden():
+                super().setVisible(True)
+            return
         if want and not self.isVisible():
             super().setVisible(True)
         elif not want and self.isVisible():
             super().setVisible(False)
 
+    def _dock(self) -> QDockWidget | None:
+        parent = self.parentWidget()
+        return parent if not self._floating and isinstance(parent, QDockWidget) else None
+
     def setVisible(self, visible: bool) -> None:
-        """``show()`` / ``hide()`` turn the taskbar on or off, like :meth:`set_enabled`."""
+        """``show()`` / ``hide()`` turn the taskbar on or off, like :meth:`set_enabled`
+        (docked, they show or hide it within its window)."""
+        if not self._floating:
+            super().setVisible(visible)
+            return
         self.set_enabled(visible)
 
     # --- placement and dragging ------------------------------------------------------------
@@ -482,7 +611,7 @@ class Taskbar(QWidget):
 
     def _place(self) -> None:
         """Move (and size) the panel to its place; step aside for the avoided window."""
-        if self._dragging:
+        if self._dragging or not self._floating:
             return
         rect = self.placement_rect()
         blocker = self._blocking_rect()
@@ -505,6 +634,8 @@ class Taskbar(QWidget):
         window = self._avoided
         if window is None or not window.isVisible() or not window.isActiveWindow():
             return None
+        if self._focus_on_activation is not None or self.isActiveWindow():
+            return None  # the keyboard is on its way here (or here): stay
         return window.frameGeometry()
 
     def _free_corner(self, size: QSize, blocker: QRect) -> QRect | None:
@@ -540,7 +671,7 @@ class Taskbar(QWidget):
             self._settings.setValue(SETTINGS_ANCHOR_KEY, corner.value)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton and self._floating:
             self._press_global = event.globalPosition().toPoint()
             self._press_pos = self.pos()
             self._dragging = False
@@ -619,8 +750,9 @@ class Taskbar(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._watch_window()
-        self._place()
+        if self._floating:
+            self._watch_window()
+            self._place()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._avoided and event.type() in (
@@ -657,16 +789,32 @@ class Taskbar(QWidget):
         bg = palette.color(QPalette.ColorRole.Window)
         fg = palette.color(QPalette.ColorRole.WindowText)
         link = palette.color(QPalette.ColorRole.Link)
+        focus = palette.color(QPalette.ColorRole.Highlight)
+        if self._floating:
+            panel = (
+                f" background-color: rgba({bg.red()}, {bg.green()}, {bg.blue()}, 242);"
+                f" border: 1px solid rgba({fg.red()}, {fg.green()}, {fg.blue()}, 40);"
+                " border-radius: 10px;"
+            )
+        else:
+            panel = " background: transparent; border: none;"
         self.panel.setStyleSheet(
-            "#taskbarPanel {"
-            f" background-color: rgba({bg.red()}, {bg.green()}, {bg.blue()}, 242);"
-            f" border: 1px solid rgba({fg.red()}, {fg.green()}, {fg.blue()}, 40);"
-            " border-radius: 10px; }"
+            f"#taskbarPanel {{{panel} }}"
             f"#taskbarMore {{ color: {link.name()}; border: none; padding: 1px 4px; }}"
             "#taskbarMore:hover { text-decoration: underline; }"
+            "#taskbarMore:focus { text-decoration: underline; }"
+            "#JobRow { border: 1px solid transparent; border-radius: 6px; }"
+            f"#JobRow:focus {{ background-color: rgba({focus.red()}, {focus.green()},"
+            f" {focus.blue()}, 48); border-color: {focus.name()}; }}"
         )
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            target, self._focus_on_activation = self._focus_on_activation, None
+            if target is not None:
+                with contextlib.suppress(RuntimeError):  # the row may be gone by now
+                    target.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
         if event.type() == QEvent.Type.PaletteChange:
             self._style_panel()
+            self.app_icon_label.setPixmap(icons.pixmap("jobdeck", 18, icons.foreground(self)))

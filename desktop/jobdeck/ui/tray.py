@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
 from .formatting import error_summary, format_duration, format_percent
@@ -19,6 +23,14 @@ __all__ = ["TrayController", "overall_percent"]
 ICON_PX = 64
 ACCENT = QColor("#2f7ed8")
 TOOLTIP_MAX_JOBS = 8
+#: The tray icon changes at most this many times a second (each change of a StatusNotifier
+#: item's icon or tooltip is a D-Bus signal the panel acts on).
+MAX_FPS = 4
+FRAME_MS = 1000 // MAX_FPS
+#: Degrees the busy ring turns per frame (a turn every two seconds at MAX_FPS).
+SPIN_STEP = 45
+#: Dashes of the static busy ring (shown when the icon must not animate).
+STATIC_DASHES = 8
 #: Jobs finishing within this many milliseconds of each other get one notification.
 FINISH_BATCH_MS = 700
 #: How many job names a notification about several jobs lists.
@@ -33,7 +45,10 @@ def _names(jobs: list[Job]) -> str:
     names = [j.title or j.type for j in jobs[:NAMES_SHOWN]]
     text = ", ".join(names)
     if len(jobs) > NAMES_SHOWN:
-        text += f" and {len(jobs) - NAMES_SHOWN} more"
+        more = len(jobs) - NAMES_SHOWN
+        text = translate("TrayController", "{names} and {count} more").format(
+            names=text, count=more
+        )
     return text
 
 
@@ -50,11 +65,14 @@ def overall_percent(jobs: list[Job]) -> float | None:
 class TrayController(QObject):
     """Owns the system tray icon (when the platform has a tray) and keeps it current.
 
-    The icon shows a ring of overall progress, a spinning ring while only unknown totals
-    are running, and the plain app icon when idle. Its tooltip lists the running jobs, after
-    a warning while the store cannot save job changes (``signals.storeTroubleChanged``).
-    Works without a system tray too (``available`` is False): :meth:`icon`,
-    :meth:`tooltip` and the menu are still computed, only nothing is shown.
+    The icon shows a ring of overall progress, a turning ring while only unknown totals
+    are running (or, with ``animate`` False, a still dashed ring), and the plain app icon
+    when idle. Its tooltip lists the running jobs, after a warning while the store cannot
+    save job changes (``signals.storeTroubleChanged``). The icon and tooltip change at most
+    :data:`MAX_FPS` times a second, and only when they look different: with a
+    StatusNotifier tray each change is a D-Bus signal. A palette change (light <-> dark)
+    repaints the icon. Works without a system tray too (``available`` is False):
+    :meth:`icon`, :meth:`tooltip` and the menu are still computed, only nothing is shown.
 
     Signals (GUI thread): ``showWindowRequested()``, ``toggleTaskbarRequested()``,
     ``quitRequested()`` from the menu; ``jobActivated(job_id)`` when a notification is
@@ -79,6 +97,7 @@ class TrayController(QObject):
         notify_after_s: float = 30.0,
         notifications_enabled: bool = True,
         finish_batch_ms: int = FINISH_BATCH_MS,
+        animate: bool = True,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -90,17 +109,22 @@ class TrayController(QObject):
         self.notifications_enabled = notifications_enabled
         self._active: dict[str, Job] = {j.id: j for j in signals.active_jobs()}
         self._angle = 0
+        self._animate = bool(animate)
         self._last_notified: str | None = None
         self._icon = QIcon()
+        self._icon_key: tuple[Any, ...] | None = None
         self._tooltip = ""
         self._store_trouble = signals.store_trouble
         self._sender: NotificationSender | None = None
+        self._last_frame = -1e9  # time.monotonic() of the last update
+        self.frames = 0  # how many times the icon changed (for tests and profiling)
 
         self.menu = QMenu()
-        self.show_window_action = QAction("Show window", self)
-        self.toggle_taskbar_action = QAction("Hide taskbar", self)
-        self.cancel_all_action = QAction("Cancel all", self)
-        self.quit_action = QAction("Quit", self)
+        self.menu.setAccessibleName(translate("TrayController", "Jobdeck"))
+        self.show_window_action = QAction(translate("TrayController", "Show window"), self)
+        self.toggle_taskbar_action = QAction(translate("TrayController", "Hide taskbar"), self)
+        self.cancel_all_action = QAction(translate("TrayController", "Cancel all"), self)
+        self.quit_action = QAction(translate("TrayController", "Quit"), self)
         self.show_window_action.triggered.connect(self.showWindowRequested)
         self.toggle_taskbar_action.triggered.connect(self.toggleTaskbarRequested)
         self.cancel_all_action.triggered.connect(self.cancel_all)
@@ -112,13 +136,11 @@ class TrayController(QObject):
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
 
+        # One single-shot timer paces every change of the icon: changes of the jobs and the
+        # busy ring's turning both wait for the next frame, FRAME_MS after the last one.
         self._update_timer = QTimer(self)
         self._update_timer.setSingleShot(True)
-        self._update_timer.setInterval(100)
-        self._update_timer.timeout.connect(self.update)
-        self._busy_timer = QTimer(self)
-        self._busy_timer.setInterval(80)
-        self._busy_timer.timeout.connect(self._spin)
+        self._update_timer.timeout.connect(self._on_frame)
         self._finished_batch: list[Job] = []
         self._batch_timer = QTimer(self)
         self._batch_timer.setSingleShot(True)
@@ -136,6 +158,10 @@ class TrayController(QObject):
         signals.jobsChanged.connect(self._on_jobs)
         signals.jobFinished.connect(self._on_job_finished)
         signals.storeTroubleChanged.connect(self._on_store_trouble)
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.paletteChanged.connect(self._on_palette_changed)
+            app.styleHints().colorSchemeChanged.connect(self._on_palette_changed)
         self.update()
         if self._tray is not None:
             self._tray.show()
@@ -163,7 +189,25 @@ class TrayController(QObject):
 
     def set_taskbar_visible(self, visible: bool) -> None:
         """Keep the menu's taskbar entry in step with the taskbar."""
-        self.toggle_taskbar_action.setText("Hide taskbar" if visible else "Show taskbar")
+        self.toggle_taskbar_action.setText(
+            translate("TrayController", "Hide taskbar")
+            if visible
+            else translate("TrayController", "Show taskbar")
+        )
+
+    @property
+    def animate(self) -> bool:
+        """Whether a busy ring turns (True) or stays still (a dashed ring)."""
+        return self._animate
+
+    @animate.setter
+    def animate(self, value: bool) -> None:
+        self._animate = bool(value)
+        self._schedule_update()
+
+    def is_animating(self) -> bool:
+        """True while the icon turns (a job of unknown length runs and animation is on)."""
+        return self._animate and self._busy(self.active_jobs())
 
     def cancel_all(self) -> int:
         """Ask the tracker to cancel every pending or running job; returns how many."""
@@ -174,30 +218,58 @@ class TrayController(QObject):
         return count
 
     def update(self) -> None:
-        """Repaint the icon and rebuild the tooltip from the current jobs."""
+        """Repaint the icon and rebuild the tooltip from the current jobs, now. The tray
+        gets them only when they changed. While the busy ring turns, the next frame is
+        due :data:`FRAME_MS` later."""
         self._update_timer.stop()
+        self._last_frame = time.monotonic()
         jobs = self.active_jobs()
-        busy = (
+        animating = self._animate and self._busy(jobs)
+        key = self._icon_key_for(jobs, animating)
+        if key != self._icon_key:
+            self._icon_key = key
+            self._icon = QIcon(self.paint_icon(jobs, self._angle, animated=self._animate))
+            self.frames += 1
+            if self._tray is not None:
+                self._tray.setIcon(self._icon)
+        tooltip = self._make_tooltip(jobs)
+        if self._store_trouble:  # what the user must know first: changes are not saved
+            trouble = self._store_trouble.split(";")[0]
+            tooltip = f"\u26a0 Jobdeck {trouble}\n{tooltip}"
+        if tooltip != self._tooltip:
+            self._tooltip = tooltip
+            if self._tray is not None:
+                self._tray.setToolTip(tooltip)
+        self.cancel_all_action.setEnabled(bool(jobs))
+        if animating:
+            self._update_timer.start(FRAME_MS)
+
+    @staticmethod
+    def _busy(jobs: list[Job]) -> bool:
+        """Only jobs of unknown length run: the ring shows activity, not an amount."""
+        return (
             any(j.status is JobStatus.RUNNING and not j.progress.total for j in jobs)
             and overall_percent(jobs) is None
         )
-        if busy and not self._busy_timer.isActive():
-            self._busy_timer.start()
-        elif not busy:
-            self._busy_timer.stop()
-        self._icon = QIcon(self.paint_icon(jobs, self._angle))
-        self._tooltip = self._make_tooltip(jobs)
-        if self._store_trouble:  # what the user must know first: changes are not saved
-            trouble = self._store_trouble.split(";")[0]
-            self._tooltip = f"\u26a0 Jobdeck {trouble}\n{self._tooltip}"
-        self.cancel_all_action.setEnabled(bool(jobs))
-        if self._tray is not None:
-            self._tray.setIcon(self._icon)
-            self._tray.setToolTip(self._tooltip)
+
+    def _icon_key_for(self, jobs: list[Job], animating: bool) -> tuple[Any, ...]:
+        """What the icon shows: equal keys paint equal icons (so nothing is sent)."""
+        if not jobs:
+            return ("idle",)
+        percent = overall_percent(jobs)
+        if percent is not None:
+            return ("percent", round(percent))
+        if not any(j.status is JobStatus.RUNNING for j in jobs):
+            return ("waiting",)
+        return ("busy", self._angle if animating else None, self._animate)
 
     @staticmethod
-    def paint_icon(jobs: list[Job], angle: int = 0, size: int = ICON_PX) -> QPixmap:
-        """The tray icon for ``jobs``: app icon, plus a progress or busy ring when active."""
+    def paint_icon(
+        jobs: list[Job], angle: int = 0, size: int = ICON_PX, *, animated: bool = True
+    ) -> QPixmap:
+        """The tray icon for ``jobs``: app icon, plus a progress or busy ring when active.
+        A busy ring is a quarter arc at ``angle`` or, when not ``animated``, a still ring
+        of dashes."""
         pm = QPixmap(size, size)
         pm.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pm)
@@ -226,7 +298,12 @@ class TrayController(QObject):
             if span:
                 painter.drawArc(rect, 90 * 16, span)
         elif any(j.status is JobStatus.RUNNING for j in jobs):
-            painter.drawArc(rect, (90 - angle) * 16, -90 * 16)
+            if animated:
+                painter.drawArc(rect, (90 - angle) * 16, -90 * 16)
+            else:  # still: evenly spaced dashes all round (no amount, no direction)
+                step = 360 * 16 // STATIC_DASHES
+                for i in range(STATIC_DASHES):
+                    painter.drawArc(rect, 90 * 16 - i * step, -step // 3)
         painter.end()
         return pm
 
@@ -234,12 +311,16 @@ class TrayController(QObject):
 
     def _make_tooltip(self, jobs: list[Job]) -> str:
         if not jobs:
-            return "Jobdeck \u2014 idle"
+            return translate("TrayController", "Jobdeck \u2014 idle")
         running = [j for j in jobs if j.status is JobStatus.RUNNING]
         pending = len(jobs) - len(running)
-        head = f"Jobdeck \u2014 {len(running)} running"
         if pending:
-            head += f", {pending} pending"
+            head = translate(
+                "TrayController", "Jobdeck \u2014 {running} running, {pending} pending"
+            )
+        else:
+            head = translate("TrayController", "Jobdeck \u2014 {running} running")
+        head = head.format(running=len(running), pending=pending)
         percent = overall_percent(jobs)
         if percent is not None:
             head += f" ({format_percent(percent)})"
@@ -247,19 +328,32 @@ class TrayController(QObject):
         for job in running[:TOOLTIP_MAX_JOBS]:
             pct = job.progress.percent
             title = job.title if len(job.title) <= 48 else job.title[:47] + "\u2026"
-            state = format_percent(pct) if pct is not None else "busy"
+            state = format_percent(pct) if pct is not None else translate("TrayController", "busy")
             lines.append(f"\u2022 {title} \u2014 {state}")
         if len(running) > TOOLTIP_MAX_JOBS:
-            lines.append(f"+{len(running) - TOOLTIP_MAX_JOBS} more")
+            more = len(running) - TOOLTIP_MAX_JOBS
+            lines.append(translate("TrayController", "+{count} more").format(count=more))
         return "\n".join(lines)
 
     def _on_store_trouble(self, message: str) -> None:
         self._store_trouble = message
         self.update()
 
-    def _spin(self) -> None:
-        self._angle = (self._angle + 30) % 360
+    def _schedule_update(self) -> None:
+        """Update at the next frame: at once when the last one is a frame's time ago."""
+        if self._update_timer.isActive():
+            return
+        since_ms = (time.monotonic() - self._last_frame) * 1000
+        self._update_timer.start(max(0, round(FRAME_MS - since_ms)))
+
+    def _on_frame(self) -> None:
+        if self._animate and self._busy(self.active_jobs()):
+            self._angle = (self._angle + SPIN_STEP) % 360
         self.update()
+
+    def _on_palette_changed(self, *_args: object) -> None:
+        self._icon_key = None  # repaint even if the jobs look the same
+        self._schedule_update()
 
     def _on_jobs(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -267,13 +361,11 @@ class TrayController(QObject):
                 self._active[job.id] = job
             else:
                 self._active.pop(job.id, None)
-        if not self._update_timer.isActive():
-            self._update_timer.start()
+        self._schedule_update()
 
     def _on_job_finished(self, job: Job) -> None:
         self._active.pop(job.id, None)
-        if not self._update_timer.isActive():
-            self._update_timer.start()
+        self._schedule_update()
         if not self.notifications_enabled or not self._worth_telling(job):
             return
         self._finished_batch.append(job)
@@ -299,30 +391,41 @@ class TrayController(QObject):
             self._notify_one(batch[0])
             return
         failed = [j for j in batch if j.status is JobStatus.FAILED]
-        title = f"{len(batch)} jobs finished"
+        count = len(batch)  # (a call inside translate()'s arguments hides it from lupdate)
+        title = translate("TrayController", "%n job(s) finished", None, count)
         if failed:
-            title += f", {len(failed)} failed"
-            body = f"Failed: {_names(failed)}"
+            title = translate("TrayController", "{finished}, {failed} failed").format(
+                finished=title, failed=len(failed)
+            )
+            body = translate("TrayController", "Failed: {names}").format(names=_names(failed))
             done = [j for j in batch if j.status is not JobStatus.FAILED]
             if done:
-                body += f"\nDone: {_names(done)}"
+                body += "\n" + translate("TrayController", "Done: {names}").format(
+                    names=_names(done)
+                )
             kind = QSystemTrayIcon.MessageIcon.Critical
         else:
-            body = f"Done: {_names(batch)}"
+            body = translate("TrayController", "Done: {names}").format(names=_names(batch))
             kind = QSystemTrayIcon.MessageIcon.Information
         self._notify((failed or batch)[0].id, title, body, kind)
 
     def _notify_one(self, job: Job) -> None:
         if job.status is JobStatus.FAILED:
-            reason = error_summary(job.error) or "no reason given"
-            self._notify(
-                job.id, f"Failed: {job.title}", reason, QSystemTrayIcon.MessageIcon.Critical
-            )
+            reason = error_summary(job.error) or translate("TrayController", "no reason given")
+            title = translate("TrayController", "Failed: {title}").format(title=job.title)
+            self._notify(job.id, title, reason, QSystemTrayIcon.MessageIcon.Critical)
             return
-        body = f"Finished after {format_duration(job.duration)}"
+        duration = format_duration(job.duration)
         if job.progress.message:
-            body += f": {job.progress.message}"
-        self._notify(job.id, f"Done: {job.title}", body, QSystemTrayIcon.MessageIcon.Information)
+            body = translate("TrayController", "Finished after {duration}: {message}").format(
+                duration=duration, message=job.progress.message
+            )
+        else:
+            body = translate("TrayController", "Finished after {duration}").format(
+                duration=duration
+            )
+        title = translate("TrayController", "Done: {title}").format(title=job.title)
+        self._notify(job.id, title, body, QSystemTrayIcon.MessageIcon.Information)
 
     def tell(self, title: str, body: str) -> None:
         """A one-off notice that is about no job (e.g. "still running in the tray")."""
@@ -369,8 +472,12 @@ class TrayController(QObject):
         """Hide the tray icon (call before quitting so no ghost icon stays behind) and stop
         the animation timers."""
         self._update_timer.stop()
-        self._busy_timer.stop()
         self._batch_timer.stop()
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            for signal in (app.paletteChanged, app.styleHints().colorSchemeChanged):
+                with contextlib.suppress(RuntimeError, TypeError):
+                    signal.disconnect(self._on_palette_changed)
         if self._tray is not None:
             self._tray.hide()
         self.menu.deleteLater()

@@ -1,11 +1,11 @@
 """Report progress to Jobdeck from a Python program that Jobdeck runs as a process job.
 
-Standard library only: copy this one file next to your script if jobdeck is not installed.
-Typical use::
+Standard library only, and one file on purpose (longer than our usual modules): copy it
+next to your script if jobdeck is not installed. Typical use::
 
-    from jobdeck.worker import run_job
+    from jobdeck.worker import RunningJob, run_job
 
-    def main(job):
+    def main(job: RunningJob):
         items = job.data.get("items", 100)
         for i in range(items):
             if job.cancelled:
@@ -22,22 +22,30 @@ returned value as the result) or ``failed`` (with the traceback) and exits with 
 Under Jobdeck the environment names a local socket (``JOBDECK_CHANNEL``) and the job id and
 token to present. Messages are newline-delimited JSON, the format documented in
 ``jobdeck/runtime/protocol.py``. A daemon thread does all socket work, so calls from the job
-never block and never raise because the app went away:
+never raise because the app went away:
 
-* :meth:`Job.progress` only records the latest values; at most :data:`PROGRESS_RATE`
-  progress messages per second are sent (the latest wins), and the final state is always
-  sent before ``completed`` or ``failed``. A tight loop pays no system call per call.
+* :meth:`RunningJob.progress` is as cheap as a buffered ``print``: it checks its arguments
+  and stores them, nothing more (no lock, no message, no system call). The sender thread
+  sends the latest values at most :data:`PROGRESS_RATE` times a second; the final state is
+  always sent before ``completed``, ``failed``, :meth:`RunningJob.close` and the
+  interpreter's exit.
+* :meth:`RunningJob.log` lines are batched, never dropped while the app is reachable: a job
+  that logs faster than the app reads waits once :data:`MAX_QUEUED_LOGS` lines are queued;
 * heartbeats are sent every ``JOBDECK_HEARTBEAT_INTERVAL`` seconds (default 10);
-* a ``cancel`` from the app sets :attr:`Job.cancelled`;
+* a ``cancel`` from the app sets :attr:`RunningJob.cancelled`;
 * when the app quits or restarts, the thread reconnects with backoff, keeping meanwhile the
-  latest progress and the last :data:`MAX_BUFFERED_LOGS` log messages.
+  latest progress and the last :data:`MAX_BUFFERED_LOGS` log messages (then one line says
+  how many were dropped).
 
 Outside Jobdeck (no ``JOBDECK_CHANNEL``) everything still works: log messages go to stderr
 as ``warning: ...`` and progress as ``[ 42%] message`` lines, at most one a second.
+
+``Job``, the old name of :class:`RunningJob`, still works but is deprecated.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -47,11 +55,12 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-__all__ = ["Job", "JobCancelled", "run_and_report", "run_job"]
+__all__ = ["JobCancelled", "RunningJob", "run_and_report", "run_job"]
 
 # Copied from jobdeck/runtime/protocol.py -- keep them equal (a test checks).
 ENV_CHANNEL = "JOBDECK_CHANNEL"
@@ -69,16 +78,19 @@ PROGRESS_RATE = 20.0
 MAX_BUFFERED_LOGS = 100
 """Log messages kept while the app is unreachable; older ones are dropped."""
 MAX_QUEUED_LOGS = 10_000
-"""Log messages waiting to be sent while connected (a job logging faster than a socket)."""
+"""Log messages waiting to be sent on a live connection before :meth:`RunningJob.log` waits."""
 FLUSH_TIMEOUT = 5.0
-"""Seconds :func:`run_job` waits, at the end, for the last messages to reach the app."""
+"""Seconds :func:`run_job` (and the interpreter's exit) waits for the last messages to go."""
 MAX_STACK_CHARS = 64 * 1024
 _RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 _STDERR_PROGRESS_INTERVAL = 1.0
+_SEND_TIMEOUT = 10.0
+#: Numbers up to this are taken as they are on the fast path (floats stay exact below it).
+_FAST_MAX = 1 << 53
 
 
 class JobCancelled(Exception):
-    """Raised by :meth:`Job.checkpoint` once Jobdeck has asked the job to stop."""
+    """Raised by :meth:`RunningJob.checkpoint` once Jobdeck has asked the job to stop."""
 
 
 def _encode(obj: dict[str, Any]) -> bytes:
@@ -91,12 +103,49 @@ def _encode(obj: dict[str, Any]) -> bytes:
 
 
 def _number(name: str, value: Any) -> float:
+    """``value`` checked as a finite number >= 0 (the slow path of :meth:`progress`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return number
+
+
+#: What :meth:`RunningJob.progress` stores: (percent, current, total, message, data), each
+#: checked, but not yet clamped or turned into a message (the sender thread does that).
+_Progress = tuple[Any, Any, Any, Any, Any]
+
+
+def _progress_fields(latest: _Progress) -> dict[str, Any]:
+    """The fields of a ``progress`` message for stored values (off the job's thread)."""
+    percent, current, total, message, data = latest
+    if percent is not None:
+        fields: dict[str, Any] = {"percent": percent if percent <= 100 else 100}
+    else:
+        limit = 0 if total is None else total
+        fields = {"current": current if limit <= 0 or current <= limit else limit, "total": limit}
+    if message is not None:
+        fields["message"] = message
+    if data is not None:
+        fields["data"] = data
+    return fields
+
+
+class _Dropped:
+    """Queued in place of a line saying how many log messages were dropped; its count goes
+    back to the channel if the batch holding it cannot be sent, so nothing is counted twice."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
+_Entry = tuple[str, Any]  # (type, fields) or ("dropped", _Dropped)
 
 
 # ---------------------------------------------------------------------------------------
@@ -105,78 +154,94 @@ def _number(name: str, value: Any) -> float:
 
 
 class _Channel:
-    """Sends messages to Jobdeck from a background thread and receives ``cancel``."""
+    """Sends messages to Jobdeck from a background thread and receives ``cancel``.
+
+    Progress takes no lock: the job stores its latest values in ``owner._latest`` and wakes
+    the sender only when ``owner._sender_asleep`` says it sleeps with nothing to send. The
+    sender compares ``owner._latest`` with the last values it took (by identity), so a
+    newer value is never missed: it marks itself asleep *before* looking one last time.
+    """
 
     def __init__(
         self,
+        owner: RunningJob,
         path: str,
         job_id: str,
         token: str,
         heartbeat_interval: float,
-        on_cancel: Callable[[str | None], None],
     ) -> None:
+        self._owner = owner
         self._path = path
         self._job_id = job_id
         self._token = token
         self._heartbeat_interval = heartbeat_interval
-        self._on_cancel = on_cancel
         self._cond = threading.Condition(threading.Lock())
-        self._queue: deque[tuple[str, dict[str, Any]]] = deque()  # (type, fields), in order
+        self._queue: deque[_Entry] = deque()  # in order
         self._logs_queued = 0
         self._logs_dropped = 0
-        self._progress: dict[str, Any] | None = None  # latest, not yet sent
-        self._progress_noticed = False  # the sender has been woken for it
+        self._taken: _Progress | None = None  # the latest values already queued or sent
         self._last_progress_sent = -math.inf
         self._sock: socket.socket | None = None
         self._reachable = True  # until a connect or send fails: then logs are kept to 100
         self._closing = False
-        self._idle = True  # nothing queued and nothing being sent
+        self._sending = False  # a batch is on its way
         self._thread = threading.Thread(target=self._run, name="jobdeck-worker", daemon=True)
         self._thread.start()
 
     # -- called from the job's threads ----------------------------------------------
 
+    def wake(self) -> None:
+        """New progress after a quiet spell: the sender sleeps, wake it (rare)."""
+        with self._cond:
+            self._owner._sender_asleep = False
+            self._cond.notify_all()
+
     def send(self, kind: str, fields: dict[str, Any]) -> None:
         with self._cond:
-            self._move_progress_to_queue()
+            if kind == "log":
+                while (
+                    self._reachable
+                    and self._logs_queued >= MAX_QUEUED_LOGS
+                    and not self._closing
+                    and threading.current_thread() is not self._thread
+                ):
+                    self._cond.wait()  # the app reads slower than we log: wait, drop nothing
+            self._queue_progress()
             self._queue.append((kind, fields))
             if kind == "log":
                 self._logs_queued += 1
-                limit = MAX_QUEUED_LOGS if self._reachable else MAX_BUFFERED_LOGS
-                if self._logs_queued > limit:
+                if not self._reachable and self._logs_queued > MAX_BUFFERED_LOGS:
                     self._drop_oldest_log()
-            self._idle = False
-            self._cond.notify()
-
-    def progress(self, fields: dict[str, Any]) -> None:
-        with self._cond:
-            self._progress = fields
-            if not self._progress_noticed:  # one wake-up per sent message, not per call
-                self._progress_noticed = True
-                self._idle = False
-                self._cond.notify()
+            self._cond.notify_all()
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything recorded so far was handed to the socket."""
         with self._cond:
-            self._move_progress_to_queue()
-            self._cond.notify()
-            return self._cond.wait_for(lambda: self._idle, timeout)
+            self._queue_progress()
+            self._cond.notify_all()
+            return self._cond.wait_for(self._drained, timeout)
 
     def close(self) -> None:
         with self._cond:
             self._closing = True
-            self._cond.notify()
+            self._cond.notify_all()
         self._thread.join(1.0)
         self._disconnect()
 
     # -- helpers, called with the lock held --------------------------------------------
 
-    def _move_progress_to_queue(self) -> None:
-        if self._progress is not None:
-            self._queue.append(("progress", self._progress))
-            self._progress = None
-            self._progress_noticed = False
+    def _progress_pending(self) -> bool:
+        latest = self._owner._latest
+        return latest is not None and latest is not self._taken
+
+    def _queue_progress(self) -> None:
+        """Queue the latest progress now (before a log or an outcome, keeping the order)."""
+        if self._progress_pending():
+            self._taken = self._owner._latest
+            self._queue.append(("progress", self._taken))
+
+    def _drained(self) -> bool:
+        return not self._queue and not self._sending and not self._progress_pending()
 
     def _drop_oldest_log(self) -> None:
         for index, (kind, _) in enumerate(self._queue):
@@ -186,38 +251,32 @@ class _Channel:
                 self._logs_dropped += 1
                 return
 
-    def _take_batch(self, now: float) -> list[tuple[str, dict[str, Any]]]:
+    def _take_batch(self, now: float) -> list[_Entry]:
         batch = list(self._queue)
         self._queue.clear()
         self._logs_queued = 0
         if self._logs_dropped:
-            batch.insert(
-                0,
-                (
-                    "log",
-                    {
-                        "level": "warning",
-                        "message": f"{self._logs_dropped} log messages "
-                        "were dropped because they could not be sent in time",
-                    },
-                ),
-            )
+            batch.insert(0, ("dropped", _Dropped(self._logs_dropped)))
             self._logs_dropped = 0
-        if self._progress is not None and now >= self._last_progress_sent + 1 / PROGRESS_RATE:
-            batch.append(("progress", self._progress))
-            self._progress = None
-            self._progress_noticed = False
+        if self._progress_pending() and now >= self._last_progress_sent + 1 / PROGRESS_RATE:
+            self._taken = self._owner._latest
+            batch.append(("progress", self._taken))
         if any(kind == "progress" for kind, _ in batch):
             self._last_progress_sent = now
+        self._sending = True
+        self._cond.notify_all()  # a log() waiting for room may go on
         return batch
 
-    def _put_back(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        """Re-queue what could not be sent: only the latest progress, the newest logs."""
-        progress = [fields for kind, fields in batch if kind == "progress"]
-        kept = [(k, f) for k, f in batch if k not in ("progress", "heartbeat")]
-        if progress and self._progress is None:
-            self._progress = progress[-1]
-            self._progress_noticed = True
+    def _put_back(self, batch: list[_Entry]) -> None:
+        """Re-queue what could not be sent: the newest logs, and the latest progress."""
+        if any(kind == "progress" for kind, _ in batch) and self._owner._latest is self._taken:
+            self._taken = None  # the latest values were not sent after all
+        kept: list[_Entry] = []
+        for kind, fields in batch:
+            if kind == "dropped":
+                self._logs_dropped += fields.count
+            elif kind not in ("progress", "heartbeat"):
+                kept.append((kind, fields))
         self._queue.extendleft(reversed(kept))
         self._logs_queued = sum(1 for kind, _ in self._queue if kind == "log")
         while self._logs_queued > MAX_BUFFERED_LOGS:
@@ -239,33 +298,40 @@ class _Channel:
                         self._queue.append(("heartbeat", {}))
                         next_heartbeat = now + self._heartbeat_interval
                     progress_due = self._last_progress_sent + 1 / PROGRESS_RATE
-                    ready = bool(self._queue) or (
-                        self._progress is not None and now >= progress_due
-                    )
+                    pending = self._progress_pending()
+                    ready = bool(self._queue) or (pending and now >= progress_due)
                     if ready and now >= retry_at:
                         break
-                    if not self._queue and self._progress is None:
-                        self._idle = True
-                        self._cond.notify_all()
                     wake = next_heartbeat
-                    if self._queue or self._progress is not None:
-                        wake = min(wake, max(retry_at, progress_due if not self._queue else now))
+                    if self._queue:
+                        wake = min(wake, retry_at)
+                    elif pending:
+                        wake = min(wake, max(retry_at, progress_due))
+                    else:
+                        # Nothing to send: sleep until the job wakes us. Say so first, then
+                        # look once more, so a value stored meanwhile is not left behind.
+                        self._owner._sender_asleep = True
+                        if self._progress_pending():
+                            self._owner._sender_asleep = False
+                            continue
+                        self._cond.notify_all()  # flush() may be waiting for this
                     self._cond.wait(max(0.0, wake - now))
+                    self._owner._sender_asleep = False
                 batch = self._take_batch(now)
-            if not batch:
-                continue
-            if self._deliver(batch):
-                failures = 0
-                retry_at = 0.0
-            else:
-                retry_at = (
-                    time.monotonic() + _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
-                )
-                failures += 1
-                with self._cond:
+            delivered = self._deliver(batch)
+            with self._cond:
+                self._sending = False
+                if delivered:
+                    failures = 0
+                    retry_at = 0.0
+                else:
+                    delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
+                    retry_at = time.monotonic() + delay
+                    failures += 1
                     self._put_back(batch)
+                self._cond.notify_all()
 
-    def _deliver(self, batch: list[tuple[str, dict[str, Any]]]) -> bool:
+    def _deliver(self, batch: list[_Entry]) -> bool:
         if self._sock is None and not self._connect():
             return False
         now = time.time()
@@ -275,11 +341,23 @@ class _Channel:
             self._sock.sendall(data)
         except OSError:
             self._disconnect()
-            self._reachable = False
+            with self._cond:
+                self._reachable = False
             return False
         return True
 
-    def _line(self, kind: str, fields: dict[str, Any], now: float) -> bytes:
+    def _line(self, kind: str, fields: Any, now: float) -> bytes:
+        if kind == "progress":
+            fields = _progress_fields(fields)
+        elif kind == "dropped":
+            kind, fields = (
+                "log",
+                {
+                    "level": "warning",
+                    "message": f"{fields.count} log messages "
+                    "were dropped because they could not be sent in time",
+                },
+            )
         obj = {"type": kind, "jobId": self._job_id, "timestamp": now, **fields}
         try:
             line = _encode(obj)
@@ -295,16 +373,18 @@ class _Channel:
     def _connect(self) -> bool:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.settimeout(10.0)
+            sock.settimeout(_SEND_TIMEOUT)
             sock.connect(self._path)
             hello = {"token": self._token}
             sock.sendall(self._line("hello", hello, time.time()))
         except OSError:
             sock.close()
-            self._reachable = False
+            with self._cond:
+                self._reachable = False
             return False
         self._sock = sock
-        self._reachable = True
+        with self._cond:
+            self._reachable = True
         reader = threading.Thread(
             target=self._read, args=(sock,), name="jobdeck-worker-reader", daemon=True
         )
@@ -340,8 +420,7 @@ class _Channel:
         with self._cond:  # the app went away: let the sender notice and reconnect now
             if self._sock is sock:
                 self._queue.append(("heartbeat", {}))
-                self._idle = False
-                self._cond.notify()
+                self._cond.notify_all()
 
     def _received(self, line: bytes) -> None:
         try:
@@ -350,7 +429,7 @@ class _Channel:
             return
         if isinstance(obj, dict) and obj.get("type") == "cancel":
             reason = obj.get("reason")
-            self._on_cancel(reason if isinstance(reason, str) else None)
+            self._owner._cancel(reason if isinstance(reason, str) else None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -358,11 +437,11 @@ class _Channel:
 # ---------------------------------------------------------------------------------------
 
 
-class Job:
+class RunningJob:
     """The running job, as its code sees it: parameters, progress, logs, cancellation.
 
     Create one with :meth:`from_environment` (``run_job`` does). Every method is safe to
-    call from any thread and returns at once.
+    call from any thread; only :meth:`log` can wait (see the module docstring).
     """
 
     def __init__(
@@ -373,6 +452,11 @@ class Job:
     ) -> None:
         self.data: dict[str, Any] = data if data is not None else {}
         self.cancel_reason: str | None = None
+        #: The latest progress, as :meth:`progress` stored it (read by the sender thread).
+        self._latest: _Progress | None = None
+        #: True while nothing would notice new progress: the next call must wake someone.
+        #: Without a channel it stays True, so every call goes to the stderr printer.
+        self._sender_asleep = True
         self._channel = channel
         self._stderr = stderr
         self._cancelled = threading.Event()
@@ -380,7 +464,7 @@ class Job:
         self._unprinted: str | None = None
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> Job:
+    def from_environment(cls, environ: dict[str, str] | None = None) -> RunningJob:
         """A job configured from ``JOBDECK_*`` variables (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
         data = _job_data(env)
@@ -395,7 +479,8 @@ class Job:
             )
             return cls(data, stderr=sys.stderr)
         job = cls(data)
-        job._channel = _Channel(path, job_id, token, _heartbeat_interval(env), job._cancel)
+        job._channel = _Channel(job, path, job_id, token, _heartbeat_interval(env))
+        atexit.register(job.close)  # the final state goes out even if nobody calls close()
         return job
 
     # -- cancellation ---------------------------------------------------------------
@@ -431,31 +516,47 @@ class Job:
     ) -> None:
         """Report how far the job is: ``percent`` (0-100) or ``current`` of ``total``.
 
-        ``total`` 0 or None means unknown; ``current`` above ``total`` is clamped. ``data``
-        is any JSON object the job likes. Only the latest call within 1/20 s is sent.
+        ``total`` 0 or None means unknown; ``current`` above ``total`` and ``percent``
+        above 100 are clamped. ``data`` is any JSON object the job likes (sent as it is
+        when the message goes out). Only the latest call within 1/20 s is sent. Raises
+        TypeError or ValueError, naming the argument, for anything else.
         """
-        if percent is not None:
-            if current is not None or total is not None:
-                raise ValueError("give either percent or current/total, not both")
-            fields: dict[str, Any] = {"percent": min(_number("percent", percent), 100.0)}
-        elif current is not None:
-            value = _number("current", current)
-            limit = 0.0 if total is None else _number("total", total)
-            fields = {"current": min(value, limit) if limit > 0 else value, "total": limit}
+        # The hot path: an int or float in range passes a type test and two comparisons
+        # (NaN fails them), anything else is checked in full. Clamping and building the
+        # message happen on the sender thread.
+        if percent is None:
+            if current is None:
+                raise ValueError("progress needs percent or current (with an optional total)")
+            kind = type(current)
+            if (kind is not int and kind is not float) or not 0 <= current <= _FAST_MAX:
+                current = _number("current", current)
+            if total is not None:
+                kind = type(total)
+                if (kind is not int and kind is not float) or not 0 <= total <= _FAST_MAX:
+                    total = _number("total", total)
+        elif current is not None or total is not None:
+            raise ValueError("give either percent or current/total, not both")
         else:
-            raise ValueError("progress needs percent or current (with an optional total)")
-        if message is not None:
+            kind = type(percent)
+            if (kind is not int and kind is not float) or not 0 <= percent <= _FAST_MAX:
+                percent = _number("percent", percent)
+        if message is not None and type(message) is not str:
             if not isinstance(message, str):
                 raise TypeError(f"message must be a string, got {message!r}")
-            fields["message"] = message
-        if data is not None:
-            if not isinstance(data, dict):
-                raise TypeError(f"data must be a dict, got {type(data).__name__}")
-            fields["data"] = data
-        if self._channel is not None:
-            self._channel.progress(fields)
-        elif self._stderr is not None:
-            self._print_progress(fields)
+            message = str(message)
+        if data is not None and not isinstance(data, dict):
+            raise TypeError(f"data must be a dict, got {type(data).__name__}")
+        self._latest = (percent, current, total, message, data)
+        if self._sender_asleep:
+            self._new_progress()
+
+    def _new_progress(self) -> None:
+        """Progress while nobody watches ``_latest``: wake the sender, or print."""
+        channel = self._channel
+        if channel is not None:
+            channel.wake()
+        elif self._stderr is not None and self._latest is not None:
+            self._print_progress(_progress_fields(self._latest))
 
     def log(self, message: str, level: str = "info") -> None:
         """Add ``message`` to the job's log at ``level`` (debug, info, warning, error)."""
@@ -516,15 +617,16 @@ class Job:
             self._print(stack.rstrip() if stack else f"error: {error}")
 
     def close(self, timeout: float = FLUSH_TIMEOUT) -> bool:
-        """Send what is pending (waiting up to ``timeout`` s) and disconnect.
-
-        Returns False if something could not be sent in time.
-        """
-        if self._channel is None:
+        """Send what is pending, the latest progress included (waiting up to ``timeout``
+        s), and disconnect. Returns False if something could not be sent in time."""
+        channel = self._channel
+        if channel is None:
             return True
-        delivered = self._channel.flush(timeout)
-        self._channel.close()
+        delivered = channel.flush(timeout)
         self._channel = None
+        self._sender_asleep = False  # progress after close() goes nowhere
+        channel.close()
+        atexit.unregister(self.close)
         return delivered
 
     # -- outside Jobdeck -------------------------------------------------------------
@@ -555,6 +657,21 @@ class Job:
         assert self._stderr is not None
         with contextlib.suppress(OSError, ValueError):
             print(text, file=self._stderr, flush=True)
+
+
+if TYPE_CHECKING:
+    Job = RunningJob  # the old name (deprecated)
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "Job":
+            warnings.warn(
+                "jobdeck.worker.Job was renamed RunningJob; the old name will go away",
+                PendingDeprecationWarning,
+                stacklevel=2,
+            )
+            return RunningJob
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _job_data(env: Any) -> dict[str, Any]:
@@ -588,7 +705,7 @@ def _heartbeat_interval(env: Any) -> float:
     return value
 
 
-def run_job(fn: Callable[[Job], Any]) -> None:
+def run_job(fn: Callable[[RunningJob], Any]) -> None:
     """Run ``fn(job)`` as a Jobdeck job and exit: status 0 on success, 1 on failure.
 
     Sends ``started``; then ``completed`` with ``fn``'s return value as the result (it must
@@ -598,11 +715,11 @@ def run_job(fn: Callable[[Job], Any]) -> None:
     sys.exit(run_and_report(fn))
 
 
-def run_and_report(fn: Callable[[Job], Any], job: Job | None = None) -> int:
+def run_and_report(fn: Callable[[RunningJob], Any], job: RunningJob | None = None) -> int:
     """Like :func:`run_job` but return the exit status instead of exiting."""
     if job is None:
         try:
-            job = Job.from_environment()
+            job = RunningJob.from_environment()
         except ValueError as exc:
             print(f"jobdeck: {exc}", file=sys.stderr)
             return 1

@@ -1,0 +1,132 @@
+"""Find the app running on a store, or start one. Standard library only (no Qt).
+
+* A second ``jobdeck`` on the same store asks the first to raise its window
+  (:func:`show_running_app`) and exits 0.
+* A command that needs the app when none runs starts one (:func:`start_app`): in the tray
+  when there is a display, else ``jobdeck serve``; detached from the terminal, its output
+  going to the store's ``api-<key>.log`` beside the socket.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .client import ApiClient, ApiError, AppUnreachable
+from .paths import ApiPaths
+
+__all__ = ["StartFailed", "show_running_app", "start_app", "wait_and_show_running_app"]
+
+#: Seconds a started app has to answer.
+START_TIMEOUT = 30.0
+
+
+class StartFailed(Exception):
+    """The app could not be started; the message says why (its last output lines)."""
+
+
+def show_running_app(paths: ApiPaths, *, raise_window: bool = True) -> int | None:
+    """When Jobdeck already runs on this store, raise its window (if ``raise_window``) and
+    return this launch's exit status: 0, or 1 when it runs without a window, saying so on
+    stderr. None when no Jobdeck answers."""
+    with ApiClient(paths.socket, timeout=10) as client:
+        try:
+            if not raise_window:
+                found = client.info()
+                print(
+                    f"jobdeck: Jobdeck already runs on this store (pid {found.get('pid')}); "
+                    "quit it first",
+                    file=sys.stderr,
+                )
+                return 1
+            client.post("/api/app/show")
+            return 0
+        except AppUnreachable:
+            return None
+        except ApiError as exc:
+            if exc.status == 409:
+                pid = client.info().get("pid")
+                print(
+                    f"jobdeck: Jobdeck already runs on this store without a window "
+                    f"(jobdeck serve, pid {pid}); use `jobdeck watch`, `jobdeck ls` or "
+                    "the board (`jobdeck board`)",
+                    file=sys.stderr,
+                )
+                return 1
+            raise
+
+
+def wait_and_show_running_app(paths: ApiPaths, timeout: float = 10.0) -> int | None:
+    """Like :func:`show_running_app`, waiting up to ``timeout`` seconds for an app that
+    holds the store but is still starting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = show_running_app(paths)
+        if status is not None or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def start_app(
+    paths: ApiPaths, db: str | None, *, gui: bool | None = None, timeout: float = START_TIMEOUT
+) -> ApiClient:
+    """Start Jobdeck on store ``db`` (in the tray with a display, else ``jobdeck serve``),
+    wait until it answers, and return a client of it. Raises :class:`StartFailed`."""
+    gui = has_display() if gui is None else gui
+    command = [sys.executable, "-m", "jobdeck"]
+    if db is not None:
+        command += ["--db", db]
+    command += ["--tray"] if gui else ["serve"]
+    paths.make_directory()
+    log_path = paths.start_log
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    log_fd = os.open(log_path, flags, 0o600)
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            start_new_session=True,  # not stopped by the terminal's Ctrl+C or hang-up
+            close_fds=True,
+        )
+    finally:
+        os.close(log_fd)
+    client = ApiClient(paths.socket)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.info(timeout=5)
+            return client
+        except AppUnreachable:
+            pass
+        status = process.poll()
+        if status is not None:
+            # It may have lost a race with another start, which now answers.
+            try:
+                client.info(timeout=5)
+                return client
+            except AppUnreachable:
+                raise StartFailed(_why(command, status, log_path)) from None
+        if time.monotonic() > deadline:
+            raise StartFailed(
+                f"started {' '.join(command)} (pid {process.pid}), but it did not answer "
+                f"within {timeout:.0f} s; see {log_path}"
+            )
+        time.sleep(0.05)
+
+
+def _why(command: list[str], status: int, log_path: Path) -> str:
+    try:
+        lines = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+    except OSError:
+        lines = []
+    told = ("; it said: " + " / ".join(lines)) if lines else ""
+    return f"{' '.join(command)} exited with status {status}{told}"

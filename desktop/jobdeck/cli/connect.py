@@ -1,0 +1,80 @@
+"""Reach the app for a command: connect to it, start it, or read the store without it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from jobdeck.api.client import ApiClient, ApiError, AppUnreachable
+from jobdeck.api.paths import ApiPaths
+
+from .errors import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from jobdeck.core import JobTracker
+
+__all__ = ["api_failure", "app_paths", "connect", "read_only_store"]
+
+#: Set to 1 to never start the app from a command (like --no-start).
+NO_START_ENV = "JOBDECK_NO_AUTOSTART"
+
+
+def app_paths(args: argparse.Namespace) -> ApiPaths:
+    try:
+        return ApiPaths.for_store(args.db)
+    except Exception as exc:  # RuntimeDirError
+        raise CliError(EXIT_UNREACHABLE, f"cannot reach Jobdeck: {exc}") from None
+
+
+def connect(args: argparse.Namespace, *, start: bool) -> ApiClient | None:
+    """A client of the app running on the store of ``args.db``. When none runs: start one
+    if ``start`` (CliError with status 3 when that is not allowed or fails), else None."""
+    paths = app_paths(args)
+    client = ApiClient(paths.socket)
+    try:
+        client.info()
+        return client
+    except AppUnreachable:
+        client.close()
+    if not start:
+        return None
+    where = args.db or os.environ.get("JOBDECK_DB") or "the default store"
+    if args.no_start or os.environ.get(NO_START_ENV, "") not in ("", "0"):
+        raise CliError(EXIT_UNREACHABLE, f"Jobdeck is not running on {where}")
+    from jobdeck.api.launch import StartFailed, has_display, start_app
+
+    print(
+        f"jobdeck: starting Jobdeck {'in the tray' if has_display() else '(jobdeck serve)'} "
+        f"on {where}",
+        file=sys.stderr,
+    )
+    try:
+        return start_app(paths, args.db)
+    except StartFailed as exc:
+        raise CliError(EXIT_UNREACHABLE, f"could not start Jobdeck: {exc}") from None
+
+
+@contextlib.contextmanager
+def read_only_store(args: argparse.Namespace) -> Iterator[JobTracker]:
+    """The store opened read-only (the app does not run); CliError 1 when it cannot be."""
+    from jobdeck.core import JobTracker, StoreError
+
+    try:
+        tracker = JobTracker.open(args.db, read_only=True)
+    except StoreError as exc:
+        raise CliError(EXIT_FAILED, str(exc)) from None
+    with tracker:
+        yield tracker
+
+
+def api_failure(exc: ApiError | AppUnreachable) -> CliError:
+    """What to tell the user about a refused request (or an app that went away)."""
+    if isinstance(exc, AppUnreachable):
+        return CliError(EXIT_UNREACHABLE, f"lost Jobdeck: {exc}")
+    where = f" ({exc.field})" if exc.field and exc.field not in exc.message else ""
+    status = EXIT_USAGE if exc.status in (400, 415, 422) else EXIT_FAILED
+    return CliError(status, f"{exc.message}{where}")

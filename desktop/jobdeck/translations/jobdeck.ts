@@ -1,0 +1,872 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1">
+<context>
+    <name>Duration</name>
+    <message>
+        <source>{seconds}s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{minutes}m {seconds}s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{hours}h {minutes}m</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{days}d {hours}h</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>HistoryModel</name>
+    <message>
+        <source>Status</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Title</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Type</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Started</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{status} (cancelling)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start time (sorting by this column sorts by creation order)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Created {created}
+Started {started}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>JobDetails</name>
+    <message>
+        <source>ID:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Type:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Created:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Started:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Finished:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Duration:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Attempts:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Process:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Resources:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Log file:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>peak {size} MB</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>peak {size} kB</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CPU {seconds} s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Working (total unknown)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Waiting to start</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stopped at {progress}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stopped</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run again</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open log</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel this job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Queue a new job with the same parameters</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>About the job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Facts about the job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job log</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job parameters</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job result</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Details (traceback)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Traceback</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Log</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Details</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Parameters</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Error</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Select a job to see its details.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Could not run again: {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This job has no log file; its messages are in the Log tab.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The log file is gone: {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No program could open {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{status} — cancelling…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{id} (re-run of {original})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{attempts} of {max_attempts}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>pid {pid}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>exit code {code}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This job has no log file</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>JobRow</name>
+    <message>
+        <source>Done: {message}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failed: {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel job?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel “{title}”?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The job is asked to stop; this cannot be undone.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel this job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Waiting to start…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>queued</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{duration} left</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{status} (cancel requested)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel {title}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>JobStatus</name>
+    <message>
+        <source>Pending</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Completed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>JobdeckApp</name>
+    <message>
+        <source>Jobdeck is still running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It keeps watching your jobs from the tray. Click the tray icon to open the window again; choose Quit from its menu to quit.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Quit Jobdeck?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>1 job is still running.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel it and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{count} jobs are still running.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel them and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>External programs can keep running in the background; Jobdeck picks them up again when it next starts.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep running in the background and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stay</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>LaunchForm</name>
+    <message>
+        <source>{type} (optional title)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job title</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Title:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{label}:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Queue the job (Ctrl+Return)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Queue a {type} job</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Parameters of {type}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not started: {field}: {problem}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not started: {problem}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Queued {title}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Jobdeck</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job types</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Launch</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show jobs with status</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show jobs with this status</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All statuses</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Active</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Pending and running jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show jobs of type</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show jobs of this type</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All types</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Search titles…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Search job titles</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Clear the search</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job history</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ready</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No job {id}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Running jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Jobdeck</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show/hide &amp;taskbar</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Go to the taskbar</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Refresh history</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>ParamField</name>
+    <message>
+        <source>Browse…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose {label}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>expected an integer, got {text}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>expected a number, got {text}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>expected true or false, got {text}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>One item per line</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>program --option &quot;an argument&quot;</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot split the command line: {error}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Value</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Add a row to {label}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove the selected rows of {label}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>row {row} has a value but no name</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} appears twice</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Progress</name>
+    <message>
+        <source>{percent} ({current} of {total})</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Never</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>While any job runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>While a long job runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Bottom right</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Bottom left</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Top right</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Top left</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck settings</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>How many jobs may run at the same time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep all</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> days</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Finished jobs older than this are deleted at start-up</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Notify when a job fails or a long job ends</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A completed job is announced if it ran at least this long</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>How long a finished job&apos;s row stays in the taskbar; with nothing running, the taskbar hides after that</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Always show the taskbar, even when nothing runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Animate the tray icon</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>While a job of unknown length runs, the tray icon&apos;s ring turns (a few frames a second); off, it shows a still ring</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep the computer from going to sleep while jobs run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> min</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A job counts as long once it has run this long</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobs at once:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep history:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Long job after:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Taskbar corner:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep finished rows:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stay awake:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Announce jobs longer than</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stay awake for jobs longer than</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Taskbar</name>
+    <message>
+        <source>No active jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%n job(s)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Collapse to a summary line</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Collapse the job list</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Running jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show all active jobs in the main window</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Nothing running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show all jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Expand the job list</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>+{count} more…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>TrayController</name>
+    <message>
+        <source>{names} and {count} more</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show window</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Hide taskbar</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel all</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show taskbar</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck — idle</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck — {running} running, {pending} pending</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck — {running} running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>busy</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>+{count} more</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%n job(s) finished</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{finished}, {failed} failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failed: {names}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Done: {names}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no reason given</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failed: {title}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Finished after {duration}: {message}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Finished after {duration}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Done: {title}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+</TS>

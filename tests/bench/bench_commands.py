@@ -1,0 +1,167 @@
+"""Cheap command jobs: ``python tests/bench/run.py commands`` (issue 15, item 5).
+
+300 jobs running ``true``, 4 at a time, side by side in one run (interleaved rounds, the
+best round of each counts), from the first job queued to the last one finished:
+
+- Jobdeck: a real Runner with the built-in job types on a file store, in a child process
+  with the user's normal environment (``honest_env``); the jobs are queued one by one, as
+  the launch form does, and each is counted when the store has it completed;
+- task-spooler (``tsp``, Debian package ``task-spooler``) with 4 slots and its own socket:
+  one ``tsp true`` per job, then its job list polled until none is queued or running;
+- a ``ThreadPoolExecutor`` of 4 threads, each job one ``subprocess.run(["true"])``.
+
+Budget: Jobdeck's rate >= task-spooler's (ratio >= 1).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from figures import figure, info  # noqa: E402
+from honest_env import header, honest_env, quick, run_json_child  # noqa: E402
+
+JOBS = 300
+SLOTS = 4
+ROUNDS = 2
+TIMEOUT_S = 600.0
+
+
+def jobdeck_child(workdir: str, jobs: int) -> int:
+    """Queue ``jobs`` command jobs running ``true``; print the seconds until all completed."""
+    from qt_wait import app, spin_until
+
+    from jobdeck.core import JobStatus, JobTracker
+    from jobdeck.jobs import builtin_registry
+    from jobdeck.runtime import Runner
+
+    work = Path(workdir)
+    app()
+    tracker = JobTracker.open(work / "jobs.db", registry=builtin_registry())
+    runner = Runner(tracker, max_workers=SLOTS, log_dir=work / "logs")
+    completed: set[str] = set()
+    failed: list[str] = []
+
+    def on_event(event: object) -> None:
+        job = event.job  # type: ignore[attr-defined]
+        if job.status is JobStatus.COMPLETED:
+            completed.add(job.id)
+        elif job.status.finished:
+            failed.append(job.id)
+
+    tracker.subscribe(on_event)
+    runner.start()
+    true = shutil.which("true") or "true"
+    started = time.perf_counter()
+    for _ in range(jobs):
+        tracker.enqueue("command", {"argv": [true]}, title="true")
+    finished = spin_until(
+        lambda: len(completed) + len(failed) >= jobs, timeout=TIMEOUT_S, poll_ms=1
+    )
+    elapsed = time.perf_counter() - started
+    runner.shutdown()
+    tracker.close()
+    print(json.dumps({"seconds": elapsed, "completed": len(completed), "all": finished}))
+    return 0
+
+
+def jobdeck_rate(tmp: Path, jobs: int, round_no: int) -> float:
+    work = tmp / f"jobdeck{round_no}"
+    work.mkdir()
+    r = run_json_child(Path(__file__), ["jobdeck", str(work), str(jobs)], timeout=TIMEOUT_S + 60)
+    if not r["all"] or r["completed"] != jobs:
+        raise RuntimeError(f"Jobdeck completed {r['completed']} of {jobs} jobs")
+    return jobs / float(r["seconds"])
+
+
+def tsp_rate(tmp: Path, jobs: int, round_no: int) -> float:
+    work = tmp / f"tsp{round_no}"
+    (work / "out").mkdir(parents=True)
+    env = honest_env(
+        {
+            "TS_SOCKET": str(work / "ts.sock"),
+            "TMPDIR": str(work / "out"),
+            "TS_SLOTS": str(SLOTS),
+            "TS_MAXFINISHED": str(jobs + 10),
+        }
+    )
+
+    def tsp(*args: str) -> str:
+        return subprocess.run(
+            ["tsp", *args], env=env, capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+
+    tsp("-S", str(SLOTS))  # starts its server
+    try:
+        started = time.perf_counter()
+        for _ in range(jobs):
+            tsp("true")
+        deadline = started + TIMEOUT_S
+        while True:
+            listing = tsp("-l").splitlines()[1:]
+            if not any(" running " in line or " queued " in line for line in listing):
+                break
+            if time.perf_counter() > deadline:
+                raise RuntimeError("task-spooler did not finish in time")
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - started
+        finished = sum(1 for line in listing if " finished " in line)
+        if finished != jobs:
+            raise RuntimeError(f"task-spooler finished {finished} of {jobs} jobs")
+    finally:
+        subprocess.run(["tsp", "-K"], env=env, capture_output=True, check=False, timeout=60)
+    return jobs / elapsed
+
+
+def pool_rate(jobs: int) -> float:
+    true = shutil.which("true") or "true"
+    env = honest_env()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=SLOTS) as pool:
+        codes = list(pool.map(lambda _: subprocess.run([true], env=env).returncode, range(jobs)))
+    elapsed = time.perf_counter() - started
+    if any(codes):
+        raise RuntimeError("a `true` failed in the thread pool")
+    return jobs / elapsed
+
+
+def main() -> int:
+    header("commands", f"{JOBS} command jobs running `true`, {SLOTS} at a time")
+    jobs, rounds = (10, 1) if quick() else (JOBS, ROUNDS)
+    have_tsp = shutil.which("tsp") is not None
+    if not have_tsp:
+        print("# task-spooler (tsp) is not installed: scripts/install-debian-deps.sh adds it")
+    rates: dict[str, list[float]] = {"jobdeck": [], "tsp": [], "pool": []}
+    with tempfile.TemporaryDirectory(prefix="jd-commands-") as name:
+        tmp = Path(name)
+        for round_no in range(rounds):  # interleaved, so all three see the same load
+            rates["pool"].append(pool_rate(jobs))
+            if have_tsp:
+                rates["tsp"].append(tsp_rate(tmp, jobs, round_no))
+            rates["jobdeck"].append(jobdeck_rate(tmp, jobs, round_no))
+    best = {name: max(values) for name, values in rates.items() if values}
+    info("threadpool_subprocess_jobs_per_s", best["pool"], "jobs/s")
+    info("jobdeck_jobs_per_s", best["jobdeck"], "jobs/s")
+    info("jobdeck_vs_threadpool_ratio", best["jobdeck"] / best["pool"], "x")
+    if not have_tsp:
+        return 1
+    info("task_spooler_jobs_per_s", best["tsp"], "jobs/s")
+    ratio = best["jobdeck"] / best["tsp"]
+    return figure("jobdeck_vs_task_spooler_ratio", ratio, "x", ">= 1", ratio >= 1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "jobdeck":
+        sys.path.insert(0, str(HERE.parents[1] / "desktop"))
+        sys.exit(jobdeck_child(sys.argv[2], int(sys.argv[3])))
+    print("usage: run the benchmark with `python tests/bench/run.py commands`")
+    sys.exit(2)
