@@ -40,6 +40,17 @@ from .ui_walk import visible_texts
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "desktop" / "jobdeck"
 TEMPLATE = PACKAGE / "translations" / "jobdeck.ts"
+
+
+def _translated_sources() -> list[Path]:
+    """The files translations/update.sh extracts from: widgets, the app, the built-in job
+    types' texts and the desktop integration's (notification buttons)."""
+    return [
+        *(PACKAGE / "ui").glob("*.py"),
+        PACKAGE / "app.py",
+        *(PACKAGE / "jobs").glob("*.py"),
+        *(PACKAGE / "platform").glob("*.py"),
+    ]
 MONTHS = r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
 
 
@@ -254,8 +265,7 @@ def extract(tmp_path: Path) -> ET.Element:
     if lupdate is None:
         pytest.skip("pyside6-lupdate is not installed")
     out = tmp_path / "extracted.ts"
-    sources = sorted(str(p) for p in (PACKAGE / "ui").glob("*.py"))
-    sources += [str(PACKAGE / "app.py")]
+    sources = sorted(str(p) for p in _translated_sources())
     done = subprocess.run(
         [lupdate, *sources, "-no-obsolete", "-locations", "none", "-ts", str(out)],
         capture_output=True,
@@ -278,7 +288,7 @@ def marked_in_code() -> set[tuple[str, str]]:
     """(context, text) of every translate(...) / QT_TRANSLATE_NOOP(...) call with literal
     arguments in the extracted sources, read with Python's own parser."""
     out = set()
-    for path in [*(PACKAGE / "ui").glob("*.py"), PACKAGE / "app.py"]:
+    for path in _translated_sources():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or len(node.args) < 2:
                 continue

@@ -7,6 +7,8 @@ run Python code. Nothing below the app imports this package.
 
 from __future__ import annotations
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 from jobdeck.core.registry import JobKind, JobRegistry
 
 from .archive import compress_folder
@@ -24,12 +26,30 @@ def register_builtin_jobs(registry: JobRegistry) -> JobRegistry:
     if registry.get(COMMAND.name) is not COMMAND:
         registry.add(COMMAND)
     registry.register(
-        "python", python_script, title="Run a Python script", icon="python", kind=JobKind.PROCESS
+        "python",
+        python_script,
+        title=QT_TRANSLATE_NOOP("JobType", "Run a Python script"),
+        icon="python",
+        kind=JobKind.PROCESS,
     )
-    registry.register("copy", copy_files, title="Copy files", icon="copy")
-    registry.register("checksum", checksum_folder, title="Checksum a folder", icon="hash")
-    registry.register("compress", compress_folder, title="Compress a folder", icon="archive")
-    registry.register("countdown", countdown, title="Wait / countdown", icon="timer")
+    registry.register(
+        "copy", copy_files, title=QT_TRANSLATE_NOOP("JobType", "Copy files"), icon="copy"
+    )
+    registry.register(
+        "checksum",
+        checksum_folder,
+        title=QT_TRANSLATE_NOOP("JobType", "Checksum a folder"),
+        icon="hash",
+    )
+    registry.register(
+        "compress",
+        compress_folder,
+        title=QT_TRANSLATE_NOOP("JobType", "Compress a folder"),
+        icon="archive",
+    )
+    registry.register(
+        "countdown", countdown, title=QT_TRANSLATE_NOOP("JobType", "Wait / countdown"), icon="timer"
+    )
     return registry
 
 

@@ -9,6 +9,8 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Annotated, Any
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import Param
 
@@ -36,10 +38,17 @@ class _Counting:
 def compress_folder(
     ctx: JobContext,
     folder: Annotated[
-        Path, Param(help="The folder to compress", exists="dir", missing="Choose a folder")
+        Path,
+        Param(
+            help=QT_TRANSLATE_NOOP("JobType", "The folder to compress"),
+            exists="dir",
+            missing="Choose a folder",
+        ),
     ],
     format: ArchiveFormat = ArchiveFormat.ZIP,
-    output: Annotated[Path, Param(help="Archive path; empty: next to the folder")] = Path(),
+    output: Annotated[
+        Path, Param(help=QT_TRANSLATE_NOOP("JobType", "Archive path; empty: next to the folder"))
+    ] = Path(),
 ) -> dict[str, Any]:
     """Compress a folder into a .zip or .tar.gz archive."""
     folder = folder.expanduser()

@@ -7,6 +7,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import Param
 
@@ -23,11 +25,21 @@ class Algorithm(Enum):
 def checksum_folder(
     ctx: JobContext,
     folder: Annotated[
-        Path, Param(help="A file or a folder", exists="any", missing="Choose a file or folder")
+        Path,
+        Param(
+            help=QT_TRANSLATE_NOOP("JobType", "A file or a folder"),
+            exists="any",
+            missing="Choose a file or folder",
+        ),
     ],
     algorithm: Algorithm = Algorithm.SHA256,
     write_manifest: Annotated[
-        bool, Param(help="Also write <algorithm>sums.txt in the folder (sha256sum -c format)")
+        bool,
+        Param(
+            help=QT_TRANSLATE_NOOP(
+                "JobType", "Also write <algorithm>sums.txt in the folder (sha256sum -c format)"
+            )
+        ),
     ] = False,
 ) -> dict[str, Any]:
     """Compute a checksum of every file in a folder (like sha256sum), with progress."""

@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 from jobdeck.core.job import Job
 from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.registry import Exists, JobKind, JobType, ParamError, ParamKind, ParamSpec
@@ -37,7 +39,7 @@ __all__ = ["COMMAND", "COMMAND_TYPE_NAME", "command_spec", "command_title"]
 
 COMMAND_TYPE_NAME = "command"
 
-COMMAND_TITLE = "Run a command"
+COMMAND_TITLE = QT_TRANSLATE_NOOP("JobType", "Run a command")
 
 #: The longest title :func:`command_title` makes (characters, the ellipsis included).
 TITLE_CHARS = 60
@@ -89,38 +91,44 @@ COMMAND_PARAMS: tuple[ParamSpec, ...] = (
     _ArgvSpec(
         "argv",
         ParamKind.LIST,
-        label="Command",
-        help="The program and its arguments (with Shell: one command line).",
+        label=QT_TRANSLATE_NOOP("JobType", "Command"),
+        help=QT_TRANSLATE_NOOP(
+            "JobType", "The program and its arguments (with Shell: one command line)."
+        ),
         item_kind=ParamKind.STR,
         missing="Enter a command",
     ),
     _OptionalPathSpec(
         "cwd",
         ParamKind.PATH,
-        label="Working directory",
-        help="Where the program runs; empty: your home folder.",
+        label=QT_TRANSLATE_NOOP("JobType", "Working directory"),
+        help=QT_TRANSLATE_NOOP("JobType", "Where the program runs; empty: your home folder."),
         default="",
         exists=Exists.DIR,
     ),
     ParamSpec(
         "env",
         ParamKind.MAPPING,
-        label="Environment",
-        help="Variables set for the program, on top of the current environment.",
+        label=QT_TRANSLATE_NOOP("JobType", "Environment"),
+        help=QT_TRANSLATE_NOOP(
+            "JobType", "Variables set for the program, on top of the current environment."
+        ),
         default={},
     ),
     ParamSpec(
         "shell",
         ParamKind.BOOL,
-        label="Shell",
-        help="Run the command line through /bin/sh (pipes, globs, &&).",
+        label=QT_TRANSLATE_NOOP("JobType", "Shell"),
+        help=QT_TRANSLATE_NOOP(
+            "JobType", "Run the command line through /bin/sh (pipes, globs, &&)."
+        ),
         default=False,
     ),
     _JsonObjectSpec(
         "data",
         ParamKind.MAPPING,
-        label="Job data",
-        help="Handed to the program as JSON in JOBDECK_JOB_DATA.",
+        label=QT_TRANSLATE_NOOP("JobType", "Job data"),
+        help=QT_TRANSLATE_NOOP("JobType", "Handed to the program as JSON in JOBDECK_JOB_DATA."),
         default={},
     ),
 )
@@ -192,7 +200,9 @@ def _run_command(job: Job, **params: Any) -> ProcessSpec:
 COMMAND: JobType = _CommandType(
     name=COMMAND_TYPE_NAME,
     title=COMMAND_TITLE,
-    description="Run an external program; its output goes to the job's log file.",
+    description=QT_TRANSLATE_NOOP(
+        "JobType", "Run an external program; its output goes to the job's log file."
+    ),
     icon="terminal",
     params=COMMAND_PARAMS,
     retryable=True,  # only when the job asks for max_attempts > 1

@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import Param
 
 
 def countdown(
     ctx: JobContext,
-    seconds: Annotated[float, Param(help="How long to wait", min=0, max=7 * 24 * 3600)] = 10.0,
-    message: Annotated[str, Param(help="Shown while waiting")] = "",
+    seconds: Annotated[
+        float,
+        Param(help=QT_TRANSLATE_NOOP("JobType", "How long to wait"), min=0, max=7 * 24 * 3600),
+    ] = 10.0,
+    message: Annotated[str, Param(help=QT_TRANSLATE_NOOP("JobType", "Shown while waiting"))] = "",
 ) -> dict[str, Any]:
     """Wait for a number of seconds, showing the time left; cancel stops it at once."""
     start = time.monotonic()

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import Param
 
@@ -36,12 +38,22 @@ def copy_files(
     ctx: JobContext,
     source: Annotated[
         Path,
-        Param(help="A file or a folder to copy", exists="any", missing="Choose what to copy"),
+        Param(
+            help=QT_TRANSLATE_NOOP("JobType", "A file or a folder to copy"),
+            exists="any",
+            missing="Choose what to copy",
+        ),
     ],
     destination: Annotated[
-        Path, Param(help="The folder to copy into", missing="Choose the folder to copy into")
+        Path,
+        Param(
+            help=QT_TRANSLATE_NOOP("JobType", "The folder to copy into"),
+            missing="Choose the folder to copy into",
+        ),
     ],
-    overwrite: Annotated[bool, Param(help="Replace files that already exist")] = False,
+    overwrite: Annotated[
+        bool, Param(help=QT_TRANSLATE_NOOP("JobType", "Replace files that already exist"))
+    ] = False,
 ) -> dict[str, Any]:
     """Copy a file or a folder into another folder, with progress in bytes."""
     source = source.expanduser()

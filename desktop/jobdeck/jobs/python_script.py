@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
 import jobdeck
 from jobdeck.core.job import Job
 from jobdeck.core.process_spec import ProcessSpec
@@ -22,14 +24,21 @@ JOBDECK_SOURCE_ROOT = str(Path(jobdeck.__file__).resolve().parent.parent)
 def python_script(
     job: Job,
     script: Annotated[
-        Path, Param(help="The .py file to run", exists="file", missing="Choose a Python script")
+        Path,
+        Param(
+            help=QT_TRANSLATE_NOOP("JobType", "The .py file to run"),
+            exists="file",
+            missing="Choose a Python script",
+        ),
     ],
-    args: Annotated[list[str], Param(help="Command-line arguments, one per line")] = (),  # type: ignore[assignment]
+    args: Annotated[
+        list[str], Param(help=QT_TRANSLATE_NOOP("JobType", "Command-line arguments, one per line"))
+    ] = (),  # type: ignore[assignment]
     cwd: Annotated[
         Path,
         Param(
-            label="Working directory",
-            help="Where it runs; empty: the script's folder",
+            label=QT_TRANSLATE_NOOP("JobType", "Working directory"),
+            help=QT_TRANSLATE_NOOP("JobType", "Where it runs; empty: the script's folder"),
             exists="dir",
         ),
     ] = Path(),

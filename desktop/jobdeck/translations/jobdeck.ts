@@ -346,6 +346,125 @@ Started {started}</source>
     </message>
 </context>
 <context>
+    <name>JobType</name>
+    <message>
+        <source>Run a Python script</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Copy files</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Checksum a folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Compress a folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Wait / countdown</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The folder to compress</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Archive path; empty: next to the folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A file or a folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Also write &lt;algorithm&gt;sums.txt in the folder (sha256sum -c format)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run a command</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Command</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The program and its arguments (with Shell: one command line).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Working directory</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Where the program runs; empty: your home folder.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Environment</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Variables set for the program, on top of the current environment.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Shell</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run the command line through /bin/sh (pipes, globs, &amp;&amp;).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job data</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Handed to the program as JSON in JOBDECK_JOB_DATA.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run an external program; its output goes to the job&apos;s log file.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>How long to wait</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Shown while waiting</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A file or a folder to copy</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The folder to copy into</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Replace files that already exist</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The .py file to run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Command-line arguments, one per line</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Where it runs; empty: the script&apos;s folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>JobdeckApp</name>
     <message>
         <source>Jobdeck is still running</source>
@@ -535,6 +654,17 @@ Started {started}</source>
     </message>
     <message>
         <source>&amp;Refresh history</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Notifier</name>
+    <message>
+        <source>Open</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Retry</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -732,6 +862,13 @@ Started {started}</source>
     </message>
     <message>
         <source>Stay awake for jobs longer than</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>SleepInhibitor</name>
+    <message>
+        <source>Jobs are running</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -6,7 +6,7 @@
 # pyside6-lupdate and pyside6-lrelease come with PySide6-Essentials.
 set -eu
 cd "$(dirname "$0")"
-sources="../ui/*.py ../app.py"
+sources="../ui/*.py ../app.py ../jobs/*.py ../platform/*.py"
 extract() {
     # shellcheck disable=SC2086
     pyside6-lupdate $sources -no-obsolete -locations none -ts "$1"
