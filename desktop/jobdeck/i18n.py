@@ -28,6 +28,7 @@ from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
 __all__ = [
     "PSEUDO",
+    "QT_TRANSLATE_NOOP",
     "TRANSLATIONS_DIR",
     "PseudoTranslator",
     "install_translators",
@@ -43,6 +44,12 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 PSEUDO = "pseudo"
 #: The environment variable that overrides the system's languages (``de``, ``pseudo``).
 LANG_ENV = "JOBDECK_LANG"
+
+
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
+    """Mark ``text`` for extraction into ``context`` and return it unchanged (Qt's
+    ``QT_TRANSLATE_NOOP``, typed: PySide6's says ``object``). Translate it where it is shown."""
+    return text
 
 
 def translate(context: str, text: str, disambiguation: str | None = None, n: int = -1) -> str:

@@ -51,6 +51,8 @@ def _translated_sources() -> list[Path]:
         *(PACKAGE / "jobs").glob("*.py"),
         *(PACKAGE / "platform").glob("*.py"),
     ]
+
+
 MONTHS = r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
 
 

@@ -7,9 +7,8 @@ run Python code. Nothing below the app imports this package.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
-
 from jobdeck.core.registry import JobKind, JobRegistry
+from jobdeck.i18n import QT_TRANSLATE_NOOP
 
 from .archive import compress_folder
 from .checksum import checksum_folder

@@ -9,10 +9,9 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Annotated, Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
-
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import Param
+from jobdeck.i18n import QT_TRANSLATE_NOOP
 
 from .files import CHUNK, walk_files
 

@@ -28,12 +28,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
-
 from jobdeck.core.job import Job
 from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.registry import Exists, JobKind, JobType, ParamError, ParamKind, ParamSpec
 from jobdeck.core.validation import check_json
+from jobdeck.i18n import QT_TRANSLATE_NOOP
 
 __all__ = ["COMMAND", "COMMAND_TYPE_NAME", "command_spec", "command_title"]
 

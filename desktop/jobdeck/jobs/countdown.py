@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
-
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import Param
+from jobdeck.i18n import QT_TRANSLATE_NOOP
 
 
 def countdown(

@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
-
 from jobdeck.core.context import JobContext
 from jobdeck.core.registry import Param
+from jobdeck.i18n import QT_TRANSLATE_NOOP
 
 CHUNK = 1024 * 1024
 

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
-
 import jobdeck
 from jobdeck.core.job import Job
 from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.registry import Param
+from jobdeck.i18n import QT_TRANSLATE_NOOP
 
 JOBDECK_SOURCE_ROOT = str(Path(jobdeck.__file__).resolve().parent.parent)
 
