@@ -261,6 +261,26 @@ def test_settings_dialog_applies_at_once(app: JobdeckApp, settings: AppSettings,
     assert dialog.values().retention == timedelta(days=30)
 
 
+def test_the_board_port_is_set_in_settings_and_used_at_the_next_start(
+    app: JobdeckApp, settings: AppSettings, qtbot
+) -> None:
+    from jobdeck.app import api_options
+    from jobdeck.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(app.current_settings())
+    qtbot.addWidget(dialog)
+    assert dialog.api_port.value() == 0 and dialog.api_port.text() == "Off"
+    dialog.api_port.setValue(8765)
+    app.apply_settings(dialog.values())
+    assert settings.api_listen_port == 8765
+    assert SettingsDialog(app.current_settings()).api_port.value() == 8765  # reopened
+    options = api_options(None, settings, None, None)
+    assert options is not None and options.listen is not None
+    assert (options.listen.port, options.listen.host) == (8765, "127.0.0.1")
+    by_flag = api_options(None, settings, 9000, None)  # --listen wins
+    assert by_flag is not None and by_flag.listen is not None and by_flag.listen.port == 9000
+
+
 def test_menu_actions_reach_the_app(app: JobdeckApp, quits: Quits) -> None:
     app.window.toggleTaskbarRequested.emit()
     assert not app.taskbar.is_enabled_by_user() and not app.taskbar.isVisible()

@@ -833,6 +833,18 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Off</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Serve the API and the browser board on http://127.0.0.1:&lt;port&gt; too (every request needs the token); off, only this user&apos;s programs reach it through its socket. Applies at the next start.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Browser board port</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Jobs at once:</source>
         <translation type="unfinished"></translation>
     </message>
@@ -854,6 +866,10 @@ Started {started}</source>
     </message>
     <message>
         <source>Stay awake:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Browser board port:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -1,5 +1,5 @@
 """The Settings dialog: concurrency, retention, notifications, the taskbar's placement, the
-tray icon's animation and staying awake."""
+tray icon's animation, staying awake and the browser board's port."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ class SettingsValues:
     sleep_inhibit: str = "long"
     sleep_inhibit_after_min: int = 10
     tray_animate: bool = True
+    #: The localhost TCP port of the API and the browser board; 0: off (the Unix socket only).
+    api_port: int = 0
 
 
 class SettingsDialog(QDialog):
@@ -134,6 +136,20 @@ class SettingsDialog(QDialog):
         )
         self.sleep_after.setEnabled(current.sleep_inhibit == "long")
 
+        self.api_port = QSpinBox(self)
+        self.api_port.setRange(0, 65535)
+        self.api_port.setSpecialValueText(translate("SettingsDialog", "Off"))
+        self.api_port.setValue(current.api_port)
+        self.api_port.setToolTip(
+            translate(
+                "SettingsDialog",
+                "Serve the API and the browser board on http://127.0.0.1:<port> too (every "
+                "request needs the token); off, only this user's programs reach it through "
+                "its socket. Applies at the next start.",
+            )
+        )
+        self.api_port.setAccessibleName(translate("SettingsDialog", "Browser board port"))
+
         form = QFormLayout(self)
         form.addRow(translate("SettingsDialog", "Jobs at once:"), self.concurrency)
         form.addRow(translate("SettingsDialog", "Keep history:"), self.retention)
@@ -145,6 +161,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.tray_animate)
         form.addRow(translate("SettingsDialog", "Stay awake:"), self.sleep)
         form.addRow(translate("SettingsDialog", "Long job after:"), self.sleep_after)
+        form.addRow(translate("SettingsDialog", "Browser board port:"), self.api_port)
         # the two "Long job after" fields need names that tell them apart
         self.notify_after.setAccessibleName(
             translate("SettingsDialog", "Announce jobs longer than")
@@ -172,4 +189,5 @@ class SettingsDialog(QDialog):
             sleep_inhibit=str(self.sleep.currentData()),
             sleep_inhibit_after_min=self.sleep_after.value(),
             tray_animate=self.tray_animate.isChecked(),
+            api_port=self.api_port.value(),
         )
