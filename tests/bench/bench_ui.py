@@ -222,6 +222,7 @@ def run_reporting_load(folder: Path, name: str, with_taskbar: bool) -> dict[str,
 
     from jobdeck.core import JobTracker
     from jobdeck.runtime.signals import JobSignals
+    from jobdeck.runtime.tuning import GUI_YIELD_EVERY
     from jobdeck.ui.taskbar import Taskbar
 
     app = QApplication.instance() or QApplication([])
@@ -264,7 +265,10 @@ def run_reporting_load(folder: Path, name: str, with_taskbar: bool) -> dict[str,
         QTimer.singleShot(int(seconds * 1000), loop.quit)
         loop.exec()
 
-    tracker = JobTracker.open(folder / f"{name}.db", retention=None)
+    # The app's own choices for its process (jobdeck.runtime.tuning): the library makes none.
+    tracker = JobTracker.open(
+        folder / f"{name}.db", retention=None, yield_gil_every=GUI_YIELD_EVERY
+    )
     signals = JobSignals(tracker) if with_taskbar else None
     taskbar = Taskbar(signals, tracker) if signals is not None else None
     paints = PaintCounter()
@@ -333,10 +337,14 @@ def run_reporting_load(folder: Path, name: str, with_taskbar: bool) -> dict[str,
 
 
 def bench_taskbar(folder: Path) -> int:
-    base = run_reporting_load(folder, "baseline", with_taskbar=False)
-    ui = run_reporting_load(folder, "taskbar", with_taskbar=True)
+    from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchInterval
+
+    with SwitchInterval(GUI_SWITCH_INTERVAL):  # as the app runs
+        base = run_reporting_load(folder, "baseline", with_taskbar=False)
+        ui = run_reporting_load(folder, "taskbar", with_taskbar=True)
+        switch_ms = sys.getswitchinterval() * 1000
     print(f"taskbar_jobs {TASKBAR_JOBS} (updated by {TASKBAR_WORKERS} busy threads)")
-    print(f"switch_interval_ms {sys.getswitchinterval() * 1000:.1f}")
+    print(f"switch_interval_ms {switch_ms:.1f} (the app's; yield_gil_every {GUI_YIELD_EVERY})")
     print(f"baseline_no_ui_worker_updates_per_s {base['updates_per_s']:.0f}")
     print(f"baseline_no_ui_gui_ticks_per_s {base['ticks_per_s']:.0f}")
     print(f"baseline_no_ui_gui_gap_p99_ms {base['gap_p99_ms']:.1f}")
