@@ -84,16 +84,23 @@ def _split_all(data: bytes) -> list[str]:
     return splitter.feed(data) + splitter.flush()
 
 
-def last_lines(path: str | os.PathLike[str], count: int = TAIL_LINES, start: int = 0) -> list[str]:
+def last_lines(
+    path: str | os.PathLike[str],
+    count: int = TAIL_LINES,
+    start: int = 0,
+    end: int | None = None,
+) -> list[str]:
     """The last ``count`` non-blank lines of the log at ``path``, at or after byte ``start``
-    (where this attempt's output begins), read from the file's end: a few KB when the lines
-    are short, never more than :data:`FINISH_WINDOW` bytes. ``[]`` when the file cannot be
-    read."""
+    (where this attempt's output begins) and before byte ``end`` (default: the file's end),
+    read backwards from there: a few KB when the lines are short, never more than
+    :data:`FINISH_WINDOW` bytes. ``[]`` when the file cannot be read."""
     if count <= 0:
         return []
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
+            if end is not None:
+                size = min(size, end)
             first = start if start <= size else 0
             lowest = max(first, size - FINISH_WINDOW)
             window, wanted = _FIRST_LOOK, 4 * count
