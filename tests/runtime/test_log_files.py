@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from jobdeck.runtime.log_tail import FINISH_WINDOW, LogTail, last_lines
+from jobdeck.runtime.log_tail import (
+    FINISH_WINDOW,
+    LATEST_LINES,
+    LIVE_BYTES,
+    LIVE_LINES,
+    LogTail,
+    last_lines,
+)
 from jobdeck.runtime.private_files import (
     UnsafePathError,
     open_private_append,
@@ -25,6 +32,11 @@ def numbered(start: int, count: int) -> bytes:
 
 
 LINE = len(numbered(0, 1))
+
+
+def text_line(n: int) -> str:
+    """Line ``n`` of :func:`numbered`, as the reader returns it."""
+    return f"line {n:06d} of the output"
 
 
 def write_in_chunks(writer: LogWriter, data: bytes, chunk: int = 1000) -> None:
@@ -107,14 +119,67 @@ def test_last_lines_are_this_attempts_and_read_from_the_end(tmp_path: Path) -> N
 
 def test_the_tail_reader_carries_on_after_a_cut(tmp_path: Path) -> None:
     path = tmp_path / "job.log"
-    path.write_bytes(numbered(0, 100))
+    path.write_bytes(numbered(0, 30))
     tail = LogTail(path)
-    assert len(tail.read()) == 100
+    assert len(tail.read()) == 30
     path.write_bytes(numbered(0, 10))  # shorter than what was read: its middle was cut
     assert tail.read() == []  # not the head again: it carries on from the new end
     with open(path, "ab") as f:
         f.write(b"new line\n")
     assert tail.read() == ["new line"]
+
+
+def test_the_tail_reader_returns_every_line_of_modest_output(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    path.write_bytes(b"")
+    tail = LogTail(path)
+    for k in range(5):
+        with open(path, "ab") as f:
+            f.write(numbered(k * LIVE_LINES, LIVE_LINES) + b"half a li")
+        lines = tail.read()
+        assert tail.skipped == 0
+        first = text_line(k * LIVE_LINES)
+        assert lines[0] == (first if k == 0 else "half a li" + first)
+        assert len(lines) == LIVE_LINES
+
+
+def test_the_tail_reader_jumps_to_the_latest_lines_of_a_flood(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    path.write_bytes(b"")
+    tail = LogTail(path)
+    flood = numbered(0, 200_000)
+    with open(path, "ab") as f:
+        f.write(flood + b"42%\r43%\r44")  # ends inside a redraw
+    lines = tail.read()
+    assert lines == [text_line(n) for n in range(199_992, 200_000)] + [
+        "42%",
+        "43%",
+    ]
+    assert tail.skipped == len(flood) - 8 * LINE
+    assert tail.offset == path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(b"%\n")  # the redraw in progress is completed, not lost
+    assert tail.read() == ["44%"] and tail.skipped == 0
+    # Many short lines under the byte bound are too many lines: the latest ones only.
+    with open(path, "ab") as f:
+        f.write(b"".join(b"%d%%\n" % (n % 100) for n in range(LIVE_LINES * 3)))
+    lines = tail.read()
+    assert len(lines) == LATEST_LINES and lines[-1] == f"{(LIVE_LINES * 3 - 1) % 100}%"
+    assert tail.skipped > 0
+
+
+def test_the_tail_reader_jumping_into_a_very_long_line_skips_the_rest_of_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.log"
+    path.write_bytes(b"")
+    tail = LogTail(path)
+    with open(path, "ab") as f:
+        f.write(b"start " + b"x" * (4 * LIVE_BYTES))
+    assert tail.read() == []
+    with open(path, "ab") as f:
+        f.write(b"yyy\nnext\n")
+    assert tail.read() == ["next"]  # never a fragment of the line's middle
 
 
 def test_finish_parses_only_the_end_of_a_log_it_fell_behind_on(tmp_path: Path) -> None:
@@ -126,8 +191,26 @@ def test_finish_parses_only_the_end_of_a_log_it_fell_behind_on(tmp_path: Path) -
         f.write(numbered(10, 200_000) + b"done")
     lines = tail.finish()
     assert lines[-1] == "done"
-    assert len(lines) < FINISH_WINDOW // LINE + 2
-    assert all(line.startswith("line ") for line in lines[:-1])  # no partial first line
+    assert lines[:-1] == [text_line(n) for n in range(200_000, 200_010)]
+    assert tail.skipped > 0
+
+
+def test_last_lines_looks_back_only_as_far_as_it_needs(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    path.write_bytes(b"old attempt\n")
+    start = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(numbered(0, 100_000) + b"\n" * 5000 + b"\r\n".join([b"a", b"b", b"c"]))
+    assert last_lines(path, 3, start=start) == ["a", "b", "c"]
+    # Past a run of blank lines, further back than the first look reached.
+    assert last_lines(path, 5, start=start) == [
+        "line 099998 of the output",
+        "line 099999 of the output",
+        "a",
+        "b",
+        "c",
+    ]
+    assert last_lines(path, 0) == []
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o000])

@@ -354,6 +354,13 @@ class OutputSplitter:
         self._skip_lf = False
         return rest
 
+    def skip_line(self) -> None:
+        """Drop what is pending and what comes up to the next line break: the reader
+        jumped into the middle of a line whose start it never saw."""
+        self._pending.clear()
+        self._discarding = True
+        self._skip_lf = False
+
     def _take(self, data: bytes, start: int, end: int, lines: list[str]) -> None:
         """Append ``data[start:end]`` to the current line, cutting it at ``max_line``."""
         if self._discarding or start >= end:

@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 ENV_JOB_DATA = "JOBDECK_JOB_DATA"
 ENV_HEARTBEAT_INTERVAL = "JOBDECK_HEARTBEAT_INTERVAL"
 #: Output lines of one process attempt copied into the job's log (the file keeps them all).
+#: Once a program prints faster than its output is followed line by line, no more of its
+#: lines are copied (see :meth:`ProcessJobs._on_skipped`).
 MAX_LOGGED_LINES = 2000
 #: The longest output line shown as a job's progress message.
 MAX_MESSAGE_CHARS = 200
@@ -98,6 +100,8 @@ class Program:
         self.shown_silence = -1
         self.kill_reason: str | None = None
         self.logged_lines = 0
+        #: Bytes of output the reader jumped over (only the latest lines were read).
+        self.skipped_bytes = 0
 
 
 class ProcessJobs:
@@ -251,8 +255,9 @@ class ProcessJobs:
                 extra=extra,
                 on_started=on_started,
                 on_line=lambda line: self._on_line(run, line),
-                on_exit=lambda outcome: on_exit(run, outcome),
+                on_exit=lambda end: self._ended(run, end, on_exit),
                 max_log_bytes=self.max_log_bytes,
+                on_skipped=lambda count: self._on_skipped(run, count),
             )
         except BaseException:
             self.forget(run)
@@ -284,7 +289,8 @@ class ProcessJobs:
             record,
             grace=self._grace,
             on_line=lambda line: self._on_line(run, line),
-            on_exit=lambda outcome: on_exit(run, outcome),
+            on_exit=lambda end: self._ended(run, end, on_exit),
+            on_skipped=lambda count: self._on_skipped(run, count),
         )
         return run
 
@@ -330,6 +336,32 @@ class ProcessJobs:
         if not ctx.cancelled:  # what a program says while it stops is no news
             ctx.update_progress(ctx.current, None, line[:MAX_MESSAGE_CHARS])
         return False
+
+    def _on_skipped(self, run: Program, count: int) -> None:
+        """Watcher thread: the program printed faster than it can be followed line by line,
+        and ``count`` bytes of its output were jumped over. The first time, the job's log
+        says where its output is; from then on its lines only show as progress and
+        message (the job's log keeps no gappy copy of them), and its last lines are added
+        when it ends (:meth:`_ended`)."""
+        first = run.skipped_bytes == 0
+        run.skipped_bytes += count
+        if first and run.logged_lines <= MAX_LOGGED_LINES:
+            where = run.watcher.log_path if run.watcher is not None else "the log file"
+            run.ctx.log(
+                f"(the program prints faster than it can be copied here: its output is in "
+                f"{where}; its last lines follow when it ends)"
+            )
+            run.logged_lines = MAX_LOGGED_LINES + 1
+
+    def _ended(self, run: Program, end: ProgramEnd, on_exit: OnExit) -> None:
+        """Watcher thread: the program ended. A job whose output went by too fast to copy
+        gets the last lines of it (read from the end of its log, not what the reader last
+        saw) in its log; then ``on_exit`` judges it."""
+        if run.skipped_bytes:
+            for line in end.tail:
+                if parse_progress_line(line) is None:
+                    run.ctx.log(line)
+        on_exit(run, end)
 
     def _on_line(self, run: Program, line: str) -> None:
         """Watcher thread: one output line: progress, message, log."""

@@ -13,14 +13,60 @@ import logging
 import os
 import signal
 import threading
+import time
 
 import psutil
 
 from .supervisor import process_start_time
 
-__all__ = ["ProcessTree", "ResourceUsage"]
+__all__ = ["ParentMap", "ProcessTree", "ResourceUsage"]
 
 _log = logging.getLogger(__name__)
+
+
+class ParentMap:
+    """Who is whose child, for every process on the machine, at most ``max_age`` s old.
+
+    Finding a tree's descendants means reading every process's parent (psutil scans
+    ``/proc``: milliseconds on a busy machine). Resource samples of many jobs, taken every
+    second, share one scan through this map instead of one scan each. Thread-safe.
+    """
+
+    def __init__(self, max_age: float = 1.0) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._children: dict[int, list[int]] = {}
+        self._taken = -float("inf")
+
+    def children(self) -> dict[int, list[int]]:
+        """ppid -> the pids of its children, from a scan at most ``max_age`` s old."""
+        with self._lock:
+            if time.monotonic() - self._taken > self.max_age:
+                children: dict[int, list[int]] = {}
+                for pid, ppid in _parents_of_all().items():
+                    children.setdefault(ppid, []).append(pid)
+                self._children = children
+                self._taken = time.monotonic()
+            return self._children
+
+
+def _parents_of_all() -> dict[int, int]:
+    """pid -> ppid of every process: psutil's own fast scan (what ``children()`` uses),
+    else its public, slower iteration."""
+    try:
+        return dict(psutil._psplatform.ppid_map())
+    except (AttributeError, OSError, psutil.Error):
+        pass
+    parents = {}
+    for process in psutil.process_iter(["ppid"]):
+        ppid = process.info.get("ppid")
+        if ppid is not None:
+            parents[process.pid] = ppid
+    return parents
+
+
+#: The map the resource samples of every tree share (tests may give a tree its own).
+SHARED_PARENTS = ParentMap()
 
 
 class ResourceUsage:
@@ -65,8 +111,10 @@ class ProcessTree:
         start_time: float | None,
         *,
         supervisor: tuple[int, float | None] | None = None,
+        parents: ParentMap | None = None,
     ) -> None:
         self.pid = pid
+        self._parents = SHARED_PARENTS if parents is None else parents
         self.pgid = pid
         self.start_time = start_time
         self._lock = threading.Lock()
@@ -110,6 +158,40 @@ class ProcessTree:
         found.pop(self.pid, None)
         if self._supervisor is not None:
             found.pop(self._supervisor.pid, None)
+        with self._lock:
+            self._known.update(found)
+        return list(found.values())
+
+    def _sampled_descendants(self) -> list[psutil.Process]:
+        """:meth:`descendants`, for a resource sample: found through the shared
+        :class:`ParentMap` (a second old at most), each child's parent checked now, so a
+        pid reused since the scan is never taken for one of the tree's."""
+        with self._lock:
+            known = dict(self._known)
+        children = self._parents.children()
+        found: dict[int, psutil.Process] = {}
+        for process in known.values():
+            with contextlib.suppress(psutil.Error):
+                if process.is_running():
+                    found[process.pid] = process
+        roots = [p.pid for p in (self._root, self._supervisor) if p is not None]
+        queue = [*roots, *found]
+        while queue:
+            parent = queue.pop()
+            for pid in children.get(parent, ()):
+                if pid in found or pid == self.pid:
+                    continue
+                try:
+                    child = psutil.Process(pid)
+                    if child.ppid() != parent:
+                        continue  # the scan is older than this process
+                except psutil.Error:
+                    continue
+                found[pid] = child
+                queue.append(pid)
+        if self._supervisor is not None:
+            found.pop(self._supervisor.pid, None)
+        found.pop(self.pid, None)
         with self._lock:
             self._known.update(found)
         return list(found.values())
@@ -212,7 +294,7 @@ class ProcessTree:
         while the tree lives. (None, None) when nothing of the tree runs.
         """
         processes = ([self._root] if self.alive() and self._root is not None else []) + [
-            p for p in self.descendants()
+            p for p in self._sampled_descendants()
         ]
         rss = 0
         cpu = 0.0

@@ -6,9 +6,12 @@ same :class:`ProgramWatcher` watches a program it just started (:meth:`spawn`) a
 that was running before the app started (:meth:`reattach`):
 
 * output: the job's log file is tailed (:class:`~jobdeck.runtime.log_tail.LogTail`) and
-  every non-blank line goes to ``on_line``; once the program has ended, its last lines are
-  read from the end of the log (:func:`~jobdeck.runtime.log_tail.last_lines`), not from
-  wherever the reader had got to;
+  its new non-blank lines go to ``on_line``: every line of a program that prints a few, the
+  latest few of one that prints more than can be followed (``on_skipped(n)`` first says how
+  many bytes were jumped over; such a program is then looked at only every
+  :data:`CHATTY_INTERVAL` s, so its cost is bounded whatever it prints). Once the program
+  has ended, what is left is read the same way and its last lines come from the end of the
+  log (:func:`~jobdeck.runtime.log_tail.last_lines`), not from wherever the reader had got to;
 * exit: the supervisor process is watched through a pidfd (pid *and* start time checked,
   so a reused pid is never taken for it); when it is gone its record says how the program
   ended. No record of the end means the outcome is lost;
@@ -23,9 +26,10 @@ that was running before the app started (:meth:`reattach`):
 Waits use ``poll``, never ``select``, so they work whatever the number of open files.
 
 Callbacks run on the watcher thread: ``on_started(pid)`` once the program runs (fresh
-spawns only), ``on_line(line)`` per line, then ``on_exit(end)`` exactly once, unless
-:meth:`detach` was called first. (Longer than most modules: one watcher thread's life —
-start, follow, end, stop — kept together so that its locking reads in one place.)
+spawns only), ``on_skipped(n)`` and ``on_line(line)`` as above, then ``on_exit(end)``
+exactly once, unless :meth:`detach` was called first. (Longer than most modules: one
+watcher thread's life — start, follow, end, stop — kept together so that its locking reads
+in one place.)
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
 #: How long a fresh supervisor may take to report that the program runs.
 START_TIMEOUT = 30.0
 POLL_INTERVAL = 0.05
+#: Seconds between two looks at the output of a program that printed more than a look
+#: returns (the latest lines are all a progress bar needs).
+CHATTY_INTERVAL = 0.25
 SAMPLE_INTERVAL = 1.0
 
 
@@ -103,6 +110,7 @@ class ProgramEnd:
 
 OnStarted = Callable[[int], None]
 OnLine = Callable[[str], None]
+OnSkipped = Callable[[int], None]
 OnExit = Callable[[ProgramEnd], None]
 
 
@@ -124,6 +132,7 @@ class ProgramWatcher:
         on_line: OnLine | None,
         on_exit: OnExit | None,
         output_start: int | None = None,
+        on_skipped: OnSkipped | None = None,
     ) -> None:
         """Internal: use :meth:`spawn` or :meth:`reattach`."""
         self.records = records
@@ -136,6 +145,7 @@ class ProgramWatcher:
         self._tail = LogTail(log_path, offset)
         self._on_started = on_started
         self._on_line = on_line
+        self._on_skipped = on_skipped
         self._on_exit = on_exit
         self._lock = threading.Lock()
         self._tree: ProcessTree | None = None
@@ -168,6 +178,7 @@ class ProgramWatcher:
         on_line: OnLine | None = None,
         on_exit: OnExit | None = None,
         max_log_bytes: int | None = DEFAULT_MAX_LOG_BYTES,
+        on_skipped: OnSkipped | None = None,
     ) -> ProgramWatcher:
         """Write the record and start the supervisor; returns at once (the program's pid
         comes through ``on_started``). ``extra`` is stored in the record (e.g. the channel
@@ -204,6 +215,7 @@ class ProgramWatcher:
             on_started=on_started,
             on_line=on_line,
             on_exit=on_exit,
+            on_skipped=on_skipped,
         )
         try:
             with log_file:
@@ -237,6 +249,7 @@ class ProgramWatcher:
         grace: float = 5.0,
         on_line: OnLine | None = None,
         on_exit: OnExit | None = None,
+        on_skipped: OnSkipped | None = None,
     ) -> ProgramWatcher:
         """Watch the program of a record written before this app started.
 
@@ -254,6 +267,7 @@ class ProgramWatcher:
             on_line=on_line,
             on_exit=on_exit,
             output_start=record.output_start,
+            on_skipped=on_skipped,
         )
         if record.supervisor_pid is not None:
             self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
@@ -451,7 +465,7 @@ class ProgramWatcher:
         """Read output and sample resources until process ``pid`` ends; False if detached."""
         pidfd = _open_pidfd(pid, start_time)
         alive = pidfd is not None or process_start_time(pid) == start_time
-        next_sample = 0.0
+        next_sample = next_look = 0.0
         poller = select.poll()
         poller.register(self._wake_read, select.POLLIN)
         if pidfd is not None:
@@ -461,7 +475,10 @@ class ProgramWatcher:
                 ready = {fd for fd, _ in poller.poll(POLL_INTERVAL * 1000)}
                 if self._detached:
                     return False
-                self._emit(self._tail.read())
+                now = time.monotonic()
+                if now >= next_look:
+                    self._emit(self._tail.read())
+                    next_look = now + (CHATTY_INTERVAL if self._tail.skipped else 0.0)
                 if time.monotonic() >= next_sample:
                     next_sample = time.monotonic() + SAMPLE_INTERVAL
                     self._sample()
@@ -523,7 +540,7 @@ class ProgramWatcher:
         )
 
     def _finish_output(self) -> tuple[str, ...]:
-        """Read what is left to read (the reader skips ahead when far behind), then the
+        """Read what is left to read (the latest lines only, when it is a lot), then the
         real last lines of this attempt, from the end of the log."""
         self._emit(self._tail.finish())
         return tuple(last_lines(self.log_path, TAIL_LINES, start=self.output_start))
@@ -545,6 +562,12 @@ class ProgramWatcher:
         return len(leftovers)
 
     def _emit(self, lines: list[str]) -> None:
+        skipped = self._tail.skipped
+        if skipped and self._on_skipped is not None:
+            try:
+                self._on_skipped(skipped)
+            except Exception:
+                _log.exception("on_skipped callback failed for job %s", self.job_id)
         if self._on_line is None:
             return
         for line in lines:

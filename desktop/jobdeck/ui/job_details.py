@@ -1,4 +1,4 @@
-"""Everything about one job: progress, timings, live log tail, params, error, result."""
+"""Everything about one job: progress, timings, live log, output, params, error, result."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from .formatting import (
     status_text,
 )
 from .job_row import OUTCOME_COLORS
+from .output_view import OutputView
 from .progress_bar import JobProgressBar
 
 __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
@@ -131,8 +132,10 @@ class JobDetails(QWidget):
     never a traceback), the progress bar and line, and the buttons: Cancel
     (``tracker.cancel_job``), Run again (``tracker.rerun``, else ``enqueue`` with the same
     type, params and title), Open log (the job's log file with the desktop's opener; says
-    so when there is none). Below, tabs: the live log, the job's facts, parameters, the
-    error (message, with the traceback in an expandable section) and the result. Every line
+    so when there is none). Below, tabs: the live log (what the job and Jobdeck said, from
+    the store), the program's output (the end of its log file, followed while it runs: see
+    :class:`~jobdeck.ui.output_view.OutputView`), the job's facts, parameters, the error
+    (message, with the traceback in an expandable section) and the result. Every line
     above the tabs has a fixed height, so nothing moves when a job changes state.
 
     Emits ``jobQueued(job_id)`` on the GUI thread after Run again queued a new job.
@@ -247,6 +250,8 @@ class JobDetails(QWidget):
         error_layout.addWidget(self._error_stretch, 1)
 
         self.tabs.addTab(self.log_view, translate("JobDetails", "Log"))
+        self.output_view = OutputView(mono)
+        self.tabs.addTab(self.output_view, translate("JobDetails", "Output"))
         self.tabs.addTab(self.info_view, translate("JobDetails", "Details"))
         self.tabs.addTab(self.params_view, translate("JobDetails", "Parameters"))
         self.tabs.addTab(self.error_view, translate("JobDetails", "Error"))
@@ -467,6 +472,8 @@ class JobDetails(QWidget):
         self.result_view.setPlainText("" if job.result is None else pretty_json(job.result))
         self.tabs.setTabEnabled(self.tabs.indexOf(self.error_view), error is not None)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.result_view), job.result is not None)
+        self.output_view.show_file(job.log_path, live=job.status.active)
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.output_view), bool(job.log_path))
 
         self.cancel_button.setEnabled(job.status.active and not job.cancel_requested)
         self.run_again_button.setEnabled(True)
