@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from .board_url import is_board_url
 from .clock import Clock, boot_reference, system_clock
 from .context import JobContext
 from .events import EventKind
@@ -150,6 +151,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
         yield_gil_every: float | None = None,
+        instance: str | None = None,
     ) -> JobTracker:
         """Open (creating, migrating and recovering as needed) the store at ``path``.
 
@@ -167,8 +169,30 @@ class JobTracker(TrackerTransitions, TrackerReads):
         tight loop on a thread give up the interpreter lock at least this often, so a GUI
         thread gets its turn sooner (see :mod:`jobdeck.runtime.tuning`). An app's choice
         for its whole process; the library never makes it for the app.
+
+        ``path`` may also be a ``postgresql://user[:password]@host[:port]/database`` URL
+        (also as ``$JOBDECK_DB``): a board that several app instances share (see
+        :mod:`.pg_store`). ``instance`` names this one on the board (default
+        ``$JOBDECK_INSTANCE`` or ``user@host``); a SQLite store ignores it. A URL that
+        cannot be used, or a server that cannot be reached, raises
+        :class:`~jobdeck.core.store_errors.StoreError` naming the host, never the password.
         """
-        store = Store(default_db_path() if path is None else path, read_only=read_only)
+        where: str | os.PathLike[str] | None = path
+        if where is None and is_board_url(os.environ.get("JOBDECK_DB")):
+            where = os.environ["JOBDECK_DB"]
+        store: Store
+        if is_board_url(where):
+            try:
+                from .pg_store import PgStore  # psycopg is loaded only for a board
+            except ImportError as exc:
+                raise StoreError(
+                    f"a PostgreSQL board needs the psycopg driver ({exc}); install it with "
+                    "pip install 'jobdeck[postgresql]'"
+                ) from None
+
+            store = PgStore(str(where), read_only=read_only, instance=instance)
+        else:
+            store = Store(default_db_path() if where is None else where, read_only=read_only)
         try:
             return cls(
                 store,
@@ -203,7 +227,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         except StoreError as exc:
             log.error(
                 "closing %s: the last progress and log lines were not saved: %s",
-                self.store.path,
+                self.store.location,
                 exc,
             )
         finally:
@@ -244,7 +268,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
                 self.store.set_meta(conn, LAST_RUN_KEY, last_run_record(trusted, reference))
         except sqlite3.Error as exc:
             raise StoreWriteError(
-                describe_sqlite_error(self.store.path, exc, "recover the jobs in")
+                describe_sqlite_error(self.store.location, exc, "recover the jobs in")
             ) from exc
         delete_log_files(found.log_files)
         for job in found.pending:
@@ -335,7 +359,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
 
     def _writable(self) -> None:
         if self.store.read_only:
-            raise StoreReadOnly(f"{self.store.path} is open read-only; it cannot change jobs")
+            raise StoreReadOnly(f"{self.store.location} is open read-only; it cannot change jobs")
         if self._closed:
             raise RuntimeError("the job tracker is closed")
 

@@ -88,6 +88,8 @@ class TrackerTransitions:
         pump = self._pump
         logs = pump.logs.take(pump.known, job.id) if new.status.finished else []
         with pump.logs_in_change(logs) as conn:
+            if job.status is JobStatus.PENDING and new.status is JobStatus.RUNNING:
+                self.store.claim(conn, job)
             self.store.save_fields(conn, new, fields)
             if logs:
                 pump.write_logs(conn, logs)
