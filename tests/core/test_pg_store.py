@@ -126,7 +126,7 @@ def test_opening_never_recovers_another_instances_running_job(pg_url: str) -> No
         with JobTracker.open(pg_url, instance="second") as second:
             seen = second.get_job(job.id)
             assert seen is not None and seen.status is JobStatus.RUNNING
-            assert second.store.run_by(job.id) == "first"  # type: ignore[attr-defined]
+            assert second.runs_on(job.id) == "first"
     finally:
         first.close()
     # the same instance coming back recovers its own job (nothing can re-attach it)

@@ -41,7 +41,7 @@ import peewee as pw
 import psycopg
 
 from .board_url import BoardUrl
-from .job import InvalidTransition, Job, JobStatus
+from .job import Job, JobStatus, JobTaken
 from .job_rows import JOB_ROWS
 from .pg_connection import PgConnection, as_sqlite_error
 from .pg_schema import BOARD_SETUP, VERSION_SETUP, pg_statement
@@ -59,6 +59,7 @@ _MIGRATION_LOCK = 0x6A6F6264  # "jobd": one instance migrates at a time
 _NOW = "extract(epoch from clock_timestamp())"
 _IDLE_READERS = 4
 _SELECT_JOB = JOB_ROWS.select_sql
+_COLUMNS = ", ".join(JOB_ROWS.columns)
 _EXPIRED = (
     "FROM jobs WHERE completed_ts < ? AND status IN ('completed', 'failed', 'cancelled') "
     "AND id NOT IN (SELECT d.value FROM jobs AS p, "
@@ -290,19 +291,25 @@ class PgStore(Store):
 
     # -- the board's own writes -----------------------------------------------------------------
 
-    def claim(self, conn: sqlite3.Connection, job: Job) -> None:
+    def lock_for_transition(self, conn: sqlite3.Connection, job: Job, new: JobStatus) -> None:
+        """Lock the job's row for this transition; refuse (:class:`JobTaken`) when another
+        instance changed its status meanwhile. Starting a pending job skips a row another
+        instance holds (it is starting it) and claims it: ``run_by`` becomes this
+        instance's name."""
+        starting = job.status is JobStatus.PENDING and new is JobStatus.RUNNING
         row = conn.execute(
-            "SELECT status FROM jobs WHERE id = ? FOR UPDATE SKIP LOCKED", (job.id,)
+            "SELECT status FROM jobs WHERE id = ? FOR UPDATE"
+            + (" SKIP LOCKED" if starting else ""),
+            (job.id,),
         ).fetchone()
-        if row is None:  # another instance's transaction holds the row: it is starting it
-            raise InvalidTransition(
-                job.id, job.status, JobStatus.RUNNING, "another instance on the board has it"
-            )
-        if row[0] != JobStatus.PENDING.value:
-            raise InvalidTransition(
-                job.id, JobStatus(row[0]), JobStatus.RUNNING, "changed by another instance"
-            )
-        conn.execute("UPDATE jobs SET run_by = ? WHERE id = ?", (self.instance, job.id))
+        if row is None:
+            if starting:  # another instance's transaction holds the row: it is starting it
+                raise JobTaken(job.id, job.status, job.status)
+            return  # not stored: save_fields says so
+        if row[0] != job.status.value:
+            raise JobTaken(job.id, job.status, JobStatus(row[0]))
+        if starting:
+            conn.execute("UPDATE jobs SET run_by = ? WHERE id = ?", (self.instance, job.id))
 
     def insert(self, conn: sqlite3.Connection, job: Job) -> None:
         super().insert(conn, job)
@@ -317,14 +324,23 @@ class PgStore(Store):
         )
 
     def renew_lease(self, conn: sqlite3.Connection) -> bool:
-        """Extend this instance's lease; False if it had expired (others may have taken
-        its jobs over)."""
+        """Extend this instance's lease (taking it again if its row is gone); False if it
+        had expired (other instances may have taken its jobs over meanwhile)."""
         row = conn.execute(
-            f"UPDATE board_instances SET lease_until = {_NOW} + ? WHERE name = ? "
-            f"RETURNING lease_until - ? < {_NOW}",
-            (self.lease, self.instance, self.lease),
+            "INSERT INTO board_instances (name, host, pid, started_ts, lease_until) "
+            f"VALUES (?, ?, ?, {_NOW}, {_NOW} + ?) ON CONFLICT (name) DO UPDATE SET "
+            f"lease_until = {_NOW} + ? RETURNING "
+            f"(SELECT lease_until FROM board_instances WHERE name = ?) > {_NOW}",
+            (
+                self.instance,
+                socket.gethostname(),
+                os.getpid(),
+                self.lease,
+                self.lease,
+                self.instance,
+            ),
         ).fetchone()
-        return row is not None and not row[0]
+        return row is not None and row[0] is not False
 
     def orphaned_jobs(self, conn: sqlite3.Connection) -> list[str]:
         """Ids of running jobs whose instance's lease has expired (not this instance's)."""
@@ -336,17 +352,18 @@ class PgStore(Store):
         ).fetchall()
         return [r[0] for r in rows]
 
-    def lock_orphan(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
+    def lock_orphan(self, conn: sqlite3.Connection, job_id: str) -> tuple[Job, str | None] | None:
         """Lock a running job whose instance's lease has expired, inside the open
-        transaction, and return it; None when it is no longer such a job (another instance
-        took it over, or its own instance came back)."""
+        transaction; (the job, the instance that ran it), or None when it is no longer such
+        a job (another instance took it over, or its own instance came back)."""
         row = conn.execute(
-            f"{_SELECT_JOB} WHERE id = ? AND status = 'running' AND run_by IS DISTINCT FROM ? "
+            f"SELECT {_COLUMNS}, run_by FROM jobs WHERE id = ? AND status = 'running' "
+            "AND run_by IS DISTINCT FROM ? "
             "AND NOT EXISTS (SELECT 1 FROM board_instances AS i WHERE i.name = jobs.run_by "
             f"AND i.lease_until > {_NOW}) FOR UPDATE SKIP LOCKED",
             (job_id, self.instance),
         ).fetchone()
-        return None if row is None else JOB_ROWS.from_row(row)
+        return None if row is None else (JOB_ROWS.from_row(row[:-1]), row[-1])
 
     def run_by(self, job_id: str, conn: sqlite3.Connection | None = None) -> str | None:
         """The name of the instance that runs (or last ran) a job."""
@@ -450,3 +467,17 @@ def _password(conninfo: str) -> str | None:
         return dict(parse_qsl(parts.query)).get("password")
     except ValueError:
         return None
+
+
+def jobs_by_id(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[Job, str | None]]:
+    """(job, the instance running it) for each of ``ids`` still in the store."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS}, run_by FROM jobs WHERE id = ANY(?) ORDER BY id", (ids,)
+    ).fetchall()
+    return [(JOB_ROWS.from_row(r[:-1]), r[-1]) for r in rows]
+
+
+def active_job_ids(conn: sqlite3.Connection) -> list[str]:
+    """Ids of every pending and running job on the board."""
+    rows = conn.execute("SELECT id FROM jobs WHERE status IN ('pending', 'running')").fetchall()
+    return [r[0] for r in rows]

@@ -181,10 +181,16 @@ class Store(StoreOpening):
     #: every change with a savepoint there).
     statement_undo_alone = True
 
-    def claim(self, conn: sqlite3.Connection, job: Job) -> None:
-        """Make a pending job this store's to start, inside the open transaction. A SQLite
-        file has one writer, so there is nothing to claim; a shared board locks the row
-        (see :mod:`.pg_store`) and raises InvalidTransition when another instance has it."""
+    def lock_for_transition(self, conn: sqlite3.Connection, job: Job, new: JobStatus) -> None:
+        """Make sure ``job`` is still as the caller knows it before moving it to ``new``,
+        inside the open transaction. A SQLite file has one writer, so it is; a shared board
+        locks the row (see :mod:`.pg_store`) and raises
+        :class:`~jobdeck.core.job.JobTaken` when another instance changed or has it."""
+
+    def run_by(self, job_id: str, conn: sqlite3.Connection | None = None) -> str | None:
+        """The app instance that runs (or last ran) a job: None on a SQLite file, which has
+        one (see :mod:`.pg_store`)."""
+        return None
 
     def close(self) -> None:
         if self._readers is not None:

@@ -31,7 +31,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .board_url import is_board_url
 from .clock import Clock, boot_reference, system_clock
@@ -59,6 +59,7 @@ from .recovery import LAST_RUN_KEY, delete_log_files, last_run_record, recover, 
 from .registry import JobRegistry, reattachable
 from .store import Store, StoreError, StoreReadOnly, StoreWriteError, default_db_path
 from .store_errors import describe_sqlite_error
+from .tracker_board import TrackerBoard
 from .tracker_reads import TrackerReads
 from .tracker_transitions import TrackerTransitions, UnknownJob
 from .validation import (
@@ -68,6 +69,9 @@ from .validation import (
     storable_text,
 )
 
+if TYPE_CHECKING:
+    from .board_link import BoardLink
+
 log = logging.getLogger(__name__)
 
 __all__ = ["JobTracker", "StoreStatusCallback", "Subscriber", "UnknownJob"]
@@ -75,7 +79,7 @@ __all__ = ["JobTracker", "StoreStatusCallback", "Subscriber", "UnknownJob"]
 DEFAULT_RETENTION = timedelta(days=7)
 
 
-class JobTracker(TrackerTransitions, TrackerReads):
+class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
     """Creates, runs through their states, stores and announces jobs. Thread-safe.
 
     Subscribers are called synchronously and in order after the change behind each event is
@@ -125,6 +129,9 @@ class JobTracker(TrackerTransitions, TrackerReads):
         self._logs = logs.lines
         #: Jobs recovery kept running for the runtime to re-attach, until it takes them.
         self._to_reattach: list[str] = []
+        self._elsewhere: dict[str, Job] = {}
+        #: On a shared board: the link that brings other instances' changes (else None).
+        self.board_link: BoardLink | None = None
         if not store.read_only:
             self._recover()
             self._commits.group = None  # recovery is committed; nothing to undo
@@ -152,6 +159,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         event_interval: float = 1 / 30,
         yield_gil_every: float | None = None,
         instance: str | None = None,
+        lease: float | None = None,
     ) -> JobTracker:
         """Open (creating, migrating and recovering as needed) the store at ``path``.
 
@@ -173,7 +181,8 @@ class JobTracker(TrackerTransitions, TrackerReads):
         ``path`` may also be a ``postgresql://user[:password]@host[:port]/database`` URL
         (also as ``$JOBDECK_DB``): a board that several app instances share (see
         :mod:`.pg_store`). ``instance`` names this one on the board (default
-        ``$JOBDECK_INSTANCE`` or ``user@host``); a SQLite store ignores it. A URL that
+        ``$JOBDECK_INSTANCE`` or ``user@host``) and ``lease`` says how many seconds its
+        lease lasts (default 30; see :mod:`.board_link`); a SQLite store ignores both. A URL that
         cannot be used, or a server that cannot be reached, raises
         :class:`~jobdeck.core.store_errors.StoreError` naming the host, never the password.
         """
@@ -183,18 +192,23 @@ class JobTracker(TrackerTransitions, TrackerReads):
         store: Store
         if is_board_url(where):
             try:
-                from .pg_store import PgStore  # psycopg is loaded only for a board
+                from .pg_store import DEFAULT_LEASE, PgStore  # psycopg only for a board
             except ImportError as exc:
                 raise StoreError(
                     f"a PostgreSQL board needs the psycopg driver ({exc}); install it with "
                     "pip install 'jobdeck[postgresql]'"
                 ) from None
 
-            store = PgStore(str(where), read_only=read_only, instance=instance)
+            store = PgStore(
+                str(where),
+                read_only=read_only,
+                instance=instance,
+                lease=DEFAULT_LEASE if lease is None else lease,
+            )
         else:
             store = Store(default_db_path() if where is None else where, read_only=read_only)
         try:
-            return cls(
+            tracker = cls(
                 store,
                 registry=registry,
                 clock=clock,
@@ -206,6 +220,12 @@ class JobTracker(TrackerTransitions, TrackerReads):
         except BaseException:
             store.close()
             raise
+        if is_board_url(where) and not read_only:
+            from .board_link import BoardLink
+
+            tracker.board_link = BoardLink(tracker, store, coalesce=event_interval)  # type: ignore[arg-type]
+            tracker.board_link.start()
+        return tracker
 
     def close(self) -> None:
         """Flush progress and logs, stop the pump and close the store. Idempotent.
@@ -219,6 +239,8 @@ class JobTracker(TrackerTransitions, TrackerReads):
                 return
             self._closed = True
             self._commits.closed = True
+        if self.board_link is not None:
+            self.board_link.stop()
         self._pump.stop()
         try:
             with self._lock:
