@@ -30,6 +30,7 @@ import contextlib
 import getpass
 import logging
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -58,6 +59,7 @@ DEFAULT_LEASE = 30.0
 _MIGRATION_LOCK = 0x6A6F6264  # "jobd": one instance migrates at a time
 _NOW = "extract(epoch from clock_timestamp())"
 _IDLE_READERS = 4
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9@._-]+")
 _SELECT_JOB = JOB_ROWS.select_sql
 _COLUMNS = ", ".join(JOB_ROWS.columns)
 _EXPIRED = (
@@ -114,7 +116,8 @@ class PgStore(Store):
         if not self.instance.strip() or len(self.instance) > 200:
             raise ValueError(f"instance name must be 1-200 characters, got {self.instance!r}")
         self.lease = float(lease)
-        self.path = _board_folder(self.url) / "jobs"
+        # Each instance's own local files (logs, records, progress channel) beside the rest.
+        self.path = _board_folder(self.url) / _SAFE_NAME.sub("_", self.instance) / "jobs"
         self._file = None
         self._locked = False
         self._readers = None
