@@ -94,9 +94,10 @@ class PgServer:
             "--no-sync",
         )
         pwfile.unlink()
-        self._ctl_start()
+        self.start_again()
 
-    def _ctl_start(self) -> None:
+    def start_again(self) -> None:
+        """Start the (stopped) server on the same port and socket."""
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -126,7 +127,7 @@ class PgServer:
         self.stop("fast")
         if down_for:
             time.sleep(down_for)
-        self._ctl_start()
+        self.start_again()
 
     def close(self) -> None:
         self.stop("immediate")
