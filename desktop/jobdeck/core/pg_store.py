@@ -201,10 +201,11 @@ class PgStore(Store):
         writer, self._writer = self._writer, None
         if writer is not None:
             if not self.read_only and not writer.broken:
+                # Closed, not gone: its lease runs out as usual (jobs it left running are
+                # taken over only then), but the name is free for its next start at once.
                 with contextlib.suppress(sqlite3.Error):
                     writer.execute(
-                        "UPDATE board_instances SET lease_until = 0 WHERE name = ?",
-                        (self.instance,),
+                        "UPDATE board_instances SET pid = 0 WHERE name = ?", (self.instance,)
                     )
             writer.close()
 
@@ -249,7 +250,7 @@ class PgStore(Store):
                 "WHERE name = ? FOR UPDATE",
                 (self.instance,),
             ).fetchone()
-            if row is not None and row[2] > 0:
+            if row is not None and row[2] > 0 and _may_be_running(int(row[0]), row[1]):
                 raise StoreLocked(
                     Path(f"{self.url.display} (instance {self.instance!r})"), None
                 ) from None
@@ -458,6 +459,22 @@ class PgStore(Store):
     def raw_error(self, exc: psycopg.Error) -> sqlite3.Error:
         """A driver error as the store's code handles errors."""
         return as_sqlite_error(exc, self.url.where)
+
+
+def _may_be_running(pid: int, host: str) -> bool:
+    """Whether the instance that holds a name may still run: not when it closed (pid 0),
+    nor when its process on this host is gone (it crashed: this is its next start)."""
+    if pid == 0:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _password(conninfo: str) -> str | None:
