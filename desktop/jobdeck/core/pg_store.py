@@ -100,6 +100,7 @@ class PgStore(Store):
     """
 
     statement_undo_alone = False
+    shared = True
 
     def __init__(
         self,

@@ -176,6 +176,9 @@ class Store(StoreOpening):
         """Where the store is, as messages name it (the file's path)."""
         return str(self.path)
 
+    #: Whether several app instances share the store (a PostgreSQL board).
+    shared = False
+
     #: Whether one failed statement leaves the open transaction usable (SQLite undoes the
     #: statement alone; PostgreSQL fails the whole transaction, so the commit group guards
     #: every change with a savepoint there).

@@ -54,6 +54,8 @@ class TrackerBoard:
     def runs_on(self, job_id: str) -> str | None:
         """The name of the app instance on the board that runs (or last ran) a job; None
         on a SQLite store (one instance) or for a job no instance started."""
+        if not self.store.shared:
+            return None
         with self.store.reader() as conn:
             found: str | None = self.store.run_by(job_id, conn)
             return found
