@@ -56,6 +56,7 @@ class TrackerTransitions:
     _commits: Committer
     _memory: JobMemory
     _pump: ProgressPump
+    _elsewhere: dict[str, Job]
 
     def _writable(self) -> None:
         raise NotImplementedError
@@ -134,6 +135,8 @@ class TrackerTransitions:
         """Move a pending job to running (counting an attempt); returns its context."""
         self._writable()
         with self._lock:
+            if job_id in self._elsewhere:  # on a board: it runs on another instance
+                raise JobTaken(job_id, JobStatus.PENDING, JobStatus.RUNNING)
             job = self._require(job_id)
             now = self.now()
             try:
