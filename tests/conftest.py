@@ -20,7 +20,7 @@ if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_SCREENS}"
 os.environ.setdefault("QT_API", "pyside6")
 
-pytest_plugins = ["tests.channel_fixtures", "tests.log_check"]
+pytest_plugins = ["tests.channel_fixtures", "tests.log_check", "tests.pg_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -233,3 +233,20 @@ def test_the_watch_view_draws_progress_bars_eta_and_unknown_totals() -> None:
     assert "Render frames — frame 60" in text and "25%" in text and "1m 30s" in text  # ETA
     assert "Index mail — scanning" in text and "\u2014" in text  # unknown total
     assert "running" in text
+
+
+def test_a_board_url_lists_its_jobs_and_a_bad_one_names_the_host(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--db postgresql://...``: the terminal commands read a board (no app runs on it
+    here, so they open it read-only); a server that cannot be reached is named, its
+    password never."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    with JobTracker.open(pg_url, instance="desk") as tracker:
+        tracker.enqueue("command", {"argv": ["true"]}, title="on the board")
+    assert main(["--db", pg_url, "--no-start", "list"]) == 0
+    assert "on the board" in capsys.readouterr().out
+    bad = "postgresql://jobdeck:topsecret@127.0.0.1:1/jobs"
+    assert main(["--db", bad, "--no-start", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "127.0.0.1, port 1" in err and "topsecret" not in err

@@ -37,6 +37,7 @@ from jobdeck.api.launch import show_running_app, wait_and_show_running_app
 from jobdeck.api.paths import ApiPaths
 from jobdeck.api.server import ApiOptions, ApiServer, Listen
 from jobdeck.core import JobStatus, JobTracker, StoreLocked
+from jobdeck.core.board_url import BoardUrl, is_board_url
 from jobdeck.core.registry import JobRegistry
 from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
@@ -480,6 +481,13 @@ def queue_demo_jobs(tracker: JobTracker) -> list[str]:
     return ids
 
 
+def shown_store(db_path: str | os.PathLike[str]) -> str:
+    """The store as people see it: its path, or a board's URL without its password."""
+    if is_board_url(db_path):
+        return BoardUrl.parse(str(db_path)).display
+    return os.fspath(db_path)
+
+
 def open_runtime(
     db_path: str | os.PathLike[str] | None, registry: JobRegistry, settings: AppSettings
 ) -> tuple[JobTracker, Runner]:
@@ -534,7 +542,7 @@ def make_api(
         owner.tracker,
         owner.registry,
         options.paths,
-        db=None if db_path is None else os.fspath(db_path),
+        db=None if db_path is None else shown_store(db_path),
         listen=options.listen,
         show_window=requests.show if requests else None,
         window_visible=requests.visible if requests else None,
@@ -696,7 +704,8 @@ def run_service(
         where = f"{service.api.socket_path}" + (
             f" and {service.api.url}" if service.api.url else ""
         )
-        print(f"jobdeck: serving {db_path or 'the default store'} on {where}", file=sys.stderr)
+        shown = shown_store(db_path) if db_path else "the default store"
+        print(f"jobdeck: serving {shown} on {where}", file=sys.stderr)
     with loop:
         loop.run_forever()
     service.shutdown()

@@ -22,8 +22,26 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tracker(db_path: Path, clock: FakeClock) -> Iterator[JobTracker]:
-    t = JobTracker.open(db_path, clock=clock, event_interval=0.005)
+def store_where(db_path: Path) -> str | Path:
+    """Where the ``tracker`` fixture's store is: a SQLite file here; modules that test both
+    stores override it with :func:`either_store`."""
+    return db_path
+
+
+def either_store(request: pytest.FixtureRequest, db_path: Path) -> str | Path:
+    """A SQLite file or a new PostgreSQL database (``request.param``). Tests marked
+    ``sqlite_only`` (they read the file with sqlite3 themselves) run on SQLite only."""
+    if request.param == "sqlite":
+        return db_path
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("reads the SQLite file directly")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def tracker(store_where: str | Path, clock: FakeClock) -> Iterator[JobTracker]:
+    t = JobTracker.open(store_where, clock=clock, event_interval=0.005, instance="tests")
     yield t
     t.close()
 

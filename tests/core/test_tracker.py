@@ -25,7 +25,13 @@ from jobdeck.core import (
     UnknownJob,
 )
 
-from .conftest import Recorder, wait_until
+from .conftest import Recorder, either_store, wait_until
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_where(request: pytest.FixtureRequest, db_path: Path) -> str | Path:
+    """Every test of the ``tracker`` fixture runs on SQLite and on PostgreSQL."""
+    return either_store(request, db_path)
 
 
 def test_quick_start_flow(tracker: JobTracker, recorder: Recorder, clock: FakeClock) -> None:
@@ -174,6 +180,7 @@ def test_context_manager_finishes_the_job(tracker: JobTracker) -> None:
     assert d is not None and d.result == [1]
 
 
+@pytest.mark.sqlite_only
 def test_transitions_are_committed_before_their_event(tracker: JobTracker, db_path: Path) -> None:
     seen: list[tuple[str, str | None]] = []
     other = sqlite3.connect(db_path)  # another connection sees only committed data
@@ -433,10 +440,10 @@ def test_logs_limit_and_order(tracker: JobTracker) -> None:
         ctx.log("x", level="loud")
 
 
-def test_read_only_tracker_beside_a_writer(tracker: JobTracker, db_path: Path) -> None:
+def test_read_only_tracker_beside_a_writer(tracker: JobTracker, store_where: str | Path) -> None:
     ctx = tracker.create_job("x", title="visible")
     tracker.flush()
-    with JobTracker.open(db_path, read_only=True) as reader:
+    with JobTracker.open(store_where, read_only=True) as reader:
         [job] = reader.list_jobs()
         assert job.title == "visible" and reader.read_only
         with pytest.raises(StoreReadOnly):
@@ -488,6 +495,7 @@ def test_job_snapshot_is_frozen(tracker: JobTracker) -> None:
         job.title = "changed"  # type: ignore[misc]
 
 
+@pytest.mark.sqlite_only
 def test_group_commit_under_load_still_commits_before_each_event(
     tracker: JobTracker, db_path: Path
 ) -> None:
@@ -559,6 +567,7 @@ def test_tight_progress_loops_share_the_gil_only_when_the_app_asks(
         JobTracker.open(":memory:", yield_gil_every=0)
 
 
+@pytest.mark.sqlite_only
 def test_batch_shares_one_commit_and_sends_events_after_it(
     tracker: JobTracker, db_path: Path
 ) -> None:

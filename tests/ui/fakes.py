@@ -78,6 +78,8 @@ class FakeTracker:
     def __init__(self, now: float = T0 + 100_000) -> None:
         self.jobs: dict[str, Job] = {}
         self.log_entries: list[LogEntry] = []
+        #: job id -> the app instance on a board that runs it (none: a SQLite store).
+        self.instances: dict[str, str] = {}
         self.cancelled: list[str] = []
         self.enqueued: list[dict[str, Any]] = []
         self.list_calls: list[dict[str, Any]] = []
@@ -152,6 +154,9 @@ class FakeTracker:
         job = make_job(title or type, JobStatus.PENDING, type=type, params=params)
         self.jobs[job.id] = job
         return job
+
+    def runs_on(self, job_id: str) -> str | None:
+        return self.instances.get(job_id)
 
     def rerun(self, job_id: str) -> Job:
         old = self.jobs[job_id]

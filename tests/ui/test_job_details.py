@@ -228,3 +228,40 @@ def test_the_details_do_not_jump_when_a_job_changes_state(qtbot, tracker, signal
         signals.push_changed(state)
         qtbot.wait(10)
         assert details.tabs.geometry() == geometry, state.status
+
+
+def test_on_a_board_the_details_say_which_instance_runs_the_job(qtbot, signals, pg_url, tmp_path):
+    """A real tracker on a PostgreSQL board: the Runs on row names the instance that
+    started the job; on a SQLite store (one instance) the row is not shown."""
+    from jobdeck.core import JobTracker
+
+    with JobTracker.open(pg_url, instance="build-server") as board:
+        job = board.enqueue("x", title="Nightly build")
+        board.start_job(job.id)
+        details = make_details(qtbot, board, signals)
+        details.set_job(job.id)
+        details.tabs.setCurrentWidget(details.info_view)  # the Details tab, as a user opens it
+        assert details.fields["Instance"].text() == "build-server"
+        assert details.fields["Instance"].isVisible()
+        board.complete_job(job.id)
+        details.set_job(job.id)
+        assert details.fields["Instance"].text() == "build-server"  # the history keeps it
+    with JobTracker.open(tmp_path / "jobs.db") as local:
+        job = local.enqueue("x")
+        local.start_job(job.id)
+        details = make_details(qtbot, local, signals)
+        details.set_job(job.id)
+        details.tabs.setCurrentWidget(details.info_view)
+        assert details.fields["Process"].isVisible()
+        assert not details.fields["Instance"].isVisible()
+
+
+def test_a_pending_job_names_no_instance(qtbot, tracker, signals):
+    job = make_job("Waiting", JobStatus.PENDING)
+    tracker.add(job)
+    tracker.instances[job.id] = "somewhere"
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    details.tabs.setCurrentWidget(details.info_view)
+    assert details.fields["Process"].isVisible()
+    assert not details.fields["Instance"].isVisible()

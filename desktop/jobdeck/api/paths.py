@@ -47,11 +47,31 @@ def store_path(db: str | os.PathLike[str] | None) -> Path | None:
 
 
 def store_key(db: str | os.PathLike[str] | None) -> str:
-    """A short name for the store, the same on every start (``mem-<pid>`` in memory)."""
+    """A short name for the store, the same on every start (``mem-<pid>`` in memory; for a
+    PostgreSQL board, of its URL without the password)."""
+    where = os.environ.get("JOBDECK_DB") if db is None else db
+    if isinstance(where, str) and where.split(":", 1)[0].lower() in _BOARD_SCHEMES:
+        return sha256(_without_password(where).encode()).hexdigest()[:12]
     path = store_path(db)
     if path is None:
         return f"mem-{os.getpid()}"
     return sha256(os.fsencode(path.resolve())).hexdigest()[:12]
+
+
+_BOARD_SCHEMES = ("postgresql", "postgres")
+
+
+def _without_password(url: str) -> str:
+    """A board's URL minus the password (jobdeck.core.board_url, without loading the core)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    query = "&".join(p for p in parts.query.split("&") if not p.lower().startswith("password="))
+    return f"{parts.scheme}://{netloc}{parts.path}?{query}"
 
 
 def _ours(path: str, uid: int, *, private: bool) -> bool:

@@ -91,9 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     for p, default in ((parser, None), (common, argparse.SUPPRESS)):
         p.add_argument(
             "--db",
-            metavar="PATH",
+            metavar="PATH|URL",
             default=default,
-            help="the job store to use (default: $JOBDECK_DB or the user-data directory)",
+            help="the job store to use: a SQLite file, or postgresql://user@host/db for a "
+            "board that several instances share (default: $JOBDECK_DB or the user-data "
+            "directory)",
         )
         p.add_argument(
             "--no-start",

@@ -250,7 +250,7 @@ class Committer:
         changes memory (via :meth:`remember`-guarded updates) after."""
         group = self.open_group()
         store = self.store
-        savepoint = statements > 1
+        savepoint = statements > 1 or not store.statement_undo_alone
         try:
             if not group.wrote:
                 store.begin()
@@ -285,7 +285,7 @@ class Committer:
             fresh = StoreWriteError(str(error))
         else:
             fresh = StoreWriteError(
-                describe_sqlite_error(self.store.path, error, "save job changes to")
+                describe_sqlite_error(self.store.location, error, "save job changes to")
             )
         fresh.__cause__ = error
         return fresh
@@ -334,7 +334,7 @@ class Committer:
         if str(before) == str(error):  # "None" == "None", or the same trouble again
             return False
         if error is None:
-            log.warning("%s accepts changes again", self.store.path)
+            log.warning("%s accepts changes again", self.store.location)
         for callback in self.status_subscribers:
             try:
                 callback(error)

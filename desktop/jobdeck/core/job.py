@@ -77,6 +77,20 @@ class InvalidTransition(Exception):
         self.new = new
 
 
+class JobTaken(InvalidTransition):
+    """Another app instance on a shared board has started (or is starting) this job."""
+
+    def __init__(self, job_id: str, old: JobStatus, now: JobStatus) -> None:
+        Exception.__init__(
+            self,
+            f"job {job_id} is not {old.value} any more: another instance on the board "
+            + ("is starting it" if now is old else f"made it {now.value}"),
+        )
+        self.job_id = job_id
+        self.old = old
+        self.new = JobStatus.RUNNING
+
+
 def check_transition(job_id: str, old: JobStatus, new: JobStatus) -> None:
     """Raise :class:`InvalidTransition` unless ``old -> new`` is in :data:`TRANSITIONS`."""
     if new not in TRANSITIONS[old]:

@@ -44,6 +44,7 @@ __all__ = [
     "format_progress",
     "last_run_record",
     "recover",
+    "recover_running",
     "retention_cutoff",
 ]
 
@@ -138,7 +139,7 @@ def recover(
             out.kept_running.append(job)
             log.info("job %s left running for the runtime to re-attach", job.id)
             continue
-        changes, recovered = _recover_running(job, now, job_type)
+        changes, recovered = recover_running(job, now, job_type)
         store.save_fields(conn, recovered, frozenset(changes))
         if recovered.status is JobStatus.PENDING:
             out.pending.append(recovered)
@@ -151,7 +152,12 @@ def recover(
     return out
 
 
-def _recover_running(job: Job, now: float, job_type: JobType | None) -> tuple[dict[str, Any], Job]:
+def recover_running(
+    job: Job, now: float, job_type: JobType | None, reason: str = INTERRUPTED
+) -> tuple[dict[str, Any], Job]:
+    """The changes that recover a running job whose runner is gone, and the job after them:
+    re-queued when its type allows a retry and it has attempts left, else failed with
+    ``reason`` (and its progress in words), ended at its last sign of life."""
     changes: dict[str, Any]
     if retry_allowed(job, job_type):
         changes = {
@@ -159,7 +165,7 @@ def _recover_running(job: Job, now: float, job_type: JobType | None) -> tuple[di
             "started_ts": None,
             "cancel_requested": False,
             "pid": None,
-            "error": JobError(INTERRUPTED),
+            "error": JobError(reason),
         }
     else:
         where = format_progress(job.progress)
@@ -168,7 +174,7 @@ def _recover_running(job: Job, now: float, job_type: JobType | None) -> tuple[di
         changes = {
             "status": JobStatus.FAILED,
             "completed_ts": max(start, min(last_seen, now)),
-            "error": JobError(f"{INTERRUPTED}, {where}" if where else INTERRUPTED),
+            "error": JobError(f"{reason}, {where}" if where else reason),
         }
     return changes, evolve(job, changes)
 

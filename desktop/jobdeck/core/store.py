@@ -171,6 +171,30 @@ class Store(StoreOpening):
             raise
         self._readers = _ReaderPool(self._reader_connection)
 
+    @property
+    def location(self) -> str:
+        """Where the store is, as messages name it (the file's path)."""
+        return str(self.path)
+
+    #: Whether several app instances share the store (a PostgreSQL board).
+    shared = False
+
+    #: Whether one failed statement leaves the open transaction usable (SQLite undoes the
+    #: statement alone; PostgreSQL fails the whole transaction, so the commit group guards
+    #: every change with a savepoint there).
+    statement_undo_alone = True
+
+    def lock_for_transition(self, conn: sqlite3.Connection, job: Job, new: JobStatus) -> None:
+        """Make sure ``job`` is still as the caller knows it before moving it to ``new``,
+        inside the open transaction. A SQLite file has one writer, so it is; a shared board
+        locks the row (see :mod:`.pg_store`) and raises
+        :class:`~jobdeck.core.job.JobTaken` when another instance changed or has it."""
+
+    def run_by(self, job_id: str, conn: sqlite3.Connection | None = None) -> str | None:
+        """The app instance that runs (or last ran) a job: None on a SQLite file, which has
+        one (see :mod:`.pg_store`)."""
+        return None
+
     def close(self) -> None:
         if self._readers is not None:
             self._readers.close()
@@ -194,7 +218,7 @@ class Store(StoreOpening):
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). A single statement needs none:
         the connection is in autocommit mode, so it is its own transaction."""
         if self.read_only:
-            raise StoreReadOnly(f"{self.path} is open read-only")
+            raise StoreReadOnly(f"{self.location} is open read-only")
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -269,7 +293,7 @@ class Store(StoreOpening):
         cur = conn.execute(sql, values(job))
         if cur.rowcount != 1:
             raise StoreWriteError(
-                f"could not save job {job.id} to {self.path}: it is not in the store"
+                f"could not save job {job.id} to {self.location}: it is not in the store"
             )
 
     def save_progress(
@@ -365,6 +389,11 @@ class Store(StoreOpening):
         condition = where.where(self.jobs_model, JOB_ROWS.column_of)
         return query if condition is None else query.where(condition)
 
+    def _sql_of(self, query: Any) -> tuple[str, list[Any]]:
+        """A peewee query's SQL and parameters, in this store's dialect."""
+        sql, params = query.sql()
+        return sql, params
+
     def select_jobs(
         self,
         where: JobFilter = _EVERY_JOB,
@@ -381,7 +410,7 @@ class Store(StoreOpening):
         if before is not None:
             query = query.where(m.id > before if oldest_first else m.id < before)
         query = query.order_by(m.id.asc() if oldest_first else m.id.desc()).limit(limit)
-        sql, params = query.sql()
+        sql, params = self._sql_of(query)
         rows = (self.conn if conn is None else conn).execute(sql, params).fetchall()
         return [JOB_ROWS.from_row(r) for r in rows]
 
@@ -391,7 +420,7 @@ class Store(StoreOpening):
         """How many jobs pass ``where``."""
         m = self.jobs_model
         query = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where)
-        sql, params = query.sql()
+        sql, params = self._sql_of(query)
         return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
 
     def logs(

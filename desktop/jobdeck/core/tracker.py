@@ -31,8 +31,9 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .board_url import is_board_url
 from .clock import Clock, boot_reference, system_clock
 from .context import JobContext
 from .events import EventKind
@@ -58,6 +59,7 @@ from .recovery import LAST_RUN_KEY, delete_log_files, last_run_record, recover, 
 from .registry import JobRegistry, reattachable
 from .store import Store, StoreError, StoreReadOnly, StoreWriteError, default_db_path
 from .store_errors import describe_sqlite_error
+from .tracker_board import TrackerBoard
 from .tracker_reads import TrackerReads
 from .tracker_transitions import TrackerTransitions, UnknownJob
 from .validation import (
@@ -67,6 +69,9 @@ from .validation import (
     storable_text,
 )
 
+if TYPE_CHECKING:
+    from .board_link import BoardLink
+
 log = logging.getLogger(__name__)
 
 __all__ = ["JobTracker", "StoreStatusCallback", "Subscriber", "UnknownJob"]
@@ -74,7 +79,7 @@ __all__ = ["JobTracker", "StoreStatusCallback", "Subscriber", "UnknownJob"]
 DEFAULT_RETENTION = timedelta(days=7)
 
 
-class JobTracker(TrackerTransitions, TrackerReads):
+class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
     """Creates, runs through their states, stores and announces jobs. Thread-safe.
 
     Subscribers are called synchronously and in order after the change behind each event is
@@ -124,6 +129,9 @@ class JobTracker(TrackerTransitions, TrackerReads):
         self._logs = logs.lines
         #: Jobs recovery kept running for the runtime to re-attach, until it takes them.
         self._to_reattach: list[str] = []
+        self._elsewhere: dict[str, Job] = {}
+        #: On a shared board: the link that brings other instances' changes (else None).
+        self.board_link: BoardLink | None = None
         if not store.read_only:
             self._recover()
             self._commits.group = None  # recovery is committed; nothing to undo
@@ -150,6 +158,8 @@ class JobTracker(TrackerTransitions, TrackerReads):
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
         yield_gil_every: float | None = None,
+        instance: str | None = None,
+        lease: float | None = None,
     ) -> JobTracker:
         """Open (creating, migrating and recovering as needed) the store at ``path``.
 
@@ -167,10 +177,38 @@ class JobTracker(TrackerTransitions, TrackerReads):
         tight loop on a thread give up the interpreter lock at least this often, so a GUI
         thread gets its turn sooner (see :mod:`jobdeck.runtime.tuning`). An app's choice
         for its whole process; the library never makes it for the app.
+
+        ``path`` may also be a ``postgresql://user[:password]@host[:port]/database`` URL
+        (also as ``$JOBDECK_DB``): a board that several app instances share (see
+        :mod:`.pg_store`). ``instance`` names this one on the board (default
+        ``$JOBDECK_INSTANCE`` or ``user@host``) and ``lease`` says how many seconds its
+        lease lasts (default 30; see :mod:`.board_link`); a SQLite store ignores both. A URL that
+        cannot be used, or a server that cannot be reached, raises
+        :class:`~jobdeck.core.store_errors.StoreError` naming the host, never the password.
         """
-        store = Store(default_db_path() if path is None else path, read_only=read_only)
+        where: str | os.PathLike[str] | None = path
+        if where is None and is_board_url(os.environ.get("JOBDECK_DB")):
+            where = os.environ["JOBDECK_DB"]
+        store: Store
+        if is_board_url(where):
+            try:
+                from .pg_store import DEFAULT_LEASE, PgStore  # psycopg only for a board
+            except ImportError as exc:
+                raise StoreError(
+                    f"a PostgreSQL board needs the psycopg driver ({exc}); install it with "
+                    "pip install 'jobdeck[postgresql]'"
+                ) from None
+
+            store = PgStore(
+                str(where),
+                read_only=read_only,
+                instance=instance,
+                lease=DEFAULT_LEASE if lease is None else lease,
+            )
+        else:
+            store = Store(default_db_path() if where is None else where, read_only=read_only)
         try:
-            return cls(
+            tracker = cls(
                 store,
                 registry=registry,
                 clock=clock,
@@ -182,6 +220,12 @@ class JobTracker(TrackerTransitions, TrackerReads):
         except BaseException:
             store.close()
             raise
+        if is_board_url(where) and not read_only:
+            from .board_link import BoardLink
+
+            tracker.board_link = BoardLink(tracker, store, coalesce=event_interval)  # type: ignore[arg-type]
+            tracker.board_link.start()
+        return tracker
 
     def close(self) -> None:
         """Flush progress and logs, stop the pump and close the store. Idempotent.
@@ -195,6 +239,8 @@ class JobTracker(TrackerTransitions, TrackerReads):
                 return
             self._closed = True
             self._commits.closed = True
+        if self.board_link is not None:
+            self.board_link.stop()
         self._pump.stop()
         try:
             with self._lock:
@@ -203,7 +249,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         except StoreError as exc:
             log.error(
                 "closing %s: the last progress and log lines were not saved: %s",
-                self.store.path,
+                self.store.location,
                 exc,
             )
         finally:
@@ -244,7 +290,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
                 self.store.set_meta(conn, LAST_RUN_KEY, last_run_record(trusted, reference))
         except sqlite3.Error as exc:
             raise StoreWriteError(
-                describe_sqlite_error(self.store.path, exc, "recover the jobs in")
+                describe_sqlite_error(self.store.location, exc, "recover the jobs in")
             ) from exc
         delete_log_files(found.log_files)
         for job in found.pending:
@@ -335,7 +381,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
 
     def _writable(self) -> None:
         if self.store.read_only:
-            raise StoreReadOnly(f"{self.store.path} is open read-only; it cannot change jobs")
+            raise StoreReadOnly(f"{self.store.location} is open read-only; it cannot change jobs")
         if self._closed:
             raise RuntimeError("the job tracker is closed")
 

@@ -16,7 +16,16 @@ from .clock import Clock
 from .context import Cancelled, JobContext
 from .events import EventKind
 from .group_commit import Committer, GroupCommitLock
-from .job import InvalidTransition, Job, JobError, JobStatus, Progress, check_transition, evolve
+from .job import (
+    InvalidTransition,
+    Job,
+    JobError,
+    JobStatus,
+    JobTaken,
+    Progress,
+    check_transition,
+    evolve,
+)
 from .job_input import as_error, check_text, lookup_id, timestamp
 from .job_memory import JobMemory
 from .progress_pump import ProgressPump
@@ -47,6 +56,7 @@ class TrackerTransitions:
     _commits: Committer
     _memory: JobMemory
     _pump: ProgressPump
+    _elsewhere: dict[str, Job]
 
     def _writable(self) -> None:
         raise NotImplementedError
@@ -88,6 +98,7 @@ class TrackerTransitions:
         pump = self._pump
         logs = pump.logs.take(pump.known, job.id) if new.status.finished else []
         with pump.logs_in_change(logs) as conn:
+            self.store.lock_for_transition(conn, job, new.status)
             self.store.save_fields(conn, new, fields)
             if logs:
                 pump.write_logs(conn, logs)
@@ -103,6 +114,13 @@ class TrackerTransitions:
         self._commits.emit(kind, new)
         return new
 
+    def _changed_elsewhere(self, job_id: str) -> None:
+        """Another instance on the board changed (or has) a job this one knew as pending:
+        forget that snapshot; the store says what it is now, and the board link announces
+        it (caller holds the lock)."""
+        if job_id not in self._memory.contexts:
+            self._memory.active.pop(job_id, None)
+
     def _update_fields(self, job: Job, kind: EventKind, changes: dict[str, Any]) -> Job:
         """Write some fields of an active job (no status change), then announce ``kind``."""
         new = evolve(job, changes)
@@ -117,19 +135,25 @@ class TrackerTransitions:
         """Move a pending job to running (counting an attempt); returns its context."""
         self._writable()
         with self._lock:
+            if job_id in self._elsewhere:  # on a board: it runs on another instance
+                raise JobTaken(job_id, JobStatus.PENDING, JobStatus.RUNNING)
             job = self._require(job_id)
             now = self.now()
-            new = self._transition(
-                job,
-                EventKind.STARTED,
-                status=JobStatus.RUNNING,
-                started_ts=now,
-                completed_ts=None,
-                attempts=job.attempts + 1,
-                progress=Progress(0, 0, ""),
-                cancel_requested=False,
-                last_seen_ts=now,
-            )
+            try:
+                new = self._transition(
+                    job,
+                    EventKind.STARTED,
+                    status=JobStatus.RUNNING,
+                    started_ts=now,
+                    completed_ts=None,
+                    attempts=job.attempts + 1,
+                    progress=Progress(0, 0, ""),
+                    cancel_requested=False,
+                    last_seen_ts=now,
+                )
+            except JobTaken:
+                self._changed_elsewhere(job_id)
+                raise
             # a first attempt has no log lines yet; a retried one may have
             return self._track_running(new, log_lines=0 if job.attempts == 0 else None)
 
@@ -195,10 +219,17 @@ class TrackerTransitions:
             except UnknownJob:
                 return False
             if job.status is JobStatus.PENDING:
-                self._transition(
-                    job, EventKind.CANCELLED, status=JobStatus.CANCELLED, completed_ts=self.now()
-                )
-                return True
+                try:
+                    self._transition(
+                        job,
+                        EventKind.CANCELLED,
+                        status=JobStatus.CANCELLED,
+                        completed_ts=self.now(),
+                    )
+                    return True
+                except JobTaken:  # started elsewhere meanwhile: ask the code there to stop
+                    self._changed_elsewhere(job_id)
+                    job = self._require(job_id)
             if job.status is not JobStatus.RUNNING:
                 return False
             ctx = self._memory.contexts.get(job_id)

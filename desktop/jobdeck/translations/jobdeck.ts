@@ -95,6 +95,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Runs on:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Process:</source>
         <translation type="unfinished"></translation>
     </message>

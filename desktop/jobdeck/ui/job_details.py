@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from ..core.events import LogEntry
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
@@ -56,6 +57,7 @@ FIELD_NAMES = (
     "Finished",
     "Duration",
     "Attempts",
+    "Instance",
     "Process",
     "Resources",
     "Log file",
@@ -68,6 +70,7 @@ FIELD_LABELS = {
     "Finished": QT_TRANSLATE_NOOP("JobDetails", "Finished:"),
     "Duration": QT_TRANSLATE_NOOP("JobDetails", "Duration:"),
     "Attempts": QT_TRANSLATE_NOOP("JobDetails", "Attempts:"),
+    "Instance": QT_TRANSLATE_NOOP("JobDetails", "Runs on:"),
     "Process": QT_TRANSLATE_NOOP("JobDetails", "Process:"),
     "Resources": QT_TRANSLATE_NOOP("JobDetails", "Resources:"),
     "Log file": QT_TRANSLATE_NOOP("JobDetails", "Log file:"),
@@ -200,8 +203,10 @@ class JobDetails(QWidget):
         self.log_view = self._text_view(mono)
         self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
         self.fields: dict[str, QLabel] = {}
+        #: (job id, attempts) -> the board instance that ran that attempt (see _show).
+        self._instance_of: tuple[str, int, str | None] | None = None
         info = QWidget()
-        form = QFormLayout(info)
+        form = self._form = QFormLayout(info)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for name in FIELD_NAMES:
             label = QLabel(info)
@@ -442,6 +447,9 @@ class JobDetails(QWidget):
                 attempts=job.attempts, max_attempts=job.max_attempts
             )
         )
+        instance = self._instance(job)
+        f["Instance"].setText(instance or EM_DASH)
+        self._form.setRowVisible(f["Instance"], instance is not None)
         process = []
         if job.pid is not None:
             process.append(translate("JobDetails", "pid {pid}").format(pid=job.pid))
@@ -484,6 +492,21 @@ class JobDetails(QWidget):
             self._clock.start()
         else:
             self._clock.stop()
+
+    def _instance(self, job: Job) -> str | None:
+        """The app instance on a shared board that runs (ran) ``job``; asked of the tracker
+        once per attempt, not on every progress update. None on a SQLite store."""
+        if job.started_ts is None:
+            return None
+        cached = self._instance_of
+        if cached is not None and cached[:2] == (job.id, job.attempts):
+            return cached[2]
+        try:
+            instance = self._tracker.runs_on(job.id)
+        except StoreError:
+            return None  # the board cannot be reached now: asked again on the next update
+        self._instance_of = (job.id, job.attempts, instance)
+        return instance
 
     def _paint_icons(self) -> None:
         self.cancel_button.setIcon(icons.icon("cancel", icons.foreground(self)))
