@@ -38,6 +38,7 @@ from jobdeck.api.paths import ApiPaths
 from jobdeck.api.server import ApiOptions, ApiServer, Listen
 from jobdeck.core import JobStatus, JobTracker, StoreLocked
 from jobdeck.core.registry import JobRegistry
+from jobdeck.core.run_history import RunHistories
 from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
 from jobdeck.platform.launcher_entry import LauncherProgress
@@ -137,6 +138,7 @@ class JobdeckApp(QObject):
         # The app's choice for its whole process: busy job threads leave the GUI its turns.
         self._switch_interval = SwitchInterval(GUI_SWITCH_INTERVAL)
         self.signals = JobSignals(self.tracker)
+        self.run_histories = RunHistories(self.tracker)
         self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
         self.taskbar = Taskbar(
             self.signals,
@@ -147,6 +149,7 @@ class JobdeckApp(QObject):
             type_icons={t.name: t.icon for t in self.registry},
             always_show=self.settings.taskbar_always_show,
             floating=taskbar_floats(qapp.platformName()),  # docked on native Wayland
+            history_for=self.run_histories.for_job,
         )
         self.taskbar.avoid_window(self.window)
         if not self.taskbar.floating:
@@ -351,6 +354,7 @@ class JobdeckApp(QObject):
         self.launcher.close()
         self.notifier.close()
         self.signals.close()
+        self.run_histories.close()
         self.tracker.close()
         self.settings.sync()
         # Destroy the Qt objects here, on the GUI thread, when the loop next runs. Left to

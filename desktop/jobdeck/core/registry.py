@@ -78,6 +78,9 @@ class JobType:
     (a process job type, whose ``func`` returns the :class:`ProcessSpec` to run; see
     :meth:`process_spec`). ``retryable``: a failed attempt goes back to the queue while the
     job has attempts left (``max_attempts``); the only source of that decision.
+    ``key_params``: the params that say *which* work a job does (a command's ``argv``, not
+    its environment); with the type's name they make the job's key, under which past runs
+    are compared (:func:`~jobdeck.core.job_key.job_key`). None: all params.
     """
 
     name: str
@@ -88,6 +91,7 @@ class JobType:
     retryable: bool
     func: Callable[..., Any]
     kind: JobKind = JobKind.CALLABLE
+    key_params: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:
@@ -115,6 +119,7 @@ class JobType:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        key_params: tuple[str, ...] | None = None,
     ) -> JobType:
         """A job type whose schema comes from ``func``'s signature (see :mod:`.params`).
 
@@ -131,6 +136,7 @@ class JobType:
             retryable=retryable,
             func=func,
             kind=_kind(name, kind),
+            key_params=key_params,
         )
 
     @property
@@ -263,6 +269,7 @@ class JobRegistry:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        key_params: tuple[str, ...] | None = None,
     ) -> JobType:
         """Register ``func`` as job type ``name`` and return the new :class:`JobType`."""
         if name in self._types:
@@ -275,6 +282,7 @@ class JobRegistry:
             icon=icon,
             retryable=retryable,
             kind=kind,
+            key_params=key_params,
         )
         self.add(job_type)
         return job_type

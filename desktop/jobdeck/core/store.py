@@ -394,6 +394,23 @@ class Store(StoreOpening):
         sql, params = query.sql()
         return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
 
+    def recent_successes(
+        self, type_name: str, limit: int, conn: sqlite3.Connection | None = None
+    ) -> list[tuple[str, float]]:
+        """``(params JSON, duration in seconds)`` of the last ``limit`` completed jobs of a
+        type, newest first (the (type, id) index, walked backwards)."""
+        rows = (
+            (self.conn if conn is None else conn)
+            .execute(
+                "SELECT params, completed_ts - started_ts FROM jobs "
+                "WHERE type = ? AND status = 'completed' AND started_ts IS NOT NULL "
+                "AND completed_ts IS NOT NULL ORDER BY id DESC LIMIT ?",
+                (type_name, limit),
+            )
+            .fetchall()
+        )
+        return [(str(params), float(duration)) for params, duration in rows]
+
     def logs(
         self, job_id: str, limit: int, conn: sqlite3.Connection | None = None
     ) -> list[LogEntry]:
