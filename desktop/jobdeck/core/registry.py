@@ -81,6 +81,8 @@ class JobType:
     ``key_params``: the params that say *which* work a job does (a command's ``argv``, not
     its environment); with the type's name they make the job's key, under which past runs
     are compared (:func:`~jobdeck.core.job_key.job_key`). None: all params.
+    ``stall_after``: seconds without progress or output after which a running job of this
+    type is shown as stalled (None: the app's setting, see :mod:`.stall`).
     """
 
     name: str
@@ -92,6 +94,7 @@ class JobType:
     func: Callable[..., Any]
     kind: JobKind = JobKind.CALLABLE
     key_params: tuple[str, ...] | None = None
+    stall_after: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:

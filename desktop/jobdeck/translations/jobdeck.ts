@@ -916,5 +916,9 @@ Started {started}</source>
         <source>Done: {title}</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>Stalled: {title}</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 </TS>
