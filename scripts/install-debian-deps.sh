@@ -3,8 +3,9 @@
 # display (Xvfb) with a tray host for the end-to-end tests and screenshots, fonts, a D-Bus
 # daemon for the desktop-integration tests' private session bus, the freedesktop
 # validators for the menu entry and AppStream metadata, Chromium (headless) for the browser
-# board's tests, and task-spooler (tsp), the peer the command-job and API benchmarks measure
-# Jobdeck against.
+# board's tests, task-spooler (tsp), the peer the command-job and API benchmarks measure
+# Jobdeck against, and pv, curl and wget, whose progress output the parser tests read from
+# real runs (ffmpeg is too big: its tests use captured output).
 set -euo pipefail
 packages=(
   libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
@@ -12,7 +13,7 @@ packages=(
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1
   xvfb xauth x11-utils trayer fonts-dejavu-core
   dbus desktop-file-utils appstream rsync
-  chromium task-spooler
+  chromium task-spooler pv curl wget
 )
 missing=()
 for p in "${packages[@]}"; do
