@@ -298,6 +298,10 @@ class Store(StoreOpening):
         """(id, log path) of the jobs :meth:`delete_expired` deletes that have a log file."""
         return list(conn.execute(f"SELECT id, log_path {_EXPIRED} AND log_path IS NOT NULL", (ts,)))
 
+    def expired_ids(self, conn: sqlite3.Connection, ts: float) -> list[str]:
+        """The ids :meth:`delete_expired` would delete (for the roll-up before it)."""
+        return [row[0] for row in conn.execute(f"SELECT id {_EXPIRED}", (ts,))]
+
     def delete_expired(self, conn: sqlite3.Connection, ts: float) -> int:
         """Delete finished jobs that ended before ``ts`` and that no pending or running job
         depends on: what retention deletes (their log lines go by cascade)."""
