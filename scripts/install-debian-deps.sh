@@ -4,8 +4,10 @@
 # daemon for the desktop-integration tests' private session bus, the freedesktop
 # validators for the menu entry and AppStream metadata, Chromium (headless) for the browser
 # board's tests, task-spooler (tsp), the peer the command-job and API benchmarks measure
-# Jobdeck against, and PostgreSQL (the shared board's tests start a server of their own in a
-# temporary directory; its programs are under /usr/lib/postgresql/<version>/bin).
+# Jobdeck against, PostgreSQL (the shared board's tests start a server of their own in a
+# temporary directory; its programs are under /usr/lib/postgresql/<version>/bin), and pv,
+# curl and wget, whose progress output the parser tests read from real runs (ffmpeg is too
+# big: its tests use captured output).
 set -euo pipefail
 packages=(
   libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
@@ -13,7 +15,7 @@ packages=(
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1
   xvfb xauth x11-utils trayer fonts-dejavu-core
   dbus desktop-file-utils appstream rsync
-  chromium task-spooler postgresql
+  chromium task-spooler postgresql pv curl wget
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -39,6 +39,7 @@ from jobdeck.api.server import ApiOptions, ApiServer, Listen
 from jobdeck.core import JobStatus, JobTracker, StoreLocked
 from jobdeck.core.board_url import BoardUrl, is_board_url
 from jobdeck.core.registry import JobRegistry
+from jobdeck.core.run_history import RunHistories
 from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
 from jobdeck.platform.launcher_entry import LauncherProgress
@@ -46,6 +47,7 @@ from jobdeck.platform.notifications import Notifier, Urgency
 from jobdeck.platform.sleep_inhibit import SleepInhibitor, session_backends
 from jobdeck.runtime.runner import Runner
 from jobdeck.runtime.signals import JobSignals
+from jobdeck.runtime.stall_monitor import StallMonitor
 from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchInterval
 from jobdeck.settings import AppSettings
 from jobdeck.ui.icons import icon
@@ -138,6 +140,13 @@ class JobdeckApp(QObject):
         # The app's choice for its whole process: busy job threads leave the GUI its turns.
         self._switch_interval = SwitchInterval(GUI_SWITCH_INTERVAL)
         self.signals = JobSignals(self.tracker)
+        self.run_histories = RunHistories(self.tracker)
+        self.stalls = StallMonitor(
+            self.signals,
+            after_s=60.0 * self.settings.stall_after_min,
+            by_type={t.name: t.stall_after for t in self.registry if t.stall_after},
+            parent=self,
+        )
         self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
         self.taskbar = Taskbar(
             self.signals,
@@ -148,6 +157,8 @@ class JobdeckApp(QObject):
             type_icons={t.name: t.icon for t in self.registry},
             always_show=self.settings.taskbar_always_show,
             floating=taskbar_floats(qapp.platformName()),  # docked on native Wayland
+            history_for=self.run_histories.for_job,
+            stalled_for=self.stalls.silence,
         )
         self.taskbar.avoid_window(self.window)
         if not self.taskbar.floating:
@@ -158,7 +169,11 @@ class JobdeckApp(QObject):
             notify_after_s=self.settings.notify_after_s,
             notifications_enabled=self.settings.notifications,
             animate=self.settings.tray_animate,
+            stalled_for=self.stalls.silence,
         )
+        self.stalls.stallsChanged.connect(self.taskbar.update_rows)
+        self.stalls.stallsChanged.connect(self.tray.update)
+        self.stalls.jobStalled.connect(self.tray.notify_stalled)
         # Desktop integration: notifications through the desktop's server (the tray balloon
         # only as the last resort), progress on the dock icon, staying awake while jobs run.
         self.notifier = Notifier(fallback=self._balloon, bus=session_bus)
@@ -354,7 +369,9 @@ class JobdeckApp(QObject):
         self.sleep_inhibitor.close()
         self.launcher.close()
         self.notifier.close()
+        self.stalls.close()
         self.signals.close()
+        self.run_histories.close()
         self.tracker.close()
         self.settings.sync()
         # Destroy the Qt objects here, on the GUI thread, when the loop next runs. Left to

@@ -32,6 +32,7 @@ class AppSettings:
         "tray/animate": True,
         "sleep/inhibit": "long",
         "sleep/inhibit_after_min": 10,
+        "jobs/stall_after_min": 10,
         "api/listen_port": 0,
     }
 
@@ -176,6 +177,16 @@ class AppSettings:
     @sleep_inhibit_after_min.setter
     def sleep_inhibit_after_min(self, value: int) -> None:
         self.qsettings.setValue("sleep/inhibit_after_min", int(value))
+
+    @property
+    def stall_after_min(self) -> int:
+        """Minutes without progress or output after which a running job is stalled (a job
+        type's own ``stall_after`` wins)."""
+        return self._int("jobs/stall_after_min", 1, 7 * 24 * 60)
+
+    @stall_after_min.setter
+    def stall_after_min(self, value: int) -> None:
+        self.qsettings.setValue("jobs/stall_after_min", int(value))
 
     # -- the local API (see jobdeck.api) --------------------------------------------------------
 

@@ -66,7 +66,7 @@ def progress(current: float, total: float, message: str | None = None) -> Parsed
         # wget
         (
             "ubuntu.iso          45%[========>            ]  45.00M  10.0MB/s    eta 5s",
-            progress(45, 100),
+            progress(45, 100, "10.0MB/s, 5s left"),  # read by progress_parsers.wget_bar
         ),
         ("45%[=====>    ]", progress(45, 100)),
         (

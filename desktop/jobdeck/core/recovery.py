@@ -12,7 +12,8 @@
    running.
 3. **Retention** — finished jobs older than the retention period are deleted with their log
    lines and log files, except those an unfinished job depends on, and never more than
-   could have aged in real time since the last run (:func:`retention_cutoff`).
+   could have aged in real time since the last run (:func:`retention_cutoff`); their
+   numbers stay in the roll-up tables first (:func:`~jobdeck.core.rollup.roll_up`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .clock import BootReference
 from .job import Job, JobError, JobStatus, Progress, evolve
 from .job_rows import JOB_ROWS
 from .registry import JobRegistry, JobType, reattachable, retry_allowed
+from .rollup import key_of, roll_up
 from .store import Store
 from .validation import MAX_DURATION, MAX_TIMESTAMP
 
@@ -146,6 +148,7 @@ def recover(
         log.info("recovered job %s as %s", job.id, recovered.status.value)
     if cutoff is not None:
         out.log_files = store.expired_log_files(conn, cutoff)
+        roll_up(conn, store.expired_ids(conn, cutoff), key_of(registry))  # numbers stay
         removed = store.delete_expired(conn, cutoff)
         if removed:
             log.info("deleted %d finished jobs that ended before %s", removed, cutoff)

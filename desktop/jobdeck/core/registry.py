@@ -78,6 +78,11 @@ class JobType:
     (a process job type, whose ``func`` returns the :class:`ProcessSpec` to run; see
     :meth:`process_spec`). ``retryable``: a failed attempt goes back to the queue while the
     job has attempts left (``max_attempts``); the only source of that decision.
+    ``key_params``: the params that say *which* work a job does (a command's ``argv``, not
+    its environment); with the type's name they make the job's key, under which past runs
+    are compared (:func:`~jobdeck.core.job_key.job_key`). None: all params.
+    ``stall_after``: seconds without progress or output after which a running job of this
+    type is shown as stalled (None: the app's setting, see :mod:`.stall`).
     """
 
     name: str
@@ -88,6 +93,8 @@ class JobType:
     retryable: bool
     func: Callable[..., Any]
     kind: JobKind = JobKind.CALLABLE
+    key_params: tuple[str, ...] | None = None
+    stall_after: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:
@@ -115,6 +122,7 @@ class JobType:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        key_params: tuple[str, ...] | None = None,
     ) -> JobType:
         """A job type whose schema comes from ``func``'s signature (see :mod:`.params`).
 
@@ -131,6 +139,7 @@ class JobType:
             retryable=retryable,
             func=func,
             kind=_kind(name, kind),
+            key_params=key_params,
         )
 
     @property
@@ -263,6 +272,7 @@ class JobRegistry:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        key_params: tuple[str, ...] | None = None,
     ) -> JobType:
         """Register ``func`` as job type ``name`` and return the new :class:`JobType`."""
         if name in self._types:
@@ -275,6 +285,7 @@ class JobRegistry:
             icon=icon,
             retryable=retryable,
             kind=kind,
+            key_params=key_params,
         )
         self.add(job_type)
         return job_type

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import peewee as pw
 
 from .job import JobError, JobStatus, Progress
+from .rollup import ROLLUP_MIGRATION
 from .validation import MAX_TEXT, storable_text, storable_traceback
 
 __all__ = [
@@ -106,6 +107,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN last_seen_ts REAL",
         "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     ),
+    # issue 12's roll-up of the jobs retention deletes (number 7 once 5 and 6 are merged;
+    # idempotent, so it may follow whatever comes before it)
+    ROLLUP_MIGRATION,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

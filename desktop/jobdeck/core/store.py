@@ -322,6 +322,10 @@ class Store(StoreOpening):
         """(id, log path) of the jobs :meth:`delete_expired` deletes that have a log file."""
         return list(conn.execute(f"SELECT id, log_path {_EXPIRED} AND log_path IS NOT NULL", (ts,)))
 
+    def expired_ids(self, conn: sqlite3.Connection, ts: float) -> list[str]:
+        """The ids :meth:`delete_expired` would delete (for the roll-up before it)."""
+        return [row[0] for row in conn.execute(f"SELECT id {_EXPIRED}", (ts,))]
+
     def delete_expired(self, conn: sqlite3.Connection, ts: float) -> int:
         """Delete finished jobs that ended before ``ts`` and that no pending or running job
         depends on: what retention deletes (their log lines go by cascade)."""
@@ -422,6 +426,23 @@ class Store(StoreOpening):
         query = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where)
         sql, params = self._sql_of(query)
         return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
+
+    def recent_successes(
+        self, type_name: str, limit: int, conn: sqlite3.Connection | None = None
+    ) -> list[tuple[str, float]]:
+        """``(params JSON, duration in seconds)`` of the last ``limit`` completed jobs of a
+        type, newest first (the (type, id) index, walked backwards)."""
+        rows = (
+            (self.conn if conn is None else conn)
+            .execute(
+                "SELECT params, completed_ts - started_ts FROM jobs "
+                "WHERE type = ? AND status = 'completed' AND started_ts IS NOT NULL "
+                "AND completed_ts IS NOT NULL ORDER BY id DESC LIMIT ?",
+                (type_name, limit),
+            )
+            .fetchall()
+        )
+        return [(str(params), float(duration)) for params, duration in rows]
 
     def logs(
         self, job_id: str, limit: int, conn: sqlite3.Connection | None = None

@@ -105,6 +105,17 @@ class TrackerReads:
         where = JobFilter.of(status, type, search)
         return int(self._read(lambda conn: self.store.count_jobs(where, conn=conn)))
 
+    def recent_successes(self, type_name: str, limit: int = 500) -> list[tuple[str, float]]:
+        """``(params JSON, seconds)`` of the last ``limit`` completed jobs of ``type_name``,
+        newest first: what :class:`~jobdeck.core.run_history.RunHistories` learns from."""
+        self._readable()
+        limit = check_int("limit", limit, 0)
+        type_name = check_text("type_name", type_name)
+        rows: list[tuple[str, float]] = self._read(
+            lambda conn: self.store.recent_successes(type_name, limit, conn)
+        )
+        return rows
+
     def logs(self, job_id: str, limit: int = 200) -> list[LogEntry]:
         """The last ``limit`` log lines of a job, oldest first (lines not yet stored
         included)."""

@@ -207,4 +207,5 @@ COMMAND: JobType = _CommandType(
     retryable=True,  # only when the job asks for max_attempts > 1
     func=_run_command,
     kind=JobKind.PROCESS,
+    key_params=("argv", "cwd", "shell"),  # the same program on the same input
 )

@@ -26,6 +26,11 @@ Recognised lines, in the order they are tried (the first that matches wins):
   ``45%[=====>    ]``: current=percent, total=100.
 * **a count** -- ``12/100``, ``[12/100]``, ``[  3/ 10]``, ``(12 of 100)``, ``[12 of 100]``.
 
+Before these, the parsers of more programs (:mod:`.progress_parsers`: OSC 9;4, curl, wget,
+pv, dd, ffmpeg) are tried; given a program's
+:class:`~jobdeck.runtime.progress_parsers.ProgramOutput`, what its command line says too
+(``pv -n``, dd's input size, ffmpeg's duration). The splitter keeps OSC 9;4 sequences.
+
 Only tqdm lines (the bar's description) and rsync lines carry a ``message``; everything
 else gives None.
 
@@ -44,6 +49,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+
+from .progress_parsers import LINE_PARSERS, OSC_PROGRESS, ProgramOutput, Reading
 
 __all__ = ["OutputSplitter", "ParsedProgress", "parse_progress_line"]
 
@@ -232,13 +239,36 @@ def _parse_fraction(line: str) -> ParsedProgress | None:
     return None
 
 
-def parse_progress_line(line: str) -> ParsedProgress | None:
+def _more_programs(line: str, program: ProgramOutput | None) -> ParsedProgress | None:
+    """The parsers of :mod:`.progress_parsers` (the registration point for more formats)."""
+    reading: Reading | None = None
+    if program is not None:
+        reading = program.read(line)
+    else:
+        for parser in LINE_PARSERS:
+            reading = parser(line)
+            if reading is not None:
+                break
+    if reading is None:
+        return None
+    current, total, message = reading
+    if total == 0:
+        return ParsedProgress(current, 0.0, message) if math.isfinite(current) else None
+    return _counted(current, total, message)
+
+
+def parse_progress_line(line: str, program: ProgramOutput | None = None) -> ParsedProgress | None:
     """Read progress from one line of output, or return None if the line reports none.
 
-    See the module docstring for the recognised forms. Never raises on any text.
+    ``program``: what the program's command line and earlier lines said (see
+    :class:`~jobdeck.runtime.progress_parsers.ProgramOutput`). See the module docstring for
+    the recognised forms. Never raises on any text.
     """
     if len(line) > _MAX_PARSE_CHARS:
         line = line[:_MAX_PARSE_CHARS]
+    more = _more_programs(line, program)
+    if more is not None:
+        return more
     has_percent = "%" in line
     if has_percent and "|" in line:
         parsed = _parse_tqdm_bar(line)
@@ -282,9 +312,16 @@ _ANSI = re.compile(
 )
 
 
+def _keep_progress_escape(m: re.Match[str]) -> str:
+    """Drop an escape sequence, except an OSC 9;4 progress report (parsed later)."""
+    return m[0] if OSC_PROGRESS.fullmatch(m[0]) else ""
+
+
 def _strip_ansi(text: str) -> str:
     if "\x1b" not in text and "\x9b" not in text:
         return text
+    if "\x1b]9;4;" in text:
+        return _ANSI.sub(_keep_progress_escape, text)
     return _ANSI.sub("", text)
 
 

@@ -43,6 +43,7 @@ from .log_tail import last_lines
 from .output_progress import parse_progress_line
 from .process_launch import prepare_command
 from .program_watcher import ProgramEnd, ProgramWatcher
+from .progress_parsers import ProgramOutput
 from .protocol import (
     ENV_TOKEN,
     CompletedMsg,
@@ -102,6 +103,8 @@ class Program:
         self.logged_lines = 0
         #: Bytes of output the reader jumped over (only the latest lines were read).
         self.skipped_bytes = 0
+        #: what the program's command line says about its output (pv -n, dd's input size)
+        self.output = ProgramOutput()
 
 
 class ProcessJobs:
@@ -243,6 +246,7 @@ class ProcessJobs:
             )
         prepared.env[ENV_JOB_DATA] = json.dumps(command.data)
         run = Program(job_id, ctx, reattached=False)
+        run.output = ProgramOutput(command.argv, shell=command.shell, cwd=command.cwd)
         with self._lock:
             self._runs[job_id] = run
         try:
@@ -327,9 +331,9 @@ class ProcessJobs:
             ctx.update_progress(ctx.current, None, lines[-1][:MAX_MESSAGE_CHARS])
 
     @staticmethod
-    def _show_line(ctx: JobContext, line: str) -> bool:
+    def _show_line(ctx: JobContext, line: str, program: ProgramOutput | None = None) -> bool:
         """Show one output line as the job's progress or message; True if it was progress."""
-        parsed = parse_progress_line(line)
+        parsed = parse_progress_line(line, program)
         if parsed is not None:
             ctx.update_progress(parsed.current, parsed.total, parsed.message)
             return True
@@ -366,7 +370,7 @@ class ProcessJobs:
     def _on_line(self, run: Program, line: str) -> None:
         """Watcher thread: one output line: progress, message, log."""
         ctx = run.ctx
-        if self._show_line(ctx, line):
+        if self._show_line(ctx, line, run.output):
             return
         if run.logged_lines < MAX_LOGGED_LINES:
             ctx.log(line)

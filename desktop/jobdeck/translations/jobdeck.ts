@@ -19,6 +19,30 @@
         <source>{days}d {hours}h</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>~{seconds} s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>~{minutes} min</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>~{hours} h</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{seconds} s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{minutes} min</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{hours} h {minutes} min</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 <context>
     <name>HistoryModel</name>
@@ -314,7 +338,31 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>slower than usual</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>longer than usual</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{duration}, usually</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>re-estimating…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>{duration} left</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Usually takes {duration} (%n earlier run(s))</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no progress for {duration}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -1023,6 +1071,10 @@ Started {started}</source>
     </message>
     <message>
         <source>Done: {title}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stalled: {title}</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -17,10 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.eta import EtaEstimate, EtaState, LearnedEta, RunHistory
 from ..core.job import Job, JobStatus
 from ..i18n import translate
 from . import icons
 from .elided_label import ElidedLabel
+from .eta_text import eta_text, stalled_text, usual_tooltip
 from .formatting import error_summary, format_duration, format_percent, status_text
 from .progress_bar import JobProgressBar
 from .rate import RateEstimator
@@ -29,6 +31,12 @@ __all__ = ["OUTCOME_COLORS", "ConfirmCancel", "JobRow", "ask_to_cancel", "outcom
 
 #: ``confirm(parent, job) -> bool``: may ``job`` be cancelled? (asked before a key cancels)
 ConfirmCancel = Callable[[QWidget, Job], bool]
+#: ``history_for(job)``: the recent runs of the job's key, or None (a cached look-up, no SQL).
+HistoryFor = Callable[[Job], RunHistory | None]
+#: ``stalled_for(job_id)``: seconds a stalled job has been silent, None when it is not stalled.
+StalledFor = Callable[[str], float | None]
+#: The badge's colour: a warning, readable on light and dark backgrounds.
+BADGE_COLOR = QColor("#c77700")
 
 ICON_SIZE = 24
 
@@ -82,9 +90,11 @@ class JobRow(QWidget):
 
     Signals (GUI thread): ``cancelRequested(job_id)`` when the cancel button is clicked, or
     Delete is pressed on the focused row and ``confirm_cancel`` agrees; ``activated(job_id)``
-    when the row itself is clicked or Enter is pressed on it. The ETA comes from the rate
-    seen over the last few snapshots; ``spinner`` (shared between rows) animates the icon of
-    a running job whose total is unknown.
+    when the row itself is clicked or Enter is pressed on it. The ETA is learned from the
+    earlier runs of the job's key when ``history_for`` knows them (:mod:`jobdeck.core.eta`:
+    "~4 min, usually" before the first progress, "re-estimating", "longer than usual"), else
+    it comes from the rate seen over the last few snapshots; ``spinner`` (shared between
+    rows) animates the icon of a running job whose total is unknown.
 
     Accessibility: the row takes the keyboard focus (Tab moves from row to row); its
     accessible name is the job's title and its description what the row shows; the cancel
@@ -101,8 +111,14 @@ class JobRow(QWidget):
         type_icon: str | None = None,
         parent: QWidget | None = None,
         confirm_cancel: ConfirmCancel | None = None,
+        history_for: HistoryFor | None = None,
+        stalled_for: StalledFor | None = None,
     ) -> None:
         super().__init__(parent)
+        self._history_for = history_for
+        self._stalled_for = stalled_for
+        self._learned: LearnedEta | None = None
+        self._estimate: EtaEstimate | None = None
         self._spinner = spinner if spinner is not None else icons.Spinner(self)
         self._type_icon = type_icon
         self.confirm_cancel: ConfirmCancel = confirm_cancel or ask_to_cancel
@@ -128,11 +144,16 @@ class JobRow(QWidget):
         self.time_label = QLabel(self)
         self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.time_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        # "slower than usual", "no progress for 12 min": hidden while there is nothing to say
+        self.badge_label = QLabel(self)
+        self.badge_label.setObjectName("jobBadge")
+        self.badge_label.hide()
         self.message_label = ElidedLabel("", self)
         small = self.message_label.font()
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.9))
         self.message_label.setFont(small)
         self.time_label.setFont(small)
+        self.badge_label.setFont(small)
         self.progress_bar = JobProgressBar(self._spinner, self)
         self.progress_bar.setFixedHeight(6)
         self.cancel_button = QToolButton(self)
@@ -157,7 +178,12 @@ class JobRow(QWidget):
         middle = QVBoxLayout()
         middle.setSpacing(3)
         middle.addLayout(top)
-        middle.addWidget(self.message_label)
+        # the message, and the warning badge at its right (the title keeps the top line)
+        second = QHBoxLayout()
+        second.setSpacing(8)
+        second.addWidget(self.message_label, 1)
+        second.addWidget(self.badge_label, 0)
+        middle.addLayout(second)
         middle.addWidget(self.progress_bar)
         outer = QHBoxLayout(self)
         outer.setContentsMargins(6, 5, 2, 5)
@@ -192,6 +218,7 @@ class JobRow(QWidget):
         previous = self._job
         if previous is None or previous.id != job.id or previous.started_ts != job.started_ts:
             self._rate.clear()  # another job, or the same one started again (a retry)
+            self._learned = None
         if job.status is JobStatus.RUNNING and job.progress.total:
             self._rate.add(now, job.progress.current)
         self._job = job
@@ -204,11 +231,27 @@ class JobRow(QWidget):
         if self._job is not None:
             self._update_texts(now)
 
+    def learned_estimate(self, now: float) -> EtaEstimate | None:
+        """The ETA learned from the earlier runs of the job's key as of ``now``; None when
+        the job is not running or its key has no earlier successful run (yet)."""
+        job = self._job
+        if job is None or job.status is not JobStatus.RUNNING or job.started_ts is None:
+            return None
+        if self._learned is None:
+            history = self._history_for(job) if self._history_for is not None else None
+            if history is None:
+                return None
+            self._learned = LearnedEta(history)
+        progress = job.progress
+        fraction = progress.current / progress.total if progress.total > 0 else None
+        return self._learned.update(max(0.0, now - job.started_ts), fraction)
+
     # --- rendering -------------------------------------------------------------------------
 
     def _update_texts(self, now: float) -> None:
         job = self._job
         assert job is not None
+        self._estimate = None
         self.title_label.set_full_text(job.title or job.type)
         color_role = QPalette.ColorRole.WindowText
         outcome_color = OUTCOME_COLORS.get(job.status)
@@ -228,8 +271,11 @@ class JobRow(QWidget):
             if job.progress.percent is not None:
                 parts.append(format_percent(job.progress.percent))
             parts.append(format_duration(job.elapsed(now)))
-            eta = self.eta_seconds(now)
-            if eta is not None:
+            estimate = self._estimate = self.learned_estimate(now)
+            eta = None if estimate is not None else self.eta_seconds(now)
+            if estimate is not None:
+                parts.append(eta_text(estimate))
+            elif eta is not None:
                 parts.append(
                     translate("JobRow", "{duration} left").format(duration=format_duration(eta))
                 )
@@ -247,11 +293,16 @@ class JobRow(QWidget):
         tip = [job.title, state]
         if message:
             tip.append(message)
+        badge = self._update_badge(job, now)
+        if badge:
+            tip.append(badge)
+        if self._estimate is not None and self._learned is not None and not job.finished:
+            tip.append(usual_tooltip(self._estimate, self._learned.history.runs))
         if job.error and job.error.message and error_summary(job.error) not in message:
             tip.append(error_summary(job.error))
         self.setToolTip("\n".join(tip))
         title = job.title or job.type
-        description = ", ".join(p for p in (state, message) if p)
+        description = ", ".join(p for p in (state, badge, message) if p)
         if self.accessibleName() != title:
             self.setAccessibleName(title)
         if self.accessibleDescription() != description:
@@ -263,6 +314,27 @@ class JobRow(QWidget):
         can_cancel = job.status.active and not job.cancel_requested
         self.cancel_button.setVisible(not job.finished)
         self.cancel_button.setEnabled(can_cancel)
+
+    def _update_badge(self, job: Job, now: float) -> str:
+        """Show (and return) the row's warning: stalled first, else slower than usual."""
+        text = ""
+        if job.status is JobStatus.RUNNING:
+            silence = self._stalled_for(job.id) if self._stalled_for is not None else None
+            if silence is not None:
+                text = stalled_text(silence)
+            elif (
+                self._estimate is not None
+                and self._estimate.slower_than_usual
+                and self._estimate.state is not EtaState.LONGER_THAN_USUAL  # the ETA says it
+            ):
+                text = translate("JobRow", "slower than usual")
+        if text != self.badge_label.text():
+            self.badge_label.setText(text)
+            palette = self.badge_label.palette()
+            palette.setColor(QPalette.ColorRole.WindowText, BADGE_COLOR)
+            self.badge_label.setPalette(palette)
+        self.badge_label.setVisible(bool(text))
+        return text
 
     def _update_progress(self) -> None:
         job = self._job

@@ -34,7 +34,7 @@ from ..runtime.feed import JobEvents
 from . import icons
 from .elided_label import ElidedLabel
 from .formatting import format_percent
-from .job_row import ConfirmCancel, JobRow, ask_to_cancel
+from .job_row import ConfirmCancel, HistoryFor, JobRow, StalledFor, ask_to_cancel
 from .placement import Corner
 from .settings_store import SettingsStore
 from .taskbar_placement import SCREEN_MARGIN, PlacedPanel
@@ -96,6 +96,11 @@ class Taskbar(PlacedPanel):
     whenever the user has it on (hiding its QDockWidget otherwise), and keeps no distance
     from any window.
 
+    ``history_for(job)`` gives a job's earlier runs for the rows' learned ETAs (see
+    :class:`~jobdeck.core.run_history.RunHistories`); None: ETAs from the live rate only.
+    ``stalled_for(job_id)`` says how long a stalled job has been silent (rows show "no
+    progress for 12 min"); call :meth:`update_rows` when that changes.
+
     Keyboard: rows take the focus (Tab and the arrow keys move between them), Enter opens
     a row's job, Delete cancels it after ``confirm_cancel(row, job)`` agrees (a message box
     by default). :meth:`focus_rows` brings the keyboard to the panel.
@@ -121,6 +126,8 @@ class Taskbar(PlacedPanel):
         *,
         floating: bool = True,
         confirm_cancel: ConfirmCancel | None = None,
+        history_for: HistoryFor | None = None,
+        stalled_for: StalledFor | None = None,
     ) -> None:
         if max_rows < 1:
             raise ValueError(f"Taskbar max_rows must be at least 1, got {max_rows}")
@@ -138,6 +145,8 @@ class Taskbar(PlacedPanel):
         self.keep_finished_ms = keep_finished_ms
         self._always_show = always_show
         self.confirm_cancel: ConfirmCancel = confirm_cancel or ask_to_cancel
+        self._history_for = history_for
+        self._stalled_for = stalled_for
         self._enabled = False  # the app (or a test) turns it on with set_enabled / show
         self._type_icons = dict(type_icons or {})
         self._jobs: dict[str, Job] = {}
@@ -383,6 +392,10 @@ class Taskbar(PlacedPanel):
         if self._jobs.pop(job_id, None) is not None:
             self._mark_dirty()
 
+    def update_rows(self) -> None:
+        """Show the rows again soon (something they show besides the jobs changed)."""
+        self._mark_dirty()
+
     def _mark_dirty(self) -> None:
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
@@ -416,6 +429,8 @@ class Taskbar(PlacedPanel):
                     self._type_icons.get(job.type),
                     self.rows_box,
                     confirm_cancel=self._confirm_cancel,
+                    history_for=self._history_for,
+                    stalled_for=self._stalled_for,
                 )
                 row.cancelRequested.connect(self._cancel)
                 row.activated.connect(self.jobActivated)

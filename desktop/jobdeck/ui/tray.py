@@ -16,6 +16,7 @@ from ..core.job_source import JobSource
 from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
+from .eta_text import stalled_text
 from .formatting import error_summary, format_duration, format_percent
 
 __all__ = ["TrayController", "overall_percent"]
@@ -99,8 +100,10 @@ class TrayController(QObject):
         finish_batch_ms: int = FINISH_BATCH_MS,
         animate: bool = True,
         parent: QObject | None = None,
+        stalled_for: Callable[[str], float | None] | None = None,
     ) -> None:
         super().__init__(parent)
+        self._stalled_for = stalled_for
         if notify_after_s < 0:
             raise ValueError(f"notify_after_s must be >= 0, got {notify_after_s}")
         self._tracker = tracker
@@ -329,6 +332,9 @@ class TrayController(QObject):
             pct = job.progress.percent
             title = job.title if len(job.title) <= 48 else job.title[:47] + "\u2026"
             state = format_percent(pct) if pct is not None else translate("TrayController", "busy")
+            silence = self._stalled_for(job.id) if self._stalled_for is not None else None
+            if silence is not None:
+                state = f"{state}, {stalled_text(silence)}"
             lines.append(f"\u2022 {title} \u2014 {state}")
         if len(running) > TOOLTIP_MAX_JOBS:
             more = len(running) - TOOLTIP_MAX_JOBS
@@ -426,6 +432,15 @@ class TrayController(QObject):
             )
         title = translate("TrayController", "Done: {title}").format(title=job.title)
         self._notify(job.id, title, body, QSystemTrayIcon.MessageIcon.Information)
+
+    def notify_stalled(self, job_id: str, seconds: float) -> None:
+        """Say once that a job stalled ("no progress for 12 min"), if notifications are on."""
+        self.update()
+        job = self._active.get(job_id)
+        if job is None or not self.notifications_enabled:
+            return
+        title = translate("TrayController", "Stalled: {title}").format(title=job.title)
+        self._notify(job_id, title, stalled_text(seconds), QSystemTrayIcon.MessageIcon.Warning)
 
     def tell(self, title: str, body: str) -> None:
         """A one-off notice that is about no job (e.g. "still running in the tray")."""
