@@ -466,13 +466,14 @@ class ProgramWatcher:
         pidfd = _open_pidfd(pid, start_time)
         alive = pidfd is not None or process_start_time(pid) == start_time
         next_sample = next_look = 0.0
+        wait = POLL_INTERVAL
         poller = select.poll()
         poller.register(self._wake_read, select.POLLIN)
         if pidfd is not None:
             poller.register(pidfd, select.POLLIN)
         try:
             while alive:
-                ready = {fd for fd, _ in poller.poll(POLL_INTERVAL * 1000)}
+                ready = {fd for fd, _ in poller.poll(wait * 1000)}
                 if self._detached:
                     return False
                 now = time.monotonic()
@@ -482,6 +483,9 @@ class ProgramWatcher:
                 if time.monotonic() >= next_sample:
                     next_sample = time.monotonic() + SAMPLE_INTERVAL
                     self._sample()
+                # A chatty program's watcher sleeps until its next look (its end still
+                # wakes it at once): fewer wake-ups competing with the GUI thread.
+                wait = max(POLL_INTERVAL, min(next_look, next_sample) - time.monotonic())
                 if pidfd is not None:
                     alive = pidfd not in ready
                 else:

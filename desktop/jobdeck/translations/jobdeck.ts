@@ -219,6 +219,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Output</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Details</source>
         <translation type="unfinished"></translation>
     </message>
@@ -717,6 +721,29 @@ Started {started}</source>
     </message>
     <message>
         <source>Retry</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>OutputView</name>
+    <message>
+        <source>Program output</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This job has no output file.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No output yet: {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The output file is gone: {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The program printed nothing.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
