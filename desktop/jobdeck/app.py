@@ -38,6 +38,7 @@ from jobdeck.api.paths import ApiPaths
 from jobdeck.api.server import ApiOptions, ApiServer, Listen
 from jobdeck.core import JobStatus, JobTracker, StoreLocked
 from jobdeck.core.registry import JobRegistry
+from jobdeck.core.retention import CleanupResult
 from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
 from jobdeck.platform.launcher_entry import LauncherProgress
@@ -47,6 +48,7 @@ from jobdeck.runtime.runner import Runner
 from jobdeck.runtime.signals import JobSignals
 from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchInterval
 from jobdeck.settings import AppSettings
+from jobdeck.ui.first_paint import AfterFirstPaint
 from jobdeck.ui.icons import icon
 from jobdeck.ui.main_window import MainWindow
 from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
@@ -99,8 +101,17 @@ class _CloseToTray(QObject):
         return False
 
 
+#: Start-up work that waits for the first paint starts after this even when none comes.
+FIRST_PAINT_FALLBACK_MS = 3000
+#: ... and this long after the start when the app starts hidden in the tray.
+HIDDEN_START_DELAY_MS = 1000
+
+
 class JobdeckApp(QObject):
     """Jobdeck's desktop application: builds the object graph and runs until quit.
+
+    Emits ``cleanupFinished(CleanupResult)`` (queued to the GUI thread) when retention's
+    clean-up, started once the first window is painted, is over.
 
     ``confirm_quit(running, processes)`` decides, when ``running`` jobs (``processes`` of
     them external programs) are still running at quit, what to do: a :class:`QuitChoice`;
@@ -109,6 +120,8 @@ class JobdeckApp(QObject):
     dock progress go (the user's session bus by default; None: no D-Bus, tray balloons).
     ``api`` says where to serve the local API (:mod:`jobdeck.api`); None: not at all.
     """
+
+    cleanupFinished = Signal(object)
 
     def __init__(
         self,
@@ -123,6 +136,7 @@ class JobdeckApp(QObject):
         api: ApiOptions | None = None,
     ) -> None:
         super().__init__()
+        self.cleanupFinished.connect(self._cleaned_up)
         self.qapp = qapp
         self._on_quit = on_quit or qapp.quit
         self.settings = settings or AppSettings()
@@ -203,6 +217,27 @@ class JobdeckApp(QObject):
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
         self.tray.set_taskbar_visible(self.taskbar.is_enabled_by_user())
+        # What the first window does not need waits until it is on screen.
+        fallback = FIRST_PAINT_FALLBACK_MS if show_window else HIDDEN_START_DELAY_MS
+        self._after_first_paint = AfterFirstPaint(self.window, self._settle_in, fallback)
+
+    def _settle_in(self) -> None:
+        """Start-up work that waits for the first window: cleaning up expired jobs (on a
+        thread of its own, in batches; ``cleanupFinished`` says when it is done)."""
+        if self.tracker.closed:
+            return
+        self.tracker.start_cleanup(self.cleanupFinished.emit)
+
+    def _cleaned_up(self, result: CleanupResult) -> None:
+        """The clean-up is over (GUI thread): drop history rows of jobs it deleted."""
+        if not result.jobs or self.tracker.closed:
+            return
+        model = self.window.model
+        if any(
+            (job := model.job_at(row)).completed_ts is not None and job.completed_ts < result.cutoff
+            for row in range(model.loaded_count())
+        ):
+            model.refresh()
 
     def show_window(self) -> None:
         self.window.show()
@@ -486,6 +521,7 @@ def open_runtime(
         registry=registry,
         retention=settings.retention,
         yield_gil_every=GUI_YIELD_EVERY,
+        clean_up_at_open=False,  # later, on a thread: see JobdeckApp.start
     )
     return tracker, Runner(tracker, max_workers=settings.concurrency)
 
@@ -569,6 +605,7 @@ class JobdeckService(QObject):
         self.runner.start()
         if self.api is not None:
             self.api.start()
+        self.tracker.start_cleanup()
 
     def install_signal_handlers(self) -> None:
         self._signal_notifier = quit_on_signals(self, self.quit)

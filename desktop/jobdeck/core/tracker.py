@@ -54,8 +54,9 @@ from .job_input import (
 )
 from .job_memory import JobMemory
 from .progress_pump import JobLogs, ProgressPump
-from .recovery import LAST_RUN_KEY, delete_log_files, last_run_record, recover, retention_cutoff
+from .recovery import LAST_RUN_KEY, last_run_record, recover, retention_cutoff
 from .registry import JobRegistry, reattachable
+from .retention import BeforeDelete, CleanupResult, CleanupThread, ExpiredJobsCleanup
 from .store import Store, StoreError, StoreReadOnly, StoreWriteError, default_db_path
 from .store_errors import describe_sqlite_error
 from .tracker_reads import TrackerReads
@@ -94,6 +95,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
         yield_gil_every: float | None = None,
+        clean_up_at_open: bool = True,
     ) -> None:
         if registry is not None and not isinstance(registry, JobRegistry):
             raise TypeError(f"registry must be a JobRegistry, got {type(registry).__name__}")
@@ -124,9 +126,14 @@ class JobTracker(TrackerTransitions, TrackerReads):
         self._logs = logs.lines
         #: Jobs recovery kept running for the runtime to re-attach, until it takes them.
         self._to_reattach: list[str] = []
+        #: Finished jobs that ended before this have expired (None: none to delete).
+        self._expired_before: float | None = None
+        self._cleanup: CleanupThread | None = None
         if not store.read_only:
             self._recover()
             self._commits.group = None  # recovery is committed; nothing to undo
+            if clean_up_at_open:
+                self.clean_up_expired()
 
     @property
     def flush_interval(self) -> float:
@@ -150,6 +157,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
         yield_gil_every: float | None = None,
+        clean_up_at_open: bool = True,
     ) -> JobTracker:
         """Open (creating, migrating and recovering as needed) the store at ``path``.
 
@@ -167,6 +175,10 @@ class JobTracker(TrackerTransitions, TrackerReads):
         tight loop on a thread give up the interpreter lock at least this often, so a GUI
         thread gets its turn sooner (see :mod:`jobdeck.runtime.tuning`). An app's choice
         for its whole process; the library never makes it for the app.
+
+        ``clean_up_at_open`` (default True): delete the jobs past ``retention`` before this
+        returns (in batches: see :mod:`.retention`). An app that wants its window first
+        passes False and calls :meth:`start_cleanup` once it shows.
         """
         store = Store(default_db_path() if path is None else path, read_only=read_only)
         try:
@@ -178,6 +190,7 @@ class JobTracker(TrackerTransitions, TrackerReads):
                 flush_interval=flush_interval,
                 event_interval=event_interval,
                 yield_gil_every=yield_gil_every,
+                clean_up_at_open=clean_up_at_open,
             )
         except BaseException:
             store.close()
@@ -190,6 +203,8 @@ class JobTracker(TrackerTransitions, TrackerReads):
         store that cannot be written any more is closed all the same (what could not be
         saved is logged), so closing never fails for ever.
         """
+        if self._cleanup is not None:
+            self._cleanup.stop()  # between two batches: what it deleted stays deleted
         with self._lock:
             if self._closed:
                 return
@@ -230,7 +245,8 @@ class JobTracker(TrackerTransitions, TrackerReads):
 
     def _recover(self) -> None:
         """Fail unusable rows, fail or re-queue jobs left running by a previous process
-        (unless they can be re-attached), apply retention (see :mod:`.recovery`)."""
+        (unless they can be re-attached), work out what retention deletes (see
+        :mod:`.recovery`; :meth:`clean_up_expired` deletes it)."""
         now = self.now()
         reference = boot_reference(self.now)
         try:
@@ -240,18 +256,68 @@ class JobTracker(TrackerTransitions, TrackerReads):
                 if self.retention is not None:
                     last_run = self.store.get_meta(conn, LAST_RUN_KEY)
                     cutoff, trusted = retention_cutoff(last_run, now, reference, self.retention)
-                found = recover(self.store, conn, now, registry=self._registry, cutoff=cutoff)
+                found = recover(self.store, conn, now, registry=self._registry)
                 self.store.set_meta(conn, LAST_RUN_KEY, last_run_record(trusted, reference))
         except sqlite3.Error as exc:
             raise StoreWriteError(
                 describe_sqlite_error(self.store.path, exc, "recover the jobs in")
             ) from exc
-        delete_log_files(found.log_files)
+        self._expired_before = cutoff
         for job in found.pending:
             self._memory.active[job.id] = job
         for job in found.kept_running:
             self._track_running(job, log_lines=None)
             self._to_reattach.append(job.id)
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def clean_up_expired(
+        self, *, before_delete: BeforeDelete | None = None
+    ) -> CleanupResult | None:
+        """Delete the finished jobs past the retention period found at open, with their log
+        lines and files, in batches (see :mod:`.retention`), here and now; what was done, or
+        None when nothing was due. ``before_delete(conn, ids)`` runs in each batch's
+        transaction before its jobs are deleted. Raises StoreWriteError when the store
+        refuses a batch."""
+        cutoff = self._expired_before
+        if cutoff is None or self._closed:
+            return None
+        result = ExpiredJobsCleanup(self._commits, cutoff, before_delete=before_delete).run()
+        if not result.stopped:
+            self._expired_before = None
+        return result
+
+    def start_cleanup(
+        self,
+        on_done: Callable[[CleanupResult], None] | None = None,
+        *,
+        before_delete: BeforeDelete | None = None,
+        batch_jobs: int | None = None,
+    ) -> bool:
+        """Start :meth:`clean_up_expired` on a thread of its own (batches leave the tracker
+        free in between; :meth:`close` stops it between two batches). ``on_done(result)`` is
+        called on that thread when it ends. False when nothing is due or it already runs."""
+        cutoff = self._expired_before
+        if cutoff is None or self._closed or self._cleanup is not None:
+            return False
+
+        def done(result: CleanupResult) -> None:
+            if not result.stopped and result.cutoff == self._expired_before:
+                self._expired_before = None
+            if on_done is not None:
+                on_done(result)
+
+        cleanup = ExpiredJobsCleanup(
+            self._commits, cutoff, before_delete=before_delete, batch_jobs=batch_jobs
+        )
+        self._cleanup = CleanupThread(cleanup, done)
+        self._cleanup.start()
+        return True
+
+    @property
+    def cleanup_running(self) -> bool:
+        """True while :meth:`start_cleanup`'s thread deletes expired jobs."""
+        return self._cleanup is not None and self._cleanup.is_alive()
 
     # -- subscribing and the store's state ------------------------------------------------------
 
