@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import (
     QCoreApplication,
@@ -34,8 +34,8 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from jobdeck.api.launch import show_running_app, wait_and_show_running_app
+from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
-from jobdeck.api.server import ApiOptions, ApiServer, Listen
 from jobdeck.core import JobStatus, JobTracker, StoreLocked
 from jobdeck.core.registry import JobRegistry
 from jobdeck.core.retention import CleanupResult
@@ -56,6 +56,9 @@ from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.tray import TrayController
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
+
+if TYPE_CHECKING:
+    from jobdeck.api.server import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -200,19 +203,21 @@ class JobdeckApp(QObject):
         self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
         self.window.focusTaskbarRequested.connect(self.taskbar.focus_rows)
         self._signal_notifier: QSocketNotifier | None = None
-        self.api = make_api(self, db_path, api, self.window)
+        self._db_path = db_path
+        self._api_options = api
+        #: The local API server, once started (see :meth:`start`).
+        self.api: ApiServer | None = None
 
     # -- lifetime -------------------------------------------------------------------------------
 
     def start(self, *, show_window: bool = True) -> None:
+        """Run: jobs, the window (unless ``show_window`` is False: the tray only), and once
+        it is painted what it does not need (:meth:`_settle_in`); started hidden, the API
+        at once (a second launch may be waiting for it)."""
         self._switch_interval.apply()
         self.runner.start()
-        if self.api is not None:
-            try:
-                self.api.start()
-            except OSError as exc:  # e.g. an unsafe runtime directory: run without it
-                log.warning("the local API is off: %s", exc)
-                self.api = None
+        if not show_window:
+            self._start_api()
         if show_window:
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
@@ -222,11 +227,25 @@ class JobdeckApp(QObject):
         self._after_first_paint = AfterFirstPaint(self.window, self._settle_in, fallback)
 
     def _settle_in(self) -> None:
-        """Start-up work that waits for the first window: cleaning up expired jobs (on a
-        thread of its own, in batches; ``cleanupFinished`` says when it is done)."""
+        """Start-up work that waits for the first window: the local API (aiohttp), and
+        cleaning up expired jobs (on a thread of its own, in batches; ``cleanupFinished``
+        says when it is done)."""
         if self.tracker.closed:
             return
+        self._start_api()
         self.tracker.start_cleanup(self.cleanupFinished.emit)
+
+    def _start_api(self) -> None:
+        if self.api is not None or self._api_options is None:
+            return
+        api = make_api(self, self._db_path, self._api_options, self.window)
+        try:
+            if api is not None:
+                api.start()
+        except OSError as exc:  # e.g. an unsafe runtime directory: run without it
+            log.warning("the local API is off: %s", exc)
+            return
+        self.api = api
 
     def _cleaned_up(self, result: CleanupResult) -> None:
         """The clean-up is over (GUI thread): drop history rows of jobs it deleted."""
@@ -562,6 +581,8 @@ def make_api(
     """The local API server of ``owner`` (started by its ``start``), or None."""
     if options is None:
         return None
+    from jobdeck.api.server import ApiServer  # aiohttp: only once it is needed
+
     requests = _WindowRequests(owner, window) if isinstance(owner, JobdeckApp) and window else None
     return ApiServer(
         owner.tracker,

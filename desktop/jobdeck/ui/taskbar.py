@@ -6,6 +6,7 @@ import contextlib
 import itertools
 from collections.abc import Iterable
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
@@ -418,6 +419,8 @@ class Taskbar(QWidget):
         """The screen area the panel keeps inside."""
         if self._area_override is not None:
             return QRect(self._area_override)
+        if self._screen is not None and not shiboken6.isValid(self._screen):
+            self._screen = None  # that screen is gone (unplugged, or a test's screens)
         screen = self._screen or self.screen() or QGuiApplication.primaryScreen()
         return screen.availableGeometry() if screen is not None else QRect(FALLBACK_AREA)
 
