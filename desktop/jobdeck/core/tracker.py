@@ -278,11 +278,14 @@ class JobTracker(TrackerTransitions, TrackerReads):
         lines and files, in batches (see :mod:`.retention`), here and now; what was done, or
         None when nothing was due. ``before_delete(conn, ids)`` runs in each batch's
         transaction before its jobs are deleted. Raises StoreWriteError when the store
-        refuses a batch."""
+        refuses a batch. None too while :meth:`start_cleanup`'s thread does it."""
         cutoff = self._expired_before
-        if cutoff is None or self._closed:
+        if cutoff is None or self._closed or self.cleanup_running:
             return None
-        result = ExpiredJobsCleanup(self._commits, cutoff, before_delete=before_delete).run()
+        cleanup = ExpiredJobsCleanup(
+            self._commits, cutoff, before_delete=before_delete, pause_s=0.0
+        )  # no pause: the caller waits for it all
+        result = cleanup.run()
         if not result.stopped:
             self._expired_before = None
         return result
