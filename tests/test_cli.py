@@ -250,3 +250,15 @@ def test_a_board_url_lists_its_jobs_and_a_bad_one_names_the_host(
     assert main(["--db", bad, "--no-start", "list"]) == 1
     err = capsys.readouterr().err
     assert "127.0.0.1, port 1" in err and "topsecret" not in err
+
+
+def test_peewee_keeps_its_postgresql_support_for_a_board(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobdeck.cli.sqlite_only import names_a_board
+
+    monkeypatch.delenv("JOBDECK_DB", raising=False)
+    assert names_a_board("postgresql://me@db.example/jobs")
+    assert names_a_board("Postgres://me@db.example/jobs")
+    assert not names_a_board("/home/me/jobs.db") and not names_a_board(None)
+    assert not names_a_board("postgresql-notes.db")
+    monkeypatch.setenv("JOBDECK_DB", "postgresql://me@db.example/jobs")
+    assert names_a_board(None)

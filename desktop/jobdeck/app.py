@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import (
     QCoreApplication,
@@ -34,11 +34,12 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from jobdeck.api.launch import show_running_app, wait_and_show_running_app
+from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
-from jobdeck.api.server import ApiOptions, ApiServer, Listen
 from jobdeck.core import JobStatus, JobTracker, StoreLocked
 from jobdeck.core.board_url import BoardUrl, is_board_url
 from jobdeck.core.registry import JobRegistry
+from jobdeck.core.retention import CleanupResult
 from jobdeck.core.run_history import RunHistories
 from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
@@ -50,6 +51,7 @@ from jobdeck.runtime.signals import JobSignals
 from jobdeck.runtime.stall_monitor import StallMonitor
 from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchInterval
 from jobdeck.settings import AppSettings
+from jobdeck.ui.first_paint import AfterFirstPaint
 from jobdeck.ui.icons import icon
 from jobdeck.ui.main_window import MainWindow
 from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
@@ -57,6 +59,9 @@ from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.tray import TrayController
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
+
+if TYPE_CHECKING:
+    from jobdeck.api.server import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +107,17 @@ class _CloseToTray(QObject):
         return False
 
 
+#: Start-up work that waits for the first paint starts after this even when none comes.
+FIRST_PAINT_FALLBACK_MS = 3000
+#: ... and this long after the start when the app starts hidden in the tray.
+HIDDEN_START_DELAY_MS = 1000
+
+
 class JobdeckApp(QObject):
     """Jobdeck's desktop application: builds the object graph and runs until quit.
+
+    Emits ``cleanupFinished(CleanupResult)`` (queued to the GUI thread) when retention's
+    clean-up, started once the first window is painted, is over.
 
     ``confirm_quit(running, processes)`` decides, when ``running`` jobs (``processes`` of
     them external programs) are still running at quit, what to do: a :class:`QuitChoice`;
@@ -112,6 +126,8 @@ class JobdeckApp(QObject):
     dock progress go (the user's session bus by default; None: no D-Bus, tray balloons).
     ``api`` says where to serve the local API (:mod:`jobdeck.api`); None: not at all.
     """
+
+    cleanupFinished = Signal(object)
 
     def __init__(
         self,
@@ -126,6 +142,7 @@ class JobdeckApp(QObject):
         api: ApiOptions | None = None,
     ) -> None:
         super().__init__()
+        self.cleanupFinished.connect(self._cleaned_up)
         self.qapp = qapp
         self._on_quit = on_quit or qapp.quit
         self.settings = settings or AppSettings()
@@ -202,23 +219,60 @@ class JobdeckApp(QObject):
         self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
         self.window.focusTaskbarRequested.connect(self.taskbar.focus_rows)
         self._signal_notifier: QSocketNotifier | None = None
-        self.api = make_api(self, db_path, api, self.window)
+        self._db_path = db_path
+        self._api_options = api
+        #: The local API server, once started (see :meth:`start`).
+        self.api: ApiServer | None = None
 
     # -- lifetime -------------------------------------------------------------------------------
 
     def start(self, *, show_window: bool = True) -> None:
+        """Run: jobs, the window (unless ``show_window`` is False: the tray only), and once
+        it is painted what it does not need (:meth:`_settle_in`); started hidden, the API
+        at once (a second launch may be waiting for it)."""
         self._switch_interval.apply()
         self.runner.start()
-        if self.api is not None:
-            try:
-                self.api.start()
-            except OSError as exc:  # e.g. an unsafe runtime directory: run without it
-                log.warning("the local API is off: %s", exc)
-                self.api = None
+        if not show_window:
+            self._start_api()
         if show_window:
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
         self.tray.set_taskbar_visible(self.taskbar.is_enabled_by_user())
+        # What the first window does not need waits until it is on screen.
+        fallback = FIRST_PAINT_FALLBACK_MS if show_window else HIDDEN_START_DELAY_MS
+        self._after_first_paint = AfterFirstPaint(self.window, self._settle_in, fallback)
+
+    def _settle_in(self) -> None:
+        """Start-up work that waits for the first window: the local API (aiohttp), and
+        cleaning up expired jobs (on a thread of its own, in batches; ``cleanupFinished``
+        says when it is done)."""
+        if self.tracker.closed:
+            return
+        self._start_api()
+        self.tracker.start_cleanup(self.cleanupFinished.emit)
+
+    def _start_api(self) -> None:
+        if self.api is not None or self._api_options is None:
+            return
+        api = make_api(self, self._db_path, self._api_options, self.window)
+        try:
+            if api is not None:
+                api.start()
+        except OSError as exc:  # e.g. an unsafe runtime directory: run without it
+            log.warning("the local API is off: %s", exc)
+            return
+        self.api = api
+
+    def _cleaned_up(self, result: CleanupResult) -> None:
+        """The clean-up is over (GUI thread): drop history rows of jobs it deleted."""
+        if not result.jobs or self.tracker.closed:
+            return
+        model = self.window.model
+        if any(
+            (job := model.job_at(row)).completed_ts is not None and job.completed_ts < result.cutoff
+            for row in range(model.loaded_count())
+        ):
+            model.refresh()
 
     def show_window(self) -> None:
         self.window.show()
@@ -514,6 +568,7 @@ def open_runtime(
         registry=registry,
         retention=settings.retention,
         yield_gil_every=GUI_YIELD_EVERY,
+        clean_up_at_open=False,  # later, on a thread: see JobdeckApp.start
     )
     return tracker, Runner(tracker, max_workers=settings.concurrency)
 
@@ -554,6 +609,8 @@ def make_api(
     """The local API server of ``owner`` (started by its ``start``), or None."""
     if options is None:
         return None
+    from jobdeck.api.server import ApiServer  # aiohttp: only once it is needed
+
     requests = _WindowRequests(owner, window) if isinstance(owner, JobdeckApp) and window else None
     return ApiServer(
         owner.tracker,
@@ -597,6 +654,7 @@ class JobdeckService(QObject):
         self.runner.start()
         if self.api is not None:
             self.api.start()
+        self.tracker.start_cleanup()
 
     def install_signal_handlers(self) -> None:
         self._signal_notifier = quit_on_signals(self, self.quit)

@@ -102,10 +102,11 @@ def test_a_missing_fallback_is_created_private_and_used(
     finally:
         os.umask(old)
     fallback = place / "tmp" / f"runtime-{os.getuid()}"
+    # The channel is served from the first time it is needed (here: asked for).
+    assert r.channel_path is not None and fallback in r.channel_path.parents
     info = os.lstat(fallback)
     assert stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o700
     assert info.st_uid == os.getuid()
-    assert r.channel_path is not None and fallback in r.channel_path.parents
     assert run_reporting_job(qtbot, tracker, tmp_path).result == {"via": "channel"}
 
 

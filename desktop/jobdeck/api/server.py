@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from .auth import LOCAL_NAMES, TcpGuard, guard_middleware
 from .context import CONTEXT, ApiContext
 from .errors import MAX_BODY, error_middleware
 from .hub import EventHub
+from .options import ApiOptions, Listen
 from .paths import ApiPaths
 from .routes import add_routes, app_info
 from .sse import StreamOptions, Streams
@@ -49,24 +48,6 @@ __all__ = ["ApiOptions", "ApiServer", "Listen"]
 log = logging.getLogger(__name__)
 
 STATIC = "static"
-
-
-@dataclass(frozen=True)
-class Listen:
-    """A TCP listener: ``port`` (0: any free one) on ``host`` — 127.0.0.1 unless the user
-    explicitly asks for another address (then other machines can reach it too)."""
-
-    port: int
-    host: str = "127.0.0.1"
-
-    @property
-    def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
 
 
 class ApiServer:
@@ -295,13 +276,3 @@ _PAGE_HEADERS = {
     # Only the app's own files and connections: no inline script, no other site.
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
-
-
-@dataclass(frozen=True)
-class ApiOptions:
-    """How the app serves its API: where (``paths``), whether on TCP too (``listen``), and
-    the event stream's timing."""
-
-    paths: ApiPaths
-    listen: Listen | None = None
-    stream: StreamOptions | None = None

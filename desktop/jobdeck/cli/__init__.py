@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CliError
 from .parser import build_parser
+from .sqlite_only import import_peewee_for_sqlite
 
 __all__ = ["main"]
 
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gui(args: object) -> int:
+    import_peewee_for_sqlite(getattr(args, "db", None))  # before anything imports the store
     from jobdeck.core import StoreError
 
     try:

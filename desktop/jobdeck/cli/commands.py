@@ -16,6 +16,7 @@ from jobdeck.api.jsonify import job_to_json, log_to_json
 from .connect import api_failure, app_paths, connect, read_only_store
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from .render import job_line, job_page, print_json
+from .sqlite_only import import_peewee_for_sqlite
 
 __all__ = [
     "cmd_board",
@@ -59,6 +60,7 @@ def exit_status(job: dict[str, Any]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import_peewee_for_sqlite(args.db)
     from jobdeck.app import run_service
     from jobdeck.core import StoreError
 

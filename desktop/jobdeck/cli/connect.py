@@ -13,6 +13,7 @@ from jobdeck.api.client import ApiClient, ApiError, AppUnreachable
 from jobdeck.api.paths import ApiPaths
 
 from .errors import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from .sqlite_only import import_peewee_for_sqlite
 
 if TYPE_CHECKING:
     from jobdeck.core import JobTracker
@@ -61,6 +62,7 @@ def connect(args: argparse.Namespace, *, start: bool) -> ApiClient | None:
 @contextlib.contextmanager
 def read_only_store(args: argparse.Namespace) -> Iterator[JobTracker]:
     """The store opened read-only (the app does not run); CliError 1 when it cannot be."""
+    import_peewee_for_sqlite(args.db)
     from jobdeck.core import JobTracker, StoreError
 
     try:

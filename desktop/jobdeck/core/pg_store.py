@@ -408,14 +408,11 @@ class PgStore(Store):
             rows.sort(key=lambda row: row[JOB_ROWS.index["id"]])
         return rows
 
-    def expired_log_files(self, conn: sqlite3.Connection, ts: float) -> list[tuple[str, str]]:
-        rows = conn.execute(
-            f"SELECT id, log_path {_EXPIRED} AND log_path IS NOT NULL", (ts,)
-        ).fetchall()
-        return [(r[0], r[1]) for r in rows]
-
-    def delete_expired(self, conn: sqlite3.Connection, ts: float) -> int:
-        return int(conn.execute(f"DELETE {_EXPIRED}", (ts,)).rowcount)
+    def expired_batch(
+        self, conn: sqlite3.Connection, ts: float, limit: int
+    ) -> list[tuple[str, str | None]]:
+        sql = f"SELECT id, log_path {_EXPIRED} ORDER BY completed_ts LIMIT ?"
+        return [(r[0], r[1]) for r in conn.execute(sql, (ts, limit)).fetchall()]
 
     def _sql_of(self, query: Any) -> tuple[str, list[Any]]:
         """Searches are case-insensitive, as SQLite's ``LIKE`` is (PostgreSQL's ``ILIKE``)."""

@@ -10,29 +10,26 @@
    or failed as interrupted, with its progress in words (``at 6/60``, ``at 10%``) and its
    last sign of life as its end, so its duration does not count the time Jobdeck was not
    running.
-3. **Retention** — finished jobs older than the retention period are deleted with their log
-   lines and log files, except those an unfinished job depends on, and never more than
-   could have aged in real time since the last run (:func:`retention_cutoff`); their
+3. **Retention** — finished jobs older than the retention period expire, except those an
+   unfinished job depends on, and never more than could have aged in real time since the
+   last run (:func:`retention_cutoff`). Deleting them, with their log lines and files, is
+   :mod:`.retention`'s part (batched, at open or on a thread of its own later); their
    numbers stay in the roll-up tables first (:func:`~jobdeck.core.rollup.roll_up`).
 """
 
 from __future__ import annotations
 
-import glob
 import logging
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from .clock import BootReference
 from .job import Job, JobError, JobStatus, Progress, evolve
 from .job_rows import JOB_ROWS
 from .registry import JobRegistry, JobType, reattachable, retry_allowed
-from .rollup import key_of, roll_up
 from .store import Store
 from .validation import MAX_DURATION, MAX_TIMESTAMP
 
@@ -42,7 +39,6 @@ __all__ = [
     "INTERRUPTED",
     "LAST_RUN_KEY",
     "Recovered",
-    "delete_log_files",
     "format_progress",
     "last_run_record",
     "recover",
@@ -62,12 +58,10 @@ _COL = JOB_ROWS.index
 
 @dataclass
 class Recovered:
-    """What recovery found: jobs kept running for the runtime, pending jobs, and log files
-    to delete once the changes are committed."""
+    """What recovery found: jobs kept running for the runtime, and pending jobs."""
 
     kept_running: list[Job] = field(default_factory=list)
     pending: list[Job] = field(default_factory=list)
-    log_files: list[tuple[str, str]] = field(default_factory=list)
 
 
 def format_progress(progress: Progress) -> str:
@@ -117,9 +111,8 @@ def recover(
     now: float,
     *,
     registry: JobRegistry | None,
-    cutoff: float | None,
 ) -> Recovered:
-    """Apply steps 1-3 (see the module) inside the caller's transaction on ``conn``."""
+    """Apply steps 1-2 (see the module) inside the caller's transaction on ``conn``."""
     out = Recovered()
     for row in store.raw_rows_with_status(JobStatus.PENDING, JobStatus.RUNNING):
         job_id = row[_COL["id"]]
@@ -146,12 +139,6 @@ def recover(
         if recovered.status is JobStatus.PENDING:
             out.pending.append(recovered)
         log.info("recovered job %s as %s", job.id, recovered.status.value)
-    if cutoff is not None:
-        out.log_files = store.expired_log_files(conn, cutoff)
-        roll_up(conn, store.expired_ids(conn, cutoff), key_of(registry))  # numbers stay
-        removed = store.delete_expired(conn, cutoff)
-        if removed:
-            log.info("deleted %d finished jobs that ended before %s", removed, cutoff)
     return out
 
 
@@ -237,28 +224,3 @@ def last_run_record(trusted_now: float, reference: BootReference | None) -> dict
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def delete_log_files(files: list[tuple[str, str]]) -> None:
-    """Delete the log files of deleted jobs (and rotated parts ``<file>.*``).
-
-    Only files named after their job (the runtime names them ``<job id>.log``) are deleted,
-    so a damaged or crafted row cannot make retention delete anything else."""
-    for job_id, path in files:
-        target = Path(path)
-        if not target.name.startswith(job_id):
-            log.warning("not deleting %s: it is not named after job %s", target, job_id)
-            continue
-        candidates = [target]
-        try:
-            pattern = f"{glob.escape(target.name)}.*"
-            candidates += [p for p in target.parent.glob(pattern) if p.is_file()]
-        except OSError:
-            pass
-        for candidate in candidates:
-            try:
-                os.unlink(candidate)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                log.warning("could not delete the log file %s: %s", candidate, exc)

@@ -92,10 +92,14 @@ _UPDATE_PROGRESS = (
     f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _PROGRESS)}, {_LAST_SEEN} = ? "
     f"WHERE id = ? AND {_STATUS} = 'running'"
 )
+#: SQLite's default limit on bound parameters is 32766 (999 before 3.32): stay well under.
+_MAX_SQL_PARAMS = 900
 _INSERT_LOG = "INSERT INTO job_logs (job_id, ts, level, message) VALUES (?, ?, ?, ?)"
 #: Finished jobs past retention that no unfinished job depends on.
+#: ``+status``: walk the ``completed_ts`` index oldest first (the status index would make
+#: SQLite read and sort every finished job for each batch).
 _EXPIRED = (
-    "FROM jobs WHERE completed_ts < ? AND status IN ('completed', 'failed', 'cancelled') "
+    "FROM jobs WHERE completed_ts < ? AND +status IN ('completed', 'failed', 'cancelled') "
     "AND id NOT IN (SELECT d.value FROM jobs AS p, json_each(p.depends_on) AS d "
     "WHERE p.status IN ('pending', 'running') AND p.depends_on != '[]')"
 )
@@ -318,18 +322,30 @@ class Store(StoreOpening):
         row = conn.execute("SELECT COUNT(*) FROM job_logs WHERE job_id = ?", (job_id,)).fetchone()
         return int(row[0])
 
-    def expired_log_files(self, conn: sqlite3.Connection, ts: float) -> list[tuple[str, str]]:
-        """(id, log path) of the jobs :meth:`delete_expired` deletes that have a log file."""
-        return list(conn.execute(f"SELECT id, log_path {_EXPIRED} AND log_path IS NOT NULL", (ts,)))
+    def expired_batch(
+        self, conn: sqlite3.Connection, ts: float, limit: int
+    ) -> list[tuple[str, str | None]]:
+        """(id, log path) of at most ``limit`` jobs that retention deletes: finished before
+        ``ts`` and needed by no pending or running job; the oldest first (one walk of the
+        ``completed_ts`` index)."""
+        sql = f"SELECT id, log_path {_EXPIRED} ORDER BY completed_ts LIMIT ?"
+        return list(conn.execute(sql, (ts, limit)))
 
-    def expired_ids(self, conn: sqlite3.Connection, ts: float) -> list[str]:
-        """The ids :meth:`delete_expired` would delete (for the roll-up before it)."""
-        return [row[0] for row in conn.execute(f"SELECT id {_EXPIRED}", (ts,))]
+    def delete_jobs(self, conn: sqlite3.Connection, job_ids: list[str]) -> int:
+        """Delete these jobs (their log lines go by cascade); how many were deleted."""
+        deleted = 0
+        for start in range(0, len(job_ids), _MAX_SQL_PARAMS):
+            chunk = job_ids[start : start + _MAX_SQL_PARAMS]
+            marks = ", ".join("?" * len(chunk))
+            deleted += conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk).rowcount
+        return deleted
 
-    def delete_expired(self, conn: sqlite3.Connection, ts: float) -> int:
-        """Delete finished jobs that ended before ``ts`` and that no pending or running job
-        depends on: what retention deletes (their log lines go by cascade)."""
-        return conn.execute(f"DELETE {_EXPIRED}", (ts,)).rowcount
+    # -- space ----------------------------------------------------------------------------------
+
+    def pragma_int(self, name: str, conn: sqlite3.Connection | None = None) -> int:
+        """The integer value of ``PRAGMA name`` (e.g. ``freelist_count``, ``auto_vacuum``)."""
+        row = (self.conn if conn is None else conn).execute(f"PRAGMA {name}").fetchone()
+        return int(row[0])
 
     def get_meta(self, conn: sqlite3.Connection, key: str) -> Any:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -58,6 +58,8 @@ __all__ = ["QUICK_CHECK_MAX_BYTES", "StoreOpening"]
 #: a 1M-job store takes seconds: :meth:`StoreOpening.verify` runs it on demand, e.g. in the
 #: background).
 QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024
+#: The WAL is cut back to this size whenever a checkpoint resets it.
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
 _PROBE_ROWS = 200
 
 
@@ -211,8 +213,13 @@ class StoreOpening:
             self._configure_writer()
 
     def _configure_writer(self) -> None:
-        """WAL and ``synchronous=NORMAL``: the first writes, after the checks passed."""
+        """WAL and ``synchronous=NORMAL``: the first writes, after the checks passed. A new
+        file gets incremental auto-vacuum first (it cannot be turned on later without a
+        VACUUM), so retention can give space back (:mod:`.retention`); a bounded WAL."""
         conn = self.conn
+        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         if not self.memory:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":  # pragma: no cover - exotic file systems

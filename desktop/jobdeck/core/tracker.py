@@ -55,8 +55,10 @@ from .job_input import (
 )
 from .job_memory import JobMemory
 from .progress_pump import JobLogs, ProgressPump
-from .recovery import LAST_RUN_KEY, delete_log_files, last_run_record, recover, retention_cutoff
+from .recovery import LAST_RUN_KEY, last_run_record, recover, retention_cutoff
 from .registry import JobRegistry, reattachable
+from .retention import BeforeDelete, CleanupResult, CleanupThread, ExpiredJobsCleanup
+from .rollup import key_of, roll_up
 from .store import Store, StoreError, StoreReadOnly, StoreWriteError, default_db_path
 from .store_errors import describe_sqlite_error
 from .tracker_board import TrackerBoard
@@ -99,6 +101,7 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         flush_interval: float = 1.0,
         event_interval: float = 1 / 30,
         yield_gil_every: float | None = None,
+        clean_up_at_open: bool = True,
     ) -> None:
         if registry is not None and not isinstance(registry, JobRegistry):
             raise TypeError(f"registry must be a JobRegistry, got {type(registry).__name__}")
@@ -132,9 +135,14 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         self._elsewhere: dict[str, Job] = {}
         #: On a shared board: the link that brings other instances' changes (else None).
         self.board_link: BoardLink | None = None
+        #: Finished jobs that ended before this have expired (None: none to delete).
+        self._expired_before: float | None = None
+        self._cleanup: CleanupThread | None = None
         if not store.read_only:
             self._recover()
             self._commits.group = None  # recovery is committed; nothing to undo
+            if clean_up_at_open:
+                self.clean_up_expired()
 
     @property
     def flush_interval(self) -> float:
@@ -160,6 +168,7 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         yield_gil_every: float | None = None,
         instance: str | None = None,
         lease: float | None = None,
+        clean_up_at_open: bool = True,
     ) -> JobTracker:
         """Open (creating, migrating and recovering as needed) the store at ``path``.
 
@@ -185,6 +194,9 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         lease lasts (default 30; see :mod:`.board_link`); a SQLite store ignores both. A URL that
         cannot be used, or a server that cannot be reached, raises
         :class:`~jobdeck.core.store_errors.StoreError` naming the host, never the password.
+        ``clean_up_at_open`` (default True): delete the jobs past ``retention`` before this
+        returns (in batches: see :mod:`.retention`). An app that wants its window first
+        passes False and calls :meth:`start_cleanup` once it shows.
         """
         where: str | os.PathLike[str] | None = path
         if where is None and is_board_url(os.environ.get("JOBDECK_DB")):
@@ -216,6 +228,7 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
                 flush_interval=flush_interval,
                 event_interval=event_interval,
                 yield_gil_every=yield_gil_every,
+                clean_up_at_open=clean_up_at_open,
             )
         except BaseException:
             store.close()
@@ -234,6 +247,8 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         store that cannot be written any more is closed all the same (what could not be
         saved is logged), so closing never fails for ever.
         """
+        if self._cleanup is not None:
+            self._cleanup.stop()  # between two batches: what it deleted stays deleted
         with self._lock:
             if self._closed:
                 return
@@ -276,7 +291,8 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
 
     def _recover(self) -> None:
         """Fail unusable rows, fail or re-queue jobs left running by a previous process
-        (unless they can be re-attached), apply retention (see :mod:`.recovery`)."""
+        (unless they can be re-attached), work out what retention deletes (see
+        :mod:`.recovery`; :meth:`clean_up_expired` deletes it)."""
         now = self.now()
         reference = boot_reference(self.now)
         try:
@@ -286,18 +302,87 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
                 if self.retention is not None:
                     last_run = self.store.get_meta(conn, LAST_RUN_KEY)
                     cutoff, trusted = retention_cutoff(last_run, now, reference, self.retention)
-                found = recover(self.store, conn, now, registry=self._registry, cutoff=cutoff)
+                found = recover(self.store, conn, now, registry=self._registry)
                 self.store.set_meta(conn, LAST_RUN_KEY, last_run_record(trusted, reference))
         except sqlite3.Error as exc:
             raise StoreWriteError(
                 describe_sqlite_error(self.store.location, exc, "recover the jobs in")
             ) from exc
-        delete_log_files(found.log_files)
+        self._expired_before = cutoff
         for job in found.pending:
             self._memory.active[job.id] = job
         for job in found.kept_running:
             self._track_running(job, log_lines=None)
             self._to_reattach.append(job.id)
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def clean_up_expired(
+        self, *, before_delete: BeforeDelete | None = None
+    ) -> CleanupResult | None:
+        """Delete the finished jobs past the retention period found at open, with their log
+        lines and files, in batches (see :mod:`.retention`), here and now; what was done, or
+        None when nothing was due. ``before_delete(conn, ids)`` runs in each batch's
+        transaction before its jobs are deleted. Raises StoreWriteError when the store
+        refuses a batch. None too while :meth:`start_cleanup`'s thread does it."""
+        cutoff = self._expired_before
+        if cutoff is None or self._closed or self.cleanup_running:
+            return None
+        cleanup = ExpiredJobsCleanup(
+            self._commits, cutoff, before_delete=self._rolled_up(before_delete), pause_s=0.0
+        )  # no pause: the caller waits for it all
+        result = cleanup.run()
+        if not result.stopped:
+            self._expired_before = None
+        return result
+
+    def start_cleanup(
+        self,
+        on_done: Callable[[CleanupResult], None] | None = None,
+        *,
+        before_delete: BeforeDelete | None = None,
+        batch_jobs: int | None = None,
+    ) -> bool:
+        """Start :meth:`clean_up_expired` on a thread of its own (batches leave the tracker
+        free in between; :meth:`close` stops it between two batches). ``on_done(result)`` is
+        called on that thread when it ends. False when nothing is due or it already runs."""
+        cutoff = self._expired_before
+        if cutoff is None or self._closed or self._cleanup is not None:
+            return False
+
+        def done(result: CleanupResult) -> None:
+            if not result.stopped and result.cutoff == self._expired_before:
+                self._expired_before = None
+            if on_done is not None:
+                on_done(result)
+
+        cleanup = ExpiredJobsCleanup(
+            self._commits,
+            cutoff,
+            before_delete=self._rolled_up(before_delete),
+            batch_jobs=batch_jobs,
+        )
+        self._cleanup = CleanupThread(cleanup, done)
+        self._cleanup.start()
+        return True
+
+    def _rolled_up(self, then: BeforeDelete | None) -> BeforeDelete:
+        """What runs before a batch of expired jobs is deleted: their numbers go into the
+        statistics roll-up (:func:`~jobdeck.core.rollup.roll_up`, keyed by this tracker's
+        job types), then ``then(conn, ids)``."""
+        key_fn = key_of(self._registry)
+
+        def before_delete(conn: sqlite3.Connection, ids: list[str]) -> None:
+            roll_up(conn, ids, key_fn)
+            if then is not None:
+                then(conn, ids)
+
+        return before_delete
+
+    @property
+    def cleanup_running(self) -> bool:
+        """True while :meth:`start_cleanup`'s thread deletes expired jobs."""
+        return self._cleanup is not None and self._cleanup.is_alive()
 
     # -- subscribing and the store's state ------------------------------------------------------
 

@@ -341,6 +341,15 @@ class HistoryModel(QAbstractTableModel):
             self.fetchMore()
         return self._index.get(job_id)
 
+    def set_ticking(self, ticking: bool) -> None:
+        """Tick running jobs' durations once a second, or not (its view is hidden: nothing
+        wakes up in the tray). Ticking again brings the durations up to date at once."""
+        if ticking and not self._clock.isActive():
+            self._tick_running_durations()
+            self._clock.start()
+        elif not ticking:
+            self._clock.stop()
+
     def refresh(self) -> None:
         """Drop everything loaded and start over (e.g. after the store was pruned)."""
         self._reload()

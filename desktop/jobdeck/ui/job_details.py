@@ -282,6 +282,7 @@ class JobDetails(QWidget):
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._refresh_times)
+        self._ticking = True
         if signals is not None:
             signals.jobsChanged.connect(self._on_jobs_changed)
             signals.logAppended.connect(self._on_log_appended)
@@ -488,7 +489,7 @@ class JobDetails(QWidget):
         self.open_log_button.setToolTip(
             job.log_path or translate("JobDetails", "This job has no log file")
         )
-        if job.status is JobStatus.RUNNING:
+        if job.status is JobStatus.RUNNING and self._ticking:
             self._clock.start()
         else:
             self._clock.stop()
@@ -507,6 +508,17 @@ class JobDetails(QWidget):
             return None  # the board cannot be reached now: asked again on the next update
         self._instance_of = (job.id, job.attempts, instance)
         return instance
+
+    def set_ticking(self, ticking: bool) -> None:
+        """Tick a running job's duration once a second, or not (the window is hidden:
+        nothing wakes up in the tray). Ticking again brings it up to date at once."""
+        self._ticking = ticking
+        job = self._job
+        if ticking and job is not None and job.status is JobStatus.RUNNING:
+            self._refresh_times()
+            self._clock.start()
+        elif not ticking:
+            self._clock.stop()
 
     def _paint_icons(self) -> None:
         self.cancel_button.setIcon(icons.icon("cancel", icons.foreground(self)))

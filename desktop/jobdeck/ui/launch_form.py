@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +30,7 @@ from .formatting import error_summary, type_text
 from .job_row import OUTCOME_COLORS
 from .param_fields import MISSING, ArgvField, FieldError, ParamField, make_field
 
-__all__ = ["LaunchForm"]
+__all__ = ["LaunchForm", "LaunchForms"]
 
 
 def _field_of(exc: ValueError, names: list[str]) -> str | None:
@@ -257,3 +259,58 @@ class LaunchForm(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._paint_icon()
+
+
+class LaunchForms(Mapping[str, LaunchForm]):
+    """The launch forms of several job types, pages of ``stack`` in the order added, each
+    built the first time it is shown (:meth:`show`) or looked up: a window opens without
+    building forms nobody looks at. ``on_queued(job_id)`` is called for every job a form
+    queues."""
+
+    def __init__(
+        self, stack: QStackedWidget, tracker: JobSource, on_queued: Callable[[str], object]
+    ) -> None:
+        self._stack = stack
+        self._tracker = tracker
+        self._on_queued = on_queued
+        self._types: list[JobType] = []
+        self._built: dict[str, LaunchForm] = {}
+
+    def add(self, job_type: JobType) -> None:
+        """A page for ``job_type`` (an empty one until its form is built)."""
+        self._types.append(job_type)
+        self._stack.addWidget(QWidget(self._stack))
+
+    def show(self, index: int) -> LaunchForm:
+        """Build (if needed) and show the form at ``index``."""
+        form = self[self._types[index].name]
+        self._stack.setCurrentIndex(index)
+        return form
+
+    def __getitem__(self, name: str) -> LaunchForm:
+        form = self._built.get(name)
+        if form is not None:
+            return form
+        index = next((i for i, t in enumerate(self._types) if t.name == name), None)
+        if index is None:
+            raise KeyError(name)
+        current = self._stack.currentIndex()
+        placeholder = self._stack.widget(index)
+        form = LaunchForm(self._types[index], self._tracker, self._stack)
+        form.jobQueued.connect(self._on_queued)
+        self._stack.insertWidget(index, form)
+        if placeholder is not None:
+            self._stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+        self._stack.setCurrentIndex(current)
+        self._built[name] = form
+        return form
+
+    def __contains__(self, name: object) -> bool:
+        return any(t.name == name for t in self._types)  # without building the form
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([t.name for t in self._types])
+
+    def __len__(self) -> int:
+        return len(self._types)

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -44,7 +44,7 @@ from . import icons
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
-from .launch_form import LaunchForm
+from .launch_form import LaunchForm, LaunchForms
 from .settings_store import SettingsStore
 
 __all__ = ["MainWindow"]
@@ -112,7 +112,8 @@ class MainWindow(QMainWindow):
         self.type_list.setWordWrap(True)
         self.type_list.setUniformItemSizes(False)
         self.forms = QStackedWidget(self)
-        self.launch_forms: dict[str, LaunchForm] = {}
+        #: Each job type's launch form, built when first shown or asked for.
+        self.launch_forms = LaunchForms(self.forms, tracker, self.show_job)
         for job_type in registry:
             item = QListWidgetItem(icons.icon(icons.type_icon_name(job_type.icon)), "")
             item.setText(type_text(job_type.title))
@@ -120,10 +121,7 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, job_type.name)
             item.setData(ICON_ROLE, icons.type_icon_name(job_type.icon))
             self.type_list.addItem(item)
-            form = LaunchForm(job_type, tracker, self)
-            form.jobQueued.connect(self.show_job)
-            self.launch_forms[job_type.name] = form
-            self.forms.addWidget(form)
+            self.launch_forms.add(job_type)
         self.type_description = QLabel(self)
         self.type_description.setWordWrap(True)
         self.type_list.currentRowChanged.connect(self._on_type_selected)
@@ -151,6 +149,7 @@ class MainWindow(QMainWindow):
 
         # history + filter bar
         self.model = HistoryModel(tracker, signals, parent=self)
+        self.model.set_ticking(False)  # while the window shows (see showEvent)
         self.status_filter = QComboBox(self)
         self.status_filter.setAccessibleName(translate("MainWindow", "Show jobs with status"))
         self.status_filter.setToolTip(translate("MainWindow", "Show jobs with this status"))
@@ -213,6 +212,7 @@ class MainWindow(QMainWindow):
 
         # details
         self.details = JobDetails(tracker, signals, self)
+        self.details.set_ticking(False)  # while the window shows (see showEvent)
         self.details.jobQueued.connect(self.show_job)
 
         # history above the details of the selected job, so the table keeps its width
@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
 
     def _on_type_selected(self, row: int) -> None:
         if row >= 0:
-            self.forms.setCurrentIndex(row)
+            self.launch_forms.show(row)
 
     def _on_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         job = current.data(JobRole) if current.isValid() else None
@@ -463,6 +463,17 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._paint_icons()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.model.set_ticking(True)
+        self.details.set_ticking(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Hidden (in the tray, or minimized): no timer wakes the app for the history."""
+        super().hideEvent(event)
+        self.model.set_ticking(False)
+        self.details.set_ticking(False)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._settings is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QMouseEvent, QScreen, QShowEvent
 from PySide6.QtWidgets import QApplication, QWidget
@@ -112,6 +113,8 @@ class PlacedPanel(QWidget):
         """The screen area the panel keeps inside."""
         if self._area_override is not None:
             return QRect(self._area_override)
+        if self._screen is not None and not shiboken6.isValid(self._screen):
+            self._screen = None  # that screen is gone (unplugged, or a test's screens)
         screen = self._screen or self.screen() or QGuiApplication.primaryScreen()
         return screen.availableGeometry() if screen is not None else QRect(FALLBACK_AREA)
 

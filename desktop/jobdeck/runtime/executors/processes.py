@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -28,15 +28,13 @@ from jobdeck.core.job import Job, JobError
 from jobdeck.core.registry import JobKind, JobType
 from jobdeck.core.tracker import JobTracker
 
-from ..channel import ChannelError
-from ..process_jobs import ProcessJobs, Program, default_channel_dir_for
-from ..process_launch import ProcessStartError
-from ..program_watcher import EndKind, ProgramEnd
-from ..protocol import CompletedMsg, FailedMsg
 from ..store_folder import StoreFolder
 from ..supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
-from ..supervisor_records import SupervisorRecords
 from .base import Executor, ExecutorHost, Outcome, Run
+
+if TYPE_CHECKING:  # the process machinery is imported when the first process job needs it
+    from ..process_jobs import ProcessJobs, Program
+    from ..program_watcher import ProgramEnd
 
 __all__ = ["FAILURE_TAIL_LINES", "ProcessExecutor", "failure_message", "max_log_bytes"]
 
@@ -94,6 +92,7 @@ class ProcessExecutor(Executor):
         self._cancel_delay = float(cancel_delay)
         self._max_log_bytes = max_log_bytes
         self._programs: ProcessJobs | None = None
+        self._closed = True  # until opened
         # One timer checks every program's heartbeats while any runs (GUI thread).
         self._liveness = QTimer(parent)
         self._liveness.setInterval(max(20, min(1000, int(self._heartbeat_timeout * 1000 / 4))))
@@ -120,8 +119,11 @@ class ProcessExecutor(Executor):
 
     @property
     def channel_path(self) -> Path | None:
-        """The progress channel's socket while it is served, else None."""
-        return None if self._programs is None else self._programs.channel_path
+        """The progress channel's socket while it is served (from the first time it is
+        asked for or a process job runs until :meth:`close`), else None."""
+        if self._programs is None and self._closed:
+            return None
+        return self._open_programs().channel_path
 
     def stale_jobs(self) -> dict[str, float]:
         """Process jobs silent on the channel for ``heartbeat_timeout`` or more: the
@@ -131,7 +133,21 @@ class ProcessExecutor(Executor):
         return self._programs.stale_jobs(self.clock())
 
     def open(self, tracker: JobTracker, clock: Clock, host: ExecutorHost | None = None) -> None:
+        """Ready to run process jobs. The process machinery (supervisors, the channel) is
+        imported and opened when the first job needs it (:meth:`_open_programs`): an app
+        whose first window needs none of it starts sooner."""
         super().open(tracker, clock, host)
+        self._closed = False
+
+    def _open_programs(self) -> ProcessJobs:
+        """The programs' keeper, opened (and the channel served) on first use."""
+        if self._programs is not None:
+            return self._programs
+        from ..channel import ChannelError
+        from ..process_jobs import ProcessJobs, default_channel_dir_for
+        from ..supervisor_records import SupervisorRecords
+
+        tracker, clock = self.tracker, self.clock
         store = tracker.store
         if self._records_dir_arg is not None:
             records = SupervisorRecords(self._records_dir_arg)
@@ -159,6 +175,7 @@ class ProcessExecutor(Executor):
             max_log_bytes=self._max_log_bytes,
         )
         self._programs.open()
+        return self._programs
 
     # -- running ------------------------------------------------------------------------------
 
@@ -166,8 +183,9 @@ class ProcessExecutor(Executor):
         return job_type.process_spec(job)
 
     def start(self, run: Run, prepared: Any) -> None:
-        programs = self._programs
-        assert programs is not None
+        from ..process_launch import ProcessStartError
+
+        programs = self._open_programs()
         # A retry appends to the log of the earlier attempts, wherever that is (an older
         # version's folder included), so the job keeps one whole log.
         earlier = run.job.log_path
@@ -202,8 +220,7 @@ class ProcessExecutor(Executor):
         ended meanwhile, or that its end is lost)."""
         if run.job_type is not None and not self.accepts(run.job_type):
             return False
-        programs = self._programs
-        assert programs is not None
+        programs = self._open_programs()
         program = programs.reattach(
             run.job, run.ctx, on_exit=lambda program, end: self._ended(run, program, end)
         )
@@ -241,6 +258,9 @@ class ProcessExecutor(Executor):
     def outcome(self, run: Run, program: Program, end: ProgramEnd) -> Outcome:
         """How the job ends, given how its program ended and what it said (call
         :meth:`~jobdeck.runtime.process_jobs.ProcessJobs.settle` first)."""
+        from ..program_watcher import EndKind
+        from ..protocol import CompletedMsg, FailedMsg
+
         ctx = run.ctx
         code = end.exit_code
         if end.leftovers:
@@ -290,8 +310,12 @@ class ProcessExecutor(Executor):
         self._stop(run, run.timeout_message)
 
     def _stop(self, run: Run, reason: str) -> None:
+        if self._programs is None:
+            return
+        from ..process_jobs import Program
+
         program = run.handle
-        if isinstance(program, Program) and self._programs is not None:
+        if isinstance(program, Program):
             self._programs.stop(program, reason)
 
     def check_liveness(self) -> None:
@@ -316,6 +340,7 @@ class ProcessExecutor(Executor):
 
     def close(self, deadline: float) -> bool:
         """Kill what still runs, stop serving the channel."""
+        self._closed = True
         self._liveness.stop()
         if self._programs is not None:
             for program in self._programs.programs():
