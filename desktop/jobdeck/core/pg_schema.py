@@ -66,6 +66,8 @@ _TYPES = (
     ),
     (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"),
     (re.compile(r"\bINTEGER\b", re.IGNORECASE), "BIGINT"),
+    # a SQLite storage choice (the primary key is the table); PostgreSQL has no such clause
+    (re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.IGNORECASE), ")"),
 )
 
 

@@ -33,8 +33,8 @@ __all__ = [
     "rolled_up",
 ]
 
-#: Schema migration of the roll-up tables (issue 12; migration number 7 in the merged
-#: sequence): idempotent, so its place in the sequence does not matter.
+#: Schema migration 5, the roll-up tables (idempotent; on a PostgreSQL board, translated by
+#: :mod:`.pg_schema` like the others).
 ROLLUP_MIGRATION: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS job_rollup (
         day INTEGER NOT NULL,

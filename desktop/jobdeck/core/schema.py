@@ -107,8 +107,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN last_seen_ts REAL",
         "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     ),
-    # issue 12's roll-up of the jobs retention deletes (number 7 once 5 and 6 are merged;
-    # idempotent, so it may follow whatever comes before it)
+    # 5: the statistics' roll-up of the jobs retention deletes (idempotent)
     ROLLUP_MIGRATION,
 )
 
