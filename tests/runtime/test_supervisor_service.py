@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
+from jobdeck.cli import main as cli_main
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_launch import PreparedCommand
 from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
+from jobdeck.runtime.supervisor_client import service_command, socket_path_for
 from jobdeck.runtime.supervisor_records import SupervisorRecords
 
 from .conftest import finished
 
+DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
 WAIT_MS = 30_000
 TIMEOUT = 30.0
 
@@ -151,3 +156,58 @@ def test_a_program_that_cannot_be_executed_gets_a_readable_error(tmp_path: Path)
             assert end.error == error
     finally:
         records.close()
+
+
+def test_the_hidden_jobdeck_sub_command_runs_the_service(tmp_path: Path) -> None:
+    """What a frozen bundle runs (``jobdeck _supervise --serve RECORDS SOCKET``) serves
+    programs like the service the interpreter runs from a source tree."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    records.directory.mkdir(mode=0o700)
+    socket_path = socket_path_for(records.directory)
+    with (tmp_path / "service.err").open("wb") as errors:  # the service keeps it open
+        started = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobdeck",
+                "_supervise",
+                "--serve",
+                str(records.directory),
+                str(socket_path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            timeout=TIMEOUT,
+            env={**os.environ, "PYTHONPATH": str(DESKTOP)},
+        )
+    assert started.returncode == 0 and started.stdout == b"ok\n"
+    try:
+        assert records.client.connect_if_running()
+        command = PreparedCommand(("/bin/sh", "-c", "echo served; exit 4"), None, dict(os.environ))
+        watcher = ProgramWatcher.spawn(records, "job", command, tmp_path / "job.log")
+        end = watcher.wait(TIMEOUT)
+        assert end is not None and end.kind is EndKind.EXITED and end.exit_code == 4
+        assert end.tail == ("served",)
+        service = records.client.service_pid
+        assert service is not None and psutil.Process(service).cmdline()[3] == "_supervise"
+    finally:
+        records.close()
+
+
+def test_a_frozen_app_runs_the_service_as_its_own_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/jobdeck/jobdeck")
+    assert service_command(tmp_path, tmp_path / "s.sock") == [
+        "/opt/jobdeck/jobdeck",
+        "_supervise",
+        "--serve",
+        str(tmp_path),
+        str(tmp_path / "s.sock"),
+    ]
+
+
+def test_the_hidden_sub_command_says_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["_supervise"]) == 2
+    assert "usage: jobdeck _supervise --serve RECORDS_DIR SOCKET" in capsys.readouterr().err
