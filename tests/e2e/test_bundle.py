@@ -3,7 +3,8 @@
 Builds ``packaging/jobdeck.spec`` (skipped only when PyInstaller is not installed), starts
 the bundle's ``jobdeck`` on a virtual X display, runs a command job and a "Run a Python
 script" job (through its API) to
-completion, and quits it with SIGTERM (status 0). Process jobs run under the store's
+completion and a command through the bundle's own ``jobdeck run --wait`` (its exit status
+comes back), and and quits it with SIGTERM (status 0). Process jobs run under the store's
 supervisor service, which the bundle starts as ``jobdeck _supervise``; the script runs on
 the ``python3`` found on ``PATH`` and imports ``jobdeck.worker`` from the bundle.
 """
@@ -119,6 +120,16 @@ def test_the_bundle_runs_a_command_and_a_python_script_and_quits_on_sigterm(
             done = _wait_for(client, str(queued["id"]))
             assert done["status"] == "completed", done
             assert done["exit_code"] == 0
+
+        # The bundle's own terminal command, as a user types it.
+        run = subprocess.run(
+            [str(bundle), "--db", str(db), "run", "--wait", "--", "/bin/sh", "-c", "exit 3"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+        assert run.returncode == 3, (run.stdout, run.stderr)  # the program's exit status
 
         status, out, err = stop(app, timeout=60)
         assert status == 0, (out, err)
