@@ -20,6 +20,7 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
+from jobdeck.runtime.supervisor_client import socket_path_for
 from tests.registries import with_command
 from tests.runtime.conftest import MARKER, _tagged_processes, event_loop_qt
 
@@ -79,7 +80,11 @@ def test_logs_records_and_the_channel_are_private_whatever_the_umask(
         store_dir = tmp_path / "jobs.db.d"
         log = store_dir / "logs" / f"{job.id}.log"
         record = store_dir / "supervised" / f"{job.id}.json"
-        assert secret in log.read_text() and secret in record.read_text()
+        # The service writes the record once the program has run a moment (RECORD_DELAY).
+        qtbot.waitUntil(record.exists, timeout=WAIT_MS)
+        assert secret in log.read_text()
+        # The record keeps the channel token, not the program's environment.
+        assert secret not in record.read_text() and '"token"' in record.read_text()
         assert mode(store_dir) == 0o700
         assert mode(store_dir / "logs") == 0o700
         assert mode(log) == 0o600
@@ -89,6 +94,9 @@ def test_logs_records_and_the_channel_are_private_whatever_the_umask(
         assert channel is not None
         assert mode(channel.parent) == 0o700
         assert mode(channel) == 0o600
+        service = socket_path_for(store_dir / "supervised")
+        assert mode(service.parent) == 0o700
+        assert mode(service) == 0o600
         gate.touch()
         qtbot.waitUntil(lambda: tracker.get_job(job.id).finished, timeout=WAIT_MS)  # type: ignore[union-attr]
         assert tracker.get_job(job.id).status is JobStatus.COMPLETED  # type: ignore[union-attr]

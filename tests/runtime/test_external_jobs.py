@@ -322,6 +322,8 @@ def test_another_jobs_token_is_refused_and_directories_are_private(
             timeout=WAIT_MS,
         )
     records = tmp_path / "jobs.db.d" / "supervised"  # the store's own folder
+    for job in (a, b):  # written once the program has run RECORD_DELAY
+        qtbot.waitUntil((records / f"{job.id}.json").exists, timeout=WAIT_MS)
     token_of = {
         j.id: json.loads((records / f"{j.id}.json").read_text())["extra"]["token"] for j in (a, b)
     }

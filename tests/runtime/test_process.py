@@ -96,6 +96,7 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     for handle in handles:
         finished = handle.wait(TIMEOUT) is not None
         assert finished or handle.detached, f"{handle} did not finish"
+    records.close()  # the supervisor service exits: nothing to watch, nobody connected
 
 
 def _gone(pid: int) -> bool:

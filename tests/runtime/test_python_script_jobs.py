@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry, ParamError
 from jobdeck.jobs import register_builtin_jobs
+from jobdeck.jobs.python_script import ENV_PYTHON, python_interpreter, python_script
 from jobdeck.runtime import Runner
 
 from .conftest import ProgressRecorder, finished
@@ -96,3 +99,44 @@ def test_script_removed_after_queueing_fails_saying_so(
     assert done is not None and done.status is JobStatus.FAILED
     assert done.error is not None and f"no such file: {script}" in done.error.message
     assert "Traceback" not in done.error.message
+
+
+class TestInAFrozenBundle:
+    """A frozen bundle's program is ``jobdeck`` itself: scripts need a real Python."""
+
+    @pytest.fixture(autouse=True)
+    def frozen(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
+        monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "bundle"), raising=False)
+        monkeypatch.delenv(ENV_PYTHON, raising=False)
+
+    def test_the_python3_on_path_runs_the_script_and_the_worker_comes_from_the_bundle(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "python3").symlink_to(sys.executable)
+        monkeypatch.setenv("PATH", str(bin_dir))
+        script = tmp_path / "s.py"
+        script.write_text("print('hi')\n")
+        spec = python_script(None, script)  # type: ignore[arg-type]
+        assert spec.argv[0] == str(bin_dir / "python3")
+        assert spec.env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path / "bundle" / "pylib")
+
+    def test_jobdeck_python_names_the_interpreter(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(ENV_PYTHON, sys.executable)
+        assert python_interpreter() == sys.executable
+        monkeypatch.setenv(ENV_PYTHON, "/nowhere/python")
+        with pytest.raises(ValueError, match="JOBDECK_PYTHON=/nowhere/python is not an executable"):
+            python_interpreter()
+
+    def test_without_any_python_the_error_says_why_and_what_to_do(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        with pytest.raises(ValueError) as error:
+            python_interpreter()
+        assert str(error.value) == (
+            "no Python interpreter to run the script: this Jobdeck is a self-contained bundle "
+            "without one; install Python 3 (python3 on PATH) or set JOBDECK_PYTHON to one"
+        )

@@ -117,13 +117,15 @@ def test_job_keeps_running_while_the_app_is_closed_and_is_re_attached(
     wait_progress(qtbot, first, job.id, 1)
     pid = job_of(first, job.id).pid
     assert pid is not None
+    service = psutil.Process(pid).ppid()  # the store's supervisor service
     first.close(keep_processes=True)
-    assert alive(pid)
+    assert alive(pid) and alive(service)  # it stays while it has a program to watch
 
     second = open_app()
     reopened = job_of(second, job.id)
     assert reopened.status is JobStatus.RUNNING and reopened.pid == pid
     resume_and_finish(qtbot, second, job.id, tmp_path)
+    assert psutil.Process(service).is_running()  # the same service, not a second one
     record = tmp_path / "jobs.db.d" / "supervised" / f"{job.id}.json"
     qtbot.waitUntil(lambda: not record.exists(), timeout=WAIT_MS)  # removed once recorded
 

@@ -103,7 +103,8 @@ def test_a_job_left_running_by_an_older_version_is_re_attached_and_keeps_its_log
         timeout=WAIT_MS,
     )
     old_log = tmp_path / "logs" / f"{job.id}.log"
-    assert (tmp_path / "supervised" / f"{job.id}.json").exists()
+    record = tmp_path / "supervised" / f"{job.id}.json"
+    qtbot.waitUntil(record.exists, timeout=WAIT_MS)  # once it has run RECORD_DELAY
     old.close(keep_processes=True)
 
     new = open_session(db)  # the new layout by default

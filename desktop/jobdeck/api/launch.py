@@ -80,7 +80,10 @@ def start_app(
     """Start Jobdeck on store ``db`` (in the tray with a display, else ``jobdeck serve``),
     wait until it answers, and return a client of it. Raises :class:`StartFailed`."""
     gui = has_display() if gui is None else gui
-    command = [sys.executable, "-m", "jobdeck"]
+    # A frozen bundle's program is jobdeck itself; otherwise run this Jobdeck's package.
+    command = (
+        [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "jobdeck"]
+    )
     if db is not None:
         command += ["--db", db]
     command += ["--tray"] if gui else ["serve"]

@@ -24,10 +24,19 @@ from .errors import EXIT_INTERRUPTED, EXIT_OK, CliError
 from .parser import build_parser
 from .sqlite_only import import_peewee_for_sqlite
 
-__all__ = ["main"]
+__all__ = ["SUPERVISE", "main"]
+
+#: The hidden sub-command that runs a store's supervisor service
+#: (:mod:`jobdeck.runtime.supervisor_service`); a frozen bundle re-invokes itself with it.
+SUPERVISE = "_supervise"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == [SUPERVISE]:  # hidden: how a frozen bundle runs its supervisor service
+        from jobdeck.runtime.supervisor import main as supervise
+
+        return supervise(raw[1:])
     args = build_parser().parse_args(argv)
     if args.verbose or args.command in (None, "serve"):  # the client itself logs nothing
         import logging

@@ -1,12 +1,18 @@
-"""Run a Python script with the Python that runs Jobdeck, as a process job.
+"""Run a Python script as a process job, with a real Python interpreter.
 
 Its progress comes from its output (``42%``, ``12/100``, tqdm bars) or, richer, from
 ``jobdeck.worker`` (importable in the script: the job's ``PYTHONPATH`` includes Jobdeck).
+
+The interpreter (:func:`python_interpreter`) is the one that runs Jobdeck. A frozen bundle
+has none (its program is ``jobdeck`` itself), so it uses ``$JOBDECK_PYTHON``, else the
+``python3`` on ``PATH``, and says so clearly when there is neither; ``jobdeck.worker``
+comes from the bundle's ``pylib`` folder (standard library only, it runs on any Python 3).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +24,37 @@ from jobdeck.core.registry import Param
 from jobdeck.i18n import QT_TRANSLATE_NOOP
 
 JOBDECK_SOURCE_ROOT = str(Path(jobdeck.__file__).resolve().parent.parent)
+#: Names the interpreter a frozen bundle runs scripts with (else ``python3`` on ``PATH``).
+ENV_PYTHON = "JOBDECK_PYTHON"
+
+
+def python_interpreter() -> str:
+    """The Python that runs scripts: Jobdeck's own, or in a frozen bundle
+    ``$JOBDECK_PYTHON`` / ``python3`` on ``PATH``. ValueError saying why when there is none."""
+    if not getattr(sys, "frozen", False):
+        return sys.executable
+    chosen = os.environ.get(ENV_PYTHON, "").strip()
+    if chosen:
+        found = shutil.which(chosen)
+        if found is None:
+            raise ValueError(f"{ENV_PYTHON}={chosen} is not an executable Python interpreter")
+        return found
+    for name in ("python3", "python"):
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    raise ValueError(
+        "no Python interpreter to run the script: this Jobdeck is a self-contained bundle "
+        f"without one; install Python 3 (python3 on PATH) or set {ENV_PYTHON} to one"
+    )
+
+
+def worker_path() -> str:
+    """Where scripts import ``jobdeck.worker`` from: Jobdeck's source root, or the bundle's
+    ``pylib`` folder (a copy of the standard-library-only worker package)."""
+    if getattr(sys, "frozen", False):
+        return str(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "pylib")
+    return JOBDECK_SOURCE_ROOT
 
 
 def python_script(
@@ -47,9 +84,9 @@ def python_script(
     if not script.is_file():
         raise ValueError(f"script: no such file: {script}")
     folder = cwd.expanduser() if str(cwd) not in ("", ".") else script.resolve().parent
-    pythonpath = os.pathsep.join(filter(None, [JOBDECK_SOURCE_ROOT, os.environ.get("PYTHONPATH")]))
+    pythonpath = os.pathsep.join(filter(None, [worker_path(), os.environ.get("PYTHONPATH")]))
     return ProcessSpec(
-        (sys.executable, "-u", str(script.resolve()), *args),
+        (python_interpreter(), "-u", str(script.resolve()), *args),
         cwd=str(folder),
         env={"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"},
     )

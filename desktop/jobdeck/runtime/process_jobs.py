@@ -165,7 +165,9 @@ class ProcessJobs:
         self.channel_problem = None
 
     def close(self) -> None:
-        """Stop serving the channel (jobs that outlive us reconnect to the next app)."""
+        """Stop serving the channel (jobs that outlive us reconnect to the next app) and let
+        go of the supervisor service (it exits once it has nothing left to watch)."""
+        self.records.close()
         if self._channel is not None:
             self._channel.close()
             self._channel = None

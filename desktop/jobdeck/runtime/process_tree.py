@@ -232,20 +232,22 @@ class ProcessTree:
 
     # ------------------------------------------------------------------ signals
 
-    def signal(self, sig: signal.Signals) -> None:
-        """Send ``sig`` to the program's group and every descendant (known or found now)."""
+    def signal(self, *sigs: signal.Signals) -> None:
+        """Send each of ``sigs`` to the program's group and every descendant (known or
+        found now; they are looked for once: psutil scans every process to find them)."""
         # Collect descendants first: once their parent dies they can no longer be found.
         descendants = self.descendants()
-        if self._group_is_ours():
-            try:
-                os.killpg(self.pgid, sig)
-            except ProcessLookupError:
-                pass  # the whole group is gone
-            except PermissionError:
-                _log.warning("not allowed to signal process group %d", self.pgid)
-        for process in descendants:
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                process.send_signal(sig)  # psutil checks the pid was not reused
+        for sig in sigs:
+            if self._group_is_ours():
+                try:
+                    os.killpg(self.pgid, sig)
+                except ProcessLookupError:
+                    pass  # the whole group is gone
+                except PermissionError:
+                    _log.warning("not allowed to signal process group %d", self.pgid)
+            for process in descendants:
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                    process.send_signal(sig)  # psutil checks the pid was not reused
 
     def terminate(self, grace: float) -> None:
         """SIGTERM (then SIGCONT) the tree now; SIGKILL whatever is left ``grace`` s later.
@@ -255,8 +257,7 @@ class ProcessTree:
         """
         if grace < 0:
             raise ValueError(f"grace must be >= 0 seconds, got {grace!r}")
-        self.signal(signal.SIGTERM)
-        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM, signal.SIGCONT)
         with self._lock:
             if self._escalation is not None:
                 return

@@ -1,9 +1,12 @@
-"""A job's program running under a supervisor: start it, find it again, watch it, stop it.
+"""A job's program under the store's supervisor service: start it, find it again, watch it, stop it.
 
 No Qt here: one daemon thread per program, psutil and ``pidfd``. The app never holds a pipe
-to the program or waits for it as a child (see :mod:`jobdeck.runtime.supervisor`), so the
-same :class:`ProgramWatcher` watches a program it just started (:meth:`spawn`) and one
-that was running before the app started (:meth:`reattach`):
+to the program or waits for it as a child: the store's supervisor service
+(:mod:`jobdeck.runtime.supervisor_service`, reached through
+:attr:`SupervisorRecords.client <jobdeck.runtime.supervisor_records.SupervisorRecords.client>`)
+starts it and tells when it ended. The same :class:`ProgramWatcher` watches a program it
+just started (:meth:`spawn`) and one that was running before the app started
+(:meth:`reattach`, also from the record of an older per-job supervisor):
 
 * output: the job's log file is tailed (:class:`~jobdeck.runtime.log_tail.LogTail`) and
   its new non-blank lines go to ``on_line``: every line of a program that prints a few, the
@@ -12,9 +15,10 @@ that was running before the app started (:meth:`reattach`):
   :data:`CHATTY_INTERVAL` s, so its cost is bounded whatever it prints). Once the program
   has ended, what is left is read the same way and its last lines come from the end of the
   log (:func:`~jobdeck.runtime.log_tail.last_lines`), not from wherever the reader had got to;
-* exit: the supervisor process is watched through a pidfd (pid *and* start time checked,
-  so a reused pid is never taken for it); when it is gone its record says how the program
-  ended. No record of the end means the outcome is lost;
+* exit: the service says when the program ended (with its final record), and the service
+  process is watched through a pidfd (pid *and* start time checked, so a reused pid is
+  never taken for it). When the service dies before the end is recorded, the outcome is
+  lost and the program is stopped (nothing would copy its output or record its end);
 * resources: the tree's RSS and CPU are sampled about once a second, and the supervisor
   adds the exact totals of everything it waited for;
 * stopping: :meth:`terminate` (SIGTERM, SIGKILL after a grace period, optionally after a
@@ -38,25 +42,25 @@ import contextlib
 import logging
 import os
 import select
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from .log_tail import TAIL_LINES, LogTail, last_lines
-from .private_files import open_private_append, private_directory
+from .private_files import private_directory
 from .process_launch import PreparedCommand
 from .process_tree import ProcessTree, ResourceUsage
 from .supervisor import (
     DEFAULT_MAX_LOG_BYTES,
-    READY,
     RecordState,
     SupervisorRecord,
     process_start_time,
+    record_fields,
+    record_from_fields,
 )
 from .supervisor_records import SupervisorRecords
 
@@ -64,14 +68,15 @@ __all__ = ["EndKind", "ProgramEnd", "ProgramWatcher"]
 
 _log = logging.getLogger(__name__)
 
-SUPERVISOR_SCRIPT = Path(__file__).with_name("supervisor.py")
-#: How long a fresh supervisor may take to report that the program runs.
+#: How long the supervisor service may take to report that the program runs.
 START_TIMEOUT = 30.0
 POLL_INTERVAL = 0.05
 #: Seconds between two looks at the output of a program that printed more than a look
 #: returns (the latest lines are all a progress bar needs).
 CHATTY_INTERVAL = 0.25
 SAMPLE_INTERVAL = 1.0
+#: Seconds between looks at the record of a program whose service we are not connected to.
+RECORD_LOOK_INTERVAL = 1.0
 
 
 class EndKind(StrEnum):
@@ -150,14 +155,18 @@ class ProgramWatcher:
         self._lock = threading.Lock()
         self._tree: ProcessTree | None = None
         self._supervisor: tuple[int, float | None] | None = None
-        self._launcher: subprocess.Popen[bytes] | None = None
+        self._starting = False  # spawn() asked the service; its answer is awaited
+        self._reply: dict[str, Any] | None = None
+        self._news = False  # the service said the program ended (or the link broke)
+        self._end_record: SupervisorRecord | None = None  # as the service told it
+        self._shared = True  # the supervisor is the store's service (False: a legacy one)
         self._stop_request: tuple[str, float] | None = None  # ("term", grace) or ("kill", 0)
         self._delayed: threading.Timer | None = None
         self._detached = False
         self._reattached_at: float | None = None  # epoch seconds, for reattach()
         self._outcome: ProgramEnd | None = None
         self._done = threading.Event()
-        self._wake_read, self._wake_write = os.pipe()
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._thread = threading.Thread(
             target=self._watch, name=f"jobdeck-process-{job_id}", daemon=True
         )
@@ -187,8 +196,7 @@ class ProgramWatcher:
         OSError when the log file or record cannot be written or the supervisor cannot be
         started."""
         path = Path(log_path)
-        private_directory(path.parent)
-        log_file = open_private_append(path)  # the supervisor's own errors land in it
+        private_directory(path.parent)  # the service creates the log in it (0600)
         offset = LogTail.end_of(path)
         record = SupervisorRecord(
             job_id=job_id,
@@ -201,11 +209,6 @@ class ProgramWatcher:
             max_log_bytes=max_log_bytes,
             output_start=offset,
         )
-        try:
-            record_path = records.create(record)
-        except BaseException:
-            log_file.close()
-            raise
         self = cls(
             records,
             job_id,
@@ -217,24 +220,14 @@ class ProgramWatcher:
             on_exit=on_exit,
             on_skipped=on_skipped,
         )
+        self._starting = True
+        client = records.client
+        client.watch(job_id, self._on_news)
         try:
-            with log_file:
-                self._launcher = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-I",
-                        "-S",
-                        os.fspath(SUPERVISOR_SCRIPT),
-                        os.fspath(record_path),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=log_file,
-                    start_new_session=True,
-                    close_fds=True,
-                )
+            private_directory(records.directory)
+            client.spawn(record_fields(record), self._on_reply)
         except BaseException:
-            records.remove(job_id)
+            client.unwatch(job_id)
             self._close_wake()
             raise
         self._thread.start()
@@ -271,8 +264,13 @@ class ProgramWatcher:
         )
         if record.supervisor_pid is not None:
             self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
+        self._shared = record.shared
+        if record.shared:
+            records.client.watch(record.job_id, self._on_news)
+            records.client.connect_if_running()
         if record.pid is not None:
-            self._tree = ProcessTree(record.pid, record.start_time, supervisor=self._supervisor)
+            supervisor = None if record.shared else self._supervisor
+            self._tree = ProcessTree(record.pid, record.start_time, supervisor=supervisor)
         self._reattached_at = time.time()
         self._thread.start()
         return self
@@ -367,6 +365,7 @@ class ProgramWatcher:
             _log.exception("watching job %s failed", self.job_id)
             outcome = self._lost(f"watching the program failed: {exc}")
         finally:
+            self.records.client.unwatch(self.job_id)
             self._close_wake()
             self._tail.close()
         if outcome is None:  # detached
@@ -381,79 +380,115 @@ class ProgramWatcher:
         self._done.set()
 
     def _watch_until_end(self) -> ProgramEnd | None:
-        if self._launcher is not None:
+        if self._starting:
             started = self._await_start()
             if started is not None:
                 return started
-        if self._detached:
-            return None
-        if self._supervisor is not None and not self._follow(*self._supervisor):
-            return None
-        record = self._read_record()
-        if isinstance(record, str):
-            return self._lost(record)
-        if not record.finished:
-            tree = self._tree
-            if tree is not None and tree.alive():
-                # The supervisor died but the program runs on: watch the program itself.
-                if not self._follow(tree.pid, tree.start_time):
-                    return None
-                return self._lost("the supervisor died, so the program's exit status is unknown")
-            record = self._read_record()  # it may have finished in between
-            if isinstance(record, str) or not record.finished:
+        while not self._detached:
+            record: SupervisorRecord | str | None
+            if self._starting and self._end_record is None and self.records.client.connected:
+                record = None  # the service tells us the end; its file may never be written
+            else:
+                record = self._read_record()
+            if isinstance(record, SupervisorRecord) and record.finished:
+                return self._ended(record)
+            supervisor = self._supervisor
+            if supervisor is None or process_start_time(supervisor[0]) != supervisor[1]:
+                if isinstance(record, str) and not self._starting:
+                    return self._lost(record)
+                return self._supervisor_gone(None if isinstance(record, str) else record)
+            if isinstance(record, str) and not self._starting:
+                return self._lost(record)  # re-attached: its record must be there
+            if not self._follow(*supervisor):
+                return None
+            # Woken: it ended, the link broke, or the supervisor died: look again.
+        return None
+
+    def _supervisor_gone(self, record: SupervisorRecord | None) -> ProgramEnd | None:
+        """The supervisor is gone and no end was recorded: the outcome is lost."""
+        tree = self._tree
+        pid = self._supervisor[0] if self._supervisor is not None else None
+        if tree is not None and tree.alive():
+            if self._shared:
+                # Nothing copies its output or will record its end: stop it rather than
+                # leave a job that can never finish.
+                tree.kill()
                 return self._lost(
-                    "the supervisor and the program are gone and no exit status was recorded"
+                    f"the supervisor (pid {pid}) stopped while the program ran; the program "
+                    "was stopped and its exit status is unknown"
                 )
-        return self._ended(record)
+            # An older per-job supervisor died but the program runs on: watch the program.
+            if not self._follow(tree.pid, tree.start_time):
+                return None
+            return self._lost("the supervisor died, so the program's exit status is unknown")
+        record_now = self._read_record()  # it may have finished in between
+        if not isinstance(record_now, str) and record_now.finished:
+            return self._ended(record_now)
+        if tree is None and (record is None or record.pid is None):
+            return self._lost(f"the supervisor (pid {pid}) stopped before the program started")
+        return self._lost("the supervisor and the program are gone and no exit status was recorded")
+
+    def _on_reply(self, message: dict[str, Any]) -> None:
+        """Client thread: the service's answer to our spawn request."""
+        self._reply = message
+        self._wake()
+
+    def _on_news(self, record: dict[str, Any] | None) -> None:
+        """Client thread: the program ended (``record``: its final record), or the
+        connection to the service broke (None)."""
+        if record is not None:
+            with contextlib.suppress(ValueError):
+                self._end_record = record_from_fields(record)
+        self._news = True
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._wake_write >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_write, b"x")
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_read, 512):
+                pass
 
     def _await_start(self) -> ProgramEnd | None:
-        """Wait for a fresh supervisor to name its program; an outcome if it never does."""
-        launcher = self._launcher
-        assert launcher is not None and launcher.stdout is not None
-        said = b""
+        """Wait for the service to name our program; an outcome if it never does."""
         deadline = time.monotonic() + START_TIMEOUT
-        with launcher.stdout:
-            fd = launcher.stdout.fileno()
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
-            poller.register(self._wake_read, select.POLLIN)
-            while time.monotonic() < deadline and not self._detached:
-                ready = {ready_fd for ready_fd, _ in poller.poll(POLL_INTERVAL * 4 * 1000)}
-                if fd in ready:
-                    chunk = os.read(fd, 64)
-                    if not chunk:
-                        break
-                    said += chunk
-        launcher.wait()  # it forked and exited at once
+        poller = select.poll()
+        poller.register(self._wake_read, select.POLLIN)
+        while self._reply is None and not self._detached and time.monotonic() < deadline:
+            poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
+            self._drain_wake()
+        reply = self._reply
         if self._detached:
             return None
-        record = self._read_record()
-        if isinstance(record, str):
-            return self._lost(f"the supervisor did not start: {record}")
-        if record.state is RecordState.START_FAILED:
-            return ProgramEnd(EndKind.START_FAILED, error=record.error, ended_at=record.ended_at)
-        if record.pid is None:
-            why = "stopped" if said != READY else "reported no pid"
-            return self._lost(f"the supervisor {why} before the program started")
-        self._watch_program(record)
+        if reply is None:
+            return self._lost(f"the supervisor did not answer within {START_TIMEOUT:g} s")
+        op = reply.get("op")
+        if op == "start_failed":
+            error = str(reply.get("error") or "the program did not start")
+            return ProgramEnd(EndKind.START_FAILED, error=error, ended_at=time.time())
+        pid = reply.get("pid")
+        if op != "started" or not isinstance(pid, int):
+            why = reply.get("error") or "the supervisor stopped before the program started"
+            return self._lost(str(why))
+        client = self.records.client
+        self._supervisor = (client.service_pid or -1, client.service_start_time)
+        self._watch_program(pid, reply.get("start_time"))
         if self._on_started is not None:
             try:
-                self._on_started(record.pid)
+                self._on_started(pid)
             except Exception:
                 _log.exception("on_started callback failed for job %s", self.job_id)
         return None
 
-    def _watch_program(self, record: SupervisorRecord) -> None:
-        assert record.pid is not None
-        supervisor = None
-        if record.supervisor_pid is not None:
-            supervisor = (record.supervisor_pid, record.supervisor_start_time)
-        tree = ProcessTree(record.pid, record.start_time, supervisor=supervisor)
+    def _watch_program(self, pid: int, start_time: float | None) -> None:
+        tree = ProcessTree(pid, start_time)
         with self._lock:
             self._tree = tree
             request, self._stop_request = self._stop_request, None
-            if supervisor is not None:
-                self._supervisor = supervisor
         if request is not None:
             kind, grace = request
             if kind == "kill":
@@ -462,10 +497,13 @@ class ProgramWatcher:
                 tree.terminate(grace)
 
     def _follow(self, pid: int, start_time: float | None) -> bool:
-        """Read output and sample resources until process ``pid`` ends; False if detached."""
+        """Read output and sample resources until process ``pid`` ends or the service has
+        news of our program; False if detached."""
         pidfd = _open_pidfd(pid, start_time)
         alive = pidfd is not None or process_start_time(pid) == start_time
-        next_sample = next_look = 0.0
+        next_sample = time.monotonic() + SAMPLE_INTERVAL  # the service measures short ones
+        next_look = time.monotonic() + RECORD_LOOK_INTERVAL
+        next_read = 0.0
         wait = POLL_INTERVAL
         poller = select.poll()
         poller.register(self._wake_read, select.POLLIN)
@@ -477,15 +515,24 @@ class ProgramWatcher:
                 if self._detached:
                     return False
                 now = time.monotonic()
-                if now >= next_look:
+                if now >= next_read:
                     self._emit(self._tail.read())
-                    next_look = now + (CHATTY_INTERVAL if self._tail.skipped else 0.0)
-                if time.monotonic() >= next_sample:
-                    next_sample = time.monotonic() + SAMPLE_INTERVAL
+                    next_read = now + (CHATTY_INTERVAL if self._tail.skipped else 0.0)
+                if now >= next_sample:
+                    next_sample = now + SAMPLE_INTERVAL
                     self._sample()
-                # A chatty program's watcher sleeps until its next look (its end still
-                # wakes it at once): fewer wake-ups competing with the GUI thread.
-                wait = max(POLL_INTERVAL, min(next_look, next_sample) - time.monotonic())
+                if self._wake_read in ready:
+                    self._drain_wake()
+                if self._news:
+                    self._news = False
+                    return True
+                if self._shared and now >= next_look and not self.records.client.connected:
+                    return True  # nobody will tell us: look at the record now and then
+                # A chatty program's watcher sleeps until its next look (its end, or news
+                # from the service, still wakes it at once): fewer wake-ups competing with
+                # the GUI thread.
+                due = min(next_read, next_sample, next_look if self._shared else next_sample)
+                wait = max(POLL_INTERVAL, due - time.monotonic())
                 if pidfd is not None:
                     alive = pidfd not in ready
                 else:
@@ -501,7 +548,10 @@ class ProgramWatcher:
             self.usage.add(*tree.sample())
 
     def _read_record(self) -> SupervisorRecord | str:
-        """The record, or why it cannot be had."""
+        """The record (the final one the service sent, else the file), or why it cannot be
+        had."""
+        if self._end_record is not None:
+            return self._end_record
         try:
             record = self.records.load(self.job_id)
         except ValueError as exc:

@@ -1,7 +1,9 @@
 """The folder of supervisor records: one ``<job id>.json`` per supervised process job.
 
-A record is the contract between a job's supervisor (:mod:`jobdeck.runtime.supervisor`,
-which writes how its program runs and ends) and any later Jobdeck that watches it again.
+A record is the contract between the store's supervisor service
+(:mod:`jobdeck.runtime.supervisor_service`, which writes how each program runs and ends)
+and any later Jobdeck that watches it again. The folder's :attr:`SupervisorRecords.client`
+is the app's connection to that service.
 The folder is private to the user (0700), each record too (0600): it holds the program's
 environment, channel token included. No Qt.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from .private_files import private_directory
 from .supervisor import SupervisorRecord, read_record, write_record
+from .supervisor_client import SupervisorClient
 
 __all__ = ["SupervisorRecords"]
 
@@ -32,6 +35,12 @@ class SupervisorRecords:
     ) -> None:
         self.directory = Path(directory)
         self.legacy = tuple(Path(d) for d in legacy)
+        #: The connection to the supervisor service that writes these records.
+        self.client = SupervisorClient(self.directory)
+
+    def close(self) -> None:
+        """Let go of the supervisor service (it exits once it has nothing to watch)."""
+        self.client.close()
 
     def path(self, job_id: str) -> Path:
         """Where the record of ``job_id`` is (in a legacy directory if it is there)."""
@@ -64,6 +73,8 @@ class SupervisorRecords:
         return read_record(path)
 
     def remove(self, job_id: str) -> None:
+        """The job's end is stored: drop its record (and tell the service)."""
+        self.client.forget(job_id)
         name = self._name(job_id)
         for directory in (self.directory, *self.legacy):
             with contextlib.suppress(FileNotFoundError):

@@ -194,13 +194,12 @@ class ProcessExecutor(Executor):
         else:
             log_path = self.log_dir / f"{run.job_id}.log"
         try:
-            self.tracker.set_process_info(run.job_id, log_path=str(log_path))
             run.handle = programs.spawn(
                 run.job_id,
                 run.ctx,
                 prepared,
                 log_path,
-                on_started=lambda pid: self._started(run, pid),
+                on_started=lambda pid: self._started(run, pid, log_path),
                 on_exit=lambda program, end: self._ended(run, program, end),
             )
         except ProcessStartError as exc:
@@ -233,10 +232,11 @@ class ProcessExecutor(Executor):
         self._liveness.start()
         return True
 
-    def _started(self, run: Run, pid: int) -> None:
-        """Watcher thread: the program runs; record its pid (before it can finish)."""
+    def _started(self, run: Run, pid: int, log_path: Path) -> None:
+        """Watcher thread: the program runs; record its pid and log file (one write,
+        before its end can be recorded)."""
         try:
-            self.tracker.set_process_info(run.job_id, pid=pid)
+            self.tracker.set_process_info(run.job_id, pid=pid, log_path=str(log_path))
         except Exception:
             log.exception("could not record the pid of job %s", run.job_id)
 

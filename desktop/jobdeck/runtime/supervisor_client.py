@@ -1,0 +1,336 @@
+"""The app's connection to its store's supervisor service (no Qt).
+
+:class:`SupervisorClient` finds the store's :mod:`~jobdeck.runtime.supervisor_service` on
+its Unix socket, starts it when none runs (:func:`service_command`: ``jobdeck _supervise``
+in a frozen bundle, the interpreter in isolated mode otherwise), asks it to start programs
+and hears when their ends are recorded. One reader thread per connection calls back:
+``on_reply(message)`` once per :meth:`~SupervisorClient.spawn` (``started``,
+``start_failed``, or ``lost`` when the connection broke first) and ``on_news(record)``
+for a watched job that ended (the fields of its final record), or ``on_news(None)`` when
+the connection broke (the watcher then looks at the record file and the service's pid).
+:meth:`~SupervisorClient.forget` tells the service the app has stored an end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jobdeck
+
+from .private_files import open_private_append, private_directory
+from .runtime_dir import RuntimeDirError, find_runtime_dir
+
+__all__ = ["SupervisorClient", "service_command", "socket_path_for"]
+
+_log = logging.getLogger(__name__)
+
+#: Seconds a freshly started service may take to accept connections.
+LAUNCH_TIMEOUT = 30.0
+#: Seconds :meth:`SupervisorClient.close` waits for the service to let go of the connection.
+CLOSE_TIMEOUT = 3.0
+_MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, fewer elsewhere
+
+OnReply = Callable[[dict[str, Any]], None]
+OnNews = Callable[[dict[str, Any] | None], None]
+
+
+def socket_path_for(records_dir: Path) -> Path:
+    """Where the service of ``records_dir`` listens: ``<runtime dir>/jobdeck/`` (private),
+    named after the records directory, so each store has its own. The records directory
+    itself when no runtime directory is safe and its path is short enough. OSError when
+    neither will do."""
+    digest = hashlib.sha256(os.fsencode(records_dir.resolve())).hexdigest()[:16]
+    problem = ""
+    try:
+        folder = private_directory(find_runtime_dir().path / "jobdeck")
+        path = folder / f"supervisor-{digest}.sock"
+        if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+            return path
+        problem = f"{path} is too long for a socket"
+    except (RuntimeDirError, OSError) as exc:
+        problem = str(exc)
+    path = records_dir / "supervisor.sock"
+    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+        return path
+    raise OSError(f"no place for the supervisor's socket: {problem}; {path} is too long")
+
+
+def service_command(records_dir: Path, socket_path: Path) -> list[str]:
+    """The command that runs the supervisor service of ``records_dir``.
+
+    A frozen bundle re-invokes its own program (``jobdeck _supervise ...``); otherwise the
+    interpreter runs in isolated mode without ``site`` (quick to start, and immune to the
+    user's environment), importing only the standard library and Jobdeck's Qt-free
+    supervisor modules from where this Jobdeck is.
+    """
+    args = ["--serve", os.fspath(records_dir), os.fspath(socket_path)]
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "_supervise", *args]
+    source_root = os.fspath(Path(jobdeck.__file__).resolve().parent.parent)
+    boot = (
+        f"import sys; sys.path.append({source_root!r}); "
+        "from jobdeck.runtime.supervisor import main; sys.exit(main(sys.argv[1:]))"
+    )
+    return [sys.executable, "-I", "-S", "-c", boot, *args]
+
+
+class SupervisorClient:
+    """A connection to the supervisor service of one records directory. Thread-safe.
+
+    Connects (starting the service if needed) on the first :meth:`spawn`, or on
+    :meth:`connect_if_running` without starting one. ``service_pid`` and
+    ``service_start_time`` say which process the service is, once connected.
+    """
+
+    def __init__(self, records_dir: Path, socket_path: Path | None = None) -> None:
+        self.records_dir = records_dir
+        self._socket_path = socket_path
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._pending: dict[str, OnReply] = {}
+        self._watchers: dict[str, OnNews] = {}
+        self._closed = False
+        self.service_pid: int | None = None
+        self.service_start_time: float | None = None
+        self._reader: threading.Thread | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        if self._socket_path is None:
+            self._socket_path = socket_path_for(self.records_dir)
+        return self._socket_path
+
+    # -- connecting -------------------------------------------------------------------------
+
+    def connect_if_running(self) -> bool:
+        """Connect to the service if one runs (never start one); True when connected."""
+        with self._lock:
+            if self._sock is not None:
+                return True
+            try:
+                self._connect_locked()
+            except OSError:
+                return False
+            return True
+
+    def _ensure_connected_locked(self) -> None:
+        if self._sock is not None:
+            return
+        try:
+            self._connect_locked()
+            return
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass
+        self._launch()
+        self._connect_locked()
+
+    def _connect_locked(self) -> None:
+        if self._closed:
+            raise OSError("the connection to the supervisor is closed")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(LAUNCH_TIMEOUT)
+            sock.connect(os.fspath(self.socket_path))
+            reader = sock.makefile("rb")
+            hello = json.loads(reader.readline() or b"null")
+            if not isinstance(hello, dict) or hello.get("op") != "hello":
+                raise ConnectionRefusedError("the supervisor did not say hello")
+            sock.settimeout(None)
+        except BaseException:
+            sock.close()
+            raise
+        self.service_pid = hello.get("pid")
+        self.service_start_time = hello.get("start_time")
+        self._sock = sock
+        self._reader = threading.Thread(
+            target=self._read, args=(sock, reader), name="jobdeck-supervisor-client", daemon=True
+        )
+        self._reader.start()
+
+    def _launch(self) -> None:
+        """Start the service and wait until it accepts connections. OSError if it can't."""
+        private_directory(self.records_dir)
+        command = service_command(self.records_dir, self.socket_path)
+        with open_private_append(self.records_dir / "supervisor.log") as errors:
+            launcher = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                start_new_session=True,
+                close_fds=True,
+                env=_service_environment(),
+            )
+        assert launcher.stdout is not None
+        said = b""
+        deadline = time.monotonic() + LAUNCH_TIMEOUT
+        with launcher.stdout:
+            poller = select.poll()
+            poller.register(launcher.stdout.fileno(), select.POLLIN)
+            while time.monotonic() < deadline:
+                if poller.poll(int(max(0.0, deadline - time.monotonic()) * 1000)):
+                    chunk = os.read(launcher.stdout.fileno(), 64)
+                    if not chunk:
+                        break
+                    said += chunk
+        try:
+            status = launcher.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+            raise OSError(f"the supervisor did not start within {LAUNCH_TIMEOUT:g} s") from None
+        if said.strip() not in (b"ok", b"busy"):
+            raise OSError(
+                f"the supervisor did not start (exit status {status}; its errors are in "
+                f"{self.records_dir / 'supervisor.log'})"
+            )
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def spawn(self, record: dict[str, Any], on_reply: OnReply) -> None:
+        """Ask the service to start the program ``record`` describes (the fields of a
+        :class:`~jobdeck.runtime.supervisor.SupervisorRecord`). Returns at once;
+        ``on_reply`` gets the answer on the reader thread. OSError when the service cannot
+        be reached or started."""
+        job_id = record["job_id"]
+        line = json.dumps({"op": "spawn", "record": record}).encode() + b"\n"
+        with self._lock:
+            for attempt in (1, 2):
+                self._ensure_connected_locked()
+                sock = self._sock
+                assert sock is not None
+                self._pending[job_id] = on_reply
+                try:
+                    sock.sendall(line)
+                    return
+                except OSError:
+                    self._pending.pop(job_id, None)
+                    self._forget_locked(sock)
+                    if attempt == 2:
+                        raise
+
+    def watch(self, job_id: str, on_news: OnNews) -> None:
+        """Call ``on_news`` when the end of ``job_id`` is recorded (or the connection breaks)."""
+        with self._lock:
+            self._watchers[job_id] = on_news
+
+    def unwatch(self, job_id: str) -> None:
+        with self._lock:
+            self._watchers.pop(job_id, None)
+
+    def forget(self, job_id: str) -> None:
+        """Tell the service the end of ``job_id`` is stored (it need not write it down)."""
+        line = json.dumps({"op": "forget", "job_id": job_id}).encode() + b"\n"
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                return
+            try:
+                sock.sendall(line)
+            except OSError:
+                self._forget_locked(sock)
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    # -- the reader thread ------------------------------------------------------------------
+
+    def _read(self, sock: socket.socket, reader: Any) -> None:
+        try:
+            for line in reader:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    _log.warning("supervisor: unreadable message %r", line[:200])
+                    continue
+                self._dispatch(message)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                reader.close()
+            self._connection_lost(sock)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        job_id = message.get("job_id")
+        if not isinstance(job_id, str):
+            return
+        if op in ("started", "start_failed"):
+            with self._lock:
+                on_reply = self._pending.pop(job_id, None)
+            if on_reply is not None:
+                _call(on_reply, message)
+        elif op == "ended":
+            with self._lock:
+                on_news = self._watchers.get(job_id)
+            record = message.get("record")
+            if on_news is not None:
+                _call(on_news, record if isinstance(record, dict) else None)
+
+    def _connection_lost(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._sock is not sock:
+                return
+            self._forget_locked(sock)
+            pending, self._pending = self._pending, {}
+            watchers = list(self._watchers.values())
+        lost = {"op": "lost", "error": "the supervisor stopped before the program started"}
+        for on_reply in pending.values():
+            _call(on_reply, lost)
+        for on_news in watchers:
+            _call(on_news, None)
+
+    def _forget_locked(self, sock: socket.socket) -> None:
+        if self._sock is sock:
+            self._sock = None
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Let go of the service: it exits once it has no program left and no app connected.
+        Waits (up to ``timeout`` s) until it has read our goodbye."""
+        with self._lock:
+            self._closed = True
+            sock, reader = self._sock, self._reader
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)  # the service sees our end and lets go
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout)
+        with self._lock:
+            self._forget_locked(sock)
+        sock.close()
+
+
+#: What the service keeps of the app's environment: each program gets its full environment
+#: in its request, so the service needs none of the rest (and keeps nothing of it).
+_SERVICE_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "XDG_RUNTIME_DIR")
+
+
+def _service_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in _SERVICE_ENV if name in os.environ}
+
+
+def _call(callback: Callable[..., None], *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        _log.exception("supervisor client callback failed")

@@ -1,0 +1,705 @@
+"""The supervisor service: one long-lived process per store that starts and watches programs.
+
+A process job must outlive the app that started it (quit with "keep running", a crash,
+SIGKILL), so its program is not the app's child: the store's supervisor service starts it.
+One service serves every job of a store (a Python process per job cost >= 45 ms of CPU
+each; this one costs a fork and a few writes per job). Standard library only, single
+threaded, one ``selectors`` loop:
+
+* **Clients** (apps, see :mod:`jobdeck.runtime.supervisor_client`) connect to a Unix
+  socket (in a private 0700 directory; a peer of another user id is refused) and talk
+  newline-delimited JSON. The service says ``hello`` (its pid and start time); a client
+  asks ``spawn`` (a :class:`~jobdeck.runtime.supervisor.SupervisorRecord`'s fields) and is
+  answered ``started`` (pid, start time) or ``start_failed`` (a readable reason); every
+  client hears ``ended`` (job id and the record) once a program's end is known, and says
+  ``forget`` (job id) once it has stored that end.
+* **Programs** run in a session and process group of their own, their standard output and
+  error going into a pipe the service copies into the job's log
+  (:class:`~jobdeck.runtime.supervisor.LogWriter`: private, capped). Each is watched
+  through a pidfd (polled where there is none) and reaped with ``wait4``, which also gives
+  its resource use.
+* **Records**: what the service knows of each program (pid, start time; then exit status,
+  end time, resource use, where this attempt's output starts in the log) goes into the
+  job's record file whenever no connected app holds it: when the program has run for
+  :data:`RECORD_DELAY`, when the app that asked for it disconnects (quit, crash, SIGKILL)
+  before it stored the end, and at the end of a program whose file exists. Written
+  without fsync (see :func:`~jobdeck.runtime.supervisor.write_record`): a short job with
+  its app connected costs no file at all.
+* **Leftovers**: the service is the *child subreaper* of what it starts (Linux
+  ``PR_SET_CHILD_SUBREAPER``), so a descendant that double-forks and calls ``setsid()``
+  is re-parented to it instead of init. Every program's environment carries
+  :data:`JOB_MARKER` (its job id), so an adopted orphan is told apart by job. When a
+  program ends, what it left running (its session, its orphans and their descendants) gets
+  SIGTERM, SIGKILL ``grace`` seconds later; the job's end is recorded after that.
+* **Life**: started by the first app that needs it (``--serve`` forks and the parent exits,
+  so no app has it as a child; a lock file keeps it to one per store), it exits when it
+  has no program left to watch and no app connected. SIGTERM stops every program (SIGTERM
+  to each group, SIGKILL after its grace), records their ends and exits. Neither the app
+  quitting, crashing nor its terminal closing stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from .supervisor import (
+    LogWriter,
+    RecordState,
+    SupervisorRecord,
+    process_start_time,
+    record_fields,
+    write_record,
+)
+
+__all__ = ["JOB_MARKER", "LOCK_NAME", "serve"]
+
+#: In every program's environment: its job id, so that the service can tell whose orphan
+#: an adopted process is.
+JOB_MARKER = "JOBDECK_SUPERVISED_JOB"
+#: The lock file (in the records directory) that keeps the service to one per store.
+LOCK_NAME = ".supervisor.lock"
+
+#: Seconds the service waits for its first client before it gives up (the app that started
+#: it died in between).
+FIRST_CLIENT_TIMEOUT = 30.0
+_PR_SET_CHILD_SUBREAPER = 36
+_F_SETPIPE_SZ = 1031
+_PIPE_SIZE = 256 * 1024
+_READ_SIZE = 256 * 1024
+#: Seconds a program runs before its record file is written while the app that asked for
+#: it is connected (that app knows it runs; most short programs are over by then, and
+#: their file is never written). When that app goes, every record is written at once.
+RECORD_DELAY = 0.2
+_TICK = 0.05  # seconds between looks at programs being stopped or watched without a pidfd
+_REAP_INTERVAL = 1.0  # seconds between collecting adopted orphans that ended
+_LEFTOVER_PATIENCE = 10.0  # seconds after SIGKILL before leftovers are given up on
+_DRAIN_TIMEOUT = 1.0  # seconds to read output a process outside the tree keeps open
+_SEND_TIMEOUT = 5.0
+_FIELDS = frozenset(f.name for f in fields(SupervisorRecord))
+
+
+def serve(records_dir: Path, socket_path: Path) -> int:
+    """Run the service of ``records_dir`` on ``socket_path``; the exit status.
+
+    Prints ``ok`` on standard output once the socket accepts connections (``busy`` when
+    another service already serves this store) and closes it; by then the process that
+    printed it is a detached child of the one that was started.
+    """
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        # A handler, not SIG_IGN: ignored signals would stay ignored in the programs.
+        signal.signal(sig, _ignore)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    lock = os.open(records_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        _say(b"busy\n")
+        return 0
+    with contextlib.suppress(FileNotFoundError):
+        socket_path.unlink()  # a stale socket of a service that died: we hold the lock
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        listener.bind(os.fspath(socket_path))
+    finally:
+        os.umask(old_umask)
+    listener.listen(64)
+    if os.fork() != 0:  # the app reaps the parent at once; the child is re-parented
+        os._exit(0)
+    service = SupervisorService(records_dir, socket_path, listener)
+    _say(b"ok\n")
+    try:
+        service.run()
+    finally:
+        with contextlib.suppress(OSError):
+            if os.stat(socket_path).st_ino == service.socket_inode:
+                socket_path.unlink()
+        os.close(lock)
+    return 0
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    return None
+
+
+def _say(what: bytes) -> None:
+    """Tell the app that started us how it went, then close standard output for good."""
+    with contextlib.suppress(OSError):
+        os.write(1, what)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+class _Program:
+    """One job's program: its record, its output pipe, and how far its end has got."""
+
+    __slots__ = (
+        "drain_until",
+        "give_up_at",
+        "kill_at",
+        "owner",
+        "pid",
+        "pidfd",
+        "pipe",
+        "record",
+        "record_due",
+        "record_path",
+        "recorded",
+        "rusage",
+        "seen",
+        "status",
+        "writer",
+    )
+
+    def __init__(
+        self,
+        record: SupervisorRecord,
+        record_path: Path,
+        writer: LogWriter,
+        pid: int,
+        pipe: int,
+    ) -> None:
+        self.record = record
+        self.record_path = record_path
+        self.writer = writer
+        self.pid = pid
+        self.pipe: int | None = pipe
+        self.pidfd: int | None = None
+        self.status: int | None = None  # the wait status, once reaped
+        self.rusage: Any = None
+        self.seen: set[int] = set()  # leftovers signalled so far
+        self.kill_at: float | None = None
+        self.give_up_at: float | None = None
+        self.drain_until: float | None = None
+        #: The client that asked for it, while it is connected: it hears of the end first.
+        self.owner: socket.socket | None = None
+        #: True once the record file says it runs (see :meth:`SupervisorService._flush`).
+        self.recorded = False
+        self.record_due = time.monotonic() + RECORD_DELAY
+
+
+class SupervisorService:
+    """The service's state and event loop (see the module). Single-threaded."""
+
+    def __init__(self, records_dir: Path, socket_path: Path, listener: socket.socket) -> None:
+        self.records_dir = records_dir
+        self.socket_inode = os.stat(socket_path).st_ino
+        self.pid = os.getpid()
+        self.start_time = process_start_time(self.pid)
+        self.subreaper = _become_subreaper()
+        self.selector = selectors.DefaultSelector()
+        self.listener = listener
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ, ("listen", None))
+        self.clients: dict[socket.socket, bytearray] = {}
+        self.programs: dict[str, _Program] = {}
+        self.by_pid: dict[int, _Program] = {}
+        self.unwatched: list[_Program] = []  # running, no pidfd: polled
+        #: Ended programs whose end only their owner heard (no file): until it says
+        #: ``forget`` or goes, when the file is written after all.
+        self.unacknowledged: dict[str, _Program] = {}
+        self.ending: list[_Program] = []  # reaped; leftovers or output still to finish
+        self.had_client = False
+        self.started = time.monotonic()
+        self.next_reap = 0.0
+        self.quitting = False
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake_read = wake_read
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.selector.register(wake_read, selectors.EVENT_READ, ("wake", None))
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while not self._done():
+            busy = self.unwatched or self.ending or self._unrecorded()
+            for key, _mask in self.selector.select(_TICK if busy else 1.0):
+                kind, item = key.data
+                if kind == "listen":
+                    self._accept()
+                elif kind == "client":
+                    self._read_client(item)
+                elif kind == "output":
+                    self._copy_output(item)
+                elif kind == "exit":
+                    self._reap(item)
+                elif kind == "wake":
+                    with contextlib.suppress(OSError):
+                        os.read(self.wake_read, 512)
+            self._tick()
+        for program in self.unacknowledged.values():
+            self._flush(program)  # quitting: nobody said it stored these ends
+
+    def _unrecorded(self) -> bool:
+        return any(not p.recorded for p in self.programs.values())
+
+    def _done(self) -> bool:
+        if self.programs:
+            return False
+        if self.quitting:
+            return True
+        if self.clients:
+            return False
+        return self.had_client or time.monotonic() - self.started > FIRST_CLIENT_TIMEOUT
+
+    def _on_sigterm(self, _signum: int, _frame: object) -> None:
+        """Stop every program (SIGTERM to its group, SIGKILL after its grace), then exit."""
+        self.quitting = True
+        now = time.monotonic()
+        for program in self.programs.values():
+            if program.status is None:
+                _signal_group(program.pid, signal.SIGTERM)
+                _signal_group(program.pid, signal.SIGCONT)
+                program.kill_at = now + program.record.grace
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for program in list(self.unwatched):
+            self._reap(program, block=False)
+        for program in list(self.programs.values()):
+            if program.status is None and program.kill_at is not None and now >= program.kill_at:
+                _signal_group(program.pid, signal.SIGKILL)
+                program.kill_at = None
+        for program in list(self.programs.values()):
+            if not program.recorded and program.status is None and now >= program.record_due:
+                self._flush(program)
+        if self.ending or now >= self.next_reap:
+            self.next_reap = now + _REAP_INTERVAL
+            self._reap_orphans()
+        for program in list(self.ending):
+            self._continue_ending(program, now)
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        if uid != os.getuid():  # the directory is private; this is a second lock
+            conn.close()
+            return
+        conn.settimeout(_SEND_TIMEOUT)
+        self.clients[conn] = bytearray()
+        self.had_client = True
+        self.selector.register(conn, selectors.EVENT_READ, ("client", conn))
+        self._send(conn, {"op": "hello", "pid": self.pid, "start_time": self.start_time})
+
+    def _read_client(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(1 << 16)
+        except (BlockingIOError, InterruptedError, TimeoutError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        buffer = self.clients.get(conn)
+        if buffer is None:
+            return
+        buffer += data
+        while True:
+            newline = buffer.find(b"\n")
+            if newline < 0:
+                break
+            line = bytes(buffer[:newline])
+            del buffer[: newline + 1]
+            self._handle(conn, line)
+
+    def _handle(self, conn: socket.socket, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+            op = message["op"]
+        except (ValueError, KeyError, TypeError):
+            self._drop(conn)  # not one of ours
+            return
+        if op == "spawn":
+            self._send(conn, self._spawn(message.get("record"), conn))
+        elif op == "forget":
+            self.unacknowledged.pop(str(message.get("job_id")), None)
+
+    def _send(self, conn: socket.socket, message: dict[str, Any]) -> None:
+        try:
+            conn.sendall(json.dumps(message).encode() + b"\n")
+        except OSError:
+            self._drop(conn)
+
+    def _broadcast(self, message: dict[str, Any]) -> None:
+        for conn in list(self.clients):
+            self._send(conn, message)
+
+    def _drop(self, conn: socket.socket) -> None:
+        if self.clients.pop(conn, None) is not None:
+            self.selector.unregister(conn)
+        conn.close()
+        # Whatever only that app knew goes into the files, for the next app to find.
+        for program in [*self.programs.values(), *self.unacknowledged.values()]:
+            if program.owner is conn:
+                program.owner = None
+                if not program.recorded:
+                    self._flush(program)
+        self.unacknowledged = {
+            job_id: p for job_id, p in self.unacknowledged.items() if p.owner is not None
+        }
+
+    def _flush(self, program: _Program) -> None:
+        """Write the program's record file as it stands (running, or ended)."""
+        with contextlib.suppress(OSError):  # a full disk: the next app finds no record
+            write_record(program.record_path, program.record, sync=False)
+            program.recorded = True
+
+    # -- starting ---------------------------------------------------------------------------
+
+    def _spawn(self, spec: Any, owner: socket.socket | None = None) -> dict[str, Any]:
+        """Start the program ``spec`` describes; the answer for the client."""
+        if not isinstance(spec, dict):
+            return {"op": "start_failed", "job_id": None, "error": "no record in the request"}
+        job_id = spec.get("job_id")
+        try:
+            record = SupervisorRecord(**{k: v for k, v in spec.items() if k in _FIELDS})
+            if not isinstance(job_id, str) or not job_id or "/" in job_id or job_id[0] == ".":
+                raise ValueError(f"not a usable job id: {job_id!r}")
+        except (TypeError, ValueError) as exc:
+            return {"op": "start_failed", "job_id": job_id, "error": f"bad request: {exc}"}
+        if job_id in self.programs:
+            return {"op": "start_failed", "job_id": job_id, "error": "it is already running"}
+        record.state = RecordState.STARTING
+        record.shared = True
+        record.supervisor_pid = self.pid
+        record.supervisor_start_time = self.start_time
+        record.subreaper = self.subreaper
+        path = self.records_dir / f"{job_id}.json"
+        try:
+            writer = LogWriter(record.log_path, record.max_log_bytes, record.output_start)
+        except OSError as exc:
+            return self._start_failed(path, record, f"cannot open log file: {exc}")
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(read_end, _F_SETPIPE_SZ, _PIPE_SIZE)  # room for bursts of output
+        env = dict(record.env or os.environ)
+        env[JOB_MARKER] = job_id
+        record.env = {}  # the record keeps no copy of the environment: nobody reads it back
+        try:
+            pid = _start_program(record.argv, record.cwd, env, write_end)
+        except (OSError, ValueError, TypeError, IndexError) as exc:
+            writer.close()
+            os.close(read_end)
+            return self._start_failed(path, record, _describe_start_failure(exc, record))
+        finally:
+            os.close(write_end)
+        program = _Program(record, path, writer, pid, read_end)
+        record.state = RecordState.RUNNING
+        record.pid = pid
+        # It may already have exited (a zombie until we wait): its start time still
+        # identifies its process group, whose leftovers the app stops.
+        record.start_time = process_start_time(pid, include_zombie=True)
+        record.started_at = time.time()
+        program.owner = owner
+        if owner is None:
+            self._flush(program)
+        self.programs[job_id] = program
+        self.by_pid[pid] = program
+        os.set_blocking(read_end, False)
+        self.selector.register(read_end, selectors.EVENT_READ, ("output", program))
+        try:
+            program.pidfd = os.pidfd_open(pid)
+            self.selector.register(program.pidfd, selectors.EVENT_READ, ("exit", program))
+        except (AttributeError, OSError):
+            self.unwatched.append(program)
+        return {
+            "op": "started",
+            "job_id": job_id,
+            "pid": pid,
+            "start_time": record.start_time,
+        }
+
+    def _start_failed(self, path: Path, record: SupervisorRecord, error: str) -> dict[str, Any]:
+        """The answer for a program that did not start (its owner hears it: no file)."""
+        record.state, record.error, record.ended_at = RecordState.START_FAILED, error, time.time()
+        return {"op": "start_failed", "job_id": record.job_id, "error": error}
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _copy_output(self, program: _Program) -> None:
+        """Copy what the program's pipe holds into its log; close it at its end."""
+        fd = program.pipe
+        if fd is None:
+            return
+        while True:
+            try:
+                data = os.read(fd, _READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.selector.unregister(fd)
+                os.close(fd)
+                program.pipe = None
+                return
+            program.writer.write(data)
+            if len(data) < _READ_SIZE:
+                return
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def _reap(self, program: _Program, *, block: bool = True) -> None:
+        """The program exited (its pidfd says so): collect its status and resource use."""
+        try:
+            pid, status, rusage = os.wait4(program.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            pid, status, rusage = program.pid, 255 << 8, None
+        if pid == 0:
+            return  # still running (polled without a pidfd)
+        program.status = os.waitstatus_to_exitcode(status)
+        program.rusage = rusage
+        program.kill_at = None
+        if program.pidfd is not None:
+            self.selector.unregister(program.pidfd)
+            os.close(program.pidfd)
+            program.pidfd = None
+        if program in self.unwatched:
+            self.unwatched.remove(program)
+        self.by_pid.pop(program.pid, None)
+        self.ending.append(program)
+        self._continue_ending(program, time.monotonic())
+
+    def _continue_ending(self, program: _Program, now: float) -> None:
+        """Stop what the ended program left running, read its last output, record its end."""
+        if program.give_up_at is None or now < program.give_up_at:
+            alive = self._leftovers_of(program)
+            if alive:
+                fresh = [pid for pid in alive if pid not in program.seen]
+                program.seen.update(fresh)
+                if program.give_up_at is None:
+                    program.kill_at = now + program.record.grace
+                    program.give_up_at = program.kill_at + _LEFTOVER_PATIENCE
+                if program.kill_at is not None and now >= program.kill_at:
+                    _signal_all(alive, signal.SIGKILL)
+                elif fresh:
+                    _signal_all(fresh, signal.SIGTERM)
+                    _signal_all(fresh, signal.SIGCONT)
+                return
+        if program.pipe is not None:
+            if program.drain_until is None:
+                program.drain_until = now + _DRAIN_TIMEOUT
+                self._copy_output(program)
+            if program.pipe is not None and now < program.drain_until:
+                return
+            if program.pipe is not None:  # held open by a process outside the tree
+                self._copy_output(program)
+                if program.pipe is not None:
+                    self.selector.unregister(program.pipe)
+                    os.close(program.pipe)
+                    program.pipe = None
+        self._record_end(program)
+
+    def _record_end(self, program: _Program) -> None:
+        self.ending.remove(program)
+        program.writer.close()
+        record = program.record
+        record.state = RecordState.EXITED
+        record.ended_at = time.time()
+        if program.rusage is not None:
+            record.cpu_seconds = program.rusage.ru_utime + program.rusage.ru_stime
+            record.max_rss = program.rusage.ru_maxrss * 1024  # kilobytes on Linux
+        record.output_start = program.writer.output_start
+        record.log_omitted = program.writer.omitted
+        record.leftovers = len(program.seen)
+        status = program.status if program.status is not None else 255
+        if status < 0:
+            record.signal = -status
+        else:
+            record.exit_code = status
+        self.programs.pop(record.job_id, None)
+        if program.recorded or program.owner is None:
+            self._flush(program)
+        else:
+            self.unacknowledged[record.job_id] = program
+        self._broadcast({"op": "ended", "job_id": record.job_id, "record": record_fields(record)})
+
+    def _leftovers_of(self, program: _Program) -> list[int]:
+        """Live processes the ended program left: adopted orphans that carry its job id or
+        its session, and their descendants."""
+        job_id = program.record.job_id
+        roots = []
+        for pid in _children_of(self.pid):
+            if pid in self.by_pid:
+                continue
+            if _session_of(pid) == program.pid or _job_of(pid) == job_id:
+                roots.append(pid)
+        found: list[int] = []
+        queue = list(roots)
+        while queue:
+            pid = queue.pop()
+            if pid in found:
+                continue
+            found.append(pid)
+            queue.extend(_children_of(pid))
+        return [pid for pid in found if process_start_time(pid) is not None]
+
+    def _reap_orphans(self) -> None:
+        """Collect the exit status of adopted orphans that ended (not the programs')."""
+        for pid in _children_of(self.pid):
+            if pid in self.by_pid:
+                continue
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+def _start_program(argv: list[str], cwd: str | None, env: dict[str, str], output: int) -> int:
+    """Start ``argv`` in a session of its own, output into ``output``; its pid.
+
+    ``posix_spawn`` where it can be used (no working directory to change to: it has none in
+    Python), else :class:`subprocess.Popen`. Either way, the service waits for the program
+    itself (``wait4``), and exec errors come back as OSError.
+    """
+    if not cwd:
+        program = argv[0]
+        if os.sep not in program:
+            program = shutil.which(program, path=env.get("PATH", os.defpath)) or program
+        if os.sep in program:
+            return os.posix_spawn(
+                program,
+                argv,
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, output, 1),
+                    (os.POSIX_SPAWN_DUP2, output, 2),
+                ],
+                setsid=True,
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            )
+    child = subprocess.Popen(
+        argv,
+        cwd=cwd or None,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        restore_signals=True,
+    )
+    child.returncode = 0  # not Popen's to wait for: the service reaps it with wait4
+    return child.pid
+
+
+def _become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``); False if impossible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _signal_all(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _children_of(pid: int) -> list[int]:
+    """The children of ``pid`` (from /proc; from every process's parent where the kernel
+    does not list children)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        if not os.path.exists(f"/proc/{pid}"):
+            return []
+    except (OSError, ValueError):
+        pass
+    return _parents_from_proc().get(pid, [])
+
+
+def _parents_from_proc() -> dict[int, list[int]]:
+    """``{ppid: [pid, ...]}`` of every process, read from /proc/*/stat."""
+    by_parent: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            fields_ = _stat_fields(int(entry))
+            if fields_ is not None:
+                by_parent.setdefault(int(fields_[1]), []).append(int(entry))
+    return by_parent
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, session...)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat_ = f.read()
+        return stat_[stat_.rindex(b")") + 2 :].split()
+    except (OSError, ValueError):
+        return None
+
+
+def _session_of(pid: int) -> int | None:
+    fields_ = _stat_fields(pid)
+    return None if fields_ is None else int(fields_[3])
+
+
+def _job_of(pid: int) -> str | None:
+    """The job id in the environment ``pid`` started with (:data:`JOB_MARKER`)."""
+    prefix = JOB_MARKER.encode() + b"="
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read()
+    except OSError:
+        return None
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def _describe_start_failure(exc: Exception, record: SupervisorRecord) -> str:
+    """A readable reason for an exec failure the app's checks did not predict."""
+    program = record.argv[0] if record.argv else "?"
+    if not isinstance(exc, OSError):
+        return f"cannot start {program!r}: {exc}"
+    if record.cwd and exc.filename is not None and exc.filename == record.cwd:
+        return f"cannot use working directory {record.cwd}: {exc.strerror or exc}"
+    if exc.errno == errno.ENOENT:
+        return f"executable not found: {program!r}"
+    if exc.errno == errno.EACCES:
+        return f"permission denied: {program!r} is not executable"
+    if exc.errno == errno.ENOEXEC:
+        return f"cannot execute {program!r}: not a program, and a script needs a '#!' line"
+    return f"cannot start {program!r}: {exc.strerror or exc}"

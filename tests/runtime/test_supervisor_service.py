@@ -1,0 +1,213 @@
+"""Issue 15, item 5: one supervisor service per store starts and watches every process job.
+
+Many short commands end with their own exit codes and logs; the service is one process,
+not the app's child, shared by the jobs; it exits once it has nothing to watch and no app
+is connected; killing it fails its jobs with a message that says so (they do not hang);
+a program that cannot be executed gets a readable error from the service itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from jobdeck.cli import main as cli_main
+from jobdeck.core import JobStatus, JobTracker
+from jobdeck.runtime import Runner
+from jobdeck.runtime.process_launch import PreparedCommand
+from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
+from jobdeck.runtime.supervisor_client import service_command, socket_path_for
+from jobdeck.runtime.supervisor_records import SupervisorRecords
+
+from .conftest import finished
+
+DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
+WAIT_MS = 30_000
+TIMEOUT = 30.0
+
+
+def service_of(job_pid: int) -> psutil.Process:
+    """The supervisor service that started the program ``job_pid``."""
+    parent = psutil.Process(job_pid).parent()
+    assert parent is not None
+    return parent
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_many_short_commands_end_with_their_exit_codes_and_logs(
+    qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner]
+) -> None:
+    runner = make_runner(tracker=real_tracker, max_workers=4)
+    jobs = [
+        real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", f"echo out-{i}; exit {i % 3}"]})
+        for i in range(40)
+    ]
+    qtbot.waitUntil(lambda: all(finished(real_tracker, j.id) for j in jobs), timeout=WAIT_MS * 2)
+    for i, queued in enumerate(jobs):
+        job = real_tracker.get_job(queued.id)
+        assert job is not None and job.log_path is not None
+        assert job.exit_code == i % 3, (i, job.error)
+        assert Path(job.log_path).read_text() == f"out-{i}\n"
+        if i % 3 == 0:
+            assert job.status is JobStatus.COMPLETED, job.error
+        else:
+            assert job.status is JobStatus.FAILED
+            assert str(job.error).startswith(f"exit status {i % 3}; last output:\nout-{i}")
+    assert runner.shutdown(timeout=10)
+
+
+def test_one_service_runs_the_jobs_and_leaves_once_nothing_is_left(
+    qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner], tmp_path: Path
+) -> None:
+    runner = make_runner(tracker=real_tracker, max_workers=4)
+    gate = tmp_path / "gate"
+    wait = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.01)\n"
+    jobs = [
+        real_tracker.enqueue("command", {"argv": [sys.executable, "-c", wait]}) for _ in range(3)
+    ]
+
+    def pids() -> list[int | None]:
+        return [real_tracker.get_job(j.id).pid for j in jobs]  # type: ignore[union-attr]
+
+    qtbot.waitUntil(lambda: None not in pids(), timeout=WAIT_MS)
+    services = {service_of(pid).pid for pid in pids() if pid is not None}
+    assert len(services) == 1  # one service for the store's jobs
+    service = services.pop()
+    assert service != os.getpid() and psutil.Process(service).ppid() != os.getpid()
+    gate.touch()
+    qtbot.waitUntil(lambda: all(finished(real_tracker, j.id) for j in jobs), timeout=WAIT_MS)
+    assert all(real_tracker.get_job(j.id).status is JobStatus.COMPLETED for j in jobs)  # type: ignore[union-attr]
+    assert not gone(service)  # the app is still connected
+    assert runner.shutdown(timeout=10)
+    qtbot.waitUntil(lambda: gone(service), timeout=WAIT_MS)  # nothing to watch, nobody connected
+
+
+def test_killing_the_service_fails_its_jobs_with_a_readable_message(
+    qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner]
+) -> None:
+    make_runner(tracker=real_tracker)
+    job = real_tracker.enqueue("command", {"argv": ["sleep", "600"]})
+    qtbot.waitUntil(lambda: real_tracker.get_job(job.id).pid is not None, timeout=WAIT_MS)  # type: ignore[union-attr]
+    program = real_tracker.get_job(job.id).pid  # type: ignore[union-attr]
+    assert program is not None
+    service = service_of(program)
+    service.send_signal(signal.SIGKILL)
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    done = real_tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert str(done.error).startswith(
+        f"lost: the supervisor (pid {service.pid}) stopped while the program ran; "
+        "the program was stopped and its exit status is unknown"
+    )
+    qtbot.waitUntil(lambda: gone(program), timeout=WAIT_MS)  # not left running unwatched
+
+
+def test_a_new_service_starts_after_one_was_killed(
+    qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner]
+) -> None:
+    make_runner(tracker=real_tracker)
+    first = real_tracker.enqueue("command", {"argv": ["sleep", "600"]})
+    qtbot.waitUntil(lambda: real_tracker.get_job(first.id).pid is not None, timeout=WAIT_MS)  # type: ignore[union-attr]
+    service_of(real_tracker.get_job(first.id).pid).kill()  # type: ignore[union-attr, arg-type]
+    qtbot.waitUntil(lambda: finished(real_tracker, first.id), timeout=WAIT_MS)
+    second = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "echo again"]})
+    qtbot.waitUntil(lambda: finished(real_tracker, second.id), timeout=WAIT_MS)
+    done = real_tracker.get_job(second.id)
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED, done.error
+
+
+def test_a_program_that_cannot_be_executed_gets_a_readable_error(tmp_path: Path) -> None:
+    """What the app's checks cannot predict (the file vanished, it is no program) is
+    reported by the service in words a person can act on."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    not_a_program = tmp_path / "notes.txt"
+    not_a_program.write_text("just text\n")
+    not_a_program.chmod(0o755)
+    cases = {
+        str(tmp_path / "vanished"): f"executable not found: {str(tmp_path / 'vanished')!r}",
+        str(not_a_program): (
+            f"cannot execute {str(not_a_program)!r}: not a program, and a script needs a '#!' line"
+        ),
+    }
+    try:
+        for number, (program, error) in enumerate(cases.items()):
+            command = PreparedCommand((program,), None, dict(os.environ))
+            watcher = ProgramWatcher.spawn(
+                records, f"job{number}", command, tmp_path / f"job{number}.log"
+            )
+            end = watcher.wait(TIMEOUT)
+            assert end is not None
+            assert end.kind is EndKind.START_FAILED
+            assert end.error == error
+    finally:
+        records.close()
+
+
+def test_the_hidden_jobdeck_sub_command_runs_the_service(tmp_path: Path) -> None:
+    """What a frozen bundle runs (``jobdeck _supervise --serve RECORDS SOCKET``) serves
+    programs like the service the interpreter runs from a source tree."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    records.directory.mkdir(mode=0o700)
+    socket_path = socket_path_for(records.directory)
+    with (tmp_path / "service.err").open("wb") as errors:  # the service keeps it open
+        started = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobdeck",
+                "_supervise",
+                "--serve",
+                str(records.directory),
+                str(socket_path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            timeout=TIMEOUT,
+            env={**os.environ, "PYTHONPATH": str(DESKTOP)},
+        )
+    assert started.returncode == 0 and started.stdout == b"ok\n"
+    try:
+        assert records.client.connect_if_running()
+        command = PreparedCommand(("/bin/sh", "-c", "echo served; exit 4"), None, dict(os.environ))
+        watcher = ProgramWatcher.spawn(records, "job", command, tmp_path / "job.log")
+        end = watcher.wait(TIMEOUT)
+        assert end is not None and end.kind is EndKind.EXITED and end.exit_code == 4
+        assert end.tail == ("served",)
+        service = records.client.service_pid
+        assert service is not None and psutil.Process(service).cmdline()[3] == "_supervise"
+    finally:
+        records.close()
+
+
+def test_a_frozen_app_runs_the_service_as_its_own_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/jobdeck/jobdeck")
+    assert service_command(tmp_path, tmp_path / "s.sock") == [
+        "/opt/jobdeck/jobdeck",
+        "_supervise",
+        "--serve",
+        str(tmp_path),
+        str(tmp_path / "s.sock"),
+    ]
+
+
+def test_the_hidden_sub_command_says_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["_supervise"]) == 2
+    assert "usage: jobdeck _supervise --serve RECORDS_DIR SOCKET" in capsys.readouterr().err
