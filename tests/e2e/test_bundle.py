@@ -4,8 +4,9 @@ Builds ``packaging/jobdeck.spec`` (skipped only when PyInstaller is not installe
 the bundle's ``jobdeck`` on a virtual X display, runs a command job and a "Run a Python
 script" job (through its API) to completion and a command through the bundle's own
 ``jobdeck run --wait`` (its exit status comes back), and quits it with SIGTERM (status 0).
-Process jobs run under the store's supervisor service, which the bundle starts as ``jobdeck _supervise``; the script runs on
-the ``python3`` found on ``PATH`` and imports ``jobdeck.worker`` from the bundle.
+Process jobs run under the store's supervisor service, which the bundle starts as
+``jobdeck _supervise``; the script runs on the ``python3`` found on ``PATH`` and imports
+``jobdeck.worker`` from the bundle.
 """
 
 from __future__ import annotations
