@@ -122,10 +122,10 @@ def session(
     lock = threading.Lock()
     parse = process_jobs.parse_progress_line
 
-    def counting_parse(line: str) -> Any:
+    def counting_parse(line: str, program: Any = None) -> Any:
         with lock:
             parsed[0] += 1
-        return parse(line)
+        return parse(line, program)
 
     monkeypatch.setattr(process_jobs, "parse_progress_line", counting_parse)
     tracker = JobTracker.open(tmp_path / "jobs.db", registry=with_command(), flush_interval=0.1)
