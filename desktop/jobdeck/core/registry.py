@@ -78,6 +78,8 @@ class JobType:
     (a process job type, whose ``func`` returns the :class:`ProcessSpec` to run; see
     :meth:`process_spec`). ``retryable``: a failed attempt goes back to the queue while the
     job has attempts left (``max_attempts``); the only source of that decision.
+    ``executor``: where a callable job type prefers to run, by name (``"dask"``: on a Dask
+    cluster when the app has one configured, else on a local thread as usual); None: here.
     """
 
     name: str
@@ -88,6 +90,7 @@ class JobType:
     retryable: bool
     func: Callable[..., Any]
     kind: JobKind = JobKind.CALLABLE
+    executor: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:
@@ -99,6 +102,7 @@ class JobType:
         if is_coroutine != (self.kind is JobKind.COROUTINE):
             shape = "an async def" if is_coroutine else "a plain function"
             raise ValueError(f"job type {self.name!r}: {shape} cannot be a {self.kind} job type")
+        _check_executor(self.name, self.kind, self.executor)
         object.__setattr__(self, "params", tuple(self.params))
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
@@ -115,6 +119,7 @@ class JobType:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        executor: str | None = None,
     ) -> JobType:
         """A job type whose schema comes from ``func``'s signature (see :mod:`.params`).
 
@@ -131,6 +136,7 @@ class JobType:
             retryable=retryable,
             func=func,
             kind=_kind(name, kind),
+            executor=executor,
         )
 
     @property
@@ -187,6 +193,25 @@ class JobType:
         return ProcessSpec.coerce(self.func(job, **self.to_kwargs(job.params)))
 
 
+#: The executors a job type may ask for by name (``JobType.executor``).
+EXECUTORS = frozenset({"dask"})
+
+
+def _check_executor(name: str, kind: JobKind, executor: object) -> None:
+    if executor is None:
+        return
+    if executor not in EXECUTORS:
+        known = ", ".join(sorted(EXECUTORS))
+        raise ValueError(
+            f"job type {name!r}: executor must be one of {known} or None, got {executor!r}"
+        )
+    if kind is not JobKind.CALLABLE:
+        raise ValueError(
+            f"job type {name!r}: only a callable job type can run on executor {executor!r}, "
+            f"not a {kind} one"
+        )
+
+
 def _kind(name: str, value: JobKind | str) -> JobKind:
     try:
         return JobKind(value)
@@ -236,6 +261,7 @@ class JobRegistry:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        executor: str | None = None,
     ) -> Callable[[F], F]:
         """Decorator registering a function as job type ``name``; returns it unchanged."""
 
@@ -248,6 +274,7 @@ class JobRegistry:
                 icon=icon,
                 retryable=retryable,
                 kind=kind,
+                executor=executor,
             )
             return func
 
@@ -263,6 +290,7 @@ class JobRegistry:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        executor: str | None = None,
     ) -> JobType:
         """Register ``func`` as job type ``name`` and return the new :class:`JobType`."""
         if name in self._types:
@@ -275,6 +303,7 @@ class JobRegistry:
             icon=icon,
             retryable=retryable,
             kind=kind,
+            executor=executor,
         )
         self.add(job_type)
         return job_type
