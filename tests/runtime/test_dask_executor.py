@@ -43,6 +43,9 @@ def cluster() -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
+        # Its nannies' own warnings (a worker restarted, one slow to stop at the end) are
+        # Dask's business; the tests check what Jobdeck makes of them.
+        silence_logs=logging.ERROR,
     ) as c:
         yield c
 

@@ -50,7 +50,9 @@ log = logging.getLogger(__name__)
 #: Seconds between two checks that the scheduler still answers (while jobs run there),
 #: and how long it has to answer.
 WATCH_EVERY = 1.0
-WATCH_TIMEOUT = 5.0
+WATCH_TIMEOUT = 10.0
+#: Checks in a row that must fail before the scheduler counts as gone (a busy one is slow).
+WATCH_FAILURES = 3
 #: The Dask topic on which the scheduler announces workers leaving (among others).
 _CLUSTER_TOPIC = "all"
 
@@ -84,6 +86,9 @@ class DaskExecutor(Executor):
         #: This app's event topic: only its own tasks report on it.
         self.topic = f"jobdeck-{uuid.uuid4().hex}"
         self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jobdeck-dask")
+        self._records = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="jobdeck-dask-record"
+        )
         #: Cancels wait on a worker's answer: on a thread of their own, so no submit waits.
         self._cancels = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="jobdeck-dask-cancel"
@@ -131,6 +136,7 @@ class DaskExecutor(Executor):
         for run in left:
             self._end(run, Outcome.failed("the app stopped watching its Dask task", retry=True))
         self._cancels.shutdown(wait=True)
+        self._records.shutdown(wait=True)
         self._io.submit(self._disconnect)
         self._io.shutdown(wait=True)
         return True
@@ -177,18 +183,28 @@ class DaskExecutor(Executor):
     def _watch(self) -> None:
         """Ask the scheduler every :data:`WATCH_EVERY` s, while jobs run there, whether it
         is still there (a scheduler that dies, or a network that drops it, often leaves the
-        client's connection looking open); when it does not answer, fail those jobs."""
+        client's connection looking open); when it has not answered :data:`WATCH_FAILURES`
+        times in a row, fail those jobs."""
+        failures = 0
         while not self._closing.wait(WATCH_EVERY):
             with self._lock:
                 runs = [r for r in self._runs.values() if r.handle.future is not None]
             client = self._client
             if not runs or client is None:
+                failures = 0
                 continue
             try:
                 client.sync(client.scheduler.identity, callback_timeout=WATCH_TIMEOUT)
+                failures = 0
             except Exception as exc:
+                failures += 1
                 if self._closing.is_set():
                     return
+                if failures < WATCH_FAILURES:
+                    continue
+                failures = 0
+                with self._lock:  # those still running now
+                    runs = [r for r in self._runs.values() if r.handle.future is not None]
                 self._lost = True
                 reason = f"{self._lost_scheduler()} ({_why(exc)})"
                 log.warning("%s: %d job(s) failed", reason, len(runs))
@@ -278,16 +294,24 @@ class DaskExecutor(Executor):
         worker = msg.get("where")  # Dask sets "worker" to the worker's address itself
         if isinstance(worker, dict):
             run.handle.worker = worker
-            try:
-                self.tracker.set_worker(run.job_id, worker)
-            except ValueError:  # it ended meanwhile
-                log.debug("job %s ended before its worker was recorded", run.job_id)
+            # A store write: not on Dask's event loop, which must keep up with the cluster.
+            self._records.submit(self._record_worker, run, worker)
         progress = msg.get("progress")
         if progress is not None:
             current, total, message = progress
             run.ctx.update_progress(current, total, message)
         for level, line in msg.get("lines") or ():
             run.ctx.log(line, level)
+
+    def _record_worker(self, run: Run, worker: dict[str, Any]) -> None:
+        if run.reported:
+            return
+        try:
+            self.tracker.set_worker(run.job_id, worker)
+        except ValueError:  # it ended meanwhile
+            log.debug("job %s ended before its worker was recorded", run.job_id)
+        except Exception:
+            log.exception("could not record the worker of job %s", run.job_id)
 
     def _on_cluster_event(self, event: tuple[float, Any]) -> None:
         """The scheduler's own events: a worker that leaves fails the jobs it runs."""
