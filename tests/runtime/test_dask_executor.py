@@ -301,3 +301,30 @@ def test_a_scheduler_that_goes_away_fails_the_running_job_with_the_reason(
     assert refused is not None and refused.status is JobStatus.FAILED
     assert refused.error is not None
     assert refused.error.message.startswith(f"cannot reach the Dask scheduler at {address}")
+
+
+def test_the_app_uses_the_setting_or_the_dask_option(tmp_path: Path, qapp: Any) -> None:
+    from PySide6.QtCore import QSettings
+
+    from jobdeck.app import open_runtime
+    from jobdeck.cli.parser import build_parser
+    from jobdeck.settings import AppSettings
+
+    settings = AppSettings(QSettings(str(tmp_path / "j.ini"), QSettings.Format.IniFormat))
+    assert settings.dask_scheduler == ""
+    for given, stored, expected in (
+        (None, "", None),
+        (None, " tcp://set:8786 ", "tcp://set:8786"),
+        ("tcp://flag:8786", "tcp://set:8786", "tcp://flag:8786"),
+    ):
+        settings.dask_scheduler = stored
+        tracker, runner = open_runtime(tmp_path / "j.db", JobRegistry(), settings, given)
+        try:
+            assert (runner.dask.address if runner.dask else None) == expected
+        finally:
+            tracker.close()
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--dask", "tcp://s:8786"]).dask == "tcp://s:8786"
+    assert parser.parse_args(["--dask", "tcp://s:8786"]).dask == "tcp://s:8786"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--dask", "scheduler"])
