@@ -228,3 +228,17 @@ def test_the_details_do_not_jump_when_a_job_changes_state(qtbot, tracker, signal
         signals.push_changed(state)
         qtbot.wait(10)
         assert details.tabs.geometry() == geometry, state.status
+
+
+def test_a_job_on_a_dask_worker_shows_the_worker_and_its_resource_use(qtbot, tracker, signals):
+    worker = {"host": "node-7", "address": "tcp://10.0.0.7:40000", "name": "3", "pid": 4242}
+    job = make_job(
+        "Render", type="render", metadata={"worker": worker}, peak_rss=250_000_000, cpu_seconds=3.5
+    )
+    tracker.add(job)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    assert details.fields["Process"].text() == (
+        "Dask worker tcp://10.0.0.7:40000 on node-7, pid 4242"
+    )
+    assert "250 MB" in details.fields["Resources"].text()

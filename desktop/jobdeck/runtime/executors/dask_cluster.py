@@ -344,7 +344,12 @@ class DaskExecutor(Executor):
         handle: _Handle = run.handle
         status = future.status
         if status == "finished":
-            return self._finished(run, future.result())
+            try:
+                out = future.result()
+            except Exception:  # cancelled (by us, or a lost scheduler) as it finished
+                status = "cancelled"
+            else:
+                return self._finished(run, out)
         if handle.reason == "cancel":
             return run.raised(_cancel_error())
         if handle.reason is not None:
