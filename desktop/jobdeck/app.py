@@ -140,6 +140,7 @@ class JobdeckApp(QObject):
         on_quit: Callable[[], None] | None = None,
         session_bus: QDBusConnection | Literal["session"] | None = "session",
         api: ApiOptions | None = None,
+        dask: str | None = None,
     ) -> None:
         super().__init__()
         self.cleanupFinished.connect(self._cleaned_up)
@@ -153,7 +154,7 @@ class JobdeckApp(QObject):
         qapp.setQuitOnLastWindowClosed(False)
         qapp.setWindowIcon(icon("jobdeck"))
 
-        self.tracker, self.runner = open_runtime(db_path, self.registry, self.settings)
+        self.tracker, self.runner = open_runtime(db_path, self.registry, self.settings, dask)
         # The app's choice for its whole process: busy job threads leave the GUI its turns.
         self._switch_interval = SwitchInterval(GUI_SWITCH_INTERVAL)
         self.signals = JobSignals(self.tracker)
@@ -560,9 +561,14 @@ def shown_store(db_path: str | os.PathLike[str]) -> str:
 
 
 def open_runtime(
-    db_path: str | os.PathLike[str] | None, registry: JobRegistry, settings: AppSettings
+    db_path: str | os.PathLike[str] | None,
+    registry: JobRegistry,
+    settings: AppSettings,
+    dask: str | None = None,
 ) -> tuple[JobTracker, Runner]:
-    """The tracker of the store at ``db_path`` and the Runner that runs its jobs."""
+    """The tracker of the store at ``db_path`` and the Runner that runs its jobs; the job
+    types that ask for Dask run on the cluster of the scheduler ``dask`` (else the
+    setting's; none: here). Dask itself is imported only once it connects."""
     tracker = JobTracker.open(
         db_path,
         registry=registry,
@@ -570,7 +576,8 @@ def open_runtime(
         yield_gil_every=GUI_YIELD_EVERY,
         clean_up_at_open=False,  # later, on a thread: see JobdeckApp.start
     )
-    return tracker, Runner(tracker, max_workers=settings.concurrency)
+    address = dask or settings.dask_scheduler or None
+    return tracker, Runner(tracker, max_workers=settings.concurrency, dask=address)
 
 
 class _WindowRequests(QObject):
@@ -640,13 +647,14 @@ class JobdeckService(QObject):
         settings: AppSettings | None = None,
         api: ApiOptions | None = None,
         on_quit: Callable[[], None] | None = None,
+        dask: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
         self.registry = registry or builtin_registry()
         self._on_quit = on_quit or qapp.quit
         self.exit_code = 0
-        self.tracker, self.runner = open_runtime(db_path, self.registry, self.settings)
+        self.tracker, self.runner = open_runtime(db_path, self.registry, self.settings, dask)
         self.api = make_api(self, db_path, api)
         self._signal_notifier: QSocketNotifier | None = None
 
@@ -702,6 +710,7 @@ def run_app(
     tray: bool = False,
     listen: int | None = None,
     listen_host: str | None = None,
+    dask: str | None = None,
 ) -> int:
     """Create the QApplication and qasync loop, run Jobdeck until it quits; the exit status.
 
@@ -729,7 +738,7 @@ def run_app(
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     try:
-        app = JobdeckApp(qapp, db_path, settings=settings, api=options)
+        app = JobdeckApp(qapp, db_path, settings=settings, api=options, dask=dask)
     except StoreLocked:
         # Another launch got the store first and is still starting: show its window.
         status = None if options is None else wait_and_show_running_app(options.paths)
@@ -749,7 +758,11 @@ def run_app(
 
 
 def run_service(
-    db_path: str | None, *, listen: int | None = None, listen_host: str | None = None
+    db_path: str | None,
+    *,
+    listen: int | None = None,
+    listen_host: str | None = None,
+    dask: str | None = None,
 ) -> int:
     """``jobdeck serve``: run the tracker, Runner and API on a QCoreApplication until
     SIGTERM/SIGINT; the exit status (1 when Jobdeck already runs on this store)."""
@@ -767,7 +780,7 @@ def run_service(
     qapp.setOrganizationName("Jobdeck")
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
-    service = JobdeckService(qapp, db_path, settings=settings, api=options)
+    service = JobdeckService(qapp, db_path, settings=settings, api=options, dask=dask)
     service.install_signal_handlers()
     try:
         service.start()

@@ -34,6 +34,7 @@ class AppSettings:
         "sleep/inhibit_after_min": 10,
         "jobs/stall_after_min": 10,
         "api/listen_port": 0,
+        "cluster/dask_scheduler": "",
     }
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
@@ -199,3 +200,16 @@ class AppSettings:
     @api_listen_port.setter
     def api_listen_port(self, value: int) -> None:
         self.qsettings.setValue("api/listen_port", int(value))
+
+    # -- a Dask cluster (see jobdeck.runtime.executors.dask_cluster) ------------------------------
+
+    @property
+    def dask_scheduler(self) -> str:
+        """The Dask scheduler (``tcp://host:8786``) on whose cluster the job types that ask
+        for Dask run; empty: none, they run here (``--dask`` wins for one launch)."""
+        value = self.qsettings.value("cluster/dask_scheduler", "")
+        return value.strip() if isinstance(value, str) else ""
+
+    @dask_scheduler.setter
+    def dask_scheduler(self, value: str) -> None:
+        self.qsettings.setValue("cluster/dask_scheduler", str(value).strip())

@@ -843,3 +843,20 @@ def test_retry_and_reattach_decisions_come_from_the_type_and_the_job() -> None:
     assert not reattachable(job(1, 1), process_type)  # its program never started
     assert not reattachable(job(1, 1, "/logs/j.log"), callable_type)
     assert reattachable(job(1, 1, "/logs/j.log"), None)  # its process record says what it is
+
+
+def test_a_job_type_may_ask_for_the_dask_executor_and_bad_asks_are_named() -> None:
+    registry = JobRegistry()
+
+    def work(ctx: object, n: int = 1) -> int:
+        return n
+
+    async def awork(ctx: object) -> None:
+        return None
+
+    assert registry.register("on-dask", work, executor="dask").executor == "dask"
+    assert registry.register("here", work).executor is None
+    with pytest.raises(ValueError, match="executor must be one of dask or None, got 'spark'"):
+        registry.register("spark", work, executor="spark")
+    with pytest.raises(ValueError, match="only a callable job type can run on executor 'dask'"):
+        registry.register("async-dask", awork, executor="dask")

@@ -265,3 +265,17 @@ def test_a_pending_job_names_no_instance(qtbot, tracker, signals):
     details.tabs.setCurrentWidget(details.info_view)
     assert details.fields["Process"].isVisible()
     assert not details.fields["Instance"].isVisible()
+
+
+def test_a_job_on_a_dask_worker_shows_the_worker_and_its_resource_use(qtbot, tracker, signals):
+    worker = {"host": "node-7", "address": "tcp://10.0.0.7:40000", "name": "3", "pid": 4242}
+    job = make_job(
+        "Render", type="render", metadata={"worker": worker}, peak_rss=250_000_000, cpu_seconds=3.5
+    )
+    tracker.add(job)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    assert details.fields["Process"].text() == (
+        "Dask worker tcp://10.0.0.7:40000 on node-7, pid 4242"
+    )
+    assert "250 MB" in details.fields["Resources"].text()

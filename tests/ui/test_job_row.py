@@ -135,3 +135,12 @@ def test_long_title_is_elided_with_full_text_in_tooltip(qtbot, tracker):
     qtbot.waitExposed(row)
     assert row.title_label.elided_text().endswith("\u2026")
     assert row.title_label.toolTip() == title
+
+
+def test_a_job_on_a_cluster_worker_shows_the_workers_host(qtbot, tracker):
+    worker = {"host": "node-7", "address": "tcp://10.0.0.7:40000", "name": "3", "pid": 4242}
+    job = make_job("render", current=5, total=10, metadata={"worker": worker})
+    row = make_row(qtbot, job, tracker.now())
+    assert row.time_label.text().startswith("on node-7 \u00b7 50%")
+    local = make_row(qtbot, make_job("render", current=5, total=10), tracker.now())
+    assert "on " not in local.time_label.text()

@@ -75,6 +75,7 @@ def _gui(args: object) -> int:
             tray=args.tray,  # type: ignore[attr-defined]
             listen=args.listen,  # type: ignore[attr-defined]
             listen_host=args.listen_address,  # type: ignore[attr-defined]
+            dask=args.dask,  # type: ignore[attr-defined]
         )
     except StoreError as exc:
         raise CliError(1, str(exc)) from None

@@ -65,7 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from jobdeck.core import StoreError
 
     try:
-        return run_service(args.db, listen=args.listen, listen_host=args.listen_address)
+        return run_service(
+            args.db, listen=args.listen, listen_host=args.listen_address, dask=args.dask
+        )
     except StoreError as exc:
         raise CliError(EXIT_FAILED, str(exc)) from None
 

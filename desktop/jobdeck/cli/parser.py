@@ -79,6 +79,26 @@ def _listen_options(parser: argparse.ArgumentParser, default: Any = None) -> Non
     )
 
 
+def _dask_option(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument(
+        "--dask",
+        metavar="ADDR",
+        type=_dask_address,
+        default=default,
+        help="run the job types that ask for Dask on the cluster of this Dask scheduler "
+        "(e.g. tcp://scheduler:8786; default: the Settings' one, normally none: they run here)",
+    )
+
+
+def _dask_address(text: str) -> str:
+    address = text.strip()
+    if "://" not in address or address.endswith("://"):
+        raise argparse.ArgumentTypeError(
+            f"a Dask scheduler address is like tcp://host:8786, not {text!r}"
+        )
+    return address
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jobdeck",
@@ -117,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tray", action="store_true", help="start in the tray, with the window hidden"
     )
     _listen_options(parser)
+    _dask_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help: str, module: str, func: str, **kw: Any) -> argparse.ArgumentParser:
@@ -128,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", "run Jobdeck without a window: jobs and the API only", "commands", "cmd_serve"
     )
     _listen_options(serve, argparse.SUPPRESS)
+    _dask_option(serve, argparse.SUPPRESS)
 
     run = command(
         "run",

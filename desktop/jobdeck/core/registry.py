@@ -83,6 +83,8 @@ class JobType:
     are compared (:func:`~jobdeck.core.job_key.job_key`). None: all params.
     ``stall_after``: seconds without progress or output after which a running job of this
     type is shown as stalled (None: the app's setting, see :mod:`.stall`).
+    ``executor``: where a callable job type prefers to run, by name (``"dask"``: on a Dask
+    cluster when the app has one configured, else on a local thread as usual); None: here.
     """
 
     name: str
@@ -95,6 +97,7 @@ class JobType:
     kind: JobKind = JobKind.CALLABLE
     key_params: tuple[str, ...] | None = None
     stall_after: float | None = None
+    executor: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:
@@ -106,6 +109,7 @@ class JobType:
         if is_coroutine != (self.kind is JobKind.COROUTINE):
             shape = "an async def" if is_coroutine else "a plain function"
             raise ValueError(f"job type {self.name!r}: {shape} cannot be a {self.kind} job type")
+        _check_executor(self.name, self.kind, self.executor)
         object.__setattr__(self, "params", tuple(self.params))
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
@@ -123,6 +127,7 @@ class JobType:
         retryable: bool = False,
         kind: JobKind | str | None = None,
         key_params: tuple[str, ...] | None = None,
+        executor: str | None = None,
     ) -> JobType:
         """A job type whose schema comes from ``func``'s signature (see :mod:`.params`).
 
@@ -140,6 +145,7 @@ class JobType:
             func=func,
             kind=_kind(name, kind),
             key_params=key_params,
+            executor=executor,
         )
 
     @property
@@ -196,6 +202,25 @@ class JobType:
         return ProcessSpec.coerce(self.func(job, **self.to_kwargs(job.params)))
 
 
+#: The executors a job type may ask for by name (``JobType.executor``).
+EXECUTORS = frozenset({"dask"})
+
+
+def _check_executor(name: str, kind: JobKind, executor: object) -> None:
+    if executor is None:
+        return
+    if executor not in EXECUTORS:
+        known = ", ".join(sorted(EXECUTORS))
+        raise ValueError(
+            f"job type {name!r}: executor must be one of {known} or None, got {executor!r}"
+        )
+    if kind is not JobKind.CALLABLE:
+        raise ValueError(
+            f"job type {name!r}: only a callable job type can run on executor {executor!r}, "
+            f"not a {kind} one"
+        )
+
+
 def _kind(name: str, value: JobKind | str) -> JobKind:
     try:
         return JobKind(value)
@@ -245,6 +270,7 @@ class JobRegistry:
         icon: str = "job",
         retryable: bool = False,
         kind: JobKind | str | None = None,
+        executor: str | None = None,
     ) -> Callable[[F], F]:
         """Decorator registering a function as job type ``name``; returns it unchanged."""
 
@@ -257,6 +283,7 @@ class JobRegistry:
                 icon=icon,
                 retryable=retryable,
                 kind=kind,
+                executor=executor,
             )
             return func
 
@@ -273,6 +300,7 @@ class JobRegistry:
         retryable: bool = False,
         kind: JobKind | str | None = None,
         key_params: tuple[str, ...] | None = None,
+        executor: str | None = None,
     ) -> JobType:
         """Register ``func`` as job type ``name`` and return the new :class:`JobType`."""
         if name in self._types:
@@ -286,6 +314,7 @@ class JobRegistry:
             retryable=retryable,
             kind=kind,
             key_params=key_params,
+            executor=executor,
         )
         self.add(job_type)
         return job_type

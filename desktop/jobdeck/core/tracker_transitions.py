@@ -9,6 +9,7 @@ announcing once committed. No Qt.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -338,6 +339,34 @@ class TrackerTransitions:
             job = self._require(job_id)
             if job.finished:
                 raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
+            return self._update_fields(job, EventKind.UPDATED, changes)
+
+    def set_worker(
+        self,
+        job_id: str,
+        worker: Mapping[str, Any],
+        *,
+        peak_rss: int | None = None,
+        cpu_seconds: float | None = None,
+    ) -> Job:
+        """Record where a running job runs (a cluster worker: ``worker`` becomes its
+        ``metadata["worker"]``, e.g. ``{"host": ..., "address": ...}``) and, when known, its
+        resource use there, in one write (no status change)."""
+        self._writable()
+        if not isinstance(worker, Mapping):
+            raise ValueError(f"worker must be a mapping, got {type(worker).__name__}")
+        worker = dict(worker)
+        check_json(worker, "worker")
+        changes: dict[str, Any] = {}
+        if peak_rss is not None:
+            changes["peak_rss"] = check_int("peak_rss", peak_rss, 0)
+        if cpu_seconds is not None:
+            changes["cpu_seconds"] = float(check_progress_number("cpu_seconds", cpu_seconds))
+        with self._lock:
+            job = self._require(job_id)
+            if job.finished:
+                raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
+            changes["metadata"] = {**job.metadata, "worker": worker}
             return self._update_fields(job, EventKind.UPDATED, changes)
 
     def _finish_from_context(self, ctx: JobContext, exc: BaseException | None) -> None:

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject
 from jobdeck.core.clock import Clock
 from jobdeck.core.tracker import JobTracker
 
-from .executors import CoroutineExecutor, ProcessExecutor, ThreadExecutor
+from .executors import CoroutineExecutor, DaskExecutor, ProcessExecutor, ThreadExecutor
 from .executors.processes import max_log_bytes as _max_log_bytes
 from .scheduler import DEFAULT_MAX_THREADS, Scheduler
 
@@ -59,8 +59,13 @@ class Runner(Scheduler):
         records_dir: str | Path | None = None,
         max_log_bytes: int | str | None = "default",
         max_threads: int = DEFAULT_MAX_THREADS,
+        dask: str | None = None,
     ) -> None:
         super().__init__(tracker, (), max_workers, parent, clock, rng=rng, max_threads=max_threads)
+        #: The Dask executor when a scheduler address was given (``dask``), else None.
+        self.dask = None if not dask else DaskExecutor(dask)
+        if self.dask is not None:  # before the threads: it takes the types that ask for it
+            self.add_executor(self.dask)
         self.processes = ProcessExecutor(
             grace=grace,
             log_dir=log_dir,

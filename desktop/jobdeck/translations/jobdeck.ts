@@ -279,6 +279,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Dask worker {address} on {host}, pid {pid}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>This job has no log file</source>
         <translation type="unfinished"></translation>
     </message>
@@ -339,6 +343,10 @@ Started {started}</source>
     </message>
     <message>
         <source>queued</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>on {host}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

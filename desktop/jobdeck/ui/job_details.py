@@ -456,6 +456,15 @@ class JobDetails(QWidget):
             process.append(translate("JobDetails", "pid {pid}").format(pid=job.pid))
         if job.exit_code is not None:
             process.append(translate("JobDetails", "exit code {code}").format(code=job.exit_code))
+        worker = job.metadata.get("worker")
+        if isinstance(worker, dict) and worker.get("address"):  # a job on a Dask cluster
+            process.append(
+                translate("JobDetails", "Dask worker {address} on {host}, pid {pid}").format(
+                    address=worker.get("address"),
+                    host=worker.get("host", "?"),
+                    pid=worker.get("pid", "?"),
+                )
+            )
         f["Process"].setText(", ".join(process) or EM_DASH)
         f["Resources"].setText(format_resources(job.peak_rss, job.cpu_seconds))
         f["Log file"].setText(job.log_path or EM_DASH)

@@ -268,6 +268,9 @@ class JobRow(QWidget):
         else:
             message = job.progress.message
             parts = []
+            host = worker_host(job)
+            if host:  # a job on a cluster worker (see jobdeck.runtime.executors.dask_cluster)
+                parts.append(translate("JobRow", "on {host}").format(host=host))
             if job.progress.percent is not None:
                 parts.append(format_percent(job.progress.percent))
             parts.append(format_duration(job.elapsed(now)))
@@ -462,3 +465,10 @@ class JobRow(QWidget):
             event.accept()
             return
         super().mousePressEvent(event)
+
+
+def worker_host(job: Job) -> str | None:
+    """The host of the cluster worker that runs ``job`` (its ``metadata["worker"]``), if any."""
+    worker = job.metadata.get("worker")
+    host = worker.get("host") if isinstance(worker, dict) else None
+    return host if isinstance(host, str) and host else None
