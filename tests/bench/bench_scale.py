@@ -1,6 +1,7 @@
 """``run.py scale``: Jobdeck beyond one machine (issue 14). Each part is a ``scale_<name>.py``
 module beside this one with a ``main()``: ``scale_board`` (several instances on one
-PostgreSQL board), ``scale_dask`` (jobs on a Dask cluster against plain ``client.map``); other engines add their own part the same way."""
+PostgreSQL board) and ``scale_dask`` (jobs on a Dask cluster against plain ``client.map``);
+other engines add their own part the same way."""
 
 from __future__ import annotations
 
