@@ -35,10 +35,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(BUILD_TIMEO
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundle's ``jobdeck`` program: ``$JOBDECK_BUNDLE`` when set (one built before),
-    else built here."""
+    else built here when ``$JOBDECK_BUILD_BUNDLE=1`` asks for it (a build takes ~4 min of a
+    2-core machine, which the whole CI run's 15-minute budget has no room for)."""
     prebuilt = os.environ.get("JOBDECK_BUNDLE")
     if prebuilt:
         return Path(prebuilt)
+    if os.environ.get("JOBDECK_BUILD_BUNDLE") != "1":
+        pytest.skip("building the bundle takes minutes: JOBDECK_BUILD_BUNDLE=1 runs it")
     pytest.importorskip("PyInstaller", reason="PyInstaller is not installed")
     work = tmp_path_factory.mktemp("bundle")
     started = time.monotonic()
