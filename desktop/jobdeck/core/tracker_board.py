@@ -113,6 +113,8 @@ class TrackerBoard:
             self._announce(job, None)
             return
         before = memory.active.get(job.id) or self._elsewhere.get(job.id)
+        if before is None and runner == me and job.status.finished:
+            return  # this instance ended it, and announced that when it did
         if job.status is JobStatus.PENDING:
             self._elsewhere.pop(job.id, None)
             memory.active[job.id] = job
