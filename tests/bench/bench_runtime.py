@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QTimer, Signal, Slot
+from qt_wait import GapMeter
 
 from jobdeck.core import JobContext, JobEvent, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
@@ -123,40 +124,6 @@ def executor_us_per_job(n: int) -> float:
 
 
 # -- GUI responsiveness ---------------------------------------------------------------------------
-
-
-class GapMeter(QObject):
-    """A 1 ms timer on the GUI thread; records the time between its ticks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gaps: list[float] = []
-        self._last: float | None = None
-        self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(1)
-        self._timer.timeout.connect(self._tick)
-
-    def start(self) -> None:
-        self._last = time.perf_counter()
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self._tick()
-
-    @Slot()
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        if self._last is not None:
-            self.gaps.append(now - self._last)
-        self._last = now
-
-    def figures(self) -> tuple[float, float]:
-        """(p99, max) gap in milliseconds."""
-        ordered = sorted(self.gaps)
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        return p99 * 1000, ordered[-1] * 1000
 
 
 def spin(ctx: JobContext, seconds: float) -> int:

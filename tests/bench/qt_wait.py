@@ -70,3 +70,9 @@ class GapMeter(QObject):
         if self._last is not None:
             self.gaps.append(now - self._last)
         self._last = now
+
+    def figures(self) -> tuple[float, float]:
+        """(p99, max) gap in milliseconds."""
+        ordered = sorted(self.gaps)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return p99 * 1000, ordered[-1] * 1000
