@@ -1,5 +1,6 @@
 """The composition root: Store -> Tracker -> Runner -> JobSignals -> UI (and the API), and the
-app's lifetime.
+app's lifetime. (Longer than most modules: it wires every part once — the desktop app, the
+windowless service and their start and quit — and holds no logic of its own beyond that.)
 
 Nothing else in Jobdeck builds the object graph. :class:`JobdeckApp` owns every long-lived
 object and tears them down in reverse order on quit: the runner stops (cancelling running

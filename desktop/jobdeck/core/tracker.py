@@ -11,7 +11,8 @@ every ``event_interval`` seconds and writes them to the store about every
 The tracker is opened with the application's :class:`~jobdeck.core.registry.JobRegistry`:
 it validates what is queued, and recovery asks the job types which interrupted jobs may be
 retried and which jobs left running the runtime can re-attach. Nothing configures it from
-above.
+above. (Longer than most modules: opening, closing and the public API's entry points; the
+transitions, reads, board and clean-up are the modules named above and beside it.)
 
 **When the store cannot be written** (full disk, I/O error, a file made read-only), the
 call whose change was lost raises :class:`~jobdeck.core.store_errors.StoreWriteError` —

@@ -1,5 +1,9 @@
 """The supervisor service: one long-lived process per store that starts and watches programs.
 
+One file of more than 500 lines on purpose: it runs as a program of its own (standard
+library only, started by path or as ``jobdeck _supervise``), so it imports nothing else of
+Jobdeck's but :mod:`.supervisor`.
+
 A process job must outlive the app that started it (quit with "keep running", a crash,
 SIGKILL), so its program is not the app's child: the store's supervisor service starts it.
 One service serves every job of a store (a Python process per job cost >= 45 ms of CPU

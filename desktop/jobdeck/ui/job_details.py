@@ -1,4 +1,8 @@
-"""Everything about one job: progress, timings, live log, output, params, error, result."""
+"""Everything about one job: progress, timings, live log, output, params, error, result.
+
+Longer than most modules: one pane whose tabs show one job and share its refresh; the
+Output tab's reading is :mod:`.output_view`'s, the texts :mod:`.formatting`'s.
+"""
 
 from __future__ import annotations
 
