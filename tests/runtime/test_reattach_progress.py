@@ -14,10 +14,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core import Job, JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from tests.registries import with_command
 
@@ -69,21 +70,29 @@ def sessions(
         process.kill()
 
 
-def test_progress_made_while_the_app_was_closed_shows_at_re_attach(
-    qtbot, sessions: list[Session], tmp_path: Path
-) -> None:
-    db = tmp_path / "jobs.db"
-    gates = tmp_path / "gates"
-    gates.mkdir()
-    first = Session(db)
+def _run_to_a_quarter(
+    qtbot: Any, sessions: list[Session], tmp_path: Path, program: str
+) -> tuple[Session, Job]:
+    """A first app runs ``program`` (waiting on the gates folder) until it reports 25."""
+    (tmp_path / "gates").mkdir()
+    first = Session(tmp_path / "jobs.db")
     sessions.append(first)
     job = first.tracker.enqueue(
-        "command", {"argv": [sys.executable, "-c", PROGRAM, str(gates)], "cwd": str(tmp_path)}
+        "command",
+        {"argv": [sys.executable, "-c", program, str(tmp_path / "gates")], "cwd": str(tmp_path)},
     )
     qtbot.waitUntil(
         lambda: first.tracker.get_job(job.id).progress.current == 25,  # type: ignore[union-attr]
         timeout=WAIT_MS,
     )
+    return first, job
+
+
+def test_progress_made_while_the_app_was_closed_shows_at_re_attach(
+    qtbot, sessions: list[Session], tmp_path: Path
+) -> None:
+    db, gates = tmp_path / "jobs.db", tmp_path / "gates"
+    first, job = _run_to_a_quarter(qtbot, sessions, tmp_path, PROGRAM)
     log_path = first.tracker.get_job(job.id).log_path  # type: ignore[union-attr]
     assert log_path is not None
     first.close(keep_processes=True)
@@ -128,18 +137,8 @@ def test_progress_behind_chatter_in_a_large_log_shows_at_re_attach(
     """The latest progress line is found at the end of the log (a bounded read, however
     large the log), even when the program said more after it; its last line is the
     message."""
-    db = tmp_path / "jobs.db"
-    gates = tmp_path / "gates"
-    gates.mkdir()
-    first = Session(db)
-    sessions.append(first)
-    job = first.tracker.enqueue(
-        "command", {"argv": [sys.executable, "-c", CHATTY, str(gates)], "cwd": str(tmp_path)}
-    )
-    qtbot.waitUntil(
-        lambda: first.tracker.get_job(job.id).progress.current == 25,  # type: ignore[union-attr]
-        timeout=WAIT_MS,
-    )
+    db, gates = tmp_path / "jobs.db", tmp_path / "gates"
+    first, job = _run_to_a_quarter(qtbot, sessions, tmp_path, CHATTY)
     first.close(keep_processes=True)
     (gates / "one").touch()
     qtbot.waitUntil(lambda: (gates / "written").exists(), timeout=WAIT_MS)
