@@ -12,11 +12,14 @@ jobs that outlived the app are re-attached.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import importlib
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -129,6 +132,8 @@ class JobdeckApp(QObject):
     """
 
     cleanupFinished = Signal(object)
+    #: The API's module (aiohttp) has been imported on a thread of its own (queued to us).
+    _apiModuleImported = Signal()
 
     def __init__(
         self,
@@ -225,6 +230,7 @@ class JobdeckApp(QObject):
         self._api_options = api
         #: The local API server, once started (see :meth:`start`).
         self.api: ApiServer | None = None
+        self._apiModuleImported.connect(self._start_api, Qt.ConnectionType.QueuedConnection)
 
     # -- lifetime -------------------------------------------------------------------------------
 
@@ -250,11 +256,26 @@ class JobdeckApp(QObject):
         says when it is done)."""
         if self.tracker.closed:
             return
-        self._start_api()
+        self._import_api_then_start()
         self.tracker.start_cleanup(self.cleanupFinished.emit)
 
+    def _import_api_then_start(self) -> None:
+        """Import the API's module (aiohttp: ~0.3 s of imports) on a thread of its own, so
+        the window answers meanwhile, then start the server on the GUI thread."""
+        if self._api_options is None:
+            return
+
+        def import_api() -> None:
+            # An import error is raised again where the server is made (GUI thread).
+            with contextlib.suppress(Exception):
+                importlib.import_module("jobdeck.api.server")
+            with contextlib.suppress(RuntimeError):  # the app was deleted meanwhile
+                self._apiModuleImported.emit()
+
+        threading.Thread(target=import_api, name="jobdeck-api-import", daemon=True).start()
+
     def _start_api(self) -> None:
-        if self.api is not None or self._api_options is None:
+        if self.api is not None or self._api_options is None or self.tracker.closed:
             return
         api = make_api(self, self._db_path, self._api_options, self.window)
         try:
