@@ -34,14 +34,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(BUILD_TIMEO
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundle's ``jobdeck`` program: ``$JOBDECK_BUNDLE`` when set (one built before),
-    else built here when ``$JOBDECK_BUILD_BUNDLE=1`` asks for it (a build takes ~4 min of a
-    2-core machine, which the whole CI run's 15-minute budget has no room for)."""
+    """The bundle's ``jobdeck`` program: ``$JOBDECK_BUNDLE`` when set (CI builds one with
+    ``scripts/build-bundle.sh`` before the suite), else built here when
+    ``$JOBDECK_BUILD_BUNDLE=1`` asks for it (about a minute of a 2-core machine)."""
     prebuilt = os.environ.get("JOBDECK_BUNDLE")
     if prebuilt:
         return Path(prebuilt)
     if os.environ.get("JOBDECK_BUILD_BUNDLE") != "1":
-        pytest.skip("building the bundle takes minutes: JOBDECK_BUILD_BUNDLE=1 runs it")
+        pytest.skip(
+            "no bundle: build one with scripts/build-bundle.sh and set JOBDECK_BUNDLE to its "
+            "program, or set JOBDECK_BUILD_BUNDLE=1 to build it here"
+        )
     pytest.importorskip("PyInstaller", reason="PyInstaller is not installed")
     work = tmp_path_factory.mktemp("bundle")
     started = time.monotonic()
