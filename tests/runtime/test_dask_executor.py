@@ -331,3 +331,14 @@ def test_the_app_uses_the_setting_or_the_dask_option(tmp_path: Path, qapp: Any) 
     assert parser.parse_args(["--dask", "tcp://s:8786"]).dask == "tcp://s:8786"
     with pytest.raises(SystemExit):
         parser.parse_args(["--dask", "scheduler"])
+
+
+def test_without_dask_installed_the_error_names_the_missing_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The desktop bundle leaves Dask out: a job for the cluster fails saying what to
+    install, not with a bare ModuleNotFoundError."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    executor = DaskExecutor("tcp://127.0.0.1:1")
+    with pytest.raises(RuntimeError, match=r"tcp://127\.0\.0\.1:1.*pip install 'jobdeck\[dask\]'"):
+        executor._connect()

@@ -166,7 +166,14 @@ class DaskExecutor(Executor):
                 client.close(timeout=1)
             except Exception:
                 log.debug("closing a lost Dask client failed", exc_info=True)
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError as exc:  # e.g. the desktop bundle, which leaves the extra out
+            raise RuntimeError(
+                f"running jobs on the Dask scheduler at {self.address} needs Dask's "
+                f"distributed package, which is not installed here "
+                f"(pip install 'jobdeck[dask]'): {exc}"
+            ) from exc
 
         client = Client(self.address, timeout=self.connect_timeout, set_as_default=False)
         client.subscribe_topic(self.topic, self._on_task_event)
