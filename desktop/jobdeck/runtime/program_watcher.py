@@ -1,8 +1,10 @@
 """A job's program under the store's supervisor service: start it, find it again, watch it, stop it.
 
 No Qt here: a daemon thread per running program (reused from one program to the next, see
-:mod:`~jobdeck.runtime.watcher_threads`), psutil and ``pidfd``. The app never holds a pipe
-to the program or waits for it as a child: the store's supervisor service
+:mod:`~jobdeck.runtime.watcher_threads`; a program started with them gets its thread only
+once it has run :data:`START_REPORT_DELAY`, ended or been asked to stop: most programs of a
+queue of short jobs never need one while they run), psutil and ``pidfd``. The app never
+holds a pipe to the program or waits for it as a child: the store's supervisor service
 (:mod:`jobdeck.runtime.supervisor_service`, reached through
 :attr:`SupervisorRecords.client <jobdeck.runtime.supervisor_records.SupervisorRecords.client>`)
 starts it and tells when it ended. The same :class:`ProgramWatcher` watches a program it
@@ -16,10 +18,12 @@ just started (:meth:`spawn`) and one that was running before the app started
   :data:`CHATTY_INTERVAL` s, so its cost is bounded whatever it prints). Once the program
   has ended, what is left is read the same way and its last lines come from the end of the
   log (:func:`~jobdeck.runtime.log_tail.last_lines`), not from wherever the reader had got to;
-* exit: the service says when the program ended (with its final record), and the service
-  process is watched through a pidfd (pid *and* start time checked, so a reused pid is
-  never taken for it). When the service dies before the end is recorded, the outcome is
-  lost and the program is stopped (nothing would copy its output or record its end);
+* exit: the service says when the program ended (with its final record); while connected
+  to the service that started it, the service's death breaks the connection, which says so;
+  otherwise the service process is watched through a pidfd (pid *and* start time checked,
+  so a reused pid is never taken for it). When the service dies before the end is
+  recorded, the outcome is lost and the program is stopped (nothing would copy its output
+  or record its end);
 * resources: the tree's RSS and CPU are sampled about once a second, and the supervisor
   adds the exact totals of everything it waited for;
 * stopping: :meth:`terminate` (SIGTERM, SIGKILL after a grace period, optionally after a
@@ -30,8 +34,9 @@ just started (:meth:`spawn`) and one that was running before the app started
 
 Waits use ``poll``, never ``select``, so they work whatever the number of open files.
 
-Callbacks run on the watcher thread: ``on_started(pid)`` once the program runs (fresh
-spawns only), ``on_skipped(n)`` and ``on_line(line)`` as above, then ``on_exit(end)``
+Callbacks run on the watcher thread: ``on_started(pid)`` once the program has run
+:data:`START_REPORT_DELAY` (fresh spawns only; one that ends sooner has its pid in its
+:class:`ProgramEnd`), ``on_skipped(n)`` and ``on_line(line)`` as above, then ``on_exit(end)``
 exactly once, unless :meth:`detach` was called first. (Longer than most modules: one
 watcher thread's life — start, follow, end, stop — kept together so that its locking reads
 in one place.)
@@ -179,10 +184,15 @@ class ProgramWatcher:
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._threads = threads
         self._thread: threading.Thread | None = None  # the one watching, while it does
+        self._watching = False  # a thread watches, or was asked to
         self._finished = threading.Event()  # the watching is over (ended or detached)
 
     def _start_watching(self) -> None:
-        """Watch on a thread of ``threads`` (reused), or on a new one."""
+        """Watch on a thread of ``threads`` (reused), or on a new one (once)."""
+        with self._lock:
+            if self._watching:
+                return
+            self._watching = True
         if self._threads is not None:
             self._threads.submit(self._watch, self.job_id)
         else:
@@ -241,6 +251,7 @@ class ProgramWatcher:
             threads=threads,
         )
         self._starting = True
+        self._report_start_at = time.monotonic() + START_REPORT_DELAY
         client = records.client
         client.watch(job_id, self._on_news)
         try:
@@ -250,7 +261,12 @@ class ProgramWatcher:
             client.unwatch(job_id)
             self._close_wake()
             raise
-        self._start_watching()
+        if threads is None:
+            self._start_watching()
+        else:
+            # Most programs of a job queue are over before a thread is worth it: the thread
+            # starts with the end (_on_news), a stop, or once it has run START_REPORT_DELAY.
+            threads.call_later(START_REPORT_DELAY, self._start_watching)
         return self
 
     @classmethod
@@ -330,6 +346,7 @@ class ProgramWatcher:
         as it is.
         """
         grace = self.grace if grace is None else grace
+        self._start_watching()  # it applies a stop asked before the pid is known
         if delay > 0:
             timer = threading.Timer(delay, self.terminate, args=(grace, 0.0))
             timer.name = f"jobdeck-process-{self.job_id}-term"
@@ -349,6 +366,7 @@ class ProgramWatcher:
 
     def kill(self) -> None:
         """SIGKILL the tree now."""
+        self._start_watching()
         with self._lock:
             tree = self._tree
             if tree is None:
@@ -358,6 +376,7 @@ class ProgramWatcher:
 
     def detach(self, timeout: float = 5.0) -> None:
         """Stop watching and leave the program running (``on_exit`` will not be called)."""
+        self._start_watching()  # it tells the pid before it stops
         with self._lock:
             self._detached = True
         self._cancel_timers()
@@ -473,6 +492,8 @@ class ProgramWatcher:
         """Client thread: the service's answer to our spawn request."""
         self._reply = message
         self._wake()
+        if message.get("op") != "started":
+            self._start_watching()
 
     def _on_news(self, record: dict[str, Any] | None) -> None:
         """Client thread: the program ended (``record``: its final record), or the
@@ -482,6 +503,7 @@ class ProgramWatcher:
                 self._end_record = record_from_fields(record)
         self._news = True
         self._wake()
+        self._start_watching()
 
     def _wake(self) -> None:
         with self._lock:
@@ -519,7 +541,6 @@ class ProgramWatcher:
         self._supervisor = (client.service_pid or -1, client.service_start_time)
         self._watch_program(pid, reply.get("start_time"))
         self._unreported_pid = pid
-        self._report_start_at = time.monotonic() + START_REPORT_DELAY
         return None
 
     def _report_start(self) -> None:

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds a thread whose watcher is done waits for another before it ends.
 IDLE_TIMEOUT = 2.0
+#: Seconds between two looks of the thread that runs what :meth:`WatcherThreads.call_later`
+#: was given (it runs only while something is due).
+TICK = 0.05
 
 
 class WatcherThreads:
@@ -40,6 +43,8 @@ class WatcherThreads:
         self._work: collections.deque[Callable[[], None]] = collections.deque()
         self._idle = 0
         self._closed = False
+        self._later: collections.deque[tuple[float, Callable[[], None]]] = collections.deque()
+        self._ticking = False
 
     def submit(self, work: Callable[[], None], label: str = "") -> None:
         """Run ``work`` on an idle thread, or on a new one when none is idle."""
@@ -51,11 +56,44 @@ class WatcherThreads:
         name = f"{self._name}-{label}" if label else self._name
         threading.Thread(target=self._serve, args=(work,), name=name, daemon=True).start()
 
+    def call_later(self, delay: float, call: Callable[[], None]) -> None:
+        """Call ``call`` (quick, non-blocking) about ``delay`` s from now (at most
+        :data:`TICK` later), from a thread that runs while calls are due; at once after
+        :meth:`close`. Calls run in the order given: give them all the same delay."""
+        with self._lock:
+            if not self._closed:
+                self._later.append((time.monotonic() + delay, call))
+                if self._ticking:
+                    return
+                self._ticking = True
+                name = f"{self._name}-later"
+                threading.Thread(target=self._tick, name=name, daemon=True).start()
+                return
+        call()
+
     def close(self) -> None:
-        """Let the idle threads end now, and the busy ones once their work is done."""
+        """Let the idle threads end now, and the busy ones once their work is done; what
+        :meth:`call_later` was given is called now."""
         with self._lock:
             self._closed = True
             self._wakeup.notify_all()
+            later, self._later = list(self._later), collections.deque()
+        for _due, call in later:
+            _call(call)
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(TICK)
+            now = time.monotonic()
+            due = []
+            with self._lock:
+                while self._later and self._later[0][0] <= now:
+                    due.append(self._later.popleft()[1])
+                if not due and not self._later:
+                    self._ticking = False
+                    return
+            for call in due:
+                _call(call)
 
     def _serve(self, work: Callable[[], None] | None) -> None:
         while work is not None:
@@ -79,3 +117,10 @@ class WatcherThreads:
                 return self._work.popleft() if self._work else None
             finally:
                 self._idle -= 1
+
+
+def _call(call: Callable[[], None]) -> None:
+    try:
+        call()
+    except Exception:
+        log.exception("a delayed call of the watcher threads failed")
