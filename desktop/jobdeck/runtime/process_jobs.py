@@ -307,13 +307,15 @@ class ProcessJobs:
         )
         return run
 
-    def forget(self, run: Program) -> None:
-        """The job is recorded as finished: drop its token, record and state."""
+    def forget(self, run: Program, *, tell_later: bool = False) -> None:
+        """The job is recorded as finished: drop its token, record and state (``tell_later``:
+        the service hears it with the next program started, see
+        :meth:`~jobdeck.runtime.supervisor_records.SupervisorRecords.remove`)."""
         with self._lock:
             self._runs.pop(run.job_id, None)
         if self._channel is not None:
             self._channel.unregister(run.job_id)
-        self.records.remove(run.job_id)
+        self.records.remove(run.job_id, tell_later=tell_later)
 
     def detach_all(self) -> list[str]:
         """Stop watching every program and leave it running; the ids of their jobs."""

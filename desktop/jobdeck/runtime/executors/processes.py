@@ -271,9 +271,11 @@ class ProcessExecutor(Executor):
             else:
                 step = self.host.next_run(self, (run, outcome))
         finally:
-            programs.forget(program)
+            # The next program's start request tells the service this end is stored.
+            programs.forget(program, tell_later=step is not None)
         if step is not None:
             self._start_chained(*step)
+            programs.records.client.flush()  # (if that start went wrong before asking)
 
     def _start_chained(self, run: Run, prepared: Any) -> None:
         """Watcher thread: start the job the scheduler handed over as a slot freed."""
