@@ -525,8 +525,8 @@ class ProgramWatcher:
             poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
             self._drain_wake()
         reply = self._reply
-        if self._detached:
-            return None
+        if self._detached and (reply is None or reply.get("op") != "started"):
+            return None  # (a program that started: its pid is told before watching stops)
         if reply is None:
             return self._lost(f"the supervisor did not answer within {START_TIMEOUT:g} s")
         op = reply.get("op")
