@@ -2,7 +2,7 @@
 
 No Qt here: a daemon thread per running program (reused from one program to the next, see
 :mod:`~jobdeck.runtime.watcher_threads`; a program started with them gets its thread only
-once it has run :data:`START_REPORT_DELAY`, ended or been asked to stop: most programs of a
+once it has run :data:`FOLLOW_DELAY`, ended or been asked to stop: most programs of a
 queue of short jobs never need one while they run), psutil and ``pidfd``. The app never
 holds a pipe to the program or waits for it as a child: the store's supervisor service
 (:mod:`jobdeck.runtime.supervisor_service`, reached through
@@ -80,6 +80,9 @@ START_TIMEOUT = 30.0
 #: Seconds a program runs before ``on_started`` tells its pid (a program that ends sooner
 #: has its pid in its :class:`ProgramEnd`: one write less for a short job).
 START_REPORT_DELAY = 0.2
+#: Seconds a program started with reused threads runs before one follows its output (most
+#: programs of a queue of short jobs are over sooner and never need a thread meanwhile).
+FOLLOW_DELAY = 0.05
 POLL_INTERVAL = 0.05
 #: Seconds between two looks at the output of a program that printed more than a look
 #: returns (the latest lines are all a progress bar needs).
@@ -265,8 +268,8 @@ class ProgramWatcher:
             self._start_watching()
         else:
             # Most programs of a job queue are over before a thread is worth it: the thread
-            # starts with the end (_on_news), a stop, or once it has run START_REPORT_DELAY.
-            threads.call_later(START_REPORT_DELAY, self._start_watching)
+            # starts with the end (_on_news), a stop, or once it has run FOLLOW_DELAY.
+            threads.call_later(FOLLOW_DELAY, self._start_watching)
         return self
 
     @classmethod
