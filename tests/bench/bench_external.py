@@ -29,7 +29,7 @@ from figures import figure, info
 from honest_env import header, honest_env, quick, scrub_environment
 from qt_wait import app, spin_until
 
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core import EventKind, JobEvent, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.jobs import COMMAND
 from jobdeck.runtime import Runner
@@ -117,26 +117,44 @@ def command_registry() -> JobRegistry:
 
 
 def channel_messages_per_second(tmp: Path, messages: int) -> float:
+    """From the first progress message landing in the job to the last, as the tracker
+    announces them (on its own thread: a late look from the GUI thread could find the job
+    already ended, its context gone, and used to wait in vain)."""
     tracker = JobTracker.open(tmp / "channel.db", registry=command_registry(), event_interval=0.005)
     runner = Runner(tracker, log_dir=tmp / "logs")
     runner.start()
     try:
         program = tmp / "sender.py"
         program.write_text(textwrap.dedent(SENDER))
-        job = tracker.enqueue("command", {"argv": [sys.executable, str(program), str(messages)]})
         first: list[float] = []
+        last: list[float] = []
+        ended: list[JobStatus] = []
+        job_id: list[str] = []
 
-        def seq() -> int:
-            ctx = tracker.context(job.id)
-            if ctx is not None and ctx.seq and not first:
-                first.append(time.perf_counter())
-            return ctx.seq if ctx is not None else -1
+        def on_event(event: JobEvent) -> None:
+            job = event.job
+            if not job_id or job.id != job_id[0]:
+                return
+            now = time.perf_counter()
+            if event.kind is EventKind.PROGRESS and job.progress.current and not first:
+                first.append(now)
+            if job.progress.current >= messages and not last:
+                last.append(now)
+            if job.status.finished:
+                ended.append(job.status)
 
-        if not spin_until(lambda: seq() >= messages, timeout=120):
-            raise RuntimeError("the channel benchmark did not finish within 120 s")
-        elapsed = time.perf_counter() - first[0]
-        spin_until(lambda: tracker.get_job(job.id).status is JobStatus.COMPLETED, timeout=30)  # type: ignore[union-attr]
-        return (messages - 1) / elapsed
+        tracker.subscribe(on_event)
+        with tracker.batch():  # its events are heard from the start
+            job = tracker.enqueue(
+                "command", {"argv": [sys.executable, str(program), str(messages)]}
+            )
+            job_id.append(job.id)
+        if not spin_until(lambda: bool(ended), timeout=90):
+            raise RuntimeError("the channel benchmark's job did not end within 90 s")
+        if ended[0] is not JobStatus.COMPLETED or not first or not last:
+            done = tracker.get_job(job.id)
+            raise RuntimeError(f"the channel benchmark's job ended {ended[0]} at {done}")
+        return (messages - 1) / (last[0] - first[0])
     finally:
         runner.shutdown()
         tracker.close()

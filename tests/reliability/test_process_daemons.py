@@ -38,13 +38,15 @@ DAEMONIZE = """
             with open(pidfile + ".tmp", "w") as f:
                 f.write(str(os.getpid()))
             os.rename(pidfile + ".tmp", pidfile)
-            print("daemon running", flush=True)  # and it keeps the job's output open
+            # One write per line (a print writes the newline apart when unbuffered, and
+            # the lines of the two processes then mix): it keeps the job's output open.
+            os.write(1, b"daemon running\\n")
             time.sleep(120)
             os._exit(0)
         os._exit(0)
     while not os.path.exists(pidfile):
         time.sleep(0.01)
-    print("1/2 daemon started", flush=True)
+    os.write(1, b"1/2 daemon started\\n")
     if then == "stay":
         time.sleep(120)
 """

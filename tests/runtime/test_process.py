@@ -234,6 +234,29 @@ def test_nonzero_exit_is_reported_with_tail(spawn: Spawn) -> None:
 
 
 def test_on_exit_called_exactly_once_and_on_started_before_it(spawn: Spawn) -> None:
+    """A program that runs a moment has its pid told by on_started, before on_exit."""
+    calls: list[Any] = []
+    returned = threading.Event()
+
+    def on_exit(result: ProgramEnd) -> None:
+        calls.append(result)
+        returned.set()
+
+    handle = spawn(["sleep", "1"], on_started=calls.append, on_exit=on_exit)
+    assert returned.wait(TIMEOUT)
+    first = handle.wait(TIMEOUT)
+    handle.terminate(grace=0)
+    handle.kill()
+    assert handle.wait(TIMEOUT) is first
+    assert calls == [handle.pid, first]
+    assert first is not None and first.exit_code == 0 and first.pid is None  # told already
+
+
+def test_the_pid_of_a_program_is_told_once_by_on_started_or_with_its_end(spawn: Spawn) -> None:
+    """A program over before its start is worth a write of its own (the usual case for
+    ``true``) has no on_started: its pid comes with its end, for the job's end to record
+    it in the same commit. On a machine too busy to see it end that soon, on_started tells
+    it instead; either way it is told exactly once."""
     calls: list[Any] = []
     returned = threading.Event()
 
@@ -244,10 +267,9 @@ def test_on_exit_called_exactly_once_and_on_started_before_it(spawn: Spawn) -> N
     handle = spawn(["true"], on_started=calls.append, on_exit=on_exit)
     assert returned.wait(TIMEOUT)
     first = handle.wait(TIMEOUT)
-    handle.terminate(grace=0)
-    handle.kill()
-    assert handle.wait(TIMEOUT) is first
-    assert calls == [handle.pid, first]
+    assert first is not None and first.exit_code == 0 and calls[-1] is first
+    told = [*calls[:-1], *([first.pid] if first.pid is not None else [])]
+    assert told == [handle.pid]
 
 
 def test_wait_inside_on_exit_returns_the_result(spawn: Spawn) -> None:

@@ -115,6 +115,8 @@ def test_job_keeps_running_while_the_app_is_closed_and_is_re_attached(
     first = open_app()
     job = first.tracker.enqueue("command", gated(tmp_path))
     wait_progress(qtbot, first, job.id, 1)
+    # written once the program has run a moment (a short one has it written with its end)
+    qtbot.waitUntil(lambda: job_of(first, job.id).pid is not None, timeout=WAIT_MS)
     pid = job_of(first, job.id).pid
     assert pid is not None
     service = psutil.Process(pid).ppid()  # the store's supervisor service

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from jobdeck.core import FakeClock, JobContext, JobStatus, JobTracker
+from jobdeck.core import EventKind, FakeClock, JobContext, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.runtime import Runner
 
@@ -365,3 +365,33 @@ def test_callables_run_within_max_threads_in_priority_order_while_processes_stil
 def test_bad_max_threads_is_refused(tracker: JobTracker, qapp) -> None:
     with pytest.raises(ValueError, match="max_threads must be an integer >= 1, got 0"):
         Runner(tracker, max_threads=0)
+
+
+def test_short_programs_run_back_to_back_in_order_within_the_limit(
+    qtbot, make_runner: Callable[..., Runner], tracker: JobTracker
+) -> None:
+    """A slot a program frees goes to the next queued job at once (its watcher starts it,
+    in the commit that records the end): in priority order, never more at once than
+    allowed, each job with its pid, log file and resource use, and a job that waited for
+    one of them runs too."""
+    events: list[tuple[EventKind, str]] = []
+    kinds = {EventKind.STARTED, EventKind.COMPLETED, EventKind.FAILED}
+    tracker.subscribe(lambda e: events.append((e.kind, e.job.id)) if e.kind in kinds else None)
+    jobs = [tracker.enqueue("command", {"argv": ["true"]}, priority=i % 3) for i in range(12)]
+    after = tracker.enqueue("command", {"argv": ["true"]}, depends_on=[jobs[0].id])
+    make_runner(max_workers=1)
+    everything = [*jobs, after]
+    qtbot.waitUntil(lambda: all(finished(tracker, j.id) for j in everything), timeout=WAIT_MS * 4)
+
+    started = [job_id for kind, job_id in events if kind is EventKind.STARTED]
+    by_priority = [j.id for j in sorted(jobs, key=lambda j: (-j.priority, j.id))]
+    assert [job_id for job_id in started if job_id != after.id] == by_priority
+    running = 0
+    for kind, _job_id in events:
+        running += 1 if kind is EventKind.STARTED else -1
+        assert 0 <= running <= 1
+    for job in everything:
+        done = tracker.get_job(job.id)
+        assert done is not None and done.status is JobStatus.COMPLETED, done
+        assert done.pid is not None and done.log_path is not None
+        assert done.peak_rss is not None and done.cpu_seconds is not None

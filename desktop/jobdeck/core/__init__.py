@@ -8,7 +8,7 @@ from .context import Cancelled, JobContext
 from .events import EventKind, JobEvent, LogEntry
 from .job import InvalidTransition, Job, JobError, JobStatus, Progress, new_job_id
 from .params import Param, ParamError
-from .process_spec import ProcessSpec
+from .process_spec import ProcessFacts, ProcessSpec
 from .registry import JobKind, JobRegistry, JobType
 from .store import default_db_path
 from .store_errors import (
@@ -39,6 +39,7 @@ __all__ = [
     "LogEntry",
     "Param",
     "ParamError",
+    "ProcessFacts",
     "ProcessSpec",
     "Progress",
     "StoreCorrupt",

@@ -19,7 +19,7 @@ from typing import Any
 from .params import ParamError
 from .validation import check_json
 
-__all__ = ["ProcessSpec"]
+__all__ = ["ProcessFacts", "ProcessSpec"]
 
 
 def _show(value: object) -> str:
@@ -143,3 +143,18 @@ def _env(env: Mapping[str, str]) -> dict[str, str]:
             raise ParamError(f"env[{key!r}]", "contains a NUL character")
         out[key] = value
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessFacts:
+    """What is known of a process job's program when its end is recorded, written in the
+    same commit as the end (see :meth:`~jobdeck.core.tracker.JobTracker.complete_job`):
+    its ``pid`` and ``log_path`` when they were not written while it ran (a short program
+    ends before that is worth a write of its own) and its resource use, ``peak_rss``
+    (bytes) and ``cpu_seconds``. None: not known, nothing written.
+    """
+
+    pid: int | None = None
+    log_path: str | None = None
+    peak_rss: int | None = None
+    cpu_seconds: float | None = None

@@ -29,6 +29,7 @@ from .job import (
 )
 from .job_input import as_error, check_text, lookup_id, timestamp
 from .job_memory import JobMemory
+from .process_spec import ProcessFacts
 from .progress_pump import ProgressPump
 from .store import Store
 from .validation import INT64_MAX, check_int, check_json, check_progress_number, check_timestamp
@@ -168,11 +169,14 @@ class TrackerTransitions:
         traceback: str | None = None,
         exit_code: int | None = None,
         completed_ts: float | None = None,
+        process: ProcessFacts | None = None,
     ) -> Job:
         """Finish a running job as completed (``success``) or failed (with ``error``).
 
         ``completed_ts`` (epoch seconds) says when it ended if that was before now (a
-        process that ended while the app was not running); default: now.
+        process that ended while the app was not running); default: now. ``process``: what
+        is known of a process job's program (pid, log file, resource use), written in the
+        same commit.
 
         When the store cannot take the change, this raises :class:`StoreWriteError` and
         nothing changed: the job is still running (in the store and in memory). To record
@@ -187,6 +191,7 @@ class TrackerTransitions:
         end_ts = None if completed_ts is None else check_timestamp("completed_ts", completed_ts)
         if exit_code is not None:
             exit_code = check_int("exit_code", exit_code)
+        facts = _process_changes(process)
         with self._lock:
             job = self._require(job_id)
             if job.status is JobStatus.PENDING:
@@ -195,7 +200,7 @@ class TrackerTransitions:
                 why = "it never ran (a job that cannot start is failed with fail_pending)"
                 raise InvalidTransition(job_id, job.status, JobStatus.FAILED, why)
             end = self.now() if end_ts is None else end_ts
-            changes: dict[str, Any] = {"completed_ts": end}
+            changes: dict[str, Any] = {**facts, "completed_ts": end}
             if exit_code is not None:
                 changes["exit_code"] = exit_code
             if success:
@@ -242,21 +247,29 @@ class TrackerTransitions:
             return True
 
     def mark_cancelled(
-        self, job_id: str, reason: str | None = None, *, completed_ts: float | None = None
+        self,
+        job_id: str,
+        reason: str | None = None,
+        *,
+        completed_ts: float | None = None,
+        process: ProcessFacts | None = None,
     ) -> Job:
         """Finish a running job as cancelled (its code stopped because it was asked to).
 
-        ``completed_ts``: when it stopped, if that was before now (default: now). Like
-        :meth:`complete_job`, raises :class:`StoreWriteError` with nothing changed when the
-        store cannot take it; call again later."""
+        ``completed_ts``: when it stopped, if that was before now (default: now);
+        ``process`` as for :meth:`complete_job`. Like :meth:`complete_job`, raises
+        :class:`StoreWriteError` with nothing changed when the store cannot take it; call
+        again later."""
         self._writable()
         error = None if reason is None else JobError(check_text("reason", reason))
         end_ts = None if completed_ts is None else check_timestamp("completed_ts", completed_ts)
+        facts = _process_changes(process)
         with self._lock:
             job = self._require(job_id)
             return self._transition(
                 job,
                 EventKind.CANCELLED,
+                **facts,
                 status=JobStatus.CANCELLED,
                 completed_ts=self.now() if end_ts is None else end_ts,
                 error=error if error is not None else job.error,
@@ -280,12 +293,20 @@ class TrackerTransitions:
             )
 
     def retry_later(
-        self, job_id: str, run_at: datetime | float | None, error: str | BaseException | JobError
+        self,
+        job_id: str,
+        run_at: datetime | float | None,
+        error: str | BaseException | JobError,
+        *,
+        process: ProcessFacts | None = None,
     ) -> Job:
-        """Put a failed attempt of a running job back in the queue (``running -> pending``)."""
+        """Put a failed attempt of a running job back in the queue (``running -> pending``);
+        ``process`` as for :meth:`complete_job` (its pid is not kept: it is pending again)."""
         self._writable()
         run_at_ts = timestamp(run_at, "run_at")
         job_error = as_error(error, None)
+        facts = _process_changes(process)
+        facts.pop("pid", None)
         with self._lock:
             job = self._require(job_id)
             if job.status is JobStatus.RUNNING and job.attempts >= job.max_attempts:
@@ -293,6 +314,7 @@ class TrackerTransitions:
             return self._transition(
                 job,
                 EventKind.RETRYING,
+                **facts,
                 status=JobStatus.PENDING,
                 run_at_ts=run_at_ts,
                 error=job_error,
@@ -389,3 +411,20 @@ class TrackerTransitions:
     def _append_log(self, ctx: JobContext, message: str, level: str) -> None:
         """A line from a job's code (its context's ``log``)."""
         self._pump.log(ctx, message, level)
+
+
+def _process_changes(process: ProcessFacts | None) -> dict[str, Any]:
+    """The fields ``process`` sets (those it knows), checked like :meth:`set_process_info`
+    and :meth:`set_resource_usage` check them."""
+    if process is None:
+        return {}
+    changes: dict[str, Any] = {}
+    if process.pid is not None:
+        changes["pid"] = check_int("pid", process.pid, 1, INT64_MAX)
+    if process.log_path is not None:
+        changes["log_path"] = check_text("log_path", os.fspath(process.log_path))
+    if process.peak_rss is not None:
+        changes["peak_rss"] = check_int("peak_rss", process.peak_rss, 0)
+    if process.cpu_seconds is not None:
+        changes["cpu_seconds"] = float(check_progress_number("cpu_seconds", process.cpu_seconds))
+    return changes

@@ -173,6 +173,7 @@ class ChannelServer(ConnectionHandling):
         self._lock = threading.Lock()
         self._tokens: dict[str, str] = {}
         self._connections: set[_Connection] = set()
+        self._in_accept = 0  # connections being accepted (guarded by _lock)
         #: Connections still waiting for their hello, oldest first (server thread only).
         self._unauthenticated: dict[_Connection, None] = {}
         self._per_job: dict[str, int] = {}  # server thread only
@@ -288,6 +289,8 @@ class ChannelServer(ConnectionHandling):
         """Forget ``job_id``: its token stops working and its open connections are closed."""
         with self._lock:
             self._tokens.pop(job_id, None)
+            if not any(c.job_id == job_id for c in self._connections):
+                return  # nothing to close; a connection yet to say hello will be refused
         self._run_on_server_thread(lambda: self._close_job_connections(job_id))
 
     def connected(self, job_id: str) -> bool:
@@ -314,12 +317,23 @@ class ChannelServer(ConnectionHandling):
         with self._lock:
             if self._thread is None or self._stopping:
                 return False
+            if self._nothing_to_drain(job_id):
+                return True
             self._commands.append(lambda: self._drains.append(waiter))
         self._wake()
         if waiter.done.wait(timeout):
             return not self._stopping
         self._run_on_server_thread(lambda: self._forget_drain(waiter))
         return False
+
+    def _nothing_to_drain(self, job_id: str) -> bool:
+        """A quick look (caller holds the lock) that spares a job that never used the
+        channel a round trip through the server thread: no connection of the job's, none
+        that has not said who it is, none being accepted and none in the backlog."""
+        if self._in_accept or any(c.job_id in (job_id, None) for c in self._connections):
+            return False
+        listener = self._listener
+        return listener is None or not self._accepting or not _readable([listener])
 
     def send_cancel(self, job_id: str, reason: str | None = None) -> bool:
         """Ask ``job_id`` to stop, on every connection it has open.

@@ -108,6 +108,7 @@ class ConnectionHandling:
     _max_per_job: int
     _max_connections: int
     _lock: threading.Lock
+    _in_accept: int
     _tokens: dict[str, str]
     _connections: set[_Connection]
     _unauthenticated: dict[_Connection, None]
@@ -122,41 +123,56 @@ class ConnectionHandling:
     def _accept(self) -> None:
         assert self._listener is not None
         while True:
-            try:
-                sock, _ = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE):
-                    self._shed_one_connection()
-                else:
-                    self._app_warning("accept", f"cannot accept a channel connection: {exc}")
-                self._pause_accepting()  # never spin on a listener we cannot serve
-                return
-            if len(self._connections) >= self._max_connections and not self._unauthenticated:
-                sock.close()
-                self._app_warning(
-                    "full",
-                    f"refused a channel connection: {self._max_connections} are open already",
-                )
-                continue
-            if len(self._unauthenticated) >= self._max_unauthenticated or (
-                len(self._connections) >= self._max_connections
-            ):
-                oldest = next(iter(self._unauthenticated))
-                self._drop(oldest)
-                self._app_warning(
-                    "crowded",
-                    f"closed a channel connection that had not said hello: more than "
-                    f"{self._max_unauthenticated} were waiting",
-                )
-            sock.setblocking(False)
-            conn = _Connection(sock, hello_deadline=time.monotonic() + self._hello_timeout)
+            # A connection between the backlog and the connections is in flight: a drain's
+            # quick look (see ChannelServer.drain) must not miss it.
             with self._lock:
-                self._connections.add(conn)
-            self._unauthenticated[conn] = None
-            self._selector.register(sock, selectors.EVENT_READ, conn)
-            self._read(conn)  # its hello is usually there already
+                self._in_accept += 1
+            try:
+                if not self._accept_one():
+                    return
+            finally:
+                with self._lock:
+                    self._in_accept -= 1
+
+    def _accept_one(self) -> bool:
+        """Accept one connection from the backlog; False when there is none to take now."""
+        assert self._listener is not None
+        try:
+            sock, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                self._shed_one_connection()
+            else:
+                self._app_warning("accept", f"cannot accept a channel connection: {exc}")
+            self._pause_accepting()  # never spin on a listener we cannot serve
+            return False
+        if len(self._connections) >= self._max_connections and not self._unauthenticated:
+            sock.close()
+            self._app_warning(
+                "full",
+                f"refused a channel connection: {self._max_connections} are open already",
+            )
+            return True
+        if len(self._unauthenticated) >= self._max_unauthenticated or (
+            len(self._connections) >= self._max_connections
+        ):
+            oldest = next(iter(self._unauthenticated))
+            self._drop(oldest)
+            self._app_warning(
+                "crowded",
+                f"closed a channel connection that had not said hello: more than "
+                f"{self._max_unauthenticated} were waiting",
+            )
+        sock.setblocking(False)
+        conn = _Connection(sock, hello_deadline=time.monotonic() + self._hello_timeout)
+        with self._lock:
+            self._connections.add(conn)
+        self._unauthenticated[conn] = None
+        self._selector.register(sock, selectors.EVENT_READ, conn)
+        self._read(conn)  # its hello is usually there already
+        return True
 
     def _shed_one_connection(self) -> None:
         """Out of descriptors: accept the next connection on the spare one and close it."""

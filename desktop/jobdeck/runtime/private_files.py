@@ -39,7 +39,9 @@ def private_directory(directory: str | os.PathLike[str]) -> Path:
     parent owned by root is fine), or when it cannot be created or narrowed.
     """
     directory = Path(directory)
-    missing = [p for p in (directory, *directory.parents) if not os.path.lexists(p)]
+    missing = []
+    if not os.path.lexists(directory):  # (it exists, but for the first time: a quick check)
+        missing = [p for p in (directory, *directory.parents) if not os.path.lexists(p)]
     for path in reversed(missing):
         try:
             os.mkdir(path, PRIVATE_DIR_MODE)

@@ -55,6 +55,7 @@ from .protocol import (
 )
 from .supervisor import DEFAULT_MAX_LOG_BYTES
 from .supervisor_records import SupervisorRecords
+from .watcher_threads import WatcherThreads
 
 __all__ = [
     "ENV_HEARTBEAT_INTERVAL",
@@ -145,6 +146,8 @@ class ProcessJobs:
         self._lock = threading.Lock()
         self._runs: dict[str, Program] = {}
         self._channel: ChannelServer | None = None
+        #: The watchers' threads, reused from one program to the next.
+        self._threads = WatcherThreads()
 
     # -- the channel --------------------------------------------------------------------------
 
@@ -166,7 +169,9 @@ class ProcessJobs:
 
     def close(self) -> None:
         """Stop serving the channel (jobs that outlive us reconnect to the next app) and let
-        go of the supervisor service (it exits once it has nothing left to watch)."""
+        go of the supervisor service (it exits once it has nothing left to watch); idle
+        watcher threads end."""
+        self._threads.close()
         self.records.close()
         if self._channel is not None:
             self._channel.close()
@@ -264,6 +269,7 @@ class ProcessJobs:
                 on_exit=lambda end: self._ended(run, end, on_exit),
                 max_log_bytes=self.max_log_bytes,
                 on_skipped=lambda count: self._on_skipped(run, count),
+                threads=self._threads,
             )
         except BaseException:
             self.forget(run)
@@ -297,16 +303,19 @@ class ProcessJobs:
             on_line=lambda line: self._on_line(run, line),
             on_exit=lambda end: self._ended(run, end, on_exit),
             on_skipped=lambda count: self._on_skipped(run, count),
+            threads=self._threads,
         )
         return run
 
-    def forget(self, run: Program) -> None:
-        """The job is recorded as finished: drop its token, record and state."""
+    def forget(self, run: Program, *, tell_later: bool = False) -> None:
+        """The job is recorded as finished: drop its token, record and state (``tell_later``:
+        the service hears it with the next program started, see
+        :meth:`~jobdeck.runtime.supervisor_records.SupervisorRecords.remove`)."""
         with self._lock:
             self._runs.pop(run.job_id, None)
         if self._channel is not None:
             self._channel.unregister(run.job_id)
-        self.records.remove(run.job_id)
+        self.records.remove(run.job_id, tell_later=tell_later)
 
     def detach_all(self) -> list[str]:
         """Stop watching every program and leave it running; the ids of their jobs."""

@@ -1,7 +1,10 @@
 """A job's program under the store's supervisor service: start it, find it again, watch it, stop it.
 
-No Qt here: one daemon thread per program, psutil and ``pidfd``. The app never holds a pipe
-to the program or waits for it as a child: the store's supervisor service
+No Qt here: a daemon thread per running program (reused from one program to the next, see
+:mod:`~jobdeck.runtime.watcher_threads`; a program started with them gets its thread only
+once it has run :data:`FOLLOW_DELAY`, ended or been asked to stop: most programs of a
+queue of short jobs never need one while they run), psutil and ``pidfd``. The app never
+holds a pipe to the program or waits for it as a child: the store's supervisor service
 (:mod:`jobdeck.runtime.supervisor_service`, reached through
 :attr:`SupervisorRecords.client <jobdeck.runtime.supervisor_records.SupervisorRecords.client>`)
 starts it and tells when it ended. The same :class:`ProgramWatcher` watches a program it
@@ -15,10 +18,12 @@ just started (:meth:`spawn`) and one that was running before the app started
   :data:`CHATTY_INTERVAL` s, so its cost is bounded whatever it prints). Once the program
   has ended, what is left is read the same way and its last lines come from the end of the
   log (:func:`~jobdeck.runtime.log_tail.last_lines`), not from wherever the reader had got to;
-* exit: the service says when the program ended (with its final record), and the service
-  process is watched through a pidfd (pid *and* start time checked, so a reused pid is
-  never taken for it). When the service dies before the end is recorded, the outcome is
-  lost and the program is stopped (nothing would copy its output or record its end);
+* exit: the service says when the program ended (with its final record); while connected
+  to the service that started it, the service's death breaks the connection, which says so;
+  otherwise the service process is watched through a pidfd (pid *and* start time checked,
+  so a reused pid is never taken for it). When the service dies before the end is
+  recorded, the outcome is lost and the program is stopped (nothing would copy its output
+  or record its end);
 * resources: the tree's RSS and CPU are sampled about once a second, and the supervisor
   adds the exact totals of everything it waited for;
 * stopping: :meth:`terminate` (SIGTERM, SIGKILL after a grace period, optionally after a
@@ -29,8 +34,9 @@ just started (:meth:`spawn`) and one that was running before the app started
 
 Waits use ``poll``, never ``select``, so they work whatever the number of open files.
 
-Callbacks run on the watcher thread: ``on_started(pid)`` once the program runs (fresh
-spawns only), ``on_skipped(n)`` and ``on_line(line)`` as above, then ``on_exit(end)``
+Callbacks run on the watcher thread: ``on_started(pid)`` once the program has run
+:data:`START_REPORT_DELAY` (fresh spawns only; one that ends sooner has its pid in its
+:class:`ProgramEnd`), ``on_skipped(n)`` and ``on_line(line)`` as above, then ``on_exit(end)``
 exactly once, unless :meth:`detach` was called first. (Longer than most modules: one
 watcher thread's life — start, follow, end, stop — kept together so that its locking reads
 in one place.)
@@ -63,6 +69,7 @@ from .supervisor import (
     record_from_fields,
 )
 from .supervisor_records import SupervisorRecords
+from .watcher_threads import WatcherThreads
 
 __all__ = ["EndKind", "ProgramEnd", "ProgramWatcher"]
 
@@ -70,6 +77,12 @@ _log = logging.getLogger(__name__)
 
 #: How long the supervisor service may take to report that the program runs.
 START_TIMEOUT = 30.0
+#: Seconds a program runs before ``on_started`` tells its pid (a program that ends sooner
+#: has its pid in its :class:`ProgramEnd`: one write less for a short job).
+START_REPORT_DELAY = 0.2
+#: Seconds a program started with reused threads runs before one follows its output (most
+#: programs of a queue of short jobs are over sooner and never need a thread meanwhile).
+FOLLOW_DELAY = 0.05
 POLL_INTERVAL = 0.05
 #: Seconds between two looks at the output of a program that printed more than a look
 #: returns (the latest lines are all a progress bar needs).
@@ -98,7 +111,8 @@ class ProgramEnd:
     that never started or whose end is lost. ``ended_before_watch`` is True when it had
     already ended when :meth:`ProgramWatcher.reattach` was called.
     ``tail`` holds the last output lines of this attempt, read from the end of the log.
-    ``leftovers`` counts the processes it left running that had to be stopped.
+    ``leftovers`` counts the processes it left running that had to be stopped. ``pid`` is
+    the program's when it ended before ``on_started`` told it (else None).
     """
 
     kind: EndKind
@@ -111,6 +125,7 @@ class ProgramEnd:
     peak_rss: int | None = None
     cpu_seconds: float | None = None
     leftovers: int = 0
+    pid: int | None = None
 
 
 OnStarted = Callable[[int], None]
@@ -138,6 +153,7 @@ class ProgramWatcher:
         on_exit: OnExit | None,
         output_start: int | None = None,
         on_skipped: OnSkipped | None = None,
+        threads: WatcherThreads | None = None,
     ) -> None:
         """Internal: use :meth:`spawn` or :meth:`reattach`."""
         self.records = records
@@ -164,12 +180,27 @@ class ProgramWatcher:
         self._delayed: threading.Timer | None = None
         self._detached = False
         self._reattached_at: float | None = None  # epoch seconds, for reattach()
+        self._unreported_pid: int | None = None  # started; on_started not called yet
+        self._report_start_at = 0.0  # monotonic time when on_started is due
         self._outcome: ProgramEnd | None = None
         self._done = threading.Event()
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._thread = threading.Thread(
-            target=self._watch, name=f"jobdeck-process-{job_id}", daemon=True
-        )
+        self._threads = threads
+        self._thread: threading.Thread | None = None  # the one watching, while it does
+        self._watching = False  # a thread watches, or was asked to
+        self._finished = threading.Event()  # the watching is over (ended or detached)
+
+    def _start_watching(self) -> None:
+        """Watch on a thread of ``threads`` (reused), or on a new one (once)."""
+        with self._lock:
+            if self._watching:
+                return
+            self._watching = True
+        if self._threads is not None:
+            self._threads.submit(self._watch, self.job_id)
+        else:
+            name = f"jobdeck-process-{self.job_id}"
+            threading.Thread(target=self._watch, name=name, daemon=True).start()
 
     # ------------------------------------------------------------------ start
 
@@ -188,6 +219,7 @@ class ProgramWatcher:
         on_exit: OnExit | None = None,
         max_log_bytes: int | None = DEFAULT_MAX_LOG_BYTES,
         on_skipped: OnSkipped | None = None,
+        threads: WatcherThreads | None = None,
     ) -> ProgramWatcher:
         """Write the record and start the supervisor; returns at once (the program's pid
         comes through ``on_started``). ``extra`` is stored in the record (e.g. the channel
@@ -219,8 +251,10 @@ class ProgramWatcher:
             on_line=on_line,
             on_exit=on_exit,
             on_skipped=on_skipped,
+            threads=threads,
         )
         self._starting = True
+        self._report_start_at = time.monotonic() + START_REPORT_DELAY
         client = records.client
         client.watch(job_id, self._on_news)
         try:
@@ -230,7 +264,12 @@ class ProgramWatcher:
             client.unwatch(job_id)
             self._close_wake()
             raise
-        self._thread.start()
+        if threads is None:
+            self._start_watching()
+        else:
+            # Most programs of a job queue are over before a thread is worth it: the thread
+            # starts with the end (_on_news), a stop, or once it has run FOLLOW_DELAY.
+            threads.call_later(FOLLOW_DELAY, self._start_watching)
         return self
 
     @classmethod
@@ -243,6 +282,7 @@ class ProgramWatcher:
         on_line: OnLine | None = None,
         on_exit: OnExit | None = None,
         on_skipped: OnSkipped | None = None,
+        threads: WatcherThreads | None = None,
     ) -> ProgramWatcher:
         """Watch the program of a record written before this app started.
 
@@ -261,6 +301,7 @@ class ProgramWatcher:
             on_exit=on_exit,
             output_start=record.output_start,
             on_skipped=on_skipped,
+            threads=threads,
         )
         if record.supervisor_pid is not None:
             self._supervisor = (record.supervisor_pid, record.supervisor_start_time)
@@ -272,7 +313,7 @@ class ProgramWatcher:
             supervisor = None if record.shared else self._supervisor
             self._tree = ProcessTree(record.pid, record.start_time, supervisor=supervisor)
         self._reattached_at = time.time()
-        self._thread.start()
+        self._start_watching()
         return self
 
     # ------------------------------------------------------------------ state
@@ -308,6 +349,7 @@ class ProgramWatcher:
         as it is.
         """
         grace = self.grace if grace is None else grace
+        self._start_watching()  # it applies a stop asked before the pid is known
         if delay > 0:
             timer = threading.Timer(delay, self.terminate, args=(grace, 0.0))
             timer.name = f"jobdeck-process-{self.job_id}-term"
@@ -327,6 +369,7 @@ class ProgramWatcher:
 
     def kill(self) -> None:
         """SIGKILL the tree now."""
+        self._start_watching()
         with self._lock:
             tree = self._tree
             if tree is None:
@@ -336,6 +379,7 @@ class ProgramWatcher:
 
     def detach(self, timeout: float = 5.0) -> None:
         """Stop watching and leave the program running (``on_exit`` will not be called)."""
+        self._start_watching()  # it tells the pid before it stops
         with self._lock:
             self._detached = True
         self._cancel_timers()
@@ -343,8 +387,8 @@ class ProgramWatcher:
             if self._wake_write >= 0:
                 with contextlib.suppress(OSError):
                     os.write(self._wake_write, b"x")
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        if self._thread is not threading.current_thread():
+            self._finished.wait(timeout)
 
     def _cancel_timers(self) -> None:
         with self._lock:
@@ -358,6 +402,14 @@ class ProgramWatcher:
     # ------------------------------------------------------------------ the watcher thread
 
     def _watch(self) -> None:
+        self._thread = threading.current_thread()
+        try:
+            self._watch_and_report()
+        finally:
+            self._thread = None
+            self._finished.set()
+
+    def _watch_and_report(self) -> None:
         outcome: ProgramEnd | None = None
         try:
             outcome = self._watch_until_end()
@@ -368,7 +420,8 @@ class ProgramWatcher:
             self.records.client.unwatch(self.job_id)
             self._close_wake()
             self._tail.close()
-        if outcome is None:  # detached
+        if outcome is None:  # detached: the program runs on, and its pid is worth writing
+            self._report_start()
             self._done.set()
             return
         self._outcome = outcome
@@ -386,23 +439,33 @@ class ProgramWatcher:
                 return started
         while not self._detached:
             record: SupervisorRecord | str | None
-            if self._starting and self._end_record is None and self.records.client.connected:
-                record = None  # the service tells us the end; its file may never be written
-            else:
-                record = self._read_record()
+            # Connected to the service that started it: it tells us the end (its file may
+            # never be written), and its death breaks the connection, which wakes us.
+            told = self._starting and self._end_record is None and self._connected_to_ours()
+            record = None if told else self._read_record()
             if isinstance(record, SupervisorRecord) and record.finished:
                 return self._ended(record)
             supervisor = self._supervisor
-            if supervisor is None or process_start_time(supervisor[0]) != supervisor[1]:
+            if supervisor is None or (
+                not told and process_start_time(supervisor[0]) != supervisor[1]
+            ):
                 if isinstance(record, str) and not self._starting:
                     return self._lost(record)
                 return self._supervisor_gone(None if isinstance(record, str) else record)
             if isinstance(record, str) and not self._starting:
                 return self._lost(record)  # re-attached: its record must be there
-            if not self._follow(*supervisor):
+            if not self._follow(*supervisor, watch_process=not told):
                 return None
             # Woken: it ended, the link broke, or the supervisor died: look again.
         return None
+
+    def _connected_to_ours(self) -> bool:
+        """True while the client is connected to the very service that started the program
+        (not to one started since)."""
+        client = self.records.client
+        if not client.connected or self._supervisor is None:
+            return False
+        return (client.service_pid, client.service_start_time) == self._supervisor
 
     def _supervisor_gone(self, record: SupervisorRecord | None) -> ProgramEnd | None:
         """The supervisor is gone and no end was recorded: the outcome is lost."""
@@ -432,6 +495,8 @@ class ProgramWatcher:
         """Client thread: the service's answer to our spawn request."""
         self._reply = message
         self._wake()
+        if message.get("op") != "started":
+            self._start_watching()
 
     def _on_news(self, record: dict[str, Any] | None) -> None:
         """Client thread: the program ended (``record``: its final record), or the
@@ -441,6 +506,7 @@ class ProgramWatcher:
                 self._end_record = record_from_fields(record)
         self._news = True
         self._wake()
+        self._start_watching()
 
     def _wake(self) -> None:
         with self._lock:
@@ -462,8 +528,8 @@ class ProgramWatcher:
             poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
             self._drain_wake()
         reply = self._reply
-        if self._detached:
-            return None
+        if self._detached and (reply is None or reply.get("op") != "started"):
+            return None  # (a program that started: its pid is told before watching stops)
         if reply is None:
             return self._lost(f"the supervisor did not answer within {START_TIMEOUT:g} s")
         op = reply.get("op")
@@ -477,12 +543,17 @@ class ProgramWatcher:
         client = self.records.client
         self._supervisor = (client.service_pid or -1, client.service_start_time)
         self._watch_program(pid, reply.get("start_time"))
-        if self._on_started is not None:
+        self._unreported_pid = pid
+        return None
+
+    def _report_start(self) -> None:
+        """``on_started(pid)``, once, if the program's start is still untold."""
+        pid, self._unreported_pid = self._unreported_pid, None
+        if pid is not None and self._on_started is not None:
             try:
                 self._on_started(pid)
             except Exception:
                 _log.exception("on_started callback failed for job %s", self.job_id)
-        return None
 
     def _watch_program(self, pid: int, start_time: float | None) -> None:
         tree = ProcessTree(pid, start_time)
@@ -496,11 +567,12 @@ class ProgramWatcher:
             else:
                 tree.terminate(grace)
 
-    def _follow(self, pid: int, start_time: float | None) -> bool:
+    def _follow(self, pid: int, start_time: float | None, *, watch_process: bool = True) -> bool:
         """Read output and sample resources until process ``pid`` ends or the service has
-        news of our program; False if detached."""
-        pidfd = _open_pidfd(pid, start_time)
-        alive = pidfd is not None or process_start_time(pid) == start_time
+        news of our program; False if detached. ``watch_process=False``: only news (or a
+        broken connection) ends it."""
+        pidfd = _open_pidfd(pid, start_time) if watch_process else None
+        alive = not watch_process or pidfd is not None or process_start_time(pid) == start_time
         next_sample = time.monotonic() + SAMPLE_INTERVAL  # the service measures short ones
         next_look = time.monotonic() + RECORD_LOOK_INTERVAL
         next_read = 0.0
@@ -515,6 +587,8 @@ class ProgramWatcher:
                 if self._detached:
                     return False
                 now = time.monotonic()
+                if self._unreported_pid is not None and now >= self._report_start_at:
+                    self._report_start()
                 if now >= next_read:
                     self._emit(self._tail.read())
                     next_read = now + (CHATTY_INTERVAL if self._tail.skipped else 0.0)
@@ -532,10 +606,12 @@ class ProgramWatcher:
                 # from the service, still wakes it at once): fewer wake-ups competing with
                 # the GUI thread.
                 due = min(next_read, next_sample, next_look if self._shared else next_sample)
+                if self._unreported_pid is not None:
+                    due = min(due, self._report_start_at)
                 wait = max(POLL_INTERVAL, due - time.monotonic())
                 if pidfd is not None:
                     alive = pidfd not in ready
-                else:
+                elif watch_process:
                     alive = process_start_time(pid) == start_time
         finally:
             if pidfd is not None:
@@ -581,6 +657,7 @@ class ProgramWatcher:
             peak_rss=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
             leftovers=max(found, record.leftovers),
+            pid=self._take_unreported_pid(),
         )
 
     def _lost(self, why: str) -> ProgramEnd:
@@ -591,7 +668,12 @@ class ProgramWatcher:
             peak_rss=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
             leftovers=self._stop_leftovers(),
+            pid=self._take_unreported_pid(),
         )
+
+    def _take_unreported_pid(self) -> int | None:
+        pid, self._unreported_pid = self._unreported_pid, None
+        return pid
 
     def _finish_output(self) -> tuple[str, ...]:
         """Read what is left to read (the latest lines only, when it is a lot), then the

@@ -115,19 +115,24 @@ class OutcomeRecorder(QObject):
             # (rsync's "received SIGUSR1", say).
             ctx = run.ctx
             ctx.update_progress(ctx.current, None, CANCELLED_MESSAGE)
-            tracker.mark_cancelled(run.job_id, completed_ts=outcome.ended_at)
+            tracker.mark_cancelled(
+                run.job_id, completed_ts=outcome.ended_at, process=outcome.process
+            )
         elif outcome.status is JobStatus.COMPLETED:
             tracker.complete_job(
                 run.job_id,
                 result=outcome.result,
                 exit_code=outcome.exit_code,
                 completed_ts=outcome.ended_at,
+                process=outcome.process,
             )
         else:
             job = tracker.get_job(run.job_id) if outcome.retry else None
             if job is not None and outcome.error is not None and retry_allowed(job, run.job_type):
                 delay = backoff(max(1, job.attempts), rng=self._rng)
-                tracker.retry_later(run.job_id, self._clock() + delay, outcome.error)
+                tracker.retry_later(
+                    run.job_id, self._clock() + delay, outcome.error, process=outcome.process
+                )
             else:
                 tracker.complete_job(
                     run.job_id,
@@ -135,6 +140,7 @@ class OutcomeRecorder(QObject):
                     error=outcome.error,
                     exit_code=outcome.exit_code,
                     completed_ts=outcome.ended_at,
+                    process=outcome.process,
                 )
 
     def _on_store_status(self, error: StoreWriteError | None) -> None:

@@ -355,21 +355,28 @@ class Scheduler(QObject, Lifecycle):
                 self._stopping
                 or not self._started
                 or queue.stale
-                or not queue.threaded
                 or len(self._running) + self._reserved >= self._max_workers
-                or sum(1 for r in self._running.values() if r.uses_thread) + self._reserved_threads
-                >= self._thread_limit()
             ):
                 return None
-            job = queue.threaded[0]
-            if queue.ready and start_order(queue.ready[0]) < start_order(job):
-                return None  # a job that needs no thread comes first: the GUI starts it
+            # The front of the ready jobs, as a pass would take it (take_front): one that
+            # needs a thread only while the thread budget allows.
+            threads_free = (
+                sum(1 for r in self._running.values() if r.uses_thread) + self._reserved_threads
+                < self._thread_limit()
+            )
+            use_thread = bool(queue.threaded) and threads_free
+            if use_thread and queue.ready:
+                use_thread = start_order(queue.threaded[0]) < start_order(queue.ready[0])
+            source = queue.threaded if use_thread else queue.ready
+            if not source:
+                return None
+            job = source[0]
             job_type = self.job_type(job.type)
             if job.timeout is not None or self.executor_for(job_type) is not executor:
-                return None
-            queue.threaded.popleft()
+                return None  # another executor's job comes first: a pass starts it
+            source.popleft()
             self._reserved += 1
-            self._reserved_threads += 1
+            self._reserved_threads += int(use_thread)
         try:
             assert job_type is not None
             try:
@@ -386,7 +393,7 @@ class Scheduler(QObject, Lifecycle):
         finally:
             with self._lock:
                 self._reserved -= 1
-                self._reserved_threads -= 1
+                self._reserved_threads -= int(use_thread)
 
     def _forget(self, run: Run) -> None:
         """A run whose start was not committed: it is pending again, for a later pass."""

@@ -102,6 +102,8 @@ class SupervisorClient:
         self._sock: socket.socket | None = None
         self._pending: dict[str, OnReply] = {}
         self._watchers: dict[str, OnNews] = {}
+        #: ``forget`` lines held back to go with the next request (see :meth:`forget`).
+        self._forgotten: list[bytes] = []
         self._closed = False
         self.service_pid: int | None = None
         self.service_start_time: float | None = None
@@ -208,6 +210,8 @@ class SupervisorClient:
         job_id = record["job_id"]
         line = json.dumps({"op": "spawn", "record": record}).encode() + b"\n"
         with self._lock:
+            line = b"".join(self._forgotten) + line
+            self._forgotten = []
             for attempt in (1, 2):
                 self._ensure_connected_locked()
                 sock = self._sock
@@ -231,17 +235,32 @@ class SupervisorClient:
         with self._lock:
             self._watchers.pop(job_id, None)
 
-    def forget(self, job_id: str) -> None:
-        """Tell the service the end of ``job_id`` is stored (it need not write it down)."""
+    def forget(self, job_id: str, *, later: bool = False) -> None:
+        """Tell the service the end of ``job_id`` is stored (it need not write it down).
+
+        ``later``: with the next request (a job starting next: one message, one wake-up of
+        the service, for both) or :meth:`flush`. Until then the service keeps the end in
+        memory, and writes it down if this app goes; nothing is lost either way."""
         line = json.dumps({"op": "forget", "job_id": job_id}).encode() + b"\n"
         with self._lock:
-            sock = self._sock
-            if sock is None:
-                return
-            try:
-                sock.sendall(line)
-            except OSError:
-                self._forget_locked(sock)
+            self._forgotten.append(line)
+            if not later:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        """Send the ``forget`` lines held back (see :meth:`forget`)."""
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        lines, self._forgotten = self._forgotten, []
+        sock = self._sock
+        if sock is None or not lines:
+            return
+        try:
+            sock.sendall(b"".join(lines))
+        except OSError:
+            self._forget_locked(sock)
 
     @property
     def connected(self) -> bool:
@@ -307,6 +326,7 @@ class SupervisorClient:
         """Let go of the service: it exits once it has no program left and no app connected.
         Waits (up to ``timeout`` s) until it has read our goodbye."""
         with self._lock:
+            self._flush_locked()
             self._closed = True
             sock, reader = self._sock, self._reader
         if sock is None:

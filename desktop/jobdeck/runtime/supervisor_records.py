@@ -72,9 +72,11 @@ class SupervisorRecords:
             return None
         return read_record(path)
 
-    def remove(self, job_id: str) -> None:
-        """The job's end is stored: drop its record (and tell the service)."""
-        self.client.forget(job_id)
+    def remove(self, job_id: str, *, tell_later: bool = False) -> None:
+        """The job's end is stored: drop its record (and tell the service; ``tell_later``:
+        with the next request, see :meth:`SupervisorClient.forget
+        <jobdeck.runtime.supervisor_client.SupervisorClient.forget>`)."""
+        self.client.forget(job_id, later=tell_later)
         name = self._name(job_id)
         for directory in (self.directory, *self.legacy):
             with contextlib.suppress(FileNotFoundError):

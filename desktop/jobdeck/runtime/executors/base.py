@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import Cancelled, JobContext
 from jobdeck.core.job import Job, JobError, JobStatus
+from jobdeck.core.process_spec import ProcessFacts
 from jobdeck.core.registry import JobType
 from jobdeck.core.validation import check_json
 
@@ -73,7 +74,8 @@ class Outcome:
     really ended (None: when reported; a program that ended while the app was closed has an
     earlier one). ``retry``: a failure the job may retry (if its type is retryable and it has
     attempts left); a job that could not run at all (bad params, a program that is not
-    there) is not retried.
+    there) is not retried. ``process``: what is known of a program (pid, log file, resource
+    use) not yet written, written with the end.
     """
 
     status: JobStatus
@@ -82,6 +84,7 @@ class Outcome:
     exit_code: int | None = None
     ended_at: float | None = None
     retry: bool = False
+    process: ProcessFacts | None = None
 
     def __post_init__(self) -> None:
         if not JobStatus(self.status).finished:

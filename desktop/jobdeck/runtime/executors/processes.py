@@ -12,7 +12,9 @@ and liveness are :mod:`jobdeck.runtime.process_jobs`'s.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 import signal
 import tempfile
@@ -21,10 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer
 
 from jobdeck.core.clock import Clock
 from jobdeck.core.job import Job, JobError
+from jobdeck.core.process_spec import ProcessFacts
 from jobdeck.core.registry import JobKind, JobType
 from jobdeck.core.tracker import JobTracker
 
@@ -212,7 +215,15 @@ class ProcessExecutor(Executor):
         except Exception as exc:
             run.report(Outcome.failed(exc))
             return
-        self._liveness.start()
+        self._watch_liveness()
+
+    def _watch_liveness(self) -> None:
+        """Run the heartbeat timer (from any thread: a watcher starting the next job asks
+        the GUI thread)."""
+        if self._liveness.thread() is QThread.currentThread():
+            self._liveness.start()
+        elif not self._liveness.isActive():
+            QMetaObject.invokeMethod(self._liveness, "start", Qt.ConnectionType.QueuedConnection)
 
     def reattach(self, run: Run) -> bool:
         """Watch again the program of a job an earlier app left running (or record how it
@@ -229,19 +240,21 @@ class ProcessExecutor(Executor):
             return True
         run.handle = program
         log.info("re-attached job %s", run.job_id)
-        self._liveness.start()
+        self._watch_liveness()
         return True
 
     def _started(self, run: Run, pid: int, log_path: Path) -> None:
-        """Watcher thread: the program runs; record its pid and log file (one write,
-        before its end can be recorded)."""
+        """Watcher thread: the program has run for a moment; record its pid and log file
+        (one write; a program that ends sooner has them written with its end)."""
         try:
             self.tracker.set_process_info(run.job_id, pid=pid, log_path=str(log_path))
         except Exception:
             log.exception("could not record the pid of job %s", run.job_id)
 
     def _ended(self, run: Run, program: Program, end: ProgramEnd) -> None:
-        """Watcher thread: the program ended (or was lost); report how the job ends."""
+        """Watcher thread: the program ended (or was lost); report how the job ends and,
+        when the next queued job is a process job the limits let start, start it from here
+        (its start shares the commit of this end: no round trip through the GUI thread)."""
         programs = self._programs
         assert programs is not None
         try:
@@ -250,10 +263,29 @@ class ProcessExecutor(Executor):
         except Exception as exc:
             log.exception("could not judge how job %s ended", run.job_id)
             outcome = Outcome.failed(f"internal error: {exc}")
+        outcome = dataclasses.replace(outcome, process=_facts(end, program))
+        step: tuple[Run, Any] | None = None
         try:
-            run.report(outcome)
+            if self.host is None or self._closed:
+                run.report(outcome)
+            else:
+                step = self.host.next_run(self, (run, outcome))
         finally:
-            programs.forget(program)
+            # The next program's start request tells the service this end is stored.
+            programs.forget(program, tell_later=step is not None)
+        if step is not None:
+            self._start_chained(*step)
+            programs.records.client.flush()  # (if that start went wrong before asking)
+
+    def _start_chained(self, run: Run, prepared: Any) -> None:
+        """Watcher thread: start the job the scheduler handed over as a slot freed."""
+        try:
+            self.start(run, prepared)
+        except Exception as exc:
+            log.exception("job %s could not start", run.job_id)
+            run.report(Outcome.failed(f"could not start: {exc}"))
+        if run.ctx.cancelled:
+            self.cancel(run)
 
     def outcome(self, run: Run, program: Program, end: ProgramEnd) -> Outcome:
         """How the job ends, given how its program ended and what it said (call
@@ -265,8 +297,6 @@ class ProcessExecutor(Executor):
         code = end.exit_code
         if end.leftovers:
             ctx.log(f"stopped {end.leftovers} process(es) the program left running", "warning")
-        if end.peak_rss is not None or end.cpu_seconds is not None:
-            self._record_usage(run, end)
         if end.kind is EndKind.START_FAILED:
             return Outcome.failed(end.error or "the program did not start")
         if program.kill_reason is not None:
@@ -292,14 +322,6 @@ class ProcessExecutor(Executor):
             return Outcome.completed(result, exit_code=0, ended_at=ended_at)
         message = failure_message(code, end.signal, end.tail)
         return Outcome.failed(message, exit_code=code, retry=True, ended_at=ended_at)
-
-    def _record_usage(self, run: Run, end: ProgramEnd) -> None:
-        try:
-            self.tracker.set_resource_usage(
-                run.job_id, peak_rss=end.peak_rss, cpu_seconds=end.cpu_seconds
-            )
-        except Exception:
-            log.exception("could not record the resource use of job %s", run.job_id)
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -391,6 +413,22 @@ def failure_message(exit_code: int | None, signal_number: int | None, tail: Sequ
     if not lines:
         return f"{head} (no output)"
     return head + "; last output:\n" + "\n".join(lines)
+
+
+def _facts(end: ProgramEnd, program: Program) -> ProcessFacts | None:
+    """What the job's end writes of its program: its resource use, and its pid and log
+    file when the program ended before they were written (see
+    :data:`~jobdeck.runtime.program_watcher.START_REPORT_DELAY`)."""
+    peak_rss = end.peak_rss if end.peak_rss is not None and end.peak_rss >= 0 else None
+    cpu = end.cpu_seconds
+    if cpu is not None and not (math.isfinite(cpu) and cpu >= 0):
+        cpu = None
+    log_path = None
+    if end.pid is not None and program.watcher is not None:
+        log_path = os.fspath(program.watcher.log_path)
+    if end.pid is None and peak_rss is None and cpu is None:
+        return None
+    return ProcessFacts(pid=end.pid, log_path=log_path, peak_rss=peak_rss, cpu_seconds=cpu)
 
 
 def _how(end: ProgramEnd) -> str:
