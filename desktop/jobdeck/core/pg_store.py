@@ -7,11 +7,14 @@ a SQLite store: the same peewee model, the same migrations in PostgreSQL's diale
 (:mod:`.pg_schema`), the same SQL through :class:`~jobdeck.core.pg_connection.PgConnection`.
 What differs, because several instances write at once:
 
-* **Claiming.** Starting a pending job locks its row (``SELECT ... FOR UPDATE SKIP
-  LOCKED``) in the transaction that starts it; a row another instance holds or has already
-  started is refused with :class:`~jobdeck.core.job.InvalidTransition` (the scheduler then
-  leaves it), so each job is started by exactly one instance. The starter's name goes into
-  ``jobs.run_by``.
+* **Claiming.** The scheduler asks for the next free jobs of the ones it would start
+  (:meth:`PgStore.claim_free`: ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT n``, a batch per
+  claim) and starts them in the same transaction, so instances that look at the same
+  queue take different jobs instead of colliding. Starting a pending job locks its row
+  (``SELECT ... FOR UPDATE SKIP LOCKED``) in the transaction that starts it; a row another
+  instance holds or has already started is refused with
+  :class:`~jobdeck.core.job.InvalidTransition` (the scheduler then leaves it), so each job
+  is started by exactly one instance. The starter's name goes into ``jobs.run_by``.
 * **Leases.** Each instance has a row in ``board_instances`` with a lease it renews
   (:meth:`PgStore.renew_lease`, by the board link's thread). Heartbeats and recovery at
   open touch only this instance's own running jobs; another instance's running jobs are
@@ -316,6 +319,18 @@ class PgStore(Store):
             raise JobTaken(job.id, job.status, JobStatus(row[0]))
         if starting:
             conn.execute("UPDATE jobs SET run_by = ? WHERE id = ?", (self.instance, job.id))
+
+    def claim_free(self, conn: sqlite3.Connection, job_ids: list[str], limit: int) -> list[str]:
+        """Lock, in the open transaction, up to ``limit`` of these jobs that are still
+        pending and that no other instance's transaction holds (``FOR UPDATE SKIP
+        LOCKED``), in the order given: the next free jobs for this instance to start in
+        the same transaction. Instances that try the same jobs at once each get others."""
+        rows = conn.execute(
+            "SELECT id FROM jobs WHERE id = ANY(?) AND status = 'pending' "
+            "ORDER BY array_position(?::text[], id) FOR UPDATE SKIP LOCKED LIMIT ?",
+            (job_ids, job_ids, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def insert(self, conn: sqlite3.Connection, job: Job) -> None:
         super().insert(conn, job)

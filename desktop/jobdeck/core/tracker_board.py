@@ -65,6 +65,24 @@ class TrackerBoard:
         with self._lock:
             return set(self._memory.active) | set(self._elsewhere)
 
+    def claim_free(self, job_ids: list[str], limit: int) -> list[str]:
+        """On a board, inside :meth:`batch`: lock up to ``limit`` of these pending jobs,
+        in the order given, that no other instance is starting or has started; start them
+        (:meth:`start_job`) in the same batch, which holds their rows until it commits.
+        The ones left out were taken by other instances (or are being taken). On a SQLite
+        store (one instance) the first ``limit`` ids."""
+        if not self.store.shared:
+            return job_ids[:limit]
+        with self._lock:
+            # Those the board link already told of as taken need no round trip.
+            active = self._memory.active
+            ids = [i for i in job_ids if (j := active.get(i)) and j.status is JobStatus.PENDING]
+            if not ids or limit <= 0:
+                return []
+            with self._commits.change() as conn:
+                free: list[str] = self.store.claim_free(conn, ids, limit)
+        return free
+
     def apply_board_changes(self, job_ids: list[str]) -> None:
         """Bring memory in step with these jobs as stored, and announce what changed.
 
