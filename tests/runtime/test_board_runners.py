@@ -51,6 +51,8 @@ def test_two_instances_drain_one_queue_each_job_once(
     assert all(j is not None and j.status is JobStatus.COMPLETED for j in jobs)
     assert [j.result for j in jobs if j is not None] == list(range(120))
     assert {j.attempts for j in jobs if j is not None} == {1}  # none started twice
+    for job in jobs:  # the instance that ran it, as the taskbar and the history show it
+        assert job is not None and job.metadata["instance"] == left.runs_on(job.id)
     assert {left.runs_on(i) for i in ids} <= {"left", "right"}
     # Later, after the queue ran dry: a job queued on one is still run (by one of them).
     late = right.enqueue("noop", {"n": 7})

@@ -197,6 +197,18 @@ class PgStore(Store):
             log.warning("reconnected to %s", self.location)
         return cast(sqlite3.Connection, writer)
 
+    def drop_idle_connections(self) -> None:
+        """The server was lost and is back: close the connections not in use now (they
+        died with the server, unknown to the driver until used), so the next change or
+        read connects afresh instead of failing once. Caller holds the tracker's lock."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for reader in idle:
+            reader.close()
+        writer = self._writer
+        if writer is not None and not writer.in_transaction:
+            writer.close()
+
     def close(self) -> None:
         self._closed = True
         with self._idle_lock:

@@ -65,6 +65,19 @@ class TrackerBoard:
         with self._lock:
             return set(self._memory.active) | set(self._elsewhere)
 
+    def board_reachable(self, problem: str | None) -> None:
+        """The board link lost the board (``problem``: what to show, naming the host) or
+        has it again (None): the store's trouble for the status subscribers (the app shows
+        it). Reaching it again clears any trouble, also a commit that failed meanwhile (on
+        a board that was the lost connection too; a change that still fails says so
+        again)."""
+        from .store_errors import StoreWriteError
+
+        with self._lock:
+            if problem is None:
+                self.store.drop_idle_connections()
+            self._commits.set_store_error(None if problem is None else StoreWriteError(problem))
+
     def claim_free(self, job_ids: list[str], limit: int) -> list[str]:
         """On a board, inside :meth:`batch`: lock up to ``limit`` of these pending jobs,
         in the order given, that no other instance is starting or has started; start them

@@ -133,13 +133,18 @@ class TrackerTransitions:
         return new
 
     def start_job(self, job_id: str) -> JobContext:
-        """Move a pending job to running (counting an attempt); returns its context."""
+        """Move a pending job to running (counting an attempt); returns its context. On a
+        shared board the instance that starts it is also its ``metadata["instance"]``."""
         self._writable()
         with self._lock:
             if job_id in self._elsewhere:  # on a board: it runs on another instance
                 raise JobTaken(job_id, JobStatus.PENDING, JobStatus.RUNNING)
             job = self._require(job_id)
             now = self.now()
+            changes: dict[str, Any] = {}
+            instance = self.store.instance  # a board: which one runs it, for views to show
+            if instance is not None and job.metadata.get("instance") != instance:
+                changes["metadata"] = {**job.metadata, "instance": instance}
             try:
                 new = self._transition(
                     job,
@@ -151,6 +156,7 @@ class TrackerTransitions:
                     progress=Progress(0, 0, ""),
                     cancel_requested=False,
                     last_seen_ts=now,
+                    **changes,
                 )
             except JobTaken:
                 self._changed_elsewhere(job_id)

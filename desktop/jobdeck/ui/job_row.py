@@ -23,7 +23,13 @@ from ..i18n import translate
 from . import icons
 from .elided_label import ElidedLabel
 from .eta_text import eta_text, stalled_text, usual_tooltip
-from .formatting import error_summary, format_duration, format_percent, status_text
+from .formatting import (
+    error_summary,
+    format_duration,
+    format_percent,
+    status_text,
+    where_text,
+)
 from .progress_bar import JobProgressBar
 from .rate import RateEstimator
 
@@ -268,9 +274,9 @@ class JobRow(QWidget):
         else:
             message = job.progress.message
             parts = []
-            host = worker_host(job)
-            if host:  # a job on a cluster worker (see jobdeck.runtime.executors.dask_cluster)
-                parts.append(translate("JobRow", "on {host}").format(host=host))
+            where = where_text(job)
+            if where:
+                parts.append(where)
             if job.progress.percent is not None:
                 parts.append(format_percent(job.progress.percent))
             parts.append(format_duration(job.elapsed(now)))
@@ -465,10 +471,3 @@ class JobRow(QWidget):
             event.accept()
             return
         super().mousePressEvent(event)
-
-
-def worker_host(job: Job) -> str | None:
-    """The host of the cluster worker that runs ``job`` (its ``metadata["worker"]``), if any."""
-    worker = job.metadata.get("worker")
-    host = worker.get("host") if isinstance(worker, dict) else None
-    return host if isinstance(host, str) and host else None
