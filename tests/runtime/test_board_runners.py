@@ -29,6 +29,8 @@ def instances(
     for name in ("left", "right"):
         registry = JobRegistry()
         registry.register("noop", _noop)
+        if name == "left":
+            registry.register("left_only", _noop)  # a type the other instance cannot run
         tracker = JobTracker.open(pg_url, registry=registry, instance=name, event_interval=0.01)
         made.append((tracker, Runner(tracker, max_workers=3)))
     yield made
@@ -42,11 +44,16 @@ def test_two_instances_drain_one_queue_each_job_once(
 ) -> None:
     (left, _), (right, _) = instances
     with left.batch():
+        only_left = left.enqueue("left_only", {"n": -1})  # first in the queue of both
         ids = [left.enqueue("noop", {"n": n}).id for n in range(120)]
-    qtbot.waitUntil(lambda: len(right.pending_jobs()) == 120, timeout=WAIT_MS)
-    for _, runner in instances:
-        runner.start()
-    qtbot.waitUntil(lambda: left.count_jobs(status="completed") == 120, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(right.pending_jobs()) == 121, timeout=WAIT_MS)
+    (_, left_runner), (_, right_runner) = instances
+    right_runner.start()  # alone first: it cannot run the first job, and leaves it be
+    qtbot.waitUntil(lambda: right.count_jobs(status="completed") >= 20, timeout=WAIT_MS)
+    waiting = right.get_job(only_left.id)
+    assert waiting is not None and waiting.status is JobStatus.PENDING
+    left_runner.start()
+    qtbot.waitUntil(lambda: left.count_jobs(status="completed") >= 120, timeout=WAIT_MS)
     jobs = [left.get_job(i) for i in ids]
     assert all(j is not None and j.status is JobStatus.COMPLETED for j in jobs)
     assert [j.result for j in jobs if j is not None] == list(range(120))
@@ -54,6 +61,9 @@ def test_two_instances_drain_one_queue_each_job_once(
     for job in jobs:  # the instance that ran it, as the taskbar and the history show it
         assert job is not None and job.metadata["instance"] == left.runs_on(job.id)
     assert {left.runs_on(i) for i in ids} <= {"left", "right"}
+    # The instance that does not know a type leaves its jobs to one that does.
+    qtbot.waitUntil(lambda: left.count_jobs(status="completed") == 121, timeout=WAIT_MS)
+    assert left.runs_on(only_left.id) == "left"
     # Later, after the queue ran dry: a job queued on one is still run (by one of them).
     late = right.enqueue("noop", {"n": 7})
     qtbot.waitUntil(

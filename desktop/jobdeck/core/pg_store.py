@@ -317,20 +317,24 @@ class PgStore(Store):
         instance changed its status meanwhile. Starting a pending job skips a row another
         instance holds (it is starting it) and claims it: ``run_by`` becomes this
         instance's name."""
-        starting = job.status is JobStatus.PENDING and new is JobStatus.RUNNING
-        row = conn.execute(
-            "SELECT status FROM jobs WHERE id = ? FOR UPDATE"
-            + (" SKIP LOCKED" if starting else ""),
-            (job.id,),
-        ).fetchone()
+        if job.status is JobStatus.PENDING and new is JobStatus.RUNNING:
+            # One round trip: lock it unless another instance holds it, check that it is
+            # still pending, and name this instance as its runner.
+            claimed = conn.execute(
+                "UPDATE jobs SET run_by = ? WHERE id = (SELECT id FROM jobs WHERE id = ? "
+                "AND status = 'pending' FOR UPDATE SKIP LOCKED) RETURNING id",
+                (self.instance, job.id),
+            ).fetchone()
+            if claimed is None:  # another instance holds it (is starting it) or changed it
+                row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job.id,)).fetchone()
+                now = job.status if row is None else JobStatus(row[0])
+                raise JobTaken(job.id, job.status, now)
+            return
+        row = conn.execute("SELECT status FROM jobs WHERE id = ? FOR UPDATE", (job.id,)).fetchone()
         if row is None:
-            if starting:  # another instance's transaction holds the row: it is starting it
-                raise JobTaken(job.id, job.status, job.status)
             return  # not stored: save_fields says so
         if row[0] != job.status.value:
             raise JobTaken(job.id, job.status, JobStatus(row[0]))
-        if starting:
-            conn.execute("UPDATE jobs SET run_by = ? WHERE id = ?", (self.instance, job.id))
 
     def claim_free(self, conn: sqlite3.Connection, job_ids: list[str], limit: int) -> list[str]:
         """Lock, in the open transaction, up to ``limit`` of these jobs that are still

@@ -493,6 +493,11 @@ class Scheduler(QObject, Lifecycle):
         """On a shared board: start those of ``start`` no other instance has taken, claimed
         and started in one commit, then hand them to their executors; the others leave the
         queue (another instance runs them). True when slots are left for the next pass."""
+        # A type this instance cannot run is left pending for one that can (on a file it
+        # would fail as unknown: nobody else could run it).
+        start = [job for job in start if self.executor_for(self.job_type(job.type)) is not None]
+        if not start:
+            return False
         begun: list[tuple[Run, Any]] = []
         again = False
         try:
