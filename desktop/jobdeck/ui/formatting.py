@@ -167,13 +167,13 @@ def format_local_time(ts: float | None, now: float | None = None) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
-def where_text(job: Job) -> str | None:
+def where_text(job: Job, here: str | None = None) -> str | None:
     """Where a running job runs, when that is not simply here: "on node3" (a cluster
-    worker's host), "on alice@desk" (the app instance on a shared board that runs it), or
-    "on node3 via alice@desk" (both)."""
+    worker's host), "on alice@desk" (the app instance on a shared board that runs it, unless
+    it is ``here``, this one), or "on node3 via alice@desk" (both)."""
     host = worker_host(job)
     instance = job.metadata.get("instance")
-    instance = instance if isinstance(instance, str) and instance else None
+    instance = instance if isinstance(instance, str) and instance and instance != here else None
     if host and instance:
         return translate("JobRow", "on {host} via {instance}").format(host=host, instance=instance)
     if host or instance:

@@ -129,6 +129,8 @@ class JobRow(QWidget):
         self._type_icon = type_icon
         self.confirm_cancel: ConfirmCancel = confirm_cancel or ask_to_cancel
         self._job: Job | None = None
+        #: This app instance's name on a shared board (its own jobs need no "on <name>").
+        self.here: str | None = None
         self._rate = RateEstimator()
         self._spinning = False
         # Spinner users are tokens, not the row, so a deleted row can still release its hold.
@@ -274,9 +276,9 @@ class JobRow(QWidget):
         else:
             message = job.progress.message
             parts = []
-            where = where_text(job)
-            if where:
-                parts.append(where)
+            where = where_text(job, self.here)
+            if where:  # first on the message line: the time line has no room to spare
+                message = f"{where} \u00b7 {message}" if message else where
             if job.progress.percent is not None:
                 parts.append(format_percent(job.progress.percent))
             parts.append(format_duration(job.elapsed(now)))
