@@ -50,6 +50,9 @@ class TrackerBoard:
     _registry: JobRegistry | None
     #: Jobs run by other instances, as last announced here (to tell what changed).
     _elsewhere: dict[str, Job]
+    #: Jobs this instance changed (by a running count), and that count.
+    _changed_here: dict[str, int]
+    _changes_here: int
 
     def runs_on(self, job_id: str) -> str | None:
         """The name of the app instance on the board that runs (or last ran) a job; None
@@ -99,20 +102,32 @@ class TrackerBoard:
     def apply_board_changes(self, job_ids: list[str]) -> None:
         """Bring memory in step with these jobs as stored, and announce what changed.
 
-        They are read holding the tracker, in the writer's transaction, so what is read
-        and what this instance itself changes cannot overtake each other. Raises
-        :class:`~jobdeck.core.store_errors.StoreWriteError` when the board cannot be read
-        (the link tries again later)."""
+        They are read on a connection of their own, not holding the tracker; a row this
+        instance changed after the read began is skipped (its own change is newer). Raises
+        :class:`~jobdeck.core.store_errors.StoreError` when the board cannot be read (the
+        link tries again later)."""
         from .pg_store import jobs_by_id
 
+        if self._closed:
+            return
+        # Read on a connection of its own, not holding the tracker: this instance's own
+        # workers keep committing meanwhile (holding it, the link stalled them for its
+        # round trip on every batch). A row this instance changed after the read began
+        # is left alone: its own change is newer, and it announced that itself.
+        with self._lock:
+            read_at = self._changes_here
+        with self.store.reader() as conn:
+            found = jobs_by_id(conn, job_ids)
         with self._lock:
             if self._closed:
                 return
-            with self._commits.change() as conn:
-                found = jobs_by_id(conn, job_ids)
+            changed = self._changed_here
+            newer = {i for i, at in changed.items() if at > read_at}
+            changed.clear()  # the next read begins after this one
             me = self.store.instance
             for job, runner in found:
-                self._apply_one(job, runner, me)
+                if job.id not in newer:
+                    self._apply_one(job, runner, me)
             gone = set(job_ids) - {job.id for job, _ in found}
             for job_id in gone:
                 if job_id not in self._memory.contexts:

@@ -58,6 +58,8 @@ class TrackerTransitions:
     _memory: JobMemory
     _pump: ProgressPump
     _elsewhere: dict[str, Job]
+    _changed_here: dict[str, int]
+    _changes_here: int
 
     def _writable(self) -> None:
         raise NotImplementedError
@@ -104,6 +106,9 @@ class TrackerTransitions:
             if logs:
                 pump.write_logs(conn, logs)
         self._commits.remember(job.id)
+        if self.store.shared:
+            self._changes_here += 1
+            self._changed_here[job.id] = self._changes_here
         if new.status is JobStatus.PENDING:
             self._memory.forget(job.id)
             self._memory.active[job.id] = new
