@@ -281,6 +281,36 @@ def test_the_board_port_is_set_in_settings_and_used_at_the_next_start(
     assert by_flag is not None and by_flag.listen is not None and by_flag.listen.port == 9000
 
 
+def test_the_dask_scheduler_is_set_in_settings_and_used_at_the_next_start(
+    app: JobdeckApp, settings: AppSettings, qtbot, tmp_path
+) -> None:
+    from jobdeck.app import open_runtime
+    from jobdeck.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(app.current_settings())
+    qtbot.addWidget(dialog)
+    assert dialog.dask_scheduler.text() == "" and app.runner.dask is None
+    dialog.dask_scheduler.setText("scheduler:8786")  # no scheme: refused, said why
+    dialog.accept()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert not dialog.dask_problem.isHidden()
+    assert "tcp://scheduler:8786" in dialog.dask_problem.text()
+    dialog.dask_scheduler.setText(" tcp://10.0.0.5:8786 ")
+    dialog.accept()
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+    app.apply_settings(dialog.values())
+    assert settings.dask_scheduler == "tcp://10.0.0.5:8786"
+    assert app.runner.dask is None  # applies at the next start
+    reopened = SettingsDialog(app.current_settings())
+    qtbot.addWidget(reopened)
+    assert reopened.dask_scheduler.text() == "tcp://10.0.0.5:8786"
+    tracker, runner = open_runtime(tmp_path / "next.db", app.registry, settings, None)
+    try:
+        assert runner.dask is not None and runner.dask.address == "tcp://10.0.0.5:8786"
+    finally:
+        tracker.close()
+
+
 def test_menu_actions_reach_the_app(app: JobdeckApp, quits: Quits) -> None:
     app.window.toggleTaskbarRequested.emit()
     assert not app.taskbar.is_enabled_by_user() and not app.taskbar.isVisible()

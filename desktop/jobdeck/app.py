@@ -369,11 +369,12 @@ class JobdeckApp(QObject):
             sleep_inhibit_after_min=s.sleep_inhibit_after_min,
             tray_animate=s.tray_animate,
             api_port=s.api_listen_port,
+            dask_scheduler=s.dask_scheduler,
         )
 
     def apply_settings(self, values: SettingsValues) -> None:
-        """Store ``values`` and apply them at once (retention and the API's port apply at the
-        next start)."""
+        """Store ``values`` and apply them at once (retention, the API's port and the Dask
+        scheduler apply at the next start)."""
         s = self.settings
         s.concurrency = values.concurrency
         s.retention = values.retention
@@ -391,6 +392,7 @@ class JobdeckApp(QObject):
         self.sleep_inhibitor.set_policy(values.sleep_inhibit, 60.0 * values.sleep_inhibit_after_min)
         s.tray_animate = values.tray_animate
         s.api_listen_port = values.api_port
+        s.dask_scheduler = values.dask_scheduler
         self.tray.animate = values.tray_animate
         if values.taskbar_corner != s.taskbar_corner:
             s.taskbar_corner = values.taskbar_corner

@@ -81,8 +81,9 @@ def _instance(url: str, name: str) -> int:
     timer.stop()
     if os.environ.get("JOBDECK_BENCH_DEBUG"):
         print(
-            name, "taken", taken[0], "ran", ran[0], "s", time.perf_counter() - t0, file=sys.stderr
-        )
+            name, "taken", taken[0], "ran", ran[0], "s", time.perf_counter() - t0,
+            "cpu", time.process_time(), file=sys.stderr,
+        )  # fmt: skip
     runner.shutdown()
     tracker.close()
     del app

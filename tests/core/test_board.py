@@ -138,6 +138,31 @@ def test_every_pending_job_is_started_by_exactly_one_instance(pg_url: str) -> No
             t.close()
 
 
+def test_instances_claiming_the_same_jobs_at_once_each_get_free_ones(
+    board: tuple[JobTracker, JobTracker],
+) -> None:
+    """Both look at the same front of the queue; the second skips the rows the first holds
+    (and then has started) instead of colliding on them."""
+    alpha, beta = board
+    ids = [alpha.enqueue("x", title=f"job {n}").id for n in range(6)]
+    assert wait_until(lambda: len(beta.pending_jobs()) == 6)
+    with alpha.batch():  # alpha's claim holds its rows until its starts commit
+        mine = alpha.claim_free(ids, 2)
+        assert mine == ids[:2]
+        assert beta.claim_free(ids, 2) == ids[2:4]  # while alpha still holds its rows
+        for job_id in mine:
+            alpha.start_job(job_id)
+    theirs = beta.claim_free(ids, 2)  # alpha's are started now: not pending any more
+    assert theirs == ids[2:4]
+    with beta.batch():
+        for job_id in theirs:
+            beta.start_job(job_id)
+    assert [alpha.runs_on(i) for i in ids[:4]] == ["alpha", "alpha", "beta", "beta"]
+    assert wait_until(lambda: [j.id for j in alpha.pending_jobs()] == ids[4:])
+    assert alpha.claim_free(ids, 10) == ids[4:]  # the rest, known taken without asking
+    assert alpha.claim_free(ids, 0) == []
+
+
 @pytest.mark.expected_log(r"of instance lost: (failed|pending)", level=30)
 def test_an_instance_that_stops_renewing_loses_its_jobs_after_the_lease(pg_url: str) -> None:
     """Its running jobs are left alone while its lease lasts (a second instance starting up
@@ -179,6 +204,7 @@ def _lose_jobs_of(lost: JobTracker, pg_url: str, registry: JobRegistry) -> None:
 
 def test_the_sqlite_store_names_no_instance(tracker: JobTracker) -> None:
     job = tracker.enqueue("x")
+    assert tracker.claim_free([job.id, "other"], 1) == [job.id]  # one instance: no SQL
     tracker.start_job(job.id)
     assert tracker.runs_on(job.id) is None
     assert tracker.board_link is None

@@ -196,3 +196,22 @@ def test_ensure_loaded_pages_until_the_job_is_found(tracker):
     row = model.ensure_loaded(jobs[3].id)
     assert row is not None and model.job_at(row).id == jobs[3].id
     assert model.rowCount() == 50
+
+
+def test_the_started_tooltip_names_where_a_board_job_ran(tracker):
+    worker = {"host": "node-7", "address": "tcp://10.0.0.7:40000", "pid": 42}
+    tracker.add(
+        make_job("local", JobStatus.COMPLETED),
+        make_job("board", JobStatus.COMPLETED, metadata={"instance": "ana@desk"}),
+        make_job("dask", JobStatus.COMPLETED, metadata={"instance": "bo@srv", "worker": worker}),
+    )
+    model = make_model(tracker)
+    load_all(model)
+    tips = {
+        model.job_at(r).title: model.data(
+            model.index(r, Column.STARTED), Qt.ItemDataRole.ToolTipRole
+        )
+        for r in range(model.rowCount())
+    }
+    assert tips["board"].endswith(" on ana@desk") and tips["dask"].endswith(" on node-7 via bo@srv")
+    assert " on " not in tips["local"]

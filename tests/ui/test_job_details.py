@@ -76,6 +76,19 @@ def test_follows_live_changes_and_log_lines(qtbot, tracker, signals):
     assert "not mine" not in log
 
 
+def test_lines_read_when_shown_and_then_delivered_live_show_once(qtbot, tracker, signals):
+    """The job is shown while its latest lines are still on their way to the window."""
+    job = make_job("Simulate", current=1, total=4)
+    tracker.add(job)
+    early = [LogEntry(job.id, tracker.now() + i, "info", f"step {i}") for i in range(3)]
+    tracker.log_entries.extend(early)  # stored, not yet delivered as live lines
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    signals.logAppended.emit([*early[1:], LogEntry(job.id, tracker.now() + 3, "info", "step 3")])
+    lines = details.log_view.toPlainText().splitlines()
+    assert [line.split()[-1] for line in lines] == ["0", "1", "2", "3"]
+
+
 def test_cancel_and_run_again(qtbot, tracker, signals):
     job = make_job("Build", params={"argv": ["make"]})
     tracker.add(job)

@@ -141,6 +141,25 @@ def test_a_job_on_a_cluster_worker_shows_the_workers_host(qtbot, tracker):
     worker = {"host": "node-7", "address": "tcp://10.0.0.7:40000", "name": "3", "pid": 4242}
     job = make_job("render", current=5, total=10, metadata={"worker": worker})
     row = make_row(qtbot, job, tracker.now())
-    assert row.time_label.text().startswith("on node-7 \u00b7 50%")
+    assert row.message_label.full_text().startswith("on node-7")
+    assert row.time_label.text().startswith("50%")
     local = make_row(qtbot, make_job("render", current=5, total=10), tracker.now())
     assert "on " not in local.time_label.text()
+
+
+def test_a_board_job_shows_the_instance_that_runs_it_and_its_worker(qtbot, tracker):
+    on_board = make_job(
+        "render", current=5, total=10, message="frame 5", metadata={"instance": "ana@desk"}
+    )
+    row = make_row(qtbot, on_board, tracker.now())
+    assert row.message_label.full_text() == "on ana@desk \u00b7 frame 5"
+    assert row.time_label.text().startswith("50%")  # the time line keeps its room
+    worker = {"host": "node-7", "address": "tcp://10.0.0.7:40000", "name": "3", "pid": 4242}
+    both = make_job(
+        "render", current=5, total=10, metadata={"instance": "ana@desk", "worker": worker}
+    )
+    row = make_row(qtbot, both, tracker.now())
+    assert row.message_label.full_text() == "on node-7 via ana@desk"
+    row.here = "ana@desk"  # this instance's own jobs: only the worker is worth saying
+    row.set_job(both, tracker.now())
+    assert row.message_label.full_text() == "on node-7"

@@ -11,7 +11,10 @@ jobs whose instance's lease has expired, which the tracker then takes over
 
 When the connection is lost (the server restarts) the thread connects again, with a growing
 pause, and then reads every pending and running job afresh, so nothing announced while it
-was away is missed. No Qt; the tracker's subscribers are called from this thread.
+was away is missed. Meanwhile the tracker's store trouble says the board cannot be reached
+(:meth:`~jobdeck.core.tracker_board.TrackerBoard.board_reachable`: the app's banner and
+tray tooltip show it, naming the host, never the password), until it can again. No Qt;
+the tracker's subscribers are called from this thread.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ class BoardLink:
             try:
                 conn = self._store._raw_connect()
             except StoreError as exc:
-                self._trouble(str(exc))
+                self._trouble(str(exc), _said(exc))
                 self._stop.wait(pause)
                 pause = min(pause * 2, _MAX_PAUSE)
                 continue
@@ -87,20 +90,36 @@ class BoardLink:
                     if self.problem is not None:
                         log.warning("%s can be reached again", self._store.location)
                         self.problem = None
+                        self._tracker.board_reachable(None)
                     self._serve(conn)
             except psycopg.Error as exc:
                 if self._stop.is_set():
                     break
                 detail = " ".join(str(exc).split())
                 self._trouble(
-                    f"lost the connection to {self._store.location} ({detail}); connecting again"
+                    f"lost the connection to {self._store.location} ({detail}); connecting again",
+                    detail,
                 )
                 self._stop.wait(pause)
 
-    def _trouble(self, problem: str) -> None:
+    def _trouble(self, problem: str, detail: str) -> None:
         if problem != self.problem:
             log.warning("%s", problem)
+            self._tracker.board_reachable(self._unreachable(detail))
         self.problem = problem
+
+    def _unreachable(self, detail: str) -> str:
+        """What the app shows while the board cannot be reached: the board and its host,
+        never the password."""
+        url = self._store.url
+        password = _password_of(self._store)
+        if password:
+            detail = detail.replace(password, "***")
+        port = f", port {url.port}" if url.port else ""
+        return (
+            f"cannot reach the board {url.database!r} on PostgreSQL at {url.host}{port}: "
+            f"{detail}; it connects again by itself, and changes wait until then"
+        )
 
     def _serve(self, conn: psycopg.Connection[Any]) -> None:
         """Listen, hand over changes, renew the lease, until stopped or disconnected."""
@@ -156,3 +175,16 @@ class BoardLink:
                 self._tracker.take_over_orphans(orphans)
             except StoreError as exc:
                 log.warning("could not take over jobs of a lost instance: %s", exc)
+
+
+def _said(exc: StoreError) -> str:
+    """The server's (or driver's) words in a connect failure's message."""
+    text = str(exc)
+    _, found, said = text.partition(" said: ")
+    return said.split("; check that")[0] if found else text
+
+
+def _password_of(store: PgStore) -> str | None:
+    from .pg_store import _password
+
+    return _password(store.url.conninfo)

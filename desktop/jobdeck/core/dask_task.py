@@ -5,16 +5,18 @@ cluster; on the worker it calls the job type's function as ``func(ctx, **params)
 :class:`~jobdeck.core.context.JobContext` of the usual API (``update_progress``,
 ``cancelled``, ``checkpoint``, ``log``). Nothing here talks to a store or to Qt:
 
-* progress and log lines are coalesced: one reporter thread per worker process sends, at
-  most every :data:`REPORT_EVERY` seconds per task, the latest progress and the new log
-  lines as one Dask event (``Worker.log_event`` on the app's topic), which reaches the app
-  through the scheduler (``Client.subscribe_topic``);
+* where it runs, progress and log lines are coalesced: one reporter thread per worker
+  process sends, at most every :data:`REPORT_EVERY` seconds per task, where it runs (in
+  its first event), the latest progress and the new log lines as one Dask event
+  (``Worker.log_event`` on the app's topic), which reaches the app through the scheduler
+  (``Client.subscribe_topic``); a task shorter than that sends none;
 * the app cancels a task with ``Client.run(cancel_task, key)`` on its worker, which sets
   the context's cancel flag (the code sees ``ctx.cancelled`` / ``ctx.checkpoint()``);
 * :func:`run_task` returns a small dict (never raises): how the function ended (its result,
   or its error with the worker's traceback), the last progress and log lines not yet sent,
-  where it ran (host, worker address, pid) and what it used (the worker process's peak RSS
-  while it ran, the task thread's CPU seconds).
+  where it ran (host, worker address, pid) and what it used (the worker process's peak
+  RSS while it ran, the task thread's CPU seconds); the app records these with the job's
+  end, in one commit.
 
 The job's function must be importable on the workers (Dask pickles it by reference), and
 so must Jobdeck itself. Dask is imported only here, on the worker, when a task runs.
@@ -47,6 +49,7 @@ class _Task:
     """One running task on this worker: its context, what it has not sent yet, its usage."""
 
     __slots__ = (
+        "born",
         "ctx",
         "dropped",
         "key",
@@ -55,6 +58,7 @@ class _Task:
         "peak_rss",
         "sent_seq",
         "topic",
+        "where",
         "worker",
     )
 
@@ -67,6 +71,9 @@ class _Task:
         self.dropped = 0
         self.sent_seq = 0
         self.peak_rss = 0
+        self.born = time.monotonic()
+        #: Where it runs, until the first event has said so (then None).
+        self.where: dict[str, Any] | None = None
         self.ctx = JobContext(self, job_id)
 
     # The context's owner (see jobdeck.core.context.JobOwner).
@@ -88,9 +95,12 @@ class _Task:
             self.lines, self.dropped = [], 0
         if dropped:
             lines.append(["warning", f"{dropped} log line(s) dropped: the job logs too fast"])
-        if seq == self.sent_seq and not lines:
+        where, self.where = self.where, None
+        if seq == self.sent_seq and not lines and where is None:
             return None
         out: dict[str, Any] = {"key": self.key, "lines": lines}
+        if where is not None:
+            out["where"] = where
         if seq != self.sent_seq:
             self.sent_seq = seq
             out["progress"] = [current, total, message]
@@ -142,8 +152,11 @@ def _report_loop() -> None:
                 _wake.wait()
             tasks = list(_running.values())
         rss = _process_rss()
+        young = time.monotonic() - REPORT_EVERY
         for task in tasks:
             task.peak_rss = max(task.peak_rss, rss)
+            if task.born > young:
+                continue  # a short task says it all in its result: no event at all
             msg = task.take()
             if msg is not None:
                 # A worker that is closing drops it: the task's final dict still says it.
@@ -188,8 +201,8 @@ def run_task(
 
     worker = get_worker()
     task = _Task(key, job_id, topic, worker)
-    place = where(worker)
-    worker.log_event(topic, {"key": key, "where": place})
+    # Said by the reporter's first event (a task that ends sooner says it in its result).
+    task.where = place = where(worker)
     _register(task)
     cpu = time.thread_time()
     out: dict[str, Any]
@@ -209,6 +222,7 @@ def run_task(
     out["where"] = place
     out["cpu_seconds"] = max(0.0, time.thread_time() - cpu)
     out["peak_rss"] = max(task.peak_rss, _process_rss()) or None
+    task.where = None  # the result says where
     out["last"] = task.take()
     return out
 

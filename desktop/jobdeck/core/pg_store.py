@@ -7,11 +7,14 @@ a SQLite store: the same peewee model, the same migrations in PostgreSQL's diale
 (:mod:`.pg_schema`), the same SQL through :class:`~jobdeck.core.pg_connection.PgConnection`.
 What differs, because several instances write at once:
 
-* **Claiming.** Starting a pending job locks its row (``SELECT ... FOR UPDATE SKIP
-  LOCKED``) in the transaction that starts it; a row another instance holds or has already
-  started is refused with :class:`~jobdeck.core.job.InvalidTransition` (the scheduler then
-  leaves it), so each job is started by exactly one instance. The starter's name goes into
-  ``jobs.run_by``.
+* **Claiming.** The scheduler asks for the next free jobs of the ones it would start
+  (:meth:`PgStore.claim_free`: ``SELECT ... FOR UPDATE SKIP LOCKED LIMIT n``, a batch per
+  claim) and starts them in the same transaction, so instances that look at the same
+  queue take different jobs instead of colliding. Starting a pending job locks its row
+  (``SELECT ... FOR UPDATE SKIP LOCKED``) in the transaction that starts it; a row another
+  instance holds or has already started is refused with
+  :class:`~jobdeck.core.job.InvalidTransition` (the scheduler then leaves it), so each job
+  is started by exactly one instance. The starter's name goes into ``jobs.run_by``.
 * **Leases.** Each instance has a row in ``board_instances`` with a lease it renews
   (:meth:`PgStore.renew_lease`, by the board link's thread). Heartbeats and recovery at
   open touch only this instance's own running jobs; another instance's running jobs are
@@ -194,6 +197,18 @@ class PgStore(Store):
             log.warning("reconnected to %s", self.location)
         return cast(sqlite3.Connection, writer)
 
+    def drop_idle_connections(self) -> None:
+        """The server was lost and is back: close the connections not in use now (they
+        died with the server, unknown to the driver until used), so the next change or
+        read connects afresh instead of failing once. Caller holds the tracker's lock."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for reader in idle:
+            reader.close()
+        writer = self._writer
+        if writer is not None and not writer.in_transaction:
+            writer.close()
+
     def close(self) -> None:
         self._closed = True
         with self._idle_lock:
@@ -302,20 +317,36 @@ class PgStore(Store):
         instance changed its status meanwhile. Starting a pending job skips a row another
         instance holds (it is starting it) and claims it: ``run_by`` becomes this
         instance's name."""
-        starting = job.status is JobStatus.PENDING and new is JobStatus.RUNNING
-        row = conn.execute(
-            "SELECT status FROM jobs WHERE id = ? FOR UPDATE"
-            + (" SKIP LOCKED" if starting else ""),
-            (job.id,),
-        ).fetchone()
+        if job.status is JobStatus.PENDING and new is JobStatus.RUNNING:
+            # One round trip: lock it unless another instance holds it, check that it is
+            # still pending, and name this instance as its runner.
+            claimed = conn.execute(
+                "UPDATE jobs SET run_by = ? WHERE id = (SELECT id FROM jobs WHERE id = ? "
+                "AND status = 'pending' FOR UPDATE SKIP LOCKED) RETURNING id",
+                (self.instance, job.id),
+            ).fetchone()
+            if claimed is None:  # another instance holds it (is starting it) or changed it
+                row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job.id,)).fetchone()
+                now = job.status if row is None else JobStatus(row[0])
+                raise JobTaken(job.id, job.status, now)
+            return
+        row = conn.execute("SELECT status FROM jobs WHERE id = ? FOR UPDATE", (job.id,)).fetchone()
         if row is None:
-            if starting:  # another instance's transaction holds the row: it is starting it
-                raise JobTaken(job.id, job.status, job.status)
             return  # not stored: save_fields says so
         if row[0] != job.status.value:
             raise JobTaken(job.id, job.status, JobStatus(row[0]))
-        if starting:
-            conn.execute("UPDATE jobs SET run_by = ? WHERE id = ?", (self.instance, job.id))
+
+    def claim_free(self, conn: sqlite3.Connection, job_ids: list[str], limit: int) -> list[str]:
+        """Lock, in the open transaction, up to ``limit`` of these jobs that are still
+        pending and that no other instance's transaction holds (``FOR UPDATE SKIP
+        LOCKED``), in the order given: the next free jobs for this instance to start in
+        the same transaction. Instances that try the same jobs at once each get others."""
+        rows = conn.execute(
+            "SELECT id FROM jobs WHERE id = ANY(?) AND status = 'pending' "
+            "ORDER BY array_position(?::text[], id) FOR UPDATE SKIP LOCKED LIMIT ?",
+            (job_ids, job_ids, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def insert(self, conn: sqlite3.Connection, job: Job) -> None:
         super().insert(conn, job)

@@ -182,6 +182,8 @@ class Store(StoreOpening):
 
     #: Whether several app instances share the store (a PostgreSQL board).
     shared = False
+    #: This app instance's name on a shared store (None: a file only this app writes).
+    instance: str | None = None
 
     #: Whether one failed statement leaves the open transaction usable (SQLite undoes the
     #: statement alone; PostgreSQL fails the whole transaction, so the commit group guards

@@ -50,6 +50,9 @@ class TrackerBoard:
     _registry: JobRegistry | None
     #: Jobs run by other instances, as last announced here (to tell what changed).
     _elsewhere: dict[str, Job]
+    #: Jobs this instance changed (by a running count), and that count.
+    _changed_here: dict[str, int]
+    _changes_here: int
 
     def runs_on(self, job_id: str) -> str | None:
         """The name of the app instance on the board that runs (or last ran) a job; None
@@ -65,23 +68,66 @@ class TrackerBoard:
         with self._lock:
             return set(self._memory.active) | set(self._elsewhere)
 
+    def board_reachable(self, problem: str | None) -> None:
+        """The board link lost the board (``problem``: what to show, naming the host) or
+        has it again (None): the store's trouble for the status subscribers (the app shows
+        it). Reaching it again clears any trouble, also a commit that failed meanwhile (on
+        a board that was the lost connection too; a change that still fails says so
+        again)."""
+        from .store_errors import StoreWriteError
+
+        with self._lock:
+            if problem is None:
+                self.store.drop_idle_connections()
+            self._commits.set_store_error(None if problem is None else StoreWriteError(problem))
+
+    def claim_free(self, job_ids: list[str], limit: int) -> list[str]:
+        """On a board, inside :meth:`batch`: lock up to ``limit`` of these pending jobs,
+        in the order given, that no other instance is starting or has started; start them
+        (:meth:`start_job`) in the same batch, which holds their rows until it commits.
+        The ones left out were taken by other instances (or are being taken). On a SQLite
+        store (one instance) the first ``limit`` ids."""
+        if not self.store.shared:
+            return job_ids[:limit]
+        with self._lock:
+            # Those the board link already told of as taken need no round trip.
+            active = self._memory.active
+            ids = [i for i in job_ids if (j := active.get(i)) and j.status is JobStatus.PENDING]
+            if not ids or limit <= 0:
+                return []
+            with self._commits.change() as conn:
+                free: list[str] = self.store.claim_free(conn, ids, limit)
+        return free
+
     def apply_board_changes(self, job_ids: list[str]) -> None:
         """Bring memory in step with these jobs as stored, and announce what changed.
 
-        They are read holding the tracker, in the writer's transaction, so what is read
-        and what this instance itself changes cannot overtake each other. Raises
-        :class:`~jobdeck.core.store_errors.StoreWriteError` when the board cannot be read
-        (the link tries again later)."""
+        They are read on a connection of their own, not holding the tracker; a row this
+        instance changed after the read began is skipped (its own change is newer). Raises
+        :class:`~jobdeck.core.store_errors.StoreError` when the board cannot be read (the
+        link tries again later)."""
         from .pg_store import jobs_by_id
 
+        if self._closed:
+            return
+        # Read on a connection of its own, not holding the tracker: this instance's own
+        # workers keep committing meanwhile (holding it, the link stalled them for its
+        # round trip on every batch). A row this instance changed after the read began
+        # is left alone: its own change is newer, and it announced that itself.
+        with self._lock:
+            read_at = self._changes_here
+        with self.store.reader() as conn:
+            found = jobs_by_id(conn, job_ids)
         with self._lock:
             if self._closed:
                 return
-            with self._commits.change() as conn:
-                found = jobs_by_id(conn, job_ids)
+            changed = self._changed_here
+            newer = {i for i, at in changed.items() if at > read_at}
+            changed.clear()  # the next read begins after this one
             me = self.store.instance
             for job, runner in found:
-                self._apply_one(job, runner, me)
+                if job.id not in newer:
+                    self._apply_one(job, runner, me)
             gone = set(job_ids) - {job.id for job, _ in found}
             for job_id in gone:
                 if job_id not in self._memory.contexts:

@@ -59,6 +59,8 @@ class TrackerTransitions:
     _memory: JobMemory
     _pump: ProgressPump
     _elsewhere: dict[str, Job]
+    _changed_here: dict[str, int]
+    _changes_here: int
 
     def _writable(self) -> None:
         raise NotImplementedError
@@ -105,6 +107,9 @@ class TrackerTransitions:
             if logs:
                 pump.write_logs(conn, logs)
         self._commits.remember(job.id)
+        if self.store.shared:
+            self._changes_here += 1
+            self._changed_here[job.id] = self._changes_here
         if new.status is JobStatus.PENDING:
             self._memory.forget(job.id)
             self._memory.active[job.id] = new
@@ -134,13 +139,18 @@ class TrackerTransitions:
         return new
 
     def start_job(self, job_id: str) -> JobContext:
-        """Move a pending job to running (counting an attempt); returns its context."""
+        """Move a pending job to running (counting an attempt); returns its context. On a
+        shared board the instance that starts it is also its ``metadata["instance"]``."""
         self._writable()
         with self._lock:
             if job_id in self._elsewhere:  # on a board: it runs on another instance
                 raise JobTaken(job_id, JobStatus.PENDING, JobStatus.RUNNING)
             job = self._require(job_id)
             now = self.now()
+            changes: dict[str, Any] = {}
+            instance = self.store.instance  # a board: which one runs it, for views to show
+            if instance is not None and job.metadata.get("instance") != instance:
+                changes["metadata"] = {**job.metadata, "instance": instance}
             try:
                 new = self._transition(
                     job,
@@ -152,6 +162,7 @@ class TrackerTransitions:
                     progress=Progress(0, 0, ""),
                     cancel_requested=False,
                     last_seen_ts=now,
+                    **changes,
                 )
             except JobTaken:
                 self._changed_elsewhere(job_id)

@@ -109,6 +109,23 @@ class OutcomeRecorder(QObject):
             log.exception("could not record how job %s ended", run.job_id)
 
     def _write(self, run: Run, outcome: Outcome) -> None:
+        if outcome.worker is None:
+            self._write_end(run, outcome)
+            return
+        record = outcome.worker
+        with self._tracker.batch():  # where it ran and how it ended: one commit
+            try:
+                self._tracker.set_worker(
+                    run.job_id,
+                    record.worker,
+                    peak_rss=record.peak_rss,
+                    cpu_seconds=record.cpu_seconds,
+                )
+            except ValueError:  # it ended meanwhile (a cancel, a lost worker)
+                log.debug("job %s ended before its worker was recorded", run.job_id)
+            self._write_end(run, outcome)
+
+    def _write_end(self, run: Run, outcome: Outcome) -> None:
         tracker = self._tracker
         if outcome.status is JobStatus.CANCELLED:
             # Its message says so, not whatever the job said last while it stopped

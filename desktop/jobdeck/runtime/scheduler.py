@@ -28,6 +28,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,7 +48,7 @@ from .ready_queue import ReadyQueue, start_order
 from .recording import OutcomeRecorder
 from .scheduler_lifecycle import Lifecycle
 
-__all__ = ["DEFAULT_MAX_THREADS", "MAX_TIMER_MS", "PASS_BUDGET", "Scheduler"]
+__all__ = ["CLAIM_WINDOW", "DEFAULT_MAX_THREADS", "MAX_TIMER_MS", "PASS_BUDGET", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ MAX_TIMER_MS = 60_000
 DEFAULT_MAX_THREADS = 8
 #: Seconds one scheduling pass may spend starting jobs before it yields to the GUI.
 PASS_BUDGET = 0.02
+#: On a shared board, how many ready jobs a worker thread looks at to start the first one
+#: no other instance has taken (one claim, ``SKIP LOCKED``), instead of colliding on the
+#: first job of the queue that every instance sees.
+CLAIM_WINDOW = 32
 #: Finished dependencies remembered (they never change), so planning needs no SQL.
 _DEP_CACHE_SIZE = 4096
 
@@ -105,6 +110,8 @@ class Scheduler(QObject, Lifecycle):
         self._max_workers = max_workers
         self._max_threads = max_threads
         self._clock: Clock = clock if clock is not None else tracker.now
+        #: A board several instances share: jobs are claimed before they start.
+        self._shared = bool(tracker.store.shared)
 
         self._lock = threading.Lock()
         self._running: dict[str, Run] = {}  # guarded by _lock
@@ -240,7 +247,9 @@ class Scheduler(QObject, Lifecycle):
             return
         if kind is not EventKind.CREATED:
             with self._lock:
-                self._running.pop(job_id, None)
+                mine = self._running.pop(job_id, None)
+                if mine is None and kind in _FINAL and self._shared and not self._queue.held:
+                    return  # another instance's job ended: no slot here, nothing it held
         elif event.job.status is not JobStatus.PENDING:
             return  # create_job: running in its caller's code, not ours
         if kind is EventKind.CREATED or kind is EventKind.RETRYING:
@@ -368,16 +377,17 @@ class Scheduler(QObject, Lifecycle):
             if use_thread and queue.ready:
                 use_thread = start_order(queue.threaded[0]) < start_order(queue.ready[0])
             source = queue.threaded if use_thread else queue.ready
-            if not source:
-                return None
-            job = source[0]
-            job_type = self.job_type(job.type)
-            if job.timeout is not None or self.executor_for(job_type) is not executor:
-                return None  # another executor's job comes first: a pass starts it
-            source.popleft()
+            window = self._chain_window(executor, source)
+            if not window:
+                return None  # none, or another executor's job comes first: a pass starts it
             self._reserved += 1
             self._reserved_threads += int(use_thread)
         try:
+            claimed = self._claim_first(window, source) if self._shared else window[0]
+            if claimed is None:
+                return None
+            job = claimed
+            job_type = self.job_type(job.type)
             assert job_type is not None
             try:
                 prepared = executor.prepare(job, job_type)
@@ -394,6 +404,43 @@ class Scheduler(QObject, Lifecycle):
             with self._lock:
                 self._reserved -= 1
                 self._reserved_threads -= int(use_thread)
+
+    def _claim_first(self, window: list[Job], source: deque[Job]) -> Job | None:
+        """On a board (inside the caller's batch): the first job of ``window`` no other
+        instance has taken, locked for this one to start; those after it go back to the
+        front of the queue, those before it (taken elsewhere) leave it."""
+        try:
+            free = self._tracker.claim_free([job.id for job in window], 1)
+        except StoreWriteError:
+            with self._lock:
+                self._queue.stale = True
+            raise
+        index = next((i for i, job in enumerate(window) if job.id in free), None)
+        if index is None:
+            return None
+        with self._lock:
+            source.extendleft(reversed(window[index + 1 :]))
+        return window[index]
+
+    def _chain_window(self, executor: Executor, source: deque[Job]) -> list[Job]:
+        """Pop the ready jobs of ``source`` (those that need a thread or those that do
+        not) a worker thread may start next on ``executor`` (caller holds the lock): the
+        first one alone, or on a shared board the first :data:`CLAIM_WINDOW` in a row that
+        ``executor`` runs without a timeout, to start the first of them no other instance
+        has taken. Empty: leave it to a pass."""
+        window: list[Job] = []
+        for job in source:
+            if (
+                job.timeout is not None
+                or self.executor_for(self.job_type(job.type)) is not executor
+            ):
+                break
+            window.append(job)
+            if not self._shared or len(window) >= CLAIM_WINDOW:
+                break
+        for _ in window:
+            source.popleft()
+        return window
 
     def _forget(self, run: Run) -> None:
         """A run whose start was not committed: it is pending again, for a later pass."""
@@ -436,6 +483,55 @@ class Scheduler(QObject, Lifecycle):
         for job, reason in plan.fail:
             self._fail_unstartable(job, reason)
         again = False
+        if self._shared and start:
+            again = self._start_claimed(start, now)
+        else:
+            again = self._start_each(start, front_jobs, now, budget_ends)
+        if again:
+            self._request_schedule()
+        due = [t for t in (plan.next_due, next_deadline) if t is not None]
+        with self._lock:
+            due += [run.deadline for run in self._running.values() if run.deadline is not None]
+        self._arm_timer(min(due) if due else None, now)
+
+    def _start_claimed(self, start: list[Job], now: float) -> bool:
+        """On a shared board: start those of ``start`` no other instance has taken, claimed
+        and started in one commit, then hand them to their executors; the others leave the
+        queue (another instance runs them). True when slots are left for the next pass."""
+        # A type this instance cannot run is left pending for one that can (on a file it
+        # would fail as unknown: nobody else could run it).
+        start = [job for job in start if self.executor_for(self.job_type(job.type)) is not None]
+        if not start:
+            return False
+        begun: list[tuple[Run, Any]] = []
+        again = False
+        try:
+            with self._tracker.batch():  # the claimed rows stay locked until they start
+                free = set(self._tracker.claim_free([job.id for job in start], len(start)))
+                again = len(free) < len(start)
+                for job in start:
+                    if job.id in free:
+                        step = self._begin_job(job, now)
+                        if isinstance(step, bool):
+                            again = again or not step
+                        else:
+                            begun.append(step)
+        except StoreWriteError:
+            for run, _ in begun:
+                self._forget(run)
+            with self._lock:
+                self._queue.stale = True  # still pending; the store's trouble is shown
+            return True
+        for run, prepared in begun:
+            self._launch(run, prepared)
+        return again
+
+    def _start_each(
+        self, start: list[Job], front_jobs: dict[str, bool], now: float, budget_ends: float
+    ) -> bool:
+        """Start ``start`` in order within the pass's time budget; True when a pass should
+        follow (some were put back, or were no longer pending)."""
+        again = False
         for index, job in enumerate(start):
             if time.perf_counter() > budget_ends:
                 with self._lock:
@@ -444,12 +540,7 @@ class Scheduler(QObject, Lifecycle):
                 break
             if not self._start_job(job, now):
                 again = True  # it was cancelled meanwhile: its slot is free
-        if again:
-            self._request_schedule()
-        due = [t for t in (plan.next_due, next_deadline) if t is not None]
-        with self._lock:
-            due += [run.deadline for run in self._running.values() if run.deadline is not None]
-        self._arm_timer(min(due) if due else None, now)
+        return again
 
     def _arm_timer(self, due: float | None, now: float) -> None:
         if due is None:
@@ -501,6 +592,16 @@ class Scheduler(QObject, Lifecycle):
 
     def _start_job(self, job: Job, now: float) -> bool:
         """Start ``job``; False if it was no longer pending."""
+        step = self._begin_job(job, now)
+        if isinstance(step, bool):
+            return step
+        self._launch(*step)
+        return True
+
+    def _begin_job(self, job: Job, now: float) -> tuple[Run, Any] | bool:
+        """Move ``job`` to running: ``(run, prepared)`` for :meth:`_launch`; True when it
+        was failed as unstartable (or the store refused it: it stays pending), False when
+        it was no longer pending."""
         job_type = self.job_type(job.type)
         executor = self.executor_for(job_type)
         if job_type is None or executor is None:
@@ -524,15 +625,17 @@ class Scheduler(QObject, Lifecycle):
             self._queue.stale = True  # still pending; the store's trouble is shown
             return True
         deadline = now + job.timeout if job.timeout is not None else None
-        run = self._new_run(job, ctx, executor, deadline, reattached=False)
+        return self._new_run(job, ctx, executor, deadline, reattached=False), prepared
+
+    def _launch(self, run: Run, prepared: Any) -> None:
+        """Hand a started run to its executor."""
         try:
-            executor.start(run, prepared)
+            run.executor.start(run, prepared)
         except Exception as exc:
-            log.exception("job %s could not start", job.id)
+            log.exception("job %s could not start", run.job_id)
             run.report(Outcome.failed(f"could not start: {exc}"))
-        if ctx.cancelled:
+        if run.ctx.cancelled:
             self._cancel(run)
-        return True
 
 
 def _check_count(value: object, name: str = "max_workers") -> None:

@@ -346,6 +346,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>on {host} via {instance}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>on {host}</source>
         <translation type="unfinished"></translation>
     </message>
@@ -832,6 +836,10 @@ Started {started}</source>
 <context>
     <name>SettingsDialog</name>
     <message>
+        <source>{text!r} is not a Dask scheduler address: write it like tcp://scheduler:8786 (or leave it empty to run such jobs here)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Never</source>
         <translation type="unfinished"></translation>
     </message>
@@ -932,6 +940,18 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>tcp://scheduler:8786 (empty: run them here)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job types that ask for Dask run on this scheduler&apos;s cluster; empty, they run on this computer. Applies at the next start (--dask wins for one launch).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Dask scheduler</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Jobs at once:</source>
         <translation type="unfinished"></translation>
     </message>
@@ -957,6 +977,10 @@ Started {started}</source>
     </message>
     <message>
         <source>Browser board port:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Dask scheduler:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

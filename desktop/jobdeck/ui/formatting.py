@@ -12,7 +12,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.job import Job
 
 __all__ = [
     "EM_DASH",
@@ -25,6 +28,8 @@ __all__ = [
     "status_text",
     "translate",
     "type_text",
+    "where_text",
+    "worker_host",
 ]
 
 #: Shown where a value is unknown.
@@ -160,3 +165,24 @@ def format_local_time(ts: float | None, now: float | None = None) -> str:
         if today.year == when.year:
             return when.strftime("%d %b %H:%M")
     return when.strftime("%Y-%m-%d %H:%M")
+
+
+def where_text(job: Job, here: str | None = None) -> str | None:
+    """Where a running job runs, when that is not simply here: "on node3" (a cluster
+    worker's host), "on alice@desk" (the app instance on a shared board that runs it, unless
+    it is ``here``, this one), or "on node3 via alice@desk" (both)."""
+    host = worker_host(job)
+    instance = job.metadata.get("instance")
+    instance = instance if isinstance(instance, str) and instance and instance != here else None
+    if host and instance:
+        return translate("JobRow", "on {host} via {instance}").format(host=host, instance=instance)
+    if host or instance:
+        return translate("JobRow", "on {host}").format(host=host or instance)
+    return None
+
+
+def worker_host(job: Job) -> str | None:
+    """The host of the cluster worker that runs ``job`` (its ``metadata["worker"]``), if any."""
+    worker = job.metadata.get("worker")
+    host = worker.get("host") if isinstance(worker, dict) else None
+    return host if isinstance(host, str) and host else None

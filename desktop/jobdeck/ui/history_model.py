@@ -42,6 +42,7 @@ from PySide6.QtGui import QColor
 from ..core.filters import JobFilter
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobFeed
 from . import icons
@@ -53,6 +54,7 @@ from .formatting import (
     format_local_time,
     format_percent,
     status_text,
+    where_text,
 )
 
 __all__ = [
@@ -240,9 +242,11 @@ class HistoryModel(QAbstractTableModel):
         if column is Column.STARTED:
             created = datetime.fromtimestamp(job.created_ts).strftime("%Y-%m-%d %H:%M:%S")
             started = format_local_time(job.started_ts)
-            return translate("HistoryModel", "Created {created}\nStarted {started}").format(
+            text = translate("HistoryModel", "Created {created}\nStarted {started}").format(
                 created=created, started=started
             )
+            where = where_text(job)
+            return f"{text} {where}" if where and job.started_ts is not None else text
         if column is Column.MESSAGE:
             return message_of(job) or None
         if column is Column.TITLE:
@@ -259,9 +263,14 @@ class HistoryModel(QAbstractTableModel):
     def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
         if not self.canFetchMore(parent):
             return
-        page = self._tracker.list_jobs(
-            **self._filter.query(), limit=self.page_size, before=self._oldest_id
-        )
+        try:
+            page = self._tracker.list_jobs(
+                **self._filter.query(), limit=self.page_size, before=self._oldest_id
+            )
+        except StoreError:
+            # A board that cannot be reached now (the window's banner says so): the view
+            # asks again when it next needs rows.
+            return
         self.pages_loaded += 1
         if len(page) < self.page_size:
             self._exhausted = True

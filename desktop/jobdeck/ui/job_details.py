@@ -156,6 +156,8 @@ class JobDetails(QWidget):
         super().__init__(parent)
         self._tracker = tracker
         self._job: Job | None = None
+        #: The log lines read when the job was shown (live lines among them are not added).
+        self._shown_lines: set[LogEntry] = set()
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         failed_palette = self.palette()
         failed_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
@@ -320,9 +322,10 @@ class JobDetails(QWidget):
             return
         self.set_traceback_expanded(False)
         self._show(job)
-        self.log_view.setPlainText(
-            "\n".join(format_log_entry(e) for e in self._tracker.logs(job.id, limit=LOG_TAIL))
-        )
+        entries = self._tracker.logs(job.id, limit=LOG_TAIL)
+        # Lines read here may still be on their way as live lines (logAppended): not twice.
+        self._shown_lines = set(entries)
+        self.log_view.setPlainText("\n".join(format_log_entry(e) for e in entries))
         self.log_view.moveCursor(QTextCursor.MoveOperation.End)
         self.tabs.setCurrentWidget(self.error_view if job.error else self.log_view)
 
@@ -559,7 +562,8 @@ class JobDetails(QWidget):
     def _on_log_appended(self, entries: list[LogEntry]) -> None:
         if self._job is None:
             return
-        mine = [format_log_entry(e) for e in entries if e.job_id == self._job.id]
+        shown = self._shown_lines
+        mine = [format_log_entry(e) for e in entries if e.job_id == self._job.id and e not in shown]
         if not mine:
             return
         bar = self.log_view.verticalScrollBar()

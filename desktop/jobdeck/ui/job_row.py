@@ -23,7 +23,13 @@ from ..i18n import translate
 from . import icons
 from .elided_label import ElidedLabel
 from .eta_text import eta_text, stalled_text, usual_tooltip
-from .formatting import error_summary, format_duration, format_percent, status_text
+from .formatting import (
+    error_summary,
+    format_duration,
+    format_percent,
+    status_text,
+    where_text,
+)
 from .progress_bar import JobProgressBar
 from .rate import RateEstimator
 
@@ -123,6 +129,8 @@ class JobRow(QWidget):
         self._type_icon = type_icon
         self.confirm_cancel: ConfirmCancel = confirm_cancel or ask_to_cancel
         self._job: Job | None = None
+        #: This app instance's name on a shared board (its own jobs need no "on <name>").
+        self.here: str | None = None
         self._rate = RateEstimator()
         self._spinning = False
         # Spinner users are tokens, not the row, so a deleted row can still release its hold.
@@ -268,9 +276,9 @@ class JobRow(QWidget):
         else:
             message = job.progress.message
             parts = []
-            host = worker_host(job)
-            if host:  # a job on a cluster worker (see jobdeck.runtime.executors.dask_cluster)
-                parts.append(translate("JobRow", "on {host}").format(host=host))
+            where = where_text(job, self.here)
+            if where:  # first on the message line: the time line has no room to spare
+                message = f"{where} \u00b7 {message}" if message else where
             if job.progress.percent is not None:
                 parts.append(format_percent(job.progress.percent))
             parts.append(format_duration(job.elapsed(now)))
@@ -465,10 +473,3 @@ class JobRow(QWidget):
             event.accept()
             return
         super().mousePressEvent(event)
-
-
-def worker_host(job: Job) -> str | None:
-    """The host of the cluster worker that runs ``job`` (its ``metadata["worker"]``), if any."""
-    worker = job.metadata.get("worker")
-    host = worker.get("host") if isinstance(worker, dict) else None
-    return host if isinstance(host, str) and host else None

@@ -1,8 +1,9 @@
 """The Settings dialog: concurrency, retention, notifications, the taskbar's placement, the
-tray icon's animation, staying awake and the browser board's port."""
+tray icon's animation, staying awake, the browser board's port and the Dask scheduler."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +13,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QLabel,
+    QLineEdit,
     QSpinBox,
     QWidget,
 )
@@ -19,7 +22,23 @@ from PySide6.QtWidgets import (
 from ..i18n import translate
 from .formatting import QT_TRANSLATE_NOOP
 
-__all__ = ["SettingsDialog", "SettingsValues"]
+__all__ = ["SettingsDialog", "SettingsValues", "dask_address_problem"]
+
+#: A Dask scheduler's address: ``tcp://host:8786`` (or tls://, ws://, wss://, ucx://).
+_DASK_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx)://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):\d{1,5}$")
+
+
+def dask_address_problem(text: str) -> str | None:
+    """Why ``text`` is not a Dask scheduler address (None: it is one, or it is empty)."""
+    text = text.strip()
+    if not text or _DASK_ADDRESS.match(text):
+        return None
+    return translate(
+        "SettingsDialog",
+        "{text!r} is not a Dask scheduler address: write it like tcp://scheduler:8786 "
+        "(or leave it empty to run such jobs here)",
+    ).format(text=text)
+
 
 SLEEP_CHOICES = (
     ("off", QT_TRANSLATE_NOOP("SettingsDialog", "Never")),
@@ -51,6 +70,8 @@ class SettingsValues:
     tray_animate: bool = True
     #: The localhost TCP port of the API and the browser board; 0: off (the Unix socket only).
     api_port: int = 0
+    #: The Dask scheduler (``tcp://host:8786``) for job types that ask for Dask; "": none.
+    dask_scheduler: str = ""
 
 
 class SettingsDialog(QDialog):
@@ -150,6 +171,24 @@ class SettingsDialog(QDialog):
         )
         self.api_port.setAccessibleName(translate("SettingsDialog", "Browser board port"))
 
+        self.dask_scheduler = QLineEdit(current.dask_scheduler, self)
+        self.dask_scheduler.setPlaceholderText(
+            translate("SettingsDialog", "tcp://scheduler:8786 (empty: run them here)")
+        )
+        self.dask_scheduler.setToolTip(
+            translate(
+                "SettingsDialog",
+                "Job types that ask for Dask run on this scheduler's cluster; empty, they run "
+                "on this computer. Applies at the next start (--dask wins for one launch).",
+            )
+        )
+        self.dask_scheduler.setAccessibleName(translate("SettingsDialog", "Dask scheduler"))
+        self.dask_problem = QLabel(self)
+        self.dask_problem.setWordWrap(True)
+        self.dask_problem.setStyleSheet("color: #c62828;")
+        self.dask_problem.hide()
+        self.dask_scheduler.textEdited.connect(lambda _: self.dask_problem.hide())
+
         form = QFormLayout(self)
         form.addRow(translate("SettingsDialog", "Jobs at once:"), self.concurrency)
         form.addRow(translate("SettingsDialog", "Keep history:"), self.retention)
@@ -162,6 +201,8 @@ class SettingsDialog(QDialog):
         form.addRow(translate("SettingsDialog", "Stay awake:"), self.sleep)
         form.addRow(translate("SettingsDialog", "Long job after:"), self.sleep_after)
         form.addRow(translate("SettingsDialog", "Browser board port:"), self.api_port)
+        form.addRow(translate("SettingsDialog", "Dask scheduler:"), self.dask_scheduler)
+        form.addRow(self.dask_problem)
         # the two "Long job after" fields need names that tell them apart
         self.notify_after.setAccessibleName(
             translate("SettingsDialog", "Announce jobs longer than")
@@ -175,6 +216,17 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def accept(self) -> None:
+        """Close with the values, unless the Dask scheduler's address is not one (then
+        say why, under the field, and keep the dialog open)."""
+        problem = dask_address_problem(self.dask_scheduler.text())
+        if problem is not None:
+            self.dask_problem.setText(problem)
+            self.dask_problem.show()
+            self.dask_scheduler.setFocus()
+            return
+        super().accept()
 
     def values(self) -> SettingsValues:
         days = self.retention.value()
@@ -190,4 +242,5 @@ class SettingsDialog(QDialog):
             sleep_inhibit_after_min=self.sleep_after.value(),
             tray_animate=self.tray_animate.isChecked(),
             api_port=self.api_port.value(),
+            dask_scheduler=self.dask_scheduler.text().strip(),
         )

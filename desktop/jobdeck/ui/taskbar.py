@@ -141,6 +141,9 @@ class Taskbar(PlacedPanel):
         super().__init__(parent, corner=Corner(corner), settings=settings, floating=floating)
         self._signals = signals
         self._tracker = tracker if tracker is not None else signals.tracker
+        #: This app instance's name on a shared board: its own jobs need no "on <name>".
+        here = getattr(getattr(self._tracker, "store", None), "instance", None)
+        self._here: str | None = here if isinstance(here, str) else None
         self.max_rows = max_rows
         self.keep_finished_ms = keep_finished_ms
         self._always_show = always_show
@@ -432,6 +435,7 @@ class Taskbar(PlacedPanel):
                     history_for=self._history_for,
                     stalled_for=self._stalled_for,
                 )
+                row.here = self._here
                 row.cancelRequested.connect(self._cancel)
                 row.activated.connect(self.jobActivated)
                 self._rows[job.id] = row

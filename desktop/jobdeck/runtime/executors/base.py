@@ -51,7 +51,7 @@ from jobdeck.core.validation import check_json
 if TYPE_CHECKING:
     from jobdeck.core.tracker import JobTracker
 
-__all__ = ["Executor", "ExecutorHost", "Outcome", "Run"]
+__all__ = ["Executor", "ExecutorHost", "Outcome", "Run", "WorkerRecord"]
 
 
 class ExecutorHost(Protocol):
@@ -64,6 +64,16 @@ class ExecutorHost(Protocol):
         start the next ready job for ``executor`` on the calling thread, in one commit: its
         run and what to run, or None to leave it to the scheduler."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """Where a job ran (a cluster worker: ``{"host": ..., "address": ...}``, stored as its
+    ``metadata["worker"]``) and, when known, its resource use there."""
+
+    worker: dict[str, Any]
+    peak_rss: int | None = None
+    cpu_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,8 @@ class Outcome:
     ended_at: float | None = None
     retry: bool = False
     process: ProcessFacts | None = None
+    #: Where it ran and what it used there (a cluster worker), written with its end.
+    worker: WorkerRecord | None = None
 
     def __post_init__(self) -> None:
         if not JobStatus(self.status).finished:

@@ -8,10 +8,10 @@ its function with a context of the usual API. The app hears back through Dask on
   (``Client.subscribe_topic``), at most one per task every
   :data:`~jobdeck.core.dask_task.REPORT_EVERY` s, and go to the job's context, which the
   tracker coalesces further as it does for local jobs;
-* the first event says which worker took the job: its host, address and pid are stored as
-  the job's ``metadata["worker"]`` (the taskbar shows the host, the details pane the
-  worker), and its resource use (the worker's peak RSS, the task's CPU seconds) when the
-  task ends;
+* the first event (a task's first tenth of a second) says which worker took the job: its
+  host, address and pid are stored as the job's ``metadata["worker"]`` (the taskbar shows
+  the host, the details pane the worker), and with its end (in the same commit) its
+  resource use (the worker's peak RSS, the task's CPU seconds);
 * cancel (and a timeout) runs :func:`~jobdeck.core.dask_task.cancel_task` on the worker
   (``Client.run``), which sets the context's cancel flag there, and cancels the future;
 * the task's result, or its error with the worker's traceback, becomes the job's outcome;
@@ -29,19 +29,20 @@ network (connecting, submitting, cancelling) runs on that one thread.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from jobdeck.core.clock import Clock
 from jobdeck.core.dask_task import cancel_task, run_task
 from jobdeck.core.job import JobError
 from jobdeck.core.registry import JobKind, JobType
 
-from .base import Executor, ExecutorHost, Outcome, Run
+from .base import Executor, ExecutorHost, Outcome, Run, WorkerRecord
 
 __all__ = ["DaskExecutor"]
 
@@ -96,6 +97,8 @@ class DaskExecutor(Executor):
         self._client: Any = None
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}  # by task key; guarded by _lock
+        #: Runs started and not yet submitted, with their kwargs; guarded by _lock.
+        self._to_submit: list[tuple[Run, dict[str, Any]]] = []
         self._idle = threading.Condition(self._lock)
         self._closing = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -115,7 +118,10 @@ class DaskExecutor(Executor):
         handle = run.handle = _Handle(f"jobdeck-{run.job_id}-{run.job.attempts}")
         with self._lock:
             self._runs[handle.key] = run
-        self._io.submit(self._submit, run, prepared)
+            self._to_submit.append((run, prepared))
+            first = len(self._to_submit) == 1
+        if first:  # else the submit already queued takes this one too
+            self._io.submit(self._submit_waiting)
 
     def cancel(self, run: Run) -> None:
         handle = run.handle
@@ -225,31 +231,42 @@ class DaskExecutor(Executor):
         except Exception as exc:
             log.info("cannot reach the Dask scheduler at %s yet: %s", self.address, exc)
 
-    def _submit(self, run: Run, kwargs: dict[str, Any]) -> None:
-        handle: _Handle = run.handle
-        assert run.job_type is not None
-        if run.ctx.cancelled:
-            self._end(run, run.raised(_cancel_error()))
+    def _submit_waiting(self) -> None:
+        """Submit every run started since the last submit, in one ``Client.map`` (one
+        graph update for the scheduler, as plain ``client.map`` sends)."""
+        with self._lock:
+            waiting, self._to_submit = self._to_submit, []
+        runs: list[tuple[Run, dict[str, Any]]] = []
+        for run, kwargs in waiting:
+            if run.ctx.cancelled:
+                self._end(run, run.raised(_cancel_error()))
+            else:
+                runs.append((run, kwargs))
+        if not runs:
             return
+        keys = [run.handle.key for run, _ in runs]
         try:
             client = self._connect()
-            future = client.submit(
+            futures = client.map(
                 run_task,
-                handle.key,
-                run.job_id,
-                run.job_type.func,
-                kwargs,
-                self.topic,
-                key=handle.key,
+                keys,
+                [run.job_id for run, _ in runs],
+                [cast(JobType, run.job_type).func for run, _ in runs],
+                [kwargs for _, kwargs in runs],
+                [self.topic] * len(runs),
+                key=keys,
                 pure=False,
             )
         except Exception as exc:
-            self._end(run, Outcome.failed(self._unreachable(exc), retry=True))
+            for run, _ in runs:
+                self._end(run, Outcome.failed(self._unreachable(exc), retry=True))
             return
-        handle.future = future
-        future.add_done_callback(functools.partial(self._done, run))
-        if run.ctx.cancelled:  # cancelled while it was being submitted
-            self._cancels.submit(self._cancel_remote, handle)
+        for (run, _), future in zip(runs, futures, strict=True):
+            handle: _Handle = run.handle
+            handle.future = future
+            future.add_done_callback(functools.partial(self._done, run))
+            if run.ctx.cancelled:  # cancelled while it was being submitted
+                self._cancels.submit(self._cancel_remote, handle)
 
     def _cancel_remote(self, handle: _Handle, *, tell_worker: bool = True) -> None:
         """Tell the task's worker (every worker while unknown) to stop it; cancel its future."""
@@ -378,17 +395,14 @@ class DaskExecutor(Executor):
         last = out.get("last")
         if isinstance(last, dict):
             self._apply(run, last)
+        outcome = self._ended(run, out)
         worker = out.get("where")
-        if isinstance(worker, dict):
-            try:
-                self.tracker.set_worker(
-                    run.job_id,
-                    worker,
-                    peak_rss=out.get("peak_rss"),
-                    cpu_seconds=out.get("cpu_seconds"),
-                )
-            except ValueError:  # it ended meanwhile (a cancel, a lost worker)
-                log.debug("job %s ended before its worker was recorded", run.job_id)
+        if isinstance(worker, dict):  # written with the end, in one commit
+            record = WorkerRecord(worker, out.get("peak_rss"), out.get("cpu_seconds"))
+            outcome = dataclasses.replace(outcome, worker=record)
+        return outcome
+
+    def _ended(self, run: Run, out: dict[str, Any]) -> Outcome:
         status = out.get("status")
         if status == "completed":
             return run.returned(out.get("result"))
