@@ -106,6 +106,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN last_seen_ts REAL",
         "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     ),
+    # 5: a deep history: an index per sort order of the history (the expressions of
+    #    core/history_order.py, id as the tie-breaker), and how many jobs there are of each
+    #    status and type, kept by triggers, so counting a filter is a handful of rows
+    (
+        "CREATE INDEX jobs_title_sort ON jobs(title COLLATE NOCASE, id)",
+        "CREATE INDEX jobs_progress_sort ON jobs((CASE WHEN progress_total > 0 THEN "
+        "progress_current / progress_total ELSE -1.0 END), id)",
+        "CREATE INDEX jobs_duration_sort ON jobs(IFNULL(completed_ts - started_ts, -1.0), id)",
+        "CREATE INDEX jobs_message_sort ON jobs((CASE WHEN status = 'failed' THEN "
+        "IFNULL(error, '') ELSE progress_message END) COLLATE NOCASE, id)",
+        """CREATE TABLE job_counts (
+            status TEXT NOT NULL,
+            type TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (status, type)
+        ) WITHOUT ROWID""",
+        "INSERT INTO job_counts (status, type, n) SELECT status, type, COUNT(*) FROM jobs "
+        "GROUP BY status, type",
+        """CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+            INSERT INTO job_counts (status, type, n) VALUES (new.status, new.type, 1)
+                ON CONFLICT (status, type) DO UPDATE SET n = n + 1;
+        END""",
+        """CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+            UPDATE job_counts SET n = n - 1 WHERE status = old.status AND type = old.type;
+        END""",
+        """CREATE TRIGGER job_counts_update AFTER UPDATE OF status, type ON jobs
+        WHEN old.status IS NOT new.status OR old.type IS NOT new.type BEGIN
+            UPDATE job_counts SET n = n - 1 WHERE status = old.status AND type = old.type;
+            INSERT INTO job_counts (status, type, n) VALUES (new.status, new.type, 1)
+                ON CONFLICT (status, type) DO UPDATE SET n = n + 1;
+        END""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,6 +27,7 @@ import peewee as pw
 
 from .events import LogEntry
 from .filters import JobFilter
+from .history_order import HistorySort, SortKey, sort_key
 from .job import Job, JobStatus
 from .job_rows import JOB_ROWS
 from .store_errors import (
@@ -385,14 +386,120 @@ class Store(StoreOpening):
         rows = (self.conn if conn is None else conn).execute(sql, params).fetchall()
         return [JOB_ROWS.from_row(r) for r in rows]
 
+    def history_page(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        after: SortKey | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        conn: sqlite3.Connection | None = None,
+    ) -> list[tuple[Job, SortKey]]:
+        """Jobs passing ``where`` in ``sort`` order (``descending`` or not), with their sort
+        keys: at most ``limit``, those after the row whose key is ``after`` (None: from the
+        first), skipping ``offset`` more. Keyset paging over the order's index: a page costs
+        the same anywhere in the history (``offset`` costs a walk of that many index
+        entries, without reading their rows)."""
+        c = self.conn if conn is None else conn
+        if offset > 0:
+            keys = self._history_query(where, sort, descending, after, 1, offset - 1, keys=True)
+            row = c.execute(*keys).fetchone()
+            if row is None:
+                return []
+            after = tuple(row)  # (NOCASE keys as stored: they compare as folded ones)
+        sql, params = self._history_query(where, sort, descending, after, limit, 0, keys=False)
+        jobs = [JOB_ROWS.from_row(row) for row in c.execute(sql, params)]
+        return [(job, sort_key(sort, job)) for job in jobs]
+
+    def _history_query(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        after: SortKey | None,
+        limit: int,
+        offset: int,
+        *,
+        keys: bool,
+    ) -> tuple[str, list[Any]]:
+        m = self.jobs_model
+        key = sort.sql
+        if keys:
+            fields: list[Any] = [m.id] if key is None else [pw.SQL(key), m.id]
+        else:
+            fields = [getattr(m, name) for name in JOB_ROWS.columns]
+        query = self._filtered(m.select(*fields), where)
+        less = "<" if descending else ">"
+        if after is not None:
+            if key is None:
+                query = query.where(pw.SQL(f"id {less} ?", [after[0]]))
+            else:
+                value, job_id = after
+                query = query.where(
+                    pw.SQL(
+                        f"{key} {less}= ? AND ({key} {less} ? OR id {less} ?)",
+                        [value, value, job_id],
+                    )
+                )
+        direction = "DESC" if descending else "ASC"
+        order = [pw.SQL(f"id {direction}")]
+        if key is not None:
+            order.insert(0, pw.SQL(f"{key} {direction}"))
+        query = query.order_by(*order).limit(limit)
+        if offset:
+            query = query.offset(offset)
+        sql, params = query.sql()
+        return sql, list(params)
+
+    def count_before(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        key: SortKey,
+        conn: sqlite3.Connection | None = None,
+    ) -> int:
+        """How many jobs passing ``where`` come before the row with ``key`` in the order:
+        that row's position (a count over the order's index)."""
+        m = self.jobs_model
+        less = ">" if descending else "<"
+        condition = (
+            pw.SQL(f"id {less} ?", [key[0]])
+            if sort.sql is None
+            else pw.SQL(
+                f"{sort.sql} {less}= ? AND ({sort.sql} {less} ? OR id {less} ?)",
+                [key[0], key[0], key[1]],
+            )
+        )
+        q = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where).where(condition)
+        sql, params = q.sql()
+        return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
+
     def count_jobs(
         self, where: JobFilter = _EVERY_JOB, conn: sqlite3.Connection | None = None
     ) -> int:
-        """How many jobs pass ``where``."""
+        """How many jobs pass ``where`` (without a text search: from the counts the
+        store's triggers keep per status and type, a few rows)."""
+        c = self.conn if conn is None else conn
+        if not where.search:
+            sql = "SELECT IFNULL(SUM(n), 0) FROM job_counts"
+            terms, params = [], []
+            if where.statuses:
+                statuses = sorted({s.value for s in where.statuses})
+                terms.append(f"status IN ({', '.join('?' * len(statuses))})")
+                params += statuses
+            if where.types:
+                types = sorted(set(where.types))
+                terms.append(f"type IN ({', '.join('?' * len(types))})")
+                params += types
+            if terms:
+                sql += " WHERE " + " AND ".join(terms)
+            return int(c.execute(sql, params).fetchone()[0])
         m = self.jobs_model
         query = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where)
         sql, params = query.sql()
-        return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
+        return int(c.execute(sql, params).fetchone()[0])
 
     def logs(
         self, job_id: str, limit: int, conn: sqlite3.Connection | None = None

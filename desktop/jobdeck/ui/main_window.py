@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
 
         # history + filter bar
         self.model = HistoryModel(tracker, signals, parent=self)
+        self.model.set_live_clock(False)  # until the window is shown
         self.status_filter = QComboBox(self)
         self.status_filter.setAccessibleName(translate("MainWindow", "Show jobs with status"))
         self.status_filter.setToolTip(translate("MainWindow", "Show jobs with this status"))
@@ -265,12 +266,7 @@ class MainWindow(QMainWindow):
             return False
         if not self.model.filter.matches(job):
             self.clear_filter()
-        row = self.model.row_of(job_id)
-        if row is None and self.model.loaded_count() == 0 and self.model.canFetchMore():
-            self.model.fetchMore()
-            row = self.model.row_of(job_id)
-        if row is None:
-            row = self.model.ensure_loaded(job_id)
+        row = self.model.locate(job)
         if row is None:  # e.g. queued a moment ago: the batched jobsAdded has not come yet
             row = self.model.include(job)
         if row is None:
@@ -301,8 +297,6 @@ class MainWindow(QMainWindow):
             self.apply_filter()
         else:
             self.status_filter.setCurrentIndex(index)  # applies the filter
-        if self.model.rowCount() == 0 and self.model.canFetchMore():
-            self.model.fetchMore()
         if self.model.rowCount():
             self.table.selectRow(0)
             self.table.scrollToTop()
@@ -463,6 +457,14 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._paint_icons()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.model.set_live_clock(True)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.model.set_live_clock(False)  # nothing to refresh while hidden (in the tray)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._settings is not None:
