@@ -153,6 +153,8 @@ def test_a_version_4_store_is_migrated_with_its_counts(tmp_path: Path) -> None:
         "DROP TABLE job_counts; DROP TRIGGER job_counts_insert; DROP TRIGGER job_counts_delete;"
         "DROP TRIGGER job_counts_update; DROP INDEX jobs_title_sort; DROP INDEX "
         "jobs_progress_sort; DROP INDEX jobs_duration_sort; DROP INDEX jobs_message_sort;"
+        "DROP TRIGGER jobs_text_insert; DROP TRIGGER jobs_text_delete;"
+        "DROP TRIGGER jobs_text_update; DROP TABLE jobs_text;"
         "PRAGMA user_version = 4;"
     )
     with conn:
@@ -171,5 +173,8 @@ def test_a_version_4_store_is_migrated_with_its_counts(tmp_path: Path) -> None:
         assert counted == real
         failed = sum(n for (status, _type), n in real.items() if status == "failed")
         assert tracker.count_jobs(status="failed") == failed
+        # the full-text index was built from the rows already there
+        assert tracker.count_jobs(search="éclair") == 5  # Éclair and éclair, 20 jobs
+        conn.execute("INSERT INTO jobs_text (jobs_text, rank) VALUES ('integrity-check', 0)")
     finally:
         tracker.close()

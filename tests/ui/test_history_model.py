@@ -90,14 +90,17 @@ def test_columns_and_roles(tracker):
     assert model.index(5, 0).data() is None  # no such row
 
 
-def test_filter_counts_and_reads_again(tracker):
+def test_filter_counts_and_reads_again(qtbot, tracker):
     fill(tracker, 5)
     failed = tracker.add(*[make_job(f"bad {i}", JobStatus.FAILED, type="hash") for i in range(3)])
     model = make_model(tracker)
     model.set_filter(status=JobStatus.FAILED)
     assert set(shown_ids(model)) == {j.id for j in failed}
     assert tracker.page_calls[-1]["where"].statuses == (JobStatus.FAILED,)
-    model.set_filter(type="hash", search="BAD 1")
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(type="hash", search="BAD 1")  # read off the GUI thread
+        assert model.search_pending and model.rowCount() == 3  # the old rows meanwhile
+    assert not model.search_pending
     assert [model.job_at(r).title for r in range(model.rowCount())] == ["bad 1"]
     model.set_filter()
     assert model.rowCount() == 8
@@ -274,3 +277,23 @@ def test_the_duration_clock_ticks_only_with_running_rows_and_while_shown(qtbot, 
     model.set_live_clock(True)
     assert model.live_clock_running
     assert model.row_of(done.id) == 1
+
+
+def test_a_newer_filter_supersedes_a_search_still_running(qtbot, tracker):
+    fill(tracker, 20)
+    tracker.add(make_job("needle"))
+    model = make_model(tracker)
+    assert model.rowCount() == 21
+    applied = []
+    model.filterApplied.connect(lambda: applied.append(model.filter))
+    model.set_filter(search="needle")
+    model.set_filter(search="job 1")  # typed on before the first search came back
+    qtbot.waitUntil(lambda: not model.search_pending)
+    qtbot.wait(50)  # the superseded result, if it came, would land now
+    assert [f.search for f in applied] == ["job 1"]
+    assert all(model.job_at(r).title.startswith("job 1") for r in range(model.rowCount()))
+    model.set_filter(search="needle")
+    model.set_filter(status=JobStatus.FAILED)  # a plain filter applies at once
+    assert model.rowCount() == 0 and not model.search_pending
+    qtbot.wait(50)
+    assert model.filter.statuses == (JobStatus.FAILED,) and model.rowCount() == 0

@@ -168,7 +168,8 @@ def test_a_job_whose_error_matches_the_search_stays_as_a_reload_would_show_it(
     the live matching alike: a job whose error matches used to vanish from the filtered
     history at its next live update, and come back after a reload."""
     model = HistoryModel(real_tracker, real_signals, page_size=10)
-    model.set_filter(search="DISK full")
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="DISK full")
     load = lambda: [model.job_at(r).id for r in range(model.rowCount())]  # noqa: E731
     assert load() == []
     other = real_tracker.enqueue("countdown", {"seconds": 1}, title="Unrelated")

@@ -43,6 +43,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The command text of a row for the full-text index (frozen with migration 5; the same
+# expression as core/text_search.py's COMMAND_SQL, which a test holds it to).
+_COMMAND = (
+    "(SELECT group_concat(value, ' ') FROM json_each("
+    "CASE WHEN json_valid({row}params) THEN {row}params ELSE '{{}}' END, '$.argv'))"
+)
+_COMMAND_OF_ROW = _COMMAND.format(row="")
+_COMMAND_OF_NEW = _COMMAND.format(row="new.")
+_COMMAND_OF_OLD = _COMMAND.format(row="old.")
+
 #: Each entry is the SQL that takes the file from version ``index`` to ``index + 1``.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: jobs and their logs
@@ -136,6 +146,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UPDATE job_counts SET n = n - 1 WHERE status = old.status AND type = old.type;
             INSERT INTO job_counts (status, type, n) VALUES (new.status, new.type, 1)
                 ON CONFLICT (status, type) DO UPDATE SET n = n + 1;
+        END""",
+        #    and a full-text index of the searched texts (core/text_search.py), contentless
+        #    (the texts stay in jobs), kept in step by triggers in the writing transaction
+        "CREATE VIRTUAL TABLE jobs_text USING fts5(title, type, message, error, command, "
+        "content='', tokenize='unicode61 remove_diacritics 0')",
+        "INSERT INTO jobs_text (rowid, title, type, message, error, command) "
+        f"SELECT rowid, title, type, progress_message, error, {_COMMAND_OF_ROW} FROM jobs",
+        f"""CREATE TRIGGER jobs_text_insert AFTER INSERT ON jobs BEGIN
+            INSERT INTO jobs_text (rowid, title, type, message, error, command)
+            VALUES (new.rowid, new.title, new.type, new.progress_message, new.error,
+                    {_COMMAND_OF_NEW});
+        END""",
+        f"""CREATE TRIGGER jobs_text_delete AFTER DELETE ON jobs BEGIN
+            INSERT INTO jobs_text (jobs_text, rowid, title, type, message, error, command)
+            VALUES ('delete', old.rowid, old.title, old.type, old.progress_message, old.error,
+                    {_COMMAND_OF_OLD});
+        END""",
+        f"""CREATE TRIGGER jobs_text_update
+        AFTER UPDATE OF title, type, progress_message, error, params ON jobs
+        WHEN old.title IS NOT new.title OR old.type IS NOT new.type
+            OR old.progress_message IS NOT new.progress_message OR old.error IS NOT new.error
+            OR old.params IS NOT new.params BEGIN
+            INSERT INTO jobs_text (jobs_text, rowid, title, type, message, error, command)
+            VALUES ('delete', old.rowid, old.title, old.type, old.progress_message, old.error,
+                    {_COMMAND_OF_OLD});
+            INSERT INTO jobs_text (rowid, title, type, message, error, command)
+            VALUES (new.rowid, new.title, new.type, new.progress_message, new.error,
+                    {_COMMAND_OF_NEW});
         END""",
     ),
 )

@@ -25,6 +25,7 @@ from typing import Any
 
 import peewee as pw
 
+from . import text_search
 from .events import LogEntry
 from .filters import JobFilter
 from .history_order import HistorySort, SortKey, sort_key
@@ -103,6 +104,9 @@ _EXPIRED = (
 
 
 _EVERY_JOB = JobFilter()
+#: From this many matches of a text search on, a listing walks its order's index and picks
+#: the matching rows (a page is near); below it, it reads the matching rows and sorts them.
+_DENSE_MATCHES = 3000
 
 
 def _text(value: str) -> str:
@@ -155,6 +159,7 @@ class Store(StoreOpening):
         self._file = None
         self._locked = False
         self._readers: _ReaderPool | None = None
+        self._text_counts: dict[str, int] = {}
         self.db = pw.SqliteDatabase(None, thread_safe=False, autoconnect=False)
         if self.memory:
             if read_only:
@@ -362,9 +367,29 @@ class Store(StoreOpening):
     def with_status(self, *statuses: JobStatus) -> list[Job]:
         return [JOB_ROWS.from_row(r) for r in self.raw_rows_with_status(*statuses)]
 
-    def _filtered(self, query: Any, where: JobFilter) -> Any:
-        condition = where.where(self.jobs_model, JOB_ROWS.column_of)
+    def _filtered(
+        self, query: Any, where: JobFilter, conn: sqlite3.Connection | None = None
+    ) -> Any:
+        dense = False
+        if where.search:
+            fts = text_search.fts_query(where.search)
+            dense = fts is not None and self.text_matches(fts, conn) >= _DENSE_MATCHES
+        condition = where.where(self.jobs_model, JOB_ROWS.column_of, dense=dense)
         return query if condition is None else query.where(condition)
+
+    def text_matches(self, fts: str, conn: sqlite3.Connection | None = None) -> int:
+        """How many jobs match the full-text query ``fts`` (from the index alone; kept a
+        little while per query, as a hint for planning the listing)."""
+        known = self._text_counts.get(fts)
+        if known is not None:
+            return known
+        c = self.conn if conn is None else conn
+        row = c.execute("SELECT count(*) FROM jobs_text WHERE jobs_text MATCH ?", (fts,))
+        count = int(row.fetchone()[0])
+        if len(self._text_counts) >= 64:
+            self._text_counts.clear()
+        self._text_counts[fts] = count
+        return count
 
     def select_jobs(
         self,
@@ -378,7 +403,7 @@ class Store(StoreOpening):
         ``limit``."""
         m = self.jobs_model
         fields = [getattr(m, name) for name in JOB_ROWS.columns]
-        query = self._filtered(m.select(*fields), where)
+        query = self._filtered(m.select(*fields), where, conn)
         if before is not None:
             query = query.where(m.id > before if oldest_first else m.id < before)
         query = query.order_by(m.id.asc() if oldest_first else m.id.desc()).limit(limit)
@@ -403,12 +428,16 @@ class Store(StoreOpening):
         entries, without reading their rows)."""
         c = self.conn if conn is None else conn
         if offset > 0:
-            keys = self._history_query(where, sort, descending, after, 1, offset - 1, keys=True)
+            keys = self._history_query(
+                where, sort, descending, after, 1, offset - 1, keys=True, conn=c
+            )
             row = c.execute(*keys).fetchone()
             if row is None:
                 return []
             after = tuple(row)  # (NOCASE keys as stored: they compare as folded ones)
-        sql, params = self._history_query(where, sort, descending, after, limit, 0, keys=False)
+        sql, params = self._history_query(
+            where, sort, descending, after, limit, 0, keys=False, conn=c
+        )
         jobs = [JOB_ROWS.from_row(row) for row in c.execute(sql, params)]
         return [(job, sort_key(sort, job)) for job in jobs]
 
@@ -422,6 +451,7 @@ class Store(StoreOpening):
         offset: int,
         *,
         keys: bool,
+        conn: sqlite3.Connection | None = None,
     ) -> tuple[str, list[Any]]:
         m = self.jobs_model
         key = sort.sql
@@ -429,7 +459,7 @@ class Store(StoreOpening):
             fields: list[Any] = [m.id] if key is None else [pw.SQL(key), m.id]
         else:
             fields = [getattr(m, name) for name in JOB_ROWS.columns]
-        query = self._filtered(m.select(*fields), where)
+        query = self._filtered(m.select(*fields), where, conn)
         less = "<" if descending else ">"
         if after is not None:
             if key is None:
@@ -472,7 +502,7 @@ class Store(StoreOpening):
                 [key[0], key[0], key[1]],
             )
         )
-        q = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where).where(condition)
+        q = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where, conn).where(condition)
         sql, params = q.sql()
         return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
 
@@ -496,8 +526,12 @@ class Store(StoreOpening):
             if terms:
                 sql += " WHERE " + " AND ".join(terms)
             return int(c.execute(sql, params).fetchone()[0])
+        fts = text_search.fts_query(where.search)
+        if fts is not None and not where.statuses and not where.types:
+            self._text_counts.pop(fts, None)
+            return self.text_matches(fts, c)  # the index alone
         m = self.jobs_model
-        query = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where)
+        query = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where, c)
         sql, params = query.sql()
         return int(c.execute(sql, params).fetchone()[0])
 

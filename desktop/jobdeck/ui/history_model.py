@@ -26,6 +26,9 @@ holds a running job and while the view is shown (:meth:`HistoryModel.set_live_cl
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from enum import IntEnum
@@ -38,6 +41,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QColor
 
@@ -45,6 +49,7 @@ from ..core.filters import JobFilter
 from ..core.history_order import HistorySort, SortKey, sort_key
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobFeed
 from . import icons
@@ -67,6 +72,8 @@ __all__ = [
     "HistoryModel",
     "JobRole",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Item data role that returns the row's :class:`Job`.
 JobRole = int(Qt.ItemDataRole.UserRole) + 1
@@ -139,13 +146,26 @@ SORT_OF_COLUMN = {
 }
 
 
+class _SearchResults(QObject):
+    """Carries a text search's first window from its worker thread to the GUI thread."""
+
+    ready = Signal(object)
+
+
 class HistoryModel(QAbstractTableModel):
     """The job history as a windowed table; see the module docstring.
 
     ``signals`` (a JobFeed, optional) feeds live updates. All methods run on the GUI
     thread. ``JobRole`` returns the :class:`Job` of a row. Emits the usual model signals;
     ``rowsInserted`` at the top for a new job in the natural order.
+
+    A filter with a text search is counted and its first rows read on a worker thread:
+    until they are in, the rows of the previous filter stay (and :attr:`search_pending` is
+    True); a newer filter supersedes a search still running, whose result is dropped.
+    ``filterApplied()`` (GUI thread) says a filter's rows are in place.
     """
+
+    filterApplied = Signal()
 
     def __init__(
         self,
@@ -180,6 +200,10 @@ class HistoryModel(QAbstractTableModel):
         self._members_known = False
         self._counted_upto: str | None = None
         self._resync_pending = False
+        self._generation = 0
+        self._pending: JobFilter | None = None
+        self._search_results = _SearchResults(self)
+        self._search_results.ready.connect(self._apply_search)
         self.pages_loaded = 0
         if signals is not None:
             signals.jobsAdded.connect(self._on_added)
@@ -303,10 +327,72 @@ class HistoryModel(QAbstractTableModel):
         """Show only jobs with one of ``status``, of ``type``, whose title, type, message or
         error contains ``search``."""
         new = JobFilter.of(status, type or None, (search or "").strip() or None)
-        if new == self._filter:
+        if new == (self._pending or self._filter):
+            return
+        self._generation += 1
+        self._pending = None
+        if new.search:
+            self._search_in_background(new)
             return
         self._filter = new
         self._reload()
+        self.filterApplied.emit()
+
+    @property
+    def search_pending(self) -> bool:
+        """True while a text search is being counted and read (off the GUI thread)."""
+        return self._pending is not None
+
+    def _search_in_background(self, new: JobFilter) -> None:
+        self._pending = new
+        generation = self._generation
+        tracker = self._tracker
+        _where, sort, descending = self._query_state()
+        size = 2 * self.page_size
+        results = self._search_results
+        signals = self._signals
+
+        def work() -> None:
+            try:
+                if generation != self._generation:
+                    return  # superseded before it started
+                count = tracker.count_jobs(**new.query())
+                active = signals.active_jobs() if signals is not None else []  # thread-safe
+                first = tracker.history_page(new, sort, descending, None, size) if count else []
+                newest = tracker.history_page(JobFilter(), HistorySort.CREATED, True, None, 1)
+            except StoreError as exc:  # e.g. the app is closing the store
+                log.info("a history search could not be read: %s", exc)
+                return
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
+                results.ready.emit(
+                    (generation, new, sort, descending, count, first, newest, active)
+                )
+
+        threading.Thread(target=work, name="history-search", daemon=True).start()
+
+    def _apply_search(self, result: Any) -> None:
+        generation, new, sort, descending, count, first, newest, active = result
+        if generation != self._generation:
+            return  # a newer filter superseded it
+        self._pending = None
+        if (sort, descending) != self._query_state()[1:]:
+            self._filter = new  # sorted meanwhile: count and read again in the new order
+            self._reload()
+            self.filterApplied.emit()
+            return
+        self.beginResetModel()
+        self._filter = new
+        self._count = count
+        self._counted_upto = newest[0][0].id if newest else None
+        self._members = {j.id: sort_key(sort, j) for j in active if new.matches(j)}
+        self._members_known = True
+        self._start = 0
+        self._rows = [job for job, _ in first]
+        self._keys = [key for _, key in first]
+        self._reindex()
+        self.endResetModel()
+        self._update_clock()
+        self.filterApplied.emit()
 
     def job_at(self, row: int) -> Job:
         job = self._job(row)
