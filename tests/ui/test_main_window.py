@@ -140,3 +140,20 @@ def test_show_active_jobs_filters_to_pending_and_running(qtbot, tracker, signals
     shown = {window.model.job_at(r).id for r in range(window.model.rowCount())}
     assert shown == {running.id, pending.id}
     assert selected_id(window) in shown
+
+
+def test_a_search_after_jumping_to_the_end_shows_its_newest_rows(qtbot, tracker, signals, settings):
+    tracker.add(*[make_job(f"backup {i}") for i in range(300)])
+    window = make_window(qtbot, tracker, signals, settings)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.table.scrollToBottom()
+    qtbot.waitUntil(lambda: window.table.rowAt(0) > 200)
+    window.search_edit.setText("backup 2")
+    with qtbot.waitSignal(window.model.filterApplied, timeout=5000):
+        window.apply_filter()
+    qtbot.waitUntil(lambda: window.table.rowAt(0) == 0)
+    assert window.model.index(0, 1).data() == "backup 299"
+    # the history stays small in memory whatever was shown
+    assert window.model.loaded_count() <= window.model.window_rows

@@ -307,6 +307,8 @@ class HistoryModel(QAbstractTableModel):
         self.beginResetModel()
         self._drop_window()
         self._members_known = False
+        if self._count is not None:
+            self._know_members()  # their keys in the new order
         self.endResetModel()
 
     # --- public helpers --------------------------------------------------------------------

@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
         self.table.setWordWrap(False)
         self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        self.model.filterApplied.connect(self.table.scrollToTop)  # a new filter: its newest
         self.table.clicked.connect(self._on_row_clicked)
         history = QWidget(self)
         history_layout = QVBoxLayout(history)
