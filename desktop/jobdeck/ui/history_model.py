@@ -200,6 +200,9 @@ class HistoryModel(QAbstractTableModel):
         self._members_known = False
         self._counted_upto: str | None = None
         self._resync_pending = False
+        #: Inside a structural change (insert, remove, reset): rows outside the window read
+        #: as empty instead of moving the window under the change.
+        self._frozen = 0
         self._generation = 0
         self._pending: JobFilter | None = None
         self._search_results = _SearchResults(self)
@@ -304,12 +307,14 @@ class HistoryModel(QAbstractTableModel):
         if (col, order) == (self._sort_column, self._sort_order):
             return
         self._sort_column, self._sort_order = col, order
+        self._frozen += 1
         self.beginResetModel()
         self._drop_window()
         self._members_known = False
         if self._count is not None:
             self._know_members()  # their keys in the new order
         self.endResetModel()
+        self._frozen -= 1
 
     # --- public helpers --------------------------------------------------------------------
 
@@ -382,6 +387,7 @@ class HistoryModel(QAbstractTableModel):
             self._reload()
             self.filterApplied.emit()
             return
+        self._frozen += 1
         self.beginResetModel()
         self._filter = new
         self._count = count
@@ -393,6 +399,7 @@ class HistoryModel(QAbstractTableModel):
         self._keys = [key for _, key in first]
         self._reindex()
         self.endResetModel()
+        self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()
 
@@ -466,7 +473,9 @@ class HistoryModel(QAbstractTableModel):
         i = row - self._start
         if 0 <= i < len(self._rows):
             return self._rows[i]
-        if not 0 <= row < self.rowCount() or getattr(self._tracker, "closed", False):
+        if self._frozen or not 0 <= row < self.rowCount():
+            return None
+        if getattr(self._tracker, "closed", False):
             return None
         self._load_around(row)
         i = row - self._start
@@ -544,11 +553,13 @@ class HistoryModel(QAbstractTableModel):
         self._rows, self._keys, self._ids = [], [], {}
 
     def _reload(self) -> None:
+        self._frozen += 1
         self.beginResetModel()
         self._drop_window()
         self._count = None
         self._members_known = False
         self.endResetModel()
+        self._frozen -= 1
 
     def _schedule_resync(self) -> None:
         """The store holds other rows than counted (changes the feed has not brought yet):
@@ -637,6 +648,7 @@ class HistoryModel(QAbstractTableModel):
                 else:
                     lo = mid + 1
             row, into = self._start + lo, True
+        self._frozen += 1
         self.beginInsertRows(QModelIndex(), row, row)
         self._count = count + 1
         if into:
@@ -647,6 +659,7 @@ class HistoryModel(QAbstractTableModel):
         elif row <= self._start and held:
             self._start += 1
         self.endInsertRows()
+        self._frozen -= 1
         if into:
             self._trim(row)
 
@@ -666,6 +679,7 @@ class HistoryModel(QAbstractTableModel):
         if not 0 <= row < (self._count or 0):
             self._schedule_resync()
             return
+        self._frozen += 1
         self.beginRemoveRows(QModelIndex(), row, row)
         self._count = (self._count or 0) - 1
         if i is not None:
@@ -674,6 +688,7 @@ class HistoryModel(QAbstractTableModel):
         elif row < self._start:
             self._start -= 1
         self.endRemoveRows()
+        self._frozen -= 1
 
     # --- the once-a-second refresh ---------------------------------------------------------
 
