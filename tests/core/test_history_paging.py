@@ -154,7 +154,7 @@ def test_a_version_5_store_is_migrated_with_its_counts(tmp_path: Path) -> None:
         "DROP TRIGGER job_counts_update; DROP INDEX jobs_title_sort; DROP INDEX "
         "jobs_progress_sort; DROP INDEX jobs_duration_sort; DROP INDEX jobs_message_sort;"
         "DROP TRIGGER jobs_text_insert; DROP TRIGGER jobs_text_delete;"
-        "DROP TRIGGER jobs_text_update; DROP TABLE jobs_text; DROP TABLE jobs_text_pending;"
+        "DROP TRIGGER jobs_text_update; DROP TABLE jobs_text; DROP TABLE history_pending;"
         "PRAGMA user_version = 5;"
     )
     with conn:

@@ -86,12 +86,13 @@ def test_the_index_follows_changes_and_deletes(jobs: JobTracker) -> None:
 
 
 def _as_just_migrated(db: Path) -> None:
-    """Leave a store as migration 6 leaves one with jobs: none of them in the text index,
-    no sort indexes."""
+    """Leave a store as migration 6 leaves one with jobs: none of them in the text index
+    or the counts, no sort indexes."""
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute("INSERT INTO jobs_text (jobs_text) VALUES ('delete-all')")
-        conn.execute("UPDATE jobs_text_pending SET below = (SELECT MAX(rowid) + 1 FROM jobs)")
+        conn.execute("DELETE FROM job_counts")
+        conn.execute("UPDATE history_pending SET below = (SELECT MAX(rowid) + 1 FROM jobs)")
         for sql in SORT_INDEXES:
             conn.execute(f"DROP INDEX {sql.split(' IF NOT EXISTS ')[1].split(' ')[0]}")
     finally:
@@ -114,6 +115,7 @@ def test_a_big_store_is_indexed_after_open_and_searches_meanwhile(
         assert build is not None  # too big to build while opening
         # while it builds: searches scan, and old rows change and go
         assert len(titles(tracker, "sync batch 29")) == 11  # 29, 290..299
+        assert tracker.count_jobs() == 300 and tracker.count_jobs(status="completed") == 300
         old = tracker.list_jobs(search="batch 5", limit=20)
         with tracker.store.transaction() as conn:
             conn.execute("DELETE FROM jobs WHERE id = ?", (old[0].id,))
@@ -123,6 +125,9 @@ def test_a_big_store_is_indexed_after_open_and_searches_meanwhile(
         assert tracker.store._text_index_ready()
         assert len(titles(tracker, "sync batch 29")) == 12
         assert titles(tracker, "renamed") == ["renamed"]
+        assert tracker.count_jobs() == 300  # 300 - 1 deleted + 1 new
+        assert tracker.count_jobs(status="completed") == 299
+        assert tracker.count_jobs(status="running", type="cmd") == 1
         assert titles(tracker, old[0].title) == []
         conn = tracker.store.conn
         conn.execute("INSERT INTO jobs_text (jobs_text, rank) VALUES ('integrity-check', 0)")

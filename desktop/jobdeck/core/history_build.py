@@ -32,7 +32,7 @@ _BUSY_RETRY = 0.2
 
 
 def _left_to_index(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT below FROM jobs_text_pending").fetchone()
+    row = conn.execute("SELECT below FROM history_pending").fetchone()
     return 0 if row is None else max(0, int(row[0]) - 1)
 
 

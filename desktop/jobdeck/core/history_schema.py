@@ -3,8 +3,8 @@
 Schema migration 6 (:data:`HISTORY_MIGRATION`) adds only what is cheap at any size, so
 opening a store of a million jobs is not held up by it:
 
-* ``job_counts``: how many jobs there are of each status and type, filled once and kept by
-  triggers, so counting a filter without a text search reads a handful of rows;
+* ``job_counts``: how many jobs there are of each status and type, kept by triggers, so
+  counting a filter without a text search reads a handful of rows;
 * ``jobs_text``: an SQLite FTS5 index with the ``trigram`` tokenizer over each job's title,
   type, progress message, error message and command (argv's items joined by spaces), kept
   in step by triggers in the writing transaction. The texts go in with their ASCII letters
@@ -13,15 +13,16 @@ opening a store of a million jobs is not held up by it:
   with ASCII letters in any case, as SQLite's ``LIKE`` does (see :mod:`.text_search`). It
   is contentless (the texts stay in ``jobs``) and keeps no column sizes (``columnsize=0``:
   nothing is written for a row before the commit, see below);
-* ``jobs_text_pending``: one row, ``below``: the rows of ``jobs`` whose rowid is below it
-  are not in the text index yet (every row a store had when it was migrated). The
-  triggers take a row out of the index only when it is in it.
+* ``history_pending``: one row, ``below``: the rows of ``jobs`` whose rowid is below it
+  are neither in the text index nor in the counts yet (every row a store had when it was
+  migrated: counting a million rows takes seconds). The triggers take a row out of the
+  index and the counts only when it is in them.
 
 The rest is built after the store opened (:func:`build_step`, called by
 :class:`~jobdeck.core.history_build.HistoryBuild` in small transactions on a thread of its
 own, or at once for a small store): the old rows into the text index, newest first, and
-the sort indexes of :data:`SORT_INDEXES`. Until the text index is complete a search scans
-(:func:`text_index_ready`).
+the sort indexes of :data:`SORT_INDEXES`. Until that is done a search scans and a count
+counts the rows (:func:`text_index_ready`).
 
 Why a long title costs no page at once: a title index entry of a 2000-character title
 needs overflow pages in the statement that inserts it, and a full disk then fails that
@@ -66,35 +67,33 @@ def _values(row: str) -> str:
     )
 
 
-_INDEXED = "old.rowid >= (SELECT below FROM jobs_text_pending)"
+_INDEXED = "old.rowid >= (SELECT below FROM history_pending)"
 
 #: Schema migration 6 (see the module). Frozen once released.
 HISTORY_MIGRATION: tuple[str, ...] = (
+    "CREATE TABLE history_pending (below INTEGER NOT NULL)",
+    "INSERT INTO history_pending (below) SELECT IFNULL(MAX(rowid), 0) + 1 FROM jobs",
     """CREATE TABLE job_counts (
         status TEXT NOT NULL,
         type TEXT NOT NULL,
         n INTEGER NOT NULL,
         PRIMARY KEY (status, type)
     ) WITHOUT ROWID""",
-    "INSERT INTO job_counts (status, type, n) SELECT status, type, COUNT(*) FROM jobs "
-    "GROUP BY status, type",
     """CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
         INSERT INTO job_counts (status, type, n) VALUES (new.status, new.type, 1)
             ON CONFLICT (status, type) DO UPDATE SET n = n + 1;
     END""",
-    """CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+    f"""CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs WHEN {_INDEXED} BEGIN
         UPDATE job_counts SET n = n - 1 WHERE status = old.status AND type = old.type;
     END""",
-    """CREATE TRIGGER job_counts_update AFTER UPDATE OF status, type ON jobs
-    WHEN old.status IS NOT new.status OR old.type IS NOT new.type BEGIN
+    f"""CREATE TRIGGER job_counts_update AFTER UPDATE OF status, type ON jobs
+    WHEN (old.status IS NOT new.status OR old.type IS NOT new.type) AND {_INDEXED} BEGIN
         UPDATE job_counts SET n = n - 1 WHERE status = old.status AND type = old.type;
         INSERT INTO job_counts (status, type, n) VALUES (new.status, new.type, 1)
             ON CONFLICT (status, type) DO UPDATE SET n = n + 1;
     END""",
     "CREATE VIRTUAL TABLE jobs_text USING fts5(title, type, message, error, command, "
     "content='', columnsize=0, tokenize='trigram case_sensitive 1')",
-    "CREATE TABLE jobs_text_pending (below INTEGER NOT NULL)",
-    "INSERT INTO jobs_text_pending (below) SELECT IFNULL(MAX(rowid), 0) + 1 FROM jobs",
     f"""CREATE TRIGGER jobs_text_insert AFTER INSERT ON jobs BEGIN
         INSERT INTO jobs_text ({_TEXTS}) VALUES ({_values("new.")});
     END""",
@@ -126,15 +125,15 @@ SORT_INDEXES: tuple[str, ...] = (
 
 
 def text_index_ready(conn: sqlite3.Connection) -> bool:
-    """Whether every job is in the text index."""
-    row = conn.execute("SELECT below FROM jobs_text_pending").fetchone()
+    """Whether every job is in the text index and the counts."""
+    row = conn.execute("SELECT below FROM history_pending").fetchone()
     return row is None or int(row[0]) <= 0
 
 
 def build_step(conn: sqlite3.Connection, rows: int) -> bool:
     """Do one step of building what the migration left (on a writable connection with no
     open transaction): one missing sort index, else up to ``rows`` more old rows into the
-    text index, newest first; each step one short transaction. Returns True when
+    text index and the counts, newest first; each step one short transaction. Returns True when
     everything is built."""
     missing = [sql for sql in SORT_INDEXES if not _index_exists(conn, _index_name(sql))]
     if not missing and text_index_ready(conn):
@@ -150,7 +149,7 @@ def build_step(conn: sqlite3.Connection, rows: int) -> bool:
         return False
     conn.execute("BEGIN IMMEDIATE")
     try:
-        row = conn.execute("SELECT below FROM jobs_text_pending").fetchone()
+        row = conn.execute("SELECT below FROM history_pending").fetchone()
         below = 0 if row is None else int(row[0])
         if below > 0:
             low = conn.execute(
@@ -163,8 +162,14 @@ def build_step(conn: sqlite3.Connection, rows: int) -> bool:
                 "WHERE rowid >= ? AND rowid < ?",
                 (start, below),
             )
+            conn.execute(
+                "INSERT INTO job_counts (status, type, n) SELECT status, type, COUNT(*) "
+                "FROM jobs WHERE rowid >= ? AND rowid < ? GROUP BY status, type "
+                "ON CONFLICT (status, type) DO UPDATE SET n = n + excluded.n",
+                (start, below),
+            )
             below = start
-            conn.execute("UPDATE jobs_text_pending SET below = ?", (below,))
+            conn.execute("UPDATE history_pending SET below = ?", (below,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

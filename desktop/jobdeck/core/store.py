@@ -496,8 +496,8 @@ class Store(StoreOpening):
         return sort.sql
 
     def _text_index_ready(self, conn: sqlite3.Connection | None = None) -> bool:
-        """Whether the text index holds every job (it is built after open: see
-        :mod:`.history_schema`); once it does, it stays so."""
+        """Whether the text index and the counts hold every job (they are built after
+        open: see :mod:`.history_schema`); once they do, they stay so."""
         if not self._text_ready:
             self._text_ready = text_index_ready(self.conn if conn is None else conn)
         return self._text_ready
@@ -639,9 +639,10 @@ class Store(StoreOpening):
         self, where: JobFilter = _EVERY_JOB, conn: sqlite3.Connection | None = None
     ) -> int:
         """How many jobs pass ``where`` (without a text search: from the counts the
-        store's triggers keep per status and type, a few rows)."""
+        store's triggers keep per status and type, a few rows, once they are built; see
+        :mod:`.history_schema`)."""
         c = self.conn if conn is None else conn
-        if not where.search and self.keeps_counts:
+        if not where.search and self.keeps_counts and self._text_index_ready(c):
             sql = "SELECT IFNULL(SUM(n), 0) FROM job_counts"
             terms, params = [], []
             if where.statuses:
