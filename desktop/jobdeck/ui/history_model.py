@@ -210,7 +210,9 @@ class HistoryModel(QAbstractTableModel):
         self._frozen = 0
         self._generation = 0
         self._pending: JobFilter | None = None
-        self._search_results = _SearchResults(self)
+        # No parent: the search threads hold it alive until they end, so a thread that
+        # finishes after the model is gone emits on a live object (Qt drops the delivery).
+        self._search_results = _SearchResults()
         self._search_results.ready.connect(self._apply_search)
         self._search_results.counted.connect(self._apply_count)
         #: The generation of a search whose first rows show while it is being counted.
