@@ -37,9 +37,11 @@ def _left_to_index(conn: sqlite3.Connection) -> int:
 
 
 class HistoryBuild:
-    """The build of one store (see the module). :meth:`start` builds a small store at once
-    and returns None, or returns the running build; :meth:`stop` ends it (the store closes);
-    ``done`` is set when everything is built."""
+    """The build of one store (see the module). :meth:`build_if_small` builds a small store
+    at once; :meth:`start` starts the build of a big one on its thread (the tracker does,
+    once it has opened and recovered: the build's first index holds the write lock for a
+    few seconds); :meth:`stop` ends it (the store closes); ``done`` is set when everything
+    is built."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -47,14 +49,19 @@ class HistoryBuild:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="history-build", daemon=True)
 
-    @classmethod
-    def start(cls, conn: sqlite3.Connection, path: Path | None) -> HistoryBuild | None:
+    @staticmethod
+    def build_if_small(conn: sqlite3.Connection, in_memory: bool) -> bool:
         """Build on ``conn`` (the store's writer, no transaction open) when the work is
-        small or ``path`` is None (in memory); else start a thread for ``path``."""
-        if path is None or _left_to_index(conn) <= INLINE_ROWS:
-            while not build_step(conn, INLINE_ROWS):
-                pass
-            return None
+        small or the store is in memory. Returns whether everything is built."""
+        if not in_memory and _left_to_index(conn) > INLINE_ROWS:
+            return False
+        while not build_step(conn, INLINE_ROWS):
+            pass
+        return True
+
+    @classmethod
+    def start(cls, path: Path) -> HistoryBuild:
+        """Build the store at ``path`` on a thread of its own, from now on."""
         build = cls(path)
         build._thread.start()
         return build

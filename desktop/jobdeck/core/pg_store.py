@@ -131,6 +131,7 @@ class PgStore(Store):
         self._text_counts = {}
         self._text_ready = False
         self._history_build = None
+        self._history_build_due = False
         self._idle: list[PgConnection] = []
         self._idle_lock = threading.Lock()
         self._closed = False

@@ -183,13 +183,14 @@ class Store(StoreOpening):
         self._text_counts: dict[str, int] = {}
         self._text_ready = False
         self._history_build: HistoryBuild | None = None
+        self._history_build_due = False
         self.db = pw.SqliteDatabase(None, thread_safe=False, autoconnect=False)
         if self.memory:
             if read_only:
                 raise StoreError("an in-memory store cannot be opened read-only")
             self._connect(":memory:", uri=False)
             self._migrate(0)
-            HistoryBuild.start(self.conn, None)
+            HistoryBuild.build_if_small(self.conn, in_memory=True)
             return
         try:
             if read_only:
@@ -197,7 +198,8 @@ class Store(StoreOpening):
             else:
                 self._open_for_writing()
                 with self._sqlite_errors("open"):
-                    self._history_build = HistoryBuild.start(self.conn, self.path)
+                    built = HistoryBuild.build_if_small(self.conn, in_memory=False)
+                self._history_build_due = not built
         except BaseException:
             self.close()
             raise
@@ -230,7 +232,15 @@ class Store(StoreOpening):
         one (see :mod:`.pg_store`)."""
         return None
 
+    def start_history_build(self) -> None:
+        """Start building what schema migration 6 left for after open, on a thread of its
+        own (a big store: see :mod:`.history_build`); the tracker calls it once it has
+        opened. Nothing to do for a store already built."""
+        if self._history_build_due and self._history_build is None:
+            self._history_build = HistoryBuild.start(self.path)
+
     def close(self) -> None:
+        self._history_build_due = False
         if self._history_build is not None:
             self._history_build.stop()
             self._history_build = None
