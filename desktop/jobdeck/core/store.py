@@ -598,14 +598,15 @@ class Store(StoreOpening):
             fields = [getattr(m, name) for name in JOB_ROWS.columns]
         query = self._filtered(m.select(*fields), where, conn)
         less = "<" if descending else ">"
+        p = self.db.param  # the driver's placeholder: ? for SQLite, %s for PostgreSQL
         if after is not None:
             if key is None:
-                query = query.where(pw.SQL(f"id {less} ?", [after[0]]))
+                query = query.where(pw.SQL(f"id {less} {p}", [after[0]]))
             else:
                 value, job_id = after
                 query = query.where(
                     pw.SQL(
-                        f"{key} {less}= ? AND ({key} {less} ? OR id {less} ?)",
+                        f"{key} {less}= {p} AND ({key} {less} {p} OR id {less} {p})",
                         [value, value, job_id],
                     )
                 )
@@ -631,12 +632,13 @@ class Store(StoreOpening):
         that row's position (a count over the order's index)."""
         m = self.jobs_model
         less = ">" if descending else "<"
+        p = self.db.param
         expr = self._sort_sql(sort)
         condition = (
-            pw.SQL(f"id {less} ?", [key[0]])
+            pw.SQL(f"id {less} {p}", [key[0]])
             if expr is None
             else pw.SQL(
-                f"{expr} {less}= ? AND ({expr} {less} ? OR id {less} ?)",
+                f"{expr} {less}= {p} AND ({expr} {less} {p} OR id {less} {p})",
                 [key[0], key[0], key[1]],
             )
         )
