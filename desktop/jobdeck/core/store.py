@@ -115,7 +115,7 @@ _EVERY_JOB = JobFilter()
 #: row's texts on its way along the order's index, in between it checks each row against
 #: the index's matches.
 _SOME_MATCHES = 3000
-_MANY_MATCHES = 50_000
+_MANY_MATCHES = 10_000
 #: Jobs whose texts match a text-index query (see :mod:`.history_schema`).
 _MATCHING = "rowid IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?)"
 #: Jobs whose texts contain a text, ASCII letters folded (the scan, when the index cannot
