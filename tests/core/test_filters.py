@@ -76,3 +76,4 @@ def test_a_search_finds_a_job_by_its_error_as_by_its_title(stored: JobTracker) -
     assert JobFilter.of(search="É").matches(found[0]) is False
     assert [j.title for j in stored.list_jobs(search="job 3 é")] == ["job 3 é"]
     assert stored.list_jobs(search="job 3 É") == []
+    assert JobFilter.of(search="rouble").matches(found[0]) is True  # inside a word too

@@ -134,3 +134,30 @@ def test_opening_never_recovers_another_instances_running_job(pg_url: str) -> No
         back = again.get_job(job.id)
         assert back is not None and back.status is JobStatus.FAILED
         assert back.error is not None and "interrupted" in back.error.message
+
+
+def test_a_board_pages_the_history_in_every_order_and_searches_substrings(pg_url: str) -> None:
+    """Schema 6 (counts, text index, sort indexes) is SQLite's: a board counts, searches
+    (ILIKE) and sorts (lower() for NOCASE) by plain queries, with the same pages."""
+    from jobdeck.core.filters import JobFilter
+    from jobdeck.core.history_order import HistorySort
+
+    with JobTracker.open(pg_url, instance="a") as tracker:
+        assert tracker.store.schema_version() == SCHEMA_VERSION
+        for i, title in enumerate(["rsync b", "Tar a", "rsync C", "zip d", "RSYNC e"]):
+            ctx = tracker.create_job("cmd", title=title, total=5)
+            ctx.update_progress(i, 5, f"step {i}")
+            tracker.complete_job(ctx.job_id, success=i != 3, error="Disk full")
+        assert tracker.count_jobs() == 5 and tracker.count_jobs(status="failed") == 1
+        assert tracker.count_jobs(search="SYNC") == 3  # inside a word, any ASCII case
+        where = JobFilter.of(search="sync")
+        for sort in HistorySort:
+            for descending in (True, False):
+                pages, after = [], None
+                while page := tracker.history_page(where, sort, descending, after, 2):
+                    pages += [job.title for job, _key in page]
+                    after = page[-1][1]
+                assert sorted(pages) == ["RSYNC e", "rsync C", "rsync b"], sort
+        titles = tracker.history_page(JobFilter(), HistorySort.TITLE, False, None, 10)
+        assert [job.title for job, _key in titles] == ["rsync b", "rsync C", "RSYNC e",
+                                                       "Tar a", "zip d"]  # fmt: skip

@@ -117,6 +117,11 @@ def test_search_matches_wildcards_literally(tracker: JobTracker) -> None:
     assert [j.id for j in tracker.list_jobs(search="\\")] == [slash.id]
     assert tracker.count_jobs(search="_") == 1
     assert {j.id for j in tracker.list_jobs(search="a")} == {plain.id, under.id}
+    # three characters and more: the text index, with the same literal meaning
+    assert [j.id for j in tracker.list_jobs(search="e_c")] == [under.id]
+    assert [j.id for j in tracker.list_jobs(search="0% ")] == [percent.id]
+    assert [j.id for j in tracker.list_jobs(search=":\\t")] == [slash.id]
+    assert tracker.list_jobs(search="e%c") == []
 
 
 def test_status_filters_accept_any_case_and_list_the_values(tracker: JobTracker) -> None:

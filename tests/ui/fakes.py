@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from jobdeck.core.events import LogEntry
 from jobdeck.core.filters import JobFilter, StatusArg, TypeArg
+from jobdeck.core.history_order import HistorySort, SortKey, sort_key
 from jobdeck.core.job import Job, JobError, JobStatus, Progress, new_job_id
 from jobdeck.core.registry import JobKind, JobRegistry, JobType, ParamKind, ParamSpec
 
@@ -84,6 +85,7 @@ class FakeTracker:
         self.enqueued: list[dict[str, Any]] = []
         self.list_calls: list[dict[str, Any]] = []
         self.count_calls = 0
+        self.page_calls: list[dict[str, Any]] = []
         self.clock = now
         self.registry: JobRegistry | None = None
 
@@ -122,6 +124,32 @@ class FakeTracker:
                 if len(out) >= limit:
                     break
         return out
+
+    def history_page(
+        self,
+        where: JobFilter,
+        sort: HistorySort = HistorySort.CREATED,
+        descending: bool = True,
+        after: SortKey | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[tuple[Job, SortKey]]:
+        """The store's keyset paging, over the dict (same keys, same order)."""
+        self.page_calls.append({"where": where, "sort": sort, "after": after, "offset": offset})
+        rows = sorted(
+            ((j, sort_key(sort, j)) for j in self.jobs.values() if where.matches(j)),
+            key=lambda pair: pair[1],
+            reverse=descending,
+        )
+        if after is not None:
+            rows = [r for r in rows if (r[1] < after if descending else r[1] > after)]
+        return rows[offset : offset + limit]
+
+    def count_jobs_before(
+        self, where: JobFilter, sort: HistorySort, descending: bool, key: SortKey
+    ) -> int:
+        keys = [sort_key(sort, j) for j in self.jobs.values() if where.matches(j)]
+        return sum((k > key) if descending else (k < key) for k in keys)
 
     def count_jobs(
         self, status: StatusArg = None, type: TypeArg = None, search: str | None = None

@@ -40,7 +40,7 @@ def test_show_job_clears_a_filter_that_hides_it(qtbot, tracker, signals, setting
     _failed, ok = tracker.add(make_job("bad", JobStatus.FAILED), make_job("ok"))
     window = make_window(qtbot, tracker, signals, settings)
     window.status_filter.setCurrentIndex(window.status_filter.findData("failed"))
-    window.model.fetchMore()
+    window.model.job_at(0)  # reads the first rows
     assert window.model.row_of(ok.id) is None
     window.show_job(ok.id)
     assert window.status_filter.currentIndex() == 0
@@ -50,7 +50,7 @@ def test_show_job_clears_a_filter_that_hides_it(qtbot, tracker, signals, setting
 def test_selecting_a_row_shows_its_details(qtbot, tracker, signals, settings):
     a, _b = tracker.add(make_job("a"), make_job("b"))
     window = make_window(qtbot, tracker, signals, settings)
-    window.model.fetchMore()
+    window.model.job_at(0)  # reads the first rows
     window.table.selectRow(window.model.row_of(a.id))
     assert window.details.job.id == a.id
 
@@ -71,7 +71,7 @@ def test_search_filter_requeries_the_history(qtbot, tracker, signals, settings):
     window = make_window(qtbot, tracker, signals, settings)
     window.search_edit.setText("photo")
     qtbot.waitUntil(lambda: window.model.filter.search == "photo", timeout=2000)
-    window.model.fetchMore()
+    window.model.job_at(0)  # reads the first rows
     assert [window.model.job_at(r).title for r in range(window.model.rowCount())] == [
         "backup photos"
     ]
@@ -121,7 +121,7 @@ def test_clicking_a_row_always_shows_it(qtbot, tracker, signals, settings):
     window = make_window(qtbot, tracker, signals, settings)
     window.show()
     qtbot.waitExposed(window)
-    window.model.fetchMore()
+    window.model.job_at(0)  # reads the first rows
     window.table.selectRow(window.model.row_of(a.id))
     window.details.set_job(b.id)  # e.g. a taskbar click showed another job
     rect = window.table.visualRect(window.model.index(window.model.row_of(a.id), 1))
@@ -140,3 +140,20 @@ def test_show_active_jobs_filters_to_pending_and_running(qtbot, tracker, signals
     shown = {window.model.job_at(r).id for r in range(window.model.rowCount())}
     assert shown == {running.id, pending.id}
     assert selected_id(window) in shown
+
+
+def test_a_search_after_jumping_to_the_end_shows_its_newest_rows(qtbot, tracker, signals, settings):
+    tracker.add(*[make_job(f"backup {i}") for i in range(300)])
+    window = make_window(qtbot, tracker, signals, settings)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.table.scrollToBottom()
+    qtbot.waitUntil(lambda: window.table.rowAt(0) > 200)
+    window.search_edit.setText("backup 2")
+    with qtbot.waitSignal(window.model.filterApplied, timeout=5000):
+        window.apply_filter()
+    qtbot.waitUntil(lambda: window.table.rowAt(0) == 0)
+    assert window.model.index(0, 1).data() == "backup 299"
+    # the history stays small in memory whatever was shown
+    assert window.model.loaded_count() <= window.model.window_rows

@@ -70,11 +70,9 @@ def test_taskbar_cancel_button_cancels_in_the_tracker(qtbot, real_tracker, real_
 def test_history_model_pages_and_updates_live(qtbot, qtmodeltester, real_tracker, real_signals):
     jobs = [real_tracker.enqueue("countdown", {"seconds": i}, title=f"c{i}") for i in range(25)]
     model = HistoryModel(real_tracker, real_signals, page_size=10)
-    model.fetchMore()
     assert [model.job_at(r).id for r in range(10)] == [j.id for j in reversed(jobs)][:10]
-    model.fetchMore()
-    model.fetchMore()
-    assert model.rowCount() == 25 and not model.canFetchMore()
+    assert model.rowCount() == 25
+    assert [model.job_at(r).id for r in range(25)] == [j.id for j in reversed(jobs)]
     newest = real_tracker.enqueue("countdown", {"seconds": 1}, title="newest")
     qtbot.waitUntil(lambda: model.rowCount() == 26, timeout=2000)
     assert model.job_at(0).id == newest.id
@@ -170,10 +168,10 @@ def test_a_job_whose_error_matches_the_search_stays_as_a_reload_would_show_it(
     the live matching alike: a job whose error matches used to vanish from the filtered
     history at its next live update, and come back after a reload."""
     model = HistoryModel(real_tracker, real_signals, page_size=10)
-    model.set_filter(search="DISK full")
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="DISK full")
     load = lambda: [model.job_at(r).id for r in range(model.rowCount())]  # noqa: E731
-    model.fetchMore()
-    assert load() == [] and not model.canFetchMore()
+    assert load() == []
     other = real_tracker.enqueue("countdown", {"seconds": 1}, title="Unrelated")
     job = real_tracker.enqueue("countdown", {"seconds": 3}, title="Nightly backup", max_attempts=2)
     real_tracker.start_job(job.id)
@@ -190,8 +188,6 @@ def test_a_job_whose_error_matches_the_search_stays_as_a_reload_would_show_it(
     live = load()
     assert live == [job.id]
     model.refresh()
-    while model.canFetchMore():
-        model.fetchMore()
     assert load() == live and other.id not in live
     real_tracker.complete_job(job.id, success=False, error="disk full again")
     qtbot.waitUntil(lambda: model.job_at(0).status is JobStatus.FAILED, timeout=2000)

@@ -2,11 +2,11 @@
 
 The same filter answers the store's query (:meth:`JobFilter.where`, a peewee expression)
 and, for a job in memory, whether it matches (:meth:`JobFilter.matches`): the history model
-uses that for live updates, and the test fakes for their listings. Both search the same
-texts (:data:`SEARCHED`: title, type, progress message and error message) the same way —
-as plain text (``%`` and ``_`` are no wildcards), case-insensitive for ASCII letters only,
-exactly as SQLite's ``LIKE`` — so a job never vanishes from a live view that a reload would
-show. No Qt.
+uses that for live updates, and the test fakes for their listings. A text search means the
+same in both (:mod:`.text_search`: the title, type, progress message, error message or
+command contains the text, ASCII letters in any case, as SQLite's ``LIKE``), so a job
+never vanishes from a live view that a reload would show. The store may answer the search
+part itself (its text index); without one it is a ``LIKE`` over the columns. No Qt.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from typing import Any
 
 import peewee as pw
 
+from . import text_search
 from .job import Job, JobStatus
 from .validation import MAX_TEXT, storable_text
 
 __all__ = ["SEARCHED", "JobFilter"]
 
-#: The texts a search looks in: (Job attribute, its field or None).
+#: The texts a search looks in: (Job attribute, its field or None); and the command (a
+#: store with a text index looks there too, see :mod:`.text_search`).
 SEARCHED: tuple[tuple[str, str | None], ...] = (
     ("title", None),
     ("type", None),
@@ -31,16 +33,11 @@ SEARCHED: tuple[tuple[str, str | None], ...] = (
     ("error", "message"),
 )
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _STATUS_NAMES = ", ".join(s.value for s in JobStatus)
+
 
 StatusArg = JobStatus | str | Iterable[JobStatus | str] | None
 TypeArg = str | Iterable[str] | None
-
-
-def _fold(text: str) -> str:
-    """ASCII letters in lower case, everything else as is (what SQLite's LIKE ignores)."""
-    return text.translate(_ASCII_LOWER)
 
 
 def _text(name: str, value: object) -> str:
@@ -58,17 +55,6 @@ def _status(value: JobStatus | str) -> JobStatus:
     raise ValueError(f"status must be one of {_STATUS_NAMES}; got {value!r}")
 
 
-def _searched_text(job: Job, attr: str, part: str | None) -> str | None:
-    value: Any = getattr(job, attr)
-    if part is not None and value is not None:
-        value = getattr(value, part)
-    return value if isinstance(value, str) else None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _like(field: Any, pattern: str) -> Any:
     """``field LIKE pattern ESCAPE '\\'`` (case-insensitive for ASCII, as SQLite's LIKE)."""
     return pw.NodeList((field, pw.SQL("LIKE"), pattern, pw.SQL("ESCAPE '\\'")))
@@ -77,7 +63,8 @@ def _like(field: Any, pattern: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class JobFilter:
     """Jobs with one of ``statuses`` (none: any), of one of ``types`` (none: any), whose
-    title, type, progress message or error message contains ``search`` (None: any).
+    title, type, progress message, error message or command contains ``search`` (None:
+    any; see :mod:`.text_search`).
 
     Build one from user input with :meth:`of`, which checks and normalises it (a status in
     any case, a single type or status, text made storable) and raises ValueError naming the
@@ -118,17 +105,15 @@ class JobFilter:
         if self.types and job.type not in self.types:
             return False
         if self.search:
-            needle = _fold(self.search)
-            return any(
-                text is not None and needle in _fold(text)
-                for text in (_searched_text(job, attr, part) for attr, part in SEARCHED)
-            )
+            return text_search.matches(self.search, text_search.job_texts(job))
         return True
 
-    def where(self, model: type[pw.Model], column_of: Any) -> Any:
+    def where(self, model: type[pw.Model], column_of: Any, search: Any = None) -> Any:
         """The peewee condition on ``model``'s jobs table (None: no condition).
         ``column_of(attr, part)`` names the column of a Job attribute (see
-        :meth:`~jobdeck.core.job_rows.JobRows.column_of`)."""
+        :meth:`~jobdeck.core.job_rows.JobRows.column_of`). ``search``: the store's own
+        condition for the text search (its index); None: ``LIKE`` over the columns of
+        :data:`SEARCHED`."""
         conditions: list[Any] = []
         if self.statuses:
             status = getattr(model, column_of("status", None))
@@ -136,12 +121,13 @@ class JobFilter:
         if self.types:
             conditions.append(getattr(model, column_of("type", None)).in_(list(self.types)))
         if self.search:
-            like = f"%{_escape_like(self.search)}%"
-            matches = [_like(getattr(model, column_of(a, p)), like) for a, p in SEARCHED]
-            either = matches[0]
-            for match in matches[1:]:
-                either = either | match
-            conditions.append(either)
+            if search is None:
+                pattern = text_search.like_pattern(self.search)
+                likes = [_like(getattr(model, column_of(a, p)), pattern) for a, p in SEARCHED]
+                search = likes[0]
+                for like in likes[1:]:
+                    search = search | like
+            conditions.append(search)
         if not conditions:
             return None
         where = conditions[0]

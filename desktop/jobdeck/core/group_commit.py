@@ -245,9 +245,9 @@ class Committer:
     def change(self, *, statements: int = 1) -> Iterator[sqlite3.Connection]:
         """One caller's change inside the open group. A failing change is undone alone: a
         single statement by SQLite itself, several (``statements`` > 1, or an executemany)
-        through a savepoint. If SQLite dropped the whole transaction (a full disk), the
-        whole group fails and every member gets the error. The body writes SQL first and
-        changes memory (via :meth:`remember`-guarded updates) after."""
+        through a savepoint. Storage trouble (a full disk) fails the whole group and every
+        member gets the error, as when SQLite drops the whole transaction itself. The body
+        writes SQL first and changes memory (via :meth:`remember`-guarded updates) after."""
         group = self.open_group()
         store = self.store
         savepoint = statements > 1 or not store.statement_undo_alone
@@ -263,14 +263,16 @@ class Committer:
         try:
             yield store.conn
         except BaseException as exc:
-            if store.in_transaction:
+            # Storage trouble (a full disk) fails the whole group, whether SQLite dropped
+            # the transaction (a lone statement: no statement journal) or undid the
+            # statement alone (one with triggers): the group's other changes, committed
+            # without this one, would announce a store that "accepts changes again".
+            trouble = isinstance(exc, sqlite3.Error) and is_storage_trouble(exc)
+            if store.in_transaction and not trouble:
                 if savepoint:
                     store.undo("change")
                 if isinstance(exc, sqlite3.Error):
-                    error = self.error_for_caller(exc)
-                    if is_storage_trouble(exc):
-                        self.set_store_error(error)
-                    raise error from exc
+                    raise self.error_for_caller(exc) from exc
                 raise
             self.fail(group, exc)
             raise self.error_for_caller(exc) from exc

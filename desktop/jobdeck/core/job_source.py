@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from .events import LogEntry
+from .filters import JobFilter
+from .history_order import HistorySort, SortKey
 from .job import Job, JobStatus
 
 __all__ = ["JobSource"]
@@ -37,6 +39,20 @@ class JobSource(Protocol):
         limit: int = 100,
         before: str | None = None,
     ) -> list[Job]: ...
+
+    def history_page(
+        self,
+        where: JobFilter,
+        sort: HistorySort = HistorySort.CREATED,
+        descending: bool = True,
+        after: SortKey | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[tuple[Job, SortKey]]: ...
+
+    def count_jobs_before(
+        self, where: JobFilter, sort: HistorySort, descending: bool, key: SortKey
+    ) -> int: ...
 
     def count_jobs(
         self,

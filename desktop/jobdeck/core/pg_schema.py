@@ -5,8 +5,11 @@ each statement is translated (:func:`pg_statement`): SQLite's ``REAL`` is Postgr
 ``DOUBLE PRECISION`` (``REAL`` there is 4 bytes, too coarse for timestamps), ``INTEGER``
 becomes ``BIGINT`` (byte counts and pids), and an ``INTEGER PRIMARY KEY AUTOINCREMENT`` a
 ``BIGSERIAL``. A statement with no meaning there (SQLite's full-text virtual tables and their
-triggers) is skipped: :func:`pg_statement` returns None. The schema version lives in the
-``jobdeck_schema`` table (SQLite keeps it in ``PRAGMA user_version``).
+triggers) is skipped: :func:`pg_statement` returns None; so is all of migration 6
+(:data:`~jobdeck.core.history_schema.HISTORY_MIGRATION`): its counts and text index are kept
+by SQLite triggers and FTS5, so a board counts with ``COUNT(*)`` and searches with
+``ILIKE`` as before (and its sort indexes, built after open, are SQLite's alone). The
+schema version lives in the ``jobdeck_schema`` table (SQLite keeps it in ``PRAGMA user_version``).
 
 A board adds what several instances need, outside the numbered migrations and only on
 PostgreSQL (:data:`BOARD_SETUP`, idempotent): ``board_instances`` (each instance's name,
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from .history_schema import HISTORY_MIGRATION
 from .schema import JobRecord
 
 __all__ = ["BOARD_SETUP", "NOTIFY_CHANNEL", "VERSION_SETUP", "pg_statement"]
@@ -71,9 +75,12 @@ _TYPES = (
 )
 
 
+_SQLITE_ONLY = frozenset(HISTORY_MIGRATION)
+
+
 def pg_statement(sql: str) -> str | None:
     """A migration statement in PostgreSQL's dialect, or None when it has no meaning there."""
-    if _SKIPPED.search(sql):
+    if sql in _SQLITE_ONLY or _SKIPPED.search(sql):
         return None
     if not re.match(r"\s*(CREATE|ALTER)\s+TABLE\b", sql, re.IGNORECASE):
         return sql

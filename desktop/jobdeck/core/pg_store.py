@@ -46,6 +46,7 @@ import peewee as pw
 import psycopg
 
 from .board_url import BoardUrl
+from .history_order import HistorySort
 from .job import Job, JobStatus, JobTaken
 from .job_rows import JOB_ROWS
 from .pg_connection import PgConnection, as_sqlite_error
@@ -63,6 +64,7 @@ DEFAULT_LEASE = 30.0
 _MIGRATION_LOCK = 0x6A6F6264  # "jobd": one instance migrates at a time
 _NOW = "extract(epoch from clock_timestamp())"
 _IDLE_READERS = 4
+_NOCASE = " COLLATE NOCASE"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9@._-]+")
 _SELECT_JOB = JOB_ROWS.select_sql
 _COLUMNS = ", ".join(JOB_ROWS.columns)
@@ -105,6 +107,9 @@ class PgStore(Store):
 
     statement_undo_alone = False
     shared = True
+    #: Schema 6's counts and text index are SQLite's (triggers, FTS5): a board counts
+    #: with COUNT(*) and searches with ILIKE (see :mod:`.pg_schema`).
+    keeps_counts = False
 
     def __init__(
         self,
@@ -126,6 +131,10 @@ class PgStore(Store):
         self._file = None
         self._locked = False
         self._readers = None
+        self._text_counts = {}
+        self._text_ready = False
+        self._history_build = None
+        self._history_build_due = False
         self._idle: list[PgConnection] = []
         self._idle_lock = threading.Lock()
         self._closed = False
@@ -450,6 +459,20 @@ class PgStore(Store):
         """Searches are case-insensitive, as SQLite's ``LIKE`` is (PostgreSQL's ``ILIKE``)."""
         sql, params = query.sql()
         return sql.replace(" LIKE ", " ILIKE "), params
+
+    def _search_condition(
+        self, search: str, conn: sqlite3.Connection | None, *, counting: bool = False
+    ) -> Any:
+        """No text index on a board: ``ILIKE`` over the searched columns (the filter's own)."""
+        return None
+
+    def _sort_sql(self, sort: HistorySort) -> str | None:
+        """SQLite's ``X COLLATE NOCASE`` is ``lower(X)`` here (which folds more than ASCII:
+        a non-ASCII title may sort a little differently than on a file)."""
+        sql = sort.sql
+        if sql is None or not sql.endswith(_NOCASE):
+            return sql
+        return f"lower({sql.removesuffix(_NOCASE)})"
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import peewee as pw
 
+from .history_schema import HISTORY_MIGRATION
 from .job import JobError, JobStatus, Progress
 from .rollup import ROLLUP_MIGRATION
 from .validation import MAX_TEXT, storable_text, storable_traceback
@@ -109,6 +110,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: the statistics' roll-up of the jobs retention deletes (idempotent)
     ROLLUP_MIGRATION,
+    # 6: the deep history's sort indexes, counts and text index (core/history_schema.py)
+    HISTORY_MIGRATION,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,8 +25,12 @@ from typing import Any
 
 import peewee as pw
 
+from . import text_search
 from .events import LogEntry
 from .filters import JobFilter
+from .history_build import HistoryBuild
+from .history_order import HistorySort, SortKey, sort_key
+from .history_schema import COMMAND_SQL, text_index_ready
 from .job import Job, JobStatus
 from .job_rows import JOB_ROWS
 from .store_errors import (
@@ -106,6 +110,24 @@ _EXPIRED = (
 
 
 _EVERY_JOB = JobFilter()
+#: How a listing with a text search is planned (see Store._search_condition): under
+#: _SOME_MATCHES matches it reads them and sorts them, from _MANY_MATCHES on it tests each
+#: row's texts on its way along the order's index, in between it checks each row against
+#: the index's matches.
+_SOME_MATCHES = 3000
+_MANY_MATCHES = 10_000
+#: Jobs whose texts match a text-index query (see :mod:`.history_schema`).
+_MATCHING = "rowid IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?)"
+#: Jobs whose texts contain a text, ASCII letters folded (the scan, when the index cannot
+#: answer): ``instr`` over ``lower``, which, unlike LIKE, also sees past a NUL character.
+_SCANNED = (
+    "("
+    + " OR ".join(
+        f"instr(lower({text}), ?) > 0"
+        for text in ("title", "type", "progress_message", "error", COMMAND_SQL.format(row=""))
+    )
+    + ")"
+)
 
 
 def _text(value: str) -> str:
@@ -158,18 +180,26 @@ class Store(StoreOpening):
         self._file = None
         self._locked = False
         self._readers: _ReaderPool | None = None
+        self._text_counts: dict[str, int] = {}
+        self._text_ready = False
+        self._history_build: HistoryBuild | None = None
+        self._history_build_due = False
         self.db = pw.SqliteDatabase(None, thread_safe=False, autoconnect=False)
         if self.memory:
             if read_only:
                 raise StoreError("an in-memory store cannot be opened read-only")
             self._connect(":memory:", uri=False)
             self._migrate(0)
+            HistoryBuild.build_if_small(self.conn, in_memory=True)
             return
         try:
             if read_only:
                 self._open_read_only()
             else:
                 self._open_for_writing()
+                with self._sqlite_errors("open"):
+                    built = HistoryBuild.build_if_small(self.conn, in_memory=False)
+                self._history_build_due = not built
         except BaseException:
             self.close()
             raise
@@ -184,6 +214,9 @@ class Store(StoreOpening):
     shared = False
     #: This app instance's name on a shared store (None: a file only this app writes).
     instance: str | None = None
+
+    #: Whether the store keeps ``job_counts`` and a text index (schema 6, SQLite only).
+    keeps_counts = True
 
     #: Whether one failed statement leaves the open transaction usable (SQLite undoes the
     #: statement alone; PostgreSQL fails the whole transaction, so the commit group guards
@@ -201,7 +234,18 @@ class Store(StoreOpening):
         one (see :mod:`.pg_store`)."""
         return None
 
+    def start_history_build(self) -> None:
+        """Start building what schema migration 6 left for after open, on a thread of its
+        own (a big store: see :mod:`.history_build`); the tracker calls it once it has
+        opened. Nothing to do for a store already built."""
+        if self._history_build_due and self._history_build is None:
+            self._history_build = HistoryBuild.start(self.path)
+
     def close(self) -> None:
+        self._history_build_due = False
+        if self._history_build is not None:
+            self._history_build.stop()
+            self._history_build = None
         if self._readers is not None:
             self._readers.close()
         if not self.db.is_closed():
@@ -227,6 +271,7 @@ class Store(StoreOpening):
             raise StoreReadOnly(f"{self.location} is open read-only")
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
+        self._see_schema(conn)
         try:
             yield conn
         except BaseException:
@@ -240,7 +285,17 @@ class Store(StoreOpening):
         :meth:`rollback` ends; the writer connection. Raises sqlite3.Error."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
+        self._see_schema(conn)
         return conn
+
+    def _see_schema(self, conn: sqlite3.Connection) -> None:
+        """While the history build adds indexes from its own connection (see
+        :mod:`.history_build`), read the schema in a plain statement before anything else:
+        SQLite 3.40 fails a statement whose triggers write the FTS5 table ("vtable
+        constructor failed", "no such table") when it is the one that finds the schema
+        changed. Inside BEGIN IMMEDIATE no index can be added until the commit."""
+        if self._history_build is not None:
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
 
     @property
     def in_transaction(self) -> bool:
@@ -380,6 +435,7 @@ class Store(StoreOpening):
                 yield self.conn
             return
         with self._readers.connection() as conn, self._sqlite_errors("read"):
+            self._see_schema(conn)
             yield conn
 
     def get(self, job_id: str, conn: sqlite3.Connection | None = None) -> Job | None:
@@ -407,14 +463,72 @@ class Store(StoreOpening):
     def with_status(self, *statuses: JobStatus) -> list[Job]:
         return [JOB_ROWS.from_row(r) for r in self.raw_rows_with_status(*statuses)]
 
-    def _filtered(self, query: Any, where: JobFilter) -> Any:
-        condition = where.where(self.jobs_model, JOB_ROWS.column_of)
+    def _filtered(
+        self,
+        query: Any,
+        where: JobFilter,
+        conn: sqlite3.Connection | None = None,
+        *,
+        counting: bool = False,
+    ) -> Any:
+        search = (
+            self._search_condition(where.search, conn, counting=counting) if where.search else None
+        )
+        condition = where.where(self.jobs_model, JOB_ROWS.column_of, search)
         return query if condition is None else query.where(condition)
+
+    def _search_condition(
+        self, search: str, conn: sqlite3.Connection | None, *, counting: bool = False
+    ) -> Any:
+        """The condition for a text search (see :mod:`.text_search`), planned by how many
+        jobs match: few (under :data:`_SOME_MATCHES`): read them from the text index and
+        sort them; some: walk the listing's order, each row checked against the index's
+        matches (``+rowid``: not read through the index); many (from
+        :data:`_MANY_MATCHES` on): walk the listing's order and test each row's texts,
+        so the first page is near and nothing waits for every match to be read. A count
+        always reads the index. Without the index (a text under three characters, or
+        while it is built): the scan."""
+        fts = text_search.fts_query(search)
+        if fts is not None and self._text_index_ready(conn):
+            matches = _SOME_MATCHES if counting else self._text_matches(fts, conn)
+            if matches < _SOME_MATCHES:
+                return pw.SQL(_MATCHING, [fts])
+            if matches < _MANY_MATCHES:
+                return pw.SQL("+" + _MATCHING, [fts])
+        folded = text_search.fold(search)
+        return pw.SQL(_SCANNED, [folded] * _SCANNED.count("?"))
 
     def _sql_of(self, query: Any) -> tuple[str, list[Any]]:
         """A peewee query's SQL and parameters, in this store's dialect."""
         sql, params = query.sql()
         return sql, params
+
+    def _sort_sql(self, sort: HistorySort) -> str | None:
+        """The SQL key of a history order, in this store's dialect (None: the id)."""
+        return sort.sql
+
+    def _text_index_ready(self, conn: sqlite3.Connection | None = None) -> bool:
+        """Whether the text index and the counts hold every job (they are built after
+        open: see :mod:`.history_schema`); once they do, they stay so."""
+        if not self._text_ready:
+            self._text_ready = text_index_ready(self.conn if conn is None else conn)
+        return self._text_ready
+
+    def _text_matches(self, fts: str, conn: sqlite3.Connection | None) -> int:
+        """How many jobs the text index matches for ``fts``, up to :data:`_MANY_MATCHES`
+        (kept a while per query: a hint for planning, see :meth:`_search_condition`)."""
+        known = self._text_counts.get(fts)
+        if known is not None:
+            return known
+        c = self.conn if conn is None else conn
+        found = c.execute(
+            "SELECT count(*) FROM (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ? LIMIT ?)",
+            (fts, _MANY_MATCHES),
+        ).fetchone()
+        if len(self._text_counts) >= 64:
+            self._text_counts.clear()
+        self._text_counts[fts] = int(found[0])
+        return int(found[0])
 
     def select_jobs(
         self,
@@ -428,7 +542,7 @@ class Store(StoreOpening):
         ``limit``."""
         m = self.jobs_model
         fields = [getattr(m, name) for name in JOB_ROWS.columns]
-        query = self._filtered(m.select(*fields), where)
+        query = self._filtered(m.select(*fields), where, conn)
         if before is not None:
             query = query.where(m.id > before if oldest_first else m.id < before)
         query = query.order_by(m.id.asc() if oldest_first else m.id.desc()).limit(limit)
@@ -436,14 +550,135 @@ class Store(StoreOpening):
         rows = (self.conn if conn is None else conn).execute(sql, params).fetchall()
         return [JOB_ROWS.from_row(r) for r in rows]
 
+    def history_page(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        after: SortKey | None = None,
+        limit: int = 200,
+        offset: int = 0,
+        conn: sqlite3.Connection | None = None,
+    ) -> list[tuple[Job, SortKey]]:
+        """Jobs passing ``where`` in ``sort`` order (``descending`` or not), with their sort
+        keys: at most ``limit``, those after the row whose key is ``after`` (None: from the
+        first), skipping ``offset`` more. Keyset paging over the order's index: a page costs
+        the same anywhere in the history (``offset`` costs a walk of that many index
+        entries, without reading their rows)."""
+        c = self.conn if conn is None else conn
+        if offset > 0:
+            keys = self._history_query(
+                where, sort, descending, after, 1, offset - 1, keys=True, conn=c
+            )
+            row = c.execute(*keys).fetchone()
+            if row is None:
+                return []
+            after = tuple(row)  # (NOCASE keys as stored: they compare as folded ones)
+        sql, params = self._history_query(
+            where, sort, descending, after, limit, 0, keys=False, conn=c
+        )
+        jobs = [JOB_ROWS.from_row(row) for row in c.execute(sql, params)]
+        return [(job, sort_key(sort, job)) for job in jobs]
+
+    def _history_query(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        after: SortKey | None,
+        limit: int,
+        offset: int,
+        *,
+        keys: bool,
+        conn: sqlite3.Connection | None = None,
+    ) -> tuple[str, list[Any]]:
+        m = self.jobs_model
+        key = self._sort_sql(sort)
+        if keys:
+            fields: list[Any] = [m.id] if key is None else [pw.SQL(key), m.id]
+        else:
+            fields = [getattr(m, name) for name in JOB_ROWS.columns]
+        query = self._filtered(m.select(*fields), where, conn)
+        less = "<" if descending else ">"
+        p = self.db.param  # the driver's placeholder: ? for SQLite, %s for PostgreSQL
+        if after is not None:
+            if key is None:
+                query = query.where(pw.SQL(f"id {less} {p}", [after[0]]))
+            else:
+                value, job_id = after
+                query = query.where(
+                    pw.SQL(
+                        f"{key} {less}= {p} AND ({key} {less} {p} OR id {less} {p})",
+                        [value, value, job_id],
+                    )
+                )
+        direction = "DESC" if descending else "ASC"
+        order = [pw.SQL(f"id {direction}")]
+        if key is not None:
+            order.insert(0, pw.SQL(f"{key} {direction}"))
+        query = query.order_by(*order).limit(limit)
+        if offset:
+            query = query.offset(offset)
+        sql, params = self._sql_of(query)
+        return sql, list(params)
+
+    def count_before(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        key: SortKey,
+        conn: sqlite3.Connection | None = None,
+    ) -> int:
+        """How many jobs passing ``where`` come before the row with ``key`` in the order:
+        that row's position (a count over the order's index)."""
+        m = self.jobs_model
+        less = ">" if descending else "<"
+        p = self.db.param
+        expr = self._sort_sql(sort)
+        condition = (
+            pw.SQL(f"id {less} {p}", [key[0]])
+            if expr is None
+            else pw.SQL(
+                f"{expr} {less}= {p} AND ({expr} {less} {p} OR id {less} {p})",
+                [key[0], key[0], key[1]],
+            )
+        )
+        q = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where, conn, counting=True)
+        q = q.where(condition)
+        sql, params = self._sql_of(q)
+        return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
+
     def count_jobs(
         self, where: JobFilter = _EVERY_JOB, conn: sqlite3.Connection | None = None
     ) -> int:
-        """How many jobs pass ``where``."""
+        """How many jobs pass ``where`` (without a text search: from the counts the
+        store's triggers keep per status and type, a few rows, once they are built; see
+        :mod:`.history_schema`)."""
+        c = self.conn if conn is None else conn
+        if not where.search and self.keeps_counts and self._text_index_ready(c):
+            sql = "SELECT IFNULL(SUM(n), 0) FROM job_counts"
+            terms, params = [], []
+            if where.statuses:
+                statuses = sorted({s.value for s in where.statuses})
+                terms.append(f"status IN ({', '.join('?' * len(statuses))})")
+                params += statuses
+            if where.types:
+                types = sorted(set(where.types))
+                terms.append(f"type IN ({', '.join('?' * len(types))})")
+                params += types
+            if terms:
+                sql += " WHERE " + " AND ".join(terms)
+            return int(c.execute(sql, params).fetchone()[0])
+        if where.search and not where.statuses and not where.types and self.keeps_counts:
+            fts = text_search.fts_query(where.search)
+            if fts is not None and self._text_index_ready(c):  # the index alone
+                found = c.execute("SELECT count(*) FROM jobs_text WHERE jobs_text MATCH ?", (fts,))
+                return int(found.fetchone()[0])
         m = self.jobs_model
-        query = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where)
+        query = self._filtered(m.select(pw.fn.COUNT(pw.SQL("*"))), where, c, counting=True)
         sql, params = self._sql_of(query)
-        return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
+        return int(c.execute(sql, params).fetchone()[0])
 
     def recent_successes(
         self, type_name: str, limit: int, conn: sqlite3.Connection | None = None

@@ -148,6 +148,7 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
             self._commits.group = None  # recovery is committed; nothing to undo
             if clean_up_at_open:
                 self.clean_up_expired()
+            store.start_history_build()  # a big store's indexes, after recovery
 
     @property
     def flush_interval(self) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 from .events import LogEntry
 from .filters import JobFilter, StatusArg, TypeArg
 from .group_commit import Committer, GroupCommitLock
+from .history_order import HistorySort, SortKey
 from .job import Job, JobStatus
 from .job_input import check_text, lookup_id
 from .job_memory import JobMemory
@@ -96,6 +97,43 @@ class TrackerReads:
         active = self._memory.active
         with self._lock:
             return [self._pump.live(active[j.id]) if j.id in active else j for j in jobs]
+
+    def history_page(
+        self,
+        where: JobFilter,
+        sort: HistorySort = HistorySort.CREATED,
+        descending: bool = True,
+        after: SortKey | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[tuple[Job, SortKey]]:
+        """One page of the history: jobs passing ``where`` in ``sort`` order, each with its
+        sort key, after the row whose key is ``after`` (None: from the first), skipping
+        ``offset`` rows; see :meth:`~jobdeck.core.store.Store.history_page`. Unfinished jobs
+        come with their latest progress (their keys are the stored ones)."""
+        self._readable()
+        limit = check_int("limit", limit, 0)
+        offset = check_int("offset", offset, 0)
+        rows: list[tuple[Job, SortKey]] = self._read(
+            lambda conn: self.store.history_page(
+                where, sort, descending, after, limit, offset, conn=conn
+            )
+        )
+        active = self._memory.active
+        with self._lock:
+            return [
+                (self._pump.live(active[j.id]) if j.id in active else j, key) for j, key in rows
+            ]
+
+    def count_jobs_before(
+        self, where: JobFilter, sort: HistorySort, descending: bool, key: SortKey
+    ) -> int:
+        """The position of the row with ``key`` among the jobs passing ``where`` in
+        ``sort`` order (how many come before it)."""
+        self._readable()
+        return int(
+            self._read(lambda conn: self.store.count_before(where, sort, descending, key, conn))
+        )
 
     def count_jobs(
         self, status: StatusArg = None, type: TypeArg = None, search: str | None = None

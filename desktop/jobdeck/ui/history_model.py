@@ -1,30 +1,35 @@
-"""A lazy table model of the job history, read through the tracker page by page.
+"""The job history as a windowed table model: any row of a million in the same few ms.
 
-Nothing is counted or loaded up front: the view asks for rows with ``fetchMore`` and the
-model reads ``page_size`` jobs at a time with ``tracker.list_jobs(before=<oldest id>)``,
-so a history of a million jobs opens as fast as an empty one.
+The model never holds the history. It counts the jobs that pass the filter (the store
+keeps counts per status and type, so that is a few rows of SQL) and holds a *window* of at
+most ``window_rows`` rows around what the view shows. A row outside the window is read
+when the view asks for it: next to the window, by a keyset page from the window's edge
+(``tracker.history_page(after=<edge key>)``, over the index of the sort order); farther
+away, by a fresh window at that position (an ``offset`` walk of the order's index, without
+reading the skipped rows). So a page costs the same at row 0 and at row 999,999, the
+memory stays flat wherever the view is, and jumping to the end reads one page from the
+other end.
 
-Sorting:
+Sorting by any column is the store's sorting, over an index per order (see
+:mod:`~jobdeck.core.history_order`: the keys, and where they differ from the text shown).
+Sorting resets the view to the top of the new order.
 
-* by the *Started* column (creation order: job ids sort by creation time), descending,
-  is the natural order and fully lazy;
-* by the *Started* column ascending: when at most ``FULL_SORT_LIMIT`` jobs match the
-  filter, all of them are loaded and reversed; with more, the rows loaded so far are sorted
-  (and re-sorted as more pages load);
-* by any other column: the rows loaded so far are sorted in memory, and re-sorted as more
-  pages load. Live updates change rows in place; they do not move rows.
-
-Filtering (status, type, text) re-queries the tracker. New jobs (``jobsAdded``) that match
-the filter are inserted at their sorted place (the top in the natural order); changes
-(``jobsChanged``) update only the rows concerned (``dataChanged``, no reset, so the view
-keeps its selection); a job that stops matching the filter is removed. A live update is
-judged by the same :class:`~jobdeck.core.filters.JobFilter` that the tracker's query uses,
-so a live view shows what a reload would.
+Filtering (status, type, text) counts again and starts a new window. Live updates come from
+the feed (``jobsAdded``, ``jobsChanged``) and never reload: a changed job's row is updated
+in place (``dataChanged``, so the view keeps its selection; rows do not move while shown),
+a new or newly matching job is inserted at its place in the order (the top in the natural
+order), and a job that stops matching is removed. A live update is judged by the same
+:class:`~jobdeck.core.filters.JobFilter` that the store's query uses, so a live view shows
+what a reload would. Running durations are refreshed once a second, only while the window
+holds a running job and while the view is shown (:meth:`HistoryModel.set_ticking`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable
 from datetime import datetime
 from enum import IntEnum
 from typing import Any
@@ -36,10 +41,12 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QColor
 
 from ..core.filters import JobFilter
+from ..core.history_order import HistorySort, SortKey, sort_key
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
 from ..core.store_errors import StoreError
@@ -59,18 +66,22 @@ from .formatting import (
 
 __all__ = [
     "ACTIVE_STATUSES",
-    "FULL_SORT_LIMIT",
     "PAGE_SIZE",
+    "SORT_OF_COLUMN",
+    "WINDOW_ROWS",
     "Column",
     "HistoryModel",
     "JobRole",
 ]
 
+log = logging.getLogger(__name__)
+
 #: Item data role that returns the row's :class:`Job`.
 JobRole = int(Qt.ItemDataRole.UserRole) + 1
+#: Rows read at a time.
 PAGE_SIZE = 200
-#: Sorting by creation ascending loads every matching job when there are at most this many.
-FULL_SORT_LIMIT = 20_000
+#: The most rows held in memory (about 1 KB each).
+WINDOW_ROWS = 2_000
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -124,32 +135,43 @@ def message_of(job: Job) -> str:
     return job.progress.message
 
 
-def _sort_key(column: Column, now: float) -> Callable[[Job], Any]:
-    def duration(job: Job) -> float:
-        elapsed = job.elapsed(now)
-        return -1.0 if elapsed is None else elapsed.total_seconds()
+#: The store's order behind each column.
+SORT_OF_COLUMN = {
+    Column.STATUS: HistorySort.STATUS,
+    Column.TITLE: HistorySort.TITLE,
+    Column.TYPE: HistorySort.TYPE,
+    Column.PROGRESS: HistorySort.PROGRESS,
+    Column.STARTED: HistorySort.CREATED,
+    Column.DURATION: HistorySort.DURATION,
+    Column.MESSAGE: HistorySort.MESSAGE,
+}
 
-    keys: dict[Column, Callable[[Job], Any]] = {
-        Column.STATUS: lambda j: (j.status.value, j.id),
-        Column.TITLE: lambda j: (j.title.casefold(), j.id),
-        Column.TYPE: lambda j: (j.type, j.id),
-        Column.PROGRESS: lambda j: (
-            -1.0 if j.progress.percent is None else j.progress.percent,
-            j.id,
-        ),
-        Column.STARTED: lambda j: j.id,
-        Column.DURATION: lambda j: (duration(j), j.id),
-        Column.MESSAGE: lambda j: (message_of(j).casefold(), j.id),
-    }
-    return keys[column]
+
+class _SearchResults(QObject):
+    """Carries a text search's first rows, then its count, from its worker thread to the
+    GUI thread."""
+
+    ready = Signal(object)
+    counted = Signal(object)
 
 
 class HistoryModel(QAbstractTableModel):
-    """Jobs from the tracker, newest first, loaded lazily; see the module docstring.
+    """The job history as a windowed table; see the module docstring.
 
-    ``signals`` (a JobSignals, optional) feeds live updates. All methods run on the GUI
-    thread. ``JobRole`` returns the :class:`Job` of a row.
+    ``signals`` (a JobFeed, optional) feeds live updates. All methods run on the GUI
+    thread. ``JobRole`` returns the :class:`Job` of a row. Emits the usual model signals;
+    ``rowsInserted`` at the top for a new job in the natural order.
+
+    A filter with a text search has its first rows read, then its matches counted, on a
+    worker thread: until the first rows are in, the rows of the previous filter stay (and
+    :attr:`search_pending` is True); they show as soon as they are in, and the rows after
+    them are added once counted (:attr:`search_counting` meanwhile), so a common text
+    shows its first page without waiting for the count. A newer filter supersedes a
+    search still running, whose results are dropped.
+    ``filterApplied()`` (GUI thread) says a filter's rows are in place.
     """
+
+    filterApplied = Signal()
 
     def __init__(
         self,
@@ -157,32 +179,69 @@ class HistoryModel(QAbstractTableModel):
         signals: JobFeed | None = None,
         page_size: int = PAGE_SIZE,
         parent: QObject | None = None,
+        window_rows: int = WINDOW_ROWS,
     ) -> None:
         super().__init__(parent)
         if page_size < 1:
             raise ValueError(f"page_size must be positive, got {page_size}")
+        if window_rows < 2 * page_size:
+            raise ValueError(
+                f"window_rows must be at least twice page_size ({2 * page_size}), got {window_rows}"
+            )
         self._tracker = tracker
+        self._signals = signals
         self.page_size = page_size
-        self._rows: list[Job] = []
-        self._index: dict[str, int] = {}
-        self._oldest_id: str | None = None
-        self._exhausted = False
+        self.window_rows = window_rows
         self._filter = JobFilter()
         self._sort_column = Column.STARTED
         self._sort_order = Qt.SortOrder.DescendingOrder
+        self._count: int | None = None
+        self._start = 0
+        self._rows: list[Job] = []
+        self._keys: list[SortKey] = []
+        self._ids: dict[str, int] = {}
+        #: Active jobs that pass the filter: id -> sort key (to place them, in or out of
+        #: the window, when they stop passing).
+        self._members: dict[str, SortKey] = {}
+        self._members_known = False
+        self._counted_upto: str | None = None
+        self._resync_pending = False
+        #: Inside a structural change (insert, remove, reset): rows outside the window read
+        #: as empty instead of moving the window under the change.
+        self._frozen = 0
+        self._generation = 0
+        self._pending: JobFilter | None = None
+        # No parent: the search threads hold it alive until they end, so a thread that
+        # finishes after the model is gone emits on a live object (Qt drops the delivery).
+        self._search_results = _SearchResults()
+        self._search_results.ready.connect(self._apply_search)
+        self._search_results.counted.connect(self._apply_count)
+        #: The generation of a search whose first rows show while it is being counted.
+        self._counting: int | None = None
+        self._live_since_first = False
         self.pages_loaded = 0
         if signals is not None:
-            signals.jobsAdded.connect(self._on_jobs_added)
-            signals.jobsChanged.connect(self._on_jobs_changed)
+            signals.jobsAdded.connect(self._on_added)
+            signals.jobsChanged.connect(self._on_changed)
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick_running_durations)
-        self._clock.start()
+        self._clock_wanted = True
+        self._update_clock()
 
     # --- Qt model API ----------------------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+        if parent.isValid():
+            return 0
+        if self._count is None:
+            if getattr(self._tracker, "closed", False):
+                return 0
+            self._count = self._tracker.count_jobs(**self._filter.query())
+            newest = self._tracker.history_page(JobFilter(), HistorySort.CREATED, True, None, 1)
+            self._counted_upto = newest[0][0].id if newest else None
+            self._know_members()
+        return self._count
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(Column)
@@ -200,9 +259,11 @@ class HistoryModel(QAbstractTableModel):
         return super().headerData(section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if not index.isValid():
             return None
-        job = self._rows[index.row()]
+        job = self._job(index.row())
+        if job is None:
+            return None
         if role == JobRole:
             return job
         column = Column(index.column())
@@ -255,56 +316,19 @@ class HistoryModel(QAbstractTableModel):
             return error_summary(job.error)
         return None
 
-    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
-        if getattr(self._tracker, "closed", False):
-            return False  # the app is shutting down: nothing more to read
-        return not parent.isValid() and not self._exhausted
-
-    def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008
-        if not self.canFetchMore(parent):
-            return
-        try:
-            page = self._tracker.list_jobs(
-                **self._filter.query(), limit=self.page_size, before=self._oldest_id
-            )
-        except StoreError:
-            # A board that cannot be reached now (the window's banner says so): the view
-            # asks again when it next needs rows.
-            return
-        self.pages_loaded += 1
-        if len(page) < self.page_size:
-            self._exhausted = True
-        fresh = [j for j in page if j.id not in self._index]
-        if page:
-            self._oldest_id = min(page[-1].id, self._oldest_id or page[-1].id)
-        if not fresh:
-            return
-        first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-        self._rows.extend(fresh)
-        self._reindex()
-        self.endInsertRows()
-        if not self._natural_order():
-            self._resort()
-
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         col = Column(column)
         if (col, order) == (self._sort_column, self._sort_order):
             return
         self._sort_column, self._sort_order = col, order
-        if self._natural_order():
-            self._reload()
-            return
-        oldest_first = col is Column.STARTED and order == Qt.SortOrder.AscendingOrder
-        if oldest_first and self._tracker.count_jobs(**self._filter.query()) <= FULL_SORT_LIMIT:
-            self.beginResetModel()
-            while not self._exhausted:
-                self._load_page_silently()
-            self._rows.sort(key=lambda j: j.id)
-            self._reindex()
-            self.endResetModel()
-            return
-        self._resort()
+        self._frozen += 1
+        self.beginResetModel()
+        self._drop_window()
+        self._members_known = False
+        if self._count is not None:
+            self._know_members()  # their keys in the new order
+        self.endResetModel()
+        self._frozen -= 1
 
     # --- public helpers --------------------------------------------------------------------
 
@@ -324,162 +348,419 @@ class HistoryModel(QAbstractTableModel):
         """Show only jobs with one of ``status``, of ``type``, whose title, type, message or
         error contains ``search``."""
         new = JobFilter.of(status, type or None, (search or "").strip() or None)
-        if new == self._filter:
+        if new == (self._pending or self._filter):
+            return
+        self._generation += 1
+        self._pending = None
+        if new.search:
+            self._search_in_background(new)
             return
         self._filter = new
         self._reload()
+        self.filterApplied.emit()
+
+    @property
+    def search_pending(self) -> bool:
+        """True while a text search is being counted and read (off the GUI thread)."""
+        return self._pending is not None
+
+    def _search_in_background(self, new: JobFilter) -> None:
+        self._pending = new
+        generation = self._generation
+        tracker = self._tracker
+        _where, sort, descending = self._query_state()
+        size = 2 * self.page_size
+        results = self._search_results
+        signals = self._signals
+
+        def work() -> None:
+            try:
+                if generation != self._generation:
+                    return  # superseded before it started
+                active = signals.active_jobs() if signals is not None else []  # thread-safe
+                newest = tracker.history_page(JobFilter(), HistorySort.CREATED, True, None, 1)
+                first = tracker.history_page(new, sort, descending, None, size)
+            except StoreError as exc:  # e.g. the app is closing the store
+                log.info("a history search could not be read: %s", exc)
+                return
+            complete = len(first) < size  # every match is in the first rows: counted
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
+                results.ready.emit(
+                    (generation, new, sort, descending, first, newest, active, complete)
+                )
+            if complete or generation != self._generation:
+                return
+            try:  # the first rows show; now how many there are (a common text: a while)
+                count = tracker.count_jobs(**new.query())
+            except StoreError as exc:
+                log.info("a history search could not be counted: %s", exc)
+                return
+            with contextlib.suppress(RuntimeError):
+                results.counted.emit((generation, count))
+
+        threading.Thread(target=work, name="history-search", daemon=True).start()
+
+    def _apply_search(self, result: Any) -> None:
+        generation, new, sort, descending, first, newest, active, complete = result
+        if generation != self._generation:
+            return  # a newer filter superseded it
+        self._pending = None
+        if (sort, descending) != self._query_state()[1:]:
+            self._filter = new  # sorted meanwhile: count and read again in the new order
+            self._reload()
+            self.filterApplied.emit()
+            return
+        self._frozen += 1
+        self.beginResetModel()
+        self._filter = new
+        self._count = len(first)  # for now, when there are more: see _apply_count
+        self._counting = None if complete else generation
+        self._live_since_first = False
+        self._counted_upto = newest[0][0].id if newest else None
+        self._members = {j.id: sort_key(sort, j) for j in active if new.matches(j)}
+        self._members_known = True
+        self._start = 0
+        self._rows = [job for job, _ in first]
+        self._keys = [key for _, key in first]
+        self._reindex()
+        self.endResetModel()
+        self._frozen -= 1
+        self._update_clock()
+        self.filterApplied.emit()
+
+    def _apply_count(self, result: Any) -> None:
+        """The number of a search's matches, counted after its first rows showed: the
+        rows after them are added (read when scrolled to)."""
+        generation, count = result
+        if generation != self._generation or self._counting != generation:
+            return
+        self._counting = None
+        held = self._count or 0
+        if count > held:
+            self._frozen += 1
+            self.beginInsertRows(QModelIndex(), held, count - 1)
+            self._count = count
+            self.endInsertRows()
+            self._frozen -= 1
+        if self._live_since_first or count < held:
+            self._schedule_resync()  # live changes meanwhile: the count may be off by them
+
+    @property
+    def search_counting(self) -> bool:
+        """True while a search's first rows show and its matches are still being counted."""
+        return self._counting is not None
 
     def job_at(self, row: int) -> Job:
-        return self._rows[row]
+        job = self._job(row)
+        if job is None:
+            raise IndexError(f"no row {row} in the history (it has {self.rowCount()})")
+        return job
 
     def row_of(self, job_id: str) -> int | None:
-        """The row showing ``job_id`` if it is loaded."""
-        return self._index.get(job_id)
+        """The row showing ``job_id`` if it is among the rows held now."""
+        i = self._ids.get(job_id)
+        return None if i is None else self._start + i
 
     def loaded_count(self) -> int:
+        """How many rows are held in memory now (at most ``window_rows``)."""
         return len(self._rows)
 
-    def ensure_loaded(self, job_id: str, max_pages: int = 50) -> int | None:
-        """Fetch pages until ``job_id`` is loaded (at most ``max_pages``); its row or None."""
-        for _ in range(max_pages):
-            row = self._index.get(job_id)
-            if row is not None or not self.canFetchMore():
-                return row
-            if self._oldest_id is not None and job_id > self._oldest_id:
-                return None  # newer than what is loaded yet not here: it does not match
-            self.fetchMore()
-        return self._index.get(job_id)
-
-    def set_ticking(self, ticking: bool) -> None:
-        """Tick running jobs' durations once a second, or not (its view is hidden: nothing
-        wakes up in the tray). Ticking again brings the durations up to date at once."""
-        if ticking and not self._clock.isActive():
-            self._tick_running_durations()
-            self._clock.start()
-        elif not ticking:
-            self._clock.stop()
+    def locate(self, job: Job) -> int | None:
+        """The row of ``job`` in the whole history (loading the rows around it), or None
+        when the filter hides it or it is not in the store."""
+        row = self.row_of(job.id)
+        if row is not None or not self._filter.matches(job) or self.rowCount() == 0:
+            return row
+        where, sort, descending = self._query_state()
+        key = sort_key(sort, job)
+        before = self._tracker.count_jobs_before(where, sort, descending, key)
+        if before >= self.rowCount():
+            return None
+        self._job(before)
+        return self.row_of(job.id)
 
     def refresh(self) -> None:
-        """Drop everything loaded and start over (e.g. after the store was pruned)."""
+        """Drop everything held and count again (e.g. after the store was pruned)."""
         self._reload()
 
     def include(self, job: Job) -> int | None:
         """Show ``job`` now if it matches the filter (e.g. a job just queued, before the
         batched ``jobsAdded`` brings it): its row, or None when the filter hides it."""
-        if job.id in self._index:
-            self._update(job)
-            return self._index.get(job.id)
-        if not self._filter.matches(job):
-            return None
-        self._insert(job)
-        return self._index[job.id]
+        self.rowCount()
+        self._live(job)
+        self._update_clock()
+        return self.row_of(job.id)
 
-    # --- internals -------------------------------------------------------------------------
+    def set_ticking(self, ticking: bool) -> None:
+        """Tick running jobs' durations once a second while the view is shown (and a running
+        job is in the window), or not (hidden: nothing wakes up in the tray). Ticking again
+        brings the durations up to date at once."""
+        self._clock_wanted = ticking
+        if ticking:
+            self._tick_running_durations()
+        self._update_clock()
 
-    def _natural_order(self) -> bool:
+    @property
+    def live_clock_running(self) -> bool:
+        return self._clock.isActive()
+
+    # --- the window ------------------------------------------------------------------------
+
+    def _query_state(self) -> tuple[JobFilter, HistorySort, bool]:
         return (
-            self._sort_column is Column.STARTED and self._sort_order == Qt.SortOrder.DescendingOrder
+            self._filter,
+            SORT_OF_COLUMN[self._sort_column],
+            self._sort_order == Qt.SortOrder.DescendingOrder,
         )
+
+    def _page(
+        self, after: SortKey | None, limit: int, offset: int = 0, reverse: bool = False
+    ) -> list[tuple[Job, SortKey]]:
+        where, sort, descending = self._query_state()
+        self.pages_loaded += 1
+        return self._tracker.history_page(where, sort, descending != reverse, after, limit, offset)
+
+    def _job(self, row: int) -> Job | None:
+        i = row - self._start
+        if 0 <= i < len(self._rows):
+            return self._rows[i]
+        if self._frozen or not 0 <= row < self.rowCount():
+            return None
+        if getattr(self._tracker, "closed", False):
+            return None
+        self._load_around(row)
+        i = row - self._start
+        return self._rows[i] if 0 <= i < len(self._rows) else None
+
+    def _load_around(self, row: int) -> None:
+        """Bring ``row`` into the window: by extending it from an edge when the row is
+        near (a keyset page from the edge's key), else by a fresh window around it."""
+        held = len(self._rows)
+        end = self._start + held
+        step = self.page_size
+        if held and end <= row < end + step:
+            page = self._page(self._keys[-1], row - end + step)
+            self._extend(page, at_end=True)
+            if self._start + len(self._rows) <= row:
+                self._schedule_resync()  # fewer rows than counted
+        elif held and self._start - step <= row < self._start:
+            page = self._page(self._keys[0], self._start - row + step, reverse=True)
+            page.reverse()
+            if len(page) > self._start:
+                page = page[len(page) - self._start :]
+                self._schedule_resync()
+            self._extend(page, at_end=False)
+        else:
+            self._fresh_window(row)
+        self._trim(row)
+        self._update_clock()
+
+    def _fresh_window(self, row: int) -> None:
+        count = self.rowCount()
+        size = min(self.page_size * 2, count)
+        first = max(0, min(row - size // 2, count - size))
+        from_end = count - (first + size)
+        if from_end < first:
+            page = self._page(None, size, offset=from_end, reverse=True)
+            page.reverse()
+        else:
+            page = self._page(None, size, offset=first)
+        self._rows = [job for job, _ in page]
+        self._keys = [key for _, key in page]
+        self._start = first
+        self._reindex()
+        if len(page) < size:
+            self._schedule_resync()
+
+    def _extend(self, page: list[tuple[Job, SortKey]], at_end: bool) -> None:
+        fresh = [(job, key) for job, key in page if job.id not in self._ids]
+        if at_end:
+            self._rows += [job for job, _ in fresh]
+            self._keys += [key for _, key in fresh]
+        else:
+            self._rows[:0] = [job for job, _ in fresh]
+            self._keys[:0] = [key for _, key in fresh]
+            self._start -= len(fresh)
+        self._reindex()
+
+    def _trim(self, row: int) -> None:
+        """Keep at most ``window_rows`` rows, dropping those farthest from ``row``."""
+        extra = len(self._rows) - self.window_rows
+        if extra <= 0:
+            return
+        i = row - self._start
+        if i >= len(self._rows) // 2:
+            del self._rows[:extra], self._keys[:extra]
+            self._start += extra
+        else:
+            del self._rows[-extra:], self._keys[-extra:]
+        self._reindex()
 
     def _reindex(self) -> None:
-        self._index = {job.id: i for i, job in enumerate(self._rows)}
+        self._ids = {job.id: i for i, job in enumerate(self._rows)}
+
+    def _drop_window(self) -> None:
+        self._start = 0
+        self._rows, self._keys, self._ids = [], [], {}
 
     def _reload(self) -> None:
+        self._frozen += 1
         self.beginResetModel()
-        self._rows = []
-        self._index = {}
-        self._oldest_id = None
-        self._exhausted = False
+        self._drop_window()
+        self._count = None
+        self._counting = None
+        self._members_known = False
         self.endResetModel()
+        self._frozen -= 1
 
-    def _load_page_silently(self) -> None:
-        page = self._tracker.list_jobs(
-            **self._filter.query(), limit=self.page_size, before=self._oldest_id
-        )
-        self.pages_loaded += 1
-        if len(page) < self.page_size:
-            self._exhausted = True
-        if page:
-            self._oldest_id = min(page[-1].id, self._oldest_id or page[-1].id)
-        for job in page:
-            if job.id not in self._index:
-                self._index[job.id] = len(self._rows)
-                self._rows.append(job)
+    def _schedule_resync(self) -> None:
+        """The store holds other rows than counted (changes the feed has not brought yet):
+        count again, soon, and start over if it differs."""
+        if not self._resync_pending:
+            self._resync_pending = True
+            QTimer.singleShot(0, self, self._resync)
 
-    def _key(self) -> Callable[[Job], Any]:
-        return _sort_key(self._sort_column, self._tracker.now())
-
-    def _resort(self) -> None:
-        if len(self._rows) < 2:
+    def _resync(self) -> None:
+        self._resync_pending = False
+        if getattr(self._tracker, "closed", False):
             return
-        self.layoutAboutToBeChanged.emit()
-        persistent = self.persistentIndexList()
-        ids = [self._rows[i.row()].id if i.isValid() else None for i in persistent]
-        self._rows.sort(key=self._key(), reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
-        self._reindex()
-        moved = [
-            self.index(self._index[job_id], old.column()) if job_id is not None else QModelIndex()
-            for old, job_id in zip(persistent, ids, strict=True)
-        ]
-        self.changePersistentIndexList(persistent, moved)
-        self.layoutChanged.emit()
+        if self._tracker.count_jobs(**self._filter.query()) != self._count:
+            self._reload()
 
-    def _position_for(self, job: Job) -> int:
-        if self._natural_order():
-            # ids descending: the first row older than the job
-            for i, row in enumerate(self._rows):
-                if row.id < job.id:
-                    return i
-            return len(self._rows)
-        key = self._key()
-        k = key(job)
-        descending = self._sort_order == Qt.SortOrder.DescendingOrder
-        for i, row in enumerate(self._rows):
-            rk = key(row)
-            if (rk < k) if descending else (rk > k):
-                return i
-        return len(self._rows)
+    # --- live updates ----------------------------------------------------------------------
 
-    def _insert(self, job: Job) -> None:
-        row = self._position_for(job)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.insert(row, job)
-        self._reindex()
-        self.endInsertRows()
-
-    def _could_be_loaded(self, job: Job) -> bool:
-        # A job belongs among the loaded rows if everything was loaded, or it is newer than
-        # the oldest loaded job (older ones will arrive with a later page).
-        return self._exhausted or (self._oldest_id is not None and job.id > self._oldest_id)
-
-    def _on_jobs_added(self, jobs: list[Job]) -> None:
-        for job in jobs:
-            if job.id in self._index:
-                self._update(job)
-            elif self._filter.matches(job) and self._could_be_loaded(job):
-                self._insert(job)
-
-    def _on_jobs_changed(self, jobs: list[Job]) -> None:
-        for job in jobs:
-            if job.id in self._index:
-                self._update(job)
-            elif self._filter.matches(job) and self._could_be_loaded(job):
-                self._insert(job)
-
-    def _update(self, job: Job) -> None:
-        row = self._index[job.id]
-        if not self._filter.matches(job):
-            self.beginRemoveRows(QModelIndex(), row, row)
-            del self._rows[row]
-            self._reindex()
-            self.endRemoveRows()
+    def _know_members(self) -> None:
+        """Which active jobs pass the filter now: the feed's unfinished jobs (from memory)."""
+        if self._members_known:
             return
-        self._rows[row] = job
+        self._members_known = True
+        _where, sort, _descending = self._query_state()
+        active = self._signals.active_jobs() if self._signals is not None else []
+        self._members = {j.id: sort_key(sort, j) for j in active if self._filter.matches(j)}
+
+    def _on_added(self, jobs: list[Job]) -> None:
+        self._on_jobs(jobs, added=True)
+
+    def _on_changed(self, jobs: list[Job]) -> None:
+        self._on_jobs(jobs, added=False)
+
+    def _on_jobs(self, jobs: list[Job], added: bool) -> None:
+        if self._count is None:
+            return  # nothing counted or shown yet: the first look will see these
+        if self._counting is not None:
+            self._live_since_first = True
+        for job in jobs:
+            self._live(job, added)
+        self._update_clock()
+
+    def _live(self, job: Job, added: bool = False) -> None:
+        """Apply one new or changed job: update its row in place (rows do not move while
+        shown), remove it when it stops passing the filter, insert it at its place when it
+        starts to."""
+        self._know_members()
+        _where, sort, descending = self._query_state()
+        passes = self._filter.matches(job)
+        i = self._ids.get(job.id)
+        member_key = self._members.pop(job.id, None)
+        counted = i is not None or member_key is not None
+        if added and not counted and self._counted_upto is not None:
+            # a job the count already saw (it was stored before the count was taken)
+            counted = passes and job.id <= self._counted_upto
+        if passes and job.status.active:
+            held_key = self._keys[i] if i is not None else None
+            self._members[job.id] = member_key or held_key or sort_key(sort, job)
+        if passes:
+            if i is not None:
+                self._rows[i] = job
+                self._changed(self._start + i)
+            elif not counted:
+                self._insert(job, sort_key(sort, job), descending)
+        elif counted:
+            self._remove(job.id, member_key)
+
+    def _changed(self, row: int) -> None:
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
+    def _before(self, a: SortKey, b: SortKey, descending: bool) -> bool:
+        return a > b if descending else a < b
+
+    def _insert(self, job: Job, key: SortKey, descending: bool) -> None:
+        held = len(self._rows)
+        count = self._count or 0
+        if held == 0:
+            row, into = 0, count == 0 or self._start == 0
+        elif self._before(key, self._keys[0], descending):
+            row, into = self._start, self._start == 0
+        elif not self._before(key, self._keys[-1], descending):
+            row, into = self._start + held, self._start + held == count
+        else:
+            lo, hi = 0, held  # the first held row that key comes before
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._before(key, self._keys[mid], descending):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            row, into = self._start + lo, True
+        self._frozen += 1
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._count = count + 1
+        if into:
+            i = row - self._start
+            self._rows.insert(i, job)
+            self._keys.insert(i, key)
+            self._reindex()
+        elif row <= self._start and held:
+            self._start += 1
+        self.endInsertRows()
+        self._frozen -= 1
+        if into:
+            self._trim(row)
+
+    def _remove(self, job_id: str, old_key: SortKey | None) -> None:
+        i = self._ids.get(job_id)
+        held = len(self._rows)
+        if i is not None:
+            row = self._start + i
+        elif not held or old_key is None:
+            row = 0 if held == 0 else self._start + held
+        else:
+            _where, _sort, descending = self._query_state()
+            if self._before(old_key, self._keys[0], descending) and self._start > 0:
+                row = self._start - 1
+            else:
+                row = self._start + held
+        if not 0 <= row < (self._count or 0):
+            self._schedule_resync()
+            return
+        self._frozen += 1
+        self.beginRemoveRows(QModelIndex(), row, row)
+        self._count = (self._count or 0) - 1
+        if i is not None:
+            del self._rows[i], self._keys[i]
+            self._reindex()
+        elif row < self._start:
+            self._start -= 1
+        self.endRemoveRows()
+        self._frozen -= 1
+
+    # --- the once-a-second refresh ---------------------------------------------------------
+
+    def _running_rows(self) -> list[int]:
+        return [i for i, job in enumerate(self._rows) if job.status is JobStatus.RUNNING]
+
+    def _update_clock(self) -> None:
+        want = self._clock_wanted and any(j.status is JobStatus.RUNNING for j in self._rows)
+        if want and not self._clock.isActive():
+            self._clock.start()
+        elif not want and self._clock.isActive():
+            self._clock.stop()
+
     def _tick_running_durations(self) -> None:
-        column = Column.DURATION
-        for row, job in enumerate(self._rows):
-            if job.status is JobStatus.RUNNING:
-                idx = self.index(row, column)
-                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])
+        running = self._running_rows()
+        if not running:
+            self._clock.stop()
+            return
+        first = self.index(self._start + running[0], Column.DURATION)
+        last = self.index(self._start + running[-1], Column.DURATION)
+        self.dataChanged.emit(first, last, [Qt.ItemDataRole.DisplayRole])

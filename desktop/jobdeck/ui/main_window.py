@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         self.table.setWordWrap(False)
         self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        self.model.filterApplied.connect(self.table.scrollToTop)  # a new filter: its newest
         self.table.clicked.connect(self._on_row_clicked)
         history = QWidget(self)
         history_layout = QVBoxLayout(history)
@@ -265,12 +266,7 @@ class MainWindow(QMainWindow):
             return False
         if not self.model.filter.matches(job):
             self.clear_filter()
-        row = self.model.row_of(job_id)
-        if row is None and self.model.loaded_count() == 0 and self.model.canFetchMore():
-            self.model.fetchMore()
-            row = self.model.row_of(job_id)
-        if row is None:
-            row = self.model.ensure_loaded(job_id)
+        row = self.model.locate(job)
         if row is None:  # e.g. queued a moment ago: the batched jobsAdded has not come yet
             row = self.model.include(job)
         if row is None:
@@ -301,8 +297,6 @@ class MainWindow(QMainWindow):
             self.apply_filter()
         else:
             self.status_filter.setCurrentIndex(index)  # applies the filter
-        if self.model.rowCount() == 0 and self.model.canFetchMore():
-            self.model.fetchMore()
         if self.model.rowCount():
             self.table.selectRow(0)
             self.table.scrollToTop()
