@@ -54,6 +54,7 @@ from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchI
 from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint
 from jobdeck.ui.icons import icon
+from jobdeck.ui.job_warnings import JobWarnings
 from jobdeck.ui.main_window import MainWindow
 from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 from jobdeck.ui.taskbar import Taskbar
@@ -166,7 +167,10 @@ class JobdeckApp(QObject):
             by_type={t.name: t.stall_after for t in self.registry if t.stall_after},
             parent=self,
         )
-        self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
+        self.warnings = JobWarnings(self.stalls.silence, self.run_histories.for_job)
+        self.window = MainWindow(
+            self.tracker, self.signals, self.registry, self.settings, warnings=self.warnings
+        )
         self.taskbar = Taskbar(
             self.signals,
             self.tracker,
@@ -192,6 +196,8 @@ class JobdeckApp(QObject):
         )
         self.stalls.stallsChanged.connect(self.taskbar.update_rows)
         self.stalls.stallsChanged.connect(self.tray.update)
+        self.stalls.stallsChanged.connect(self.window.model.refresh_warnings)
+        self.stalls.stallsChanged.connect(self.window.details.refresh_warning)
         self.stalls.jobStalled.connect(self.tray.notify_stalled)
         # Desktop integration: notifications through the desktop's server (the tray balloon
         # only as the last resort), progress on the dock icon, staying awake while jobs run.
@@ -348,11 +354,12 @@ class JobdeckApp(QObject):
             sleep_inhibit_after_min=s.sleep_inhibit_after_min,
             tray_animate=s.tray_animate,
             api_port=s.api_listen_port,
+            stall_after_min=s.stall_after_min,
         )
 
     def apply_settings(self, values: SettingsValues) -> None:
         """Store ``values`` and apply them at once (retention and the API's port apply at the
-        next start)."""
+        next start; the stall time to the jobs running now too)."""
         s = self.settings
         s.concurrency = values.concurrency
         s.retention = values.retention
@@ -370,6 +377,8 @@ class JobdeckApp(QObject):
         self.sleep_inhibitor.set_policy(values.sleep_inhibit, 60.0 * values.sleep_inhibit_after_min)
         s.tray_animate = values.tray_animate
         s.api_listen_port = values.api_port
+        s.stall_after_min = values.stall_after_min
+        self.stalls.set_after(60.0 * values.stall_after_min)
         self.tray.animate = values.tray_animate
         if values.taskbar_corner != s.taskbar_corner:
             s.taskbar_corner = values.taskbar_corner

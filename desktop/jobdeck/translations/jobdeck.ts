@@ -529,6 +529,17 @@ Started {started}</source>
     </message>
 </context>
 <context>
+    <name>JobWarnings</name>
+    <message>
+        <source>slower than usual (usually {duration})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>stalled — {what}</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>JobdeckApp</name>
     <message>
         <source>Jobdeck is still running</source>
@@ -908,6 +919,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>A running job with no progress and no output for this long is shown as stalled, and you are told once (job types may set their own time)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stalled after minutes without progress</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Keep the computer from going to sleep while jobs run</source>
         <translation type="unfinished"></translation>
     </message>
@@ -949,6 +968,10 @@ Started {started}</source>
     </message>
     <message>
         <source>Keep finished rows:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stalled after:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

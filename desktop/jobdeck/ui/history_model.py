@@ -54,6 +54,7 @@ from .formatting import (
     format_percent,
     status_text,
 )
+from .job_warnings import JobWarnings
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -104,6 +105,8 @@ def status_cell(status: JobStatus, cancelling: bool = False) -> str:
 
 
 FAILED_COLOR = QColor("#d64545")
+#: A running job's warning (stalled, slower than usual): the taskbar badge's colour.
+WARNING_COLOR = QColor("#c77700")
 
 
 #: What the history's status filter offers besides single statuses.
@@ -145,8 +148,10 @@ def _sort_key(column: Column, now: float) -> Callable[[Job], Any]:
 class HistoryModel(QAbstractTableModel):
     """Jobs from the tracker, newest first, loaded lazily; see the module docstring.
 
-    ``signals`` (a JobSignals, optional) feeds live updates. All methods run on the GUI
-    thread. ``JobRole`` returns the :class:`Job` of a row.
+    ``signals`` (a JobSignals, optional) feeds live updates. ``warnings`` (optional) says
+    which running jobs are stalled or slower than usual: their Status cell says so
+    ("Running: stalled — no progress for 12 min"). All methods run on the GUI thread.
+    ``JobRole`` returns the :class:`Job` of a row.
     """
 
     def __init__(
@@ -155,8 +160,10 @@ class HistoryModel(QAbstractTableModel):
         signals: JobFeed | None = None,
         page_size: int = PAGE_SIZE,
         parent: QObject | None = None,
+        warnings: JobWarnings | None = None,
     ) -> None:
         super().__init__(parent)
+        self._warnings = warnings
         if page_size < 1:
             raise ValueError(f"page_size must be positive, got {page_size}")
         self._tracker = tracker
@@ -212,6 +219,8 @@ class HistoryModel(QAbstractTableModel):
             return self._tooltip(job, column)
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.MESSAGE:
             return FAILED_COLOR if job.status is JobStatus.FAILED else None
+        if role == Qt.ItemDataRole.ForegroundRole and column is Column.STATUS:
+            return WARNING_COLOR if self.warning(job) else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
             Column.PROGRESS,
             Column.DURATION,
@@ -221,7 +230,9 @@ class HistoryModel(QAbstractTableModel):
 
     def _display(self, job: Job, column: Column) -> str:
         if column is Column.STATUS:
-            return status_cell(job.status, job.cancel_requested and job.status.active)
+            text = status_cell(job.status, job.cancel_requested and job.status.active)
+            warning = self.warning(job)
+            return f"{text}: {warning}" if warning else text
         if column is Column.TITLE:
             return job.title
         if column is Column.TYPE:
@@ -249,7 +260,15 @@ class HistoryModel(QAbstractTableModel):
             return f"{job.title}\n{job.id}"
         if column is Column.STATUS and job.error is not None:
             return error_summary(job.error)
+        if column is Column.STATUS:
+            return self.warning(job)
         return None
+
+    def warning(self, job: Job) -> str | None:
+        """A running job's warning (stalled, slower than usual), or None."""
+        if self._warnings is None or job.status is not JobStatus.RUNNING:
+            return None
+        return self._warnings.warning(job, self._tracker.now())
 
     def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
         if getattr(self._tracker, "closed", False):
@@ -469,8 +488,18 @@ class HistoryModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
     def _tick_running_durations(self) -> None:
-        column = Column.DURATION
+        columns = (
+            (Column.DURATION, Column.STATUS) if self._warnings is not None else (Column.DURATION,)
+        )
         for row, job in enumerate(self._rows):
             if job.status is JobStatus.RUNNING:
-                idx = self.index(row, column)
-                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])
+                for column in columns:
+                    idx = self.index(row, column)
+                    self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])
+
+    def refresh_warnings(self) -> None:
+        """Repaint the Status cells of the running jobs (a job stalled or came back)."""
+        for row, job in enumerate(self._rows):
+            if job.status is JobStatus.RUNNING:
+                idx = self.index(row, Column.STATUS)
+                self.dataChanged.emit(idx, idx)

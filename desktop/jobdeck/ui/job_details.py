@@ -44,7 +44,8 @@ from .formatting import (
     format_progress,
     status_text,
 )
-from .job_row import OUTCOME_COLORS
+from .job_row import BADGE_COLOR, OUTCOME_COLORS
+from .job_warnings import JobWarnings
 from .output_view import OutputView
 from .progress_bar import JobProgressBar
 
@@ -145,21 +146,33 @@ class JobDetails(QWidget):
     (message, with the traceback in an expandable section) and the result. Every line
     above the tabs has a fixed height, so nothing moves when a job changes state.
 
+    ``warnings`` (optional) says when a running job is stalled or slower than usual: the
+    status line says so ("Running — slower than usual (usually ~4 min)").
+
     Emits ``jobQueued(job_id)`` on the GUI thread after Run again queued a new job.
     """
 
     jobQueued = Signal(str)
 
     def __init__(
-        self, tracker: JobSource, signals: JobEvents | None = None, parent: QWidget | None = None
+        self,
+        tracker: JobSource,
+        signals: JobEvents | None = None,
+        parent: QWidget | None = None,
+        *,
+        warnings: JobWarnings | None = None,
     ) -> None:
         super().__init__(parent)
         self._tracker = tracker
+        self._warnings = warnings
         self._job: Job | None = None
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         failed_palette = self.palette()
         failed_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
         self._failed_palette = failed_palette
+        warning_palette = self.palette()
+        warning_palette.setColor(QPalette.ColorRole.WindowText, BADGE_COLOR)
+        self._warning_palette = warning_palette
 
         self.icon_label = QLabel(self)
         self.icon_label.setFixedSize(32, 32)
@@ -411,18 +424,7 @@ class JobDetails(QWidget):
         }[job.status]
         self.icon_label.setPixmap(icons.pixmap(status_icon, 32, icons.foreground(self)))
         self.title_label.set_full_text(job.title or job.type)
-        status = status_text(job.status)
-        if job.cancel_requested and job.status.active:
-            status = translate("JobDetails", "{status} \u2014 cancelling\u2026").format(
-                status=status
-            )
-        summary = error_summary(job.error)
-        if summary:
-            status += f" \u2014 {summary}"
-        self.status_label.set_full_text(status)
-        self.status_label.setPalette(
-            self._failed_palette if job.status is JobStatus.FAILED else self.palette()
-        )
+        self._show_status(job, now)
 
         percent = job.progress.percent
         if job.status is JobStatus.RUNNING and percent is None:
@@ -545,7 +547,34 @@ class JobDetails(QWidget):
 
     def _refresh_times(self) -> None:
         if self._job is not None:
-            self.fields["Duration"].setText(format_duration(self._job.elapsed(self._tracker.now())))
+            now = self._tracker.now()
+            self.fields["Duration"].setText(format_duration(self._job.elapsed(now)))
+            self._show_status(self._job, now)
+
+    def _show_status(self, job: Job, now: float) -> None:
+        """The status line: a failure's first line, or a running job's warning (stalled,
+        slower than usual) in the badge colour."""
+        status = status_text(job.status)
+        if job.cancel_requested and job.status.active:
+            status = translate("JobDetails", "{status} \u2014 cancelling\u2026").format(
+                status=status
+            )
+        summary = error_summary(job.error)
+        if summary:
+            status += f" \u2014 {summary}"
+        warning = self._warnings.warning(job, now) if self._warnings is not None else None
+        if warning:
+            status += f" \u2014 {warning}"
+        self.status_label.set_full_text(status)
+        if job.status is JobStatus.FAILED:
+            self.status_label.setPalette(self._failed_palette)
+        else:
+            self.status_label.setPalette(self._warning_palette if warning else self.palette())
+
+    def refresh_warning(self) -> None:
+        """Say at once that the shown job stalled or came back (the stall monitor's news)."""
+        if self._job is not None:
+            self._show_status(self._job, self._tracker.now())
 
     def _on_jobs_changed(self, jobs: list[Job]) -> None:
         if self._job is None:

@@ -1,5 +1,5 @@
 """The Settings dialog: concurrency, retention, notifications, the taskbar's placement, the
-tray icon's animation, staying awake and the browser board's port."""
+tray icon's animation, when a job is stalled, staying awake and the browser board's port."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ class SettingsValues:
     tray_animate: bool = True
     #: The localhost TCP port of the API and the browser board; 0: off (the Unix socket only).
     api_port: int = 0
+    #: Minutes without progress or output after which a running job is stalled (a job
+    #: type's own ``stall_after`` wins).
+    stall_after_min: int = 10
 
 
 class SettingsDialog(QDialog):
@@ -117,6 +120,21 @@ class SettingsDialog(QDialog):
             )
         )
 
+        self.stall_after = QSpinBox(self)
+        self.stall_after.setRange(1, 7 * 24 * 60)
+        self.stall_after.setSuffix(translate("SettingsDialog", " min"))
+        self.stall_after.setValue(current.stall_after_min)
+        self.stall_after.setToolTip(
+            translate(
+                "SettingsDialog",
+                "A running job with no progress and no output for this long is shown as "
+                "stalled, and you are told once (job types may set their own time)",
+            )
+        )
+        self.stall_after.setAccessibleName(
+            translate("SettingsDialog", "Stalled after minutes without progress")
+        )
+
         self.sleep = QComboBox(self)
         for value, label in SLEEP_CHOICES:
             self.sleep.addItem(translate("SettingsDialog", label), value)
@@ -159,6 +177,7 @@ class SettingsDialog(QDialog):
         form.addRow(translate("SettingsDialog", "Keep finished rows:"), self.keep_finished)
         form.addRow(self.always_show)
         form.addRow(self.tray_animate)
+        form.addRow(translate("SettingsDialog", "Stalled after:"), self.stall_after)
         form.addRow(translate("SettingsDialog", "Stay awake:"), self.sleep)
         form.addRow(translate("SettingsDialog", "Long job after:"), self.sleep_after)
         form.addRow(translate("SettingsDialog", "Browser board port:"), self.api_port)
@@ -190,4 +209,5 @@ class SettingsDialog(QDialog):
             sleep_inhibit_after_min=self.sleep_after.value(),
             tray_animate=self.tray_animate.isChecked(),
             api_port=self.api_port.value(),
+            stall_after_min=self.stall_after.value(),
         )
