@@ -249,9 +249,7 @@ def test_the_history_and_the_details_say_slower_than_usual(qtbot, tracker, signa
     assert model.data(model.index(row, Column.STATUS)) == (
         "Running: slower than usual (usually ~4 min)"
     )
-    assert details.status_label.full_text() == (
-        "Running \u2014 slower than usual (usually ~4 min)"
-    )
+    assert details.status_label.full_text() == ("Running \u2014 slower than usual (usually ~4 min)")
     assert model.data(model.index(other_row, Column.STATUS)) == "Running"  # no history
     tracker.complete_job(job.job_id)
     qtbot.waitUntil(lambda: model.data(model.index(row, Column.STATUS)) == "Completed")
@@ -266,7 +264,7 @@ def test_the_default_stall_time_applies_live_and_a_type_keeps_its_own(
 ):
     from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 
-    stalls, bar, tray = wire(qtbot, tracker, signals)  # 10 min by default, python: 1 h
+    stalls, _bar, tray = wire(qtbot, tracker, signals)  # 10 min by default, python: 1 h
     command = tracker.create_job("command", params={"argv": ["make"]})
     script = tracker.create_job("python", params={"script": "/x.py"})
     qtbot.waitUntil(lambda: len(stalls.watch._last) == 2, timeout=5000)

@@ -25,6 +25,7 @@ import peewee as pw
 
 from .job import JobError, JobStatus, Progress
 from .rollup import ROLLUP_MIGRATION
+from .timeline import TIMELINE_MIGRATION
 from .validation import MAX_TEXT, storable_text, storable_traceback
 
 __all__ = [
@@ -109,6 +110,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: the statistics' roll-up of the jobs retention deletes (idempotent)
     ROLLUP_MIGRATION,
+    # 7 (after 6 once merged): each job's progress and resource timeline (idempotent)
+    TIMELINE_MIGRATION,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,6 +50,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from jobdeck.core.timeline import Timeline
+
 from .log_tail import TAIL_LINES, LogTail, last_lines
 from .private_files import private_directory
 from .process_launch import PreparedCommand
@@ -111,6 +113,8 @@ class ProgramEnd:
     peak_rss: int | None = None
     cpu_seconds: float | None = None
     leftovers: int = 0
+    #: (time, RSS bytes, CPU seconds) of the tree while it was watched, downsampled.
+    resources: tuple[tuple[float, ...], ...] = ()
 
 
 OnStarted = Callable[[int], None]
@@ -147,6 +151,7 @@ class ProgramWatcher:
         #: Where this attempt's output starts in the log (the record's, once known).
         self.output_start = offset if output_start is None else output_start
         self.usage = ResourceUsage()
+        self.resources = Timeline()  # the samples over time (the watcher thread's)
         self._tail = LogTail(log_path, offset)
         self._on_started = on_started
         self._on_line = on_line
@@ -545,7 +550,10 @@ class ProgramWatcher:
     def _sample(self) -> None:
         tree = self._tree
         if tree is not None:
-            self.usage.add(*tree.sample())
+            rss, cpu = tree.sample()
+            self.usage.add(rss, cpu)
+            if rss is not None:
+                self.resources.add(time.time(), rss, cpu or 0.0)
 
     def _read_record(self) -> SupervisorRecord | str:
         """The record (the final one the service sent, else the file), or why it cannot be
@@ -580,6 +588,7 @@ class ProgramWatcher:
             tail=self._finish_output(),
             peak_rss=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
+            resources=tuple(self.resources.points),
             leftovers=max(found, record.leftovers),
         )
 
@@ -590,6 +599,7 @@ class ProgramWatcher:
             tail=self._finish_output(),
             peak_rss=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
+            resources=tuple(self.resources.points),
             leftovers=self._stop_leftovers(),
         )
 

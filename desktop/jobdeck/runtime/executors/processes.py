@@ -296,7 +296,10 @@ class ProcessExecutor(Executor):
     def _record_usage(self, run: Run, end: ProgramEnd) -> None:
         try:
             self.tracker.set_resource_usage(
-                run.job_id, peak_rss=end.peak_rss, cpu_seconds=end.cpu_seconds
+                run.job_id,
+                peak_rss=end.peak_rss,
+                cpu_seconds=end.cpu_seconds,
+                timeline=end.resources,
             )
         except Exception:
             log.exception("could not record the resource use of job %s", run.job_id)
