@@ -239,6 +239,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Timeline charts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Timeline</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Select a job to see its details.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1042,6 +1050,49 @@ Started {started}</source>
     </message>
     <message>
         <source>+{count} more…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>TimelinePlot</name>
+    <message>
+        <source>s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>min</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>h</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Progress over time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Memory and CPU use over time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No progress recorded yet.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>progress (%)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>time ({unit})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>memory (MB)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CPU (%)</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -52,6 +52,8 @@ from .progress_bar import JobProgressBar
 __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
 
 LOG_TAIL = 200
+#: A running job's timeline charts are redrawn at most this often (ms).
+TIMELINE_REFRESH_MS = 2000
 LOG_MAX_LINES = 5000
 #: The Details tab's facts: the keys of :attr:`JobDetails.fields`, and their labels.
 FIELD_NAMES = (
@@ -278,6 +280,21 @@ class JobDetails(QWidget):
         self.tabs.addTab(self.params_view, translate("JobDetails", "Parameters"))
         self.tabs.addTab(self.error_view, translate("JobDetails", "Error"))
         self.tabs.addTab(self.result_view, translate("JobDetails", "Result"))
+        # the charts (pyqtgraph) are built when the tab is first shown: not at start-up
+        self.timeline_tab = QWidget()
+        self.timeline_tab.setAccessibleName(translate("JobDetails", "Timeline charts"))
+        QVBoxLayout(self.timeline_tab).setContentsMargins(0, 4, 0, 0)
+        self.timeline_plot: Any = None  # a TimelinePlot once shown
+        self.tabs.insertTab(
+            self.tabs.indexOf(self.info_view),
+            self.timeline_tab,
+            translate("JobDetails", "Timeline"),
+        )
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._timeline_timer = QTimer(self)
+        self._timeline_timer.setSingleShot(True)
+        self._timeline_timer.setInterval(TIMELINE_REFRESH_MS)
+        self._timeline_timer.timeout.connect(self.refresh_timeline)
 
         self.placeholder = QLabel(translate("JobDetails", "Select a job to see its details."), self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -337,7 +354,10 @@ class JobDetails(QWidget):
             "\n".join(format_log_entry(e) for e in self._tracker.logs(job.id, limit=LOG_TAIL))
         )
         self.log_view.moveCursor(QTextCursor.MoveOperation.End)
-        self.tabs.setCurrentWidget(self.error_view if job.error else self.log_view)
+        if self.tabs.currentWidget() is self.timeline_tab and not job.error:
+            self.refresh_timeline()  # the charts stay in view from job to job
+        else:
+            self.tabs.setCurrentWidget(self.error_view if job.error else self.log_view)
 
     def show_notice(self, text: str) -> None:
         """A one-line message next to the buttons (what a button could not do)."""
@@ -497,6 +517,8 @@ class JobDetails(QWidget):
         self.tabs.setTabEnabled(self.tabs.indexOf(self.error_view), error is not None)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.result_view), job.result is not None)
         self.output_view.show_file(job.log_path, live=job.status.active)
+        if self.tabs.currentWidget() is self.timeline_tab and not self._timeline_timer.isActive():
+            self._timeline_timer.start()
         self.tabs.setTabEnabled(self.tabs.indexOf(self.output_view), bool(job.log_path))
 
         self.cancel_button.setEnabled(job.status.active and not job.cancel_requested)
@@ -508,6 +530,30 @@ class JobDetails(QWidget):
             self._clock.start()
         else:
             self._clock.stop()
+
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.timeline_tab:
+            self.refresh_timeline()
+
+    def refresh_timeline(self) -> None:
+        """Draw the shown job's timeline in the Timeline tab (building the charts, and
+        importing pyqtgraph, the first time)."""
+        job = self._job
+        read = getattr(self._tracker, "timeline", None)
+        if job is None or not callable(read):
+            return
+        if self.timeline_plot is None:
+            from .timeline_plot import TimelinePlot  # pyqtgraph: only when first shown
+
+            self.timeline_plot = TimelinePlot(self.timeline_tab)
+            layout = self.timeline_tab.layout()
+            assert layout is not None
+            layout.addWidget(self.timeline_plot)
+        try:
+            timeline = read(job.id)
+        except StoreError:
+            return  # the store cannot be read now: drawn again on the next update
+        self.timeline_plot.show_timeline(timeline, job.started_ts)
 
     def _instance(self, job: Job) -> str | None:
         """The app instance on a shared board that runs (ran) ``job``; asked of the tracker
