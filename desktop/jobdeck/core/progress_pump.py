@@ -24,7 +24,7 @@ from .group_commit import Committer
 from .job import Job, Progress, evolve
 from .job_memory import JobMemory
 from .store_errors import StoreWriteError
-from .timeline import Timeline, save_progress_timelines
+from .timeline import Timeline, load_timeline, save_progress_timelines
 from .validation import LOG_CAP_MARKER, MAX_LOG_LINES, MAX_TEXT, storable_text
 
 log = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ class ProgressPump:
     def _timeline_point(self, job_id: str, now: float, current: float, total: float) -> None:
         timeline = self.timelines.get(job_id)
         if timeline is None:
-            timeline = self.timelines[job_id] = Timeline()
+            timeline = self.timelines[job_id] = self._stored_timeline(job_id)
             job = self._memory.active.get(job_id)
             if job is not None and job.started_ts is not None and job.started_ts < now:
                 timeline.add(job.started_ts, 0.0, total)  # where it began
@@ -290,16 +290,20 @@ class ProgressPump:
         if job.started_ts is None:
             return None
         if timeline is None:
-            timeline = Timeline()
+            timeline = self._stored_timeline(job.id)
             timeline.add(job.started_ts, 0.0, job.progress.total)
         end = job.completed_ts if job.completed_ts is not None else self._now()
         timeline.add(max(end, job.started_ts), job.progress.current, job.progress.total)
         return timeline
 
-    def forget_timeline(self, job_id: str) -> None:
-        """A job pending again: its next attempt starts a new timeline."""
-        self.timelines.pop(job_id, None)
-        self._timelines_changed.discard(job_id)
+    def _stored_timeline(self, job_id: str) -> Timeline:
+        """What an earlier app (or attempt) stored of the job's progress timeline, to go on
+        from (a re-attached job keeps its first part); one read per job and run."""
+        try:
+            return Timeline(load_timeline(self._store.conn, job_id).progress)
+        except Exception:  # the store may be unreadable just now: start afresh
+            log.debug("the stored timeline of job %s could not be read", job_id, exc_info=True)
+            return Timeline()
 
     @contextlib.contextmanager
     def logs_in_change(

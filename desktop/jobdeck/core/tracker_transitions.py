@@ -328,6 +328,19 @@ class TrackerTransitions:
                 raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
             return self._update_fields(job, EventKind.UPDATED, changes)
 
+    def save_resource_timeline(self, job_id: str, timeline: Iterable[Sequence[float]]) -> None:
+        """Store a running program's (time, RSS bytes, CPU seconds) samples so far (no event:
+        its chart reads them); downsampled to at most
+        :data:`~jobdeck.core.timeline.MAX_POINTS`. ValueError once the job has ended."""
+        self._writable()
+        resources = Timeline(timeline)
+        with self._lock:
+            job = self._require(job_id)
+            if job.finished:
+                raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
+            with self._commits.change() as conn:
+                save_resource_timeline(conn, job_id, resources)
+
     def set_resource_usage(
         self,
         job_id: str,

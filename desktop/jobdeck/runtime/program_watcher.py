@@ -77,6 +77,8 @@ POLL_INTERVAL = 0.05
 #: returns (the latest lines are all a progress bar needs).
 CHATTY_INTERVAL = 0.25
 SAMPLE_INTERVAL = 1.0
+#: Seconds between hand-overs of a running program's resource samples (see on_resources).
+RESOURCES_SAVE_INTERVAL = 5.0
 #: Seconds between looks at the record of a program whose service we are not connected to.
 RECORD_LOOK_INTERVAL = 1.0
 
@@ -152,6 +154,11 @@ class ProgramWatcher:
         self.output_start = offset if output_start is None else output_start
         self.usage = ResourceUsage()
         self.resources = Timeline()  # the samples over time (the watcher thread's)
+        #: Called (on the watcher thread) with the samples so far about every
+        #: RESOURCES_SAVE_INTERVAL s while the program runs, so a running job's chart has
+        #: them; set it right after spawn() or reattach().
+        self.on_resources: Callable[[tuple[tuple[float, ...], ...]], None] | None = None
+        self._resources_saved = time.monotonic()
         self._tail = LogTail(log_path, offset)
         self._on_started = on_started
         self._on_line = on_line
@@ -554,6 +561,15 @@ class ProgramWatcher:
             self.usage.add(rss, cpu)
             if rss is not None:
                 self.resources.add(time.time(), rss, cpu or 0.0)
+            now = time.monotonic()
+            if self.on_resources is not None and now - self._resources_saved >= (
+                RESOURCES_SAVE_INTERVAL
+            ):
+                self._resources_saved = now
+                try:
+                    self.on_resources(tuple(self.resources.points))
+                except Exception:
+                    _log.exception("the resource samples of job %s were not kept", self.job_id)
 
     def _read_record(self) -> SupervisorRecord | str:
         """The record (the final one the service sent, else the file), or why it cannot be
