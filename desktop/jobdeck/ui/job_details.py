@@ -1,4 +1,5 @@
-"""Everything about one job: progress, timings, live log, output, params, error, result.
+"""Everything about one job: progress, timings, live log, output, timeline, params, error,
+result.
 
 Longer than most modules: one pane whose tabs show one job and share its refresh; the
 Output tab's reading is :mod:`.output_view`'s, the texts :mod:`.formatting`'s.
@@ -144,7 +145,9 @@ class JobDetails(QWidget):
     type, params and title), Open log (the job's log file with the desktop's opener; says
     so when there is none). Below, tabs: the live log (what the job and Jobdeck said, from
     the store), the program's output (the end of its log file, followed while it runs: see
-    :class:`~jobdeck.ui.output_view.OutputView`), the job's facts, parameters, the error
+    :class:`~jobdeck.ui.output_view.OutputView`), its timeline (progress, and a program's
+    memory and CPU, charted by :mod:`.timeline_plot` once the tab is first shown, redrawn at
+    most every 2 s while it runs), the job's facts, parameters, the error
     (message, with the traceback in an expandable section) and the result. Every line
     above the tabs has a fixed height, so nothing moves when a job changes state.
 
