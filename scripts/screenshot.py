@@ -34,6 +34,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", default="1280x800")
     parser.add_argument("--idle", type=float, default=3.0, help="idle seconds before the jobs")
     parser.add_argument("--running", type=int, default=3, help="jobs with progress to wait for")
+    parser.add_argument(
+        "--timeline-out",
+        type=Path,
+        default=None,
+        help="instead of the taskbar picture: a finished program's details on its Timeline tab",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     suffix = "" if args.theme == "light" else f"-{args.theme}"
@@ -56,7 +62,50 @@ for i in range(1, 61):
 """
 
 
+#: A program for the Timeline picture: it works in bursts, its memory grows, then it frees
+#: half of it.
+TIMELINE_SCRIPT = """
+import hashlib, time
+blocks = []
+for i in range(1, 41):
+    blocks.append(bytearray(2_500_000))
+    if i == 30:
+        del blocks[::2]
+    end = time.monotonic() + (0.25 if i % 8 < 5 else 0.05)
+    while time.monotonic() < end:
+        hashlib.sha256(b"x" * 65536).digest()
+    time.sleep(0.1 if i % 8 < 5 else 0.35)
+    print(f"{i}/40", flush=True)
+"""
+
+
+async def timeline_scenario(app: object, args: argparse.Namespace) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from jobdeck.app import JobdeckApp
+
+    assert isinstance(app, JobdeckApp)
+    await asyncio.sleep(args.idle)  # nothing runs: the tracker goes idle
+    job = app.tracker.enqueue(
+        "command", {"argv": [sys.executable, "-c", TIMELINE_SCRIPT]}, title="Index the photos"
+    )
+    deadline = time.monotonic() + 90
+    while not app.tracker.get_job(job.id).finished:  # type: ignore[union-attr]
+        if time.monotonic() > deadline:
+            raise TimeoutError("the program did not finish")
+        await asyncio.sleep(0.2)
+    app.show_job(job.id)
+    details = app.window.details
+    details.tabs.setCurrentWidget(details.timeline_tab)
+    await asyncio.sleep(1.5)
+    save(QGuiApplication.primaryScreen().grabWindow(0), args.timeline_out)
+    app.quit()
+
+
 async def scenario(app: object, args: argparse.Namespace) -> None:
+    if args.timeline_out is not None:
+        await timeline_scenario(app, args)
+        return
     from PySide6.QtGui import QGuiApplication
 
     from jobdeck.app import JobdeckApp, queue_demo_jobs
@@ -151,8 +200,11 @@ def main() -> int:
         argv = [sys.executable, __file__, "--child", "--out", str(args.out.resolve())]
         argv += ["--taskbar-out", str(args.taskbar_out.resolve())]
         argv += ["--theme", args.theme, "--idle", str(args.idle), "--running", str(args.running)]
+        if args.timeline_out is not None:
+            argv += ["--timeline-out", str(args.timeline_out.resolve())]
         result = subprocess.run(argv, env=session.env(), timeout=180)
-    print(f"saved {args.out} and {args.taskbar_out}; jobdeck exited with {result.returncode}")
+    saved = args.timeline_out or f"{args.out} and {args.taskbar_out}"
+    print(f"saved {saved}; jobdeck exited with {result.returncode}")
     return result.returncode
 
 

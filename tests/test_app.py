@@ -342,3 +342,17 @@ def test_the_app_opts_in_to_sharing_the_interpreter_lock_and_puts_it_back(
     finally:
         app.shutdown()
     assert sys.getswitchinterval() == before
+
+
+def test_the_stall_time_is_a_setting_applied_to_the_running_app(
+    app: JobdeckApp, settings: AppSettings, qtbot
+) -> None:
+    from jobdeck.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(app.current_settings())
+    qtbot.addWidget(dialog)
+    assert dialog.stall_after.value() == 10 and app.stalls.watch.after_s == 600
+    dialog.stall_after.setValue(25)
+    app.apply_settings(dialog.values())
+    assert settings.stall_after_min == 25 and app.stalls.watch.after_s == 25 * 60
+    assert SettingsDialog(app.current_settings()).stall_after.value() == 25  # reopened

@@ -57,6 +57,7 @@ from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchI
 from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint
 from jobdeck.ui.icons import icon
+from jobdeck.ui.job_warnings import JobWarnings
 from jobdeck.ui.main_window import MainWindow
 from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 from jobdeck.ui.taskbar import Taskbar
@@ -171,7 +172,10 @@ class JobdeckApp(QObject):
             by_type={t.name: t.stall_after for t in self.registry if t.stall_after},
             parent=self,
         )
-        self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
+        self.warnings = JobWarnings(self.stalls.silence, self.run_histories.for_job)
+        self.window = MainWindow(
+            self.tracker, self.signals, self.registry, self.settings, warnings=self.warnings
+        )
         self.taskbar = Taskbar(
             self.signals,
             self.tracker,
@@ -197,6 +201,8 @@ class JobdeckApp(QObject):
         )
         self.stalls.stallsChanged.connect(self.taskbar.update_rows)
         self.stalls.stallsChanged.connect(self.tray.update)
+        self.stalls.stallsChanged.connect(self.window.model.refresh_warnings)
+        self.stalls.stallsChanged.connect(self.window.details.refresh_warning)
         self.stalls.jobStalled.connect(self.tray.notify_stalled)
         # Desktop integration: notifications through the desktop's server (the tray balloon
         # only as the last resort), progress on the dock icon, staying awake while jobs run.
@@ -370,11 +376,12 @@ class JobdeckApp(QObject):
             tray_animate=s.tray_animate,
             api_port=s.api_listen_port,
             dask_scheduler=s.dask_scheduler,
+            stall_after_min=s.stall_after_min,
         )
 
     def apply_settings(self, values: SettingsValues) -> None:
         """Store ``values`` and apply them at once (retention, the API's port and the Dask
-        scheduler apply at the next start)."""
+        scheduler apply at the next start; the stall time to the jobs running now too)."""
         s = self.settings
         s.concurrency = values.concurrency
         s.retention = values.retention
@@ -393,6 +400,8 @@ class JobdeckApp(QObject):
         s.tray_animate = values.tray_animate
         s.api_listen_port = values.api_port
         s.dask_scheduler = values.dask_scheduler
+        s.stall_after_min = values.stall_after_min
+        self.stalls.set_after(60.0 * values.stall_after_min)
         self.tray.animate = values.tray_animate
         if values.taskbar_corner != s.taskbar_corner:
             s.taskbar_corner = values.taskbar_corner

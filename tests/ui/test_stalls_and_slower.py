@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import Qt
 
 from jobdeck.core.clock import FakeClock
 from jobdeck.core.run_history import RunHistories
@@ -168,5 +169,127 @@ def test_slower_than_usual_only_with_history(tmp_path, qtbot, tracker, signals, 
     for ctx in (known, new):
         tracker.complete_job(ctx.job_id)
     histories.close()
+    stalls.close()
+    tray.dispose()
+
+
+def test_the_history_and_the_details_say_stalled_after_an_idle_gap(qtbot, tracker, signals, clock):
+    """The history's Status cell and the details pane's status line say a job stalled, for
+    a job started after the app sat idle for an hour (the monitor's timer had stopped)."""
+    from jobdeck.ui.history_model import Column, HistoryModel
+    from jobdeck.ui.job_details import JobDetails
+    from jobdeck.ui.job_warnings import JobWarnings
+
+    stalls = StallMonitor(signals, after_s=600, check_ms=20)
+    warnings = JobWarnings(stalls.silence)
+    model = HistoryModel(tracker, signals, warnings=warnings)
+    details = JobDetails(tracker, signals, warnings=warnings)
+    qtbot.addWidget(details)
+    stalls.stallsChanged.connect(model.refresh_warnings)
+    stalls.stallsChanged.connect(details.refresh_warning)
+    first = tracker.create_job("command", params={"argv": ["true"]})
+    tracker.complete_job(first.job_id)
+    qtbot.waitUntil(lambda: not stalls.watch.watching, timeout=5000)
+    clock.advance(3600)  # an idle hour: nothing runs, nothing is checked
+    ctx = tracker.create_job("command", params={"argv": ["sleep", "1d"]}, title="Overnight")
+    ctx.update_progress(1, 10, "step 1")
+    qtbot.waitUntil(lambda: model.locate(tracker.get_job(ctx.job_id)) is not None, timeout=5000)
+    details.set_job(ctx.job_id)
+    row = model.row_of(ctx.job_id)
+    assert row is not None
+    status = model.index(row, Column.STATUS)
+    qtbot.waitUntil(lambda: ctx.job_id in stalls.watch._last, timeout=5000)
+    assert model.data(status) == "Running"
+    clock.advance(12 * 60)
+    qtbot.waitUntil(lambda: stalls.silence(ctx.job_id) is not None, timeout=5000)  # its timer
+    expected = "Running: stalled \u2014 no progress for 12 min"
+    qtbot.waitUntil(lambda: model.data(status) == expected, timeout=5000)
+    assert model.data(status, Qt.ItemDataRole.ToolTipRole) == (
+        "stalled \u2014 no progress for 12 min"
+    )
+    assert model.data(status, Qt.ItemDataRole.ForegroundRole) is not None
+    assert details.status_label.full_text() == (
+        "Running \u2014 stalled \u2014 no progress for 12 min"
+    )
+    ctx.update_progress(2, 10, "step 2")  # it moves again
+    qtbot.waitUntil(lambda: model.data(status) == "Running", timeout=5000)
+    qtbot.waitUntil(lambda: details.status_label.full_text() == "Running", timeout=5000)
+    tracker.complete_job(ctx.job_id)
+    stalls.close()
+
+
+def test_the_history_and_the_details_say_slower_than_usual(qtbot, tracker, signals, clock):
+    from jobdeck.ui.history_model import Column, HistoryModel
+    from jobdeck.ui.job_details import JobDetails
+    from jobdeck.ui.job_warnings import JobWarnings
+
+    for seconds in (240, 240, 250, 230):
+        ctx = tracker.create_job("command", params={"argv": ["backup"]})
+        clock.advance(seconds)
+        tracker.complete_job(ctx.job_id)
+    histories = RunHistories(tracker)
+    stalls = StallMonitor(signals, after_s=3600)
+    warnings = JobWarnings(stalls.silence, histories.for_job)
+    model = HistoryModel(tracker, signals, warnings=warnings)
+    details = JobDetails(tracker, signals, warnings=warnings)
+    qtbot.addWidget(details)
+    job = tracker.create_job("command", params={"argv": ["backup"]}, title="Backup")
+    other = tracker.create_job("command", params={"argv": ["first-time"]}, title="New")
+    qtbot.waitUntil(lambda: histories.lookups >= 2, timeout=5000)
+    qtbot.waitUntil(lambda: model.locate(tracker.get_job(job.job_id)) is not None, timeout=5000)
+    model.locate(tracker.get_job(other.job_id))
+    details.set_job(job.job_id)
+    row, other_row = model.row_of(job.job_id), model.row_of(other.job_id)
+    assert row is not None and other_row is not None
+    assert model.data(model.index(row, Column.STATUS)) == "Running"
+    clock.advance(300)  # past the p90 (250 s) of four runs
+    model.refresh_warnings()
+    details.refresh_warning()
+    assert model.data(model.index(row, Column.STATUS)) == (
+        "Running: slower than usual (usually ~4 min)"
+    )
+    assert details.status_label.full_text() == ("Running \u2014 slower than usual (usually ~4 min)")
+    assert model.data(model.index(other_row, Column.STATUS)) == "Running"  # no history
+    tracker.complete_job(job.job_id)
+    qtbot.waitUntil(lambda: model.data(model.index(row, Column.STATUS)) == "Completed")
+    assert "usual" not in details.status_label.full_text()
+    tracker.complete_job(other.job_id)
+    histories.close()
+    stalls.close()
+
+
+def test_the_default_stall_time_applies_live_and_a_type_keeps_its_own(
+    qtbot, tracker, signals, clock
+):
+    from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
+
+    stalls, _bar, tray = wire(qtbot, tracker, signals)  # 10 min by default, python: 1 h
+    command = tracker.create_job("command", params={"argv": ["make"]})
+    script = tracker.create_job("python", params={"script": "/x.py"})
+    qtbot.waitUntil(lambda: len(stalls.watch._last) == 2, timeout=5000)
+    clock.advance(7 * 60)
+    stalls.check()
+    assert stalls.stalled() == {}
+    dialog = SettingsDialog(
+        SettingsValues(
+            concurrency=1,
+            retention=None,
+            notifications=True,
+            notify_after_s=0,
+            taskbar_corner="bottom-right",
+            keep_finished_ms=0,
+        )
+    )
+    qtbot.addWidget(dialog)
+    assert dialog.stall_after.value() == 10
+    dialog.stall_after.setValue(5)
+    stalls.set_after(60.0 * dialog.values().stall_after_min)  # what the app does on OK
+    assert set(stalls.stalled()) == {command.job_id}  # the python type still allows an hour
+    with pytest.raises(ValueError, match="more than 0 seconds"):
+        stalls.set_after(0)
+    stalls.set_after(60.0 * 30)  # raised again: the job is no longer stalled
+    assert stalls.stalled() == {}
+    for ctx in (command, script):
+        tracker.complete_job(ctx.job_id)
     stalls.close()
     tray.dispose()

@@ -87,6 +87,11 @@ class RunHistory:
         """How much the runs disagree: (p90 - typical) / typical, 0 for identical runs."""
         return (self.p90 - self.typical) / self.typical if self.typical > 0 else 1.0
 
+    def is_slow(self, elapsed: float) -> bool:
+        """True when a run ``elapsed`` seconds long is slower than usual: past the p90 of at
+        least :data:`MIN_RUNS_FOR_SLOW` runs."""
+        return self.runs >= MIN_RUNS_FOR_SLOW and elapsed > self.p90
+
     def with_run(self, duration: float, keep: int) -> RunHistory:
         """This history with a newer run in front, at most ``keep`` runs long."""
         return RunHistory((duration, *self.durations)[:keep])
@@ -203,7 +208,7 @@ class LearnedEta:
         elapsed = max(elapsed, self._shown_at)
         if fraction is not None and fraction > 0:
             self._add_sample(elapsed, min(fraction, 1.0))
-        slower = history.runs >= MIN_RUNS_FOR_SLOW and elapsed > history.p90
+        slower = history.is_slow(elapsed)
         target = self.target(elapsed, fraction)
         shown = self._smooth(elapsed, target)
         if elapsed > history.longest:

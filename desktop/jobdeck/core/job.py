@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "TIMEOUT_FACTOR_KEY",
     "InvalidTransition",
     "Job",
     "JobError",
@@ -201,6 +202,19 @@ class Job:
     def finished(self) -> bool:
         return self.status.finished
 
+    @property
+    def timeout_factor(self) -> float | None:
+        """This job's relative timeout ("fail after N x the usual duration"), kept in its
+        metadata under :data:`TIMEOUT_FACTOR_KEY` (set by ``enqueue(timeout_factor=...)``);
+        None: its type's, if any."""
+        value = self.metadata.get(TIMEOUT_FACTOR_KEY)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 1:
+            return float(value)
+        return None
+
+
+#: The metadata key of a job's relative timeout (see :attr:`Job.timeout_factor`).
+TIMEOUT_FACTOR_KEY = "timeout_factor"
 
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
 _JOB_FIELD_SET = frozenset(_JOB_FIELDS)

@@ -24,6 +24,7 @@ from .group_commit import Committer
 from .job import Job, Progress, evolve
 from .job_memory import JobMemory
 from .store_errors import StoreWriteError
+from .timeline import Timeline, load_timeline, save_progress_timelines
 from .validation import LOG_CAP_MARKER, MAX_LOG_LINES, MAX_TEXT, storable_text
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class JobLogs:
         return [e for e in taken if e.job_id == job_id]
 
 
+#: Seconds between writes of the running jobs' progress timelines (and at their end).
+TIMELINE_SAVE_INTERVAL = 5.0
+
+
 class ProgressPump:
     """The thread that forwards and stores running jobs' progress and log lines.
 
@@ -104,6 +109,11 @@ class ProgressPump:
         self._asleep = False
         self._thread: threading.Thread | None = None
         self._last_alive = 0.0
+        #: Running jobs' progress timelines (a point per stored progress change), the ones
+        #: changed since they were last written, and when that was (see flush()).
+        self.timelines: dict[str, Timeline] = {}
+        self._timelines_changed: set[str] = set()
+        self._timelines_saved = 0.0
 
     # -- any thread -------------------------------------------------------------------------
 
@@ -236,18 +246,64 @@ class ProgressPump:
         if not rows and not self.logs.lines and not alive:
             return
         logs = self.logs.take(self.known)
-        with self.logs_in_change(logs, statements=2) as conn:
+        for job_id, _seq, (current, total, _message, _id) in rows:
+            self._timeline_point(job_id, now, current, total)
+        save_timelines = bool(self._timelines_changed) and (
+            final
+            or now - self._timelines_saved >= TIMELINE_SAVE_INTERVAL
+            or now < self._timelines_saved
+        )
+        with self.logs_in_change(logs, statements=3) as conn:
             if rows:
                 self._store.save_progress(conn, [r for _, _, r in rows], now)
             if alive:
                 self._store.mark_alive(conn, now)
             if logs:
                 self.write_logs(conn, logs)
+            if save_timelines:
+                changed = [(j, self.timelines[j]) for j in self._timelines_changed]
+                save_progress_timelines(conn, changed)
+        if save_timelines:
+            self._timelines_changed.clear()
+            self._timelines_saved = now
         for job_id, seq, _row in rows:
             self._committer.remember(job_id)
             memory.flushed_seq[job_id] = seq
         if alive:
             self._last_alive = now
+
+    def _timeline_point(self, job_id: str, now: float, current: float, total: float) -> None:
+        timeline = self.timelines.get(job_id)
+        if timeline is None:
+            timeline = self.timelines[job_id] = self._stored_timeline(job_id)
+            job = self._memory.active.get(job_id)
+            if job is not None and job.started_ts is not None and job.started_ts < now:
+                timeline.add(job.started_ts, 0.0, total)  # where it began
+        timeline.add(now, current, total)
+        self._timelines_changed.add(job_id)
+
+    def end_timeline(self, job: Job) -> Timeline | None:
+        """The progress timeline of ``job``, which has just ended, with its last point, to
+        be written with its end (and forgotten here); None when it never ran."""
+        timeline = self.timelines.pop(job.id, None)
+        self._timelines_changed.discard(job.id)
+        if job.started_ts is None:
+            return None
+        if timeline is None:
+            timeline = self._stored_timeline(job.id)
+            timeline.add(job.started_ts, 0.0, job.progress.total)
+        end = job.completed_ts if job.completed_ts is not None else self._now()
+        timeline.add(max(end, job.started_ts), job.progress.current, job.progress.total)
+        return timeline
+
+    def _stored_timeline(self, job_id: str) -> Timeline:
+        """What an earlier app (or attempt) stored of the job's progress timeline, to go on
+        from (a re-attached job keeps its first part); one read per job and run."""
+        try:
+            return Timeline(load_timeline(self._store.conn, job_id).progress)
+        except Exception:  # the store may be unreadable just now: start afresh
+            log.debug("the stored timeline of job %s could not be read", job_id, exc_info=True)
+            return Timeline()
 
     @contextlib.contextmanager
     def logs_in_change(

@@ -39,6 +39,7 @@ from .params import (
     params_from_signature,
 )
 from .process_spec import ProcessSpec
+from .validation import check_timeout_factor
 
 __all__ = [
     "REQUIRED",
@@ -83,6 +84,9 @@ class JobType:
     are compared (:func:`~jobdeck.core.job_key.job_key`). None: all params.
     ``stall_after``: seconds without progress or output after which a running job of this
     type is shown as stalled (None: the app's setting, see :mod:`.stall`).
+    ``timeout_factor``: a running job of this type fails after that many times the usual
+    (median) duration of its key's recent successful runs (a job's own
+    ``enqueue(timeout_factor=...)`` wins; no earlier run: only the absolute timeout counts).
     ``executor``: where a callable job type prefers to run, by name (``"dask"``: on a Dask
     cluster when the app has one configured, else on a local thread as usual); None: here.
     """
@@ -98,6 +102,7 @@ class JobType:
     key_params: tuple[str, ...] | None = None
     stall_after: float | None = None
     executor: str | None = None
+    timeout_factor: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name.split() != [self.name]:
@@ -110,6 +115,14 @@ class JobType:
             shape = "an async def" if is_coroutine else "a plain function"
             raise ValueError(f"job type {self.name!r}: {shape} cannot be a {self.kind} job type")
         _check_executor(self.name, self.kind, self.executor)
+        if self.timeout_factor is not None:
+            object.__setattr__(
+                self,
+                "timeout_factor",
+                check_timeout_factor(
+                    f"job type {self.name!r}: timeout_factor", self.timeout_factor
+                ),
+            )
         object.__setattr__(self, "params", tuple(self.params))
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):

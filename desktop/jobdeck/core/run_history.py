@@ -82,6 +82,20 @@ class RunHistories:
         self._look_up(job.type, key)
         return None
 
+    def history_now(self, job: Job) -> RunHistory | None:
+        """The history of ``job``'s key, read from the store at once (on the calling
+        thread) when it is not cached yet; None when the key never completed before. For
+        the rare caller that cannot wait for :meth:`for_job`'s lookup (a relative timeout
+        when its job starts)."""
+        key = self.key(job)
+        with self._lock:
+            self._key_of[job.id] = key
+            if key in self._by_key:
+                return self._by_key[key]
+        history = self._read(job.type, key)
+        with self._lock:
+            return self._by_key.setdefault(key, history)
+
     def forget(self, job_id: str) -> None:
         with self._lock:
             self._key_of.pop(job_id, None)

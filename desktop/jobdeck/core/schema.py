@@ -26,6 +26,7 @@ import peewee as pw
 from .history_schema import HISTORY_MIGRATION
 from .job import JobError, JobStatus, Progress
 from .rollup import ROLLUP_MIGRATION
+from .timeline import TIMELINE_MIGRATION
 from .validation import MAX_TEXT, storable_text, storable_traceback
 
 __all__ = [
@@ -112,6 +113,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ROLLUP_MIGRATION,
     # 6: the deep history's sort indexes, counts and text index (core/history_schema.py)
     HISTORY_MIGRATION,
+    # 7: each job's progress and resource timeline (idempotent)
+    TIMELINE_MIGRATION,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,6 +50,13 @@ class StallWatch:
         self._stalled: set[str] = set()
         self._recovered: list[str] = []
 
+    def set_after(self, seconds: float) -> None:
+        """A new default silence: applies to the next :meth:`check`, where a stalled job no
+        longer silent that long comes back."""
+        if not seconds > 0:
+            raise ValueError(f"the stall time must be more than 0 seconds, got {seconds!r}")
+        self.after_s = float(seconds)
+
     def limit(self, type_name: str) -> float:
         """Seconds of silence after which a job of ``type_name`` is stalled."""
         return self.by_type.get(type_name, self.after_s)
@@ -114,8 +121,12 @@ class StallWatch:
         newly: dict[str, float] = {}
         for job_id, (when, _current, _message) in self._last.items():
             silence = now - when
-            if job_id not in self._stalled and silence >= self.limit(self._types[job_id]):
+            limit = self.limit(self._types[job_id])
+            if job_id not in self._stalled and silence >= limit:
                 self._stalled.add(job_id)
                 newly[job_id] = silence
+            elif job_id in self._stalled and silence < limit:  # the limit was raised
+                self._stalled.discard(job_id)
+                self._recovered.append(job_id)
         recovered, self._recovered = self._recovered, []
         return StallChanges(newly, recovered)

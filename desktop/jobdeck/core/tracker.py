@@ -40,6 +40,7 @@ from .context import JobContext
 from .events import EventKind
 from .group_commit import Committer, StoreStatusCallback, Subscriber
 from .job import (
+    TIMEOUT_FACTOR_KEY,
     Job,
     JobStatus,
     Progress,
@@ -69,6 +70,7 @@ from .validation import (
     check_int,
     check_json,
     check_progress_number,
+    check_timeout_factor,
     storable_text,
 )
 
@@ -533,8 +535,14 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         max_attempts: int = 1,
         timeout: float | timedelta | None = None,
         retry_of: str | None = None,
+        timeout_factor: float | None = None,
     ) -> Job:
         """Queue a job for the runtime to run; returns the pending :class:`Job`.
+
+        ``timeout`` fails it after that long; ``timeout_factor`` after that many times the
+        usual (median) duration of its key's recent successful runs, when it has some (kept
+        in its metadata, so it survives a restart and a re-run; see
+        :mod:`jobdeck.runtime.relative_timeout`).
 
         Its type must be in the registry (when the tracker has one), and ``params`` are
         validated against its schema and stored in JSON form. Raises ValueError (naming the
@@ -543,6 +551,12 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         self._writable()
         type = check_type(type)
         fields = common_fields(title, metadata, params, priority)
+        if timeout_factor is not None:
+            fields["metadata"][TIMEOUT_FACTOR_KEY] = timeout_factor
+        if TIMEOUT_FACTOR_KEY in fields["metadata"]:
+            fields["metadata"][TIMEOUT_FACTOR_KEY] = check_timeout_factor(
+                "timeout_factor", fields["metadata"][TIMEOUT_FACTOR_KEY]
+            )
         default_title = type
         if self._registry is not None:
             job_type = self._registry.require(type)

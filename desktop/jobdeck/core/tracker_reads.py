@@ -21,6 +21,7 @@ from .job_input import check_text, lookup_id
 from .job_memory import JobMemory
 from .progress_pump import ProgressPump
 from .store import Store
+from .timeline import JobTimeline, load_timeline
 from .validation import check_int
 
 __all__ = ["TrackerReads"]
@@ -153,6 +154,23 @@ class TrackerReads:
             lambda conn: self.store.recent_successes(type_name, limit, conn)
         )
         return rows
+
+    def timeline(self, job_id: str) -> JobTimeline:
+        """A job's progress timeline (a running job's as it is now, written or not) and, for
+        a program that ended, its RSS and CPU over time; empty for an unknown job."""
+        self._readable()
+        if lookup_id(job_id) is None:
+            return JobTimeline()
+        with self._lock:
+            live = self._pump.timelines.get(job_id)
+            live_points = tuple(live.points) if live is not None else None
+        store = self.store
+        stored: JobTimeline = self._read(
+            lambda conn: load_timeline(store.conn if conn is None else conn, job_id)
+        )
+        if live_points is not None:
+            return JobTimeline(live_points, stored.resources)
+        return stored
 
     def logs(self, job_id: str, limit: int = 200) -> list[LogEntry]:
         """The last ``limit`` log lines of a job, oldest first (lines not yet stored

@@ -9,7 +9,7 @@ announcing once committed. No Qt.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from .job_memory import JobMemory
 from .process_spec import ProcessFacts
 from .progress_pump import ProgressPump
 from .store import Store
+from .timeline import Timeline, save_progress_timelines, save_resource_timeline
 from .validation import INT64_MAX, check_int, check_json, check_progress_number, check_timestamp
 
 __all__ = ["TrackerTransitions", "UnknownJob"]
@@ -101,11 +102,14 @@ class TrackerTransitions:
         fields = frozenset(changes) | _ALWAYS_SAVED
         pump = self._pump
         logs = pump.logs.take(pump.known, job.id) if new.status.finished else []
-        with pump.logs_in_change(logs) as conn:
+        timeline = pump.end_timeline(new) if job.status is JobStatus.RUNNING else None
+        with pump.logs_in_change(logs, statements=2 if timeline else 1) as conn:
             self.store.lock_for_transition(conn, job, new.status)
             self.store.save_fields(conn, new, fields)
             if logs:
                 pump.write_logs(conn, logs)
+            if timeline is not None:
+                save_progress_timelines(conn, [(job.id, timeline)])
         self._commits.remember(job.id)
         if self.store.shared:
             self._changes_here += 1
@@ -357,11 +361,32 @@ class TrackerTransitions:
                 raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
             return self._update_fields(job, EventKind.UPDATED, changes)
 
-    def set_resource_usage(
-        self, job_id: str, *, peak_rss: int | None, cpu_seconds: float | None
-    ) -> Job:
-        """Record a process job's peak RSS (bytes) and CPU seconds (no status change)."""
+    def save_resource_timeline(self, job_id: str, timeline: Iterable[Sequence[float]]) -> None:
+        """Store a running program's (time, RSS bytes, CPU seconds) samples so far (no event:
+        its chart reads them); downsampled to at most
+        :data:`~jobdeck.core.timeline.MAX_POINTS`. ValueError once the job has ended."""
         self._writable()
+        resources = Timeline(timeline)
+        with self._lock:
+            job = self._require(job_id)
+            if job.finished:
+                raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
+            with self._commits.change() as conn:
+                save_resource_timeline(conn, job_id, resources)
+
+    def set_resource_usage(
+        self,
+        job_id: str,
+        *,
+        peak_rss: int | None,
+        cpu_seconds: float | None,
+        timeline: Iterable[Sequence[float]] = (),
+    ) -> Job:
+        """Record a process job's peak RSS (bytes) and CPU seconds (no status change), and
+        its ``timeline`` of (time, RSS bytes, CPU seconds) samples (downsampled to at most
+        :data:`~jobdeck.core.timeline.MAX_POINTS`)."""
+        self._writable()
+        resources = Timeline(timeline)
         changes: dict[str, Any] = {
             "peak_rss": None if peak_rss is None else check_int("peak_rss", peak_rss, 0),
             "cpu_seconds": None
@@ -372,6 +397,9 @@ class TrackerTransitions:
             job = self._require(job_id)
             if job.finished:
                 raise ValueError(f"job {job_id} is {job.status.value}; it can no longer change")
+            if resources.points:
+                with self._commits.change() as conn:
+                    save_resource_timeline(conn, job_id, resources)
             return self._update_fields(job, EventKind.UPDATED, changes)
 
     def set_worker(

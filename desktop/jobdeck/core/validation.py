@@ -30,12 +30,14 @@ __all__ = [
     "MAX_JSON_BYTES",
     "MAX_LOG_LINES",
     "MAX_TEXT",
+    "MAX_TIMEOUT_FACTOR",
     "MAX_TRACEBACK",
     "TRUNCATED",
     "check_duration",
     "check_int",
     "check_json",
     "check_progress_number",
+    "check_timeout_factor",
     "check_timestamp",
     "storable_text",
     "storable_traceback",
@@ -269,3 +271,24 @@ def check_duration(name: str, value: Any, high: float = MAX_DURATION) -> float:
     if seconds > high:
         raise ValueError(f"{name} must be at most {high:,.0f} seconds (a year), got {value!r}")
     return seconds
+
+
+#: The largest "fail after N x the usual duration" accepted.
+MAX_TIMEOUT_FACTOR = 1000.0
+
+
+def check_timeout_factor(name: str, value: Any) -> float:
+    """A relative timeout ("fail after N x the usual duration"): a number from 1 to
+    :data:`MAX_TIMEOUT_FACTOR`, or ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(
+            f"{name} must be a number (fail after that many times the usual duration), got "
+            f"{type(value).__name__} {_short(value)}"
+        )
+    factor = float(value)
+    if not (math.isfinite(factor) and 1.0 <= factor <= MAX_TIMEOUT_FACTOR):
+        raise ValueError(
+            f"{name} must be from 1 to {MAX_TIMEOUT_FACTOR:g} (times the usual duration), "
+            f"got {value!r}"
+        )
+    return factor

@@ -36,6 +36,7 @@ from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
 from jobdeck.core.job import Job
 from jobdeck.core.process_spec import ProcessSpec
+from jobdeck.core.store_errors import StoreError
 from jobdeck.core.tracker import JobTracker
 
 from .channel import ChannelError, ChannelServer, default_channel_dir
@@ -271,6 +272,7 @@ class ProcessJobs:
                 on_skipped=lambda count: self._on_skipped(run, count),
                 threads=self._threads,
             )
+            run.watcher.on_resources = lambda points: self._keep_resources(job_id, points)
         except BaseException:
             self.forget(run)
             raise
@@ -305,6 +307,7 @@ class ProcessJobs:
             on_skipped=lambda count: self._on_skipped(run, count),
             threads=self._threads,
         )
+        run.watcher.on_resources = lambda points: self._keep_resources(job.id, points)
         return run
 
     def forget(self, run: Program, *, tell_later: bool = False) -> None:
@@ -377,6 +380,14 @@ class ProcessJobs:
                 if parse_progress_line(line) is None:
                     run.ctx.log(line)
         on_exit(run, end)
+
+    def _keep_resources(self, job_id: str, points: tuple[tuple[float, ...], ...]) -> None:
+        """A running program's resource samples so far, stored for its chart (watcher
+        thread, every few seconds; its end stores the last ones)."""
+        try:
+            self._tracker.save_resource_timeline(job_id, points)
+        except (StoreError, ValueError, RuntimeError, KeyError) as exc:  # closing, or ended
+            log.debug("resource samples of job %s not kept: %s", job_id, exc)
 
     def _on_line(self, run: Program, line: str) -> None:
         """Watcher thread: one output line: progress, message, log."""

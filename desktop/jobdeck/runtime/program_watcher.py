@@ -56,6 +56,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from jobdeck.core.timeline import Timeline
+
 from .log_tail import TAIL_LINES, LogTail, last_lines
 from .private_files import private_directory
 from .process_launch import PreparedCommand
@@ -88,6 +90,8 @@ POLL_INTERVAL = 0.05
 #: returns (the latest lines are all a progress bar needs).
 CHATTY_INTERVAL = 0.25
 SAMPLE_INTERVAL = 1.0
+#: Seconds between hand-overs of a running program's resource samples (see on_resources).
+RESOURCES_SAVE_INTERVAL = 5.0
 #: Seconds between looks at the record of a program whose service we are not connected to.
 RECORD_LOOK_INTERVAL = 1.0
 
@@ -126,6 +130,8 @@ class ProgramEnd:
     cpu_seconds: float | None = None
     leftovers: int = 0
     pid: int | None = None
+    #: (time, RSS bytes, CPU seconds) of the tree while it was watched, downsampled.
+    resources: tuple[tuple[float, ...], ...] = ()
 
 
 OnStarted = Callable[[int], None]
@@ -163,6 +169,12 @@ class ProgramWatcher:
         #: Where this attempt's output starts in the log (the record's, once known).
         self.output_start = offset if output_start is None else output_start
         self.usage = ResourceUsage()
+        self.resources = Timeline()  # the samples over time (the watcher thread's)
+        #: Called (on the watcher thread) with the samples so far about every
+        #: RESOURCES_SAVE_INTERVAL s while the program runs, so a running job's chart has
+        #: them; set it right after spawn() or reattach().
+        self.on_resources: Callable[[tuple[tuple[float, ...], ...]], None] | None = None
+        self._resources_saved = time.monotonic()
         self._tail = LogTail(log_path, offset)
         self._on_started = on_started
         self._on_line = on_line
@@ -621,7 +633,19 @@ class ProgramWatcher:
     def _sample(self) -> None:
         tree = self._tree
         if tree is not None:
-            self.usage.add(*tree.sample())
+            rss, cpu = tree.sample()
+            self.usage.add(rss, cpu)
+            if rss is not None:
+                self.resources.add(time.time(), rss, cpu or 0.0)
+            now = time.monotonic()
+            if self.on_resources is not None and now - self._resources_saved >= (
+                RESOURCES_SAVE_INTERVAL
+            ):
+                self._resources_saved = now
+                try:
+                    self.on_resources(tuple(self.resources.points))
+                except Exception:
+                    _log.exception("the resource samples of job %s were not kept", self.job_id)
 
     def _read_record(self) -> SupervisorRecord | str:
         """The record (the final one the service sent, else the file), or why it cannot be
@@ -656,6 +680,7 @@ class ProgramWatcher:
             tail=self._finish_output(),
             peak_rss=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
+            resources=tuple(self.resources.points),
             leftovers=max(found, record.leftovers),
             pid=self._take_unreported_pid(),
         )
@@ -667,6 +692,7 @@ class ProgramWatcher:
             tail=self._finish_output(),
             peak_rss=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
+            resources=tuple(self.resources.points),
             leftovers=self._stop_leftovers(),
             pid=self._take_unreported_pid(),
         )

@@ -46,6 +46,7 @@ from jobdeck.core.tracker import JobTracker, UnknownJob
 from .executors.base import Executor, Outcome, Run
 from .ready_queue import ReadyQueue, start_order
 from .recording import OutcomeRecorder
+from .relative_timeout import RelativeTimeouts, timeout_factor
 from .scheduler_lifecycle import Lifecycle
 
 __all__ = ["CLAIM_WINDOW", "DEFAULT_MAX_THREADS", "MAX_TIMER_MS", "PASS_BUDGET", "Scheduler"]
@@ -128,6 +129,7 @@ class Scheduler(QObject, Lifecycle):
         #: ``active`` is True on a worker thread inside :meth:`next_run`.
         self._chaining = threading.local()
         self._recorder = OutcomeRecorder(tracker, self._clock, self._recorded, rng=rng, parent=self)
+        self._relative = RelativeTimeouts(tracker)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -430,9 +432,11 @@ class Scheduler(QObject, Lifecycle):
         has taken. Empty: leave it to a pass."""
         window: list[Job] = []
         for job in source:
+            job_type = self.job_type(job.type)
             if (
                 job.timeout is not None
-                or self.executor_for(self.job_type(job.type)) is not executor
+                or timeout_factor(job, job_type) is not None  # its deadline is read at start
+                or self.executor_for(job_type) is not executor
             ):
                 break
             window.append(job)
@@ -624,8 +628,11 @@ class Scheduler(QObject, Lifecycle):
         except StoreWriteError:
             self._queue.stale = True  # still pending; the store's trouble is shown
             return True
-        deadline = now + job.timeout if job.timeout is not None else None
-        return self._new_run(job, ctx, executor, deadline, reattached=False), prepared
+        absolute = now + job.timeout if job.timeout is not None else None
+        deadline, relative_message = self._relative.deadline(job, job_type, now, absolute)
+        run = self._new_run(job, ctx, executor, deadline, reattached=False)
+        run.relative_timeout = relative_message
+        return run, prepared
 
     def _launch(self, run: Run, prepared: Any) -> None:
         """Hand a started run to its executor."""

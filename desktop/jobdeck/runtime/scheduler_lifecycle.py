@@ -20,10 +20,12 @@ from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
 from jobdeck.core.events import JobEvent
 from jobdeck.core.job import Job
+from jobdeck.core.registry import JobType
 from jobdeck.core.tracker import JobTracker
 
 from .executors.base import Executor, Outcome, Run
 from .recording import OutcomeRecorder
+from .relative_timeout import RelativeTimeouts
 
 __all__ = ["Lifecycle"]
 
@@ -43,9 +45,13 @@ class Lifecycle:
     _unsubscribe: list[Callable[[], None]]
     _timer: QTimer
     _recorder: OutcomeRecorder
+    _relative: RelativeTimeouts
     destroyed: SignalInstance
 
     def _on_event(self, event: JobEvent) -> None:
+        raise NotImplementedError
+
+    def job_type(self, name: str) -> JobType | None:
         raise NotImplementedError
 
     def _schedule(self) -> None:
@@ -137,6 +143,7 @@ class Lifecycle:
         if not done:
             log.warning("shutdown: a job ignored cancellation; its worker thread still runs")
         self._recorder.close()
+        self._relative.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
@@ -163,11 +170,14 @@ class Lifecycle:
             ctx = self._tracker.context(job.id)
             if ctx is None:
                 continue
-            deadline = None
-            if job.timeout is not None:
-                deadline = (job.started_ts if job.started_ts is not None else now) + job.timeout
+            started = job.started_ts if job.started_ts is not None else now
+            absolute = started + job.timeout if job.timeout is not None else None
+            deadline, relative_message = self._relative.deadline(
+                job, self.job_type(job.type), started, absolute
+            )
             for executor in (*self._executors, None):
                 run = self._new_run(job, ctx, executor, deadline, reattached=True)
+                run.relative_timeout = relative_message
                 if executor is None:
                     run.report(Outcome.failed("lost: nothing here can watch it again", retry=True))
                 elif executor.reattach(run):

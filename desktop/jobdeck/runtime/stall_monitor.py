@@ -78,6 +78,12 @@ class StallMonitor(QObject):
         if not self.watch.watching:
             self._timer.stop()
 
+    def set_after(self, seconds: float) -> None:
+        """A new default silence (a type's own ``stall_after`` still wins), applied at once:
+        jobs already silent that long stall now, stalled ones that are no longer come back."""
+        self.watch.set_after(seconds)
+        self.check()
+
     def silence(self, job_id: str) -> float | None:
         """Seconds ``job_id`` has been silent while it is stalled; None when it is not."""
         return self.watch.silence(job_id, self._clock())

@@ -239,6 +239,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Timeline charts</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Timeline</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Select a job to see its details.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -529,6 +537,17 @@ Started {started}</source>
     </message>
     <message>
         <source>Where it runs; empty: the script&apos;s folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>JobWarnings</name>
+    <message>
+        <source>slower than usual (usually {duration})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>stalled — {what}</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -916,6 +935,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>A running job with no progress and no output for this long is shown as stalled, and you are told once (job types may set their own time)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stalled after minutes without progress</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Keep the computer from going to sleep while jobs run</source>
         <translation type="unfinished"></translation>
     </message>
@@ -969,6 +996,10 @@ Started {started}</source>
     </message>
     <message>
         <source>Keep finished rows:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stalled after:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -1043,6 +1074,49 @@ Started {started}</source>
     </message>
     <message>
         <source>+{count} more…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>TimelinePlot</name>
+    <message>
+        <source>s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>min</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>h</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Progress over time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Memory and CPU use over time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No progress recorded yet.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>progress (%)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>time ({unit})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>memory (MB)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CPU (%)</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

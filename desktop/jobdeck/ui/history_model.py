@@ -63,6 +63,7 @@ from .formatting import (
     status_text,
     where_text,
 )
+from .job_warnings import JobWarnings
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -117,6 +118,8 @@ def status_cell(status: JobStatus, cancelling: bool = False) -> str:
 
 
 FAILED_COLOR = QColor("#d64545")
+#: A running job's warning (stalled, slower than usual): the taskbar badge's colour.
+WARNING_COLOR = QColor("#c77700")
 
 
 #: What the history's status filter offers besides single statuses.
@@ -158,7 +161,9 @@ class _SearchResults(QObject):
 class HistoryModel(QAbstractTableModel):
     """The job history as a windowed table; see the module docstring.
 
-    ``signals`` (a JobFeed, optional) feeds live updates. All methods run on the GUI
+    ``signals`` (a JobFeed, optional) feeds live updates. ``warnings`` (optional) says
+    which running jobs are stalled or slower than usual: their Status cell says so
+    ("Running: stalled — no progress for 12 min"). All methods run on the GUI
     thread. ``JobRole`` returns the :class:`Job` of a row. Emits the usual model signals;
     ``rowsInserted`` at the top for a new job in the natural order.
 
@@ -180,8 +185,10 @@ class HistoryModel(QAbstractTableModel):
         page_size: int = PAGE_SIZE,
         parent: QObject | None = None,
         window_rows: int = WINDOW_ROWS,
+        warnings: JobWarnings | None = None,
     ) -> None:
         super().__init__(parent)
+        self._warnings = warnings
         if page_size < 1:
             raise ValueError(f"page_size must be positive, got {page_size}")
         if window_rows < 2 * page_size:
@@ -275,6 +282,8 @@ class HistoryModel(QAbstractTableModel):
             return self._tooltip(job, column)
         if role == Qt.ItemDataRole.ForegroundRole and column is Column.MESSAGE:
             return FAILED_COLOR if job.status is JobStatus.FAILED else None
+        if role == Qt.ItemDataRole.ForegroundRole and column is Column.STATUS:
+            return WARNING_COLOR if self.warning(job) else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
             Column.PROGRESS,
             Column.DURATION,
@@ -284,7 +293,9 @@ class HistoryModel(QAbstractTableModel):
 
     def _display(self, job: Job, column: Column) -> str:
         if column is Column.STATUS:
-            return status_cell(job.status, job.cancel_requested and job.status.active)
+            text = status_cell(job.status, job.cancel_requested and job.status.active)
+            warning = self.warning(job)
+            return f"{text}: {warning}" if warning else text
         if column is Column.TITLE:
             return job.title
         if column is Column.TYPE:
@@ -314,7 +325,15 @@ class HistoryModel(QAbstractTableModel):
             return f"{job.title}\n{job.id}"
         if column is Column.STATUS and job.error is not None:
             return error_summary(job.error)
+        if column is Column.STATUS:
+            return self.warning(job)
         return None
+
+    def warning(self, job: Job) -> str | None:
+        """A running job's warning (stalled, slower than usual), or None."""
+        if self._warnings is None or job.status is not JobStatus.RUNNING:
+            return None
+        return self._warnings.warning(job, self._tracker.now())
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         col = Column(column)
@@ -761,6 +780,18 @@ class HistoryModel(QAbstractTableModel):
         if not running:
             self._clock.stop()
             return
-        first = self.index(self._start + running[0], Column.DURATION)
-        last = self.index(self._start + running[-1], Column.DURATION)
-        self.dataChanged.emit(first, last, [Qt.ItemDataRole.DisplayRole])
+        columns = (
+            (Column.DURATION, Column.STATUS) if self._warnings is not None else (Column.DURATION,)
+        )
+        for column in columns:
+            first = self.index(self._start + running[0], column)
+            last = self.index(self._start + running[-1], column)
+            self.dataChanged.emit(first, last, [Qt.ItemDataRole.DisplayRole])
+
+    def refresh_warnings(self) -> None:
+        """Repaint the Status cells of the running jobs (a job stalled or came back)."""
+        running = self._running_rows()
+        if running:
+            first = self.index(self._start + running[0], Column.STATUS)
+            last = self.index(self._start + running[-1], Column.STATUS)
+            self.dataChanged.emit(first, last)

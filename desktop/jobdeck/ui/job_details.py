@@ -1,4 +1,5 @@
-"""Everything about one job: progress, timings, live log, output, params, error, result.
+"""Everything about one job: progress, timings, live log, output, timeline, params, error,
+result.
 
 Longer than most modules: one pane whose tabs show one job and share its refresh; the
 Output tab's reading is :mod:`.output_view`'s, the texts :mod:`.formatting`'s.
@@ -44,13 +45,16 @@ from .formatting import (
     format_progress,
     status_text,
 )
-from .job_row import OUTCOME_COLORS
+from .job_row import BADGE_COLOR, OUTCOME_COLORS
+from .job_warnings import JobWarnings
 from .output_view import OutputView
 from .progress_bar import JobProgressBar
 
 __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
 
 LOG_TAIL = 200
+#: A running job's timeline charts are redrawn at most this often (ms).
+TIMELINE_REFRESH_MS = 2000
 LOG_MAX_LINES = 5000
 #: The Details tab's facts: the keys of :attr:`JobDetails.fields`, and their labels.
 FIELD_NAMES = (
@@ -141,9 +145,14 @@ class JobDetails(QWidget):
     type, params and title), Open log (the job's log file with the desktop's opener; says
     so when there is none). Below, tabs: the live log (what the job and Jobdeck said, from
     the store), the program's output (the end of its log file, followed while it runs: see
-    :class:`~jobdeck.ui.output_view.OutputView`), the job's facts, parameters, the error
+    :class:`~jobdeck.ui.output_view.OutputView`), its timeline (progress, and a program's
+    memory and CPU, charted by :mod:`.timeline_plot` once the tab is first shown, redrawn at
+    most every 2 s while it runs), the job's facts, parameters, the error
     (message, with the traceback in an expandable section) and the result. Every line
     above the tabs has a fixed height, so nothing moves when a job changes state.
+
+    ``warnings`` (optional) says when a running job is stalled or slower than usual: the
+    status line says so ("Running — slower than usual (usually ~4 min)").
 
     Emits ``jobQueued(job_id)`` on the GUI thread after Run again queued a new job.
     """
@@ -151,10 +160,16 @@ class JobDetails(QWidget):
     jobQueued = Signal(str)
 
     def __init__(
-        self, tracker: JobSource, signals: JobEvents | None = None, parent: QWidget | None = None
+        self,
+        tracker: JobSource,
+        signals: JobEvents | None = None,
+        parent: QWidget | None = None,
+        *,
+        warnings: JobWarnings | None = None,
     ) -> None:
         super().__init__(parent)
         self._tracker = tracker
+        self._warnings = warnings
         self._job: Job | None = None
         #: The log lines read when the job was shown (live lines among them are not added).
         self._shown_lines: set[LogEntry] = set()
@@ -162,6 +177,9 @@ class JobDetails(QWidget):
         failed_palette = self.palette()
         failed_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
         self._failed_palette = failed_palette
+        warning_palette = self.palette()
+        warning_palette.setColor(QPalette.ColorRole.WindowText, BADGE_COLOR)
+        self._warning_palette = warning_palette
 
         self.icon_label = QLabel(self)
         self.icon_label.setFixedSize(32, 32)
@@ -267,6 +285,21 @@ class JobDetails(QWidget):
         self.tabs.addTab(self.params_view, translate("JobDetails", "Parameters"))
         self.tabs.addTab(self.error_view, translate("JobDetails", "Error"))
         self.tabs.addTab(self.result_view, translate("JobDetails", "Result"))
+        # the charts (pyqtgraph) are built when the tab is first shown: not at start-up
+        self.timeline_tab = QWidget()
+        self.timeline_tab.setAccessibleName(translate("JobDetails", "Timeline charts"))
+        QVBoxLayout(self.timeline_tab).setContentsMargins(0, 4, 0, 0)
+        self.timeline_plot: Any = None  # a TimelinePlot once shown
+        self.tabs.insertTab(
+            self.tabs.indexOf(self.info_view),
+            self.timeline_tab,
+            translate("JobDetails", "Timeline"),
+        )
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._timeline_timer = QTimer(self)
+        self._timeline_timer.setSingleShot(True)
+        self._timeline_timer.setInterval(TIMELINE_REFRESH_MS)
+        self._timeline_timer.timeout.connect(self.refresh_timeline)
 
         self.placeholder = QLabel(translate("JobDetails", "Select a job to see its details."), self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -327,7 +360,10 @@ class JobDetails(QWidget):
         self._shown_lines = set(entries)
         self.log_view.setPlainText("\n".join(format_log_entry(e) for e in entries))
         self.log_view.moveCursor(QTextCursor.MoveOperation.End)
-        self.tabs.setCurrentWidget(self.error_view if job.error else self.log_view)
+        if self.tabs.currentWidget() is self.timeline_tab and not job.error:
+            self.refresh_timeline()  # the charts stay in view from job to job
+        else:
+            self.tabs.setCurrentWidget(self.error_view if job.error else self.log_view)
 
     def show_notice(self, text: str) -> None:
         """A one-line message next to the buttons (what a button could not do)."""
@@ -414,18 +450,7 @@ class JobDetails(QWidget):
         }[job.status]
         self.icon_label.setPixmap(icons.pixmap(status_icon, 32, icons.foreground(self)))
         self.title_label.set_full_text(job.title or job.type)
-        status = status_text(job.status)
-        if job.cancel_requested and job.status.active:
-            status = translate("JobDetails", "{status} \u2014 cancelling\u2026").format(
-                status=status
-            )
-        summary = error_summary(job.error)
-        if summary:
-            status += f" \u2014 {summary}"
-        self.status_label.set_full_text(status)
-        self.status_label.setPalette(
-            self._failed_palette if job.status is JobStatus.FAILED else self.palette()
-        )
+        self._show_status(job, now)
 
         percent = job.progress.percent
         if job.status is JobStatus.RUNNING and percent is None:
@@ -498,6 +523,8 @@ class JobDetails(QWidget):
         self.tabs.setTabEnabled(self.tabs.indexOf(self.error_view), error is not None)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.result_view), job.result is not None)
         self.output_view.show_file(job.log_path, live=job.status.active)
+        if self.tabs.currentWidget() is self.timeline_tab and not self._timeline_timer.isActive():
+            self._timeline_timer.start()
         self.tabs.setTabEnabled(self.tabs.indexOf(self.output_view), bool(job.log_path))
 
         self.cancel_button.setEnabled(job.status.active and not job.cancel_requested)
@@ -509,6 +536,30 @@ class JobDetails(QWidget):
             self._clock.start()
         else:
             self._clock.stop()
+
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.timeline_tab:
+            self.refresh_timeline()
+
+    def refresh_timeline(self) -> None:
+        """Draw the shown job's timeline in the Timeline tab (building the charts, and
+        importing pyqtgraph, the first time)."""
+        job = self._job
+        read = getattr(self._tracker, "timeline", None)
+        if job is None or not callable(read):
+            return
+        if self.timeline_plot is None:
+            from .timeline_plot import TimelinePlot  # pyqtgraph: only when first shown
+
+            self.timeline_plot = TimelinePlot(self.timeline_tab)
+            layout = self.timeline_tab.layout()
+            assert layout is not None
+            layout.addWidget(self.timeline_plot)
+        try:
+            timeline = read(job.id)
+        except StoreError:
+            return  # the store cannot be read now: drawn again on the next update
+        self.timeline_plot.show_timeline(timeline, job.started_ts)
 
     def _instance(self, job: Job) -> str | None:
         """The app instance on a shared board that runs (ran) ``job``; asked of the tracker
@@ -548,7 +599,34 @@ class JobDetails(QWidget):
 
     def _refresh_times(self) -> None:
         if self._job is not None:
-            self.fields["Duration"].setText(format_duration(self._job.elapsed(self._tracker.now())))
+            now = self._tracker.now()
+            self.fields["Duration"].setText(format_duration(self._job.elapsed(now)))
+            self._show_status(self._job, now)
+
+    def _show_status(self, job: Job, now: float) -> None:
+        """The status line: a failure's first line, or a running job's warning (stalled,
+        slower than usual) in the badge colour."""
+        status = status_text(job.status)
+        if job.cancel_requested and job.status.active:
+            status = translate("JobDetails", "{status} \u2014 cancelling\u2026").format(
+                status=status
+            )
+        summary = error_summary(job.error)
+        if summary:
+            status += f" \u2014 {summary}"
+        warning = self._warnings.warning(job, now) if self._warnings is not None else None
+        if warning:
+            status += f" \u2014 {warning}"
+        self.status_label.set_full_text(status)
+        if job.status is JobStatus.FAILED:
+            self.status_label.setPalette(self._failed_palette)
+        else:
+            self.status_label.setPalette(self._warning_palette if warning else self.palette())
+
+    def refresh_warning(self) -> None:
+        """Say at once that the shown job stalled or came back (the stall monitor's news)."""
+        if self._job is not None:
+            self._show_status(self._job, self._tracker.now())
 
     def _on_jobs_changed(self, jobs: list[Job]) -> None:
         if self._job is None:

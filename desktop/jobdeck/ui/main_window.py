@@ -44,6 +44,7 @@ from . import icons
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
+from .job_warnings import JobWarnings
 from .launch_form import LaunchForm, LaunchForms
 from .settings_store import SettingsStore
 
@@ -94,6 +95,8 @@ class MainWindow(QMainWindow):
         registry: Iterable[JobType],
         settings: SettingsStore | None = None,
         parent: QWidget | None = None,
+        *,
+        warnings: JobWarnings | None = None,
     ) -> None:
         super().__init__(parent)
         registry = tuple(registry)
@@ -148,7 +151,7 @@ class MainWindow(QMainWindow):
         launcher_layout.addWidget(launcher_split, 1)
 
         # history + filter bar
-        self.model = HistoryModel(tracker, signals, parent=self)
+        self.model = HistoryModel(tracker, signals, parent=self, warnings=warnings)
         self.model.set_ticking(False)  # while the window shows (see showEvent)
         self.status_filter = QComboBox(self)
         self.status_filter.setAccessibleName(translate("MainWindow", "Show jobs with status"))
@@ -212,7 +215,7 @@ class MainWindow(QMainWindow):
         history_layout.addWidget(self.table, 1)
 
         # details
-        self.details = JobDetails(tracker, signals, self)
+        self.details = JobDetails(tracker, signals, self, warnings=warnings)
         self.details.set_ticking(False)  # while the window shows (see showEvent)
         self.details.jobQueued.connect(self.show_job)
 

@@ -1,5 +1,6 @@
 """The Settings dialog: concurrency, retention, notifications, the taskbar's placement, the
-tray icon's animation, staying awake, the browser board's port and the Dask scheduler."""
+tray icon's animation, when a job is stalled, staying awake, the browser board's port and
+the Dask scheduler."""
 
 from __future__ import annotations
 
@@ -72,6 +73,9 @@ class SettingsValues:
     api_port: int = 0
     #: The Dask scheduler (``tcp://host:8786``) for job types that ask for Dask; "": none.
     dask_scheduler: str = ""
+    #: Minutes without progress or output after which a running job is stalled (a job
+    #: type's own ``stall_after`` wins).
+    stall_after_min: int = 10
 
 
 class SettingsDialog(QDialog):
@@ -138,6 +142,21 @@ class SettingsDialog(QDialog):
             )
         )
 
+        self.stall_after = QSpinBox(self)
+        self.stall_after.setRange(1, 7 * 24 * 60)
+        self.stall_after.setSuffix(translate("SettingsDialog", " min"))
+        self.stall_after.setValue(current.stall_after_min)
+        self.stall_after.setToolTip(
+            translate(
+                "SettingsDialog",
+                "A running job with no progress and no output for this long is shown as "
+                "stalled, and you are told once (job types may set their own time)",
+            )
+        )
+        self.stall_after.setAccessibleName(
+            translate("SettingsDialog", "Stalled after minutes without progress")
+        )
+
         self.sleep = QComboBox(self)
         for value, label in SLEEP_CHOICES:
             self.sleep.addItem(translate("SettingsDialog", label), value)
@@ -198,6 +217,7 @@ class SettingsDialog(QDialog):
         form.addRow(translate("SettingsDialog", "Keep finished rows:"), self.keep_finished)
         form.addRow(self.always_show)
         form.addRow(self.tray_animate)
+        form.addRow(translate("SettingsDialog", "Stalled after:"), self.stall_after)
         form.addRow(translate("SettingsDialog", "Stay awake:"), self.sleep)
         form.addRow(translate("SettingsDialog", "Long job after:"), self.sleep_after)
         form.addRow(translate("SettingsDialog", "Browser board port:"), self.api_port)
@@ -243,4 +263,5 @@ class SettingsDialog(QDialog):
             tray_animate=self.tray_animate.isChecked(),
             api_port=self.api_port.value(),
             dask_scheduler=self.dask_scheduler.text().strip(),
+            stall_after_min=self.stall_after.value(),
         )

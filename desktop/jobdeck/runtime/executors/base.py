@@ -148,6 +148,8 @@ class Run:
         self.executor = executor
         #: Clock time after which the job has run too long (None: no timeout).
         self.deadline = deadline
+        #: Set when the deadline is a relative timeout's: the message it fails the job with.
+        self.relative_timeout: str | None = None
         self.timed_out = False
         #: True for a job an earlier app left running, taken over by this one.
         self.reattached = reattached
@@ -160,6 +162,8 @@ class Run:
 
     @property
     def timeout_message(self) -> str:
+        if self.relative_timeout is not None:
+            return self.relative_timeout  # "took 3.0x its usual 4 min; stopped"
         return f"timed out after {self.job.timeout:g} s"
 
     @property

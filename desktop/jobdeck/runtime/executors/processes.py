@@ -264,6 +264,11 @@ class ProcessExecutor(Executor):
             log.exception("could not judge how job %s ended", run.job_id)
             outcome = Outcome.failed(f"internal error: {exc}")
         outcome = dataclasses.replace(outcome, process=_facts(end, program))
+        if end.resources:  # the chart's last samples, before the end is recorded
+            try:
+                self.tracker.save_resource_timeline(run.job_id, end.resources)
+            except Exception:
+                log.exception("could not store the resource timeline of job %s", run.job_id)
         step: tuple[Run, Any] | None = None
         try:
             if self.host is None or self._closed:

@@ -1,0 +1,113 @@
+"""The details pane's Timeline tab: a job's progress and a program's memory and CPU, drawn
+with pyqtgraph (loaded only when the tab is first shown), in the widget's palette."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QColor, QPalette
+
+from jobdeck.core.clock import FakeClock
+from jobdeck.core.timeline import JobTimeline
+from jobdeck.core.tracker import JobTracker
+from jobdeck.jobs import builtin_registry
+from jobdeck.runtime.signals import JobSignals
+from jobdeck.ui.job_details import JobDetails
+from jobdeck.ui.timeline_plot import cpu_percent, minutes_or_seconds
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def timeline_reached(tracker: JobTracker, job_id: str, current: float) -> bool:
+    progress = tracker.timeline(job_id).progress
+    return bool(progress) and progress[-1][1] >= current
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def tracker(tmp_path, clock) -> Iterator[JobTracker]:
+    t = JobTracker.open(
+        tmp_path / "jobs.db", clock=clock, registry=builtin_registry(), event_interval=0.005
+    )
+    yield t
+    t.close()
+
+
+def test_pyqtgraph_is_not_loaded_when_the_app_starts() -> None:
+    code = "import sys, jobdeck.app, jobdeck.ui.job_details; print('pyqtgraph' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "desktop")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_timeline_tab_plots_progress_then_memory_and_cpu(qtbot, tracker, clock) -> None:
+    signals = JobSignals(tracker, interval_ms=5)
+    details = JobDetails(tracker, signals)
+    qtbot.addWidget(details)
+    details.resize(900, 600)
+    details.show()
+    ctx = tracker.create_job("command", params={"argv": ["make"]}, title="Build")
+    for step in range(1, 6):
+        clock.advance(3)
+        ctx.update_progress(step, 10)
+        qtbot.waitUntil(partial(timeline_reached, tracker, ctx.job_id, step), timeout=5000)
+    details.set_job(ctx.job_id)
+    assert details.timeline_plot is None  # nothing drawn before the tab is shown
+    details.tabs.setCurrentWidget(details.timeline_tab)
+    plot = details.timeline_plot
+    assert plot is not None
+    xs, ys = plot.progress_curve.getData()
+    assert len(xs) >= 3 and ys[-1] >= 50.0 and xs[0] == 0.0
+    assert not plot.resource_plot.isVisibleTo(details)  # not a program's samples yet
+    samples = [(clock() - 30 + i, 1e6 * (10 + i), i * 0.5) for i in range(30)]
+    tracker.set_resource_usage(ctx.job_id, peak_rss=int(39e6), cpu_seconds=14.5, timeline=samples)
+    tracker.complete_job(ctx.job_id)
+    qtbot.waitUntil(lambda: plot.resource_plot.isVisibleTo(details), timeout=5000)
+    rss_x, rss_y = plot.rss_curve.getData()
+    assert len(rss_x) == 30 and max(rss_y) == pytest.approx(39.0)
+    cpu_x, cpu_y = plot.cpu_curve.getData()
+    assert len(cpu_x) == 29 and cpu_y[0] == pytest.approx(50.0)  # half a core
+    details.set_job(None)
+    signals.close()
+
+
+def test_the_charts_follow_the_palette(qtbot, tracker) -> None:
+    details = JobDetails(tracker)
+    qtbot.addWidget(details)
+    ctx = tracker.create_job("work")
+    details.set_job(ctx.job_id)
+    details.tabs.setCurrentWidget(details.timeline_tab)
+    plot = details.timeline_plot
+    assert plot is not None
+    assert plot.empty_label.isVisibleTo(details)  # no progress yet: it says so
+    dark = QPalette(details.palette())
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1f22"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e6e6e6"))
+    details.setPalette(dark)
+    assert plot.progress_plot.backgroundBrush().color() == QColor("#1e1f22")
+    axis = plot.progress_plot.getPlotItem().getAxis("left")
+    assert axis.textPen().color() == QColor("#e6e6e6")
+    tracker.complete_job(ctx.job_id)
+
+
+def test_units_and_cpu_use() -> None:
+    assert minutes_or_seconds(90)[1] == "s"
+    assert minutes_or_seconds(600) == (60.0, "min")
+    assert minutes_or_seconds(3 * 3600) == (3600.0, "h")
+    assert cpu_percent([(0, 1, 0.0), (2, 1, 1.0), (2, 1, 1.0), (4, 1, 5.0)]) == (
+        [2, 4],
+        [50.0, 200.0],
+    )
+    assert JobTimeline().progress == ()
