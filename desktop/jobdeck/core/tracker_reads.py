@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .events import LogEntry
 from .filters import JobFilter, StatusArg, TypeArg
@@ -23,6 +23,8 @@ from .store import Store
 from .validation import check_int
 
 __all__ = ["TrackerReads"]
+
+T = TypeVar("T")
 
 
 class TrackerReads:
@@ -45,6 +47,14 @@ class TrackerReads:
                 return query(None)
         with self.store.reader() as conn:
             return query(conn)
+
+    def read_store(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``query(conn)`` on a reader connection of the store (read-only SQL in the
+        portable dialect, ``?`` placeholders): for readers that aggregate, such as
+        :mod:`~jobdeck.core.stats`. Errors become :class:`~.store_errors.StoreError`."""
+        self._readable()
+        result: T = self._read(lambda conn: query(self.store.conn if conn is None else conn))
+        return result
 
     def get_job(self, job_id: str) -> Job | None:
         """The latest snapshot of a job, or None if there is no such job."""
