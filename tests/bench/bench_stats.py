@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,12 @@ def time_views(db: Path, label: str, retention: timedelta | None) -> int:
         key = busiest[0].name if busiest else ""
         for period in Period:
             views: dict[str, Callable[[], Any]] = {
-                "by_type": lambda p=period: stats.by_type(p),
-                "by_key": lambda p=period: stats.by_key(p),
-                "failures": lambda p=period: stats.failures(p),
-                "throughput": lambda p=period: stats.throughput(p),
-                "load": lambda p=period: stats.load(p),
-                "report": lambda p=period: stats.report(p),
+                "by_type": partial(stats.by_type, period),
+                "by_key": partial(stats.by_key, period),
+                "failures": partial(stats.failures, period),
+                "throughput": partial(stats.throughput, period),
+                "load": partial(stats.load, period),
+                "report": partial(stats.report, period),
             }
             for name, call in views.items():
                 ms = _ms(call)
