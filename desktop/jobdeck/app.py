@@ -63,6 +63,7 @@ from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
     from jobdeck.api.server import ApiServer
+    from jobdeck.core.stats import JobStats
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,9 @@ class JobdeckApp(QObject):
             by_type={t.name: t.stall_after for t in self.registry if t.stall_after},
             parent=self,
         )
-        self.window = MainWindow(self.tracker, self.signals, self.registry, self.settings)
+        self.window = MainWindow(
+            self.tracker, self.signals, self.registry, self.settings, stats=self._job_stats
+        )
         self.taskbar = Taskbar(
             self.signals,
             self.tracker,
@@ -400,6 +403,13 @@ class JobdeckApp(QObject):
             return
         self.quit(keep_processes=choice is QuitChoice.KEEP_AND_QUIT)
 
+    def _job_stats(self) -> JobStats:
+        """The statistics of the store, for the Statistics tab when it first shows (numpy
+        is imported then, not at start-up)."""
+        from .core.stats import JobStats
+
+        return JobStats(self.tracker)
+
     def quit(self, exit_code: int = 0, *, keep_processes: bool = False) -> None:
         """Quit without asking: cancel running jobs (but leave external programs running if
         ``keep_processes``), flush and close everything."""
@@ -420,6 +430,8 @@ class JobdeckApp(QObject):
         self._switch_interval.restore()
         self._close_filter.allow_close = True
         self.window.close()
+        if self.window.stats_view is not None:
+            self.window.stats_view.shutdown()  # before the store closes under it
         self.taskbar.close()
         self.tray.dispose()
         self.sleep_inhibitor.close()

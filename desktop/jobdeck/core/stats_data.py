@@ -39,6 +39,8 @@ NBUCKETS = 128
 #: Jobs that end out of order (another board instance's commit) are still found if they
 #: end within this many seconds before the newest one already read.
 MARGIN_S = 600.0
+#: Rows read from the store at a time.
+CHUNK = 50_000
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -122,11 +124,11 @@ class Columns:
         start = 0 if ts is None else int(np.searchsorted(self.completed, ts, side="left"))
         return slice(start, len(self))
 
-    def joined(self, other: Columns) -> Columns:
-        merged = Columns(
-            **{n: np.concatenate((getattr(self, n), getattr(other, n))) for n in self.NAMES}
-        )
-        if len(self) and len(other) and other.completed[0] < self.completed[-1]:
+    def joined(self, *others: Columns) -> Columns:
+        """These rows and ``others``', sorted by end time."""
+        parts = (self, *others)
+        merged = Columns(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in self.NAMES})
+        if len(merged) and np.any(np.diff(merged.completed) < 0):
             merged = merged.taken(np.argsort(merged.completed, kind="stable"))
         return merged
 
@@ -212,20 +214,30 @@ class StatsData:
 
     def _read_new(self, conn: sqlite3.Connection) -> None:
         since = self._newest - MARGIN_S
-        rows = conn.execute(
+        cursor = conn.execute(
             f"{_SELECT} AND completed_ts >= ? ORDER BY completed_ts",
             (since if math.isfinite(since) else -1e300,),
-        ).fetchall()
+        )
         recent = self._recent
-        fresh = [row for row in rows if row[0] not in recent]
-        if not fresh:
+        parts: list[Columns] = []
+        newest: list[tuple[str, float]] = []
+        while True:  # in chunks: a million rows at once would need ~1 GB of tuples
+            rows = cursor.fetchmany(CHUNK)
+            fresh = [row for row in rows if row[0] not in recent]
+            if fresh:
+                parts.append(self._columns_of(fresh))
+                last = fresh[-1][6] - MARGIN_S  # the rows before cannot be recent at the end
+                newest += [(row[0], row[6]) for row in fresh if row[6] >= last]
+            if len(rows) < CHUNK:
+                break
+        if not parts:
             return
-        self._columns = self._columns.joined(self._columns_of(fresh))
+        self._columns = self._columns.joined(*parts)
         self._newest = max(self._newest, float(self._columns.completed[-1]))
         floor = self._newest - MARGIN_S
-        for row in fresh:
-            if row[6] >= floor:
-                recent[row[0]] = row[6]
+        for job_id, ts in newest:
+            if ts >= floor:
+                recent[job_id] = ts
         for job_id in [i for i, ts in recent.items() if ts < floor]:
             del recent[job_id]
 
@@ -270,7 +282,7 @@ class StatsData:
         code = self.keys.code(key)
         if code == len(self.key_type):
             self.key_type.append(self.types.code(type_name))
-        if len(self._param_keys) > 1_000_000:
+        if len(self._param_keys) > 100_000:  # bounded: most keys repeat their params
             self._param_keys.clear()
         self._param_keys[(type_name, params_json)] = code
         return code
