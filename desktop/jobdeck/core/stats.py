@@ -21,7 +21,8 @@ What each number means:
 * Rolled-up jobs are known per UTC day: a period takes the whole UTC day it starts in;
   hourly buckets put a rolled-up day at its first hour in the chart.
 * Queue depth and running count over time come from the stored jobs' created, started and
-  ended times (jobs retention deleted are not in them).
+  ended times (jobs retention deleted are not in them): the most queued (running) at any
+  moment of each of :data:`LOAD_SAMPLES` intervals, so a short job still shows.
 
 No Qt.
 """
@@ -99,7 +100,8 @@ class GroupStats:
 
     name: str  # the type, or the key
     type: str
-    label: str  # what a person reads: the type, or the key's params in short
+    type_title: str  # the type's title in its registry (its name when unknown)
+    label: str  # what a person reads: the type's title, or the key's params in short
     runs: int
     completed: int
     failed: int
@@ -144,7 +146,8 @@ class Throughput:
 
 @dataclass(frozen=True)
 class Load:
-    """Queued (pending) and running jobs at each of ``times``."""
+    """The most queued (pending) and running jobs at any moment from each of ``times`` to
+    the next."""
 
     times: list[float]
     queued: list[int]
@@ -179,7 +182,7 @@ class StatsReport:
 @lru_cache(maxsize=8192)
 def key_label(key: str) -> str:
     """A job key in short: a command's argv as a shell line (and its folder), other
-    params as ``name=value``."""
+    params as ``name=value`` (those that are empty or false left out)."""
     type_name, _, text = key.partition(" ")
     try:
         params = json.loads(text) if text else {}
@@ -195,6 +198,8 @@ def key_label(key: str) -> str:
         parts.append(argv)
     cwd = params.pop("cwd", None)
     for name, value in sorted(params.items()):
+        if value in (None, False, "", [], {}):
+            continue  # a default left alone says nothing
         shown = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
         parts.append(f"{name}={shown}")
     if cwd:
@@ -302,6 +307,11 @@ class JobStats:
 
     # -- computing ------------------------------------------------------------------------------
 
+    def _title(self, type_name: str) -> str:
+        registry = self._tracker.registry
+        job_type = registry.get(type_name) if registry is not None else None
+        return job_type.title if job_type is not None and job_type.title else type_name
+
     def _prepare(
         self, period: Period | str, refresh: bool
     ) -> tuple[Columns, Rollup, Period, float | None, float]:
@@ -383,11 +393,13 @@ class JobStats:
             name = data.keys.texts[g] if by_key else data.types.texts[g]
             type_name = data.types.texts[data.key_type[g]] if by_key else name
             longest = float(seconds_max[i])
+            title = self._title(type_name)
             out.append(
                 GroupStats(
                     name=name,
                     type=type_name,
-                    label=key_label(name) if by_key else name,
+                    type_title=title,
+                    label=key_label(name) if by_key else title,
                     runs=int(runs[g]),
                     completed=completed,
                     failed=failed,
@@ -482,24 +494,47 @@ class JobStats:
         first = self._start(cols, Rollup(), since, now)
         step = max((now - first) / (LOAD_SAMPLES - 1), 1e-6)
         times = first + step * np.arange(LOAD_SAMPLES)
-        rows = cols.since(first)
+        rows = cols.since(first)  # the jobs that ended before were gone by then
         created = cols.created[rows]
         started = cols.started[rows]
         ended = cols.completed[rows]
         left_queue = np.where(np.isnan(started), ended, started)
+        ran = ~np.isnan(started)
         active = self._tracker.active_jobs()
         a_created = np.array([j.created_ts for j in active], np.float64)
         a_started = np.array(
             [j.started_ts if j.started_ts is not None else np.inf for j in active], np.float64
         )
-
-        def reached(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-            """How many of ``values`` are <= each sample time."""
-            values = values[~np.isnan(values)]
-            index = np.ceil((values - first) / step)
-            index = np.clip(index[index < LOAD_SAMPLES], 0, None).astype(np.int64)
-            return np.bincount(index, minlength=LOAD_SAMPLES).cumsum()
-
-        queued = reached(created) - reached(left_queue) + reached(a_created) - reached(a_started)
-        running = reached(started) - reached(ended) + reached(a_started)
+        never = np.full(len(active), np.inf)
+        queued = _peaks(
+            np.concatenate((created, a_created)),
+            np.concatenate((left_queue, a_started)),
+            first,
+            step,
+        )
+        a_ran = np.isfinite(a_started)
+        running = _peaks(
+            np.concatenate((started[ran], a_started[a_ran])),
+            np.concatenate((ended[ran], never[a_ran])),
+            first,
+            step,
+        )
         return Load(times.tolist(), queued.tolist(), running.tolist())
+
+
+def _peaks(
+    enter: npt.NDArray[np.float64], leave: npt.NDArray[np.float64], first: float, step: float
+) -> npt.NDArray[np.int64]:
+    """The most items in at any moment of each of :data:`LOAD_SAMPLES` intervals of
+    ``step`` seconds from ``first``, for items in from ``enter`` until ``leave``."""
+    enter = np.sort(enter, kind="stable")  # nearly sorted already: cheap
+    leave = np.sort(leave, kind="stable")
+    edges = first + step * np.arange(LOAD_SAMPLES)
+    peak = np.searchsorted(enter, edges, side="right") - np.searchsorted(leave, edges, side="right")
+    inside = np.searchsorted(enter, first, side="right")  # entries after the first edge
+    later = enter[inside:]
+    count = np.arange(inside + 1, len(enter) + 1) - np.searchsorted(leave, later, side="right")
+    index = ((later - first) // step).astype(np.int64)
+    keep = index < LOAD_SAMPLES
+    np.maximum.at(peak, index[keep], count[keep])
+    return peak.astype(np.int64)

@@ -127,10 +127,19 @@ class StatsCharts(QWidget):
         c = self._colours()
         load = report.load
         plot.plot(
-            load.times, load.queued, pen=_pen(c.first), name=translate("Stats", "queued"),
-            stepMode=None,
-        )  # fmt: skip
-        plot.plot(load.times, load.running, pen=_pen(c.second), name=translate("Stats", "running"))
+            load.times,
+            load.queued,
+            pen=_pen(c.first),
+            name=translate("Stats", "queued"),
+            stepMode="left",
+        )
+        plot.plot(
+            load.times,
+            load.running,
+            pen=_pen(c.second),
+            name=translate("Stats", "running"),
+            stepMode="left",
+        )
         top = max([1, *load.queued, *load.running])
         plot.setYRange(0, top * 1.15, padding=0)
         plot.setXRange(load.times[0], load.times[-1], padding=0.01)

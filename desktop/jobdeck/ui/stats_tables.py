@@ -140,7 +140,7 @@ class GroupTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(row, column)
         if role == Qt.ItemDataRole.ToolTipRole and column == GroupColumn.NAME:
-            return row.label if not self.by_key else f"{row.label}\n{row.name}"
+            return row.type if not self.by_key else f"{row.label}\n{row.name}"
         if role == Qt.ItemDataRole.TextAlignmentRole and column >= GroupColumn.RUNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -149,9 +149,9 @@ class GroupTableModel(QAbstractTableModel):
 def _display(row: GroupStats, column: GroupColumn) -> str:
     match column:
         case GroupColumn.NAME:
-            return row.label if row.label != row.type else type_text(row.type)
+            return row.label if row.label != row.type_title else type_text(row.type_title)
         case GroupColumn.TYPE:
-            return type_text(row.type)
+            return row.type
         case GroupColumn.RUNS:
             return f"{row.runs:,}"
         case GroupColumn.SUCCESS:

@@ -148,6 +148,7 @@ class StatsView(QWidget):
         self.tables.addTab(self.key_table, translate("Stats", "Per job key"))
         self.tables.addTab(self.failure_table, translate("Stats", "Failures"))
         self.chart_area = QWidget(self)
+        self.chart_area.setMinimumWidth(380)
         self._chart_layout = QVBoxLayout(self.chart_area)
         self._chart_layout.setContentsMargins(0, 0, 0, 0)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -208,6 +209,8 @@ class StatsView(QWidget):
 
             self.charts = StatsCharts(self.chart_area)
             self._chart_layout.addWidget(self.charts)
+            width = max(self.splitter.width(), 800)
+            self.splitter.setSizes([width * 11 // 20, width * 9 // 20])
             if self.result is not None:
                 self._draw(self.result)
         self._timer.start()
