@@ -101,6 +101,8 @@ class Columns:
     status: Ints = field(default_factory=_empty_i)
     bucket: Ints = field(default_factory=_empty_i)
     line: Ints = field(default_factory=_empty_i)
+    #: What views derive from these rows and keep while they last (e.g. sorted times).
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     NAMES = (
         "completed",
@@ -127,13 +129,17 @@ class Columns:
     def joined(self, *others: Columns) -> Columns:
         """These rows and ``others``', sorted by end time."""
         parts = (self, *others)
-        merged = Columns(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in self.NAMES})
+        arrays: dict[str, Any] = {
+            n: np.concatenate([getattr(p, n) for p in parts]) for n in self.NAMES
+        }
+        merged = Columns(**arrays)
         if len(merged) and np.any(np.diff(merged.completed) < 0):
             merged = merged.taken(np.argsort(merged.completed, kind="stable"))
         return merged
 
     def taken(self, which: Any) -> Columns:
-        return Columns(**{n: getattr(self, n)[which] for n in self.NAMES})
+        arrays: dict[str, Any] = {n: getattr(self, n)[which] for n in self.NAMES}
+        return Columns(**arrays)
 
 
 @dataclass
