@@ -93,7 +93,7 @@ def test_per_type_and_per_key_numbers(tracker: JobTracker, clock: FakeClock) -> 
     assert total == 4  # the two scans differ in their note: every param counts
     named = {s.name: s for s in keys}
     home = named['backup {"folder":"/home"}']  # the note is not part of the key
-    assert home.runs == 5 and home.label == "folder=/home" and home.type == "backup"
+    assert home.runs == 5 and home.label == "backup: folder=/home" and home.type == "backup"
     srv = named['backup {"folder":"/srv"}']
     assert (srv.failed, srv.cancelled, srv.success_rate, srv.p50_s) == (2, 1, 0.0, None)
 

@@ -181,8 +181,8 @@ class StatsReport:
 
 @lru_cache(maxsize=8192)
 def key_label(key: str) -> str:
-    """A job key in short: a command's argv as a shell line (and its folder), other
-    params as ``name=value`` (those that are empty or false left out)."""
+    """A job key in short: a command's argv as a shell line (and its folder); else the
+    type and its params as ``name=value`` (those that are empty or false left out)."""
     type_name, _, text = key.partition(" ")
     try:
         params = json.loads(text) if text else {}
@@ -196,6 +196,8 @@ def key_label(key: str) -> str:
         parts.append(shlex.join(str(a) for a in argv))
     elif isinstance(argv, str):
         parts.append(argv)
+    else:
+        parts.append(f"{type_name}:")
     cwd = params.pop("cwd", None)
     for name, value in sorted(params.items()):
         if value in (None, False, "", [], {}):

@@ -32,6 +32,15 @@ def _pen(colour: QColor, width: float = 1.6) -> Any:
     return charts.pyqtgraph_module().mkPen(colour, width=width)
 
 
+def _keyed(title: str, series: list[tuple[str, QColor]]) -> str:
+    """A chart title followed by its series' names, each after a square of its colour (a
+    legend that never covers the data)."""
+    keys = "&nbsp;&nbsp;".join(
+        f'<span style="color:{colour.name()}">\u25a0</span>&nbsp;{name}' for name, colour in series
+    )
+    return f"{title}&nbsp;&nbsp;&nbsp;{keys}"
+
+
 class StatsCharts(QWidget):
     """Throughput, load and a key's trend, stacked (see the module)."""
 
@@ -53,8 +62,6 @@ class StatsCharts(QWidget):
         self.throughput.setAccessibleName(translate("Stats", "Jobs ended per hour or day"))
         self.load.setAccessibleName(translate("Stats", "Queued and running jobs over time"))
         self.trend.setAccessibleName(translate("Stats", "Duration of the last runs"))
-        for plot in (self.throughput, self.load):
-            plot.getPlotItem().addLegend(offset=(-8, 8), labelTextSize="8pt")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -106,12 +113,22 @@ class StatsCharts(QWidget):
             plot.addItem(bars)
             bottom = bottom + values
         hourly = t.bucket_s < 86400
-        plot.setTitle(
-            translate("Stats", "Jobs ended per hour")
+        title = (
+            translate("Stats", "Ended per hour")
             if hourly
-            else translate("Stats", "Jobs ended per day (UTC)"),
+            else translate("Stats", "Ended per UTC day")
+        )
+        plot.setTitle(
+            _keyed(
+                title,
+                [
+                    (translate("Stats", "completed"), c.ok),
+                    (translate("Stats", "failed"), c.bad),
+                    (translate("Stats", "cancelled"), c.muted),
+                ],
+            ),
             color=self.palette().color(self.foregroundRole()).name(),
-            size="10pt",
+            size="9pt",
         )
         plot.setXRange(float(t.starts[0]), float(t.starts[-1] + t.bucket_s), padding=0.01)
         plot.setYRange(0, max(1.0, float(bottom.max()) if len(bottom) else 1.0) * 1.1, padding=0)
@@ -140,6 +157,17 @@ class StatsCharts(QWidget):
             name=translate("Stats", "running"),
             stepMode="left",
         )
+        plot.setTitle(
+            _keyed(
+                translate("Stats", "Most at once"),
+                [
+                    (translate("Stats", "queued"), c.first),
+                    (translate("Stats", "running"), c.second),
+                ],
+            ),
+            color=self.palette().color(self.foregroundRole()).name(),
+            size="9pt",
+        )
         top = max([1, *load.queued, *load.running])
         plot.setYRange(0, top * 1.15, padding=0)
         plot.setXRange(load.times[0], load.times[-1], padding=0.01)
@@ -159,7 +187,7 @@ class StatsCharts(QWidget):
             plot.setTitle(
                 translate("Stats", "Select a job key to see the duration of its last runs"),
                 color=text,
-                size="10pt",
+                size="9pt",
             )
             self.drawn["trend"] = {}
             return
@@ -169,7 +197,7 @@ class StatsCharts(QWidget):
         plot.setTitle(
             translate("Stats", "Last {n} runs of {key}").format(n=len(trend.ended), key=label),
             color=text,
-            size="10pt",
+            size="9pt",
         )
         plot.plot(trend.ended, trend.seconds, pen=_pen(c.second, 1.2))
         brushes = [_brush(c.bad if s == "failed" else c.ok) for s in trend.status]

@@ -72,7 +72,7 @@ def _table(parent: QWidget, name: str, proxy: QSortFilterProxyModel) -> QTableVi
     table.setAlternatingRowColors(True)
     table.setShowGrid(False)
     table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
     table.horizontalHeader().setHighlightSections(False)
     return table
 
@@ -122,6 +122,9 @@ class StatsView(QWidget):
         self.failure_table = _table(self, translate("Stats", "Failures by first line"),
                                     sorted_view(self.failures, self))  # fmt: skip
         self.type_table.setColumnHidden(GroupColumn.TYPE, True)
+        for table in (self.type_table, self.key_table):  # the success rate says enough
+            table.setColumnHidden(GroupColumn.CANCELLED, True)
+        self.key_table.setColumnHidden(GroupColumn.TYPE, True)  # the key names its type
         for table, first_width in ((self.type_table, 110), (self.key_table, 260)):
             header = table.horizontalHeader()
             header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -129,11 +132,12 @@ class StatsView(QWidget):
             table.setColumnWidth(GroupColumn.NAME, first_width)
             table.setColumnWidth(GroupColumn.TYPE, 80)
             for column in range(GroupColumn.RUNS, len(GroupColumn)):
-                table.setColumnWidth(column, 62)
-            table.setColumnWidth(GroupColumn.SUCCESS, 64)
+                table.setColumnWidth(column, 56)
+            table.setColumnWidth(GroupColumn.SUCCESS, 62)
             table.setColumnWidth(GroupColumn.CANCELLED, 72)
-            table.setColumnWidth(GroupColumn.PEAK_RSS, 72)
-            table.setColumnWidth(GroupColumn.CPU, 68)
+            table.setColumnWidth(GroupColumn.MAX, 62)
+            table.setColumnWidth(GroupColumn.PEAK_RSS, 66)
+            table.setColumnWidth(GroupColumn.CPU, 66)
             table.sortByColumn(GroupColumn.RUNS, Qt.SortOrder.DescendingOrder)
         failure_header = self.failure_table.horizontalHeader()
         failure_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -154,8 +158,8 @@ class StatsView(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.tables)
         self.splitter.addWidget(self.chart_area)
-        self.splitter.setStretchFactor(0, 11)
-        self.splitter.setStretchFactor(1, 9)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
@@ -210,7 +214,7 @@ class StatsView(QWidget):
             self.charts = StatsCharts(self.chart_area)
             self._chart_layout.addWidget(self.charts)
             width = max(self.splitter.width(), 800)
-            self.splitter.setSizes([width * 11 // 20, width * 9 // 20])
+            self.splitter.setSizes([width * 5 // 8, width * 3 // 8])
             if self.result is not None:
                 self._draw(self.result)
         self._timer.start()
