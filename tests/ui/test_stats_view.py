@@ -185,3 +185,21 @@ def test_readable_at_1280x800(qtbot, window, tmp_path):
     assert header.length() <= view.type_table.viewport().width() + 1  # no sideways scrolling
     shot = tmp_path / "stats-1280x800.png"
     assert window.grab().save(str(shot))
+
+
+def test_start_up_imports_neither_pyqtgraph_nor_numpy() -> None:
+    """The tab and the API import them when first used: start-up time is benchmarked."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jobdeck.app, jobdeck.ui.main_window, jobdeck.api.routes, jobdeck.cli.commands;"
+        "print(sorted(m for m in ('pyqtgraph', 'numpy', 'jobdeck.core.stats') if m in sys.modules))"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
