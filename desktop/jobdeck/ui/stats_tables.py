@@ -23,7 +23,13 @@ from PySide6.QtCore import (
 
 from ..core.stats import FailureGroup, GroupStats
 from ..i18n import translate
-from .formatting import EM_DASH, format_duration, format_local_time, type_text
+from .formatting import (
+    EM_DASH,
+    QT_TRANSLATE_NOOP,
+    format_duration,
+    format_local_time,
+    type_text,
+)
 
 __all__ = [
     "SORT_ROLE",
@@ -88,12 +94,20 @@ def _group_headers(by_key: bool) -> list[str]:
 
 
 _GROUP_TIPS = {
-    GroupColumn.SUCCESS: "Completed runs out of completed and failed ones",
-    GroupColumn.P50: "Half of the completed runs took at most this long",
-    GroupColumn.P90: "Nine in ten completed runs took at most this long",
-    GroupColumn.MAX: "The longest completed run",
-    GroupColumn.PEAK_RSS: "The most memory a run's processes used (process jobs still stored)",
-    GroupColumn.CPU: "CPU time per run (process jobs still stored)",
+    GroupColumn.SUCCESS: QT_TRANSLATE_NOOP(
+        "Stats", "Completed runs out of completed and failed ones"
+    ),
+    GroupColumn.P50: QT_TRANSLATE_NOOP(
+        "Stats", "Half of the completed runs took at most this long"
+    ),
+    GroupColumn.P90: QT_TRANSLATE_NOOP(
+        "Stats", "Nine in ten completed runs took at most this long"
+    ),
+    GroupColumn.MAX: QT_TRANSLATE_NOOP("Stats", "The longest completed run"),
+    GroupColumn.PEAK_RSS: QT_TRANSLATE_NOOP(
+        "Stats", "The most memory a run's processes used (process jobs still stored)"
+    ),
+    GroupColumn.CPU: QT_TRANSLATE_NOOP("Stats", "CPU time per run (process jobs still stored)"),
 }
 
 
@@ -194,7 +208,12 @@ def _sort_value(row: GroupStats, column: GroupColumn) -> Any:
 class FailureTableModel(QAbstractTableModel):
     """Failures grouped by the first line of their error, most runs first."""
 
-    HEADERS = ("First line of the error", "Type", "Runs", "Last")
+    HEADERS = (
+        QT_TRANSLATE_NOOP("Stats", "First line of the error"),
+        QT_TRANSLATE_NOOP("Stats", "Type"),
+        QT_TRANSLATE_NOOP("Stats", "Runs"),
+        QT_TRANSLATE_NOOP("Stats", "Last"),
+    )
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

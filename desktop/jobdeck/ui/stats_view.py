@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from ..core.stats import JobStats, Period
 from ..i18n import translate
+from .formatting import QT_TRANSLATE_NOOP
 from .stats_loader import StatsLoader, StatsResult
 from .stats_tables import (
     STATS_ROLE,
@@ -53,10 +54,10 @@ __all__ = ["REFRESH_MS", "StatsView"]
 REFRESH_MS = 30_000
 
 _PERIODS = (
-    (Period.DAY, "Last 24 hours"),
-    (Period.WEEK, "Last 7 days"),
-    (Period.MONTH, "Last 30 days"),
-    (Period.ALL, "All time"),
+    (Period.DAY, QT_TRANSLATE_NOOP("Stats", "Last 24 hours")),
+    (Period.WEEK, QT_TRANSLATE_NOOP("Stats", "Last 7 days")),
+    (Period.MONTH, QT_TRANSLATE_NOOP("Stats", "Last 30 days")),
+    (Period.ALL, QT_TRANSLATE_NOOP("Stats", "All time")),
 )
 
 
