@@ -220,3 +220,13 @@ def test_a_long_lived_view_notices_the_deletions(store_where: str | Path, clock)
         scans = {s.name: s.runs for s in stats.by_type("30d")}["scan"]
         run(t, clock, "scan", 12)  # a new job counts at the next refresh
         assert {s.name: s.runs for s in stats.by_type("30d")}["scan"] == scans + 1
+
+
+def test_an_empty_store_has_empty_views(tracker: JobTracker, clock: FakeClock) -> None:
+    queued = tracker.enqueue("scan")
+    report = JobStats(tracker).report("all")
+    assert (report.by_type, report.by_key, report.keys_total, report.failures) == ([], [], 0, [])
+    assert sum(report.throughput.completed) == 0 and len(report.throughput.starts) >= 1
+    assert report.load.queued[-1] == 1 and max(report.load.running) == 0  # the queued one
+    assert JobStats(tracker).trend("scan {}").ended == []
+    assert queued.status.value == "pending"
