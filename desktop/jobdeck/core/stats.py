@@ -346,10 +346,11 @@ class JobStats:
         group = (cols.key if by_key else cols.type)[rows]
         status = cols.status[rows]
         counts = np.bincount(group * 3 + status, minlength=count * 3).reshape(count, 3)
-        take = _rollup_rows(roll, since)
-        rgroup = (roll.key if by_key else roll.type)[take]
-        rstatus = roll.status[take]
-        np.add.at(counts, (rgroup, rstatus), roll.runs[take])
+        if not by_key:
+            roll = roll.per_type()
+        taken = np.flatnonzero(_rollup_rows(roll, since))  # roll-up rows in the period
+        rgroup = (roll.key if by_key else roll.type)[taken]
+        np.add.at(counts, (rgroup, roll.status[taken]), roll.runs[taken])
         runs = counts.sum(axis=1)
         present = np.flatnonzero(runs)
         if limit is not None and len(present) > limit:
@@ -379,13 +380,14 @@ class JobStats:
         rmine = position[rgroup]
         rchosen = rmine >= 0
         if rchosen.any():
+            which = taken[rchosen]  # the chosen groups' roll-up rows (indexes)
             rmine = rmine[rchosen]
-            rruns = roll.runs[take][rchosen]
-            np.add.at(rolled, rmine, rruns)
-            rdone = roll.status[take][rchosen] == 0
-            np.add.at(hist, rmine[rdone], roll.hist[take][rchosen][rdone])
-            np.add.at(seconds_sum, rmine[rdone], roll.seconds_sum[take][rchosen][rdone])
-            np.maximum.at(seconds_max, rmine[rdone], roll.seconds_max[take][rchosen][rdone])
+            np.add.at(rolled, rmine, roll.runs[which])
+            rdone = roll.status[which] == 0
+            which, rmine = which[rdone], rmine[rdone]
+            np.add.at(hist, rmine, roll.hist[which])
+            np.add.at(seconds_sum, rmine, roll.seconds_sum[which])
+            np.maximum.at(seconds_max, rmine, roll.seconds_max[which])
         p50 = _percentile(hist, 0.5)
         p90 = _percentile(hist, 0.9)
         out: list[GroupStats] = []

@@ -160,6 +160,36 @@ class Rollup:
     fail_key: Ints = field(default_factory=_empty_i)
     fail_line: Ints = field(default_factory=_empty_i)
     fail_runs: Ints = field(default_factory=_empty_i)
+    #: What views derive from these rows and keep while they last.
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def per_type(self) -> Rollup:
+        """These rows summed per (day, type, status), keys dropped (kept once made): the
+        per-type view needs no more, and it has far fewer rows."""
+        found = self.derived.get("per_type")
+        if found is not None:
+            return found
+        group = (self.day * (int(self.type.max(initial=0)) + 1) + self.type) * 3 + self.status
+        unique, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+        n = len(unique)
+        hist = np.zeros((n, NBUCKETS), np.int64)
+        np.add.at(hist, inverse, self.hist)
+        longest = np.zeros(n)
+        np.maximum.at(longest, inverse, self.seconds_max)
+        reduced = Rollup(
+            day=self.day[first],
+            type=self.type[first],
+            key=np.full(n, -1, np.int64),
+            status=self.status[first],
+            runs=np.asarray(np.bincount(inverse, weights=self.runs, minlength=n), np.int64),
+            seconds_sum=np.asarray(
+                np.bincount(inverse, weights=self.seconds_sum, minlength=n), np.float64
+            ),
+            seconds_max=longest,
+            hist=hist,
+        )
+        self.derived["per_type"] = reduced
+        return reduced
 
 
 class StatsData:
