@@ -67,6 +67,7 @@ from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
     from jobdeck.api.server import ApiServer
+    from jobdeck.core.stats import JobStats
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,12 @@ class JobdeckApp(QObject):
         )
         self.warnings = JobWarnings(self.stalls.silence, self.run_histories.for_job)
         self.window = MainWindow(
-            self.tracker, self.signals, self.registry, self.settings, warnings=self.warnings
+            self.tracker,
+            self.signals,
+            self.registry,
+            self.settings,
+            warnings=self.warnings,
+            stats=self._job_stats,
         )
         self.taskbar = Taskbar(
             self.signals,
@@ -432,6 +438,13 @@ class JobdeckApp(QObject):
             return
         self.quit(keep_processes=choice is QuitChoice.KEEP_AND_QUIT)
 
+    def _job_stats(self) -> JobStats:
+        """The statistics of the store, for the Statistics tab when it first shows (numpy
+        is imported then, not at start-up)."""
+        from .core.stats import JobStats
+
+        return JobStats(self.tracker)
+
     def quit(self, exit_code: int = 0, *, keep_processes: bool = False) -> None:
         """Quit without asking: cancel running jobs (but leave external programs running if
         ``keep_processes``), flush and close everything."""
@@ -452,6 +465,8 @@ class JobdeckApp(QObject):
         self._switch_interval.restore()
         self._close_filter.allow_close = True
         self.window.close()
+        if self.window.stats_view is not None:
+            self.window.stats_view.shutdown()  # before the store closes under it
         self.taskbar.close()
         self.tray.dispose()
         self.sleep_inhibitor.close()

@@ -190,6 +190,18 @@ def test_stats_counts_per_status_and_type(app: Served) -> None:
     ]
 
 
+def test_stats_of_a_period(app: Served) -> None:
+    stats = json.loads(ok(app.jobdeck("stats", "--json", "--period", "7d")))
+    assert stats["period"] == "7d"
+    command = next(t for t in stats["types"] if t["type"] == "command")
+    assert command["runs"] == stats["by_type"]["command"]["completed"] + (
+        stats["by_type"]["command"]["failed"] + stats["by_type"]["command"]["cancelled"]
+    )
+    table = ok(app.jobdeck("stats", "--period", "24h"))
+    assert "last 24h" in table and "p90" in table
+    assert app.jobdeck("stats", "--period", "week").returncode == 2
+
+
 def test_usage_errors_exit_2_and_name_the_problem(app: Served) -> None:
     for args, words in [
         (["run"], "give the program to run"),

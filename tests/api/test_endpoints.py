@@ -208,3 +208,28 @@ def test_stats_types_and_info(client: ApiClient, tracker: JobTracker) -> None:
     assert info["app"] == "jobdeck" and info["gui"] is False and info["listen"] is None
     error = refused(lambda: client.post("/api/app/show"), 409)
     assert "without a window" in error.message
+
+
+def test_stats_of_a_period_per_type_key_and_failure(client: ApiClient, tracker: JobTracker) -> None:
+    for seconds in (1, 2):
+        ctx = tracker.create_job("countdown", params={"seconds": seconds})
+        tracker.complete_job(ctx.job_id)
+    ctx = tracker.create_job("countdown", params={"seconds": 1})
+    tracker.complete_job(ctx.job_id, success=False, error="disk full\nwriting /tmp/x")
+    stats = client.get("/api/stats?period=24h&keys=1")
+    assert stats["total"] == 3 and stats["by_type"]["countdown"]["failed"] == 1  # as before
+    assert stats["period"] == "24h" and stats["now"] >= stats["since"]
+    (countdown,) = stats["types"]
+    assert (countdown["type"], countdown["runs"], countdown["failed"]) == ("countdown", 3, 1)
+    assert countdown["success_rate"] == 2 / 3 and countdown["max_s"] is not None
+    assert stats["keys_total"] == 2 and len(stats["keys"]) == 1  # the busiest one
+    assert stats["keys"][0]["name"] == 'countdown {"seconds":1}' and stats["keys"][0]["runs"] == 2
+    assert [(f["first_line"], f["runs"]) for f in stats["failures"]] == [("disk full", 1)]
+    assert sum(stats["throughput"]["completed"]) == 2 and stats["throughput"]["bucket_s"] == 3600
+    assert client.get("/api/stats?period=all")["types"][0]["runs"] == 3
+    error = refused(lambda: client.get("/api/stats?period=week"), 400)
+    assert "unknown period 'week': use one of 24h, 7d, 30d, all" in error.message
+    assert (
+        "keys must be between 0 and 500"
+        in refused(lambda: client.get("/api/stats?period=7d&keys=9999"), 400).message
+    )

@@ -16,7 +16,9 @@ DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["output", "history", "startup", "commands", "store", "external"])
+@pytest.mark.parametrize(
+    "name", ["output", "history", "startup", "commands", "store", "external", "stats"]
+)
 def test_quick_variant_runs_and_reports_budgets(name: str, tmp_path: Path) -> None:
     env = {
         **os.environ,

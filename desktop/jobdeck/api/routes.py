@@ -142,9 +142,24 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    """``GET /api/stats``: how many jobs there are per status, and per type and status."""
+    """``GET /api/stats``: how many jobs there are per status, and per type and status.
+
+    With ``?period=24h|7d|30d|all`` also the statistics of that period (see
+    :mod:`jobdeck.core.stats`): ``types`` and the ``keys`` busiest job ``keys`` (default
+    50, at most 500) with runs, success rate, durations and resource use, ``failures``
+    grouped by first line, and ``throughput`` (jobs ended per hour or day)."""
     ctx = _ctx(request)
     types = sorted({t.name for t in ctx.registry} | {j.type for j in ctx.tracker.active_jobs()})
+    period_text = request.query.get("period")
+    keys = _int_query(request, "keys", 50, 0, 500)
+    period = None
+    if period_text is not None:
+        from jobdeck.core.stats import Period
+
+        try:
+            period = Period.parse(period_text)
+        except ValueError as exc:
+            raise Problem(400, str(exc), "period") from None
 
     def count() -> dict[str, Any]:
         tracker = ctx.tracker
@@ -154,9 +169,38 @@ async def stats(request: web.Request) -> web.Response:
             counts = {s: tracker.count_jobs(status=s, type=name) for s in STATUSES}
             if any(counts.values()):
                 by_type[name] = counts
-        return {"total": sum(by_status.values()), "by_status": by_status, "by_type": by_type}
+        out = {"total": sum(by_status.values()), "by_status": by_status, "by_type": by_type}
+        if period is not None:
+            out.update(_period_stats(ctx, period, keys))
+        return out
 
     return ok(await asyncio.get_running_loop().run_in_executor(ctx.reader, count))
+
+
+def _period_stats(ctx: ApiContext, period: Any, keys: int) -> dict[str, Any]:
+    """The statistics of ``period`` as JSON (on the reader thread)."""
+    from jobdeck.core.stats import JobStats
+
+    if ctx.stats is None:
+        ctx.stats = JobStats(ctx.tracker)
+    report = ctx.stats.report(period, keys=keys)
+    t = report.throughput
+    return {
+        "period": report.period.value,
+        "since": report.since,
+        "now": report.now,
+        "types": [s.as_json() for s in report.by_type],
+        "keys": [s.as_json() for s in report.by_key],
+        "keys_total": report.keys_total,
+        "failures": [f.as_json() for f in report.failures],
+        "throughput": {
+            "bucket_s": t.bucket_s,
+            "starts": t.starts,
+            "completed": t.completed,
+            "failed": t.failed,
+            "cancelled": t.cancelled,
+        },
+    }
 
 
 async def job_types(request: web.Request) -> web.Response:

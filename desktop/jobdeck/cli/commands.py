@@ -284,6 +284,7 @@ def _report_waited(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    period = getattr(args, "period", None)
     client = connect(args, start=False)
     if client is None:
         with read_only_store(args) as tracker:
@@ -293,9 +294,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 "by_status": by_status,
                 "by_type": {},
             }
+            if period is not None:
+                from jobdeck.core.stats import JobStats
+
+                report = JobStats(tracker).report(period, keys=50)
+                stats["period"] = period
+                stats["types"] = [s.as_json() for s in report.by_type]
+                stats["keys"] = [s.as_json() for s in report.by_key]
+                stats["failures"] = [f.as_json() for f in report.failures]
     else:
         with client:
-            stats = _call(client.get, "/api/stats")
+            path = "/api/stats" if period is None else f"/api/stats?period={period}"
+            stats = _call(client.get, path)
     if args.json:
         print_json(stats)
         return EXIT_OK
@@ -303,7 +313,40 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"{'all':<12}" + "".join(f"{stats['by_status'][s]:>11}" for s in STATUSES))
     for name, counts in stats["by_type"].items():
         print(f"{name:<12}" + "".join(f"{counts[s]:>11}" for s in STATUSES))
+    if period is not None:
+        _print_period(period, stats)
     return EXIT_OK
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:.0f}s"
+    if value < 3600:
+        return f"{value / 60:.1f}m"
+    return f"{value / 3600:.1f}h"
+
+
+def _print_period(period: str, stats: dict[str, Any]) -> None:
+    print(f"\nlast {period}" if period != "all" else "\nall time")
+    heads = ("runs", "success", "failed", "p50", "p90", "max")
+    print(f"{'type':<12}" + "".join(f"{h:>9}" for h in heads))
+    for row in stats["types"]:
+        rate = row["success_rate"]
+        cells = (
+            str(row["runs"]),
+            "-" if rate is None else f"{100 * rate:.0f}%",
+            str(row["failed"]),
+            _seconds(row["p50_s"]),
+            _seconds(row["p90_s"]),
+            _seconds(row["max_s"]),
+        )
+        print(f"{row['type']:<12}" + "".join(f"{c:>9}" for c in cells))
+    if stats["failures"]:
+        print("\nfailures")
+        for failure in stats["failures"][:10]:
+            print(f"{failure['runs']:>7}  {failure['type']:<10} {failure['first_line']}")
 
 
 # -- changing ----------------------------------------------------------------------------------

@@ -262,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
         "stats", "how many jobs there are, per status and type", "commands", "cmd_stats"
     )
     stats.add_argument("--json", action="store_true")
+    stats.add_argument(
+        "--period",
+        choices=("24h", "7d", "30d", "all"),
+        help="also runs, success rate and durations per type over this period",
+    )
 
     board = command(
         "board", "print (or open) the address of the browser board", "commands", "cmd_board"

@@ -88,6 +88,12 @@ class PgCursor:
         except psycopg.Error as exc:
             raise as_sqlite_error(exc, self._where) from exc
 
+    def fetchmany(self, size: int) -> list[Any]:
+        try:
+            return self._cursor.fetchmany(size) if self._cursor.description else []
+        except psycopg.Error as exc:
+            raise as_sqlite_error(exc, self._where) from exc
+
     def fetchall(self) -> list[Any]:
         try:
             return self._cursor.fetchall() if self._cursor.description else []

@@ -28,6 +28,7 @@ __all__ = [
     "ROLLUP_MIGRATION",
     "bucket_of",
     "bucket_seconds",
+    "first_error_line",
     "key_of",
     "roll_up",
     "rolled_up",
@@ -87,9 +88,16 @@ def key_of(registry: JobRegistry | None) -> KeyOf:
     return key
 
 
-def _first_line(error: str | None) -> str:
+#: The heading a process job's error puts before the program's last output lines.
+_OUTPUT_HEADING = "; last output:"
+
+
+def first_error_line(error: str | None) -> str:
+    """What a failure is grouped under: the first line of its error, capped; for a process
+    job, its ``exit status N`` without the heading of the output lines that follow."""
     text = (error or "").strip()
-    return (text.splitlines()[0] if text else "(no error message)")[:MAX_FIRST_LINE]
+    line = text.splitlines()[0] if text else "(no error message)"
+    return line.removesuffix(_OUTPUT_HEADING)[:MAX_FIRST_LINE]
 
 
 def roll_up(conn: sqlite3.Connection, job_ids: Iterable[str], key_fn: KeyOf | None = None) -> int:
@@ -127,7 +135,7 @@ def roll_up(conn: sqlite3.Connection, job_ids: Iterable[str], key_fn: KeyOf | No
             bucket = str(bucket_of(seconds))
             group[3][bucket] = group[3].get(bucket, 0) + 1
             if status == "failed":
-                where = (day, type_name, key, _first_line(error))
+                where = (day, type_name, key, first_error_line(error))
                 failures[where] = failures.get(where, 0) + 1
             added += 1
     for (day, type_name, key, status), (runs, total, longest, buckets) in groups.items():
@@ -136,20 +144,27 @@ def roll_up(conn: sqlite3.Connection, job_ids: Iterable[str], key_fn: KeyOf | No
             "WHERE day = ? AND type = ? AND job_key = ? AND status = ?",
             (day, type_name, key, status),
         ).fetchone()
-        if row is not None:
-            runs += row[0]
-            total += row[1]
-            longest = max(longest, row[2])
-            for bucket, count in json.loads(row[3]).items():
-                buckets[bucket] = buckets.get(bucket, 0) + count
-        conn.execute(
-            "INSERT OR REPLACE INTO job_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (day, type_name, key, status, runs, total, longest, json.dumps(buckets)),
+        if row is None:
+            conn.execute(
+                "INSERT INTO job_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (day, type_name, key, status, runs, total, longest, json.dumps(buckets)),
+            )
+            continue
+        runs += row[0]
+        total += row[1]
+        longest = max(longest, row[2])
+        for bucket, count in json.loads(row[3]).items():
+            buckets[bucket] = buckets.get(bucket, 0) + count
+        conn.execute(  # no INSERT OR REPLACE: a PostgreSQL board runs this too
+            "UPDATE job_rollup SET runs = ?, seconds_sum = ?, seconds_max = ?, buckets = ? "
+            "WHERE day = ? AND type = ? AND job_key = ? AND status = ?",
+            (runs, total, longest, json.dumps(buckets), day, type_name, key, status),
         )
     for (day, type_name, key, line), runs in failures.items():
         conn.execute(
             "INSERT INTO job_rollup_failures VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(day, type, job_key, first_line) DO UPDATE SET runs = runs + excluded.runs",
+            "ON CONFLICT(day, type, job_key, first_line) "
+            "DO UPDATE SET runs = job_rollup_failures.runs + excluded.runs",
             (day, type_name, key, line, runs),
         )
     return added

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .events import LogEntry
 from .filters import JobFilter, StatusArg, TypeArg
@@ -25,6 +25,8 @@ from .timeline import JobTimeline, load_timeline
 from .validation import check_int
 
 __all__ = ["TrackerReads"]
+
+T = TypeVar("T")
 
 
 class TrackerReads:
@@ -47,6 +49,14 @@ class TrackerReads:
                 return query(None)
         with self.store.reader() as conn:
             return query(conn)
+
+    def read_store(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``query(conn)`` on a reader connection of the store (read-only SQL in the
+        portable dialect, ``?`` placeholders): for readers that aggregate, such as
+        :mod:`~jobdeck.core.stats`. Errors become :class:`~.store_errors.StoreError`."""
+        self._readable()
+        result: T = self._read(lambda conn: query(self.store.conn if conn is None else conn))
+        return result
 
     def get_job(self, job_id: str) -> Job | None:
         """The latest snapshot of a job, or None if there is no such job."""

@@ -704,6 +704,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>&amp;Jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Statistics</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Ready</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1027,6 +1035,241 @@ Started {started}</source>
     <name>SleepInhibitor</name>
     <message>
         <source>Jobs are running</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Stats</name>
+    <message>
+        <source>Jobs ended</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Queued and running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Duration of the selected key&apos;s last runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>seconds</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobs ended per hour or day</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Queued and running jobs over time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Duration of the last runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>completed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ended per hour</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ended per UTC day</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>queued</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Most at once</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Select a job key to see the duration of its last runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last {n} runs of {key}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Job key</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Type</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Success</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>p50</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>p90</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Max</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Peak RSS</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CPU / run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Completed runs out of completed and failed ones</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Half of the completed runs took at most this long</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Nine in ten completed runs took at most this long</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The longest completed run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The most memory a run&apos;s processes used (process jobs still stored)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CPU time per run (process jobs still stored)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>First line of the error</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last 24 hours</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last 7 days</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last 30 days</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Period</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Period:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Refresh</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Summary</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Statistics per job type</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Statistics per job key</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failures by first line</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Per type</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Per job key</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failures</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Reading the job history…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{runs} jobs ended, {failed} failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the {shown} busiest of {total} job keys</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{rolled} from the roll-up of deleted jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>updated {time}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Durations are those of completed runs; p50 and p90 are read from a histogram (within about 10 %). Peak RSS and CPU time are known only for process jobs still stored.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Statistics unavailable: {why}</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

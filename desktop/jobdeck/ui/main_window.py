@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QByteArray,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTableView,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -47,6 +48,10 @@ from .job_details import JobDetails
 from .job_warnings import JobWarnings
 from .launch_form import LaunchForm, LaunchForms
 from .settings_store import SettingsStore
+
+if TYPE_CHECKING:
+    from ..core.stats import JobStats
+    from .stats_view import StatsView
 
 __all__ = ["MainWindow"]
 
@@ -97,6 +102,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         warnings: JobWarnings | None = None,
+        stats: Callable[[], JobStats] | None = None,
     ) -> None:
         super().__init__(parent)
         registry = tuple(registry)
@@ -240,7 +246,22 @@ class MainWindow(QMainWindow):
         self.store_banner.setStyleSheet(STORE_BANNER_STYLE)
         self.store_banner.hide()
         outer.addWidget(self.store_banner)
-        outer.addWidget(self.splitter)
+        #: The Jobs and Statistics tabs (None without ``stats``: the jobs fill the window).
+        self.tabs: QTabWidget | None = None
+        #: The Statistics tab's view, built when the tab is first shown.
+        self.stats_view: StatsView | None = None
+        self._stats_factory = stats
+        if stats is None:
+            outer.addWidget(self.splitter)
+        else:
+            self.tabs = QTabWidget(container)
+            self.tabs.setDocumentMode(True)
+            self.tabs.addTab(self.splitter, translate("MainWindow", "&Jobs"))
+            self._stats_page = QWidget(self.tabs)
+            QVBoxLayout(self._stats_page).setContentsMargins(0, 0, 0, 0)
+            self.tabs.addTab(self._stats_page, translate("MainWindow", "&Statistics"))
+            self.tabs.currentChanged.connect(self._on_tab_changed)
+            outer.addWidget(self.tabs)
         signals.storeTroubleChanged.connect(self.show_store_trouble)
         self.setCentralWidget(container)
         self._build_menus()
@@ -320,6 +341,24 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.jobs_dock = dock
         return dock
+
+    def show_statistics(self) -> StatsView | None:
+        """Switch to the Statistics tab (building it the first time); its view."""
+        if self.tabs is not None:
+            self.tabs.setCurrentWidget(self._stats_page)
+        return self.stats_view
+
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs is None or self.tabs.widget(index) is not self._stats_page:
+            return
+        if self.stats_view is None and self._stats_factory is not None:
+            from .stats_view import StatsView  # numpy, pyqtgraph: only when first shown
+
+            self.stats_view = StatsView(self._stats_factory(), self._stats_page)
+            layout = self._stats_page.layout()
+            assert layout is not None
+            layout.addWidget(self.stats_view)
+            self.stats_view.show()
 
     def select_job_type(self, name: str) -> LaunchForm:
         """Show the launch form of job type ``name``."""

@@ -1,0 +1,205 @@
+"""The Statistics tab against a real tracker holding real finished jobs: what its tables and
+charts show, periods, the selected key's trend, newer requests winning, a job finishing
+after an idle gap, the dark palette, and the 1280x800 screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+from jobdeck.core.clock import FakeClock
+from jobdeck.core.stats import JobStats, Period
+from jobdeck.core.tracker import JobTracker
+from jobdeck.jobs import builtin_registry
+from jobdeck.runtime.signals import JobSignals
+from jobdeck.ui.main_window import MainWindow
+from jobdeck.ui.stats_tables import STATS_ROLE, GroupColumn
+from jobdeck.ui.stats_view import StatsView
+from jobdeck.ui.theme import apply_theme
+
+from .fakes import FakeSettings
+
+DAY = 86400.0
+MAKE = {"argv": ["make", "-j4"], "cwd": "/tmp"}
+RSYNC = {"argv": ["rsync", "-a", "/photos/", "/backup/"], "cwd": "/"}
+
+
+def finish(tracker: JobTracker, clock: FakeClock, params: dict, seconds: float, error=None):
+    job = tracker.enqueue("command", params, title=" ".join(params["argv"]))
+    tracker.start_job(job.id)
+    clock.advance(seconds)
+    tracker.complete_job(job.id, success=error is None, error=error)
+    return job.id
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def tracker(tmp_path: Path, clock: FakeClock) -> Iterator[JobTracker]:
+    t = JobTracker.open(
+        tmp_path / "jobs.db", clock=clock, registry=builtin_registry(), event_interval=0.005
+    )
+    finish(t, clock, RSYNC, 300)  # three days before the others
+    clock.advance(3 * DAY)
+    for seconds in (40, 50, 60, 70):
+        finish(t, clock, MAKE, seconds)
+    finish(t, clock, MAKE, 5, error="exit status 2; last output:\nmain.c:3: error: x")
+    finish(t, clock, RSYNC, 120)
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def window(qtbot, qapp, tracker) -> Iterator[MainWindow]:
+    assert qapp.primaryScreen().availableGeometry() == QRect(0, 0, 1280, 800)
+    signals = JobSignals(tracker, interval_ms=5)
+    registry = builtin_registry()
+    win = MainWindow(tracker, signals, registry, FakeSettings(), stats=lambda: JobStats(tracker))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    if win.stats_view is not None:
+        win.stats_view.shutdown()
+    signals.close()
+
+
+def shown(qtbot, win: MainWindow) -> StatsView:
+    """Open the Statistics tab and wait for its first numbers."""
+    assert win.stats_view is None  # built only when the tab is first shown
+    view = win.show_statistics()
+    assert view is not None and view.isVisible()
+    with qtbot.waitSignal(view.updated, timeout=20_000):
+        pass  # the numbers arrive through the event loop, after this point
+    return view
+
+
+def cells(view_table, column: int) -> list[str]:
+    model = view_table.model()
+    return [model.index(r, column).data() for r in range(model.rowCount())]
+
+
+def test_the_tab_shows_what_the_jobs_did(qtbot, window):
+    view = shown(qtbot, window)
+    assert view.current_period is Period.WEEK
+    assert cells(view.type_table, GroupColumn.NAME) == ["Run a command"]
+    assert cells(view.type_table, GroupColumn.RUNS) == ["7"]
+    assert cells(view.type_table, GroupColumn.SUCCESS) == ["86 %"]  # 6 of 7
+    assert cells(view.type_table, GroupColumn.FAILED) == ["1"]
+    assert cells(view.type_table, GroupColumn.MAX) == ["5m 00s"]
+
+    keys = dict(zip(cells(view.key_table, GroupColumn.NAME), cells(view.key_table, 2), strict=True))
+    assert keys == {"make -j4 in /tmp": "5", "rsync -a /photos/ /backup/ in /": "2"}
+    assert cells(view.failure_table, 0) == ["exit status 2"]
+    assert "7 jobs ended, 1 failed" in view.summary.text()
+
+    charts = view.charts
+    assert charts is not None
+    ended = charts.drawn["throughput"]
+    assert sum(ended["completed"][1]) == 6 and sum(ended["failed"][1]) == 1
+    assert max(charts.drawn["load"]["running"][1]) == 1  # one at a time
+    assert charts.drawn["trend"] == {}  # no key selected yet
+
+
+def test_a_period_and_a_key(qtbot, window, tracker):
+    view = shown(qtbot, window)
+    with qtbot.waitSignal(view.updated, timeout=20_000):
+        view.set_period(Period.DAY)
+    assert cells(view.type_table, GroupColumn.RUNS) == ["6"]  # the old rsync is out
+    assert window.stats_view is view
+
+    make = next(
+        index
+        for r in range(view.key_table.model().rowCount())
+        if (index := view.key_table.model().index(r, 0)).data(STATS_ROLE).label.startswith("make")
+    )
+    with qtbot.waitSignal(view.updated, timeout=20_000):
+        view.key_table.setCurrentIndex(make)
+    trend = view.charts.drawn["trend"]["seconds"]
+    assert trend[1] == [40.0, 50.0, 60.0, 70.0, 5.0]
+    title = view.charts.trend.getPlotItem().titleLabel.text
+    assert "Last 5 runs of make -j4" in title
+
+    # sorting by a duration column sorts by value, not text
+    view.key_table.sortByColumn(GroupColumn.MAX, Qt.SortOrder.AscendingOrder)
+    assert cells(view.key_table, GroupColumn.MAX) == ["1m 10s", "2m 00s"]
+
+
+def test_a_job_that_ends_after_an_idle_gap_is_counted(qtbot, window, tracker, clock):
+    view = shown(qtbot, window)
+    qtbot.wait(300)  # idle
+    clock.advance(3600)
+    finish(tracker, clock, RSYNC, 30, error="exit status 23; last output:\nrsync error")
+    with qtbot.waitSignal(view.updated, timeout=20_000):
+        view.refresh_button.click()
+    assert cells(view.type_table, GroupColumn.RUNS) == ["8"]
+    assert sorted(cells(view.failure_table, 0)) == ["exit status 2", "exit status 23"]
+
+
+def test_the_newest_request_wins(qtbot, window):
+    view = shown(qtbot, window)
+    shown_periods: list[Period] = []
+    view.loader.loaded.connect(lambda result: shown_periods.append(result.report.period))
+    for period in (Period.ALL, Period.MONTH, Period.DAY):
+        view.loader.request(period)
+    qtbot.waitUntil(lambda: Period.DAY in shown_periods, timeout=20_000)
+    qtbot.wait(200)
+    assert shown_periods == [Period.DAY]
+
+
+def test_charts_follow_a_palette_change(qtbot, qapp, window):
+    view = shown(qtbot, window)
+    charts = view.charts
+    assert charts is not None
+    before = charts.throughput.backgroundBrush().color().name()
+    original = QPalette(qapp.palette())
+    style = qapp.style().name()
+    try:
+        apply_theme(qapp, "dark")
+        qtbot.waitUntil(
+            lambda: charts.throughput.backgroundBrush().color().name() == "#1e1f22", timeout=5000
+        )
+        assert charts.throughput.backgroundBrush().color().name() != before
+        axis = charts.load.getPlotItem().getAxis("left")
+        assert axis.textPen().color().name() == "#e6e6e6"  # the dark palette's text
+    finally:
+        qapp.setStyle(style)
+        QApplication.setPalette(original)
+
+
+def test_readable_at_1280x800(qtbot, window, tmp_path):
+    view = shown(qtbot, window)
+    assert QRect(0, 0, 1280, 800).contains(window.frameGeometry())
+    assert view.tables.width() >= 560 and view.chart_area.width() >= 380
+    for chart in (view.charts.throughput, view.charts.load, view.charts.trend):  # type: ignore[union-attr]
+        assert chart.height() >= 150
+    header = view.type_table.horizontalHeader()
+    assert header.length() <= view.type_table.viewport().width() + 1  # no sideways scrolling
+    shot = tmp_path / "stats-1280x800.png"
+    assert window.grab().save(str(shot))
+
+
+def test_start_up_imports_neither_pyqtgraph_nor_numpy() -> None:
+    """The tab and the API import them when first used: start-up time is benchmarked."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jobdeck.app, jobdeck.ui.main_window, jobdeck.api.routes, jobdeck.cli.commands;"
+        "print(sorted(m for m in ('pyqtgraph', 'numpy', 'jobdeck.core.stats') if m in sys.modules))"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
