@@ -50,7 +50,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def _has_output(job: dict[str, Any]) -> bool:
     """Whether the job has (or, once started, will have) an output file."""
-    return bool(job["log_path"]) or (job["status"] == "pending" and "argv" in job["params"])
+    waiting = job["status"] in ("pending", "running")  # its log file is told a moment later
+    return bool(job["log_path"]) or (waiting and "argv" in job["params"])
 
 
 def _print_offline(args: argparse.Namespace, tracker: Any, job: Any) -> int:
@@ -94,8 +95,14 @@ def _print_lines(client: ApiClient, job: dict[str, Any], args: argparse.Namespac
 
 
 def _wait_started(client: ApiClient, job: dict[str, Any]) -> dict[str, Any]:
-    """The job once it has left ``pending`` (its output file is known then)."""
-    if job["status"] != "pending":
+    """The job once its output file is known: a program's log file is recorded with its
+    pid, a moment after it starts (or with its end, for a program that ends at once)."""
+
+    def known(state: dict[str, Any]) -> bool:
+        finished = state["status"] in ("completed", "failed", "cancelled")
+        return state["status"] != "pending" and (bool(state["log_path"]) or finished)
+
+    if known(job):
         return job
     response = _call(lambda: client.stream("/api/jobs/stream", {"job": job["id"]}, timeout=None))
     with response:
@@ -103,7 +110,7 @@ def _wait_started(client: ApiClient, job: dict[str, Any]) -> dict[str, Any]:
             items = event.json()["jobs"]
             for item in items:
                 state = item.get("job", item)
-                if state["status"] != "pending":
+                if known(state):
                     return dict(state)
     return dict(_call(client.get, job_path(job["id"])))
 
