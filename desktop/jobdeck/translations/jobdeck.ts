@@ -688,7 +688,7 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Search titles…</source>
+        <source>Search titles, messages, commands…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

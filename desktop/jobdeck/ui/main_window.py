@@ -180,7 +180,9 @@ class MainWindow(QMainWindow):
         for job_type in registry:
             self.type_filter.addItem(type_text(job_type.title), job_type.name)
         self.search_edit = QLineEdit(self)
-        self.search_edit.setPlaceholderText(translate("MainWindow", "Search titles\u2026"))
+        self.search_edit.setPlaceholderText(
+            translate("MainWindow", "Search titles, messages, commands\u2026")
+        )
         self.search_edit.setAccessibleName(translate("MainWindow", "Search job titles"))
         self.search_edit.setClearButtonEnabled(True)
         for button in self.search_edit.findChildren(QToolButton):  # the clear button
