@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from screenshot_app import run_scenario, save
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "desktop"))
@@ -146,44 +148,9 @@ async def scenario(app: object, args: argparse.Namespace) -> None:
     app.quit()
 
 
-def save(pixmap: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not pixmap.save(str(path)):  # type: ignore[attr-defined]
-        raise OSError(f"could not save {path}")
-
-
 def child(args: argparse.Namespace) -> int:
-    os.environ.setdefault("QT_API", "pyside6")
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    from jobdeck.app import JobdeckApp
-    from jobdeck.settings import AppSettings
-    from jobdeck.ui.theme import apply_theme
-
-    qapp = QApplication(sys.argv[:1])
-    apply_theme(qapp, args.theme)
-    qapp.setApplicationName("Jobdeck")
-    qapp.setOrganizationName("Jobdeck")
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
     db = Path(os.environ["XDG_DATA_HOME"]) / "jobs.db"
-    app = JobdeckApp(qapp, db, settings=AppSettings())
-    app.start()
-    failure: list[BaseException] = []
-
-    def done(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            failure.append(task.exception())  # type: ignore[arg-type]
-            app.quit(1)
-
-    with loop:
-        loop.create_task(scenario(app, args)).add_done_callback(done)
-        loop.run_forever()
-    app.shutdown()
-    if failure:
-        raise failure[0]
-    return app.exit_code
+    return run_scenario(args.theme, db, lambda app: scenario(app, args))
 
 
 # --- the parent: the virtual display ------------------------------------------------------
