@@ -93,6 +93,11 @@ def test_progress_made_while_the_app_was_closed_shows_at_re_attach(
 ) -> None:
     db, gates = tmp_path / "jobs.db", tmp_path / "gates"
     first, job = _run_to_a_quarter(qtbot, sessions, tmp_path, PROGRAM)
+    # A program's log file is recorded with its pid once it has run a moment (0.2 s).
+    qtbot.waitUntil(
+        lambda: first.tracker.get_job(job.id).log_path is not None,  # type: ignore[union-attr]
+        timeout=WAIT_MS,
+    )
     log_path = first.tracker.get_job(job.id).log_path  # type: ignore[union-attr]
     assert log_path is not None
     first.close(keep_processes=True)
