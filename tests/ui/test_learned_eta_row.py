@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -27,11 +28,6 @@ from .fakes import make_job
 ARGV = ["tar", "czf", "/tmp/backup.tgz", "/home"]
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 def past_runs(path, clock: FakeClock, seconds: list[int]) -> None:
     """A first session of the app that ran the same command a few times, then closed."""
     with JobTracker.open(path, clock=clock, registry=builtin_registry()) as tracker:
@@ -43,17 +39,18 @@ def past_runs(path, clock: FakeClock, seconds: list[int]) -> None:
 
 
 @pytest.fixture
-def session(tmp_path, clock) -> Iterator[tuple[JobTracker, JobSignals, RunHistories]]:
-    past_runs(tmp_path / "jobs.db", clock, [240, 250, 235, 245])
-    tracker = JobTracker.open(
-        tmp_path / "jobs.db", clock=clock, registry=builtin_registry(), event_interval=0.005
-    )
-    signals = JobSignals(tracker, interval_ms=5)
-    histories = RunHistories(tracker)
-    yield tracker, signals, histories
+def jobs_db(tmp_path: Path, clock: FakeClock) -> Path:
+    """The store as the first session left it: four runs of ARGV, 235 to 250 s."""
+    path = tmp_path / "jobs.db"
+    past_runs(path, clock, [240, 250, 235, 245])
+    return path
+
+
+@pytest.fixture
+def session(real_tracker, real_signals) -> Iterator[tuple[JobTracker, JobSignals, RunHistories]]:
+    histories = RunHistories(real_tracker)
+    yield real_tracker, real_signals, histories
     histories.close()
-    signals.close()
-    tracker.close()
 
 
 def test_a_known_command_shows_what_it_usually_takes_then_a_smooth_eta(qtbot, session, clock):

@@ -4,40 +4,13 @@ and TrayController; the tracker's clock is moved by hand (minutes pass in no tim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 
-from jobdeck.core.clock import FakeClock
 from jobdeck.core.run_history import RunHistories
-from jobdeck.core.tracker import JobTracker
-from jobdeck.jobs import builtin_registry
-from jobdeck.runtime.signals import JobSignals
 from jobdeck.runtime.stall_monitor import StallMonitor
 from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.tray import TrayController
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def tracker(tmp_path, clock) -> Iterator[JobTracker]:
-    t = JobTracker.open(
-        tmp_path / "jobs.db", clock=clock, registry=builtin_registry(), event_interval=0.005
-    )
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def signals(qtbot, tracker) -> Iterator[JobSignals]:
-    s = JobSignals(tracker, interval_ms=5)
-    yield s
-    s.close()
 
 
 def wire(qtbot, tracker, signals, histories=None):
@@ -56,12 +29,12 @@ def wire(qtbot, tracker, signals, histories=None):
 
 
 def test_a_silent_job_is_stalled_everywhere_notifies_once_and_recovers(
-    qtbot, tracker, signals, clock
+    qtbot, real_tracker, real_signals, clock
 ):
-    stalls, bar, tray = wire(qtbot, tracker, signals)
+    stalls, bar, tray = wire(qtbot, real_tracker, real_signals)
     shown: list[tuple[str, str, str]] = []
     tray.notified.connect(lambda *args: shown.append(args))
-    ctx = tracker.create_job("command", params={"argv": ["sleep", "1d"]}, title="Overnight")
+    ctx = real_tracker.create_job("command", params={"argv": ["sleep", "1d"]}, title="Overnight")
     ctx.update_progress(3, 10, "step 3")
     qtbot.waitUntil(lambda: bar.row_for(ctx.job_id) is not None, timeout=5000)
     row = bar.row_for(ctx.job_id)
@@ -83,15 +56,17 @@ def test_a_silent_job_is_stalled_everywhere_notifies_once_and_recovers(
     qtbot.waitUntil(lambda: not row.badge_label.isVisibleTo(row), timeout=5000)
     qtbot.waitUntil(lambda: "no progress" not in tray.tooltip(), timeout=5000)
     assert stalls.stalled() == {}
-    tracker.complete_job(ctx.job_id)
+    real_tracker.complete_job(ctx.job_id)
     stalls.close()
     tray.dispose()
 
 
-def test_output_keeps_a_job_alive_and_types_have_their_own_limit(qtbot, tracker, signals, clock):
-    stalls, bar, tray = wire(qtbot, tracker, signals)
-    chatty = tracker.create_job("command", params={"argv": ["make"]})
-    slow_type = tracker.create_job("python", params={"script": "/x.py"})
+def test_output_keeps_a_job_alive_and_types_have_their_own_limit(
+    qtbot, real_tracker, real_signals, clock
+):
+    stalls, bar, tray = wire(qtbot, real_tracker, real_signals)
+    chatty = real_tracker.create_job("command", params={"argv": ["make"]})
+    slow_type = real_tracker.create_job("python", params={"script": "/x.py"})
     qtbot.waitUntil(lambda: len(bar.rows()) == 2, timeout=5000)
     for _ in range(4):
         clock.advance(5 * 60)
@@ -103,22 +78,22 @@ def test_output_keeps_a_job_alive_and_types_have_their_own_limit(qtbot, tracker,
     stalls.check()
     assert set(stalls.stalled()) == {chatty.job_id, slow_type.job_id}
     for ctx in (chatty, slow_type):
-        tracker.complete_job(ctx.job_id)
+        real_tracker.complete_job(ctx.job_id)
     qtbot.waitUntil(lambda: stalls.stalled() == {}, timeout=5000)
     stalls.close()
     tray.dispose()
 
 
 def test_slower_than_usual_is_a_badge_between_p90_and_the_longest_run(
-    qtbot, tracker, signals, clock
+    qtbot, real_tracker, real_signals, clock
 ):
     for seconds in (100, 100, 100, 100, 100, 100, 100, 100, 100, 130):
-        ctx = tracker.create_job("command", params={"argv": ["backup"]})
+        ctx = real_tracker.create_job("command", params={"argv": ["backup"]})
         clock.advance(seconds)
-        tracker.complete_job(ctx.job_id)
-    histories = RunHistories(tracker)
-    stalls, bar, tray = wire(qtbot, tracker, signals, histories)
-    job = tracker.create_job("command", params={"argv": ["backup"]}, title="Backup")
+        real_tracker.complete_job(ctx.job_id)
+    histories = RunHistories(real_tracker)
+    stalls, bar, tray = wire(qtbot, real_tracker, real_signals, histories)
+    job = real_tracker.create_job("command", params={"argv": ["backup"]}, title="Backup")
     qtbot.waitUntil(lambda: bar.row_for(job.job_id) is not None, timeout=5000)
     qtbot.waitUntil(lambda: histories.lookups >= 1, timeout=5000)
     row = bar.row_for(job.job_id)
@@ -130,21 +105,21 @@ def test_slower_than_usual_is_a_badge_between_p90_and_the_longest_run(
     assert row.badge_label.text() == "slower than usual"
     assert row.badge_label.isVisibleTo(row)
     assert "Usually takes ~2 min (10 earlier runs)" in row.toolTip()
-    tracker.complete_job(job.job_id)
+    real_tracker.complete_job(job.job_id)
     histories.close()
     stalls.close()
     tray.dispose()
 
 
-def test_slower_than_usual_only_with_history(tmp_path, qtbot, tracker, signals, clock):
+def test_slower_than_usual_only_with_history(tmp_path, qtbot, real_tracker, real_signals, clock):
     for _ in range(3):
-        ctx = tracker.create_job("command", params={"argv": ["backup"]})
+        ctx = real_tracker.create_job("command", params={"argv": ["backup"]})
         clock.advance(100)
-        tracker.complete_job(ctx.job_id)
-    histories = RunHistories(tracker)
-    stalls, bar, tray = wire(qtbot, tracker, signals, histories)
-    known = tracker.create_job("command", params={"argv": ["backup"]}, title="Backup")
-    new = tracker.create_job("command", params={"argv": ["first-time"]}, title="New")
+        real_tracker.complete_job(ctx.job_id)
+    histories = RunHistories(real_tracker)
+    stalls, bar, tray = wire(qtbot, real_tracker, real_signals, histories)
+    known = real_tracker.create_job("command", params={"argv": ["backup"]}, title="Backup")
+    new = real_tracker.create_job("command", params={"argv": ["first-time"]}, title="New")
     qtbot.waitUntil(lambda: len(bar.rows()) == 2, timeout=5000)
     qtbot.waitUntil(lambda: histories.lookups >= 2, timeout=5000)
     clock.advance(90)
@@ -167,33 +142,37 @@ def test_slower_than_usual_only_with_history(tmp_path, qtbot, tracker, signals, 
     assert not new_row.badge_label.isVisibleTo(new_row)  # no history: no false alarm
     assert "usual" not in new_row.time_label.text()
     for ctx in (known, new):
-        tracker.complete_job(ctx.job_id)
+        real_tracker.complete_job(ctx.job_id)
     histories.close()
     stalls.close()
     tray.dispose()
 
 
-def test_the_history_and_the_details_say_stalled_after_an_idle_gap(qtbot, tracker, signals, clock):
+def test_the_history_and_the_details_say_stalled_after_an_idle_gap(
+    qtbot, real_tracker, real_signals, clock
+):
     """The history's Status cell and the details pane's status line say a job stalled, for
     a job started after the app sat idle for an hour (the monitor's timer had stopped)."""
     from jobdeck.ui.history_model import Column, HistoryModel
     from jobdeck.ui.job_details import JobDetails
     from jobdeck.ui.job_warnings import JobWarnings
 
-    stalls = StallMonitor(signals, after_s=600, check_ms=20)
+    stalls = StallMonitor(real_signals, after_s=600, check_ms=20)
     warnings = JobWarnings(stalls.silence)
-    model = HistoryModel(tracker, signals, warnings=warnings)
-    details = JobDetails(tracker, signals, warnings=warnings)
+    model = HistoryModel(real_tracker, real_signals, warnings=warnings)
+    details = JobDetails(real_tracker, real_signals, warnings=warnings)
     qtbot.addWidget(details)
     stalls.stallsChanged.connect(model.refresh_warnings)
     stalls.stallsChanged.connect(details.refresh_warning)
-    first = tracker.create_job("command", params={"argv": ["true"]})
-    tracker.complete_job(first.job_id)
+    first = real_tracker.create_job("command", params={"argv": ["true"]})
+    real_tracker.complete_job(first.job_id)
     qtbot.waitUntil(lambda: not stalls.watch.watching, timeout=5000)
     clock.advance(3600)  # an idle hour: nothing runs, nothing is checked
-    ctx = tracker.create_job("command", params={"argv": ["sleep", "1d"]}, title="Overnight")
+    ctx = real_tracker.create_job("command", params={"argv": ["sleep", "1d"]}, title="Overnight")
     ctx.update_progress(1, 10, "step 1")
-    qtbot.waitUntil(lambda: model.locate(tracker.get_job(ctx.job_id)) is not None, timeout=5000)
+    qtbot.waitUntil(
+        lambda: model.locate(real_tracker.get_job(ctx.job_id)) is not None, timeout=5000
+    )
     details.set_job(ctx.job_id)
     row = model.row_of(ctx.job_id)
     assert row is not None
@@ -214,30 +193,34 @@ def test_the_history_and_the_details_say_stalled_after_an_idle_gap(qtbot, tracke
     ctx.update_progress(2, 10, "step 2")  # it moves again
     qtbot.waitUntil(lambda: model.data(status) == "Running", timeout=5000)
     qtbot.waitUntil(lambda: details.status_label.full_text() == "Running", timeout=5000)
-    tracker.complete_job(ctx.job_id)
+    real_tracker.complete_job(ctx.job_id)
     stalls.close()
 
 
-def test_the_history_and_the_details_say_slower_than_usual(qtbot, tracker, signals, clock):
+def test_the_history_and_the_details_say_slower_than_usual(
+    qtbot, real_tracker, real_signals, clock
+):
     from jobdeck.ui.history_model import Column, HistoryModel
     from jobdeck.ui.job_details import JobDetails
     from jobdeck.ui.job_warnings import JobWarnings
 
     for seconds in (240, 240, 250, 230):
-        ctx = tracker.create_job("command", params={"argv": ["backup"]})
+        ctx = real_tracker.create_job("command", params={"argv": ["backup"]})
         clock.advance(seconds)
-        tracker.complete_job(ctx.job_id)
-    histories = RunHistories(tracker)
-    stalls = StallMonitor(signals, after_s=3600)
+        real_tracker.complete_job(ctx.job_id)
+    histories = RunHistories(real_tracker)
+    stalls = StallMonitor(real_signals, after_s=3600)
     warnings = JobWarnings(stalls.silence, histories.for_job)
-    model = HistoryModel(tracker, signals, warnings=warnings)
-    details = JobDetails(tracker, signals, warnings=warnings)
+    model = HistoryModel(real_tracker, real_signals, warnings=warnings)
+    details = JobDetails(real_tracker, real_signals, warnings=warnings)
     qtbot.addWidget(details)
-    job = tracker.create_job("command", params={"argv": ["backup"]}, title="Backup")
-    other = tracker.create_job("command", params={"argv": ["first-time"]}, title="New")
+    job = real_tracker.create_job("command", params={"argv": ["backup"]}, title="Backup")
+    other = real_tracker.create_job("command", params={"argv": ["first-time"]}, title="New")
     qtbot.waitUntil(lambda: histories.lookups >= 2, timeout=5000)
-    qtbot.waitUntil(lambda: model.locate(tracker.get_job(job.job_id)) is not None, timeout=5000)
-    model.locate(tracker.get_job(other.job_id))
+    qtbot.waitUntil(
+        lambda: model.locate(real_tracker.get_job(job.job_id)) is not None, timeout=5000
+    )
+    model.locate(real_tracker.get_job(other.job_id))
     details.set_job(job.job_id)
     row, other_row = model.row_of(job.job_id), model.row_of(other.job_id)
     assert row is not None and other_row is not None
@@ -250,22 +233,22 @@ def test_the_history_and_the_details_say_slower_than_usual(qtbot, tracker, signa
     )
     assert details.status_label.full_text() == ("Running \u2014 slower than usual (usually ~4 min)")
     assert model.data(model.index(other_row, Column.STATUS)) == "Running"  # no history
-    tracker.complete_job(job.job_id)
+    real_tracker.complete_job(job.job_id)
     qtbot.waitUntil(lambda: model.data(model.index(row, Column.STATUS)) == "Completed")
     assert "usual" not in details.status_label.full_text()
-    tracker.complete_job(other.job_id)
+    real_tracker.complete_job(other.job_id)
     histories.close()
     stalls.close()
 
 
 def test_the_default_stall_time_applies_live_and_a_type_keeps_its_own(
-    qtbot, tracker, signals, clock
+    qtbot, real_tracker, real_signals, clock
 ):
     from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 
-    stalls, _bar, tray = wire(qtbot, tracker, signals)  # 10 min by default, python: 1 h
-    command = tracker.create_job("command", params={"argv": ["make"]})
-    script = tracker.create_job("python", params={"script": "/x.py"})
+    stalls, _bar, tray = wire(qtbot, real_tracker, real_signals)  # 10 min by default, python: 1 h
+    command = real_tracker.create_job("command", params={"argv": ["make"]})
+    script = real_tracker.create_job("python", params={"script": "/x.py"})
     qtbot.waitUntil(lambda: len(stalls.watch._last) == 2, timeout=5000)
     clock.advance(7 * 60)
     stalls.check()
@@ -290,6 +273,6 @@ def test_the_default_stall_time_applies_live_and_a_type_keeps_its_own(
     stalls.set_after(60.0 * 30)  # raised again: the job is no longer stalled
     assert stalls.stalled() == {}
     for ctx in (command, script):
-        tracker.complete_job(ctx.job_id)
+        real_tracker.complete_job(ctx.job_id)
     stalls.close()
     tray.dispose()

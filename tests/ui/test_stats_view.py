@@ -5,7 +5,6 @@ after an idle gap, the dark palette, and the 1280x800 screen."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QRect, Qt
@@ -38,31 +37,25 @@ def finish(tracker: JobTracker, clock: FakeClock, params: dict, seconds: float, 
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def tracker(tmp_path: Path, clock: FakeClock) -> Iterator[JobTracker]:
-    t = JobTracker.open(
-        tmp_path / "jobs.db", clock=clock, registry=builtin_registry(), event_interval=0.005
-    )
-    finish(t, clock, RSYNC, 300)  # three days before the others
+def finished_jobs(real_tracker: JobTracker, clock: FakeClock) -> None:
+    """Seven finished commands: an rsync, three days later five makes (one failed) and
+    another rsync."""
+    finish(real_tracker, clock, RSYNC, 300)  # three days before the others
     clock.advance(3 * DAY)
     for seconds in (40, 50, 60, 70):
-        finish(t, clock, MAKE, seconds)
-    finish(t, clock, MAKE, 5, error="exit status 2; last output:\nmain.c:3: error: x")
-    finish(t, clock, RSYNC, 120)
-    yield t
-    t.close()
+        finish(real_tracker, clock, MAKE, seconds)
+    finish(real_tracker, clock, MAKE, 5, error="exit status 2; last output:\nmain.c:3: error: x")
+    finish(real_tracker, clock, RSYNC, 120)
 
 
 @pytest.fixture
-def window(qtbot, qapp, tracker) -> Iterator[MainWindow]:
+def window(qtbot, qapp, real_tracker, finished_jobs) -> Iterator[MainWindow]:
     assert qapp.primaryScreen().availableGeometry() == QRect(0, 0, 1280, 800)
-    signals = JobSignals(tracker, interval_ms=5)
+    signals = JobSignals(real_tracker, interval_ms=5)
     registry = builtin_registry()
-    win = MainWindow(tracker, signals, registry, FakeSettings(), stats=lambda: JobStats(tracker))
+    win = MainWindow(
+        real_tracker, signals, registry, FakeSettings(), stats=lambda: JobStats(real_tracker)
+    )
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -109,7 +102,7 @@ def test_the_tab_shows_what_the_jobs_did(qtbot, window):
     assert charts.drawn["trend"] == {}  # no key selected yet
 
 
-def test_a_period_and_a_key(qtbot, window, tracker):
+def test_a_period_and_a_key(qtbot, window):
     view = shown(qtbot, window)
     with qtbot.waitSignal(view.updated, timeout=20_000):
         view.set_period(Period.DAY)
@@ -133,11 +126,11 @@ def test_a_period_and_a_key(qtbot, window, tracker):
     assert cells(view.key_table, GroupColumn.MAX) == ["1m 10s", "2m 00s"]
 
 
-def test_a_job_that_ends_after_an_idle_gap_is_counted(qtbot, window, tracker, clock):
+def test_a_job_that_ends_after_an_idle_gap_is_counted(qtbot, window, real_tracker, clock):
     view = shown(qtbot, window)
     qtbot.wait(300)  # idle
     clock.advance(3600)
-    finish(tracker, clock, RSYNC, 30, error="exit status 23; last output:\nrsync error")
+    finish(real_tracker, clock, RSYNC, 30, error="exit status 23; last output:\nrsync error")
     with qtbot.waitSignal(view.updated, timeout=20_000):
         view.refresh_button.click()
     assert cells(view.type_table, GroupColumn.RUNS) == ["8"]

@@ -6,17 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QColor, QPalette
 
-from jobdeck.core.clock import FakeClock
 from jobdeck.core.timeline import JobTimeline
 from jobdeck.core.tracker import JobTracker
-from jobdeck.jobs import builtin_registry
 from jobdeck.runtime.signals import JobSignals
 from jobdeck.ui.job_details import JobDetails
 from jobdeck.ui.timeline_plot import cpu_percent, minutes_or_seconds
@@ -29,20 +26,6 @@ def timeline_reached(tracker: JobTracker, job_id: str, current: float) -> bool:
     return bool(progress) and progress[-1][1] >= current
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def tracker(tmp_path, clock) -> Iterator[JobTracker]:
-    t = JobTracker.open(
-        tmp_path / "jobs.db", clock=clock, registry=builtin_registry(), event_interval=0.005
-    )
-    yield t
-    t.close()
-
-
 def test_pyqtgraph_is_not_loaded_when_the_app_starts() -> None:
     code = "import sys, jobdeck.app, jobdeck.ui.job_details; print('pyqtgraph' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "desktop")}
@@ -52,17 +35,17 @@ def test_pyqtgraph_is_not_loaded_when_the_app_starts() -> None:
     assert out.stdout.strip() == "False", out.stderr
 
 
-def test_the_timeline_tab_plots_progress_then_memory_and_cpu(qtbot, tracker, clock) -> None:
-    signals = JobSignals(tracker, interval_ms=5)
-    details = JobDetails(tracker, signals)
+def test_the_timeline_tab_plots_progress_then_memory_and_cpu(qtbot, real_tracker, clock) -> None:
+    signals = JobSignals(real_tracker, interval_ms=5)
+    details = JobDetails(real_tracker, signals)
     qtbot.addWidget(details)
     details.resize(900, 600)
     details.show()
-    ctx = tracker.create_job("command", params={"argv": ["make"]}, title="Build")
+    ctx = real_tracker.create_job("command", params={"argv": ["make"]}, title="Build")
     for step in range(1, 6):
         clock.advance(3)
         ctx.update_progress(step, 10)
-        qtbot.waitUntil(partial(timeline_reached, tracker, ctx.job_id, step), timeout=5000)
+        qtbot.waitUntil(partial(timeline_reached, real_tracker, ctx.job_id, step), timeout=5000)
     details.set_job(ctx.job_id)
     assert details.timeline_plot is None  # nothing drawn before the tab is shown
     details.tabs.setCurrentWidget(details.timeline_tab)
@@ -72,8 +55,10 @@ def test_the_timeline_tab_plots_progress_then_memory_and_cpu(qtbot, tracker, clo
     assert len(xs) >= 3 and ys[-1] >= 50.0 and xs[0] == 0.0
     assert not plot.resource_plot.isVisibleTo(details)  # not a program's samples yet
     samples = [(clock() - 30 + i, 1e6 * (10 + i), i * 0.5) for i in range(30)]
-    tracker.set_resource_usage(ctx.job_id, peak_rss=int(39e6), cpu_seconds=14.5, timeline=samples)
-    tracker.complete_job(ctx.job_id)
+    real_tracker.set_resource_usage(
+        ctx.job_id, peak_rss=int(39e6), cpu_seconds=14.5, timeline=samples
+    )
+    real_tracker.complete_job(ctx.job_id)
     qtbot.waitUntil(lambda: plot.resource_plot.isVisibleTo(details), timeout=5000)
     rss_x, rss_y = plot.rss_curve.getData()
     assert len(rss_x) == 30 and max(rss_y) == pytest.approx(39.0)
@@ -83,10 +68,10 @@ def test_the_timeline_tab_plots_progress_then_memory_and_cpu(qtbot, tracker, clo
     signals.close()
 
 
-def test_the_charts_follow_the_palette(qtbot, tracker) -> None:
-    details = JobDetails(tracker)
+def test_the_charts_follow_the_palette(qtbot, real_tracker) -> None:
+    details = JobDetails(real_tracker)
     qtbot.addWidget(details)
-    ctx = tracker.create_job("work")
+    ctx = real_tracker.create_job("work")
     details.set_job(ctx.job_id)
     details.tabs.setCurrentWidget(details.timeline_tab)
     plot = details.timeline_plot
@@ -99,7 +84,7 @@ def test_the_charts_follow_the_palette(qtbot, tracker) -> None:
     assert plot.progress_plot.backgroundBrush().color() == QColor("#1e1f22")
     axis = plot.progress_plot.getPlotItem().getAxis("left")
     assert axis.textPen().color() == QColor("#e6e6e6")
-    tracker.complete_job(ctx.job_id)
+    real_tracker.complete_job(ctx.job_id)
 
 
 def test_units_and_cpu_use() -> None:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from jobdeck.core.clock import FakeClock
 from jobdeck.core.job import JobStatus
-from jobdeck.core.tracker import JobTracker
 from jobdeck.jobs import builtin_registry
 from jobdeck.jobs.command import COMMAND
-from jobdeck.runtime.signals import JobSignals
 from jobdeck.ui.history_model import HistoryModel
 from jobdeck.ui.launch_form import LaunchForm
 from jobdeck.ui.main_window import MainWindow
@@ -19,20 +12,6 @@ from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.tray import TrayController
 
 from .fakes import FakeSettings, field
-
-
-@pytest.fixture
-def real_tracker(tmp_path) -> Iterator[JobTracker]:
-    tracker = JobTracker.open(tmp_path / "jobs.db", clock=FakeClock(), event_interval=0.005)
-    yield tracker
-    tracker.close()
-
-
-@pytest.fixture
-def real_signals(qtbot, real_tracker) -> Iterator[JobSignals]:
-    signals = JobSignals(real_tracker, interval_ms=5)
-    yield signals
-    signals.close()
 
 
 def row_ids(bar):
