@@ -209,3 +209,37 @@ def test_the_sqlite_store_names_no_instance(tracker: JobTracker) -> None:
     assert tracker.runs_on(job.id) is None
     assert tracker.board_link is None
     assert EventKind.STARTED.value == "started"
+
+
+@pytest.mark.parametrize("end", ["fail_pending", "cancel_job"])
+def test_a_pending_job_ended_here_is_not_announced_again_by_the_board_link(
+    pg_url: str, end: str
+) -> None:
+    """The link's catch-up read (when it connects, it re-reads every pending job) may find a
+    job that this instance ended meanwhile, before it ever ran (so no instance runs it):
+    the row is this instance's own change, already announced once."""
+    with JobTracker.open(pg_url, instance="alpha", event_interval=0.01) as alpha:
+        seen = Recorder()
+        alpha.subscribe(seen)
+        job = alpha.enqueue("x")
+        if end == "fail_pending":
+            alpha.fail_pending(job.id, "dependency 'fetch' failed")
+        else:
+            assert alpha.cancel_job(job.id)
+        alpha.apply_board_changes([job.id])  # what the link does with its catch-up read
+        final = "failed" if end == "fail_pending" else "cancelled"
+        assert seen.kinds(job.id) == ["created", final]
+
+
+def test_a_job_queued_and_cancelled_elsewhere_between_two_reads_is_announced(
+    board: tuple[JobTracker, JobTracker],
+) -> None:
+    """A finished job this instance never knew of is news when another instance ended it."""
+    alpha, beta = board
+    seen = Recorder()
+    beta.subscribe(seen)
+    first = alpha.enqueue("first")
+    assert wait_until(lambda: seen.kinds(first.id) == ["created"])  # beta's link listens
+    job = alpha.enqueue("x")
+    alpha.cancel_job(job.id)
+    assert wait_until(lambda: seen.kinds(job.id)[-1:] == ["cancelled"]), seen.kinds()

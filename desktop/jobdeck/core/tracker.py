@@ -136,9 +136,10 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         #: Jobs recovery kept running for the runtime to re-attach, until it takes them.
         self._to_reattach: list[str] = []
         self._elsewhere: dict[str, Job] = {}
-        #: On a board: jobs this instance changed, by when (a count), so the board link
-        #: knows which rows it read may be older than this instance's own change.
-        self._changed_here: dict[str, int] = {}
+        #: On a board: jobs this instance changed, by when (a count), and each as written
+        #: here, so the board link knows which rows it read may be older than this
+        #: instance's own change, and which are that change (announced when it was made).
+        self._changed_here: dict[str, tuple[int, Job]] = {}
         self._changes_here = 0
         #: On a shared board: the link that brings other instances' changes (else None).
         self.board_link: BoardLink | None = None

@@ -50,8 +50,8 @@ class TrackerBoard:
     _registry: JobRegistry | None
     #: Jobs run by other instances, as last announced here (to tell what changed).
     _elsewhere: dict[str, Job]
-    #: Jobs this instance changed (by a running count), and that count.
-    _changed_here: dict[str, int]
+    #: Jobs this instance changed (by a running count, and as written), and that count.
+    _changed_here: dict[str, tuple[int, Job]]
     _changes_here: int
 
     def runs_on(self, job_id: str) -> str | None:
@@ -103,7 +103,10 @@ class TrackerBoard:
         """Bring memory in step with these jobs as stored, and announce what changed.
 
         They are read on a connection of their own, not holding the tracker; a row this
-        instance changed after the read began is skipped (its own change is newer). Raises
+        instance changed after the read began is skipped (its own change is newer), and so
+        is a row that is exactly what this instance last wrote there (its own change, which
+        it announced when it made it: the link's catch-up read after connecting finds such
+        rows, e.g. a pending job cancelled here meanwhile, which no instance runs). Raises
         :class:`~jobdeck.core.store_errors.StoreError` when the board cannot be read (the
         link tries again later)."""
         from .pg_store import jobs_by_id
@@ -122,11 +125,12 @@ class TrackerBoard:
             if self._closed:
                 return
             changed = self._changed_here
-            newer = {i for i, at in changed.items() if at > read_at}
+            newer = {i for i, (at, _) in changed.items() if at > read_at}
+            written = {i: job for i, (at, job) in changed.items() if at <= read_at}
             changed.clear()  # the next read begins after this one
             me = self.store.instance
             for job, runner in found:
-                if job.id not in newer:
+                if job.id not in newer and written.get(job.id) != job:
                     self._apply_one(job, runner, me)
             gone = set(job_ids) - {job.id for job, _ in found}
             for job_id in gone:

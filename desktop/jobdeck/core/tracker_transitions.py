@@ -60,7 +60,7 @@ class TrackerTransitions:
     _memory: JobMemory
     _pump: ProgressPump
     _elsewhere: dict[str, Job]
-    _changed_here: dict[str, int]
+    _changed_here: dict[str, tuple[int, Job]]
     _changes_here: int
 
     def _writable(self) -> None:
@@ -113,7 +113,7 @@ class TrackerTransitions:
         self._commits.remember(job.id)
         if self.store.shared:
             self._changes_here += 1
-            self._changed_here[job.id] = self._changes_here
+            self._changed_here[job.id] = (self._changes_here, new)
         if new.status is JobStatus.PENDING:
             self._memory.forget(job.id)
             self._memory.active[job.id] = new
