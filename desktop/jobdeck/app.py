@@ -440,10 +440,9 @@ class JobdeckApp(QObject):
 
     def _job_stats(self) -> JobStats:
         """The statistics of the store, for the Statistics tab when it first shows (numpy
-        is imported then, not at start-up)."""
-        from .core.stats import JobStats
-
-        return JobStats(self.tracker)
+        is imported then, not at start-up): the tracker's one instance, which the API's
+        ``/api/stats`` shares."""
+        return self.tracker.stats()
 
     def quit(self, exit_code: int = 0, *, keep_processes: bool = False) -> None:
         """Quit without asking: cancel running jobs (but leave external programs running if

@@ -93,6 +93,46 @@ def test_the_desktop_app_serves_its_api_and_raises_its_window(
     assert not paths.socket.exists()  # gone with the app
 
 
+def test_the_statistics_tab_and_the_api_share_one_copy_of_the_history(
+    qapp: Any, qtbot: Any, loop: Any, pool: ThreadPoolExecutor, tmp_path: Path, runtime: Path
+) -> None:
+    """The Statistics tab and ``GET /api/stats?period=`` read the store's whole history into
+    columns (~84 MB at a million jobs): they share the tracker's one copy, so the second
+    reader reads no job row again."""
+    paths = ApiPaths(runtime / "jobdeck", "stats")
+    app = JobdeckApp(
+        qapp,
+        tmp_path / "jobs.db",
+        settings=settings(tmp_path),
+        confirm_quit=lambda *_: QuitChoice.STAY,
+        on_quit=lambda: None,
+        session_bus=None,
+        api=ApiOptions(paths),
+    )
+    try:
+        app.start(show_window=True)
+        for seconds in (1, 2, 3):
+            ctx = app.tracker.create_job("command", params={"argv": ["sleep", str(seconds)]})
+            app.tracker.complete_job(ctx.job_id)
+        view = app.window.show_statistics()
+        assert view is not None
+        qtbot.waitUntil(lambda: "3 jobs ended" in view.summary.text(), timeout=20_000)
+        shared = app.tracker.stats()
+        assert view.loader.stats is shared
+        read_by_the_tab = shared.data.rows_read
+        assert read_by_the_tab == 3
+
+        qtbot.waitUntil(paths.socket.exists, timeout=20_000)  # served once the window shows
+        client = ApiClient(paths.socket)
+        stats = answer(qtbot, pool, lambda: client.get("/api/stats", period="7d"))
+        client.close()
+        assert stats["types"][0]["runs"] == 3
+        assert app.tracker.stats() is shared
+        assert shared.data.rows_read == read_by_the_tab  # the tab's columns, not a copy
+    finally:
+        app.shutdown()
+
+
 def test_the_service_runs_jobs_without_widgets(
     qapp: Any, qtbot: Any, loop: Any, pool: ThreadPoolExecutor, tmp_path: Path, runtime: Path
 ) -> None:

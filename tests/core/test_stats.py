@@ -3,7 +3,9 @@ PostgreSQL board, and that retention deleting jobs leaves a 30-day view unchange
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -230,3 +232,22 @@ def test_an_empty_store_has_empty_views(tracker: JobTracker, clock: FakeClock) -
     assert report.load.queued[-1] == 1 and max(report.load.running) == 0  # the queued one
     assert JobStats(tracker).trend("scan {}").ended == []
     assert queued.status.value == "pending"
+
+
+def test_a_tracker_has_one_stats_made_at_first_use_from_any_thread(
+    tracker: JobTracker, clock: FakeClock
+) -> None:
+    """Its readers (the Statistics tab, ``/api/stats``) share one copy of the history."""
+    assert tracker._stats is None  # nothing read (nor numpy columns kept) before first use
+    run(tracker, clock, "backup", 30)
+    ready = threading.Barrier(8)
+
+    def first_use(_: int) -> JobStats:
+        ready.wait(timeout=10)  # all at once
+        return tracker.stats()
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(first_use, range(8)))
+    assert all(stats is made[0] for stats in made)
+    assert made[0].by_type(Period.DAY)[0].runs == 1
+    assert tracker.stats() is made[0]

@@ -12,7 +12,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from jobdeck.core.clock import FakeClock
-from jobdeck.core.stats import JobStats, Period
+from jobdeck.core.stats import Period
 from jobdeck.core.tracker import JobTracker
 from jobdeck.jobs import builtin_registry
 from jobdeck.runtime.signals import JobSignals
@@ -53,9 +53,7 @@ def window(qtbot, qapp, real_tracker, finished_jobs) -> Iterator[MainWindow]:
     assert qapp.primaryScreen().availableGeometry() == QRect(0, 0, 1280, 800)
     signals = JobSignals(real_tracker, interval_ms=5)
     registry = builtin_registry()
-    win = MainWindow(
-        real_tracker, signals, registry, FakeSettings(), stats=lambda: JobStats(real_tracker)
-    )
+    win = MainWindow(real_tracker, signals, registry, FakeSettings(), stats=real_tracker.stats)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

@@ -43,9 +43,6 @@ class ApiContext:
     reader: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="jobdeck-api")
     )
-    #: The store's :class:`~jobdeck.core.stats.JobStats`, made at the first ``GET
-    #: /api/stats?period=`` (read on :attr:`reader` only; numpy is imported then).
-    stats: Any = None
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("jobdeck_api", ApiContext)

@@ -179,11 +179,7 @@ async def stats(request: web.Request) -> web.Response:
 
 def _period_stats(ctx: ApiContext, period: Any, keys: int) -> dict[str, Any]:
     """The statistics of ``period`` as JSON (on the reader thread)."""
-    from jobdeck.core.stats import JobStats
-
-    if ctx.stats is None:
-        ctx.stats = JobStats(ctx.tracker)
-    report = ctx.stats.report(period, keys=keys)
+    report = ctx.tracker.stats().report(period, keys=keys)
     t = report.throughput
     return {
         "period": report.period.value,

@@ -295,9 +295,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 "by_type": {},
             }
             if period is not None:
-                from jobdeck.core.stats import JobStats
-
-                report = JobStats(tracker).report(period, keys=50)
+                report = tracker.stats().report(period, keys=50)
                 stats["period"] = period
                 stats["types"] = [s.as_json() for s in report.by_type]
                 stats["keys"] = [s.as_json() for s in report.by_key]

@@ -1,11 +1,12 @@
 """Job statistics over a period: per type and per job key, failures, throughput and load.
 
-:class:`JobStats` answers the Statistics tab and ``GET /api/stats?period=``. Every view
-combines the finished jobs still in the store with the roll-up of those retention deleted
-(:mod:`.rollup`), so a 30-day view stays right after a 7-day retention. The numbers come
-from :class:`~.stats_data.StatsData` (columns in memory, refreshed incrementally), so a view
-costs milliseconds even with a million jobs; the first refresh reads every finished job
-once and belongs off the GUI thread.
+:class:`JobStats` answers the Statistics tab and ``GET /api/stats?period=``, which share
+a tracker's one instance (:meth:`JobTracker.stats <jobdeck.core.tracker.JobTracker.stats>`,
+made at first use). Every view combines the finished jobs still in the store with the
+roll-up of those retention deleted (:mod:`.rollup`), so a 30-day view stays right after a
+7-day retention. The numbers come from :class:`~.stats_data.StatsData` (columns in memory,
+refreshed incrementally), so a view costs milliseconds even with a million jobs; the first
+refresh reads every finished job once and belongs off the GUI thread.
 
 What each number means:
 

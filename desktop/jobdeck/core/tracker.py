@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -133,6 +134,9 @@ class JobTracker(TrackerTransitions, TrackerReads, TrackerBoard):
         )
         #: Log lines not yet stored (tests look at them).
         self._logs = logs.lines
+        #: The store's statistics, shared by their readers (see :meth:`stats`).
+        self._stats = None
+        self._stats_lock = threading.Lock()
         #: Jobs recovery kept running for the runtime to re-attach, until it takes them.
         self._to_reattach: list[str] = []
         self._elsewhere: dict[str, Job] = {}
