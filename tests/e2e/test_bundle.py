@@ -3,7 +3,9 @@
 Builds ``packaging/jobdeck.spec`` (skipped only when PyInstaller is not installed), starts
 the bundle's ``jobdeck`` on a virtual X display, runs a command job and a "Run a Python
 script" job (through its API) to completion and a command through the bundle's own
-``jobdeck run --wait`` (its exit status comes back), and quits it with SIGTERM (status 0).
+``jobdeck run --wait`` (its exit status comes back), asks its API for statistics (numpy),
+opens its Statistics tab with Alt+S and sees the tab's chart drawn (pyqtgraph), and quits
+it with SIGTERM (status 0).
 Process jobs run under the store's supervisor service, which the bundle starts as
 ``jobdeck _supervise``; the script runs on the ``python3`` found on ``PATH`` and imports
 ``jobdeck.worker`` from the bundle.
@@ -24,6 +26,7 @@ import pytest
 from jobdeck.api.client import ApiClient, job_path
 from jobdeck.api.paths import ApiPaths
 
+from .xinput import Pointer, window_info
 from .xsession import ROOT, XSession, stop
 
 BUILD_TIMEOUT = 900
@@ -87,6 +90,52 @@ def _wait_for(client: ApiClient, job_id: str) -> dict[str, object]:
     raise TimeoutError(f"job {job_id} did not finish in {WAIT:g} s")
 
 
+#: The "completed" bars of the Statistics tab's first chart (ui/charts.series_colours: the
+#: light and the dark palette's).
+COMPLETED_BARS = ((0x2E, 0x85, 0x40), (0x5F, 0xB8, 0x78))
+
+
+def _pixels_like(shot: Path, colours: tuple[tuple[int, int, int], ...]) -> int:
+    """How many pixels of the screenshot ``shot`` have one of ``colours`` (give or take a
+    little per channel)."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot)).convertToFormat(QImage.Format.Format_RGB32)
+    assert not image.isNull(), shot
+    data = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+    bgra = data.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width()]
+    found = np.zeros(bgra.shape[:2], bool)
+    for r, g, b in colours:
+        near = np.abs(bgra[..., :3].astype(int) - (b, g, r)).max(axis=2) <= 8
+        found |= near
+    return int(found.sum())
+
+
+def _opens_the_statistics_tab(session: XSession, client: ApiClient, folder: Path) -> None:
+    """Raise the main window, press Alt+S as a user does, and wait until the tab's chart
+    of jobs ended shows its bars of completed jobs (drawn by the bundle's pyqtgraph)."""
+    assert client.post("/api/app/show")["shown"] is True
+    deadline = time.monotonic() + WAIT
+    while not ((info := window_info(session, "Jobdeck")) and info.mapped):
+        assert time.monotonic() < deadline, "the main window never showed"
+        time.sleep(0.2)
+    before = _pixels_like(session.grab(folder / "jobs-tab.png"), COMPLETED_BARS)
+    keys = Pointer(session)
+    try:
+        keys.chord("Alt_L", "s")
+    finally:
+        keys.close()
+    shot = folder / "statistics-tab.png"
+    # a bar, not just the legend's 8x8 square: the day's bar is the chart's full height
+    while (after := _pixels_like(session.grab(shot), COMPLETED_BARS)) < before + 1000:
+        assert time.monotonic() < deadline, (
+            f"no chart drawn in the Statistics tab ({after} pixels of its bars' colour, "
+            f"{before} before it opened; see {shot})"
+        )
+        time.sleep(0.5)
+
+
 def test_the_bundle_runs_a_command_and_a_python_script_and_quits_on_sigterm(
     bundle: Path, session: XSession, tmp_path: Path
 ) -> None:
@@ -126,6 +175,10 @@ def test_the_bundle_runs_a_command_and_a_python_script_and_quits_on_sigterm(
             done = _wait_for(client, str(queued["id"]))
             assert done["status"] == "completed", done
             assert done["exit_code"] == 0
+            stats = client.get("/api/stats", period="7d")  # numpy, in the bundle
+            runs = sorted((t["type"], t["runs"]) for t in stats["types"])
+            assert runs == [("command", 1), ("python", 1)], stats
+            _opens_the_statistics_tab(session, client, tmp_path)
 
         # The bundle's own terminal command, as a user types it.
         run = subprocess.run(

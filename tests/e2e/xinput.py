@@ -62,7 +62,8 @@ def window_info(session: XSession, name: str) -> WindowInfo | None:
 
 
 class Pointer:
-    """Moves the mouse and presses its left button on ``session``'s display (XTest)."""
+    """Moves the mouse, presses its left button and types key chords on ``session``'s
+    display (XTest)."""
 
     def __init__(self, session: XSession) -> None:
         self._x11 = ctypes.cdll.LoadLibrary("libX11.so.6")
@@ -85,6 +86,16 @@ class Pointer:
             ctypes.c_ulong,
         ]
         self._xtst.XTestFakeButtonEvent.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_ulong,
+        ]
+        self._x11.XStringToKeysym.restype = ctypes.c_ulong
+        self._x11.XStringToKeysym.argtypes = [ctypes.c_char_p]
+        self._x11.XKeysymToKeycode.restype = ctypes.c_ubyte
+        self._x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        self._xtst.XTestFakeKeyEvent.argtypes = [
             ctypes.c_void_p,
             ctypes.c_uint,
             ctypes.c_int,
@@ -121,6 +132,23 @@ class Pointer:
         for i in range(1, steps + 1):
             self.move(x + dx * i // steps, y + dy * i // steps)
         self.release()
+
+    def chord(self, *keys: str) -> None:
+        """Press ``keys`` (X keysym names: ``"Alt_L", "s"`` is Alt+S) in order, then let
+        them go in reverse order."""
+        codes = []
+        for name in keys:
+            keysym = self._x11.XStringToKeysym(name.encode())
+            code = self._x11.XKeysymToKeycode(self._display, keysym) if keysym else 0
+            if not code:
+                raise ValueError(f"no key {name!r} on this X display")
+            codes.append(code)
+        for code in codes:
+            self._xtst.XTestFakeKeyEvent(self._display, code, 1, CURRENT_TIME)
+            self._sync()
+        for code in reversed(codes):
+            self._xtst.XTestFakeKeyEvent(self._display, code, 0, CURRENT_TIME)
+            self._sync()
 
     def focus_elsewhere(self) -> None:
         """Take the keyboard focus away from every window (the user switched to another
