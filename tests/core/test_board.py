@@ -219,6 +219,8 @@ def test_a_pending_job_ended_here_is_not_announced_again_by_the_board_link(
     job that this instance ended meanwhile, before it ever ran (so no instance runs it):
     the row is this instance's own change, already announced once."""
     with JobTracker.open(pg_url, instance="alpha", event_interval=0.01) as alpha:
+        assert alpha.board_link is not None
+        alpha.board_link.stop()  # the test plays the link, at the worst moment
         seen = Recorder()
         alpha.subscribe(seen)
         job = alpha.enqueue("x")
@@ -243,3 +245,13 @@ def test_a_job_queued_and_cancelled_elsewhere_between_two_reads_is_announced(
     job = alpha.enqueue("x")
     alpha.cancel_job(job.id)
     assert wait_until(lambda: seen.kinds(job.id)[-1:] == ["cancelled"]), seen.kinds()
+
+
+def test_a_lone_instance_does_not_keep_every_job_it_changed(pg_url: str) -> None:
+    """What this instance changed matters only to the link's next read; with no other
+    instance there is none, and the link forgets it while idle."""
+    with JobTracker.open(pg_url, instance="alone", event_interval=0.01) as alone:
+        for n in range(20):
+            ctx = alone.create_job("x", title=f"job {n}")
+            alone.complete_job(ctx.job_id)
+        assert wait_until(lambda: not alone._changed_here)

@@ -141,6 +141,8 @@ class BoardLink:
                 stop_after = None
             else:
                 wait, stop_after = _IDLE_WAIT, 1
+                # No read waiting: this instance's own changes so far matter to none.
+                self._tracker.forget_own_changes()
             if wait > 0:
                 for note in conn.notifies(timeout=wait, stop_after=stop_after):
                     job_id, _, author = note.payload.partition(" ")

@@ -99,6 +99,13 @@ class TrackerBoard:
                 free: list[str] = self.store.claim_free(conn, ids, limit)
         return free
 
+    def forget_own_changes(self) -> None:
+        """Forget which jobs this instance changed: the board link calls this while it has
+        no read to make (they matter only to the next read), so a lone instance does not
+        keep every job it ever changed."""
+        with self._lock:
+            self._changed_here.clear()
+
     def apply_board_changes(self, job_ids: list[str]) -> None:
         """Bring memory in step with these jobs as stored, and announce what changed.
 
