@@ -30,7 +30,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
@@ -79,8 +79,18 @@ log = logging.getLogger(__name__)
 
 #: Item data role that returns the row's :class:`Job`.
 JobRole = int(Qt.ItemDataRole.UserRole) + 1
-#: Rows read at a time.
-PAGE_SIZE = 200
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+#: The roles data() answers (a view asks for about seven per cell it paints).
+_ANSWERED_ROLES = frozenset(
+    {_DISPLAY, _DECORATION, _FOREGROUND, _ALIGNMENT, int(Qt.ItemDataRole.ToolTipRole), JobRole}
+)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+#: Rows read at a time (a fresh window reads twice as many around the row asked for):
+#: about four screens, so a page next to the window reads no more than it must.
+PAGE_SIZE = 100
 #: The most rows held in memory (about 1 KB each).
 WINDOW_ROWS = 2_000
 
@@ -96,6 +106,9 @@ class Column(IntEnum):
     DURATION = 5
     MESSAGE = 6
 
+
+_COLUMNS = tuple(Column)
+_COLUMN_COUNT = len(_COLUMNS)
 
 HEADERS = {
     Column.STATUS: QT_TRANSLATE_NOOP("HistoryModel", "Status"),
@@ -207,6 +220,9 @@ class HistoryModel(QAbstractTableModel):
         self._rows: list[Job] = []
         self._keys: list[SortKey] = []
         self._ids: dict[str, int] = {}
+        #: A finished job's cell texts (see _texts): id -> (the Job, its texts).
+        self._cells: dict[str, tuple[Job, tuple[str, ...]]] = {}
+        self._today = (0.0, 0.0)
         #: Active jobs that pass the filter: id -> sort key (to place them, in or out of
         #: the window, when they stop passing).
         self._members: dict[str, SortKey] = {}
@@ -251,7 +267,7 @@ class HistoryModel(QAbstractTableModel):
         return self._count
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else _COLUMN_COUNT
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -266,30 +282,64 @@ class HistoryModel(QAbstractTableModel):
         return super().headerData(section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # Called for every role of every cell the view paints (about a thousand calls a
+        # page): roles never answered return first, a row in the window without a call,
+        # a finished job's texts come from _texts (computed once per job and day).
+        if role not in _ANSWERED_ROLES:
             return None
-        job = self._job(index.row())
-        if job is None:
-            return None
+        row = index.row()
+        i = row - self._start
+        rows = self._rows
+        if 0 <= i < len(rows):
+            job = rows[i]
+        else:
+            if not index.isValid():
+                return None
+            found = self._job(row)
+            if found is None:
+                return None
+            job = found
+        column = index.column()
+        if role == _DISPLAY:
+            if job.status.active:
+                return self._display(job, _COLUMNS[column])
+            return self._texts(job)[column]
         if role == JobRole:
             return job
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(job, column)
-        if role == Qt.ItemDataRole.DecorationRole and column is Column.STATUS:
-            return icons.status_icon(job.status.value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(job, column)
-        if role == Qt.ItemDataRole.ForegroundRole and column is Column.MESSAGE:
-            return FAILED_COLOR if job.status is JobStatus.FAILED else None
-        if role == Qt.ItemDataRole.ForegroundRole and column is Column.STATUS:
-            return WARNING_COLOR if self.warning(job) else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
-            Column.PROGRESS,
-            Column.DURATION,
-        ):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        if role == _DECORATION:
+            return icons.status_icon(job.status.value) if column == Column.STATUS else None
+        if role == _FOREGROUND:
+            if column == Column.MESSAGE:
+                return FAILED_COLOR if job.status is JobStatus.FAILED else None
+            if column == Column.STATUS:
+                return WARNING_COLOR if self.warning(job) else None
+            return None
+        if role == _ALIGNMENT:
+            return _RIGHT if column in (Column.PROGRESS, Column.DURATION) else None
+        return self._tooltip(job, _COLUMNS[column])  # ToolTipRole
+
+    def _texts(self, job: Job) -> tuple[str, ...]:
+        """The cells' texts of a finished job, kept while the job and the day stay the
+        same (the Started column says the time alone for a job of today)."""
+        now = self._tracker.now()
+        if not self._today[0] <= now < self._today[1]:
+            self._new_day(now)
+        kept = self._cells.get(job.id)
+        if kept is not None and kept[0] is job:
+            return kept[1]
+        texts = tuple(self._display(job, column) for column in _COLUMNS)
+        if job.started_ts is None or job.completed_ts is not None:  # it no longer changes
+            if len(self._cells) >= 2 * self.window_rows:
+                self._cells.clear()
+            self._cells[job.id] = (job, texts)
+        return texts
+
+    def _new_day(self, now: float) -> None:
+        day = datetime.fromtimestamp(now).date()
+        start = datetime.combine(day, datetime.min.time()).timestamp()
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time()).timestamp()
+        self._today = (start, end)
+        self._cells.clear()
 
     def _display(self, job: Job, column: Column) -> str:
         if column is Column.STATUS:
@@ -621,6 +671,7 @@ class HistoryModel(QAbstractTableModel):
     def _drop_window(self) -> None:
         self._start = 0
         self._rows, self._keys, self._ids = [], [], {}
+        self._cells.clear()
 
     def _reload(self) -> None:
         self._frozen += 1
