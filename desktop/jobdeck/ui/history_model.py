@@ -109,6 +109,7 @@ class Column(IntEnum):
 
 _COLUMNS = tuple(Column)
 _COLUMN_COUNT = len(_COLUMNS)
+_STARTED = int(Column.STARTED)
 
 HEADERS = {
     Column.STATUS: QT_TRANSLATE_NOOP("HistoryModel", "Status"),
@@ -220,7 +221,7 @@ class HistoryModel(QAbstractTableModel):
         self._rows: list[Job] = []
         self._keys: list[SortKey] = []
         self._ids: dict[str, int] = {}
-        #: A finished job's cell texts (see _texts): id -> (the Job, its texts).
+        #: A finished job's cell texts (see _text): id -> (the Job, its texts).
         self._cells: dict[str, tuple[Job, tuple[str, ...]]] = {}
         self._today = (0.0, 0.0)
         #: Active jobs that pass the filter: id -> sort key (to place them, in or out of
@@ -284,7 +285,7 @@ class HistoryModel(QAbstractTableModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         # Called for every role of every cell the view paints (about a thousand calls a
         # page): roles never answered return first, a row in the window without a call,
-        # a finished job's texts come from _texts (computed once per job and day).
+        # a finished job's texts are kept (see _text).
         if role not in _ANSWERED_ROLES:
             return None
         row = index.row()
@@ -301,9 +302,10 @@ class HistoryModel(QAbstractTableModel):
             job = found
         column = index.column()
         if role == _DISPLAY:
-            if job.status.active:
-                return self._display(job, _COLUMNS[column])
-            return self._texts(job)[column]
+            kept = self._cells.get(job.id)
+            if kept is not None and kept[0] is job and (column != _STARTED or self._same_day()):
+                return kept[1][column]
+            return self._text(job, column)
         if role == JobRole:
             return job
         if role == _DECORATION:
@@ -318,28 +320,31 @@ class HistoryModel(QAbstractTableModel):
             return _RIGHT if column in (Column.PROGRESS, Column.DURATION) else None
         return self._tooltip(job, _COLUMNS[column])  # ToolTipRole
 
-    def _texts(self, job: Job) -> tuple[str, ...]:
-        """The cells' texts of a finished job, kept while the job and the day stay the
-        same (the Started column says the time alone for a job of today)."""
-        now = self._tracker.now()
-        if not self._today[0] <= now < self._today[1]:
-            self._new_day(now)
-        kept = self._cells.get(job.id)
-        if kept is not None and kept[0] is job:
-            return kept[1]
-        texts = tuple(self._display(job, column) for column in _COLUMNS)
-        if job.started_ts is None or job.completed_ts is not None:  # it no longer changes
-            if len(self._cells) >= 2 * self.window_rows:
-                self._cells.clear()
-            self._cells[job.id] = (job, texts)
-        return texts
+    def _text(self, job: Job, column: int) -> str:
+        """A cell's text. A finished job's texts are kept (in ``_cells``) while the job's
+        snapshot and the day stay the same: the Started column says the time alone for a
+        job of today."""
+        if job.status.active or (job.started_ts is not None and job.completed_ts is None):
+            return self._display(job, _COLUMNS[column])  # its duration still grows
+        self._same_day()
+        texts = tuple(self._display(job, c) for c in _COLUMNS)
+        if len(self._cells) >= 2 * self.window_rows:
+            self._cells.clear()
+        self._cells[job.id] = (job, texts)
+        return texts[column]
 
-    def _new_day(self, now: float) -> None:
+    def _same_day(self) -> bool:
+        """Whether the tracker's clock is still in the day the kept texts were made in
+        (else they are dropped, and the day is now's)."""
+        now = self._tracker.now()
+        if self._today[0] <= now < self._today[1]:
+            return True
         day = datetime.fromtimestamp(now).date()
         start = datetime.combine(day, datetime.min.time()).timestamp()
         end = datetime.combine(day + timedelta(days=1), datetime.min.time()).timestamp()
         self._today = (start, end)
         self._cells.clear()
+        return False
 
     def _display(self, job: Job, column: Column) -> str:
         if column is Column.STATUS:
