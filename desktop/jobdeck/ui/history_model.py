@@ -88,8 +88,8 @@ _ANSWERED_ROLES = frozenset(
     {_DISPLAY, _DECORATION, _FOREGROUND, _ALIGNMENT, int(Qt.ItemDataRole.ToolTipRole), JobRole}
 )
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-#: Rows read at a time (a fresh window reads twice as many around the row asked for):
-#: about four screens, so a page next to the window reads no more than it must.
+#: Rows read at a time, by a fresh window around a row (mostly after it) and by each page
+#: added at the window's edge: about four screens.
 PAGE_SIZE = 100
 #: The most rows held in memory (about 1 KB each).
 WINDOW_ROWS = 2_000
@@ -631,8 +631,8 @@ class HistoryModel(QAbstractTableModel):
 
     def _fresh_window(self, row: int) -> None:
         count = self.rowCount()
-        size = min(self.page_size * 2, count)
-        first = max(0, min(row - size // 2, count - size))
+        size = min(self.page_size, count)  # a few screens: reading more only costs time now
+        first = max(0, min(row - size // 4, count - size))  # mostly below: paging down
         from_end = count - (first + size)
         if from_end < first:
             page = self._page(None, size, offset=from_end, reverse=True)
