@@ -8,6 +8,7 @@ ASCII case and non-ASCII text at the page boundaries.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from jobdeck.core import FakeClock, JobStatus, JobTracker
 from jobdeck.core.filters import JobFilter
-from jobdeck.core.history_order import HistorySort, sort_key
+from jobdeck.core.history_order import HistorySort, SortKey, sort_key
 from jobdeck.core.job import Job, JobError, Progress, new_job_id
 from jobdeck.core.job_rows import JOB_ROWS
 from jobdeck.core.store import Store
@@ -177,5 +178,44 @@ def test_a_version_5_store_is_migrated_with_its_counts(tmp_path: Path) -> None:
         assert tracker.count_jobs(search="clair") == 5  # Éclair and éclair, 20 jobs
         assert tracker.count_jobs(search="éclair") == 2  # non-ASCII letters as written
         conn.execute("INSERT INTO jobs_text (jobs_text, rank) VALUES ('integrity-check', 0)")
+    finally:
+        tracker.close()
+
+
+def test_a_page_shows_running_jobs_live_and_needs_the_lock_only_for_them(tmp_path: Path) -> None:
+    """A running job in a page comes with the progress its code reported last (from the
+    tracker's memory, under its lock); a page of finished jobs alone is read while another
+    thread holds the lock (a change being committed), without waiting for it."""
+    tracker = JobTracker.open(tmp_path / "jobs.db", clock=FakeClock())
+    try:
+        done = tracker.create_job("copy", title="done")
+        tracker.complete_job(done.job_id)
+        live = tracker.create_job("copy", title="live", total=10)
+        live.update_progress(4, message="four of ten")
+        shown = {job.title: job for job, _ in tracker.history_page(JobFilter())}
+        assert shown["live"].progress.current == 4
+        assert shown["live"].progress.message == "four of ten"
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with tracker._lock:
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert held.wait(5)
+            pages: list[list[tuple[Job, SortKey]]] = []
+            reader = threading.Thread(
+                target=lambda: pages.append(tracker.history_page(JobFilter.of("completed")))
+            )
+            reader.start()
+            reader.join(5)
+            assert pages and [job.title for job, _ in pages[0]] == ["done"]
+        finally:
+            release.set()
+            holder.join()
+            reader.join()
     finally:
         tracker.close()

@@ -1,5 +1,6 @@
 import threading
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
@@ -7,7 +8,7 @@ from PySide6.QtWidgets import QTableView
 
 from jobdeck.core.history_order import sort_key
 from jobdeck.core.job import JobStatus, Progress
-from jobdeck.ui.history_model import SORT_OF_COLUMN, Column, HistoryModel, JobRole
+from jobdeck.ui.history_model import FAILED_COLOR, SORT_OF_COLUMN, Column, HistoryModel, JobRole
 
 from .fakes import make_job
 
@@ -351,3 +352,42 @@ def test_the_started_tooltip_names_where_a_board_job_ran(tracker):
     }
     assert tips["board"].endswith(" on ana@desk") and tips["dask"].endswith(" on node-7 via bo@srv")
     assert " on " not in tips["local"]
+
+
+def test_a_finished_jobs_cells_follow_the_day_and_a_new_snapshot(tracker, signals):
+    """The texts of a finished job are kept between paints: the Started cell still says
+    the date once the day has changed, and a new snapshot of the job shows at once."""
+    midday = datetime(2026, 3, 14, 12, 0).timestamp()
+    tracker.clock = midday
+    job = tracker.add(
+        make_job("done", JobStatus.COMPLETED, created=midday - 600, started=midday - 590)
+    )[0]
+    model = make_model(tracker, signals)
+    started = model.index(0, Column.STARTED)
+    assert model.data(started) == "11:50:10"
+    assert model.data(model.index(0, Column.DURATION)) == "5s"
+    tracker.clock = midday + 24 * 3600  # the next day: the date shows as well
+    assert model.data(started) == "14 Mar 11:50"
+    signals.push_changed(replace(job, title="renamed", completed_ts=job.started_ts + 65))
+    assert model.data(model.index(0, Column.TITLE)) == "renamed"
+    assert model.data(model.index(0, Column.DURATION)) == "1m 05s"
+    tracker.clock = midday  # and back (a clock set back): the time alone again
+    assert model.data(started) == "11:50:10"
+
+
+def test_cells_answer_only_the_roles_they_have(tracker):
+    tracker.add(make_job("failed", JobStatus.FAILED, error="boom\nmore"))
+    model = make_model(tracker)
+    status, message = model.index(0, Column.STATUS), model.index(0, Column.MESSAGE)
+    assert model.data(message) == "boom"
+    assert model.data(message, Qt.ItemDataRole.ForegroundRole) == FAILED_COLOR
+    assert model.data(status, Qt.ItemDataRole.ForegroundRole) is None
+    assert not model.data(status, Qt.ItemDataRole.DecorationRole).isNull()
+    assert model.data(model.index(0, Column.TITLE), Qt.ItemDataRole.DecorationRole) is None
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert model.data(model.index(0, Column.DURATION), Qt.ItemDataRole.TextAlignmentRole) == right
+    assert model.data(status, Qt.ItemDataRole.TextAlignmentRole) is None
+    roles = Qt.ItemDataRole
+    for role in (roles.FontRole, roles.BackgroundRole, roles.EditRole):
+        assert model.data(status, role) is None
+    assert model.data(model.index(5, 0)) is None and model.data(model.index(-1, -1)) is None

@@ -72,3 +72,12 @@ def test_spinner_runs_only_while_held(qtbot):
     assert not spinner.running
     with pytest.raises(ValueError, match="fps"):
         icons.Spinner(fps=0)
+
+
+def test_the_same_icon_is_shared_and_follows_the_colour(qtbot):
+    """A view asks for a status icon for every row it paints: it gets the same QIcon (Qt
+    caches its renderings by the icon) for the same colour, another for another."""
+    red, blue = QColor("#ff0000"), QColor("#0000ff")
+    assert icons.icon("done", red).cacheKey() == icons.icon("done", red).cacheKey()
+    assert icons.icon("done", red).cacheKey() != icons.icon("done", blue).cacheKey()
+    assert icons.status_icon("failed").cacheKey() == icons.status_icon("failed").cacheKey()

@@ -150,6 +150,8 @@ class TrackerReads:
             )
         )
         active = self._memory.active
+        if not any(j.id in active for j, _ in rows):  # most pages: no need to wait for a
+            return rows  # change being committed (the tracker's lock) to merge nothing
         with self._lock:
             return [
                 (self._pump.live(active[j.id]) if j.id in active else j, key) for j, key in rows

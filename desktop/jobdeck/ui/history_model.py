@@ -30,7 +30,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
@@ -79,8 +79,18 @@ log = logging.getLogger(__name__)
 
 #: Item data role that returns the row's :class:`Job`.
 JobRole = int(Qt.ItemDataRole.UserRole) + 1
-#: Rows read at a time.
-PAGE_SIZE = 200
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+#: The roles data() answers (a view asks for about seven per cell it paints).
+_ANSWERED_ROLES = frozenset(
+    {_DISPLAY, _DECORATION, _FOREGROUND, _ALIGNMENT, int(Qt.ItemDataRole.ToolTipRole), JobRole}
+)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+#: Rows read at a time, by a fresh window around a row (mostly after it) and by each page
+#: added at the window's edge: about four screens.
+PAGE_SIZE = 100
 #: The most rows held in memory (about 1 KB each).
 WINDOW_ROWS = 2_000
 
@@ -96,6 +106,10 @@ class Column(IntEnum):
     DURATION = 5
     MESSAGE = 6
 
+
+_COLUMNS = tuple(Column)
+_COLUMN_COUNT = len(_COLUMNS)
+_STARTED = int(Column.STARTED)
 
 HEADERS = {
     Column.STATUS: QT_TRANSLATE_NOOP("HistoryModel", "Status"),
@@ -207,6 +221,9 @@ class HistoryModel(QAbstractTableModel):
         self._rows: list[Job] = []
         self._keys: list[SortKey] = []
         self._ids: dict[str, int] = {}
+        #: A finished job's cell texts (see _text): id -> (the Job, its texts).
+        self._cells: dict[str, tuple[Job, tuple[str, ...]]] = {}
+        self._today = (0.0, 0.0)
         #: Active jobs that pass the filter: id -> sort key (to place them, in or out of
         #: the window, when they stop passing).
         self._members: dict[str, SortKey] = {}
@@ -251,7 +268,7 @@ class HistoryModel(QAbstractTableModel):
         return self._count
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else _COLUMN_COUNT
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -266,30 +283,68 @@ class HistoryModel(QAbstractTableModel):
         return super().headerData(section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # Called for every role of every cell the view paints (about a thousand calls a
+        # page): roles never answered return first, a row in the window without a call,
+        # a finished job's texts are kept (see _text).
+        if role not in _ANSWERED_ROLES:
             return None
-        job = self._job(index.row())
-        if job is None:
-            return None
+        row = index.row()
+        i = row - self._start
+        rows = self._rows
+        if 0 <= i < len(rows):
+            job = rows[i]
+        else:
+            if not index.isValid():
+                return None
+            found = self._job(row)
+            if found is None:
+                return None
+            job = found
+        column = index.column()
+        if role == _DISPLAY:
+            kept = self._cells.get(job.id)
+            if kept is not None and kept[0] is job and (column != _STARTED or self._same_day()):
+                return kept[1][column]
+            return self._text(job, column)
         if role == JobRole:
             return job
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(job, column)
-        if role == Qt.ItemDataRole.DecorationRole and column is Column.STATUS:
-            return icons.status_icon(job.status.value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(job, column)
-        if role == Qt.ItemDataRole.ForegroundRole and column is Column.MESSAGE:
-            return FAILED_COLOR if job.status is JobStatus.FAILED else None
-        if role == Qt.ItemDataRole.ForegroundRole and column is Column.STATUS:
-            return WARNING_COLOR if self.warning(job) else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
-            Column.PROGRESS,
-            Column.DURATION,
-        ):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        if role == _DECORATION:
+            return icons.status_icon(job.status.value) if column == Column.STATUS else None
+        if role == _FOREGROUND:
+            if column == Column.MESSAGE:
+                return FAILED_COLOR if job.status is JobStatus.FAILED else None
+            if column == Column.STATUS:
+                return WARNING_COLOR if self.warning(job) else None
+            return None
+        if role == _ALIGNMENT:
+            return _RIGHT if column in (Column.PROGRESS, Column.DURATION) else None
+        return self._tooltip(job, _COLUMNS[column])  # ToolTipRole
+
+    def _text(self, job: Job, column: int) -> str:
+        """A cell's text. A finished job's texts are kept (in ``_cells``) while the job's
+        snapshot and the day stay the same: the Started column says the time alone for a
+        job of today."""
+        if job.status.active or (job.started_ts is not None and job.completed_ts is None):
+            return self._display(job, _COLUMNS[column])  # its duration still grows
+        self._same_day()
+        texts = tuple(self._display(job, c) for c in _COLUMNS)
+        if len(self._cells) >= 2 * self.window_rows:
+            self._cells.clear()
+        self._cells[job.id] = (job, texts)
+        return texts[column]
+
+    def _same_day(self) -> bool:
+        """Whether the tracker's clock is still in the day the kept texts were made in
+        (else they are dropped, and the day is now's)."""
+        now = self._tracker.now()
+        if self._today[0] <= now < self._today[1]:
+            return True
+        day = datetime.fromtimestamp(now).date()
+        start = datetime.combine(day, datetime.min.time()).timestamp()
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time()).timestamp()
+        self._today = (start, end)
+        self._cells.clear()
+        return False
 
     def _display(self, job: Job, column: Column) -> str:
         if column is Column.STATUS:
@@ -576,8 +631,8 @@ class HistoryModel(QAbstractTableModel):
 
     def _fresh_window(self, row: int) -> None:
         count = self.rowCount()
-        size = min(self.page_size * 2, count)
-        first = max(0, min(row - size // 2, count - size))
+        size = min(self.page_size, count)  # a few screens: reading more only costs time now
+        first = max(0, min(row - size // 4, count - size))  # mostly below: paging down
         from_end = count - (first + size)
         if from_end < first:
             page = self._page(None, size, offset=from_end, reverse=True)
@@ -621,6 +676,7 @@ class HistoryModel(QAbstractTableModel):
     def _drop_window(self) -> None:
         self._start = 0
         self._rows, self._keys, self._ids = [], [], {}
+        self._cells.clear()
 
     def _reload(self) -> None:
         self._frozen += 1

@@ -146,11 +146,19 @@ def pixmap(name: str, size: int = 24, color: QColor | None = None, dpr: float = 
 
 
 def icon(name: str, color: QColor | None = None) -> QIcon:
-    """A QIcon for ``name`` with crisp renderings at the usual sizes."""
+    """A QIcon for ``name`` with crisp renderings at the usual sizes (the same QIcon for
+    the same name and colour: Qt caches what it paints of an icon by the icon, so a view
+    asking for it for every cell paints it from that cache)."""
+    col = color if color is not None else _default_color()
+    return _icon(name, col.name(QColor.NameFormat.HexRgb))
+
+
+@cache
+def _icon(name: str, color_name: str) -> QIcon:
     result = QIcon()
     for size in (16, 20, 24, 32, 48, 64):
-        result.addPixmap(pixmap(name, size, color))
-        result.addPixmap(pixmap(name, size, color, dpr=2.0))
+        result.addPixmap(_render(name, size, color_name, 1.0))
+        result.addPixmap(_render(name, size, color_name, 2.0))
     return result
 
 
