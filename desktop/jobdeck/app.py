@@ -59,7 +59,6 @@ from jobdeck.ui.first_paint import AfterFirstPaint
 from jobdeck.ui.icons import icon
 from jobdeck.ui.job_warnings import JobWarnings
 from jobdeck.ui.main_window import MainWindow
-from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.tray import TrayController
@@ -68,6 +67,7 @@ from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 if TYPE_CHECKING:
     from jobdeck.api.server import ApiServer
     from jobdeck.core.stats import JobStats
+    from jobdeck.ui.settings_dialog import SettingsValues
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +368,8 @@ class JobdeckApp(QObject):
         self.tray.set_taskbar_visible(enabled)
 
     def current_settings(self) -> SettingsValues:
+        from jobdeck.ui.settings_dialog import SettingsValues  # when first asked for
+
         s = self.settings
         return SettingsValues(
             concurrency=s.concurrency,
@@ -414,6 +416,8 @@ class JobdeckApp(QObject):
             self.taskbar.set_corner(values.taskbar_corner)
 
     def edit_settings(self) -> None:
+        from jobdeck.ui.settings_dialog import SettingsDialog  # when first asked for
+
         dialog = SettingsDialog(self.current_settings(), self.window)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dialog.values())
