@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
@@ -35,7 +36,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from jobdeck.api.launch import show_running_app, wait_and_show_running_app
 from jobdeck.api.options import ApiOptions, Listen
@@ -497,6 +498,8 @@ class JobdeckApp(QObject):
             obj.deleteLater()
 
     def _ask_quit(self, running: int, processes: int) -> QuitChoice:
+        # (through the module: PySide6 makes the class, and its enums, when first used)
+        QMessageBox = QtWidgets.QMessageBox
         box = QMessageBox(self.window if self.window.isVisible() else None)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(translate("JobdeckApp", "Quit Jobdeck?"))

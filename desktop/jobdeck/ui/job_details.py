@@ -2,7 +2,10 @@
 result.
 
 Longer than most modules: one pane whose tabs show one job and share its refresh; the
-Output tab's reading is :mod:`.output_view`'s, the texts :mod:`.formatting`'s.
+Output tab's reading is :mod:`.output_view`'s, the texts :mod:`.formatting`'s. Qt classes that
+only the job's widgets use are named through their module (``QtGui.QTextCursor``): PySide6
+makes a class, and a Python enum for each of its enums, when its name is first looked up,
+and the start-up shows no job.
 """
 
 from __future__ import annotations
@@ -12,17 +15,15 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFontDatabase, QPalette, QTextCursor
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -255,7 +256,8 @@ class JobDetails(QWidget):
         self._building = True
         from .output_view import OutputView  # the log reader: when a job is first shown
 
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        fixed = QtGui.QFontDatabase.SystemFont.FixedFont
+        mono = QtGui.QFontDatabase.systemFont(fixed)
         failed_palette = self._failed_palette
 
         self.icon_label = QLabel(self)
@@ -305,7 +307,7 @@ class JobDetails(QWidget):
         self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
         self.fields: dict[str, QLabel] = {}
         info = QWidget()
-        form = self._form = QFormLayout(info)
+        form = self._form = QtWidgets.QFormLayout(info)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for name in FIELD_NAMES:
             label = QLabel(info)
@@ -349,7 +351,7 @@ class JobDetails(QWidget):
         error_layout.addWidget(self.traceback_view, 1)
         self._error_stretch = QWidget(self.error_view)
         self._error_stretch.setSizePolicy(
-            QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding
+            QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Expanding
         )
         error_layout.addWidget(self._error_stretch, 1)
 
@@ -391,11 +393,11 @@ class JobDetails(QWidget):
         self._building = False
 
     @staticmethod
-    def _text_view(font: Any) -> QPlainTextEdit:
-        view = QPlainTextEdit()
+    def _text_view(font: Any) -> QtWidgets.QPlainTextEdit:
+        view = QtWidgets.QPlainTextEdit()
         view.setReadOnly(True)
         view.setFont(font)
-        view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        view.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
         return view
 
     # --- public ----------------------------------------------------------------------------
@@ -427,7 +429,7 @@ class JobDetails(QWidget):
         # Lines read here may still be on their way as live lines (logAppended): not twice.
         self._shown_lines = set(entries)
         self.log_view.setPlainText("\n".join(format_log_entry(e) for e in entries))
-        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+        self.log_view.moveCursor(QtGui.QTextCursor.MoveOperation.End)
         if self.tabs.currentWidget() is self.timeline_tab and not job.error:
             self.refresh_timeline()  # the charts stay in view from job to job
         else:
@@ -497,7 +499,7 @@ class JobDetails(QWidget):
                 translate("JobDetails", "The log file is gone: {path}").format(path=job.log_path)
             )
             return False
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(job.log_path)):
+        if not QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(job.log_path)):
             self.show_notice(
                 translate("JobDetails", "No program could open {path}").format(path=job.log_path)
             )
