@@ -26,6 +26,8 @@ QT_FREE_AT_START = (
     "ctypes",  # jobdeck.platform.dbus_util
     "jobdeck.core",
     "jobdeck.core.board_url",
+    "jobdeck.core.dask_task",
+    "jobdeck.core.job_source",
     "jobdeck.core.queue",
     "jobdeck.core.registry",
     "jobdeck.core.retention",
@@ -35,7 +37,10 @@ QT_FREE_AT_START = (
     "jobdeck.api.options",
     "jobdeck.platform.desktop_entry",
     "jobdeck.runtime.ready_queue",
+    "jobdeck.runtime.relative_timeout",
     "jobdeck.runtime.runtime_dir",
+    "jobdeck.runtime.store_folder",
+    "jobdeck.runtime.supervisor",  # process jobs' supervisor (its client side)
     "jobdeck.runtime.tuning",
     "platformdirs",
     "shlex",  # jobdeck.jobs.command
