@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
@@ -35,7 +36,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from jobdeck.api.launch import show_running_app, wait_and_show_running_app
 from jobdeck.api.options import ApiOptions, Listen
@@ -59,7 +60,6 @@ from jobdeck.ui.first_paint import AfterFirstPaint
 from jobdeck.ui.icons import icon
 from jobdeck.ui.job_warnings import JobWarnings
 from jobdeck.ui.main_window import MainWindow
-from jobdeck.ui.settings_dialog import SettingsDialog, SettingsValues
 from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.tray import TrayController
@@ -68,6 +68,7 @@ from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 if TYPE_CHECKING:
     from jobdeck.api.server import ApiServer
     from jobdeck.core.stats import JobStats
+    from jobdeck.ui.settings_dialog import SettingsValues
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +369,8 @@ class JobdeckApp(QObject):
         self.tray.set_taskbar_visible(enabled)
 
     def current_settings(self) -> SettingsValues:
+        from jobdeck.ui.settings_dialog import SettingsValues  # when first asked for
+
         s = self.settings
         return SettingsValues(
             concurrency=s.concurrency,
@@ -414,6 +417,8 @@ class JobdeckApp(QObject):
             self.taskbar.set_corner(values.taskbar_corner)
 
     def edit_settings(self) -> None:
+        from jobdeck.ui.settings_dialog import SettingsDialog  # when first asked for
+
         dialog = SettingsDialog(self.current_settings(), self.window)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dialog.values())
@@ -492,6 +497,8 @@ class JobdeckApp(QObject):
             obj.deleteLater()
 
     def _ask_quit(self, running: int, processes: int) -> QuitChoice:
+        # (through the module: PySide6 makes the class, and its enums, when first used)
+        QMessageBox = QtWidgets.QMessageBox
         box = QMessageBox(self.window if self.window.isVisible() else None)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(translate("JobdeckApp", "Quit Jobdeck?"))

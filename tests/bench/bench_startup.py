@@ -62,12 +62,12 @@ def child(kind: str, spawned: float, db: str, hidden_s: float) -> int:
     import resource
 
     if kind == "jobdeck":
-        # In the order `jobdeck`'s own start takes (cli._gui): the Qt-free store before Qt.
-        # (Every module imported after PySide6 pays its import hook.) Counted in the time.
-        from jobdeck.cli.sqlite_only import import_peewee_for_sqlite
+        # In the order `jobdeck`'s own start takes (cli._gui): the Qt-free store and modules
+        # before Qt. (Every module imported after PySide6 pays its import hook.) Counted in
+        # the time.
+        from jobdeck.cli.before_qt import import_before_qt
 
-        import_peewee_for_sqlite(db)
-        import jobdeck.core  # noqa: F401
+        import_before_qt(db)
 
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication, QMainWindow, QTableView, QWidget

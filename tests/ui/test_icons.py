@@ -3,7 +3,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor, QIcon, QImage
+from PySide6.QtWidgets import QLabel
 
 from jobdeck.ui import icons
 
@@ -81,3 +83,26 @@ def test_the_same_icon_is_shared_and_follows_the_colour(qtbot):
     assert icons.icon("done", red).cacheKey() == icons.icon("done", red).cacheKey()
     assert icons.icon("done", red).cacheKey() != icons.icon("done", blue).cacheKey()
     assert icons.status_icon("failed").cacheKey() == icons.status_icon("failed").cacheKey()
+
+
+def test_an_icon_renders_only_what_is_drawn_and_as_its_pixmaps(qtbot):
+    """Start-up makes dozens of icons: making one renders nothing; drawing it renders that
+    size and pixel ratio only, the same pixels as :func:`icons.pixmap`, in every mode."""
+    color = QColor("#123456")
+    icons._render.cache_clear()
+    made = icons.icon("copy", color)
+    assert icons._render.cache_info().currsize == 0
+    for dpr in (1.0, 2.0):
+        got = made.pixmap(QSize(24, 24), dpr)
+        assert got.devicePixelRatio() == dpr
+        assert got.toImage() == icons.pixmap("copy", 24, color, dpr=dpr).toImage()
+    assert icons._render.cache_info().currsize == 2
+    disabled = made.pixmap(QSize(16, 16), 1.0, QIcon.Mode.Disabled).toImage()
+    assert disabled.size() == QSize(16, 16)
+    assert disabled != icons.pixmap("copy", 16, color).toImage()  # the style greys it
+    assert made.actualSize(QSize(200, 100)) == QSize(64, 64)  # never larger than the largest
+    assert QSize(64, 64) in made.availableSizes() and not made.isNull()
+    label = QLabel()
+    label.setPixmap(made.pixmap(20))
+    qtbot.addWidget(label)
+    assert opaque_pixels(label.grab()) > 10

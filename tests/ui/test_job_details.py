@@ -25,6 +25,32 @@ def test_empty_until_a_job_is_set(qtbot, tracker, signals):
     assert not details.body.isVisible()
 
 
+def test_the_job_widgets_are_built_when_a_job_is_first_shown(qtbot, tracker, signals):
+    """Start-up shows no job: the tabs, views and buttons are built when one is shown."""
+    details = make_details(qtbot, tracker, signals)
+    pale = QPalette(details.palette())
+    pale.setColor(QPalette.ColorRole.WindowText, QColor("#777777"))
+    details.setPalette(pale)  # a theme change before any job: still nothing built
+    job = make_job("Early", JobStatus.RUNNING, current=1, total=4)
+    tracker.add(job)
+    signals.jobsChanged.emit([job])  # news of a job not shown: nothing built either
+    assert not details.body_built and details.notice() == ""
+    details.set_job(job.id)
+    assert details.body_built and details.body.isVisible()
+    assert not details.placeholder.isVisible()
+    assert details.title_label.text() == "Early" and "1 of 4" in details.progress_label.text()
+    details.set_job(None)
+    assert details.placeholder.isVisible() and not details.body.isVisible()
+
+
+def test_looking_up_a_job_widget_before_any_job_builds_them(qtbot, tracker, signals):
+    details = JobDetails(tracker, signals)
+    qtbot.addWidget(details)
+    assert not details.body_built
+    assert details.tabs.count() == 7  # built on demand: the API stays as it was
+    assert details.body_built and not details.body.isVisible()
+
+
 def test_shows_params_timings_error_and_result(qtbot, tracker, signals):
     job = make_job(
         "Hash",

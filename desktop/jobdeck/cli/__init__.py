@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CliError
 from .parser import build_parser
-from .sqlite_only import import_peewee_for_sqlite
 
 __all__ = ["SUPERVISE", "main"]
 
@@ -63,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gui(args: object) -> int:
-    import_peewee_for_sqlite(getattr(args, "db", None))  # before anything imports the store
+    from .before_qt import import_before_qt
+
+    # The store (peewee) before anything imports it; what else can come before PySide6.
+    import_before_qt(getattr(args, "db", None))
     from jobdeck.core import StoreError
 
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tarfile
 import zipfile
 from enum import Enum
 from pathlib import Path
@@ -81,6 +80,8 @@ def compress_folder(
                             dst.write(chunk)
                             advanced(len(chunk))
         else:
+            import tarfile  # here, not at start-up
+
             with tarfile.open(partial, "w:gz") as tf:
                 for path in files:
                     name = str(path.relative_to(folder.parent))

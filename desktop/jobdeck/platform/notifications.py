@@ -10,7 +10,6 @@ the ``fallback`` it was given, normally the tray balloon.
 
 from __future__ import annotations
 
-import html
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -235,6 +234,8 @@ class Notifier(QObject):
         capabilities = self._capabilities or frozenset()
         body = pending.body
         if "body-markup" in capabilities:  # the server reads the body as markup
+            import html  # here, not at start-up
+
             body = html.escape(body, quote=False)
         actions: list[str] = []
         if "actions" in capabilities and pending.job_id:

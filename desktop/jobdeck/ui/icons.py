@@ -8,8 +8,10 @@ Icons are looked up, in order, in:
 
 Monochrome icons draw with ``currentColor``; :func:`icon` substitutes the palette's text
 colour (or a colour you pass, usually :func:`foreground` of the widget that shows it), so
-the same file looks right in light and dark themes. Renderings are cached per colour: after
-a palette change, a widget asks again (in ``changeEvent`` on ``QEvent.PaletteChange``) and
+the same file looks right in light and dark themes. An icon renders (:class:`SvgIconEngine`)
+only the size and device pixel ratio it is drawn at, when it is first drawn so (start-up
+draws a few, not every size of every icon); renderings are cached per colour: after a
+palette change, a widget asks again (in ``changeEvent`` on ``QEvent.PaletteChange``) and
 gets the icon in the new colour.
 Status icons (done, failed, ...) carry their own colours. A missing icon never raises: a
 neutral placeholder is drawn and the lookup failure is logged once.
@@ -22,14 +24,23 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QByteArray, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QIconEngine,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 __all__ = [
     "ICON_NAMES",
     "Spinner",
+    "SvgIconEngine",
     "app_icon",
     "foreground",
     "icon",
@@ -145,21 +156,77 @@ def pixmap(name: str, size: int = 24, color: QColor | None = None, dpr: float = 
     return _render(name, int(size), col.name(QColor.NameFormat.HexRgb), float(dpr))
 
 
+#: The sizes an icon says it has (:meth:`QIcon.availableSizes`). It draws crisp at any size
+#: up to the largest; asked for more, it gives the largest (as a QIcon of pixmaps does).
+ICON_SIZES = (16, 20, 24, 32, 48, 64)
+
+
+class SvgIconEngine(QIconEngine):
+    """Draws icon ``name`` in ``color_name`` (``#rrggbb``) at whatever size and device
+    pixel ratio it is asked for, rendering each (cached) the first time: a QIcon made with
+    it costs nothing until it is drawn. Modes other than Normal (a disabled button's icon)
+    are the style's variant of the Normal rendering, as for an icon made of pixmaps."""
+
+    def __init__(self, name: str, color_name: str) -> None:
+        super().__init__()
+        self._name = name
+        self._color_name = color_name
+
+    def scaledPixmap(
+        self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float
+    ) -> QPixmap:
+        side = max(1, min(size.width(), size.height(), ICON_SIZES[-1]))
+        pm = _render(self._name, side, self._color_name, float(scale))
+        if mode is QIcon.Mode.Normal:
+            return pm
+        app = QApplication.instance()
+        if not isinstance(app, QApplication):
+            return pm
+        from PySide6.QtWidgets import QStyleOption  # rarely needed: not at start-up
+
+        option = QStyleOption()
+        option.palette = app.palette()
+        return app.style().generatedIconPixmap(mode, pm, option)
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        return self.scaledPixmap(size, mode, state, 1.0)
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
+        device = painter.device()
+        scale = device.devicePixelRatioF() if device is not None else 1.0
+        painter.drawPixmap(rect, self.scaledPixmap(rect.size(), mode, state, scale))
+
+    def actualSize(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QSize:
+        side = min(size.width(), size.height(), ICON_SIZES[-1])
+        return QSize(side, side)
+
+    def availableSizes(
+        self, mode: QIcon.Mode = QIcon.Mode.Normal, state: QIcon.State = QIcon.State.Off
+    ) -> list[QSize]:
+        return [QSize(size, size) for size in ICON_SIZES]
+
+    def isNull(self) -> bool:
+        return False  # a missing file still draws a placeholder
+
+    def key(self) -> str:
+        return "jobdeck-svg"
+
+    def clone(self) -> QIconEngine:
+        return SvgIconEngine(self._name, self._color_name)
+
+
 def icon(name: str, color: QColor | None = None) -> QIcon:
-    """A QIcon for ``name`` with crisp renderings at the usual sizes (the same QIcon for
-    the same name and colour: Qt caches what it paints of an icon by the icon, so a view
-    asking for it for every cell paints it from that cache)."""
+    """A QIcon for ``name`` (``currentColor`` drawn in ``color``, by default the palette's
+    text colour now), crisp at any size: each size is rendered when first drawn. The same
+    name and colour give the same QIcon (Qt caches what it paints of an icon by the icon,
+    so a view asking for it for every cell paints it from that cache)."""
     col = color if color is not None else _default_color()
     return _icon(name, col.name(QColor.NameFormat.HexRgb))
 
 
 @cache
 def _icon(name: str, color_name: str) -> QIcon:
-    result = QIcon()
-    for size in (16, 20, 24, 32, 48, 64):
-        result.addPixmap(_render(name, size, color_name, 1.0))
-        result.addPixmap(_render(name, size, color_name, 2.0))
-    return result
+    return QIcon(SvgIconEngine(name, color_name))
 
 
 def status_icon(status: str) -> QIcon:

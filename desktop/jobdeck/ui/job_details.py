@@ -2,7 +2,10 @@
 result.
 
 Longer than most modules: one pane whose tabs show one job and share its refresh; the
-Output tab's reading is :mod:`.output_view`'s, the texts :mod:`.formatting`'s.
+Output tab's reading is :mod:`.output_view`'s, the texts :mod:`.formatting`'s. Qt classes that
+only the job's widgets use are named through their module (``QtGui.QTextCursor``): PySide6
+makes a class, and a Python enum for each of its enums, when its name is first looked up,
+and the start-up shows no job.
 """
 
 from __future__ import annotations
@@ -10,19 +13,17 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFontDatabase, QPalette, QTextCursor
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -47,7 +48,6 @@ from .formatting import (
 )
 from .job_row import BADGE_COLOR, OUTCOME_COLORS
 from .job_warnings import JobWarnings
-from .output_view import OutputView
 from .progress_bar import JobProgressBar
 
 __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
@@ -83,6 +83,39 @@ FIELD_LABELS = {
     "Resources": QT_TRANSLATE_NOOP("JobDetails", "Resources:"),
     "Log file": QT_TRANSLATE_NOOP("JobDetails", "Log file:"),
 }
+
+#: What :meth:`JobDetails._build_body` makes: looked up before a job was shown, they are
+#: built then.
+_BODY_PARTS = frozenset(
+    {
+        "body",
+        "icon_label",
+        "title_label",
+        "status_label",
+        "progress_bar",
+        "progress_label",
+        "cancel_button",
+        "run_again_button",
+        "open_log_button",
+        "notice_label",
+        "tabs",
+        "log_view",
+        "fields",
+        "_form",
+        "info_view",
+        "params_view",
+        "result_view",
+        "error_view",
+        "error_message",
+        "traceback_toggle",
+        "traceback_view",
+        "_error_stretch",
+        "output_view",
+        "timeline_tab",
+        "timeline_plot",
+        "_timeline_timer",
+    }
+)
 
 
 def pretty_json(value: Any) -> str:
@@ -149,7 +182,9 @@ class JobDetails(QWidget):
     memory and CPU, charted by :mod:`.timeline_plot` once the tab is first shown, redrawn at
     most every 2 s while it runs), the job's facts, parameters, the error
     (message, with the traceback in an expandable section) and the result. Every line
-    above the tabs has a fixed height, so nothing moves when a job changes state.
+    above the tabs has a fixed height, so nothing moves when a job changes state. Until a
+    job is first shown, only a placeholder exists: the rest is built then (start-up shows
+    no job).
 
     ``warnings`` (optional) says when a running job is stalled or slower than usual: the
     status line says so ("Running — slower than usual (usually ~4 min)").
@@ -173,13 +208,57 @@ class JobDetails(QWidget):
         self._job: Job | None = None
         #: The log lines read when the job was shown (live lines among them are not added).
         self._shown_lines: set[LogEntry] = set()
-        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         failed_palette = self.palette()
         failed_palette.setColor(QPalette.ColorRole.WindowText, OUTCOME_COLORS[JobStatus.FAILED])
         self._failed_palette = failed_palette
         warning_palette = self.palette()
         warning_palette.setColor(QPalette.ColorRole.WindowText, BADGE_COLOR)
         self._warning_palette = warning_palette
+        self.placeholder = QLabel(translate("JobDetails", "Select a job to see its details."), self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self._outer = QVBoxLayout(self)
+        self._outer.setContentsMargins(4, 4, 4, 4)
+        self._outer.addWidget(self.placeholder)
+        #: The job's widgets (header, buttons, tabs), built when a job is first shown
+        #: (:meth:`_build_body`): a window that starts with no job selected skips them.
+        self._body: QWidget | None = None
+        #: (job id, attempts) -> the board instance that ran that attempt (see _show).
+        self._instance_of: tuple[str, int, str | None] | None = None
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._refresh_times)
+        self._ticking = True
+        if signals is not None:
+            signals.jobsChanged.connect(self._on_jobs_changed)
+            signals.logAppended.connect(self._on_log_appended)
+        self.set_job(None)
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which checks every attribute as declared)
+
+        def __getattr__(self, name: str) -> Any:
+            """The job's widgets (``tabs``, ``fields``, ``log_view``, ...) exist once a job
+            was shown; looked up before that, they are built then."""
+            if name in _BODY_PARTS and self.__dict__.get("_body", False) is None:
+                self._build_body()
+                return getattr(self, name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def body_built(self) -> bool:
+        """Whether the job's widgets exist yet (they are built when a job is first shown)."""
+        return self.__dict__.get("_body") is not None
+
+    def _build_body(self) -> None:
+        """Build the job's widgets: the header, progress, buttons and tabs (once)."""
+        if self._body is not None or self.__dict__.get("_building"):
+            return
+        self._building = True
+        from .output_view import OutputView  # the log reader: when a job is first shown
+
+        fixed = QtGui.QFontDatabase.SystemFont.FixedFont
+        mono = QtGui.QFontDatabase.systemFont(fixed)
+        failed_palette = self._failed_palette
 
         self.icon_label = QLabel(self)
         self.icon_label.setFixedSize(32, 32)
@@ -208,7 +287,7 @@ class JobDetails(QWidget):
         self.run_again_button.setToolTip(
             translate("JobDetails", "Queue a new job with the same parameters")
         )
-        self._paint_icons()
+        self.cancel_button.setIcon(icons.icon("cancel", icons.foreground(self)))
         self.cancel_button.clicked.connect(self.cancel)
         self.run_again_button.clicked.connect(self.run_again)
         self.open_log_button.clicked.connect(self.open_log)
@@ -227,10 +306,8 @@ class JobDetails(QWidget):
         self.log_view = self._text_view(mono)
         self.log_view.setMaximumBlockCount(LOG_MAX_LINES)
         self.fields: dict[str, QLabel] = {}
-        #: (job id, attempts) -> the board instance that ran that attempt (see _show).
-        self._instance_of: tuple[str, int, str | None] | None = None
         info = QWidget()
-        form = self._form = QFormLayout(info)
+        form = self._form = QtWidgets.QFormLayout(info)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         for name in FIELD_NAMES:
             label = QLabel(info)
@@ -274,7 +351,7 @@ class JobDetails(QWidget):
         error_layout.addWidget(self.traceback_view, 1)
         self._error_stretch = QWidget(self.error_view)
         self._error_stretch.setSizePolicy(
-            QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding
+            QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Expanding
         )
         error_layout.addWidget(self._error_stretch, 1)
 
@@ -301,9 +378,6 @@ class JobDetails(QWidget):
         self._timeline_timer.setInterval(TIMELINE_REFRESH_MS)
         self._timeline_timer.timeout.connect(self.refresh_timeline)
 
-        self.placeholder = QLabel(translate("JobDetails", "Select a job to see its details."), self)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.body = QWidget(self)
         body = QVBoxLayout(self.body)
         body.setContentsMargins(0, 0, 0, 0)
@@ -313,26 +387,17 @@ class JobDetails(QWidget):
         body.addWidget(self.progress_label)
         body.addLayout(buttons)
         body.addWidget(self.tabs, 1)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(self.placeholder)
-        outer.addWidget(self.body)
-
-        self._clock = QTimer(self)
-        self._clock.setInterval(1000)
-        self._clock.timeout.connect(self._refresh_times)
-        self._ticking = True
-        if signals is not None:
-            signals.jobsChanged.connect(self._on_jobs_changed)
-            signals.logAppended.connect(self._on_log_appended)
-        self.set_job(None)
+        self.body.hide()
+        self._outer.addWidget(self.body)
+        self._body = self.body
+        self._building = False
 
     @staticmethod
-    def _text_view(font: Any) -> QPlainTextEdit:
-        view = QPlainTextEdit()
+    def _text_view(font: Any) -> QtWidgets.QPlainTextEdit:
+        view = QtWidgets.QPlainTextEdit()
         view.setReadOnly(True)
         view.setFont(font)
-        view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        view.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
         return view
 
     # --- public ----------------------------------------------------------------------------
@@ -347,19 +412,24 @@ class JobDetails(QWidget):
             job = self._tracker.get_job(job)
         assert job is None or isinstance(job, Job)
         self._job = job
-        self.show_notice("")
-        self.placeholder.setVisible(job is None)
-        self.body.setVisible(job is not None)
         if job is None:
             self._clock.stop()
+            self.placeholder.show()
+            if self.body_built:
+                self.show_notice("")
+                self.body.hide()
             return
+        self._build_body()
+        self.show_notice("")
+        self.placeholder.hide()
+        self.body.show()
         self.set_traceback_expanded(False)
         self._show(job)
         entries = self._tracker.logs(job.id, limit=LOG_TAIL)
         # Lines read here may still be on their way as live lines (logAppended): not twice.
         self._shown_lines = set(entries)
         self.log_view.setPlainText("\n".join(format_log_entry(e) for e in entries))
-        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+        self.log_view.moveCursor(QtGui.QTextCursor.MoveOperation.End)
         if self.tabs.currentWidget() is self.timeline_tab and not job.error:
             self.refresh_timeline()  # the charts stay in view from job to job
         else:
@@ -370,7 +440,7 @@ class JobDetails(QWidget):
         self.notice_label.set_full_text(text)
 
     def notice(self) -> str:
-        return self.notice_label.full_text()
+        return self.notice_label.full_text() if self.body_built else ""
 
     def set_traceback_expanded(self, expanded: bool) -> None:
         """Show or hide the traceback in the Error tab."""
@@ -429,7 +499,7 @@ class JobDetails(QWidget):
                 translate("JobDetails", "The log file is gone: {path}").format(path=job.log_path)
             )
             return False
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(job.log_path)):
+        if not QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(job.log_path)):
             self.show_notice(
                 translate("JobDetails", "No program could open {path}").format(path=job.log_path)
             )
@@ -594,7 +664,7 @@ class JobDetails(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "cancel_button"):
+        if event.type() == QEvent.Type.PaletteChange and self.body_built:
             self._paint_icons()
 
     def _refresh_times(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -139,9 +139,12 @@ class PathField(TextField):
     def browse(self) -> None:
         start = self.edit.text()
         if self.wants_directory():
-            chosen = QFileDialog.getExistingDirectory(self.widget, _label(self.spec), start)
+            # (through the module: PySide6 makes the class, and its enums, when first used)
+            chosen = QtWidgets.QFileDialog.getExistingDirectory(
+                self.widget, _label(self.spec), start
+            )
         else:
-            chosen, _ = QFileDialog.getOpenFileName(self.widget, _label(self.spec), start)
+            chosen, _ = QtWidgets.QFileDialog.getOpenFileName(self.widget, _label(self.spec), start)
         if chosen:
             self.edit.setText(chosen)
 

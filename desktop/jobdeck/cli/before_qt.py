@@ -1,0 +1,56 @@
+"""The desktop app's start imports what it can before PySide6: each module imported after
+PySide6 pays its import hook.
+
+Once PySide6 is imported, every further import goes through PySide6's ``__feature__``
+hook, which reads the new module's whole source to see whether it uses PySide6 (~0.5 ms
+a module; 100+ Qt-free modules at a start: 50-70 ms of CPU before the first window).
+:func:`import_before_qt` imports the Qt-free modules the window's start needs first (it
+imports none of Qt: ``tests/ui/test_start_up_imports.py`` holds that). The ``jobdeck``
+command calls it before it imports the app, and so does the start-up benchmark, which
+starts the app as the command does.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .sqlite_only import import_peewee_for_sqlite
+
+__all__ = ["QT_FREE_AT_START", "import_before_qt"]
+
+#: Qt-free modules that the desktop app imports before its first window, by way of modules
+#: that use Qt (a module of them importing Qt is a bug: the test says which).
+QT_FREE_AT_START = (
+    "asyncio",  # qasync's event loop
+    "concurrent.futures.thread",  # the runner's threads
+    "ctypes",  # jobdeck.platform.dbus_util
+    "jobdeck.core",
+    "jobdeck.core.board_url",
+    "jobdeck.core.dask_task",
+    "jobdeck.core.job_source",
+    "jobdeck.core.queue",
+    "jobdeck.core.registry",
+    "jobdeck.core.retention",
+    "jobdeck.core.run_history",
+    "jobdeck.core.stall",
+    "jobdeck.api.launch",  # is Jobdeck already running on this store?
+    "jobdeck.api.options",
+    "jobdeck.platform.desktop_entry",
+    "jobdeck.runtime.ready_queue",
+    "jobdeck.runtime.relative_timeout",
+    "jobdeck.runtime.runtime_dir",
+    "jobdeck.runtime.store_folder",
+    "jobdeck.runtime.supervisor",  # process jobs' supervisor (its client side)
+    "jobdeck.runtime.tuning",
+    "platformdirs",
+    "shlex",  # jobdeck.jobs.command
+)
+
+
+def import_before_qt(db: str | None = None) -> None:
+    """Import peewee for the store ``db`` (without drivers a SQLite store does not use:
+    :func:`~jobdeck.cli.sqlite_only.import_peewee_for_sqlite`), then
+    :data:`QT_FREE_AT_START`."""
+    import_peewee_for_sqlite(db)
+    for name in QT_FREE_AT_START:
+        importlib.import_module(name)
