@@ -25,8 +25,9 @@ from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_launch import PreparedCommand
 from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
-from jobdeck.runtime.supervisor_client import service_command, socket_path_for
+from jobdeck.runtime.supervisor_client import SupervisorClient, service_command, socket_path_for
 from jobdeck.runtime.supervisor_records import SupervisorRecords
+from jobdeck.runtime.watcher_threads import WatcherThreads
 
 from .conftest import finished
 
@@ -68,6 +69,40 @@ def test_many_short_commands_end_with_their_exit_codes_and_logs(
         else:
             assert job.status is JobStatus.FAILED
             assert str(job.error).startswith(f"exit status {i % 3}; last output:\nout-{i}")
+    assert runner.shutdown(timeout=10)
+
+
+def test_a_program_that_ends_before_its_start_returns_keeps_its_pid_and_log(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A short program's end can reach the app (and be judged on the thread that hears it)
+    before the thread that started it is done; the job still gets its pid and log."""
+    heard = threading.Event()
+    dispatch = SupervisorClient._dispatch
+    call_later = WatcherThreads.call_later
+
+    def hear(client: SupervisorClient, message: dict[str, Any]) -> None:
+        if message.get("op") == "ended":
+            heard.set()
+        dispatch(client, message)
+
+    def late_return(threads: WatcherThreads, delay: float, call: Callable[[], None]) -> None:
+        heard.wait(TIMEOUT)  # the last step of the start: it returns after the end is heard
+        call_later(threads, delay, call)
+
+    monkeypatch.setattr(SupervisorClient, "_dispatch", hear)
+    monkeypatch.setattr(WatcherThreads, "call_later", late_return)
+    runner = make_runner(tracker=real_tracker)
+    job = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "echo quick"]})
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    assert heard.is_set()
+    done = real_tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED, done
+    assert done.pid is not None and done.log_path is not None
+    assert Path(done.log_path).read_text() == "quick\n"
     assert runner.shutdown(timeout=10)
 
 
