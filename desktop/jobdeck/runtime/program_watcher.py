@@ -2,8 +2,10 @@
 
 No Qt here: a daemon thread per running program (reused from one program to the next, see
 :mod:`~jobdeck.runtime.watcher_threads`; a program started with them gets its thread only
-once it has run :data:`FOLLOW_DELAY`, ended or been asked to stop: most programs of a
-queue of short jobs never need one while they run), psutil and ``pidfd``. The app never
+once it has run :data:`FOLLOW_DELAY` or been asked to stop, and one that ends sooner is
+finished — ``on_exit`` included — on the supervisor client's reader thread that hears of
+its end: most programs of a queue of short jobs never need a thread of their own), psutil
+and ``pidfd``. The app never
 holds a pipe to the program or waits for it as a child: the store's supervisor service
 (:mod:`jobdeck.runtime.supervisor_service`, reached through
 :attr:`SupervisorRecords.client <jobdeck.runtime.supervisor_records.SupervisorRecords.client>`)
