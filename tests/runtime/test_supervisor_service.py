@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_launch import PreparedCommand
 from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
-from jobdeck.runtime.supervisor_client import service_command, socket_path_for
+from jobdeck.runtime.supervisor_client import SupervisorClient, service_command, socket_path_for
 from jobdeck.runtime.supervisor_records import SupervisorRecords
+from jobdeck.runtime.watcher_threads import WatcherThreads
 
 from .conftest import finished
 
@@ -67,6 +69,40 @@ def test_many_short_commands_end_with_their_exit_codes_and_logs(
         else:
             assert job.status is JobStatus.FAILED
             assert str(job.error).startswith(f"exit status {i % 3}; last output:\nout-{i}")
+    assert runner.shutdown(timeout=10)
+
+
+def test_a_program_that_ends_before_its_start_returns_keeps_its_pid_and_log(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A short program's end can reach the app (and be judged on the thread that hears it)
+    before the thread that started it is done; the job still gets its pid and log."""
+    heard = threading.Event()
+    dispatch = SupervisorClient._dispatch
+    call_later = WatcherThreads.call_later
+
+    def hear(client: SupervisorClient, message: dict[str, Any]) -> None:
+        if message.get("op") == "ended":
+            heard.set()
+        dispatch(client, message)
+
+    def late_return(threads: WatcherThreads, delay: float, call: Callable[[], None]) -> None:
+        heard.wait(TIMEOUT)  # the last step of the start: it returns after the end is heard
+        call_later(threads, delay, call)
+
+    monkeypatch.setattr(SupervisorClient, "_dispatch", hear)
+    monkeypatch.setattr(WatcherThreads, "call_later", late_return)
+    runner = make_runner(tracker=real_tracker)
+    job = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "echo quick"]})
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    assert heard.is_set()
+    done = real_tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED, done
+    assert done.pid is not None and done.log_path is not None
+    assert Path(done.log_path).read_text() == "quick\n"
     assert runner.shutdown(timeout=10)
 
 
@@ -154,6 +190,71 @@ def test_a_program_that_cannot_be_executed_gets_a_readable_error(tmp_path: Path)
             assert end is not None
             assert end.kind is EndKind.START_FAILED
             assert end.error == error
+    finally:
+        records.close()
+
+
+def test_a_program_runs_in_its_working_directory_and_is_looked_for_in_path_only(
+    tmp_path: Path,
+) -> None:
+    """The service starts programs in their working directory (a relative program is found
+    there, a bare name only in PATH: a file of that name in the directory is never run), a
+    directory that cannot be entered is a readable error, and a program without one runs
+    where the service runs, whatever ran elsewhere before it."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    work = tmp_path / "work"
+    work.mkdir()
+    ran = tmp_path / "ran"
+    tool = work / "tool"
+    tool.write_text(f"#!/bin/sh\necho tool ran\ntouch {ran}\n")
+    tool.chmod(0o755)
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    cases: list[tuple[tuple[str, ...], str | None, EndKind, tuple[str, ...] | str]] = [
+        (("/bin/sh", "-c", "pwd"), str(work), EndKind.EXITED, (str(work),)),
+        (("./tool",), str(work), EndKind.EXITED, ("tool ran",)),
+        (("tool",), str(work), EndKind.START_FAILED, "executable not found: 'tool'"),
+        (
+            ("/bin/sh", "-c", "pwd"),
+            str(tmp_path / "missing"),
+            EndKind.START_FAILED,
+            f"cannot use working directory {tmp_path / 'missing'}: No such file or directory",
+        ),
+        (("/bin/sh", "-c", "pwd"), None, EndKind.EXITED, (os.getcwd(),)),  # the service's
+    ]
+    try:
+        for number, (argv, cwd, kind, expected) in enumerate(cases):
+            ran.unlink(missing_ok=True)
+            command = PreparedCommand(argv, cwd, env)
+            watcher = ProgramWatcher.spawn(
+                records, f"job{number}", command, tmp_path / f"job{number}.log"
+            )
+            end = watcher.wait(TIMEOUT)
+            assert end is not None and end.kind is kind, (argv, cwd, end)
+            if kind is EndKind.EXITED:
+                assert end.exit_code == 0 and end.tail == expected, (argv, cwd, end)
+            else:
+                assert end.error == expected
+                assert not ran.exists()
+    finally:
+        records.close()
+
+
+def test_a_running_program_is_told_started_before_it_ends(tmp_path: Path) -> None:
+    """The service holds a program's ``started`` answer a moment (to send it with the end
+    of a short program), never until the end of a long one: its pid is known while it runs."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    told = threading.Event()
+    command = PreparedCommand(("sleep", "60"), None, dict(os.environ))
+    try:
+        watcher = ProgramWatcher.spawn(
+            records, "job", command, tmp_path / "job.log", on_started=lambda pid: told.set()
+        )
+        assert told.wait(TIMEOUT)
+        pid = watcher.pid
+        assert pid is not None and not gone(pid)
+        watcher.kill()
+        end = watcher.wait(TIMEOUT)
+        assert end is not None and end.kind is EndKind.EXITED and end.signal == signal.SIGKILL
     finally:
         records.close()
 

@@ -80,6 +80,8 @@ MAX_MESSAGE_CHARS = 200
 #: read from the end of its log, at most :data:`~jobdeck.runtime.log_tail.FINISH_WINDOW`
 #: bytes, however large the log).
 CATCH_UP_LINES = 5000
+#: Seconds the end of a program waits for :meth:`ProcessJobs.spawn` to return.
+SPAWN_RETURN_TIMEOUT = 30.0
 #: Seconds a finished job's channel connections may take to be read to the end.
 DRAIN_TIMEOUT = 3.0
 
@@ -107,6 +109,9 @@ class Program:
         self.skipped_bytes = 0
         #: what the program's command line says about its output (pv -n, dd's input size)
         self.output = ProgramOutput()
+        #: Set once :meth:`ProcessJobs.spawn` (or ``reattach``) has returned its watcher:
+        #: the end of a short program can be heard before that, and waits for it.
+        self.ready = threading.Event()
 
 
 class ProcessJobs:
@@ -276,6 +281,8 @@ class ProcessJobs:
         except BaseException:
             self.forget(run)
             raise
+        finally:
+            run.ready.set()
         return run
 
     def reattach(self, job: Job, ctx: JobContext, *, on_exit: OnExit) -> Program | str:
@@ -298,16 +305,19 @@ class ProcessJobs:
         with self._lock:
             self._runs[job.id] = run
         self._catch_up(ctx, last_lines(record.log_path, CATCH_UP_LINES, start=record.output_start))
-        run.watcher = ProgramWatcher.reattach(
-            self.records,
-            record,
-            grace=self._grace,
-            on_line=lambda line: self._on_line(run, line),
-            on_exit=lambda end: self._ended(run, end, on_exit),
-            on_skipped=lambda count: self._on_skipped(run, count),
-            threads=self._threads,
-        )
-        run.watcher.on_resources = lambda points: self._keep_resources(job.id, points)
+        try:
+            run.watcher = ProgramWatcher.reattach(
+                self.records,
+                record,
+                grace=self._grace,
+                on_line=lambda line: self._on_line(run, line),
+                on_exit=lambda end: self._ended(run, end, on_exit),
+                on_skipped=lambda count: self._on_skipped(run, count),
+                threads=self._threads,
+            )
+            run.watcher.on_resources = lambda points: self._keep_resources(job.id, points)
+        finally:
+            run.ready.set()
         return run
 
     def forget(self, run: Program, *, tell_later: bool = False) -> None:
@@ -374,7 +384,9 @@ class ProcessJobs:
     def _ended(self, run: Program, end: ProgramEnd, on_exit: OnExit) -> None:
         """Watcher thread: the program ended. A job whose output went by too fast to copy
         gets the last lines of it (read from the end of its log, not what the reader last
-        saw) in its log; then ``on_exit`` judges it."""
+        saw) in its log; then ``on_exit`` judges it (once :meth:`spawn` has returned)."""
+        if not run.ready.wait(SPAWN_RETURN_TIMEOUT):
+            log.warning("job %s ended before its start was done; judging it anyway", run.job_id)
         if run.skipped_bytes:
             for line in end.tail:
                 if parse_progress_line(line) is None:

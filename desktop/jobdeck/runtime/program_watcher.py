@@ -2,8 +2,10 @@
 
 No Qt here: a daemon thread per running program (reused from one program to the next, see
 :mod:`~jobdeck.runtime.watcher_threads`; a program started with them gets its thread only
-once it has run :data:`FOLLOW_DELAY`, ended or been asked to stop: most programs of a
-queue of short jobs never need one while they run), psutil and ``pidfd``. The app never
+once it has run :data:`FOLLOW_DELAY` or been asked to stop, and one that ends sooner is
+finished — ``on_exit`` included — on the supervisor client's reader thread that hears of
+its end: most programs of a queue of short jobs never need a thread of their own), psutil
+and ``pidfd``. The app never
 holds a pipe to the program or waits for it as a child: the store's supervisor service
 (:mod:`jobdeck.runtime.supervisor_service`, reached through
 :attr:`SupervisorRecords.client <jobdeck.runtime.supervisor_records.SupervisorRecords.client>`)
@@ -518,7 +520,26 @@ class ProgramWatcher:
                 self._end_record = record_from_fields(record)
         self._news = True
         self._wake()
-        self._start_watching()
+        if self._finish_here():
+            self._watch()  # its end is known and nothing waits: no thread to wake for it
+        else:
+            self._start_watching()
+
+    def _finish_here(self) -> bool:
+        """True (and the watching is this thread's) when a program started with reused
+        threads ended before any thread followed it and its start is known: what is left
+        (its last output, ``on_exit``) takes no waiting, so the client's reader thread does
+        it at once rather than wake a thread for it (one wake-up less per short job)."""
+        reply = self._reply
+        if self._threads is None or self._end_record is None or reply is None:
+            return False
+        if reply.get("op") != "started":
+            return False
+        with self._lock:
+            if self._watching or self._detached:
+                return False
+            self._watching = True
+        return True
 
     def _wake(self) -> None:
         with self._lock:

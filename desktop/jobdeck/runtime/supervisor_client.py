@@ -8,6 +8,8 @@ and hears when their ends are recorded. One reader thread per connection calls b
 ``start_failed``, or ``lost`` when the connection broke first) and ``on_news(record)``
 for a watched job that ended (the fields of its final record), or ``on_news(None)`` when
 the connection broke (the watcher then looks at the record file and the service's pid).
+A callback may take a while (a short job's end is judged and recorded, and the next job
+started, from ``on_news``); it must never wait for another message of this connection.
 :meth:`~SupervisorClient.forget` tells the service the app has stored an end.
 """
 
