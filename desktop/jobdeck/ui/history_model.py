@@ -83,6 +83,10 @@ JobRole = int(Qt.ItemDataRole.UserRole) + 1
 PAGE_SIZE = 200
 #: The most rows held in memory (about 1 KB each).
 WINDOW_ROWS = 2_000
+#: The most rows a text search reads before it shows (more than a screenful; the rows
+#: after them are read as the view scrolls to them, as any page): what the first paint waits
+#: for is turning them into jobs, ~0.1 ms each on a busy machine.
+SEARCH_FIRST_ROWS = 100
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -151,11 +155,12 @@ SORT_OF_COLUMN = {
 
 
 class _SearchResults(QObject):
-    """Carries a text search's first rows, then its count, from its worker thread to the
-    GUI thread."""
+    """Carries a text search's first rows, then its count (``counted``), and the count of a
+    search checked again (``recounted``), from their worker threads to the GUI thread."""
 
     ready = Signal(object)
     counted = Signal(object)
+    recounted = Signal(object)
 
 
 class HistoryModel(QAbstractTableModel):
@@ -172,7 +177,12 @@ class HistoryModel(QAbstractTableModel):
     :attr:`search_pending` is True); they show as soon as they are in, and the rows after
     them are added once counted (:attr:`search_counting` meanwhile), so a common text
     shows its first page without waiting for the count. A newer filter supersedes a
-    search still running, whose results are dropped.
+    search still running, whose results are dropped. The first rows are at most
+    :data:`SEARCH_FIRST_ROWS` (a screenful and more; the rest is read as the view scrolls
+    to it, a page at a time). A search is never counted on the GUI thread: reloading
+    (:meth:`refresh`, a sort before its rows came) reads it again the same way, its rows
+    showing meanwhile, and checking its count (the store holds other rows than counted)
+    counts in the background (``recounted``).
     ``filterApplied()`` (GUI thread) says a filter's rows are in place.
     """
 
@@ -223,6 +233,7 @@ class HistoryModel(QAbstractTableModel):
         self._search_results = _SearchResults()
         self._search_results.ready.connect(self._apply_search)
         self._search_results.counted.connect(self._apply_count)
+        self._search_results.recounted.connect(self._apply_recount)
         #: The generation of a search whose first rows show while it is being counted.
         self._counting: int | None = None
         self._live_since_first = False
@@ -388,7 +399,7 @@ class HistoryModel(QAbstractTableModel):
         generation = self._generation
         tracker = self._tracker
         _where, sort, descending = self._query_state()
-        size = 2 * self.page_size
+        size = min(2 * self.page_size, SEARCH_FIRST_ROWS)
         results = self._search_results
         signals = self._signals
 
@@ -425,9 +436,8 @@ class HistoryModel(QAbstractTableModel):
             return  # a newer filter superseded it
         self._pending = None
         if (sort, descending) != self._query_state()[1:]:
-            self._filter = new  # sorted meanwhile: count and read again in the new order
-            self._reload()
-            self.filterApplied.emit()
+            self._generation += 1  # sorted meanwhile: read again in the new order
+            self._search_in_background(new)
             return
         self._frozen += 1
         self.beginResetModel()
@@ -623,6 +633,12 @@ class HistoryModel(QAbstractTableModel):
         self._rows, self._keys, self._ids = [], [], {}
 
     def _reload(self) -> None:
+        """Drop what is held and count again; a text search reads again off the GUI
+        thread, its rows showing until the new ones are in (see :meth:`set_filter`)."""
+        if self._filter.search:
+            self._generation += 1
+            self._search_in_background(self._filter)
+            return
         self._frozen += 1
         self.beginResetModel()
         self._drop_window()
@@ -643,7 +659,35 @@ class HistoryModel(QAbstractTableModel):
         self._resync_pending = False
         if getattr(self._tracker, "closed", False):
             return
-        if self._tracker.count_jobs(**self._filter.query()) != self._count:
+        if self._filter.search:
+            self._recount_in_background()
+        elif self._tracker.count_jobs(**self._filter.query()) != self._count:
+            self._reload()
+
+    def _recount_in_background(self) -> None:
+        """Count a text search's matches again off the GUI thread (a common text takes a
+        while at a million jobs); :meth:`_apply_recount` reloads when the count changed."""
+        if self._pending is not None:
+            return  # a search under way counts anyway
+        generation, where = self._generation, self._filter
+        tracker, results = self._tracker, self._search_results
+
+        def work() -> None:
+            try:
+                count = tracker.count_jobs(**where.query())
+            except StoreError as exc:
+                log.info("a history search could not be counted: %s", exc)
+                return
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
+                results.recounted.emit((generation, count))
+
+        threading.Thread(target=work, name="history-recount", daemon=True).start()
+
+    def _apply_recount(self, result: Any) -> None:
+        generation, count = result
+        if generation != self._generation or self._pending is not None:
+            return  # a newer filter or search superseded it
+        if self._counting is None and count != self._count:
             self._reload()
 
     # --- live updates ----------------------------------------------------------------------
