@@ -2,6 +2,8 @@
 count takes a while at a million jobs), shows a screenful first, and the rest as the view
 scrolls to it."""
 
+import os
+import sys
 import threading
 
 from PySide6.QtCore import Qt
@@ -81,3 +83,30 @@ def test_the_gui_thread_never_counts_a_search(qtbot, tracker, signals):
     titles = [model.job_at(r).title for r in range(model.rowCount())]
     assert titles == [f"job 8{i}" for i in range(1, 10)]
     assert seen and not any(seen)
+
+
+def test_a_search_is_counted_once_its_first_rows_show_below_the_gui_threads_priority(
+    qtbot, tracker
+):
+    """The count of a common text takes a while at a million jobs: it starts once the first
+    rows are shown (it would share a busy machine's cores with their paint), and on Linux
+    at a lower CPU priority than the GUI thread's."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    real_count = tracker.count_jobs
+    at_count: dict[str, int] = {}
+
+    def count_jobs(**kw):
+        if kw.get("search"):
+            at_count["rows_shown"] = not model.search_pending and model.loaded_count() == 20
+            if sys.platform == "linux":
+                at_count["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return real_count(**kw)
+
+    tracker.count_jobs = count_jobs
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 95 and at_count["rows_shown"]
+    if sys.platform == "linux":
+        assert at_count["nice"] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())

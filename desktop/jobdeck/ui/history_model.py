@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import threading
 from collections.abc import Iterable
 from datetime import datetime
@@ -89,6 +91,20 @@ WINDOW_ROWS = 2_000
 SEARCH_FIRST_ROWS = 100
 
 _Index = QModelIndex | QPersistentModelIndex
+#: The longest a search's count waits for its first rows to be painted.
+_SHOW_WAIT_S = 1.0
+
+
+def _yield_to_the_gui() -> None:
+    """Lower the calling thread's CPU priority (Linux: a thread's own nice value), so a
+    count that takes a while never takes a core from the GUI thread; elsewhere nothing."""
+    if sys.platform != "linux":
+        return  # (setpriority names a process there, never a thread)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BACKGROUND_NICE)
+
+
+_BACKGROUND_NICE = 10
 
 
 class Column(IntEnum):
@@ -414,13 +430,21 @@ class HistoryModel(QAbstractTableModel):
                 log.info("a history search could not be read: %s", exc)
                 return
             complete = len(first) < size  # every match is in the first rows: counted
+            shown = threading.Event()  # set by the GUI thread once it has shown them
             with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
                 results.ready.emit(
-                    (generation, new, sort, descending, first, newest, active, complete)
+                    (generation, new, sort, descending, first, newest, active, complete, shown)
                 )
-            if complete or generation != self._generation:
+            if complete:
                 return
-            try:  # the first rows show; now how many there are (a common text: a while)
+            # The first rows show; now how many there are (a common text: a while), once
+            # they are painted and below the GUI thread's priority: the count and the
+            # paint would share a busy machine's cores.
+            shown.wait(_SHOW_WAIT_S)
+            if generation != self._generation:
+                return
+            _yield_to_the_gui()
+            try:
                 count = tracker.count_jobs(**new.query())
             except StoreError as exc:
                 log.info("a history search could not be counted: %s", exc)
@@ -431,7 +455,8 @@ class HistoryModel(QAbstractTableModel):
         threading.Thread(target=work, name="history-search", daemon=True).start()
 
     def _apply_search(self, result: Any) -> None:
-        generation, new, sort, descending, first, newest, active, complete = result
+        generation, new, sort, descending, first, newest, active, complete, shown = result
+        QTimer.singleShot(0, shown.set)  # after the paint this queues: counting may start
         if generation != self._generation:
             return  # a newer filter superseded it
         self._pending = None
@@ -681,7 +706,11 @@ class HistoryModel(QAbstractTableModel):
             with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
                 results.recounted.emit((generation, count))
 
-        threading.Thread(target=work, name="history-recount", daemon=True).start()
+        def below_the_gui() -> None:
+            _yield_to_the_gui()
+            work()
+
+        threading.Thread(target=below_the_gui, name="history-recount", daemon=True).start()
 
     def _apply_recount(self, result: Any) -> None:
         generation, count = result
