@@ -22,9 +22,10 @@ T0 = 1_700_000_000.0
 
 
 def make_jobs(n: int, ids_order: str = "in-order") -> list[Job]:
-    """``n`` jobs, a fifth of them about "rsync" and every 40th "rare", stored in this
-    order; their ids follow it (``in-order``), or not at all (``shuffled``), or but for
-    a few pairs swapped (``swapped``: e.g. jobs of two processes whose clocks differ)."""
+    """``n`` jobs, a fifth of them about "rsync", every 40th "rare" and every 17th of type
+    "hash", stored in this order; their ids follow it (``in-order``), or not at all
+    (``shuffled``), or but for a few pairs swapped (``swapped``: e.g. jobs of two
+    processes whose clocks differ)."""
     ids = [new_job_id(T0 + i) for i in range(n)]  # increasing
     if ids_order == "shuffled":
         random.Random(7).shuffle(ids)
@@ -37,7 +38,7 @@ def make_jobs(n: int, ids_order: str = "in-order") -> list[Job]:
         jobs.append(
             Job(
                 id=job_id,
-                type="command",
+                type="hash" if i % 17 == 0 else "command",
                 title=f"{word} {i}",
                 status=(JobStatus.COMPLETED, JobStatus.FAILED)[i % 2],
                 created_ts=T0 + i,
@@ -90,6 +91,7 @@ def test_search_pages_in_creation_order_are_the_id_orders_pages(
             JobFilter.of(search="no such job"),
             JobFilter.of(status="failed", search="rsync"),
             JobFilter.of(status="completed", search="Step 1"),
+            JobFilter.of(type="hash", search="copy"),  # few of the matches: read on
         ):
             for descending in (True, False):
                 expected = sorted((j.id for j in jobs if where.matches(j)), reverse=descending)

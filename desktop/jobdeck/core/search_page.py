@@ -37,6 +37,9 @@ __all__ = ["MAX_SPAN", "natural_search_page"]
 #: is left to the general plan, which reads every match when there are few.
 MAX_SPAN = 100_000
 
+#: The most matches read at a time (when a status or type filter leaves few of them).
+_MOST_READ = 8192
+
 #: Rows (in ``jobs`` column order) among the rowids of a JSON array that pass the filter's
 #: other conditions (status, type).
 RowsOf = Callable[[sqlite3.Connection, str], Sequence[Sequence[Any]]]
@@ -88,23 +91,27 @@ def _page(
         if found is None:
             return None  # deleted meanwhile: the general plan pages past its key
         edge = int(found[0])
-    want = limit * 4 if more_filters else limit
     sql = "SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?"
-    params: list[Any] = [fts]
-    if edge is not None:
-        sql += f" AND rowid {past} ?"
-        params.append(edge)
-    sql += f" ORDER BY rowid {direction} LIMIT ?"
-    params.append(want)
-    rowids = [int(r) for (r,) in conn.execute(sql, params)]
-    every_match = len(rowids) < want  # every match past the edge is in hand
+    sql += f" AND rowid {past} ? ORDER BY rowid {direction} LIMIT ?"
+    start = edge if edge is not None else _end(conn, first=True, descending=descending)
+    want = limit * 4 if more_filters else limit
+    mark = start + 1 if descending else start - 1
+    rowids: list[int] = []
+    rows: list[Sequence[Any]] = []
+    while True:  # more matches while the other filters leave too few
+        batch = [int(r) for (r,) in conn.execute(sql, (fts, mark, want))]
+        every_match = len(batch) < want  # every match past the edge is in hand
+        rowids += batch
+        rows += [
+            row
+            for row in rows_of(conn, json.dumps(batch))
+            if after is None or (row[id_column] < after if descending else row[id_column] > after)
+        ]
+        if len(rows) >= limit or every_match or abs(start - batch[-1]) > MAX_SPAN:
+            break
+        mark, want = batch[-1], min(want * 4, _MOST_READ)
     if not rowids and after is None:
         return []
-    rows = [
-        row
-        for row in rows_of(conn, json.dumps(rowids))
-        if after is None or (row[id_column] < after if descending else row[id_column] > after)
-    ]
     rows.sort(key=lambda row: row[id_column], reverse=descending)
     full = len(rows) >= limit
     if not full and not every_match:
@@ -115,7 +122,6 @@ def _page(
     # The rows the proof walks: about those from the edge (or the first job) to the
     # farthest match read, or to the last job when every match past the edge was read.
     if full:
-        start = edge if edge is not None else _end(conn, first=True, descending=descending)
         span = abs(start - rowids[-1])
     else:
         span = abs(int(edge or 0) - _end(conn, first=False, descending=descending))

@@ -566,7 +566,9 @@ class Store(StoreOpening):
         keys: at most ``limit``, those after the row whose key is ``after`` (None: from the
         first), skipping ``offset`` more. Keyset paging over the order's index: a page costs
         the same anywhere in the history (``offset`` costs a walk of that many index
-        entries, without reading their rows)."""
+        entries, without reading their rows). A text search in creation order reads the
+        text index in its rowid order when it can (:mod:`.search_page`): a common word's
+        page costs a page, not a walk past every job that does not match."""
         c = self.conn if conn is None else conn
         if offset == 0 and where.search and self.keeps_counts and self._sort_sql(sort) is None:
             found = self._natural_search_page(where, descending, after, limit, c)
