@@ -40,14 +40,17 @@ MAX_SPAN = 100_000
 #: The most matches read at a time (when a status or type filter leaves few of them).
 _MOST_READ = 8192
 
-#: Rows (in ``jobs`` column order) among the rowids of a JSON array that pass the filter's
+#: ``(id, rowid)`` of the jobs among the rowids of a JSON array that pass the filter's
 #: other conditions (status, type).
+KeysOf = Callable[[sqlite3.Connection, str], Sequence[Sequence[Any]]]
+#: The rows (in ``jobs`` column order) of the jobs of the rowids of a JSON array.
 RowsOf = Callable[[sqlite3.Connection, str], Sequence[Sequence[Any]]]
 
 
 def natural_search_page(
     conn: sqlite3.Connection,
     fts: str,
+    keys_of: KeysOf,
     rows_of: RowsOf,
     id_column: int,
     descending: bool,
@@ -55,19 +58,24 @@ def natural_search_page(
     limit: int,
     more_filters: bool,
 ) -> list[Sequence[Any]] | None:
-    """At most ``limit`` raw rows matching ``fts`` (a :func:`~.text_search.fts_query`),
-    passing ``rows_of``'s other conditions, in id order (``descending`` or not) after the
-    job ``after`` (None: from the first); or None when this way cannot tell (see the
-    module). ``more_filters``: ``rows_of`` drops rows (a status or type filter), so more
-    matches are read than asked for. Runs in one read transaction (a consistent snapshot)
-    unless ``conn`` is in one already."""
+    """At most ``limit`` raw rows (``rows_of``) matching ``fts`` (a
+    :func:`~.text_search.fts_query`), passing ``keys_of``'s other conditions, in id order
+    (``descending`` or not) after the job ``after`` (None: from the first); or None when
+    this way cannot tell (see the module). ``more_filters``: ``keys_of`` drops jobs (a
+    status or type filter), so more matches are read than asked for. Runs in one read
+    transaction (a consistent snapshot) unless ``conn`` is in one already."""
     if limit <= 0:
         return None
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN")
     try:
-        return _page(conn, fts, rows_of, id_column, descending, after, limit, more_filters)
+        keys = _page(conn, fts, keys_of, descending, after, limit, more_filters)
+        if keys is None:
+            return None
+        rows = list(rows_of(conn, json.dumps([rowid for _id, rowid in keys])))
+        rows.sort(key=lambda row: row[id_column], reverse=descending)
+        return rows
     finally:
         if own:
             conn.execute("COMMIT")
@@ -76,13 +84,13 @@ def natural_search_page(
 def _page(
     conn: sqlite3.Connection,
     fts: str,
-    rows_of: RowsOf,
-    id_column: int,
+    keys_of: KeysOf,
     descending: bool,
     after: str | None,
     limit: int,
     more_filters: bool,
 ) -> list[Sequence[Any]] | None:
+    """``(id, rowid)`` of the page's jobs in id order, or None (see the module)."""
     past = "<" if descending else ">"
     direction = "DESC" if descending else "ASC"
     edge: int | None = None  # the after job's rowid
@@ -104,15 +112,15 @@ def _page(
         rowids += batch
         rows += [
             row
-            for row in rows_of(conn, json.dumps(batch))
-            if after is None or (row[id_column] < after if descending else row[id_column] > after)
+            for row in keys_of(conn, json.dumps(batch))
+            if after is None or (row[0] < after if descending else row[0] > after)
         ]
         if len(rows) >= limit or every_match or abs(start - batch[-1]) > MAX_SPAN:
             break
         mark, want = batch[-1], min(want * 4, _MOST_READ)
     if not rowids and after is None:
         return []
-    rows.sort(key=lambda row: row[id_column], reverse=descending)
+    rows.sort(key=lambda row: row[0], reverse=descending)
     full = len(rows) >= limit
     if not full and not every_match:
         return None  # the other filters left too few of the matches read
@@ -134,7 +142,7 @@ def _page(
     bounds, check = [], []
     if full:
         bounds.append("id >= ?" if descending else "id <= ?")
-        check.append(rows[-1][id_column])
+        check.append(rows[-1][0])
     if after is not None:
         bounds.append("id < ?" if descending else "id > ?")
         check.append(after)

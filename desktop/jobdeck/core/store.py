@@ -602,19 +602,23 @@ class Store(StoreOpening):
         if fts is None or not self._text_index_ready(conn):
             return None
         m = self.jobs_model
-        fields = [getattr(m, name) for name in JOB_ROWS.columns]
         others = replace(where, search=None)
-        query = self._filtered(m.select(*fields), others, conn).where(
-            pw.SQL("rowid IN (SELECT value FROM json_each(?))", ["[]"])
-        )
-        sql, params = self._sql_of(query)  # the rowids are the last parameter
+        among = pw.SQL("rowid IN (SELECT value FROM json_each(?))", ["[]"])
+        keys = self._filtered(m.select(m.id, pw.SQL("rowid")), others, conn).where(among)
+        keys_sql, keys_params = self._sql_of(keys)  # the rowids are the last parameter
+        fields = [getattr(m, name) for name in JOB_ROWS.columns]
+        rows_sql, _ = self._sql_of(m.select(*fields).where(among))
+
+        def keys_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
+            return c.execute(keys_sql, [*keys_params[:-1], rowids]).fetchall()
 
         def rows_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
-            return c.execute(sql, [*params[:-1], rowids]).fetchall()
+            return c.execute(rows_sql, [rowids]).fetchall()
 
         rows = natural_search_page(
             conn,
             fts,
+            keys_of,
             rows_of,
             _ID,
             descending,
