@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import sys
-import threading
 from collections.abc import Iterable
 from datetime import datetime
 from enum import IntEnum
@@ -55,6 +52,7 @@ from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobFeed
 from . import icons
+from .background import Workers
 from .formatting import (
     EM_DASH,
     QT_TRANSLATE_NOOP,
@@ -91,20 +89,10 @@ WINDOW_ROWS = 2_000
 SEARCH_FIRST_ROWS = 100
 
 _Index = QModelIndex | QPersistentModelIndex
-#: The longest a search's count waits for its first rows to be painted.
-_SHOW_WAIT_S = 1.0
-
-
-def _yield_to_the_gui() -> None:
-    """Lower the calling thread's CPU priority (Linux: a thread's own nice value), so a
-    count that takes a while never takes a core from the GUI thread; elsewhere nothing."""
-    if sys.platform != "linux":
-        return  # (setpriority names a process there, never a thread)
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BACKGROUND_NICE)
-
-
-_BACKGROUND_NICE = 10
+#: Where searches are read (typed on: a few may be under way) and counted (below the GUI
+#: thread's CPU priority: a common text's count takes a while), for every model.
+_SEARCH_READS = Workers("history-search", most=3)
+_SEARCH_COUNTS = Workers("history-count", most=2, below_gui=True)
 
 
 class Column(IntEnum):
@@ -172,7 +160,11 @@ SORT_OF_COLUMN = {
 
 class _SearchResults(QObject):
     """Carries a text search's first rows, then its count (``counted``), and the count of a
-    search checked again (``recounted``), from their worker threads to the GUI thread."""
+    search checked again (``recounted``), from their worker threads to the GUI thread;
+    ``generation`` is the model's filter generation (a task whose generation it no longer
+    is was superseded)."""
+
+    generation = 0
 
     ready = Signal(object)
     counted = Signal(object)
@@ -188,12 +180,13 @@ class HistoryModel(QAbstractTableModel):
     thread. ``JobRole`` returns the :class:`Job` of a row. Emits the usual model signals;
     ``rowsInserted`` at the top for a new job in the natural order.
 
-    A filter with a text search has its first rows read, then its matches counted, on a
-    worker thread: until the first rows are in, the rows of the previous filter stay (and
-    :attr:`search_pending` is True); they show as soon as they are in, and the rows after
-    them are added once counted (:attr:`search_counting` meanwhile), so a common text
-    shows its first page without waiting for the count. A newer filter supersedes a
-    search still running, whose results are dropped. The first rows are at most
+    A filter with a text search has its first rows read, then its matches counted, on
+    threads kept for that (:mod:`.background`; the count below the GUI thread's CPU
+    priority, once the first rows show): until they are in, the rows of the previous
+    filter stay (and :attr:`search_pending` is True); they show as soon as they are in,
+    and the rows after them are added once counted (:attr:`search_counting` meanwhile),
+    so a common text shows its first page without waiting for the count. A newer filter
+    supersedes a search still running, whose results are dropped. The first rows are at most
     :data:`SEARCH_FIRST_ROWS` (a screenful and more; the rest is read as the view scrolls
     to it, a page at a time). A search is never counted on the GUI thread: reloading
     (:meth:`refresh`, a sort before its rows came) reads it again the same way, its rows
@@ -242,10 +235,10 @@ class HistoryModel(QAbstractTableModel):
         #: Inside a structural change (insert, remove, reset): rows outside the window read
         #: as empty instead of moving the window under the change.
         self._frozen = 0
-        self._generation = 0
         self._pending: JobFilter | None = None
-        # No parent: the search threads hold it alive until they end, so a thread that
-        # finishes after the model is gone emits on a live object (Qt drops the delivery).
+        # No parent: each search task holds it (never a signal of it alone) until it ends,
+        # so a task that ends after the model is gone emits on a live object (Qt drops the
+        # delivery).
         self._search_results = _SearchResults()
         self._search_results.ready.connect(self._apply_search)
         self._search_results.counted.connect(self._apply_count)
@@ -262,6 +255,16 @@ class HistoryModel(QAbstractTableModel):
         self._clock.timeout.connect(self._tick_running_durations)
         self._clock_wanted = True
         self._update_clock()
+
+    @property
+    def _generation(self) -> int:
+        """The filter's generation: each new filter (or reload of a search) has the next;
+        the search tasks see it on :class:`_SearchResults` (they never hold the model)."""
+        return self._search_results.generation
+
+    @_generation.setter
+    def _generation(self, value: int) -> None:
+        self._search_results.generation = value
 
     # --- Qt model API ----------------------------------------------------------------------
 
@@ -421,7 +424,7 @@ class HistoryModel(QAbstractTableModel):
 
         def work() -> None:
             try:
-                if generation != self._generation:
+                if generation != results.generation:
                     return  # superseded before it started
                 active = signals.active_jobs() if signals is not None else []  # thread-safe
                 newest = tracker.history_page(JobFilter(), HistorySort.CREATED, True, None, 1)
@@ -430,33 +433,35 @@ class HistoryModel(QAbstractTableModel):
                 log.info("a history search could not be read: %s", exc)
                 return
             complete = len(first) < size  # every match is in the first rows: counted
-            shown = threading.Event()  # set by the GUI thread once it has shown them
             with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
                 results.ready.emit(
-                    (generation, new, sort, descending, first, newest, active, complete, shown)
+                    (generation, new, sort, descending, first, newest, active, complete)
                 )
-            if complete:
-                return
-            # The first rows show; now how many there are (a common text: a while), once
-            # they are painted and below the GUI thread's priority: the count and the
-            # paint would share a busy machine's cores.
-            shown.wait(_SHOW_WAIT_S)
-            if generation != self._generation:
-                return
-            _yield_to_the_gui()
+
+        _SEARCH_READS.submit(work)
+
+    def _count_in_background(self, generation: int, where: JobFilter, done: str) -> None:
+        """Count ``where``'s matches off the GUI thread, below its CPU priority (a common
+        text takes a while at a million jobs); the signal ``done`` of the search results
+        gets (generation, count), unless a newer filter superseded it before the count
+        started."""
+        tracker, results = self._tracker, self._search_results  # (held: see __init__)
+
+        def work() -> None:
+            if generation != results.generation:
+                return  # typed on meanwhile
             try:
-                count = tracker.count_jobs(**new.query())
-            except StoreError as exc:
+                count = tracker.count_jobs(**where.query())
+            except StoreError as exc:  # e.g. the app is closing the store
                 log.info("a history search could not be counted: %s", exc)
                 return
-            with contextlib.suppress(RuntimeError):
-                results.counted.emit((generation, count))
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
+                getattr(results, done).emit((generation, count))
 
-        threading.Thread(target=work, name="history-search", daemon=True).start()
+        _SEARCH_COUNTS.submit(work)
 
     def _apply_search(self, result: Any) -> None:
-        generation, new, sort, descending, first, newest, active, complete, shown = result
-        QTimer.singleShot(0, shown.set)  # after the paint this queues: counting may start
+        generation, new, sort, descending, first, newest, active, complete = result
         if generation != self._generation:
             return  # a newer filter superseded it
         self._pending = None
@@ -481,6 +486,8 @@ class HistoryModel(QAbstractTableModel):
         self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()
+        if not complete:  # how many there are, now that these show
+            self._count_in_background(generation, new, "counted")
 
     def _apply_count(self, result: Any) -> None:
         """The number of a search's matches, counted after its first rows showed: the
@@ -692,25 +699,8 @@ class HistoryModel(QAbstractTableModel):
     def _recount_in_background(self) -> None:
         """Count a text search's matches again off the GUI thread (a common text takes a
         while at a million jobs); :meth:`_apply_recount` reloads when the count changed."""
-        if self._pending is not None:
-            return  # a search under way counts anyway
-        generation, where = self._generation, self._filter
-        tracker, results = self._tracker, self._search_results
-
-        def work() -> None:
-            try:
-                count = tracker.count_jobs(**where.query())
-            except StoreError as exc:
-                log.info("a history search could not be counted: %s", exc)
-                return
-            with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
-                results.recounted.emit((generation, count))
-
-        def below_the_gui() -> None:
-            _yield_to_the_gui()
-            work()
-
-        threading.Thread(target=below_the_gui, name="history-recount", daemon=True).start()
+        if self._pending is None:  # (a search under way counts anyway)
+            self._count_in_background(self._generation, self._filter, "recounted")
 
     def _apply_recount(self, result: Any) -> None:
         generation, count = result
