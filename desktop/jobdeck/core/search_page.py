@@ -99,15 +99,20 @@ def _page(
         if found is None:
             return None  # deleted meanwhile: the general plan pages past its key
         edge = int(found[0])
-    sql = "SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?"
-    sql += f" AND rowid {past} ? ORDER BY rowid {direction} LIMIT ?"
+    # The matches as one JSON array: one row, so one wait for the interpreter lock (a
+    # thread takes it again after each row it steps, behind a busy GUI thread: ~5 ms each).
+    sql = (
+        "SELECT json_group_array(rowid) FROM (SELECT rowid FROM jobs_text WHERE "
+        f"jobs_text MATCH ? AND rowid {past} ? ORDER BY rowid {direction} LIMIT ?)"
+    )
     start = edge if edge is not None else _end(conn, first=True, descending=descending)
     want = limit * 4 if more_filters else limit
     mark = start + 1 if descending else start - 1
     rowids: list[int] = []
     rows: list[Sequence[Any]] = []
     while True:  # more matches while the other filters leave too few
-        batch = [int(r) for (r,) in conn.execute(sql, (fts, mark, want))]
+        (found,) = conn.execute(sql, (fts, mark, want)).fetchone()
+        batch = sorted(json.loads(found), reverse=descending)
         every_match = len(batch) < want  # every match past the edge is in hand
         rowids += batch
         rows += [

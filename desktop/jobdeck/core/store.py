@@ -604,13 +604,16 @@ class Store(StoreOpening):
         m = self.jobs_model
         others = replace(where, search=None)
         among = pw.SQL("rowid IN (SELECT value FROM json_each(?))", ["[]"])
-        keys = self._filtered(m.select(m.id, pw.SQL("rowid")), others, conn).where(among)
-        keys_sql, keys_params = self._sql_of(keys)  # the rowids are the last parameter
+        keys = self._filtered(m.select(m.id.alias("k"), pw.SQL("rowid AS r")), others, conn)
+        keys_sql, keys_params = self._sql_of(keys.where(among))  # the rowids: the last one
+        # one row (one step, one wait for the interpreter lock when the GUI thread is busy)
+        keys_sql = f"SELECT json_group_array(json_array(k, r)) FROM ({keys_sql})"
         fields = [getattr(m, name) for name in JOB_ROWS.columns]
         rows_sql, _ = self._sql_of(m.select(*fields).where(among))
 
         def keys_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
-            return c.execute(keys_sql, [*keys_params[:-1], rowids]).fetchall()
+            (found,) = c.execute(keys_sql, [*keys_params[:-1], rowids]).fetchone()
+            return list(json.loads(found))
 
         def rows_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
             return c.execute(rows_sql, [rowids]).fetchall()

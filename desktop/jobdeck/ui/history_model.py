@@ -83,10 +83,11 @@ JobRole = int(Qt.ItemDataRole.UserRole) + 1
 PAGE_SIZE = 200
 #: The most rows held in memory (about 1 KB each).
 WINDOW_ROWS = 2_000
-#: The most rows a text search reads before it shows (more than a screenful; the rows
-#: after them are read as the view scrolls to them, as any page): what the first paint waits
-#: for is turning them into jobs, ~0.1 ms each on a busy machine.
-SEARCH_FIRST_ROWS = 100
+#: The most rows a text search reads before it shows (a tall screenful; the rows after
+#: them are read as the view scrolls to them, as any page): what the first paint waits for
+#: is reading them, ~0.1 ms each on a busy machine, and more while the GUI thread is busy
+#: (the reading thread waits for the interpreter lock after each row).
+SEARCH_FIRST_ROWS = 50
 
 _Index = QModelIndex | QPersistentModelIndex
 #: Where searches are read (typed on: a few may be under way) and counted (below the GUI
@@ -187,7 +188,7 @@ class HistoryModel(QAbstractTableModel):
     and the rows after them are added once counted (:attr:`search_counting` meanwhile),
     so a common text shows its first page without waiting for the count. A newer filter
     supersedes a search still running, whose results are dropped. The first rows are at most
-    :data:`SEARCH_FIRST_ROWS` (a screenful and more; the rest is read as the view scrolls
+    :data:`SEARCH_FIRST_ROWS` (a tall screenful; the rest is read as the view scrolls
     to it, a page at a time). A search is never counted on the GUI thread: reloading
     (:meth:`refresh`, a sort before its rows came) reads it again the same way, its rows
     showing meanwhile, and checking its count (the store holds other rows than counted)
