@@ -61,27 +61,27 @@ def test_the_gui_thread_never_counts_a_search(qtbot, tracker, signals):
         model.set_filter(search="job")
     qtbot.waitUntil(lambda: not model.search_counting)
     assert model.rowCount() == 95 and model.loaded_count() == 20
-    # the oldest 80 go behind the model's back: reading the last rows finds fewer than
-    # counted, so the model counts again (off the GUI thread) and reads again
-    drop(tracker, *[f"job {i}" for i in range(80)])
+    # all but the newest five go behind the model's back: reading the last rows finds
+    # fewer than counted, so the model counts again (off the GUI thread) and reads again
+    drop(tracker, *[f"job {i}" for i in range(90)])
     model.index(94, Column.TITLE).data()  # the view scrolls to the end
-    qtbot.waitUntil(lambda: model.rowCount() == 15 and not model.search_pending)
+    qtbot.waitUntil(lambda: model.rowCount() == 5 and not model.search_pending)
     qtbot.waitUntil(lambda: not model.search_counting)
-    assert model.rowCount() == 15 and model.job_at(14).title == "job 80"
+    assert [model.job_at(r).title for r in range(5)] == [f"job {i}" for i in range(94, 89, -1)]
     # pruned: the search reads again, its rows showing meanwhile
-    drop(tracker, "job 80")
+    drop(tracker, "job 90")
     with qtbot.waitSignal(model.filterApplied):
         model.refresh()
-        assert model.search_pending and model.rowCount() == 15
+        assert model.search_pending and model.rowCount() == 5
     qtbot.waitUntil(lambda: not model.search_counting)
-    assert model.rowCount() == 14 and model.job_at(13).title == "job 81"
+    assert model.rowCount() == 4 and model.job_at(3).title == "job 91"
     # sorted before the rows came: read again in the new order
     with qtbot.waitSignal(model.filterApplied):
-        model.set_filter(search="job 8")
+        model.set_filter(search="job 9")
         model.sort(Column.TITLE, Qt.SortOrder.AscendingOrder)
     qtbot.waitUntil(lambda: not model.search_counting)
     titles = [model.job_at(r).title for r in range(model.rowCount())]
-    assert titles == [f"job 8{i}" for i in range(1, 10)]
+    assert titles == ["job 91", "job 92", "job 93", "job 94"]
     assert seen and not any(seen)
 
 
