@@ -20,6 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from .history_order import HistorySort, SortKey, sort_key
 from .history_schema import COMMAND_SQL, text_index_ready
 from .job import Job, JobStatus
 from .job_rows import JOB_ROWS
+from .search_page import natural_search_page
 from .store_errors import (
     StoreCorrupt,
     StoreError,
@@ -564,8 +566,14 @@ class Store(StoreOpening):
         keys: at most ``limit``, those after the row whose key is ``after`` (None: from the
         first), skipping ``offset`` more. Keyset paging over the order's index: a page costs
         the same anywhere in the history (``offset`` costs a walk of that many index
-        entries, without reading their rows)."""
+        entries, without reading their rows). A text search in creation order reads the
+        text index in its rowid order when it can (:mod:`.search_page`): a common word's
+        page costs a page, not a walk past every job that does not match."""
         c = self.conn if conn is None else conn
+        if offset == 0 and where.search and self.keeps_counts and self._sort_sql(sort) is None:
+            found = self._natural_search_page(where, descending, after, limit, c)
+            if found is not None:
+                return found
         if offset > 0:
             keys = self._history_query(
                 where, sort, descending, after, 1, offset - 1, keys=True, conn=c
@@ -579,6 +587,51 @@ class Store(StoreOpening):
         )
         jobs = [JOB_ROWS.from_row(row) for row in c.execute(sql, params)]
         return [(job, sort_key(sort, job)) for job in jobs]
+
+    def _natural_search_page(
+        self,
+        where: JobFilter,
+        descending: bool,
+        after: SortKey | None,
+        limit: int,
+        conn: sqlite3.Connection,
+    ) -> list[tuple[Job, SortKey]] | None:
+        """A text search's page in creation order read from the text index in its own
+        order (see :mod:`.search_page`), or None when that cannot answer it."""
+        fts = text_search.fts_query(where.search or "")
+        if fts is None or not self._text_index_ready(conn):
+            return None
+        m = self.jobs_model
+        others = replace(where, search=None)
+        among = pw.SQL("rowid IN (SELECT value FROM json_each(?))", ["[]"])
+        keys = self._filtered(m.select(m.id.alias("k"), pw.SQL("rowid AS r")), others, conn)
+        keys_sql, keys_params = self._sql_of(keys.where(among))  # the rowids: the last one
+        # one row (one step, one wait for the interpreter lock when the GUI thread is busy)
+        keys_sql = f"SELECT json_group_array(json_array(k, r)) FROM ({keys_sql})"
+        fields = [getattr(m, name) for name in JOB_ROWS.columns]
+        rows_sql, _ = self._sql_of(m.select(*fields).where(among))
+
+        def keys_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
+            (found,) = c.execute(keys_sql, [*keys_params[:-1], rowids]).fetchone()
+            return list(json.loads(found))
+
+        def rows_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
+            return c.execute(rows_sql, [rowids]).fetchall()
+
+        rows = natural_search_page(
+            conn,
+            fts,
+            keys_of,
+            rows_of,
+            _ID,
+            descending,
+            None if after is None else str(after[0]),
+            limit,
+            more_filters=not others.empty,
+        )
+        if rows is None:
+            return None
+        return [(job, sort_key(HistorySort.CREATED, job)) for job in map(JOB_ROWS.from_row, rows)]
 
     def _history_query(
         self,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -53,6 +52,7 @@ from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobFeed
 from . import icons
+from .background import Workers
 from .formatting import (
     EM_DASH,
     QT_TRANSLATE_NOOP,
@@ -93,8 +93,17 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 PAGE_SIZE = 100
 #: The most rows held in memory (about 1 KB each).
 WINDOW_ROWS = 2_000
+#: The most rows a text search reads before it shows (a tall screenful; the rows after
+#: them are read as the view scrolls to them, as any page): what the first paint waits for
+#: is reading them, ~0.1 ms each on a busy machine, and more while the GUI thread is busy
+#: (the reading thread waits for the interpreter lock after each row).
+SEARCH_FIRST_ROWS = 50
 
 _Index = QModelIndex | QPersistentModelIndex
+#: Where searches are read (typed on: a few may be under way) and counted (below the GUI
+#: thread's CPU priority: a common text's count takes a while), for every model.
+_SEARCH_READS = Workers("history-search", most=3)
+_SEARCH_COUNTS = Workers("history-count", most=2, below_gui=True)
 
 
 class Column(IntEnum):
@@ -165,11 +174,16 @@ SORT_OF_COLUMN = {
 
 
 class _SearchResults(QObject):
-    """Carries a text search's first rows, then its count, from its worker thread to the
-    GUI thread."""
+    """Carries a text search's first rows, then its count (``counted``), and the count of a
+    search checked again (``recounted``), from their worker threads to the GUI thread;
+    ``generation`` is the model's filter generation (a task whose generation it no longer
+    is was superseded)."""
+
+    generation = 0
 
     ready = Signal(object)
     counted = Signal(object)
+    recounted = Signal(object)
 
 
 class HistoryModel(QAbstractTableModel):
@@ -181,12 +195,18 @@ class HistoryModel(QAbstractTableModel):
     thread. ``JobRole`` returns the :class:`Job` of a row. Emits the usual model signals;
     ``rowsInserted`` at the top for a new job in the natural order.
 
-    A filter with a text search has its first rows read, then its matches counted, on a
-    worker thread: until the first rows are in, the rows of the previous filter stay (and
-    :attr:`search_pending` is True); they show as soon as they are in, and the rows after
-    them are added once counted (:attr:`search_counting` meanwhile), so a common text
-    shows its first page without waiting for the count. A newer filter supersedes a
-    search still running, whose results are dropped.
+    A filter with a text search has its first rows read, then its matches counted, on
+    threads kept for that (:mod:`.background`; the count below the GUI thread's CPU
+    priority, once the first rows show): until they are in, the rows of the previous
+    filter stay (and :attr:`search_pending` is True); they show as soon as they are in,
+    and the rows after them are added once counted (:attr:`search_counting` meanwhile),
+    so a common text shows its first page without waiting for the count. A newer filter
+    supersedes a search still running, whose results are dropped. The first rows are at most
+    :data:`SEARCH_FIRST_ROWS` (a tall screenful; the rest is read as the view scrolls
+    to it, a page at a time). A search is never counted on the GUI thread: reloading
+    (:meth:`refresh`, a sort before its rows came) reads it again the same way, its rows
+    showing meanwhile, and checking its count (the store holds other rows than counted)
+    counts in the background (``recounted``).
     ``filterApplied()`` (GUI thread) says a filter's rows are in place.
     """
 
@@ -233,13 +253,14 @@ class HistoryModel(QAbstractTableModel):
         #: Inside a structural change (insert, remove, reset): rows outside the window read
         #: as empty instead of moving the window under the change.
         self._frozen = 0
-        self._generation = 0
         self._pending: JobFilter | None = None
-        # No parent: the search threads hold it alive until they end, so a thread that
-        # finishes after the model is gone emits on a live object (Qt drops the delivery).
+        # No parent: each search task holds it (never a signal of it alone) until it ends,
+        # so a task that ends after the model is gone emits on a live object (Qt drops the
+        # delivery).
         self._search_results = _SearchResults()
         self._search_results.ready.connect(self._apply_search)
         self._search_results.counted.connect(self._apply_count)
+        self._search_results.recounted.connect(self._apply_recount)
         #: The generation of a search whose first rows show while it is being counted.
         self._counting: int | None = None
         self._live_since_first = False
@@ -252,6 +273,16 @@ class HistoryModel(QAbstractTableModel):
         self._clock.timeout.connect(self._tick_running_durations)
         self._clock_wanted = True
         self._update_clock()
+
+    @property
+    def _generation(self) -> int:
+        """The filter's generation: each new filter (or reload of a search) has the next;
+        the search tasks see it on :class:`_SearchResults` (they never hold the model)."""
+        return self._search_results.generation
+
+    @_generation.setter
+    def _generation(self, value: int) -> None:
+        self._search_results.generation = value
 
     # --- Qt model API ----------------------------------------------------------------------
 
@@ -443,13 +474,13 @@ class HistoryModel(QAbstractTableModel):
         generation = self._generation
         tracker = self._tracker
         _where, sort, descending = self._query_state()
-        size = 2 * self.page_size
+        size = min(2 * self.page_size, SEARCH_FIRST_ROWS)
         results = self._search_results
         signals = self._signals
 
         def work() -> None:
             try:
-                if generation != self._generation:
+                if generation != results.generation:
                     return  # superseded before it started
                 active = signals.active_jobs() if signals is not None else []  # thread-safe
                 newest = tracker.history_page(JobFilter(), HistorySort.CREATED, True, None, 1)
@@ -462,17 +493,28 @@ class HistoryModel(QAbstractTableModel):
                 results.ready.emit(
                     (generation, new, sort, descending, first, newest, active, complete)
                 )
-            if complete or generation != self._generation:
-                return
-            try:  # the first rows show; now how many there are (a common text: a while)
-                count = tracker.count_jobs(**new.query())
-            except StoreError as exc:
+
+        _SEARCH_READS.submit(work)
+
+    def _count_in_background(self, generation: int, where: JobFilter, done: str) -> None:
+        """Count ``where``'s matches off the GUI thread, below its CPU priority (a common
+        text takes a while at a million jobs); the signal ``done`` of the search results
+        gets (generation, count), unless a newer filter superseded it before the count
+        started."""
+        tracker, results = self._tracker, self._search_results  # (held: see __init__)
+
+        def work() -> None:
+            if generation != results.generation:
+                return  # typed on meanwhile
+            try:
+                count = tracker.count_jobs(**where.query())
+            except StoreError as exc:  # e.g. the app is closing the store
                 log.info("a history search could not be counted: %s", exc)
                 return
-            with contextlib.suppress(RuntimeError):
-                results.counted.emit((generation, count))
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the model is gone
+                getattr(results, done).emit((generation, count))
 
-        threading.Thread(target=work, name="history-search", daemon=True).start()
+        _SEARCH_COUNTS.submit(work)
 
     def _apply_search(self, result: Any) -> None:
         generation, new, sort, descending, first, newest, active, complete = result
@@ -480,9 +522,8 @@ class HistoryModel(QAbstractTableModel):
             return  # a newer filter superseded it
         self._pending = None
         if (sort, descending) != self._query_state()[1:]:
-            self._filter = new  # sorted meanwhile: count and read again in the new order
-            self._reload()
-            self.filterApplied.emit()
+            self._generation += 1  # sorted meanwhile: read again in the new order
+            self._search_in_background(new)
             return
         self._frozen += 1
         self.beginResetModel()
@@ -501,6 +542,8 @@ class HistoryModel(QAbstractTableModel):
         self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()
+        if not complete:  # how many there are, now that these show
+            self._count_in_background(generation, new, "counted")
 
     def _apply_count(self, result: Any) -> None:
         """The number of a search's matches, counted after its first rows showed: the
@@ -679,6 +722,12 @@ class HistoryModel(QAbstractTableModel):
         self._cells.clear()
 
     def _reload(self) -> None:
+        """Drop what is held and count again; a text search reads again off the GUI
+        thread, its rows showing until the new ones are in (see :meth:`set_filter`)."""
+        if self._filter.search:
+            self._generation += 1
+            self._search_in_background(self._filter)
+            return
         self._frozen += 1
         self.beginResetModel()
         self._drop_window()
@@ -699,7 +748,22 @@ class HistoryModel(QAbstractTableModel):
         self._resync_pending = False
         if getattr(self._tracker, "closed", False):
             return
-        if self._tracker.count_jobs(**self._filter.query()) != self._count:
+        if self._filter.search:
+            self._recount_in_background()
+        elif self._tracker.count_jobs(**self._filter.query()) != self._count:
+            self._reload()
+
+    def _recount_in_background(self) -> None:
+        """Count a text search's matches again off the GUI thread (a common text takes a
+        while at a million jobs); :meth:`_apply_recount` reloads when the count changed."""
+        if self._pending is None:  # (a search under way counts anyway)
+            self._count_in_background(self._generation, self._filter, "recounted")
+
+    def _apply_recount(self, result: Any) -> None:
+        generation, count = result
+        if generation != self._generation or self._pending is not None:
+            return  # a newer filter or search superseded it
+        if self._counting is None and count != self._count:
             self._reload()
 
     # --- live updates ----------------------------------------------------------------------

@@ -1,0 +1,112 @@
+"""The history's text search never reads or counts on the GUI thread (a common word's
+count takes a while at a million jobs), shows a screenful first, and the rest as the view
+scrolls to it."""
+
+import os
+import sys
+import threading
+
+from PySide6.QtCore import Qt
+
+from jobdeck.core.job import JobStatus
+from jobdeck.ui.history_model import SEARCH_FIRST_ROWS, Column, HistoryModel
+
+from .fakes import make_job
+
+
+def fill(tracker, n, word="job"):
+    return tracker.add(*[make_job(f"{word} {i}", JobStatus.COMPLETED) for i in range(n)])
+
+
+def counts_on_the_gui_thread(tracker):
+    """Record, for each count of a search, whether it ran on the GUI thread."""
+    gui = threading.get_ident()
+    seen = []
+    real_count = tracker.count_jobs
+
+    def count_jobs(**kw):
+        if kw.get("search"):
+            seen.append(threading.get_ident() == gui)
+        return real_count(**kw)
+
+    tracker.count_jobs = count_jobs
+    return seen
+
+
+def drop(tracker, *titles):
+    """Delete jobs from the store behind the model's back (no feed: e.g. pruned)."""
+    for job in [j for j in tracker.jobs.values() if j.title in titles]:
+        del tracker.jobs[job.id]
+
+
+def test_a_search_shows_a_screenful_first_then_the_rest_once_counted(qtbot, tracker):
+    fill(tracker, SEARCH_FIRST_ROWS + 50)
+    model = HistoryModel(tracker)  # the app's page size
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="JOB")
+    assert 0 < model.loaded_count() <= SEARCH_FIRST_ROWS
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == SEARCH_FIRST_ROWS + 50
+    assert model.job_at(SEARCH_FIRST_ROWS + 49).title == "job 0"  # read when scrolled to
+
+
+def test_the_gui_thread_never_counts_a_search(qtbot, tracker, signals):
+    """A search is counted again when the store holds fewer rows than counted (changes
+    the feed has not brought yet), read again after the store was pruned, and read again
+    when sorted before its rows came: each count of a search is off the GUI thread."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, signals, page_size=10, window_rows=40)
+    seen = counts_on_the_gui_thread(tracker)
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 95 and model.loaded_count() == 20
+    # all but the newest five go behind the model's back: reading the last rows finds
+    # fewer than counted, so the model counts again (off the GUI thread) and reads again
+    drop(tracker, *[f"job {i}" for i in range(90)])
+    model.index(94, Column.TITLE).data()  # the view scrolls to the end
+    qtbot.waitUntil(lambda: model.rowCount() == 5 and not model.search_pending)
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert [model.job_at(r).title for r in range(5)] == [f"job {i}" for i in range(94, 89, -1)]
+    # pruned: the search reads again, its rows showing meanwhile
+    drop(tracker, "job 90")
+    with qtbot.waitSignal(model.filterApplied):
+        model.refresh()
+        assert model.search_pending and model.rowCount() == 5
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 4 and model.job_at(3).title == "job 91"
+    # sorted before the rows came: read again in the new order
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job 9")
+        model.sort(Column.TITLE, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: not model.search_counting)
+    titles = [model.job_at(r).title for r in range(model.rowCount())]
+    assert titles == ["job 91", "job 92", "job 93", "job 94"]
+    assert seen and not any(seen)
+
+
+def test_a_search_is_counted_once_its_first_rows_show_below_the_gui_threads_priority(
+    qtbot, tracker
+):
+    """The count of a common text takes a while at a million jobs: it starts once the first
+    rows are shown (it would share a busy machine's cores with their paint), and on Linux
+    at a lower CPU priority than the GUI thread's."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    real_count = tracker.count_jobs
+    at_count: dict[str, int] = {}
+
+    def count_jobs(**kw):
+        if kw.get("search"):
+            at_count["rows_shown"] = not model.search_pending and model.loaded_count() == 20
+            if sys.platform == "linux":
+                at_count["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return real_count(**kw)
+
+    tracker.count_jobs = count_jobs
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 95 and at_count["rows_shown"]
+    if sys.platform == "linux":
+        assert at_count["nice"] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
