@@ -11,6 +11,8 @@ import pytest
 from jobdeck.core import JobContext, JobStatus, JobTracker
 from jobdeck.core.registry import JobRegistry
 from jobdeck.runtime import Runner
+from jobdeck.runtime.store_folder import StoreFolder
+from jobdeck.runtime.supervisor_client import SupervisorClient
 
 from .conftest import ProgressRecorder, finished
 
@@ -82,6 +84,21 @@ def test_command_env_cwd_and_output_in_the_log(
     line = f"hello from {tmp_path}"
     assert done.progress.message == line  # the last output line shows as the message
     assert [entry.message for entry in tracker.logs(job.id)] == [line]
+
+
+def test_queueing_a_command_gets_the_supervisor_ready_before_its_turn(
+    qtbot, runner: Runner, tracker: JobTracker
+) -> None:
+    """The first queued command job starts the store's supervisor service in the
+    background, so that its start does not wait for it once its turn comes."""
+    service = SupervisorClient(StoreFolder(tracker.store.path).records)
+    assert not service.connect_if_running()
+    later = tracker.now() + 3600  # not its turn during this test
+    job = tracker.enqueue("command", {"argv": ["true"]}, run_at=later)
+    qtbot.waitUntil(service.connect_if_running, timeout=WAIT_MS)
+    service.close()
+    current = tracker.get_job(job.id)
+    assert current is not None and current.status is JobStatus.PENDING
 
 
 def test_nonzero_exit_fails_with_status_and_last_lines(

@@ -254,9 +254,23 @@ class Scheduler(QObject, Lifecycle):
                     return  # another instance's job ended: no slot here, nothing it held
         elif event.job.status is not JobStatus.PENDING:
             return  # create_job: running in its caller's code, not ours
+        else:
+            self._expect(event.job)
         if kind is EventKind.CREATED or kind is EventKind.RETRYING:
             self._queue.stale = True
         self._request_schedule()
+
+    def _expect(self, job: Job) -> None:
+        """A job was queued: its executor may get ready to run it (in the background)."""
+        if not self._started or self._stopping:
+            return
+        job_type = self.job_type(job.type)
+        executor = self.executor_for(job_type)
+        if executor is not None and job_type is not None:
+            try:
+                executor.expect(job_type)
+            except Exception:
+                log.exception("executor could not get ready for job %s", job.id)
 
     def _request_schedule(self) -> None:
         if getattr(self._chaining, "active", False):

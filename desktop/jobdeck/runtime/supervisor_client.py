@@ -130,6 +130,11 @@ class SupervisorClient:
                 return False
             return True
 
+    def connect(self) -> None:
+        """Connect to the service, starting it when none runs. OSError if it can't."""
+        with self._lock:
+            self._ensure_connected_locked()
+
     def _ensure_connected_locked(self) -> None:
         if self._sock is not None:
             return

@@ -233,6 +233,10 @@ class Executor:
         self.clock = clock
         self.host = host
 
+    def expect(self, job_type: JobType) -> None:
+        """A job of ``job_type`` was queued (any thread; returns at once): get ready to run
+        it, e.g. load what the first such job needs in the background. Default: nothing."""
+
     def prepare(self, job: Job, job_type: JobType) -> Any:
         """What runs for ``job``; ValueError (naming the field) when it cannot run."""
         return job_type.to_kwargs(job.params)

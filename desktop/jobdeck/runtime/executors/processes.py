@@ -18,6 +18,7 @@ import math
 import os
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,10 @@ class ProcessExecutor(Executor):
         self._cancel_delay = float(cancel_delay)
         self._max_log_bytes = max_log_bytes
         self._programs: ProcessJobs | None = None
+        #: Held while the programs' keeper is opened (the GUI thread, a watcher thread and
+        #: the warm-up thread may all want it first) and while it is closed.
+        self._open_lock = threading.RLock()
+        self._warming = False
         self._closed = True  # until opened
         # One timer checks every program's heartbeats while any runs (GUI thread).
         self._liveness = QTimer(parent)
@@ -142,10 +147,37 @@ class ProcessExecutor(Executor):
         super().open(tracker, clock, host)
         self._closed = False
 
+    def expect(self, job_type: JobType) -> None:
+        """A process job was queued (any thread): the first one opens the process machinery
+        and connects to (or starts) the supervisor service on a thread of its own, so the
+        job starts without waiting for that (about 0.1-0.2 s) once its turn comes."""
+        if self._programs is not None or self._closed or self._warming:
+            return
+        self._warming = True
+        threading.Thread(target=self._warm_up, name="jobdeck-process-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        """Warm-up thread (see :meth:`expect`); a failure is left for the job's start to
+        report."""
+        try:
+            with self._open_lock:
+                if self._closed:
+                    return
+                programs = self._open_programs()
+            programs.records.client.connect()
+        except Exception as exc:
+            log.debug("process jobs: could not get ready in advance: %s", exc)
+
     def _open_programs(self) -> ProcessJobs:
         """The programs' keeper, opened (and the channel served) on first use."""
         if self._programs is not None:
             return self._programs
+        with self._open_lock:
+            if self._programs is None:
+                self._programs = self._new_programs()
+            return self._programs
+
+    def _new_programs(self) -> ProcessJobs:
         from ..channel import ChannelError
         from ..process_jobs import ProcessJobs, default_channel_dir_for
         from ..supervisor_records import SupervisorRecords
@@ -166,7 +198,7 @@ class ProcessExecutor(Executor):
                 channel_dir = default_channel_dir_for(None if store.memory else store.path)
             except ChannelError as exc:
                 problem = str(exc)
-        self._programs = ProcessJobs(
+        programs = ProcessJobs(
             tracker,
             clock=clock,
             channel_dir=channel_dir,
@@ -177,8 +209,8 @@ class ProcessExecutor(Executor):
             heartbeat_timeout=self._heartbeat_timeout,
             max_log_bytes=self._max_log_bytes,
         )
-        self._programs.open()
-        return self._programs
+        programs.open()
+        return programs
 
     # -- running ------------------------------------------------------------------------------
 
@@ -367,7 +399,8 @@ class ProcessExecutor(Executor):
 
     def close(self, deadline: float) -> bool:
         """Kill what still runs, stop serving the channel."""
-        self._closed = True
+        with self._open_lock:  # not while the warm-up thread opens them
+            self._closed = True
         self._liveness.stop()
         if self._programs is not None:
             for program in self._programs.programs():
