@@ -110,3 +110,19 @@ def test_a_search_is_counted_once_its_first_rows_show_below_the_gui_threads_prio
     assert model.rowCount() == 95 and at_count["rows_shown"]
     if sys.platform == "linux":
         assert at_count["nice"] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_a_refresh_while_a_search_is_read_keeps_the_search_typed(qtbot, tracker):
+    """The history refreshes (e.g. after a clean-up) while the text just typed is being
+    read: that text is read again and shown, not the filter from before it."""
+    fill(tracker, 5, word="alpha")
+    fill(tracker, 3, word="beta")
+    model = HistoryModel(tracker)
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="alpha")
+    model.set_filter(search="beta")
+    assert model.search_pending
+    model.refresh()
+    qtbot.waitUntil(lambda: not model.search_pending and model.filter.search == "beta")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 3 and model.job_at(0).title.startswith("beta")

@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QPalette
 
@@ -49,6 +50,30 @@ def test_looking_up_a_job_widget_before_any_job_builds_them(qtbot, tracker, sign
     assert not details.body_built
     assert details.tabs.count() == 7  # built on demand: the API stays as it was
     assert details.body_built and not details.body.isVisible()
+
+
+def test_a_build_that_failed_raises_its_error_again_not_a_recursion(
+    qtbot, tracker, signals, monkeypatch
+):
+    """Building the job's widgets fails (here: the log reader cannot be made): each later
+    lookup of one of them tries again and raises that error, and once it can be built it
+    is."""
+    import jobdeck.ui.output_view as output_view
+
+    real = output_view.OutputView
+
+    def broken(*args, **kwargs):
+        raise OSError("no log reader")
+
+    monkeypatch.setattr(output_view, "OutputView", broken)
+    details = JobDetails(tracker, signals)
+    qtbot.addWidget(details)
+    for _ in range(2):  # (before the fix the second raised RecursionError)
+        with pytest.raises(OSError, match="no log reader"):
+            details.output_view  # noqa: B018
+    monkeypatch.setattr(output_view, "OutputView", real)
+    assert isinstance(details.output_view, real) and details.body_built
+    assert details.tabs.count() == 7
 
 
 def test_shows_params_timings_error_and_result(qtbot, tracker, signals):

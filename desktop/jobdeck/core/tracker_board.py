@@ -102,7 +102,10 @@ class TrackerBoard:
     def forget_own_changes(self) -> None:
         """Forget which jobs this instance changed: the board link calls this while it has
         no read to make (they matter only to the next read), so a lone instance does not
-        keep every job it ever changed."""
+        keep every job it ever changed. Nothing to forget takes no lock (the link comes
+        here on each idle turn, which its own changes' notifications also wake)."""
+        if not self._changed_here:
+            return
         with self._lock:
             self._changed_here.clear()
 

@@ -723,10 +723,11 @@ class HistoryModel(QAbstractTableModel):
 
     def _reload(self) -> None:
         """Drop what is held and count again; a text search reads again off the GUI
-        thread, its rows showing until the new ones are in (see :meth:`set_filter`)."""
-        if self._filter.search:
+        thread, its rows showing until the new ones are in (see :meth:`set_filter`); a
+        search typed but not in yet is the one read again."""
+        if self._pending is not None or self._filter.search:
             self._generation += 1
-            self._search_in_background(self._filter)
+            self._search_in_background(self._pending or self._filter)
             return
         self._frozen += 1
         self.beginResetModel()

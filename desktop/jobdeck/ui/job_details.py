@@ -254,6 +254,12 @@ class JobDetails(QWidget):
         if self._body is not None or self.__dict__.get("_building"):
             return
         self._building = True
+        try:
+            self._make_body()
+        finally:  # (a build that raised must not leave every later lookup recursing)
+            self._building = False
+
+    def _make_body(self) -> None:
         from .output_view import OutputView  # the log reader: when a job is first shown
 
         fixed = QtGui.QFontDatabase.SystemFont.FixedFont
@@ -390,7 +396,6 @@ class JobDetails(QWidget):
         self.body.hide()
         self._outer.addWidget(self.body)
         self._body = self.body
-        self._building = False
 
     @staticmethod
     def _text_view(font: Any) -> QtWidgets.QPlainTextEdit:
