@@ -54,11 +54,9 @@ def answer(qtbot: Any, pool: ThreadPoolExecutor, call: Callable[[], T]) -> T:
     return done.result()
 
 
-def test_the_desktop_app_serves_its_api_and_raises_its_window(
-    qapp: Any, qtbot: Any, loop: Any, pool: ThreadPoolExecutor, tmp_path: Path, runtime: Path
-) -> None:
-    paths = ApiPaths(runtime / "jobdeck", "app")
-    app = JobdeckApp(
+def app_serving(qapp: Any, tmp_path: Path, paths: ApiPaths) -> JobdeckApp:
+    """The desktop app on a store in ``tmp_path``, serving its API at ``paths`` (not started)."""
+    return JobdeckApp(
         qapp,
         tmp_path / "jobs.db",
         settings=settings(tmp_path),
@@ -67,6 +65,13 @@ def test_the_desktop_app_serves_its_api_and_raises_its_window(
         session_bus=None,
         api=ApiOptions(paths),
     )
+
+
+def test_the_desktop_app_serves_its_api_and_raises_its_window(
+    qapp: Any, qtbot: Any, loop: Any, pool: ThreadPoolExecutor, tmp_path: Path, runtime: Path
+) -> None:
+    paths = ApiPaths(runtime / "jobdeck", "app")
+    app = app_serving(qapp, tmp_path, paths)
     try:
         app.start(show_window=False)
         client = ApiClient(paths.socket)
@@ -100,15 +105,7 @@ def test_the_statistics_tab_and_the_api_share_one_copy_of_the_history(
     columns (~84 MB at a million jobs): they share the tracker's one copy, so the second
     reader reads no job row again."""
     paths = ApiPaths(runtime / "jobdeck", "stats")
-    app = JobdeckApp(
-        qapp,
-        tmp_path / "jobs.db",
-        settings=settings(tmp_path),
-        confirm_quit=lambda *_: QuitChoice.STAY,
-        on_quit=lambda: None,
-        session_bus=None,
-        api=ApiOptions(paths),
-    )
+    app = app_serving(qapp, tmp_path, paths)
     try:
         app.start(show_window=True)
         for seconds in (1, 2, 3):
