@@ -48,11 +48,11 @@ from ..core.filters import JobFilter
 from ..core.history_order import HistorySort, SortKey, sort_key
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.kept_threads import BACKGROUND_NICE, KeptThreads
 from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobFeed
 from . import icons
-from .background import Workers
 from .formatting import (
     EM_DASH,
     QT_TRANSLATE_NOOP,
@@ -102,8 +102,8 @@ SEARCH_FIRST_ROWS = 50
 _Index = QModelIndex | QPersistentModelIndex
 #: Where searches are read (typed on: a few may be under way) and counted (below the GUI
 #: thread's CPU priority: a common text's count takes a while), for every model.
-_SEARCH_READS = Workers("history-search", most=3)
-_SEARCH_COUNTS = Workers("history-count", most=2, below_gui=True)
+_SEARCH_READS = KeptThreads("history-search", most=3)
+_SEARCH_COUNTS = KeptThreads("history-count", most=2, nice=BACKGROUND_NICE)
 
 
 class Column(IntEnum):
@@ -196,8 +196,8 @@ class HistoryModel(QAbstractTableModel):
     ``rowsInserted`` at the top for a new job in the natural order.
 
     A filter with a text search has its first rows read, then its matches counted, on
-    threads kept for that (:mod:`.background`; the count below the GUI thread's CPU
-    priority, once the first rows show): until they are in, the rows of the previous
+    threads kept for that (:mod:`~jobdeck.core.kept_threads`; the count below the GUI
+    thread's CPU priority, once the first rows show): until they are in, the rows of the previous
     filter stay (and :attr:`search_pending` is True); they show as soon as they are in,
     and the rows after them are added once counted (:attr:`search_counting` meanwhile),
     so a common text shows its first page without waiting for the count. A newer filter
