@@ -34,6 +34,7 @@ from .history_order import HistorySort, SortKey, sort_key
 from .history_schema import COMMAND_SQL, text_index_ready
 from .job import Job, JobStatus
 from .job_rows import JOB_ROWS
+from .read_stop import ReadStop
 from .search_page import natural_search_page
 from .store_errors import (
     StoreCorrupt,
@@ -703,12 +704,21 @@ class Store(StoreOpening):
         return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
 
     def count_jobs(
-        self, where: JobFilter = _EVERY_JOB, conn: sqlite3.Connection | None = None
+        self,
+        where: JobFilter = _EVERY_JOB,
+        conn: sqlite3.Connection | None = None,
+        stop: ReadStop | None = None,
     ) -> int:
         """How many jobs pass ``where`` (without a text search: from the counts the
         store's triggers keep per status and type, a few rows, once they are built; see
-        :mod:`.history_schema`)."""
+        :mod:`.history_schema`). ``stop`` stops it (:class:`~.read_stop.ReadStopped`)."""
         c = self.conn if conn is None else conn
+        if stop is None:
+            return self._count_jobs(where, c)
+        with stop.reading(c):
+            return self._count_jobs(where, c)
+
+    def _count_jobs(self, where: JobFilter, c: sqlite3.Connection) -> int:
         if not where.search and self.keeps_counts and self._text_index_ready(c):
             sql = "SELECT IFNULL(SUM(n), 0) FROM job_counts"
             terms, params = [], []

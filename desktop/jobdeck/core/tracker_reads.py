@@ -21,6 +21,7 @@ from .job import Job, JobStatus
 from .job_input import check_text, lookup_id
 from .job_memory import JobMemory
 from .progress_pump import ProgressPump
+from .read_stop import ReadStop
 from .store import Store
 from .timeline import JobTimeline, load_timeline
 from .validation import check_int
@@ -168,12 +169,19 @@ class TrackerReads:
         )
 
     def count_jobs(
-        self, status: StatusArg = None, type: TypeArg = None, search: str | None = None
+        self,
+        status: StatusArg = None,
+        type: TypeArg = None,
+        search: str | None = None,
+        *,
+        stop: ReadStop | None = None,
     ) -> int:
-        """How many jobs match (``COUNT(*)`` on indexes); filters as in :meth:`list_jobs`."""
+        """How many jobs match (``COUNT(*)`` on indexes); filters as in :meth:`list_jobs`.
+        Another thread may stop it with ``stop`` (it raises
+        :class:`~.read_stop.ReadStopped`), e.g. the count of a search typed on."""
         self._readable()
         where = JobFilter.of(status, type, search)
-        return int(self._read(lambda conn: self.store.count_jobs(where, conn=conn)))
+        return int(self._read(lambda conn: self.store.count_jobs(where, conn=conn, stop=stop)))
 
     def recent_successes(self, type_name: str, limit: int = 500) -> list[tuple[str, float]]:
         """``(params JSON, seconds)`` of the last ``limit`` completed jobs of ``type_name``,

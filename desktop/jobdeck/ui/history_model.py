@@ -49,6 +49,7 @@ from ..core.history_order import HistorySort, SortKey, sort_key
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
 from ..core.kept_threads import BACKGROUND_NICE, KeptThreads
+from ..core.read_stop import ReadStop, ReadStopped
 from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobFeed
@@ -264,6 +265,13 @@ class HistoryModel(QAbstractTableModel):
         #: The generation of a search whose first rows show while it is being counted.
         self._counting: int | None = None
         self._live_since_first = False
+        #: Stops the counts of the generation (a newer one stops them: see _generation).
+        self._count_stop = ReadStop()
+        #: (generation, count) of a search read again because its count changed: the
+        #: count its rows get (not counted again), and whether the feed brought changes
+        #: since it was counted (then it is checked again).
+        self._recounted: tuple[int, int] | None = None
+        self._live_since_recount = False
         self.pages_loaded = 0
         if signals is not None:
             signals.jobsAdded.connect(self._on_added)
@@ -283,6 +291,8 @@ class HistoryModel(QAbstractTableModel):
     @_generation.setter
     def _generation(self, value: int) -> None:
         self._search_results.generation = value
+        self._count_stop.stop()  # the counts under way are of no use now
+        self._count_stop = ReadStop()
 
     # --- Qt model API ----------------------------------------------------------------------
 
@@ -499,15 +509,18 @@ class HistoryModel(QAbstractTableModel):
     def _count_in_background(self, generation: int, where: JobFilter, done: str) -> None:
         """Count ``where``'s matches off the GUI thread, below its CPU priority (a common
         text takes a while at a million jobs); the signal ``done`` of the search results
-        gets (generation, count), unless a newer filter superseded it before the count
-        started."""
+        gets (generation, count), unless a newer filter superseded it: then the count
+        stops, or never starts."""
         tracker, results = self._tracker, self._search_results  # (held: see __init__)
+        stop = self._count_stop
 
         def work() -> None:
             if generation != results.generation:
                 return  # typed on meanwhile
             try:
-                count = tracker.count_jobs(**where.query())
+                count = tracker.count_jobs(**where.query(), stop=stop)
+            except ReadStopped:
+                return  # typed on while it counted
             except StoreError as exc:  # e.g. the app is closing the store
                 log.info("a history search could not be counted: %s", exc)
                 return
@@ -542,7 +555,13 @@ class HistoryModel(QAbstractTableModel):
         self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()
-        if not complete:  # how many there are, now that these show
+        recounted, self._recounted = self._recounted, None
+        if complete:
+            return
+        if recounted is not None and recounted[0] == generation:
+            self._live_since_first = self._live_since_recount  # (changes since counted)
+            self._apply_count(recounted)  # counted just before these were read
+        else:  # how many there are, now that these show
             self._count_in_background(generation, new, "counted")
 
     def _apply_count(self, result: Any) -> None:
@@ -721,12 +740,15 @@ class HistoryModel(QAbstractTableModel):
         self._rows, self._keys, self._ids = [], [], {}
         self._cells.clear()
 
-    def _reload(self) -> None:
+    def _reload(self, recounted: int | None = None) -> None:
         """Drop what is held and count again; a text search reads again off the GUI
         thread, its rows showing until the new ones are in (see :meth:`set_filter`); a
-        search typed but not in yet is the one read again."""
+        search typed but not in yet is the one read again. ``recounted``: the search's
+        count, just taken (it is not counted again)."""
         if self._pending is not None or self._filter.search:
             self._generation += 1
+            if recounted is not None:
+                self._recounted = (self._generation, recounted)
             self._search_in_background(self._pending or self._filter)
             return
         self._frozen += 1
@@ -758,6 +780,7 @@ class HistoryModel(QAbstractTableModel):
         """Count a text search's matches again off the GUI thread (a common text takes a
         while at a million jobs); :meth:`_apply_recount` reloads when the count changed."""
         if self._pending is None:  # (a search under way counts anyway)
+            self._live_since_recount = False
             self._count_in_background(self._generation, self._filter, "recounted")
 
     def _apply_recount(self, result: Any) -> None:
@@ -765,7 +788,7 @@ class HistoryModel(QAbstractTableModel):
         if generation != self._generation or self._pending is not None:
             return  # a newer filter or search superseded it
         if self._counting is None and count != self._count:
-            self._reload()
+            self._reload(recounted=count)
 
     # --- live updates ----------------------------------------------------------------------
 
@@ -785,6 +808,7 @@ class HistoryModel(QAbstractTableModel):
         self._on_jobs(jobs, added=False)
 
     def _on_jobs(self, jobs: list[Job], added: bool) -> None:
+        self._live_since_recount = True
         if self._count is None:
             return  # nothing counted or shown yet: the first look will see these
         if self._counting is not None:
