@@ -54,10 +54,12 @@ class TrackerReads:
         thread-safe): one instance, made at the first call from any thread (numpy is
         imported then), so the Statistics tab and ``GET /api/stats`` share its columns of
         the whole history (~84 MB at a million jobs) instead of each keeping a copy."""
-        with self._stats_lock:
-            if self._stats is None:
-                from .stats import JobStats
+        if self._stats is not None:
+            return self._stats
+        from .stats import JobStats  # (numpy: imported without holding the lock)
 
+        with self._stats_lock:  # making it is quick: it reads nothing yet
+            if self._stats is None:
                 self._stats = JobStats(cast("JobTracker", self))
             return self._stats
 
