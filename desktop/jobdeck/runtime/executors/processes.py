@@ -100,6 +100,7 @@ class ProcessExecutor(Executor):
         #: the warm-up thread may all want it first) and while it is closed.
         self._open_lock = threading.RLock()
         self._warming = False
+        self._warming_lock = threading.Lock()  # (the flag's: one warm-up, whoever expects)
         self._closed = True  # until opened
         # One timer checks every program's heartbeats while any runs (GUI thread).
         self._liveness = QTimer(parent)
@@ -151,9 +152,12 @@ class ProcessExecutor(Executor):
         """A process job was queued (any thread): the first one opens the process machinery
         and connects to (or starts) the supervisor service on a thread of its own, so the
         job starts without waiting for that (about 0.1-0.2 s) once its turn comes."""
-        if self._programs is not None or self._closed or self._warming:
+        if self._programs is not None or self._closed:
             return
-        self._warming = True
+        with self._warming_lock:
+            if self._warming:
+                return
+            self._warming = True
         threading.Thread(target=self._warm_up, name="jobdeck-process-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
