@@ -67,7 +67,6 @@ from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
     from jobdeck.api.server import ApiServer
-    from jobdeck.core.stats import JobStats
     from jobdeck.ui.settings_dialog import SettingsValues
 
 log = logging.getLogger(__name__)
@@ -181,7 +180,7 @@ class JobdeckApp(QObject):
             self.registry,
             self.settings,
             warnings=self.warnings,
-            stats=self._job_stats,
+            stats=self.tracker.stats,  # (made when the Statistics tab first shows)
         )
         self.taskbar = Taskbar(
             self.signals,
@@ -442,12 +441,6 @@ class JobdeckApp(QObject):
         if choice is QuitChoice.STAY:
             return
         self.quit(keep_processes=choice is QuitChoice.KEEP_AND_QUIT)
-
-    def _job_stats(self) -> JobStats:
-        """The statistics of the store, for the Statistics tab when it first shows (numpy
-        is imported then, not at start-up): the tracker's one instance, which the API's
-        ``/api/stats`` shares."""
-        return self.tracker.stats()
 
     def quit(self, exit_code: int = 0, *, keep_processes: bool = False) -> None:
         """Quit without asking: cancel running jobs (but leave external programs running if
