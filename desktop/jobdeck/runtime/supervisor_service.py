@@ -370,11 +370,9 @@ class SupervisorService:
         reply, program.reply = program.reply, None
         if program in self.replying:
             self.replying.remove(program)
-        owner = program.owner
-        if reply is not None and owner is not None and owner in self.clients:
-            self._send(owner, reply, *then)
-        elif then and owner is not None and owner in self.clients:
-            self._send(owner, *then)
+        messages = then if reply is None else (reply, *then)
+        if messages and program.owner is not None and program.owner in self.clients:
+            self._send(program.owner, *messages)
 
     def _drop(self, conn: socket.socket) -> None:
         if self.clients.pop(conn, None) is not None:
