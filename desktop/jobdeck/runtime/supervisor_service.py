@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import selectors
@@ -645,19 +646,14 @@ def _start_program(argv: list[str], cwd: str | None, env: dict[str, str], output
             os.fchdir(back)
 
 
-_OWN_DIRECTORY: list[int] = []
-
-
+@functools.cache
 def _own_directory() -> int:
     """A descriptor of the directory the service started in (opened once), to step back
     into after starting a program elsewhere."""
-    if not _OWN_DIRECTORY:
-        try:
-            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:  # it was removed: any directory will do, the service uses none
-            fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        _OWN_DIRECTORY.append(fd)
-    return _OWN_DIRECTORY[0]
+    try:
+        return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # it was removed: any directory will do, the service uses none
+        return os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _become_subreaper() -> bool:
