@@ -91,6 +91,8 @@ def _loads(text: str | None) -> Any:
 
 _ID = JOB_ROWS.index["id"]
 _SELECT_JOB = JOB_ROWS.select_sql
+#: The jobs whose rowids are in a JSON array (a text search's page: see search_page).
+_ROWS_AMONG = f"{_SELECT_JOB} WHERE rowid IN (SELECT value FROM json_each(?))"
 _STATUS = JOB_ROWS.column_of("status")
 _LAST_SEEN = JOB_ROWS.column_of("last_seen_ts")
 _PROGRESS = JOB_ROWS.columns_of("progress")
@@ -609,15 +611,13 @@ class Store(StoreOpening):
         keys_sql, keys_params = self._sql_of(keys.where(among))  # the rowids: the last one
         # one row (one step, one wait for the interpreter lock when the GUI thread is busy)
         keys_sql = f"SELECT json_group_array(json_array(k, r)) FROM ({keys_sql})"
-        fields = [getattr(m, name) for name in JOB_ROWS.columns]
-        rows_sql, _ = self._sql_of(m.select(*fields).where(among))
 
         def keys_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
             (found,) = c.execute(keys_sql, [*keys_params[:-1], rowids]).fetchone()
             return list(json.loads(found))
 
         def rows_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
-            return c.execute(rows_sql, [rowids]).fetchall()
+            return c.execute(_ROWS_AMONG, [rowids]).fetchall()
 
         rows = natural_search_page(
             conn,
