@@ -85,7 +85,7 @@ FIELD_LABELS = {
 }
 
 #: What :meth:`JobDetails._build_body` makes: looked up before a job was shown, they are
-#: built then.
+#: built then (a test checks that it lists every one the build makes).
 _BODY_PARTS = frozenset(
     {
         "body",
