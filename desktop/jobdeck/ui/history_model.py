@@ -198,11 +198,12 @@ class HistoryModel(QAbstractTableModel):
 
     A filter with a text search has its first rows read, then its matches counted, on
     threads kept for that (:mod:`~jobdeck.core.kept_threads`; the count below the GUI
-    thread's CPU priority, once the first rows show): until they are in, the rows of the previous
-    filter stay (and :attr:`search_pending` is True); they show as soon as they are in,
-    and the rows after them are added once counted (:attr:`search_counting` meanwhile),
+    thread's CPU priority, once the first rows show): until they are in, the rows of the
+    previous filter stay (and :attr:`search_pending` is True); they show as soon as they are
+    in, and the rows after them are added once counted (:attr:`search_counting` meanwhile),
     so a common text shows its first page without waiting for the count. A newer filter
-    supersedes a search still running, whose results are dropped. The first rows are at most
+    supersedes a search still running, whose results are dropped (its count stops: see
+    :class:`~jobdeck.core.read_stop.ReadStop`). The first rows are at most
     :data:`SEARCH_FIRST_ROWS` (a tall screenful; the rest is read as the view scrolls
     to it, a page at a time). A search is never counted on the GUI thread: reloading
     (:meth:`refresh`, a sort before its rows came) reads it again the same way, its rows
