@@ -8,12 +8,15 @@ a program that cannot be executed gets a readable error from the service itself.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +315,61 @@ def test_a_frozen_app_runs_the_service_as_its_own_program(
 def test_the_hidden_sub_command_says_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["_supervise"]) == 2
     assert "usage: jobdeck _supervise --serve RECORDS_DIR SOCKET" in capsys.readouterr().err
+
+
+def test_the_ends_of_one_read_are_handled_in_one_block(tmp_path: Path) -> None:
+    """Several messages that arrive in one read (programs that ended together) are handled
+    inside one ``read_together`` block: the process executor records them in one commit."""
+    path = tmp_path / "fake.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(os.fspath(path))
+    server.listen(1)
+    sent = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            ended = [
+                {"op": "ended", "job_id": job_id, "record": {"job_id": job_id}}
+                for job_id in ("a", "b", "c")
+            ]
+            # the hello and the first end in one write, the other two in the next
+            conn.sendall(
+                b'{"op": "hello", "pid": 1, "start_time": 2.0}\n'
+                + json.dumps(ended[0]).encode()
+                + b"\n"
+            )
+            sent.wait(TIMEOUT)
+            conn.sendall(b"".join(json.dumps(m).encode() + b"\n" for m in ended[1:]))
+            conn.recv(1)  # until the client lets go
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    blocks: list[list[str]] = []
+    heard: list[str] = []
+    all_heard = threading.Event()
+
+    @contextlib.contextmanager
+    def together() -> Iterator[None]:
+        blocks.append([])
+        yield
+        blocks[-1] = list(heard)
+        heard.clear()
+        if sum(len(b) for b in blocks) == 3:
+            all_heard.set()
+
+    client = SupervisorClient(tmp_path, socket_path=path)
+    client.read_together = together
+    for job_id in ("a", "b", "c"):
+        client.watch(job_id, lambda record: heard.append(record["job_id"]) if record else None)
+    try:
+        assert client.connect_if_running()
+        assert client.service_pid == 1
+        sent.set()
+        assert all_heard.wait(TIMEOUT), blocks
+        assert blocks == [["a"], ["b", "c"]]
+    finally:
+        sent.set()
+        client.close()
+        thread.join(TIMEOUT)
+        server.close()

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ LAUNCH_TIMEOUT = 30.0
 #: Seconds :meth:`SupervisorClient.close` waits for the service to let go of the connection.
 CLOSE_TIMEOUT = 3.0
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, fewer elsewhere
+#: Bytes the reader thread asks the socket for at once.
+READ_SIZE = 65536
 
 OnReply = Callable[[dict[str, Any]], None]
 OnNews = Callable[[dict[str, Any] | None], None]
@@ -110,6 +113,10 @@ class SupervisorClient:
         self.service_pid: int | None = None
         self.service_start_time: float | None = None
         self._reader: threading.Thread | None = None
+        #: Wraps the handling of the messages that came in one read (None: nothing does):
+        #: the process executor records the ends among them, and starts the jobs that
+        #: follow, in one commit as the block ends (see ``ProcessExecutor``).
+        self.read_together: Callable[[], AbstractContextManager[object]] | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -153,8 +160,8 @@ class SupervisorClient:
         try:
             sock.settimeout(LAUNCH_TIMEOUT)
             sock.connect(os.fspath(self.socket_path))
-            reader = sock.makefile("rb")
-            hello = json.loads(reader.readline() or b"null")
+            first, rest = _read_line(sock)
+            hello = json.loads(first or b"null")
             if not isinstance(hello, dict) or hello.get("op") != "hello":
                 raise ConnectionRefusedError("the supervisor did not say hello")
             sock.settimeout(None)
@@ -165,7 +172,7 @@ class SupervisorClient:
         self.service_start_time = hello.get("start_time")
         self._sock = sock
         self._reader = threading.Thread(
-            target=self._read, args=(sock, reader), name="jobdeck-supervisor-client", daemon=True
+            target=self._read, args=(sock, rest), name="jobdeck-supervisor-client", daemon=True
         )
         self._reader.start()
 
@@ -275,21 +282,44 @@ class SupervisorClient:
 
     # -- the reader thread ------------------------------------------------------------------
 
-    def _read(self, sock: socket.socket, reader: Any) -> None:
+    def _read(self, sock: socket.socket, buffer: bytes) -> None:
+        """The reader thread: the messages of one read from the socket are handled
+        together, inside :attr:`read_together` (several ends: one commit for them all)."""
         try:
-            for line in reader:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    _log.warning("supervisor: unreadable message %r", line[:200])
-                    continue
-                self._dispatch(message)
+            while True:
+                *lines, buffer = buffer.split(b"\n")
+                if lines:
+                    self._dispatch_all(lines)
+                chunk = sock.recv(READ_SIZE)
+                if not chunk:
+                    break
+                buffer += chunk
         except (OSError, ValueError):
             pass
         finally:
-            with contextlib.suppress(OSError):
-                reader.close()
             self._connection_lost(sock)
+
+    def _dispatch_all(self, lines: list[bytes]) -> None:
+        messages = []
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                _log.warning("supervisor: unreadable message %r", line[:200])
+                continue
+            if isinstance(message, dict):
+                messages.append(message)
+        together = self.read_together
+        if together is None or not messages:
+            for message in messages:
+                self._dispatch(message)
+            return
+        try:
+            with together():
+                for message in messages:
+                    self._dispatch(message)
+        except Exception:
+            _log.exception("supervisor client: handling the messages read together failed")
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -354,6 +384,18 @@ _SERVICE_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "XDG_RUN
 
 def _service_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in _SERVICE_ENV if name in os.environ}
+
+
+def _read_line(sock: socket.socket) -> tuple[bytes, bytes]:
+    """The first line the socket says (without its newline), and what came after it."""
+    data = b""
+    while b"\n" not in data:
+        chunk = sock.recv(READ_SIZE)
+        if not chunk:
+            return data, b""
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    return line, rest
 
 
 def _call(callback: Callable[..., None], *args: Any) -> None:
