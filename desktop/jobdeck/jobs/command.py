@@ -22,10 +22,10 @@ is queued, so a job that cannot start is refused then, naming the field.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from jobdeck.core.job import Job
@@ -153,6 +153,31 @@ class _CommandType(JobType):
     def default_title(self, params: Mapping[str, Any]) -> str:
         return command_title(params["argv"], shell=bool(params.get("shell")))
 
+    def process_spec(self, job: Job) -> ProcessSpec:
+        """The spec of ``job``'s params, made once for params seen before (a queue of the
+        same command: the checks of their form ran when they were first made into a spec;
+        the folder named is looked at again every time). Do not modify the result."""
+        try:
+            key = json.dumps([job.params, os.environ.get("HOME")], sort_keys=True)
+        except (TypeError, ValueError):
+            return super().process_spec(job)
+        known = _SPECS.get(key)
+        if known is None:
+            spec = super().process_spec(job)
+            if len(_SPECS) >= _MAX_SPECS:
+                _SPECS.clear()
+            _SPECS[key] = (self.validate(job.params), spec)
+            return spec
+        valid, spec = known
+        for param in self.params:
+            param.check_exists(valid[param.name])
+        return spec
+
+
+#: The specs made of params seen before: their params as JSON -> (validated params, spec).
+_SPECS: dict[str, tuple[dict[str, Any], ProcessSpec]] = {}
+_MAX_SPECS = 64
+
 
 def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
     """A job title from a command line: ``rsync -a src/ dst/``.
@@ -185,7 +210,7 @@ def command_spec(params: Mapping[str, Any]) -> ProcessSpec:
     cwd = os.fspath(params.get("cwd") or "")
     return ProcessSpec(
         tuple(params["argv"]),
-        cwd=os.path.expanduser(cwd) if cwd else str(Path.home()),
+        cwd=os.path.expanduser(cwd or "~"),
         env=dict(params.get("env") or {}),
         shell=bool(params.get("shell", False)),
         data=dict(params.get("data") or {}),

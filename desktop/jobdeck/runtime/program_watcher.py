@@ -725,7 +725,11 @@ class ProgramWatcher:
     def _finish_output(self) -> tuple[str, ...]:
         """Read what is left to read (the latest lines only, when it is a lot), then the
         real last lines of this attempt, from the end of the log."""
-        self._emit(self._tail.finish())
+        tail = self._tail
+        if tail.offset == self.output_start == LogTail.end_of(self.log_path):
+            tail.close()  # this attempt wrote nothing (and nothing was read): no lines
+            return ()
+        self._emit(tail.finish())
         return tuple(last_lines(self.log_path, TAIL_LINES, start=self.output_start))
 
     def _stop_leftovers(self) -> int:
