@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -373,3 +374,35 @@ def test_the_ends_of_one_read_are_handled_in_one_block(tmp_path: Path) -> None:
         client.close()
         thread.join(TIMEOUT)
         server.close()
+
+
+def test_an_app_that_reads_slowly_holds_up_nobody_and_is_not_dropped(tmp_path: Path) -> None:
+    """An app busy for a while (a slow commit) reads nothing meanwhile: the service keeps
+    what it has to tell that app, serves the others as usual, and tells it all once it
+    reads again; it is not taken for gone."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    pad = ("x" * 100_000,) * 2  # each end it hears says the command line: this big
+    command = PreparedCommand(("true", *pad), None, dict(os.environ))
+    busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        records.client.connect()
+        busy.connect(os.fspath(records.client.socket_path))
+        started = time.monotonic()
+        for i in range(10):  # megabytes the busy app does not read meanwhile
+            watcher = ProgramWatcher.spawn(records, f"job{i}", command, tmp_path / f"{i}.log")
+            end = watcher.wait(TIMEOUT)
+            assert end is not None and end.kind is EndKind.EXITED and end.exit_code == 0
+        assert time.monotonic() - started < 5.0  # (it used to wait 5 s for the busy app)
+        busy.settimeout(TIMEOUT)
+        heard = b""
+        lines: list[bytes] = []
+        while sum(b'"op": "ended"' in line for line in lines) < 10:
+            chunk = busy.recv(1 << 20)
+            assert chunk, "the service let go of the app that read slowly"
+            heard += chunk
+            *lines, _ = heard.split(b"\n")  # the complete ones
+        ended = [json.loads(line) for line in lines if b'"op": "ended"' in line]
+        assert [m["job_id"] for m in ended] == [f"job{i}" for i in range(10)]
+    finally:
+        busy.close()
+        records.close()
