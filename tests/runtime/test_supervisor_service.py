@@ -406,3 +406,73 @@ def test_an_app_that_reads_slowly_holds_up_nobody_and_is_not_dropped(tmp_path: P
     finally:
         busy.close()
         records.close()
+
+
+def test_the_programs_started_on_hearing_one_read_are_asked_for_in_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next programs started as the ends of one read are handled go to the service in
+    one write, with the ``forget`` lines of those ends: one wake-up of the service."""
+    path = tmp_path / "fake.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(os.fspath(path))
+    server.listen(1)
+    asked: list[dict[str, Any]] = []
+    all_asked = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            ended = [{"op": "ended", "job_id": j, "record": {"job_id": j}} for j in ("a", "b")]
+            conn.sendall(b'{"op": "hello", "pid": 1, "start_time": 2.0}\n')
+            conn.sendall(b"".join(json.dumps(m).encode() + b"\n" for m in ended))
+            heard = b""
+            while len(asked) < 4:
+                chunk = conn.recv(1 << 16)
+                if not chunk:
+                    break
+                heard += chunk
+                *lines, heard = heard.split(b"\n")
+                asked.extend(json.loads(line) for line in lines)
+            all_asked.set()
+            conn.recv(1)  # until the client lets go
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = SupervisorClient(tmp_path, socket_path=path)
+    writes: list[bytes] = []
+    sendall = socket.socket.sendall
+
+    def counted(sock: socket.socket, data: Any, *args: Any) -> None:
+        if sock is client._sock:
+            writes.append(bytes(data))
+        sendall(sock, data, *args)
+
+    def next_one(job_id: str) -> Callable[[dict[str, Any] | None], None]:
+        def on_news(record: dict[str, Any] | None) -> None:
+            if record is None:
+                return  # (the connection closed at the end)
+            client.forget(job_id, later=True)
+            client.spawn({"job_id": f"{job_id}2"}, lambda reply: None)
+            client.flush()  # (as the executor does: held back too, for the one write)
+
+        return on_news
+
+    monkeypatch.setattr(socket.socket, "sendall", counted)
+    for job_id in ("a", "b"):
+        client.watch(job_id, next_one(job_id))
+    try:
+        assert client.connect_if_running()
+        assert all_asked.wait(TIMEOUT), asked
+        assert [(m["op"], m.get("job_id") or m["record"]["job_id"]) for m in asked] == [
+            ("forget", "a"),
+            ("forget", "b"),
+            ("spawn", "a2"),
+            ("spawn", "b2"),
+        ]
+        assert len(writes) == 1
+    finally:
+        all_asked.set()
+        client.close()
+        thread.join(TIMEOUT)
+        server.close()

@@ -117,6 +117,9 @@ class SupervisorClient:
         #: the process executor records the ends among them, and starts the jobs that
         #: follow, in one commit as the block ends (see ``ProcessExecutor``).
         self.read_together: Callable[[], AbstractContextManager[object]] | None = None
+        #: ``held``: on the reader thread while it handles one read, the spawn requests
+        #: made meanwhile, sent together once it is done (see :meth:`_send_held`).
+        self._local = threading.local()
 
     @property
     def socket_path(self) -> Path:
@@ -223,6 +226,17 @@ class SupervisorClient:
         be reached or started."""
         job_id = record["job_id"]
         line = json.dumps({"op": "spawn", "record": record}).encode() + b"\n"
+        held: list[tuple[str, bytes, OnReply]] | None = getattr(self._local, "held", None)
+        if held is not None:  # the reader thread, handling what one read brought
+            with self._lock:
+                self._pending[job_id] = on_reply
+            held.append((job_id, line, on_reply))
+            return
+        self._request(job_id, line, on_reply)
+
+    def _request(self, job_id: str, line: bytes, on_reply: OnReply) -> None:
+        """Send a spawn request (with the ``forget`` lines held back), connecting first
+        (or again, once) if need be. OSError when the service cannot be reached."""
         with self._lock:
             line = b"".join(self._forgotten) + line
             self._forgotten = []
@@ -267,6 +281,8 @@ class SupervisorClient:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
+        if getattr(self._local, "held", None) is not None:
+            return  # they go with the requests held back (see _dispatch_all)
         lines, self._forgotten = self._forgotten, []
         sock = self._sock
         if sock is None or not lines:
@@ -310,16 +326,45 @@ class SupervisorClient:
             if isinstance(message, dict):
                 messages.append(message)
         together = self.read_together
-        if together is None or not messages:
-            for message in messages:
-                self._dispatch(message)
-            return
+        self._local.held = []
         try:
-            with together():
+            if together is None:
                 for message in messages:
                     self._dispatch(message)
+            else:
+                with together():
+                    for message in messages:
+                        self._dispatch(message)
         except Exception:
             _log.exception("supervisor client: handling the messages read together failed")
+        finally:
+            held, self._local.held = self._local.held, None
+            self._send_held(held)
+
+    def _send_held(self, held: list[tuple[str, bytes, OnReply]]) -> None:
+        """Send the requests (and ``forget`` lines) made while handling one read, in one
+        write: one wake-up of the service for all the programs that start next. If the
+        connection broke meanwhile, each goes the usual way (connecting again)."""
+        with self._lock:
+            lines, self._forgotten = self._forgotten, []
+            lines += [line for _, line, _ in held]
+            sock = self._sock
+            if not lines:
+                return
+            if sock is not None:
+                try:
+                    sock.sendall(b"".join(lines))
+                    return
+                except OSError:
+                    self._forget_locked(sock)
+            for job_id, _, _ in held:
+                self._pending.pop(job_id, None)
+        for job_id, line, on_reply in held:
+            try:
+                self._request(job_id, line, on_reply)
+            except OSError as exc:
+                error = f"the supervisor could not be reached: {exc}"
+                _call(on_reply, {"op": "start_failed", "job_id": job_id, "error": error})
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         op = message.get("op")
