@@ -554,12 +554,13 @@ class ProgramWatcher:
 
     def _await_start(self) -> ProgramEnd | None:
         """Wait for the service to name our program; an outcome if it never does."""
-        deadline = time.monotonic() + START_TIMEOUT
-        poller = select.poll()
-        poller.register(self._wake_read, select.POLLIN)
-        while self._reply is None and not self._detached and time.monotonic() < deadline:
-            poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
-            self._drain_wake()
+        if self._reply is None:  # (a short program's end brings its answer along)
+            deadline = time.monotonic() + START_TIMEOUT
+            poller = select.poll()
+            poller.register(self._wake_read, select.POLLIN)
+            while self._reply is None and not self._detached and time.monotonic() < deadline:
+                poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
+                self._drain_wake()
         reply = self._reply
         if self._detached and (reply is None or reply.get("op") != "started"):
             return None  # (a program that started: its pid is told before watching stops)

@@ -257,9 +257,11 @@ class ProcessExecutor(Executor):
     def _watch_liveness(self) -> None:
         """Run the heartbeat timer (from any thread: a watcher starting the next job asks
         the GUI thread)."""
+        if self._liveness.isActive():
+            return  # (read from a watcher thread too: at worst one start too many, harmless)
         if self._liveness.thread() is QThread.currentThread():
             self._liveness.start()
-        elif not self._liveness.isActive():
+        else:
             QMetaObject.invokeMethod(self._liveness, "start", Qt.ConnectionType.QueuedConnection)
 
     def reattach(self, run: Run) -> bool:
