@@ -147,7 +147,7 @@ class _CommandType(JobType):
             except ValueError as exc:  # unbalanced quotes
                 raise ParamError("argv", f"cannot be split into arguments: {exc}") from None
         valid = super().validate(params)
-        command_spec(valid)  # raises ParamError naming the field (argv[1], env['A=B'])
+        _spec_of(valid)  # raises ParamError naming the field (argv[1], env['A=B'])
         return valid
 
     def default_title(self, params: Mapping[str, Any]) -> str:
@@ -155,28 +155,41 @@ class _CommandType(JobType):
 
     def process_spec(self, job: Job) -> ProcessSpec:
         """The spec of ``job``'s params, made once for params seen before (a queue of the
-        same command: the checks of their form ran when they were first made into a spec;
-        the folder named is looked at again every time). Do not modify the result."""
-        try:
-            key = json.dumps([job.params, os.environ.get("HOME")], sort_keys=True)
-        except (TypeError, ValueError):
+        same command: their form was checked when they were first made into a spec, when
+        the first of them was queued); the folder named is looked at again every time. Do
+        not modify the result."""
+        spec = _SPECS.get(_key(job.params) or "")
+        if spec is None:
             return super().process_spec(job)
-        known = _SPECS.get(key)
-        if known is None:
-            spec = super().process_spec(job)
-            if len(_SPECS) >= _MAX_SPECS:
-                _SPECS.clear()
-            _SPECS[key] = (self.validate(job.params), spec)
-            return spec
-        valid, spec = known
-        for param in self.params:
-            param.check_exists(valid[param.name])
+        for param in self.params:  # (the params are as validated: their key says so)
+            param.check_exists(job.params[param.name])
         return spec
 
 
-#: The specs made of params seen before: their params as JSON -> (validated params, spec).
-_SPECS: dict[str, tuple[dict[str, Any], ProcessSpec]] = {}
+#: The specs made of validated params seen before: :func:`_key` -> spec.
+_SPECS: dict[str, ProcessSpec] = {}
 _MAX_SPECS = 64
+
+
+def _key(valid: Mapping[str, Any]) -> str | None:
+    """What the spec of validated params depends on, as one string (None: unusable)."""
+    try:
+        return json.dumps([valid, os.environ.get("HOME")], sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+
+
+def _spec_of(valid: Mapping[str, Any]) -> ProcessSpec:
+    """``command_spec(valid)``, made once for the same params (see :data:`_SPECS`)."""
+    key = _key(valid)
+    spec = None if key is None else _SPECS.get(key)
+    if spec is None:
+        spec = command_spec(valid)
+        if key is not None:
+            if len(_SPECS) >= _MAX_SPECS:
+                _SPECS.clear()
+            _SPECS[key] = spec
+    return spec
 
 
 def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
