@@ -54,7 +54,12 @@ from jobdeck.platform.sleep_inhibit import SleepInhibitor, session_backends
 from jobdeck.runtime.runner import Runner
 from jobdeck.runtime.signals import JobSignals
 from jobdeck.runtime.stall_monitor import StallMonitor
-from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchInterval
+from jobdeck.runtime.tuning import (
+    GUI_SWITCH_INTERVAL,
+    GUI_YIELD_EVERY,
+    SwitchInterval,
+    freeze_startup_objects,
+)
 from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint
 from jobdeck.ui.icons import icon
@@ -794,6 +799,7 @@ def run_app(
         return status
     app.install_signal_handlers()
     app.start(show_window=not tray)
+    freeze_startup_objects()  # the program's choice for its process (see runtime.tuning)
     if demo:
         queue_demo_jobs(app.tracker)
     if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -835,6 +841,7 @@ def run_service(
         print(f"jobdeck: cannot serve the API: {exc}", file=sys.stderr)
         service.shutdown()
         return 1
+    freeze_startup_objects()  # the program's choice for its process (see runtime.tuning)
     if service.api is not None:
         where = f"{service.api.socket_path}" + (
             f" and {service.api.url}" if service.api.url else ""
