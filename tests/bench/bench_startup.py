@@ -67,7 +67,7 @@ def child(kind: str, spawned: float, db: str, hidden_s: float) -> int:
         # the time.
         from jobdeck.cli.before_qt import import_before_qt
 
-        import_before_qt(db)
+        import_before_qt()
 
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication, QMainWindow, QTableView, QWidget

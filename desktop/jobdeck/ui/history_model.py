@@ -620,6 +620,22 @@ class HistoryModel(QAbstractTableModel):
         """Drop everything held and count again (e.g. after the store was pruned)."""
         self._reload()
 
+    def attach(
+        self, tracker: JobSource, signals: JobFeed, warnings: JobWarnings | None = None
+    ) -> None:
+        """Show the jobs of ``tracker`` and follow ``signals`` from now on: the store was
+        opened after this model was made (on an
+        :class:`~jobdeck.core.unopened.UnopenedStore`, which has no jobs). The rows are read
+        again, with the filter and sort order chosen meanwhile."""
+        self._tracker = tracker
+        if warnings is not None:
+            self._warnings = warnings
+        if signals is not self._signals:
+            self._signals = signals
+            signals.jobsAdded.connect(self._on_added)
+            signals.jobsChanged.connect(self._on_changed)
+        self._reload()
+
     def include(self, job: Job) -> int | None:
         """Show ``job`` now if it matches the filter (e.g. a job just queued, before the
         batched ``jobsAdded`` brings it): its row, or None when the filter hides it."""

@@ -411,6 +411,17 @@ class JobDetails(QWidget):
     def job(self) -> Job | None:
         return self._job
 
+    def attach(
+        self, tracker: JobSource, signals: JobEvents, warnings: JobWarnings | None = None
+    ) -> None:
+        """Show jobs of ``tracker`` and follow ``signals`` from now on: the store was opened
+        after this pane was made (on an :class:`~jobdeck.core.unopened.UnopenedStore`)."""
+        self._tracker = tracker
+        if warnings is not None:
+            self._warnings = warnings
+        signals.jobsChanged.connect(self._on_jobs_changed)
+        signals.logAppended.connect(self._on_log_appended)
+
     def set_job(self, job: Job | str | None) -> None:
         """Show a job (a snapshot or an id looked up in the tracker); None clears."""
         if isinstance(job, str):

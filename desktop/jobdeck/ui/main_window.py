@@ -78,6 +78,11 @@ class MainWindow(QMainWindow):
     taskbar row or a notification is clicked. Window geometry is kept in ``settings``
     (QSettings-compatible) when given.
 
+    Built on a ``tracker`` that is ``closed`` (an
+    :class:`~jobdeck.core.unopened.UnopenedStore`: the app paints the window before it
+    opens the store), the window says "Opening history…", shows no jobs and Start is
+    disabled, until :meth:`attach` gives it the open store's tracker and feed.
+
     A banner at the top (:attr:`store_banner`) says, while it lasts, that the store cannot
     save job changes (a full disk), and why (``signals.storeTroubleChanged``).
     :meth:`dock_taskbar` puts a taskbar's rows into a dock area of the window (where a
@@ -268,7 +273,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(container)
         self._build_menus()
         self._fit_to_screen()
-        self.statusBar().showMessage(translate("MainWindow", "Ready"))
+        #: True until the store is open (built on a closed tracker; see :meth:`attach`).
+        self.opening = tracker.closed
+        self.statusBar().showMessage(
+            translate("MainWindow", "Opening history\u2026")
+            if self.opening
+            else translate("MainWindow", "Ready")
+        )
 
         if self.type_list.count():
             self.type_list.setCurrentRow(0)
@@ -277,6 +288,25 @@ class MainWindow(QMainWindow):
 
     # --- public ----------------------------------------------------------------------------
 
+    def attach(
+        self, tracker: JobSource, signals: JobEvents, *, warnings: JobWarnings | None = None
+    ) -> None:
+        """Show the jobs of ``tracker`` (the store, now open) and follow ``signals``: the
+        history is read (with the filter chosen meanwhile), Start is enabled, and the
+        store's trouble shows in the banner. For a window built before the store was
+        opened (see the class)."""
+        self._tracker = tracker
+        self._signals = signals
+        self.launch_forms.attach(tracker)
+        self.model.attach(tracker, signals, warnings)
+        self.details.attach(tracker, signals, warnings)
+        signals.storeTroubleChanged.connect(self.show_store_trouble)
+        self.show_store_trouble(signals.store_trouble)
+        self.opening = False
+        self.statusBar().showMessage(translate("MainWindow", "Ready"))
+        if self.tabs is not None:  # the Statistics tab was chosen meanwhile: build it now
+            self._on_tab_changed(self.tabs.currentIndex())
+
     def show_store_trouble(self, message: str) -> None:
         """Show why job changes cannot be saved (the banner), or hide it (``""``)."""
         self.store_banner.setText(f"\u26a0 Jobdeck {message}" if message else "")
@@ -284,6 +314,8 @@ class MainWindow(QMainWindow):
 
     def show_job(self, job_id: str) -> bool:
         """Select ``job_id`` in the history (clearing filters that hide it) and show it."""
+        if self.opening:  # (the store is not open yet: no job can be found)
+            return False
         job = self._tracker.get_job(job_id)
         if job is None:
             self.statusBar().showMessage(
@@ -353,7 +385,7 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, index: int) -> None:
         if self.tabs is None or self.tabs.widget(index) is not self._stats_page:
             return
-        if self.stats_view is None and self._stats_factory is not None:
+        if self.stats_view is None and self._stats_factory is not None and not self.opening:
             from .stats_view import StatsView  # numpy, pyqtgraph: only when first shown
 
             self.stats_view = StatsView(self._stats_factory(), self._stats_page)
