@@ -33,7 +33,6 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
@@ -43,7 +42,6 @@ from jobdeck.api.paths import ApiPaths
 from jobdeck.core.board_url import BoardUrl, is_board_url
 from jobdeck.core.job import JobStatus
 from jobdeck.core.registry import JobRegistry
-from jobdeck.core.run_history import RunHistories
 from jobdeck.core.store_errors import StoreLocked
 from jobdeck.core.unopened import UnopenedStore
 from jobdeck.i18n import install_translators, translate
@@ -58,13 +56,14 @@ from jobdeck.runtime.tuning import (
 from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint, paint_first
 from jobdeck.ui.icons import icon
-from jobdeck.ui.job_warnings import JobWarnings
 from jobdeck.ui.main_window import MainWindow
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
     # (imported when the store opens: see JobdeckApp.open_store)
+    from PySide6.QtDBus import QDBusConnection
+
     from jobdeck.api.server import ApiServer
     from jobdeck.core.retention import CleanupResult
     from jobdeck.core.tracker import JobTracker
@@ -209,11 +208,13 @@ class JobdeckApp(QObject):
         app paints its window first). Called once, before :meth:`start`."""
         # Imported here: the window is painted before the store (peewee), the runner
         # (asyncio) and what watches the jobs are imported.
+        from jobdeck.core.run_history import RunHistories
         from jobdeck.platform.launcher_entry import LauncherProgress
         from jobdeck.platform.notifications import Notifier
         from jobdeck.platform.sleep_inhibit import SleepInhibitor, session_backends
         from jobdeck.runtime.signals import JobSignals
         from jobdeck.runtime.stall_monitor import StallMonitor
+        from jobdeck.ui.job_warnings import JobWarnings
         from jobdeck.ui.taskbar import Taskbar
         from jobdeck.ui.tray import TrayController
 

@@ -28,7 +28,6 @@ QT_FREE_AT_START = (
     "jobdeck.core.board_url",
     "jobdeck.core.job_source",
     "jobdeck.core.registry",
-    "jobdeck.core.run_history",
     "jobdeck.api.launch",  # is Jobdeck already running on this store?
     "jobdeck.api.options",
     "jobdeck.runtime.runtime_dir",
@@ -47,6 +46,7 @@ STORE_MODULES = (
     "jobdeck.core.dask_task",
     "jobdeck.core.queue",
     "jobdeck.core.retention",
+    "jobdeck.core.run_history",
     "jobdeck.core.stall",
     "jobdeck.core.tracker",  # the store (peewee)
     "jobdeck.platform.desktop_entry",

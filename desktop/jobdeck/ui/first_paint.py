@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 __all__ = ["AfterFirstPaint", "paint_first"]
@@ -63,4 +63,7 @@ def paint_first(widget: QWidget, timeout_ms: int) -> bool:
     waiter = AfterFirstPaint(widget, loop.quit, timeout_ms)
     loop.exec()
     waiter.cancel()  # (when the application quit first)
+    # What the paint queued for right after it (e.g. an observer of the first frame) runs
+    # now, not after the work that follows.
+    QCoreApplication.processEvents()
     return waiter.painted

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -64,7 +64,9 @@ from .formatting import (
     status_text,
     where_text,
 )
-from .job_warnings import JobWarnings
+
+if TYPE_CHECKING:
+    from .job_warnings import JobWarnings  # (the app makes them once the store is open)
 
 __all__ = [
     "ACTIVE_STATUSES",

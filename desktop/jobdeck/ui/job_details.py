@@ -37,6 +37,7 @@ from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
+from .colors import BADGE_COLOR, OUTCOME_COLORS
 from .elided_label import ElidedLabel
 from .formatting import (
     EM_DASH,
@@ -46,9 +47,10 @@ from .formatting import (
     format_progress,
     status_text,
 )
-from .job_row import BADGE_COLOR, OUTCOME_COLORS
-from .job_warnings import JobWarnings
 from .progress_bar import JobProgressBar
+
+if TYPE_CHECKING:
+    from .job_warnings import JobWarnings  # (the app makes them once the store is open)
 
 __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
 

@@ -26,8 +26,8 @@ from ..core.job_source import JobSource
 from ..core.registry import JobType
 from ..i18n import translate
 from . import icons
+from .colors import OUTCOME_COLORS
 from .formatting import error_summary, type_text
-from .job_row import OUTCOME_COLORS
 from .param_fields import MISSING, ArgvField, FieldError, ParamField, make_field
 
 __all__ = ["LaunchForm", "LaunchForms"]

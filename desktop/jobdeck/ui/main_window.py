@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import (
     QByteArray,
     QEvent,
@@ -19,7 +20,6 @@ from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDockWidget,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -45,12 +45,14 @@ from . import icons
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
-from .job_warnings import JobWarnings
 from .launch_form import LaunchForm, LaunchForms
 from .settings_store import SettingsStore
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QDockWidget
+
     from ..core.stats import JobStats
+    from .job_warnings import JobWarnings  # (the app makes them once the store is open)
     from .stats_view import StatsView
 
 __all__ = ["MainWindow"]
@@ -65,6 +67,8 @@ STORE_BANNER_STYLE = (
     "QLabel#storeBanner { background: #a32020; color: white; padding: 6px 10px;"
     " border-radius: 4px; font-weight: bold; }"
 )
+#: The history's status icons: the size of small icons in the usual styles.
+HISTORY_ICON_SIZE = 16
 #: Item data role of the type list: the icon's name.
 ICON_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
@@ -208,6 +212,7 @@ class MainWindow(QMainWindow):
         self.table = QTableView(self)
         self.table.setAccessibleName(translate("MainWindow", "Job history"))
         self.table.setModel(self.model)
+        self.table.setIconSize(QSize(HISTORY_ICON_SIZE, HISTORY_ICON_SIZE))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSortIndicator(Column.STARTED, Qt.SortOrder.DescendingOrder)
@@ -362,6 +367,7 @@ class MainWindow(QMainWindow):
     def dock_taskbar(self, taskbar: QWidget) -> QDockWidget:
         """Show ``taskbar`` (a :class:`~jobdeck.ui.taskbar.Taskbar` made with
         ``floating=False``) in a dock area at the bottom of this window; the dock widget."""
+        QDockWidget = QtWidgets.QDockWidget  # (made, with its enums, when first used)
         dock = QDockWidget(translate("MainWindow", "Running jobs"), self)
         dock.setObjectName("jobsDock")
         dock.setAccessibleName(translate("MainWindow", "Running jobs"))
@@ -448,7 +454,9 @@ class MainWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         metrics = self.table.fontMetrics()
-        icon = self.table.style().pixelMetric(self.table.style().PixelMetric.PM_SmallIconSize)
+        # (the icon size is set: asking the style makes PySide6 create QStyle's enums, ~10 ms
+        # of the first window's start)
+        icon = self.table.iconSize().width()
         pad = 24  # cell margins and the focus frame
         widest_status = max(
             (status_cell(s, cancelling) for s in JobStatus for cancelling in (False, True)),
