@@ -23,9 +23,9 @@ __all__ = ["QT_FREE_AT_START", "STORE_MODULES", "import_before_qt", "import_stor
 #: that use Qt (a module of them importing Qt is a bug: the test says which). Only those
 #: the window needs: each one here delays its first paint.
 QT_FREE_AT_START = (
-    "concurrent.futures.thread",  # the history's background searches
     "jobdeck.core",
     "jobdeck.core.board_url",
+    "jobdeck.core.kept_threads",  # the history's background searches
     "jobdeck.core.job_source",
     "jobdeck.core.registry",
     "jobdeck.api.launch",  # is Jobdeck already running on this store?
@@ -42,6 +42,7 @@ QT_FREE_AT_START = (
 #: here most are imported before anything that imports them pays PySide6's import hook.
 STORE_MODULES = (
     "asyncio",  # qasync's event loop, the runner
+    "concurrent.futures.thread",  # the runner's threads
     "ctypes",  # jobdeck.platform.dbus_util
     "jobdeck.core.dask_task",
     "jobdeck.core.queue",
