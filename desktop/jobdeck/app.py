@@ -2,6 +2,12 @@
 app's lifetime. (Longer than most modules: it wires every part once — the desktop app, the
 windowless service and their start and quit — and holds no logic of its own beyond that.)
 
+The desktop app starts progressively (:func:`run_app`): the main window is built on a store
+that is not open yet (:class:`~jobdeck.core.unopened.UnopenedStore`: "Opening history…",
+nothing to launch) and painted first; then the store's modules are imported, the store is
+opened and everything that follows its jobs is built and attached to the window
+(:meth:`JobdeckApp.open_store`).
+
 Nothing else in Jobdeck builds the object graph. :class:`JobdeckApp` owns every long-lived
 object and tears them down in reverse order on quit: the runner stops (cancelling running
 jobs, or leaving process jobs running in the background when the user chose so), the
@@ -133,6 +139,8 @@ class JobdeckApp(QObject):
     (``QApplication.quit`` by default). ``session_bus`` is where desktop notifications and
     dock progress go (the user's session bus by default; None: no D-Bus, tray balloons).
     ``api`` says where to serve the local API (:mod:`jobdeck.api`); None: not at all.
+    ``open_store=False`` builds only the window (see :meth:`show_first_frame` and
+    :meth:`open_store`, which must then be called before :meth:`start`).
     """
 
     cleanupFinished = Signal(object)

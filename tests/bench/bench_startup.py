@@ -124,7 +124,12 @@ def child(kind: str, spawned: float, db: str, hidden_s: float) -> int:
             return
         # Jobdeck paints its window before it opens the store: then its history fills.
         assert filter_.window is not None
-        for view in filter_.window.findChildren(QTableView):
+        views = filter_.window.findChildren(QTableView)
+        if any(view.model().rowCount() > 0 for view in views):  # (filled at once)
+            filter_.filled = True
+            after_filled()
+            return
+        for view in views:
             view.viewport().installEventFilter(filter_)
         _schedule(CHILD_TIMEOUT_S / 2, after_filled)  # (no rows: "filled" stays unknown)
 
