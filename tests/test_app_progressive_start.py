@@ -70,7 +70,8 @@ def test_the_window_shows_before_the_store_opens_then_fills_and_works(
     assert window.show_job("01NOSUCHJOB") is False
 
     app.open_store()
-    app.start()
+    with qtbot.waitSignal(app.cleanupFinished, timeout=10_000):
+        app.start()  # retention's clean-up starts once the history shows its jobs
     qtbot.waitUntil(lambda: window.model.rowCount() == JOBS, timeout=5000)
     assert not window.opening and window.statusBar().currentMessage() == "Ready"
     assert form.start_button.isEnabled()

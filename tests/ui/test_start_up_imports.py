@@ -48,6 +48,11 @@ NOT_AT_START = (
     "jobdeck.runtime.signals",
     "jobdeck.ui.taskbar",
     "jobdeck.ui.tray",
+    "jobdeck.ui.job_row",  # the taskbar's rows, ETAs and warnings: with the store
+    "jobdeck.core.eta",
+    "jobdeck.core.run_history",
+    "jobdeck.ui.elided_label",  # the details of a job
+    "PySide6.QtDBus",  # desktop integration: with the store
 )
 
 PROBE = r"""

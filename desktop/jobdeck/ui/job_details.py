@@ -38,7 +38,6 @@ from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
 from .colors import BADGE_COLOR, OUTCOME_COLORS
-from .elided_label import ElidedLabel
 from .formatting import (
     EM_DASH,
     QT_TRANSLATE_NOOP,
@@ -47,7 +46,6 @@ from .formatting import (
     format_progress,
     status_text,
 )
-from .progress_bar import JobProgressBar
 
 if TYPE_CHECKING:
     from .job_warnings import JobWarnings  # (the app makes them once the store is open)
@@ -262,7 +260,10 @@ class JobDetails(QWidget):
             self._building = False
 
     def _make_body(self) -> None:
-        from .output_view import OutputView  # the log reader: when a job is first shown
+        # (when a job is first shown: the first window shows none)
+        from .elided_label import ElidedLabel
+        from .output_view import OutputView  # the log reader
+        from .progress_bar import JobProgressBar
 
         fixed = QtGui.QFontDatabase.SystemFont.FixedFont
         mono = QtGui.QFontDatabase.systemFont(fixed)
