@@ -955,6 +955,18 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Announce jobs longer than:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Announce jobs longer than</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stay awake for jobs longer than</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source> min</source>
         <translation type="unfinished"></translation>
     </message>
@@ -995,10 +1007,6 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Long job after:</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>Taskbar corner:</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1015,19 +1023,15 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Stay awake for jobs longer than:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Browser board port:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>Dask scheduler:</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Announce jobs longer than</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Stay awake for jobs longer than</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
