@@ -267,6 +267,18 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>No log lines. The program&apos;s output is on the Output tab.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No log lines yet.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This job logged nothing.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>{status} — cancelling…</source>
         <translation type="unfinished"></translation>
     </message>
