@@ -10,11 +10,12 @@ each chart shows (for tests and for the accessible descriptions).
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..core.stats import KeyTrend, StatsReport
@@ -73,6 +74,7 @@ class StatsCharts(QWidget):
         self._trend_label = ""
         #: What each chart shows: chart -> series name -> (x values, y values).
         self.drawn: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+        self.trend.installEventFilter(self)  # the title is cut to the chart's width
 
     # -- drawing --------------------------------------------------------------------------------
 
@@ -191,14 +193,7 @@ class StatsCharts(QWidget):
             )
             self.drawn["trend"] = {}
             return
-        label = self._trend_label or trend.key
-        if len(label) > 70:
-            label = label[:69] + "\u2026"
-        plot.setTitle(
-            translate("Stats", "Last {n} runs of {key}").format(n=len(trend.ended), key=label),
-            color=text,
-            size="9pt",
-        )
+        self._title_trend()
         plot.plot(trend.ended, trend.seconds, pen=_pen(c.second, 1.2))
         brushes = [_brush(c.bad if s == "failed" else c.ok) for s in trend.status]
         scatter = pg.ScatterPlotItem(
@@ -207,6 +202,34 @@ class StatsCharts(QWidget):
         plot.addItem(scatter)
         plot.setYRange(0, max(trend.seconds) * 1.15 or 1.0, padding=0)
         self.drawn["trend"] = {"seconds": (list(trend.ended), list(trend.seconds))}
+
+    def _title_trend(self, chart_width: int | None = None) -> None:
+        """Title the trend with its key, cut to the chart's width: a title wider than the
+        chart would widen the plot past the chart's right edge (and hide the last runs)."""
+        trend = self._trend
+        if trend is None or not trend.ended:
+            return
+        title = translate("Stats", "Last {n} runs of {key}").format(
+            n=len(trend.ended), key=self._trend_label or trend.key
+        )
+        font = QFont(self.font())
+        font.setPointSizeF(9)
+        item = self.trend.getPlotItem()
+        # the title spans the plot's columns right of its value axis
+        chart_width = self.trend.width() if chart_width is None else chart_width
+        width = max(80, chart_width - max(40, int(item.getAxis("left").width())) - 16)
+        title = QFontMetrics(font).elidedText(title, Qt.TextElideMode.ElideRight, width)
+        text = self.palette().color(self.foregroundRole()).name()
+        # the title is rich text: a key's "<" or "&" (sort < in > out) is text, not markup
+        item.setTitle(html.escape(title), color=text, size="9pt")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # the trend chart is resized: cut its title to the new width before the chart lays
+        # out its plot (a title left wider would hold the plot wide)
+        if watched is self.trend and event.type() == QEvent.Type.Resize:
+            assert isinstance(event, QResizeEvent)
+            self._title_trend(event.size().width())
+        return False
 
     # -- palette --------------------------------------------------------------------------------
 

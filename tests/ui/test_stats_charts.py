@@ -1,0 +1,28 @@
+"""The Statistics tab's trend chart with a long job key: the title fits the chart, so the
+plot (and the last runs on its right) stays inside it, and a key's "<" is shown as text."""
+
+from __future__ import annotations
+
+from jobdeck.core.stats import KeyTrend
+from jobdeck.ui.stats_charts import StatsCharts
+
+KEY = "sort < names.txt > sorted.txt && " + "for i in $(seq 0 5 100); do echo $i%; done " * 3
+
+
+def test_a_long_key_keeps_the_trend_inside_its_chart(qtbot) -> None:
+    charts = StatsCharts()
+    qtbot.addWidget(charts)
+    charts.resize(435, 610)  # the tab's chart column at 1280x800
+    charts.show()
+    qtbot.waitExposed(charts)
+    charts.show_trend(KeyTrend("k", [1000.0, 1260.0], [21.0, 20.0], ["completed"] * 2), KEY)
+    item = charts.trend.getPlotItem()
+
+    def inside() -> bool:
+        return 0 < item.vb.sceneBoundingRect().right() <= charts.trend.width()
+
+    qtbot.waitUntil(inside)
+    title = item.titleLabel.text
+    assert "Last 2 runs of sort &lt; names.txt" in title and "\u2026" in title
+    charts.resize(300, 610)  # narrower: the title is cut again
+    qtbot.waitUntil(inside)
