@@ -1125,6 +1125,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>The last run of {key}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Last {n} runs of {key}</source>
         <translation type="unfinished"></translation>
     </message>

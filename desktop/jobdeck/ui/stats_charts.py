@@ -42,6 +42,10 @@ def _keyed(title: str, series: list[tuple[str, QColor]]) -> str:
     return f"{title}&nbsp;&nbsp;&nbsp;{keys}"
 
 
+#: The shortest time span the trend chart shows (seconds), centred on the runs.
+TREND_MIN_SPAN_S = 1800.0
+
+
 class StatsCharts(QWidget):
     """Throughput, load and a key's trend, stacked (see the module)."""
 
@@ -201,6 +205,14 @@ class StatsCharts(QWidget):
         )
         plot.addItem(scatter)
         plot.setYRange(0, max(trend.seconds) * 1.15 or 1.0, padding=0)
+        first, last = min(trend.ended), max(trend.ended)
+        if last - first < TREND_MIN_SPAN_S:
+            # one run, or runs minutes apart: a span of a few seconds would label its
+            # ticks in fractions of a second ("02.250"); show times of day around them
+            middle = (first + last) / 2
+            plot.setXRange(middle - TREND_MIN_SPAN_S / 2, middle + TREND_MIN_SPAN_S / 2, padding=0)
+        else:
+            plot.enableAutoRange(axis="x")
         self.drawn["trend"] = {"seconds": (list(trend.ended), list(trend.seconds))}
 
     def _title_trend(self, chart_width: int | None = None) -> None:
@@ -209,9 +221,11 @@ class StatsCharts(QWidget):
         trend = self._trend
         if trend is None or not trend.ended:
             return
-        title = translate("Stats", "Last {n} runs of {key}").format(
-            n=len(trend.ended), key=self._trend_label or trend.key
-        )
+        key = self._trend_label or trend.key
+        if len(trend.ended) == 1:
+            title = translate("Stats", "The last run of {key}").format(key=key)
+        else:
+            title = translate("Stats", "Last {n} runs of {key}").format(n=len(trend.ended), key=key)
         font = QFont(self.font())
         font.setPointSizeF(9)
         item = self.trend.getPlotItem()
