@@ -111,6 +111,12 @@ def test_every_control_of_the_taskbar_and_settings_has_a_name(qtbot, taskbar) ->
     labels = [form.labelForField(form.itemAt(i).widget()) for i in range(form.count())]
     texts = [label.text() for label in labels if label is not None]
     assert len(texts) >= 8 and len(set(texts)) == len(texts), texts
+    # and the Dask field's hint ("... (empty: run them here)") is not cut off
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    field = dialog.dask_scheduler
+    hint = field.fontMetrics().horizontalAdvance(field.placeholderText())
+    assert field.width() >= hint + 8
 
 
 def test_cancel_buttons_name_their_job(taskbar, signals, jobs) -> None:

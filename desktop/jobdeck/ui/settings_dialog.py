@@ -202,6 +202,11 @@ class SettingsDialog(QDialog):
             )
         )
         self.dask_scheduler.setAccessibleName(translate("SettingsDialog", "Dask scheduler"))
+        # wide enough for its hint: cut, "(empty: run them here)" was lost
+        hint = self.dask_scheduler.fontMetrics().horizontalAdvance(
+            self.dask_scheduler.placeholderText()
+        )
+        self.dask_scheduler.setMinimumWidth(hint + 16)
         self.dask_problem = QLabel(self)
         self.dask_problem.setWordWrap(True)
         self.dask_problem.setStyleSheet("color: #c62828;")
