@@ -23,7 +23,7 @@ from jobdeck.api.client import ApiClient, ApiError, AppUnreachable, job_path, ss
 from .commands import _call, exit_status, find_offline
 from .connect import api_failure, connect, read_only_store
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CliError
-from .render import log_line, percent
+from .render import log_line, percent, say_end
 
 __all__ = ["cmd_logs", "follow_job"]
 
@@ -260,20 +260,13 @@ def follow_job(client: ApiClient, job_id: str) -> int:
     if final is None:
         final = _call(client.get, job_path(job_id))
     assert final is not None
-    _say_end(final)
+    say_end(final)
     return exit_status(final)
 
 
 def _output_thread(client: ApiClient, job_id: str, lock: threading.Lock) -> None:
     with contextlib.suppress(CliError, OSError):
         _copy_output(client, job_id, follow=True, lock=lock)
-
-
-def _say_end(job: dict[str, Any]) -> None:
-    how = job["status"]
-    if job["status"] == "failed" and job["error"]:
-        how += f": {job['error']['message'].splitlines()[0]}"
-    print(f"jobdeck: job {job['id']} {how}", file=sys.stderr)
 
 
 def _interrupted(client: ApiClient, job_id: str) -> int:
