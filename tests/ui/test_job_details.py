@@ -208,6 +208,21 @@ def test_shows_the_resource_use_of_a_process_job(qtbot, tracker, signals):
     assert details.fields["Resources"].text() == "\u2014"
 
 
+def test_an_empty_log_says_why(qtbot, tracker, signals):
+    """A program that prints only progress logs no lines: its Log tab points at the Output
+    tab rather than staying blank."""
+    program = replace(make_job("Build", JobStatus.RUNNING), log_path="/tmp/build.log")
+    quiet = make_job("Sum", JobStatus.COMPLETED)
+    tracker.add(program)
+    tracker.add(quiet)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(program.id)
+    assert details.log_view.toPlainText() == ""
+    assert "Output tab" in details.log_view.placeholderText()
+    details.set_job(quiet.id)
+    assert details.log_view.placeholderText() == "This job logged nothing."
+
+
 TRACE = (
     "Traceback (most recent call last):\n"
     '  File "jobs/files.py", line 40, in copy\n'
