@@ -92,7 +92,8 @@ class SupervisorRecord:
     ended_at: float | None = None
     error: str | None = None
     #: CPU seconds (user + system) and the largest RSS in bytes of the program and every
-    #: descendant it waited for, once it has exited.
+    #: descendant it waited for, once it has exited (``max_rss`` None: not known; never the
+    #: service's own, see ``SupervisorService._peak_of``).
     cpu_seconds: float | None = None
     max_rss: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

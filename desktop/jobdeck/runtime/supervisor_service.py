@@ -26,7 +26,8 @@ threaded, one ``selectors`` loop:
   error going into a pipe the service copies into the job's log
   (:class:`~jobdeck.runtime.supervisor.LogWriter`: private, capped). Each is watched
   through a pidfd (polled where there is none) and reaped with ``wait4``, which also gives
-  its resource use.
+  its resource use. Its peak memory is its own (see :meth:`SupervisorService._peak_of`):
+  Linux counts the service's memory in the ``ru_maxrss`` of a program it spawned.
 * **Records**: what the service knows of each program (pid, start time; then exit status,
   end time, resource use, where this attempt's output starts in the log) goes into the
   job's record file whenever no connected app holds it: when the program has run for
@@ -100,6 +101,9 @@ _TICK = 0.05  # seconds between looks at programs being stopped or watched witho
 _REAP_INTERVAL = 1.0  # seconds between collecting adopted orphans that ended
 _LEFTOVER_PATIENCE = 10.0  # seconds after SIGKILL before leftovers are given up on
 _DRAIN_TIMEOUT = 1.0  # seconds to read output a process outside the tree keeps open
+#: Bytes by which a program's ``ru_maxrss`` must pass the service's own peak to be taken
+#: for the program's (the kernel's memory counters are approximate by a few pages per CPU).
+_RSS_SLACK = 1 << 20
 #: Bytes of messages a client has not read yet that the service keeps for it; past them
 #: the client is taken for hung and let go (its programs' records are written, as when it
 #: disconnects). A client that is merely slow (a long commit) is never dropped sooner.
@@ -169,6 +173,7 @@ class _Program:
         "give_up_at",
         "kill_at",
         "owner",
+        "peak",
         "pid",
         "pidfd",
         "pipe",
@@ -200,6 +205,9 @@ class _Program:
         self.pidfd: int | None = None
         self.status: int | None = None  # the wait status, once reaped
         self.rusage: Any = None
+        #: Its own peak memory (bytes, /proc VmHWM) when it had run RECORD_DELAY s; 0: not
+        #: measured (yet).
+        self.peak = 0
         self.seen: set[int] = set()  # leftovers signalled so far
         self.kill_at: float | None = None
         self.give_up_at: float | None = None
@@ -223,6 +231,8 @@ class SupervisorService:
         self.pid = os.getpid()
         self.start_time = process_start_time(self.pid)
         self.subreaper = _become_subreaper()
+        #: The service's own peak memory (VmHWM bytes) when last read: see :meth:`_peak_of`.
+        self.own_peak = 0
         self.selector = selectors.DefaultSelector()
         self.listener = listener
         listener.setblocking(False)
@@ -309,8 +319,11 @@ class SupervisorService:
                 _signal_group(program.pid, signal.SIGKILL)
                 program.kill_at = None
         for program in list(self.programs.values()):
-            if not program.recorded and program.status is None and now >= program.record_due:
-                self._flush(program)
+            if program.status is None and now >= program.record_due:
+                if not program.peak:
+                    program.peak = _vm_peak(program.pid) or -1
+                if not program.recorded:
+                    self._flush(program)
         if self.ending or now >= self.next_reap:
             self.next_reap = now + _REAP_INTERVAL
             self._reap_orphans()
@@ -599,7 +612,7 @@ class SupervisorService:
         record.ended_at = time.time()
         if program.rusage is not None:
             record.cpu_seconds = program.rusage.ru_utime + program.rusage.ru_stime
-            record.max_rss = program.rusage.ru_maxrss * 1024  # kilobytes on Linux
+        record.max_rss = self._peak_of(program)
         record.output_start = program.writer.output_start
         record.log_omitted = program.writer.omitted
         record.leftovers = len(program.seen)
@@ -620,6 +633,24 @@ class SupervisorService:
         for conn in list(self.clients):
             if conn is not owner:
                 self._send(conn, ended)
+
+    def _peak_of(self, program: _Program) -> int | None:
+        """The program's peak memory in bytes (with the children it waited for), or None.
+
+        ``posix_spawn`` execs the program from a vfork of the service, and Linux keeps the
+        peak of the image an exec replaces in the ``ru_maxrss`` that ``wait4`` reports: it
+        is never below the service's own peak. Above that (plus :data:`_RSS_SLACK`) it is
+        the program's; else the program's peak is what /proc said it was while it ran
+        (:attr:`_Program.peak`), or unknown (None: a program over too soon to look at).
+        """
+        rusage = program.rusage
+        if rusage is not None:
+            maxrss = rusage.ru_maxrss * 1024  # kilobytes on Linux
+            if maxrss > self.own_peak + _RSS_SLACK:  # (it only grows: read it only then)
+                self.own_peak = _vm_peak(self.pid) or maxrss
+                if maxrss > self.own_peak + _RSS_SLACK:
+                    return maxrss
+        return program.peak if program.peak > 0 else None
 
     def _leftovers_of(self, program: _Program) -> list[int]:
         """Live processes the ended program left: adopted orphans that carry its job id or
@@ -750,6 +781,20 @@ def _parents_from_proc() -> dict[int, list[int]]:
             if fields_ is not None:
                 by_parent.setdefault(int(fields_[1]), []).append(int(entry))
     return by_parent
+
+
+def _vm_peak(pid: int | str) -> int | None:
+    """Process ``pid``'s peak resident memory in bytes since its exec (VmHWM), or None
+    (it has ended: a zombie has no memory left to tell of)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = f.read()
+    except OSError:
+        return None
+    start = status.find(b"\nVmHWM:")
+    if start < 0:
+        return None
+    return int(status[start + 8 : status.index(b"\n", start + 1)].split()[0]) * 1024
 
 
 def _stat_fields(pid: int) -> list[bytes] | None:
