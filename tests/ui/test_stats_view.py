@@ -1,9 +1,11 @@
 """The Statistics tab against a real tracker holding real finished jobs: what its tables and
 charts show, periods, the selected key's trend, newer requests winning, a job finishing
-after an idle gap, the dark palette, and the 1280x800 screen."""
+after an idle gap, jobs that end shown soon (many in one refresh, none while another
+computes or the tab is hidden), the dark palette, and the 1280x800 screen."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +18,7 @@ from jobdeck.core.stats import Period
 from jobdeck.core.tracker import JobTracker
 from jobdeck.jobs import builtin_registry
 from jobdeck.runtime.signals import JobSignals
+from jobdeck.ui import stats_view
 from jobdeck.ui.main_window import MainWindow
 from jobdeck.ui.stats_tables import STATS_ROLE, GroupColumn
 from jobdeck.ui.stats_view import StatsView
@@ -133,6 +136,83 @@ def test_a_job_that_ends_after_an_idle_gap_is_counted(qtbot, window, real_tracke
         view.refresh_button.click()
     assert cells(view.type_table, GroupColumn.RUNS) == ["8"]
     assert sorted(cells(view.failure_table, 0)) == ["exit status 2", "exit status 23"]
+
+
+def test_a_job_that_ends_shows_without_waiting_for_the_periodic_refresh(
+    qtbot, window, real_tracker, clock
+):
+    view = shown(qtbot, window)
+    finish(real_tracker, clock, RSYNC, 30)
+    qtbot.waitUntil(lambda: cells(view.type_table, GroupColumn.RUNS) == ["8"], timeout=5_000)
+
+
+def counted_requests(view: StatsView) -> list[Period]:
+    """The periods ``view`` asks its loader for from now on."""
+    asked: list[Period] = []
+    request = view.loader.request
+
+    def counting(period, key=None):
+        asked.append(period)
+        return request(period, key)
+
+    view.loader.request = counting  # type: ignore[method-assign]
+    return asked
+
+
+def test_many_jobs_ending_at_once_cost_one_refresh(qtbot, window, real_tracker, clock):
+    view = shown(qtbot, window)
+    asked = counted_requests(view)
+    for _ in range(30):
+        finish(real_tracker, clock, MAKE, 1)
+    qtbot.waitUntil(lambda: cells(view.type_table, GroupColumn.RUNS) == ["37"], timeout=5_000)
+    qtbot.wait(stats_view.ENDED_DELAY_MS + 300)  # nothing more comes
+    assert len(asked) == 1
+
+
+def test_jobs_ending_during_a_long_computation_wait_for_it(
+    qtbot, window, real_tracker, clock, monkeypatch
+):
+    """At a million jobs a computation takes seconds: a job's end neither drops it (its
+    numbers would be lost) nor queues more behind it; one refresh follows it."""
+    view = shown(qtbot, window)
+    asked = counted_requests(view)
+    gate = threading.Event()
+    report = view.loader.stats.report
+
+    def slow_report(period):
+        assert gate.wait(20)
+        return report(period)
+
+    monkeypatch.setattr(view.loader.stats, "report", slow_report)
+    view.refresh_button.click()
+    qtbot.waitUntil(lambda: view.loader.busy)
+    for _ in range(3):
+        with qtbot.waitSignal(window._signals.jobFinished, timeout=5_000):
+            finish(real_tracker, clock, RSYNC, 30)
+    qtbot.wait(stats_view.ENDED_DELAY_MS + 300)  # the refresh for them is due: still busy
+    assert len(asked) == 1
+    gate.set()
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=10_000)  # once the long one is in
+    qtbot.waitUntil(lambda: not view.loader.busy, timeout=10_000)
+    assert cells(view.type_table, GroupColumn.RUNS) == ["10"]
+    qtbot.wait(stats_view.ENDED_DELAY_MS + 300)
+    assert len(asked) == 2
+
+
+def test_a_hidden_tab_refreshes_when_shown_not_before(qtbot, window, real_tracker, clock):
+    view = shown(qtbot, window)
+    asked = counted_requests(view)
+    tabs = window.tabs
+    assert tabs is not None
+    tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: not view.isVisible())
+    with qtbot.waitSignal(window._signals.jobFinished, timeout=5_000):
+        finish(real_tracker, clock, RSYNC, 30)
+    qtbot.wait(stats_view.ENDED_DELAY_MS + 300)
+    assert asked == []  # nobody looks: nothing is counted
+    window.show_statistics()
+    qtbot.waitUntil(lambda: cells(view.type_table, GroupColumn.RUNS) == ["8"], timeout=5_000)
+    assert len(asked) == 1
 
 
 def test_the_newest_request_wins(qtbot, window):

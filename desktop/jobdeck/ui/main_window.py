@@ -395,6 +395,7 @@ class MainWindow(QMainWindow):
             from .stats_view import StatsView  # numpy, pyqtgraph: only when first shown
 
             self.stats_view = StatsView(self._stats_factory(), self._stats_page)
+            self.stats_view.follow(self._signals)
             layout = self._stats_page.layout()
             assert layout is not None
             layout.addWidget(self.stats_view)

@@ -5,7 +5,10 @@ key — the busiest :data:`~jobdeck.core.stats.KEYS_LISTED` —, failures by the
 their error) and :class:`~.stats_charts.StatsCharts` (jobs ended per hour or day, queued and
 running over time, the selected key's last runs). The numbers are computed off the GUI
 thread by a :class:`~.stats_loader.StatsLoader` (the newest request wins) when the tab shows,
-when the period or the selected key changes, and every :data:`REFRESH_MS` while it shows.
+when the period or the selected key changes, soon after jobs end while it shows (the ends of
+:data:`ENDED_DELAY_MS` share one refresh, never run while another computes, and spaced by
+:data:`ENDED_PACE` times the last one's duration: a million jobs take seconds to count; see
+:meth:`StatsView.follow`), and every :data:`REFRESH_MS` while it shows.
 The charts (and pyqtgraph) are built when the view is first shown.
 
 GUI thread only. Emits ``updated()`` after it showed new numbers (for tests and the status
@@ -14,6 +17,7 @@ bar). Call :meth:`shutdown` before the store closes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -46,12 +50,20 @@ from .stats_tables import (
 )
 
 if TYPE_CHECKING:
+    from ..core.job import Job
+    from ..runtime.feed import JobFeed
     from .stats_charts import StatsCharts
 
-__all__ = ["REFRESH_MS", "StatsView"]
+__all__ = ["ENDED_DELAY_MS", "ENDED_PACE", "REFRESH_MS", "StatsView"]
 
 #: How often the numbers are recomputed while the tab shows.
 REFRESH_MS = 30_000
+#: Milliseconds from a job's end to the refresh that shows it; every job that ends meanwhile
+#: is shown by the same refresh.
+ENDED_DELAY_MS = 1_000
+#: A refresh for ended jobs starts no sooner than this many times the last computation's
+#: duration after that one's numbers arrived (the computing thread is never kept busy).
+ENDED_PACE = 4
 
 _PERIODS = (
     (Period.DAY, QT_TRANSLATE_NOOP("Stats", "Last 24 hours")),
@@ -171,6 +183,13 @@ class StatsView(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+        self._feed: JobFeed | None = None
+        self._ended_timer = QTimer(self)
+        self._ended_timer.setSingleShot(True)
+        self._ended_timer.timeout.connect(self._refresh_for_ended)
+        #: Jobs ended while a computation ran: refresh again once its numbers are in.
+        self._ended_meanwhile = False
+        self._shown_at = 0.0  # time.monotonic() when the last numbers (or error) arrived
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -190,6 +209,19 @@ class StatsView(QWidget):
             self.summary.setText(translate("Stats", "Reading the job history\u2026"))
         self.loader.request(self.current_period, self._selected_key)
 
+    def follow(self, feed: JobFeed) -> None:
+        """Show jobs that end (``feed.jobFinished``, replacing an earlier feed): soon, in
+        one refresh for many, while the tab shows (a hidden tab refreshes when shown)."""
+        self._unfollow()
+        self._feed = feed
+        feed.jobFinished.connect(self._on_job_finished)
+
+    def _unfollow(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            with contextlib.suppress(RuntimeError):  # the feed is gone already
+                feed.jobFinished.disconnect(self._on_job_finished)
+
     def select_key(self, key: str) -> bool:
         """Select the row of job key ``key`` in the per-key table; False if not listed."""
         proxy = self.key_table.model()
@@ -203,6 +235,8 @@ class StatsView(QWidget):
     def shutdown(self) -> None:
         """Stop refreshing and wait for a computation under way."""
         self._timer.stop()
+        self._ended_timer.stop()
+        self._unfollow()
         self.loader.shutdown()
 
     # -- events ---------------------------------------------------------------------------------
@@ -219,11 +253,40 @@ class StatsView(QWidget):
             if self.result is not None:
                 self._draw(self.result)
         self._timer.start()
+        self._ended_meanwhile = False
         self.refresh()
 
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
         self._timer.stop()
+        self._ended_timer.stop()  # showing it again refreshes
+
+    def _on_job_finished(self, _job: Job) -> None:
+        if self.isVisible() and not self._ended_timer.isActive():
+            self._ended_timer.start(self._ended_delay())
+
+    def _ended_delay(self) -> int:
+        """Milliseconds until the refresh for jobs that ended (see ENDED_PACE)."""
+        if self.result is None:
+            return ENDED_DELAY_MS
+        since = time.monotonic() - self._shown_at
+        paced = ENDED_PACE * self.result.seconds - since
+        return max(ENDED_DELAY_MS, int(paced * 1000))
+
+    def _refresh_for_ended(self) -> None:
+        if not self.isVisible():
+            return
+        if self.loader.busy:  # its numbers may miss these jobs: once they are in
+            self._ended_meanwhile = True
+            return
+        self.refresh()
+
+    def _numbers_arrived(self) -> None:
+        self._shown_at = time.monotonic()
+        if self._ended_meanwhile:
+            self._ended_meanwhile = False
+            if self.isVisible() and not self._ended_timer.isActive():
+                self._ended_timer.start(self._ended_delay())
 
     def _on_key_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = current.data(STATS_ROLE) if current.isValid() else None
@@ -276,6 +339,7 @@ class StatsView(QWidget):
             )
         )
         self._draw(result)
+        self._numbers_arrived()
         self.updated.emit()
 
     def _draw(self, result: StatsResult) -> None:
@@ -289,3 +353,4 @@ class StatsView(QWidget):
         self.summary.setText(
             translate("Stats", "Statistics unavailable: {why}").format(why=message)
         )
+        self._numbers_arrived()
