@@ -96,3 +96,77 @@ def test_units_and_cpu_use() -> None:
         [50.0, 200.0],
     )
     assert JobTimeline().progress == ()
+
+
+def clipped_axis_labels(plot) -> list[tuple[str, float, float]]:
+    """(text, length, room) of each shown axis label of ``plot`` longer than its axis."""
+    clipped = []
+    for chart in (plot.progress_plot, plot.resource_plot):
+        if not chart.isVisible():
+            continue
+        item = chart.getPlotItem()
+        for side in ("left", "right"):
+            axis = item.getAxis(side)
+            if axis.isVisible() and axis.label.isVisible() and axis.label.toPlainText():
+                length = axis.label.boundingRect().width()  # the text runs along the axis
+                room = axis.boundingRect().height()
+                if length > room:
+                    clipped.append((axis.label.toPlainText(), length, room))
+    return clipped
+
+
+def test_the_axis_labels_fit_charts_as_low_as_at_1280x800(qtbot, real_tracker, clock) -> None:
+    """On a 1280x800 screen the details pane leaves each chart about 75 px of height."""
+    from jobdeck.ui.timeline_plot import TimelinePlot
+
+    plot = TimelinePlot()
+    qtbot.addWidget(plot)
+    progress = [(clock() + i, float(i), 30.0) for i in range(30)]
+    samples = [(clock() + i, 1e6 * (10 + i), i * 0.5) for i in range(30)]
+    plot.show_timeline(JobTimeline(progress=tuple(progress), resources=tuple(samples)))
+    plot.resize(860, 210)
+    plot.show()
+    qtbot.waitExposed(plot)
+    left = plot.resource_plot.getPlotItem().getAxis("left")
+    qtbot.waitUntil(lambda: left.boundingRect().height() < 90)
+    assert left.boundingRect().height() >= 60  # as low as the QA's
+    assert clipped_axis_labels(plot) == []
+
+
+def test_the_axis_labels_fit_the_details_pane_at_1280x800(
+    qtbot, qapp, real_tracker, clock, tmp_path
+) -> None:
+    from PySide6.QtCore import QRect
+
+    from jobdeck.jobs import builtin_registry
+    from jobdeck.ui.main_window import MainWindow
+
+    from .fakes import FakeSettings
+
+    assert qapp.primaryScreen().availableGeometry() == QRect(0, 0, 1280, 800)
+    signals = JobSignals(real_tracker, interval_ms=5)
+    window = MainWindow(real_tracker, signals, builtin_registry(), FakeSettings())
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    ctx = real_tracker.create_job("command", params={"argv": ["make"]}, title="Build")
+    for step in range(1, 6):
+        clock.advance(3)
+        ctx.update_progress(step, 10)
+    qtbot.waitUntil(partial(timeline_reached, real_tracker, ctx.job_id, 5), timeout=5000)
+    samples = [(clock() - 30 + i, 1e6 * (10 + i), i * 0.5) for i in range(30)]
+    real_tracker.set_resource_usage(
+        ctx.job_id, peak_rss=int(39e6), cpu_seconds=14.5, timeline=samples
+    )
+    real_tracker.complete_job(ctx.job_id)
+    assert window.show_job(ctx.job_id)
+    details = window.details
+    details.tabs.setCurrentWidget(details.timeline_tab)
+    plot = details.timeline_plot
+    assert plot is not None
+    qtbot.waitUntil(lambda: plot.resource_plot.isVisibleTo(details), timeout=5000)
+    qtbot.wait(50)  # laid out
+    assert clipped_axis_labels(plot) == []
+    assert window.grab().save(str(tmp_path / "timeline-1280x800.png"))
+    signals.close()

@@ -1367,23 +1367,27 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Memory (resident, MB: green, left axis) and CPU use (%, 100 % is one core busy: orange, right axis) of the program and its child processes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>No progress recorded yet.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>progress (%)</source>
+        <source>progress %</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>MB</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CPU %</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>time ({unit})</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>memory (MB)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>CPU (%)</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -74,6 +74,13 @@ class TimelinePlot(QWidget):
         self.resource_plot.setAccessibleName(
             translate("TimelinePlot", "Memory and CPU use over time")
         )
+        self.resource_plot.setToolTip(
+            translate(
+                "TimelinePlot",
+                "Memory (resident, MB: green, left axis) and CPU use (%, 100 % is one core "
+                "busy: orange, right axis) of the program and its child processes",
+            )
+        )
         self.rss_curve = self.resource_plot.plot([], [])
         # CPU % on its own axis (right), in a view box that follows the memory plot's x
         item = self.resource_plot.getPlotItem()
@@ -125,7 +132,7 @@ class TimelinePlot(QWidget):
         self.progress_curve.setData(
             [(p[0] - origin) / scale for p in known], [100.0 * p[1] / p[2] for p in known]
         )
-        self.progress_plot.getAxis("left").setLabel(translate("TimelinePlot", "progress (%)"))
+        self.progress_plot.getAxis("left").setLabel(translate("TimelinePlot", "progress %"))
         # one time axis label, under the lower chart (the upper one's when it is alone)
         time_label = translate("TimelinePlot", "time ({unit})").format(unit=unit)
         self.progress_plot.getAxis("bottom").setLabel(None if resources else time_label)
@@ -139,8 +146,10 @@ class TimelinePlot(QWidget):
         peak_mb = max((p[1] / 1e6 for p in resources), default=1.0)
         self.resource_plot.setYRange(0, peak_mb, padding=0.05)  # memory from zero
         item = self.resource_plot.getPlotItem()
-        item.getAxis("left").setLabel(translate("TimelinePlot", "memory (MB)"))
-        item.getAxis("right").setLabel(translate("TimelinePlot", "CPU (%)"))
+        # short labels: at 1280x800 a chart is about 75 px high, and a label longer than
+        # its axis is clipped (the charts' tooltip says what the curves are)
+        item.getAxis("left").setLabel(translate("TimelinePlot", "MB"))
+        item.getAxis("right").setLabel(translate("TimelinePlot", "CPU %"))
         item.getAxis("bottom").setLabel(time_label)
         if span > 0:
             for plot in (self.progress_plot, self.resource_plot):
