@@ -83,10 +83,7 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
-#: The roles data() answers (a view asks for about seven per cell it paints).
-_ANSWERED_ROLES = frozenset(
-    {_DISPLAY, _DECORATION, _FOREGROUND, _ALIGNMENT, int(Qt.ItemDataRole.ToolTipRole), JobRole}
-)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 #: Rows read at a time, by a fresh window around a row (mostly after it) and by each page
 #: added at the window's edge: about four screens.
@@ -118,7 +115,11 @@ class Column(IntEnum):
 
 _COLUMNS = tuple(Column)
 _COLUMN_COUNT = len(_COLUMNS)
+_STATUS = int(Column.STATUS)
 _STARTED = int(Column.STARTED)
+_MESSAGE = int(Column.MESSAGE)
+#: The columns whose text is aligned right.
+_RIGHT_COLUMNS = frozenset({int(Column.PROGRESS), int(Column.DURATION)})
 
 HEADERS = {
     Column.STATUS: QT_TRANSLATE_NOOP("HistoryModel", "Status"),
@@ -314,42 +315,53 @@ class HistoryModel(QAbstractTableModel):
         return super().headerData(section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        # Called for every role of every cell the view paints (about a thousand calls a
-        # page): roles never answered return first, a row in the window without a call,
-        # a finished job's texts are kept (see _text).
-        if role not in _ANSWERED_ROLES:
-            return None
-        row = index.row()
-        i = row - self._start
-        rows = self._rows
-        if 0 <= i < len(rows):
-            job = rows[i]
-        else:
-            if not index.isValid():
-                return None
-            found = self._job(row)
-            if found is None:
-                return None
-            job = found
-        column = index.column()
+        # Called for every role of every cell the view paints (seven a cell, about a
+        # thousand calls a page): roles never answered and cells that never have the role
+        # return before the row is looked up, a row in the window without a call, a
+        # finished job's texts are kept (see _text).
         if role == _DISPLAY:
+            job = self._job_of(index)
+            if job is None:
+                return None
+            column = index.column()
             kept = self._cells.get(job.id)
             if kept is not None and kept[0] is job and (column != _STARTED or self._same_day()):
                 return kept[1][column]
             return self._text(job, column)
-        if role == JobRole:
-            return job
-        if role == _DECORATION:
-            return icons.status_icon(job.status.value) if column == Column.STATUS else None
-        if role == _FOREGROUND:
-            if column == Column.MESSAGE:
-                return FAILED_COLOR if job.status is JobStatus.FAILED else None
-            if column == Column.STATUS:
-                return WARNING_COLOR if self.warning(job) else None
-            return None
         if role == _ALIGNMENT:
-            return _RIGHT if column in (Column.PROGRESS, Column.DURATION) else None
-        return self._tooltip(job, _COLUMNS[column])  # ToolTipRole
+            return _RIGHT if index.column() in _RIGHT_COLUMNS and index.isValid() else None
+        if role == _DECORATION:
+            if index.column() != _STATUS:
+                return None
+            job = self._job_of(index)
+            return None if job is None else icons.raster_status_icon(job.status.value)
+        if role == _FOREGROUND:
+            column = index.column()
+            if column != _MESSAGE and column != _STATUS:
+                return None
+            job = self._job_of(index)
+            if job is None:
+                return None
+            if column == _MESSAGE:
+                return FAILED_COLOR if job.status is JobStatus.FAILED else None
+            return WARNING_COLOR if self.warning(job) else None
+        if role == JobRole:
+            return self._job_of(index)
+        if role == _TOOLTIP:
+            job = self._job_of(index)
+            return None if job is None else self._tooltip(job, _COLUMNS[index.column()])
+        return None
+
+    def _job_of(self, index: _Index) -> Job | None:
+        """The job of ``index``'s row: from the window without a call, else read."""
+        row = index.row()
+        i = row - self._start
+        rows = self._rows
+        if 0 <= i < len(rows):
+            return rows[i]
+        if not index.isValid():
+            return None
+        return self._job(row)
 
     def _text(self, job: Job, column: int) -> str:
         """A cell's text. A finished job's texts are kept (in ``_cells``) while the job's
