@@ -7,6 +7,7 @@ import sys
 import threading
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTableView
 
 from jobdeck.core.job import JobStatus
 from jobdeck.ui.history_model import SEARCH_FIRST_ROWS, Column, HistoryModel
@@ -110,6 +111,46 @@ def test_a_search_is_counted_once_its_first_rows_show_below_the_gui_threads_prio
     assert model.rowCount() == 95 and at_count["rows_shown"]
     if sys.platform == "linux":
         assert at_count["nice"] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+class CountingView(QTableView):
+    """A table that counts the paints it has finished."""
+
+    painted = 0
+
+    def paintEvent(self, event):
+        super().paintEvent(event)
+        self.painted += 1
+
+
+def test_a_search_shown_in_a_view_is_counted_after_its_first_rows_are_painted(qtbot, tracker):
+    """A common text's count keeps a core busy for a while: on a machine of two it slowed
+    the paint of the first rows by half. With a view showing them, it starts once they are
+    painted (the first paint after they came has ended)."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    view = CountingView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitUntil(lambda: view.painted > 0)
+    real_count = tracker.count_jobs
+    at_count: dict[str, int] = {}
+    applied: dict[str, int] = {}
+
+    def count_jobs(**kw):
+        if kw.get("search"):
+            at_count["painted"] = view.painted
+        return real_count(**kw)
+
+    tracker.count_jobs = count_jobs
+    model.filterApplied.connect(lambda: applied.setdefault("painted", view.painted))
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 95
+    assert at_count["painted"] > applied["painted"]  # a paint of the rows had ended
 
 
 def test_a_refresh_while_a_search_is_read_keeps_the_search_typed(qtbot, tracker):

@@ -95,6 +95,9 @@ WINDOW_ROWS = 2_000
 #: is reading them, ~0.1 ms each on a busy machine, and more while the GUI thread is busy
 #: (the reading thread waits for the interpreter lock after each row).
 SEARCH_FIRST_ROWS = 50
+#: A search's count starts once its first rows are painted, or this long after they came
+#: when no view paints them (ms).
+COUNT_AFTER_MS = 50
 
 _Index = QModelIndex | QPersistentModelIndex
 #: Where searches are read (typed on: a few may be under way) and counted (below the GUI
@@ -198,7 +201,8 @@ class HistoryModel(QAbstractTableModel):
 
     A filter with a text search has its first rows read, then its matches counted, on
     threads kept for that (:mod:`.background`; the count below the GUI thread's CPU
-    priority, once the first rows show): until they are in, the rows of the previous
+    priority, once the first rows are painted, or :data:`COUNT_AFTER_MS` after they came
+    when nothing paints them): until they are in, the rows of the previous
     filter stay (and :attr:`search_pending` is True); they show as soon as they are in,
     and the rows after them are added once counted (:attr:`search_counting` meanwhile),
     so a common text shows its first page without waiting for the count. A newer filter
@@ -264,6 +268,10 @@ class HistoryModel(QAbstractTableModel):
         self._search_results.recounted.connect(self._apply_recount)
         #: The generation of a search whose first rows show while it is being counted.
         self._counting: int | None = None
+        #: A search whose first rows show and whose count starts once they are painted:
+        #: (its generation, its filter), until it starts.
+        self._count_waits: tuple[int, JobFilter] | None = None
+        self._count_timer_set = False
         self._live_since_first = False
         self.pages_loaded = 0
         if signals is not None:
@@ -320,6 +328,8 @@ class HistoryModel(QAbstractTableModel):
         # return before the row is looked up, a row in the window without a call, a
         # finished job's texts are kept (see _text).
         if role == _DISPLAY:
+            if self._count_waits is not None and not self._count_timer_set:
+                self._count_after_this_paint()
             job = self._job_of(index)
             if job is None:
                 return None
@@ -554,8 +564,25 @@ class HistoryModel(QAbstractTableModel):
         self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()
-        if not complete:  # how many there are, now that these show
-            self._count_in_background(generation, new, "counted")
+        if not complete:  # how many there are, once these show
+            self._count_waits = (generation, new)
+            self._count_timer_set = False
+            QTimer.singleShot(COUNT_AFTER_MS, self, self._start_count)  # (nothing painted)
+
+    def _count_after_this_paint(self) -> None:
+        """A view paints a search's first rows (asks for their texts): their count starts
+        after this paint, never during it (a common text's count keeps a core busy for a
+        while: on a machine of two, it slowed that paint by half)."""
+        self._count_timer_set = True
+        QTimer.singleShot(0, self, self._start_count)  # (set during a paint: runs after it)
+
+    def _start_count(self) -> None:
+        if self._count_waits is None:
+            return  # started already
+        generation, where = self._count_waits
+        self._count_waits = None
+        if generation == self._generation and self._counting == generation:
+            self._count_in_background(generation, where, "counted")
 
     def _apply_count(self, result: Any) -> None:
         """The number of a search's matches, counted after its first rows showed: the
