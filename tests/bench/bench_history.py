@@ -23,7 +23,8 @@ time is from the action to the end of the repaint it causes):
   the model to the repaint (budget <= 20 ms each, a page's);
 - ``search_ms_max``: typing a search (a common word, a rare one, one that matches nothing)
   until its first page is painted or known to be empty, the GUI thread waiting for events
-  meanwhile as the app's does (budget <= 20 ms), and
+  meanwhile as the app's does (budget <= 20 ms; the view tells the model the rows it
+  shows, as the main window's does, and a search reads those first), and
   ``search_gui_gap_ms``: the GUI thread's longest pause meanwhile (a search read off the
   GUI thread never freezes it; budget <= 50 ms);
 - ``clock_runs_while_hidden``: whether the per-second refresh still runs once the view is
@@ -136,6 +137,12 @@ def history_child(db: str, jump_cap: float, walk_cap: float) -> int:
         view.setShowGrid(False)
         view.setWordWrap(False)
         view.resize(1000, 560)
+        try:  # the main window tells the model the rows it shows (a search reads those)
+            from jobdeck.ui.rows_shown import RowsShown
+
+            view._rows_shown = RowsShown(view, model)  # type: ignore[attr-defined]
+        except ImportError:  # a baseline revision without it reads a tall screenful
+            pass
         view.show()
         return model, view
 

@@ -10,7 +10,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableView
 
 from jobdeck.core.job import JobStatus
-from jobdeck.ui.history_model import SEARCH_FIRST_ROWS, Column, HistoryModel
+from jobdeck.ui.history_model import (
+    SEARCH_EXTRA_ROWS,
+    SEARCH_FIRST_ROWS,
+    Column,
+    HistoryModel,
+)
+from jobdeck.ui.rows_shown import RowsShown
 
 from .fakes import make_job
 
@@ -151,6 +157,36 @@ def test_a_search_shown_in_a_view_is_counted_after_its_first_rows_are_painted(qt
     qtbot.waitUntil(lambda: not model.search_counting)
     assert model.rowCount() == 95
     assert at_count["painted"] > applied["painted"]  # a paint of the rows had ended
+
+
+def test_a_search_reads_first_the_rows_its_view_shows(qtbot, tracker):
+    """Each row read is waited for: a search in a table that shows a few rows reads those
+    and a few more first (the table tells the model on each resize), a taller one more
+    (at most a tall screenful); the rest comes once counted, either way."""
+    fill(tracker, 200)
+    model = HistoryModel(tracker)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.verticalHeader().setDefaultSectionSize(20)
+    rows_shown = RowsShown(view, model)
+    view.resize(600, 300)
+    view.show()
+    qtbot.waitUntil(lambda: rows_shown.rows() == -(-view.viewport().height() // 20))
+    shown = rows_shown.rows()
+    assert 5 < shown < 20
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    assert model.loaded_count() == shown + SEARCH_EXTRA_ROWS
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 200
+    view.resize(600, 3000)  # taller than a tall screenful
+    qtbot.waitUntil(lambda: rows_shown.rows() > SEARCH_FIRST_ROWS)
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job 1")
+    assert model.loaded_count() == SEARCH_FIRST_ROWS
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 111  # job 1, job 10-19, job 100-199
 
 
 def test_a_refresh_while_a_search_is_read_keeps_the_search_typed(qtbot, tracker):

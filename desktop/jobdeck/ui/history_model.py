@@ -95,6 +95,9 @@ WINDOW_ROWS = 2_000
 #: is reading them, ~0.1 ms each on a busy machine, and more while the GUI thread is busy
 #: (the reading thread waits for the interpreter lock after each row).
 SEARCH_FIRST_ROWS = 50
+#: The rows a search reads first beyond those its view shows, when the view says how many
+#: it shows (:meth:`HistoryModel.set_rows_shown`).
+SEARCH_EXTRA_ROWS = 5
 #: A search's count starts once its first rows are painted, or this long after they came
 #: when no view paints them (ms).
 COUNT_AFTER_MS = 50
@@ -207,9 +210,11 @@ class HistoryModel(QAbstractTableModel):
     and the rows after them are added once counted (:attr:`search_counting` meanwhile),
     so a common text shows its first page without waiting for the count. A newer filter
     supersedes a search still running, whose results are dropped. The first rows are at most
-    :data:`SEARCH_FIRST_ROWS` (a tall screenful; the rest is read as the view scrolls
-    to it, a page at a time). A search is never counted on the GUI thread: reloading
-    (:meth:`refresh`, a sort before its rows came) reads it again the same way, its rows
+    :data:`SEARCH_FIRST_ROWS` (a tall screenful), or the rows the view shows and a few
+    when it says how many (:meth:`set_rows_shown`: each row read costs the wait); the rest
+    is read as the view scrolls to it, a page at a time. A search is never counted on the
+    GUI thread: reloading (:meth:`refresh`, a sort before its rows came) reads it again the
+    same way, its rows
     showing meanwhile, and checking its count (the store holds other rows than counted)
     counts in the background (``recounted``).
     ``filterApplied()`` (GUI thread) says a filter's rows are in place.
@@ -259,6 +264,7 @@ class HistoryModel(QAbstractTableModel):
         #: as empty instead of moving the window under the change.
         self._frozen = 0
         self._pending: JobFilter | None = None
+        self._rows_shown: int | None = None
         # No parent: each search task holds it (never a signal of it alone) until it ends,
         # so a task that ends after the model is gone emits on a live object (Qt drops the
         # delivery).
@@ -486,6 +492,12 @@ class HistoryModel(QAbstractTableModel):
         self._reload()
         self.filterApplied.emit()
 
+    def set_rows_shown(self, rows: int | None) -> None:
+        """How many rows the view shows at most (its height over a row's), or None when
+        unknown: a text search reads that many first and :data:`SEARCH_EXTRA_ROWS` more
+        (at most :data:`SEARCH_FIRST_ROWS`), instead of a tall screenful."""
+        self._rows_shown = None if rows is None else max(1, rows)
+
     @property
     def search_pending(self) -> bool:
         """True while a text search is being counted and read (off the GUI thread)."""
@@ -497,6 +509,8 @@ class HistoryModel(QAbstractTableModel):
         tracker = self._tracker
         _where, sort, descending = self._query_state()
         size = min(2 * self.page_size, SEARCH_FIRST_ROWS)
+        if self._rows_shown is not None:
+            size = min(size, self._rows_shown + SEARCH_EXTRA_ROWS)
         results = self._search_results
         signals = self._signals
 

@@ -47,6 +47,7 @@ from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, statu
 from .job_details import JobDetails
 from .job_warnings import JobWarnings
 from .launch_form import LaunchForm, LaunchForms
+from .rows_shown import RowsShown
 from .settings_store import SettingsStore
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
+        self._rows_shown = RowsShown(self.table, self.model)  # a search reads those first
         self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.model.filterApplied.connect(self.table.scrollToTop)  # a new filter: its newest
