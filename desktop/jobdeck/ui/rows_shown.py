@@ -13,13 +13,15 @@ __all__ = ["RowsShown"]
 
 class RowsShown(QObject):
     """Watches ``view``'s viewport (a child of ``view``, on the GUI thread; emits nothing):
-    each time it is resized, ``model`` hears how many rows it holds (its height over a row's,
-    a row partly shown counting)."""
+    each time it is shown or resized, ``model`` hears how many rows it holds (its height over
+    a row's, a row partly shown counting); before it is first shown, that it is unknown (a
+    table not laid out yet has a size of its own)."""
 
     def __init__(self, view: QTableView, model: HistoryModel) -> None:
         super().__init__(view)
         self._view = view
         self._model = model
+        self._shown = False
         view.viewport().installEventFilter(self)
         self._tell()
 
@@ -29,9 +31,10 @@ class RowsShown(QObject):
         return max(1, -(-self._view.viewport().height() // row))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
             self._tell()
         return False
 
     def _tell(self) -> None:
-        self._model.set_rows_shown(self.rows())
+        self._shown = self._shown or self._view.viewport().isVisible()  # (then laid out)
+        self._model.set_rows_shown(self.rows() if self._shown else None)
