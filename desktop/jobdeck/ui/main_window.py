@@ -216,7 +216,10 @@ class MainWindow(QMainWindow):
         self._rows_shown = RowsShown(self.table, self.model)  # a search reads those first
         self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
-        self.model.filterApplied.connect(self.table.scrollToTop)  # a new filter: its newest
+        # a new filter's rows: laid out now, so that they are painted once (the layout a
+        # view otherwise does in their first paint asks for a second one), at the newest
+        self.model.filterApplied.connect(self.table.doItemsLayout)
+        self.model.filterApplied.connect(self.table.scrollToTop)
         self.table.clicked.connect(self._on_row_clicked)
         history = QWidget(self)
         history_layout = QVBoxLayout(history)
