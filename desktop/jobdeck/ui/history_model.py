@@ -205,18 +205,17 @@ class HistoryModel(QAbstractTableModel):
     A filter with a text search has its first rows read, then its matches counted, on
     threads kept for that (:mod:`.background`; the count below the GUI thread's CPU
     priority, once the first rows are painted, or :data:`COUNT_AFTER_MS` after they came
-    when nothing paints them): until they are in, the rows of the previous
-    filter stay (and :attr:`search_pending` is True); they show as soon as they are in,
-    and the rows after them are added once counted (:attr:`search_counting` meanwhile),
-    so a common text shows its first page without waiting for the count. A newer filter
-    supersedes a search still running, whose results are dropped. The first rows are at most
+    when nothing paints them): until they are in, the rows of the previous filter stay
+    (and :attr:`search_pending` is True); they show as soon as they are in, and the rows
+    after them are added once counted (:attr:`search_counting` meanwhile), so a common
+    text shows its first page without waiting for the count. A newer filter supersedes a
+    search still running, whose results are dropped. The first rows are at most
     :data:`SEARCH_FIRST_ROWS` (a tall screenful), or the rows the view shows and a few
     when it says how many (:meth:`set_rows_shown`: each row read costs the wait); the rest
     is read as the view scrolls to it, a page at a time. A search is never counted on the
     GUI thread: reloading (:meth:`refresh`, a sort before its rows came) reads it again the
-    same way, its rows
-    showing meanwhile, and checking its count (the store holds other rows than counted)
-    counts in the background (``recounted``).
+    same way, its rows showing meanwhile, and checking its count (the store holds other
+    rows than counted) counts in the background (``recounted``).
     ``filterApplied()`` (GUI thread) says a filter's rows are in place.
     """
 
