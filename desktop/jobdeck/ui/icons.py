@@ -235,8 +235,8 @@ def status_icon(status: str) -> QIcon:
     return icon(_STATUS_ICONS.get(str(status), "job"))
 
 
-#: The sizes :func:`raster_status_icon` holds: a small icon (16) on screens of scale 1 to 2.
-RASTER_SIZES = (16, 20, 24, 32)
+#: The sizes :func:`raster_status_icon` holds: a small icon (16) on screens of scale 1 to 4.
+RASTER_SIZES = ICON_SIZES
 
 
 def raster_status_icon(status: str) -> QIcon:
