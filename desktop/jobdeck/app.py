@@ -2,6 +2,12 @@
 app's lifetime. (Longer than most modules: it wires every part once — the desktop app, the
 windowless service and their start and quit — and holds no logic of its own beyond that.)
 
+The desktop app starts progressively (:func:`run_app`): the main window is built on a store
+that is not open yet (:class:`~jobdeck.core.unopened.UnopenedStore`: "Opening history…",
+nothing to launch) and painted first; then the store's modules are imported, the store is
+opened and everything that follows its jobs is built and attached to the window
+(:meth:`JobdeckApp.open_store`).
+
 Nothing else in Jobdeck builds the object graph. :class:`JobdeckApp` owns every long-lived
 object and tears them down in reverse order on quit: the runner stops (cancelling running
 jobs, or leaving process jobs running in the background when the user chose so), the
@@ -11,7 +17,6 @@ jobs that outlived the app are re-attached.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import importlib
@@ -34,40 +39,42 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from jobdeck.api.launch import show_running_app, wait_and_show_running_app
 from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
-from jobdeck.core import JobStatus, JobTracker, StoreLocked
 from jobdeck.core.board_url import BoardUrl, is_board_url
+from jobdeck.core.job import JobStatus
 from jobdeck.core.registry import JobRegistry
-from jobdeck.core.retention import CleanupResult
-from jobdeck.core.run_history import RunHistories
+from jobdeck.core.store_errors import StoreLocked
+from jobdeck.core.unopened import UnopenedStore
 from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
-from jobdeck.platform.launcher_entry import LauncherProgress
-from jobdeck.platform.notifications import Notifier, Urgency
-from jobdeck.platform.sleep_inhibit import SleepInhibitor, session_backends
-from jobdeck.runtime.runner import Runner
-from jobdeck.runtime.signals import JobSignals
-from jobdeck.runtime.stall_monitor import StallMonitor
-from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, GUI_YIELD_EVERY, SwitchInterval
+from jobdeck.runtime.feed import NoEventsYet
+from jobdeck.runtime.tuning import (
+    GUI_SWITCH_INTERVAL,
+    GUI_YIELD_EVERY,
+    SwitchInterval,
+    freeze_startup_objects,
+)
 from jobdeck.settings import AppSettings
-from jobdeck.ui.first_paint import AfterFirstPaint
+from jobdeck.ui.first_paint import AfterFirstPaint, paint_first
 from jobdeck.ui.icons import icon
-from jobdeck.ui.job_warnings import JobWarnings
 from jobdeck.ui.main_window import MainWindow
-from jobdeck.ui.taskbar import Taskbar
 from jobdeck.ui.theme import apply_theme
-from jobdeck.ui.tray import TrayController
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
+    # (imported when the store opens: see JobdeckApp.open_store)
+    from PySide6.QtDBus import QDBusConnection
+
     from jobdeck.api.server import ApiServer
-    from jobdeck.core.stats import JobStats
+    from jobdeck.core.retention import CleanupResult
+    from jobdeck.core.tracker import JobTracker
+    from jobdeck.platform.notifications import Urgency
+    from jobdeck.runtime.runner import Runner
     from jobdeck.ui.settings_dialog import SettingsValues
 
 log = logging.getLogger(__name__)
@@ -132,6 +139,8 @@ class JobdeckApp(QObject):
     (``QApplication.quit`` by default). ``session_bus`` is where desktop notifications and
     dock progress go (the user's session bus by default; None: no D-Bus, tray balloons).
     ``api`` says where to serve the local API (:mod:`jobdeck.api`); None: not at all.
+    ``open_store=False`` builds only the window (see :meth:`show_first_frame` and
+    :meth:`open_store`, which must then be called before :meth:`start`).
     """
 
     cleanupFinished = Signal(object)
@@ -150,6 +159,7 @@ class JobdeckApp(QObject):
         session_bus: QDBusConnection | Literal["session"] | None = "session",
         api: ApiOptions | None = None,
         dask: str | None = None,
+        open_store: bool = True,
     ) -> None:
         super().__init__()
         self.cleanupFinished.connect(self._cleaned_up)
@@ -159,13 +169,69 @@ class JobdeckApp(QObject):
         self.registry = registry or builtin_registry()
         self._confirm_quit = confirm_quit or self._ask_quit
         self._quitting = False
+        self._shut_down = False
         self.exit_code = 0
         qapp.setQuitOnLastWindowClosed(False)
         qapp.setWindowIcon(icon("jobdeck"))
-
-        self.tracker, self.runner = open_runtime(db_path, self.registry, self.settings, dask)
+        self._db_path = db_path
+        self._dask = dask
+        self._session_bus = session_bus
+        self._api_options = api
+        #: The local API server, once started (see :meth:`start`).
+        self.api: ApiServer | None = None
+        self._signal_notifier: QSocketNotifier | None = None
+        self._apiModuleImported.connect(self._start_api, Qt.ConnectionType.QueuedConnection)
         # The app's choice for its whole process: busy job threads leave the GUI its turns.
         self._switch_interval = SwitchInterval(GUI_SWITCH_INTERVAL)
+        #: True once :meth:`open_store` has opened the store and built what follows its jobs.
+        self.store_open = False
+        self._painted_early = False
+        # The window first shows no jobs ("Opening history…"): it can be painted before the
+        # store is imported and opened (see run_app); open_store attaches the store to it.
+        self.window = MainWindow(
+            UnopenedStore(),
+            NoEventsYet(self),
+            self.registry,
+            self.settings,
+            # (the tracker's, made when the Statistics tab first shows: the store is open then)
+            stats=lambda: self.tracker.stats(),
+        )
+        self._close_filter = _CloseToTray(
+            lambda: self.store_open and self.tray.available, self.request_quit, self._hidden_to_tray
+        )
+        self.window.installEventFilter(self._close_filter)
+        self.window.quitRequested.connect(self.request_quit)
+        self.window.settingsRequested.connect(self.edit_settings)
+        self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
+        self.window.focusTaskbarRequested.connect(self._focus_taskbar)
+        if open_store:
+            self.open_store()
+
+    def open_store(self) -> None:
+        """Open the store (raises :class:`~jobdeck.core.StoreError` when it cannot be
+        opened), then build what follows its jobs — the runner, the job feed, the taskbar,
+        the tray, desktop integration — and show its jobs in the window.
+
+        The constructor calls this unless told not to (``open_store=False``: the desktop
+        app paints its window first). Called once, before :meth:`start`."""
+        # Imported here: the window is painted before the store (peewee), the runner
+        # (asyncio) and what watches the jobs are imported.
+        from jobdeck.core.run_history import RunHistories
+        from jobdeck.platform.launcher_entry import LauncherProgress
+        from jobdeck.platform.notifications import Notifier
+        from jobdeck.platform.sleep_inhibit import SleepInhibitor, session_backends
+        from jobdeck.runtime.signals import JobSignals
+        from jobdeck.runtime.stall_monitor import StallMonitor
+        from jobdeck.ui.job_warnings import JobWarnings
+        from jobdeck.ui.taskbar import Taskbar
+        from jobdeck.ui.tray import TrayController
+
+        if self.store_open:
+            return
+        qapp, session_bus = self.qapp, self._session_bus
+        self.tracker, self.runner = open_runtime(
+            self._db_path, self.registry, self.settings, self._dask
+        )
         self.signals = JobSignals(self.tracker)
         self.run_histories = RunHistories(self.tracker)
         self.stalls = StallMonitor(
@@ -175,14 +241,7 @@ class JobdeckApp(QObject):
             parent=self,
         )
         self.warnings = JobWarnings(self.stalls.silence, self.run_histories.for_job)
-        self.window = MainWindow(
-            self.tracker,
-            self.signals,
-            self.registry,
-            self.settings,
-            warnings=self.warnings,
-            stats=self._job_stats,
-        )
+        self.window.attach(self.tracker, self.signals, warnings=self.warnings)
         self.taskbar = Taskbar(
             self.signals,
             self.tracker,
@@ -223,27 +282,13 @@ class JobdeckApp(QObject):
             long_after_s=60.0 * self.settings.sleep_inhibit_after_min,
             backends=None if session_bus == "session" else session_backends(session_bus, self),
         )
-        self._close_filter = _CloseToTray(
-            lambda: self.tray.available, self.request_quit, self._hidden_to_tray
-        )
-        self.window.installEventFilter(self._close_filter)
-
         self.taskbar.jobActivated.connect(self.show_job)
         self.taskbar.moreActivated.connect(self.show_active_jobs)
         self.tray.jobActivated.connect(self.show_job)
         self.tray.showWindowRequested.connect(self.show_window)
         self.tray.toggleTaskbarRequested.connect(self.toggle_taskbar)
         self.tray.quitRequested.connect(self.request_quit)
-        self.window.quitRequested.connect(self.request_quit)
-        self.window.settingsRequested.connect(self.edit_settings)
-        self.window.toggleTaskbarRequested.connect(self.toggle_taskbar)
-        self.window.focusTaskbarRequested.connect(self.taskbar.focus_rows)
-        self._signal_notifier: QSocketNotifier | None = None
-        self._db_path = db_path
-        self._api_options = api
-        #: The local API server, once started (see :meth:`start`).
-        self.api: ApiServer | None = None
-        self._apiModuleImported.connect(self._start_api, Qt.ConnectionType.QueuedConnection)
+        self.store_open = True
 
     # -- lifetime -------------------------------------------------------------------------------
 
@@ -259,9 +304,25 @@ class JobdeckApp(QObject):
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
         self.tray.set_taskbar_visible(self.taskbar.is_enabled_by_user())
-        # What the first window does not need waits until it is on screen.
+        # What the first window does not need waits until it is on screen: painted before
+        # the store was open (show_first_frame), until the history shows its jobs.
         fallback = FIRST_PAINT_FALLBACK_MS if show_window else HIDDEN_START_DELAY_MS
-        self._after_first_paint = AfterFirstPaint(self.window, self._settle_in, fallback)
+        watched = self.window.table.viewport() if self._painted_early else self.window
+        self._after_first_paint = AfterFirstPaint(watched, self._settle_in, fallback)
+
+    @property
+    def quitting(self) -> bool:
+        """Whether the app has been told to quit (:meth:`quit`)."""
+        return self._quitting
+
+    def show_first_frame(self) -> bool:
+        """Show the window and return once its first frame is on screen (the event loop
+        runs meanwhile; at most :data:`FIRST_PAINT_FALLBACK_MS`): whether it was painted.
+        The desktop app calls this before :meth:`open_store`, so the window shows while
+        the store is imported and opened."""
+        self.show_window()
+        self._painted_early = paint_first(self.window, FIRST_PAINT_FALLBACK_MS)
+        return self._painted_early
 
     def _settle_in(self) -> None:
         """Start-up work that waits for the first window: the local API (aiohttp), and
@@ -325,11 +386,15 @@ class JobdeckApp(QObject):
         self.window.show_active_jobs()
 
     def _send_notification(self, job_id: str, title: str, body: str, failed: bool) -> None:
+        from jobdeck.platform.notifications import Urgency  # (imported: the notifier's)
+
         actions = ("open", "retry") if failed and job_id else ("open",) if job_id else ()
         urgency = Urgency.CRITICAL if failed else Urgency.NORMAL
         self.notifier.notify(title, body, urgency=urgency, actions=actions, job_id=job_id)
 
     def _balloon(self, title: str, body: str, urgency: Urgency) -> None:
+        from jobdeck.platform.notifications import Urgency  # (imported: the notifier's)
+
         self.tray.show_balloon(title, body, critical=urgency is Urgency.CRITICAL)
 
     def _on_notification_action(self, action: str, job_id: str) -> None:
@@ -363,10 +428,16 @@ class JobdeckApp(QObject):
     def toggle_taskbar(self) -> None:
         """Turn the taskbar on or off (remembered); turned on, it shows at once for a while
         even with nothing running."""
+        if not self.store_open:  # (no taskbar yet)
+            return
         enabled = not self.taskbar.is_enabled_by_user()
         self.taskbar.set_enabled(enabled, reveal=True)
         self.settings.taskbar_visible = enabled
         self.tray.set_taskbar_visible(enabled)
+
+    def _focus_taskbar(self) -> None:
+        if self.store_open:
+            self.taskbar.focus_rows()
 
     def current_settings(self) -> SettingsValues:
         from jobdeck.ui.settings_dialog import SettingsValues  # when first asked for
@@ -419,6 +490,8 @@ class JobdeckApp(QObject):
     def edit_settings(self) -> None:
         from jobdeck.ui.settings_dialog import SettingsDialog  # when first asked for
 
+        if not self.store_open:  # (what the settings change is not there yet)
+            return
         dialog = SettingsDialog(self.current_settings(), self.window)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dialog.values())
@@ -435,19 +508,13 @@ class JobdeckApp(QObject):
         programs running in the background, or stay)."""
         if self._quitting:
             return
-        running = self.running_count()
+        running = self.running_count() if self.store_open else 0
         choice = QuitChoice.CANCEL_AND_QUIT
         if running:
             choice = self._confirm_quit(running, self.running_process_count())
         if choice is QuitChoice.STAY:
             return
         self.quit(keep_processes=choice is QuitChoice.KEEP_AND_QUIT)
-
-    def _job_stats(self) -> JobStats:
-        """The statistics of the store, for the Statistics tab when it first shows (numpy
-        is imported then, not at start-up): the tracker's one instance, which the API's
-        ``/api/stats`` shares."""
-        return self.tracker.stats()
 
     def quit(self, exit_code: int = 0, *, keep_processes: bool = False) -> None:
         """Quit without asking: cancel running jobs (but leave external programs running if
@@ -461,6 +528,14 @@ class JobdeckApp(QObject):
 
     def shutdown(self, *, keep_processes: bool = False) -> None:
         """Tear the object graph down in reverse order. Idempotent."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if not self.store_open:  # closed while the store was being opened: the window only
+            self._close_filter.allow_close = True
+            self.window.hide()  # (close() would be ignored inside its own close event)
+            self.window.deleteLater()
+            return
         if self.tracker.closed:
             return
         if self.api is not None:
@@ -623,6 +698,9 @@ def open_runtime(
     """The tracker of the store at ``db_path`` and the Runner that runs its jobs; the job
     types that ask for Dask run on the cluster of the scheduler ``dask`` (else the
     setting's; none: here). Dask itself is imported only once it connects."""
+    from jobdeck.core.tracker import JobTracker
+    from jobdeck.runtime.runner import Runner
+
     tracker = JobTracker.open(
         db_path,
         registry=registry,
@@ -765,11 +843,17 @@ def run_app(
     listen: int | None = None,
     listen_host: str | None = None,
     dask: str | None = None,
+    before_store: Callable[[], None] | None = None,
 ) -> int:
     """Create the QApplication and qasync loop, run Jobdeck until it quits; the exit status.
 
     When Jobdeck already runs on this store, its window is raised and this returns 0 at
     once. ``tray`` starts with the window hidden (the CLI starts the app so).
+
+    A progressive start: the window is shown, without jobs, and painted first; then
+    ``before_store()`` is called (the CLI imports the store's modules there), the store
+    is opened (a :class:`~jobdeck.core.StoreError` is raised as when nothing was shown),
+    the runner and the qasync loop start, and the window fills with the store's jobs.
     """
     settings = AppSettings()
     options = api_options(db_path, settings, listen, listen_host)
@@ -777,9 +861,6 @@ def run_app(
         status = show_running_app(options.paths)
         if status is not None:
             return status
-    os.environ.setdefault("QT_API", "pyside6")
-    import qasync  # after PySide6, so qasync picks the right binding
-
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
         log.info("Wayland session with XWayland: running on X11 (QT_QPA_PLATFORM=xcb)")
     qapp = QApplication.instance() or QApplication(argv or sys.argv)
@@ -789,18 +870,36 @@ def run_app(
     qapp.setApplicationName("Jobdeck")
     qapp.setOrganizationName("Jobdeck")
     qapp.setDesktopFileName("jobdeck")
+    app = JobdeckApp(qapp, db_path, settings=settings, api=options, dask=dask, open_store=False)
+    if not tray:
+        app.show_first_frame()  # on screen before the store is imported and opened
+        if app.quitting:  # closed meanwhile
+            app.shutdown()
+            return app.exit_code
+    if before_store is not None:
+        before_store()
+    import asyncio
+
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync  # after PySide6, so qasync picks the right binding
+
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     try:
-        app = JobdeckApp(qapp, db_path, settings=settings, api=options, dask=dask)
+        app.open_store()
     except StoreLocked:
+        app.shutdown()
         # Another launch got the store first and is still starting: show its window.
         status = None if options is None else wait_and_show_running_app(options.paths)
         if status is None:
             raise
         return status
+    except BaseException:
+        app.shutdown()  # the window goes; the error is reported as before (jobdeck.cli)
+        raise
     app.install_signal_handlers()
     app.start(show_window=not tray)
+    freeze_startup_objects()  # the program's choice for its process (see runtime.tuning)
     if demo:
         queue_demo_jobs(app.tracker)
     if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -826,6 +925,8 @@ def run_service(
         status = show_running_app(options.paths, raise_window=False)
         if status is not None:
             return 1
+    import asyncio
+
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
 
@@ -842,6 +943,7 @@ def run_service(
         print(f"jobdeck: cannot serve the API: {exc}", file=sys.stderr)
         service.shutdown()
         return 1
+    freeze_startup_objects()  # the program's choice for its process (see runtime.tuning)
     if service.api is not None:
         where = f"{service.api.socket_path}" + (
             f" and {service.api.url}" if service.api.url else ""

@@ -48,6 +48,12 @@ def test_run_prints_the_id_and_wait_exits_with_the_programs_status(app: Served) 
     assert len(job_id) == 26 and job_of(app, job_id)["type"] == "command"
     ok(app.jobdeck("run", "--wait", "--", "true"))
     ok(app.jobdeck("run", "--wait", "--", "sh", "-c", "exit 7"), 7)
+    # a failure says why on stderr: the program's last line, or what kept it from starting
+    failed = app.jobdeck("run", "--wait", "--", "sh", "-c", "echo no config >&2; exit 3")
+    assert failed.returncode == 3 and failed.stdout.strip() in failed.stderr
+    assert "failed: exit status 3: no config" in failed.stderr
+    missing = app.jobdeck("run", "--wait", "--", "nosuchprogram-xyz")
+    assert missing.returncode == 1 and "executable not found" in missing.stderr
     out = ok(app.jobdeck("run", "--wait", "--json", "--", "false"), 1)
     job = json.loads(out)
     assert job["status"] == "failed" and job["exit_code"] == 1
@@ -149,8 +155,8 @@ def test_retry_one_and_all_failed(app: Served) -> None:
     again = json.loads(ok(app.jobdeck("retry", "--failed", "--json")))
     assert other in {j["retry_of"] for j in again}
     assert failed not in {j["retry_of"] for j in again}  # run again already
-    for job in again:  # each new run fails as its original did
-        ok(app.jobdeck("wait", job["id"]), job_of(app, job["retry_of"])["exit_code"])
+    for job in again:  # each new run fails as its original did (1: it had no exit status)
+        ok(app.jobdeck("wait", job["id"]), job_of(app, job["retry_of"])["exit_code"] or 1)
 
 
 def test_logs_prints_output_follows_it_and_lines_as_json(app: Served) -> None:
@@ -161,6 +167,22 @@ def test_logs_prints_output_follows_it_and_lines_as_json(app: Served) -> None:
     assert ok(app.jobdeck("logs", job_id, "--tail", "1")).rstrip().endswith("two")
     slow = ok(app.jobdeck("run", "--", "sh", "-c", "sleep 0.3; echo a; sleep 0.3; echo b")).strip()
     assert ok(app.jobdeck("logs", "-f", slow)) == "a\nb\n"
+
+
+def test_logs_tail_prints_the_last_lines_of_the_output(app: Served) -> None:
+    """``--tail N`` is the output's last N lines, progress lines included (those are not log
+    lines), also followed and from more than one page."""
+    script = "for i in $(seq 1 3000); do echo $i/3000 $(printf '%080d' $i); done; echo done"
+    job_id = ok(app.jobdeck("run", "--wait", "--", "sh", "-c", script)).strip()
+    whole = ok(app.jobdeck("logs", job_id))
+    assert ok(app.jobdeck("logs", job_id, "--tail", "2")) == f"3000/3000 {3000:080d}\ndone\n"
+    assert (
+        ok(app.jobdeck("logs", job_id, "--tail", "1200")).splitlines()
+        == (whole.splitlines()[-1200:])
+    )
+    assert ok(app.jobdeck("logs", job_id, "--tail", "5000")) == whole
+    assert ok(app.jobdeck("logs", job_id, "--tail", "0")) == ""
+    assert ok(app.jobdeck("logs", "-f", job_id, "--tail", "1")) == "done\n"
 
 
 def test_wait_for_several_or_any(app: Served) -> None:
@@ -281,11 +303,12 @@ def test_the_client_loads_neither_qt_nor_aiohttp(app: Served) -> None:
 
 def test_without_the_app_reads_work_and_changes_say_so(runtime: Path, tmp_path: Path) -> None:
     served = Served(runtime, tmp_path / "jobs.db").start()
-    job_id = ok(served.jobdeck("run", "--wait", "--", "sh", "-c", "echo kept")).strip()
+    job_id = ok(served.jobdeck("run", "--wait", "--", "sh", "-c", "echo kept; echo 2/2")).strip()
     served.stop()
     assert job_id in ok(served.jobdeck("ls"))  # read-only, from the store
     assert json.loads(ok(served.jobdeck("show", job_id, "--json")))["status"] == "completed"
-    assert ok(served.jobdeck("logs", job_id)) == "kept\n"
+    assert ok(served.jobdeck("logs", job_id)) == "kept\n2/2\n"
+    assert ok(served.jobdeck("logs", job_id, "--tail", "1")) == "2/2\n"  # of the output
     assert "completed" in ok(served.jobdeck("wait", job_id))  # finished: needs no app
     result = served.jobdeck("--no-start", "run", "--", "true")
     assert result.returncode == 3 and "not running" in result.stderr

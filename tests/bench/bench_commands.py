@@ -4,10 +4,13 @@
 best round of each counts), from the first job queued to the last one finished:
 
 - Jobdeck: a real Runner with the built-in job types on a file store, in a child process
-  with the user's normal environment (``honest_env``); the jobs are queued one by one, as
-  the launch form does, and each is counted when the store has it completed (the event
-  of the last one stops the clock: the measuring does not wake the app's GUI thread
-  every millisecond, as polling did, which cost the app a millisecond of CPU per job);
+  with the user's normal environment (``honest_env``) and the settings the app applies to
+  its own process (``runtime/tuning.py``: the switch interval, and the objects of its
+  start-up frozen out of the garbage collector's passes, as the app does once started);
+  the jobs are queued one by one, as the launch form does, and each is counted when the
+  store has it completed (the event of the last one stops the clock: the measuring does
+  not wake the app's GUI thread every millisecond, as polling did, which cost the app a
+  millisecond of CPU per job);
 - task-spooler (``tsp``, Debian package ``task-spooler``) with 4 slots and its own socket:
   one ``tsp true`` per job, then its job list polled until none is queued or running;
 - a ``ThreadPoolExecutor`` of 4 threads, each job one ``subprocess.run(["true"])``.
@@ -47,6 +50,11 @@ def jobdeck_child(workdir: str, jobs: int) -> int:
     from jobdeck.core import JobStatus, JobTracker
     from jobdeck.jobs import builtin_registry
     from jobdeck.runtime import Runner
+    from jobdeck.runtime.tuning import (
+        GUI_SWITCH_INTERVAL,
+        SwitchInterval,
+        freeze_startup_objects,
+    )
 
     work = Path(workdir)
     app()
@@ -70,7 +78,9 @@ def jobdeck_child(workdir: str, jobs: int) -> int:
             QMetaObject.invokeMethod(loop, "quit", Qt.ConnectionType.QueuedConnection)
 
     tracker.subscribe(on_event)
+    SwitchInterval(GUI_SWITCH_INTERVAL).apply()  # as the app runs (runtime/tuning.py)
     runner.start()
+    freeze_startup_objects()
     true = shutil.which("true") or "true"
     started = time.perf_counter()
     for _ in range(jobs):

@@ -3,11 +3,14 @@ PostgreSQL board, and that retention deleting jobs leaves a 30-day view unchange
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,6 +235,29 @@ def test_an_empty_store_has_empty_views(tracker: JobTracker, clock: FakeClock) -
     assert report.load.queued[-1] == 1 and max(report.load.running) == 0  # the queued one
     assert JobStats(tracker).trend("scan {}").ended == []
     assert queued.status.value == "pending"
+
+
+def test_the_first_use_imports_numpy_without_holding_the_trackers_stats_lock(
+    tracker: JobTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing the statistics (numpy: a while) holds no lock of the tracker's: another
+    caller waits for nothing but what it needs itself."""
+    held_at_import: list[bool] = []
+
+    class SeeImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+            if name == "jobdeck.core.stats":
+                held_at_import.append(tracker._stats_lock.locked())
+            # the usual finders find it
+
+    import jobdeck.core
+
+    monkeypatch.delitem(sys.modules, "jobdeck.core.stats")  # imported at first use, again
+    monkeypatch.setattr(jobdeck.core, "stats", jobdeck.core.stats)  # (put back after)
+    monkeypatch.setattr(sys, "meta_path", [SeeImport(), *sys.meta_path])
+    made = tracker.stats()
+    assert held_at_import == [False]
+    assert tracker.stats() is made
 
 
 def test_a_tracker_has_one_stats_made_at_first_use_from_any_thread(

@@ -98,3 +98,20 @@ def test_resource_samples_are_stored_bounded(tracker: JobTracker, clock: FakeClo
         tracker.set_resource_usage(
             other.job_id, peak_rss=1, cpu_seconds=1, timeline=[(clock(), math.inf, 0.0)]
         )
+
+
+def test_an_attempt_without_progress_is_stored_with_its_start_and_end(
+    tracker: JobTracker, clock: FakeClock
+) -> None:
+    """(A first attempt has no stored timeline to read; a retried one reads what is.)"""
+    job = tracker.enqueue("work", max_attempts=2)
+    for attempt in (1, 2):
+        tracker.start_job(job.id)
+        started = clock()
+        clock.advance(5)
+        if attempt == 1:
+            tracker.retry_later(job.id, clock(), "flaky")
+            clock.advance(1)
+        else:
+            tracker.complete_job(job.id)
+    assert tracker.timeline(job.id).progress == ((started, 0.0, 0.0), (clock(), 0.0, 0.0))

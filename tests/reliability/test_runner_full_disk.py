@@ -137,3 +137,82 @@ def test_a_worker_that_ends_a_job_on_a_full_disk_starts_no_next_one_until_space_
         gate.set()
         assert runner.shutdown(timeout=10)
         tracker.close()
+
+
+@pytest.mark.expected_log("could not save job changes", "accepts changes again")
+def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_space_is_back(
+    qtbot: Any, event_loop_qt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ends of programs heard together are recorded, and the next jobs started, in one
+    commit; when the store refuses it, every one of those ends waits (none is lost, the
+    next jobs stay pending) and all go through once the store accepts changes again."""
+    from jobdeck.jobs import builtin_registry
+    from jobdeck.runtime import program_watcher
+    from jobdeck.runtime.executors.processes import ProcessExecutor
+    from jobdeck.runtime.supervisor_client import SupervisorClient
+
+    gate_file = tmp_path / "gate"
+    held: list[bytes] = []
+    holding = threading.Event()
+    dispatch_all = SupervisorClient._dispatch_all
+
+    def hold_ends(client: SupervisorClient, lines: list[bytes]) -> None:
+        """Hand the three programs' ends over in one go, as one read would."""
+        if not holding.is_set():
+            dispatch_all(client, lines)
+            return
+        held.extend(lines)
+        if sum(b'"ended"' in line for line in held) == 3:
+            holding.clear()
+            dispatch_all(client, list(held))
+
+    recorded_together: list[int] = []
+    record_ends = ProcessExecutor._record_ends
+
+    def count(executor: ProcessExecutor, ends: list[Any]) -> None:
+        recorded_together.append(len(ends))
+        record_ends(executor, ends)
+
+    # Programs that end this soon after their start are finished by the thread that hears
+    # of their ends (the supervisor client's): these three are, however long they wait.
+    monkeypatch.setattr(program_watcher, "FOLLOW_DELAY", 3600.0)
+    monkeypatch.setattr(SupervisorClient, "_dispatch_all", hold_ends)
+    monkeypatch.setattr(ProcessExecutor, "_record_ends", count)
+    db = tmp_path / "jobs.db"
+    tracker = JobTracker.open(db, registry=builtin_registry(), flush_interval=3600)
+    runner = Runner(tracker, max_workers=3, log_dir=tmp_path / "logs")
+    runner.start()
+    wait_for_gate = f"echo waiting; while [ ! -e '{gate_file}' ]; do sleep 0.01; done"
+    try:
+        gated = [
+            tracker.enqueue("command", {"argv": wait_for_gate, "shell": True}) for _ in range(3)
+        ]
+        after = [tracker.enqueue("command", {"argv": ["true"]}) for _ in range(3)]
+
+        def started(job_id: str) -> bool:
+            log = tmp_path / "logs" / f"{job_id}.log"
+            return log.is_file() and log.read_text() == "waiting\n"
+
+        qtbot.waitUntil(lambda: all(started(j.id) for j in gated), timeout=WAIT_MS)
+        fill_disk(tracker)
+        holding.set()
+        gate_file.touch()  # all three end; their ends reach the executor together
+        qtbot.waitUntil(lambda: 3 in recorded_together, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: tracker.store_error is not None, timeout=WAIT_MS)
+        assert {stored_status(db, j.id) for j in gated} == {"running"}
+        assert {stored_status(db, j.id) for j in after} == {"pending"}
+        assert sorted(runner.running_job_ids()) == sorted(j.id for j in gated)
+        free_disk(tracker)
+        qtbot.waitUntil(
+            lambda: {stored_status(db, j.id) for j in gated + after} == {"completed"},
+            timeout=WAIT_MS,
+        )
+        for job in gated:
+            done = tracker.get_job(job.id)
+            assert done is not None and done.exit_code == 0 and done.log_path is not None
+            assert Path(done.log_path).read_text() == "waiting\n"
+    finally:
+        gate_file.touch()
+        holding.clear()
+        assert runner.shutdown(timeout=10)
+        tracker.close()

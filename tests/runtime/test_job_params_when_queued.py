@@ -144,6 +144,29 @@ def test_a_path_removed_after_queueing_fails_the_job_with_a_sentence(
         assert "Traceback" not in done.error.message and "\n" not in done.error.message
 
 
+def test_the_same_command_again_still_finds_its_folder_gone(
+    qtbot: Any,
+    make_runner: Callable[..., Runner],
+    registry: JobRegistry,
+    tracker: JobTracker,
+    tmp_path: Path,
+) -> None:
+    """A command queued again with the same params starts without its params being
+    checked all over again, but its folder is looked at every time."""
+    register_builtin_jobs(registry)
+    make_runner(max_workers=1)
+    folder = tmp_path / "work"
+    folder.mkdir()
+    params = {"argv": ["/bin/sh", "-c", 'rmdir "$PWD"'], "cwd": str(folder)}
+    first, second = tracker.enqueue("command", params), tracker.enqueue("command", params)
+    qtbot.waitUntil(lambda: finished(tracker, first.id), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: finished(tracker, second.id), timeout=WAIT_MS)
+    done = [tracker.get_job(first.id), tracker.get_job(second.id)]
+    assert done[0] is not None and done[0].status is JobStatus.COMPLETED, done[0]
+    assert done[1] is not None and done[1].status is JobStatus.FAILED
+    assert done[1].error is not None and f"cwd: no such folder: {folder}" in done[1].error.message
+
+
 def test_command_runs_in_the_home_folder_by_default(
     qtbot: Any,
     runner: Runner,

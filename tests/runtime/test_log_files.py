@@ -246,3 +246,20 @@ def test_a_shared_directory_is_never_narrowed(tmp_path: Path) -> None:
         private_directory(shared)
     assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777
     assert private_directory(shared / "mine") == shared / "mine"
+
+
+def test_a_private_directory_is_checked_again_once_it_changed(tmp_path: Path) -> None:
+    """Each job's start asks for its folders again: a folder widened, or swapped for a
+    link, since the last time is narrowed again or refused, never taken as still fine."""
+    folder = private_directory(tmp_path / "logs")
+    os.chmod(folder, 0o755)
+    assert private_directory(folder) == folder
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    folder.rename(tmp_path / "moved")
+    (tmp_path / "logs").symlink_to(tmp_path / "moved")
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        private_directory(folder)
+    (tmp_path / "logs").unlink()
+    (tmp_path / "logs").mkdir(mode=0o755)  # another folder under the same name
+    assert private_directory(folder) == folder
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700

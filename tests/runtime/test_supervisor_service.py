@@ -8,12 +8,16 @@ a program that cannot be executed gets a readable error from the service itself.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +316,163 @@ def test_a_frozen_app_runs_the_service_as_its_own_program(
 def test_the_hidden_sub_command_says_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["_supervise"]) == 2
     assert "usage: jobdeck _supervise --serve RECORDS_DIR SOCKET" in capsys.readouterr().err
+
+
+def test_the_ends_of_one_read_are_handled_in_one_block(tmp_path: Path) -> None:
+    """Several messages that arrive in one read (programs that ended together) are handled
+    inside one ``read_together`` block: the process executor records them in one commit."""
+    path = tmp_path / "fake.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(os.fspath(path))
+    server.listen(1)
+    sent = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            ended = [
+                {"op": "ended", "job_id": job_id, "record": {"job_id": job_id}}
+                for job_id in ("a", "b", "c")
+            ]
+            # the hello and the first end in one write, the other two in the next
+            conn.sendall(
+                b'{"op": "hello", "pid": 1, "start_time": 2.0}\n'
+                + json.dumps(ended[0]).encode()
+                + b"\n"
+            )
+            sent.wait(TIMEOUT)
+            conn.sendall(b"".join(json.dumps(m).encode() + b"\n" for m in ended[1:]))
+            conn.recv(1)  # until the client lets go
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    blocks: list[list[str]] = []
+    heard: list[str] = []
+    all_heard = threading.Event()
+
+    @contextlib.contextmanager
+    def together() -> Iterator[None]:
+        blocks.append([])
+        yield
+        blocks[-1] = list(heard)
+        heard.clear()
+        if sum(len(b) for b in blocks) == 3:
+            all_heard.set()
+
+    client = SupervisorClient(tmp_path, socket_path=path)
+    client.read_together = together
+    for job_id in ("a", "b", "c"):
+        client.watch(job_id, lambda record: heard.append(record["job_id"]) if record else None)
+    try:
+        assert client.connect_if_running()
+        assert client.service_pid == 1
+        sent.set()
+        assert all_heard.wait(TIMEOUT), blocks
+        assert blocks == [["a"], ["b", "c"]]
+    finally:
+        sent.set()
+        client.close()
+        thread.join(TIMEOUT)
+        server.close()
+
+
+def test_an_app_that_reads_slowly_holds_up_nobody_and_is_not_dropped(tmp_path: Path) -> None:
+    """An app busy for a while (a slow commit) reads nothing meanwhile: the service keeps
+    what it has to tell that app, serves the others as usual, and tells it all once it
+    reads again; it is not taken for gone."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    pad = ("x" * 100_000,) * 2  # each end it hears says the command line: this big
+    command = PreparedCommand(("true", *pad), None, dict(os.environ))
+    busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        records.client.connect()
+        busy.connect(os.fspath(records.client.socket_path))
+        started = time.monotonic()
+        for i in range(10):  # megabytes the busy app does not read meanwhile
+            watcher = ProgramWatcher.spawn(records, f"job{i}", command, tmp_path / f"{i}.log")
+            end = watcher.wait(TIMEOUT)
+            assert end is not None and end.kind is EndKind.EXITED and end.exit_code == 0
+        assert time.monotonic() - started < 5.0  # (it used to wait 5 s for the busy app)
+        busy.settimeout(TIMEOUT)
+        heard = b""
+        lines: list[bytes] = []
+        while sum(b'"op": "ended"' in line for line in lines) < 10:
+            chunk = busy.recv(1 << 20)
+            assert chunk, "the service let go of the app that read slowly"
+            heard += chunk
+            *lines, _ = heard.split(b"\n")  # the complete ones
+        ended = [json.loads(line) for line in lines if b'"op": "ended"' in line]
+        assert [m["job_id"] for m in ended] == [f"job{i}" for i in range(10)]
+    finally:
+        busy.close()
+        records.close()
+
+
+def test_the_programs_started_on_hearing_one_read_are_asked_for_in_one_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next programs started as the ends of one read are handled go to the service in
+    one write, with the ``forget`` lines of those ends: one wake-up of the service."""
+    path = tmp_path / "fake.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(os.fspath(path))
+    server.listen(1)
+    asked: list[dict[str, Any]] = []
+    all_asked = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            ended = [{"op": "ended", "job_id": j, "record": {"job_id": j}} for j in ("a", "b")]
+            conn.sendall(b'{"op": "hello", "pid": 1, "start_time": 2.0}\n')
+            conn.sendall(b"".join(json.dumps(m).encode() + b"\n" for m in ended))
+            heard = b""
+            while len(asked) < 4:
+                chunk = conn.recv(1 << 16)
+                if not chunk:
+                    break
+                heard += chunk
+                *lines, heard = heard.split(b"\n")
+                asked.extend(json.loads(line) for line in lines)
+            all_asked.set()
+            conn.recv(1)  # until the client lets go
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = SupervisorClient(tmp_path, socket_path=path)
+    writes: list[bytes] = []
+    sendall = socket.socket.sendall
+
+    def counted(sock: socket.socket, data: Any, *args: Any) -> None:
+        if sock is client._sock:
+            writes.append(bytes(data))
+        sendall(sock, data, *args)
+
+    def next_one(job_id: str) -> Callable[[dict[str, Any] | None], None]:
+        def on_news(record: dict[str, Any] | None) -> None:
+            if record is None:
+                return  # (the connection closed at the end)
+            client.forget(job_id, later=True)
+            client.spawn({"job_id": f"{job_id}2"}, lambda reply: None)
+            client.flush()  # (as the executor does: held back too, for the one write)
+
+        return on_news
+
+    monkeypatch.setattr(socket.socket, "sendall", counted)
+    for job_id in ("a", "b"):
+        client.watch(job_id, next_one(job_id))
+    try:
+        assert client.connect_if_running()
+        assert all_asked.wait(TIMEOUT), asked
+        assert [(m["op"], m.get("job_id") or m["record"]["job_id"]) for m in asked] == [
+            ("forget", "a"),
+            ("forget", "b"),
+            ("spawn", "a2"),
+            ("spawn", "b2"),
+        ]
+        assert len(writes) == 1
+    finally:
+        all_asked.set()
+        client.close()
+        thread.join(TIMEOUT)
+        server.close()

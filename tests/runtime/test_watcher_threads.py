@@ -50,7 +50,7 @@ def test_a_thread_whose_work_is_done_takes_the_next() -> None:
     assert _wait_until(lambda: not _named("jd-test-reuse"))
 
 
-@pytest.mark.expected_log("a watcher thread's work failed")
+@pytest.mark.expected_log("a task of the threads jd-test-fail failed")
 def test_failing_work_is_logged_and_the_thread_goes_on() -> None:
     threads = WatcherThreads("jd-test-fail", idle_timeout=TIMEOUT)
     after = threading.Event()

@@ -17,6 +17,7 @@ from jobdeck.core.events import LogEntry
 from jobdeck.core.filters import JobFilter, StatusArg, TypeArg
 from jobdeck.core.history_order import HistorySort, SortKey, sort_key
 from jobdeck.core.job import Job, JobError, JobStatus, Progress, new_job_id
+from jobdeck.core.read_stop import ReadStop, ReadStopped
 from jobdeck.core.registry import JobKind, JobRegistry, JobType, ParamKind, ParamSpec
 
 T0 = 1_700_000_000.0
@@ -152,8 +153,15 @@ class FakeTracker:
         return sum((k > key) if descending else (k < key) for k in keys)
 
     def count_jobs(
-        self, status: StatusArg = None, type: TypeArg = None, search: str | None = None
+        self,
+        status: StatusArg = None,
+        type: TypeArg = None,
+        search: str | None = None,
+        *,
+        stop: ReadStop | None = None,
     ) -> int:
+        if stop is not None and stop.stopped:
+            raise ReadStopped("the read was stopped before it started")
         self.count_calls += 1
         return sum(self._match(j, status, type, search) for j in self.jobs.values())
 

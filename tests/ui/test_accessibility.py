@@ -106,6 +106,17 @@ def test_every_control_of_the_taskbar_and_settings_has_a_name(qtbot, taskbar) ->
     qtbot.addWidget(dialog)
     assert unnamed_controls(dialog) == []
     assert dialog.notify_after.accessibleName() != dialog.sleep_after.accessibleName()
+    # and a person sees it too: no two rows of the form have the same label
+    form = dialog.layout()
+    labels = [form.labelForField(form.itemAt(i).widget()) for i in range(form.count())]
+    texts = [label.text() for label in labels if label is not None]
+    assert len(texts) >= 8 and len(set(texts)) == len(texts), texts
+    # and the Dask field's hint ("... (empty: run them here)") is not cut off
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    field = dialog.dask_scheduler
+    hint = field.fontMetrics().horizontalAdvance(field.placeholderText())
+    assert field.width() >= hint + 8
 
 
 def test_cancel_buttons_name_their_job(taskbar, signals, jobs) -> None:

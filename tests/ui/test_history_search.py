@@ -5,11 +5,13 @@ scrolls to it."""
 import os
 import sys
 import threading
+import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableView
 
 from jobdeck.core.job import JobStatus
+from jobdeck.core.read_stop import ReadStop, ReadStopped
 from jobdeck.ui.history_model import (
     SEARCH_EXTRA_ROWS,
     SEARCH_FIRST_ROWS,
@@ -206,3 +208,54 @@ def test_a_refresh_while_a_search_is_read_keeps_the_search_typed(qtbot, tracker)
     qtbot.waitUntil(lambda: not model.search_pending and model.filter.search == "beta")
     qtbot.waitUntil(lambda: not model.search_counting)
     assert model.rowCount() == 3 and model.job_at(0).title.startswith("beta")
+
+
+def test_a_count_under_way_stops_when_the_user_types_on(qtbot, tracker):
+    """The count of a common text takes a while at a million jobs: typing on stops it (its
+    SQLite statement is interrupted: see tests/core/test_read_stop.py), and the new text is
+    counted."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    real_count = tracker.count_jobs
+    held: list[ReadStop] = []
+    stopped: list[str] = []
+
+    def count_jobs(*, stop=None, **kw):
+        if kw.get("search") == "job":  # a long count: it goes on until stopped
+            held.append(stop)
+            deadline = time.monotonic() + 30
+            while not stop.stopped and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if stop.stopped:
+                stopped.append(kw["search"])
+                raise ReadStopped("the read was stopped")
+        return real_count(stop=stop, **kw)
+
+    tracker.count_jobs = count_jobs
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: bool(held))  # "job" is being counted...
+    assert model.search_counting
+    model.set_filter(search="job 9")  # ...and the user types on
+    qtbot.waitUntil(lambda: stopped == ["job"])
+    qtbot.waitUntil(lambda: model.filter.search == "job 9" and not model.search_counting)
+    assert model.rowCount() == 6  # job 9, job 90 ... job 94
+
+
+def test_a_search_whose_count_changed_is_read_again_and_counted_once(qtbot, tracker):
+    """The store holds fewer matches than counted (pruned behind the model's back): the
+    search is counted again, and, the count having changed, read again with that count
+    (a common text is not counted twice)."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 95
+    counts = counts_on_the_gui_thread(tracker)  # the counts of the search from now on
+    drop(tracker, *[f"job {i}" for i in range(65)])  # 30 left, past the first 20 read
+    model.index(30, Column.TITLE).data()  # the view scrolls down: fewer rows there
+    qtbot.waitUntil(lambda: model.rowCount() == 30)
+    qtbot.waitUntil(lambda: not model.search_pending and not model.search_counting)
+    assert model.loaded_count() == 20 and model.job_at(29).title == "job 65"
+    assert len(counts) == 1

@@ -6,7 +6,7 @@ from PySide6.QtGui import QColor, QDesktopServices, QPalette
 
 from jobdeck.core.events import LogEntry
 from jobdeck.core.job import JobError, JobStatus, Progress
-from jobdeck.ui.job_details import JobDetails
+from jobdeck.ui.job_details import _BODY_PARTS, JobDetails
 
 from .fakes import make_job
 
@@ -50,6 +50,17 @@ def test_looking_up_a_job_widget_before_any_job_builds_them(qtbot, tracker, sign
     assert not details.body_built
     assert details.tabs.count() == 7  # built on demand: the API stays as it was
     assert details.body_built and not details.body.isVisible()
+
+
+def test_every_job_widget_the_build_makes_can_be_looked_up_before_it(qtbot, tracker, signals):
+    """What the build makes is listed as such (_BODY_PARTS): a part added to the build but
+    not to the list would raise AttributeError when looked up before any job was shown."""
+    details = JobDetails(tracker, signals)
+    qtbot.addWidget(details)
+    before = set(vars(details))
+    details._build_body()
+    made = set(vars(details)) - before - {"_building"}
+    assert made == _BODY_PARTS
 
 
 def test_a_build_that_failed_raises_its_error_again_not_a_recursion(
@@ -195,6 +206,21 @@ def test_shows_the_resource_use_of_a_process_job(qtbot, tracker, signals):
     assert details.fields["Resources"].text() == "peak 52 MB, CPU 3.1 s"
     details.set_job(unmeasured.id)
     assert details.fields["Resources"].text() == "\u2014"
+
+
+def test_an_empty_log_says_why(qtbot, tracker, signals):
+    """A program that prints only progress logs no lines: its Log tab points at the Output
+    tab rather than staying blank."""
+    program = replace(make_job("Build", JobStatus.RUNNING), log_path="/tmp/build.log")
+    quiet = make_job("Sum", JobStatus.COMPLETED)
+    tracker.add(program)
+    tracker.add(quiet)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(program.id)
+    assert details.log_view.toPlainText() == ""
+    assert "Output tab" in details.log_view.placeholderText()
+    details.set_job(quiet.id)
+    assert details.log_view.placeholderText() == "This job logged nothing."
 
 
 TRACE = (

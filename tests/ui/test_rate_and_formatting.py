@@ -87,6 +87,20 @@ def test_error_summary_is_one_line_and_never_a_traceback():
     assert error_summary(None) == "" and error_summary(JobError("  ")) == ""
 
 
+def test_error_summary_of_a_program_says_its_status_and_last_output_line():
+    """A failed program's one line is its exit status and the line that says why (its last
+    output), not "exit status 3; last output:" that says nothing."""
+    from jobdeck.core.job import JobError
+    from jobdeck.runtime.executors.processes import failure_message
+    from jobdeck.ui.formatting import error_summary
+
+    message = failure_message(3, None, ["starting", "error: cannot open config.yml", ""])
+    assert error_summary(JobError(message)) == "exit status 3: error: cannot open config.yml"
+    killed = failure_message(None, 9, ["step 2 of 5"])
+    assert error_summary(killed) == "killed by signal SIGKILL (9): step 2 of 5"
+    assert error_summary(failure_message(1, None, [])) == "exit status 1 (no output)"
+
+
 def test_a_jump_in_progress_never_counts_as_speed():
     rate = RateEstimator()
     rate.add(0, 40)  # first seen with progress already made (re-attached): provisional

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,6 +90,8 @@ def start_app(
     log_path = paths.start_log
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     log_fd = os.open(log_path, flags, 0o600)
+    import subprocess  # (not for the usual case: raising a running app's window)
+
     try:
         process = subprocess.Popen(
             command,

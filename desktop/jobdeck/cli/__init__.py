@@ -62,11 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gui(args: object) -> int:
-    from .before_qt import import_before_qt
+    import functools
 
-    # The store (peewee) before anything imports it; what else can come before PySide6.
-    import_before_qt(getattr(args, "db", None))
-    from jobdeck.core import StoreError
+    from .before_qt import import_before_qt, import_store
+
+    # What can come before PySide6; the store (peewee) once the window is painted, before
+    # anything else imports it.
+    import_before_qt()
+    from jobdeck.core.store_errors import StoreError
 
     try:
         from jobdeck.app import run_app
@@ -78,6 +81,7 @@ def _gui(args: object) -> int:
             listen=args.listen,  # type: ignore[attr-defined]
             listen_host=args.listen_address,  # type: ignore[attr-defined]
             dask=args.dask,  # type: ignore[attr-defined]
+            before_store=functools.partial(import_store, getattr(args, "db", None)),
         )
     except StoreError as exc:
         raise CliError(1, str(exc)) from None

@@ -15,7 +15,7 @@ from jobdeck.api.jsonify import job_to_json, log_to_json
 
 from .connect import api_failure, app_paths, connect, read_only_store
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError
-from .render import job_line, job_page, print_json
+from .render import job_line, job_page, print_json, say_end
 from .sqlite_only import import_peewee_for_sqlite
 
 __all__ = [
@@ -164,6 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print_json(final)
         else:
             print(job["id"])
+            if final["status"] != "completed":
+                say_end(final)  # why it failed (a program's status alone says little)
         return exit_status(final)
 
 

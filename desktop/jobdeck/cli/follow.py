@@ -1,7 +1,8 @@
 """Commands that stream: ``jobdeck logs [-f]`` and ``jobdeck run --follow``.
 
-A job that runs a program has an output file: ``logs`` prints it (``-f``: as it grows,
-until the job ends). Other jobs, and ``--json``, print the job's log lines. ``run --follow``
+A job that runs a program has an output file: ``logs`` prints it (``--tail N``: its last N
+lines; ``-f``: as it grows, until the job ends). Other jobs, and ``--json``, print the
+job's log lines. ``run --follow``
 prints the output on stdout and, on a terminal, a progress line on stderr; Ctrl+C asks
 whether to cancel the job too (without a terminal to ask, the job keeps running).
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from jobdeck.api.client import ApiClient, ApiError, AppUnreachable, job_path, sse_events
@@ -20,7 +23,7 @@ from jobdeck.api.client import ApiClient, ApiError, AppUnreachable, job_path, ss
 from .commands import _call, exit_status, find_offline
 from .connect import api_failure, connect, read_only_store
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CliError
-from .render import log_line, percent
+from .render import log_line, percent, say_end
 
 __all__ = ["cmd_logs", "follow_job"]
 
@@ -38,13 +41,20 @@ def cmd_logs(args: argparse.Namespace) -> int:
         assert client is not None
     with client:
         job = _call(client.get, job_path(args.job_id))
-        if args.json or args.tail is not None or not _has_output(job):
+        if args.json or not _has_output(job):
             return _print_lines(client, job, args)
         if args.follow:
             job = _wait_started(client, job)
             if not job["log_path"]:
                 return _print_lines(client, job, args)
-        _copy_output(client, job["id"], follow=args.follow)
+        offset = 0
+        if args.tail is not None:
+            offset = _print_tail(
+                lambda start, n: _read_output(client, job["id"], start, n), args.tail
+            )
+            if not args.follow:
+                return EXIT_OK
+        _copy_output(client, job["id"], follow=args.follow, offset=offset)
     return EXIT_OK
 
 
@@ -57,9 +67,15 @@ def _has_output(job: dict[str, Any]) -> bool:
 def _print_offline(args: argparse.Namespace, tracker: Any, job: Any) -> int:
     from jobdeck.api.jsonify import log_to_json
 
-    if job.log_path and not args.json and args.tail is None:
+    if job.log_path and not args.json:
         try:
             with open(job.log_path, "rb") as f:
+                if args.tail is not None:
+                    _print_tail(
+                        lambda at, n: (os.pread(f.fileno(), n, at), os.fstat(f.fileno()).st_size),
+                        args.tail,
+                    )
+                    return EXIT_OK
                 while chunk := f.read(_PAGE):
                     sys.stdout.buffer.write(chunk)
             sys.stdout.flush()
@@ -72,6 +88,40 @@ def _print_offline(args: argparse.Namespace, tracker: Any, job: Any) -> int:
     for entry in entries:
         print(json.dumps(entry, ensure_ascii=False) if args.json else log_line(entry))
     return EXIT_OK
+
+
+def _read_output(client: ApiClient, job_id: str, start: int, limit: int) -> tuple[bytes, int]:
+    """Up to ``limit`` bytes of the job's output from ``start``, and the output's size."""
+    response = _call(
+        lambda: client.stream(job_path(job_id, "/output"), {"offset": start, "limit": limit})
+    )
+    with response:
+        data = response.read()
+        return data, int(response.getheader("X-Output-Size") or 0)
+
+
+def _print_tail(read: Callable[[int, int], tuple[bytes, int]], lines: int) -> int:
+    """Print the last ``lines`` lines of an output, as ``tail -n`` does; ``read(start,
+    limit)`` gives at most ``limit`` bytes from ``start`` and the output's size. Returns
+    the offset where what was read ends (where following it goes on)."""
+    size = read(2**62, 0)[1]  # nothing but the size
+    span = 64 * 1024
+    while True:
+        start = max(0, size - span)
+        data = b""
+        while start + len(data) < size:  # a page may be shorter than asked
+            page = read(start + len(data), min(size - start - len(data), _PAGE))[0]
+            if not page:
+                break
+            data += page
+        found = data.splitlines(keepends=True)
+        if start == 0 or len(found) > lines:  # the first line may be cut: one more needed
+            break
+        span *= 4
+    if lines:
+        sys.stdout.buffer.write(b"".join(found[-lines:]))
+        sys.stdout.flush()
+    return start + len(data)
 
 
 def _print_lines(client: ApiClient, job: dict[str, Any], args: argparse.Namespace) -> int:
@@ -116,11 +166,16 @@ def _wait_started(client: ApiClient, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _copy_output(
-    client: ApiClient, job_id: str, *, follow: bool, lock: threading.Lock | None = None
+    client: ApiClient,
+    job_id: str,
+    *,
+    follow: bool,
+    lock: threading.Lock | None = None,
+    offset: int = 0,
 ) -> None:
-    """Write the job's output to stdout as raw bytes (``follow``: until it ends)."""
+    """Write the job's output from ``offset`` to stdout as raw bytes (``follow``: until it
+    ends)."""
     out = sys.stdout.buffer
-    offset = 0
     while True:
         query = {"follow": follow, "offset": offset, "limit": _PAGE}
         response = _call(lambda q=query: client.stream(job_path(job_id, "/output"), q))
@@ -205,20 +260,13 @@ def follow_job(client: ApiClient, job_id: str) -> int:
     if final is None:
         final = _call(client.get, job_path(job_id))
     assert final is not None
-    _say_end(final)
+    say_end(final)
     return exit_status(final)
 
 
 def _output_thread(client: ApiClient, job_id: str, lock: threading.Lock) -> None:
     with contextlib.suppress(CliError, OSError):
         _copy_output(client, job_id, follow=True, lock=lock)
-
-
-def _say_end(job: dict[str, Any]) -> None:
-    how = job["status"]
-    if job["status"] == "failed" and job["error"]:
-        how += f": {job['error']['message'].splitlines()[0]}"
-    print(f"jobdeck: job {job['id']} {how}", file=sys.stderr)
 
 
 def _interrupted(client: ApiClient, job_id: str) -> int:

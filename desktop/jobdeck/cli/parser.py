@@ -240,7 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     logs = command("logs", "print a job's output (or its log lines)", "follow", "cmd_logs")
     logs.add_argument("job_id", metavar="ID")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
-    logs.add_argument("--tail", type=_positive_int, metavar="N", help="only the last N log lines")
+    logs.add_argument(
+        "--tail",
+        type=_positive_int,
+        metavar="N",
+        help="only the last N lines (of the output, or the log)",
+    )
     logs.add_argument(
         "--json", action="store_true", help="log lines as NDJSON (ts, level, message)"
     )

@@ -6,10 +6,11 @@ prints only an id and should not pay for them."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
-__all__ = ["job_line", "job_page", "percent", "print_json"]
+__all__ = ["job_line", "job_page", "percent", "print_json", "say_end"]
 
 
 def percent(job: dict[str, Any]) -> str:
@@ -24,6 +25,17 @@ def elapsed(job: dict[str, Any], now: float | None = None) -> float | None:
         return None
     end = job.get("completed_ts") or (time.time() if now is None else now)
     return max(0.0, end - start)
+
+
+def say_end(job: dict[str, Any]) -> None:
+    """How a job ended, on stderr, with why when it failed (the line the window shows):
+    ``jobdeck: job <id> failed: exit status 3: error: cannot open config.yml``."""
+    from jobdeck.ui.formatting import error_summary
+
+    how = job["status"]
+    if job["status"] == "failed" and job.get("error"):
+        how += f": {error_summary(job['error']['message'])}"
+    print(f"jobdeck: job {job['id']} {how}", file=sys.stderr)
 
 
 def job_line(job: dict[str, Any]) -> str:

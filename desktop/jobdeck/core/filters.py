@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import peewee as pw
+from typing import TYPE_CHECKING, Any
 
 from . import text_search
 from .job import Job, JobStatus
 from .validation import MAX_TEXT, storable_text
+
+if TYPE_CHECKING:  # the store's module imports peewee; the widgets' filters need not
+    import peewee as pw
 
 __all__ = ["SEARCHED", "JobFilter"]
 
@@ -57,6 +58,8 @@ def _status(value: JobStatus | str) -> JobStatus:
 
 def _like(field: Any, pattern: str) -> Any:
     """``field LIKE pattern ESCAPE '\\'`` (case-insensitive for ASCII, as SQLite's LIKE)."""
+    import peewee as pw  # imported by the store already
+
     return pw.NodeList((field, pw.SQL("LIKE"), pattern, pw.SQL("ESCAPE '\\'")))
 
 

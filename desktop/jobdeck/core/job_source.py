@@ -15,6 +15,7 @@ from .events import LogEntry
 from .filters import JobFilter
 from .history_order import HistorySort, SortKey
 from .job import Job, JobStatus
+from .read_stop import ReadStop
 
 __all__ = ["JobSource"]
 
@@ -59,6 +60,8 @@ class JobSource(Protocol):
         status: JobStatus | str | Iterable[JobStatus | str] | None = None,
         type: str | Iterable[str] | None = None,
         search: str | None = None,
+        *,
+        stop: ReadStop | None = None,
     ) -> int: ...
 
     def logs(self, job_id: str, limit: int = 200) -> list[LogEntry]: ...

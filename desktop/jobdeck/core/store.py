@@ -34,6 +34,7 @@ from .history_order import HistorySort, SortKey, sort_key
 from .history_schema import COMMAND_SQL, text_index_ready
 from .job import Job, JobStatus
 from .job_rows import JOB_ROWS
+from .read_stop import ReadStop
 from .search_page import natural_search_page
 from .store_errors import (
     StoreCorrupt,
@@ -90,6 +91,8 @@ def _loads(text: str | None) -> Any:
 
 _ID = JOB_ROWS.index["id"]
 _SELECT_JOB = JOB_ROWS.select_sql
+#: The jobs whose rowids are in a JSON array (a text search's page: see search_page).
+_ROWS_AMONG = f"{_SELECT_JOB} WHERE rowid IN (SELECT value FROM json_each(?))"
 _STATUS = JOB_ROWS.column_of("status")
 _LAST_SEEN = JOB_ROWS.column_of("last_seen_ts")
 _PROGRESS = JOB_ROWS.columns_of("progress")
@@ -608,15 +611,13 @@ class Store(StoreOpening):
         keys_sql, keys_params = self._sql_of(keys.where(among))  # the rowids: the last one
         # one row (one step, one wait for the interpreter lock when the GUI thread is busy)
         keys_sql = f"SELECT json_group_array(json_array(k, r)) FROM ({keys_sql})"
-        fields = [getattr(m, name) for name in JOB_ROWS.columns]
-        rows_sql, _ = self._sql_of(m.select(*fields).where(among))
 
         def keys_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
             (found,) = c.execute(keys_sql, [*keys_params[:-1], rowids]).fetchone()
             return list(json.loads(found))
 
         def rows_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
-            return c.execute(rows_sql, [rowids]).fetchall()
+            return c.execute(_ROWS_AMONG, [rowids]).fetchall()
 
         rows = natural_search_page(
             conn,
@@ -703,12 +704,21 @@ class Store(StoreOpening):
         return int((self.conn if conn is None else conn).execute(sql, params).fetchone()[0])
 
     def count_jobs(
-        self, where: JobFilter = _EVERY_JOB, conn: sqlite3.Connection | None = None
+        self,
+        where: JobFilter = _EVERY_JOB,
+        conn: sqlite3.Connection | None = None,
+        stop: ReadStop | None = None,
     ) -> int:
         """How many jobs pass ``where`` (without a text search: from the counts the
         store's triggers keep per status and type, a few rows, once they are built; see
-        :mod:`.history_schema`)."""
+        :mod:`.history_schema`). ``stop`` stops it (:class:`~.read_stop.ReadStopped`)."""
         c = self.conn if conn is None else conn
+        if stop is None:
+            return self._count_jobs(where, c)
+        with stop.reading(c):
+            return self._count_jobs(where, c)
+
+    def _count_jobs(self, where: JobFilter, c: sqlite3.Connection) -> int:
         if not where.search and self.keeps_counts and self._text_index_ready(c):
             sql = "SELECT IFNULL(SUM(n), 0) FROM job_counts"
             terms, params = [], []

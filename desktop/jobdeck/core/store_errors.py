@@ -12,6 +12,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
+    "StoreNotOpen",
     "StoreReadOnly",
     "StoreTooNew",
     "StoreWriteError",
@@ -21,6 +22,11 @@ __all__ = [
 
 class StoreError(Exception):
     """Something is wrong with the job database file."""
+
+
+class StoreNotOpen(StoreError):
+    """The store is still being opened (the window shows before it is): nothing can be
+    queued, cancelled or run again yet."""
 
 
 class StoreCorrupt(StoreError):

@@ -21,6 +21,7 @@ from .job import Job, JobStatus
 from .job_input import check_text, lookup_id
 from .job_memory import JobMemory
 from .progress_pump import ProgressPump
+from .read_stop import ReadStop
 from .store import Store
 from .timeline import JobTimeline, load_timeline
 from .validation import check_int
@@ -53,10 +54,12 @@ class TrackerReads:
         thread-safe): one instance, made at the first call from any thread (numpy is
         imported then), so the Statistics tab and ``GET /api/stats`` share its columns of
         the whole history (~84 MB at a million jobs) instead of each keeping a copy."""
-        with self._stats_lock:
-            if self._stats is None:
-                from .stats import JobStats
+        if self._stats is not None:
+            return self._stats
+        from .stats import JobStats  # (numpy: imported without holding the lock)
 
+        with self._stats_lock:  # making it is quick: it reads nothing yet
+            if self._stats is None:
                 self._stats = JobStats(cast("JobTracker", self))
             return self._stats
 
@@ -168,12 +171,19 @@ class TrackerReads:
         )
 
     def count_jobs(
-        self, status: StatusArg = None, type: TypeArg = None, search: str | None = None
+        self,
+        status: StatusArg = None,
+        type: TypeArg = None,
+        search: str | None = None,
+        *,
+        stop: ReadStop | None = None,
     ) -> int:
-        """How many jobs match (``COUNT(*)`` on indexes); filters as in :meth:`list_jobs`."""
+        """How many jobs match (``COUNT(*)`` on indexes); filters as in :meth:`list_jobs`.
+        Another thread may stop it with ``stop`` (it raises
+        :class:`~.read_stop.ReadStopped`), e.g. the count of a search typed on."""
         self._readable()
         where = JobFilter.of(status, type, search)
-        return int(self._read(lambda conn: self.store.count_jobs(where, conn=conn)))
+        return int(self._read(lambda conn: self.store.count_jobs(where, conn=conn, stop=stop)))
 
     def recent_successes(self, type_name: str, limit: int = 500) -> list[tuple[str, float]]:
         """``(params JSON, seconds)`` of the last ``limit`` completed jobs of ``type_name``,

@@ -171,7 +171,9 @@ class TrackerTransitions:
             except JobTaken:
                 self._changed_elsewhere(job_id)
                 raise
-            # a first attempt has no log lines yet; a retried one may have
+            # a first attempt has no log lines (nor a timeline) yet; a retried one may have
+            if job.attempts == 0:
+                self._pump.starts_afresh(job_id)
             return self._track_running(new, log_lines=0 if job.attempts == 0 else None)
 
     def complete_job(

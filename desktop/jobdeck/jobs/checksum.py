@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,6 +41,8 @@ def checksum_folder(
     ] = False,
 ) -> dict[str, Any]:
     """Compute a checksum of every file in a folder (like sha256sum), with progress."""
+    import hashlib  # (when a checksum is made, not when the app starts)
+
     folder = folder.expanduser()
     if not folder.exists():  # checked when queued; it may have gone since
         raise FileNotFoundError(f"folder does not exist: {folder}")

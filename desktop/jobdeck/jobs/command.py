@@ -22,10 +22,10 @@ is queued, so a job that cannot start is refused then, naming the field.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from jobdeck.core.job import Job
@@ -147,11 +147,49 @@ class _CommandType(JobType):
             except ValueError as exc:  # unbalanced quotes
                 raise ParamError("argv", f"cannot be split into arguments: {exc}") from None
         valid = super().validate(params)
-        command_spec(valid)  # raises ParamError naming the field (argv[1], env['A=B'])
+        _spec_of(valid)  # raises ParamError naming the field (argv[1], env['A=B'])
         return valid
 
     def default_title(self, params: Mapping[str, Any]) -> str:
         return command_title(params["argv"], shell=bool(params.get("shell")))
+
+    def process_spec(self, job: Job) -> ProcessSpec:
+        """The spec of ``job``'s params, made once for params seen before (a queue of the
+        same command: their form was checked when they were first made into a spec, when
+        the first of them was queued); the folder named is looked at again every time. Do
+        not modify the result."""
+        spec = _SPECS.get(_key(job.params) or "")
+        if spec is None:
+            return super().process_spec(job)
+        for param in self.params:  # (the params are as validated: their key says so)
+            param.check_exists(job.params[param.name])
+        return spec
+
+
+#: The specs made of validated params seen before: :func:`_key` -> spec.
+_SPECS: dict[str, ProcessSpec] = {}
+_MAX_SPECS = 64
+
+
+def _key(valid: Mapping[str, Any]) -> str | None:
+    """What the spec of validated params depends on, as one string (None: unusable)."""
+    try:
+        return json.dumps([valid, os.environ.get("HOME")], sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+
+
+def _spec_of(valid: Mapping[str, Any]) -> ProcessSpec:
+    """``command_spec(valid)``, made once for the same params (see :data:`_SPECS`)."""
+    key = _key(valid)
+    spec = None if key is None else _SPECS.get(key)
+    if spec is None:
+        spec = command_spec(valid)
+        if key is not None:
+            if len(_SPECS) >= _MAX_SPECS:
+                _SPECS.clear()
+            _SPECS[key] = spec
+    return spec
 
 
 def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
@@ -185,7 +223,7 @@ def command_spec(params: Mapping[str, Any]) -> ProcessSpec:
     cwd = os.fspath(params.get("cwd") or "")
     return ProcessSpec(
         tuple(params["argv"]),
-        cwd=os.path.expanduser(cwd) if cwd else str(Path.home()),
+        cwd=os.path.expanduser(cwd or "~"),
         env=dict(params.get("env") or {}),
         shell=bool(params.get("shell", False)),
         data=dict(params.get("data") or {}),

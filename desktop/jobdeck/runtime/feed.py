@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from PySide6.QtCore import SignalInstance
+from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from jobdeck.core.job import Job
 from jobdeck.core.job_source import JobSource
+from jobdeck.core.unopened import UnopenedStore
 
-__all__ = ["JobEvents", "JobFeed"]
+__all__ = ["JobEvents", "JobFeed", "NoEventsYet"]
 
 
 class JobFeed(Protocol):
@@ -58,3 +59,31 @@ class JobEvents(JobFeed, Protocol):
     def tracker(self) -> JobSource:
         """The tracker whose jobs these are."""
         ...
+
+
+class NoEventsYet(QObject):
+    """The :class:`JobEvents` of a store not opened yet: no jobs, no trouble, and signals
+    that are never emitted. The main window is built with it (and an
+    :class:`~jobdeck.core.unopened.UnopenedStore`) to be painted before the store opens;
+    the app then attaches the real feed (``MainWindow.attach``)."""
+
+    jobsAdded = Signal(list)
+    jobsChanged = Signal(list)
+    jobFinished = Signal(object)
+    logAppended = Signal(list)
+    storeTroubleChanged = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tracker = UnopenedStore()
+
+    def active_jobs(self) -> list[Job]:
+        return []
+
+    @property
+    def store_trouble(self) -> str:
+        return ""
+
+    @property
+    def tracker(self) -> JobSource:
+        return self._tracker

@@ -38,7 +38,10 @@ def private_directory(directory: str | os.PathLike[str]) -> Path:
     directory (sticky bit, like /tmp), when it or its parent belongs to another user (a
     parent owned by root is fine), or when it cannot be created or narrowed.
     """
-    directory = Path(directory)
+    key = os.fspath(directory)
+    directory = directory if isinstance(directory, Path) else Path(directory)
+    if _still_private(key):
+        return directory
     missing = []
     if not os.path.lexists(directory):  # (it exists, but for the first time: a quick check)
         missing = [p for p in (directory, *directory.parents) if not os.path.lexists(p)]
@@ -77,7 +80,34 @@ def private_directory(directory: str | os.PathLike[str]) -> Path:
             chmod_no_follow(directory, PRIVATE_DIR_MODE)
         except OSError as exc:
             raise UnsafePathError(f"cannot make {directory} private: {exc}") from exc
+    if len(_checked) >= _MAX_CHECKED:
+        _checked.clear()
+    _checked[key] = (info.st_dev, info.st_ino)
     return directory
+
+
+#: Directories :func:`private_directory` checked (or made) private: path -> (device, inode).
+_checked: dict[str, tuple[int, int]] = {}
+_MAX_CHECKED = 256
+
+
+def _still_private(path: str) -> bool:
+    """True when ``path`` is the very directory :func:`private_directory` checked before
+    (same device and inode, not a link), still ours and still 0700: one ``lstat`` instead
+    of the whole check (it runs for every job started)."""
+    known = _checked.get(path)
+    if known is None:
+        return False
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        (info.st_dev, info.st_ino) == known
+        and stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.getuid()
+        and stat.S_IMODE(info.st_mode) == PRIVATE_DIR_MODE
+    )
 
 
 def open_private_append(path: str | os.PathLike[str]) -> BinaryIO:

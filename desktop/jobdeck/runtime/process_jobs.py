@@ -22,7 +22,6 @@ from its GUI-thread timer.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -241,9 +240,10 @@ class ProcessJobs:
         """Check ``command`` and start it under a supervisor (the channel variables and
         ``JOBDECK_JOB_DATA`` in its environment). Raises ProcessStartError (nothing ran)
         or OSError."""
-        env = dict(command.env)
-        env.setdefault(ENV_HEARTBEAT_INTERVAL, f"{max(0.05, self.heartbeat_timeout / 3):g}")
-        prepared = prepare_command(dataclasses.replace(command, env=env))
+        prepared = prepare_command(command)
+        if ENV_HEARTBEAT_INTERVAL not in command.env:  # (the job's own value wins)
+            interval = max(0.05, self.heartbeat_timeout / 3)
+            prepared.env[ENV_HEARTBEAT_INTERVAL] = f"{interval:g}"
         extra: dict[str, str] = {}
         if self._channel is not None:
             channel_env = self._channel.register(job_id)

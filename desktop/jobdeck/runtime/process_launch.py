@@ -12,11 +12,12 @@ program is
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from jobdeck.core.process_spec import ProcessSpec
 
@@ -74,16 +75,31 @@ def _environment() -> dict[str, str]:
     return decoded
 
 
+def _mode(path: str | os.PathLike[str]) -> int | None:
+    """The mode of ``path`` (followed), or None where ``Path.exists`` says it is not there
+    (one ``stat`` for what took three)."""
+    try:
+        return os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            return None
+        raise
+    except ValueError:  # a NUL in it
+        return None
+
+
 def _check_cwd(cwd: str | os.PathLike[str] | None) -> None:
     if cwd is None:
         return
-    path = Path(cwd)
-    if not path.exists():
+    mode = _mode(cwd)
+    if mode is None:
         raise ProcessStartError(f"working directory does not exist: {os.fspath(cwd)}")
-    if not path.is_dir():
+    if not stat.S_ISDIR(mode):
         raise ProcessStartError(f"working directory is not a directory: {os.fspath(cwd)}")
-    if not os.access(path, os.X_OK):
-        raise ProcessStartError(f"permission denied: cannot enter working directory {path}")
+    if not os.access(cwd, os.X_OK):
+        raise ProcessStartError(
+            f"permission denied: cannot enter working directory {os.fspath(cwd)}"
+        )
 
 
 def _check_executable(
@@ -91,11 +107,12 @@ def _check_executable(
 ) -> None:
     if os.sep in program:
         # A path: relative ones are resolved in the child's working directory.
-        path = Path(program) if cwd is None else Path(cwd) / program
+        path = program if cwd is None else os.path.join(os.fspath(cwd), program)
         where = "" if os.path.isabs(program) or cwd is None else f" (in {os.fspath(cwd)})"
-        if not path.exists():
+        mode = _mode(path)
+        if mode is None:
             raise ProcessStartError(f"executable not found: {program!r}{where}")
-        if path.is_dir():
+        if stat.S_ISDIR(mode):
             raise ProcessStartError(f"not an executable: {program!r} is a directory{where}")
         if not os.access(path, os.X_OK):
             raise ProcessStartError(f"permission denied: {program!r} is not executable{where}")

@@ -554,12 +554,13 @@ class ProgramWatcher:
 
     def _await_start(self) -> ProgramEnd | None:
         """Wait for the service to name our program; an outcome if it never does."""
-        deadline = time.monotonic() + START_TIMEOUT
-        poller = select.poll()
-        poller.register(self._wake_read, select.POLLIN)
-        while self._reply is None and not self._detached and time.monotonic() < deadline:
-            poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
-            self._drain_wake()
+        if self._reply is None:  # (a short program's end brings its answer along)
+            deadline = time.monotonic() + START_TIMEOUT
+            poller = select.poll()
+            poller.register(self._wake_read, select.POLLIN)
+            while self._reply is None and not self._detached and time.monotonic() < deadline:
+                poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
+                self._drain_wake()
         reply = self._reply
         if self._detached and (reply is None or reply.get("op") != "started"):
             return None  # (a program that started: its pid is told before watching stops)
@@ -725,7 +726,11 @@ class ProgramWatcher:
     def _finish_output(self) -> tuple[str, ...]:
         """Read what is left to read (the latest lines only, when it is a lot), then the
         real last lines of this attempt, from the end of the log."""
-        self._emit(self._tail.finish())
+        tail = self._tail
+        if tail.offset == self.output_start == LogTail.end_of(self.log_path):
+            tail.close()  # this attempt wrote nothing (and nothing was read): no lines
+            return ()
+        self._emit(tail.finish())
         return tuple(last_lines(self.log_path, TAIL_LINES, start=self.output_start))
 
     def _stop_leftovers(self) -> int:

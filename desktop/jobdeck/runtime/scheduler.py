@@ -343,35 +343,55 @@ class Scheduler(QObject, Lifecycle):
         a timeout, another executor's job comes first, the queue is stale, no slot is free).
         When the store refuses the commit, the outcome waits to be written again (see
         :class:`~jobdeck.runtime.recording.OutcomeRecorder`) and nothing is started."""
+        steps = self.next_runs(executor, [] if finished is None else [finished], wanted=1)
+        return steps[0] if steps else None
+
+    def next_runs(
+        self,
+        executor: Executor,
+        finished: list[tuple[Run, Outcome]],
+        *,
+        wanted: int | None = None,
+    ) -> list[tuple[Run, Any]]:
+        """:meth:`next_run` for several runs that ended together (a thread that heard of
+        their ends at once): record them all and start up to ``wanted`` (default: one per
+        run ended) of the next ready jobs in ONE commit, in queue order. When the store
+        refuses it, every one of these outcomes waits to be written again and nothing is
+        started."""
         recorder = self._recorder
-        if finished is not None:
-            run, outcome = finished
-            # reported already (it timed out): nothing to record
-            finished = (run, outcome.at(self._clock())) if run.claim() else None
-        step: tuple[Run, Any] | None = None
+        now = self._clock()
+        # those reported already (they timed out): nothing to record
+        ended = [(run, outcome.at(now)) for run, outcome in finished if run.claim()]
+        count = len(finished) if wanted is None else wanted
+        steps: list[tuple[Run, Any]] = []
         self._chaining.active = True  # this thread asks for a pass itself if it stops here
         try:
             with self._tracker.batch():
-                if finished is not None:
-                    recorder.write(*finished)
-                    self._release(finished[0])  # its slot is the next job's
-                step = self._take_next(executor)
+                for run, outcome in ended:
+                    recorder.write(run, outcome)
+                    self._release(run)  # its slot is the next job's
+                while len(steps) < count:
+                    step = self._take_next(executor)
+                    if step is None:
+                        break
+                    steps.append(step)
         except StoreWriteError:
-            if step is not None:
-                self._forget(step[0])
-            if finished is not None:
-                with self._lock:  # not recorded: it still holds its slot
-                    self._running.setdefault(finished[0].job_id, finished[0])
-                recorder.keep(*finished)
-            step = None
+            for run, _ in steps:
+                self._forget(run)
+            with self._lock:  # not recorded: they still hold their slots
+                for run, _ in ended:
+                    self._running.setdefault(run.job_id, run)
+            for run, outcome in ended:
+                recorder.keep(run, outcome)
+            steps = []
         else:
-            if finished is not None:
-                recorder.recorded(finished[0])
+            for run, _ in ended:
+                recorder.recorded(run)
         finally:
             self._chaining.active = False
-        if step is None:
+        if len(steps) < count:
             self._request_schedule()
-        return step
+        return steps
 
     def _take_next(self, executor: Executor) -> tuple[Run, Any] | None:
         with self._lock:

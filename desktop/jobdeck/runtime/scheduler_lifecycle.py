@@ -79,6 +79,15 @@ class Lifecycle:
     ) -> tuple[Run, Any] | None:
         raise NotImplementedError
 
+    def next_runs(
+        self,
+        executor: Executor,
+        finished: list[tuple[Run, Outcome]],
+        *,
+        wanted: int | None = None,
+    ) -> list[tuple[Run, Any]]:
+        raise NotImplementedError
+
     def start(self) -> None:
         """Start running queued jobs (those already pending too), after re-attaching the
         jobs an earlier app left running. GUI thread."""

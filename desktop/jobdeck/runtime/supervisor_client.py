@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ LAUNCH_TIMEOUT = 30.0
 #: Seconds :meth:`SupervisorClient.close` waits for the service to let go of the connection.
 CLOSE_TIMEOUT = 3.0
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, fewer elsewhere
+#: Bytes the reader thread asks the socket for at once.
+READ_SIZE = 65536
 
 OnReply = Callable[[dict[str, Any]], None]
 OnNews = Callable[[dict[str, Any] | None], None]
@@ -110,6 +113,13 @@ class SupervisorClient:
         self.service_pid: int | None = None
         self.service_start_time: float | None = None
         self._reader: threading.Thread | None = None
+        #: Wraps the handling of the messages that came in one read (None: nothing does):
+        #: the process executor records the ends among them, and starts the jobs that
+        #: follow, in one commit as the block ends (see ``ProcessExecutor``).
+        self.read_together: Callable[[], AbstractContextManager[object]] | None = None
+        #: ``held``: on the reader thread while it handles one read, the spawn requests
+        #: made meanwhile, sent together once it is done (see :meth:`_send_held`).
+        self._local = threading.local()
 
     @property
     def socket_path(self) -> Path:
@@ -153,8 +163,8 @@ class SupervisorClient:
         try:
             sock.settimeout(LAUNCH_TIMEOUT)
             sock.connect(os.fspath(self.socket_path))
-            reader = sock.makefile("rb")
-            hello = json.loads(reader.readline() or b"null")
+            first, rest = _read_line(sock)
+            hello = json.loads(first or b"null")
             if not isinstance(hello, dict) or hello.get("op") != "hello":
                 raise ConnectionRefusedError("the supervisor did not say hello")
             sock.settimeout(None)
@@ -165,7 +175,7 @@ class SupervisorClient:
         self.service_start_time = hello.get("start_time")
         self._sock = sock
         self._reader = threading.Thread(
-            target=self._read, args=(sock, reader), name="jobdeck-supervisor-client", daemon=True
+            target=self._read, args=(sock, rest), name="jobdeck-supervisor-client", daemon=True
         )
         self._reader.start()
 
@@ -216,6 +226,17 @@ class SupervisorClient:
         be reached or started."""
         job_id = record["job_id"]
         line = json.dumps({"op": "spawn", "record": record}).encode() + b"\n"
+        held: list[tuple[str, bytes, OnReply]] | None = getattr(self._local, "held", None)
+        if held is not None:  # the reader thread, handling what one read brought
+            with self._lock:
+                self._pending[job_id] = on_reply
+            held.append((job_id, line, on_reply))
+            return
+        self._request(job_id, line, on_reply)
+
+    def _request(self, job_id: str, line: bytes, on_reply: OnReply) -> None:
+        """Send a spawn request (with the ``forget`` lines held back), connecting first
+        (or again, once) if need be. OSError when the service cannot be reached."""
         with self._lock:
             line = b"".join(self._forgotten) + line
             self._forgotten = []
@@ -260,6 +281,8 @@ class SupervisorClient:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
+        if getattr(self._local, "held", None) is not None:
+            return  # they go with the requests held back (see _dispatch_all)
         lines, self._forgotten = self._forgotten, []
         sock = self._sock
         if sock is None or not lines:
@@ -275,21 +298,73 @@ class SupervisorClient:
 
     # -- the reader thread ------------------------------------------------------------------
 
-    def _read(self, sock: socket.socket, reader: Any) -> None:
+    def _read(self, sock: socket.socket, buffer: bytes) -> None:
+        """The reader thread: the messages of one read from the socket are handled
+        together, inside :attr:`read_together` (several ends: one commit for them all)."""
         try:
-            for line in reader:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    _log.warning("supervisor: unreadable message %r", line[:200])
-                    continue
-                self._dispatch(message)
+            while True:
+                *lines, buffer = buffer.split(b"\n")
+                if lines:
+                    self._dispatch_all(lines)
+                chunk = sock.recv(READ_SIZE)
+                if not chunk:
+                    break
+                buffer += chunk
         except (OSError, ValueError):
             pass
         finally:
-            with contextlib.suppress(OSError):
-                reader.close()
             self._connection_lost(sock)
+
+    def _dispatch_all(self, lines: list[bytes]) -> None:
+        messages = []
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                _log.warning("supervisor: unreadable message %r", line[:200])
+                continue
+            if isinstance(message, dict):
+                messages.append(message)
+        together = self.read_together
+        self._local.held = []
+        try:
+            if together is None:
+                for message in messages:
+                    self._dispatch(message)
+            else:
+                with together():
+                    for message in messages:
+                        self._dispatch(message)
+        except Exception:
+            _log.exception("supervisor client: handling the messages read together failed")
+        finally:
+            held, self._local.held = self._local.held, None
+            self._send_held(held)
+
+    def _send_held(self, held: list[tuple[str, bytes, OnReply]]) -> None:
+        """Send the requests (and ``forget`` lines) made while handling one read, in one
+        write: one wake-up of the service for all the programs that start next. If the
+        connection broke meanwhile, each goes the usual way (connecting again)."""
+        with self._lock:
+            lines, self._forgotten = self._forgotten, []
+            lines += [line for _, line, _ in held]
+            sock = self._sock
+            if not lines:
+                return
+            if sock is not None:
+                try:
+                    sock.sendall(b"".join(lines))
+                    return
+                except OSError:
+                    self._forget_locked(sock)
+            for job_id, _, _ in held:
+                self._pending.pop(job_id, None)
+        for job_id, line, on_reply in held:
+            try:
+                self._request(job_id, line, on_reply)
+            except OSError as exc:
+                error = f"the supervisor could not be reached: {exc}"
+                _call(on_reply, {"op": "start_failed", "job_id": job_id, "error": error})
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -354,6 +429,18 @@ _SERVICE_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "XDG_RUN
 
 def _service_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in _SERVICE_ENV if name in os.environ}
+
+
+def _read_line(sock: socket.socket) -> tuple[bytes, bytes]:
+    """The first line the socket says (without its newline), and what came after it."""
+    data = b""
+    while b"\n" not in data:
+        chunk = sock.recv(READ_SIZE)
+        if not chunk:
+            return data, b""
+        data += chunk
+    line, _, rest = data.partition(b"\n")
+    return line, rest
 
 
 def _call(callback: Callable[..., None], *args: Any) -> None:

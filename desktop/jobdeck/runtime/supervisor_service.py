@@ -18,7 +18,10 @@ threaded, one ``selectors`` loop:
   ``started`` answer waits :data:`REPLY_DELAY`: a program that ends sooner has it sent
   with its ``ended``, in one write (one wake-up of the app instead of two); every
   client hears ``ended`` (job id and the record) once a program's end is known, and says
-  ``forget`` (job id) once it has stored that end.
+  ``forget`` (job id) once it has stored that end. What a client does not read at once
+  (it is busy: a short job's end is recorded on its reading thread, and a commit may be
+  slow) waits in its backlog: the service never waits for one client, and never drops
+  one that is merely slow (only past :data:`MAX_BACKLOG`).
 * **Programs** run in a session and process group of their own, their standard output and
   error going into a pipe the service copies into the job's log
   (:class:`~jobdeck.runtime.supervisor.LogWriter`: private, capped). Each is watched
@@ -49,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import selectors
@@ -96,7 +100,10 @@ _TICK = 0.05  # seconds between looks at programs being stopped or watched witho
 _REAP_INTERVAL = 1.0  # seconds between collecting adopted orphans that ended
 _LEFTOVER_PATIENCE = 10.0  # seconds after SIGKILL before leftovers are given up on
 _DRAIN_TIMEOUT = 1.0  # seconds to read output a process outside the tree keeps open
-_SEND_TIMEOUT = 5.0
+#: Bytes of messages a client has not read yet that the service keeps for it; past them
+#: the client is taken for hung and let go (its programs' records are written, as when it
+#: disconnects). A client that is merely slow (a long commit) is never dropped sooner.
+MAX_BACKLOG = 32 * 1024 * 1024
 _FIELDS = frozenset(f.name for f in fields(SupervisorRecord))
 
 
@@ -221,6 +228,8 @@ class SupervisorService:
         listener.setblocking(False)
         self.selector.register(listener, selectors.EVENT_READ, ("listen", None))
         self.clients: dict[socket.socket, bytearray] = {}
+        #: What each client has not read yet (sent as it reads; see :meth:`_send`).
+        self.backlog: dict[socket.socket, bytearray] = {}
         self.programs: dict[str, _Program] = {}
         self.by_pid: dict[int, _Program] = {}
         self.unwatched: list[_Program] = []  # running, no pidfd: polled
@@ -247,12 +256,15 @@ class SupervisorService:
             timeout = _TICK if busy else 1.0
             if self.replying:
                 timeout = min(timeout, max(0.0, self.replying[0].reply_due - time.monotonic()))
-            for key, _mask in self.selector.select(timeout):
+            for key, mask in self.selector.select(timeout):
                 kind, item = key.data
                 if kind == "listen":
                     self._accept()
                 elif kind == "client":
-                    self._read_client(item)
+                    if mask & selectors.EVENT_WRITE:
+                        self._write_backlog(item)
+                    if mask & selectors.EVENT_READ:
+                        self._read_client(item)
                 elif kind == "output":
                     self._copy_output(item)
                 elif kind == "exit":
@@ -317,7 +329,7 @@ class SupervisorService:
         if uid != os.getuid():  # the directory is private; this is a second lock
             conn.close()
             return
-        conn.settimeout(_SEND_TIMEOUT)
+        conn.setblocking(False)  # a client that reads slowly never holds up the service
         self.clients[conn] = bytearray()
         self.had_client = True
         self.selector.register(conn, selectors.EVENT_READ, ("client", conn))
@@ -360,23 +372,55 @@ class SupervisorService:
             self.unacknowledged.pop(str(message.get("job_id")), None)
 
     def _send(self, conn: socket.socket, *messages: dict[str, Any]) -> None:
+        """Send ``messages`` to ``conn``: what its socket cannot take now waits in its
+        backlog, sent as the client reads (the service never waits for one client)."""
+        data = b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+        waiting = self.backlog.get(conn)
+        if waiting is not None:
+            waiting += data
+            if len(waiting) > MAX_BACKLOG:
+                self._drop(conn)
+            return
         try:
-            conn.sendall(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
+            sent = conn.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
         except OSError:
             self._drop(conn)
+            return
+        if sent < len(data) and conn in self.clients:
+            self.backlog[conn] = bytearray(data[sent:])
+            both = selectors.EVENT_READ | selectors.EVENT_WRITE
+            self.selector.modify(conn, both, ("client", conn))
+
+    def _write_backlog(self, conn: socket.socket) -> None:
+        """``conn`` can take more: send what waits for it."""
+        waiting = self.backlog.get(conn)
+        if waiting is None:
+            return
+        try:
+            sent = conn.send(waiting)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(conn)
+            return
+        del waiting[:sent]
+        if not waiting:
+            del self.backlog[conn]
+            self.selector.modify(conn, selectors.EVENT_READ, ("client", conn))
 
     def _send_reply(self, program: _Program, *then: dict[str, Any]) -> None:
         """Send the program's owner its ``started`` answer (and ``then``, in one write)."""
         reply, program.reply = program.reply, None
         if program in self.replying:
             self.replying.remove(program)
-        owner = program.owner
-        if reply is not None and owner is not None and owner in self.clients:
-            self._send(owner, reply, *then)
-        elif then and owner is not None and owner in self.clients:
-            self._send(owner, *then)
+        messages = then if reply is None else (reply, *then)
+        if messages and program.owner is not None and program.owner in self.clients:
+            self._send(program.owner, *messages)
 
     def _drop(self, conn: socket.socket) -> None:
+        self.backlog.pop(conn, None)
         if self.clients.pop(conn, None) is not None:
             self.selector.unregister(conn)
         conn.close()
@@ -647,19 +691,14 @@ def _start_program(argv: list[str], cwd: str | None, env: dict[str, str], output
             os.fchdir(back)
 
 
-_OWN_DIRECTORY: list[int] = []
-
-
+@functools.cache
 def _own_directory() -> int:
     """A descriptor of the directory the service started in (opened once), to step back
     into after starting a program elsewhere."""
-    if not _OWN_DIRECTORY:
-        try:
-            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:  # it was removed: any directory will do, the service uses none
-            fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        _OWN_DIRECTORY.append(fd)
-    return _OWN_DIRECTORY[0]
+    try:
+        return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # it was removed: any directory will do, the service uses none
+        return os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _become_subreaper() -> bool:

@@ -10,16 +10,23 @@ in a tight loop giving up the lock every few milliseconds (``JobTracker.open(...
 yield_gil_every=GUI_YIELD_EVERY)``; halves the p99 gap with 8 busy jobs). Both act on the
 whole process, so nothing in the library sets them: the Jobdeck app does, once; an embedder
 decides for its own process.
+
+The same goes for the garbage collector: once the app is up, what exists (modules, Qt's
+wrappers, the window) lives as long as the process, yet every full collection walked it
+again — about 80 ms on the thread that happened to allocate, every few hundred short jobs
+(``tests/bench/bench_commands.py``). :func:`freeze_startup_objects` leaves it out of the
+collector's passes; what is made afterwards is collected as usual.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 from types import TracebackType
 
 from jobdeck.core.context import YIELD_EVERY
 
-__all__ = ["GUI_SWITCH_INTERVAL", "GUI_YIELD_EVERY", "SwitchInterval"]
+__all__ = ["GUI_SWITCH_INTERVAL", "GUI_YIELD_EVERY", "SwitchInterval", "freeze_startup_objects"]
 
 #: The switch interval the Jobdeck app runs with (seconds).
 GUI_SWITCH_INTERVAL = 0.0005
@@ -60,3 +67,9 @@ class SwitchInterval:
         tb: TracebackType | None,
     ) -> None:
         self.restore()
+
+
+def freeze_startup_objects() -> None:
+    """Leave every object that exists now out of the garbage collector's passes for good
+    (``gc.freeze()``; see the module). Call it once the app has started."""
+    gc.freeze()

@@ -267,6 +267,18 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>No log lines. The program&apos;s output is on the Output tab.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No log lines yet.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This job logged nothing.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>{status} — cancelling…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -712,6 +724,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Opening history…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Ready</source>
         <translation type="unfinished"></translation>
     </message>
@@ -955,6 +971,18 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Announce jobs longer than:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Announce jobs longer than</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stay awake for jobs longer than</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source> min</source>
         <translation type="unfinished"></translation>
     </message>
@@ -995,10 +1023,6 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Long job after:</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>Taskbar corner:</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1015,19 +1039,15 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Stay awake for jobs longer than:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Browser board port:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>Dask scheduler:</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Announce jobs longer than</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Stay awake for jobs longer than</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -1106,6 +1126,10 @@ Started {started}</source>
     </message>
     <message>
         <source>Select a job key to see the duration of its last runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The last run of {key}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
-__all__ = ["AfterFirstPaint"]
+__all__ = ["AfterFirstPaint", "paint_first"]
 
 
 class AfterFirstPaint(QObject):
@@ -25,6 +25,8 @@ class AfterFirstPaint(QObject):
         self._widget = widget
         self._then = then
         self.done = False
+        #: Whether ``widget`` was painted (False: the fallback's time ran out).
+        self.painted = False
         self._fallback = QTimer(self)
         self._fallback.setSingleShot(True)
         self._fallback.timeout.connect(self._fire)
@@ -33,9 +35,16 @@ class AfterFirstPaint(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and not self.done:
+            self.painted = True
             self._widget.removeEventFilter(self)
             QTimer.singleShot(0, self._fire)  # once this paint is done
         return False
+
+    def cancel(self) -> None:
+        """Never call ``then``."""
+        self.done = True
+        self._fallback.stop()
+        self._widget.removeEventFilter(self)
 
     def _fire(self) -> None:
         if self.done:
@@ -44,3 +53,17 @@ class AfterFirstPaint(QObject):
         self._fallback.stop()
         self._widget.removeEventFilter(self)
         self._then()
+
+
+def paint_first(widget: QWidget, timeout_ms: int) -> bool:
+    """Run the event loop until ``widget`` (shown) has been painted once, or ``timeout_ms``
+    have passed, or the application quits: whether it was painted. For a start that shows
+    its window before it does the rest of its work."""
+    loop = QEventLoop()
+    waiter = AfterFirstPaint(widget, loop.quit, timeout_ms)
+    loop.exec()
+    waiter.cancel()  # (when the application quit first)
+    # What the paint queued for right after it (e.g. an observer of the first frame) runs
+    # now, not after the work that follows.
+    QCoreApplication.processEvents()
+    return waiter.painted

@@ -130,12 +130,19 @@ def format_progress(current: float, total: float) -> str:
     )
 
 
+#: What a process job's error puts between its exit status and the program's last output
+#: lines (``runtime.executors.processes.failure_message``).
+_OUTPUT_HEADING = "; last output:"
+
+
 def error_summary(error: Any) -> str:
     """The one line of an error a person reads: never a traceback.
 
     ``error`` is a :class:`~jobdeck.core.job.JobError`, a string or None. A message that is
-    itself a Python traceback gives its last line (``ValueError: bad input``); any other
-    message gives its first non-empty line.
+    itself a Python traceback gives its last line (``ValueError: bad input``); a program's
+    ``exit status 3; last output:`` followed by its last lines gives the status and the
+    last of those lines (``exit status 3: error: cannot open config.yml``), which usually
+    says why; any other message gives its first non-empty line.
     """
     if error is None:
         return ""
@@ -149,6 +156,8 @@ def error_summary(error: Any) -> str:
             if line.strip() and not line.startswith((" ", "\t")):
                 return line.strip()
         return lines[-1]
+    if lines[0].endswith(_OUTPUT_HEADING) and len(lines) > 1:
+        return f"{lines[0].removesuffix(_OUTPUT_HEADING)}: {lines[-1]}"
     return lines[0]
 
 

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -48,11 +48,12 @@ from ..core.filters import JobFilter
 from ..core.history_order import HistorySort, SortKey, sort_key
 from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.kept_threads import BACKGROUND_NICE, KeptThreads
+from ..core.read_stop import ReadStop, ReadStopped
 from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobFeed
 from . import icons
-from .background import Workers
 from .formatting import (
     EM_DASH,
     QT_TRANSLATE_NOOP,
@@ -63,7 +64,9 @@ from .formatting import (
     status_text,
     where_text,
 )
-from .job_warnings import JobWarnings
+
+if TYPE_CHECKING:
+    from .job_warnings import JobWarnings  # (the app makes them once the store is open)
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -105,8 +108,8 @@ COUNT_AFTER_MS = 50
 _Index = QModelIndex | QPersistentModelIndex
 #: Where searches are read (typed on: a few may be under way) and counted (below the GUI
 #: thread's CPU priority: a common text's count takes a while), for every model.
-_SEARCH_READS = Workers("history-search", most=3)
-_SEARCH_COUNTS = Workers("history-count", most=2, below_gui=True)
+_SEARCH_READS = KeptThreads("history-search", most=3)
+_SEARCH_COUNTS = KeptThreads("history-count", most=2, nice=BACKGROUND_NICE)
 
 
 class Column(IntEnum):
@@ -203,13 +206,14 @@ class HistoryModel(QAbstractTableModel):
     ``rowsInserted`` at the top for a new job in the natural order.
 
     A filter with a text search has its first rows read, then its matches counted, on
-    threads kept for that (:mod:`.background`; the count below the GUI thread's CPU
-    priority, once the first rows are painted, or :data:`COUNT_AFTER_MS` after they came
-    when nothing paints them): until they are in, the rows of the previous filter stay
-    (and :attr:`search_pending` is True); they show as soon as they are in, and the rows
-    after them are added once counted (:attr:`search_counting` meanwhile), so a common
-    text shows its first page without waiting for the count. A newer filter supersedes a
-    search still running, whose results are dropped. The first rows are at most
+    threads kept for that (:mod:`~jobdeck.core.kept_threads`; the count below the GUI
+    thread's CPU priority, once the first rows are painted, or :data:`COUNT_AFTER_MS`
+    after they came when nothing paints them): until they are in, the rows of the previous
+    filter stay (and :attr:`search_pending` is True); they show as soon as they are in, and
+    the rows after them are added once counted (:attr:`search_counting` meanwhile), so a
+    common text shows its first page without waiting for the count. A newer filter
+    supersedes a search still running, whose results are dropped (its count stops: see
+    :class:`~jobdeck.core.read_stop.ReadStop`). The first rows are at most
     :data:`SEARCH_FIRST_ROWS` (a tall screenful), or the rows the view shows and a few
     when it says how many (:meth:`set_rows_shown`: each row read costs the wait); the rest
     is read as the view scrolls to it, a page at a time. A search is never counted on the
@@ -278,6 +282,13 @@ class HistoryModel(QAbstractTableModel):
         self._count_waits: tuple[int, JobFilter] | None = None
         self._count_timer_set = False
         self._live_since_first = False
+        #: Stops the counts of the generation (a newer one stops them: see _generation).
+        self._count_stop = ReadStop()
+        #: (generation, count) of a search read again because its count changed: the
+        #: count its rows get (not counted again), and whether the feed brought changes
+        #: since it was counted (then it is checked again).
+        self._recounted: tuple[int, int] | None = None
+        self._live_since_recount = False
         self.pages_loaded = 0
         if signals is not None:
             signals.jobsAdded.connect(self._on_added)
@@ -297,6 +308,8 @@ class HistoryModel(QAbstractTableModel):
     @_generation.setter
     def _generation(self, value: int) -> None:
         self._search_results.generation = value
+        self._count_stop.stop()  # the counts under way are of no use now
+        self._count_stop = ReadStop()
 
     # --- Qt model API ----------------------------------------------------------------------
 
@@ -534,15 +547,18 @@ class HistoryModel(QAbstractTableModel):
     def _count_in_background(self, generation: int, where: JobFilter, done: str) -> None:
         """Count ``where``'s matches off the GUI thread, below its CPU priority (a common
         text takes a while at a million jobs); the signal ``done`` of the search results
-        gets (generation, count), unless a newer filter superseded it before the count
-        started."""
+        gets (generation, count), unless a newer filter superseded it: then the count
+        stops, or never starts."""
         tracker, results = self._tracker, self._search_results  # (held: see __init__)
+        stop = self._count_stop
 
         def work() -> None:
             if generation != results.generation:
                 return  # typed on meanwhile
             try:
-                count = tracker.count_jobs(**where.query())
+                count = tracker.count_jobs(**where.query(), stop=stop)
+            except ReadStopped:
+                return  # typed on while it counted
             except StoreError as exc:  # e.g. the app is closing the store
                 log.info("a history search could not be counted: %s", exc)
                 return
@@ -577,7 +593,13 @@ class HistoryModel(QAbstractTableModel):
         self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()
-        if not complete:  # how many there are, once these show
+        recounted, self._recounted = self._recounted, None
+        if complete:
+            return
+        if recounted is not None and recounted[0] == generation:
+            self._live_since_first = self._live_since_recount  # (changes since counted)
+            self._apply_count(recounted)  # counted just before these were read
+        else:  # how many there are, once these show
             self._count_waits = (generation, new)
             self._count_timer_set = False
             QTimer.singleShot(COUNT_AFTER_MS, self, self._start_count)  # (nothing painted)
@@ -650,6 +672,22 @@ class HistoryModel(QAbstractTableModel):
 
     def refresh(self) -> None:
         """Drop everything held and count again (e.g. after the store was pruned)."""
+        self._reload()
+
+    def attach(
+        self, tracker: JobSource, signals: JobFeed, warnings: JobWarnings | None = None
+    ) -> None:
+        """Show the jobs of ``tracker`` and follow ``signals`` from now on: the store was
+        opened after this model was made (on an
+        :class:`~jobdeck.core.unopened.UnopenedStore`, which has no jobs). The rows are read
+        again, with the filter and sort order chosen meanwhile."""
+        self._tracker = tracker
+        if warnings is not None:
+            self._warnings = warnings
+        if signals is not self._signals:
+            self._signals = signals
+            signals.jobsAdded.connect(self._on_added)
+            signals.jobsChanged.connect(self._on_changed)
         self._reload()
 
     def include(self, job: Job) -> int | None:
@@ -773,12 +811,15 @@ class HistoryModel(QAbstractTableModel):
         self._rows, self._keys, self._ids = [], [], {}
         self._cells.clear()
 
-    def _reload(self) -> None:
+    def _reload(self, recounted: int | None = None) -> None:
         """Drop what is held and count again; a text search reads again off the GUI
         thread, its rows showing until the new ones are in (see :meth:`set_filter`); a
-        search typed but not in yet is the one read again."""
+        search typed but not in yet is the one read again. ``recounted``: the search's
+        count, just taken (it is not counted again)."""
         if self._pending is not None or self._filter.search:
             self._generation += 1
+            if recounted is not None:
+                self._recounted = (self._generation, recounted)
             self._search_in_background(self._pending or self._filter)
             return
         self._frozen += 1
@@ -810,6 +851,7 @@ class HistoryModel(QAbstractTableModel):
         """Count a text search's matches again off the GUI thread (a common text takes a
         while at a million jobs); :meth:`_apply_recount` reloads when the count changed."""
         if self._pending is None:  # (a search under way counts anyway)
+            self._live_since_recount = False
             self._count_in_background(self._generation, self._filter, "recounted")
 
     def _apply_recount(self, result: Any) -> None:
@@ -817,7 +859,7 @@ class HistoryModel(QAbstractTableModel):
         if generation != self._generation or self._pending is not None:
             return  # a newer filter or search superseded it
         if self._counting is None and count != self._count:
-            self._reload()
+            self._reload(recounted=count)
 
     # --- live updates ----------------------------------------------------------------------
 
@@ -837,6 +879,7 @@ class HistoryModel(QAbstractTableModel):
         self._on_jobs(jobs, added=False)
 
     def _on_jobs(self, jobs: list[Job], added: bool) -> None:
+        self._live_since_recount = True
         if self._count is None:
             return  # nothing counted or shown yet: the first look will see these
         if self._counting is not None:

@@ -37,7 +37,7 @@ from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
-from .elided_label import ElidedLabel
+from .colors import BADGE_COLOR, OUTCOME_COLORS
 from .formatting import (
     EM_DASH,
     QT_TRANSLATE_NOOP,
@@ -46,9 +46,9 @@ from .formatting import (
     format_progress,
     status_text,
 )
-from .job_row import BADGE_COLOR, OUTCOME_COLORS
-from .job_warnings import JobWarnings
-from .progress_bar import JobProgressBar
+
+if TYPE_CHECKING:
+    from .job_warnings import JobWarnings  # (the app makes them once the store is open)
 
 __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
 
@@ -85,7 +85,7 @@ FIELD_LABELS = {
 }
 
 #: What :meth:`JobDetails._build_body` makes: looked up before a job was shown, they are
-#: built then.
+#: built then (a test checks that it lists every one the build makes).
 _BODY_PARTS = frozenset(
     {
         "body",
@@ -260,7 +260,10 @@ class JobDetails(QWidget):
             self._building = False
 
     def _make_body(self) -> None:
-        from .output_view import OutputView  # the log reader: when a job is first shown
+        # (when a job is first shown: the first window shows none)
+        from .elided_label import ElidedLabel
+        from .output_view import OutputView  # the log reader
+        from .progress_bar import JobProgressBar
 
         fixed = QtGui.QFontDatabase.SystemFont.FixedFont
         mono = QtGui.QFontDatabase.systemFont(fixed)
@@ -410,6 +413,17 @@ class JobDetails(QWidget):
     @property
     def job(self) -> Job | None:
         return self._job
+
+    def attach(
+        self, tracker: JobSource, signals: JobEvents, warnings: JobWarnings | None = None
+    ) -> None:
+        """Show jobs of ``tracker`` and follow ``signals`` from now on: the store was opened
+        after this pane was made (on an :class:`~jobdeck.core.unopened.UnopenedStore`)."""
+        self._tracker = tracker
+        if warnings is not None:
+            self._warnings = warnings
+        signals.jobsChanged.connect(self._on_jobs_changed)
+        signals.logAppended.connect(self._on_log_appended)
 
     def set_job(self, job: Job | str | None) -> None:
         """Show a job (a snapshot or an id looked up in the tracker); None clears."""
@@ -598,6 +612,14 @@ class JobDetails(QWidget):
         self.tabs.setTabEnabled(self.tabs.indexOf(self.error_view), error is not None)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.result_view), job.result is not None)
         self.output_view.show_file(job.log_path, live=job.status.active)
+        # an empty Log tab says why: a program's lines are its output (progress lines too)
+        self.log_view.setPlaceholderText(
+            translate("JobDetails", "No log lines. The program's output is on the Output tab.")
+            if job.log_path
+            else translate("JobDetails", "No log lines yet.")
+            if job.status.active
+            else translate("JobDetails", "This job logged nothing.")
+        )
         if self.tabs.currentWidget() is self.timeline_tab and not self._timeline_timer.isActive():
             self._timeline_timer.start()
         self.tabs.setTabEnabled(self.tabs.indexOf(self.output_view), bool(job.log_path))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -21,6 +21,7 @@ from ..core.eta import EtaEstimate, EtaState, LearnedEta, RunHistory
 from ..core.job import Job, JobStatus
 from ..i18n import translate
 from . import icons
+from .colors import BADGE_COLOR, OUTCOME_COLORS
 from .elided_label import ElidedLabel
 from .eta_text import eta_text, stalled_text, usual_tooltip
 from .formatting import (
@@ -41,16 +42,8 @@ ConfirmCancel = Callable[[QWidget, Job], bool]
 HistoryFor = Callable[[Job], RunHistory | None]
 #: ``stalled_for(job_id)``: seconds a stalled job has been silent, None when it is not stalled.
 StalledFor = Callable[[str], float | None]
-#: The badge's colour: a warning, readable on light and dark backgrounds.
-BADGE_COLOR = QColor("#c77700")
 
 ICON_SIZE = 24
-
-#: Colours of finished outcomes (readable on light and dark backgrounds).
-OUTCOME_COLORS = {
-    JobStatus.COMPLETED: QColor("#2e9d57"),
-    JobStatus.FAILED: QColor("#d64545"),
-}
 
 
 def _release_quietly(spinner: icons.Spinner, token: object) -> None:
@@ -78,6 +71,7 @@ def outcome_text(job: Job) -> str:
 def ask_to_cancel(parent: QWidget, job: Job) -> bool:
     """Ask with a message box whether ``job`` should be cancelled (the default answer:
     keep it running)."""
+    QMessageBox = QtWidgets.QMessageBox  # (made, with its enums, when first used)
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle(translate("JobRow", "Cancel job?"))

@@ -26,8 +26,8 @@ from ..core.job_source import JobSource
 from ..core.registry import JobType
 from ..i18n import translate
 from . import icons
+from .colors import OUTCOME_COLORS
 from .formatting import error_summary, type_text
-from .job_row import OUTCOME_COLORS
 from .param_fields import MISSING, ArgvField, FieldError, ParamField, make_field
 
 __all__ = ["LaunchForm", "LaunchForms"]
@@ -142,6 +142,8 @@ class LaunchForm(QWidget):
             translate("LaunchForm", "Queue a {type} job").format(type=title)
         )
         self.start_button.clicked.connect(self.submit)
+        # A store still being opened queues nothing: Start waits for it (see attach).
+        self.start_button.setEnabled(not tracker.closed)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status_label, 1)
         buttons.addWidget(self.start_button)
@@ -173,6 +175,11 @@ class LaunchForm(QWidget):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(self.submit)
+
+    def attach(self, tracker: JobSource) -> None:
+        """Queue jobs on ``tracker`` from now on (the store is open): Start is enabled."""
+        self._tracker = tracker
+        self.start_button.setEnabled(not tracker.closed)
 
     @property
     def job_type(self) -> Any:
@@ -235,6 +242,8 @@ class LaunchForm(QWidget):
 
     def submit(self) -> str | None:
         """Validate and queue; the new job's id, or None when the input was invalid."""
+        if not self.start_button.isEnabled():  # Ctrl+Return while the store opens
+            return None
         self.clear_errors()
         self.status_label.clear()
         try:
@@ -275,6 +284,13 @@ class LaunchForms(Mapping[str, LaunchForm]):
         self._on_queued = on_queued
         self._types: list[JobType] = []
         self._built: dict[str, LaunchForm] = {}
+
+    def attach(self, tracker: JobSource) -> None:
+        """Queue jobs on ``tracker`` from now on (the store is open), in the forms built
+        already and those built later."""
+        self._tracker = tracker
+        for form in self._built.values():
+            form.attach(tracker)
 
     def add(self, job_type: JobType) -> None:
         """A page for ``job_type`` (an empty one until its form is built)."""

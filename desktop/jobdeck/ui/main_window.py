@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import (
     QByteArray,
     QEvent,
@@ -19,7 +20,6 @@ from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDockWidget,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -45,13 +45,15 @@ from . import icons
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
-from .job_warnings import JobWarnings
 from .launch_form import LaunchForm, LaunchForms
 from .rows_shown import RowsShown
 from .settings_store import SettingsStore
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QDockWidget
+
     from ..core.stats import JobStats
+    from .job_warnings import JobWarnings  # (the app makes them once the store is open)
     from .stats_view import StatsView
 
 __all__ = ["MainWindow"]
@@ -66,6 +68,8 @@ STORE_BANNER_STYLE = (
     "QLabel#storeBanner { background: #a32020; color: white; padding: 6px 10px;"
     " border-radius: 4px; font-weight: bold; }"
 )
+#: The history's status icons: the size of small icons in the usual styles.
+HISTORY_ICON_SIZE = 16
 #: Item data role of the type list: the icon's name.
 ICON_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
@@ -78,6 +82,11 @@ class MainWindow(QMainWindow):
     :class:`JobDetails` of the selected job. :meth:`show_job` selects a job, e.g. when a
     taskbar row or a notification is clicked. Window geometry is kept in ``settings``
     (QSettings-compatible) when given.
+
+    Built on a ``tracker`` that is ``closed`` (an
+    :class:`~jobdeck.core.unopened.UnopenedStore`: the app paints the window before it
+    opens the store), the window says "Opening history…", shows no jobs and Start is
+    disabled, until :meth:`attach` gives it the open store's tracker and feed.
 
     A banner at the top (:attr:`store_banner`) says, while it lasts, that the store cannot
     save job changes (a full disk), and why (``signals.storeTroubleChanged``).
@@ -204,6 +213,7 @@ class MainWindow(QMainWindow):
         self.table = QTableView(self)
         self.table.setAccessibleName(translate("MainWindow", "Job history"))
         self.table.setModel(self.model)
+        self.table.setIconSize(QSize(HISTORY_ICON_SIZE, HISTORY_ICON_SIZE))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSortIndicator(Column.STARTED, Qt.SortOrder.DescendingOrder)
@@ -273,7 +283,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(container)
         self._build_menus()
         self._fit_to_screen()
-        self.statusBar().showMessage(translate("MainWindow", "Ready"))
+        #: True until the store is open (built on a closed tracker; see :meth:`attach`).
+        self.opening = tracker.closed
+        self.statusBar().showMessage(
+            translate("MainWindow", "Opening history\u2026")
+            if self.opening
+            else translate("MainWindow", "Ready")
+        )
 
         if self.type_list.count():
             self.type_list.setCurrentRow(0)
@@ -282,6 +298,25 @@ class MainWindow(QMainWindow):
 
     # --- public ----------------------------------------------------------------------------
 
+    def attach(
+        self, tracker: JobSource, signals: JobEvents, *, warnings: JobWarnings | None = None
+    ) -> None:
+        """Show the jobs of ``tracker`` (the store, now open) and follow ``signals``: the
+        history is read (with the filter chosen meanwhile), Start is enabled, and the
+        store's trouble shows in the banner. For a window built before the store was
+        opened (see the class)."""
+        self._tracker = tracker
+        self._signals = signals
+        self.launch_forms.attach(tracker)
+        self.model.attach(tracker, signals, warnings)
+        self.details.attach(tracker, signals, warnings)
+        signals.storeTroubleChanged.connect(self.show_store_trouble)
+        self.show_store_trouble(signals.store_trouble)
+        self.opening = False
+        self.statusBar().showMessage(translate("MainWindow", "Ready"))
+        if self.tabs is not None:  # the Statistics tab was chosen meanwhile: build it now
+            self._on_tab_changed(self.tabs.currentIndex())
+
     def show_store_trouble(self, message: str) -> None:
         """Show why job changes cannot be saved (the banner), or hide it (``""``)."""
         self.store_banner.setText(f"\u26a0 Jobdeck {message}" if message else "")
@@ -289,6 +324,8 @@ class MainWindow(QMainWindow):
 
     def show_job(self, job_id: str) -> bool:
         """Select ``job_id`` in the history (clearing filters that hide it) and show it."""
+        if self.opening:  # (the store is not open yet: no job can be found)
+            return False
         job = self._tracker.get_job(job_id)
         if job is None:
             self.statusBar().showMessage(
@@ -335,6 +372,7 @@ class MainWindow(QMainWindow):
     def dock_taskbar(self, taskbar: QWidget) -> QDockWidget:
         """Show ``taskbar`` (a :class:`~jobdeck.ui.taskbar.Taskbar` made with
         ``floating=False``) in a dock area at the bottom of this window; the dock widget."""
+        QDockWidget = QtWidgets.QDockWidget  # (made, with its enums, when first used)
         dock = QDockWidget(translate("MainWindow", "Running jobs"), self)
         dock.setObjectName("jobsDock")
         dock.setAccessibleName(translate("MainWindow", "Running jobs"))
@@ -358,7 +396,7 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, index: int) -> None:
         if self.tabs is None or self.tabs.widget(index) is not self._stats_page:
             return
-        if self.stats_view is None and self._stats_factory is not None:
+        if self.stats_view is None and self._stats_factory is not None and not self.opening:
             from .stats_view import StatsView  # numpy, pyqtgraph: only when first shown
 
             self.stats_view = StatsView(self._stats_factory(), self._stats_page)
@@ -421,7 +459,9 @@ class MainWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         metrics = self.table.fontMetrics()
-        icon = self.table.style().pixelMetric(self.table.style().PixelMetric.PM_SmallIconSize)
+        # (the icon size is set: asking the style makes PySide6 create QStyle's enums, ~10 ms
+        # of the first window's start)
+        icon = self.table.iconSize().width()
         pad = 24  # cell margins and the focus frame
         widest_status = max(
             (status_cell(s, cancelling) for s in JobStatus for cancelling in (False, True)),

@@ -202,6 +202,11 @@ class SettingsDialog(QDialog):
             )
         )
         self.dask_scheduler.setAccessibleName(translate("SettingsDialog", "Dask scheduler"))
+        # wide enough for its hint: cut, "(empty: run them here)" was lost
+        hint = self.dask_scheduler.fontMetrics().horizontalAdvance(
+            self.dask_scheduler.placeholderText()
+        )
+        self.dask_scheduler.setMinimumWidth(hint + 16)
         self.dask_problem = QLabel(self)
         self.dask_problem.setWordWrap(True)
         self.dask_problem.setStyleSheet("color: #c62828;")
@@ -212,18 +217,19 @@ class SettingsDialog(QDialog):
         form.addRow(translate("SettingsDialog", "Jobs at once:"), self.concurrency)
         form.addRow(translate("SettingsDialog", "Keep history:"), self.retention)
         form.addRow(self.notifications)
-        form.addRow(translate("SettingsDialog", "Long job after:"), self.notify_after)
+        form.addRow(translate("SettingsDialog", "Announce jobs longer than:"), self.notify_after)
         form.addRow(translate("SettingsDialog", "Taskbar corner:"), self.corner)
         form.addRow(translate("SettingsDialog", "Keep finished rows:"), self.keep_finished)
         form.addRow(self.always_show)
         form.addRow(self.tray_animate)
         form.addRow(translate("SettingsDialog", "Stalled after:"), self.stall_after)
         form.addRow(translate("SettingsDialog", "Stay awake:"), self.sleep)
-        form.addRow(translate("SettingsDialog", "Long job after:"), self.sleep_after)
+        form.addRow(
+            translate("SettingsDialog", "Stay awake for jobs longer than:"), self.sleep_after
+        )
         form.addRow(translate("SettingsDialog", "Browser board port:"), self.api_port)
         form.addRow(translate("SettingsDialog", "Dask scheduler:"), self.dask_scheduler)
         form.addRow(self.dask_problem)
-        # the two "Long job after" fields need names that tell them apart
         self.notify_after.setAccessibleName(
             translate("SettingsDialog", "Announce jobs longer than")
         )

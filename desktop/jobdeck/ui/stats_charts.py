@@ -10,11 +10,12 @@ each chart shows (for tests and for the accessible descriptions).
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..core.stats import KeyTrend, StatsReport
@@ -39,6 +40,10 @@ def _keyed(title: str, series: list[tuple[str, QColor]]) -> str:
         f'<span style="color:{colour.name()}">\u25a0</span>&nbsp;{name}' for name, colour in series
     )
     return f"{title}&nbsp;&nbsp;&nbsp;{keys}"
+
+
+#: The shortest time span the trend chart shows (seconds), centred on the runs.
+TREND_MIN_SPAN_S = 1800.0
 
 
 class StatsCharts(QWidget):
@@ -73,6 +78,7 @@ class StatsCharts(QWidget):
         self._trend_label = ""
         #: What each chart shows: chart -> series name -> (x values, y values).
         self.drawn: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+        self.trend.installEventFilter(self)  # the title is cut to the chart's width
 
     # -- drawing --------------------------------------------------------------------------------
 
@@ -191,14 +197,7 @@ class StatsCharts(QWidget):
             )
             self.drawn["trend"] = {}
             return
-        label = self._trend_label or trend.key
-        if len(label) > 70:
-            label = label[:69] + "\u2026"
-        plot.setTitle(
-            translate("Stats", "Last {n} runs of {key}").format(n=len(trend.ended), key=label),
-            color=text,
-            size="9pt",
-        )
+        self._title_trend()
         plot.plot(trend.ended, trend.seconds, pen=_pen(c.second, 1.2))
         brushes = [_brush(c.bad if s == "failed" else c.ok) for s in trend.status]
         scatter = pg.ScatterPlotItem(
@@ -206,7 +205,45 @@ class StatsCharts(QWidget):
         )
         plot.addItem(scatter)
         plot.setYRange(0, max(trend.seconds) * 1.15 or 1.0, padding=0)
+        first, last = min(trend.ended), max(trend.ended)
+        if last - first < TREND_MIN_SPAN_S:
+            # one run, or runs minutes apart: a span of a few seconds would label its
+            # ticks in fractions of a second ("02.250"); show times of day around them
+            middle = (first + last) / 2
+            plot.setXRange(middle - TREND_MIN_SPAN_S / 2, middle + TREND_MIN_SPAN_S / 2, padding=0)
+        else:
+            plot.enableAutoRange(axis="x")
         self.drawn["trend"] = {"seconds": (list(trend.ended), list(trend.seconds))}
+
+    def _title_trend(self, chart_width: int | None = None) -> None:
+        """Title the trend with its key, cut to the chart's width: a title wider than the
+        chart would widen the plot past the chart's right edge (and hide the last runs)."""
+        trend = self._trend
+        if trend is None or not trend.ended:
+            return
+        key = self._trend_label or trend.key
+        if len(trend.ended) == 1:
+            title = translate("Stats", "The last run of {key}").format(key=key)
+        else:
+            title = translate("Stats", "Last {n} runs of {key}").format(n=len(trend.ended), key=key)
+        font = QFont(self.font())
+        font.setPointSizeF(9)
+        item = self.trend.getPlotItem()
+        # the title spans the plot's columns right of its value axis
+        chart_width = self.trend.width() if chart_width is None else chart_width
+        width = max(80, chart_width - max(40, int(item.getAxis("left").width())) - 16)
+        title = QFontMetrics(font).elidedText(title, Qt.TextElideMode.ElideRight, width)
+        text = self.palette().color(self.foregroundRole()).name()
+        # the title is rich text: a key's "<" or "&" (sort < in > out) is text, not markup
+        item.setTitle(html.escape(title), color=text, size="9pt")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # the trend chart is resized: cut its title to the new width before the chart lays
+        # out its plot (a title left wider would hold the plot wide)
+        if watched is self.trend and event.type() == QEvent.Type.Resize:
+            assert isinstance(event, QResizeEvent)
+            self._title_trend(event.size().width())
+        return False
 
     # -- palette --------------------------------------------------------------------------------
 

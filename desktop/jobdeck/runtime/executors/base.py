@@ -26,7 +26,8 @@ after which ``run.returned``/``run.raised`` turn its end into a timeout failure)
 work at shutdown), and for work that can outlive the app ``reattach(run)`` and
 ``detach_all()``. An executor whose worker just finished a run may report it to the
 scheduler and ask for the next job to start on that same worker in one go
-(``host.next_run(self, (run, outcome))``).
+(``host.next_run(self, (run, outcome))``; several runs that ended together,
+``host.next_runs``).
 
 An :class:`Outcome` is the one typed result of a run: its final status, result or error,
 exit code, end time and whether the failure may be retried. The scheduler records it with
@@ -63,6 +64,17 @@ class ExecutorHost(Protocol):
         """Report ``finished`` (a run and its outcome, as :meth:`Run.report` would) and
         start the next ready job for ``executor`` on the calling thread, in one commit: its
         run and what to run, or None to leave it to the scheduler."""
+        ...
+
+    def next_runs(
+        self,
+        executor: Executor,
+        finished: list[tuple[Run, Outcome]],
+        *,
+        wanted: int | None = None,
+    ) -> list[tuple[Run, Any]]:
+        """:meth:`next_run` for several runs that ended together: all reported, and up to
+        ``wanted`` (default: one per run) next jobs started, in one commit."""
         ...
 
 

@@ -32,6 +32,7 @@ from jobdeck.core.process_spec import ProcessFacts
 from jobdeck.core.registry import JobKind, JobType
 from jobdeck.core.tracker import JobTracker
 
+from ..ends_together import EndsTogether
 from ..store_folder import StoreFolder
 from ..supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
 from .base import Executor, ExecutorHost, Outcome, Run
@@ -100,11 +101,15 @@ class ProcessExecutor(Executor):
         #: the warm-up thread may all want it first) and while it is closed.
         self._open_lock = threading.RLock()
         self._warming = False
+        self._warming_lock = threading.Lock()  # (the flag's: one warm-up, whoever expects)
         self._closed = True  # until opened
         # One timer checks every program's heartbeats while any runs (GUI thread).
         self._liveness = QTimer(parent)
         self._liveness.setInterval(max(20, min(1000, int(self._heartbeat_timeout * 1000 / 4))))
         self._liveness.timeout.connect(self.check_liveness)
+        #: The ends the supervisor client's reader thread hears in one read: recorded (and
+        #: the jobs that follow started) in one commit (see :meth:`_record_ends`).
+        self._together: EndsTogether[tuple[Run, Program, Outcome]] = EndsTogether(self._record_ends)
 
     def accepts(self, job_type: JobType) -> bool:
         return job_type.kind is JobKind.PROCESS
@@ -151,9 +156,12 @@ class ProcessExecutor(Executor):
         """A process job was queued (any thread): the first one opens the process machinery
         and connects to (or starts) the supervisor service on a thread of its own, so the
         job starts without waiting for that (about 0.1-0.2 s) once its turn comes."""
-        if self._programs is not None or self._closed or self._warming:
+        if self._programs is not None or self._closed:
             return
-        self._warming = True
+        with self._warming_lock:
+            if self._warming:
+                return
+            self._warming = True
         threading.Thread(target=self._warm_up, name="jobdeck-process-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
@@ -210,6 +218,7 @@ class ProcessExecutor(Executor):
             max_log_bytes=self._max_log_bytes,
         )
         programs.open()
+        records.client.read_together = self._together.block
         return programs
 
     # -- running ------------------------------------------------------------------------------
@@ -252,9 +261,11 @@ class ProcessExecutor(Executor):
     def _watch_liveness(self) -> None:
         """Run the heartbeat timer (from any thread: a watcher starting the next job asks
         the GUI thread)."""
+        if self._liveness.isActive():
+            return  # (read from a watcher thread too: at worst one start too many, harmless)
         if self._liveness.thread() is QThread.currentThread():
             self._liveness.start()
-        elif not self._liveness.isActive():
+        else:
             QMetaObject.invokeMethod(self._liveness, "start", Qt.ConnectionType.QueuedConnection)
 
     def reattach(self, run: Run) -> bool:
@@ -286,7 +297,9 @@ class ProcessExecutor(Executor):
     def _ended(self, run: Run, program: Program, end: ProgramEnd) -> None:
         """Watcher thread: the program ended (or was lost); report how the job ends and,
         when the next queued job is a process job the limits let start, start it from here
-        (its start shares the commit of this end: no round trip through the GUI thread)."""
+        (its start shares the commit of this end: no round trip through the GUI thread).
+        Inside a block of :attr:`_together` (the ends the supervisor client read at once)
+        that happens for them all at the end of the block, in one commit."""
         programs = self._programs
         assert programs is not None
         try:
@@ -301,18 +314,30 @@ class ProcessExecutor(Executor):
                 self.tracker.save_resource_timeline(run.job_id, end.resources)
             except Exception:
                 log.exception("could not store the resource timeline of job %s", run.job_id)
-        step: tuple[Run, Any] | None = None
+        if not self._together.add((run, program, outcome)):
+            self._record_ends([(run, program, outcome)])
+
+    def _record_ends(self, ends: list[tuple[Run, Program, Outcome]]) -> None:
+        """Watcher thread (or the supervisor client's reader thread, for the ends it heard
+        together, see :attr:`_together`): record how these jobs ended and start the
+        process jobs that follow them as far as the limits let, in one commit."""
+        programs = self._programs
+        assert programs is not None
+        steps: list[tuple[Run, Any]] = []
         try:
             if self.host is None or self._closed:
-                run.report(outcome)
+                for run, _, outcome in ends:
+                    run.report(outcome)
             else:
-                step = self.host.next_run(self, (run, outcome))
+                steps = self.host.next_runs(self, [(run, outcome) for run, _, outcome in ends])
         finally:
-            # The next program's start request tells the service this end is stored.
-            programs.forget(program, tell_later=step is not None)
-        if step is not None:
+            # The next program's start request tells the service these ends are stored.
+            for _, program, _ in ends:
+                programs.forget(program, tell_later=bool(steps))
+        for step in steps:
             self._start_chained(*step)
-            programs.records.client.flush()  # (if that start went wrong before asking)
+        if steps:
+            programs.records.client.flush()  # (if those starts went wrong before asking)
 
     def _start_chained(self, run: Run, prepared: Any) -> None:
         """Watcher thread: start the job the scheduler handed over as a slot freed."""
@@ -396,6 +421,7 @@ class ProcessExecutor(Executor):
             for program in self._programs.programs():
                 if program.watcher is not None:
                     program.watcher.wait(max(0.0, deadline - time.monotonic()))
+            self._together.wait(max(0.0, deadline - time.monotonic()))  # ends being recorded
 
     def close(self, deadline: float) -> bool:
         """Kill what still runs, stop serving the channel."""

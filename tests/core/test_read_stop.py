@@ -1,0 +1,79 @@
+"""A count another thread no longer wants (a search typed on) stops: its SQLite statement
+is interrupted mid-way, and a count stopped before it starts never runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from jobdeck.core import FakeClock, JobTracker
+from jobdeck.core.filters import JobFilter
+from jobdeck.core.read_stop import ReadStop, ReadStopped
+from jobdeck.core.store import Store
+
+from .test_history_paging import make_jobs
+
+TIMEOUT = 30.0  # an upper bound for waits that normally take milliseconds (loaded CI)
+
+
+def test_a_count_under_way_stops_when_stopped(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    JobTracker.open(path, clock=FakeClock()).close()
+    store = Store(path)
+    try:
+        with store.transaction() as conn:
+            for job in make_jobs(200):
+                store.insert(conn, job)
+        reader = sqlite3.connect(path, check_same_thread=False)
+        first_row, go_on = threading.Event(), threading.Event()
+        texts_read = 0
+
+        def slow_lower(text: str | None) -> str | None:
+            """SQLite's lower(), held at the first row until the count is stopped (a
+            text under three letters is counted by a scan that lowers each text)."""
+            nonlocal texts_read
+            texts_read += 1
+            first_row.set()
+            go_on.wait(TIMEOUT)
+            return None if text is None else text.lower()
+
+        reader.create_function("lower", 1, slow_lower)
+        stop = ReadStop()
+        outcome: list[object] = []
+
+        def count() -> None:
+            try:
+                outcome.append(store.count_jobs(JobFilter.of(search="al"), reader, stop))
+            except ReadStopped as exc:
+                outcome.append(exc)
+
+        counting = threading.Thread(target=count)
+        counting.start()
+        assert first_row.wait(TIMEOUT)
+        stop.stop()
+        go_on.set()
+        counting.join(TIMEOUT)
+        assert not counting.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], ReadStopped)
+        assert texts_read < 5  # stopped at the first row, not after the 1000 texts
+        # the connection is fine for the next read, and an unstopped count counts
+        reader.create_function("lower", 1, lambda text: None if text is None else text.lower())
+        assert store.count_jobs(JobFilter.of(search="al"), reader, ReadStop()) > 0
+        reader.close()
+    finally:
+        store.close()
+
+
+def test_a_count_stopped_before_it_starts_never_runs(tmp_path: Path) -> None:
+    tracker = JobTracker.open(tmp_path / "jobs.db", clock=FakeClock())
+    try:
+        stop = ReadStop()
+        assert tracker.count_jobs(search="al", stop=stop) == 0
+        stop.stop()
+        with pytest.raises(ReadStopped):
+            tracker.count_jobs(search="al", stop=stop)
+    finally:
+        tracker.close()

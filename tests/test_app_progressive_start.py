@@ -1,0 +1,135 @@
+"""The progressive start (issue 15 item 6): the window is painted before the store is
+imported and opened, honestly empty ("Opening history…", Start disabled), then fills with
+the store's jobs, and everything works from then on. A store that cannot be opened is still
+reported as before, and the window goes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
+
+from jobdeck.app import JobdeckApp, QuitChoice
+from jobdeck.core import JobStatus
+from jobdeck.core.schema import SCHEMA_VERSION
+from jobdeck.settings import AppSettings
+
+from .bench.realistic_store import build_store
+
+JOBS = 40
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    return AppSettings(QSettings(str(tmp_path / "jobdeck.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "jobs.db"
+    build_store(path, JOBS, newest_ts=time.time() - 60, seed=3)
+    return path
+
+
+@pytest.fixture
+def unopened(qapp: QApplication, db: Path, settings: AppSettings) -> Iterator[JobdeckApp]:
+    """The app as ``run_app`` makes it: the window first, the store not opened yet."""
+    quit_calls: list[int] = []
+    app = JobdeckApp(
+        qapp,
+        db,
+        settings=settings,
+        confirm_quit=lambda running, processes: QuitChoice.CANCEL_AND_QUIT,
+        on_quit=lambda: quit_calls.append(1),
+        open_store=False,
+    )
+    yield app
+    app.shutdown()
+
+
+def test_the_window_shows_before_the_store_opens_then_fills_and_works(
+    unopened: JobdeckApp, qtbot
+) -> None:
+    app, window = unopened, unopened.window
+    assert app.show_first_frame(), "the window was not painted"
+    # Painted with nothing from the store, saying so; nothing there can fail.
+    assert not app.store_open and window.opening
+    assert window.model.rowCount() == 0
+    assert window.statusBar().currentMessage() == "Opening history\u2026"
+    form = window.select_job_type("countdown")
+    assert not form.start_button.isEnabled()
+    assert form.submit() is None  # Ctrl+Return meanwhile: nothing queued, no error
+    assert window.show_job("01NOSUCHJOB") is False
+
+    app.open_store()
+    with qtbot.waitSignal(app.cleanupFinished, timeout=10_000):
+        app.start()  # retention's clean-up starts once the history shows its jobs
+    qtbot.waitUntil(lambda: window.model.rowCount() == JOBS, timeout=5000)
+    assert not window.opening and window.statusBar().currentMessage() == "Ready"
+    assert form.start_button.isEnabled()
+
+    # The launch form queues, the history shows the job, the runner runs it.
+    form.fields["seconds"].set_value(0.2)
+    qtbot.mouseClick(form.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.model.rowCount() == JOBS + 1, timeout=5000)
+    newest = window.model.job_at(0)
+    assert newest.title.startswith("Countdown") or newest.type == "countdown"
+    # ... which the taskbar, made when the store opened, shows too.
+    qtbot.waitUntil(lambda: newest.id in app.taskbar.job_ids(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: app.tracker.get_job(newest.id).status is JobStatus.COMPLETED,
+        timeout=10_000,
+    )
+    assert window.show_job(newest.id)
+    assert window.details.job is not None and window.details.job.id == newest.id
+
+
+def test_closing_the_window_before_the_store_opens_quits_without_opening_it(
+    unopened: JobdeckApp,
+) -> None:
+    assert unopened.show_first_frame()
+    unopened.window.close()  # no tray yet: closing is quitting
+    assert unopened.quitting and not unopened.store_open
+    assert not unopened.window.isVisible()
+
+
+def _too_new(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE jobs (id TEXT)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+
+
+def test_a_store_that_cannot_be_opened_is_reported_after_the_window_showed(
+    tmp_path: Path,
+) -> None:
+    """``jobdeck --db newer.db``: the window shows, then the error is printed as before
+    (one line, no traceback) and the app exits 1."""
+    db = tmp_path / "newer.db"
+    _too_new(db)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    for sub in ("config", "data", "cache", "runtime"):
+        (tmp_path / sub).mkdir(mode=0o700)
+        key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
+        env[key] = str(tmp_path / sub)
+    done = subprocess.run(
+        [sys.executable, "-m", "jobdeck", "--db", str(db)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("jobdeck: ") and "upgrade Jobdeck" in last, done.stderr
