@@ -23,7 +23,8 @@ time is from the action to the end of the repaint it causes):
   the model to the repaint (budget <= 20 ms each, a page's);
 - ``search_ms_max``: typing a search (a common word, a rare one, one that matches nothing)
   until its first page is painted or known to be empty, the GUI thread waiting for events
-  meanwhile as the app's does (budget <= 20 ms), and
+  meanwhile as the app's does (budget <= 20 ms; the view tells the model the rows it
+  shows, as the main window's does, and a search reads those first), and
   ``search_gui_gap_ms``: the GUI thread's longest pause meanwhile (a search read off the
   GUI thread never freezes it; budget <= 50 ms);
 - ``clock_runs_while_hidden``: whether the per-second refresh still runs once the view is
@@ -121,7 +122,10 @@ def history_child(db: str, jump_cap: float, walk_cap: float) -> int:
 
     signals.jobsAdded.connect(batch_starts)  # before the model's own slots...
     signals.jobsChanged.connect(batch_starts)
+    import jobdeck
+
     out: dict[str, Any] = {"total": total, "open_s": open_s, "index_build_s": build_s}
+    out["package"] = str(Path(jobdeck.__file__).parent)  # (the one measured)
 
     def make_view() -> tuple[HistoryModel, QTableView]:
         model = HistoryModel(tracker, signals)
@@ -136,6 +140,12 @@ def history_child(db: str, jump_cap: float, walk_cap: float) -> int:
         view.setShowGrid(False)
         view.setWordWrap(False)
         view.resize(1000, 560)
+        try:  # the main window tells the model the rows it shows (a search reads those)
+            from jobdeck.ui.rows_shown import RowsShown
+
+            view._rows_shown = RowsShown(view, model)  # type: ignore[attr-defined]
+        except ImportError:  # a baseline revision without it reads a tall screenful
+            pass
         view.show()
         return model, view
 
@@ -321,7 +331,7 @@ def run_baseline(ref: str, work: Path, n: int) -> dict[str, Any] | None:
     tree = work / "baseline"
     tree.mkdir()
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", ref, "desktop", "tests/bench"],
+        ["git", "-C", str(ROOT), "archive", ref, "desktop", "tests/bench", "resources"],
         capture_output=True, check=False,
     )  # fmt: skip
     if archive.returncode != 0:
@@ -340,11 +350,13 @@ def run_baseline(ref: str, work: Path, n: int) -> dict[str, Any] | None:
     if done.returncode != 0:
         print(f"# baseline store could not be built: {done.stderr[-500:]}")
         return None
+    package = str(tree / "desktop")
     return run_json_child(
         Path(__file__),  # the same child (and switch interval), the baseline's package
         ["child", str(db), str(JUMP_CAP_S), str(WALK_CAP_S)],
         timeout=3600,
-        extra_env={"PYTHONPATH": str(tree / "desktop")},
+        # (the child puts the package it measures first on its path: this one)
+        extra_env={"PYTHONPATH": package, "JOBDECK_BENCH_PACKAGE": package},
     )
 
 
@@ -394,6 +406,9 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> int:
     beside it when there is one."""
     b = before or {}
     status = 0
+    print(f"# after: the package in {r.get('package')}")
+    if b:
+        print(f"# before: the package in {b.get('package', '(not said)')}")
     info("jobs_in_store", f"{r['total']:,}")
     info("open_s", r["open_s"], "s (the first open migrates the store)")
     if r.get("index_build_s") is not None:
@@ -454,7 +469,9 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "child":
-        sys.path.insert(0, str(HERE.parents[1] / "desktop"))
+        # the package measured: the baseline's (run_baseline names it), else this tree's
+        package = os.environ.get("JOBDECK_BENCH_PACKAGE") or str(HERE.parents[1] / "desktop")
+        sys.path.insert(0, package)
         sys.exit(history_child(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
     print("usage: run the benchmark with `python tests/bench/run.py history`")
     sys.exit(2)

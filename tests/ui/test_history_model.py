@@ -322,7 +322,7 @@ def test_a_common_search_shows_its_first_rows_before_it_is_counted(qtbot, tracke
             model.set_filter(search="job")
         assert model.rowCount() == 20 and model.search_counting  # two pages of 10
         assert model.job_at(0).title == "job 94"
-        assert counting.wait(30)
+        qtbot.waitUntil(counting.is_set, timeout=30_000)  # (it starts from the event loop)
     finally:
         gate.set()
     qtbot.waitUntil(lambda: not model.search_counting)

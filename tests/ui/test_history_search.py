@@ -8,10 +8,17 @@ import threading
 import time
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTableView
 
 from jobdeck.core.job import JobStatus
 from jobdeck.core.read_stop import ReadStop, ReadStopped
-from jobdeck.ui.history_model import SEARCH_FIRST_ROWS, Column, HistoryModel
+from jobdeck.ui.history_model import (
+    SEARCH_EXTRA_ROWS,
+    SEARCH_FIRST_ROWS,
+    Column,
+    HistoryModel,
+)
+from jobdeck.ui.rows_shown import RowsShown
 
 from .fakes import make_job
 
@@ -112,6 +119,79 @@ def test_a_search_is_counted_once_its_first_rows_show_below_the_gui_threads_prio
     assert model.rowCount() == 95 and at_count["rows_shown"]
     if sys.platform == "linux":
         assert at_count["nice"] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+class CountingView(QTableView):
+    """A table that counts the paints it has finished."""
+
+    painted = 0
+
+    def paintEvent(self, event):
+        super().paintEvent(event)
+        self.painted += 1
+
+
+def test_a_search_shown_in_a_view_is_counted_after_its_first_rows_are_painted(qtbot, tracker):
+    """A common text's count keeps a core busy for a while: on a machine of two it slowed
+    the paint of the first rows by half. With a view showing them, it starts once they are
+    painted (the first paint after they came has ended)."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    view = CountingView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitUntil(lambda: view.painted > 0)
+    real_count = tracker.count_jobs
+    at_count: dict[str, int] = {}
+    applied: dict[str, int] = {}
+
+    def count_jobs(**kw):
+        if kw.get("search"):
+            at_count["painted"] = view.painted
+        return real_count(**kw)
+
+    tracker.count_jobs = count_jobs
+    model.filterApplied.connect(lambda: applied.setdefault("painted", view.painted))
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 95
+    assert at_count["painted"] > applied["painted"]  # a paint of the rows had ended
+
+
+def test_a_search_reads_first_the_rows_its_view_shows(qtbot, tracker):
+    """Each row read is waited for: a search in a table that shows a few rows reads those
+    and a few more first (the table tells the model on each resize), a taller one more
+    (at most a tall screenful); the rest comes once counted, either way."""
+    fill(tracker, 200)
+    model = HistoryModel(tracker)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.verticalHeader().setDefaultSectionSize(20)
+    rows_shown = RowsShown(view, model)
+    view.resize(600, 300)
+    with qtbot.waitSignal(model.filterApplied):  # not shown yet: a tall screenful
+        model.set_filter(search="job")
+    assert model.loaded_count() == SEARCH_FIRST_ROWS
+    view.show()
+    qtbot.waitUntil(lambda: rows_shown.rows() == -(-view.viewport().height() // 20))
+    shown = rows_shown.rows()
+    assert 5 < shown < 20
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job 1")
+    assert model.loaded_count() == shown + SEARCH_EXTRA_ROWS
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 111  # job 1, job 10-19, job 100-199
+    view.resize(600, 3000)  # taller than a tall screenful
+    qtbot.waitUntil(lambda: rows_shown.rows() > SEARCH_FIRST_ROWS)
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    assert model.loaded_count() == SEARCH_FIRST_ROWS
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == 200
 
 
 def test_a_refresh_while_a_search_is_read_keeps_the_search_typed(qtbot, tracker):

@@ -106,3 +106,18 @@ def test_an_icon_renders_only_what_is_drawn_and_as_its_pixmaps(qtbot):
     label.setPixmap(made.pixmap(20))
     qtbot.addWidget(label)
     assert opaque_pixels(label.grab()) > 10
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "pending", "running"])
+def test_a_raster_status_icon_draws_the_same_pixels_as_the_svg_one(qtbot, status):
+    """The history draws status icons made of pixmaps (Qt paints them without calling
+    Python): each size a small icon is drawn at, on screens of scale 1 to 4, is the same
+    image as the SVG icon's, in every mode (a selected row's icon is tinted alike)."""
+    raster, svg = icons.raster_status_icon(status), icons.status_icon(status)
+    assert raster.cacheKey() == icons.raster_status_icon(status).cacheKey()
+    for dpr in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0):
+        for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected):
+            got = raster.pixmap(QSize(16, 16), dpr, mode).toImage()
+            want = svg.pixmap(QSize(16, 16), dpr, mode).toImage()
+            assert got.size() == want.size() == QSize(round(16 * dpr), round(16 * dpr))
+            assert got.convertToFormat(want.format()) == want, (dpr, mode)

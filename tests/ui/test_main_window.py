@@ -1,4 +1,6 @@
-from PySide6.QtCore import Qt
+import threading
+
+from PySide6.QtCore import QEvent, QObject, Qt
 
 from jobdeck.core.job import JobStatus
 from jobdeck.ui.main_window import MainWindow
@@ -75,6 +77,55 @@ def test_search_filter_requeries_the_history(qtbot, tracker, signals, settings):
     assert [window.model.job_at(r).title for r in range(window.model.rowCount())] == [
         "backup photos"
     ]
+
+
+class Paints(QObject):
+    """Counts the paint events of the widget it watches."""
+
+    count = 0
+
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def test_a_search_paints_its_rows_once(qtbot, tracker, signals, settings):
+    """Each paint of the history costs the GUI thread a while at a million jobs: a search's
+    rows are painted once when they come (the table's layout for them is done before that
+    paint, not in it, which asked for a second one), and the history once more when the
+    rows after them are counted."""
+    tracker.add(*[make_job(f"backup {i}") for i in range(300)])
+    window = make_window(qtbot, tracker, signals, settings)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    gate = threading.Event()
+    real_count = tracker.count_jobs
+
+    def held_count(**kw):
+        if kw.get("search"):
+            gate.wait(10)
+        return real_count(**kw)
+
+    tracker.count_jobs = held_count
+    paints = Paints()
+    window.table.viewport().installEventFilter(paints)
+    qtbot.wait(200)
+    try:
+        window.search_edit.setText("backup 2")
+        with qtbot.waitSignal(window.model.filterApplied, timeout=5000):
+            window.apply_filter()
+        painted = paints.count
+        qtbot.waitUntil(lambda: paints.count > painted)
+        qtbot.wait(300)  # (what else it would paint meanwhile)
+        assert paints.count == painted + 1
+        assert window.model.search_counting
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not window.model.search_counting)
+    qtbot.waitUntil(lambda: paints.count == painted + 2)
+    assert window.model.rowCount() == 111
 
 
 def test_geometry_is_saved_on_close(qtbot, tracker, signals, settings):

@@ -86,10 +86,7 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
-#: The roles data() answers (a view asks for about seven per cell it paints).
-_ANSWERED_ROLES = frozenset(
-    {_DISPLAY, _DECORATION, _FOREGROUND, _ALIGNMENT, int(Qt.ItemDataRole.ToolTipRole), JobRole}
-)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 #: Rows read at a time, by a fresh window around a row (mostly after it) and by each page
 #: added at the window's edge: about four screens.
@@ -101,6 +98,12 @@ WINDOW_ROWS = 2_000
 #: is reading them, ~0.1 ms each on a busy machine, and more while the GUI thread is busy
 #: (the reading thread waits for the interpreter lock after each row).
 SEARCH_FIRST_ROWS = 50
+#: The rows a search reads first beyond those its view shows, when the view says how many
+#: it shows (:meth:`HistoryModel.set_rows_shown`).
+SEARCH_EXTRA_ROWS = 5
+#: A search's count starts once its first rows are painted, or this long after they came
+#: when no view paints them (ms).
+COUNT_AFTER_MS = 50
 
 _Index = QModelIndex | QPersistentModelIndex
 #: Where searches are read (typed on: a few may be under way) and counted (below the GUI
@@ -121,7 +124,11 @@ class Column(IntEnum):
 
 _COLUMNS = tuple(Column)
 _COLUMN_COUNT = len(_COLUMNS)
+_STATUS = int(Column.STATUS)
 _STARTED = int(Column.STARTED)
+_MESSAGE = int(Column.MESSAGE)
+#: The columns whose text is aligned right.
+_RIGHT_COLUMNS = frozenset({int(Column.PROGRESS), int(Column.DURATION)})
 
 HEADERS = {
     Column.STATUS: QT_TRANSLATE_NOOP("HistoryModel", "Status"),
@@ -200,17 +207,19 @@ class HistoryModel(QAbstractTableModel):
 
     A filter with a text search has its first rows read, then its matches counted, on
     threads kept for that (:mod:`~jobdeck.core.kept_threads`; the count below the GUI
-    thread's CPU priority, once the first rows show): until they are in, the rows of the
-    previous filter stay (and :attr:`search_pending` is True); they show as soon as they are
-    in, and the rows after them are added once counted (:attr:`search_counting` meanwhile),
-    so a common text shows its first page without waiting for the count. A newer filter
+    thread's CPU priority, once the first rows are painted, or :data:`COUNT_AFTER_MS`
+    after they came when nothing paints them): until they are in, the rows of the previous
+    filter stay (and :attr:`search_pending` is True); they show as soon as they are in, and
+    the rows after them are added once counted (:attr:`search_counting` meanwhile), so a
+    common text shows its first page without waiting for the count. A newer filter
     supersedes a search still running, whose results are dropped (its count stops: see
     :class:`~jobdeck.core.read_stop.ReadStop`). The first rows are at most
-    :data:`SEARCH_FIRST_ROWS` (a tall screenful; the rest is read as the view scrolls
-    to it, a page at a time). A search is never counted on the GUI thread: reloading
-    (:meth:`refresh`, a sort before its rows came) reads it again the same way, its rows
-    showing meanwhile, and checking its count (the store holds other rows than counted)
-    counts in the background (``recounted``).
+    :data:`SEARCH_FIRST_ROWS` (a tall screenful), or the rows the view shows and a few
+    when it says how many (:meth:`set_rows_shown`: each row read costs the wait); the rest
+    is read as the view scrolls to it, a page at a time. A search is never counted on the
+    GUI thread: reloading (:meth:`refresh`, a sort before its rows came) reads it again the
+    same way, its rows showing meanwhile, and checking its count (the store holds other
+    rows than counted) counts in the background (``recounted``).
     ``filterApplied()`` (GUI thread) says a filter's rows are in place.
     """
 
@@ -258,6 +267,7 @@ class HistoryModel(QAbstractTableModel):
         #: as empty instead of moving the window under the change.
         self._frozen = 0
         self._pending: JobFilter | None = None
+        self._rows_shown: int | None = None
         # No parent: each search task holds it (never a signal of it alone) until it ends,
         # so a task that ends after the model is gone emits on a live object (Qt drops the
         # delivery).
@@ -267,6 +277,10 @@ class HistoryModel(QAbstractTableModel):
         self._search_results.recounted.connect(self._apply_recount)
         #: The generation of a search whose first rows show while it is being counted.
         self._counting: int | None = None
+        #: A search whose first rows show and whose count starts once they are painted:
+        #: (its generation, its filter), until it starts.
+        self._count_waits: tuple[int, JobFilter] | None = None
+        self._count_timer_set = False
         self._live_since_first = False
         #: Stops the counts of the generation (a newer one stops them: see _generation).
         self._count_stop = ReadStop()
@@ -327,42 +341,55 @@ class HistoryModel(QAbstractTableModel):
         return super().headerData(section, orientation, role)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        # Called for every role of every cell the view paints (about a thousand calls a
-        # page): roles never answered return first, a row in the window without a call,
-        # a finished job's texts are kept (see _text).
-        if role not in _ANSWERED_ROLES:
-            return None
-        row = index.row()
-        i = row - self._start
-        rows = self._rows
-        if 0 <= i < len(rows):
-            job = rows[i]
-        else:
-            if not index.isValid():
-                return None
-            found = self._job(row)
-            if found is None:
-                return None
-            job = found
-        column = index.column()
+        # Called for every role of every cell the view paints (seven a cell, about a
+        # thousand calls a page): roles never answered and cells that never have the role
+        # return before the row is looked up, a row in the window without a call, a
+        # finished job's texts are kept (see _text).
         if role == _DISPLAY:
+            if self._count_waits is not None and not self._count_timer_set:
+                self._count_after_this_paint()
+            job = self._job_of(index)
+            if job is None:
+                return None
+            column = index.column()
             kept = self._cells.get(job.id)
             if kept is not None and kept[0] is job and (column != _STARTED or self._same_day()):
                 return kept[1][column]
             return self._text(job, column)
-        if role == JobRole:
-            return job
-        if role == _DECORATION:
-            return icons.status_icon(job.status.value) if column == Column.STATUS else None
-        if role == _FOREGROUND:
-            if column == Column.MESSAGE:
-                return FAILED_COLOR if job.status is JobStatus.FAILED else None
-            if column == Column.STATUS:
-                return WARNING_COLOR if self.warning(job) else None
-            return None
         if role == _ALIGNMENT:
-            return _RIGHT if column in (Column.PROGRESS, Column.DURATION) else None
-        return self._tooltip(job, _COLUMNS[column])  # ToolTipRole
+            return _RIGHT if index.column() in _RIGHT_COLUMNS and index.isValid() else None
+        if role == _DECORATION:
+            if index.column() != _STATUS:
+                return None
+            job = self._job_of(index)
+            return None if job is None else icons.raster_status_icon(job.status.value)
+        if role == _FOREGROUND:
+            column = index.column()
+            if column != _MESSAGE and column != _STATUS:
+                return None
+            job = self._job_of(index)
+            if job is None:
+                return None
+            if column == _MESSAGE:
+                return FAILED_COLOR if job.status is JobStatus.FAILED else None
+            return WARNING_COLOR if self.warning(job) else None
+        if role == JobRole:
+            return self._job_of(index)
+        if role == _TOOLTIP:
+            job = self._job_of(index)
+            return None if job is None else self._tooltip(job, _COLUMNS[index.column()])
+        return None
+
+    def _job_of(self, index: _Index) -> Job | None:
+        """The job of ``index``'s row: from the window without a call, else read."""
+        row = index.row()
+        i = row - self._start
+        rows = self._rows
+        if 0 <= i < len(rows):
+            return rows[i]
+        if not index.isValid():
+            return None
+        return self._job(row)
 
     def _text(self, job: Job, column: int) -> str:
         """A cell's text. A finished job's texts are kept (in ``_cells``) while the job's
@@ -477,6 +504,12 @@ class HistoryModel(QAbstractTableModel):
         self._reload()
         self.filterApplied.emit()
 
+    def set_rows_shown(self, rows: int | None) -> None:
+        """How many rows the view shows at most (its height over a row's), or None when
+        unknown: a text search reads that many first and :data:`SEARCH_EXTRA_ROWS` more
+        (at most :data:`SEARCH_FIRST_ROWS`), instead of a tall screenful."""
+        self._rows_shown = None if rows is None else max(1, rows)
+
     @property
     def search_pending(self) -> bool:
         """True while a text search is being counted and read (off the GUI thread)."""
@@ -488,6 +521,8 @@ class HistoryModel(QAbstractTableModel):
         tracker = self._tracker
         _where, sort, descending = self._query_state()
         size = min(2 * self.page_size, SEARCH_FIRST_ROWS)
+        if self._rows_shown is not None:
+            size = min(size, self._rows_shown + SEARCH_EXTRA_ROWS)
         results = self._search_results
         signals = self._signals
 
@@ -564,8 +599,25 @@ class HistoryModel(QAbstractTableModel):
         if recounted is not None and recounted[0] == generation:
             self._live_since_first = self._live_since_recount  # (changes since counted)
             self._apply_count(recounted)  # counted just before these were read
-        else:  # how many there are, now that these show
-            self._count_in_background(generation, new, "counted")
+        else:  # how many there are, once these show
+            self._count_waits = (generation, new)
+            self._count_timer_set = False
+            QTimer.singleShot(COUNT_AFTER_MS, self, self._start_count)  # (nothing painted)
+
+    def _count_after_this_paint(self) -> None:
+        """A view paints a search's first rows (asks for their texts): their count starts
+        after this paint, never during it (a common text's count keeps a core busy for a
+        while: on a machine of two, it slowed that paint by half)."""
+        self._count_timer_set = True
+        QTimer.singleShot(0, self, self._start_count)  # (set during a paint: runs after it)
+
+    def _start_count(self) -> None:
+        if self._count_waits is None:
+            return  # started already
+        generation, where = self._count_waits
+        self._count_waits = None
+        if generation == self._generation and self._counting == generation:
+            self._count_in_background(generation, where, "counted")
 
     def _apply_count(self, result: Any) -> None:
         """The number of a search's matches, counted after its first rows showed: the

@@ -46,6 +46,7 @@ from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
 from .launch_form import LaunchForm, LaunchForms
+from .rows_shown import RowsShown
 from .settings_store import SettingsStore
 
 if TYPE_CHECKING:
@@ -222,9 +223,13 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
+        self._rows_shown = RowsShown(self.table, self.model)  # a search reads those first
         self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
-        self.model.filterApplied.connect(self.table.scrollToTop)  # a new filter: its newest
+        # a new filter's rows: laid out now, so that they are painted once (the layout a
+        # view otherwise does in their first paint asks for a second one), at the newest
+        self.model.filterApplied.connect(self.table.doItemsLayout)
+        self.model.filterApplied.connect(self.table.scrollToTop)
         self.table.clicked.connect(self._on_row_clicked)
         history = QWidget(self)
         history_layout = QVBoxLayout(history)
