@@ -476,3 +476,47 @@ def test_the_programs_started_on_hearing_one_read_are_asked_for_in_one_write(
         client.close()
         thread.join(TIMEOUT)
         server.close()
+
+
+def test_a_job_whose_connection_broke_on_a_failed_send_is_not_left_running(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service dies while the client's reader is busy (a slow commit, say); the next
+    job's request finds the connection broken first, and connects to a new service. The
+    job that ran under the dead one must still end ("lost", its program stopped), not stay
+    running forever: the reader that then sees its connection end tells every watcher."""
+    from jobdeck.runtime import program_watcher
+
+    # Only the client's word makes the watcher look again (no periodic look meanwhile).
+    monkeypatch.setattr(program_watcher, "RECORD_LOOK_INTERVAL", 3600.0)
+    busy = threading.Event()
+    connection_lost = SupervisorClient._connection_lost
+
+    def slow_to_notice(client: SupervisorClient, sock: socket.socket) -> None:
+        busy.wait(TIMEOUT)
+        connection_lost(client, sock)
+
+    monkeypatch.setattr(SupervisorClient, "_connection_lost", slow_to_notice)
+    make_runner(tracker=real_tracker)
+    try:
+        first = real_tracker.enqueue("command", {"argv": ["sleep", "600"]})
+        qtbot.waitUntil(lambda: real_tracker.get_job(first.id).pid is not None, timeout=WAIT_MS)  # type: ignore[union-attr]
+        program = real_tracker.get_job(first.id).pid  # type: ignore[union-attr]
+        assert program is not None
+        service = service_of(program)
+        service.kill()
+        qtbot.waitUntil(lambda: gone(service.pid), timeout=WAIT_MS)
+        second = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "echo again"]})
+        qtbot.waitUntil(lambda: finished(real_tracker, second.id), timeout=WAIT_MS)
+        assert real_tracker.get_job(second.id).status is JobStatus.COMPLETED  # type: ignore[union-attr]
+        busy.set()  # the old reader sees its connection's end at last
+        qtbot.waitUntil(lambda: finished(real_tracker, first.id), timeout=WAIT_MS)
+    finally:
+        busy.set()
+    done = real_tracker.get_job(first.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert str(done.error).startswith(f"lost: the supervisor (pid {service.pid}) stopped")
+    qtbot.waitUntil(lambda: gone(program), timeout=WAIT_MS)  # not left running unwatched
