@@ -520,3 +520,70 @@ def test_a_job_whose_connection_broke_on_a_failed_send_is_not_left_running(
     assert done is not None and done.status is JobStatus.FAILED
     assert str(done.error).startswith(f"lost: the supervisor (pid {service.pid}) stopped")
     qtbot.waitUntil(lambda: gone(program), timeout=WAIT_MS)  # not left running unwatched
+
+
+def test_a_program_that_ends_while_the_app_is_connecting_again_is_seen_ending(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The service lets go of the app's connection (past its backlog, say) while the
+    client's reader is busy; a program ends while no connection is up (only its record
+    file says so); the next job's request fails on the old connection and connects again
+    (to the same service) before the old reader is done. The first job must still end
+    with its program's exit status: its watcher looks at the record once connected again
+    (the new connection hears of no end that came before it)."""
+    from jobdeck.runtime import program_watcher
+
+    monkeypatch.setattr(program_watcher, "RECORD_LOOK_INTERVAL", 3600.0)
+    busy = threading.Event()
+    connection_lost = SupervisorClient._connection_lost
+
+    def slow_to_notice(client: SupervisorClient, sock: socket.socket) -> None:
+        busy.wait(TIMEOUT)
+        connection_lost(client, sock)
+
+    monkeypatch.setattr(SupervisorClient, "_connection_lost", slow_to_notice)
+    runner = make_runner(tracker=real_tracker)
+    gate = tmp_path / "go"
+    script = f'echo 1/2; while [ ! -e "{gate}" ]; do sleep 0.01; done; exit 3'
+    try:
+        # (a program that runs on keeps the service there: it leaves when nothing is left)
+        keeper = real_tracker.enqueue("command", {"argv": ["sleep", "600"]})
+        first = real_tracker.enqueue("command", {"argv": ["sh", "-c", script]})
+
+        def running(job_id: str) -> bool:
+            job = real_tracker.get_job(job_id)
+            return job is not None and job.pid is not None
+
+        qtbot.waitUntil(lambda: running(keeper.id) and running(first.id), timeout=WAIT_MS)
+        service = service_of(real_tracker.get_job(first.id).pid)  # type: ignore[union-attr, arg-type]
+        programs = runner.processes._programs
+        assert programs is not None
+        client = programs.records.client
+        sock = client._sock
+        assert sock is not None
+        sock.sendall(b"not one of ours\n")  # the service lets go of this connection
+        record = programs.records.path(first.id)
+
+        def ended() -> bool:
+            with contextlib.suppress(OSError, ValueError):
+                return json.loads(record.read_text())["state"] == "exited"
+            return False
+
+        gate.touch()
+        qtbot.waitUntil(ended, timeout=WAIT_MS)  # only its file says so
+        second = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "echo again"]})
+        qtbot.waitUntil(lambda: finished(real_tracker, second.id), timeout=WAIT_MS)
+        assert real_tracker.get_job(second.id).status is JobStatus.COMPLETED  # type: ignore[union-attr]
+        assert client.service_pid == service.pid  # connected again to the same service
+        busy.set()  # the old reader sees its connection's end at last
+        qtbot.waitUntil(lambda: finished(real_tracker, first.id), timeout=WAIT_MS)
+    finally:
+        busy.set()
+        gate.touch()
+    done = real_tracker.get_job(first.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert done.exit_code == 3 and str(done.error).startswith("exit status 3"), done.error

@@ -114,6 +114,9 @@ class SupervisorClient:
         self._closed = False
         self.service_pid: int | None = None
         self.service_start_time: float | None = None
+        #: How many connections were made so far. A watcher that last looked at its record
+        #: on an earlier one looks again: an end told while none was up is only in the file.
+        self.connections = 0
         self._reader: threading.Thread | None = None
         #: Wraps the handling of the messages that came in one read (None: nothing does):
         #: the process executor records the ends among them, and starts the jobs that
@@ -176,6 +179,7 @@ class SupervisorClient:
         self.service_pid = hello.get("pid")
         self.service_start_time = hello.get("start_time")
         self._sock = sock
+        self.connections += 1
         self._reader = threading.Thread(
             target=self._read, args=(sock, rest), name="jobdeck-supervisor-client", daemon=True
         )
