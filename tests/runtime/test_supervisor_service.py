@@ -587,3 +587,51 @@ def test_a_program_that_ends_while_the_app_is_connecting_again_is_seen_ending(
     done = real_tracker.get_job(first.id)
     assert done is not None and done.status is JobStatus.FAILED
     assert done.exit_code == 3 and str(done.error).startswith("exit status 3"), done.error
+
+
+def test_an_end_sent_into_a_connection_that_broke_is_told_to_the_apps_connected_since(
+    tmp_path: Path,
+) -> None:
+    """A program's end goes to the connection that asked for it. When that connection
+    breaks before the app said it stored the end (the app let go of it after a send failed
+    and is connected again already: what was sent into it is lost), the connections made
+    since the end hear of it; those that heard it already do not hear it twice."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    records.directory.mkdir(mode=0o700)
+    spec = {"job_id": "short", "argv": ["true"], "log_path": os.fspath(tmp_path / "short.log")}
+
+    def connect() -> tuple[socket.socket, list[dict[str, Any]]]:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(TIMEOUT)
+        conn.connect(os.fspath(records.client.socket_path))
+        return conn, []
+
+    def hear(conn: socket.socket, heard: list[dict[str, Any]], op: str) -> dict[str, Any]:
+        buffer = b""
+        while not any(m["op"] == op for m in heard):
+            chunk = conn.recv(1 << 16)
+            assert chunk, f"the connection closed before {op!r} came"
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            heard.extend(json.loads(line) for line in lines)
+        return next(m for m in heard if m["op"] == op)
+
+    try:
+        records.client.connect()  # (it starts the service, and is connected throughout)
+        heard_end = threading.Event()
+        records.client.watch("short", lambda record: heard_end.set())
+        asker, asker_heard = connect()
+        hear(asker, asker_heard, "hello")
+        asker.sendall(json.dumps({"op": "spawn", "record": spec}).encode() + b"\n")
+        assert hear(asker, asker_heard, "ended")["record"]["exit_code"] == 0
+        assert heard_end.wait(TIMEOUT)  # connected when it ended: told then
+        heard_end.clear()
+        since, since_heard = connect()
+        hear(since, since_heard, "hello")
+        asker.close()  # it never said the end was stored
+        ended = hear(since, since_heard, "ended")
+        assert ended["job_id"] == "short" and ended["record"]["exit_code"] == 0
+        since.close()
+        assert not heard_end.wait(0.5)  # (told once is enough)
+    finally:
+        records.close()
