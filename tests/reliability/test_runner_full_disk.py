@@ -4,6 +4,7 @@ meanwhile the user sees why (a banner in the window, the tray's tooltip)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -211,8 +212,111 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
             done = tracker.get_job(job.id)
             assert done is not None and done.exit_code == 0 and done.log_path is not None
             assert Path(done.log_path).read_text() == "waiting\n"
+        assert runner.shutdown(timeout=10)
+        # the service heard that the retry stored them: it wrote none down for a next app
+        assert not list((tmp_path / "jobs.db.d" / "supervised").glob("*.json"))
     finally:
         gate_file.touch()
         holding.clear()
+        assert runner.shutdown(timeout=10)
+        tracker.close()
+
+
+def stored_cancel_request(db: Path, job_id: str) -> bool:
+    other = sqlite3.connect(db)
+    try:
+        query = "SELECT cancel_requested FROM jobs WHERE id = ?"
+        return bool(other.execute(query, (job_id,)).fetchone()[0])
+    finally:
+        other.close()
+
+
+def failing_at_the_gate(gate: Path) -> list[str]:
+    """A command that says 1/2, waits for ``gate`` and fails (exit status 3) with last
+    lines (quoted in its failure) too big for a full store to take."""
+    last_lines = "for i in 1 2 3 4 5 6 7 8 9 10; do head -c 3000 /dev/zero | tr '\\0' x; echo; done"
+    script = f'echo 1/2; while [ ! -e "{gate}" ]; do sleep 0.01; done; {last_lines}; exit 3'
+    return ["sh", "-c", script]
+
+
+@pytest.mark.expected_log(
+    "could not save job changes", "could not be recorded before shutdown", "accepts changes again"
+)
+def test_quitting_while_an_end_waits_for_the_store_does_not_cancel_that_job(
+    qtbot: Any, event_loop_qt: Any, tmp_path: Path
+) -> None:
+    """The app quits (stopping its jobs) while a job's end waits for a full store: that job
+    has ended, so no cancel request is stored for it (the end recorded later, here or by
+    the next app, would say "cancelled" instead of how the program really ended)."""
+    from tests.registries import with_command
+
+    db = tmp_path / "jobs.db"
+    gate = tmp_path / "go"
+    tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
+    runner = Runner(tracker, log_dir=tmp_path / "logs", grace=1.0)
+    runner.start()
+    try:
+        job = tracker.enqueue("command", {"argv": failing_at_the_gate(gate)})
+        qtbot.waitUntil(lambda: (tracker.get_job(job.id) or job).pid is not None, timeout=WAIT_MS)
+        fill_disk(tracker, spare_pages=2)  # small changes fit, its end does not
+        gate.touch()
+        qtbot.waitUntil(lambda: tracker.store_error is not None, timeout=WAIT_MS)
+        assert stored_status(db, job.id) == "running"
+    finally:
+        gate.touch()
+        runner.shutdown(cancel_running=True, timeout=5)  # as the app quits
+        tracker.close()
+    assert stored_status(db, job.id) == "running"
+    assert not stored_cancel_request(db, job.id)
+
+
+@pytest.mark.expected_log(
+    "could not save job changes",
+    "could not be recorded before shutdown",
+    "accepts changes again",
+    "left .* running",
+)
+def test_a_command_end_the_full_disk_refused_survives_the_app_quitting_before_its_retry(
+    qtbot: Any, event_loop_qt: Any, tmp_path: Path
+) -> None:
+    """The supervisor service keeps a program's end until the app has stored it: an end the
+    store refused is not "forgotten" there, so when the app goes before its retry went
+    through (the disk is still full as the user quits), the next app gets the program's
+    real outcome (its exit status, when it ended), not "lost"."""
+    from tests.registries import with_command
+
+    db = tmp_path / "jobs.db"
+    gate = tmp_path / "go"
+    record = tmp_path / "jobs.db.d" / "supervised"
+    tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
+    runner = Runner(tracker, log_dir=tmp_path / "logs", grace=1.0)
+    runner.start()
+    try:
+        job = tracker.enqueue("command", {"argv": failing_at_the_gate(gate)})
+        record = record / f"{job.id}.json"
+        qtbot.waitUntil(lambda: (tracker.get_job(job.id) or job).pid is not None, timeout=WAIT_MS)
+        fill_disk(tracker, spare_pages=2)  # small changes fit, its end does not
+        gate.touch()  # it ends now: the store refuses its end
+        qtbot.waitUntil(lambda: tracker.store_error is not None, timeout=WAIT_MS)
+        assert stored_status(db, job.id) == "running"
+    finally:
+        gate.touch()
+        runner.shutdown(timeout=5, keep_processes=True)  # the disk is still full
+        tracker.close()
+    assert stored_status(db, job.id) == "running"
+    ended = json.loads(record.read_text())  # the service wrote it down for the next app
+    assert ended["state"] == "exited" and ended["exit_code"] == 3
+
+    tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
+    runner = Runner(tracker, log_dir=tmp_path / "logs", grace=1.0)
+    runner.start()
+    try:
+        qtbot.waitUntil(lambda: stored_status(db, job.id) != "running", timeout=WAIT_MS)
+        done = tracker.get_job(job.id)
+        assert done is not None and done.status is JobStatus.FAILED, done
+        assert done.exit_code == 3 and str(done.error).startswith("exit status 3"), done.error
+        assert done.completed_ts == pytest.approx(ended["ended_at"], abs=1e-6)
+        qtbot.waitUntil(lambda: not record.exists(), timeout=WAIT_MS)  # stored: dropped
+    finally:
         assert runner.shutdown(timeout=10)
         tracker.close()

@@ -476,3 +476,162 @@ def test_the_programs_started_on_hearing_one_read_are_asked_for_in_one_write(
         client.close()
         thread.join(TIMEOUT)
         server.close()
+
+
+def test_a_job_whose_connection_broke_on_a_failed_send_is_not_left_running(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service dies while the client's reader is busy (a slow commit, say); the next
+    job's request finds the connection broken first, and connects to a new service. The
+    job that ran under the dead one must still end ("lost", its program stopped), not stay
+    running forever: the reader that then sees its connection end tells every watcher."""
+    from jobdeck.runtime import program_watcher
+
+    # Only the client's word makes the watcher look again (no periodic look meanwhile).
+    monkeypatch.setattr(program_watcher, "RECORD_LOOK_INTERVAL", 3600.0)
+    busy = threading.Event()
+    connection_lost = SupervisorClient._connection_lost
+
+    def slow_to_notice(client: SupervisorClient, sock: socket.socket) -> None:
+        busy.wait(TIMEOUT)
+        connection_lost(client, sock)
+
+    monkeypatch.setattr(SupervisorClient, "_connection_lost", slow_to_notice)
+    make_runner(tracker=real_tracker)
+    try:
+        first = real_tracker.enqueue("command", {"argv": ["sleep", "600"]})
+        qtbot.waitUntil(lambda: real_tracker.get_job(first.id).pid is not None, timeout=WAIT_MS)  # type: ignore[union-attr]
+        program = real_tracker.get_job(first.id).pid  # type: ignore[union-attr]
+        assert program is not None
+        service = service_of(program)
+        service.kill()
+        qtbot.waitUntil(lambda: gone(service.pid), timeout=WAIT_MS)
+        second = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "echo again"]})
+        qtbot.waitUntil(lambda: finished(real_tracker, second.id), timeout=WAIT_MS)
+        assert real_tracker.get_job(second.id).status is JobStatus.COMPLETED  # type: ignore[union-attr]
+        busy.set()  # the old reader sees its connection's end at last
+        qtbot.waitUntil(lambda: finished(real_tracker, first.id), timeout=WAIT_MS)
+    finally:
+        busy.set()
+    done = real_tracker.get_job(first.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert str(done.error).startswith(f"lost: the supervisor (pid {service.pid}) stopped")
+    qtbot.waitUntil(lambda: gone(program), timeout=WAIT_MS)  # not left running unwatched
+
+
+def test_a_program_that_ends_while_the_app_is_connecting_again_is_seen_ending(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The service lets go of the app's connection (past its backlog, say) while the
+    client's reader is busy; a program ends while no connection is up (only its record
+    file says so); the next job's request fails on the old connection and connects again
+    (to the same service) before the old reader is done. The first job must still end
+    with its program's exit status: its watcher looks at the record once connected again
+    (the new connection hears of no end that came before it)."""
+    from jobdeck.runtime import program_watcher
+
+    monkeypatch.setattr(program_watcher, "RECORD_LOOK_INTERVAL", 3600.0)
+    busy = threading.Event()
+    connection_lost = SupervisorClient._connection_lost
+
+    def slow_to_notice(client: SupervisorClient, sock: socket.socket) -> None:
+        busy.wait(TIMEOUT)
+        connection_lost(client, sock)
+
+    monkeypatch.setattr(SupervisorClient, "_connection_lost", slow_to_notice)
+    runner = make_runner(tracker=real_tracker)
+    gate = tmp_path / "go"
+    script = f'echo 1/2; while [ ! -e "{gate}" ]; do sleep 0.01; done; exit 3'
+    try:
+        # (a program that runs on keeps the service there: it leaves when nothing is left)
+        keeper = real_tracker.enqueue("command", {"argv": ["sleep", "600"]})
+        first = real_tracker.enqueue("command", {"argv": ["sh", "-c", script]})
+
+        def running(job_id: str) -> bool:
+            job = real_tracker.get_job(job_id)
+            return job is not None and job.pid is not None
+
+        qtbot.waitUntil(lambda: running(keeper.id) and running(first.id), timeout=WAIT_MS)
+        service = service_of(real_tracker.get_job(first.id).pid)  # type: ignore[union-attr, arg-type]
+        programs = runner.processes._programs
+        assert programs is not None
+        client = programs.records.client
+        sock = client._sock
+        assert sock is not None
+        sock.sendall(b"not one of ours\n")  # the service lets go of this connection
+        record = programs.records.path(first.id)
+
+        def ended() -> bool:
+            with contextlib.suppress(OSError, ValueError):
+                return json.loads(record.read_text())["state"] == "exited"
+            return False
+
+        gate.touch()
+        qtbot.waitUntil(ended, timeout=WAIT_MS)  # only its file says so
+        second = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "echo again"]})
+        qtbot.waitUntil(lambda: finished(real_tracker, second.id), timeout=WAIT_MS)
+        assert real_tracker.get_job(second.id).status is JobStatus.COMPLETED  # type: ignore[union-attr]
+        assert client.service_pid == service.pid  # connected again to the same service
+        busy.set()  # the old reader sees its connection's end at last
+        qtbot.waitUntil(lambda: finished(real_tracker, first.id), timeout=WAIT_MS)
+    finally:
+        busy.set()
+        gate.touch()
+    done = real_tracker.get_job(first.id)
+    assert done is not None and done.status is JobStatus.FAILED
+    assert done.exit_code == 3 and str(done.error).startswith("exit status 3"), done.error
+
+
+def test_an_end_sent_into_a_connection_that_broke_is_told_to_the_apps_connected_since(
+    tmp_path: Path,
+) -> None:
+    """A program's end goes to the connection that asked for it. When that connection
+    breaks before the app said it stored the end (the app let go of it after a send failed
+    and is connected again already: what was sent into it is lost), the connections made
+    since the end hear of it; those that heard it already do not hear it twice."""
+    records = SupervisorRecords(tmp_path / "supervised")
+    records.directory.mkdir(mode=0o700)
+    spec = {"job_id": "short", "argv": ["true"], "log_path": os.fspath(tmp_path / "short.log")}
+
+    def connect() -> tuple[socket.socket, list[dict[str, Any]]]:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(TIMEOUT)
+        conn.connect(os.fspath(records.client.socket_path))
+        return conn, []
+
+    def hear(conn: socket.socket, heard: list[dict[str, Any]], op: str) -> dict[str, Any]:
+        buffer = b""
+        while not any(m["op"] == op for m in heard):
+            chunk = conn.recv(1 << 16)
+            assert chunk, f"the connection closed before {op!r} came"
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            heard.extend(json.loads(line) for line in lines)
+        return next(m for m in heard if m["op"] == op)
+
+    try:
+        records.client.connect()  # (it starts the service, and is connected throughout)
+        heard_end = threading.Event()
+        records.client.watch("short", lambda record: heard_end.set())
+        asker, asker_heard = connect()
+        hear(asker, asker_heard, "hello")
+        asker.sendall(json.dumps({"op": "spawn", "record": spec}).encode() + b"\n")
+        assert hear(asker, asker_heard, "ended")["record"]["exit_code"] == 0
+        assert heard_end.wait(TIMEOUT)  # connected when it ended: told then
+        heard_end.clear()
+        since, since_heard = connect()
+        hear(since, since_heard, "hello")
+        asker.close()  # it never said the end was stored
+        ended = hear(since, since_heard, "ended")
+        assert ended["job_id"] == "short" and ended["record"]["exit_code"] == 0
+        since.close()
+        assert not heard_end.wait(0.5)  # (told once is enough)
+    finally:
+        records.close()

@@ -321,14 +321,24 @@ class ProcessJobs:
         return run
 
     def forget(self, run: Program, *, tell_later: bool = False) -> None:
-        """The job is recorded as finished: drop its token, record and state (``tell_later``:
-        the service hears it with the next program started, see
-        :meth:`~jobdeck.runtime.supervisor_records.SupervisorRecords.remove`)."""
+        """The job is recorded as finished: :meth:`let_go` of it and :meth:`end_stored`."""
+        self.let_go(run)
+        self.end_stored(run.job_id, tell_later=tell_later)
+
+    def let_go(self, run: Program) -> None:
+        """The job's end is judged: drop its token and state. Its record (and the end the
+        service holds) stays until :meth:`end_stored`: an app that goes before it stored
+        the end leaves it for the next one."""
         with self._lock:
             self._runs.pop(run.job_id, None)
         if self._channel is not None:
             self._channel.unregister(run.job_id)
-        self.records.remove(run.job_id, tell_later=tell_later)
+
+    def end_stored(self, job_id: str, *, tell_later: bool = False) -> None:
+        """The job's end is stored: drop its record and tell the service (``tell_later``:
+        with the next program started, see
+        :meth:`~jobdeck.runtime.supervisor_records.SupervisorRecords.remove`)."""
+        self.records.remove(job_id, tell_later=tell_later)
 
     def detach_all(self) -> list[str]:
         """Stop watching every program and leave it running; the ids of their jobs."""

@@ -189,6 +189,9 @@ class ProgramWatcher:
         self._reply: dict[str, Any] | None = None
         self._news = False  # the service said the program ended (or the link broke)
         self._end_record: SupervisorRecord | None = None  # as the service told it
+        #: The client's connection (its count) on which the record was last looked at, or
+        #: the spawn asked: on a later one, the record is looked at again (see _watch_until_end).
+        self._link = records.client.connections
         self._shared = True  # the supervisor is the store's service (False: a legacy one)
         self._stop_request: tuple[str, float] | None = None  # ("term", grace) or ("kill", 0)
         self._delayed: threading.Timer | None = None
@@ -274,6 +277,7 @@ class ProgramWatcher:
         try:
             private_directory(records.directory)
             client.spawn(record_fields(record), self._on_reply)
+            self._link = client.connections
         except BaseException:
             client.unwatch(job_id)
             self._close_wake()
@@ -454,9 +458,18 @@ class ProgramWatcher:
         while not self._detached:
             record: SupervisorRecord | str | None
             # Connected to the service that started it: it tells us the end (its file may
-            # never be written), and its death breaks the connection, which wakes us.
-            told = self._starting and self._end_record is None and self._connected_to_ours()
+            # never be written), and its death breaks the connection, which wakes us. On a
+            # connection made since we last looked, an end that came before it (while none
+            # was up) is only in the file: look once.
+            link = self.records.client.connections
+            told = (
+                self._starting
+                and self._end_record is None
+                and link == self._link
+                and self._connected_to_ours()
+            )
             record = None if told else self._read_record()
+            self._link = link
             if isinstance(record, SupervisorRecord) and record.finished:
                 return self._ended(record)
             supervisor = self._supervisor
@@ -636,6 +649,8 @@ class ProgramWatcher:
                     return True
                 if self._shared and now >= next_look and not self.records.client.connected:
                     return True  # nobody will tell us: look at the record now and then
+                if self._shared and self.records.client.connections != self._link:
+                    return True  # connected again: look at the record once
                 # A chatty program's watcher sleeps until its next look (its end, or news
                 # from the service, still wakes it at once): fewer wake-ups competing with
                 # the GUI thread.

@@ -93,7 +93,15 @@ class OutcomeRecorder(QObject):
         self._later.emit()
 
     def recorded(self, run: Run) -> None:
-        """``run``'s outcome is written (or was found written elsewhere)."""
+        """``run``'s outcome is written (or was found written elsewhere): its executor hears
+        it (:attr:`Run.on_stored <jobdeck.runtime.executors.base.Run.on_stored>`), then
+        the scheduler."""
+        stored = run.on_stored
+        if stored is not None:
+            try:
+                stored()
+            except Exception:
+                log.exception("job %s: letting go of its stored end failed", run.job_id)
         self._recorded(run)
 
     def write(self, run: Run, outcome: Outcome) -> None:

@@ -160,7 +160,12 @@ class Lifecycle:
             return done and not self._running
 
     def _cancel_all(self) -> None:
-        for job_id in self.running_job_ids():
+        """Cancel the jobs still running; not those whose end is known and waits for the
+        store (a cancel request stored meanwhile would turn their real end into a cancel
+        when recorded, here or by the next app)."""
+        with self._lock:
+            running = [run for run in self._running.values() if not run.reported]
+        for job_id in [run.job_id for run in running]:
             try:
                 self._tracker.cancel_job(job_id)
             except Exception:

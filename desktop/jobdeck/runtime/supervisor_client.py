@@ -105,13 +105,18 @@ class SupervisorClient:
         self._socket_path = socket_path
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
-        self._pending: dict[str, OnReply] = {}
+        #: The spawn requests waiting for their answer: the connection each went on (None:
+        #: held back, not sent yet) and who gets the answer.
+        self._pending: dict[str, tuple[socket.socket | None, OnReply]] = {}
         self._watchers: dict[str, OnNews] = {}
         #: ``forget`` lines held back to go with the next request (see :meth:`forget`).
         self._forgotten: list[bytes] = []
         self._closed = False
         self.service_pid: int | None = None
         self.service_start_time: float | None = None
+        #: How many connections were made so far. A watcher that last looked at its record
+        #: on an earlier one looks again: an end told while none was up is only in the file.
+        self.connections = 0
         self._reader: threading.Thread | None = None
         #: Wraps the handling of the messages that came in one read (None: nothing does):
         #: the process executor records the ends among them, and starts the jobs that
@@ -174,6 +179,7 @@ class SupervisorClient:
         self.service_pid = hello.get("pid")
         self.service_start_time = hello.get("start_time")
         self._sock = sock
+        self.connections += 1
         self._reader = threading.Thread(
             target=self._read, args=(sock, rest), name="jobdeck-supervisor-client", daemon=True
         )
@@ -229,7 +235,7 @@ class SupervisorClient:
         held: list[tuple[str, bytes, OnReply]] | None = getattr(self._local, "held", None)
         if held is not None:  # the reader thread, handling what one read brought
             with self._lock:
-                self._pending[job_id] = on_reply
+                self._pending[job_id] = (None, on_reply)
             held.append((job_id, line, on_reply))
             return
         self._request(job_id, line, on_reply)
@@ -244,7 +250,7 @@ class SupervisorClient:
                 self._ensure_connected_locked()
                 sock = self._sock
                 assert sock is not None
-                self._pending[job_id] = on_reply
+                self._pending[job_id] = (sock, on_reply)
                 try:
                     sock.sendall(line)
                     return
@@ -352,6 +358,8 @@ class SupervisorClient:
             if not lines:
                 return
             if sock is not None:
+                for job_id, _, on_reply in held:
+                    self._pending[job_id] = (sock, on_reply)
                 try:
                     sock.sendall(b"".join(lines))
                     return
@@ -373,9 +381,9 @@ class SupervisorClient:
             return
         if op in ("started", "start_failed"):
             with self._lock:
-                on_reply = self._pending.pop(job_id, None)
-            if on_reply is not None:
-                _call(on_reply, message)
+                waiting = self._pending.pop(job_id, None)
+            if waiting is not None:
+                _call(waiting[1], message)
         elif op == "ended":
             with self._lock:
                 on_news = self._watchers.get(job_id)
@@ -384,14 +392,17 @@ class SupervisorClient:
                 _call(on_news, record if isinstance(record, dict) else None)
 
     def _connection_lost(self, sock: socket.socket) -> None:
+        """The reader of ``sock`` stopped: what was asked on it gets ``lost`` and every
+        watcher ``on_news(None)`` (what it would have told is lost: they look at the
+        records), also when ``sock`` was let go already (a send on it failed, and the next
+        request may have connected again meanwhile)."""
         with self._lock:
-            if self._sock is not sock:
-                return
             self._forget_locked(sock)
-            pending, self._pending = self._pending, {}
+            pending = [job_id for job_id, (on, _) in self._pending.items() if on is sock]
+            replies = [self._pending.pop(job_id)[1] for job_id in pending]
             watchers = list(self._watchers.values())
         lost = {"op": "lost", "error": "the supervisor stopped before the program started"}
-        for on_reply in pending.values():
+        for on_reply in replies:
             _call(on_reply, lost)
         for on_news in watchers:
             _call(on_news, None)

@@ -18,7 +18,9 @@ threaded, one ``selectors`` loop:
   ``started`` answer waits :data:`REPLY_DELAY`: a program that ends sooner has it sent
   with its ``ended``, in one write (one wake-up of the app instead of two); every
   client hears ``ended`` (job id and the record) once a program's end is known, and says
-  ``forget`` (job id) once it has stored that end. What a client does not read at once
+  ``forget`` (job id) once it has stored that end (when the connection of the client
+  that asked breaks before that, the clients connected since hear the end too). What a
+  client does not read at once
   (it is busy: a short job's end is recorded on its reading thread, and a commit may be
   slow) waits in its backlog: the service never waits for one client, and never drops
   one that is merely slow (only past :data:`MAX_BACKLOG`).
@@ -186,6 +188,7 @@ class _Program:
         "rusage",
         "seen",
         "status",
+        "told",
         "writer",
     )
 
@@ -220,6 +223,8 @@ class _Program:
         #: The ``started`` answer for ``owner``, until it is sent (see REPLY_DELAY).
         self.reply: dict[str, Any] | None = None
         self.reply_due = 0.0
+        #: The clients connected when it ended (each was sent its ``ended``).
+        self.told: frozenset[socket.socket] = frozenset()
 
 
 class SupervisorService:
@@ -438,6 +443,10 @@ class SupervisorService:
             self.selector.unregister(conn)
         conn.close()
         # Whatever only that app knew goes into the files, for the next app to find.
+        # The ends it did not say it stored are also told to the clients that connected
+        # since: that app may not have heard them (it let go of this connection after a
+        # send failed, and is connected again already).
+        untold = [p for p in self.unacknowledged.values() if p.owner is conn]
         for program in [*self.programs.values(), *self.unacknowledged.values()]:
             if program.owner is conn:
                 program.owner = None
@@ -449,6 +458,12 @@ class SupervisorService:
         self.unacknowledged = {
             job_id: p for job_id, p in self.unacknowledged.items() if p.owner is not None
         }
+        for program in untold:
+            record = program.record
+            ended = {"op": "ended", "job_id": record.job_id, "record": record_fields(record)}
+            for other in list(self.clients):
+                if other not in program.told:
+                    self._send(other, ended)
 
     def _flush(self, program: _Program) -> None:
         """Write the program's record file as it stands (running, or ended)."""
@@ -627,6 +642,7 @@ class SupervisorService:
         else:
             self.unacknowledged[record.job_id] = program
         ended = {"op": "ended", "job_id": record.job_id, "record": record_fields(record)}
+        program.told = frozenset(self.clients)
         owner = program.owner if program.owner in self.clients else None
         if owner is not None:
             self._send_reply(program, ended)  # one write: its start (if untold) and its end

@@ -168,6 +168,10 @@ class Run:
         #: True while it holds one of the scheduler's threads.
         self.uses_thread = False
         self.handle: Any = None
+        #: Called once its outcome is stored (or found stored elsewhere), on the thread
+        #: that stored it: what the executor keeps until then (a program's end, which the
+        #: supervisor service holds until the app has stored it). None: nothing.
+        self.on_stored: Callable[[], None] | None = None
         self._report = report
         self._claim = threading.Lock()
         self._reported = False

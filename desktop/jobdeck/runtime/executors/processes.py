@@ -13,6 +13,7 @@ and liveness are :mod:`jobdeck.runtime.process_jobs`'s.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -324,6 +325,20 @@ class ProcessExecutor(Executor):
         programs = self._programs
         assert programs is not None
         steps: list[tuple[Run, Any]] = []
+        # The service forgets an end only once it is stored: one the store refused is told
+        # when its retry (GUI thread) stores it; if the app goes first, the next app finds it.
+        stored_here: list[str] = []
+        here = threading.get_ident()
+
+        def on_stored(job_id: str) -> None:
+            if collecting and threading.get_ident() == here:
+                stored_here.append(job_id)
+            else:
+                programs.end_stored(job_id)
+
+        collecting = True
+        for run, _, _ in ends:
+            run.on_stored = functools.partial(on_stored, run.job_id)
         try:
             if self.host is None or self._closed:
                 for run, _, outcome in ends:
@@ -331,9 +346,12 @@ class ProcessExecutor(Executor):
             else:
                 steps = self.host.next_runs(self, [(run, outcome) for run, _, outcome in ends])
         finally:
-            # The next program's start request tells the service these ends are stored.
+            collecting = False
             for _, program, _ in ends:
-                programs.forget(program, tell_later=bool(steps))
+                programs.let_go(program)
+            # The next program's start request tells the service these ends are stored.
+            for job_id in stored_here:
+                programs.end_stored(job_id, tell_later=bool(steps))
         for step in steps:
             self._start_chained(*step)
         if steps:
