@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from ..core.job import JobStatus
 from ..core.job_source import JobSource
 from ..core.registry import JobType
+from ..core.text_search import MIN_INDEXED
 from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
@@ -58,7 +59,19 @@ if TYPE_CHECKING:
 
 __all__ = ["MainWindow"]
 
-SEARCH_DELAY_MS = 250
+#: How long a search waits after the last keystroke (ms), for a text the text index looks
+#: up (:data:`~jobdeck.core.text_search.MIN_INDEXED` characters or more): none. Its first
+#: page costs ~10-20 ms at a million jobs, read off the GUI thread (a read superseded before
+#: it starts is skipped, a count superseded is stopped); keys already queued when the timer
+#: runs make one search. (Typing a word at 10 keys/s over 1M jobs: the result painted
+#: ~10-15 ms after the last key, the GUI never paused more than ~15 ms; with 30 ms it
+#: was ~40-60 ms, with the 250 ms of every search until then ~250-280 ms:
+#: tests/bench/bench_typing.py.)
+SEARCH_DELAY_MS = 0
+#: The same for a shorter text (1-2 characters): it is scanned for (a rare one's first page
+#: takes seconds at a million jobs, and a read under way is not stopped), and is mostly the
+#: start of a word still being typed.
+SHORT_SEARCH_DELAY_MS = 250
 ALL = "all"
 ACTIVE = "active"
 #: The longest text of the Status column, which must fit without eliding.
@@ -199,11 +212,10 @@ class MainWindow(QMainWindow):
             button.setAccessibleName(translate("MainWindow", "Clear the search"))
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.apply_filter)
         self.status_filter.currentIndexChanged.connect(self.apply_filter)
         self.type_filter.currentIndexChanged.connect(self.apply_filter)
-        self.search_edit.textChanged.connect(self._search_timer.start)
+        self.search_edit.textChanged.connect(self._on_search_edited)
         self.search_edit.returnPressed.connect(self.apply_filter)
         filter_bar = QHBoxLayout()
         filter_bar.addWidget(self.status_filter)
@@ -437,6 +449,16 @@ class MainWindow(QMainWindow):
         )
 
     # --- internals -------------------------------------------------------------------------
+
+    def _on_search_edited(self, text: str) -> None:
+        """Search soon after the last keystroke (see :data:`SEARCH_DELAY_MS`); a cleared
+        search shows the whole history at once."""
+        typed = len(text.strip())
+        if not typed:
+            self.apply_filter()
+        else:
+            indexed = typed >= MIN_INDEXED
+            self._search_timer.start(SEARCH_DELAY_MS if indexed else SHORT_SEARCH_DELAY_MS)
 
     def _on_type_selected(self, row: int) -> None:
         if row >= 0:
