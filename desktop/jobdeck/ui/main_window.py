@@ -43,6 +43,7 @@ from ..core.text_search import MIN_INDEXED
 from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
+from .empty_history import EmptyHistory
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
@@ -236,6 +237,8 @@ class MainWindow(QMainWindow):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         self._rows_shown = RowsShown(self.table, self.model)  # a search reads those first
+        #: Says why the history is empty (no job yet, none that matches).
+        self.empty_history = EmptyHistory(self.table, self.model)
         self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         # a new filter's rows: laid out now, so that they are painted once (the layout a
@@ -297,6 +300,7 @@ class MainWindow(QMainWindow):
         self._fit_to_screen()
         #: True until the store is open (built on a closed tracker; see :meth:`attach`).
         self.opening = tracker.closed
+        self.empty_history.set_opening(self.opening)
         self.statusBar().showMessage(
             translate("MainWindow", "Opening history\u2026")
             if self.opening
@@ -325,6 +329,7 @@ class MainWindow(QMainWindow):
         signals.storeTroubleChanged.connect(self.show_store_trouble)
         self.show_store_trouble(signals.store_trouble)
         self.opening = False
+        self.empty_history.set_opening(False)
         self.statusBar().showMessage(translate("MainWindow", "Ready"))
         if self.tabs is not None:  # the Statistics tab was chosen meanwhile: build it now
             self._on_tab_changed(self.tabs.currentIndex())
@@ -447,6 +452,7 @@ class MainWindow(QMainWindow):
             type=None if job_type == ALL else job_type,
             search=self.search_edit.text(),
         )
+        self.empty_history.update()  # (a search being read: nothing to say until it is in)
 
     # --- internals -------------------------------------------------------------------------
 
