@@ -1,6 +1,6 @@
-"""Typing a word into the history's search box: ``python tests/bench/bench_typing.py [DB]``
-(issue 15; DB: a copy of the history bench's cached 1M-job store, never the cache itself:
-opening a store writes to it).
+"""Typing a word into the history's search box: ``python tests/bench/run.py typing`` (issue
+15; on a copy of the history bench's cached 1M-job store; ``JOBDECK_TYPING_DELAYS=250,-1``
+chooses the delays compared).
 
 The real :class:`~jobdeck.ui.main_window.MainWindow`, offscreen, over a store of 1,000,000
 realistic jobs, in a child process with the user's environment and the app's switch
@@ -15,6 +15,9 @@ its own, side by side in one run):
   50 ms: typing stays smooth);
 - ``reads``/``counts``: how many searches were read and counted (started) for the word's
   keys (a read superseded before it starts is skipped; a count is stopped when typed on).
+
+A ``|`` in a word is a pause of ``PAUSE_MS`` (``zq|xj``: a rare pair of letters, scanned
+for, searched during the pause, then typed on).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,11 +33,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-WORDS = ("rsync", "holiday", "sparrow", "zqxj")
+JOBS = 1_000_000
+WORDS = ("rsync", "holiday", "sparrow", "zqxj", "zq|xj")
 KEY_MS = 100
+PAUSE_MS = 400
 #: "D": every search waits D ms after the last key (250: until this round); "D:S": a text
 #: the index looks up D, 1-2 letters S; "-1": the window's own delays.
 DELAYS = ("250", "-1", "0")
+DELAY_NOTE = "D: every search waits D ms; D:S: a word D, 1-2 letters S; -1: the window's own"
 BUDGET_TYPED_MS = 100.0
 BUDGET_GAP_MS = 50.0
 
@@ -107,14 +114,16 @@ def typing_child(db: str, delays: str) -> int:
         meter = GapMeter()
         meter.start()
         window.search_edit.setFocus()
-        for k, char in enumerate(word):
+        for k, char in enumerate(word.replace("|", "")):
             if k:
                 spin_for(KEY_MS / 1000)  # the event loop runs between keys
+            if word.find("|") == k:
+                spin_for(PAUSE_MS / 1000)
             QTest.keyClicks(window.search_edit, char)
         last_key = time.perf_counter()
         deadline = last_key + 60
         while (
-            model.filter.search != word or model.search_pending
+            model.filter.search != word.replace("|", "") or model.search_pending
         ) and time.perf_counter() < deadline:
             qapp.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         arrived = paints.count
@@ -139,24 +148,31 @@ def typing_child(db: str, delays: str) -> int:
 
 
 def main() -> int:
-    from honest_env import header, run_json_child
+    from figures import figure, info
+    from honest_env import header, quick, run_json_child
+    from realistic_store import cached_store
 
-    db = sys.argv[1] if len(sys.argv) > 1 else "/tmp/typing-bench/jobs.db"
-    header("typing", f"typing words into the history's search box ({db})")
-    print(f"# load average: {os.getloadavg()}")
+    n = 2_000 if quick() else JOBS
+    env = os.environ.get("JOBDECK_TYPING_DELAYS")
+    delays = env.split(",") if env else list(DELAYS)
+    header("typing", f"typing words into the history's search box over {n:,} realistic jobs")
     status = 0
-    delays = sys.argv[2].split(",") if len(sys.argv) > 2 else DELAYS
-    for delay in delays:
-        r = run_json_child(Path(__file__), ["child", db, delay], timeout=1200)
-        for word, f in r["words"].items():
-            ok = f["typed_ms"] <= BUDGET_TYPED_MS and f["gap_ms"] <= BUDGET_GAP_MS
-            status |= 0 if ok else 1
-            print(
-                f"delay {delay:>6} ms  {word:<8} typed_ms {f['typed_ms']:7.1f}  "
-                f"gap_ms {f['gap_ms']:6.1f}  reads {f['reads']}  counts {f['counts']}  "
-                f"rows {f['rows']:,}"
-            )
-    print(f"# load average: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory(prefix="jd-typing-") as name:
+        db = cached_store(Path(name) / "jobs.db", n)  # (a copy: opening writes to it)
+        for delay in delays:
+            print(f"# delays {delay} ({DELAY_NOTE})")
+            r = run_json_child(Path(__file__), ["child", str(db), delay], timeout=1200)
+            for word, f in r["words"].items():
+                said = f"ms ({f['reads']} reads, {f['counts']} counts, {f['rows']:,} rows)"
+                if delay != "-1":  # for comparison: no budget
+                    info(f"typed_ms[{delay}][{word}]", f["typed_ms"], said)
+                    info(f"gap_ms[{delay}][{word}]", f["gap_ms"], "ms")
+                    continue
+                typed, gap = f["typed_ms"], f["gap_ms"]
+                budget = f"<= {BUDGET_TYPED_MS:g}"
+                status |= figure(f"typed_ms[{word}]", typed, said, budget, typed <= BUDGET_TYPED_MS)
+                budget = f"<= {BUDGET_GAP_MS:g}"
+                status |= figure(f"gap_ms[{word}]", gap, "ms", budget, gap <= BUDGET_GAP_MS)
     return status
 
 
