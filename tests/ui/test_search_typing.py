@@ -101,3 +101,35 @@ def test_a_search_typed_over_never_shows_after_the_newer_one(qtbot, tracker, sig
     assert window.model.filter.search == "backup photos 2"
     assert titles(window) == ["backup photos 2"]
     assert not window.model.search_pending
+
+
+def test_searches_typed_over_before_they_start_are_never_read(qtbot, tracker, signals, settings):
+    """Typing while every reading thread is busy queues the keys' searches: once a thread
+    is free, those typed over are skipped and only the newest is read."""
+    tracker.add(make_job("abcdefgh"), make_job("compile"))
+    window = make_window(qtbot, tracker, signals, settings)
+    gate = threading.Event()
+    searched: list[str] = []
+    real_page = tracker.history_page
+
+    def page(where, *args, **kw):
+        if where.search:
+            searched.append(where.search)
+            if len(searched) <= 3:  # every reading thread (three) waits
+                gate.wait(10)
+        return real_page(where, *args, **kw)
+
+    tracker.history_page = page
+    try:
+        for n, text in enumerate(("abc", "d", "e"), start=1):
+            qtbot.keyClicks(window.search_edit, text)
+            qtbot.waitUntil(lambda n=n: len(searched) == n, timeout=5000)
+        qtbot.keyClicks(window.search_edit, "f")
+        qtbot.wait(20)  # (its timer runs: its search waits for a thread)
+        qtbot.keyClicks(window.search_edit, "gh")
+        qtbot.wait(20)
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: window.model.filter.search == "abcdefgh", timeout=5000)
+    assert searched == ["abc", "abcd", "abcde", "abcdefgh"]
+    assert titles(window) == ["abcdefgh"]
