@@ -64,10 +64,10 @@ __all__ = ["MainWindow"]
 #: up (:data:`~jobdeck.core.text_search.MIN_INDEXED` characters or more): none. Its first
 #: page costs ~10-20 ms at a million jobs, read off the GUI thread (a read superseded before
 #: it starts is skipped, a count superseded is stopped); keys already queued when the timer
-#: runs make one search. (Typing a word at 10 keys/s over 1M jobs: the result painted
-#: ~10-15 ms after the last key, the GUI never paused more than ~15 ms; with 30 ms it
-#: was ~40-60 ms, with the 250 ms of every search until then ~250-280 ms:
-#: tests/bench/bench_typing.py.)
+#: runs make one search. (Typing a word at 10 keys/s over 1M jobs, 2 busy cores: the
+#: result painted ~5-60 ms after the last key, the GUI's longest pause mostly 5-35 ms, at
+#: times 60-85 ms (so did the old delay's, at times); with 30 ms ~40-60 ms, with the
+#: 250 ms of every search until then ~250-290 ms: tests/bench/bench_typing.py.)
 SEARCH_DELAY_MS = 0
 #: The same for a shorter text (1-2 characters): it is scanned for (a rare one's first page
 #: takes seconds at a million jobs, and a read under way is not stopped), and is mostly the
