@@ -17,7 +17,7 @@ DESKTOP = Path(__file__).resolve().parents[2] / "desktop"
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["output", "history", "startup", "commands", "store", "external", "stats"]
+    "name", ["output", "history", "startup", "commands", "store", "external", "stats", "typing"]
 )
 def test_quick_variant_runs_and_reports_budgets(name: str, tmp_path: Path) -> None:
     env = {

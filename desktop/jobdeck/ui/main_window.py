@@ -39,9 +39,11 @@ from PySide6.QtWidgets import (
 from ..core.job import JobStatus
 from ..core.job_source import JobSource
 from ..core.registry import JobType
+from ..core.text_search import MIN_INDEXED
 from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
+from .empty_history import EmptyHistory
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
@@ -58,7 +60,19 @@ if TYPE_CHECKING:
 
 __all__ = ["MainWindow"]
 
-SEARCH_DELAY_MS = 250
+#: How long a search waits after the last keystroke (ms), for a text the text index looks
+#: up (:data:`~jobdeck.core.text_search.MIN_INDEXED` characters or more): none. Its first
+#: page costs ~10-20 ms at a million jobs, read off the GUI thread (a read superseded before
+#: it starts is skipped, a count superseded is stopped); keys already queued when the timer
+#: runs make one search. (Typing a word at 10 keys/s over 1M jobs, 2 busy cores: the
+#: result painted ~5-60 ms after the last key, the GUI's longest pause mostly 5-35 ms, at
+#: times 60-85 ms (so did the old delay's, at times); with 30 ms ~40-60 ms, with the
+#: 250 ms of every search until then ~250-290 ms: tests/bench/bench_typing.py.)
+SEARCH_DELAY_MS = 0
+#: The same for a shorter text (1-2 characters): it is scanned for (a rare one's first page
+#: takes seconds at a million jobs, and a read under way is not stopped), and is mostly the
+#: start of a word still being typed.
+SHORT_SEARCH_DELAY_MS = 250
 ALL = "all"
 ACTIVE = "active"
 #: The longest text of the Status column, which must fit without eliding.
@@ -199,11 +213,10 @@ class MainWindow(QMainWindow):
             button.setAccessibleName(translate("MainWindow", "Clear the search"))
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.apply_filter)
         self.status_filter.currentIndexChanged.connect(self.apply_filter)
         self.type_filter.currentIndexChanged.connect(self.apply_filter)
-        self.search_edit.textChanged.connect(self._search_timer.start)
+        self.search_edit.textChanged.connect(self._on_search_edited)
         self.search_edit.returnPressed.connect(self.apply_filter)
         filter_bar = QHBoxLayout()
         filter_bar.addWidget(self.status_filter)
@@ -224,6 +237,8 @@ class MainWindow(QMainWindow):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         self._rows_shown = RowsShown(self.table, self.model)  # a search reads those first
+        #: Says why the history is empty (no job yet, none that matches).
+        self.empty_history = EmptyHistory(self.table, self.model)
         self._size_columns(registry)
         self.table.selectionModel().currentRowChanged.connect(self._on_row_changed)
         # a new filter's rows: laid out now, so that they are painted once (the layout a
@@ -285,6 +300,7 @@ class MainWindow(QMainWindow):
         self._fit_to_screen()
         #: True until the store is open (built on a closed tracker; see :meth:`attach`).
         self.opening = tracker.closed
+        self.empty_history.set_opening(self.opening)
         self.statusBar().showMessage(
             translate("MainWindow", "Opening history\u2026")
             if self.opening
@@ -313,6 +329,7 @@ class MainWindow(QMainWindow):
         signals.storeTroubleChanged.connect(self.show_store_trouble)
         self.show_store_trouble(signals.store_trouble)
         self.opening = False
+        self.empty_history.set_opening(False)
         self.statusBar().showMessage(translate("MainWindow", "Ready"))
         if self.tabs is not None:  # the Statistics tab was chosen meanwhile: build it now
             self._on_tab_changed(self.tabs.currentIndex())
@@ -435,8 +452,19 @@ class MainWindow(QMainWindow):
             type=None if job_type == ALL else job_type,
             search=self.search_edit.text(),
         )
+        self.empty_history.update()  # (a search being read: nothing to say until it is in)
 
     # --- internals -------------------------------------------------------------------------
+
+    def _on_search_edited(self, text: str) -> None:
+        """Search soon after the last keystroke (see :data:`SEARCH_DELAY_MS`); a cleared
+        search shows the whole history at once."""
+        typed = len(text.strip())
+        if not typed:
+            self.apply_filter()
+        else:
+            indexed = typed >= MIN_INDEXED
+            self._search_timer.start(SEARCH_DELAY_MS if indexed else SHORT_SEARCH_DELAY_MS)
 
     def _on_type_selected(self, row: int) -> None:
         if row >= 0:
