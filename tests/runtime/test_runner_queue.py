@@ -394,4 +394,7 @@ def test_short_programs_run_back_to_back_in_order_within_the_limit(
         done = tracker.get_job(job.id)
         assert done is not None and done.status is JobStatus.COMPLETED, done
         assert done.pid is not None and done.log_path is not None
-        assert done.peak_rss is not None and done.cpu_seconds is not None
+        assert done.cpu_seconds is not None
+        # `true`'s own peak (the supervisor's is never taken for it): unknown when it ended
+        # before it could be read, else small
+        assert done.peak_rss is None or done.peak_rss < 8_000_000, done.peak_rss
