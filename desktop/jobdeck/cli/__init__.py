@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jobdeck.runtime.supervisor import main as supervise
 
         return supervise(raw[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser(raw).parse_args(raw)
     if args.verbose or args.command in (None, "serve"):  # the client itself logs nothing
         import logging
 

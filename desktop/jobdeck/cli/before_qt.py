@@ -28,12 +28,17 @@ QT_FREE_AT_START = (
     "jobdeck.core.kept_threads",  # the history's background searches
     "jobdeck.core.job_source",
     "jobdeck.core.registry",
+    "jobdeck.core.unopened",  # the store the window is painted on
     "jobdeck.api.launch",  # is Jobdeck already running on this store?
     "jobdeck.api.options",
     "jobdeck.runtime.runtime_dir",
     "jobdeck.runtime.tuning",
+    "jobdeck.ui.settings_store",
+    "jobdeck.ui.wayland",
+    "locale",  # jobdeck.i18n
     "platformdirs",
     "shlex",  # jobdeck.jobs.command
+    "signal",  # jobdeck.app
 )
 
 
