@@ -84,9 +84,15 @@ _STATUS_ICONS = {
 
 def icon_dirs() -> list[Path]:
     """Directories searched for icons, most specific first (only existing ones)."""
+    return list(_icon_dirs(getattr(sys, "_MEIPASS", None)))
+
+
+@cache
+def _icon_dirs(bundle: str | None) -> tuple[Path, ...]:
+    """:func:`icon_dirs` of a bundle's folder (or none), looked up once: the first window
+    asks for a dozen icons, each looking in these directories."""
     package_dir = Path(__file__).resolve().parent.parent  # .../jobdeck
     candidates: list[Path] = []
-    bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         candidates += [
             Path(bundle) / "resources" / "icons",
@@ -99,7 +105,7 @@ def icon_dirs() -> list[Path]:
     for d in candidates:
         if d.is_dir():
             found.setdefault(d.resolve(), d)  # the package's resources may link to the checkout's
-    return list(found.values())
+    return tuple(found.values())
 
 
 def icon_path(name: str) -> Path | None:
