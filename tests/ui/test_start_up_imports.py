@@ -167,6 +167,8 @@ def test_the_first_window_builds_and_imports_only_what_it_shows(found: dict) -> 
     # A widget's Python class found among all of QtWidgets' (by a method returning a plain
     # QWidget, e.g. viewport()) creates every class and its enums: ~15 ms.
     assert "QWizard" not in found["qt_widgets_classes"], "PySide6 looked up a widget's class"
+    # Nor QStyle's (the default theme keeps the platform's style; a disabled icon is Qt's).
+    assert "QStyle" not in found["qt_widgets_classes"], "QStyle (~9 ms of enums) at start"
     # Icons render what is drawn (a type list, a few statuses), not 12 sizes of each.
     assert 0 < found["renderings"] <= 30, found["renderings"]
 

@@ -195,14 +195,12 @@ class SvgIconEngine(QIconEngine):
         pm = _render(self._name, side, self._color_name, float(scale))
         if mode is QIcon.Mode.Normal:
             return pm
-        app = QApplication.instance()
-        if not isinstance(app, QApplication):
+        if not isinstance(QApplication.instance(), QApplication):
             return pm
-        from PySide6.QtWidgets import QStyleOption  # rarely needed: not at start-up
-
-        option = QStyleOption()
-        option.palette = app.palette()
-        return app.style().generatedIconPixmap(mode, pm, option)
+        # The style's variant (QStyle.generatedIconPixmap with the app's palette), made by
+        # Qt's own icon of a pixmap: asking the style from Python would make PySide6 create
+        # QStyle's enums (~9 ms) when the first window paints its disabled Start button.
+        return QIcon(pm).pixmap(pm.deviceIndependentSize().toSize(), pm.devicePixelRatio(), mode)
 
     def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
         return self.scaledPixmap(size, mode, state, 1.0)
