@@ -64,11 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _gui(args: object) -> int:
     import functools
 
-    from .before_qt import import_before_qt, import_store
+    from .before_qt import import_before_qt, import_qt, import_store
 
     # What can come before PySide6; the store (peewee) once the window is painted, before
     # anything else imports it.
     import_before_qt()
+    import_qt()
     from jobdeck.core.store_errors import StoreError
 
     try:
