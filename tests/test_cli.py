@@ -262,3 +262,40 @@ def test_peewee_keeps_its_postgresql_support_for_a_board(monkeypatch: pytest.Mon
     assert not names_a_board("postgresql-notes.db")
     monkeypatch.setenv("JOBDECK_DB", "postgresql://me@db.example/jobs")
     assert names_a_board(None)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--db", "ls"],  # a value, not the command
+        ["--tray", "--demo", "-v", "--no-start"],
+        ["--listen", "0", "--listen-address", "127.0.0.1", "--dask", "tcp://s:8786"],
+        ["--listen=8765", "--db=jobs.db"],
+    ],
+)
+def test_the_desktop_apps_options_parse_the_same_without_the_subcommands_built(
+    argv: list[str],
+) -> None:
+    from jobdeck.cli.parser import build_parser, names_a_command
+
+    assert not names_a_command(argv)
+    full = build_parser()
+    assert vars(build_parser(argv).parse_args(argv)) == vars(full.parse_args(argv))
+    assert build_parser(argv).format_usage() == full.format_usage()
+
+
+@pytest.mark.parametrize(
+    "argv", [["ls"], ["--db", "x", "show", "1"], ["-h"], ["-vh"], ["--help"], ["-"], ["--"]]
+)
+def test_a_command_or_help_gets_the_whole_parser(argv: list[str]) -> None:
+    from jobdeck.cli.parser import names_a_command
+
+    assert names_a_command(argv)
+
+
+def test_an_unknown_command_is_still_named_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--db", "x.db", "frobnicate"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err

@@ -13,9 +13,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .client import ApiClient, ApiError, AppUnreachable
 from .paths import ApiPaths
+
+if TYPE_CHECKING:
+    from .client import ApiClient
 
 __all__ = ["StartFailed", "show_running_app", "start_app", "wait_and_show_running_app"]
 
@@ -30,7 +33,14 @@ class StartFailed(Exception):
 def show_running_app(paths: ApiPaths, *, raise_window: bool = True) -> int | None:
     """When Jobdeck already runs on this store, raise its window (if ``raise_window``) and
     return this launch's exit status: 0, or 1 when it runs without a window, saying so on
-    stderr. None when no Jobdeck answers."""
+    stderr. None when no Jobdeck answers.
+
+    With no socket file, none can: the client (and the socket module) is not imported, as
+    the desktop app's start asks this before its first window."""
+    if not os.path.exists(paths.socket):
+        return None
+    from .client import ApiClient, ApiError, AppUnreachable
+
     with ApiClient(paths.socket, timeout=10) as client:
         try:
             if not raise_window:
@@ -78,6 +88,8 @@ def start_app(
 ) -> ApiClient:
     """Start Jobdeck on store ``db`` (in the tray with a display, else ``jobdeck serve``),
     wait until it answers, and return a client of it. Raises :class:`StartFailed`."""
+    from .client import ApiClient, AppUnreachable
+
     gui = has_display() if gui is None else gui
     # A frozen bundle's program is jobdeck itself; otherwise run this Jobdeck's package.
     command = (

@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jobdeck.runtime.supervisor import main as supervise
 
         return supervise(raw[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser(raw).parse_args(raw)
     if args.verbose or args.command in (None, "serve"):  # the client itself logs nothing
         import logging
 
@@ -64,11 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _gui(args: object) -> int:
     import functools
 
-    from .before_qt import import_before_qt, import_store
+    from .before_qt import import_before_qt, import_qt, import_store
 
     # What can come before PySide6; the store (peewee) once the window is painted, before
     # anything else imports it.
     import_before_qt()
+    import_qt()
     from jobdeck.core.store_errors import StoreError
 
     try:

@@ -14,10 +14,17 @@ the window is painted (:func:`import_store`, which the command gives the app to 
 from __future__ import annotations
 
 import importlib
+import sys
 
 from .sqlite_only import import_peewee_for_sqlite
 
-__all__ = ["QT_FREE_AT_START", "STORE_MODULES", "import_before_qt", "import_store"]
+__all__ = [
+    "QT_FREE_AT_START",
+    "STORE_MODULES",
+    "import_before_qt",
+    "import_qt",
+    "import_store",
+]
 
 #: Qt-free modules that the desktop app imports before its first window, by way of modules
 #: that use Qt (a module of them importing Qt is a bug: the test says which). Only those
@@ -28,12 +35,17 @@ QT_FREE_AT_START = (
     "jobdeck.core.kept_threads",  # the history's background searches
     "jobdeck.core.job_source",
     "jobdeck.core.registry",
+    "jobdeck.core.unopened",  # the store the window is painted on
     "jobdeck.api.launch",  # is Jobdeck already running on this store?
     "jobdeck.api.options",
     "jobdeck.runtime.runtime_dir",
     "jobdeck.runtime.tuning",
+    "jobdeck.ui.settings_store",
+    "jobdeck.ui.wayland",
+    "locale",  # jobdeck.i18n
     "platformdirs",
     "shlex",  # jobdeck.jobs.command
+    "signal",  # jobdeck.app
 )
 
 
@@ -62,6 +74,26 @@ def import_before_qt() -> None:
     """Import :data:`QT_FREE_AT_START` (not the store: see :func:`import_store`)."""
     for name in QT_FREE_AT_START:
         importlib.import_module(name)
+
+
+def import_qt() -> None:
+    """Import PySide6 (QtCore), telling its import hook that the modules imported so far
+    do not use it: the hook otherwise reads the source of each module that an import names
+    after PySide6 (``os``, ``typing``, ``logging``, the core's: ~8 ms at the desktop app's
+    start) to find out whether it uses ``__feature__``.
+
+    The hook keeps that answer per module name in ``shibokensupport.feature``'s
+    ``pyside_feature_dict`` (-1: "ignore this module"), which is PySide6's own and may
+    change: when it is not there, nothing is told (the start is only slower). Modules
+    imported before PySide6 cannot have imported it, and Jobdeck uses no ``__feature__``.
+    """
+    before = [name for name in sys.modules if not name.startswith(("PySide6", "shiboken"))]
+    importlib.import_module("PySide6.QtCore")
+    feature = sys.modules.get("shibokensupport.feature")
+    answers = getattr(feature, "pyside_feature_dict", None)
+    if isinstance(answers, dict):
+        for name in before:
+            answers.setdefault(name, -1)
 
 
 def import_store(db: str | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobdeck import __version__
@@ -99,7 +99,30 @@ def _dask_address(text: str) -> str:
     return address
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The top-level options that take a value (the token after them is not a command).
+_VALUE_OPTIONS = frozenset(("--db", "--listen", "--listen-address", "--dask"))
+
+
+def names_a_command(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` may name a subcommand or ask for help: False for the desktop app's
+    own options only (``jobdeck --db PATH``), whose parse needs no subcommand built."""
+    value_next = False
+    for token in argv:
+        if value_next:
+            value_next = False
+        elif token in ("-", "--") or not token.startswith("-"):
+            return True  # (a positional: maybe a command, else argparse says it is not one)
+        elif token in ("-h", "--help") or (not token.startswith("--") and "h" in token):
+            return True
+        else:
+            value_next = token in _VALUE_OPTIONS
+    return False
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``jobdeck`` command's parser; with ``argv`` that names no subcommand
+    (:func:`names_a_command`), one without the subcommands' parsers (the desktop app's
+    start does not wait for them: ~10 ms), which parses it the same."""
     parser = argparse.ArgumentParser(
         prog="jobdeck",
         description="A desktop job monitor: launch long-running work and watch it.",
@@ -139,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     _listen_options(parser)
     _dask_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if argv is not None and not names_a_command(argv):
+        return parser
 
     def command(name: str, help: str, module: str, func: str, **kw: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, parents=[common], **kw)

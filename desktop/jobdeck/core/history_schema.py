@@ -35,7 +35,10 @@ SQLite only: a PostgreSQL board skips the migration (:mod:`.pg_schema`), counts 
 
 from __future__ import annotations
 
-import sqlite3
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (the desktop app's first window needs SORT_PREFIX, not sqlite3)
+    import sqlite3
 
 __all__ = [
     "COMMAND_SQL",

@@ -11,12 +11,14 @@ stopped before it starts. No Qt.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .store_errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["ReadStop", "ReadStopped"]
 
@@ -50,6 +52,8 @@ class ReadStop:
     def reading(self, conn: Any) -> Iterator[None]:
         """Around the statements of one read on ``conn`` (the store uses it): raises
         :class:`ReadStopped` when stopped before or during them."""
+        import sqlite3  # (imported by then: not by the first window, which reads nothing)
+
         sqlite = isinstance(conn, sqlite3.Connection)
         with self._lock:
             if self._stopped:

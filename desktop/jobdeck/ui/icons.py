@@ -84,9 +84,15 @@ _STATUS_ICONS = {
 
 def icon_dirs() -> list[Path]:
     """Directories searched for icons, most specific first (only existing ones)."""
+    return list(_icon_dirs(getattr(sys, "_MEIPASS", None)))
+
+
+@cache
+def _icon_dirs(bundle: str | None) -> tuple[Path, ...]:
+    """:func:`icon_dirs` of a bundle's folder (or none), looked up once: the first window
+    asks for a dozen icons, each looking in these directories."""
     package_dir = Path(__file__).resolve().parent.parent  # .../jobdeck
     candidates: list[Path] = []
-    bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         candidates += [
             Path(bundle) / "resources" / "icons",
@@ -99,7 +105,7 @@ def icon_dirs() -> list[Path]:
     for d in candidates:
         if d.is_dir():
             found.setdefault(d.resolve(), d)  # the package's resources may link to the checkout's
-    return list(found.values())
+    return tuple(found.values())
 
 
 def icon_path(name: str) -> Path | None:
@@ -189,14 +195,12 @@ class SvgIconEngine(QIconEngine):
         pm = _render(self._name, side, self._color_name, float(scale))
         if mode is QIcon.Mode.Normal:
             return pm
-        app = QApplication.instance()
-        if not isinstance(app, QApplication):
+        if not isinstance(QApplication.instance(), QApplication):
             return pm
-        from PySide6.QtWidgets import QStyleOption  # rarely needed: not at start-up
-
-        option = QStyleOption()
-        option.palette = app.palette()
-        return app.style().generatedIconPixmap(mode, pm, option)
+        # The style's variant (QStyle.generatedIconPixmap with the app's palette), made by
+        # Qt's own icon of a pixmap: asking the style from Python would make PySide6 create
+        # QStyle's enums (~9 ms) when the first window paints its disabled Start button.
+        return QIcon(pm).pixmap(pm.deviceIndependentSize().toSize(), pm.devicePixelRatio(), mode)
 
     def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
         return self.scaledPixmap(size, mode, state, 1.0)

@@ -12,23 +12,31 @@ __all__ = ["RowsShown"]
 
 
 class RowsShown(QObject):
-    """Watches ``view``'s viewport (a child of ``view``, on the GUI thread; emits nothing):
-    each time it is shown or resized, ``model`` hears how many rows it holds (its height over
-    a row's, a row partly shown counting); before it is first shown, that it is unknown (a
-    table not laid out yet has a size of its own)."""
+    """Watches ``view`` (a child of it, on the GUI thread; emits nothing): each time it is
+    shown or resized, ``model`` hears how many rows its viewport holds (the viewport's
+    height over a row's, a row partly shown counting); before it is first shown, that it is
+    unknown (a table not laid out yet has a size of its own).
+
+    It never asks the view for its viewport widget: the first ``viewport()`` of a process
+    makes PySide6 find the widget's Python class among every QtWidgets class, creating
+    their enums (~15 ms), which the first window's paint would wait for."""
 
     def __init__(self, view: QTableView, model: HistoryModel) -> None:
         super().__init__(view)
         self._view = view
         self._model = model
         self._shown = False
-        view.viewport().installEventFilter(self)
+        view.installEventFilter(self)
         self._tell()
 
     def rows(self) -> int:
         """The rows the viewport holds now."""
         row = max(1, self._view.verticalHeader().defaultSectionSize())
-        return max(1, -(-self._view.viewport().height() // row))
+        height = self._view.maximumViewportSize().height()  # with no scroll bar
+        bar = self._view.horizontalScrollBar()
+        if bar.isVisible():
+            height -= bar.height()
+        return max(1, -(-height // row))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
@@ -36,5 +44,5 @@ class RowsShown(QObject):
         return False
 
     def _tell(self) -> None:
-        self._shown = self._shown or self._view.viewport().isVisible()  # (then laid out)
+        self._shown = self._shown or self._view.isVisible()  # (then laid out)
         self._model.set_rows_shown(self.rows() if self._shown else None)

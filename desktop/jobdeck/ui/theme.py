@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, QWidget
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
 
 __all__ = ["apply_theme"]
 
@@ -41,52 +40,15 @@ def _dark_palette() -> QPalette:
     return p
 
 
-class _OutlinedIndicators(QProxyStyle):
-    """Fusion, with check boxes and radio buttons outlined in the text colour, faded.
-
-    Fusion outlines them in the window colour made darker, which a dark window hides: an
-    unchecked box was a dark square on a dark window, hard to see at all. Emits nothing."""
-
-    _INDICATORS = (
-        QStyle.PrimitiveElement.PE_IndicatorCheckBox,
-        QStyle.PrimitiveElement.PE_IndicatorRadioButton,
-    )
-
-    def __init__(self) -> None:
-        super().__init__("Fusion")
-
-    def drawPrimitive(
-        self,
-        element: QStyle.PrimitiveElement,
-        option: QStyleOption,
-        painter: QPainter,
-        widget: QWidget | None = None,
-    ) -> None:
-        super().drawPrimitive(element, option, painter, widget)
-        if element not in self._INDICATORS or option.state & QStyle.StateFlag.State_HasFocus:
-            return  # a focused one is outlined in the highlight colour already
-        enabled = bool(option.state & QStyle.StateFlag.State_Enabled)
-        group = QPalette.ColorGroup.Active if enabled else QPalette.ColorGroup.Disabled
-        colour = QColor(option.palette.color(group, QPalette.ColorRole.Text))
-        colour.setAlpha(150)
-        painter.save()
-        painter.setPen(QPen(colour, 1))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        if element is QStyle.PrimitiveElement.PE_IndicatorRadioButton:
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.drawEllipse(QRectF(option.rect).adjusted(0.5, 0.5, -0.5, -0.5))
-        else:
-            painter.drawRect(option.rect.adjusted(0, 0, -1, -1))
-        painter.restore()
-
-
 def apply_theme(app: QApplication, theme: str) -> None:
     """``"dark"`` or ``"light"`` switch to Fusion with that palette; anything else keeps the
     platform's style and palette."""
     if theme not in ("dark", "light"):
         return
     if theme == "dark":
-        app.setStyle(_OutlinedIndicators())
+        from .outlined_style import OutlinedIndicators  # (its QStyle: not for other themes)
+
+        app.setStyle(OutlinedIndicators())
         app.setPalette(_dark_palette())
     else:
         app.setStyle("Fusion")
