@@ -478,6 +478,24 @@ def test_the_programs_started_on_hearing_one_read_are_asked_for_in_one_write(
         server.close()
 
 
+def slow_to_notice_a_lost_connection(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The client's reader, busy (a slow commit, say), notices its connection's end only
+    once the event returned is set; and only the client's word makes a program's watcher
+    look at its record again (no periodic look meanwhile)."""
+    from jobdeck.runtime import program_watcher
+
+    monkeypatch.setattr(program_watcher, "RECORD_LOOK_INTERVAL", 3600.0)
+    busy = threading.Event()
+    connection_lost = SupervisorClient._connection_lost
+
+    def slow_to_notice(client: SupervisorClient, sock: socket.socket) -> None:
+        busy.wait(TIMEOUT)
+        connection_lost(client, sock)
+
+    monkeypatch.setattr(SupervisorClient, "_connection_lost", slow_to_notice)
+    return busy
+
+
 def test_a_job_whose_connection_broke_on_a_failed_send_is_not_left_running(
     qtbot: Any,
     real_tracker: JobTracker,
@@ -488,18 +506,7 @@ def test_a_job_whose_connection_broke_on_a_failed_send_is_not_left_running(
     job's request finds the connection broken first, and connects to a new service. The
     job that ran under the dead one must still end ("lost", its program stopped), not stay
     running forever: the reader that then sees its connection end tells every watcher."""
-    from jobdeck.runtime import program_watcher
-
-    # Only the client's word makes the watcher look again (no periodic look meanwhile).
-    monkeypatch.setattr(program_watcher, "RECORD_LOOK_INTERVAL", 3600.0)
-    busy = threading.Event()
-    connection_lost = SupervisorClient._connection_lost
-
-    def slow_to_notice(client: SupervisorClient, sock: socket.socket) -> None:
-        busy.wait(TIMEOUT)
-        connection_lost(client, sock)
-
-    monkeypatch.setattr(SupervisorClient, "_connection_lost", slow_to_notice)
+    busy = slow_to_notice_a_lost_connection(monkeypatch)
     make_runner(tracker=real_tracker)
     try:
         first = real_tracker.enqueue("command", {"argv": ["sleep", "600"]})
@@ -535,17 +542,7 @@ def test_a_program_that_ends_while_the_app_is_connecting_again_is_seen_ending(
     (to the same service) before the old reader is done. The first job must still end
     with its program's exit status: its watcher looks at the record once connected again
     (the new connection hears of no end that came before it)."""
-    from jobdeck.runtime import program_watcher
-
-    monkeypatch.setattr(program_watcher, "RECORD_LOOK_INTERVAL", 3600.0)
-    busy = threading.Event()
-    connection_lost = SupervisorClient._connection_lost
-
-    def slow_to_notice(client: SupervisorClient, sock: socket.socket) -> None:
-        busy.wait(TIMEOUT)
-        connection_lost(client, sock)
-
-    monkeypatch.setattr(SupervisorClient, "_connection_lost", slow_to_notice)
+    busy = slow_to_notice_a_lost_connection(monkeypatch)
     runner = make_runner(tracker=real_tracker)
     gate = tmp_path / "go"
     script = f'echo 1/2; while [ ! -e "{gate}" ]; do sleep 0.01; done; exit 3'
