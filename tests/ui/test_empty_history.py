@@ -1,24 +1,16 @@
 """The history says why it is empty: no job yet, or none that matches; never while the
 store opens or a search is read."""
 
+import functools
 import threading
 
 from jobdeck.core.job import JobStatus
 from jobdeck.core.unopened import UnopenedStore
-from jobdeck.ui.main_window import MainWindow
 
-from .fakes import FakeSignals, FakeTracker, fake_registry, make_job
+from .fakes import FakeSignals, FakeTracker, make_job
+from .windows import make_main_window
 
-
-def make_window(qtbot, tracker, signals, settings):
-    registry = fake_registry()
-    tracker.registry = registry
-    window = MainWindow(tracker, signals, registry, settings)
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+make_window = functools.partial(make_main_window, show=True, size=(1280, 800))
 
 
 def said(window):

@@ -3,17 +3,11 @@ import threading
 from PySide6.QtCore import QEvent, QObject, Qt
 
 from jobdeck.core.job import JobStatus
-from jobdeck.ui.main_window import MainWindow
 
-from .fakes import fake_registry, make_job
+from .fakes import make_job
+from .windows import make_main_window
 
-
-def make_window(qtbot, tracker, signals, settings):
-    registry = fake_registry()
-    tracker.registry = registry
-    window = MainWindow(tracker, signals, registry, settings)
-    qtbot.addWidget(window)
-    return window
+make_window = make_main_window
 
 
 def selected_id(window):

@@ -1,26 +1,20 @@
 """Typing into the history's search box: results follow the keys without a long wait, and
 a search typed over never shows its rows after the newer one's."""
 
+import functools
 import threading
 import time
 
 from jobdeck.ui import main_window
-from jobdeck.ui.main_window import MainWindow
 
-from .fakes import fake_registry, make_job
+from .fakes import make_job
+from .windows import make_main_window
 
 #: The delay every search waited for until this round (ms).
 OLD_DELAY_MS = 250
 
 
-def make_window(qtbot, tracker, signals, settings):
-    registry = fake_registry()
-    tracker.registry = registry
-    window = MainWindow(tracker, signals, registry, settings)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+make_window = functools.partial(make_main_window, show=True)
 
 
 def titles(window):
