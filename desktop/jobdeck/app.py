@@ -42,7 +42,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
-from jobdeck.api.launch import show_running_app, wait_and_show_running_app
+from jobdeck.api.launch import claim_start, show_running_app, wait_and_show_running_app
 from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
 from jobdeck.core.board_url import BoardUrl, is_board_url
@@ -859,6 +859,10 @@ def run_app(
     options = api_options(db_path, settings, listen, listen_host)
     if options is not None:
         status = show_running_app(options.paths)
+        if status is None and not claim_start(options.paths):
+            # Another Jobdeck on this store is starting: raise its window once it answers,
+            # without painting a window of our own that would vanish a moment later.
+            status = wait_and_show_running_app(options.paths)
         if status is not None:
             return status
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there

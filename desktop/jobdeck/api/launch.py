@@ -17,7 +17,13 @@ from pathlib import Path
 from .client import ApiClient, ApiError, AppUnreachable
 from .paths import ApiPaths
 
-__all__ = ["StartFailed", "show_running_app", "start_app", "wait_and_show_running_app"]
+__all__ = [
+    "StartFailed",
+    "claim_start",
+    "show_running_app",
+    "start_app",
+    "wait_and_show_running_app",
+]
 
 #: Seconds a started app has to answer.
 START_TIMEOUT = 30.0
@@ -56,6 +62,36 @@ def show_running_app(paths: ApiPaths, *, raise_window: bool = True) -> int | Non
                 )
                 return 1
             raise
+
+
+#: The start locks this process holds (their descriptors stay open until it exits).
+_claimed: dict[ApiPaths, int] = {}
+
+
+def claim_start(paths: ApiPaths) -> bool:
+    """Take the desktop app's start lock of this store, held until this process exits:
+    False when another process holds it (a Jobdeck that runs, or is still starting and does
+    not answer yet). Taken before the window shows, so that of two launches at once only one
+    paints a window. True as well when the lock cannot be taken at all (no ``fcntl``, an
+    unusable directory): the store's own lock still keeps a second app out."""
+    if paths in _claimed:
+        return True
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return True
+    try:
+        paths.make_directory()
+        fd = os.open(paths.start_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _claimed[paths] = fd
+    return True
 
 
 def wait_and_show_running_app(paths: ApiPaths, timeout: float = 10.0) -> int | None:
