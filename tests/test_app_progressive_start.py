@@ -135,12 +135,14 @@ def test_a_store_that_cannot_be_opened_is_reported_after_the_window_showed(
     assert last.startswith("jobdeck: ") and "upgrade Jobdeck" in last, done.stderr
 
 
+@pytest.mark.parametrize("tray", [False, True], ids=["jobdeck", "jobdeck --tray"])
 def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
-    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tray: bool
 ) -> None:
     """The first Jobdeck is starting and does not answer yet (its API starts once its
     window is painted): a second ``jobdeck`` waits for it and raises its window, instead of
-    painting a window of its own that vanishes a moment later."""
+    painting a window of its own that vanishes a moment later. A second one started in the
+    tray (twenty ``jobdeck run`` at once, none running: each starts one) raises nothing."""
     import jobdeck.app as app_module
     from jobdeck.api.paths import ApiPaths
 
@@ -163,19 +165,21 @@ def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
     )
     try:
         assert first.stdout is not None and first.stdout.readline().strip() == "locked"
-        waited: list[ApiPaths] = []
+        waited: list[tuple[ApiPaths, bool]] = []
 
-        def first_app_answers(paths: ApiPaths, timeout: float = 10.0) -> int:
-            waited.append(paths)
-            return 0  # it answered and raised its window
+        def first_app_answers(
+            paths: ApiPaths, timeout: float = 10.0, *, raise_window: bool = True
+        ) -> int:
+            waited.append((paths, raise_window))
+            return 0  # it answered (and raised its window when asked to)
 
         def no_window(*args: object, **kwargs: object) -> None:
             raise AssertionError("the second launch made a window of its own")
 
         monkeypatch.setattr(app_module, "wait_and_show_running_app", first_app_answers)
         monkeypatch.setattr(app_module, "JobdeckApp", no_window)
-        assert app_module.run_app(str(db)) == 0
-        assert waited == [paths]
+        assert app_module.run_app(str(db), tray=tray) == 0
+        assert waited == [(paths, not tray)]
     finally:
         first.kill()
         first.wait()

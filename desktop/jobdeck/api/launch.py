@@ -94,15 +94,28 @@ def claim_start(paths: ApiPaths) -> bool:
     return True
 
 
-def wait_and_show_running_app(paths: ApiPaths, timeout: float = 10.0) -> int | None:
+def wait_and_show_running_app(
+    paths: ApiPaths, timeout: float = 10.0, *, raise_window: bool = True
+) -> int | None:
     """Like :func:`show_running_app`, waiting up to ``timeout`` seconds for an app that
-    holds the store but is still starting."""
+    holds the store but is still starting. ``raise_window=False`` (a launch in the tray,
+    e.g. by a command that needs the app): only wait until it answers (0), showing nothing."""
     deadline = time.monotonic() + timeout
     while True:
-        status = show_running_app(paths)
+        status = show_running_app(paths) if raise_window else _answers(paths)
         if status is not None or time.monotonic() > deadline:
             return status
         time.sleep(0.1)
+
+
+def _answers(paths: ApiPaths) -> int | None:
+    """0 when a Jobdeck answers on this store's socket, else None."""
+    with ApiClient(paths.socket, timeout=10) as client:
+        try:
+            client.info()
+            return 0
+        except AppUnreachable:
+            return None
 
 
 def has_display() -> bool:
