@@ -133,3 +133,55 @@ def test_a_store_that_cannot_be_opened_is_reported_after_the_window_showed(
     assert "Traceback" not in done.stderr, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("jobdeck: ") and "upgrade Jobdeck" in last, done.stderr
+
+
+@pytest.mark.parametrize("tray", [False, True], ids=["jobdeck", "jobdeck --tray"])
+def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tray: bool
+) -> None:
+    """The first Jobdeck is starting and does not answer yet (its API starts once its
+    window is painted): a second ``jobdeck`` waits for it and raises its window, instead of
+    painting a window of its own that vanishes a moment later. A second one started in the
+    tray (twenty ``jobdeck run`` at once, none running: each starts one) raises nothing."""
+    import jobdeck.app as app_module
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # no Jobdeck answers there
+    paths = ApiPaths.for_store(str(db))
+    paths.make_directory()
+    first = subprocess.Popen(  # the first Jobdeck, starting: it holds the start lock
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            "f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True); time.sleep(60)",
+            str(paths.directory / f"api-{paths.key}.lock"),  # (paths.start_lock)
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "locked"
+        waited: list[tuple[ApiPaths, bool]] = []
+
+        def first_app_answers(
+            paths: ApiPaths, timeout: float = 10.0, *, raise_window: bool = True
+        ) -> int:
+            waited.append((paths, raise_window))
+            return 0  # it answered (and raised its window when asked to)
+
+        def no_window(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the second launch made a window of its own")
+
+        monkeypatch.setattr(app_module, "wait_and_show_running_app", first_app_answers)
+        monkeypatch.setattr(app_module, "JobdeckApp", no_window)
+        assert app_module.run_app(str(db), tray=tray) == 0
+        assert waited == [(paths, not tray)]
+    finally:
+        first.kill()
+        first.wait()
+    # The first one gone, the next launch takes the lock (and keeps it while it runs).
+    assert app_module.claim_start(paths)

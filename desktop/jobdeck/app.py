@@ -42,7 +42,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
-from jobdeck.api.launch import show_running_app, wait_and_show_running_app
+from jobdeck.api.launch import claim_start, show_running_app, wait_and_show_running_app
 from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
 from jobdeck.core.board_url import BoardUrl, is_board_url
@@ -859,6 +859,11 @@ def run_app(
     options = api_options(db_path, settings, listen, listen_host)
     if options is not None:
         status = show_running_app(options.paths)
+        if status is None and not claim_start(options.paths):
+            # Another Jobdeck on this store is starting: raise its window once it answers
+            # (started in the tray: leave it as it is), without painting a window of our
+            # own that would vanish a moment later.
+            status = wait_and_show_running_app(options.paths, raise_window=not tray)
         if status is not None:
             return status
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
@@ -890,7 +895,11 @@ def run_app(
     except StoreLocked:
         app.shutdown()
         # Another launch got the store first and is still starting: show its window.
-        status = None if options is None else wait_and_show_running_app(options.paths)
+        status = (
+            None
+            if options is None
+            else wait_and_show_running_app(options.paths, raise_window=not tray)
+        )
         if status is None:
             raise
         return status

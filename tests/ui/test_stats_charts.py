@@ -45,3 +45,17 @@ def test_one_run_is_shown_among_times_of_day_not_fractions_of_a_second(qtbot) ->
         lambda: item.vb.viewRange()[0][0] <= 1000.0 < 20_000.0 <= item.vb.viewRange()[0][1]
     )
     assert "Last 2 runs of k" in item.titleLabel.text
+
+
+def test_no_key_selected_shows_no_made_up_times_or_seconds(qtbot) -> None:
+    """Empty, the chart's axes were labelled "00.250 00.500 00.750" and "0.2 ... 0.8"."""
+    charts = StatsCharts()
+    qtbot.addWidget(charts)
+    charts.show_trend(None)
+    item = charts.trend.getPlotItem()
+    assert "Select a job key" in item.titleLabel.text
+    for side in ("bottom", "left"):
+        assert not item.getAxis(side).style["showValues"], side
+    charts.show_trend(KeyTrend("k", [1000.0, 20_000.0], [5.0, 6.0], ["completed"] * 2), "k")
+    for side in ("bottom", "left"):
+        assert item.getAxis(side).style["showValues"], side

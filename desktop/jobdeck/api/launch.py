@@ -20,7 +20,13 @@ from .paths import ApiPaths
 if TYPE_CHECKING:
     from .client import ApiClient
 
-__all__ = ["StartFailed", "show_running_app", "start_app", "wait_and_show_running_app"]
+__all__ = [
+    "StartFailed",
+    "claim_start",
+    "show_running_app",
+    "start_app",
+    "wait_and_show_running_app",
+]
 
 #: Seconds a started app has to answer.
 START_TIMEOUT = 30.0
@@ -68,15 +74,62 @@ def show_running_app(paths: ApiPaths, *, raise_window: bool = True) -> int | Non
             raise
 
 
-def wait_and_show_running_app(paths: ApiPaths, timeout: float = 10.0) -> int | None:
+#: The start locks this process holds (their descriptors stay open until it exits).
+_claimed: dict[ApiPaths, int] = {}
+
+
+def claim_start(paths: ApiPaths) -> bool:
+    """Take the desktop app's start lock of this store, held until this process exits:
+    False when another process holds it (a Jobdeck that runs, or is still starting and does
+    not answer yet). Taken before the window shows, so that of two launches at once only one
+    paints a window. True as well when the lock cannot be taken at all (no ``fcntl``, an
+    unusable directory): the store's own lock still keeps a second app out."""
+    if paths in _claimed:
+        return True
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return True
+    try:
+        paths.make_directory()
+        fd = os.open(paths.start_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _claimed[paths] = fd
+    return True
+
+
+def wait_and_show_running_app(
+    paths: ApiPaths, timeout: float = 10.0, *, raise_window: bool = True
+) -> int | None:
     """Like :func:`show_running_app`, waiting up to ``timeout`` seconds for an app that
-    holds the store but is still starting."""
+    holds the store but is still starting. ``raise_window=False`` (a launch in the tray,
+    e.g. by a command that needs the app): only wait until it answers (0), showing nothing."""
     deadline = time.monotonic() + timeout
     while True:
-        status = show_running_app(paths)
+        status = show_running_app(paths) if raise_window else _answers(paths)
         if status is not None or time.monotonic() > deadline:
             return status
         time.sleep(0.1)
+
+
+def _answers(paths: ApiPaths) -> int | None:
+    """0 when a Jobdeck answers on this store's socket, else None."""
+    if not os.path.exists(paths.socket):
+        return None
+    from .client import ApiClient, AppUnreachable
+
+    with ApiClient(paths.socket, timeout=10) as client:
+        try:
+            client.info()
+            return 0
+        except AppUnreachable:
+            return None
 
 
 def has_display() -> bool:

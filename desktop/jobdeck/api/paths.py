@@ -152,6 +152,11 @@ class ApiPaths:
     def start_log(self) -> Path:
         return self.directory / f"api-{self.key}.log"
 
+    @property
+    def start_lock(self) -> Path:
+        """Locked (``flock``) by the desktop app of this store from its start to its end."""
+        return self.directory / f"api-{self.key}.lock"
+
     def make_directory(self) -> Path:
         """Create the directory private to the user (0700), or make it so; raises
         :class:`~jobdeck.runtime.private_files.UnsafePathError` when it cannot be."""

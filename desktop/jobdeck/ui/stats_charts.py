@@ -189,6 +189,9 @@ class StatsCharts(QWidget):
         trend = self._trend
         c = self._colours()
         text = self.palette().color(self.foregroundRole()).name()
+        empty = trend is None or not trend.ended
+        for side in ("bottom", "left"):  # no made-up times ("00.250") or seconds when empty
+            plot.getAxis(side).setStyle(showValues=not empty)
         if trend is None or not trend.ended:
             plot.setTitle(
                 translate("Stats", "Select a job key to see the duration of its last runs"),
