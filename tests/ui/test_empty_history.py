@@ -16,7 +16,7 @@ make_window = functools.partial(make_main_window, show=True, size=(1280, 800))
 def said(window):
     """The text shown over the history, or None when nothing is."""
     label = window.empty_history.label
-    return label.text() if label.isVisible() else None
+    return label.text() if label is not None and label.isVisible() else None
 
 
 def test_an_empty_store_says_how_to_start_a_job(qtbot, tracker, signals, settings):

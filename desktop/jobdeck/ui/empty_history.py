@@ -28,20 +28,27 @@ class EmptyHistory(QObject):
         self._view = view
         self._model = model
         self._opening = False
-        viewport = view.viewport()
-        self.label = QLabel(viewport)
-        self.label.setObjectName("emptyHistory")
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
-        self.label.setWordWrap(True)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.label.hide()
-        viewport.installEventFilter(self)
+        #: The label, made when there is first something to say: the window's first paint
+        #: (the store still opening) asks nothing of the viewport (see ui.rows_shown).
+        self.label: QLabel | None = None
         model.modelReset.connect(self.update)
         model.rowsInserted.connect(self.update)
         model.rowsRemoved.connect(self.update)
         model.filterApplied.connect(self.update)
+
+    def _made_label(self) -> QLabel:
+        if self.label is None:
+            viewport = self._view.viewport()
+            label = QLabel(viewport)
+            label.setObjectName("emptyHistory")
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            viewport.installEventFilter(self)  # (placed again when it is resized)
+            self.label = label
+        return self.label
 
     def set_opening(self, opening: bool) -> None:
         """Whether the store is still being opened (then the history is not known yet)."""
@@ -80,17 +87,20 @@ class EmptyHistory(QObject):
         """Show or hide the label for the model's state now."""
         text = self.text()
         if not text:
-            self.label.hide()
+            if self.label is not None:
+                self.label.hide()
             return
-        self.label.setText(text)
-        self._place()
-        self.label.show()
+        label = self._made_label()
+        label.setText(text)
+        self._place(label)
+        label.show()
 
-    def _place(self) -> None:
+    def _place(self, label: QLabel) -> None:
         area = self._view.viewport().rect().adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
-        self.label.setGeometry(area)
+        label.setGeometry(area)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize and self.label.isVisible():
-            self._place()
+        label = self.label
+        if event.type() == QEvent.Type.Resize and label is not None and label.isVisible():
+            self._place(label)
         return False
