@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from jobdeck.app import JobdeckApp, QuitChoice
 from jobdeck.core import JobStatus
@@ -109,11 +109,48 @@ def _too_new(path: Path) -> None:
     conn.close()
 
 
-def test_a_store_that_cannot_be_opened_is_reported_after_the_window_showed(
+def test_a_store_that_cannot_be_opened_is_said_in_a_dialog_where_the_window_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: QApplication
+) -> None:
+    """``jobdeck --db newer.db`` started from the desktop: the window shows first, then a
+    dialog over it says why the history cannot be opened (nobody reads stderr there) and,
+    once the user closes it, the window goes and the error is raised for the CLI to print
+    (its one line and exit status: the next test)."""
+    import jobdeck.app as app_module
+    from jobdeck.core.store_errors import StoreTooNew
+
+    db = tmp_path / "newer.db"
+    _too_new(db)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no Jobdeck answers there
+    said: list[tuple[str, str, bool]] = []
+    looks = iter(range(500))  # 10 s
+
+    def close_the_dialog() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # not up yet
+            if next(looks, None) is not None:
+                QTimer.singleShot(20, close_the_dialog)
+            return
+        window = box.parentWidget()
+        said.append((box.text(), box.informativeText(), window is not None and window.isVisible()))
+        box.close()
+
+    QTimer.singleShot(0, close_the_dialog)
+    with pytest.raises(StoreTooNew):
+        app_module.run_app(str(db))
+    assert said, "no dialog"
+    text, why, over_the_window = said[0]
+    assert text == "Jobdeck cannot open its job history."
+    assert "upgrade Jobdeck" in why and str(db) in why, why
+    assert over_the_window
+    assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()], "a window stayed"
+
+
+def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1_from_the_cli(
     tmp_path: Path,
 ) -> None:
-    """``jobdeck --db newer.db``: the window shows, then the error is printed as before
-    (one line, no traceback) and the app exits 1."""
+    """``jobdeck --tray --db newer.db`` (as a command that needs the app starts it): no
+    window, so no dialog; the error is printed as before (one line, no traceback), exit 1."""
     db = tmp_path / "newer.db"
     _too_new(db)
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
@@ -122,7 +159,7 @@ def test_a_store_that_cannot_be_opened_is_reported_after_the_window_showed(
         key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
         env[key] = str(tmp_path / sub)
     done = subprocess.run(
-        [sys.executable, "-m", "jobdeck", "--db", str(db)],
+        [sys.executable, "-m", "jobdeck", "--tray", "--db", str(db)],
         env=env,
         capture_output=True,
         text=True,

@@ -48,7 +48,7 @@ from jobdeck.api.paths import ApiPaths
 from jobdeck.core.board_url import BoardUrl, is_board_url
 from jobdeck.core.job import JobStatus
 from jobdeck.core.registry import JobRegistry
-from jobdeck.core.store_errors import StoreLocked
+from jobdeck.core.store_errors import StoreError, StoreLocked
 from jobdeck.core.unopened import UnopenedStore
 from jobdeck.i18n import install_translators, translate
 from jobdeck.jobs import builtin_registry
@@ -903,7 +903,10 @@ def run_app(
         if status is None:
             raise
         return status
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, StoreError) and app.window.isVisible():
+            # Started from the desktop, nobody reads stderr: say it where the window was.
+            tell_store_not_opened(app.window, exc)
         app.shutdown()  # the window goes; the error is reported as before (jobdeck.cli)
         raise
     app.install_signal_handlers()
@@ -917,6 +920,25 @@ def run_app(
         loop.run_forever()
     app.shutdown()
     return app.exit_code
+
+
+def tell_store_not_opened(window: QWidget, error: StoreError) -> None:
+    """Say in a dialog over ``window`` why the store could not be opened (a newer or
+    damaged file, a folder that cannot be written...), until the user closes it: the
+    window showed before the store was opened, and would otherwise vanish without a word
+    (the CLI prints the same error on stderr afterwards)."""
+    from PySide6.QtWidgets import QMessageBox  # (only on this error)
+
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        translate("JobdeckApp", "Jobdeck"),
+        translate("JobdeckApp", "Jobdeck cannot open its job history."),
+        QMessageBox.StandardButton.Close,
+        window,
+    )
+    box.setInformativeText(str(error))
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.exec()
 
 
 def run_service(
