@@ -45,6 +45,33 @@
     </message>
 </context>
 <context>
+    <name>EmptyHistory</name>
+    <message>
+        <source>No jobs match “{text}”.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Clear the search and the filters to see all jobs.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Clear the search to see all jobs.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No jobs match these filters.
+Choose All statuses and All types to see all jobs.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No jobs yet.
+Start one from the form on the left, or run
+jobdeck run -- COMMAND
+in a terminal.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>HistoryModel</name>
     <message>
         <source>Status</source>
@@ -603,6 +630,14 @@ Started {started}</source>
     </message>
     <message>
         <source>Stay</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Jobdeck cannot open its job history.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
