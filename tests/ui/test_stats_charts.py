@@ -59,3 +59,22 @@ def test_no_key_selected_shows_no_made_up_times_or_seconds(qtbot) -> None:
     charts.show_trend(KeyTrend("k", [1000.0, 20_000.0], [5.0, 6.0], ["completed"] * 2), "k")
     for side in ("bottom", "left"):
         assert item.getAxis(side).style["showValues"], side
+
+
+def test_job_counts_are_labelled_in_whole_jobs(qtbot) -> None:
+    """'Most at once' with one or two jobs was labelled 0.5 and 1.5 jobs."""
+    from jobdeck.ui import stats_charts
+
+    charts = StatsCharts()
+    qtbot.addWidget(charts)
+    axis = charts.load.getPlotItem().getAxis("left")
+
+    def labelled(top: float) -> list[float]:
+        return [v for _spacing, values in axis.tickValues(0, top * 1.15, 150) for v in values]
+
+    assert any(v % 1 for v in labelled(1)), "pyqtgraph labels whole numbers by itself now"
+    for top in (1, 2, 5):
+        stats_charts._count_ticks(axis, top)
+        assert labelled(top) and not [v for v in labelled(top) if v % 1], top
+    stats_charts._count_ticks(axis, 400)  # many: pyqtgraph's own spacing again
+    assert 0 < len(labelled(400)) < 40

@@ -137,7 +137,9 @@ class StatsCharts(QWidget):
             size="9pt",
         )
         plot.setXRange(float(t.starts[0]), float(t.starts[-1] + t.bucket_s), padding=0.01)
-        plot.setYRange(0, max(1.0, float(bottom.max()) if len(bottom) else 1.0) * 1.1, padding=0)
+        top = max(1.0, float(bottom.max()) if len(bottom) else 1.0)
+        plot.setYRange(0, top * 1.1, padding=0)
+        _count_ticks(plot.getAxis("left"), top)
         self.drawn["throughput"] = {
             "completed": (x.tolist(), completed.tolist()),
             "failed": (x.tolist(), failed.tolist()),
@@ -176,6 +178,7 @@ class StatsCharts(QWidget):
         )
         top = max([1, *load.queued, *load.running])
         plot.setYRange(0, top * 1.15, padding=0)
+        _count_ticks(plot.getAxis("left"), top)
         plot.setXRange(load.times[0], load.times[-1], padding=0.01)
         self.drawn["load"] = {
             "queued": (load.times, [float(v) for v in load.queued]),
@@ -258,3 +261,16 @@ class StatsCharts(QWidget):
             if self._report is not None:
                 self.show_report(self._report)
             self._draw_trend()
+
+
+#: Up to this many jobs, a count axis is labelled at every whole number.
+WHOLE_TICKS_UP_TO = 6
+
+
+def _count_ticks(axis: Any, top: float) -> None:
+    """Label an axis of job counts whose highest value is ``top`` at whole numbers only:
+    left to itself, pyqtgraph labels a range of 0 to 1 or 2 at 0.5 and 1.5 jobs."""
+    if top <= WHOLE_TICKS_UP_TO:
+        axis.setTickSpacing(1, 1)
+    else:
+        axis.setTickSpacing()  # pyqtgraph's own, whole at these ranges
