@@ -142,12 +142,15 @@ def test_closing_window_hides_to_tray_or_quits_without_one(
 def test_tray_menu_toggles_taskbar_and_remembers(app: JobdeckApp, settings: AppSettings) -> None:
     assert app.taskbar.is_enabled_by_user()
     assert not app.taskbar.isVisible()  # nothing runs: no panel in the way
-    app.tray.toggleTaskbarRequested.emit()
+    # ... yet it is on: the menu's "Show taskbar" is checked (it said "Hide taskbar")
+    action = app.tray.toggle_taskbar_action
+    assert action.text() == "Show taskbar" and action.isChecked()
+    action.trigger()  # the user unchecks it
     assert not app.taskbar.is_enabled_by_user() and settings.taskbar_visible is False
-    assert app.tray.toggle_taskbar_action.text() == "Show taskbar"
-    app.tray.toggleTaskbarRequested.emit()
+    assert not action.isChecked()
+    action.trigger()
     assert app.taskbar.is_enabled_by_user() and settings.taskbar_visible is True
-    assert app.tray.toggle_taskbar_action.text() == "Hide taskbar"
+    assert action.isChecked()
 
 
 def test_the_taskbar_shows_jobs_when_the_window_is_not_in_front_and_hides_when_idle(

@@ -80,7 +80,8 @@ def test_overall_percent_sums_known_totals():
 def test_menu_actions_emit_signals(qtbot, tracker, signals, tray_available):
     tray = make_tray(qtbot, tracker, signals)
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert texts == ["Show window", "Hide taskbar", "Cancel all", "Quit"]
+    assert texts == ["Show window", "Show taskbar", "Cancel all", "Quit"]
+    assert tray.toggle_taskbar_action.isCheckable()
     for action, signal in (
         (tray.show_window_action, tray.showWindowRequested),
         (tray.toggle_taskbar_action, tray.toggleTaskbarRequested),
@@ -89,7 +90,9 @@ def test_menu_actions_emit_signals(qtbot, tracker, signals, tray_available):
         with qtbot.waitSignal(signal, timeout=500):
             action.trigger()
     tray.set_taskbar_visible(False)
-    assert tray.toggle_taskbar_action.text() == "Show taskbar"
+    assert not tray.toggle_taskbar_action.isChecked()
+    tray.set_taskbar_visible(True)
+    assert tray.toggle_taskbar_action.isChecked()
     tray.dispose()
 
 

@@ -1441,10 +1441,6 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Hide taskbar</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>Cancel all</source>
         <translation type="unfinished"></translation>
     </message>

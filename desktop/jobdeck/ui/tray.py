@@ -125,7 +125,11 @@ class TrayController(QObject):
         self.menu = QMenu()
         self.menu.setAccessibleName(translate("TrayController", "Jobdeck"))
         self.show_window_action = QAction(translate("TrayController", "Show window"), self)
-        self.toggle_taskbar_action = QAction(translate("TrayController", "Hide taskbar"), self)
+        # A check box, not "Hide taskbar": with nothing running the taskbar is out of
+        # the way though turned on, and "Hide" named what the user could not see.
+        self.toggle_taskbar_action = QAction(translate("TrayController", "Show taskbar"), self)
+        self.toggle_taskbar_action.setCheckable(True)
+        self.toggle_taskbar_action.setChecked(True)
         self.cancel_all_action = QAction(translate("TrayController", "Cancel all"), self)
         self.quit_action = QAction(translate("TrayController", "Quit"), self)
         self.show_window_action.triggered.connect(self.showWindowRequested)
@@ -191,12 +195,9 @@ class TrayController(QObject):
         return sorted(self._active.values(), key=lambda j: j.id)
 
     def set_taskbar_visible(self, visible: bool) -> None:
-        """Keep the menu's taskbar entry in step with the taskbar."""
-        self.toggle_taskbar_action.setText(
-            translate("TrayController", "Hide taskbar")
-            if visible
-            else translate("TrayController", "Show taskbar")
-        )
+        """Keep the menu's taskbar entry in step with the taskbar: checked while it is
+        turned on (it shows whenever jobs run)."""
+        self.toggle_taskbar_action.setChecked(visible)
 
     @property
     def animate(self) -> bool:
