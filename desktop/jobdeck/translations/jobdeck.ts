@@ -102,7 +102,7 @@ in a terminal.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>{status} (cancelling)</source>
+        <source>Cancelling…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

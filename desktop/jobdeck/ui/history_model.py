@@ -142,12 +142,12 @@ HEADERS = {
 
 
 def status_cell(status: JobStatus, cancelling: bool = False) -> str:
-    """The Status column's text: ``Running``, or ``Running (cancelling)`` while a cancel is
-    on its way."""
-    text = status_text(status)
+    """The Status column's text: ``Running``, or ``Cancelling…`` while a cancel is on its
+    way to an active job (it was "Running (cancelling)", whose width the column kept for
+    every row: the titles beside it were cut short at 1280x800)."""
     if cancelling:
-        return translate("HistoryModel", "{status} (cancelling)").format(status=text)
-    return text
+        return translate("HistoryModel", "Cancelling\u2026")
+    return status_text(status)
 
 
 FAILED_COLOR = QColor("#d64545")

@@ -75,8 +75,6 @@ SEARCH_DELAY_MS = 0
 SHORT_SEARCH_DELAY_MS = 250
 ALL = "all"
 ACTIVE = "active"
-#: The longest text of the Status column, which must fit without eliding.
-WIDEST_STATUS = "Running (cancelling)"
 #: The store-trouble banner: white on dark red reads in light and dark palettes alike.
 STORE_BANNER_STYLE = (
     "QLabel#storeBanner { background: #a32020; color: white; padding: 6px 10px;"
@@ -482,7 +480,7 @@ class MainWindow(QMainWindow):
             self.details.set_job(self._tracker.get_job(job.id) or job)
 
     def _size_columns(self, registry: Iterable[JobType]) -> None:
-        """Columns as wide as their longest text ("Running (cancelling)", a full date), so
+        """Columns as wide as their longest text ("Completed", "Cancelling…", a full date), so
         nothing there is elided; Title and Message share the rest, so the history needs
         no horizontal scrolling."""
         header = self.table.horizontalHeader()
