@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,16 +205,14 @@ def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
         assert first.stdout is not None and first.stdout.readline().strip() == "locked"
         waited: list[tuple[ApiPaths, bool]] = []
 
-        def first_app_answers(
-            paths: ApiPaths, timeout: float = 10.0, *, raise_window: bool = True
-        ) -> int:
+        def first_app_answers(paths: ApiPaths, *, raise_window: bool = True) -> int:
             waited.append((paths, raise_window))
             return 0  # it answered (and raised its window when asked to)
 
         def no_window(*args: object, **kwargs: object) -> None:
             raise AssertionError("the second launch made a window of its own")
 
-        monkeypatch.setattr(app_module, "wait_and_show_running_app", first_app_answers)
+        monkeypatch.setattr(app_module, "wait_for_starting_app", first_app_answers)
         monkeypatch.setattr(app_module, "JobdeckApp", no_window)
         assert app_module.run_app(str(db), tray=tray) == 0
         assert waited == [(paths, not tray)]
@@ -222,3 +221,91 @@ def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
         first.wait()
     # The first one gone, the next launch takes the lock (and keeps it while it runs).
     assert app_module.claim_start(paths)
+
+
+def _hold_start_lock(paths) -> subprocess.Popen[str]:
+    """A process that holds ``paths``' start lock, as a Jobdeck that is starting does."""
+    paths.make_directory()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            "f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True); time.sleep(60)",
+            str(paths.start_lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_second_launch_waits_for_a_slow_first_however_long_it_takes(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first Jobdeck takes a minute to answer (a big store on a slow disk): a second
+    ``jobdeck`` still raises its window and exits 0. It gave up after ten seconds, painted
+    a window of its own and took the store, and the first one's window vanished (QA sweep);
+    now it says on stderr that it waits."""
+    import jobdeck.api.launch as launch
+    import jobdeck.app as app_module
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        now = [0.0]  # each look costs a second of a clock of our own: no real minute passes
+        asked: list[bool] = []
+
+        def first_answers_after_a_minute(paths: ApiPaths, *, raise_window: bool = True):
+            asked.append(raise_window)
+            now[0] += 1.0
+            return 0 if now[0] >= 60 else None
+
+        def no_window(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the second launch made a window of its own")
+
+        monkeypatch.setattr(launch.time, "monotonic", lambda: now[0])
+        monkeypatch.setattr(launch.time, "sleep", lambda s: None)
+        monkeypatch.setattr(launch, "show_running_app", first_answers_after_a_minute)
+        monkeypatch.setattr(app_module, "JobdeckApp", no_window)
+        assert app_module.run_app(str(db)) == 0
+        assert now[0] == 60 and all(asked)  # its window raised once it answered
+        waiting = capsys.readouterr().err.splitlines()
+        assert waiting == [
+            "jobdeck: waiting for the Jobdeck that is starting on this store to answer"
+        ]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_second_launch_starts_itself_when_the_starting_first_goes_without_answering(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first Jobdeck dies while starting: the second stops waiting, holds the start
+    lock and starts Jobdeck itself."""
+    from jobdeck.api.launch import claim_start, wait_for_starting_app
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        assert not claim_start(paths)
+        dies = threading.Timer(0.3, holder.kill)  # while the second waits
+        dies.start()
+        assert wait_for_starting_app(paths, poll=0.01) is None
+        dies.join()
+        assert claim_start(paths)  # this process holds it now
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

@@ -42,7 +42,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
-from jobdeck.api.launch import claim_start, show_running_app, wait_and_show_running_app
+from jobdeck.api.launch import (
+    claim_start,
+    show_running_app,
+    wait_and_show_running_app,
+    wait_for_starting_app,
+)
 from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
 from jobdeck.core.board_url import BoardUrl, is_board_url
@@ -861,9 +866,9 @@ def run_app(
         status = show_running_app(options.paths)
         if status is None and not claim_start(options.paths):
             # Another Jobdeck on this store is starting: raise its window once it answers
-            # (started in the tray: leave it as it is), without painting a window of our
-            # own that would vanish a moment later.
-            status = wait_and_show_running_app(options.paths, raise_window=not tray)
+            # (started in the tray: leave it as it is), however long its start takes,
+            # without painting a window of our own; start only if it goes without answering.
+            status = wait_for_starting_app(options.paths, raise_window=not tray)
         if status is not None:
             return status
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
