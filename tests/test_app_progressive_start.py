@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from jobdeck.app import JobdeckApp, QuitChoice
 from jobdeck.core import JobStatus
@@ -93,13 +93,57 @@ def test_the_window_shows_before_the_store_opens_then_fills_and_works(
     assert window.details.job is not None and window.details.job.id == newest.id
 
 
+def _tray(monkeypatch: pytest.MonkeyPatch, available: bool) -> None:
+    """Whether the desktop has a system tray (the offscreen platform has none)."""
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: available))
+
+
 def test_closing_the_window_before_the_store_opens_quits_without_opening_it(
-    unopened: JobdeckApp,
+    unopened: JobdeckApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _tray(monkeypatch, False)
     assert unopened.show_first_frame()
-    unopened.window.close()  # no tray yet: closing is quitting
+    unopened.window.close()  # no tray: closing is quitting
     assert unopened.quitting and not unopened.store_open
     assert not unopened.window.isVisible()
+
+
+def test_closing_the_window_before_the_store_opens_hides_it_to_the_tray_as_once_open(
+    unopened: JobdeckApp, monkeypatch: pytest.MonkeyPatch, settings: AppSettings, qtbot
+) -> None:
+    """Beside a tray, closing the window that says "Opening history…" hides it, as closing
+    does once the store is open: the app opens the store and stays in the tray, where its
+    icon says so once (it quit, as if there were no tray; QA sweep)."""
+    _tray(monkeypatch, True)
+    app = unopened
+    assert app.show_first_frame()
+    app.window.close()
+    assert not app.quitting and not app.window.isVisible()
+    app.open_store()
+    told: list[str] = []
+    monkeypatch.setattr(app.tray, "tell", lambda title, body: told.append(title))
+    app.start()
+    assert app.tray.available and not app.quitting
+    assert not app.window.isVisible()  # start() did not show it again
+    assert told == ["Jobdeck is still running"] and settings.close_hint_shown
+    qtbot.waitUntil(lambda: app.window.model.rowCount() == JOBS, timeout=5000)
+    app.show_window()  # the tray icon's "Show window" brings it back, with the jobs
+    assert app.window.isVisible() and not app.window.opening
+
+
+def test_closed_before_the_store_opens_and_no_tray_icon_came_it_quits(
+    unopened: JobdeckApp, monkeypatch: pytest.MonkeyPatch, qtbot
+) -> None:
+    """The desktop said it had a tray, but no icon could be shown once the store was open:
+    nothing could bring the window back, so the close quits after all."""
+    _tray(monkeypatch, True)
+    assert unopened.show_first_frame()
+    unopened.window.close()
+    _tray(monkeypatch, False)
+    unopened.open_store()
+    assert not unopened.tray.available
+    unopened.start()
+    qtbot.waitUntil(lambda: unopened.quitting, timeout=5000)
 
 
 def _too_new(path: Path) -> None:

@@ -191,6 +191,8 @@ class JobdeckApp(QObject):
         #: True once :meth:`open_store` has opened the store and built what follows its jobs.
         self.store_open = False
         self._painted_early = False
+        #: The window was closed to the tray before the store was open (see _tray_for_close).
+        self._closed_while_opening = False
         # The window first shows no jobs ("Opening history…"): it can be painted before the
         # store is imported and opened (see run_app); open_store attaches the store to it.
         self.window = MainWindow(
@@ -202,7 +204,7 @@ class JobdeckApp(QObject):
             stats=lambda: self.tracker.stats(),
         )
         self._close_filter = _CloseToTray(
-            lambda: self.store_open and self.tray.available, self.request_quit, self._hidden_to_tray
+            self._tray_for_close, self.request_quit, self._hidden_to_tray
         )
         self.window.installEventFilter(self._close_filter)
         self.window.quitRequested.connect(self.request_quit)
@@ -298,9 +300,16 @@ class JobdeckApp(QObject):
     # -- lifetime -------------------------------------------------------------------------------
 
     def start(self, *, show_window: bool = True) -> None:
-        """Run: jobs, the window (unless ``show_window`` is False: the tray only), and once
-        it is painted what it does not need (:meth:`_settle_in`); started hidden, the API
-        at once (a second launch may be waiting for it)."""
+        """Run: jobs, the window (unless ``show_window`` is False: the tray only; or the
+        user closed it to the tray while the store was opening), and once it is painted
+        what it does not need (:meth:`_settle_in`); started hidden, the API at once (a
+        second launch may be waiting for it)."""
+        if self._closed_while_opening:
+            show_window = False
+            if not self.tray.available:  # no icon came after all: closing was quitting
+                QTimer.singleShot(0, self.request_quit)
+            else:
+                self._hidden_to_tray()  # (the hint waited for the tray icon)
         self._switch_interval.apply()
         self.runner.start()
         if not show_window:
@@ -416,8 +425,21 @@ class JobdeckApp(QObject):
         else:
             self.show_job(job_id)
 
+    def _tray_for_close(self) -> bool:
+        """Whether closing the window hides it to the tray (else it quits): when there is
+        a tray icon; before the store is open (no icon yet), when the desktop has a tray
+        for the one that comes with the store (:meth:`start` shows it, the window hidden).
+        Closing the window that said "Opening history…" quit even beside a tray."""
+        if self.store_open:
+            return self.tray.available
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
     def _hidden_to_tray(self) -> None:
-        """The window was closed to the tray: say so, once ever."""
+        """The window was closed to the tray: say so, once ever (once the tray icon is
+        there, when closed while the store was opening)."""
+        if not self.store_open:
+            self._closed_while_opening = True
+            return
         if self.settings.close_hint_shown:
             return
         self.settings.close_hint_shown = True
