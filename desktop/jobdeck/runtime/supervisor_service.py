@@ -102,6 +102,10 @@ REPLY_DELAY = 0.02
 _TICK = 0.05  # seconds between looks at programs being stopped or watched without a pidfd
 _REAP_INTERVAL = 1.0  # seconds between collecting adopted orphans that ended
 _LEFTOVER_PATIENCE = 10.0  # seconds after SIGKILL before leftovers are given up on
+#: Seconds the processes an ended program leaves get to end by themselves before they are
+#: taken for left running: a cancel signals the program's whole group at once, and its
+#: shell goes at once while the child it waited for ends a moment later (it tidies up).
+_LEFTOVER_SETTLE = 0.2
 _DRAIN_TIMEOUT = 1.0  # seconds to read output a process outside the tree keeps open
 #: Bytes by which a program's ``ru_maxrss`` must pass the service's own peak to be taken
 #: for the program's (the kernel's memory counters are approximate by a few pages per CPU).
@@ -187,6 +191,7 @@ class _Program:
         "reply_due",
         "rusage",
         "seen",
+        "settle_until",
         "status",
         "told",
         "writer",
@@ -212,6 +217,8 @@ class _Program:
         #: measured (yet).
         self.peak = 0
         self.seen: set[int] = set()  # leftovers signalled so far
+        #: Until when what it left may still end by itself (see _LEFTOVER_SETTLE).
+        self.settle_until: float | None = None
         self.kill_at: float | None = None
         self.give_up_at: float | None = None
         self.drain_until: float | None = None
@@ -594,6 +601,10 @@ class SupervisorService:
         if program.give_up_at is None or now < program.give_up_at:
             alive = self._leftovers_of(program)
             if alive:
+                if program.settle_until is None:
+                    program.settle_until = now + _LEFTOVER_SETTLE
+                if now < program.settle_until:
+                    return
                 fresh = [pid for pid in alive if pid not in program.seen]
                 program.seen.update(fresh)
                 if program.give_up_at is None:
