@@ -299,11 +299,10 @@ class MainWindow(QMainWindow):
         #: True until the store is open (built on a closed tracker; see :meth:`attach`).
         self.opening = tracker.closed
         self.empty_history.set_opening(self.opening)
-        self.statusBar().showMessage(
-            translate("MainWindow", "Opening history\u2026")
-            if self.opening
-            else translate("MainWindow", "Ready")
-        )
+        # What the status bar says when nothing else: a menu's status tips and passing
+        # messages cleared it for the rest of the session.
+        self.statusBar().messageChanged.connect(self._say_idle_when_cleared)
+        self._say_idle()
 
         if self.type_list.count():
             self.type_list.setCurrentRow(0)
@@ -328,9 +327,21 @@ class MainWindow(QMainWindow):
         self.show_store_trouble(signals.store_trouble)
         self.opening = False
         self.empty_history.set_opening(False)
-        self.statusBar().showMessage(translate("MainWindow", "Ready"))
+        self._say_idle()
         if self.tabs is not None:  # the Statistics tab was chosen meanwhile: build it now
             self._on_tab_changed(self.tabs.currentIndex())
+
+    def _say_idle(self) -> None:
+        """ "Opening history…" until the store is open, then "Ready"."""
+        self.statusBar().showMessage(
+            translate("MainWindow", "Opening history\u2026")
+            if self.opening
+            else translate("MainWindow", "Ready")
+        )
+
+    def _say_idle_when_cleared(self, message: str) -> None:
+        if not message:
+            self._say_idle()
 
     def show_store_trouble(self, message: str) -> None:
         """Show why job changes cannot be saved (the banner), or hide it (``""``)."""
