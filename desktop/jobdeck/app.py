@@ -318,6 +318,7 @@ class JobdeckApp(QObject):
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
         self.tray.set_taskbar_visible(self.taskbar.is_enabled_by_user())
+        self.window.set_taskbar_visible(self.taskbar.is_enabled_by_user())
         # What the first window does not need waits until it is on screen: painted before
         # the store was open (show_first_frame), until the history shows its jobs.
         fallback = FIRST_PAINT_FALLBACK_MS if show_window else HIDDEN_START_DELAY_MS
@@ -461,6 +462,7 @@ class JobdeckApp(QObject):
         self.taskbar.set_enabled(enabled, reveal=True)
         self.settings.taskbar_visible = enabled
         self.tray.set_taskbar_visible(enabled)
+        self.window.set_taskbar_visible(enabled)
 
     def _focus_taskbar(self) -> None:
         if self.store_open:

@@ -395,6 +395,11 @@ class MainWindow(QMainWindow):
             self.table.selectRow(0)
             self.table.scrollToTop()
 
+    def set_taskbar_visible(self, visible: bool) -> None:
+        """Keep View > Show taskbar in step with the taskbar: checked while it is turned on
+        (it read "Show/hide taskbar", whichever it was, as the tray's entry did)."""
+        self.toggle_taskbar_action.setChecked(visible)
+
     def dock_taskbar(self, taskbar: QWidget) -> QDockWidget:
         """Show ``taskbar`` (a :class:`~jobdeck.ui.taskbar.Taskbar` made with
         ``floating=False``) in a dock area at the bottom of this window; the dock widget."""
@@ -402,7 +407,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(translate("MainWindow", "Running jobs"), self)
         dock.setObjectName("jobsDock")
         dock.setAccessibleName(translate("MainWindow", "Running jobs"))
-        # Movable and floatable, not closable: View > Show/hide taskbar turns it off, and the
+        # Movable and floatable, not closable: View > Show taskbar turns it off, and the
         # taskbar keeps that choice.
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
@@ -529,7 +534,12 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.quitRequested)
         view_menu = self.menuBar().addMenu(translate("MainWindow", "&View"))
-        taskbar = view_menu.addAction(translate("MainWindow", "Show/hide &taskbar"))
+        #: A check box, checked while the taskbar is on (see :meth:`set_taskbar_visible`).
+        self.toggle_taskbar_action = taskbar = view_menu.addAction(
+            translate("MainWindow", "Show &taskbar")
+        )
+        taskbar.setCheckable(True)
+        taskbar.setChecked(True)
         taskbar.setShortcut(QKeySequence("Ctrl+T"))
         taskbar.triggered.connect(self.toggleTaskbarRequested)
         focus_taskbar = view_menu.addAction(translate("MainWindow", "&Go to the taskbar"))
