@@ -191,6 +191,45 @@ def test_a_store_that_cannot_be_opened_is_said_in_a_dialog_where_the_window_was(
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()], "a window stayed"
 
 
+def test_a_store_that_cannot_be_opened_is_said_even_when_the_window_was_closed_to_the_tray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: QApplication
+) -> None:
+    """Closed to the tray while it said "Opening history…", the app says in a dialog that
+    the store cannot be opened, rather than going without a word."""
+    import jobdeck.app as app_module
+    from jobdeck.core.store_errors import StoreTooNew
+
+    _tray(monkeypatch, True)
+    db = tmp_path / "newer.db"
+    _too_new(db)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no Jobdeck answers there
+    first_frame = JobdeckApp.show_first_frame
+
+    def shown_then_closed(self: JobdeckApp) -> bool:
+        painted = first_frame(self)
+        self.window.close()  # the user closes it while the store opens
+        assert not self.quitting and not self.window.isVisible()
+        return painted
+
+    monkeypatch.setattr(JobdeckApp, "show_first_frame", shown_then_closed)
+    said: list[str] = []
+    looks = iter(range(500))  # 10 s
+
+    def close_the_dialog() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # not up yet
+            if next(looks, None) is not None:
+                QTimer.singleShot(20, close_the_dialog)
+            return
+        said.append(box.text())
+        box.close()
+
+    QTimer.singleShot(0, close_the_dialog)
+    with pytest.raises(StoreTooNew):
+        app_module.run_app(str(db))
+    assert said == ["Jobdeck cannot open its job history."]
+
+
 def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1_from_the_cli(
     tmp_path: Path,
 ) -> None:

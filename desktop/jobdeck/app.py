@@ -72,6 +72,8 @@ from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
+    import asyncio
+
     # (imported when the store opens: see JobdeckApp.open_store)
     from PySide6.QtDBus import QDBusConnection
 
@@ -923,6 +925,7 @@ def run_app(
         app.open_store()
     except StoreLocked:
         app.shutdown()
+        _drop_loop(loop)
         # Another launch got the store first and is still starting: show its window.
         status = (
             None
@@ -933,10 +936,12 @@ def run_app(
             raise
         return status
     except BaseException as exc:
-        if isinstance(exc, StoreError) and app.window.isVisible():
-            # Started from the desktop, nobody reads stderr: say it where the window was.
+        if isinstance(exc, StoreError) and not tray:
+            # Started from the desktop, nobody reads stderr: say it where the window was
+            # (or is no more: closed to the tray while the store was opening).
             tell_store_not_opened(app.window, exc)
         app.shutdown()  # the window goes; the error is reported as before (jobdeck.cli)
+        _drop_loop(loop)
         raise
     app.install_signal_handlers()
     app.start(show_window=not tray)
@@ -949,6 +954,16 @@ def run_app(
         loop.run_forever()
     app.shutdown()
     return app.exit_code
+
+
+def _drop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the event loop of a start that goes no further (the store was not opened),
+    on the GUI thread: left to the garbage collector, qasync's loop closes itself after
+    the QApplication's objects are gone and raises (an unraisable RuntimeError)."""
+    import asyncio
+
+    loop.close()
+    asyncio.set_event_loop(None)
 
 
 def tell_store_not_opened(window: QWidget, error: StoreError) -> None:
