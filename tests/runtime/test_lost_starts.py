@@ -1,0 +1,153 @@
+"""A start request caught on a broken connection to the supervisor service is not taken for
+lost before looking: a program that started is watched to its real end (or stopped, when
+its service is gone, saying so), and one that surely never ran fails saying it did not run.
+
+The connection is broken at a chosen point of the conversation, with a real service: a line
+the service does not understand, sent in the same write as the request (just after it: the
+service has started the program when it lets go; just before it: it never reads the
+request), or the service SIGKILLed once the program runs but before its answer is heard.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from jobdeck.runtime.process_launch import PreparedCommand
+from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
+from jobdeck.runtime.supervisor_client import SupervisorClient
+from jobdeck.runtime.supervisor_records import SupervisorRecords
+
+TIMEOUT = 30.0
+NOT_OURS = b"not one of ours\n"
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Iterator[SupervisorRecords]:
+    records = SupervisorRecords(tmp_path / "supervised")
+    records.client.connect()  # (it starts the service)
+    yield records
+    records.close()
+
+
+def break_the_first_request(monkeypatch: pytest.MonkeyPatch, *, before: bool) -> Callable[[], None]:
+    """The first spawn request goes in one write with a line the service does not
+    understand, after it (``before=False``) or before it: the service lets go of the
+    connection there. Returns a function that undoes it."""
+    request = SupervisorClient._request
+    done: list[bool] = []
+
+    def broken(client: SupervisorClient, job_id: str, line: bytes, on_reply: Any) -> None:
+        if not done:
+            done.append(True)
+            line = NOT_OURS + line if before else line + NOT_OURS
+        request(client, job_id, line, on_reply)
+
+    monkeypatch.setattr(SupervisorClient, "_request", broken)
+    return lambda: monkeypatch.setattr(SupervisorClient, "_request", request)
+
+
+def gated_command(tmp_path: Path, exit_status: int) -> tuple[PreparedCommand, Path, Path]:
+    gate, ran = tmp_path / "go", tmp_path / "ran"
+    script = f'touch "{ran}"; while [ ! -e "{gate}" ]; do sleep 0.01; done; exit {exit_status}'
+    return PreparedCommand(("/bin/sh", "-c", script), None, dict(os.environ)), gate, ran
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_program_started_before_the_service_let_go_of_the_connection_is_watched_to_its_end(
+    records: SupervisorRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the job was "lost" at once while its program ran on, unwatched."""
+    break_the_first_request(monkeypatch, before=False)
+    command, gate, ran = gated_command(tmp_path, exit_status=5)
+    pids: list[int] = []
+    watcher = ProgramWatcher.spawn(
+        records, "job", command, tmp_path / "job.log", on_started=pids.append
+    )
+    try:
+        assert watcher.wait(1.0) is None  # not judged lost: it runs, and is watched
+        assert ran.exists()
+        pid = watcher.pid
+        assert pid is not None and alive(pid)
+        gate.touch()
+        end = watcher.wait(TIMEOUT)
+        assert end is not None and end.kind is EndKind.EXITED, end
+        assert end.exit_code == 5 and end.ended_at is not None
+        assert pids == [pid] or end.pid == pid  # its pid is told, as for any start
+    finally:
+        gate.touch()
+
+
+def test_a_request_the_service_never_read_fails_saying_the_program_did_not_run(
+    records: SupervisorRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    break_the_first_request(monkeypatch, before=True)
+    service = records.client.service_pid
+    command, gate, ran = gated_command(tmp_path, exit_status=0)
+    watcher = ProgramWatcher.spawn(records, "job", command, tmp_path / "job.log")
+    end = watcher.wait(TIMEOUT)
+    gate.touch()
+    assert end is not None and end.kind is EndKind.START_FAILED, end
+    assert end.error == (
+        f"the supervisor (pid {service}) let go of Jobdeck's connection before it got the "
+        "request: the program did not run"
+    )
+    assert not ran.exists()
+    # the next request is answered on a new connection (the service, alone, may have left)
+    again = ProgramWatcher.spawn(records, "job2", command, tmp_path / "job2.log")
+    end = again.wait(TIMEOUT)
+    assert end is not None and end.kind is EndKind.EXITED and end.exit_code == 0
+
+
+def test_a_program_whose_service_was_killed_before_answering_is_found_and_stopped(
+    records: SupervisorRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service is SIGKILLed after starting the program, before its answer is heard
+    and before it wrote the program's record (a directory in the way here): the program,
+    found by its job's marker, is stopped (nothing copies its output or records its end),
+    and the job is lost saying so, not "never started" while it runs on."""
+    dispatch = SupervisorClient._dispatch
+
+    def unheard_start(client: SupervisorClient, message: dict[str, Any]) -> None:
+        if message.get("op") != "started":
+            dispatch(client, message)
+
+    monkeypatch.setattr(SupervisorClient, "_dispatch", unheard_start)
+    (records.directory / "job.json").mkdir()  # the service cannot write the record
+    command, gate, ran = gated_command(tmp_path, exit_status=0)
+    service = psutil.Process(records.client.service_pid)
+    watcher = ProgramWatcher.spawn(records, "job", command, tmp_path / "job.log")
+    try:
+        wait_until(ran.exists)
+        program = next(p for p in service.children() if p.pid != os.getpid())
+        service.send_signal(signal.SIGKILL)
+        end = watcher.wait(TIMEOUT)
+        assert end is not None and end.kind is EndKind.LOST, end
+        assert end.error == (
+            f"the supervisor (pid {service.pid}) stopped while the program ran; the program "
+            "was stopped and its exit status is unknown"
+        )
+        psutil.wait_procs([program], timeout=TIMEOUT)
+        assert not alive(program.pid)
+    finally:
+        gate.touch()
