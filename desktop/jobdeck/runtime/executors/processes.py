@@ -274,10 +274,21 @@ class ProcessExecutor(Executor):
         ended meanwhile, or that its end is lost)."""
         if run.job_type is not None and not self.accepts(run.job_type):
             return False
+        from ..process_jobs import NEVER_STARTED
+
         programs = self._open_programs()
         program = programs.reattach(
-            run.job, run.ctx, on_exit=lambda program, end: self._ended(run, program, end)
+            run.job,
+            run.ctx,
+            on_exit=lambda program, end: self._ended(run, program, end),
+            log_path=self.log_dir / f"{run.job_id}.log",
         )
+        if program == NEVER_STARTED:
+            log.info("job %s: %s", run.job_id, program)
+            job = run.job
+            last_seen = job.last_seen_ts if job.last_seen_ts is not None else job.started_ts
+            run.report(Outcome.failed(NEVER_STARTED, retry=True, ended_at=last_seen))
+            return True
         if isinstance(program, str):
             log.warning("job %s is lost: %s", run.job_id, program)
             run.report(Outcome.failed(f"lost: {program}", retry=True))
