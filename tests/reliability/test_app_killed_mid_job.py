@@ -14,6 +14,7 @@ import json
 import os
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,9 +50,9 @@ class App:
         assert job is not None
         return job
 
-    def close(self) -> None:
+    def close(self, *, keep_processes: bool = False) -> None:
         if not self.tracker.closed:
-            self.runner.shutdown(timeout=5)
+            self.runner.shutdown(timeout=5, keep_processes=keep_processes)
             self.tracker.close()
 
 
@@ -125,6 +126,21 @@ def runs_of(ran: Path, job_id: str) -> int:
     return ran.read_text().split().count(job_id) if ran.exists() else 0
 
 
+def ended_in_records(db: Path, job_ids: list[str], ends: dict[str, float]) -> bool:
+    """True once the supervisor's record of each job says its program ended (``ends``
+    gets their end times)."""
+    for job_id in job_ids:
+        record = db.parent / "jobs.db.d" / "supervised" / f"{job_id}.json"
+        try:
+            fields = json.loads(record.read_text())
+        except (OSError, ValueError):
+            return False
+        if fields["state"] != "exited":
+            return False
+        ends[job_id] = fields["ended_at"]
+    return True
+
+
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -147,16 +163,17 @@ def test_killed_while_the_ends_of_short_programs_are_recorded(
     jobs = [counting(f"echo out-{i}; exit {i}", ran) for i in (0, 3, 4)]
     jobs[0]["max_attempts"] = 3  # re-queued if it were taken for interrupted
     ids = kill_app_at(store, "ends", jobs)
-    before = time.time()
     ran_before = [job_id for job_id in ids if runs_of(ran, job_id)]
     assert ran_before  # (those the killed app had not started yet run in the next one)
+    ends: dict[str, float] = {}
+    qtbot.waitUntil(lambda: ended_in_records(store, ran_before, ends), timeout=WAIT_MS)
     app = open_app()
     wait_finished(qtbot, app, ids)
     for job_id, status in zip(ids, (0, 3, 4), strict=True):
         job = app.job(job_id)
         assert job.exit_code == status, (job.status, job.error)
-        assert job.completed_ts is not None
-        assert job.completed_ts <= before or job_id not in ran_before
+        if job_id in ends:
+            assert job.completed_ts == pytest.approx(ends[job_id], abs=1e-6)
         assert runs_of(ran, job_id) == 1
         assert job.log_path is not None and Path(job.log_path).read_text() == f"out-{status}\n"
         if status == 0:
@@ -222,12 +239,144 @@ def test_killed_while_a_full_store_refuses_the_ends(
     big = "for i in 1 2 3 4 5 6 7 8 9 10; do head -c 3000 /dev/zero | tr '\\0' x; echo; done"
     jobs = [counting(f"{wait}; {big}; exit {status}", ran) for status in (0, 3)]
     ids = kill_app_at(store, "full-disk", jobs)
-    before = time.time()
+    ends: dict[str, float] = {}
+    qtbot.waitUntil(lambda: ended_in_records(store, ids, ends), timeout=WAIT_MS)
     app = open_app()
     wait_finished(qtbot, app, ids)
     for job_id, status in zip(ids, (0, 3), strict=True):
         job = app.job(job_id)
         assert job.exit_code == status, (job.status, job.error)
-        assert job.completed_ts is not None and job.completed_ts <= before
+        assert job.completed_ts == pytest.approx(ends[job_id], abs=1e-6)
         assert job.status is (JobStatus.COMPLETED if status == 0 else JobStatus.FAILED)
         assert runs_of(ran, job_id) == 1
+
+
+def stored_pid(db: Path, job_id: str) -> int:
+    other = sqlite3.connect(db)
+    try:
+        pid = other.execute("SELECT pid FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+    finally:
+        other.close()
+    assert isinstance(pid, int)
+    return pid
+
+
+def gated(gate: Path, then: str = "exit 0") -> dict[str, Any]:
+    script = f'echo 1/2; while [ ! -e "{gate}" ]; do sleep 0.01; done; {then}'
+    return {"params": {"argv": ["sh", "-c", script]}}
+
+
+@pytest.mark.expected_log("is lost: the supervisor .* stopped while the program ran")
+def test_the_app_and_then_the_service_killed_while_a_program_runs(
+    qtbot: Any, store: Path, open_app: Callable[[], App], tmp_path: Path
+) -> None:
+    """Nothing is left to copy the program's output or record its end: the next app stops
+    the program and fails the job saying so (not "running" for ever; a job that may be
+    retried would run again once its program was stopped)."""
+    gate = tmp_path / "go"
+    job = gated(gate)
+    (job_id,) = kill_app_at(store, "running", [job])
+    program = psutil.Process(stored_pid(store, job_id))
+    service = program.parent()
+    assert service is not None
+    service.kill()
+    service.wait(WAIT_MS / 1000)
+    assert program.is_running()
+    app = open_app()
+    wait_finished(qtbot, app, [job_id])
+    done = app.job(job_id)
+    assert done.status is JobStatus.FAILED and done.attempts == 1
+    assert str(done.error) == (
+        f"lost: the supervisor (pid {service.pid}) stopped while the program ran; the program "
+        "was stopped and its exit status is unknown"
+    )
+    psutil.wait_procs([program], timeout=WAIT_MS / 1000)
+    assert not alive(program.pid)
+
+
+GARBAGE = """
+import os, sys, time, pathlib
+out = sys.stdout.buffer
+out.write(os.urandom(300_000))
+out.write(b"\\xff\\xfe not UTF-8 \\xc3\\x28\\n\\x00\\x01 NUL bytes\\n")
+out.write(b"x" * 3_000_000 + b"\\n")  # one huge line
+out.write(b"1/2\\n")
+out.flush()
+gate = pathlib.Path(sys.argv[1])
+while not gate.exists():
+    time.sleep(0.01)
+out.write(os.urandom(100_000) + b"\\nlast words \\xff\\n")
+sys.exit(2)
+"""
+
+
+def test_a_program_that_writes_garbage_is_re_attached_and_ends_truthfully(
+    qtbot: Any, store: Path, open_app: Callable[[], App], tmp_path: Path
+) -> None:
+    """Binary output, bytes that are not UTF-8, NULs and a 3 MB line: the killed app's
+    successor catches up on that output, follows it and records the real exit status with
+    the (readable) last lines; and it goes on running other jobs."""
+    gate = tmp_path / "go"
+    job = {"params": {"argv": [sys.executable, "-c", GARBAGE, str(gate)]}}
+    (job_id,) = kill_app_at(store, "running", [job])
+    app = open_app()
+    assert app.job(job_id).status is JobStatus.RUNNING
+    gate.touch()
+    wait_finished(qtbot, app, [job_id])
+    done = app.job(job_id)
+    assert done.status is JobStatus.FAILED and done.exit_code == 2, done.error
+    error = str(done.error)
+    assert error.startswith("exit status 2; last output:\n")
+    assert error.endswith("\nlast words \ufffd")
+    assert done.log_path is not None and Path(done.log_path).stat().st_size > 3_400_000
+    after = app.tracker.enqueue("command", {"argv": ["sh", "-c", "echo fine"]})
+    wait_finished(qtbot, app, [after.id])
+    assert app.job(after.id).status is JobStatus.COMPLETED
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"job_id": "01', b"\x00\xff\xfe binary"])
+@pytest.mark.parametrize("service_too", [False, True], ids=["service runs", "service killed"])
+@pytest.mark.expected_log("is not a readable supervisor record")
+def test_a_damaged_record_of_a_running_program(
+    qtbot: Any,
+    store: Path,
+    open_app: Callable[[], App],
+    tmp_path: Path,
+    damage: bytes,
+    service_too: bool,
+) -> None:
+    """The record of a program left running is truncated or overwritten with garbage. The
+    next app finds the program by its job's marker all the same: watched to its real end
+    while the store's supervisor service runs; stopped, saying why, when it does not (not
+    left running unwatched while the job says it is lost)."""
+    gate = tmp_path / "go"
+    first = open_app()
+    job = first.tracker.enqueue("command", gated(gate, "echo bye; exit 6")["params"])
+    qtbot.waitUntil(lambda: first.job(job.id).pid is not None, timeout=WAIT_MS)
+    program = psutil.Process(first.job(job.id).pid)
+    first.close(keep_processes=True)
+    record = store.parent / "jobs.db.d" / "supervised" / f"{job.id}.json"
+    record.write_bytes(damage)
+    service = program.parent()
+    assert service is not None
+    if service_too:
+        service.kill()
+        service.wait(WAIT_MS / 1000)
+    second = open_app()
+    if not service_too:
+        assert second.job(job.id).status is JobStatus.RUNNING
+        gate.touch()
+    wait_finished(qtbot, second, [job.id])
+    done = second.job(job.id)
+    assert done.status is JobStatus.FAILED
+    if service_too:
+        assert str(done.error).startswith(f"lost: {record} is not a readable supervisor record")
+        assert str(done.error).endswith(
+            f"; its program (pid {program.pid}) ran on, but nothing could record its end, so "
+            "it was stopped and its exit status is unknown"
+        )
+        psutil.wait_procs([program], timeout=WAIT_MS / 1000)
+        assert not alive(program.pid)
+    else:
+        assert done.exit_code == 6 and str(done.error) == "exit status 6; last output:\n1/2\nbye"
+        qtbot.waitUntil(lambda: not record.exists(), timeout=WAIT_MS)  # stored: dropped

@@ -11,6 +11,7 @@ and its thread blocks for good (the test then SIGKILLs the process). POINT:
   with the jobs that follow started, in one commit);
 * ``start-heard``: the supervisor's answer to a start request (``started``) is heard;
 * ``start-asked``: a start request is about to be sent to the supervisor;
+* ``running``: every job's program runs (its pid is stored);
 * ``full-disk``: once every job's program runs (its pid stored), the store is made full
   (small changes fit, an end does not) and ``go`` (beside the database) is created; once
   the store has refused a change.
@@ -87,6 +88,17 @@ def main(db: str, point: str, jobs_json: str) -> None:
             for s in specs
         ]
     print(json.dumps(ids), flush=True)
+    if point == "running":
+        timer = QTimer()
+
+        def running() -> None:
+            jobs = [tracker.get_job(job_id) for job_id in ids]
+            if all(j is not None and j.pid is not None for j in jobs):
+                timer.stop()
+                stop_here()
+
+        timer.timeout.connect(running)
+        timer.start(10)
     if point == "full-disk":
         timer = QTimer()
         filled: list[bool] = []
