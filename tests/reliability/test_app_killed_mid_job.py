@@ -380,3 +380,25 @@ def test_a_damaged_record_of_a_running_program(
     else:
         assert done.exit_code == 6 and str(done.error) == "exit status 6; last output:\n1/2\nbye"
         qtbot.waitUntil(lambda: not record.exists(), timeout=WAIT_MS)  # stored: dropped
+
+
+@pytest.mark.expected_log("is lost: .* is not a readable supervisor record")
+def test_a_damaged_record_of_a_program_that_ended_meanwhile(
+    qtbot: Any, store: Path, open_app: Callable[[], App], tmp_path: Path
+) -> None:
+    """Its end was only in its record, now unreadable, and no process of it is left: the
+    job is failed as lost, saying which record could not be read (not left running)."""
+    gate = tmp_path / "go"
+    first = open_app()
+    job = first.tracker.enqueue("command", gated(gate, "exit 0")["params"])
+    qtbot.waitUntil(lambda: first.job(job.id).pid is not None, timeout=WAIT_MS)
+    first.close(keep_processes=True)
+    gate.touch()
+    qtbot.waitUntil(lambda: ended_in_records(store, [job.id], {}), timeout=WAIT_MS)
+    record = store.parent / "jobs.db.d" / "supervised" / f"{job.id}.json"
+    record.write_bytes(record.read_bytes()[:40])
+    second = open_app()
+    wait_finished(qtbot, second, [job.id])
+    done = second.job(job.id)
+    assert done.status is JobStatus.FAILED
+    assert str(done.error).startswith(f"lost: {record} is not a readable supervisor record")
