@@ -97,10 +97,14 @@ def _read_line(out: Any, buffer: bytearray) -> str:
     return line.decode()
 
 
-def kill_app_at(db: Path, point: str, jobs: list[dict[str, Any]]) -> list[str]:
-    """Run the stand-in app until it stops at ``point``, SIGKILL it there; its jobs' ids."""
+def kill_app_at(
+    db: Path, point: str, jobs: list[dict[str, Any]], workers: int | None = None
+) -> list[str]:
+    """Run the stand-in app (``workers`` jobs at once: all by default) until it stops at
+    ``point``, SIGKILL it there; its jobs' ids."""
+    extra = [] if workers is None else [str(workers)]
     app = subprocess.Popen(
-        [sys.executable, str(STOPPED_APP), str(db), point, json.dumps(jobs)],
+        [sys.executable, str(STOPPED_APP), str(db), point, json.dumps(jobs), *extra],
         stdout=subprocess.PIPE,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
@@ -152,17 +156,19 @@ def wait_finished(qtbot: Any, app: App, job_ids: list[str]) -> None:
     qtbot.waitUntil(lambda: all(app.job(j).finished for j in job_ids), timeout=WAIT_MS)
 
 
+@pytest.mark.parametrize("workers", [None, 1], ids=["together", "one at a time"])
 def test_killed_while_the_ends_of_short_programs_are_recorded(
-    qtbot: Any, store: Path, open_app: Callable[[], App], tmp_path: Path
+    qtbot: Any, store: Path, open_app: Callable[[], App], tmp_path: Path, workers: int | None
 ) -> None:
     """The programs ended (too soon for their pids to be stored); their ends were heard
-    and were about to be committed together. The next app records each one's real exit
-    status and end time, from the records the supervisor wrote when the app went, and runs
-    none of them again (even a job that may be retried)."""
+    and were about to be committed together (one at a time: with the start of the next
+    job). The next app records each one's real exit status and end time, from the records
+    the supervisor wrote when the app went, and runs each job once (even one that may be
+    retried; those not started yet run now)."""
     ran = tmp_path / "ran"
     jobs = [counting(f"echo out-{i}; exit {i}", ran) for i in (0, 3, 4)]
     jobs[0]["max_attempts"] = 3  # re-queued if it were taken for interrupted
-    ids = kill_app_at(store, "ends", jobs)
+    ids = kill_app_at(store, "ends", jobs, workers)
     ran_before = [job_id for job_id in ids if runs_of(ran, job_id)]
     assert ran_before  # (those the killed app had not started yet run in the next one)
     ends: dict[str, float] = {}

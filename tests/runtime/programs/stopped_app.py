@@ -1,9 +1,10 @@
 """A stand-in for the Jobdeck app that stops dead at a chosen point, to be SIGKILLed there.
 
-    python stopped_app.py DB POINT JOBS_JSON
+    python stopped_app.py DB POINT JOBS_JSON [WORKERS]
 
 Opens the tracker and a Runner (under a QCoreApplication with a qasync loop), queues each
-``command`` job of JOBS_JSON (a list of ``{"params": ..., "max_attempts": ...}``), prints
+``command`` job of JOBS_JSON (a list of ``{"params": ..., "max_attempts": ...}``; at most
+WORKERS at once, all of them by default), prints
 their ids (one line, JSON), and runs until POINT is reached; there it prints ``stopped``
 and its thread blocks for good (the test then SIGKILLs the process). POINT:
 
@@ -73,14 +74,15 @@ def arm(point: str) -> None:
         SupervisorClient.spawn = asked  # type: ignore[method-assign, assignment]
 
 
-def main(db: str, point: str, jobs_json: str) -> None:
+def main(db: str, point: str, jobs_json: str, workers: str = "") -> None:
     app = QCoreApplication([])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     specs = json.loads(jobs_json)
     arm(point)
     tracker = JobTracker.open(db, registry=builtin_registry(), event_interval=0.005)
-    runner = Runner(tracker, max_workers=len(specs), log_dir=Path(db).parent / "logs", grace=1.0)
+    at_once = int(workers) if workers else len(specs)
+    runner = Runner(tracker, max_workers=at_once, log_dir=Path(db).parent / "logs", grace=1.0)
     runner.start()
     with tracker.batch():  # (queued together: they start together)
         ids = [
@@ -125,4 +127,4 @@ def main(db: str, point: str, jobs_json: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3])
+    main(*sys.argv[1:])
