@@ -10,6 +10,7 @@ request), or the service SIGKILLed once the program runs but before its answer i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -20,10 +21,17 @@ from typing import Any
 import psutil
 import pytest
 
+from jobdeck.core import JobStatus, JobTracker
+from jobdeck.runtime import Runner
+from jobdeck.runtime.private_files import private_directory
 from jobdeck.runtime.process_launch import PreparedCommand
 from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
+from jobdeck.runtime.store_folder import StoreFolder
+from jobdeck.runtime.supervisor import RecordState, SupervisorRecord, write_record
 from jobdeck.runtime.supervisor_client import SupervisorClient
 from jobdeck.runtime.supervisor_records import SupervisorRecords
+
+from .conftest import finished
 
 TIMEOUT = 30.0
 NOT_OURS = b"not one of ours\n"
@@ -151,3 +159,39 @@ def test_a_program_whose_service_was_killed_before_answering_is_found_and_stoppe
         assert not alive(program.pid)
     finally:
         gate.touch()
+
+
+@pytest.mark.expected_log("let go of Jobdeck's connection before it got the request")
+def test_an_ended_programs_record_left_behind_is_never_taken_for_a_later_attempt(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An app that stored a program's end and went before telling the service so has the
+    service write that end down again. The next app deletes such records (of jobs not
+    running) before any job starts: a later attempt of that job whose start request is
+    then caught on a broken connection is not judged by the earlier attempt's end."""
+    queued = real_tracker.enqueue("command", {"argv": ["sh", "-c", "echo ran"]})
+    folder = StoreFolder(real_tracker.store.path).records
+    private_directory(folder)
+    stale = SupervisorRecord(
+        job_id=queued.id,
+        argv=["sh"],
+        log_path=os.fspath(folder / "earlier.log"),
+        state=RecordState.EXITED,
+        pid=os.getpid(),
+        start_time=1.0,
+        exit_code=9,
+        ended_at=time.time(),
+    )
+    write_record(folder / f"{queued.id}.json", stale)
+    running_elsewhere = dataclasses.replace(stale, job_id="other", state=RecordState.RUNNING)
+    write_record(folder / "other.json", running_elsewhere)
+    break_the_first_request(monkeypatch, before=True)
+    make_runner(tracker=real_tracker)
+    qtbot.waitUntil(lambda: finished(real_tracker, queued.id), timeout=int(TIMEOUT * 1000))
+    done = real_tracker.get_job(queued.id)
+    assert done is not None and done.status is JobStatus.FAILED and done.exit_code is None
+    assert "let go of Jobdeck's connection before it got the request" in str(done.error)
+    assert (folder / "other.json").exists()  # (not ended: left alone)
