@@ -14,6 +14,7 @@ import dataclasses
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,17 @@ import pytest
 
 from jobdeck.core import JobStatus, JobTracker
 from jobdeck.runtime import Runner
+from jobdeck.runtime.lost_start import judge_lost_starts
 from jobdeck.runtime.private_files import private_directory
 from jobdeck.runtime.process_launch import PreparedCommand
 from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
 from jobdeck.runtime.store_folder import StoreFolder
-from jobdeck.runtime.supervisor import RecordState, SupervisorRecord, write_record
+from jobdeck.runtime.supervisor import (
+    RecordState,
+    SupervisorRecord,
+    process_start_time,
+    write_record,
+)
 from jobdeck.runtime.supervisor_client import SupervisorClient
 from jobdeck.runtime.supervisor_records import SupervisorRecords
 
@@ -195,3 +202,25 @@ def test_an_ended_programs_record_left_behind_is_never_taken_for_a_later_attempt
     assert done is not None and done.status is JobStatus.FAILED and done.exit_code is None
     assert "let go of Jobdeck's connection before it got the request" in str(done.error)
     assert (folder / "other.json").exists()  # (not ended: left alone)
+
+
+def test_without_a_trace_of_the_program_only_a_live_service_tells_it_never_ran(
+    tmp_path: Path,
+) -> None:
+    """No record and no process of the job: a service that still runs let go of the
+    connection without starting it; one that died (or a connection this app closed) leaves
+    it unknown, and the answer says so."""
+    a, b = (f"never-{uuid.uuid4().hex}" for _ in range(2))
+    me = (os.getpid(), process_start_time(os.getpid()))
+    gone = (2**22 + 1, 1.0)  # (above the largest pid Linux gives)
+    answers = judge_lost_starts(tmp_path, [a], me)
+    assert answers[a]["op"] == "start_failed"
+    assert answers[a]["error"].endswith("the program did not run")
+    answers = judge_lost_starts(tmp_path, [a, b], gone)
+    assert [answers[j]["op"] for j in (a, b)] == ["lost", "lost"]
+    assert answers[a]["error"] == (
+        f"the supervisor (pid {gone[0]}) stopped before it told whether the program started; "
+        "no trace of it was found: whether it ran is unknown"
+    )
+    closing = judge_lost_starts(tmp_path, [a], me, closing=True)[a]
+    assert closing["op"] == "lost" and closing["error"].startswith("Jobdeck closed")

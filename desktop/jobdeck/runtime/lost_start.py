@@ -4,7 +4,7 @@ The app asks the supervisor service to start a program and waits for the answer.
 connection breaks first, the answer is lost, not the program: the service may have started
 it (and be alive, having let go of this connection), or have started it just before it was
 killed. Answering "lost" then would leave a program running unwatched while the store says
-it is gone, and a retry would run it twice. :func:`judge_lost_start` looks instead:
+it is gone, and a retry would run it twice. :func:`judge_lost_starts` looks instead:
 
 * the job's record file: the service writes it for every program of a connection it lets
   go of *before* it closes that connection (and for every program that has run
@@ -34,46 +34,59 @@ from typing import Any
 from .supervisor import SupervisorRecord, process_start_time, read_record
 from .supervisor_service import JOB_MARKER
 
-__all__ = ["judge_lost_start", "processes_of_job"]
+__all__ = ["judge_lost_starts", "processes_of_job", "processes_of_jobs"]
 
 Service = tuple[int | None, float | None]
 
 
-def judge_lost_start(
-    records_dir: Path, job_id: str, service: Service, *, closing: bool = False
-) -> dict[str, Any]:
-    """The answer to give for the start request of ``job_id`` that went on a connection to
-    ``service`` (its pid and start time) which broke before the answer came. ``closing``:
-    this app closed the connection itself (the service may not have read the request yet).
-    """
+def judge_lost_starts(
+    records_dir: Path, job_ids: list[str], service: Service, *, closing: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The answer to give for each start request (of ``job_ids``) that went on a
+    connection to ``service`` (its pid and start time) which broke before the answer came.
+    ``closing``: this app closed the connection itself (the service may not have read the
+    requests yet). The processes are looked through once for them all."""
+    answers: dict[str, dict[str, Any]] = {}
+    for job_id in job_ids:
+        record = _record(records_dir, job_id)
+        if record is not None and record.pid is not None:
+            supervisor = (record.supervisor_pid, record.supervisor_start_time)
+            answers[job_id] = _started(job_id, record.pid, record.start_time, supervisor)
+    unknown = [job_id for job_id in job_ids if job_id not in answers]
+    if not unknown:
+        return answers
+    found = processes_of_jobs(unknown)
     pid, start_time = service
-    record = _record(records_dir, job_id)
-    if record is not None and record.pid is not None:
-        supervisor = (record.supervisor_pid, record.supervisor_start_time)
-        return _started(job_id, record.pid, record.start_time, supervisor)
-    found = processes_of_job(job_id)
-    if found:
-        program, started_at = found[0]
-        return _started(job_id, program, started_at, service)
     alive = pid is not None and process_start_time(pid) == start_time
-    if alive and not closing:
-        return {
-            "op": "start_failed",
-            "job_id": job_id,
-            "error": (
-                f"the supervisor (pid {pid}) let go of Jobdeck's connection before it got "
-                "the request: the program did not run"
-            ),
-        }
-    if alive:
-        why = "Jobdeck closed its connection to the supervisor before the program's start was told"
-    else:
-        why = f"the supervisor (pid {pid}) stopped before it told whether the program started"
-    return {
-        "op": "lost",
-        "job_id": job_id,
-        "error": f"{why}; no trace of it was found: whether it ran is unknown",
-    }
+    for job_id in unknown:
+        if found.get(job_id):
+            program, started_at = found[job_id][0]
+            answers[job_id] = _started(job_id, program, started_at, service)
+        elif alive and not closing:
+            answers[job_id] = {
+                "op": "start_failed",
+                "job_id": job_id,
+                "error": (
+                    f"the supervisor (pid {pid}) let go of Jobdeck's connection before it got "
+                    "the request: the program did not run"
+                ),
+            }
+        else:
+            if alive:
+                why = (
+                    "Jobdeck closed its connection to the supervisor before the program's "
+                    "start was told"
+                )
+            else:
+                why = (
+                    f"the supervisor (pid {pid}) stopped before it told whether the program started"
+                )
+            answers[job_id] = {
+                "op": "lost",
+                "job_id": job_id,
+                "error": f"{why}; no trace of it was found: whether it ran is unknown",
+            }
+    return answers
 
 
 def _started(
@@ -99,13 +112,20 @@ def _record(records_dir: Path, job_id: str) -> SupervisorRecord | None:
 def processes_of_job(job_id: str) -> list[tuple[int, float | None]]:
     """The live processes of this user that carry ``job_id``'s marker, as (pid, start
     time), the program itself first (the oldest session leader among them)."""
-    wanted = f"{JOB_MARKER}={job_id}".encode()
+    return processes_of_jobs([job_id]).get(job_id, [])
+
+
+def processes_of_jobs(job_ids: list[str]) -> dict[str, list[tuple[int, float | None]]]:
+    """:func:`processes_of_job` for each of ``job_ids`` (found in one look through the
+    processes); jobs without any are left out."""
+    prefix = f"{JOB_MARKER}=".encode()
+    wanted = {job_id.encode() for job_id in job_ids}
     uid = os.getuid()
-    found: list[tuple[bool, float, int]] = []
+    found: dict[str, list[tuple[bool, float, int]]] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return []
+        return {}
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -117,7 +137,8 @@ def processes_of_job(job_id: str) -> list[tuple[int, float | None]]:
                 environ = f.read()
         except OSError:
             continue
-        if wanted not in environ.split(b"\0"):
+        marks = [v[len(prefix) :] for v in environ.split(b"\0") if v.startswith(prefix)]
+        if not marks or marks[-1] not in wanted:
             continue
         started_at = process_start_time(pid)
         if started_at is None:
@@ -126,6 +147,8 @@ def processes_of_job(job_id: str) -> list[tuple[int, float | None]]:
             leader = os.getsid(pid) == pid
         except OSError:
             continue
-        found.append((not leader, started_at, pid))
-    found.sort()
-    return [(pid, started_at) for _, started_at, pid in found]
+        found.setdefault(marks[-1].decode(), []).append((not leader, started_at, pid))
+    return {
+        job_id: [(pid, started_at) for _, started_at, pid in sorted(processes)]
+        for job_id, processes in found.items()
+    }

@@ -6,7 +6,7 @@ in a frozen bundle, the interpreter in isolated mode otherwise), asks it to star
 and hears when their ends are recorded. One reader thread per connection calls back:
 ``on_reply(message)`` once per :meth:`~SupervisorClient.spawn` (``started`` or
 ``start_failed``; when the connection broke first, what
-:func:`~jobdeck.runtime.lost_start.judge_lost_start` finds: ``started``, ``start_failed``,
+:func:`~jobdeck.runtime.lost_start.judge_lost_starts` finds: ``started``, ``start_failed``,
 or ``lost`` when it cannot be known) and ``on_news(record)``
 for a watched job that ended (the fields of its final record), or ``on_news(None)`` when
 the connection broke (the watcher then looks at the record file and the service's pid).
@@ -398,12 +398,12 @@ class SupervisorClient:
 
     def _connection_lost(self, sock: socket.socket) -> None:
         """The reader of ``sock`` stopped: what was asked on it gets the answer
-        :func:`~jobdeck.runtime.lost_start.judge_lost_start` finds (``started`` when the
+        :func:`~jobdeck.runtime.lost_start.judge_lost_starts` finds (``started`` when the
         program did start after all, ``start_failed`` when it surely did not, else
         ``lost``), and every watcher ``on_news(None)`` (what it would have told is lost:
         they look at the records), also when ``sock`` was let go already (a send on it
         failed, and the next request may have connected again meanwhile)."""
-        from .lost_start import judge_lost_start
+        from .lost_start import judge_lost_starts
 
         with self._lock:
             self._forget_locked(sock)
@@ -412,12 +412,16 @@ class SupervisorClient:
             pending = [job_id for job_id, (on, _) in self._pending.items() if on is sock]
             replies = [(job_id, self._pending.pop(job_id)[1]) for job_id in pending]
             watchers = list(self._watchers.values())
-        for job_id, on_reply in replies:
+        answers: dict[str, dict[str, Any]] = {}
+        if replies:
             try:
-                answer = judge_lost_start(self.records_dir, job_id, service, closing=closing)
-            except Exception as exc:  # (never leave a start unanswered)
-                _log.exception("supervisor client: judging the lost start of %s failed", job_id)
-                answer = {"op": "lost", "job_id": job_id, "error": f"its start is unknown: {exc}"}
+                job_ids = [job_id for job_id, _ in replies]
+                answers = judge_lost_starts(self.records_dir, job_ids, service, closing=closing)
+            except Exception:  # (never leave a start unanswered)
+                _log.exception("supervisor client: judging the starts on a lost connection failed")
+        for job_id, on_reply in replies:
+            unknown = {"op": "lost", "job_id": job_id, "error": "its start could not be judged"}
+            answer = answers.get(job_id, unknown)
             _log.info("job %s: its start request met a broken connection: %s", job_id, answer)
             _call(on_reply, answer)
         for on_news in watchers:
