@@ -28,6 +28,7 @@ import pytest
 
 from jobdeck.core import Job, JobStatus, JobTracker
 from jobdeck.runtime import Runner
+from jobdeck.runtime.supervisor_records import SupervisorRecords
 from tests.registries import with_command
 from tests.runtime.conftest import MARKER, _tagged_processes, event_loop_qt
 
@@ -340,8 +341,15 @@ def test_a_program_that_writes_garbage_is_re_attached_and_ends_truthfully(
     assert app.job(after.id).status is JobStatus.COMPLETED
 
 
-@pytest.mark.parametrize("damage", [b"", b'{"job_id": "01', b"\x00\xff\xfe binary"])
-@pytest.mark.parametrize("service_too", [False, True], ids=["service runs", "service killed"])
+@pytest.mark.parametrize(
+    ("damage", "service"),
+    [
+        (b"", "runs"),
+        (b'{"job_id": "01', "runs"),
+        (b"\x00\xff\xfe binary", "killed"),
+        (b'{"job_id": "01', "replaced"),
+    ],
+)
 @pytest.mark.expected_log("is not a readable supervisor record")
 def test_a_damaged_record_of_a_running_program(
     qtbot: Any,
@@ -349,12 +357,14 @@ def test_a_damaged_record_of_a_running_program(
     open_app: Callable[[], App],
     tmp_path: Path,
     damage: bytes,
-    service_too: bool,
+    service: str,
 ) -> None:
     """The record of a program left running is truncated or overwritten with garbage. The
     next app finds the program by its job's marker all the same: watched to its real end
-    while the store's supervisor service runs; stopped, saying why, when it does not (not
-    left running unwatched while the job says it is lost)."""
+    while the supervisor service that started it runs; stopped, saying why, when it does
+    not (killed; or replaced by a new service, which knows nothing of it): never left
+    running unwatched while the job says it is lost, nor "running" for ever."""
+    service_too = service != "runs"
     gate = tmp_path / "go"
     first = open_app()
     job = first.tracker.enqueue("command", gated(gate, "echo bye; exit 6")["params"])
@@ -363,12 +373,32 @@ def test_a_damaged_record_of_a_running_program(
     first.close(keep_processes=True)
     record = store.parent / "jobs.db.d" / "supervised" / f"{job.id}.json"
     record.write_bytes(damage)
-    service = program.parent()
-    assert service is not None
+    supervisor = program.parent()
+    assert supervisor is not None
     if service_too:
-        service.kill()
-        service.wait(WAIT_MS / 1000)
-    second = open_app()
+        supervisor.kill()
+        supervisor.wait(WAIT_MS / 1000)
+    replacement = SupervisorRecords(record.parent)
+    if service == "replaced":
+        replacement.client.connect()  # a new service (it stays while connected)
+        assert replacement.client.service_pid != supervisor.pid
+    try:
+        second = open_app()
+        finish_with_damaged_record(qtbot, second, job.id, record, program, gate, service_too)
+    finally:
+        replacement.close()
+
+
+def finish_with_damaged_record(
+    qtbot: Any,
+    second: App,
+    job_id: str,
+    record: Path,
+    program: psutil.Process,
+    gate: Path,
+    service_too: bool,
+) -> None:
+    job = second.job(job_id)
     if not service_too:
         assert second.job(job.id).status is JobStatus.RUNNING
         gate.touch()

@@ -34,9 +34,11 @@ from typing import Any
 from .supervisor import SupervisorRecord, process_start_time, read_record
 from .supervisor_service import JOB_MARKER
 
-__all__ = ["judge_lost_starts", "processes_of_job", "processes_of_jobs"]
+__all__ = ["GONE", "judge_lost_starts", "parent_of", "processes_of_job", "processes_of_jobs"]
 
 Service = tuple[int | None, float | None]
+#: A start time no process has: the service it stands for is gone.
+GONE = -1.0
 
 
 def judge_lost_starts(
@@ -51,6 +53,8 @@ def judge_lost_starts(
         record = _record(records_dir, job_id)
         if record is not None and record.pid is not None:
             supervisor = (record.supervisor_pid, record.supervisor_start_time)
+            if record.supervisor_pid is None:
+                supervisor = service
             answers[job_id] = _started(job_id, record.pid, record.start_time, supervisor)
     unknown = [job_id for job_id in job_ids if job_id not in answers]
     if not unknown:
@@ -61,7 +65,10 @@ def judge_lost_starts(
     for job_id in unknown:
         if found.get(job_id):
             program, started_at = found[job_id][0]
-            answers[job_id] = _started(job_id, program, started_at, service)
+            # (a program whose parent is not that service has no service left: it is
+            # stopped as such, see ProgramWatcher)
+            of = service if parent_of(program) == pid else (pid, GONE)
+            answers[job_id] = _started(job_id, program, started_at, of)
         elif alive and not closing:
             answers[job_id] = {
                 "op": "start_failed",
@@ -152,3 +159,13 @@ def processes_of_jobs(job_ids: list[str]) -> dict[str, list[tuple[int, float | N
         job_id: [(pid, started_at) for _, started_at, pid in sorted(processes)]
         for job_id, processes in found.items()
     }
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent pid of process ``pid`` (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -351,14 +351,18 @@ class ProcessJobs:
         """A record to watch ``job``'s program by when its record is missing or unreadable
         (``problem``) but a process of it runs; None when none runs; the reason it is lost
         when its processes run with no service to tell their end (they are stopped)."""
-        from .lost_start import processes_of_job
+        from .lost_start import parent_of, processes_of_job
 
         found = processes_of_job(job.id)
         if not found:
             return None
         pid, start_time = found[0]
         client = self.records.client
-        if log_path is not None and client.connect_if_running():
+        if (
+            log_path is not None
+            and client.connect_if_running()
+            and parent_of(pid) == client.service_pid
+        ):
             # The store's service runs it: it tells its end (and writes it into this file).
             record = SupervisorRecord(
                 job_id=job.id,
