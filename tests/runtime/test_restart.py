@@ -266,19 +266,22 @@ def test_job_without_a_record_is_failed_as_lost(
     assert str(done.error) == "lost: no supervisor record: its program cannot be found again"
 
 
-@pytest.mark.parametrize("max_attempts", [1, 2])
+@pytest.mark.parametrize(("max_attempts", "earlier_log"), [(1, False), (2, False), (1, True)])
 def test_a_command_job_whose_program_never_started_is_interrupted(
-    qtbot, open_app: Callable[[], App], tmp_path: Path, max_attempts: int
+    qtbot, open_app: Callable[[], App], tmp_path: Path, max_attempts: int, earlier_log: bool
 ) -> None:
-    """A process job that died before its program started (no log, no record, no process
-    of it) is interrupted by the runtime once it found no trace of the program: failed,
-    or run (once) again when it may be retried."""
+    """A process job that died before its program started (no pid stored, no record, no
+    process of it; a retry has the log of its earlier attempts) is interrupted by the
+    runtime once it found no trace of the program: failed, or run (once) again when it may
+    be retried."""
     db = tmp_path / "jobs.db"
     with JobTracker.open(db, registry=with_command()) as tracker:
         job = tracker.enqueue(
             "command", {"argv": ["sh", "-c", "echo ran"]}, max_attempts=max_attempts
         )
         tracker.start_job(job.id)
+        if earlier_log:
+            tracker.set_process_info(job.id, log_path=str(tmp_path / "earlier.log"))
     app = open_app()
     qtbot.waitUntil(lambda: finished(app.tracker, job.id), timeout=WAIT_MS)
     done = job_of(app, job.id)

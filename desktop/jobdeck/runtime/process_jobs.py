@@ -85,8 +85,9 @@ CATCH_UP_LINES = 5000
 SPAWN_RETURN_TIMEOUT = 30.0
 #: Seconds a finished job's channel connections may take to be read to the end.
 DRAIN_TIMEOUT = 3.0
-#: Why a process job an earlier app left running, with no trace of a program (no log, no
-#: supervisor record, no process), is interrupted: it went before the program started.
+#: Why a process job an earlier app left running, with no trace of a program (no pid
+#: stored, no supervisor record, no process), is interrupted: it went before the program
+#: started.
 NEVER_STARTED = "interrupted: Jobdeck stopped before this job's program started"
 
 OnExit = Callable[["Program", ProgramEnd], None]
@@ -295,7 +296,7 @@ class ProcessJobs:
     ) -> Program | str:
         """Watch again the program of ``job``, left running by an earlier app; the reason
         it is lost when there is nothing to watch (:data:`NEVER_STARTED` when it surely
-        never started: no log, no record and no process of it).
+        never started: no pid stored, no record and no process of it).
 
         The program is found by its record, or, when that is missing or unreadable, by the
         processes carrying its job's marker (watched when the store's supervisor service
@@ -316,7 +317,9 @@ class ProcessJobs:
             if isinstance(found, str):
                 return found
             if found is None:
-                return NEVER_STARTED if job.log_path is None else problem
+                # (no pid stored: this attempt's program was not seen to start; a retry
+                # keeps the log of the earlier attempts, never their pid)
+                return NEVER_STARTED if job.pid is None else problem
             record = found
         if job.log_path is None and record.pid is not None:
             try:
