@@ -42,6 +42,7 @@ from .channel import ChannelError, ChannelServer, default_channel_dir
 from .log_tail import last_lines
 from .output_progress import parse_progress_line
 from .process_launch import prepare_command
+from .process_tree import ProcessTree
 from .program_watcher import ProgramEnd, ProgramWatcher
 from .progress_parsers import ProgramOutput
 from .protocol import (
@@ -53,13 +54,14 @@ from .protocol import (
     Message,
     ProgressMsg,
 )
-from .supervisor import DEFAULT_MAX_LOG_BYTES
+from .supervisor import DEFAULT_MAX_LOG_BYTES, RecordState, SupervisorRecord
 from .supervisor_records import SupervisorRecords
 from .watcher_threads import WatcherThreads
 
 __all__ = [
     "ENV_HEARTBEAT_INTERVAL",
     "ENV_JOB_DATA",
+    "NEVER_STARTED",
     "ProcessJobs",
     "Program",
     "default_channel_dir_for",
@@ -83,6 +85,10 @@ CATCH_UP_LINES = 5000
 SPAWN_RETURN_TIMEOUT = 30.0
 #: Seconds a finished job's channel connections may take to be read to the end.
 DRAIN_TIMEOUT = 3.0
+#: Why a process job an earlier app left running, with no trace of a program (no pid
+#: stored, no supervisor record, no process), is interrupted: it went before the program
+#: started.
+NEVER_STARTED = "interrupted: Jobdeck stopped before this job's program started"
 
 OnExit = Callable[["Program", ProgramEnd], None]
 
@@ -285,19 +291,41 @@ class ProcessJobs:
             run.ready.set()
         return run
 
-    def reattach(self, job: Job, ctx: JobContext, *, on_exit: OnExit) -> Program | str:
+    def reattach(
+        self, job: Job, ctx: JobContext, *, on_exit: OnExit, log_path: Path | None = None
+    ) -> Program | str:
         """Watch again the program of ``job``, left running by an earlier app; the reason
-        it is lost when there is nothing to watch.
+        it is lost when there is nothing to watch (:data:`NEVER_STARTED` when it surely
+        never started: no pid stored, no record and no process of it).
+
+        The program is found by its record, or, when that is missing or unreadable, by the
+        processes carrying its job's marker (watched when the store's supervisor service
+        runs, which tells its end; stopped, saying so, when no service does). A program
+        whose pid and log the earlier app had not stored yet gets them stored now
+        (``log_path``: where its log is when the job has none stored).
 
         The progress the program printed while no app was watching is read from the end of
         its log (a bounded tail), so the job shows how far it got at once, not only after
         its next line."""
+        problem = "no supervisor record: its program cannot be found again"
         try:
             record = self.records.load(job.id)
         except ValueError as exc:
-            return str(exc)
+            record, problem = None, str(exc)
         if record is None:
-            return "no supervisor record: its program cannot be found again"
+            found = self._record_from_processes(job, job.log_path or log_path, problem)
+            if isinstance(found, str):
+                return found
+            if found is None:
+                # (no pid stored: this attempt's program was not seen to start; a retry
+                # keeps the log of the earlier attempts, never their pid)
+                return NEVER_STARTED if job.pid is None else problem
+            record = found
+        if job.log_path is None and record.pid is not None:
+            try:
+                self._tracker.set_process_info(job.id, pid=record.pid, log_path=record.log_path)
+            except (StoreError, ValueError, RuntimeError, KeyError) as exc:
+                log.warning("the pid and log of job %s were not stored: %s", job.id, exc)
         run = Program(job.id, ctx, reattached=True)
         token = record.extra.get("token")
         if self._channel is not None and isinstance(token, str) and token:
@@ -319,6 +347,50 @@ class ProcessJobs:
         finally:
             run.ready.set()
         return run
+
+    def _record_from_processes(
+        self, job: Job, log_path: str | os.PathLike[str] | None, problem: str
+    ) -> SupervisorRecord | str | None:
+        """A record to watch ``job``'s program by when its record is missing or unreadable
+        (``problem``) but a process of it runs; None when none runs; the reason it is lost
+        when its processes run with no service to tell their end (they are stopped)."""
+        from .lost_start import parent_of, processes_of_job
+
+        found = processes_of_job(job.id)
+        if not found:
+            return None
+        pid, start_time = found[0]
+        client = self.records.client
+        if (
+            log_path is not None
+            and client.connect_if_running()
+            and parent_of(pid) == client.service_pid
+        ):
+            # The store's service runs it: it tells its end (and writes it into this file).
+            record = SupervisorRecord(
+                job_id=job.id,
+                argv=[],
+                log_path=os.fspath(log_path),
+                state=RecordState.RUNNING,
+                supervisor_pid=client.service_pid,
+                supervisor_start_time=client.service_start_time,
+                pid=pid,
+                start_time=start_time,
+                shared=True,
+            )
+            try:
+                self.records.create(record)
+            except OSError as exc:
+                problem = f"{problem}; it could not be written again: {exc}"
+            else:
+                log.warning("job %s: %s; its program (pid %s) is watched", job.id, problem, pid)
+                return record
+        for other, other_start in found:
+            ProcessTree(other, other_start).kill()
+        return (
+            f"{problem}; its program (pid {pid}) ran on, but nothing could record its end, so "
+            "it was stopped and its exit status is unknown"
+        )
 
     def forget(self, run: Program, *, tell_later: bool = False) -> None:
         """The job is recorded as finished: :meth:`let_go` of it and :meth:`end_stored`."""

@@ -589,6 +589,9 @@ class ProgramWatcher:
             return self._lost(str(why))
         client = self.records.client
         self._supervisor = (client.service_pid or -1, client.service_start_time)
+        told = reply.get("supervisor")  # (found after the connection broke: its service)
+        if isinstance(told, list) and len(told) == 2:
+            self._supervisor = (told[0] if isinstance(told[0], int) else -1, told[1])
         self._watch_program(pid, reply.get("start_time"))
         self._unreported_pid = pid
         return None

@@ -4,8 +4,10 @@
 its Unix socket, starts it when none runs (:func:`service_command`: ``jobdeck _supervise``
 in a frozen bundle, the interpreter in isolated mode otherwise), asks it to start programs
 and hears when their ends are recorded. One reader thread per connection calls back:
-``on_reply(message)`` once per :meth:`~SupervisorClient.spawn` (``started``,
-``start_failed``, or ``lost`` when the connection broke first) and ``on_news(record)``
+``on_reply(message)`` once per :meth:`~SupervisorClient.spawn` (``started`` or
+``start_failed``; when the connection broke first, what
+:func:`~jobdeck.runtime.lost_start.judge_lost_starts` finds: ``started``, ``start_failed``,
+or ``lost`` when it cannot be known) and ``on_news(record)``
 for a watched job that ended (the fields of its final record), or ``on_news(None)`` when
 the connection broke (the watcher then looks at the record file and the service's pid).
 A callback may take a while (a short job's end is judged and recorded, and the next job
@@ -109,6 +111,8 @@ class SupervisorClient:
         #: held back, not sent yet) and who gets the answer.
         self._pending: dict[str, tuple[socket.socket | None, OnReply]] = {}
         self._watchers: dict[str, OnNews] = {}
+        #: The service (pid, start time) at the other end of each connection, while it is up.
+        self._service_of: dict[socket.socket, tuple[int | None, float | None]] = {}
         #: ``forget`` lines held back to go with the next request (see :meth:`forget`).
         self._forgotten: list[bytes] = []
         self._closed = False
@@ -178,6 +182,7 @@ class SupervisorClient:
             raise
         self.service_pid = hello.get("pid")
         self.service_start_time = hello.get("start_time")
+        self._service_of[sock] = (self.service_pid, self.service_start_time)
         self._sock = sock
         self.connections += 1
         self._reader = threading.Thread(
@@ -392,18 +397,33 @@ class SupervisorClient:
                 _call(on_news, record if isinstance(record, dict) else None)
 
     def _connection_lost(self, sock: socket.socket) -> None:
-        """The reader of ``sock`` stopped: what was asked on it gets ``lost`` and every
-        watcher ``on_news(None)`` (what it would have told is lost: they look at the
-        records), also when ``sock`` was let go already (a send on it failed, and the next
-        request may have connected again meanwhile)."""
+        """The reader of ``sock`` stopped: what was asked on it gets the answer
+        :func:`~jobdeck.runtime.lost_start.judge_lost_starts` finds (``started`` when the
+        program did start after all, ``start_failed`` when it surely did not, else
+        ``lost``), and every watcher ``on_news(None)`` (what it would have told is lost:
+        they look at the records), also when ``sock`` was let go already (a send on it
+        failed, and the next request may have connected again meanwhile)."""
+        from .lost_start import judge_lost_starts
+
         with self._lock:
             self._forget_locked(sock)
+            service = self._service_of.pop(sock, (None, None))
+            closing = self._closed
             pending = [job_id for job_id, (on, _) in self._pending.items() if on is sock]
-            replies = [self._pending.pop(job_id)[1] for job_id in pending]
+            replies = [(job_id, self._pending.pop(job_id)[1]) for job_id in pending]
             watchers = list(self._watchers.values())
-        lost = {"op": "lost", "error": "the supervisor stopped before the program started"}
-        for on_reply in replies:
-            _call(on_reply, lost)
+        answers: dict[str, dict[str, Any]] = {}
+        if replies:
+            try:
+                job_ids = [job_id for job_id, _ in replies]
+                answers = judge_lost_starts(self.records_dir, job_ids, service, closing=closing)
+            except Exception:  # (never leave a start unanswered)
+                _log.exception("supervisor client: judging the starts on a lost connection failed")
+        for job_id, on_reply in replies:
+            unknown = {"op": "lost", "job_id": job_id, "error": "its start could not be judged"}
+            answer = answers.get(job_id, unknown)
+            _log.info("job %s: its start request met a broken connection: %s", job_id, answer)
+            _call(on_reply, answer)
         for on_news in watchers:
             _call(on_news, None)
 

@@ -374,7 +374,7 @@ class SupervisorService:
         if buffer is None:
             return
         buffer += data
-        while True:
+        while conn in self.clients:  # (not past a line that made it let go of the client)
             newline = buffer.find(b"\n")
             if newline < 0:
                 break
@@ -448,8 +448,9 @@ class SupervisorService:
         self.backlog.pop(conn, None)
         if self.clients.pop(conn, None) is not None:
             self.selector.unregister(conn)
-        conn.close()
-        # Whatever only that app knew goes into the files, for the next app to find.
+        # Whatever only that app knew goes into the files, for the next app to find, and
+        # before the connection closes: an app that sees it close with a start request
+        # unanswered finds the program's record if it started (see lost_start).
         # The ends it did not say it stored are also told to the clients that connected
         # since: that app may not have heard them (it let go of this connection after a
         # send failed, and is connected again already).
@@ -465,6 +466,7 @@ class SupervisorService:
         self.unacknowledged = {
             job_id: p for job_id, p in self.unacknowledged.items() if p.owner is not None
         }
+        conn.close()
         for program in untold:
             record = program.record
             ended = {"op": "ended", "job_id": record.job_id, "record": record_fields(record)}

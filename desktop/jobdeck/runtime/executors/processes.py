@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer
 
 from jobdeck.core.clock import Clock
-from jobdeck.core.job import Job, JobError
+from jobdeck.core.job import Job, JobError, JobStatus
 from jobdeck.core.process_spec import ProcessFacts
 from jobdeck.core.registry import JobKind, JobType
 from jobdeck.core.tracker import JobTracker
@@ -152,6 +152,31 @@ class ProcessExecutor(Executor):
         whose first window needs none of it starts sooner."""
         super().open(tracker, clock, host)
         self._closed = False
+        self._drop_stale_records()
+
+    def _drop_stale_records(self) -> None:
+        """Before any job starts: delete the records of ended programs whose ends are
+        stored (see :func:`~jobdeck.runtime.supervisor_records.drop_stale_records`); the
+        process machinery is imported only when there are records to look at."""
+        store = self.tracker.store
+        if self._records_dir_arg is not None:
+            directory = self._records_dir_arg
+        elif store.memory:
+            return
+        else:
+            directory = StoreFolder(store.path).records
+        try:
+            if not any(name.endswith(".json") for name in os.listdir(directory)):
+                return
+        except OSError:
+            return
+        from ..supervisor_records import drop_stale_records
+
+        tracker = self.tracker
+        running = {j.id for j in tracker.active_jobs() if j.status is JobStatus.RUNNING}
+        stale = drop_stale_records(directory, running)
+        if stale:
+            log.info("dropped the records of %d ended programs whose ends are stored", len(stale))
 
     def expect(self, job_type: JobType) -> None:
         """A process job was queued (any thread): the first one opens the process machinery
@@ -274,10 +299,21 @@ class ProcessExecutor(Executor):
         ended meanwhile, or that its end is lost)."""
         if run.job_type is not None and not self.accepts(run.job_type):
             return False
+        from ..process_jobs import NEVER_STARTED
+
         programs = self._open_programs()
         program = programs.reattach(
-            run.job, run.ctx, on_exit=lambda program, end: self._ended(run, program, end)
+            run.job,
+            run.ctx,
+            on_exit=lambda program, end: self._ended(run, program, end),
+            log_path=self.log_dir / f"{run.job_id}.log",
         )
+        if program == NEVER_STARTED:
+            log.info("job %s: %s", run.job_id, program)
+            job = run.job
+            last_seen = job.last_seen_ts if job.last_seen_ts is not None else job.started_ts
+            run.report(Outcome.failed(NEVER_STARTED, retry=True, ended_at=last_seen))
+            return True
         if isinstance(program, str):
             log.warning("job %s is lost: %s", run.job_id, program)
             run.report(Outcome.failed(f"lost: {program}", retry=True))
