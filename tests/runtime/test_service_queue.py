@@ -34,8 +34,6 @@ class RawApp:
         self.sock.connect(os.fspath(path))
         self.buffer = b""
         self.heard: list[dict[str, Any]] = []
-        #: The messages of each read, as they came (what one write of the service holds).
-        self.reads: list[list[str]] = []
 
     def send(self, **message: Any) -> None:
         self.sock.sendall(json.dumps(message).encode() + b"\n")
@@ -52,9 +50,9 @@ class RawApp:
             assert chunk, f"the connection closed before {op!r} {job_id} came"
             self.buffer += chunk
             *lines, self.buffer = self.buffer.split(b"\n")
-            messages = [json.loads(line) for line in lines]
-            self.reads.append([f"{m['op']} {m.get('job_id')}" for m in messages])
-            self.heard.extend(messages)
+            for message in map(json.loads, lines):
+                self.heard.append(message)
+                self.heard.extend(message.get("then", ()))  # (what took an end's place)
         return message
 
 
@@ -84,11 +82,10 @@ def test_the_programs_queued_start_one_by_one_as_programs_end(
     app.send(op="spawn", record=spec(tmp_path, "a", "/bin/sh", "-c", "echo a"))
     app.send(op="queue", record=spec(tmp_path, "b", "/bin/sh", "-c", "echo b", attempt=1))
     app.send(op="queue", record=spec(tmp_path, "c", "/bin/sh", "-c", "exit 3"))
-    started_b = app.hear("started", "b")
+    # b's start came with a's end (it took a's place)
+    started_b = app.hear("ended", "a")["then"][0]
+    assert started_b["op"] == "started" and started_b["job_id"] == "b"
     assert started_b["queued"] is True and isinstance(started_b["pid"], int)
-    # a's end and b's start came in one write, the end first
-    read = next(r for r in app.reads if "started b" in r)
-    assert read.index("ended a") < read.index("started b")
     assert app.hear("ended", "c")["record"]["exit_code"] == 3
     assert app.hear("ended", "b")["record"]["exit_code"] == 0
     assert (tmp_path / "b.log").read_text() == "b\n"
@@ -99,8 +96,7 @@ def test_the_programs_queued_start_one_by_one_as_programs_end(
     assert not (records.directory / "a.json").exists()  # asked for: its app knows it runs
     # nothing more is queued: the next end starts nothing
     app.send(op="spawn", record=spec(tmp_path, "d", "true"))
-    app.hear("ended", "d")
-    assert not any(m["op"] == "started" and m.get("queued") for m in app.heard[-3:])
+    assert "then" not in app.hear("ended", "d")
 
 
 def test_a_queued_program_that_cannot_start_is_answered_and_the_next_one_starts(
@@ -110,9 +106,10 @@ def test_a_queued_program_that_cannot_start_is_answered_and_the_next_one_starts(
     app.send(op="spawn", record=spec(tmp_path, "a", "true"))
     app.send(op="queue", record=spec(tmp_path, "bad", os.fspath(tmp_path / "missing")))
     app.send(op="queue", record=spec(tmp_path, "good", "true"))
-    failed = app.hear("start_failed", "bad")
+    failed, started = app.hear("ended", "a")["then"]
+    assert failed["op"] == "start_failed" and failed["job_id"] == "bad"
     assert failed["queued"] is True and "executable not found" in failed["error"]
-    assert app.hear("started", "good")["queued"] is True
+    assert started["op"] == "started" and started["job_id"] == "good"
     assert app.hear("ended", "good")["record"]["exit_code"] == 0
 
 

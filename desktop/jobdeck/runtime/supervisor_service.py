@@ -27,10 +27,12 @@ threaded, one ``selectors`` loop:
 * **Queued programs**: a client may also hand over the programs that start next,
   ``queue`` (a record's fields, like ``spawn``). The service keeps them in order, per
   client, and starts the first one the moment a program that client asked for ends, in
-  the same write as that end (``ended``, then ``started`` with ``queued``: true, or
-  ``start_failed`` with ``queued``: true and the next one is tried): a queue of short jobs
-  does not wait for the app between one program and the next. Such a start is not in the
-  app's store yet (the store still says queued), so its record file is written at once
+  the same message as that end (its ``then``: the answers to the queued ones it tried,
+  ``started`` or ``start_failed``, each with ``queued``: true; after a failure the next
+  one is tried): a queue of short jobs does not wait for the app between one program and
+  the next, and the app hears which program took the slot with the end that freed it.
+  Such a start is not in the app's store yet (the store still says queued), so its record
+  file is written at once
   (``extra["queued"]``): an app that goes before it stored the start leaves it for the next
   one to adopt. ``withdraw`` (job id) takes a queued one back: answered ``withdrawn`` with
   ``started`` false (it will not start) or true (it started already: its ``started`` or
@@ -692,8 +694,10 @@ class SupervisorService:
         program.told = frozenset(self.clients)
         owner = program.owner if program.owner in self.clients else None
         if owner is not None:
-            # one write: its start (if untold), its end, the start of the next queued one
-            self._send_reply(program, ended, *self._start_queued(owner))
+            then = self._start_queued(owner)  # (the next queued one takes its place)
+            if then:
+                ended["then"] = then
+            self._send_reply(program, ended)  # one write: its start (if untold) and its end
         for conn in list(self.clients):
             if conn is not owner:
                 self._send(conn, ended)
