@@ -690,7 +690,11 @@ class SupervisorService:
             self._flush(program)
         else:
             self.unacknowledged[record.job_id] = program
-        ended = {"op": "ended", "job_id": record.job_id, "record": record_fields(record)}
+        ended: dict[str, Any] = {
+            "op": "ended",
+            "job_id": record.job_id,
+            "record": record_fields(record),
+        }
         program.told = frozenset(self.clients)
         owner = program.owner if program.owner in self.clients else None
         if owner is not None:
