@@ -119,9 +119,18 @@ class Scheduler(QObject, Lifecycle):
         self._schedule_requested = False
         self._started = False
         self._stopping = False
+        self._cancel_at_stop = True
         self._unsubscribe: list[Callable[[], None]] = []
         self._finished_deps: dict[str, Job] = {}
         self._queue = ReadyQueue()  # its deques: guarded by _lock
+        #: Pending jobs handed over to an executor that starts them itself (see
+        #: :meth:`hand_over`): out of the queue until adopted or given back (_lock).
+        self._handed: dict[str, tuple[Job, Executor]] = {}
+        #: Those of them that started (their executor said so) and are not adopted yet:
+        #: each holds a slot (in ``_reserved``) until then.
+        self._handed_started: set[str] = set()
+        #: Slots held for jobs handed over that are asked to start now (see hold_slot).
+        self._holds = 0
         #: Slots and threads a scheduling pass has taken for the jobs it is starting, so a
         #: worker starting its next job meanwhile (see :meth:`next_run`) stays in bounds.
         self._reserved = 0
@@ -249,7 +258,10 @@ class Scheduler(QObject, Lifecycle):
             return
         if kind is not EventKind.CREATED:
             with self._lock:
+                handed = self._handed.get(job_id) if kind in _FINAL else None
                 mine = self._running.pop(job_id, None)
+            if handed is not None:  # cancelled while handed over: it must not start
+                self._withdraw([(job_id, handed[1])])
                 if mine is None and kind in _FINAL and self._shared and not self._queue.held:
                     return  # another instance's job ended: no slot here, nothing it held
         elif event.job.status is not JobStatus.PENDING:
@@ -313,9 +325,14 @@ class Scheduler(QObject, Lifecycle):
         if self._queue.stale:
             pending = self._tracker.pending_jobs()
             with self._lock:
+                handed, runs = self._handed, self._running
                 self._queue.rebuild(
-                    pending, now, lambda j: self._needs_thread(self.job_type(j.type))
+                    [job for job in pending if job.id not in handed and job.id not in runs],
+                    now,
+                    lambda j: self._needs_thread(self.job_type(j.type)),
                 )
+                withdraw = self._overtaken({job.id for job in pending if job.id in handed})
+            self._withdraw(withdraw)
         with self._lock:
             running = len(self._running) + self._reserved
             threads_busy = sum(1 for run in self._running.values() if run.uses_thread)
@@ -331,6 +348,144 @@ class Scheduler(QObject, Lifecycle):
             with self._lock:
                 self._reserved -= slots
                 self._reserved_threads -= threads
+
+    def _overtaken(self, still_pending: set[str]) -> list[tuple[str, Executor]]:
+        """The jobs handed over that should not start next any more (caller holds the
+        lock, after a rebuild): no longer pending, or a ready job now goes first."""
+        queue = self._queue
+        fronts = [q[0] for q in (queue.ready, queue.threaded) if q]
+        first = min(map(start_order, fronts)) if fronts else None
+        return [
+            (job_id, executor)
+            for job_id, (job, executor) in self._handed.items()
+            if job_id not in still_pending or (first is not None and first < start_order(job))
+        ]
+
+    def _withdraw_all(self) -> None:
+        """Stopping: take back every job handed over (those that start meanwhile are
+        adopted, and cancelled when the shutdown cancels)."""
+        with self._lock:
+            handed = [(job_id, executor) for job_id, (_, executor) in self._handed.items()]
+        self._withdraw(handed)
+
+    def _withdraw(self, jobs: list[tuple[str, Executor]]) -> None:
+        for job_id, executor in jobs:
+            try:
+                executor.withdraw(job_id)
+            except Exception:
+                log.exception("could not take back job %s from its executor", job_id)
+
+    def hand_over(self, executor: Executor, count: int) -> list[tuple[Job, Any]]:
+        """Up to ``count`` of the next ready jobs, in queue order, for ``executor`` to start
+        later by itself (any thread; see
+        :meth:`ExecutorHost.hand_over <jobdeck.runtime.executors.base.ExecutorHost.hand_over>`):
+        those a worker thread could start next (:meth:`_chain_window`: ``executor``'s, no
+        timeout), never on a shared board or while the queue is stale."""
+        handed: list[tuple[Job, Any]] = []
+        while len(handed) < count:
+            with self._lock:
+                queue = self._queue
+                if self._stopping or not self._started or self._shared or queue.stale:
+                    break
+                if not queue.ready or (
+                    queue.threaded and start_order(queue.threaded[0]) < start_order(queue.ready[0])
+                ):
+                    break  # (a job that needs a thread goes first)
+                window = self._chain_window(executor, queue.ready)
+                if not window:
+                    break
+                job = window[0]
+                self._handed[job.id] = (job, executor)
+            job_type = self.job_type(job.type)
+            assert job_type is not None
+            try:
+                handed.append((job, executor.prepare(job, job_type)))
+            except ValueError as exc:
+                with self._lock:
+                    self._handed.pop(job.id, None)
+                self._fail_unstartable(job, f"invalid params: {exc}")
+        return handed
+
+    def started_elsewhere(self, job_id: str, *, held: bool = False) -> None:
+        """A job handed over has started (its executor heard it; any thread): it holds a
+        slot from now on, also before :meth:`adopt` records its start (``held``: the one
+        :meth:`hold_slot` held for it)."""
+        with self._lock:
+            if held:
+                self._holds -= 1
+                self._reserved -= 1
+            if job_id in self._handed and job_id not in self._handed_started:
+                self._handed_started.add(job_id)
+                self._reserved += 1
+
+    def hold_slot(self, count: int = 1) -> None:
+        """Keep ``count`` free slots for jobs handed over that their executor asked to
+        start now (any thread): each goes to one of them (:meth:`started_elsewhere` with
+        ``held``) or back (:meth:`release_slot`)."""
+        with self._lock:
+            self._holds += count
+            self._reserved += count
+
+    def release_slot(self) -> None:
+        """A slot held by :meth:`hold_slot` went to none of them: free (any thread)."""
+        with self._lock:
+            if self._holds <= 0:
+                return
+            self._holds -= 1
+            self._reserved -= 1
+        self._request_schedule()
+
+    def _unreserve(self, job_id: str) -> None:
+        """(caller holds the lock)"""
+        if job_id in self._handed_started:
+            self._handed_started.discard(job_id)
+            self._reserved -= 1
+
+    def give_back(self, job_ids: list[str]) -> None:
+        """Jobs handed over that will not start there: queued here again (any thread)."""
+        with self._lock:
+            for job_id in job_ids:
+                self._handed.pop(job_id, None)
+                self._unreserve(job_id)
+            self._queue.stale = True
+        self._request_schedule()
+
+    def adopt(
+        self,
+        executor: Executor,
+        job_ids: list[str],
+        finished: list[tuple[Run, Outcome]],
+        *,
+        wanted: int = 0,
+    ) -> tuple[dict[str, Run | None], list[tuple[Run, Any]]]:
+        """Record the start of handed-over jobs ``executor`` started, the ends of
+        ``finished`` and the start of up to ``wanted`` next jobs, in one commit (see
+        :meth:`ExecutorHost.adopt <jobdeck.runtime.executors.base.ExecutorHost.adopt>`)."""
+        adopted: dict[str, Run | None] = {}
+        steps = self._record_and_start(executor, finished, wanted, job_ids, adopted)
+        return adopted, steps
+
+    def _adopt_one(self, executor: Executor, job_id: str) -> Run | None:
+        """Inside the caller's batch: the start of handed-over ``job_id``; None when it is
+        no longer pending."""
+        with self._lock:
+            handed = self._handed.get(job_id)
+        if handed is None:
+            return None
+        try:
+            ctx = self._tracker.start_job(job_id)
+        except (InvalidTransition, UnknownJob):
+            with self._lock:
+                self._handed.pop(job_id, None)
+                self._unreserve(job_id)
+            return None
+        run = self._new_run(handed[0], ctx, executor, None, reattached=False)
+        with self._lock:  # (in the queue's eyes always handed over or running)
+            self._handed.pop(job_id, None)
+            self._unreserve(job_id)
+        if self._stopping and self._cancel_at_stop:
+            self._tracker.cancel_job(job_id)  # (it started as the others were cancelled)
+        return run
 
     def next_run(
         self, executor: Executor, finished: tuple[Run, Outcome] | None = None
@@ -358,11 +513,22 @@ class Scheduler(QObject, Lifecycle):
         run ended) of the next ready jobs in ONE commit, in queue order. When the store
         refuses it, every one of these outcomes waits to be written again and nothing is
         started."""
+        count = len(finished) if wanted is None else wanted
+        return self._record_and_start(executor, finished, count, [], {})
+
+    def _record_and_start(
+        self,
+        executor: Executor,
+        finished: list[tuple[Run, Outcome]],
+        count: int,
+        adopt: list[str],
+        adopted: dict[str, Run | None],
+    ) -> list[tuple[Run, Any]]:
+        """:meth:`next_runs`, also adopting ``adopt`` (their runs into ``adopted``)."""
         recorder = self._recorder
         now = self._clock()
         # those reported already (they timed out): nothing to record
         ended = [(run, outcome.at(now)) for run, outcome in finished if run.claim()]
-        count = len(finished) if wanted is None else wanted
         steps: list[tuple[Run, Any]] = []
         self._chaining.active = True  # this thread asks for a pass itself if it stops here
         try:
@@ -370,6 +536,8 @@ class Scheduler(QObject, Lifecycle):
                 for run, outcome in ended:
                     recorder.write(run, outcome)
                     self._release(run)  # its slot is the next job's
+                for job_id in adopt:  # (their slots were held for them: see started_elsewhere)
+                    adopted[job_id] = self._adopt_one(executor, job_id)
                 while len(steps) < count:
                     step = self._take_next(executor)
                     if step is None:
@@ -378,6 +546,15 @@ class Scheduler(QObject, Lifecycle):
         except StoreWriteError:
             for run, _ in steps:
                 self._forget(run)
+            for job_id, maybe in list(adopted.items()):  # still handed over: adopted later
+                del adopted[job_id]
+                if maybe is not None:
+                    with self._lock:
+                        if self._running.get(job_id) is maybe:
+                            del self._running[job_id]
+                        self._handed[job_id] = (maybe.job, executor)
+                        self._handed_started.add(job_id)
+                        self._reserved += 1  # (it runs: it keeps its slot)
             with self._lock:  # not recorded: they still hold their slots
                 for run, _ in ended:
                     self._running.setdefault(run.job_id, run)

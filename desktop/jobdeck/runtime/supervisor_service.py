@@ -34,8 +34,11 @@ threaded, one ``selectors`` loop:
   Such a start is not in the app's store yet (the store still says queued), so its record
   file is written at once
   (``extra["queued"]``): an app that goes before it stored the start leaves it for the next
-  one to adopt. ``withdraw`` (job id) takes a queued one back: answered ``withdrawn`` with
-  ``started`` false (it will not start) or true (it started already: its ``started`` or
+  one to adopt. ``start_queued`` starts the first queued one now (the client saw one of
+  its programs end with no queued one to take its place): answered as above, one message
+  each, the ``started`` one marked ``nudged``, or ending with ``queue_empty``.
+  ``withdraw`` (job id) takes a queued one back: answered ``withdrawn`` with ``started``
+  false (it will not start) or true (it started already: its ``started`` or
   ``start_failed`` went first). A client that goes takes its queued programs with it.
 * **Programs** run in a session and process group of their own, their standard output and
   error going into a pipe the service copies into the job's log
@@ -408,6 +411,13 @@ class SupervisorService:
             spec = message.get("record")
             if isinstance(spec, dict):
                 self.queued.setdefault(conn, collections.deque()).append(spec)
+        elif op == "start_queued":  # a program of its ended before it queued the next
+            answers = self._start_queued(conn)
+            if answers and answers[-1]["op"] == "started":
+                answers[-1]["nudged"] = True  # (the one that took the slot asked for)
+            else:
+                answers.append({"op": "queue_empty"})
+            self._send(conn, *answers)
         elif op == "withdraw":
             job_id = message.get("job_id")
             queued = self.queued.get(conn, collections.deque())
@@ -553,7 +563,7 @@ class SupervisorService:
         program.owner = owner
         if queued:
             record.extra = {**record.extra, "queued": True}
-        if owner is None or queued:
+        if owner is None:
             self._flush(program)
         self.programs[job_id] = program
         self.by_pid[pid] = program
