@@ -211,7 +211,8 @@ def test_a_start_the_app_did_not_store_is_adopted_by_the_next_app_never_run_twic
         qtbot.waitUntil(lambda: finished(tracker, a) and finished(tracker, b), timeout=WAIT_MS)
         for job_id in (a, b):
             job = tracker.get_job(job_id)
-            assert job is not None and job.status is JobStatus.COMPLETED, job.error
+            assert job is not None
+            assert job.status is JobStatus.COMPLETED, job.error
             assert job.attempts == 1
         qtbot.wait(300)  # (a second run of b would have written its line by now)
         assert marker.read_text() == "ran\n"
