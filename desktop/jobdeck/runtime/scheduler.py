@@ -260,10 +260,11 @@ class Scheduler(QObject, Lifecycle):
             with self._lock:
                 handed = self._handed.get(job_id) if kind in _FINAL else None
                 mine = self._running.pop(job_id, None)
+                foreign = mine is None and kind in _FINAL and self._shared
+                if foreign and not self._queue.held:
+                    return  # another instance's job ended: no slot here, nothing it held
             if handed is not None:  # cancelled while handed over: it must not start
                 self._withdraw([(job_id, handed[1])])
-                if mine is None and kind in _FINAL and self._shared and not self._queue.held:
-                    return  # another instance's job ended: no slot here, nothing it held
         elif event.job.status is not JobStatus.PENDING:
             return  # create_job: running in its caller's code, not ours
         else:
