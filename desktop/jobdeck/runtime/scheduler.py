@@ -131,6 +131,9 @@ class Scheduler(QObject, Lifecycle):
         self._handed_started: set[str] = set()
         #: Slots held for jobs handed over that are asked to start now (see hold_slot).
         self._holds = 0
+        #: Jobs taken from the queue to be started (or handed over) and not running yet:
+        #: a rebuild from an older list of pending jobs must not queue them again (_lock).
+        self._taking: set[str] = set()
         #: Slots and threads a scheduling pass has taken for the jobs it is starting, so a
         #: worker starting its next job meanwhile (see :meth:`next_run`) stays in bounds.
         self._reserved = 0
@@ -326,13 +329,13 @@ class Scheduler(QObject, Lifecycle):
         if self._queue.stale:
             pending = self._tracker.pending_jobs()
             with self._lock:
-                handed, runs = self._handed, self._running
+                busy = self._handed.keys() | self._running.keys() | self._taking
                 self._queue.rebuild(
-                    [job for job in pending if job.id not in handed and job.id not in runs],
+                    [job for job in pending if job.id not in busy],
                     now,
                     lambda j: self._needs_thread(self.job_type(j.type)),
                 )
-                withdraw = self._overtaken({job.id for job in pending if job.id in handed})
+                withdraw = self._overtaken({job.id for job in pending if job.id in self._handed})
             self._withdraw(withdraw)
         with self._lock:
             running = len(self._running) + self._reserved
@@ -341,12 +344,15 @@ class Scheduler(QObject, Lifecycle):
             slots = max(0, self._max_workers - running)
             threads = max(0, self._thread_limit() - threads_busy - self._reserved_threads)
             front = self._queue.take_front(slots, threads)
+            taking = {job.id for job, _ in front}
+            self._taking |= taking
             self._reserved += slots
             self._reserved_threads += threads
         try:
             self._plan_and_start(front, running, threads, now, next_deadline)
         finally:
             with self._lock:
+                self._taking -= taking
                 self._reserved -= slots
                 self._reserved_threads -= threads
 
@@ -396,6 +402,13 @@ class Scheduler(QObject, Lifecycle):
                 if not window:
                     break
                 job = window[0]
+            # Only a job still pending: one a rebuild from an older list of pending jobs
+            # queued again after it started must never be handed over (it would run twice).
+            now = self._tracker.get_job(job.id)
+            with self._lock:
+                self._taking.discard(job.id)
+                if now is None or now.status is not JobStatus.PENDING or now.id in self._running:
+                    continue
                 self._handed[job.id] = (job, executor)
             job_type = self.job_type(job.type)
             assert job_type is not None
@@ -616,6 +629,7 @@ class Scheduler(QObject, Lifecycle):
             return run, prepared
         finally:
             with self._lock:
+                self._taking.difference_update(job.id for job in window)
                 self._reserved -= 1
                 self._reserved_threads -= int(use_thread)
 
@@ -656,6 +670,7 @@ class Scheduler(QObject, Lifecycle):
                 break
         for _ in window:
             source.popleft()
+        self._taking.update(job.id for job in window)
         return window
 
     def _forget(self, run: Run) -> None:
