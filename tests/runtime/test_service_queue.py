@@ -268,7 +268,10 @@ def test_a_job_queued_ahead_of_those_handed_over_starts_first(
     low = real_tracker.enqueue("command", {"argv": ["true"]})
     qtbot.waitUntil(lambda: handed_over(runner, low.id), timeout=WAIT_MS)
     high = real_tracker.enqueue("command", {"argv": ["true"]}, priority=5)
-    qtbot.waitUntil(lambda: low.id not in runner.processes._handed, timeout=WAIT_MS)
+    # low is taken back, and both are handed over again, high first
+    qtbot.waitUntil(
+        lambda: handed_over(runner, high.id) and handed_over(runner, low.id), timeout=WAIT_MS
+    )
     gate.touch()
     qtbot.waitUntil(lambda: finished(real_tracker, low.id), timeout=WAIT_MS)
     assert order == [a.id, high.id, low.id]

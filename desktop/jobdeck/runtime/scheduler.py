@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
@@ -120,6 +120,7 @@ class Scheduler(QObject, Lifecycle):
         self._started = False
         self._stopping = False
         self._cancel_at_stop = True
+        self._in_pass = False  # a scheduling pass runs (GUI thread)
         self._unsubscribe: list[Callable[[], None]] = []
         self._finished_deps: dict[str, Job] = {}
         self._queue = ReadyQueue()  # its deques: guarded by _lock
@@ -272,9 +273,43 @@ class Scheduler(QObject, Lifecycle):
             return  # create_job: running in its caller's code, not ours
         else:
             self._expect(event.job)
-        if kind is EventKind.CREATED or kind is EventKind.RETRYING:
+            self._queue_new(event.job)
+            if self._start_now():  # (the GUI thread queueing jobs one after the other)
+                with self._lock:
+                    self._queue.stale = True  # all that is committed (a batch) competes
+                self._schedule()
+            else:
+                self._request_schedule()
+            return
+        if kind is EventKind.RETRYING:
             self._queue.stale = True
         self._request_schedule()
+
+    def _queue_new(self, job: Job) -> None:
+        """A job was queued: into the ready queue when it is ready to start (else the
+        queue is rebuilt); jobs handed over that it goes before are taken back."""
+        ready = not job.depends_on and (job.run_at_ts is None or job.run_at_ts <= self._clock())
+        needs_thread = self._needs_thread(self.job_type(job.type))
+        with self._lock:
+            busy = job.id in self._handed or job.id in self._running or job.id in self._taking
+            if not ready or self._queue.stale:
+                self._queue.stale = True
+            elif not busy:
+                self._queue.add(job, needs_thread)
+            key = start_order(job)
+            overtaken = [(i, e) for i, (j, e) in self._handed.items() if key < start_order(j)]
+        self._withdraw(overtaken)
+
+    def _start_now(self) -> bool:
+        """Whether a job just queued on the GUI thread starts in a pass run at once (a
+        slot is free and no pass is under way): queueing many jobs in a row on the GUI
+        thread would otherwise leave every slot empty until it is done."""
+        if self._in_pass or QThread.currentThread() is not self.thread():
+            return False
+        with self._lock:
+            if not self._started or self._stopping:
+                return False
+            return len(self._running) + self._reserved < self._max_workers
 
     def _expect(self, job: Job) -> None:
         """A job was queued: its executor may get ready to run it (in the background)."""
@@ -322,8 +357,23 @@ class Scheduler(QObject, Lifecycle):
     def _schedule(self) -> None:
         with self._lock:
             self._schedule_requested = False
+        if self._in_pass:  # (called from inside a pass: another runs once it is done)
+            self._request_schedule()
+            return
         if not self._started or self._stopping or self._tracker.closed:
             return
+        self._in_pass = True
+        try:
+            self._pass()
+        finally:
+            self._in_pass = False
+        for executor in self._executors:  # (jobs they may take over ahead of time)
+            try:
+                executor.queue_changed()
+            except Exception:
+                log.exception("executor could not look at the queue")
+
+    def _pass(self) -> None:
         now = self._clock()
         next_deadline = self._check_timeouts(now)
         if self._queue.stale:

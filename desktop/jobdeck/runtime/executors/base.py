@@ -318,6 +318,11 @@ class Executor:
         still has that job pending for that attempt. GUI thread, at start. Default: none."""
         return []
 
+    def queue_changed(self) -> None:
+        """A scheduling pass is done (GUI thread): jobs may have been queued that this
+        executor could take over ahead of time (see :meth:`ExecutorHost.hand_over`).
+        Default: nothing."""
+
     def withdraw(self, job_id: str) -> None:
         """A job handed over (see :meth:`ExecutorHost.hand_over`) is no longer pending
         (cancelled) or should wait (a job that goes first was queued): take it back, or

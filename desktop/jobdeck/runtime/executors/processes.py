@@ -577,6 +577,11 @@ class ProcessExecutor(Executor):
             return self.log_dir / ".supervised"
         return StoreFolder(store.path).records
 
+    def queue_changed(self) -> None:
+        """A scheduling pass is done: hand over the jobs queued meanwhile, if there is room."""
+        if self._programs is not None and self._programs.has_runs():
+            self._hand_over()
+
     def withdraw(self, job_id: str) -> None:
         """Take back a job handed over (cancelled, or a job that goes first was queued):
         if the service had started it already, it is adopted as usual (and stopped if it
