@@ -114,6 +114,9 @@ class Program:
         self.output = ProgramOutput()
         #: Warnings of its start, for its job's log once its start is stored.
         self.notes: list[str] = []
+        #: What it said on the channel before its start was stored (see ``ctx``), in order:
+        #: handled once it is (a short job's ``completed`` and its result included).
+        self.early: list[Message] = []
         #: Set once :meth:`ProcessJobs.spawn` (or ``reattach``) has returned its watcher:
         #: the end of a short program can be heard before that, and waits for it.
         self.ready = threading.Event()
@@ -204,7 +207,11 @@ class ProcessJobs:
 
     def _on_message(self, job_id: str, msg: Message) -> None:
         """Channel thread: one authenticated message of ``job_id``."""
-        run = self._run(job_id)
+        with self._lock:
+            run = self._runs.get(job_id)
+            if run is not None and run.ctx is None:  # its start is not stored yet
+                run.early.append(msg)
+                return
         if run is None:
             return
         ctx = run.ctx
@@ -312,7 +319,11 @@ class ProcessJobs:
         notes, run.notes = run.notes, []
         for note in notes:
             ctx.log(note, "warning")
-        run.ctx = ctx
+        with self._lock:
+            run.ctx = ctx
+            early, run.early = run.early, []
+        for msg in early:
+            self._on_message(run.job_id, msg)
 
     def reattach(self, job: Job, ctx: JobContext, *, on_exit: OnExit) -> Program | str:
         """Watch again the program of ``job``, left running by an earlier app; the reason

@@ -553,6 +553,8 @@ class ProcessExecutor(Executor):
         """The records the service wrote for programs it started from an earlier app's
         queue (``extra["queued"]``, with the attempt it is), when that app went before it
         stored their start (see :class:`~jobdeck.runtime.executors.base.Executor`)."""
+        if self.tracker.store.memory:
+            return []  # (nothing outlives an app whose store is in memory)
         folder = self._records_folder()
         found: list[tuple[str, int]] = []
         try:
@@ -570,12 +572,10 @@ class ProcessExecutor(Executor):
         return found
 
     def _records_folder(self) -> Path:
+        """Where :meth:`_new_programs` keeps the records (a store on file)."""
         if self._records_dir_arg is not None:
             return self._records_dir_arg
-        store = self.tracker.store
-        if store.memory:
-            return self.log_dir / ".supervised"
-        return StoreFolder(store.path).records
+        return StoreFolder(self.tracker.store.path).records
 
     def queue_changed(self) -> None:
         """A scheduling pass is done: hand over the jobs queued meanwhile, if there is room."""
