@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .private_files import private_directory
@@ -84,12 +84,19 @@ class SupervisorRecords:
                 (directory / name).unlink()
 
 
-def drop_stale_records(directory: Path, running: Collection[str]) -> list[str]:
+def drop_stale_records(
+    directory: Path, running: Collection[str], next_attempts: Mapping[str, int] | None = None
+) -> list[str]:
     """Delete the records in ``directory`` of programs that ended whose jobs are not
     ``running``; the ids of their jobs. Their ends are stored: such a record is one the
     service wrote down again because the app that stored the end went before telling it
     so. Left there, it would be taken for the end of a later attempt of the same job.
-    Records of running programs and unreadable ones are left alone."""
+    Records of running programs and unreadable ones are left alone, and so is the record
+    of a program the service started from an app's queue (``extra["queued"]``) as the
+    attempt ``next_attempts`` (job id -> its next attempt, for the jobs the store has
+    pending) says comes next: the app went before it stored that start, and the next app
+    adopts it (its end is not stored)."""
+    next_attempts = next_attempts or {}
     try:
         names = os.listdir(directory)
     except OSError:
@@ -103,6 +110,9 @@ def drop_stale_records(directory: Path, running: Collection[str]) -> list[str]:
         try:
             record = read_record(path)
         except ValueError:
+            continue
+        queued_attempt = record.extra.get("attempt") if record.extra.get("queued") else None
+        if queued_attempt is not None and next_attempts.get(job_id) == queued_attempt:
             continue
         if record.finished:
             with contextlib.suppress(FileNotFoundError):
