@@ -11,6 +11,7 @@ runs, and one queued later with a higher priority is not overtaken.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -275,3 +276,33 @@ def test_a_job_queued_ahead_of_those_handed_over_starts_first(
     gate.touch()
     qtbot.waitUntil(lambda: finished(real_tracker, low.id), timeout=WAIT_MS)
     assert order == [a.id, high.id, low.id]
+
+
+@pytest.mark.parametrize("in_one_batch", [True, False])
+def test_free_slots_start_queued_jobs_at_once_none_waits_in_the_service(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+    in_one_batch: bool,
+) -> None:
+    """Jobs queued while slots are free all start, up to the limit: none is handed over
+    to wait for a program to end while a slot stays empty (two jobs queued together on
+    two slots ran one after the other)."""
+    gate = tmp_path / "gate"
+    wait = ["/bin/sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.01; done"]
+    runner = make_runner(tracker=real_tracker, max_workers=3)
+    with real_tracker.batch() if in_one_batch else contextlib.nullcontext():
+        ids = [real_tracker.enqueue("command", {"argv": wait}).id for _ in range(5)]
+
+    def running() -> list[str]:
+        return [i for i in ids if status_of(real_tracker, i) is JobStatus.RUNNING]
+
+    try:
+        qtbot.waitUntil(lambda: len(running()) == 3, timeout=WAIT_MS)
+        assert running() == ids[:3]  # (in queue order)
+        assert all(status_of(real_tracker, i) is JobStatus.PENDING for i in ids[3:])
+    finally:
+        gate.touch()
+    qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)
+    assert runner.processes is not None

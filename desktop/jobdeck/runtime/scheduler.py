@@ -439,10 +439,17 @@ class Scheduler(QObject, Lifecycle):
         those a worker thread could start next (:meth:`_chain_window`: ``executor``'s, no
         timeout), never on a shared board or while the queue is stale."""
         handed: list[tuple[Job, Any]] = []
+        wake = False
         while len(handed) < count:
             with self._lock:
                 queue = self._queue
                 if self._stopping or not self._started or self._shared or queue.stale:
+                    break
+                free = len(self._running) + self._reserved < self._max_workers
+                if free and queue.ready:
+                    # A free slot starts the next ready job now (a pass), never later in
+                    # the service: handed over, it would wait for a program to end.
+                    wake = True
                     break
                 if not queue.ready or (
                     queue.threaded and start_order(queue.threaded[0]) < start_order(queue.ready[0])
@@ -468,6 +475,8 @@ class Scheduler(QObject, Lifecycle):
                 with self._lock:
                     self._handed.pop(job.id, None)
                 self._fail_unstartable(job, f"invalid params: {exc}")
+        if wake:
+            self._request_schedule()
         return handed
 
     def started_elsewhere(self, job_id: str, *, held: bool = False) -> None:

@@ -89,7 +89,8 @@ def main(db: str, point: str, jobs_json: str, workers: str = "") -> None:
             tracker.enqueue("command", s["params"], max_attempts=s.get("max_attempts", 1)).id
             for s in specs
         ]
-    print(json.dumps(ids), flush=True)
+        # (said before the batch ends: a job queued beside a free slot starts at once)
+        print(json.dumps(ids), flush=True)
     if point == "running":
         timer = QTimer()
 
