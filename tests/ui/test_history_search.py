@@ -259,3 +259,36 @@ def test_a_search_whose_count_changed_is_read_again_and_counted_once(qtbot, trac
     qtbot.waitUntil(lambda: not model.search_pending and not model.search_counting)
     assert model.loaded_count() == 20 and model.job_at(29).title == "job 65"
     assert len(counts) == 1
+
+
+def test_a_search_read_under_way_stops_when_the_user_types_on(qtbot, tracker):
+    """A text of one or two letters that few jobs contain is scanned for (seconds at a
+    million jobs, on one of the few reading threads): typing on stops that read (its
+    SQLite statement is interrupted: see tests/core/test_read_stop.py), and the new text
+    is read."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    real_page = tracker.history_page
+    held: list[ReadStop] = []
+    stopped: list[str] = []
+
+    def history_page(where, *args, stop=None, **kw):
+        if where.search == "zq":  # a long scan: it goes on until stopped
+            held.append(stop)
+            deadline = time.monotonic() + 30
+            while stop is not None and not stop.stopped and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if stop is not None and stop.stopped:
+                stopped.append(where.search)
+                raise ReadStopped("the read was stopped")
+        return real_page(where, *args, stop=stop, **kw)
+
+    tracker.history_page = history_page
+    model.set_filter(search="zq")
+    qtbot.waitUntil(lambda: bool(held))  # "zq" is being read...
+    assert model.search_pending
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job 9")  # ...and the user types on
+    qtbot.waitUntil(lambda: stopped == ["zq"])
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.filter.search == "job 9" and model.rowCount() == 6

@@ -564,6 +564,7 @@ class Store(StoreOpening):
         limit: int = 200,
         offset: int = 0,
         conn: sqlite3.Connection | None = None,
+        stop: ReadStop | None = None,
     ) -> list[tuple[Job, SortKey]]:
         """Jobs passing ``where`` in ``sort`` order (``descending`` or not), with their sort
         keys: at most ``limit``, those after the row whose key is ``after`` (None: from the
@@ -571,8 +572,25 @@ class Store(StoreOpening):
         the same anywhere in the history (``offset`` costs a walk of that many index
         entries, without reading their rows). A text search in creation order reads the
         text index in its rowid order when it can (:mod:`.search_page`): a common word's
-        page costs a page, not a walk past every job that does not match."""
+        page costs a page, not a walk past every job that does not match. ``stop`` stops
+        it (:class:`~.read_stop.ReadStopped`): the scan for a text of one or two letters
+        that few jobs contain takes seconds at a million jobs."""
         c = self.conn if conn is None else conn
+        if stop is None:
+            return self._history_page(where, sort, descending, after, limit, offset, c)
+        with stop.reading(c):
+            return self._history_page(where, sort, descending, after, limit, offset, c)
+
+    def _history_page(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        after: SortKey | None,
+        limit: int,
+        offset: int,
+        c: sqlite3.Connection,
+    ) -> list[tuple[Job, SortKey]]:
         if offset == 0 and where.search and self.keeps_counts and self._sort_sql(sort) is None:
             found = self._natural_search_page(where, descending, after, limit, c)
             if found is not None:
