@@ -292,3 +292,35 @@ def test_a_search_read_under_way_stops_when_the_user_types_on(qtbot, tracker):
     qtbot.waitUntil(lambda: stopped == ["zq"])
     qtbot.waitUntil(lambda: not model.search_counting)
     assert model.filter.search == "job 9" and model.rowCount() == 6
+
+
+def test_a_searchs_rows_replace_the_shown_ones_without_a_reset(qtbot, tracker):
+    """A search's first rows take the place of the rows shown without resetting the model
+    (a view lays out and paints them sooner, keeping its headers' layout), and the
+    selected row goes with them, as a reset would have it: no row keeps another job's
+    highlight."""
+    fill(tracker, 30, word="alpha")
+    fill(tracker, 3, word="beta")
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(600, 400)
+    view.show()
+    view.selectRow(1)
+    resets: list[bool] = []
+    model.modelAboutToBeReset.connect(lambda: resets.append(True))
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="beta")
+    assert not resets
+    assert [model.job_at(r).title for r in range(model.rowCount())] == [
+        "beta 2",
+        "beta 1",
+        "beta 0",
+    ]
+    assert not view.selectionModel().hasSelection()
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="alpha 1")  # more rows than before: "alpha 1", "alpha 10"-"19"
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert not resets and model.rowCount() == 11
+    assert model.job_at(0).title == "alpha 19" and model.job_at(10).title == "alpha 1"

@@ -582,20 +582,38 @@ class HistoryModel(QAbstractTableModel):
             self._generation += 1  # sorted meanwhile: read again in the new order
             self._search_in_background(new)
             return
+        # Not a reset: the view keeps its layout (its headers' sections, column widths) and
+        # lays out and paints the new rows sooner. The rows shown go, then the new ones
+        # come, so a selection goes with its row as a reset clears it (no row keeps another
+        # job's highlight), and search_pending holds meanwhile (nothing says "no match").
         self._frozen += 1
-        self.beginResetModel()
+        shown = self._count
+        if shown is None:  # (views were told of no rows: nothing to take away)
+            self.beginResetModel()
+        elif shown:
+            self._pending = new
+            self.beginRemoveRows(QModelIndex(), 0, shown - 1)
+            self._drop_window()
+            self._count = 0
+            self.endRemoveRows()
         self._filter = new
-        self._count = len(first)  # for now, when there are more: see _apply_count
         self._counting = None if complete else generation
         self._live_since_first = False
         self._counted_upto = newest[0][0].id if newest else None
         self._members = {j.id: sort_key(sort, j) for j in active if new.matches(j)}
         self._members_known = True
+        if shown is not None and first:
+            self.beginInsertRows(QModelIndex(), 0, len(first) - 1)
+        self._count = len(first)  # for now, when there are more: see _apply_count
         self._start = 0
         self._rows = [job for job, _ in first]
         self._keys = [key for _, key in first]
         self._reindex()
-        self.endResetModel()
+        if shown is None:
+            self.endResetModel()
+        elif first:
+            self.endInsertRows()
+        self._pending = None
         self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()
