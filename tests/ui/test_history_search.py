@@ -324,3 +324,33 @@ def test_a_searchs_rows_replace_the_shown_ones_without_a_reset(qtbot, tracker):
     qtbot.waitUntil(lambda: not model.search_counting)
     assert not resets and model.rowCount() == 11
     assert model.job_at(0).title == "alpha 19" and model.job_at(10).title == "alpha 1"
+
+
+def test_a_search_reads_the_rows_shown_once_a_horizontal_scroll_bar_took_a_row(qtbot, tracker):
+    """A column made wider than the table brings a horizontal scroll bar, which takes the
+    bottom row's place, without the table being resized: the model hears it shows one row
+    fewer (it read one row more than shown and the extra ones)."""
+    fill(tracker, 200)
+    model = HistoryModel(tracker)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.verticalHeader().setDefaultSectionSize(20)
+    rows_shown = RowsShown(view, model)
+    view.resize(1000, 300)  # no horizontal scroll bar: 7 columns of 100 px
+    view.show()
+    qtbot.waitExposed(view)
+    # a viewport 5 px taller than whole rows: the last one partly shown, until a scroll bar
+    # (taller than 5 px) takes those 5 px and the rest of that row
+    height = view.maximumViewportSize().height()
+    whole = height // 20
+    view.resize(1000, 300 + whole * 20 + 5 - height)
+    qtbot.waitUntil(lambda: view.maximumViewportSize().height() == whole * 20 + 5)
+    assert not view.horizontalScrollBar().isVisible() and rows_shown.rows() == whole + 1
+    view.setColumnWidth(Column.TITLE, 2000)
+    bar = view.horizontalScrollBar()
+    qtbot.waitUntil(bar.isVisible)
+    assert view.viewport().height() == whole * 20 + 5 - bar.height()
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job 1")
+    assert model.loaded_count() == whole + SEARCH_EXTRA_ROWS
