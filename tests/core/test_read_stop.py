@@ -1,5 +1,5 @@
-"""A count another thread no longer wants (a search typed on) stops: its SQLite statement
-is interrupted mid-way, and a count stopped before it starts never runs."""
+"""A count or a search read another thread no longer wants (a search typed on) stops: its
+SQLite statement is interrupted mid-way, and a count stopped before it starts never runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from jobdeck.core import FakeClock, JobTracker
 from jobdeck.core.filters import JobFilter
+from jobdeck.core.history_order import HistorySort
 from jobdeck.core.read_stop import ReadStop, ReadStopped
 from jobdeck.core.store import Store
 
@@ -77,3 +78,55 @@ def test_a_count_stopped_before_it_starts_never_runs(tmp_path: Path) -> None:
             tracker.count_jobs(search="al", stop=stop)
     finally:
         tracker.close()
+
+
+def test_a_history_page_under_way_stops_when_stopped(tmp_path: Path) -> None:
+    """The first rows of a one- or two-letter search that few jobs contain are scanned for
+    (seconds at a million jobs): typing on stops that read too, mid-way."""
+    path = tmp_path / "jobs.db"
+    JobTracker.open(path, clock=FakeClock()).close()
+    store = Store(path)
+    try:
+        with store.transaction() as conn:
+            for job in make_jobs(200):
+                store.insert(conn, job)
+        reader = sqlite3.connect(path, check_same_thread=False)
+        first_row, go_on = threading.Event(), threading.Event()
+        texts_read = 0
+
+        def slow_lower(text: str | None) -> str | None:
+            nonlocal texts_read
+            texts_read += 1
+            first_row.set()
+            go_on.wait(TIMEOUT)
+            return None if text is None else text.lower()
+
+        reader.create_function("lower", 1, slow_lower)
+        stop = ReadStop()
+        outcome: list[object] = []
+        where = JobFilter.of(search="zq")  # matches nothing: the scan reads every row
+
+        def read() -> None:
+            try:
+                outcome.append(
+                    store.history_page(where, HistorySort.CREATED, True, None, 25, 0, reader, stop)
+                )
+            except ReadStopped as exc:
+                outcome.append(exc)
+
+        reading = threading.Thread(target=read)
+        reading.start()
+        assert first_row.wait(TIMEOUT)
+        stop.stop()
+        go_on.set()
+        reading.join(TIMEOUT)
+        assert not reading.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], ReadStopped)
+        assert texts_read < 5  # stopped at the first row, not after the 1000 texts
+        assert not reader.in_transaction
+        reader.create_function("lower", 1, lambda text: None if text is None else text.lower())
+        assert store.history_page(JobFilter.of(search="al"), HistorySort.CREATED, True,
+                                  None, 5, 0, reader, ReadStop())  # fmt: skip
+        reader.close()
+    finally:
+        store.close()

@@ -134,8 +134,12 @@ class FakeTracker:
         after: SortKey | None = None,
         limit: int = 200,
         offset: int = 0,
+        *,
+        stop: ReadStop | None = None,
     ) -> list[tuple[Job, SortKey]]:
         """The store's keyset paging, over the dict (same keys, same order)."""
+        if stop is not None and stop.stopped:
+            raise ReadStopped("the read was stopped before it started")
         self.page_calls.append({"where": where, "sort": sort, "after": after, "offset": offset})
         rows = sorted(
             ((j, sort_key(sort, j)) for j in self.jobs.values() if where.matches(j)),

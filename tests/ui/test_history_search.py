@@ -259,3 +259,98 @@ def test_a_search_whose_count_changed_is_read_again_and_counted_once(qtbot, trac
     qtbot.waitUntil(lambda: not model.search_pending and not model.search_counting)
     assert model.loaded_count() == 20 and model.job_at(29).title == "job 65"
     assert len(counts) == 1
+
+
+def test_a_search_read_under_way_stops_when_the_user_types_on(qtbot, tracker):
+    """A text of one or two letters that few jobs contain is scanned for (seconds at a
+    million jobs, on one of the few reading threads): typing on stops that read (its
+    SQLite statement is interrupted: see tests/core/test_read_stop.py), and the new text
+    is read."""
+    fill(tracker, 95)
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    real_page = tracker.history_page
+    held: list[ReadStop] = []
+    stopped: list[str] = []
+
+    def history_page(where, *args, stop=None, **kw):
+        if where.search == "zq":  # a long scan: it goes on until stopped
+            held.append(stop)
+            deadline = time.monotonic() + 30
+            while stop is not None and not stop.stopped and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if stop is not None and stop.stopped:
+                stopped.append(where.search)
+                raise ReadStopped("the read was stopped")
+        return real_page(where, *args, stop=stop, **kw)
+
+    tracker.history_page = history_page
+    model.set_filter(search="zq")
+    qtbot.waitUntil(lambda: bool(held))  # "zq" is being read...
+    assert model.search_pending
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job 9")  # ...and the user types on
+    qtbot.waitUntil(lambda: stopped == ["zq"])
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.filter.search == "job 9" and model.rowCount() == 6
+
+
+def test_a_searchs_rows_replace_the_shown_ones_without_a_reset(qtbot, tracker):
+    """A search's first rows take the place of the rows shown without resetting the model
+    (a view lays out and paints them sooner, keeping its headers' layout), and the
+    selected row goes with them, as a reset would have it: no row keeps another job's
+    highlight."""
+    fill(tracker, 30, word="alpha")
+    fill(tracker, 3, word="beta")
+    model = HistoryModel(tracker, page_size=10, window_rows=40)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(600, 400)
+    view.show()
+    view.selectRow(1)
+    resets: list[bool] = []
+    model.modelAboutToBeReset.connect(lambda: resets.append(True))
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="beta")
+    assert not resets
+    assert [model.job_at(r).title for r in range(model.rowCount())] == [
+        "beta 2",
+        "beta 1",
+        "beta 0",
+    ]
+    assert not view.selectionModel().hasSelection()
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="alpha 1")  # more rows than before: "alpha 1", "alpha 10"-"19"
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert not resets and model.rowCount() == 11
+    assert model.job_at(0).title == "alpha 19" and model.job_at(10).title == "alpha 1"
+
+
+def test_a_search_reads_the_rows_shown_once_a_horizontal_scroll_bar_took_a_row(qtbot, tracker):
+    """A column made wider than the table brings a horizontal scroll bar, which takes the
+    bottom row's place, without the table being resized: the model hears it shows one row
+    fewer (it read one row more than shown and the extra ones)."""
+    fill(tracker, 200)
+    model = HistoryModel(tracker)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.verticalHeader().setDefaultSectionSize(20)
+    rows_shown = RowsShown(view, model)
+    view.resize(1000, 300)  # no horizontal scroll bar: 7 columns of 100 px
+    view.show()
+    qtbot.waitExposed(view)
+    # a viewport 5 px taller than whole rows: the last one partly shown, until a scroll bar
+    # (taller than 5 px) takes those 5 px and the rest of that row
+    height = view.maximumViewportSize().height()
+    whole = height // 20
+    view.resize(1000, 300 + whole * 20 + 5 - height)
+    qtbot.waitUntil(lambda: view.maximumViewportSize().height() == whole * 20 + 5)
+    assert not view.horizontalScrollBar().isVisible() and rows_shown.rows() == whole + 1
+    view.setColumnWidth(Column.TITLE, 2000)
+    bar = view.horizontalScrollBar()
+    qtbot.waitUntil(bar.isVisible)
+    assert view.viewport().height() == whole * 20 + 5 - bar.height()
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job 1")
+    assert model.loaded_count() == whole + SEARCH_EXTRA_ROWS

@@ -49,6 +49,8 @@ class JobSource(Protocol):
         after: SortKey | None = None,
         limit: int = 200,
         offset: int = 0,
+        *,
+        stop: ReadStop | None = None,
     ) -> list[tuple[Job, SortKey]]: ...
 
     def count_jobs_before(

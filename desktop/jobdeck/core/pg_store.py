@@ -132,6 +132,7 @@ class PgStore(Store):
         self._locked = False
         self._readers = None
         self._text_counts = {}
+        self._sql_cache = {}
         self._text_ready = False
         self._history_build = None
         self._history_build_due = False

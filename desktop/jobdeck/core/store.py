@@ -186,6 +186,10 @@ class Store(StoreOpening):
         self._locked = False
         self._readers: _ReaderPool | None = None
         self._text_counts: dict[str, int] = {}
+        #: The SQL of listings that do not depend on the store's state (see _cached_sql):
+        #: building it with peewee costs a read ~0.5 ms of Python, on a reading thread that
+        #: shares the interpreter with a busy GUI thread.
+        self._sql_cache: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
         self._text_ready = False
         self._history_build: HistoryBuild | None = None
         self._history_build_due = False
@@ -564,6 +568,7 @@ class Store(StoreOpening):
         limit: int = 200,
         offset: int = 0,
         conn: sqlite3.Connection | None = None,
+        stop: ReadStop | None = None,
     ) -> list[tuple[Job, SortKey]]:
         """Jobs passing ``where`` in ``sort`` order (``descending`` or not), with their sort
         keys: at most ``limit``, those after the row whose key is ``after`` (None: from the
@@ -571,8 +576,25 @@ class Store(StoreOpening):
         the same anywhere in the history (``offset`` costs a walk of that many index
         entries, without reading their rows). A text search in creation order reads the
         text index in its rowid order when it can (:mod:`.search_page`): a common word's
-        page costs a page, not a walk past every job that does not match."""
+        page costs a page, not a walk past every job that does not match. ``stop`` stops
+        it (:class:`~.read_stop.ReadStopped`): the scan for a text of one or two letters
+        that few jobs contain takes seconds at a million jobs."""
         c = self.conn if conn is None else conn
+        if stop is None:
+            return self._history_page(where, sort, descending, after, limit, offset, c)
+        with stop.reading(c):
+            return self._history_page(where, sort, descending, after, limit, offset, c)
+
+    def _history_page(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        after: SortKey | None,
+        limit: int,
+        offset: int,
+        c: sqlite3.Connection,
+    ) -> list[tuple[Job, SortKey]]:
         if offset == 0 and where.search and self.keeps_counts and self._sort_sql(sort) is None:
             found = self._natural_search_page(where, descending, after, limit, c)
             if found is not None:
@@ -604,16 +626,20 @@ class Store(StoreOpening):
         fts = text_search.fts_query(where.search or "")
         if fts is None or not self._text_index_ready(conn):
             return None
-        m = self.jobs_model
         others = replace(where, search=None)
-        among = pw.SQL("rowid IN (SELECT value FROM json_each(?))", ["[]"])
-        keys = self._filtered(m.select(m.id.alias("k"), pw.SQL("rowid AS r")), others, conn)
-        keys_sql, keys_params = self._sql_of(keys.where(among))  # the rowids: the last one
-        # one row (one step, one wait for the interpreter lock when the GUI thread is busy)
-        keys_sql = f"SELECT json_group_array(json_array(k, r)) FROM ({keys_sql})"
+
+        def build() -> tuple[str, list[Any]]:
+            m = self.jobs_model
+            among = pw.SQL("rowid IN (SELECT value FROM json_each(?))", ["[]"])
+            keys = self._filtered(m.select(m.id.alias("k"), pw.SQL("rowid AS r")), others, conn)
+            sql, params = self._sql_of(keys.where(among))  # the rowids: the last parameter
+            # one row (one step, one wait for the interpreter lock when the GUI thread is busy)
+            return f"SELECT json_group_array(json_array(k, r)) FROM ({sql})", params[:-1]
+
+        keys_sql, keys_params = self._cached_sql(("keys of", others), build)
 
         def keys_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
-            (found,) = c.execute(keys_sql, [*keys_params[:-1], rowids]).fetchone()
+            (found,) = c.execute(keys_sql, [*keys_params, rowids]).fetchone()
             return list(json.loads(found))
 
         def rows_of(c: sqlite3.Connection, rowids: str) -> list[Any]:
@@ -635,6 +661,42 @@ class Store(StoreOpening):
         return [(job, sort_key(HistorySort.CREATED, job)) for job in map(JOB_ROWS.from_row, rows)]
 
     def _history_query(
+        self,
+        where: JobFilter,
+        sort: HistorySort,
+        descending: bool,
+        after: SortKey | None,
+        limit: int,
+        offset: int,
+        *,
+        keys: bool,
+        conn: sqlite3.Connection | None = None,
+    ) -> tuple[str, list[Any]]:
+        if where.search or after is not None:  # (a search's plan depends on the store)
+            return self._build_history_query(
+                where, sort, descending, after, limit, offset, keys=keys, conn=conn
+            )
+        return self._cached_sql(
+            ("history", where, sort, descending, limit, offset, keys),
+            lambda: self._build_history_query(
+                where, sort, descending, None, limit, offset, keys=keys, conn=conn
+            ),
+        )
+
+    def _cached_sql(
+        self, key: tuple[Any, ...], build: Callable[[], tuple[str, list[Any]]]
+    ) -> tuple[str, list[Any]]:
+        """The SQL and parameters ``build()`` makes for ``key``, built once (a few dozen
+        kept); only for SQL that depends on nothing but ``key``. Thread-safe."""
+        found = self._sql_cache.get(key)
+        if found is None:
+            sql, params = build()
+            if len(self._sql_cache) >= 64:
+                self._sql_cache.clear()
+            found = self._sql_cache[key] = (sql, tuple(params))
+        return found[0], list(found[1])
+
+    def _build_history_query(
         self,
         where: JobFilter,
         sort: HistorySort,

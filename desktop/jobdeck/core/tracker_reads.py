@@ -139,17 +139,21 @@ class TrackerReads:
         after: SortKey | None = None,
         limit: int = 200,
         offset: int = 0,
+        *,
+        stop: ReadStop | None = None,
     ) -> list[tuple[Job, SortKey]]:
         """One page of the history: jobs passing ``where`` in ``sort`` order, each with its
         sort key, after the row whose key is ``after`` (None: from the first), skipping
         ``offset`` rows; see :meth:`~jobdeck.core.store.Store.history_page`. Unfinished jobs
-        come with their latest progress (their keys are the stored ones)."""
+        come with their latest progress (their keys are the stored ones). Another thread
+        may stop it with ``stop`` (it raises :class:`~.read_stop.ReadStopped`), e.g. the
+        first rows of a search typed on."""
         self._readable()
         limit = check_int("limit", limit, 0)
         offset = check_int("offset", offset, 0)
         rows: list[tuple[Job, SortKey]] = self._read(
             lambda conn: self.store.history_page(
-                where, sort, descending, after, limit, offset, conn=conn
+                where, sort, descending, after, limit, offset, conn=conn, stop=stop
             )
         )
         active = self._memory.active

@@ -53,6 +53,8 @@ class UnopenedStore:
         after: SortKey | None = None,
         limit: int = 200,
         offset: int = 0,
+        *,
+        stop: ReadStop | None = None,
     ) -> list[tuple[Job, SortKey]]:
         return []
 

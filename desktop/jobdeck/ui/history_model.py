@@ -282,8 +282,9 @@ class HistoryModel(QAbstractTableModel):
         self._count_waits: tuple[int, JobFilter] | None = None
         self._count_timer_set = False
         self._live_since_first = False
-        #: Stops the counts of the generation (a newer one stops them: see _generation).
-        self._count_stop = ReadStop()
+        #: Stops the search reads and counts of the generation (a newer one stops them: see
+        #: _generation).
+        self._read_stop = ReadStop()
         #: (generation, count) of a search read again because its count changed: the
         #: count its rows get (not counted again), and whether the feed brought changes
         #: since it was counted (then it is checked again).
@@ -308,8 +309,8 @@ class HistoryModel(QAbstractTableModel):
     @_generation.setter
     def _generation(self, value: int) -> None:
         self._search_results.generation = value
-        self._count_stop.stop()  # the counts under way are of no use now
-        self._count_stop = ReadStop()
+        self._read_stop.stop()  # the search reads and counts under way are of no use now
+        self._read_stop = ReadStop()
 
     # --- Qt model API ----------------------------------------------------------------------
 
@@ -525,6 +526,7 @@ class HistoryModel(QAbstractTableModel):
             size = min(size, self._rows_shown + SEARCH_EXTRA_ROWS)
         results = self._search_results
         signals = self._signals
+        stop = self._read_stop
 
         def work() -> None:
             try:
@@ -532,7 +534,11 @@ class HistoryModel(QAbstractTableModel):
                     return  # superseded before it started
                 active = signals.active_jobs() if signals is not None else []  # thread-safe
                 newest = tracker.history_page(JobFilter(), HistorySort.CREATED, True, None, 1)
-                first = tracker.history_page(new, sort, descending, None, size)
+                # (stoppable: a text of one or two letters that few jobs contain is scanned
+                # for, for seconds at a million jobs, on one of the few reading threads)
+                first = tracker.history_page(new, sort, descending, None, size, stop=stop)
+            except ReadStopped:
+                return  # typed on while it read
             except StoreError as exc:  # e.g. the app is closing the store
                 log.info("a history search could not be read: %s", exc)
                 return
@@ -550,7 +556,7 @@ class HistoryModel(QAbstractTableModel):
         gets (generation, count), unless a newer filter superseded it: then the count
         stops, or never starts."""
         tracker, results = self._tracker, self._search_results  # (held: see __init__)
-        stop = self._count_stop
+        stop = self._read_stop
 
         def work() -> None:
             if generation != results.generation:
@@ -576,20 +582,38 @@ class HistoryModel(QAbstractTableModel):
             self._generation += 1  # sorted meanwhile: read again in the new order
             self._search_in_background(new)
             return
+        # Not a reset: the view keeps its layout (its headers' sections, column widths) and
+        # lays out and paints the new rows sooner. The rows shown go, then the new ones
+        # come, so a selection goes with its row as a reset clears it (no row keeps another
+        # job's highlight), and search_pending holds meanwhile (nothing says "no match").
         self._frozen += 1
-        self.beginResetModel()
+        shown = self._count
+        if shown is None:  # (views were told of no rows: nothing to take away)
+            self.beginResetModel()
+        elif shown:
+            self._pending = new
+            self.beginRemoveRows(QModelIndex(), 0, shown - 1)
+            self._drop_window()
+            self._count = 0
+            self.endRemoveRows()
         self._filter = new
-        self._count = len(first)  # for now, when there are more: see _apply_count
         self._counting = None if complete else generation
         self._live_since_first = False
         self._counted_upto = newest[0][0].id if newest else None
         self._members = {j.id: sort_key(sort, j) for j in active if new.matches(j)}
         self._members_known = True
+        if shown is not None and first:
+            self.beginInsertRows(QModelIndex(), 0, len(first) - 1)
+        self._count = len(first)  # for now, when there are more: see _apply_count
         self._start = 0
         self._rows = [job for job, _ in first]
         self._keys = [key for _, key in first]
         self._reindex()
-        self.endResetModel()
+        if shown is None:
+            self.endResetModel()
+        elif first:
+            self.endInsertRows()
+        self._pending = None
         self._frozen -= 1
         self._update_clock()
         self.filterApplied.emit()

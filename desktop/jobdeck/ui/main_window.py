@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -46,6 +45,7 @@ from . import icons
 from .empty_history import EmptyHistory
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
+from .history_table import HistoryTable
 from .job_details import JobDetails
 from .launch_form import LaunchForm, LaunchForms
 from .rows_shown import RowsShown
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         filter_bar.addWidget(self.type_filter)
         filter_bar.addWidget(self.search_edit, 1)
 
-        self.table = QTableView(self)
+        self.table = HistoryTable(self)  # (a search's count repaints its scroll bar alone)
         self.table.setAccessibleName(translate("MainWindow", "Job history"))
         self.table.setModel(self.model)
         self.table.setIconSize(QSize(HISTORY_ICON_SIZE, HISTORY_ICON_SIZE))

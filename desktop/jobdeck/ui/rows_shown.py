@@ -13,9 +13,11 @@ __all__ = ["RowsShown"]
 
 class RowsShown(QObject):
     """Watches ``view`` (a child of it, on the GUI thread; emits nothing): each time it is
-    shown or resized, ``model`` hears how many rows its viewport holds (the viewport's
-    height over a row's, a row partly shown counting); before it is first shown, that it is
-    unknown (a table not laid out yet has a size of its own).
+    shown or resized, or its horizontal scroll bar shows or hides (a column made wider or
+    narrower: the bar takes the bottom row's place, the view keeping its size), ``model``
+    hears how many rows its viewport holds (the viewport's height over a row's, a row
+    partly shown counting); before it is first shown, that it is unknown (a table not laid
+    out yet has a size of its own).
 
     It never asks the view for its viewport widget: the first ``viewport()`` of a process
     makes PySide6 find the widget's Python class among every QtWidgets class, creating
@@ -26,20 +28,24 @@ class RowsShown(QObject):
         self._view = view
         self._model = model
         self._shown = False
+        self._bar = view.horizontalScrollBar()
         view.installEventFilter(self)
+        self._bar.installEventFilter(self)
         self._tell()
 
     def rows(self) -> int:
         """The rows the viewport holds now."""
         row = max(1, self._view.verticalHeader().defaultSectionSize())
         height = self._view.maximumViewportSize().height()  # with no scroll bar
-        bar = self._view.horizontalScrollBar()
-        if bar.isVisible():
-            height -= bar.height()
+        if self._bar.isVisible():
+            height -= self._bar.height()
         return max(1, -(-height // row))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+        kind = event.type()
+        if kind in (QEvent.Type.Resize, QEvent.Type.Show) or (
+            kind == QEvent.Type.Hide and watched is self._bar
+        ):
             self._tell()
         return False
 
