@@ -58,6 +58,7 @@ from jobdeck.runtime.tuning import (
     GUI_YIELD_EVERY,
     SwitchInterval,
     freeze_startup_objects,
+    resume_gc,
 )
 from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint, paint_first
@@ -878,9 +879,10 @@ def run_app(
     app = JobdeckApp(qapp, db_path, settings=settings, api=options, dask=dask, open_store=False)
     if not tray:
         app.show_first_frame()  # on screen before the store is imported and opened
-        if app.quitting:  # closed meanwhile
-            app.shutdown()
-            return app.exit_code
+    resume_gc()  # (paused by the command for the start up to here: see cli.before_qt)
+    if app.quitting:  # closed meanwhile
+        app.shutdown()
+        return app.exit_code
     if before_store is not None:
         before_store()
     import asyncio

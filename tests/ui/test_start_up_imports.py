@@ -62,7 +62,7 @@ NOT_AT_START = (
 )
 
 PROBE = r"""
-import json, os, sys, time
+import gc, json, os, sys, time
 from jobdeck.cli.before_qt import import_before_qt
 import_before_qt()
 qt_before = sorted(m for m in sys.modules if m.startswith("PySide6"))
@@ -93,6 +93,14 @@ def look(window):
             ).items()
             if answer == -1
         ),
+        "hook_answers": {
+            name: answer
+            for name, answer in getattr(
+                sys.modules.get("shibokensupport.feature"), "pyside_feature_dict", {}
+            ).items()
+            if name.startswith("jobdeck")
+        },
+        "gc_on_at_first_paint": gc.isenabled(),
         "details_built": window.details.body_built,
         "forms_built": sorted(window.launch_forms._built),
         "renderings": icons._render.cache_info().currsize,
@@ -110,6 +118,7 @@ def look(window):
         found["rows_after"] = window.model.rowCount()
         found["status_after"] = window.statusBar().currentMessage()
         found["start_enabled_after"] = window.launch_forms.show(0).start_button.isEnabled()
+        found["gc_on_after"] = gc.isenabled()
         print(json.dumps(found), flush=True)
         os._exit(0)
 
@@ -179,6 +188,12 @@ def test_the_first_window_builds_and_imports_only_what_it_shows(found: dict) -> 
     # PySide6's import hook was told the modules imported before it do not use it (else it
     # reads each one's source when an import names it: ~8 ms).
     assert {"jobdeck.core.job", "typing", "os"} <= set(found["hook_ignores"])
+    # ... and that Jobdeck's own modules use PySide6 without features (the answer it would
+    # find), so it reads none of their sources either (~5-10 ms).
+    answers = found["hook_answers"]
+    assert answers["jobdeck.ui.main_window"] == 0
+    assert answers["jobdeck.core.tracker"] == 0  # (not imported yet: told in advance)
+    assert all(answers.get(m) in (-1, 0) for m in modules if m.startswith("jobdeck")), answers
     # Icons render what is drawn (a type list, a few statuses), not 12 sizes of each.
     assert 0 < found["renderings"] <= 30, found["renderings"]
 
@@ -192,3 +207,9 @@ def test_the_first_window_says_it_is_opening_the_store_then_fills_with_its_jobs(
     assert found["rows_after"] == 200
     assert found["status_after"] == "Ready"
     assert found["start_enabled_after"] is True
+
+
+def test_the_collector_is_paused_until_the_first_paint_then_runs_again(found: dict) -> None:
+    # Its passes walked the start's objects over and over (~15-25 ms before the paint).
+    assert found["gc_on_at_first_paint"] is False
+    assert found["gc_on_after"] is True
