@@ -59,6 +59,8 @@ NOT_AT_START = (
     "socket",
     # The terminal commands: their parsers are built only when one is named.
     "jobdeck.cli.commands",
+    # The runtime directory is $XDG_RUNTIME_DIR: platformdirs only for the last candidate.
+    "platformdirs",
 )
 
 PROBE = r"""
@@ -101,6 +103,7 @@ def look(window):
             if name.startswith("jobdeck")
         },
         "gc_on_at_first_paint": gc.isenabled(),
+        "clear_button_at_first_paint": window.search_edit.isClearButtonEnabled(),
         "details_built": window.details.body_built,
         "forms_built": sorted(window.launch_forms._built),
         "renderings": icons._render.cache_info().currsize,
@@ -119,6 +122,7 @@ def look(window):
         found["status_after"] = window.statusBar().currentMessage()
         found["start_enabled_after"] = window.launch_forms.show(0).start_button.isEnabled()
         found["gc_on_after"] = gc.isenabled()
+        found["clear_button_after"] = window.search_edit.isClearButtonEnabled()
         print(json.dumps(found), flush=True)
         os._exit(0)
 
@@ -207,6 +211,9 @@ def test_the_first_window_says_it_is_opening_the_store_then_fills_with_its_jobs(
     assert found["rows_after"] == 200
     assert found["status_after"] == "Ready"
     assert found["start_enabled_after"] is True
+    # The empty search field's clear button (hidden while it is empty) comes with the store.
+    assert found["clear_button_at_first_paint"] is False
+    assert found["clear_button_after"] is True
 
 
 def test_the_collector_is_paused_until_the_first_paint_then_runs_again(found: dict) -> None:

@@ -52,7 +52,6 @@ QT_FREE_AT_START = (
     "jobdeck.ui.settings_store",
     "jobdeck.ui.wayland",
     "locale",  # jobdeck.i18n
-    "platformdirs",
     "shlex",  # jobdeck.jobs.command
     "signal",  # jobdeck.app
 )

@@ -206,9 +206,8 @@ class MainWindow(QMainWindow):
             translate("MainWindow", "Search titles, messages, commands\u2026")
         )
         self.search_edit.setAccessibleName(translate("MainWindow", "Search job titles"))
-        self.search_edit.setClearButtonEnabled(True)
-        for button in self.search_edit.findChildren(QToolButton):  # the clear button
-            button.setAccessibleName(translate("MainWindow", "Clear the search"))
+        if not tracker.closed:  # (else once the store is open: see attach)
+            self._add_clear_button()
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.timeout.connect(self.apply_filter)
@@ -322,6 +321,7 @@ class MainWindow(QMainWindow):
         self._tracker = tracker
         self._signals = signals
         self.launch_forms.attach(tracker)
+        self._add_clear_button()
         self.model.attach(tracker, signals, warnings)
         self.details.attach(tracker, signals, warnings)
         signals.storeTroubleChanged.connect(self.show_store_trouble)
@@ -453,6 +453,18 @@ class MainWindow(QMainWindow):
         self.empty_history.update()  # (a search being read: nothing to say until it is in)
 
     # --- internals -------------------------------------------------------------------------
+
+    def _add_clear_button(self) -> None:
+        """Give the search field its clear button (shown over a typed text only), once.
+
+        A window painted before the store is open gets it with the store (:meth:`attach`):
+        the button's first use asks the style for its icon (~3 ms before the first paint),
+        and an empty field does not show it."""
+        if self.search_edit.isClearButtonEnabled():
+            return
+        self.search_edit.setClearButtonEnabled(True)
+        for button in self.search_edit.findChildren(QToolButton):  # the clear button
+            button.setAccessibleName(translate("MainWindow", "Clear the search"))
 
     def _on_search_edited(self, text: str) -> None:
         """Search soon after the last keystroke (see :data:`SEARCH_DELAY_MS`); a cleared
