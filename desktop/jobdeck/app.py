@@ -869,6 +869,7 @@ def run_app(
             return status
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
         log.info("Wayland session with XWayland: running on X11 (QT_QPA_PLATFORM=xcb)")
+    paint_on_one_thread()
     qapp = QApplication.instance() or QApplication(argv or sys.argv)
     assert isinstance(qapp, QApplication)
     install_translators(qapp)  # $JOBDECK_LANG or the system's languages
@@ -922,6 +923,26 @@ def run_app(
         loop.run_forever()
     app.shutdown()
     return app.exit_code
+
+
+#: Read by Qt (once, when it first paints): no thread pool for painting.
+NO_GUI_THREADPOOL = "QT_NO_GUI_THREADPOOL"
+
+
+def paint_on_one_thread() -> None:
+    """Have Qt paint on the GUI thread alone (unless the environment says otherwise):
+    the app's choice for its process, made before its first paint.
+
+    Qt's raster engine splits a fill taller than ~96 lines (a scroll bar, a gradient) into
+    pieces for a thread pool, and the GUI thread waits for them. The app's widgets are
+    small, so there is little to gain; while jobs keep the cores busy, each such wait lasts
+    until a pool thread gets a core (the first window alone waited ~200-300 times: a
+    bare window none), and every frame is late by as much.
+
+    Set for Qt only (``os.putenv``): ``os.environ``, which jobs' programs inherit, is left
+    as it was."""
+    if NO_GUI_THREADPOOL not in os.environ:
+        os.putenv(NO_GUI_THREADPOOL, "1")
 
 
 def tell_store_not_opened(window: QWidget, error: StoreError) -> None:

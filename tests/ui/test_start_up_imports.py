@@ -103,6 +103,11 @@ def look(window):
             if name.startswith("jobdeck")
         },
         "gc_on_at_first_paint": gc.isenabled(),
+        "threads_at_first_paint": sorted(
+            open(f"/proc/self/task/{task}/comm").read().strip()
+            for task in os.listdir("/proc/self/task")
+        ),
+        "no_gui_threadpool_in_environ": "QT_NO_GUI_THREADPOOL" in os.environ,
         "clear_button_at_first_paint": window.search_edit.isClearButtonEnabled(),
         "details_built": window.details.body_built,
         "forms_built": sorted(window.launch_forms._built),
@@ -220,3 +225,11 @@ def test_the_collector_is_paused_until_the_first_paint_then_runs_again(found: di
     # Its passes walked the start's objects over and over (~15-25 ms before the paint).
     assert found["gc_on_at_first_paint"] is False
     assert found["gc_on_after"] is True
+
+
+def test_the_first_window_is_painted_on_the_gui_thread_alone(found: dict) -> None:
+    # Qt's raster engine split tall fills (scroll bars) among a thread pool and waited for
+    # them, ~200-300 times: late whenever jobs keep the cores busy.
+    assert "Thread (pooled)" not in found["threads_at_first_paint"], found
+    # (told to Qt only: the jobs' programs inherit os.environ as it was)
+    assert found["no_gui_threadpool_in_environ"] is False
