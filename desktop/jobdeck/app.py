@@ -29,18 +29,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
     QObject,
-    QSocketNotifier,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from jobdeck.api.launch import claim_start, show_running_app, wait_and_show_running_app
 from jobdeck.api.options import ApiOptions, Listen
@@ -69,6 +68,7 @@ from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
     # (imported when the store opens: see JobdeckApp.open_store)
+    from PySide6.QtCore import QSocketNotifier
     from PySide6.QtDBus import QDBusConnection
 
     from jobdeck.api.server import ApiServer
@@ -623,7 +623,7 @@ def quit_on_signals(parent: QObject, quit: Callable[[], None]) -> QSocketNotifie
     signal.set_wakeup_fd(write_fd)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)  # the wakeup fd does the work
-    notifier = QSocketNotifier(read_fd, QSocketNotifier.Type.Read, parent)
+    notifier = QtCore.QSocketNotifier(read_fd, QtCore.QSocketNotifier.Type.Read, parent)
 
     def on_signal() -> None:
         try:
@@ -917,7 +917,7 @@ def run_app(
     freeze_startup_objects()  # the program's choice for its process (see runtime.tuning)
     if demo:
         queue_demo_jobs(app.tracker)
-    if not QSystemTrayIcon.isSystemTrayAvailable():
+    if not QtWidgets.QSystemTrayIcon.isSystemTrayAvailable():
         log.info("no system tray: closing the window quits Jobdeck")
     with loop:
         loop.run_forever()

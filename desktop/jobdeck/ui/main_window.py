@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTableView,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -463,7 +462,7 @@ class MainWindow(QMainWindow):
         if self.search_edit.isClearButtonEnabled():
             return
         self.search_edit.setClearButtonEnabled(True)
-        for button in self.search_edit.findChildren(QToolButton):  # the clear button
+        for button in self.search_edit.findChildren(QtWidgets.QToolButton):  # clear button
             button.setAccessibleName(translate("MainWindow", "Clear the search"))
 
     def _on_search_edited(self, text: str) -> None:
