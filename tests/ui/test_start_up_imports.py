@@ -89,6 +89,10 @@ def look(window):
         "modules": sorted(sys.modules),
         "qt_widgets_classes": sorted(k for k in vars(QtWidgets) if k.startswith("Q")),
         "qt_core_classes": sorted(k for k in vars(sys.modules["PySide6.QtCore"]) if k[0] == "Q"),
+        "qt_gui_classes": sorted(k for k in vars(sys.modules["PySide6.QtGui"]) if k[0] == "Q"),
+        "menu_items_at_first_paint": sum(
+            len(a.menu().actions()) for a in window.menuBar().actions() if a.menu()
+        ),
         "hook_ignores": sorted(
             name
             for name, answer in getattr(
@@ -129,6 +133,9 @@ def look(window):
         found["start_enabled_after"] = window.launch_forms.show(0).start_button.isEnabled()
         found["gc_on_after"] = gc.isenabled()
         found["clear_button_after"] = window.search_edit.isClearButtonEnabled()
+        found["menu_items_after"] = [
+            a.text() for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()
+        ]
         print(json.dumps(found), flush=True)
         os._exit(0)
 
@@ -197,8 +204,8 @@ def test_the_first_window_builds_and_imports_only_what_it_shows(found: dict) -> 
     assert "QStyle" not in found["qt_widgets_classes"], "QStyle (~9 ms of enums) at start"
     # Nor the classes of what comes later (each made with its enums when first named,
     # ~0.3-0.6 ms): the tray, Ctrl+C's notifier, the clear button.
-    made = set(found["qt_widgets_classes"]) | set(found["qt_core_classes"])
-    later = {"QSystemTrayIcon", "QSocketNotifier", "QToolButton"}
+    made = {*found["qt_widgets_classes"], *found["qt_core_classes"], *found["qt_gui_classes"]}
+    later = {"QSystemTrayIcon", "QSocketNotifier", "QToolButton", "QKeySequence", "QShortcut"}
     assert made & later == set(), made & later
     # PySide6's import hook was told the modules imported before it do not use it (else it
     # reads each one's source when an import names it: ~8 ms).
@@ -222,6 +229,9 @@ def test_the_first_window_says_it_is_opening_the_store_then_fills_with_its_jobs(
     assert found["rows_after"] == 200
     assert found["status_after"] == "Ready"
     assert found["start_enabled_after"] is True
+    # The menus' items (and shortcuts), out of sight at first, right after the first paint.
+    assert found["menu_items_at_first_paint"] == 0
+    assert "&Quit" in found["menu_items_after"]
     # The empty search field's clear button (hidden while it is empty) comes with the store.
     assert found["clear_button_at_first_paint"] is False
     assert found["clear_button_after"] is True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from PySide6 import QtWidgets
+from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import (
     QByteArray,
     QEvent,
@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -43,6 +43,7 @@ from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
 from .empty_history import EmptyHistory
+from .first_paint import AfterFirstPaint
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .job_details import JobDetails
@@ -79,6 +80,9 @@ STORE_BANNER_STYLE = (
     "QLabel#storeBanner { background: #a32020; color: white; padding: 6px 10px;"
     " border-radius: 4px; font-weight: bold; }"
 )
+#: A window painted before the store is open fills its menus at most this long after it was
+#: built when it has not been painted by then (started in the tray).
+MENU_ITEMS_FALLBACK_MS = 1000
 #: The history's status icons: the size of small icons in the usual styles.
 HISTORY_ICON_SIZE = 16
 #: Item data role of the type list: the icon's name.
@@ -293,6 +297,10 @@ class MainWindow(QMainWindow):
         signals.storeTroubleChanged.connect(self.show_store_trouble)
         self.setCentralWidget(container)
         self._build_menus()
+        if tracker.closed:  # painted first: the menus' items right after (see _fill_menus)
+            self._menus_later = AfterFirstPaint(self, self._fill_menus, MENU_ITEMS_FALLBACK_MS)
+        else:
+            self._fill_menus()
         self._fit_to_screen()
         #: True until the store is open (built on a closed tracker; see :meth:`attach`).
         self.opening = tracker.closed
@@ -321,6 +329,7 @@ class MainWindow(QMainWindow):
         self._signals = signals
         self.launch_forms.attach(tracker)
         self._add_clear_button()
+        self._fill_menus()
         self.model.attach(tracker, signals, warnings)
         self.details.attach(tracker, signals, warnings)
         signals.storeTroubleChanged.connect(self.show_store_trouble)
@@ -520,7 +529,23 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(Column.MESSAGE, QHeaderView.ResizeMode.Stretch)
 
     def _build_menus(self) -> None:
-        app_menu = self.menuBar().addMenu(translate("MainWindow", "&Jobdeck"))
+        """The menu bar's menus; their items come from :meth:`_fill_menus`."""
+        self._app_menu = self.menuBar().addMenu(translate("MainWindow", "&Jobdeck"))
+        self._view_menu = self.menuBar().addMenu(translate("MainWindow", "&View"))
+        self._menus_filled = False
+
+    def _fill_menus(self) -> None:
+        """The menus' items and their shortcuts, once.
+
+        A window painted before the store is open gets them right after its first paint
+        (or :data:`MENU_ITEMS_FALLBACK_MS` after it was built, or when the store opens,
+        whichever comes first): they show only when a menu opens, and the first shortcut
+        makes PySide6 create Qt's key-sequence and action classes (~2-3 ms)."""
+        if self._menus_filled:
+            return
+        self._menus_filled = True
+        QKeySequence = QtGui.QKeySequence
+        app_menu, view_menu = self._app_menu, self._view_menu
         settings = app_menu.addAction(translate("MainWindow", "&Settings\u2026"))
         settings.setShortcut(QKeySequence.StandardKey.Preferences)
         settings.triggered.connect(self.settingsRequested)
@@ -528,7 +553,6 @@ class MainWindow(QMainWindow):
         quit_action = app_menu.addAction(translate("MainWindow", "&Quit"))
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.quitRequested)
-        view_menu = self.menuBar().addMenu(translate("MainWindow", "&View"))
         taskbar = view_menu.addAction(translate("MainWindow", "Show/hide &taskbar"))
         taskbar.setShortcut(QKeySequence("Ctrl+T"))
         taskbar.triggered.connect(self.toggleTaskbarRequested)
