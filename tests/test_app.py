@@ -153,6 +153,22 @@ def test_tray_menu_toggles_taskbar_and_remembers(app: JobdeckApp, settings: AppS
     assert action.isChecked()
 
 
+def test_the_view_menu_s_taskbar_entry_is_a_check_box_in_step_with_the_tray_s(
+    app: JobdeckApp, settings: AppSettings
+) -> None:
+    """View > "Show taskbar" (Ctrl+T) is checked while the taskbar is on, whichever menu
+    turned it off; it read "Show/hide taskbar" and said nothing of which (QA sweep)."""
+    view = app.window.toggle_taskbar_action
+    tray = app.tray.toggle_taskbar_action
+    assert view.text() == "Show &taskbar" and view.isCheckable()
+    assert view.isChecked() and tray.isChecked()
+    view.trigger()  # the user unchecks it in the window
+    assert not app.taskbar.is_enabled_by_user() and settings.taskbar_visible is False
+    assert not view.isChecked() and not tray.isChecked()
+    tray.trigger()  # ... and turns it on again from the tray
+    assert app.taskbar.is_enabled_by_user() and view.isChecked()
+
+
 def test_the_taskbar_shows_jobs_when_the_window_is_not_in_front_and_hides_when_idle(
     app: JobdeckApp, qtbot
 ) -> None:

@@ -9,13 +9,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from jobdeck.app import JobdeckApp, QuitChoice
 from jobdeck.core import JobStatus
@@ -92,13 +93,57 @@ def test_the_window_shows_before_the_store_opens_then_fills_and_works(
     assert window.details.job is not None and window.details.job.id == newest.id
 
 
+def _tray(monkeypatch: pytest.MonkeyPatch, available: bool) -> None:
+    """Whether the desktop has a system tray (the offscreen platform has none)."""
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: available))
+
+
 def test_closing_the_window_before_the_store_opens_quits_without_opening_it(
-    unopened: JobdeckApp,
+    unopened: JobdeckApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _tray(monkeypatch, False)
     assert unopened.show_first_frame()
-    unopened.window.close()  # no tray yet: closing is quitting
+    unopened.window.close()  # no tray: closing is quitting
     assert unopened.quitting and not unopened.store_open
     assert not unopened.window.isVisible()
+
+
+def test_closing_the_window_before_the_store_opens_hides_it_to_the_tray_as_once_open(
+    unopened: JobdeckApp, monkeypatch: pytest.MonkeyPatch, settings: AppSettings, qtbot
+) -> None:
+    """Beside a tray, closing the window that says "Opening history…" hides it, as closing
+    does once the store is open: the app opens the store and stays in the tray, where its
+    icon says so once (it quit, as if there were no tray; QA sweep)."""
+    _tray(monkeypatch, True)
+    app = unopened
+    assert app.show_first_frame()
+    app.window.close()
+    assert not app.quitting and not app.window.isVisible()
+    app.open_store()
+    told: list[str] = []
+    monkeypatch.setattr(app.tray, "tell", lambda title, body: told.append(title))
+    app.start()
+    assert app.tray.available and not app.quitting
+    assert not app.window.isVisible()  # start() did not show it again
+    assert told == ["Jobdeck is still running"] and settings.close_hint_shown
+    qtbot.waitUntil(lambda: app.window.model.rowCount() == JOBS, timeout=5000)
+    app.show_window()  # the tray icon's "Show window" brings it back, with the jobs
+    assert app.window.isVisible() and not app.window.opening
+
+
+def test_closed_before_the_store_opens_and_no_tray_icon_came_it_quits(
+    unopened: JobdeckApp, monkeypatch: pytest.MonkeyPatch, qtbot
+) -> None:
+    """The desktop said it had a tray, but no icon could be shown once the store was open:
+    nothing could bring the window back, so the close quits after all."""
+    _tray(monkeypatch, True)
+    assert unopened.show_first_frame()
+    unopened.window.close()
+    _tray(monkeypatch, False)
+    unopened.open_store()
+    assert not unopened.tray.available
+    unopened.start()
+    qtbot.waitUntil(lambda: unopened.quitting, timeout=5000)
 
 
 def _too_new(path: Path) -> None:
@@ -144,6 +189,45 @@ def test_a_store_that_cannot_be_opened_is_said_in_a_dialog_where_the_window_was(
     assert "upgrade Jobdeck" in why and str(db) in why, why
     assert over_the_window
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()], "a window stayed"
+
+
+def test_a_store_that_cannot_be_opened_is_said_even_when_the_window_was_closed_to_the_tray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: QApplication
+) -> None:
+    """Closed to the tray while it said "Opening history…", the app says in a dialog that
+    the store cannot be opened, rather than going without a word."""
+    import jobdeck.app as app_module
+    from jobdeck.core.store_errors import StoreTooNew
+
+    _tray(monkeypatch, True)
+    db = tmp_path / "newer.db"
+    _too_new(db)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no Jobdeck answers there
+    first_frame = JobdeckApp.show_first_frame
+
+    def shown_then_closed(self: JobdeckApp) -> bool:
+        painted = first_frame(self)
+        self.window.close()  # the user closes it while the store opens
+        assert not self.quitting and not self.window.isVisible()
+        return painted
+
+    monkeypatch.setattr(JobdeckApp, "show_first_frame", shown_then_closed)
+    said: list[str] = []
+    looks = iter(range(500))  # 10 s
+
+    def close_the_dialog() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # not up yet
+            if next(looks, None) is not None:
+                QTimer.singleShot(20, close_the_dialog)
+            return
+        said.append(box.text())
+        box.close()
+
+    QTimer.singleShot(0, close_the_dialog)
+    with pytest.raises(StoreTooNew):
+        app_module.run_app(str(db))
+    assert said == ["Jobdeck cannot open its job history."]
 
 
 def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1_from_the_cli(
@@ -204,16 +288,14 @@ def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
         assert first.stdout is not None and first.stdout.readline().strip() == "locked"
         waited: list[tuple[ApiPaths, bool]] = []
 
-        def first_app_answers(
-            paths: ApiPaths, timeout: float = 10.0, *, raise_window: bool = True
-        ) -> int:
+        def first_app_answers(paths: ApiPaths, *, raise_window: bool = True) -> int:
             waited.append((paths, raise_window))
             return 0  # it answered (and raised its window when asked to)
 
         def no_window(*args: object, **kwargs: object) -> None:
             raise AssertionError("the second launch made a window of its own")
 
-        monkeypatch.setattr(app_module, "wait_and_show_running_app", first_app_answers)
+        monkeypatch.setattr(app_module, "wait_for_starting_app", first_app_answers)
         monkeypatch.setattr(app_module, "JobdeckApp", no_window)
         assert app_module.run_app(str(db), tray=tray) == 0
         assert waited == [(paths, not tray)]
@@ -222,3 +304,91 @@ def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
         first.wait()
     # The first one gone, the next launch takes the lock (and keeps it while it runs).
     assert app_module.claim_start(paths)
+
+
+def _hold_start_lock(paths) -> subprocess.Popen[str]:
+    """A process that holds ``paths``' start lock, as a Jobdeck that is starting does."""
+    paths.make_directory()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            "f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True); time.sleep(60)",
+            str(paths.start_lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_second_launch_waits_for_a_slow_first_however_long_it_takes(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first Jobdeck takes a minute to answer (a big store on a slow disk): a second
+    ``jobdeck`` still raises its window and exits 0. It gave up after ten seconds, painted
+    a window of its own and took the store, and the first one's window vanished (QA sweep);
+    now it says on stderr that it waits."""
+    import jobdeck.api.launch as launch
+    import jobdeck.app as app_module
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        now = [0.0]  # each look costs a second of a clock of our own: no real minute passes
+        asked: list[bool] = []
+
+        def first_answers_after_a_minute(paths: ApiPaths, *, raise_window: bool = True):
+            asked.append(raise_window)
+            now[0] += 1.0
+            return 0 if now[0] >= 60 else None
+
+        def no_window(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the second launch made a window of its own")
+
+        monkeypatch.setattr(launch.time, "monotonic", lambda: now[0])
+        monkeypatch.setattr(launch.time, "sleep", lambda s: None)
+        monkeypatch.setattr(launch, "show_running_app", first_answers_after_a_minute)
+        monkeypatch.setattr(app_module, "JobdeckApp", no_window)
+        assert app_module.run_app(str(db)) == 0
+        assert now[0] == 60 and all(asked)  # its window raised once it answered
+        waiting = capsys.readouterr().err.splitlines()
+        assert waiting == [
+            "jobdeck: waiting for the Jobdeck that is starting on this store to answer"
+        ]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_second_launch_starts_itself_when_the_starting_first_goes_without_answering(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first Jobdeck dies while starting: the second stops waiting, holds the start
+    lock and starts Jobdeck itself."""
+    from jobdeck.api.launch import claim_start, wait_for_starting_app
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        assert not claim_start(paths)
+        dies = threading.Timer(0.3, holder.kill)  # while the second waits
+        dies.start()
+        assert wait_for_starting_app(paths, poll=0.01) is None
+        dies.join()
+        assert claim_start(paths)  # this process holds it now
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

@@ -52,6 +52,21 @@ def test_show(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "status    completed" in page and "Scrape @x" in page and "info    hello" in page
 
 
+def test_show_says_cancel_requested_only_while_the_job_still_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cancelled job's page read "cancelled (cancel requested)" (QA sweep)."""
+    db = tmp_path / "jobs.db"
+    with JobTracker.open(db) as tracker:
+        ctx = tracker.create_job("scrape", title="Scrape")
+        tracker.cancel_job(ctx.job_id)
+        assert main(["--db", str(db), "show", ctx.job_id]) == 0
+        assert "status    running (cancel requested)\n" in capsys.readouterr().out
+        tracker.mark_cancelled(ctx.job_id)
+    assert main(["--db", str(db), "show", ctx.job_id]) == 0
+    assert "status    cancelled\n" in capsys.readouterr().out
+
+
 def test_errors_are_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "none.db"
     assert main(["--db", str(missing), "list"]) == 1

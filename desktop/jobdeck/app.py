@@ -41,7 +41,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from jobdeck.api.launch import claim_start, show_running_app, wait_and_show_running_app
+from jobdeck.api.launch import (
+    claim_start,
+    show_running_app,
+    wait_and_show_running_app,
+    wait_for_starting_app,
+)
 from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
 from jobdeck.core.board_url import BoardUrl, is_board_url
@@ -67,6 +72,8 @@ from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
 if TYPE_CHECKING:
+    import asyncio
+
     # (imported when the store opens: see JobdeckApp.open_store)
     from PySide6.QtCore import QSocketNotifier
     from PySide6.QtDBus import QDBusConnection
@@ -187,6 +194,8 @@ class JobdeckApp(QObject):
         #: True once :meth:`open_store` has opened the store and built what follows its jobs.
         self.store_open = False
         self._painted_early = False
+        #: The window was closed to the tray before the store was open (see _tray_for_close).
+        self._closed_while_opening = False
         # The window first shows no jobs ("Opening history…"): it can be painted before the
         # store is imported and opened (see run_app); open_store attaches the store to it.
         self.window = MainWindow(
@@ -198,7 +207,7 @@ class JobdeckApp(QObject):
             stats=lambda: self.tracker.stats(),
         )
         self._close_filter = _CloseToTray(
-            lambda: self.store_open and self.tray.available, self.request_quit, self._hidden_to_tray
+            self._tray_for_close, self.request_quit, self._hidden_to_tray
         )
         self.window.installEventFilter(self._close_filter)
         self.window.quitRequested.connect(self.request_quit)
@@ -294,9 +303,16 @@ class JobdeckApp(QObject):
     # -- lifetime -------------------------------------------------------------------------------
 
     def start(self, *, show_window: bool = True) -> None:
-        """Run: jobs, the window (unless ``show_window`` is False: the tray only), and once
-        it is painted what it does not need (:meth:`_settle_in`); started hidden, the API
-        at once (a second launch may be waiting for it)."""
+        """Run: jobs, the window (unless ``show_window`` is False: the tray only; or the
+        user closed it to the tray while the store was opening), and once it is painted
+        what it does not need (:meth:`_settle_in`); started hidden, the API at once (a
+        second launch may be waiting for it)."""
+        if self._closed_while_opening:
+            show_window = False
+            if not self.tray.available:  # no icon came after all: closing was quitting
+                QTimer.singleShot(0, self.request_quit)
+            else:
+                self._hidden_to_tray()  # (the hint waited for the tray icon)
         self._switch_interval.apply()
         self.runner.start()
         if not show_window:
@@ -305,6 +321,7 @@ class JobdeckApp(QObject):
             self.show_window()
         self.taskbar.set_enabled(self.settings.taskbar_visible)
         self.tray.set_taskbar_visible(self.taskbar.is_enabled_by_user())
+        self.window.set_taskbar_visible(self.taskbar.is_enabled_by_user())
         # What the first window does not need waits until it is on screen: painted before
         # the store was open (show_first_frame), until the history shows its jobs.
         fallback = FIRST_PAINT_FALLBACK_MS if show_window else HIDDEN_START_DELAY_MS
@@ -412,8 +429,21 @@ class JobdeckApp(QObject):
         else:
             self.show_job(job_id)
 
+    def _tray_for_close(self) -> bool:
+        """Whether closing the window hides it to the tray (else it quits): when there is
+        a tray icon; before the store is open (no icon yet), when the desktop has a tray
+        for the one that comes with the store (:meth:`start` shows it, the window hidden).
+        Closing the window that said "Opening history…" quit even beside a tray."""
+        if self.store_open:
+            return self.tray.available
+        return QtWidgets.QSystemTrayIcon.isSystemTrayAvailable()  # (made when first used)
+
     def _hidden_to_tray(self) -> None:
-        """The window was closed to the tray: say so, once ever."""
+        """The window was closed to the tray: say so, once ever (once the tray icon is
+        there, when closed while the store was opening)."""
+        if not self.store_open:
+            self._closed_while_opening = True
+            return
         if self.settings.close_hint_shown:
             return
         self.settings.close_hint_shown = True
@@ -435,6 +465,7 @@ class JobdeckApp(QObject):
         self.taskbar.set_enabled(enabled, reveal=True)
         self.settings.taskbar_visible = enabled
         self.tray.set_taskbar_visible(enabled)
+        self.window.set_taskbar_visible(enabled)
 
     def _focus_taskbar(self) -> None:
         if self.store_open:
@@ -862,9 +893,9 @@ def run_app(
         status = show_running_app(options.paths)
         if status is None and not claim_start(options.paths):
             # Another Jobdeck on this store is starting: raise its window once it answers
-            # (started in the tray: leave it as it is), without painting a window of our
-            # own that would vanish a moment later.
-            status = wait_and_show_running_app(options.paths, raise_window=not tray)
+            # (started in the tray: leave it as it is), however long its start takes,
+            # without painting a window of our own; start only if it goes without answering.
+            status = wait_for_starting_app(options.paths, raise_window=not tray)
         if status is not None:
             return status
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
@@ -897,6 +928,7 @@ def run_app(
         app.open_store()
     except StoreLocked:
         app.shutdown()
+        _drop_loop(loop)
         # Another launch got the store first and is still starting: show its window.
         status = (
             None
@@ -907,10 +939,12 @@ def run_app(
             raise
         return status
     except BaseException as exc:
-        if isinstance(exc, StoreError) and app.window.isVisible():
-            # Started from the desktop, nobody reads stderr: say it where the window was.
+        if isinstance(exc, StoreError) and not tray:
+            # Started from the desktop, nobody reads stderr: say it where the window was
+            # (or is no more: closed to the tray while the store was opening).
             tell_store_not_opened(app.window, exc)
         app.shutdown()  # the window goes; the error is reported as before (jobdeck.cli)
+        _drop_loop(loop)
         raise
     app.install_signal_handlers()
     app.start(show_window=not tray)
@@ -943,6 +977,16 @@ def paint_on_one_thread() -> None:
     as it was."""
     if NO_GUI_THREADPOOL not in os.environ:
         os.putenv(NO_GUI_THREADPOOL, "1")
+
+
+def _drop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the event loop of a start that goes no further (the store was not opened),
+    on the GUI thread: left to the garbage collector, qasync's loop closes itself after
+    the QApplication's objects are gone and raises (an unraisable RuntimeError)."""
+    import asyncio
+
+    loop.close()
+    asyncio.set_event_loop(None)
 
 
 def tell_store_not_opened(window: QWidget, error: StoreError) -> None:

@@ -840,9 +840,10 @@ def test_retry_and_reattach_decisions_come_from_the_type_and_the_job() -> None:
     assert retry_allowed(job(1, 3), None)  # an unknown type: the job's own max_attempts
     assert not retry_allowed(job(1, 1), None)
     assert reattachable(job(1, 1, "/logs/j.log"), process_type)
-    assert not reattachable(job(1, 1), process_type)  # its program never started
+    assert reattachable(job(1, 1), process_type)  # the runtime looks for its program
     assert not reattachable(job(1, 1, "/logs/j.log"), callable_type)
     assert reattachable(job(1, 1, "/logs/j.log"), None)  # its process record says what it is
+    assert not reattachable(job(1, 1), None)  # nothing says it started a program
 
 
 def test_a_job_type_may_ask_for_the_dask_executor_and_bad_asks_are_named() -> None:

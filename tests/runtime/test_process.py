@@ -332,6 +332,29 @@ def test_background_child_left_behind_is_stopped(spawn: Spawn) -> None:
 # ---------------------------------------------------------------------- start errors
 
 
+def test_a_child_stopping_with_its_group_is_no_leftover(spawn: Spawn) -> None:
+    """A cancelled shell loop: SIGTERM reaches the shell and its child together; the shell
+    goes at once, the child a moment later (here it tidies up for 50 ms). That child is
+    stopping, not left running: the log said "stopped 1 process(es) the program left
+    running" at every cancel of such a loop (QA sweep)."""
+    tidy = (
+        "import signal, sys, time\n"
+        "def bye(*_):\n"
+        "    time.sleep(0.05)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    rec = Recorder()
+    handle = spawn(["sh", "-c", f"'{sys.executable}' -c \"{tidy}\" & wait"], on_line=rec.on_line)
+    assert rec.wait_for_lines(1) == ["ready"]
+    handle.terminate(grace=2.0)
+    result = handle.wait(TIMEOUT)
+    assert result is not None and result.signal == signal.SIGTERM
+    assert result.leftovers == 0
+
+
 def test_missing_executable(spawn: Spawn, tmp_path: Path) -> None:
     with pytest.raises(ProcessStartError) as info:
         spawn(["jobdeck-no-such-program-xyz", "--flag"])

@@ -266,15 +266,28 @@ def test_job_without_a_record_is_failed_as_lost(
     assert str(done.error) == "lost: no supervisor record: its program cannot be found again"
 
 
-def test_a_command_job_whose_program_never_started_is_interrupted(tmp_path: Path) -> None:
-    """Only a process job whose program was started (it has a log) is kept running for
-    re-attaching; one that died before its program started is interrupted at open."""
+@pytest.mark.parametrize(("max_attempts", "earlier_log"), [(1, False), (2, False), (1, True)])
+def test_a_command_job_whose_program_never_started_is_interrupted(
+    qtbot, open_app: Callable[[], App], tmp_path: Path, max_attempts: int, earlier_log: bool
+) -> None:
+    """A process job that died before its program started (no pid stored, no record, no
+    process of it; a retry has the log of its earlier attempts) is interrupted by the
+    runtime once it found no trace of the program: failed, or run (once) again when it may
+    be retried."""
     db = tmp_path / "jobs.db"
     with JobTracker.open(db, registry=with_command()) as tracker:
-        job = tracker.enqueue("command", {"argv": ["sleep", "60"]})
+        job = tracker.enqueue(
+            "command", {"argv": ["sh", "-c", "echo ran"]}, max_attempts=max_attempts
+        )
         tracker.start_job(job.id)
-    with JobTracker.open(db, registry=with_command()) as tracker:
-        done = tracker.get_job(job.id)
-        assert done is not None and done.status is JobStatus.FAILED
-        assert str(done.error).startswith("interrupted")
-        assert tracker.jobs_to_reattach() == []
+        if earlier_log:
+            tracker.set_process_info(job.id, log_path=str(tmp_path / "earlier.log"))
+    app = open_app()
+    qtbot.waitUntil(lambda: finished(app.tracker, job.id), timeout=WAIT_MS)
+    done = job_of(app, job.id)
+    if max_attempts == 1:
+        assert done.status is JobStatus.FAILED
+        assert str(done.error) == "interrupted: Jobdeck stopped before this job's program started"
+        assert done.completed_ts == done.last_seen_ts
+    else:
+        assert done.status is JobStatus.COMPLETED and done.attempts == 2, done.error

@@ -344,8 +344,9 @@ def test_callables_run_within_max_threads_in_priority_order_while_processes_stil
     qtbot, make_runner: Callable[..., Runner], tracker: JobTracker, gate: Gate
 ) -> None:
     runner = make_runner(max_workers=10, max_threads=2)
-    callables = [tracker.enqueue("gated", {"name": f"c{i}"}, priority=i) for i in range(5)]
-    process = tracker.enqueue("command", {"argv": ["echo", "no thread needed"]}, priority=-5)
+    with tracker.batch():  # queued at once: they compete by priority for the threads
+        callables = [tracker.enqueue("gated", {"name": f"c{i}"}, priority=i) for i in range(5)]
+        process = tracker.enqueue("command", {"argv": ["echo", "no thread needed"]}, priority=-5)
     qtbot.waitUntil(lambda: gate.running == 2, timeout=WAIT_MS)
     # The process comes last by priority, yet starts: the callables wait for a thread.
     qtbot.waitUntil(lambda: finished(tracker, process.id), timeout=WAIT_MS)

@@ -369,3 +369,34 @@ def test_a_job_on_a_dask_worker_shows_the_worker_and_its_resource_use(qtbot, tra
         "Dask worker tcp://10.0.0.7:40000 on node-7, pid 4242"
     )
     assert "250 MB" in details.fields["Resources"].text()
+
+
+def test_the_log_tab_says_why_it_is_empty_once_a_queued_program_starts(qtbot, tracker, signals):
+    """Shown while queued ("No log lines yet."), a program's Log tab kept saying so after
+    it started and ended: Qt repaints a placeholder only when it appears or goes, not when
+    its text changes (QA sweep). Its new text is painted."""
+    from PySide6.QtCore import QEvent, QObject
+
+    queued = make_job("Build", JobStatus.PENDING)
+    tracker.add(queued)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(queued.id)
+    view = details.log_view
+    assert view.placeholderText() == "No log lines yet."
+    qtbot.wait(50)  # (painted)
+
+    class Paints(QObject):
+        seen = 0
+
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                self.seen += 1
+            return False
+
+    paints = Paints()
+    view.viewport().installEventFilter(paints)
+    running = replace(queued, status=JobStatus.RUNNING, log_path="/tmp/build.log")
+    tracker.add(running)
+    signals.jobsChanged.emit([running])
+    qtbot.waitUntil(lambda: "Output tab" in view.placeholderText(), timeout=2000)
+    qtbot.waitUntil(lambda: paints.seen > 0, timeout=2000)

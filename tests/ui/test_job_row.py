@@ -111,6 +111,11 @@ def test_cancel_requested_shows_cancelling_and_disables_button(qtbot, tracker):
     row = make_row(qtbot, replace(job, cancel_requested=True), tracker.now())
     assert row.message_label.full_text() == "Cancelling\u2026"
     assert not row.cancel_button.isEnabled()
+    assert "Running (cancel requested)" in row.toolTip()
+    # Once cancelled it keeps the flag; its tooltip read "Cancelled (cancel requested)".
+    cancelled = replace(job, status=JobStatus.CANCELLED, cancel_requested=True)
+    row.set_job(cancelled, tracker.now())
+    assert "Cancelled" in row.toolTip() and "cancel requested" not in row.toolTip()
 
 
 def test_finished_rows_show_their_outcome(qtbot, tracker):

@@ -3,7 +3,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QSpinBox
 
 from jobdeck.ui.launch_form import LaunchForm
-from jobdeck.ui.param_fields import ArgvField, MappingField
+from jobdeck.ui.param_fields import ArgvField, MappingField, PathField
 
 from .fakes import COMMAND, HASH, field
 
@@ -168,7 +168,8 @@ def test_every_builtin_form_shows_the_schema_labels_and_defaults(qtbot, tracker)
                 continue
             kind = kind_name(spec.kind)
             if kind in ("str", "path") and isinstance(spec.default, str):
-                assert field.edit.text() == spec.default, (job_type.name, spec.name)
+                here = kind == "path" and spec.default == "."  # shown empty: see below
+                assert field.edit.text() == ("" if here else spec.default), spec.name
             elif kind in ("int", "float"):
                 assert field.widget.value() == spec.default, (job_type.name, spec.name)
             elif kind == "bool":
@@ -205,3 +206,24 @@ def test_an_error_at_enqueue_shows_under_its_field_as_given(qtbot, tracker, monk
     assert form.error_labels["cwd"].text() == "No such folder: /nowhere"
     assert form.general_error.text() == "Not started: Working directory: No such folder: /nowhere"
     assert not form.error_labels["argv"].isVisibleTo(form)
+
+
+def test_a_path_defaulting_to_here_shows_empty_with_what_empty_means(qtbot, tracker, tmp_path):
+    """The Python script form's working directory read "." (which a user takes for the
+    app's own folder) and hid its hint "empty: the script's folder" (QA sweep). Empty, it
+    queues the job to run in the script's folder, as "." did."""
+    from jobdeck.jobs import builtin_registry
+
+    python = builtin_registry()["python"]
+    form = LaunchForm(python, tracker)
+    qtbot.addWidget(form)
+    cwd = form.fields["cwd"]
+    assert isinstance(cwd, PathField)
+    assert cwd.edit.text() == ""
+    assert "the script's folder" in cwd.edit.placeholderText()
+    script = tmp_path / "work.py"
+    script.write_text("print('50%')\n")
+    form.fields["script"].set_value(str(script))
+    job_id = form.submit()
+    assert job_id is not None
+    assert python.process_spec(tracker.jobs[job_id]).cwd == str(tmp_path)

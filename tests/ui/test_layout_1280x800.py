@@ -106,3 +106,20 @@ def test_the_details_keep_their_size_as_a_job_changes_state(qtbot, window, track
         qtbot.wait(1)
         sizes.add((details.geometry(), details.tabs.geometry(), window.table.geometry()))
     assert len(sizes) == 1
+
+
+def test_a_long_title_queued_from_the_form_leaves_the_history_its_width(qtbot, window):
+    """The form's "Queued <title>" line is cut short to fit: it widened the launcher to
+    the whole title, squeezing the history until its titles read "L…" (QA sweep)."""
+    window.select_job_type("command")
+    form = window.launch_forms["command"]
+    history_width = window.right_splitter.width()
+    title = "Long title: build the whole release bundle for every platform and upload it all"
+    form.title_edit.setText(title)
+    form.fields["argv"].edit.setText("sleep 1")
+    assert form.submit() is not None
+    qtbot.wait(50)  # (layouts settle on posted events)
+    assert window.right_splitter.width() == history_width
+    assert window.table.columnWidth(Column.TITLE) >= 120
+    assert form.status_label is not None
+    assert title in form.status_label.toolTip()  # the whole of it, on hover

@@ -202,3 +202,22 @@ def test_a_search_after_jumping_to_the_end_shows_its_newest_rows(qtbot, tracker,
     assert window.model.index(0, 1).data() == "backup 299"
     # the history stays small in memory whatever was shown
     assert window.model.loaded_count() <= window.model.window_rows
+
+
+def test_the_status_bar_says_ready_again_after_a_menu_or_a_passing_message(
+    qtbot, tracker, signals, settings
+):
+    """Hovering the menus (their status tips) or a passing message ("No job …", for 5 s)
+    left the status bar blank for the rest of the session (QA sweep)."""
+    from PySide6.QtGui import QStatusTipEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_main_window(qtbot, tracker, signals, settings, show=True)
+    bar = window.statusBar()
+    assert bar.currentMessage() == "Ready"
+    QApplication.sendEvent(window, QStatusTipEvent(""))  # the pointer left a menu item
+    assert bar.currentMessage() == "Ready"
+    assert window.show_job("01NOSUCHJOB") is False
+    assert bar.currentMessage().startswith("No job")
+    bar.showMessage("No job 01NOSUCHJOB", 50)  # (the same message, passing sooner)
+    qtbot.waitUntil(lambda: bar.currentMessage() == "Ready", timeout=2000)

@@ -26,6 +26,7 @@ __all__ = [
     "show_running_app",
     "start_app",
     "wait_and_show_running_app",
+    "wait_for_starting_app",
 ]
 
 #: Seconds a started app has to answer.
@@ -116,6 +117,44 @@ def wait_and_show_running_app(
         if status is not None or time.monotonic() > deadline:
             return status
         time.sleep(0.1)
+
+
+#: Seconds a second launch waits for a starting Jobdeck before it says on stderr that it waits.
+SAY_WAITING_AFTER = 10.0
+
+
+def wait_for_starting_app(
+    paths: ApiPaths,
+    *,
+    raise_window: bool = True,
+    say_after: float = SAY_WAITING_AFTER,
+    poll: float = 0.1,
+) -> int | None:
+    """Another process holds this store's start lock (:func:`claim_start` said False): a
+    Jobdeck that is starting and does not answer yet. Wait until it answers, however long
+    its start takes (a slow disk, a big store to open or migrate), then raise its window
+    (unless ``raise_window`` is False) and return this launch's exit status, as
+    :func:`show_running_app` does. None when it went away without answering: its lock is
+    free and now this process's (see :func:`claim_start`), so this launch starts Jobdeck.
+
+    It said nothing while it waited ten seconds and then painted a window of its own that
+    took the store from the first (whose window vanished). Waiting longer than
+    ``say_after`` seconds, it says once on stderr what it waits for."""
+    waited_since = time.monotonic()
+    said = False
+    while True:
+        status = show_running_app(paths) if raise_window else _answers(paths)
+        if status is not None:
+            return status
+        if claim_start(paths):  # the starting one is gone
+            return None
+        if not said and time.monotonic() - waited_since > say_after:
+            said = True
+            print(
+                "jobdeck: waiting for the Jobdeck that is starting on this store to answer",
+                file=sys.stderr,
+            )
+        time.sleep(poll)
 
 
 def _answers(paths: ApiPaths) -> int | None:

@@ -43,6 +43,11 @@ def job_line(job: dict[str, Any]) -> str:
     return f"{job['id']}  {job['status']:<9}  {percent(job):>4}  {job['type']:<10}  {job['title']}"
 
 
+def _cancelling(job: dict[str, Any]) -> bool:
+    """Asked to cancel and not finished yet (a finished job keeps the flag)."""
+    return bool(job["cancel_requested"]) and job["status"] in ("pending", "running")
+
+
 def job_page(job: dict[str, Any], logs: list[dict[str, Any]] | None = None) -> str:
     """What ``show`` prints: the facts a person looks for, then the last log lines."""
     from jobdeck.ui.formatting import EM_DASH, format_duration, format_local_time
@@ -52,7 +57,7 @@ def job_page(job: dict[str, Any], logs: list[dict[str, Any]] | None = None) -> s
         ("id", job["id"]),
         ("title", job["title"]),
         ("type", job["type"]),
-        ("status", job["status"] + (" (cancel requested)" if job["cancel_requested"] else "")),
+        ("status", job["status"] + (" (cancel requested)" if _cancelling(job) else "")),
         (
             "progress",
             f"{percent(job)}  {p['message']}".rstrip() if p["total"] else p["message"] or EM_DASH,

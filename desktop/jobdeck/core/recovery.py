@@ -4,9 +4,10 @@
    not a real time, such as ``run_at = inf`` written by an old version; damaged JSON) is
    failed with a reason; one bad row never stops the app from starting.
 2. **Interrupted jobs** — a job still ``running`` is kept running for the runtime to
-   re-attach when it can be (a process job whose program was started:
-   :func:`~jobdeck.core.registry.reattachable`); otherwise it is re-queued when its type
-   allows a retry and it has attempts left (:func:`~jobdeck.core.registry.retry_allowed`),
+   re-attach when it can be (a process job: :func:`~jobdeck.core.registry.reattachable`;
+   the runtime interrupts one whose program it finds no trace of); otherwise it is
+   re-queued when its type allows a retry and it has attempts left
+   (:func:`~jobdeck.core.registry.retry_allowed`),
    or failed as interrupted, with its progress in words (``at 6/60``, ``at 10%``) and its
    last sign of life as its end, so its duration does not count the time Jobdeck was not
    running.

@@ -256,11 +256,17 @@ def retry_allowed(job: Job, job_type: JobType | None) -> bool:
 
 def reattachable(job: Job, job_type: JobType | None) -> bool:
     """Whether ``job``, left running by an earlier app, is kept running for the runtime to
-    re-attach: its program was started (it has a log file) and its type is a process job
-    type (or a type this app does not know: the recorded process says what it is)."""
-    if job.status is not JobStatus.RUNNING or job.log_path is None:
+    re-attach: a process job (its type is a process job type; or a type this app does not
+    know whose job started a program: it has a log file, and the recorded process says
+    what it is). A process job without a log file may have started its program all the
+    same (a short one's pid and log are stored with its end, see
+    ``runtime.program_watcher.START_REPORT_DELAY``): the runtime looks for its supervisor
+    record, and interrupts it only when it finds no trace of a program."""
+    if job.status is not JobStatus.RUNNING:
         return False
-    return job_type is None or job_type.kind is JobKind.PROCESS
+    if job_type is None:
+        return job.log_path is not None
+    return job_type.kind is JobKind.PROCESS
 
 
 class JobRegistry:

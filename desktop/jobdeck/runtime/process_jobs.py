@@ -30,6 +30,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
@@ -42,6 +43,7 @@ from .channel import ChannelError, ChannelServer, default_channel_dir
 from .log_tail import last_lines
 from .output_progress import parse_progress_line
 from .process_launch import prepare_command
+from .process_tree import ProcessTree
 from .program_watcher import ProgramEnd, ProgramWatcher
 from .progress_parsers import ProgramOutput
 from .protocol import (
@@ -53,13 +55,14 @@ from .protocol import (
     Message,
     ProgressMsg,
 )
-from .supervisor import DEFAULT_MAX_LOG_BYTES
+from .supervisor import DEFAULT_MAX_LOG_BYTES, RecordState, SupervisorRecord
 from .supervisor_records import SupervisorRecords
 from .watcher_threads import WatcherThreads
 
 __all__ = [
     "ENV_HEARTBEAT_INTERVAL",
     "ENV_JOB_DATA",
+    "NEVER_STARTED",
     "ProcessJobs",
     "Program",
     "default_channel_dir_for",
@@ -83,6 +86,10 @@ CATCH_UP_LINES = 5000
 SPAWN_RETURN_TIMEOUT = 30.0
 #: Seconds a finished job's channel connections may take to be read to the end.
 DRAIN_TIMEOUT = 3.0
+#: Why a process job an earlier app left running, with no trace of a program (no pid
+#: stored, no supervisor record, no process), is interrupted: it went before the program
+#: started.
+NEVER_STARTED = "interrupted: Jobdeck stopped before this job's program started"
 
 OnExit = Callable[["Program", ProgramEnd], None]
 
@@ -91,8 +98,11 @@ class Program:
     """One attempt of one process job: the watcher of its program, and what the program
     has said on the channel so far."""
 
-    def __init__(self, job_id: str, ctx: JobContext, *, reattached: bool) -> None:
+    def __init__(self, job_id: str, ctx: JobContext | None, *, reattached: bool) -> None:
         self.job_id = job_id
+        #: None while its program is handed over to start later and its start is not
+        #: stored yet (see :meth:`ProcessJobs.spawn`'s ``queued``): what it says meanwhile
+        #: is not shown.
         self.ctx = ctx
         self.reattached = reattached
         self.watcher: ProgramWatcher | None = None
@@ -108,6 +118,11 @@ class Program:
         self.skipped_bytes = 0
         #: what the program's command line says about its output (pv -n, dd's input size)
         self.output = ProgramOutput()
+        #: Warnings of its start, for its job's log once its start is stored.
+        self.notes: list[str] = []
+        #: What it said on the channel before its start was stored (see ``ctx``), in order:
+        #: handled once it is (a short job's ``completed`` and its result included).
+        self.early: list[Message] = []
         #: Set once :meth:`ProcessJobs.spawn` (or ``reattach``) has returned its watcher:
         #: the end of a short program can be heard before that, and waits for it.
         self.ready = threading.Event()
@@ -193,16 +208,23 @@ class ProcessJobs:
         if job_id is None:
             return None
         with self._lock:
-            return self._runs.get(job_id)
+            run = self._runs.get(job_id)
+        return run if run is not None and run.ctx is not None else None
 
     def _on_message(self, job_id: str, msg: Message) -> None:
         """Channel thread: one authenticated message of ``job_id``."""
-        run = self._run(job_id)
+        with self._lock:
+            run = self._runs.get(job_id)
+            if run is not None and run.ctx is None:  # its start is not stored yet
+                run.early.append(msg)
+                return
         if run is None:
+            return
+        ctx = run.ctx
+        if ctx is None:
             return
         run.used_channel = True
         run.last_message = self._clock()
-        ctx = run.ctx
         if run.stale:
             run.stale = False
             ctx.log("the job is responding again", "info")
@@ -220,7 +242,7 @@ class ProcessJobs:
     def _on_warning(self, job_id: str | None, text: str) -> None:
         """Channel thread: bad input; a warning line on the job it concerns."""
         run = self._run(job_id)
-        if run is None:
+        if run is None or run.ctx is None:
             log.warning("progress channel: %s", text)
             return
         run.ctx.log(text, "warning")
@@ -230,21 +252,30 @@ class ProcessJobs:
     def spawn(
         self,
         job_id: str,
-        ctx: JobContext,
+        ctx: JobContext | None,
         command: ProcessSpec,
         log_path: Path,
         *,
         on_started: Callable[[int], None],
         on_exit: OnExit,
+        queued: tuple[dict[str, Any], Callable[[Program, dict[str, Any]], None]] | None = None,
     ) -> Program:
         """Check ``command`` and start it under a supervisor (the channel variables and
         ``JOBDECK_JOB_DATA`` in its environment). Raises ProcessStartError (nothing ran)
-        or OSError."""
+        or OSError.
+
+        ``queued`` (ctx None): hand it over to start the moment one of this app's programs
+        ends (see :meth:`ProgramWatcher.spawn`'s ``on_answer``): ``(extra, on_answer)``,
+        the entries for its record's ``extra`` (the attempt it is, for the next app to
+        adopt it) and who hears the service's answer (the Program and the answer, client
+        thread). Once its start is stored, :meth:`adopted` gives it its ``ctx``; then call
+        its watcher's ``follow``."""
         prepared = prepare_command(command)
         if ENV_HEARTBEAT_INTERVAL not in command.env:  # (the job's own value wins)
             interval = max(0.05, self.heartbeat_timeout / 3)
             prepared.env[ENV_HEARTBEAT_INTERVAL] = f"{interval:g}"
-        extra: dict[str, str] = {}
+        extra: dict[str, Any] = dict(queued[0]) if queued is not None else {}
+        notes: list[str] = []
         if self._channel is not None:
             channel_env = self._channel.register(job_id)
             prepared.env.update(channel_env)
@@ -252,13 +283,15 @@ class ProcessJobs:
         else:
             for name in ("JOBDECK_CHANNEL", "JOBDECK_JOB_ID", "JOBDECK_TOKEN"):
                 prepared.env.pop(name, None)  # never let a job talk to another app's channel
-            ctx.log(
+            notes.append(
                 f"no progress channel ({self.channel_problem}): progress is read from the "
-                "program's output only",
-                "warning",
+                "program's output only"
             )
         prepared.env[ENV_JOB_DATA] = json.dumps(command.data)
         run = Program(job_id, ctx, reattached=False)
+        run.notes = notes
+        if ctx is not None:
+            self.adopted(run, ctx)
         run.output = ProgramOutput(command.argv, shell=command.shell, cwd=command.cwd)
         with self._lock:
             self._runs[job_id] = run
@@ -276,6 +309,7 @@ class ProcessJobs:
                 max_log_bytes=self.max_log_bytes,
                 on_skipped=lambda count: self._on_skipped(run, count),
                 threads=self._threads,
+                on_answer=None if queued is None else lambda answer: queued[1](run, answer),
             )
             run.watcher.on_resources = lambda points: self._keep_resources(job_id, points)
         except BaseException:
@@ -285,19 +319,53 @@ class ProcessJobs:
             run.ready.set()
         return run
 
-    def reattach(self, job: Job, ctx: JobContext, *, on_exit: OnExit) -> Program | str:
+    def adopted(self, run: Program, ctx: JobContext) -> None:
+        """``run``'s start is stored (``ctx``: its job's context): what it says is shown
+        from now on, the warnings of its start first."""
+        notes, run.notes = run.notes, []
+        for note in notes:
+            ctx.log(note, "warning")
+        with self._lock:
+            run.ctx = ctx
+            early, run.early = run.early, []
+        for msg in early:
+            self._on_message(run.job_id, msg)
+
+    def reattach(
+        self, job: Job, ctx: JobContext, *, on_exit: OnExit, log_path: Path | None = None
+    ) -> Program | str:
         """Watch again the program of ``job``, left running by an earlier app; the reason
-        it is lost when there is nothing to watch.
+        it is lost when there is nothing to watch (:data:`NEVER_STARTED` when it surely
+        never started: no pid stored, no record and no process of it).
+
+        The program is found by its record, or, when that is missing or unreadable, by the
+        processes carrying its job's marker (watched when the store's supervisor service
+        runs, which tells its end; stopped, saying so, when no service does). A program
+        whose pid and log the earlier app had not stored yet gets them stored now
+        (``log_path``: where its log is when the job has none stored).
 
         The progress the program printed while no app was watching is read from the end of
         its log (a bounded tail), so the job shows how far it got at once, not only after
         its next line."""
+        problem = "no supervisor record: its program cannot be found again"
         try:
             record = self.records.load(job.id)
         except ValueError as exc:
-            return str(exc)
+            record, problem = None, str(exc)
         if record is None:
-            return "no supervisor record: its program cannot be found again"
+            found = self._record_from_processes(job, job.log_path or log_path, problem)
+            if isinstance(found, str):
+                return found
+            if found is None:
+                # (no pid stored: this attempt's program was not seen to start; a retry
+                # keeps the log of the earlier attempts, never their pid)
+                return NEVER_STARTED if job.pid is None else problem
+            record = found
+        if job.log_path is None and record.pid is not None:
+            try:
+                self._tracker.set_process_info(job.id, pid=record.pid, log_path=record.log_path)
+            except (StoreError, ValueError, RuntimeError, KeyError) as exc:
+                log.warning("the pid and log of job %s were not stored: %s", job.id, exc)
         run = Program(job.id, ctx, reattached=True)
         token = record.extra.get("token")
         if self._channel is not None and isinstance(token, str) and token:
@@ -319,6 +387,50 @@ class ProcessJobs:
         finally:
             run.ready.set()
         return run
+
+    def _record_from_processes(
+        self, job: Job, log_path: str | os.PathLike[str] | None, problem: str
+    ) -> SupervisorRecord | str | None:
+        """A record to watch ``job``'s program by when its record is missing or unreadable
+        (``problem``) but a process of it runs; None when none runs; the reason it is lost
+        when its processes run with no service to tell their end (they are stopped)."""
+        from .lost_start import parent_of, processes_of_job
+
+        found = processes_of_job(job.id)
+        if not found:
+            return None
+        pid, start_time = found[0]
+        client = self.records.client
+        if (
+            log_path is not None
+            and client.connect_if_running()
+            and parent_of(pid) == client.service_pid
+        ):
+            # The store's service runs it: it tells its end (and writes it into this file).
+            record = SupervisorRecord(
+                job_id=job.id,
+                argv=[],
+                log_path=os.fspath(log_path),
+                state=RecordState.RUNNING,
+                supervisor_pid=client.service_pid,
+                supervisor_start_time=client.service_start_time,
+                pid=pid,
+                start_time=start_time,
+                shared=True,
+            )
+            try:
+                self.records.create(record)
+            except OSError as exc:
+                problem = f"{problem}; it could not be written again: {exc}"
+            else:
+                log.warning("job %s: %s; its program (pid %s) is watched", job.id, problem, pid)
+                return record
+        for other, other_start in found:
+            ProcessTree(other, other_start).kill()
+        return (
+            f"{problem}; its program (pid {pid}) ran on, but nothing could record its end, so "
+            "it was stopped and its exit status is unknown"
+        )
 
     def forget(self, run: Program, *, tell_later: bool = False) -> None:
         """The job is recorded as finished: :meth:`let_go` of it and :meth:`end_stored`."""
@@ -383,7 +495,7 @@ class ProcessJobs:
         when it ends (:meth:`_ended`)."""
         first = run.skipped_bytes == 0
         run.skipped_bytes += count
-        if first and run.logged_lines <= MAX_LOGGED_LINES:
+        if first and run.logged_lines <= MAX_LOGGED_LINES and run.ctx is not None:
             where = run.watcher.log_path if run.watcher is not None else "the log file"
             run.ctx.log(
                 f"(the program prints faster than it can be copied here: its output is in "
@@ -397,7 +509,7 @@ class ProcessJobs:
         saw) in its log; then ``on_exit`` judges it (once :meth:`spawn` has returned)."""
         if not run.ready.wait(SPAWN_RETURN_TIMEOUT):
             log.warning("job %s ended before its start was done; judging it anyway", run.job_id)
-        if run.skipped_bytes:
+        if run.skipped_bytes and run.ctx is not None:
             for line in end.tail:
                 if parse_progress_line(line) is None:
                     run.ctx.log(line)
@@ -414,6 +526,8 @@ class ProcessJobs:
     def _on_line(self, run: Program, line: str) -> None:
         """Watcher thread: one output line: progress, message, log."""
         ctx = run.ctx
+        if ctx is None:  # (handed over, its start not stored: see Program.ctx)
+            return
         if self._show_line(ctx, line, run.output):
             return
         if run.logged_lines < MAX_LOGGED_LINES:
@@ -472,7 +586,7 @@ class ProcessJobs:
         for twice the timeout."""
         for job_id, silence in self.silences(now).items():
             run = self._run(job_id)
-            if run is None or silence < self.heartbeat_timeout:
+            if run is None or run.ctx is None or silence < self.heartbeat_timeout:
                 continue
             ctx = run.ctx
             if silence >= 2 * self.heartbeat_timeout:
@@ -497,7 +611,8 @@ class ProcessJobs:
         channel = self._channel
         if channel is None:
             return
-        if not channel.drain(run.job_id, DRAIN_TIMEOUT) and self._channel is not None:
+        drained = channel.drain(run.job_id, DRAIN_TIMEOUT)
+        if not drained and self._channel is not None and run.ctx is not None:
             run.ctx.log(
                 f"its channel was still busy {DRAIN_TIMEOUT:g} s after it ended: "
                 "later messages are ignored",

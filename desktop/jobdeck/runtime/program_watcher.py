@@ -206,6 +206,9 @@ class ProgramWatcher:
         self._thread: threading.Thread | None = None  # the one watching, while it does
         self._watching = False  # a thread watches, or was asked to
         self._finished = threading.Event()  # the watching is over (ended or detached)
+        #: Handed over to start later (see :meth:`spawn`): its answer goes to _on_answer.
+        self._queued = False
+        self._on_answer: Callable[[dict[str, Any]], None] | None = None
 
     def _start_watching(self) -> None:
         """Watch on a thread of ``threads`` (reused), or on a new one (once)."""
@@ -237,13 +240,20 @@ class ProgramWatcher:
         max_log_bytes: int | None = DEFAULT_MAX_LOG_BYTES,
         on_skipped: OnSkipped | None = None,
         threads: WatcherThreads | None = None,
+        on_answer: Callable[[dict[str, Any]], None] | None = None,
     ) -> ProgramWatcher:
         """Write the record and start the supervisor; returns at once (the program's pid
         comes through ``on_started``). ``extra`` is stored in the record (e.g. the channel
         token). The log file and its directory are private (0600/0700); past
         ``max_log_bytes`` the supervisor cuts the log's middle (None: no cap). Raises
         OSError when the log file or record cannot be written or the supervisor cannot be
-        started."""
+        started.
+
+        ``on_answer`` (with ``threads``): hand the program over to start the moment one of
+        this app's programs ends (:meth:`SupervisorClient.queue
+        <jobdeck.runtime.supervisor_client.SupervisorClient.queue>`). The service's answer
+        goes to ``on_answer`` (client thread) only; nothing is watched until
+        :meth:`follow` (the app has stored its start), except an end the service tells."""
         path = Path(log_path)
         private_directory(path.parent)  # the service creates the log in it (0600)
         offset = LogTail.end_of(path)
@@ -271,18 +281,25 @@ class ProgramWatcher:
             threads=threads,
         )
         self._starting = True
+        self._queued = on_answer is not None and threads is not None
+        self._on_answer = on_answer
         self._report_start_at = time.monotonic() + START_REPORT_DELAY
         client = records.client
         client.watch(job_id, self._on_news)
         try:
             private_directory(records.directory)
-            client.spawn(record_fields(record), self._on_reply)
+            if self._queued:
+                client.queue(record_fields(record), self._on_reply)
+            else:
+                client.spawn(record_fields(record), self._on_reply)
             self._link = client.connections
         except BaseException:
             client.unwatch(job_id)
             self._close_wake()
             raise
-        if threads is None:
+        if self._queued:
+            pass  # (see follow)
+        elif threads is None:
             self._start_watching()
         else:
             # Most programs of a job queue are over before a thread is worth it: the thread
@@ -408,6 +425,19 @@ class ProgramWatcher:
         if self._thread is not threading.current_thread():
             self._finished.wait(timeout)
 
+    def abandon(self) -> None:
+        """A queued program (see :meth:`spawn`) that will not start here (it was taken
+        back, or never started): forget it without watching (``on_exit`` is not called)."""
+        with self._lock:
+            self._detached = True
+            watching, self._watching = self._watching, True
+        if not watching:
+            self.records.client.unwatch(self.job_id)
+            self._close_wake()
+            self._tail.close()
+            self._finished.set()
+            self._done.set()
+
     def _cancel_timers(self) -> None:
         with self._lock:
             delayed, self._delayed = self._delayed, None
@@ -518,10 +548,27 @@ class ProgramWatcher:
             return self._lost(f"the supervisor (pid {pid}) stopped before the program started")
         return self._lost("the supervisor and the program are gone and no exit status was recorded")
 
+    def follow(self) -> None:
+        """A queued program's start is stored: watch it as one asked for with ``spawn``
+        (a thread follows it once it has run FOLLOW_DELAY; at once if it did not start)."""
+        self._report_start_at = time.monotonic() + START_REPORT_DELAY
+        reply = self._reply
+        if self._threads is not None and reply is not None and reply.get("op") == "started":
+            self._threads.call_later(FOLLOW_DELAY, self._start_watching)
+        else:
+            self._start_watching()
+
     def _on_reply(self, message: dict[str, Any]) -> None:
-        """Client thread: the service's answer to our spawn request."""
+        """Client thread: the service's answer to our spawn (or queue) request."""
         self._reply = message
         self._wake()
+        if self._queued:
+            if self._on_answer is not None:
+                try:
+                    self._on_answer(message)
+                except Exception:
+                    _log.exception("on_answer callback failed for job %s", self.job_id)
+            return
         if message.get("op") != "started":
             self._start_watching()
 
@@ -589,6 +636,9 @@ class ProgramWatcher:
             return self._lost(str(why))
         client = self.records.client
         self._supervisor = (client.service_pid or -1, client.service_start_time)
+        told = reply.get("supervisor")  # (found after the connection broke: its service)
+        if isinstance(told, list) and len(told) == 2:
+            self._supervisor = (told[0] if isinstance(told[0], int) else -1, told[1])
         self._watch_program(pid, reply.get("start_time"))
         self._unreported_pid = pid
         return None

@@ -4,7 +4,8 @@ Pending jobs are split so a scheduling pass looks at few of them: the *ready* on
 dependency, not delayed), in start order (higher priority first, then oldest), in two
 queues — those that need a thread and the others — and the *held* ones (waiting for their
 dependencies or their time), which :func:`~jobdeck.core.queue.plan_queue` looks at in every
-pass. The queue is rebuilt from the tracker when jobs were queued or retried. Not
+pass. The queue is rebuilt from the tracker when jobs were retried (or queued with
+dependencies or a time); a job queued ready to start is added to it. Not
 thread-safe: the scheduler guards it with its lock. No Qt.
 """
 
@@ -51,6 +52,20 @@ class ReadyQueue:
         self.threaded = collections.deque(threaded)
         self.held = held
         self.stale = False
+
+    def add(self, job: Job, needs_thread: bool) -> None:
+        """A ready job queued since the last rebuild: into its queue in start order (at
+        the end, in the usual case of a job as urgent as those before it). Nothing if it
+        is there already."""
+        queue = self.threaded if needs_thread else self.ready
+        if any(other.id == job.id for other in queue):
+            return
+        key = start_order(job)
+        if not queue or start_order(queue[-1]) <= key:
+            queue.append(job)
+            return
+        index = next(i for i, other in enumerate(queue) if key < start_order(other))
+        queue.insert(index, job)
 
     def take_front(self, slots: int, threads: int) -> list[tuple[Job, bool]]:
         """Pop the first ``slots`` ready jobs in start order, at most ``threads`` of them

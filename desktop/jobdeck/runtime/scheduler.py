@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
@@ -119,9 +119,22 @@ class Scheduler(QObject, Lifecycle):
         self._schedule_requested = False
         self._started = False
         self._stopping = False
+        self._cancel_at_stop = True
+        self._in_pass = False  # a scheduling pass runs (GUI thread)
         self._unsubscribe: list[Callable[[], None]] = []
         self._finished_deps: dict[str, Job] = {}
         self._queue = ReadyQueue()  # its deques: guarded by _lock
+        #: Pending jobs handed over to an executor that starts them itself (see
+        #: :meth:`hand_over`): out of the queue until adopted or given back (_lock).
+        self._handed: dict[str, tuple[Job, Executor]] = {}
+        #: Those of them that started (their executor said so) and are not adopted yet:
+        #: each holds a slot (in ``_reserved``) until then.
+        self._handed_started: set[str] = set()
+        #: Slots held for jobs handed over that are asked to start now (see hold_slot).
+        self._holds = 0
+        #: Jobs taken from the queue to be started (or handed over) and not running yet:
+        #: a rebuild from an older list of pending jobs must not queue them again (_lock).
+        self._taking: set[str] = set()
         #: Slots and threads a scheduling pass has taken for the jobs it is starting, so a
         #: worker starting its next job meanwhile (see :meth:`next_run`) stays in bounds.
         self._reserved = 0
@@ -249,16 +262,54 @@ class Scheduler(QObject, Lifecycle):
             return
         if kind is not EventKind.CREATED:
             with self._lock:
+                handed = self._handed.get(job_id) if kind in _FINAL else None
                 mine = self._running.pop(job_id, None)
-                if mine is None and kind in _FINAL and self._shared and not self._queue.held:
+                foreign = mine is None and kind in _FINAL and self._shared
+                if foreign and not self._queue.held:
                     return  # another instance's job ended: no slot here, nothing it held
+            if handed is not None:  # cancelled while handed over: it must not start
+                self._withdraw([(job_id, handed[1])])
         elif event.job.status is not JobStatus.PENDING:
             return  # create_job: running in its caller's code, not ours
         else:
             self._expect(event.job)
-        if kind is EventKind.CREATED or kind is EventKind.RETRYING:
+            self._queue_new(event.job)
+            if self._start_now():  # (the GUI thread queueing jobs one after the other)
+                with self._lock:
+                    self._queue.stale = True  # all that is committed (a batch) competes
+                self._schedule()
+            else:
+                self._request_schedule()
+            return
+        if kind is EventKind.RETRYING:
             self._queue.stale = True
         self._request_schedule()
+
+    def _queue_new(self, job: Job) -> None:
+        """A job was queued: into the ready queue when it is ready to start (else the
+        queue is rebuilt); jobs handed over that it goes before are taken back."""
+        ready = not job.depends_on and (job.run_at_ts is None or job.run_at_ts <= self._clock())
+        needs_thread = self._needs_thread(self.job_type(job.type))
+        with self._lock:
+            busy = job.id in self._handed or job.id in self._running or job.id in self._taking
+            if not ready or self._queue.stale:
+                self._queue.stale = True
+            elif not busy:
+                self._queue.add(job, needs_thread)
+            key = start_order(job)
+            overtaken = [(i, e) for i, (j, e) in self._handed.items() if key < start_order(j)]
+        self._withdraw(overtaken)
+
+    def _start_now(self) -> bool:
+        """Whether a job just queued on the GUI thread starts in a pass run at once (a
+        slot is free and no pass is under way): queueing many jobs in a row on the GUI
+        thread would otherwise leave every slot empty until it is done."""
+        if self._in_pass or QThread.currentThread() is not self.thread():
+            return False
+        with self._lock:
+            if not self._started or self._stopping:
+                return False
+            return len(self._running) + self._reserved < self._max_workers
 
     def _expect(self, job: Job) -> None:
         """A job was queued: its executor may get ready to run it (in the background)."""
@@ -306,16 +357,36 @@ class Scheduler(QObject, Lifecycle):
     def _schedule(self) -> None:
         with self._lock:
             self._schedule_requested = False
+        if self._in_pass:  # (called from inside a pass: another runs once it is done)
+            self._request_schedule()
+            return
         if not self._started or self._stopping or self._tracker.closed:
             return
+        self._in_pass = True
+        try:
+            self._pass()
+        finally:
+            self._in_pass = False
+        for executor in self._executors:  # (jobs they may take over ahead of time)
+            try:
+                executor.queue_changed()
+            except Exception:
+                log.exception("executor could not look at the queue")
+
+    def _pass(self) -> None:
         now = self._clock()
         next_deadline = self._check_timeouts(now)
         if self._queue.stale:
             pending = self._tracker.pending_jobs()
             with self._lock:
+                busy = self._handed.keys() | self._running.keys() | self._taking
                 self._queue.rebuild(
-                    pending, now, lambda j: self._needs_thread(self.job_type(j.type))
+                    [job for job in pending if job.id not in busy],
+                    now,
+                    lambda j: self._needs_thread(self.job_type(j.type)),
                 )
+                withdraw = self._overtaken({job.id for job in pending if job.id in self._handed})
+            self._withdraw(withdraw)
         with self._lock:
             running = len(self._running) + self._reserved
             threads_busy = sum(1 for run in self._running.values() if run.uses_thread)
@@ -323,14 +394,162 @@ class Scheduler(QObject, Lifecycle):
             slots = max(0, self._max_workers - running)
             threads = max(0, self._thread_limit() - threads_busy - self._reserved_threads)
             front = self._queue.take_front(slots, threads)
+            taking = {job.id for job, _ in front}
+            self._taking |= taking
             self._reserved += slots
             self._reserved_threads += threads
         try:
             self._plan_and_start(front, running, threads, now, next_deadline)
         finally:
             with self._lock:
+                self._taking -= taking
                 self._reserved -= slots
                 self._reserved_threads -= threads
+
+    def _overtaken(self, still_pending: set[str]) -> list[tuple[str, Executor]]:
+        """The jobs handed over that should not start next any more (caller holds the
+        lock, after a rebuild): no longer pending, or a ready job now goes first."""
+        queue = self._queue
+        fronts = [q[0] for q in (queue.ready, queue.threaded) if q]
+        first = min(map(start_order, fronts)) if fronts else None
+        return [
+            (job_id, executor)
+            for job_id, (job, executor) in self._handed.items()
+            if job_id not in still_pending or (first is not None and first < start_order(job))
+        ]
+
+    def _withdraw_all(self) -> None:
+        """Stopping: take back every job handed over (those that start meanwhile are
+        adopted, and cancelled when the shutdown cancels)."""
+        with self._lock:
+            handed = [(job_id, executor) for job_id, (_, executor) in self._handed.items()]
+        self._withdraw(handed)
+
+    def _withdraw(self, jobs: list[tuple[str, Executor]]) -> None:
+        for job_id, executor in jobs:
+            try:
+                executor.withdraw(job_id)
+            except Exception:
+                log.exception("could not take back job %s from its executor", job_id)
+
+    def hand_over(self, executor: Executor, count: int) -> list[tuple[Job, Any]]:
+        """Up to ``count`` of the next ready jobs, in queue order, for ``executor`` to start
+        later by itself (any thread; see
+        :meth:`ExecutorHost.hand_over <jobdeck.runtime.executors.base.ExecutorHost.hand_over>`):
+        those a worker thread could start next (:meth:`_chain_window`: ``executor``'s, no
+        timeout), never on a shared board or while the queue is stale."""
+        handed: list[tuple[Job, Any]] = []
+        while len(handed) < count:
+            with self._lock:
+                queue = self._queue
+                if self._stopping or not self._started or self._shared or queue.stale:
+                    break
+                if not queue.ready or (
+                    queue.threaded and start_order(queue.threaded[0]) < start_order(queue.ready[0])
+                ):
+                    break  # (a job that needs a thread goes first)
+                window = self._chain_window(executor, queue.ready)
+                if not window:
+                    break
+                job = window[0]
+            # Only a job still pending: one a rebuild from an older list of pending jobs
+            # queued again after it started must never be handed over (it would run twice).
+            now = self._tracker.get_job(job.id)
+            with self._lock:
+                self._taking.discard(job.id)
+                if now is None or now.status is not JobStatus.PENDING or now.id in self._running:
+                    continue
+                self._handed[job.id] = (job, executor)
+            job_type = self.job_type(job.type)
+            assert job_type is not None
+            try:
+                handed.append((job, executor.prepare(job, job_type)))
+            except ValueError as exc:
+                with self._lock:
+                    self._handed.pop(job.id, None)
+                self._fail_unstartable(job, f"invalid params: {exc}")
+        return handed
+
+    def started_elsewhere(self, job_id: str, *, held: bool = False) -> None:
+        """A job handed over has started (its executor heard it; any thread): it holds a
+        slot from now on, also before :meth:`adopt` records its start (``held``: the one
+        :meth:`hold_slot` held for it)."""
+        with self._lock:
+            if held:
+                self._holds -= 1
+                self._reserved -= 1
+            if job_id in self._handed and job_id not in self._handed_started:
+                self._handed_started.add(job_id)
+                self._reserved += 1
+
+    def hold_slot(self, count: int = 1) -> None:
+        """Keep ``count`` free slots for jobs handed over that their executor asked to
+        start now (any thread): each goes to one of them (:meth:`started_elsewhere` with
+        ``held``) or back (:meth:`release_slot`)."""
+        with self._lock:
+            self._holds += count
+            self._reserved += count
+
+    def release_slot(self) -> None:
+        """A slot held by :meth:`hold_slot` went to none of them: free (any thread)."""
+        with self._lock:
+            if self._holds <= 0:
+                return
+            self._holds -= 1
+            self._reserved -= 1
+        self._request_schedule()
+
+    def _unreserve(self, job_id: str) -> None:
+        """(caller holds the lock)"""
+        if job_id in self._handed_started:
+            self._handed_started.discard(job_id)
+            self._reserved -= 1
+
+    def give_back(self, job_ids: list[str]) -> None:
+        """Jobs handed over that will not start there: queued here again (any thread)."""
+        with self._lock:
+            for job_id in job_ids:
+                self._handed.pop(job_id, None)
+                self._unreserve(job_id)
+            self._queue.stale = True
+        self._request_schedule()
+
+    def adopt(
+        self,
+        executor: Executor,
+        job_ids: list[str],
+        finished: list[tuple[Run, Outcome]],
+        *,
+        wanted: int = 0,
+    ) -> tuple[dict[str, Run | None], list[tuple[Run, Any]]]:
+        """Record the start of handed-over jobs ``executor`` started, the ends of
+        ``finished`` and the start of up to ``wanted`` next jobs, in one commit (see
+        :meth:`ExecutorHost.adopt <jobdeck.runtime.executors.base.ExecutorHost.adopt>`)."""
+        adopted: dict[str, Run | None] = {}
+        steps = self._record_and_start(executor, finished, wanted, job_ids, adopted)
+        return adopted, steps
+
+    def _adopt_one(self, executor: Executor, job_id: str) -> Run | None:
+        """Inside the caller's batch: the start of handed-over ``job_id``; None when it is
+        no longer pending."""
+        with self._lock:
+            handed = self._handed.get(job_id)
+        if handed is None:
+            return None
+        try:
+            ctx = self._tracker.start_job(job_id)
+        except (InvalidTransition, UnknownJob):
+            with self._lock:
+                self._handed.pop(job_id, None)
+                self._unreserve(job_id)
+            return None
+        run = self._new_run(handed[0], ctx, executor, None, reattached=False)
+        with self._lock:  # (in the queue's eyes always handed over or running)
+            self._handed.pop(job_id, None)
+            self._unreserve(job_id)
+        if self._stopping and self._cancel_at_stop:
+            self._tracker.cancel_job(job_id)  # (it started as the others were cancelled)
+        return run
 
     def next_run(
         self, executor: Executor, finished: tuple[Run, Outcome] | None = None
@@ -358,11 +577,22 @@ class Scheduler(QObject, Lifecycle):
         run ended) of the next ready jobs in ONE commit, in queue order. When the store
         refuses it, every one of these outcomes waits to be written again and nothing is
         started."""
+        count = len(finished) if wanted is None else wanted
+        return self._record_and_start(executor, finished, count, [], {})
+
+    def _record_and_start(
+        self,
+        executor: Executor,
+        finished: list[tuple[Run, Outcome]],
+        count: int,
+        adopt: list[str],
+        adopted: dict[str, Run | None],
+    ) -> list[tuple[Run, Any]]:
+        """:meth:`next_runs`, also adopting ``adopt`` (their runs into ``adopted``)."""
         recorder = self._recorder
         now = self._clock()
         # those reported already (they timed out): nothing to record
         ended = [(run, outcome.at(now)) for run, outcome in finished if run.claim()]
-        count = len(finished) if wanted is None else wanted
         steps: list[tuple[Run, Any]] = []
         self._chaining.active = True  # this thread asks for a pass itself if it stops here
         try:
@@ -370,6 +600,8 @@ class Scheduler(QObject, Lifecycle):
                 for run, outcome in ended:
                     recorder.write(run, outcome)
                     self._release(run)  # its slot is the next job's
+                for job_id in adopt:  # (their slots were held for them: see started_elsewhere)
+                    adopted[job_id] = self._adopt_one(executor, job_id)
                 while len(steps) < count:
                     step = self._take_next(executor)
                     if step is None:
@@ -378,6 +610,15 @@ class Scheduler(QObject, Lifecycle):
         except StoreWriteError:
             for run, _ in steps:
                 self._forget(run)
+            for job_id, maybe in list(adopted.items()):  # still handed over: adopted later
+                del adopted[job_id]
+                if maybe is not None:
+                    with self._lock:
+                        if self._running.get(job_id) is maybe:
+                            del self._running[job_id]
+                        self._handed[job_id] = (maybe.job, executor)
+                        self._handed_started.add(job_id)
+                        self._reserved += 1  # (it runs: it keeps its slot)
             with self._lock:  # not recorded: they still hold their slots
                 for run, _ in ended:
                     self._running.setdefault(run.job_id, run)
@@ -438,6 +679,7 @@ class Scheduler(QObject, Lifecycle):
             return run, prepared
         finally:
             with self._lock:
+                self._taking.difference_update(job.id for job in window)
                 self._reserved -= 1
                 self._reserved_threads -= int(use_thread)
 
@@ -478,6 +720,7 @@ class Scheduler(QObject, Lifecycle):
                 break
         for _ in window:
             source.popleft()
+        self._taking.update(job.id for job in window)
         return window
 
     def _forget(self, run: Run) -> None:

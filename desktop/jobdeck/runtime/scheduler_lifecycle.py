@@ -19,7 +19,7 @@ from PySide6.QtCore import QTimer, SignalInstance
 from jobdeck.core.clock import Clock
 from jobdeck.core.context import JobContext
 from jobdeck.core.events import JobEvent
-from jobdeck.core.job import Job
+from jobdeck.core.job import Job, JobStatus
 from jobdeck.core.registry import JobType
 from jobdeck.core.tracker import JobTracker
 
@@ -42,6 +42,7 @@ class Lifecycle:
     _running: dict[str, Run]
     _started: bool
     _stopping: bool
+    _cancel_at_stop: bool
     _unsubscribe: list[Callable[[], None]]
     _timer: QTimer
     _recorder: OutcomeRecorder
@@ -55,6 +56,9 @@ class Lifecycle:
         raise NotImplementedError
 
     def _schedule(self) -> None:
+        raise NotImplementedError
+
+    def _withdraw_all(self) -> None:
         raise NotImplementedError
 
     def _cancel(self, run: Run) -> None:
@@ -86,6 +90,31 @@ class Lifecycle:
         *,
         wanted: int | None = None,
     ) -> list[tuple[Run, Any]]:
+        raise NotImplementedError
+
+    def hand_over(self, executor: Executor, count: int) -> list[tuple[Job, Any]]:
+        raise NotImplementedError
+
+    def adopt(
+        self,
+        executor: Executor,
+        job_ids: list[str],
+        finished: list[tuple[Run, Outcome]],
+        *,
+        wanted: int = 0,
+    ) -> tuple[dict[str, Run | None], list[tuple[Run, Any]]]:
+        raise NotImplementedError
+
+    def give_back(self, job_ids: list[str]) -> None:
+        raise NotImplementedError
+
+    def started_elsewhere(self, job_id: str, *, held: bool = False) -> None:
+        raise NotImplementedError
+
+    def hold_slot(self, count: int = 1) -> None:
+        raise NotImplementedError
+
+    def release_slot(self) -> None:
         raise NotImplementedError
 
     def start(self) -> None:
@@ -127,7 +156,10 @@ class Lifecycle:
             with self._lock:
                 return not self._running
         self._stopping = True
+        #: Whether a job handed over that starts from now on is cancelled (see Scheduler).
+        self._cancel_at_stop = cancel_running
         self._timer.stop()
+        self._withdraw_all()
         deadline = time.monotonic() + max(0.0, timeout)
         if keep_processes:
             detached: list[str] = []
@@ -202,6 +234,35 @@ class Lifecycle:
             if job.cancel_requested:
                 ctx.cancel_event.set()
                 self._cancel(run)
+        self._adopt_started()
+
+    def _adopt_started(self) -> None:
+        """Jobs an earlier app handed over whose programs started before it stored that
+        (it went first): still pending in the store, they are started there and watched
+        again, never run a second time."""
+        for executor in self._executors:
+            try:
+                found = executor.started_unstored()
+            except Exception:
+                log.exception("could not look for the programs an earlier app left unstored")
+                continue
+            for job_id, attempt in found:
+                job = self._tracker.get_job(job_id)
+                if job is None or job.status is not JobStatus.PENDING:
+                    continue
+                if job.attempts + 1 != attempt:
+                    continue  # a record of an earlier attempt, its end stored already
+                try:
+                    ctx = self._tracker.start_job(job_id)
+                except Exception:
+                    log.exception("could not adopt job %s", job_id)
+                    continue
+                run = self._new_run(job, ctx, executor, None, reattached=True)
+                log.info(
+                    "adopted job %s: its program started before the last app stored it", job_id
+                )
+                if not executor.reattach(run):
+                    run.report(Outcome.failed("lost: nothing here can watch it again", retry=True))
 
 
 def _grace_of(executors: tuple[Any, ...]) -> float:

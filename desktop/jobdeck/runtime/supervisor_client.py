@@ -4,13 +4,23 @@
 its Unix socket, starts it when none runs (:func:`service_command`: ``jobdeck _supervise``
 in a frozen bundle, the interpreter in isolated mode otherwise), asks it to start programs
 and hears when their ends are recorded. One reader thread per connection calls back:
-``on_reply(message)`` once per :meth:`~SupervisorClient.spawn` (``started``,
-``start_failed``, or ``lost`` when the connection broke first) and ``on_news(record)``
+``on_reply(message)`` once per :meth:`~SupervisorClient.spawn` (``started`` or
+``start_failed``; when the connection broke first, what
+:func:`~jobdeck.runtime.lost_start.judge_lost_starts` finds: ``started``, ``start_failed``,
+or ``lost`` when it cannot be known) and ``on_news(record)``
 for a watched job that ended (the fields of its final record), or ``on_news(None)`` when
 the connection broke (the watcher then looks at the record file and the service's pid).
 A callback may take a while (a short job's end is judged and recorded, and the next job
 started, from ``on_news``); it must never wait for another message of this connection.
 :meth:`~SupervisorClient.forget` tells the service the app has stored an end.
+
+:meth:`~SupervisorClient.queue` hands over a program that starts next, the moment one of
+this connection's programs ends (see the service): its ``on_reply`` gets the ``started``
+(or ``start_failed``) answer, marked ``queued``, when it took an ended program's place,
+which comes in that end's message (``then``) and is handled right after it, in the same
+block; messages of that program in the same read are handled in a block of their own,
+after the one that heard it start. :meth:`~SupervisorClient.withdraw` takes a queued
+program back.
 """
 
 from __future__ import annotations
@@ -109,6 +119,10 @@ class SupervisorClient:
         #: held back, not sent yet) and who gets the answer.
         self._pending: dict[str, tuple[socket.socket | None, OnReply]] = {}
         self._watchers: dict[str, OnNews] = {}
+        #: The service (pid, start time) at the other end of each connection, while it is up.
+        self._service_of: dict[socket.socket, tuple[int | None, float | None]] = {}
+        #: The withdraw requests waiting for their answer (see :meth:`withdraw`).
+        self._withdrawing: dict[str, Callable[[bool], None]] = {}
         #: ``forget`` lines held back to go with the next request (see :meth:`forget`).
         self._forgotten: list[bytes] = []
         self._closed = False
@@ -122,6 +136,14 @@ class SupervisorClient:
         #: the process executor records the ends among them, and starts the jobs that
         #: follow, in one commit as the block ends (see ``ProcessExecutor``).
         self.read_together: Callable[[], AbstractContextManager[object]] | None = None
+        #: Called (reader thread) with the job id of an ended program whose place a queued
+        #: one took (see :meth:`queue`), before that end is told to its watcher.
+        self.on_replaced: Callable[[str], None] | None = None
+        #: Called (reader thread) once per :meth:`start_queued` that started nothing (the
+        #: service said ``queue_empty``, or the connection broke before it answered).
+        self.on_queue_empty: Callable[[], None] | None = None
+        #: start_queued requests sent and not answered yet (see :meth:`_connection_lost`).
+        self._nudges = 0
         #: ``held``: on the reader thread while it handles one read, the spawn requests
         #: made meanwhile, sent together once it is done (see :meth:`_send_held`).
         self._local = threading.local()
@@ -178,6 +200,7 @@ class SupervisorClient:
             raise
         self.service_pid = hello.get("pid")
         self.service_start_time = hello.get("start_time")
+        self._service_of[sock] = (self.service_pid, self.service_start_time)
         self._sock = sock
         self.connections += 1
         self._reader = threading.Thread(
@@ -230,8 +253,62 @@ class SupervisorClient:
         :class:`~jobdeck.runtime.supervisor.SupervisorRecord`). Returns at once;
         ``on_reply`` gets the answer on the reader thread. OSError when the service cannot
         be reached or started."""
+        self._ask("spawn", record, on_reply)
+
+    def queue(self, record: dict[str, Any], on_reply: OnReply) -> None:
+        """Hand over the program ``record`` describes, to start the moment one of this
+        connection's programs ends (after those queued before it). ``on_reply`` gets its
+        answer (``queued``: true) once it started or failed to; ``lost`` if the
+        connection breaks first (the service let go of it, unless it had started). OSError
+        when the service cannot be reached or started."""
+        self._ask("queue", record, on_reply)
+
+    def withdraw(self, job_id: str, on_answer: Callable[[bool], None]) -> None:
+        """Take back the program of ``job_id`` handed over by :meth:`queue`: ``on_answer``
+        gets False (it will not start; its ``on_reply`` is never called) or True (it had
+        started: its answer came first), on the reader thread. Nothing when the
+        connection is down (its ``on_reply`` gets ``lost`` then)."""
+        line = json.dumps({"op": "withdraw", "job_id": job_id}).encode() + b"\n"
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                return
+            self._withdrawing[job_id] = on_answer
+            try:
+                sock.sendall(line)
+            except OSError:
+                self._withdrawing.pop(job_id, None)
+                self._forget_locked(sock)
+
+    def start_queued(self, count: int = 1) -> None:
+        """Ask the service to start the first ``count`` programs queued by this connection
+        now (one of ours ended before the next was queued): each answer goes to its
+        ``on_reply`` as if it had taken an ended program's place. Nothing when the
+        connection is down."""
+        line = json.dumps({"op": "start_queued"}).encode() + b"\n"
+        if getattr(self._local, "held", None) is not None:  # after the requests held back
+            self._local.nudges = getattr(self._local, "nudges", 0) + count
+            return
+        with self._lock:
+            sock = self._sock
+            if sock is not None:
+                self._nudges += count
+                try:
+                    sock.sendall(line * count)
+                    return
+                except OSError:
+                    self._forget_locked(sock)  # (its reader tells them, see _connection_lost)
+                    return
+        for _ in range(count):
+            self._queue_was_empty()
+
+    def _queue_was_empty(self) -> None:
+        if self.on_queue_empty is not None:
+            _call(self.on_queue_empty)
+
+    def _ask(self, op: str, record: dict[str, Any], on_reply: OnReply) -> None:
         job_id = record["job_id"]
-        line = json.dumps({"op": "spawn", "record": record}).encode() + b"\n"
+        line = json.dumps({"op": op, "record": record}).encode() + b"\n"
         held: list[tuple[str, bytes, OnReply]] | None = getattr(self._local, "held", None)
         if held is not None:  # the reader thread, handling what one read brought
             with self._lock:
@@ -331,6 +408,10 @@ class SupervisorClient:
                 continue
             if isinstance(message, dict):
                 messages.append(message)
+        for block in _blocks(messages):
+            self._dispatch_block(block)
+
+    def _dispatch_block(self, messages: list[dict[str, Any]]) -> None:
         together = self.read_together
         self._local.held = []
         try:
@@ -345,28 +426,35 @@ class SupervisorClient:
             _log.exception("supervisor client: handling the messages read together failed")
         finally:
             held, self._local.held = self._local.held, None
-            self._send_held(held)
+            nudges, self._local.nudges = getattr(self._local, "nudges", 0), 0
+            self._send_held(held, nudges)
 
-    def _send_held(self, held: list[tuple[str, bytes, OnReply]]) -> None:
+    def _send_held(self, held: list[tuple[str, bytes, OnReply]], nudges: int = 0) -> None:
         """Send the requests (and ``forget`` lines) made while handling one read, in one
         write: one wake-up of the service for all the programs that start next. If the
-        connection broke meanwhile, each goes the usual way (connecting again)."""
+        connection broke meanwhile, each goes the usual way (connecting again).
+        ``nudges``: how many ``start_queued`` go after them (see :meth:`start_queued`)."""
         with self._lock:
             lines, self._forgotten = self._forgotten, []
             lines += [line for _, line, _ in held]
+            lines += [json.dumps({"op": "start_queued"}).encode() + b"\n"] * nudges
             sock = self._sock
             if not lines:
                 return
             if sock is not None:
                 for job_id, _, on_reply in held:
                     self._pending[job_id] = (sock, on_reply)
+                self._nudges += nudges
                 try:
                     sock.sendall(b"".join(lines))
                     return
                 except OSError:
                     self._forget_locked(sock)
+                    nudges = 0  # (its reader tells them, see _connection_lost)
             for job_id, _, _ in held:
                 self._pending.pop(job_id, None)
+        for _ in range(nudges):
+            self._queue_was_empty()
         for job_id, line, on_reply in held:
             try:
                 self._request(job_id, line, on_reply)
@@ -377,6 +465,11 @@ class SupervisorClient:
     def _dispatch(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         job_id = message.get("job_id")
+        if message.get("nudged") or op == "queue_empty":  # a start_queued is answered
+            with self._lock:
+                self._nudges -= 1
+            if op == "queue_empty":
+                self._queue_was_empty()
         if not isinstance(job_id, str):
             return
         if op in ("started", "start_failed"):
@@ -385,25 +478,60 @@ class SupervisorClient:
             if waiting is not None:
                 _call(waiting[1], message)
         elif op == "ended":
+            # First the queued programs tried in its place: the one that took it is
+            # counted as running before this end frees the slot it took.
+            then = _then(message)
+            for answer in then:
+                self._dispatch(answer)
+            on_replaced = self.on_replaced
+            if on_replaced is not None and any(a.get("op") == "started" for a in then):
+                _call(on_replaced, job_id)
             with self._lock:
                 on_news = self._watchers.get(job_id)
             record = message.get("record")
             if on_news is not None:
                 _call(on_news, record if isinstance(record, dict) else None)
+        elif op == "withdrawn":
+            started = message.get("started") is not False
+            with self._lock:
+                on_answer = self._withdrawing.pop(job_id, None)
+                if not started:
+                    self._pending.pop(job_id, None)
+            if on_answer is not None:
+                _call(on_answer, started)
 
     def _connection_lost(self, sock: socket.socket) -> None:
-        """The reader of ``sock`` stopped: what was asked on it gets ``lost`` and every
-        watcher ``on_news(None)`` (what it would have told is lost: they look at the
-        records), also when ``sock`` was let go already (a send on it failed, and the next
-        request may have connected again meanwhile)."""
+        """The reader of ``sock`` stopped: what was asked on it gets the answer
+        :func:`~jobdeck.runtime.lost_start.judge_lost_starts` finds (``started`` when the
+        program did start after all, ``start_failed`` when it surely did not, else
+        ``lost``), and every watcher ``on_news(None)`` (what it would have told is lost:
+        they look at the records), also when ``sock`` was let go already (a send on it
+        failed, and the next request may have connected again meanwhile)."""
+        from .lost_start import judge_lost_starts
+
         with self._lock:
             self._forget_locked(sock)
+            service = self._service_of.pop(sock, (None, None))
+            closing = self._closed
+            self._withdrawing.clear()  # (what was queued hears ``lost``, unless it started)
+            nudges, self._nudges = self._nudges, 0
             pending = [job_id for job_id, (on, _) in self._pending.items() if on is sock]
-            replies = [self._pending.pop(job_id)[1] for job_id in pending]
+            replies = [(job_id, self._pending.pop(job_id)[1]) for job_id in pending]
             watchers = list(self._watchers.values())
-        lost = {"op": "lost", "error": "the supervisor stopped before the program started"}
-        for on_reply in replies:
-            _call(on_reply, lost)
+        answers: dict[str, dict[str, Any]] = {}
+        if replies:
+            try:
+                job_ids = [job_id for job_id, _ in replies]
+                answers = judge_lost_starts(self.records_dir, job_ids, service, closing=closing)
+            except Exception:  # (never leave a start unanswered)
+                _log.exception("supervisor client: judging the starts on a lost connection failed")
+        for job_id, on_reply in replies:
+            unknown = {"op": "lost", "job_id": job_id, "error": "its start could not be judged"}
+            answer = answers.get(job_id, unknown)
+            _log.info("job %s: its start request met a broken connection: %s", job_id, answer)
+            _call(on_reply, answer)
+        for _ in range(nudges):
+            self._queue_was_empty()
         for on_news in watchers:
             _call(on_news, None)
 
@@ -440,6 +568,30 @@ _SERVICE_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "XDG_RUN
 
 def _service_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in _SERVICE_ENV if name in os.environ}
+
+
+def _then(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answers an ``ended`` message carries for the queued programs tried in its place."""
+    then = message.get("then")
+    if not isinstance(then, list):
+        return []
+    return [a for a in then if isinstance(a, dict) and isinstance(a.get("job_id"), str)]
+
+
+def _blocks(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The messages of one read, cut into blocks handled one after the other: a message
+    of a program whose queued start an earlier message of the block told (``then``) begins
+    a new block, so that the block that heard it start (and records that start) is done
+    before anything else of it is handled."""
+    blocks: list[list[dict[str, Any]]] = [[]]
+    started: set[str] = set()
+    for message in messages:
+        if message.get("job_id") in started:
+            blocks.append([])
+            started = set()
+        blocks[-1].append(message)
+        started.update(a["job_id"] for a in _then(message))
+    return blocks
 
 
 def _read_line(sock: socket.socket) -> tuple[bytes, bytes]:

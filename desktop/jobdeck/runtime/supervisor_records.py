@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .private_files import private_directory
 from .supervisor import SupervisorRecord, read_record, write_record
 from .supervisor_client import SupervisorClient
 
-__all__ = ["SupervisorRecords"]
+__all__ = ["SupervisorRecords", "drop_stale_records"]
 
 
 class SupervisorRecords:
@@ -81,3 +82,40 @@ class SupervisorRecords:
         for directory in (self.directory, *self.legacy):
             with contextlib.suppress(FileNotFoundError):
                 (directory / name).unlink()
+
+
+def drop_stale_records(
+    directory: Path, running: Collection[str], next_attempts: Mapping[str, int] | None = None
+) -> list[str]:
+    """Delete the records in ``directory`` of programs that ended whose jobs are not
+    ``running``; the ids of their jobs. Their ends are stored: such a record is one the
+    service wrote down again because the app that stored the end went before telling it
+    so. Left there, it would be taken for the end of a later attempt of the same job.
+    Records of running programs and unreadable ones are left alone, and so is the record
+    of a program the service started from an app's queue (``extra["queued"]``) as the
+    attempt ``next_attempts`` (job id -> its next attempt, for the jobs the store has
+    pending) says comes next: the app went before it stored that start, and the next app
+    adopts it (its end is not stored)."""
+    next_attempts = next_attempts or {}
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    dropped = []
+    for name in names:
+        job_id = name.removesuffix(".json")
+        if job_id == name or name.startswith(".") or job_id in running:
+            continue
+        path = directory / name
+        try:
+            record = read_record(path)
+        except ValueError:
+            continue
+        queued_attempt = record.extra.get("attempt") if record.extra.get("queued") else None
+        if queued_attempt is not None and next_attempts.get(job_id) == queued_attempt:
+            continue
+        if record.finished:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            dropped.append(job_id)
+    return dropped

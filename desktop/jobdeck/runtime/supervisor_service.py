@@ -24,6 +24,22 @@ threaded, one ``selectors`` loop:
   (it is busy: a short job's end is recorded on its reading thread, and a commit may be
   slow) waits in its backlog: the service never waits for one client, and never drops
   one that is merely slow (only past :data:`MAX_BACKLOG`).
+* **Queued programs**: a client may also hand over the programs that start next,
+  ``queue`` (a record's fields, like ``spawn``). The service keeps them in order, per
+  client, and starts the first one the moment a program that client asked for ends, in
+  the same message as that end (its ``then``: the answers to the queued ones it tried,
+  ``started`` or ``start_failed``, each with ``queued``: true; after a failure the next
+  one is tried): a queue of short jobs does not wait for the app between one program and
+  the next, and the app hears which program took the slot with the end that freed it.
+  Such a start is not in the app's store yet (the store still says queued), so its record
+  file is written at once
+  (``extra["queued"]``): an app that goes before it stored the start leaves it for the next
+  one to adopt. ``start_queued`` starts the first queued one now (the client saw one of
+  its programs end with no queued one to take its place): answered as above, one message
+  each, the ``started`` one marked ``nudged``, or ending with ``queue_empty``.
+  ``withdraw`` (job id) takes a queued one back: answered ``withdrawn`` with ``started``
+  false (it will not start) or true (it started already: its ``started`` or
+  ``start_failed`` went first). A client that goes takes its queued programs with it.
 * **Programs** run in a session and process group of their own, their standard output and
   error going into a pipe the service copies into the job's log
   (:class:`~jobdeck.runtime.supervisor.LogWriter`: private, capped). Each is watched
@@ -52,6 +68,7 @@ threaded, one ``selectors`` loop:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fcntl
@@ -102,6 +119,10 @@ REPLY_DELAY = 0.02
 _TICK = 0.05  # seconds between looks at programs being stopped or watched without a pidfd
 _REAP_INTERVAL = 1.0  # seconds between collecting adopted orphans that ended
 _LEFTOVER_PATIENCE = 10.0  # seconds after SIGKILL before leftovers are given up on
+#: Seconds the processes an ended program leaves get to end by themselves before they are
+#: taken for left running: a cancel signals the program's whole group at once, and its
+#: shell goes at once while the child it waited for ends a moment later (it tidies up).
+_LEFTOVER_SETTLE = 0.2
 _DRAIN_TIMEOUT = 1.0  # seconds to read output a process outside the tree keeps open
 #: Bytes by which a program's ``ru_maxrss`` must pass the service's own peak to be taken
 #: for the program's (the kernel's memory counters are approximate by a few pages per CPU).
@@ -187,6 +208,7 @@ class _Program:
         "reply_due",
         "rusage",
         "seen",
+        "settle_until",
         "status",
         "told",
         "writer",
@@ -212,6 +234,8 @@ class _Program:
         #: measured (yet).
         self.peak = 0
         self.seen: set[int] = set()  # leftovers signalled so far
+        #: Until when what it left may still end by itself (see _LEFTOVER_SETTLE).
+        self.settle_until: float | None = None
         self.kill_at: float | None = None
         self.give_up_at: float | None = None
         self.drain_until: float | None = None
@@ -253,6 +277,8 @@ class SupervisorService:
         self.unacknowledged: dict[str, _Program] = {}
         self.ending: list[_Program] = []  # reaped; leftovers or output still to finish
         self.replying: list[_Program] = []  # their ``started`` answer is not sent yet
+        #: The programs each client handed over to start next (``queue``), in order.
+        self.queued: dict[socket.socket, collections.deque[dict[str, Any]]] = {}
         self.had_client = False
         self.started = time.monotonic()
         self.next_reap = 0.0
@@ -367,7 +393,7 @@ class SupervisorService:
         if buffer is None:
             return
         buffer += data
-        while True:
+        while conn in self.clients:  # (not past a line that made it let go of the client)
             newline = buffer.find(b"\n")
             if newline < 0:
                 break
@@ -388,6 +414,24 @@ class SupervisorService:
                 self._send(conn, answer)
         elif op == "forget":
             self.unacknowledged.pop(str(message.get("job_id")), None)
+        elif op == "queue":
+            spec = message.get("record")
+            if isinstance(spec, dict):
+                self.queued.setdefault(conn, collections.deque()).append(spec)
+        elif op == "start_queued":  # a program of its ended before it queued the next
+            answers = self._start_queued(conn)
+            if answers and answers[-1]["op"] == "started":
+                answers[-1]["nudged"] = True  # (the one that took the slot asked for)
+            else:
+                answers.append({"op": "queue_empty"})
+            self._send(conn, *answers)
+        elif op == "withdraw":
+            job_id = message.get("job_id")
+            queued = self.queued.get(conn, collections.deque())
+            spec = next((s for s in queued if s.get("job_id") == job_id), None)
+            if spec is not None:
+                queued.remove(spec)
+            self._send(conn, {"op": "withdrawn", "job_id": job_id, "started": spec is None})
 
     def _send(self, conn: socket.socket, *messages: dict[str, Any]) -> None:
         """Send ``messages`` to ``conn``: what its socket cannot take now waits in its
@@ -439,10 +483,12 @@ class SupervisorService:
 
     def _drop(self, conn: socket.socket) -> None:
         self.backlog.pop(conn, None)
+        self.queued.pop(conn, None)  # never started: still queued in that app's store
         if self.clients.pop(conn, None) is not None:
             self.selector.unregister(conn)
-        conn.close()
-        # Whatever only that app knew goes into the files, for the next app to find.
+        # Whatever only that app knew goes into the files, for the next app to find, and
+        # before the connection closes: an app that sees it close with a start request
+        # unanswered finds the program's record if it started (see lost_start).
         # The ends it did not say it stored are also told to the clients that connected
         # since: that app may not have heard them (it let go of this connection after a
         # send failed, and is connected again already).
@@ -458,6 +504,7 @@ class SupervisorService:
         self.unacknowledged = {
             job_id: p for job_id, p in self.unacknowledged.items() if p.owner is not None
         }
+        conn.close()
         for program in untold:
             record = program.record
             ended = {"op": "ended", "job_id": record.job_id, "record": record_fields(record)}
@@ -473,9 +520,13 @@ class SupervisorService:
 
     # -- starting ---------------------------------------------------------------------------
 
-    def _spawn(self, spec: Any, owner: socket.socket | None = None) -> dict[str, Any] | None:
+    def _spawn(
+        self, spec: Any, owner: socket.socket | None = None, *, queued: bool = False
+    ) -> dict[str, Any] | None:
         """Start the program ``spec`` describes; the answer for the client, or None when
-        it goes later (``started``: see :data:`REPLY_DELAY`)."""
+        it goes later (``started``: see :data:`REPLY_DELAY`). ``queued``: one the client
+        handed over, started as one of its programs ended: its record file is written at
+        once and its answer goes now (see the module)."""
         if not isinstance(spec, dict):
             return {"op": "start_failed", "job_id": None, "error": "no record in the request"}
         job_id = spec.get("job_id")
@@ -519,6 +570,8 @@ class SupervisorService:
         record.start_time = process_start_time(pid, include_zombie=True)
         record.started_at = time.time()
         program.owner = owner
+        if queued:
+            record.extra = {**record.extra, "queued": True}
         if owner is None:
             self._flush(program)
         self.programs[job_id] = program
@@ -531,12 +584,27 @@ class SupervisorService:
         except (AttributeError, OSError):
             self.unwatched.append(program)
         started = {"op": "started", "job_id": job_id, "pid": pid, "start_time": record.start_time}
-        if owner is None:
+        if owner is None or queued:
             return started
         program.reply = started
         program.reply_due = time.monotonic() + REPLY_DELAY
         self.replying.append(program)
         return None
+
+    def _start_queued(self, owner: socket.socket) -> list[dict[str, Any]]:
+        """A program of ``owner`` ended: start the first program it queued (those that fail
+        to start are answered and the next one tried); the answers, for ``owner``."""
+        queued = self.queued.get(owner)
+        answers: list[dict[str, Any]] = []
+        while queued and not self.quitting:
+            spec = queued.popleft()
+            answer = self._spawn(spec, owner, queued=True)
+            if answer is None:  # (never for a queued one)
+                break
+            answers.append({**answer, "queued": True})
+            if answer["op"] == "started":
+                break
+        return answers
 
     def _start_failed(self, path: Path, record: SupervisorRecord, error: str) -> dict[str, Any]:
         """The answer for a program that did not start (its owner hears it: no file)."""
@@ -594,6 +662,10 @@ class SupervisorService:
         if program.give_up_at is None or now < program.give_up_at:
             alive = self._leftovers_of(program)
             if alive:
+                if program.settle_until is None:
+                    program.settle_until = now + _LEFTOVER_SETTLE
+                if now < program.settle_until:
+                    return
                 fresh = [pid for pid in alive if pid not in program.seen]
                 program.seen.update(fresh)
                 if program.give_up_at is None:
@@ -641,10 +713,17 @@ class SupervisorService:
             self._flush(program)
         else:
             self.unacknowledged[record.job_id] = program
-        ended = {"op": "ended", "job_id": record.job_id, "record": record_fields(record)}
+        ended: dict[str, Any] = {
+            "op": "ended",
+            "job_id": record.job_id,
+            "record": record_fields(record),
+        }
         program.told = frozenset(self.clients)
         owner = program.owner if program.owner in self.clients else None
         if owner is not None:
+            then = self._start_queued(owner)  # (the next queued one takes its place)
+            if then:
+                ended["then"] = then
             self._send_reply(program, ended)  # one write: its start (if untold) and its end
         for conn in list(self.clients):
             if conn is not owner:

@@ -791,7 +791,7 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Show/hide &amp;taskbar</source>
+        <source>Show &amp;taskbar</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -613,13 +613,17 @@ class JobDetails(QWidget):
         self.tabs.setTabEnabled(self.tabs.indexOf(self.result_view), job.result is not None)
         self.output_view.show_file(job.log_path, live=job.status.active)
         # an empty Log tab says why: a program's lines are its output (progress lines too)
-        self.log_view.setPlaceholderText(
+        why_empty = (
             translate("JobDetails", "No log lines. The program's output is on the Output tab.")
             if job.log_path
             else translate("JobDetails", "No log lines yet.")
             if job.status.active
             else translate("JobDetails", "This job logged nothing.")
         )
+        if why_empty != self.log_view.placeholderText():
+            self.log_view.setPlaceholderText(why_empty)
+            # (Qt repaints a placeholder only when it appears or goes, not for a new text)
+            self.log_view.viewport().update()
         if self.tabs.currentWidget() is self.timeline_tab and not self._timeline_timer.isActive():
             self._timeline_timer.start()
         self.tabs.setTabEnabled(self.tabs.indexOf(self.output_view), bool(job.log_path))

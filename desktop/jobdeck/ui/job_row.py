@@ -293,7 +293,7 @@ class JobRow(QWidget):
             palette.setColor(QPalette.ColorRole.WindowText, self.palette().color(color_role))
         self.message_label.setPalette(palette)
         state = status_text(job.status)
-        if job.cancel_requested:
+        if job.cancel_requested and not job.finished:
             state = translate("JobRow", "{status} (cancel requested)").format(status=state)
         tip = [job.title, state]
         if message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtGui
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -30,6 +30,9 @@ from . import icons
 from .colors import OUTCOME_COLORS
 from .formatting import error_summary, type_text
 from .param_fields import MISSING, ArgvField, FieldError, ParamField, make_field
+
+if TYPE_CHECKING:
+    from .elided_label import ElidedLabel
 
 __all__ = ["LaunchForm", "LaunchForms"]
 
@@ -134,8 +137,8 @@ class LaunchForm(QWidget):
         self.general_error.setWordWrap(True)
         self.general_error.setPalette(error_palette)
         self.general_error.hide()
-        self.status_label = QLabel(self)
-        self.status_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        #: "Queued <title>" beside Start, made when a job is first queued (see _say_queued).
+        self.status_label: ElidedLabel | None = None
         self.start_button = QPushButton(translate("LaunchForm", "Start"), self)
         self.start_button.setDefault(True)
         self.start_button.setToolTip(translate("LaunchForm", "Queue the job (Ctrl+Return)"))
@@ -145,8 +148,8 @@ class LaunchForm(QWidget):
         self.start_button.clicked.connect(self.submit)
         # A store still being opened queues nothing: Start waits for it (see attach).
         self.start_button.setEnabled(not tracker.closed)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.status_label, 1)
+        self._buttons = buttons = QHBoxLayout()
+        buttons.addStretch(1)  # (the status label's place: see _say_queued)
         buttons.addWidget(self.start_button)
 
         # The fields scroll when the window is short; Start stays in sight below them.
@@ -259,7 +262,8 @@ class LaunchForm(QWidget):
         if not self.start_button.isEnabled():  # Ctrl+Return while the store opens
             return None
         self.clear_errors()
-        self.status_label.clear()
+        if self.status_label is not None:
+            self.status_label.set_full_text("")
         try:
             params = self.params()
             validate = getattr(self._job_type, "validate", None)
@@ -270,9 +274,22 @@ class LaunchForm(QWidget):
         except (FieldError, ValueError) as exc:
             self.show_error(exc)
             return None
-        self.status_label.setText(translate("LaunchForm", "Queued {title}").format(title=job.title))
+        self._say_queued(translate("LaunchForm", "Queued {title}").format(title=job.title))
         self.jobQueued.emit(job.id)
         return str(job.id)
+
+    def _say_queued(self, text: str) -> None:
+        """Show ``text`` beside Start, cut short to fit (whole in its tooltip): a plain
+        label of a long title widened the launcher over the history, whose titles then
+        read "L…". Made when first needed: the first window does not import it."""
+        if self.status_label is None:
+            from .elided_label import ElidedLabel
+
+            self.status_label = ElidedLabel("", self)
+            self.status_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+            self._buttons.takeAt(0)  # the stretch that kept its place
+            self._buttons.insertWidget(0, self.status_label, 1)
+        self.status_label.set_full_text(text)
 
     def _paint_icon(self) -> None:
         name = icons.type_icon_name(self._job_type.icon)

@@ -305,11 +305,10 @@ class MainWindow(QMainWindow):
         #: True until the store is open (built on a closed tracker; see :meth:`attach`).
         self.opening = tracker.closed
         self.empty_history.set_opening(self.opening)
-        self.statusBar().showMessage(
-            translate("MainWindow", "Opening history\u2026")
-            if self.opening
-            else translate("MainWindow", "Ready")
-        )
+        # What the status bar says when nothing else: a menu's status tips and passing
+        # messages cleared it for the rest of the session.
+        self.statusBar().messageChanged.connect(self._say_idle_when_cleared)
+        self._say_idle()
 
         if self.type_list.count():
             self.type_list.setCurrentRow(0)
@@ -336,9 +335,21 @@ class MainWindow(QMainWindow):
         self.show_store_trouble(signals.store_trouble)
         self.opening = False
         self.empty_history.set_opening(False)
-        self.statusBar().showMessage(translate("MainWindow", "Ready"))
+        self._say_idle()
         if self.tabs is not None:  # the Statistics tab was chosen meanwhile: build it now
             self._on_tab_changed(self.tabs.currentIndex())
+
+    def _say_idle(self) -> None:
+        """ "Opening history…" until the store is open, then "Ready"."""
+        self.statusBar().showMessage(
+            translate("MainWindow", "Opening history\u2026")
+            if self.opening
+            else translate("MainWindow", "Ready")
+        )
+
+    def _say_idle_when_cleared(self, message: str) -> None:
+        if not message:
+            self._say_idle()
 
     def show_store_trouble(self, message: str) -> None:
         """Show why job changes cannot be saved (the banner), or hide it (``""``)."""
@@ -392,6 +403,12 @@ class MainWindow(QMainWindow):
             self.table.selectRow(0)
             self.table.scrollToTop()
 
+    def set_taskbar_visible(self, visible: bool) -> None:
+        """Keep View > Show taskbar in step with the taskbar: checked while it is turned on
+        (it read "Show/hide taskbar", whichever it was, as the tray's entry did)."""
+        self._fill_menus()  # (the item is there from now on)
+        self.toggle_taskbar_action.setChecked(visible)
+
     def dock_taskbar(self, taskbar: QWidget) -> QDockWidget:
         """Show ``taskbar`` (a :class:`~jobdeck.ui.taskbar.Taskbar` made with
         ``floating=False``) in a dock area at the bottom of this window; the dock widget."""
@@ -399,7 +416,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(translate("MainWindow", "Running jobs"), self)
         dock.setObjectName("jobsDock")
         dock.setAccessibleName(translate("MainWindow", "Running jobs"))
-        # Movable and floatable, not closable: View > Show/hide taskbar turns it off, and the
+        # Movable and floatable, not closable: View > Show taskbar turns it off, and the
         # taskbar keeps that choice.
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
@@ -553,7 +570,12 @@ class MainWindow(QMainWindow):
         quit_action = app_menu.addAction(translate("MainWindow", "&Quit"))
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.quitRequested)
-        taskbar = view_menu.addAction(translate("MainWindow", "Show/hide &taskbar"))
+        #: A check box, checked while the taskbar is on (see :meth:`set_taskbar_visible`).
+        self.toggle_taskbar_action = taskbar = view_menu.addAction(
+            translate("MainWindow", "Show &taskbar")
+        )
+        taskbar.setCheckable(True)
+        taskbar.setChecked(True)
         taskbar.setShortcut(QKeySequence("Ctrl+T"))
         taskbar.triggered.connect(self.toggleTaskbarRequested)
         focus_taskbar = view_menu.addAction(translate("MainWindow", "&Go to the taskbar"))

@@ -120,6 +120,10 @@ class TextField(ParamField):
 class PathField(TextField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
+        if self.edit.text() == ".":
+            # A default of "here" (``Path()``) shows empty, with the hint saying what empty
+            # means ("empty: the script's folder"): "." read as the app's own folder.
+            self.edit.clear()
         self.browse_button = QPushButton(translate("ParamField", "Browse\u2026"))
         self.browse_button.setAccessibleName(
             translate("ParamField", "Choose {label}").format(label=_label(spec))

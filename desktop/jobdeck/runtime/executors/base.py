@@ -77,6 +77,45 @@ class ExecutorHost(Protocol):
         ``wanted`` (default: one per run) next jobs started, in one commit."""
         ...
 
+    def hand_over(self, executor: Executor, count: int) -> list[tuple[Job, Any]]:
+        """Up to ``count`` of the next ready jobs for ``executor`` to start later by itself
+        (each with what to run), in queue order. They stay pending in the store; the
+        scheduler leaves them to ``executor`` until :meth:`adopt` records their start or
+        :meth:`give_back` returns them."""
+        ...
+
+    def adopt(
+        self,
+        executor: Executor,
+        job_ids: list[str],
+        finished: list[tuple[Run, Outcome]],
+        *,
+        wanted: int = 0,
+    ) -> tuple[dict[str, Run | None], list[tuple[Run, Any]]]:
+        """Record the start of jobs handed over (:meth:`hand_over`) that ``executor``
+        started, and ``finished`` as :meth:`next_runs` does (up to ``wanted`` next jobs
+        started), in one commit: each adopted job's run (None: it is no longer pending,
+        e.g. cancelled; stop its work), and the next jobs. A job whose start the store
+        refused is left out of the first: still handed over, adopt it again later."""
+        ...
+
+    def give_back(self, job_ids: list[str]) -> None:
+        """Jobs handed over that will not start there: the scheduler runs them again."""
+        ...
+
+    def started_elsewhere(self, job_id: str, *, held: bool = False) -> None:
+        """A job handed over has started (before :meth:`adopt` records it): it holds a
+        slot from now on (``held``: the one :meth:`hold_slot` held for it)."""
+        ...
+
+    def hold_slot(self, count: int = 1) -> None:
+        """Keep ``count`` free slots for jobs handed over that are asked to start now."""
+        ...
+
+    def release_slot(self) -> None:
+        """One slot :meth:`hold_slot` held went to none of them."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerRecord:
@@ -271,6 +310,23 @@ class Executor:
         """Watch again a job an earlier app left running; False when this executor cannot
         (the scheduler then looks further)."""
         return False
+
+    def started_unstored(self) -> list[tuple[str, int]]:
+        """Jobs handed over (see :meth:`ExecutorHost.hand_over`) that started while an
+        earlier app was going, before it stored their start: ``(job id, attempt)`` each,
+        for the scheduler to adopt (start in the store and :meth:`reattach`) if the store
+        still has that job pending for that attempt. GUI thread, at start. Default: none."""
+        return []
+
+    def queue_changed(self) -> None:
+        """A scheduling pass is done (GUI thread): jobs may have been queued that this
+        executor could take over ahead of time (see :meth:`ExecutorHost.hand_over`).
+        Default: nothing."""
+
+    def withdraw(self, job_id: str) -> None:
+        """A job handed over (see :meth:`ExecutorHost.hand_over`) is no longer pending
+        (cancelled) or should wait (a job that goes first was queued): take it back, or
+        let it be adopted if it started already. Any thread. Default: nothing."""
 
     def detach_all(self) -> list[str]:
         """Stop watching the work that can outlive the app and leave it running; the ids

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import math
 import os
@@ -21,14 +22,14 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer
 
 from jobdeck.core.clock import Clock
-from jobdeck.core.job import Job, JobError
+from jobdeck.core.job import Job, JobError, JobStatus
 from jobdeck.core.process_spec import ProcessFacts
 from jobdeck.core.registry import JobKind, JobType
 from jobdeck.core.tracker import JobTracker
@@ -48,6 +49,36 @@ log = logging.getLogger(__name__)
 
 #: How many of the last output lines a failure message quotes.
 FAILURE_TAIL_LINES = 10
+#: How many queued jobs are handed over to the supervisor service at most, each to start
+#: the moment one of the running programs ends: :data:`HAND_OVER_PER_PROGRAM` per running
+#: program, this many in all. With one per program the service's queue ran dry whenever a
+#: few short programs ended together (about 1 end in 6 then waited for the app: 104
+#: nudges, 49 of them too late, per 300 `true` jobs); with four, 6 in 300.
+HAND_OVER_AHEAD = 16
+HAND_OVER_PER_PROGRAM = 4
+
+
+@dataclasses.dataclass(eq=False)
+class _Handed:
+    """A queued job handed over to the supervisor service, to start the moment one of our
+    programs ends (see :meth:`ProcessExecutor._hand_over`). Still pending in the store
+    until :meth:`ProcessExecutor._record_ends` adopts it (records its start)."""
+
+    job: Job
+    log_path: Path
+    #: Its program (ctx None until adopted); set when the service first answers.
+    program: Program | None = None
+    #: The service started it (it holds a slot), waiting to be adopted.
+    started: bool = False
+    #: A thread is recording its start (see ProcessExecutor._record_ends).
+    adopting: bool = False
+    #: Its run once adopted.
+    run: Run | None = None
+    #: Adopting it found the job no longer pending: its program was stopped.
+    dropped: bool = False
+    withdrawing: bool = False
+    #: Its end, when heard before its start was stored (the store refused that commit).
+    end: tuple[Program, ProgramEnd] | None = None
 
 
 class ProcessExecutor(Executor):
@@ -110,7 +141,18 @@ class ProcessExecutor(Executor):
         self._liveness.timeout.connect(self.check_liveness)
         #: The ends the supervisor client's reader thread hears in one read: recorded (and
         #: the jobs that follow started) in one commit (see :meth:`_record_ends`).
-        self._together: EndsTogether[tuple[Run, Program, Outcome]] = EndsTogether(self._record_ends)
+        self._together: EndsTogether[tuple[Run, Program, Outcome] | _Handed] = EndsTogether(
+            self._record_ends
+        )
+        #: The jobs handed over to the service (see :class:`_Handed`), by id.
+        self._handed: dict[str, _Handed] = {}
+        self._handed_lock = threading.Lock()
+        self._refilling = threading.Lock()  # one hand-over at a time (others skip theirs)
+        #: Jobs whose program ended and a job handed over took its place (their ends free
+        #: no slot: see _record_ends).
+        self._replaced: set[str] = set()
+        #: start_queued requests not answered yet (see _nudge).
+        self._nudging = 0
 
     def accepts(self, job_type: JobType) -> bool:
         return job_type.kind is JobKind.PROCESS
@@ -152,6 +194,33 @@ class ProcessExecutor(Executor):
         whose first window needs none of it starts sooner."""
         super().open(tracker, clock, host)
         self._closed = False
+        self._drop_stale_records()
+
+    def _drop_stale_records(self) -> None:
+        """Before any job starts: delete the records of ended programs whose ends are
+        stored (see :func:`~jobdeck.runtime.supervisor_records.drop_stale_records`); the
+        process machinery is imported only when there are records to look at."""
+        store = self.tracker.store
+        if self._records_dir_arg is not None:
+            directory = self._records_dir_arg
+        elif store.memory:
+            return
+        else:
+            directory = StoreFolder(store.path).records
+        try:
+            if not any(name.endswith(".json") for name in os.listdir(directory)):
+                return
+        except OSError:
+            return
+        from ..supervisor_records import drop_stale_records
+
+        tracker = self.tracker
+        active = tracker.active_jobs()
+        running = {j.id for j in active if j.status is JobStatus.RUNNING}
+        next_attempts = {j.id: j.attempts + 1 for j in active if j.status is JobStatus.PENDING}
+        stale = drop_stale_records(directory, running, next_attempts)
+        if stale:
+            log.info("dropped the records of %d ended programs whose ends are stored", len(stale))
 
     def expect(self, job_type: JobType) -> None:
         """A process job was queued (any thread): the first one opens the process machinery
@@ -220,6 +289,8 @@ class ProcessExecutor(Executor):
         )
         programs.open()
         records.client.read_together = self._together.block
+        records.client.on_replaced = self._on_replaced
+        records.client.on_queue_empty = self._queue_was_empty
         return programs
 
     # -- running ------------------------------------------------------------------------------
@@ -258,6 +329,7 @@ class ProcessExecutor(Executor):
             run.report(Outcome.failed(exc))
             return
         self._watch_liveness()
+        self._hand_over()
 
     def _watch_liveness(self) -> None:
         """Run the heartbeat timer (from any thread: a watcher starting the next job asks
@@ -274,10 +346,21 @@ class ProcessExecutor(Executor):
         ended meanwhile, or that its end is lost)."""
         if run.job_type is not None and not self.accepts(run.job_type):
             return False
+        from ..process_jobs import NEVER_STARTED
+
         programs = self._open_programs()
         program = programs.reattach(
-            run.job, run.ctx, on_exit=lambda program, end: self._ended(run, program, end)
+            run.job,
+            run.ctx,
+            on_exit=lambda program, end: self._ended(run, program, end),
+            log_path=self.log_dir / f"{run.job_id}.log",
         )
+        if program == NEVER_STARTED:
+            log.info("job %s: %s", run.job_id, program)
+            job = run.job
+            last_seen = job.last_seen_ts if job.last_seen_ts is not None else job.started_ts
+            run.report(Outcome.failed(NEVER_STARTED, retry=True, ended_at=last_seen))
+            return True
         if isinstance(program, str):
             log.warning("job %s is lost: %s", run.job_id, program)
             run.report(Outcome.failed(f"lost: {program}", retry=True))
@@ -318,13 +401,27 @@ class ProcessExecutor(Executor):
         if not self._together.add((run, program, outcome)):
             self._record_ends([(run, program, outcome)])
 
-    def _record_ends(self, ends: list[tuple[Run, Program, Outcome]]) -> None:
+    def _record_ends(self, items: list[tuple[Run, Program, Outcome] | _Handed]) -> None:
         """Watcher thread (or the supervisor client's reader thread, for the ends it heard
-        together, see :attr:`_together`): record how these jobs ended and start the
-        process jobs that follow them as far as the limits let, in one commit."""
+        together, see :attr:`_together`): record the starts of the jobs handed over that
+        the service started, how these jobs ended, and start the process jobs that follow
+        them as far as the limits let, in one commit; then hand over the next ones."""
         programs = self._programs
         assert programs is not None
+        ends = [item for item in items if not isinstance(item, _Handed)]
+        adopt: list[_Handed] = []
+        with self._handed_lock:  # (and those whose start the store refused before)
+            for handed in [i for i in items if isinstance(i, _Handed)] + [
+                h for h in self._handed.values() if h.started
+            ]:
+                if not handed.adopting:
+                    handed.adopting = True
+                    adopt.append(handed)
+        adopted: dict[str, Run | None] = {}
         steps: list[tuple[Run, Any]] = []
+        # The slots of the ends no job handed over took go to those handed over first.
+        free, nudge = self._nudge(ends)
+        wanted = free - nudge
         # The service forgets an end only once it is stored: one the store refused is told
         # when its retry (GUI thread) stores it; if the app goes first, the next app finds it.
         stored_here: list[str] = []
@@ -340,11 +437,15 @@ class ProcessExecutor(Executor):
         for run, _, _ in ends:
             run.on_stored = functools.partial(on_stored, run.job_id)
         try:
+            finished = [(run, outcome) for run, _, outcome in ends]
             if self.host is None or self._closed:
-                for run, _, outcome in ends:
+                for run, outcome in finished:
                     run.report(outcome)
+            elif adopt:
+                ids = [h.job.id for h in adopt]
+                adopted, steps = self.host.adopt(self, ids, finished, wanted=wanted)
             else:
-                steps = self.host.next_runs(self, [(run, outcome) for run, _, outcome in ends])
+                steps = self.host.next_runs(self, finished, wanted=wanted)
         finally:
             collecting = False
             for _, program, _ in ends:
@@ -352,10 +453,231 @@ class ProcessExecutor(Executor):
             # The next program's start request tells the service these ends are stored.
             for job_id in stored_here:
                 programs.end_stored(job_id, tell_later=bool(steps))
+        for handed in adopt:
+            if handed.job.id in adopted:
+                self._adopted(handed, adopted[handed.job.id])
+            else:
+                handed.adopting = False  # the store refused it: the next commit tries again
         for step in steps:
             self._start_chained(*step)
         if steps:
             programs.records.client.flush()  # (if those starts went wrong before asking)
+        self._hand_over()
+
+    # -- the jobs handed over to the service ----------------------------------------------------
+
+    def _hand_over(self) -> None:
+        """Hand the next queued jobs over to the supervisor service (at most
+        :data:`HAND_OVER_PER_PROGRAM` per running program, :data:`HAND_OVER_AHEAD` in
+        all): each starts the moment one of
+        our programs ends, without waiting for this app (a queue of short jobs no longer
+        waits for a commit and a round trip between one program and the next)."""
+        host, programs = self.host, self._programs
+        if host is None or programs is None or self._closed:
+            return
+        if not self._refilling.acquire(blocking=False):
+            return  # another thread is at it
+        try:
+            with self._handed_lock:
+                handed = len(self._handed)
+            running = len(programs.programs()) - handed  # (it counts those handed over)
+            want = min(HAND_OVER_AHEAD, running * HAND_OVER_PER_PROGRAM) - handed
+            if want > 0:
+                for job, prepared in host.hand_over(self, want):
+                    self._queue_program(job, prepared)
+        finally:
+            self._refilling.release()
+
+    def _queue_program(self, job: Job, prepared: Any) -> None:
+        programs = self._programs
+        assert programs is not None and self.host is not None
+        earlier = job.log_path
+        if earlier is not None and Path(earlier).is_file():
+            log_path = Path(earlier)
+        else:
+            log_path = self.log_dir / f"{job.id}.log"
+        handed = _Handed(job, log_path)
+        with self._handed_lock:
+            self._handed[job.id] = handed
+        try:
+            handed.program = programs.spawn(
+                job.id,
+                None,
+                prepared,
+                log_path,
+                on_started=lambda pid: self._started_handed(handed, pid),
+                on_exit=lambda program, end: self._ended_handed(handed, program, end),
+                queued=({"attempt": job.attempts + 1}, self._answered(handed)),
+            )
+        except Exception as exc:  # it starts the usual way, which reports what is wrong
+            log.debug("job %s is not handed over: %s", job.id, exc)
+            with self._handed_lock:
+                self._handed.pop(job.id, None)
+            self.host.give_back([job.id])
+
+    def _answered(self, handed: _Handed) -> Callable[[Program, dict[str, Any]], None]:
+        def answered(program: Program, answer: dict[str, Any]) -> None:
+            """Client thread: the service started the job handed over (or could not, or
+            the connection broke first)."""
+            handed.program = program
+            op = answer.get("op")
+            records = None if self._programs is None else self._programs.records
+            if op == "lost" and records is not None and records.path(handed.job.id).exists():
+                op = "started"  # it started, then the service went: its watcher says so
+            if op != "started":  # not started: it starts the usual way (or fails then)
+                self._give_back(handed)
+                return
+            handed.started = True
+            if answer.get("nudged"):
+                with self._handed_lock:
+                    self._nudging = max(0, self._nudging - 1)
+            if self.host is not None:
+                self.host.started_elsewhere(handed.job.id, held=bool(answer.get("nudged")))
+            if not self._together.add(handed):
+                self._record_ends([handed])
+
+        return answered
+
+    def _on_replaced(self, job_id: str) -> None:
+        """Client thread: a job handed over took the place of ``job_id``'s program."""
+        with self._handed_lock:
+            self._replaced.add(job_id)
+
+    def _nudge(self, ends: list[tuple[Run, Program, Outcome]]) -> tuple[int, int]:
+        """For the ends no job handed over took the place of (it was handed over after
+        the service saw the end, or the program was not one the service started for this
+        app): the service starts the first jobs handed over now, their slots held for
+        them, so they keep their turn. How many slots the ends free, and how many of
+        those go to the jobs handed over."""
+        programs, host = self._programs, self.host
+        with self._handed_lock:
+            free = 0
+            for run, _, _ in ends:
+                if run.job_id in self._replaced:
+                    self._replaced.discard(run.job_id)
+                else:
+                    free += 1
+            if programs is None or host is None or self._closed:
+                return free, 0
+            waiting = sum(1 for h in self._handed.values() if not h.started)
+            nudge = max(0, min(free, waiting - self._nudging))
+            self._nudging += nudge
+        if nudge:
+            host.hold_slot(nudge)
+            programs.records.client.start_queued(nudge)
+        return free, nudge
+
+    def _queue_was_empty(self) -> None:
+        """Client thread: a start_queued found nothing to start: its slot is free."""
+        with self._handed_lock:
+            self._nudging = max(0, self._nudging - 1)
+        if self.host is not None:
+            self.host.release_slot()
+
+    def _give_back(self, handed: _Handed) -> None:
+        with self._handed_lock:
+            if self._handed.get(handed.job.id) is not handed:
+                return
+            del self._handed[handed.job.id]
+        program = handed.program
+        if program is not None and program.watcher is not None:
+            program.watcher.abandon()
+        if program is not None and self._programs is not None:
+            self._programs.let_go(program)
+        if self.host is not None:
+            self.host.give_back([handed.job.id])
+
+    def started_unstored(self) -> list[tuple[str, int]]:
+        """The records the service wrote for programs it started from an earlier app's
+        queue (``extra["queued"]``, with the attempt it is), when that app went before it
+        stored their start (see :class:`~jobdeck.runtime.executors.base.Executor`)."""
+        if self.tracker.store.memory:
+            return []  # (nothing outlives an app whose store is in memory)
+        folder = self._records_folder()
+        found: list[tuple[str, int]] = []
+        try:
+            paths = [p for p in folder.iterdir() if p.suffix == ".json"]
+        except OSError:
+            return []
+        for path in paths:
+            try:
+                data = json.loads(path.read_bytes())
+                extra = data.get("extra") or {}
+                if extra.get("queued") and isinstance(extra.get("attempt"), int):
+                    found.append((str(data["job_id"]), int(extra["attempt"])))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # not ours to judge here: a running job's reattach reads it again
+        return found
+
+    def _records_folder(self) -> Path:
+        """Where :meth:`_new_programs` keeps the records (a store on file)."""
+        if self._records_dir_arg is not None:
+            return self._records_dir_arg
+        return StoreFolder(self.tracker.store.path).records
+
+    def queue_changed(self) -> None:
+        """A scheduling pass is done: hand over the jobs queued meanwhile, if there is room."""
+        if self._programs is not None and self._programs.has_runs():
+            self._hand_over()
+
+    def withdraw(self, job_id: str) -> None:
+        """Take back a job handed over (cancelled, or a job that goes first was queued):
+        if the service had started it already, it is adopted as usual (and stopped if it
+        is no longer pending)."""
+        programs = self._programs
+        with self._handed_lock:
+            handed = self._handed.get(job_id)
+            if programs is None or handed is None or handed.started or handed.withdrawing:
+                return
+            handed.withdrawing = True
+        client = programs.records.client
+        client.withdraw(job_id, lambda started: None if started else self._give_back(handed))
+
+    def _adopted(self, handed: _Handed, run: Run | None) -> None:
+        """After the commit that adopted ``handed`` (``run``: its run; None: the job is no
+        longer pending, e.g. cancelled, and its program is stopped)."""
+        programs = self._programs
+        program = handed.program
+        assert programs is not None and program is not None
+        with self._handed_lock:
+            self._handed.pop(handed.job.id, None)
+        from ..process_jobs import SPAWN_RETURN_TIMEOUT
+
+        program.ready.wait(SPAWN_RETURN_TIMEOUT)
+        watcher = program.watcher
+        if run is None:
+            handed.dropped = True
+            if watcher is not None:
+                watcher.kill()
+            return
+        handed.run = run
+        run.handle = program
+        programs.adopted(program, run.ctx)
+        if watcher is not None:
+            watcher.follow()
+        self._watch_liveness()
+        if handed.end is not None:  # it ended before its start could be stored
+            self._ended(run, *handed.end)
+        elif run.ctx.cancelled:
+            self.cancel(run)
+
+    def _started_handed(self, handed: _Handed, pid: int) -> None:
+        if handed.run is not None:
+            self._started(handed.run, pid, handed.log_path)
+
+    def _ended_handed(self, handed: _Handed, program: Program, end: ProgramEnd) -> None:
+        """Watcher (or client) thread: the program of a job handed over ended."""
+        if handed.run is not None:
+            self._ended(handed.run, program, end)
+        elif not handed.started:
+            return  # (never started here: taken back, see _give_back)
+        elif handed.dropped or self._programs is None:  # its job was no longer pending
+            if self._programs is not None:
+                self._programs.forget(program)
+        else:  # its start is not stored yet (the store refused it): both, in one commit
+            handed.end = (program, end)
+            if not self._together.add(handed):
+                self._record_ends([handed])
 
     def _start_chained(self, run: Run, prepared: Any) -> None:
         """Watcher thread: start the job the scheduler handed over as a slot freed."""
@@ -437,7 +759,7 @@ class ProcessExecutor(Executor):
     def wait(self, deadline: float) -> None:
         if self._programs is not None:
             for program in self._programs.programs():
-                if program.watcher is not None:
+                if program.watcher is not None and program.ctx is not None:  # (not handed over)
                     program.watcher.wait(max(0.0, deadline - time.monotonic()))
             self._together.wait(max(0.0, deadline - time.monotonic()))  # ends being recorded
 
@@ -449,7 +771,9 @@ class ProcessExecutor(Executor):
         if self._programs is not None:
             for program in self._programs.programs():
                 watcher = program.watcher
-                if watcher is not None and watcher.wait(0) is None:
+                if watcher is not None and program.ctx is None:
+                    watcher.abandon()  # handed over, never started here: the service drops it
+                elif watcher is not None and watcher.wait(0) is None:
                     watcher.kill()
                     watcher.wait(1.0)
             self._programs.close()

@@ -1,0 +1,277 @@
+"""Issue 15, item 5: the supervisor service starts the programs an app queued as its programs end.
+
+An app hands over the programs that start next (``queue``); the moment one of its
+programs ends, the service starts the first of them itself and tells it with that end
+(the app's store still says queued: if the app goes before it stored the start, the
+record the service writes then lets the next app adopt it). ``withdraw`` takes a queued
+one back and says whether it had started already; an app that goes takes its queued
+programs with it (they never start). In the app: a job cancelled while handed over never
+runs, and one queued later with a higher priority is not overtaken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobdeck.core import EventKind, JobStatus, JobTracker
+from jobdeck.runtime import Runner
+from jobdeck.runtime.supervisor import read_record
+from jobdeck.runtime.supervisor_records import SupervisorRecords
+from tests.registries import with_command
+
+from .conftest import MARKER, finished, status_of
+
+TIMEOUT = 30.0
+WAIT_MS = 30_000
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+class RawApp:
+    """A connection to the service speaking its protocol directly."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(os.fspath(path))
+        self.buffer = b""
+        self.heard: list[dict[str, Any]] = []
+
+    def send(self, **message: Any) -> None:
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
+
+    def hear(self, op: str, job_id: str | None = None) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next(
+                (m for m in self.heard if m["op"] == op and job_id in (None, m.get("job_id"))),
+                None,
+            )
+
+        while (message := found()) is None:
+            chunk = self.sock.recv(1 << 16)
+            assert chunk, f"the connection closed before {op!r} {job_id} came"
+            self.buffer += chunk
+            *lines, self.buffer = self.buffer.split(b"\n")
+            for message in map(json.loads, lines):
+                self.heard.append(message)
+                self.heard.extend(message.get("then", ()))  # (what took an end's place)
+        return message
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Iterator[SupervisorRecords]:
+    records = SupervisorRecords(tmp_path / "supervised")
+    records.client.connect()  # starts the service (and stays connected: it stays up)
+    yield records
+    records.close()
+
+
+def spec(tmp_path: Path, job_id: str, *argv: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "argv": list(argv),
+        "log_path": os.fspath(tmp_path / f"{job_id}.log"),
+        "env": dict(os.environ),
+        "extra": extra,
+    }
+
+
+def test_the_programs_queued_start_one_by_one_as_programs_end(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    app = RawApp(records.client.socket_path)
+    app.hear("hello")
+    app.send(op="spawn", record=spec(tmp_path, "a", "/bin/sh", "-c", "echo a"))
+    app.send(op="queue", record=spec(tmp_path, "b", "/bin/sh", "-c", "echo b", attempt=1))
+    app.send(op="queue", record=spec(tmp_path, "c", "/bin/sh", "-c", "exit 3"))
+    # b's start came with a's end (it took a's place)
+    started_b = app.hear("ended", "a")["then"][0]
+    assert started_b["op"] == "started" and started_b["job_id"] == "b"
+    assert started_b["queued"] is True and isinstance(started_b["pid"], int)
+    assert app.hear("ended", "c")["record"]["exit_code"] == 3
+    assert app.hear("ended", "b")["record"]["exit_code"] == 0
+    assert (tmp_path / "b.log").read_text() == "b\n"
+    # nothing more is queued: the next end starts nothing
+    app.send(op="spawn", record=spec(tmp_path, "d", "true"))
+    assert "then" not in app.hear("ended", "d")
+    app.sock.close()  # gone before it said it stored their ends: they go into their records
+    deadline = time.monotonic() + TIMEOUT
+    while not (records.directory / "c.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    record = read_record(records.directory / "b.json")  # with what the next app adopts by
+    assert record.extra == {"attempt": 1, "queued": True} and record.exit_code == 0
+    assert read_record(records.directory / "c.json").extra["queued"] is True
+
+
+def test_a_queued_program_that_cannot_start_is_answered_and_the_next_one_starts(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    app = RawApp(records.client.socket_path)
+    app.send(op="spawn", record=spec(tmp_path, "a", "true"))
+    app.send(op="queue", record=spec(tmp_path, "bad", os.fspath(tmp_path / "missing")))
+    app.send(op="queue", record=spec(tmp_path, "good", "true"))
+    failed, started = app.hear("ended", "a")["then"]
+    assert failed["op"] == "start_failed" and failed["job_id"] == "bad"
+    assert failed["queued"] is True and "executable not found" in failed["error"]
+    assert started["op"] == "started" and started["job_id"] == "good"
+    assert app.hear("ended", "good")["record"]["exit_code"] == 0
+
+
+def test_a_withdrawn_program_never_starts_and_one_started_says_so(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    gate = tmp_path / "gate"
+    app = RawApp(records.client.socket_path)
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    app.send(op="spawn", record=spec(tmp_path, "a", "/bin/sh", "-c", wait))
+    app.send(op="queue", record=spec(tmp_path, "b", "true"))
+    app.send(op="queue", record=spec(tmp_path, "c", "true"))
+    app.send(op="withdraw", job_id="b")
+    assert app.hear("withdrawn", "b")["started"] is False
+    gate.touch()
+    app.hear("ended", "a")
+    assert app.hear("started", "c")["queued"] is True  # the next one took a's place
+    app.send(op="withdraw", job_id="c")
+    assert app.hear("withdrawn", "c")["started"] is True  # too late: it ran
+    assert not any(m.get("job_id") == "b" and m["op"] != "withdrawn" for m in app.heard)
+    assert not (tmp_path / "b.log").exists()
+
+
+def test_an_app_that_goes_takes_its_queued_programs_with_it(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    """The queued ones are still queued in that app's store: the next app runs them, so
+    the service must never start them once their app is gone."""
+    gate = tmp_path / "gate"
+    app = RawApp(records.client.socket_path)
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    app.send(op="spawn", record=spec(tmp_path, "a", "/bin/sh", "-c", wait))
+    app.send(op="queue", record=spec(tmp_path, "b", "true"))
+    app.hear("started", "a")
+    app.sock.close()  # gone (quit or killed) while a runs
+    heard: list[dict[str, Any]] = []
+    records.client.watch("a", lambda record: heard.append(record or {}))
+    gate.touch()
+    deadline = time.monotonic() + TIMEOUT
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert heard and heard[0]["exit_code"] == 0  # a ended (the other app heard it)
+    assert read_record(records.directory / "a.json").exit_code == 0  # written for the next app
+    assert not (tmp_path / "b.log").exists() and not (records.directory / "b.json").exists()
+
+
+def test_a_start_the_app_did_not_store_is_adopted_by_the_next_app_never_run_twice(
+    qtbot: Any, event_loop_qt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app is killed after the service started a queued job in an ended one's place
+    and before the app stored that start: the store still says the job is queued. The
+    next app finds the service's record of it and adopts it (running, then finished,
+    with its one attempt): its program never runs a second time."""
+    db, gate, marker = tmp_path / "jobs.db", tmp_path / "gate", tmp_path / "ran"
+    monkeypatch.setenv(MARKER, uuid.uuid4().hex)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            str(PROGRAMS / "app_dies_storing_a_start.py"),
+            *map(str, (db, gate, marker)),
+        ],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    try:
+        assert first.stdout is not None
+        ready, _, _ = select.select([first.stdout], [], [], TIMEOUT)
+        assert ready, "the stand-in app never started its first job"
+        a, b = first.stdout.readline().decode().split()
+        gate.touch()  # a ends, the service starts b in its place, the app dies storing it
+        assert first.wait(TIMEOUT) == -signal.SIGKILL
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        if first.stdout is not None:
+            first.stdout.close()
+    tracker = JobTracker.open(db, registry=with_command(), event_interval=0.005)
+    assert tracker.get_job(b).status is JobStatus.PENDING  # type: ignore[union-attr]
+    runner = Runner(tracker, log_dir=tmp_path / "logs")
+    try:
+        runner.start()
+        qtbot.waitUntil(lambda: finished(tracker, a) and finished(tracker, b), timeout=WAIT_MS)
+        for job_id in (a, b):
+            job = tracker.get_job(job_id)
+            assert job is not None
+            assert job.status is JobStatus.COMPLETED, job.error
+            assert job.attempts == 1
+        qtbot.wait(300)  # (a second run of b would have written its line by now)
+        assert marker.read_text() == "ran\n"
+    finally:
+        runner.shutdown(timeout=10)
+        tracker.close()
+
+
+def handed_over(runner: Runner, job_id: str) -> bool:
+    """Whether ``job_id`` waits in the service's queue (handed over, not started)."""
+    handed = runner.processes._handed.get(job_id)
+    return handed is not None and handed.program is not None and not handed.started
+
+
+def test_a_job_cancelled_while_handed_over_never_runs(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+) -> None:
+    gate, marker = tmp_path / "gate", tmp_path / "ran"
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    runner = make_runner(tracker=real_tracker, max_workers=1)
+    real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", wait]})
+    b = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", f"echo ran >> {marker}"]})
+    c = real_tracker.enqueue("command", {"argv": ["true"]})
+    qtbot.waitUntil(lambda: handed_over(runner, b.id), timeout=WAIT_MS)
+    assert real_tracker.cancel_job(b.id)
+    qtbot.waitUntil(lambda: b.id not in runner.processes._handed, timeout=WAIT_MS)  # taken back
+    gate.touch()
+    qtbot.waitUntil(lambda: finished(real_tracker, c.id), timeout=WAIT_MS)
+    assert status_of(real_tracker, b.id) is JobStatus.CANCELLED
+    assert status_of(real_tracker, c.id) is JobStatus.COMPLETED  # the next one took its turn
+    assert not marker.exists()
+
+
+def test_a_job_queued_ahead_of_those_handed_over_starts_first(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+) -> None:
+    """Handing jobs over never lets them overtake a job of higher priority queued later:
+    they are taken back and start after it."""
+    gate = tmp_path / "gate"
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    order: list[str] = []
+    real_tracker.subscribe(
+        lambda e: order.append(e.job.id) if e.kind is EventKind.STARTED else None
+    )
+    runner = make_runner(tracker=real_tracker, max_workers=1)
+    a = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", wait]})
+    low = real_tracker.enqueue("command", {"argv": ["true"]})
+    qtbot.waitUntil(lambda: handed_over(runner, low.id), timeout=WAIT_MS)
+    high = real_tracker.enqueue("command", {"argv": ["true"]}, priority=5)
+    # low is taken back, and both are handed over again, high first
+    qtbot.waitUntil(
+        lambda: handed_over(runner, high.id) and handed_over(runner, low.id), timeout=WAIT_MS
+    )
+    gate.touch()
+    qtbot.waitUntil(lambda: finished(real_tracker, low.id), timeout=WAIT_MS)
+    assert order == [a.id, high.id, low.id]
