@@ -29,18 +29,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
     QObject,
-    QSocketNotifier,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from jobdeck.api.launch import (
     claim_start,
@@ -63,6 +62,7 @@ from jobdeck.runtime.tuning import (
     GUI_YIELD_EVERY,
     SwitchInterval,
     freeze_startup_objects,
+    resume_gc,
 )
 from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint, paint_first
@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     import asyncio
 
     # (imported when the store opens: see JobdeckApp.open_store)
+    from PySide6.QtCore import QSocketNotifier
     from PySide6.QtDBus import QDBusConnection
 
     from jobdeck.api.server import ApiServer
@@ -435,7 +436,7 @@ class JobdeckApp(QObject):
         Closing the window that said "Opening history…" quit even beside a tray."""
         if self.store_open:
             return self.tray.available
-        return QSystemTrayIcon.isSystemTrayAvailable()
+        return QtWidgets.QSystemTrayIcon.isSystemTrayAvailable()  # (made when first used)
 
     def _hidden_to_tray(self) -> None:
         """The window was closed to the tray: say so, once ever (once the tray icon is
@@ -653,7 +654,7 @@ def quit_on_signals(parent: QObject, quit: Callable[[], None]) -> QSocketNotifie
     signal.set_wakeup_fd(write_fd)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)  # the wakeup fd does the work
-    notifier = QSocketNotifier(read_fd, QSocketNotifier.Type.Read, parent)
+    notifier = QtCore.QSocketNotifier(read_fd, QtCore.QSocketNotifier.Type.Read, parent)
 
     def on_signal() -> None:
         try:
@@ -899,6 +900,7 @@ def run_app(
             return status
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
         log.info("Wayland session with XWayland: running on X11 (QT_QPA_PLATFORM=xcb)")
+    paint_on_one_thread()
     qapp = QApplication.instance() or QApplication(argv or sys.argv)
     assert isinstance(qapp, QApplication)
     install_translators(qapp)  # $JOBDECK_LANG or the system's languages
@@ -909,9 +911,10 @@ def run_app(
     app = JobdeckApp(qapp, db_path, settings=settings, api=options, dask=dask, open_store=False)
     if not tray:
         app.show_first_frame()  # on screen before the store is imported and opened
-        if app.quitting:  # closed meanwhile
-            app.shutdown()
-            return app.exit_code
+    resume_gc()  # (paused by the command for the start up to here: see cli.before_qt)
+    if app.quitting:  # closed meanwhile
+        app.shutdown()
+        return app.exit_code
     if before_store is not None:
         before_store()
     import asyncio
@@ -948,12 +951,32 @@ def run_app(
     freeze_startup_objects()  # the program's choice for its process (see runtime.tuning)
     if demo:
         queue_demo_jobs(app.tracker)
-    if not QSystemTrayIcon.isSystemTrayAvailable():
+    if not QtWidgets.QSystemTrayIcon.isSystemTrayAvailable():
         log.info("no system tray: closing the window quits Jobdeck")
     with loop:
         loop.run_forever()
     app.shutdown()
     return app.exit_code
+
+
+#: Read by Qt (once, when it first paints): no thread pool for painting.
+NO_GUI_THREADPOOL = "QT_NO_GUI_THREADPOOL"
+
+
+def paint_on_one_thread() -> None:
+    """Have Qt paint on the GUI thread alone (unless the environment says otherwise):
+    the app's choice for its process, made before its first paint.
+
+    Qt's raster engine splits a fill taller than ~96 lines (a scroll bar, a gradient) into
+    pieces for a thread pool, and the GUI thread waits for them. The app's widgets are
+    small, so there is little to gain; while jobs keep the cores busy, each such wait lasts
+    until a pool thread gets a core (the first window alone waited ~200-300 times: a
+    bare window none), and every frame is late by as much.
+
+    Set for Qt only (``os.putenv``): ``os.environ``, which jobs' programs inherit, is left
+    as it was."""
+    if NO_GUI_THREADPOOL not in os.environ:
+        os.putenv(NO_GUI_THREADPOOL, "1")
 
 
 def _drop_loop(loop: asyncio.AbstractEventLoop) -> None:

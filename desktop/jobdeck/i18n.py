@@ -24,7 +24,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+from PySide6 import QtCore
+from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
 
 __all__ = [
     "PSEUDO",
@@ -117,7 +118,6 @@ def install_translators(app: QCoreApplication, language: str | None = None) -> l
     widgets are built; returns what was installed (``["qtbase_de", "jobdeck_de"]``).
     English, the source language, needs nothing."""
     installed: list[str] = []
-    qt_dir = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath))
     for lang in ui_languages(language):
         if lang == PSEUDO:
             QCoreApplication.installTranslator(PseudoTranslator(app))
@@ -126,6 +126,8 @@ def install_translators(app: QCoreApplication, language: str | None = None) -> l
             break  # the source language: nothing to load, and no fallback beyond it
         ours = _load(app, "jobdeck", [TRANSLATIONS_DIR], lang)
         if ours:
+            info = QtCore.QLibraryInfo  # (made when first used: English needs none)
+            qt_dir = Path(info.path(info.LibraryPath.TranslationsPath))
             if _load(app, "qtbase", [qt_dir], lang):
                 installed.append(f"qtbase_{lang}")
             installed.append(f"jobdeck_{lang}")

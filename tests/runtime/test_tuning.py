@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from jobdeck.runtime.tuning import freeze_startup_objects
+from jobdeck.runtime.tuning import freeze_startup_objects, pause_gc, resume_gc
 
 
 class _Node:
@@ -25,3 +25,27 @@ def test_start_up_objects_are_left_out_of_the_collector_and_later_ones_are_colle
         assert gone() is None  # what is made afterwards is collected as usual
     finally:
         gc.unfreeze()
+
+
+def test_the_start_pauses_the_collector_and_resumes_it() -> None:
+    assert gc.isenabled()
+    try:
+        pause_gc()
+        assert not gc.isenabled()
+        pause_gc()  # (twice: still one pause)
+        resume_gc()
+        assert gc.isenabled()
+        resume_gc()  # nothing paused: nothing to do
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_collector_turned_off_by_the_process_stays_off() -> None:
+    gc.disable()
+    try:
+        pause_gc()
+        resume_gc()
+        assert not gc.isenabled()  # the process's choice, not ours to change
+    finally:
+        gc.enable()

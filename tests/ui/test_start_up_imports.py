@@ -59,10 +59,12 @@ NOT_AT_START = (
     "socket",
     # The terminal commands: their parsers are built only when one is named.
     "jobdeck.cli.commands",
+    # The runtime directory is $XDG_RUNTIME_DIR: platformdirs only for the last candidate.
+    "platformdirs",
 )
 
 PROBE = r"""
-import json, os, sys, time
+import gc, json, os, sys, time
 from jobdeck.cli.before_qt import import_before_qt
 import_before_qt()
 qt_before = sorted(m for m in sys.modules if m.startswith("PySide6"))
@@ -86,6 +88,11 @@ def look(window):
         "qt_before": qt_before,
         "modules": sorted(sys.modules),
         "qt_widgets_classes": sorted(k for k in vars(QtWidgets) if k.startswith("Q")),
+        "qt_core_classes": sorted(k for k in vars(sys.modules["PySide6.QtCore"]) if k[0] == "Q"),
+        "qt_gui_classes": sorted(k for k in vars(sys.modules["PySide6.QtGui"]) if k[0] == "Q"),
+        "menu_items_at_first_paint": sum(
+            len(a.menu().actions()) for a in window.menuBar().actions() if a.menu()
+        ),
         "hook_ignores": sorted(
             name
             for name, answer in getattr(
@@ -93,6 +100,20 @@ def look(window):
             ).items()
             if answer == -1
         ),
+        "hook_answers": {
+            name: answer
+            for name, answer in getattr(
+                sys.modules.get("shibokensupport.feature"), "pyside_feature_dict", {}
+            ).items()
+            if name.startswith("jobdeck")
+        },
+        "gc_on_at_first_paint": gc.isenabled(),
+        "threads_at_first_paint": sorted(
+            open(f"/proc/self/task/{task}/comm").read().strip()
+            for task in os.listdir("/proc/self/task")
+        ),
+        "no_gui_threadpool_in_environ": "QT_NO_GUI_THREADPOOL" in os.environ,
+        "clear_button_at_first_paint": window.search_edit.isClearButtonEnabled(),
         "details_built": window.details.body_built,
         "forms_built": sorted(window.launch_forms._built),
         "renderings": icons._render.cache_info().currsize,
@@ -110,6 +131,11 @@ def look(window):
         found["rows_after"] = window.model.rowCount()
         found["status_after"] = window.statusBar().currentMessage()
         found["start_enabled_after"] = window.launch_forms.show(0).start_button.isEnabled()
+        found["gc_on_after"] = gc.isenabled()
+        found["clear_button_after"] = window.search_edit.isClearButtonEnabled()
+        found["menu_items_after"] = [
+            a.text() for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()
+        ]
         print(json.dumps(found), flush=True)
         os._exit(0)
 
@@ -176,9 +202,20 @@ def test_the_first_window_builds_and_imports_only_what_it_shows(found: dict) -> 
     assert "QWizard" not in found["qt_widgets_classes"], "PySide6 looked up a widget's class"
     # Nor QStyle's (the default theme keeps the platform's style; a disabled icon is Qt's).
     assert "QStyle" not in found["qt_widgets_classes"], "QStyle (~9 ms of enums) at start"
+    # Nor the classes of what comes later (each made with its enums when first named,
+    # ~0.3-0.6 ms): the tray, Ctrl+C's notifier, the clear button.
+    made = {*found["qt_widgets_classes"], *found["qt_core_classes"], *found["qt_gui_classes"]}
+    later = {"QSystemTrayIcon", "QSocketNotifier", "QToolButton", "QKeySequence", "QShortcut"}
+    assert made & later == set(), made & later
     # PySide6's import hook was told the modules imported before it do not use it (else it
     # reads each one's source when an import names it: ~8 ms).
     assert {"jobdeck.core.job", "typing", "os"} <= set(found["hook_ignores"])
+    # ... and that Jobdeck's own modules use PySide6 without features (the answer it would
+    # find), so it reads none of their sources either (~5-10 ms).
+    answers = found["hook_answers"]
+    assert answers["jobdeck.ui.main_window"] == 0
+    assert answers["jobdeck.core.tracker"] == 0  # (not imported yet: told in advance)
+    assert all(answers.get(m) in (-1, 0) for m in modules if m.startswith("jobdeck")), answers
     # Icons render what is drawn (a type list, a few statuses), not 12 sizes of each.
     assert 0 < found["renderings"] <= 30, found["renderings"]
 
@@ -192,3 +229,23 @@ def test_the_first_window_says_it_is_opening_the_store_then_fills_with_its_jobs(
     assert found["rows_after"] == 200
     assert found["status_after"] == "Ready"
     assert found["start_enabled_after"] is True
+    # The menus' items (and shortcuts), out of sight at first, right after the first paint.
+    assert found["menu_items_at_first_paint"] == 0
+    assert "&Quit" in found["menu_items_after"]
+    # The empty search field's clear button (hidden while it is empty) comes with the store.
+    assert found["clear_button_at_first_paint"] is False
+    assert found["clear_button_after"] is True
+
+
+def test_the_collector_is_paused_until_the_first_paint_then_runs_again(found: dict) -> None:
+    # Its passes walked the start's objects over and over (~15-25 ms before the paint).
+    assert found["gc_on_at_first_paint"] is False
+    assert found["gc_on_after"] is True
+
+
+def test_the_first_window_is_painted_on_the_gui_thread_alone(found: dict) -> None:
+    # Qt's raster engine split tall fills (scroll bars) among a thread pool and waited for
+    # them, ~200-300 times: late whenever jobs keep the cores busy.
+    assert "Thread (pooled)" not in found["threads_at_first_paint"], found
+    # (told to Qt only: the jobs' programs inherit os.environ as it was)
+    assert found["no_gui_threadpool_in_environ"] is False

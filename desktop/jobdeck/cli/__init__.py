@@ -86,3 +86,7 @@ def _gui(args: object) -> int:
         )
     except StoreError as exc:
         raise CliError(1, str(exc)) from None
+    finally:
+        from jobdeck.runtime.tuning import resume_gc
+
+        resume_gc()  # (import_before_qt paused it; the app resumes it once it is painted)

@@ -9,12 +9,19 @@ imports none of Qt: ``tests/ui/test_start_up_imports.py`` holds that). The ``job
 command calls it before it imports the app, and so does the start-up benchmark, which
 starts the app as the command does. The store's modules (peewee, asyncio) come later, once
 the window is painted (:func:`import_store`, which the command gives the app to call).
+
+The start also pauses the garbage collector's automatic passes until the window is painted
+(:func:`~jobdeck.runtime.tuning.pause_gc`; the app resumes them): the start allocates
+hundreds of thousands of objects (modules, classes, Qt's wrappers and enums), nearly all
+for good, and the passes it triggered walked them again, ~15-25 ms before the first paint.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from collections.abc import Iterable
 
 from .sqlite_only import import_peewee_for_sqlite
 
@@ -24,6 +31,8 @@ __all__ = [
     "import_before_qt",
     "import_qt",
     "import_store",
+    "jobdeck_modules",
+    "tell_feature_hook",
 ]
 
 #: Qt-free modules that the desktop app imports before its first window, by way of modules
@@ -43,7 +52,6 @@ QT_FREE_AT_START = (
     "jobdeck.ui.settings_store",
     "jobdeck.ui.wayland",
     "locale",  # jobdeck.i18n
-    "platformdirs",
     "shlex",  # jobdeck.jobs.command
     "signal",  # jobdeck.app
 )
@@ -71,29 +79,76 @@ STORE_MODULES = (
 
 
 def import_before_qt() -> None:
-    """Import :data:`QT_FREE_AT_START` (not the store: see :func:`import_store`)."""
+    """Pause the garbage collector's automatic passes until the first paint (the app
+    resumes them: :func:`~jobdeck.runtime.tuning.resume_gc`), and import
+    :data:`QT_FREE_AT_START` (not the store: see :func:`import_store`)."""
+    from jobdeck.runtime.tuning import pause_gc
+
+    pause_gc()
     for name in QT_FREE_AT_START:
         importlib.import_module(name)
 
 
 def import_qt() -> None:
-    """Import PySide6 (QtCore), telling its import hook that the modules imported so far
-    do not use it: the hook otherwise reads the source of each module that an import names
-    after PySide6 (``os``, ``typing``, ``logging``, the core's: ~8 ms at the desktop app's
-    start) to find out whether it uses ``__feature__``.
+    """Import PySide6 (QtCore), and tell its import hook what it would find out about the
+    modules imported so far and Jobdeck's own: the hook otherwise reads the source of each
+    module that an import names after PySide6 (``os``, ``typing``, ``logging``, the core's,
+    then each of Jobdeck's widget modules: ~8 ms, then ~5-10 ms more at the desktop app's
+    start) to find out whether it uses PySide6 (see :func:`tell_feature_hook`).
 
-    The hook keeps that answer per module name in ``shibokensupport.feature``'s
-    ``pyside_feature_dict`` (-1: "ignore this module"), which is PySide6's own and may
-    change: when it is not there, nothing is told (the start is only slower). Modules
-    imported before PySide6 cannot have imported it, and Jobdeck uses no ``__feature__``.
+    Modules imported before PySide6 cannot have imported it: "ignore this module" (-1).
+    Jobdeck's modules (:func:`jobdeck_modules`): "uses PySide6, without features" (0), the
+    hook's answer for the ones that import PySide6; as no module of the app selects a
+    ``__feature__``, it changes nothing for those that do not.
     """
     before = [name for name in sys.modules if not name.startswith(("PySide6", "shiboken"))]
     importlib.import_module("PySide6.QtCore")
+    if tell_feature_hook(before, -1):
+        tell_feature_hook(jobdeck_modules(), 0)
+
+
+def tell_feature_hook(names: Iterable[str], answer: int) -> bool:
+    """Give PySide6's import hook ``answer`` for the modules ``names`` it has none for yet:
+    whether it was told.
+
+    The hook keeps its answer per module name in ``shibokensupport.feature``'s
+    ``pyside_feature_dict`` (-1: "ignore this module"; 0: "uses PySide6, no feature"),
+    which is PySide6's own and may change: when it is not there, nothing is told (the
+    start is only slower). Jobdeck uses no ``__feature__``."""
     feature = sys.modules.get("shibokensupport.feature")
     answers = getattr(feature, "pyside_feature_dict", None)
-    if isinstance(answers, dict):
-        for name in before:
-            answers.setdefault(name, -1)
+    if not isinstance(answers, dict):
+        return False
+    for name in names:
+        answers.setdefault(name, answer)
+    return True
+
+
+def jobdeck_modules() -> list[str]:
+    """The dotted names of every module and package of Jobdeck that has a source file (from
+    the package's folders: none in a bundle without them)."""
+    import jobdeck
+
+    found: list[str] = []
+    folders = [(folder, "jobdeck") for folder in jobdeck.__path__]
+    while folders:
+        folder, package = folders.pop()
+        found.append(package)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.endswith(".py") and name != "__init__.py":
+                found.append(f"{package}.{name[:-3]}")
+            elif (
+                entry.is_dir()
+                and name.isidentifier()
+                and os.path.isfile(os.path.join(entry.path, "__init__.py"))
+            ):
+                folders.append((entry.path, f"{package}.{name}"))
+    return found
 
 
 def import_store(db: str | None = None) -> None:

@@ -27,8 +27,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
 from .private_files import chmod_no_follow
 
 __all__ = ["RuntimeDir", "RuntimeDirError", "find_runtime_dir"]
@@ -77,6 +75,8 @@ def find_runtime_dir() -> RuntimeDir:
 
 
 def _cache_runtime_dir() -> Path:
+    import platformdirs  # (the last candidate only: not at every start)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Path(platformdirs.user_cache_dir("jobdeck", appauthor=False)) / "runtime"

@@ -15,7 +15,10 @@ The same goes for the garbage collector: once the app is up, what exists (module
 wrappers, the window) lives as long as the process, yet every full collection walked it
 again — about 80 ms on the thread that happened to allocate, every few hundred short jobs
 (``tests/bench/bench_commands.py``). :func:`freeze_startup_objects` leaves it out of the
-collector's passes; what is made afterwards is collected as usual.
+collector's passes; what is made afterwards is collected as usual. Before that, the start
+allocates most of those objects in a burst, and the passes it triggers walked them over
+and over (~15-25 ms before the first window is painted): :func:`pause_gc` leaves the
+collector off from the start until the first paint, :func:`resume_gc` turns it on again.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from types import TracebackType
 
 from jobdeck.core.context import YIELD_EVERY
 
-__all__ = ["GUI_SWITCH_INTERVAL", "GUI_YIELD_EVERY", "SwitchInterval", "freeze_startup_objects"]
+__all__ = [
+    "GUI_SWITCH_INTERVAL",
+    "GUI_YIELD_EVERY",
+    "SwitchInterval",
+    "freeze_startup_objects",
+    "pause_gc",
+    "resume_gc",
+]
 
 #: The switch interval the Jobdeck app runs with (seconds).
 GUI_SWITCH_INTERVAL = 0.0005
@@ -73,3 +83,24 @@ def freeze_startup_objects() -> None:
     """Leave every object that exists now out of the garbage collector's passes for good
     (``gc.freeze()``; see the module). Call it once the app has started."""
     gc.freeze()
+
+
+_gc_paused = False
+
+
+def pause_gc() -> None:
+    """Turn the garbage collector's automatic passes off until :func:`resume_gc` (when they
+    are on: a process that turned them off keeps its choice). For the app's start, up to
+    its first paint."""
+    global _gc_paused
+    if gc.isenabled():
+        gc.disable()
+        _gc_paused = True
+
+
+def resume_gc() -> None:
+    """Turn the automatic passes that :func:`pause_gc` turned off on again (else nothing)."""
+    global _gc_paused
+    if _gc_paused:
+        _gc_paused = False
+        gc.enable()

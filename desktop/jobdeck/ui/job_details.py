@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -344,7 +343,8 @@ class JobDetails(QWidget):
         self.error_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_message.setPalette(failed_palette)
         self.error_message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.traceback_toggle = QToolButton(self.error_view)
+        # (made, with its enums, when first used: not for the first window)
+        self.traceback_toggle = QtWidgets.QToolButton(self.error_view)
         self.traceback_toggle.setText(translate("JobDetails", "Details (traceback)"))
         self.traceback_toggle.setCheckable(True)
         self.traceback_toggle.setAutoRaise(True)

@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from PySide6 import QtGui
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -174,15 +175,28 @@ class LaunchForm(QWidget):
         layout.addWidget(scroller, 1)
         layout.addLayout(buttons)
 
-        for key in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(self.submit)
+        self._shortcuts_added = False
+        if not tracker.closed:  # (else with the store: see attach)
+            self._add_shortcuts()
 
     def attach(self, tracker: JobSource) -> None:
         """Queue jobs on ``tracker`` from now on (the store is open): Start is enabled."""
         self._tracker = tracker
         self.start_button.setEnabled(not tracker.closed)
+        if not tracker.closed:
+            self._add_shortcuts()
+
+    def _add_shortcuts(self) -> None:
+        """Ctrl+Return (and Ctrl+Enter) start the job, once the store is open: before, Start
+        is disabled, and the first shortcut makes PySide6 create Qt's shortcut and
+        key-sequence classes (before the first window otherwise)."""
+        if self._shortcuts_added:
+            return
+        self._shortcuts_added = True
+        for key in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.submit)
 
     @property
     def job_type(self) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from PySide6 import QtWidgets
+from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import (
     QByteArray,
     QEvent,
@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +42,7 @@ from ..i18n import translate
 from ..runtime.feed import JobEvents
 from . import icons
 from .empty_history import EmptyHistory
+from .first_paint import AfterFirstPaint
 from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .history_table import HistoryTable
@@ -80,6 +80,9 @@ STORE_BANNER_STYLE = (
     "QLabel#storeBanner { background: #a32020; color: white; padding: 6px 10px;"
     " border-radius: 4px; font-weight: bold; }"
 )
+#: A window painted before the store is open fills its menus at most this long after it was
+#: built when it has not been painted by then (started in the tray).
+MENU_ITEMS_FALLBACK_MS = 1000
 #: The history's status icons: the size of small icons in the usual styles.
 HISTORY_ICON_SIZE = 16
 #: Item data role of the type list: the icon's name.
@@ -206,9 +209,8 @@ class MainWindow(QMainWindow):
             translate("MainWindow", "Search titles, messages, commands\u2026")
         )
         self.search_edit.setAccessibleName(translate("MainWindow", "Search job titles"))
-        self.search_edit.setClearButtonEnabled(True)
-        for button in self.search_edit.findChildren(QToolButton):  # the clear button
-            button.setAccessibleName(translate("MainWindow", "Clear the search"))
+        if not tracker.closed:  # (else once the store is open: see attach)
+            self._add_clear_button()
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.timeout.connect(self.apply_filter)
@@ -295,6 +297,10 @@ class MainWindow(QMainWindow):
         signals.storeTroubleChanged.connect(self.show_store_trouble)
         self.setCentralWidget(container)
         self._build_menus()
+        if tracker.closed:  # painted first: the menus' items right after (see _fill_menus)
+            self._menus_later = AfterFirstPaint(self, self._fill_menus, MENU_ITEMS_FALLBACK_MS)
+        else:
+            self._fill_menus()
         self._fit_to_screen()
         #: True until the store is open (built on a closed tracker; see :meth:`attach`).
         self.opening = tracker.closed
@@ -321,6 +327,8 @@ class MainWindow(QMainWindow):
         self._tracker = tracker
         self._signals = signals
         self.launch_forms.attach(tracker)
+        self._add_clear_button()
+        self._fill_menus()
         self.model.attach(tracker, signals, warnings)
         self.details.attach(tracker, signals, warnings)
         signals.storeTroubleChanged.connect(self.show_store_trouble)
@@ -398,6 +406,7 @@ class MainWindow(QMainWindow):
     def set_taskbar_visible(self, visible: bool) -> None:
         """Keep View > Show taskbar in step with the taskbar: checked while it is turned on
         (it read "Show/hide taskbar", whichever it was, as the tray's entry did)."""
+        self._fill_menus()  # (the item is there from now on)
         self.toggle_taskbar_action.setChecked(visible)
 
     def dock_taskbar(self, taskbar: QWidget) -> QDockWidget:
@@ -470,6 +479,18 @@ class MainWindow(QMainWindow):
 
     # --- internals -------------------------------------------------------------------------
 
+    def _add_clear_button(self) -> None:
+        """Give the search field its clear button (shown over a typed text only), once.
+
+        A window painted before the store is open gets it with the store (:meth:`attach`):
+        the button's first use asks the style for its icon (~3 ms before the first paint),
+        and an empty field does not show it."""
+        if self.search_edit.isClearButtonEnabled():
+            return
+        self.search_edit.setClearButtonEnabled(True)
+        for button in self.search_edit.findChildren(QtWidgets.QToolButton):  # clear button
+            button.setAccessibleName(translate("MainWindow", "Clear the search"))
+
     def _on_search_edited(self, text: str) -> None:
         """Search soon after the last keystroke (see :data:`SEARCH_DELAY_MS`); a cleared
         search shows the whole history at once."""
@@ -525,7 +546,23 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(Column.MESSAGE, QHeaderView.ResizeMode.Stretch)
 
     def _build_menus(self) -> None:
-        app_menu = self.menuBar().addMenu(translate("MainWindow", "&Jobdeck"))
+        """The menu bar's menus; their items come from :meth:`_fill_menus`."""
+        self._app_menu = self.menuBar().addMenu(translate("MainWindow", "&Jobdeck"))
+        self._view_menu = self.menuBar().addMenu(translate("MainWindow", "&View"))
+        self._menus_filled = False
+
+    def _fill_menus(self) -> None:
+        """The menus' items and their shortcuts, once.
+
+        A window painted before the store is open gets them right after its first paint
+        (or :data:`MENU_ITEMS_FALLBACK_MS` after it was built, or when the store opens,
+        whichever comes first): they show only when a menu opens, and the first shortcut
+        makes PySide6 create Qt's key-sequence and action classes (~2-3 ms)."""
+        if self._menus_filled:
+            return
+        self._menus_filled = True
+        QKeySequence = QtGui.QKeySequence
+        app_menu, view_menu = self._app_menu, self._view_menu
         settings = app_menu.addAction(translate("MainWindow", "&Settings\u2026"))
         settings.setShortcut(QKeySequence.StandardKey.Preferences)
         settings.triggered.connect(self.settingsRequested)
@@ -533,7 +570,6 @@ class MainWindow(QMainWindow):
         quit_action = app_menu.addAction(translate("MainWindow", "&Quit"))
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.quitRequested)
-        view_menu = self.menuBar().addMenu(translate("MainWindow", "&View"))
         #: A check box, checked while the taskbar is on (see :meth:`set_taskbar_visible`).
         self.toggle_taskbar_action = taskbar = view_menu.addAction(
             translate("MainWindow", "Show &taskbar")
