@@ -127,6 +127,30 @@ def test_a_period_and_a_key(qtbot, window):
     assert cells(view.key_table, GroupColumn.MAX) == ["1m 10s", "2m 00s"]
 
 
+def test_a_single_runs_percentiles_are_its_duration(qtbot, window):
+    """Over the last day the rsync ran once, for 2 minutes: its p50 and p90 say 2m 00s (the
+    histogram's estimate said 1m 57s, below the longest of one run); the makes' stay
+    within their shortest and longest."""
+    view = shown(qtbot, window)
+    with qtbot.waitSignal(view.updated, timeout=20_000):
+        view.set_period(Period.DAY)
+    rows = {
+        label: (p50, p90, longest)
+        for label, p50, p90, longest in zip(
+            cells(view.key_table, GroupColumn.NAME),
+            cells(view.key_table, GroupColumn.P50),
+            cells(view.key_table, GroupColumn.P90),
+            cells(view.key_table, GroupColumn.MAX),
+            strict=True,
+        )
+    }
+    assert rows["rsync -a /photos/ /backup/ in /"] == ("2m 00s", "2m 00s", "2m 00s")
+    assert view.result is not None
+    make = next(s for s in view.result.report.by_key if s.label == "make -j4 in /tmp")
+    assert make.p50_s is not None and make.p90_s is not None
+    assert 40 <= make.p50_s <= make.p90_s <= 70 == make.max_s
+
+
 def test_a_job_that_ends_after_an_idle_gap_is_counted(qtbot, window, real_tracker, clock):
     view = shown(qtbot, window)
     qtbot.wait(300)  # idle

@@ -14,7 +14,9 @@ What each number means:
   the success rate is completed / (completed + failed) — a cancel is the user's choice.
 * Durations (p50, p90, mean, max) are those of the completed runs. p50 and p90 are read
   from the duration histogram the roll-up keeps (buckets ~19 % wide, the middle of the
-  bucket, never above the max), the same way for live and rolled-up jobs.
+  bucket), the same way for live and rolled-up jobs, and then clamped into the runs'
+  [shortest, longest]: a single run's p50 and p90 are its duration. (The roll-up keeps no
+  shortest run: a row of rolled-up runs bounds it by its lowest bucket.)
 * Peak RSS (the largest) and CPU time (mean per run) exist only for process jobs and only
   while the jobs are in the table: the roll-up does not keep them, so over a period that
   retention has partly deleted they describe the jobs still stored (``resource_runs`` says
@@ -227,6 +229,15 @@ def _rollup_rows(roll: Rollup, since: float | None) -> npt.NDArray[np.bool_]:
     return np.ones(len(roll.day), bool) if day is None else roll.day >= day
 
 
+def _rollup_floor(roll: Rollup, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """The shortest duration each of the roll-up's ``rows`` can hold: its longest when it
+    has one run, else the lower end of its lowest histogram bucket."""
+    hist = roll.hist[rows]
+    lowest = np.argmax(hist > 0, axis=1)
+    floor = 2.0 ** (lowest / 4) - 1.0
+    return np.asarray(np.where(roll.runs[rows] == 1, roll.seconds_max[rows], floor), np.float64)
+
+
 def _percentile(hist: npt.NDArray[np.int64], q: float) -> npt.NDArray[np.float64]:
     cum = hist.cumsum(axis=1)
     total = cum[:, -1] if cum.shape[1] else np.zeros(len(hist), np.int64)
@@ -371,6 +382,8 @@ class JobStats:
         seconds_sum = np.bincount(mine[done], weights=duration[done], minlength=k)
         seconds_max = np.zeros(k)
         np.maximum.at(seconds_max, mine[done], duration[done])
+        seconds_min = np.full(k, np.inf)  # (a lower bound where roll-up rows count)
+        np.minimum.at(seconds_min, mine[done], duration[done])
         peak = np.full(k, np.nan)
         np.fmax.at(peak, mine, cols.rss[rows][chosen])
         cpu = cols.cpu[rows][chosen]
@@ -389,8 +402,11 @@ class JobStats:
             np.add.at(hist, rmine, roll.hist[which])
             np.add.at(seconds_sum, rmine, roll.seconds_sum[which])
             np.maximum.at(seconds_max, rmine, roll.seconds_max[which])
-        p50 = _percentile(hist, 0.5)
-        p90 = _percentile(hist, 0.9)
+            np.minimum.at(seconds_min, rmine, _rollup_floor(roll, which))
+        # a histogram's estimate can fall outside the runs' range (one run of 120 s reads
+        # 117 s): every percentile lies within [shortest, longest]
+        p50 = np.clip(_percentile(hist, 0.5), np.minimum(seconds_min, seconds_max), seconds_max)
+        p90 = np.clip(_percentile(hist, 0.9), np.minimum(seconds_min, seconds_max), seconds_max)
         out: list[GroupStats] = []
         for i, g in enumerate(present.tolist()):
             completed, failed, cancelled = (int(c) for c in counts[g])
@@ -410,8 +426,8 @@ class JobStats:
                     failed=failed,
                     cancelled=cancelled,
                     success_rate=completed / judged if judged else None,
-                    p50_s=min(float(p50[i]), longest) if completed else None,
-                    p90_s=min(float(p90[i]), longest) if completed else None,
+                    p50_s=float(p50[i]) if completed else None,
+                    p90_s=float(p90[i]) if completed else None,
                     mean_s=float(seconds_sum[i]) / completed if completed else None,
                     max_s=longest if completed else None,
                     peak_rss=None if math.isnan(peak[i]) else int(peak[i]),
