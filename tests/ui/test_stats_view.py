@@ -24,7 +24,7 @@ from jobdeck.ui.stats_tables import STATS_ROLE, GroupColumn
 from jobdeck.ui.stats_view import StatsView
 from jobdeck.ui.theme import apply_theme
 
-from .fakes import FakeSettings
+from .fakes import FakeSettings, field
 
 DAY = 86400.0
 MAKE = {"argv": ["make", "-j4"], "cwd": "/tmp"}
@@ -149,6 +149,57 @@ def test_a_single_runs_percentiles_are_its_duration(qtbot, window):
     make = next(s for s in view.result.report.by_key if s.label == "make -j4 in /tmp")
     assert make.p50_s is not None and make.p90_s is not None
     assert 40 <= make.p50_s <= make.p90_s <= 70 == make.max_s
+
+
+def test_the_same_command_from_the_form_and_the_terminal_is_one_job_key(
+    qtbot, window, real_tracker, clock, tmp_path, monkeypatch
+):
+    """``sync-photos --all`` queued from the launch form (the folder left empty: home) and
+    by ``jobdeck run -- sync-photos --all`` in the home folder (the program found on PATH,
+    the folder given) are one row of the per-key table, with both runs; so is the same
+    line typed with Shell checked. The rsync and the makes stay apart."""
+    from jobdeck.cli.commands import run_request
+    from jobdeck.cli.parser import build_parser
+    from jobdeck.ui.launch_form import LaunchForm
+
+    home = tmp_path / "home"
+    (tmp_path / "bin").mkdir()
+    home.mkdir()
+    program = tmp_path / "bin" / "sync-photos"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    monkeypatch.chdir(home)
+
+    def ran(job_id: str, seconds: float) -> None:
+        real_tracker.start_job(job_id)
+        clock.advance(seconds)
+        real_tracker.complete_job(job_id, success=True)
+
+    form = LaunchForm(builtin_registry()["command"], real_tracker)
+    qtbot.addWidget(form)
+    field(form, "argv").edit.setText("sync-photos --all")
+    job_id = form.submit()
+    assert job_id is not None
+    ran(job_id, 30)
+    body = run_request(build_parser().parse_args(["run", "--", "sync-photos", "--all"]))
+    assert body["params"]["argv"][0] == str(program)  # the terminal's PATH decided
+    ran(real_tracker.enqueue(body["type"], body["params"]).id, 40)
+    field(form, "argv").edit.setText("sync-photos  --all")
+    field(form, "shell").focus_widget().setChecked(True)
+    job_id = form.submit()
+    assert job_id is not None
+    assert real_tracker.get_job(job_id).params["shell"] is True
+    ran(job_id, 50)
+
+    view = shown(qtbot, window)
+    keys = dict(zip(cells(view.key_table, GroupColumn.NAME), cells(view.key_table, 2), strict=True))
+    assert keys == {
+        f"sync-photos --all in {home}": "3",
+        "make -j4 in /tmp": "5",
+        "rsync -a /photos/ /backup/ in /": "2",
+    }
 
 
 def test_a_job_that_ends_after_an_idle_gap_is_counted(qtbot, window, real_tracker, clock):

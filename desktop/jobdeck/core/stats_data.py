@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .job_key import parse_key
 from .rollup import DAY, KeyOf, first_error_line
 
 __all__ = ["FINISHED", "NBUCKETS", "Columns", "Interned", "Rollup", "StatsData"]
@@ -217,6 +218,7 @@ class StatsData:
         self._newest = -math.inf
         self._recent: dict[str, float] = {}  # ids that ended within MARGIN_S of the newest
         self._param_keys: dict[tuple[str, str], int] = {}
+        self._current_keys: dict[str, str] = {}  # a roll-up row's key -> the current rule's
         self.rows_read = 0  # how many job rows refreshes read (for tests and benchmarks)
 
     def refresh(self) -> tuple[Columns, Rollup]:
@@ -403,7 +405,17 @@ class StatsData:
         self._rollup_signature = signature
 
     def _interned_key(self, type_name: str, key: str) -> int:
-        code = self.keys.code(key)
+        """The code of a roll-up row's key, as the current rule makes it: a row rolled up
+        before the rule changed (a command's folder or program written another way) joins
+        the runs it is the same work as."""
+        current = self._current_keys.get(key)
+        if current is None:
+            parsed = parse_key(key)
+            current = key if parsed is None else self._key_of(type_name, parsed[1])
+            if len(self._current_keys) > 100_000:
+                self._current_keys.clear()
+            self._current_keys[key] = current
+        code = self.keys.code(current)
         if code == len(self.key_type):
             self.key_type.append(self.types.code(type_name))
         return code
