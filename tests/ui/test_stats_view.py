@@ -274,6 +274,29 @@ def test_jobs_ending_during_a_long_computation_wait_for_it(
     assert len(asked) == 2
 
 
+def test_another_period_says_computing_until_its_numbers_come(qtbot, window, monkeypatch):
+    """The tables keep the last 7 days' numbers while the last 24 hours' are computed:
+    the summary says so instead of the 7 days' counts."""
+    view = shown(qtbot, window)
+    gate = threading.Event()
+    report = view.loader.stats.report
+
+    def slow_report(period):
+        assert gate.wait(20)
+        return report(period)
+
+    monkeypatch.setattr(view.loader.stats, "report", slow_report)
+    view.set_period(Period.DAY)
+    qtbot.waitUntil(lambda: view.loader.busy)
+    assert view.summary.text() == "Computing\u2026"
+    with qtbot.waitSignal(view.updated, timeout=20_000):
+        gate.set()
+    assert view.summary.text().startswith("6 jobs ended, 1 failed")
+    view.refresh_button.click()  # the same period again: its numbers stay said
+    assert view.summary.text().startswith("6 jobs ended, 1 failed")
+    qtbot.waitUntil(lambda: not view.loader.busy, timeout=10_000)
+
+
 def test_a_hidden_tab_refreshes_when_shown_not_before(qtbot, window, real_tracker, clock):
     view = shown(qtbot, window)
     asked = counted_requests(view)

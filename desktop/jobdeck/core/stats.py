@@ -254,12 +254,14 @@ class JobStats:
     """The statistics of one tracker's store (see the module). Thread-safe; each call
     refreshes from the store first unless given a ``refresh=False``."""
 
-    def __init__(self, tracker: JobTracker) -> None:
+    def __init__(self, tracker: JobTracker, *, keep_columns: bool = True) -> None:
+        """``keep_columns``: start from (and write) the columns kept beside a SQLite file
+        (:mod:`.stats_snapshot`); False reads every finished job at the first refresh."""
         self._tracker = tracker
         store = tracker.store
         snapshot = (
             None  # a board's other instances write too: it is read at each start
-            if store.memory or store.shared
+            if store.memory or store.shared or not keep_columns
             else StatsSnapshot.beside(store.path, key_rule(tracker.registry))
         )
         self.data = StatsData(tracker.read_store, key_of(tracker.registry), snapshot)
