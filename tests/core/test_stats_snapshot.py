@@ -91,11 +91,15 @@ def test_a_start_begins_from_the_kept_columns(db_path: Path, clock: FakeClock, k
     expected = full_read(db_path, clock)
     with JobTracker.open(db_path, clock=clock, registry=registry()) as t:
         stats = JobStats(t)
+        columns, _rollup = stats.data.refresh()
+        assert "occupancy" in columns.derived  # the chart's sorted times were kept too
         assert summary(stats.report("all")) == expected
         assert stats.data.rows_read == 0  # nothing read row by row
         run(t, clock, 30, "/f0")
         after = summary(stats.report("all"))
         assert stats.data.rows_read == 1
+        columns, _rollup = stats.data.snapshot()
+        assert "occupancy" in columns.derived  # extended by the job, not made again
     assert after == full_read(db_path, clock)
 
 

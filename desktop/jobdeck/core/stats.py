@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from .occupancy import Occupancy
 from .rollup import DAY, key_of
 from .stats_data import FINISHED, NBUCKETS, Columns, Rollup, StatsData
 from .stats_snapshot import StatsSnapshot, key_rule
@@ -532,16 +533,7 @@ class JobStats:
         first = self._start(cols, Rollup(), since, now)
         step = max((now - first) / (LOAD_SAMPLES - 1), 1e-6)
         times = first + step * np.arange(LOAD_SAMPLES)
-        stored = cols.derived.get("load")
-        if stored is None:  # once per snapshot: every period reads these
-            started = cols.started
-            ran = ~np.isnan(started)
-            left_queue = np.where(ran, started, cols.completed)
-            stored = cols.derived["load"] = (
-                _Occupancy.of(cols.created, left_queue),
-                _Occupancy.of(started[ran], cols.completed[ran]),
-            )
-        finished_queued, finished_running = stored
+        finished_queued, finished_running = cols.occupancy()
         active = self._tracker.active_jobs()
         a_created = np.array([j.created_ts for j in active], np.float64)
         a_started = np.array(
@@ -549,57 +541,10 @@ class JobStats:
         )
         a_ran = np.isfinite(a_started)
         never = np.full(int(a_ran.sum()), np.inf)
-        queued = finished_queued.peaks(first, step, _Occupancy.of(a_created, a_started))
-        running = finished_running.peaks(first, step, _Occupancy.of(a_started[a_ran], never))
-        return Load(times.tolist(), queued.tolist(), running.tolist())
-
-
-class _Occupancy:
-    """Items that are in from ``enter`` until ``leave`` (sorted), with how many are in
-    just after each entry: enough to find the most in at any moment of any interval."""
-
-    def __init__(
-        self,
-        enter: npt.NDArray[np.float64],
-        leave: npt.NDArray[np.float64],
-        after_entry: npt.NDArray[np.int64],
-    ) -> None:
-        self.enter = enter
-        self.leave = leave
-        self.after_entry = after_entry
-
-    @classmethod
-    def of(cls, enter: npt.NDArray[np.float64], leave: npt.NDArray[np.float64]) -> _Occupancy:
-        enter = np.sort(enter)
-        leave = np.sort(leave)
-        after = np.arange(1, len(enter) + 1) - np.searchsorted(leave, enter, side="right")
-        return cls(enter, leave, after)
-
-    def at(self, moments: Any) -> Any:
-        """How many are in at each of ``moments``."""
-        inside = np.searchsorted(self.enter, moments, side="right") - np.searchsorted(
-            self.leave, moments, side="right"
+        queued = finished_queued.peaks(
+            first, step, LOAD_SAMPLES, Occupancy.of(a_created, a_started)
         )
-        return inside
-
-    def peaks(
-        self, first: float, step: float, also: _Occupancy | None = None
-    ) -> npt.NDArray[np.int64]:
-        """The most in (counting ``also``'s items too) at any moment of each of
-        :data:`LOAD_SAMPLES` intervals of ``step`` seconds from ``first``."""
-        edges = first + step * np.arange(LOAD_SAMPLES)
-        peak = self.at(edges)
-        if also is not None and len(also.enter):
-            peak = peak + also.at(edges)
-        for mine, other in ((self, also), (also, self)):
-            if mine is None or not len(mine.enter):
-                continue
-            low = int(np.searchsorted(mine.enter, first, side="right"))
-            high = int(np.searchsorted(mine.enter, first + step * LOAD_SAMPLES, side="left"))
-            moments = mine.enter[low:high]
-            count = mine.after_entry[low:high]
-            if other is not None and len(other.enter):
-                count = count + other.at(moments)
-            index = np.minimum(((moments - first) // step).astype(np.int64), LOAD_SAMPLES - 1)
-            np.maximum.at(peak, index, count)
-        return peak.astype(np.int64)
+        running = finished_running.peaks(
+            first, step, LOAD_SAMPLES, Occupancy.of(a_started[a_ran], never)
+        )
+        return Load(times.tolist(), queued.tolist(), running.tolist())

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .job_key import parse_key
+from .occupancy import Occupancy
 from .rollup import DAY, KeyOf, first_error_line
 from .stats_snapshot import Saved, StatsSnapshot
 
@@ -145,6 +146,26 @@ class Columns:
     def __len__(self) -> int:
         return len(self.completed)
 
+    def occupancy(self) -> tuple[Occupancy, Occupancy]:
+        """The rows as queued (from creation until they started, or ended unstarted) and
+        as running (from start to end), made once for these rows (every period's chart
+        reads them) and extended, not made again, by :meth:`joined`."""
+        found: tuple[Occupancy, Occupancy] | None = self.derived.get("occupancy")
+        if found is None:
+            found = self.derived["occupancy"] = (
+                Occupancy.of(*self._queued()),
+                Occupancy.of(*self._running()),
+            )
+        return found
+
+    def _queued(self) -> tuple[Floats, Floats]:
+        ran = ~np.isnan(self.started)
+        return self.created, np.where(ran, self.started, self.completed)
+
+    def _running(self) -> tuple[Floats, Floats]:
+        ran = ~np.isnan(self.started)
+        return self.started[ran], self.completed[ran]
+
     def since(self, ts: float | None) -> slice:
         """The rows that ended at or after ``ts`` (all for None)."""
         start = 0 if ts is None else int(np.searchsorted(self.completed, ts, side="left"))
@@ -159,6 +180,14 @@ class Columns:
         merged = Columns(**arrays)
         if len(merged) and np.any(np.diff(merged.completed) < 0):
             merged = merged.taken(np.argsort(merged.completed, kind="stable"))
+        made: tuple[Occupancy, Occupancy] | None = self.derived.get("occupancy")
+        if made is not None:  # the same rows and a few more: added, not made again
+            added = others[0].joined(*others[1:]) if len(others) > 1 else others[0]
+            if len(added) * 4 < len(self):
+                merged.derived["occupancy"] = (
+                    made[0].with_added(*added._queued()),
+                    made[1].with_added(*added._running()),
+                )
         return merged
 
     def taken(self, which: Any) -> Columns:
@@ -282,6 +311,7 @@ class StatsData:
                     key_type=list(self.key_type),
                     newest=self._newest,
                     recent=dict(self._recent),
+                    occupancy=self._columns.derived.get("occupancy"),
                 )
                 self._saved_at = self.rows_read
             self._snapshot.save(saved)

@@ -2,11 +2,11 @@
 
 Reading a million finished jobs into :class:`~.stats_data.Columns` takes 10-17 s (the rows'
 params become job keys in Python); loading the same columns from a file takes a fraction
-of a second. :class:`StatsSnapshot` writes what :class:`~.stats_data.StatsData` holds —
-the columns, the texts their codes stand for, the newest end read and the ids read near
-it — to ``<database>.d/stats-columns.npz`` (numpy's uncompressed format, written to a
-temporary file and renamed into place, so a reader never sees half a file) and reads it
-back.
+of a second. :class:`StatsSnapshot` writes what :class:`~.stats_data.StatsData` holds
+— the columns, the texts their codes stand for, the newest end read and the ids read near
+it, and the columns' queued / running :class:`~.occupancy.Occupancy` when made — to
+``<database>.d/stats-columns.npz`` (numpy's uncompressed format, written to a temporary
+file and renamed into place, so a reader never sees half a file) and reads it back.
 
 The file is a cache, never the truth: :class:`~.stats_data.StatsData` checks what it
 loads against the store before using it (each UTC day's count and a checksum of its end
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .job_key import KEY_RULE
+from .occupancy import Occupancy
 
 if TYPE_CHECKING:
     from .registry import JobRegistry
@@ -83,6 +84,8 @@ class Saved:
     key_type: list[int]
     newest: float
     recent: dict[str, float]
+    #: The columns' :meth:`~.stats_data.Columns.occupancy`, when it was made (None: not).
+    occupancy: tuple[Occupancy, Occupancy] | None = None
 
 
 class StatsSnapshot:
@@ -117,6 +120,18 @@ class StatsSnapshot:
                     for name in ("types", "keys", "lines")
                 }
                 key_type = npz["key_type"].astype(np.int64).tolist()
+                occupancy = (
+                    tuple(
+                        Occupancy(
+                            np.asarray(npz[f"{name}_enter"], np.float64),
+                            np.asarray(npz[f"{name}_leave"], np.float64),
+                            np.asarray(npz[f"{name}_after"], np.int64),
+                        )
+                        for name in ("queued", "running")
+                    )
+                    if "queued_enter" in npz.files
+                    else None
+                )
         except FileNotFoundError:
             return None
         except Exception:  # damaged, truncated, another program's: read the store instead
@@ -133,6 +148,15 @@ class StatsSnapshot:
         ):
             log.warning("statistics snapshot %s does not hold together: ignored", self.path)
             return None
+        if occupancy is not None:
+            queued, running = occupancy
+            ran = int(np.count_nonzero(~np.isnan(columns.started)))
+            if {len(queued), len(queued.leave), len(queued.after_entry)} == {len(columns)} and {
+                len(running),
+                len(running.leave),
+                len(running.after_entry),
+            } == {ran}:
+                columns.derived["occupancy"] = (queued, running)
         return Saved(
             columns=columns,
             types=texts["types"],
@@ -160,6 +184,11 @@ class StatsSnapshot:
             arrays[f"{name}_text"] = np.frombuffer("".join(texts).encode(), np.uint8)
             arrays[f"{name}_lengths"] = np.array([len(t) for t in texts], np.int64)
         arrays["key_type"] = np.array(saved.key_type, np.int32)
+        if saved.occupancy is not None:  # (sorting them again takes longer than reading)
+            for name, made in zip(("queued", "running"), saved.occupancy, strict=True):
+                arrays[f"{name}_enter"] = made.enter
+                arrays[f"{name}_leave"] = made.leave
+                arrays[f"{name}_after"] = made.after_entry
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
         folder = self.path.parent
         temporary = None
