@@ -390,20 +390,25 @@ class JobStats:
         position[present] = np.arange(k)
         # everything below is over the chosen groups only (k of them)
         mine = position[group]
-        chosen = mine >= 0
+        # (every group shown, as types usually are: the rows as they are, no copies)
+        chosen: Any = slice(None) if k == count else np.flatnonzero(mine >= 0)
         mine, status = mine[chosen], status[chosen]
-        duration = cols.duration[rows][chosen]
-        done = status == 0
+        done = np.flatnonzero(status == 0)
+        done_mine = mine[done]
+        done_seconds = cols.duration[rows][chosen][done]
         hist = np.bincount(
-            mine[done] * NBUCKETS + cols.bucket[rows][chosen][done], minlength=k * NBUCKETS
+            done_mine * NBUCKETS + cols.bucket[rows][chosen][done], minlength=k * NBUCKETS
         ).reshape(k, NBUCKETS)
-        seconds_sum = np.bincount(mine[done], weights=duration[done], minlength=k)
+        seconds_sum = np.bincount(done_mine, weights=done_seconds, minlength=k)
         seconds_max = np.zeros(k)
-        np.maximum.at(seconds_max, mine[done], duration[done])
+        np.maximum.at(seconds_max, done_mine, done_seconds)
         seconds_min = np.full(k, np.inf)  # (a lower bound where roll-up rows count)
-        np.minimum.at(seconds_min, mine[done], duration[done])
-        peak = np.full(k, np.nan)
-        np.fmax.at(peak, mine, cols.rss[rows][chosen])
+        np.minimum.at(seconds_min, done_mine, done_seconds)
+        rss = cols.rss[rows][chosen]
+        measured = np.flatnonzero(~np.isnan(rss))
+        peak = np.full(k, -np.inf)
+        np.maximum.at(peak, mine[measured], rss[measured])
+        peak[np.isneginf(peak)] = np.nan
         cpu = cols.cpu[rows][chosen]
         known = ~np.isnan(cpu)
         cpu_sum = np.bincount(mine[known], weights=cpu[known], minlength=k)
