@@ -163,3 +163,21 @@ def test_no_file_for_a_small_store_or_a_board(
     assert not (db_path.parent / "jobs.db.d" / FILE_NAME).exists()
     with JobTracker.open(":memory:", clock=clock, registry=registry()) as t:
         assert JobStats(t).data._snapshot is None
+
+
+def test_a_file_that_does_not_fit_the_store_is_not_used(
+    db_path: Path, clock: FakeClock, kept: Path
+) -> None:
+    """A snapshot whose newest end is not a time (written by hand?) is read past."""
+    from jobdeck.core.stats_snapshot import StatsSnapshot, key_rule
+
+    snapshot = StatsSnapshot(kept, key_rule(registry()))
+    saved = snapshot.load()
+    assert saved is not None
+    saved.newest = float("nan")
+    snapshot.save(saved)
+    expected = full_read(db_path, clock)
+    with JobTracker.open(db_path, clock=clock, registry=registry()) as t:
+        stats = JobStats(t)
+        assert summary(stats.report("all")) == expected
+        assert stats.data.rows_read == 24

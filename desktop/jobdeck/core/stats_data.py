@@ -326,7 +326,13 @@ class StatsData:
         if not self._started:
             self._started = True
             if self._snapshot is not None:
-                counted = self._restore(conn)
+                try:
+                    counted = self._restore(conn)
+                except sqlite3.Error:
+                    raise
+                except Exception:  # a file that does not fit this store: read it all
+                    log.warning("statistics snapshot not used", exc_info=True)
+                    self._columns, self._newest, self._recent = Columns(), -math.inf, {}
         self._read_new(conn)
         if counted is None:
             stored = int(
@@ -391,7 +397,7 @@ class StatsData:
         refresh that follows reads the rest and counts the whole. Returns the horizon and
         how many rows ended before it (None: no snapshot used)."""
         saved = self._snapshot.load() if self._snapshot is not None else None
-        if saved is None:
+        if saved is None or not len(saved.columns) or not math.isfinite(saved.newest):
             return None
         cols = saved.columns
         horizon = saved.newest - MARGIN_S
