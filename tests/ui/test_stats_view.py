@@ -202,6 +202,34 @@ def test_the_same_command_from_the_form_and_the_terminal_is_one_job_key(
     }
 
 
+def test_the_next_start_shows_the_numbers_from_the_kept_columns(
+    qtbot, window, real_tracker, monkeypatch
+):
+    """Once the tab has shown its numbers it keeps the columns beside the store; a tab of
+    the next start shows the same numbers from them, reading no job row by row (a million
+    jobs: well under a second instead of 10-17 s)."""
+    from jobdeck.core import stats_data
+    from jobdeck.core.stats import JobStats
+
+    monkeypatch.setattr(stats_data, "SAVE_AFTER_ROWS", 5)  # (the app waits for 20,000)
+    monkeypatch.setattr(stats_data, "SAVE_MIN_ROWS", 5)
+    view = shown(qtbot, window)
+    kept = real_tracker.store.path.parent / "jobs.db.d" / "stats-columns.npz"
+    qtbot.waitUntil(kept.exists, timeout=10_000)  # written after the numbers went out
+    first = [cells(t, GroupColumn.RUNS) for t in (view.type_table, view.key_table)]
+    assert first[0] == ["7"]
+
+    stats = JobStats(real_tracker)  # what the next start makes
+    later = StatsView(stats)
+    qtbot.addWidget(later)
+    later.resize(1000, 600)
+    later.show()
+    qtbot.waitUntil(lambda: later.result is not None, timeout=20_000)
+    assert [cells(t, GroupColumn.RUNS) for t in (later.type_table, later.key_table)] == first
+    assert stats.data.rows_read == 0
+    later.shutdown()
+
+
 def test_a_job_that_ends_after_an_idle_gap_is_counted(qtbot, window, real_tracker, clock):
     view = shown(qtbot, window)
     qtbot.wait(300)  # idle
