@@ -181,3 +181,38 @@ def test_a_file_that_does_not_fit_the_store_is_not_used(
         stats = JobStats(t)
         assert summary(stats.report("all")) == expected
         assert stats.data.rows_read == 24
+
+
+def test_the_roll_up_is_kept_too(
+    db_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roll-up of the jobs retention deleted (its histograms) is kept with the columns
+    and read again only once retention rolled up more."""
+    from datetime import timedelta
+
+    two_days = timedelta(days=2)
+    with JobTracker.open(db_path, clock=clock, registry=registry(), retention=None) as t:
+        four_days(t, clock)
+    with JobTracker.open(db_path, clock=clock, registry=registry(), retention=two_days) as t:
+        stats = JobStats(t)
+        assert sum(s.rolled_up for s in stats.report("all").by_type) >= 6
+        assert stats.save_if_due()
+    expected = full_read(db_path, clock)
+    read = stats_data.StatsData._rollup_from_store
+    reads: list[int] = []
+
+    def counted(self: stats_data.StatsData, conn: object) -> stats_data.Rollup:
+        reads.append(1)
+        return read(self, conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stats_data.StatsData, "_rollup_from_store", counted)
+    with JobTracker.open(db_path, clock=clock, registry=registry(), retention=two_days) as t:
+        stats = JobStats(t)
+        assert summary(stats.report("all")) == expected
+        assert reads == []
+    clock.advance(DAY)
+    with JobTracker.open(db_path, clock=clock, registry=registry(), retention=two_days) as t:
+        stats = JobStats(t)  # (a day more was rolled up at open)
+        after = summary(stats.report("all"))
+        assert reads == [1]
+    assert after == full_read(db_path, clock)

@@ -489,7 +489,18 @@ class JobStats:
             runs, roll.fail_type[ftake] * lines + roll.fail_line[ftake], roll.fail_runs[ftake]
         )
         found = np.flatnonzero(runs)
-        order = found[np.lexsort((found, -runs[found]))][:FAILURES_LISTED]
+        if len(found) > FAILURES_LISTED:  # those with as many runs as the last listed, or more
+            least = np.partition(runs[found], len(found) - FAILURES_LISTED)[-FAILURES_LISTED]
+            found = found[runs[found] >= least]
+        counted = runs[found].tolist()
+        # most runs first, then by type and line (not by code: codes differ between starts)
+        order = [
+            p
+            for _n, _t, _l, p in sorted(
+                (-n, data.types.texts[p // lines], data.lines.texts[p % lines], p)
+                for n, p in zip(counted, found.tolist(), strict=True)
+            )[:FAILURES_LISTED]
+        ]
         return [
             FailureGroup(
                 first_line=data.lines.texts[p % lines],
@@ -497,7 +508,7 @@ class JobStats:
                 runs=int(runs[p]),
                 last_ts=None if math.isnan(last[p]) else float(last[p]),
             )
-            for p in order.tolist()
+            for p in order
         ]
 
     def _start(self, cols: Columns, roll: Rollup, since: float | None, now: float) -> float:

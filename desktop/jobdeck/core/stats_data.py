@@ -312,6 +312,10 @@ class StatsData:
                     newest=self._newest,
                     recent=dict(self._recent),
                     occupancy=self._columns.derived.get("occupancy"),
+                    rollup=self._rollup if self._rollup_signature is not None else None,
+                    rollup_signature=(
+                        None if self._rollup_signature is None else list(self._rollup_signature)
+                    ),
                 )
                 self._saved_at = self.rows_read
             self._snapshot.save(saved)
@@ -452,6 +456,9 @@ class StatsData:
         self._columns = cols
         self._newest = saved.newest
         self._recent = saved.recent
+        if saved.rollup is not None and saved.rollup_signature is not None:
+            # read again only if the roll-up's totals moved (see _read_rollup)
+            self._rollup, self._rollup_signature = saved.rollup, tuple(saved.rollup_signature)
         if reread:
             log.info("statistics snapshot: %d day(s) changed in the store, re-read", len(reread))
         return horizon, below_total
@@ -550,6 +557,10 @@ class StatsData:
         )
         if signature == self._rollup_signature:
             return
+        self._rollup = self._rollup_from_store(conn)
+        self._rollup_signature = signature
+
+    def _rollup_from_store(self, conn: sqlite3.Connection) -> Rollup:
         rows = conn.execute(
             "SELECT day, type, job_key, status, runs, seconds_sum, seconds_max, buckets "
             "FROM job_rollup"
@@ -564,7 +575,7 @@ class StatsData:
         fails = conn.execute(
             "SELECT day, type, job_key, first_line, runs FROM job_rollup_failures"
         ).fetchall()
-        self._rollup = Rollup(
+        return Rollup(
             day=np.array([r[0] for r in rows], np.int64),
             type=np.array([self.types.code(r[1]) for r in rows], np.int64),
             key=np.array(keys, np.int64),
@@ -579,7 +590,6 @@ class StatsData:
             fail_line=np.array([self.lines.code(r[3]) for r in fails], np.int64),
             fail_runs=np.array([r[4] for r in fails], np.int64),
         )
-        self._rollup_signature = signature
 
     def _interned_key(self, type_name: str, key: str) -> int:
         """The code of a roll-up row's key, as the current rule makes it: a row rolled up

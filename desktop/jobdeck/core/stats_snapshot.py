@@ -35,7 +35,7 @@ from .occupancy import Occupancy
 
 if TYPE_CHECKING:
     from .registry import JobRegistry
-    from .stats_data import Columns
+    from .stats_data import Columns, Rollup
 
 __all__ = ["FILE_NAME", "Saved", "StatsSnapshot", "key_rule"]
 
@@ -86,6 +86,9 @@ class Saved:
     recent: dict[str, float]
     #: The columns' :meth:`~.stats_data.Columns.occupancy`, when it was made (None: not).
     occupancy: tuple[Occupancy, Occupancy] | None = None
+    #: The roll-up as read, and the totals of the tables it was read from (None: not read).
+    rollup: Rollup | None = None
+    rollup_signature: list[Any] | None = None
 
 
 class StatsSnapshot:
@@ -120,6 +123,7 @@ class StatsSnapshot:
                     for name in ("types", "keys", "lines")
                 }
                 key_type = npz["key_type"].astype(np.int64).tolist()
+                rollup = _rollup_of(npz) if "roll_day" in npz.files else None
                 occupancy = (
                     tuple(
                         Occupancy(
@@ -165,6 +169,8 @@ class StatsSnapshot:
             key_type=key_type,
             newest=float(header["newest"]),
             recent={str(k): float(v) for k, v in header["recent"].items()},
+            rollup=rollup if header.get("rollup_signature") is not None else None,
+            rollup_signature=header.get("rollup_signature"),
         )
 
     def save(self, saved: Saved) -> None:
@@ -175,6 +181,7 @@ class StatsSnapshot:
             "rule": self.rule,
             "newest": saved.newest,
             "recent": saved.recent,
+            "rollup_signature": saved.rollup_signature if saved.rollup is not None else None,
         }
         arrays: dict[str, Any] = {
             name: np.asarray(getattr(saved.columns, name), kind) for name, kind in _STORED.items()
@@ -184,6 +191,8 @@ class StatsSnapshot:
             arrays[f"{name}_text"] = np.frombuffer("".join(texts).encode(), np.uint8)
             arrays[f"{name}_lengths"] = np.array([len(t) for t in texts], np.int64)
         arrays["key_type"] = np.array(saved.key_type, np.int32)
+        if saved.rollup is not None:
+            arrays.update(_rollup_arrays(saved.rollup))
         if saved.occupancy is not None:  # (sorting them again takes longer than reading)
             for name, made in zip(("queued", "running"), saved.occupancy, strict=True):
                 arrays[f"{name}_enter"] = made.enter
@@ -219,3 +228,44 @@ def _texts(encoded: Any, lengths: Any) -> list[str]:
     if start != len(text):
         raise ValueError("the texts' lengths do not add up")
     return out
+
+
+_ROLLUP = (
+    "day",
+    "type",
+    "key",
+    "status",
+    "runs",
+    "seconds_sum",
+    "seconds_max",
+    "fail_day",
+    "fail_type",
+    "fail_key",
+    "fail_line",
+    "fail_runs",
+)
+
+
+def _rollup_arrays(roll: Rollup) -> dict[str, Any]:
+    """The roll-up's arrays to write; its histograms as (row, bucket, runs) of the buckets
+    that hold runs (a row holds few)."""
+    arrays: dict[str, Any] = {f"roll_{name}": getattr(roll, name) for name in _ROLLUP}
+    rows, buckets = np.nonzero(roll.hist)
+    arrays["roll_hist_row"] = rows
+    arrays["roll_hist_bucket"] = buckets
+    arrays["roll_hist_runs"] = roll.hist[rows, buckets]
+    return arrays
+
+
+def _rollup_of(npz: Any) -> Rollup:
+    from .stats_data import NBUCKETS, Rollup
+
+    values: dict[str, Any] = {
+        name: np.asarray(
+            npz[f"roll_{name}"], np.float64 if name.startswith("seconds") else np.int64
+        )
+        for name in _ROLLUP
+    }
+    hist = np.zeros((len(values["day"]), NBUCKETS), np.int64)
+    hist[npz["roll_hist_row"], npz["roll_hist_bucket"]] = npz["roll_hist_runs"]
+    return Rollup(hist=hist, **values)
