@@ -25,6 +25,7 @@ counts the time other processes had the CPU.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import statistics
@@ -46,6 +47,7 @@ from honest_env import header, quick  # noqa: E402
 from jobdeck.core import JobTracker  # noqa: E402
 from jobdeck.core.stats import JobStats, Period  # noqa: E402
 from jobdeck.core.stats_data import Columns  # noqa: E402
+from jobdeck.core.stats_snapshot import FILE_NAME  # noqa: E402
 
 STORE_JOBS = 1_000_000
 CALLS = 5
@@ -82,6 +84,11 @@ def first_numbers(db: Path, label: str) -> int:
     from jobdeck.ui.stats_loader import StatsLoader
 
     app()
+    for name in ("jobdeck.core.stats_data", "jobdeck.core.stats_snapshot", "jobdeck.ui"):
+        logger = logging.getLogger(name)  # why kept columns were not used, if they were not
+        logger.setLevel(logging.INFO)
+        logger.addHandler(logging.StreamHandler())
+    kept = db.parent / (db.name + ".d") / FILE_NAME
     status = 0
     for side in ("scan", "kept"):
         with JobTracker.open(db, retention=None, registry=builtin_registry()) as tracker:
@@ -111,6 +118,8 @@ def first_numbers(db: Path, label: str) -> int:
                 info(f"{name}_s", seconds, "s")
                 info(f"{name}_gui_gap_ms", gap_ms, "ms")
                 info(f"{label}_kept_columns_write_s", written, "s")
+                size = kept.stat().st_size / 2**20 if kept.exists() else 0.0
+                info(f"{label}_kept_columns_file_mb", size, "MB")
             info(f"{name}_cpu_s", cpu, "s")
             info(f"{name}_rows_read", f"{stats.data.rows_read:,}")
     return status
