@@ -277,3 +277,49 @@ def test_a_tracker_has_one_stats_made_at_first_use_from_any_thread(
     assert all(stats is made[0] for stats in made)
     assert made[0].by_type(Period.DAY)[0].runs == 1
     assert tracker.stats() is made[0]
+
+
+def test_percentiles_lie_between_the_shortest_and_the_longest_run(
+    store_where: str | Path, clock: FakeClock
+) -> None:
+    """The histogram reads 117 s for runs of 120 s (its bucket's middle): one run's p50 and
+    p90 are its duration, stored or rolled up, and runs of 118-120 s never read below 118."""
+    with JobTracker.open(store_where, clock=clock, registry=registry(), retention=None) as t:
+        run(t, clock, "backup", 120, folder="/once")
+        clock.advance(10 * DAY)
+        for seconds in (118, 119, 120):
+            run(t, clock, "backup", seconds, folder="/thrice")
+    with JobTracker.open(
+        store_where, clock=clock, registry=registry(), retention=timedelta(days=7)
+    ) as t:
+        keys = {s.name: s for s in JobStats(t).by_key("30d")[0]}
+    once = keys['backup {"folder":"/once"}']
+    assert once.rolled_up == 1
+    assert once.p50_s == once.p90_s == once.max_s == 120
+    thrice = keys['backup {"folder":"/thrice"}']
+    assert thrice.p50_s is not None and thrice.p90_s is not None
+    assert 118 <= thrice.p50_s <= thrice.p90_s <= 120 == thrice.max_s
+
+
+def test_a_store_rolled_up_under_the_old_key_rule_joins_the_runs_it_is_the_same_work_as(
+    db_path: Path, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A roll-up row an earlier version wrote (the CLI's key: the program's path, the
+    folder given, ``shell`` false) counts under the key a launch form's run has now."""
+    from jobdeck.jobs import builtin_registry
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    old_key = f'command {{"argv":["/usr/bin/make","-j4"],"cwd":"{tmp_path}","shell":false}}'
+    with JobTracker.open(db_path, clock=clock, registry=builtin_registry()) as t:
+        t.store.conn.execute(
+            "INSERT INTO job_rollup VALUES (?, 'command', ?, 'completed', 2, 90.0, 50.0, ?)",
+            (int(t.now() // DAY) - 1, old_key, '{"22": 1, "23": 1}'),
+        )
+        job = t.enqueue("command", {"argv": ["make", "-j4"], "cwd": ""})
+        t.start_job(job.id)
+        clock.advance(60)
+        t.complete_job(job.id, success=True)
+        keys, total = JobStats(t).by_key("7d")
+    assert total == 1
+    assert keys[0].name == f'command {{"argv":["make","-j4"],"cwd":"{tmp_path}"}}'
+    assert (keys[0].runs, keys[0].rolled_up, keys[0].max_s) == (3, 2, 60.0)

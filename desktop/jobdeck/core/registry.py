@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from .job import Job, JobStatus
+from .job_key import job_key
 from .params import (
     REQUIRED,
     Exists,
@@ -169,6 +170,20 @@ class JobType:
     def param(self, name: str) -> ParamSpec | None:
         """The spec of parameter ``name``, or None."""
         return next((p for p in self.params if p.name == name), None)
+
+    def key_values(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The params of a job that make its key: those of ``key_params`` (all without
+        them). A type whose params can say the same work in several ways writes them in
+        one form here (see :mod:`~jobdeck.core.job_key`)."""
+        if self.key_params is None:
+            return dict(params)
+        wanted = set(self.key_params)
+        return {name: value for name, value in params.items() if name in wanted}
+
+    def key(self, params: Mapping[str, Any]) -> str:
+        """The key of a job of this type with ``params`` (:func:`~.job_key.job_key` of
+        :meth:`key_values`): runs with the same key are compared."""
+        return job_key(self.name, self.key_values(params))
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` checked and in JSON form, in schema order, with defaults filled in.

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .job_key import job_key
+from .job_key import key_in
 
 if TYPE_CHECKING:
     from .registry import JobRegistry
@@ -79,11 +79,10 @@ def bucket_seconds(bucket: int) -> float:
 
 
 def key_of(registry: JobRegistry | None) -> KeyOf:
-    """The job-key function of a registry's types (their ``key_params``)."""
+    """The job-key function of a registry's types (:meth:`~.registry.JobType.key`)."""
 
     def key(type_name: str, params: Mapping[str, Any]) -> str:
-        job_type = registry.get(type_name) if registry is not None else None
-        return job_key(type_name, params, job_type.key_params if job_type else None)
+        return key_in(registry, type_name, params)
 
     return key
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .eta import RunHistory
 from .events import EventKind, JobEvent
 from .job import Job
-from .job_key import job_key
+from .job_key import key_in
 
 if TYPE_CHECKING:
     from .tracker import JobTracker
@@ -59,10 +59,7 @@ class RunHistories:
 
     def key(self, job: Job) -> str:
         """The key of ``job`` (its type's ``key_params`` decide which params count)."""
-        registry = self._tracker.registry
-        job_type = registry.get(job.type) if registry is not None else None
-        key_params = job_type.key_params if job_type is not None else None
-        return job_key(job.type, job.params, key_params)
+        return key_in(self._tracker.registry, job.type, job.params)
 
     def for_job(self, job: Job) -> RunHistory | None:
         """The cached history of ``job``'s key; None while unknown (a lookup starts) or
@@ -173,15 +170,13 @@ class RunHistories:
         if self._tracker.closed:
             return None
         registry = self._tracker.registry
-        job_type = registry.get(type_name) if registry is not None else None
-        key_params = job_type.key_params if job_type is not None else None
         durations: list[float] = []
         for params_json, duration in self._tracker.recent_successes(type_name, self._scan):
             try:
                 params = json.loads(params_json)
             except ValueError:
                 continue
-            if isinstance(params, dict) and job_key(type_name, params, key_params) == key:
+            if isinstance(params, dict) and key_in(registry, type_name, params) == key:
                 durations.append(duration)
                 if len(durations) >= self._runs_kept:
                     break

@@ -5,8 +5,11 @@ a tracker's one instance (:meth:`JobTracker.stats <jobdeck.core.tracker.JobTrack
 made at first use). Every view combines the finished jobs still in the store with the
 roll-up of those retention deleted (:mod:`.rollup`), so a 30-day view stays right after a
 7-day retention. The numbers come from :class:`~.stats_data.StatsData` (columns in memory,
-refreshed incrementally), so a view costs milliseconds even with a million jobs; the first
-refresh reads every finished job once and belongs off the GUI thread.
+refreshed incrementally), so a view costs milliseconds even with a million jobs. The first
+refresh starts from the columns a previous run kept beside the store
+(:mod:`.stats_snapshot`, checked against the store: well under a second at a million
+jobs); without them it reads every finished job once (10-17 s at a million). Either
+belongs off the GUI thread.
 
 What each number means:
 
@@ -14,7 +17,9 @@ What each number means:
   the success rate is completed / (completed + failed) — a cancel is the user's choice.
 * Durations (p50, p90, mean, max) are those of the completed runs. p50 and p90 are read
   from the duration histogram the roll-up keeps (buckets ~19 % wide, the middle of the
-  bucket, never above the max), the same way for live and rolled-up jobs.
+  bucket), the same way for live and rolled-up jobs, and then clamped into the runs'
+  [shortest, longest]: a single run's p50 and p90 are its duration. (The roll-up keeps no
+  shortest run: a row of rolled-up runs bounds it by its lowest bucket.)
 * Peak RSS (the largest) and CPU time (mean per run) exist only for process jobs and only
   while the jobs are in the table: the roll-up does not keep them, so over a period that
   retention has partly deleted they describe the jobs still stored (``resource_runs`` says
@@ -41,8 +46,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from .occupancy import Occupancy
 from .rollup import DAY, key_of
 from .stats_data import FINISHED, NBUCKETS, Columns, Rollup, StatsData
+from .stats_snapshot import StatsSnapshot, key_rule
 
 if TYPE_CHECKING:
     from .tracker import JobTracker
@@ -227,6 +234,15 @@ def _rollup_rows(roll: Rollup, since: float | None) -> npt.NDArray[np.bool_]:
     return np.ones(len(roll.day), bool) if day is None else roll.day >= day
 
 
+def _rollup_floor(roll: Rollup, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """The shortest duration each of the roll-up's ``rows`` can hold: its longest when it
+    has one run, else the lower end of its lowest histogram bucket."""
+    hist = roll.hist[rows]
+    lowest = np.argmax(hist > 0, axis=1)
+    floor = 2.0 ** (lowest / 4) - 1.0
+    return np.asarray(np.where(roll.runs[rows] == 1, roll.seconds_max[rows], floor), np.float64)
+
+
 def _percentile(hist: npt.NDArray[np.int64], q: float) -> npt.NDArray[np.float64]:
     cum = hist.cumsum(axis=1)
     total = cum[:, -1] if cum.shape[1] else np.zeros(len(hist), np.int64)
@@ -239,9 +255,22 @@ class JobStats:
     """The statistics of one tracker's store (see the module). Thread-safe; each call
     refreshes from the store first unless given a ``refresh=False``."""
 
-    def __init__(self, tracker: JobTracker) -> None:
+    def __init__(self, tracker: JobTracker, *, keep_columns: bool = True) -> None:
+        """``keep_columns``: start from (and write) the columns kept beside a SQLite file
+        (:mod:`.stats_snapshot`); False reads every finished job at the first refresh."""
         self._tracker = tracker
-        self.data = StatsData(tracker.read_store, key_of(tracker.registry))
+        store = tracker.store
+        snapshot = (
+            None  # a board's other instances write too: it is read at each start
+            if store.memory or store.shared or not keep_columns
+            else StatsSnapshot.beside(store.path, key_rule(tracker.registry))
+        )
+        self.data = StatsData(tracker.read_store, key_of(tracker.registry), snapshot)
+
+    def save_if_due(self) -> bool:
+        """Keep the columns read so far for the next start, when due (off the GUI thread;
+        see :meth:`StatsData.save_if_due <.stats_data.StatsData.save_if_due>`)."""
+        return self.data.save_if_due()
 
     # -- the views ------------------------------------------------------------------------------
 
@@ -361,18 +390,25 @@ class JobStats:
         position[present] = np.arange(k)
         # everything below is over the chosen groups only (k of them)
         mine = position[group]
-        chosen = mine >= 0
+        # (every group shown, as types usually are: the rows as they are, no copies)
+        chosen: Any = slice(None) if k == count else np.flatnonzero(mine >= 0)
         mine, status = mine[chosen], status[chosen]
-        duration = cols.duration[rows][chosen]
-        done = status == 0
+        done = np.flatnonzero(status == 0)
+        done_mine = mine[done]
+        done_seconds = cols.duration[rows][chosen][done]
         hist = np.bincount(
-            mine[done] * NBUCKETS + cols.bucket[rows][chosen][done], minlength=k * NBUCKETS
+            done_mine * NBUCKETS + cols.bucket[rows][chosen][done], minlength=k * NBUCKETS
         ).reshape(k, NBUCKETS)
-        seconds_sum = np.bincount(mine[done], weights=duration[done], minlength=k)
+        seconds_sum = np.bincount(done_mine, weights=done_seconds, minlength=k)
         seconds_max = np.zeros(k)
-        np.maximum.at(seconds_max, mine[done], duration[done])
-        peak = np.full(k, np.nan)
-        np.fmax.at(peak, mine, cols.rss[rows][chosen])
+        np.maximum.at(seconds_max, done_mine, done_seconds)
+        seconds_min = np.full(k, np.inf)  # (a lower bound where roll-up rows count)
+        np.minimum.at(seconds_min, done_mine, done_seconds)
+        rss = cols.rss[rows][chosen]
+        measured = np.flatnonzero(~np.isnan(rss))
+        peak = np.full(k, -np.inf)
+        np.maximum.at(peak, mine[measured], rss[measured])
+        peak[np.isneginf(peak)] = np.nan
         cpu = cols.cpu[rows][chosen]
         known = ~np.isnan(cpu)
         cpu_sum = np.bincount(mine[known], weights=cpu[known], minlength=k)
@@ -389,8 +425,11 @@ class JobStats:
             np.add.at(hist, rmine, roll.hist[which])
             np.add.at(seconds_sum, rmine, roll.seconds_sum[which])
             np.maximum.at(seconds_max, rmine, roll.seconds_max[which])
-        p50 = _percentile(hist, 0.5)
-        p90 = _percentile(hist, 0.9)
+            np.minimum.at(seconds_min, rmine, _rollup_floor(roll, which))
+        # a histogram's estimate can fall outside the runs' range (one run of 120 s reads
+        # 117 s): every percentile lies within [shortest, longest]
+        p50 = np.clip(_percentile(hist, 0.5), np.minimum(seconds_min, seconds_max), seconds_max)
+        p90 = np.clip(_percentile(hist, 0.9), np.minimum(seconds_min, seconds_max), seconds_max)
         out: list[GroupStats] = []
         for i, g in enumerate(present.tolist()):
             completed, failed, cancelled = (int(c) for c in counts[g])
@@ -410,8 +449,8 @@ class JobStats:
                     failed=failed,
                     cancelled=cancelled,
                     success_rate=completed / judged if judged else None,
-                    p50_s=min(float(p50[i]), longest) if completed else None,
-                    p90_s=min(float(p90[i]), longest) if completed else None,
+                    p50_s=float(p50[i]) if completed else None,
+                    p90_s=float(p90[i]) if completed else None,
                     mean_s=float(seconds_sum[i]) / completed if completed else None,
                     max_s=longest if completed else None,
                     peak_rss=None if math.isnan(peak[i]) else int(peak[i]),
@@ -450,7 +489,18 @@ class JobStats:
             runs, roll.fail_type[ftake] * lines + roll.fail_line[ftake], roll.fail_runs[ftake]
         )
         found = np.flatnonzero(runs)
-        order = found[np.lexsort((found, -runs[found]))][:FAILURES_LISTED]
+        if len(found) > FAILURES_LISTED:  # those with as many runs as the last listed, or more
+            least = np.partition(runs[found], len(found) - FAILURES_LISTED)[-FAILURES_LISTED]
+            found = found[runs[found] >= least]
+        counted = runs[found].tolist()
+        # most runs first, then by type and line (not by code: codes differ between starts)
+        order = [
+            p
+            for _n, _t, _l, p in sorted(
+                (-n, data.types.texts[p // lines], data.lines.texts[p % lines], p)
+                for n, p in zip(counted, found.tolist(), strict=True)
+            )[:FAILURES_LISTED]
+        ]
         return [
             FailureGroup(
                 first_line=data.lines.texts[p % lines],
@@ -458,7 +508,7 @@ class JobStats:
                 runs=int(runs[p]),
                 last_ts=None if math.isnan(last[p]) else float(last[p]),
             )
-            for p in order.tolist()
+            for p in order
         ]
 
     def _start(self, cols: Columns, roll: Rollup, since: float | None, now: float) -> float:
@@ -499,16 +549,7 @@ class JobStats:
         first = self._start(cols, Rollup(), since, now)
         step = max((now - first) / (LOAD_SAMPLES - 1), 1e-6)
         times = first + step * np.arange(LOAD_SAMPLES)
-        stored = cols.derived.get("load")
-        if stored is None:  # once per snapshot: every period reads these
-            started = cols.started
-            ran = ~np.isnan(started)
-            left_queue = np.where(ran, started, cols.completed)
-            stored = cols.derived["load"] = (
-                _Occupancy.of(cols.created, left_queue),
-                _Occupancy.of(started[ran], cols.completed[ran]),
-            )
-        finished_queued, finished_running = stored
+        finished_queued, finished_running = cols.occupancy()
         active = self._tracker.active_jobs()
         a_created = np.array([j.created_ts for j in active], np.float64)
         a_started = np.array(
@@ -516,57 +557,10 @@ class JobStats:
         )
         a_ran = np.isfinite(a_started)
         never = np.full(int(a_ran.sum()), np.inf)
-        queued = finished_queued.peaks(first, step, _Occupancy.of(a_created, a_started))
-        running = finished_running.peaks(first, step, _Occupancy.of(a_started[a_ran], never))
-        return Load(times.tolist(), queued.tolist(), running.tolist())
-
-
-class _Occupancy:
-    """Items that are in from ``enter`` until ``leave`` (sorted), with how many are in
-    just after each entry: enough to find the most in at any moment of any interval."""
-
-    def __init__(
-        self,
-        enter: npt.NDArray[np.float64],
-        leave: npt.NDArray[np.float64],
-        after_entry: npt.NDArray[np.int64],
-    ) -> None:
-        self.enter = enter
-        self.leave = leave
-        self.after_entry = after_entry
-
-    @classmethod
-    def of(cls, enter: npt.NDArray[np.float64], leave: npt.NDArray[np.float64]) -> _Occupancy:
-        enter = np.sort(enter)
-        leave = np.sort(leave)
-        after = np.arange(1, len(enter) + 1) - np.searchsorted(leave, enter, side="right")
-        return cls(enter, leave, after)
-
-    def at(self, moments: Any) -> Any:
-        """How many are in at each of ``moments``."""
-        inside = np.searchsorted(self.enter, moments, side="right") - np.searchsorted(
-            self.leave, moments, side="right"
+        queued = finished_queued.peaks(
+            first, step, LOAD_SAMPLES, Occupancy.of(a_created, a_started)
         )
-        return inside
-
-    def peaks(
-        self, first: float, step: float, also: _Occupancy | None = None
-    ) -> npt.NDArray[np.int64]:
-        """The most in (counting ``also``'s items too) at any moment of each of
-        :data:`LOAD_SAMPLES` intervals of ``step`` seconds from ``first``."""
-        edges = first + step * np.arange(LOAD_SAMPLES)
-        peak = self.at(edges)
-        if also is not None and len(also.enter):
-            peak = peak + also.at(edges)
-        for mine, other in ((self, also), (also, self)):
-            if mine is None or not len(mine.enter):
-                continue
-            low = int(np.searchsorted(mine.enter, first, side="right"))
-            high = int(np.searchsorted(mine.enter, first + step * LOAD_SAMPLES, side="left"))
-            moments = mine.enter[low:high]
-            count = mine.after_entry[low:high]
-            if other is not None and len(other.enter):
-                count = count + other.at(moments)
-            index = np.minimum(((moments - first) // step).astype(np.int64), LOAD_SAMPLES - 1)
-            np.maximum.at(peak, index, count)
-        return peak.astype(np.int64)
+        running = finished_running.peaks(
+            first, step, LOAD_SAMPLES, Occupancy.of(a_started[a_ran], never)
+        )
+        return Load(times.tolist(), queued.tolist(), running.tolist())

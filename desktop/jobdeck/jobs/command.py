@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -150,6 +151,38 @@ class _CommandType(JobType):
         _spec_of(valid)  # raises ParamError naming the field (argv[1], env['A=B'])
         return valid
 
+    def key_values(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``argv``, ``cwd`` and ``shell`` in one form, so that the same command in the same
+        folder has one key however it was queued (the launch form leaves the folder empty
+        for the home folder and the program as typed; ``jobdeck run`` gives the terminal's
+        folder and the program's path on its ``PATH``):
+
+        * the folder: empty means the home folder, ``~`` is expanded, and the path is
+          normalized (``/src/app/`` is ``/src/app``); links are not resolved;
+        * the program by its file name (``/usr/bin/make`` is ``make``): the same program
+          and arguments in the same folder do the same work;
+        * a shell command line that uses nothing of the shell (only words of letters,
+          digits and ``_ . / , : = + @ % -``, no variable assignment first) is the command
+          its words make, run without a shell; ``shell`` counts only when true.
+        """
+        argv = params.get("argv")
+        shell = params.get("shell") is True
+        if isinstance(argv, str):
+            argv = [argv] if shell else argv.split()
+        if isinstance(argv, list | tuple):
+            argv = list(argv)
+            if shell and len(argv) == 1 and _plain_command_line(argv[0]):
+                argv, shell = argv[0].split(), False
+            if not shell and argv and isinstance(argv[0], str):
+                argv[0] = os.path.basename(argv[0]) or argv[0]
+        cwd = params.get("cwd") or "~"
+        if isinstance(cwd, str):
+            cwd = os.path.normpath(os.path.expanduser(cwd))
+        values: dict[str, Any] = {"argv": argv, "cwd": cwd}
+        if shell:
+            values["shell"] = True
+        return values
+
     def default_title(self, params: Mapping[str, Any]) -> str:
         return command_title(params["argv"], shell=bool(params.get("shell")))
 
@@ -164,6 +197,20 @@ class _CommandType(JobType):
         for param in self.params:  # (the params are as validated: their key says so)
             param.check_exists(job.params[param.name])
         return spec
+
+
+_PLAIN_WORDS = re.compile(r"[\w./,:=+@%-]+(?:[ \t]+[\w./,:=+@%-]+)*")
+
+
+def _plain_command_line(line: object) -> bool:
+    """Whether a shell would run ``line`` as its words split at blanks: no quoting,
+    expansion, redirection or operator, and no ``NAME=value`` before the program."""
+    if not isinstance(line, str):
+        return False
+    words = line.split()
+    return (
+        bool(words) and _PLAIN_WORDS.fullmatch(line.strip()) is not None and ("=" not in words[0])
+    )
 
 
 #: The specs made of validated params seen before: :func:`_key` -> spec.

@@ -3,7 +3,9 @@
 For a store ``~/jobs.db`` that folder is ``~/jobs.db.d/`` (0700), holding:
 
 * ``logs/`` -- one ``<job id>.log`` per process job (0600), the program's output;
-* ``supervised/`` -- one ``<job id>.json`` supervisor record per running process job.
+* ``supervised/`` -- one ``<job id>.json`` supervisor record per running process job;
+* ``stats-columns.npz`` -- the statistics' columns kept for the next start (a cache:
+  :mod:`jobdeck.core.stats_snapshot`).
 
 So ``jobdeck --db ~/jobs.db`` adds one folder beside the user's file (like SQLite's own
 ``-wal`` and ``-shm`` files), not generic ``logs/`` and ``supervised/`` folders, and two

@@ -1308,6 +1308,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Computing…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>{runs} jobs ended, {failed} failed</source>
         <translation type="unfinished"></translation>
     </message>

@@ -6,7 +6,9 @@ the selected key's trend) on a one-thread :class:`QThreadPool` of its own. Each
 one comes, and the result of an older one that finishes anyway is ignored, so the view only
 ever shows the newest. The worker never touches a widget: it hands its result to a
 :class:`_Relay` (a QObject owned by the loader, living on the GUI thread) whose signal is
-delivered there, queued.
+delivered there, queued. After the numbers went out, the worker keeps the columns it read
+for the next start when due (:meth:`JobStats.save_if_due
+<jobdeck.core.stats.JobStats.save_if_due>`).
 
 Signals (GUI thread): ``loaded(StatsResult)`` with the newest request's numbers;
 ``failed(str)`` when reading them failed (the reason). :meth:`~StatsLoader.shutdown` waits
@@ -68,6 +70,10 @@ class _Job(QRunnable):
             return
         result = StatsResult(self._number, report, trend, time.perf_counter() - started)
         self._relay.done.emit(result)
+        try:  # after the numbers went out: the next start begins from these columns
+            self._stats.save_if_due()
+        except Exception:
+            log.warning("the statistics' columns could not be kept", exc_info=True)
 
 
 class StatsLoader(QObject):

@@ -207,6 +207,9 @@ class StatsView(QWidget):
         """Recompute the numbers of the chosen period (off the GUI thread)."""
         if self.result is None:
             self.summary.setText(translate("Stats", "Reading the job history\u2026"))
+        elif self.result.report.period is not self.current_period:
+            # the tables still hold another period's numbers: say so until these come
+            self.summary.setText(translate("Stats", "Computing\u2026"))
         self.loader.request(self.current_period, self._selected_key)
 
     def follow(self, feed: JobFeed) -> None:
