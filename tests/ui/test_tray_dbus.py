@@ -152,8 +152,10 @@ def test_a_busy_tray_icon_sends_at_most_four_updates_a_second(private_bus, tmp_p
     address, watcher = private_bus
     rates = run_tray(address, tmp_path, "animate", seconds=3.0)
     assert watcher.items, "the tray never registered with the watcher"
-    # 4 frames a second, plus the first icon; it was ~12.5 icons + ~12.5 tooltips a second
-    assert 1.5 <= rates["NewIcon"] <= 4.5, rates
+    # 4 frames a second, plus the first icon and one frame at the edge of the counted
+    # time (the app runs a little longer than ``seconds``: its start and quit are counted
+    # too); it was ~12.5 icons + ~12.5 tooltips a second
+    assert 1.5 <= rates["NewIcon"] <= 4 + 2 / 3.0, rates
     assert rates["NewToolTip"] <= 0.5, rates  # the tooltip did not change: sent once
 
 
