@@ -18,10 +18,10 @@ from typing import Any
 import psutil
 import pytest
 
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core import EventKind, JobStatus, JobTracker
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_tree import ProcessTree
-from jobdeck.runtime.supervisor import RecordState, SupervisorRecord, write_record
+from jobdeck.runtime.supervisor import RecordState, SupervisorRecord, read_record, write_record
 from tests.registries import with_command
 
 from .conftest import MARKER, _tagged_processes, finished
@@ -291,3 +291,35 @@ def test_a_command_job_whose_program_never_started_is_interrupted(
         assert done.completed_ts == done.last_seen_ts
     else:
         assert done.status is JobStatus.COMPLETED and done.attempts == 2, done.error
+
+
+def test_jobs_queued_behind_a_re_attached_program_start_in_queue_order(
+    qtbot, open_app: Callable[[], App], tmp_path: Path
+) -> None:
+    """The next app re-attaches a program an earlier one left running: the jobs queued
+    behind it start in queue order. (They were handed over to the service as if that
+    program were this app's; its end started none of them, and later jobs overtook them.)"""
+    gate = tmp_path / "gate-a"
+    first = open_app()
+    first.runner.max_workers = 1
+    wait = ["/bin/sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.01; done"]
+    a = first.tracker.enqueue("command", {"argv": wait})
+    rest = [first.tracker.enqueue("command", {"argv": ["true"]}).id for _ in range(6)]
+    qtbot.waitUntil(lambda: job_of(first, a.id).status is JobStatus.RUNNING, timeout=WAIT_MS)
+    first.close(keep_processes=True)
+    gate.touch()  # it ends while no app runs
+    record = tmp_path / "jobs.db.d" / "supervised" / f"{a.id}.json"
+    qtbot.waitUntil(lambda: read_record(record).exit_code is not None, timeout=WAIT_MS)
+
+    tracker = JobTracker.open(tmp_path / "jobs.db", registry=with_command(), event_interval=0.005)
+    order: list[str] = []
+    tracker.subscribe(lambda e: order.append(e.job.id) if e.kind is EventKind.STARTED else None)
+    runner = Runner(tracker, log_dir=tmp_path / "logs", grace=1.0, max_workers=1)
+    runner.start()
+    try:
+        qtbot.waitUntil(lambda: all(finished(tracker, i) for i in rest), timeout=WAIT_MS)
+        assert order == rest
+    finally:
+        gate.touch()
+        runner.shutdown(timeout=5)
+        tracker.close()

@@ -306,3 +306,36 @@ def test_free_slots_start_queued_jobs_at_once_none_waits_in_the_service(
         gate.touch()
     qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)
     assert runner.processes is not None
+
+
+def test_a_lower_limit_holds_for_the_jobs_handed_over(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+) -> None:
+    """Lowering the limit (Settings ▸ Jobs at once) while jobs are handed over: a program
+    that ends is not replaced while as many run as the new limit allows."""
+    gates = {name: tmp_path / name for name in ("a", "b", "rest")}
+    waits = {name: f"while [ ! -e {gate} ]; do sleep 0.01; done" for name, gate in gates.items()}
+    runner = make_runner(tracker=real_tracker, max_workers=2)
+    a = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", waits["a"]]})
+    b = real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", waits["b"]]})
+    rest = [
+        real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", waits["rest"]]}).id
+        for _ in range(4)
+    ]
+    qtbot.waitUntil(lambda: all(handed_over(runner, i) for i in rest), timeout=WAIT_MS)
+    runner.max_workers = 1
+    # taken back (the service would start them as programs end)
+    qtbot.waitUntil(lambda: not any(handed_over(runner, i) for i in rest), timeout=WAIT_MS)
+    try:
+        gates["a"].touch()
+        qtbot.waitUntil(lambda: finished(real_tracker, a.id), timeout=WAIT_MS)
+        # (a start that took a's place is stored in the commit of a's end)
+        running = [i for i in rest if status_of(real_tracker, i) is JobStatus.RUNNING]
+        assert running == [], "a job started although the limit (1) was reached"
+    finally:
+        for gate in gates.values():
+            gate.touch()
+    qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in [b.id, *rest]), timeout=WAIT_MS)

@@ -191,7 +191,10 @@ class Scheduler(QObject, Lifecycle):
     def max_workers(self, value: int) -> None:
         """Change the limit while running; more jobs start at once if it grew."""
         _check_count(value)
+        lower = value < self._max_workers
         self._max_workers = value
+        if lower:  # those handed over would replace the programs that end: take them back
+            self._withdraw_all()
         self._request_schedule()
 
     @property
@@ -445,7 +448,10 @@ class Scheduler(QObject, Lifecycle):
                 queue = self._queue
                 if self._stopping or not self._started or self._shared or queue.stale:
                     break
-                free = len(self._running) + self._reserved < self._max_workers
+                busy = len(self._running) + self._reserved
+                if busy > self._max_workers:
+                    break  # over the limit (it was lowered): an end must not be replaced
+                free = busy < self._max_workers
                 if free and queue.ready:
                     # A free slot starts the next ready job now (a pass), never later in
                     # the service: handed over, it would wait for a program to end.

@@ -480,7 +480,11 @@ class ProcessExecutor(Executor):
         try:
             with self._handed_lock:
                 handed = len(self._handed)
-            running = len(programs.programs()) - handed  # (it counts those handed over)
+            # (programs() counts those handed over.) A program an earlier app started
+            # (re-attached) is not this connection's: its end starts none of those queued
+            # in the service, which would wait while later jobs overtake them.
+            ours = sum(1 for program in programs.programs() if not program.reattached)
+            running = ours - handed
             want = min(HAND_OVER_AHEAD, running * HAND_OVER_PER_PROGRAM) - handed
             if want > 0:
                 for job, prepared in host.hand_over(self, want):
