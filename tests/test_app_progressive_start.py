@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,24 @@ def unopened(qapp: QApplication, db: Path, settings: AppSettings) -> Iterator[Jo
     )
     yield app
     app.shutdown()
+
+
+def _close_the_dialog_once_up(read: Callable[[QMessageBox], None]) -> None:
+    """Once the app's modal message box is up (looked for every 20 ms, up to 10 s, from
+    inside the app's own event loop), let ``read`` see it, then close it as the user
+    would."""
+    looks = iter(range(500))
+
+    def close_the_dialog() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # not up yet
+            if next(looks, None) is not None:
+                QTimer.singleShot(20, close_the_dialog)
+            return
+        read(box)
+        box.close()
+
+    QTimer.singleShot(0, close_the_dialog)
 
 
 def test_the_window_shows_before_the_store_opens_then_fills_and_works(
@@ -168,19 +186,12 @@ def test_a_store_that_cannot_be_opened_is_said_in_a_dialog_where_the_window_was(
     _too_new(db)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no Jobdeck answers there
     said: list[tuple[str, str, bool]] = []
-    looks = iter(range(500))  # 10 s
 
-    def close_the_dialog() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):  # not up yet
-            if next(looks, None) is not None:
-                QTimer.singleShot(20, close_the_dialog)
-            return
+    def read(box: QMessageBox) -> None:
         window = box.parentWidget()
         said.append((box.text(), box.informativeText(), window is not None and window.isVisible()))
-        box.close()
 
-    QTimer.singleShot(0, close_the_dialog)
+    _close_the_dialog_once_up(read)
     with pytest.raises(StoreTooNew):
         app_module.run_app(str(db))
     assert said, "no dialog"
@@ -213,18 +224,7 @@ def test_a_store_that_cannot_be_opened_is_said_even_when_the_window_was_closed_t
 
     monkeypatch.setattr(JobdeckApp, "show_first_frame", shown_then_closed)
     said: list[str] = []
-    looks = iter(range(500))  # 10 s
-
-    def close_the_dialog() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):  # not up yet
-            if next(looks, None) is not None:
-                QTimer.singleShot(20, close_the_dialog)
-            return
-        said.append(box.text())
-        box.close()
-
-    QTimer.singleShot(0, close_the_dialog)
+    _close_the_dialog_once_up(lambda box: said.append(box.text()))
     with pytest.raises(StoreTooNew):
         app_module.run_app(str(db))
     assert said == ["Jobdeck cannot open its job history."]

@@ -161,17 +161,22 @@ def test_a_search_shown_in_a_view_is_counted_after_its_first_rows_are_painted(qt
     assert at_count["painted"] > applied["painted"]  # a paint of the rows had ended
 
 
-def test_a_search_reads_first_the_rows_its_view_shows(qtbot, tracker):
-    """Each row read is waited for: a search in a table that shows a few rows reads those
-    and a few more first (the table tells the model on each resize), a taller one more
-    (at most a tall screenful); the rest comes once counted, either way."""
+def _table_of_200_jobs(qtbot, tracker) -> tuple[HistoryModel, QTableView, RowsShown]:
+    """200 jobs in a history table of 20 px rows (not shown yet), with its RowsShown."""
     fill(tracker, 200)
     model = HistoryModel(tracker)
     view = QTableView()
     qtbot.addWidget(view)
     view.setModel(model)
     view.verticalHeader().setDefaultSectionSize(20)
-    rows_shown = RowsShown(view, model)
+    return model, view, RowsShown(view, model)
+
+
+def test_a_search_reads_first_the_rows_its_view_shows(qtbot, tracker):
+    """Each row read is waited for: a search in a table that shows a few rows reads those
+    and a few more first (the table tells the model on each resize), a taller one more
+    (at most a tall screenful); the rest comes once counted, either way."""
+    model, view, rows_shown = _table_of_200_jobs(qtbot, tracker)
     view.resize(600, 300)
     with qtbot.waitSignal(model.filterApplied):  # not shown yet: a tall screenful
         model.set_filter(search="job")
@@ -330,13 +335,7 @@ def test_a_search_reads_the_rows_shown_once_a_horizontal_scroll_bar_took_a_row(q
     """A column made wider than the table brings a horizontal scroll bar, which takes the
     bottom row's place, without the table being resized: the model hears it shows one row
     fewer (it read one row more than shown and the extra ones)."""
-    fill(tracker, 200)
-    model = HistoryModel(tracker)
-    view = QTableView()
-    qtbot.addWidget(view)
-    view.setModel(model)
-    view.verticalHeader().setDefaultSectionSize(20)
-    rows_shown = RowsShown(view, model)
+    model, view, rows_shown = _table_of_200_jobs(qtbot, tracker)
     view.resize(1000, 300)  # no horizontal scroll bar: 7 columns of 100 px
     view.show()
     qtbot.waitExposed(view)
