@@ -574,3 +574,47 @@ def test_a_command_names_a_jobdeck_that_does_not_answer_instead_of_starting_anot
         assert not paths.start_log.exists()  # (where a started one writes)
     finally:
         _release(holder)
+
+
+def test_a_command_fails_readably_when_the_jobdeck_starting_on_the_store_hangs(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jobdeck run -- true`` (with a display) while a Jobdeck that hangs holds the store's
+    start lock: the command starts one in the tray, which waited for the hung one for ever
+    (the command gave up after 30 s, saying only that its Jobdeck did not answer, and left
+    it waiting). Now the one in the tray gives up after IDLE_LIMIT, naming the hung
+    Jobdeck, and the command says so (exit 3); the job is queued nowhere."""
+    from jobdeck.api.launch import IDLE_LIMIT
+    from jobdeck.api.paths import ApiPaths
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    for sub in ("config", "data", "cache", "runtime"):
+        (tmp_path / sub).mkdir(mode=0o700, exist_ok=True)
+        key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
+        env[key] = str(tmp_path / sub)
+    env.update(DISPLAY=":99", QT_QPA_PLATFORM="offscreen")  # (a display: --tray is started)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "jobdeck", "--db", str(db), "run", "--", "true"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert time.monotonic() - started < IDLE_LIMIT + 15
+        assert done.returncode == 3, done.stderr
+        said = done.stderr.strip().splitlines()[-1]
+        assert said.startswith("jobdeck: could not start Jobdeck: "), said
+        assert f"Jobdeck (pid {holder.pid}) has been starting on this store" in said, said
+        assert f"kill {holder.pid}" in said, said
+        assert holder.poll() is None
+    finally:
+        _release(holder)
+    assert not paths.socket.exists()  # no other Jobdeck took the store
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == JOBS  # none queued
