@@ -51,7 +51,7 @@ class StartFailed(Exception):
 class NotAnswering(Exception):
     """The Jobdeck that holds this store does not answer and will not soon: hung, stopped,
     doing nothing, or still busy after :data:`START_LIMIT`. The message says which process
-    (``pid``, None when unknown) and what to do; nothing was sent to it."""
+    (``pid``, None when unknown) and what to do."""
 
     def __init__(self, message: str, pid: int | None) -> None:
         super().__init__(message)
@@ -265,26 +265,26 @@ def _why_not_waiting(
     if silent is not None and silent >= SILENT_LIMIT:
         return (
             f"{who} runs on this store but has not answered for {silent:.0f} s: it seems "
-            f"hung. Nothing was sent to it. Wait for it, or {end}, then {again}"
+            f"hung. Wait for it, or {end}, then {again}"
         )
     if stopped is not None and stopped >= STOPPED_LIMIT:
         resume = "" if pid is None else f" (kill -CONT {pid}, or fg in its terminal)"
         return (
             f"{who} is starting on this store but is stopped (Ctrl+Z in its terminal, or a "
-            f"debugger). Nothing was sent to it. Resume it{resume} or {end}, then {again}"
+            f"debugger). Resume it{resume} or {end}, then {again}"
         )
     if idle >= IDLE_LIMIT:
         return (
             f"{who} has been starting on this store for {waited:.0f} s and has done nothing "
             f"for {idle:.0f} s (no CPU used, nothing read or written): it may be waiting in a "
-            f"dialog of its own, or be hung. Nothing was sent to it. Look for its window; "
+            f"dialog of its own, or be hung. Look for its window; "
             f"otherwise {end} and {again}"
         )
     if waited >= START_LIMIT:
         return (
             f"{who} has been starting on this store for {waited:.0f} s and does not answer "
             "yet, though it is busy (opening or upgrading a large store takes a while). "
-            f"Nothing was sent to it. Try again later, or {end} if it stays so"
+            f"Try again later, or {end} if it stays so"
         )
     return None
 
