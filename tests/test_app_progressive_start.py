@@ -306,17 +306,22 @@ def test_a_second_launch_while_the_first_is_starting_shows_no_window_of_its_own(
     assert app_module.claim_start(paths)
 
 
-def _hold_start_lock(paths) -> subprocess.Popen[str]:
-    """A process that holds ``paths``' start lock, as a Jobdeck that is starting does."""
+def _hold_start_lock(paths, *, listen: bool = False) -> subprocess.Popen[str]:
+    """A process that holds ``paths``' start lock, as a Jobdeck that is starting does, and
+    does nothing (a hung one). ``listen``: it also listens on the API socket and never
+    answers (a Jobdeck whose event loop is held)."""
     paths.make_directory()
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import fcntl, sys, time\n"
+            "import fcntl, socket, sys, time\n"
             "f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "if sys.argv[2]:\n"
+            "    s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[2]); s.listen(64)\n"
             "print('locked', flush=True); time.sleep(60)",
             str(paths.start_lock),
+            str(paths.socket) if listen else "",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -325,13 +330,18 @@ def _hold_start_lock(paths) -> subprocess.Popen[str]:
     return holder
 
 
+def _release(holder: subprocess.Popen[str]) -> None:
+    holder.kill()
+    holder.wait()
+
+
 def test_a_second_launch_waits_for_a_slow_first_however_long_it_takes(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The first Jobdeck takes a minute to answer (a big store on a slow disk): a second
-    ``jobdeck`` still raises its window and exits 0. It gave up after ten seconds, painted
-    a window of its own and took the store, and the first one's window vanished (QA sweep);
-    now it says on stderr that it waits."""
+    """The first Jobdeck takes a minute to answer (a big store on a slow disk: it keeps
+    using the CPU or the disk): a second ``jobdeck`` still raises its window and exits 0.
+    It gave up after ten seconds, painted a window of its own and took the store, and the
+    first one's window vanished (QA sweep); now it says on stderr that it waits."""
     import jobdeck.api.launch as launch
     import jobdeck.app as app_module
     from jobdeck.api.paths import ApiPaths
@@ -345,7 +355,7 @@ def test_a_second_launch_waits_for_a_slow_first_however_long_it_takes(
         now = [0.0]  # each look costs a second of a clock of our own: no real minute passes
         asked: list[bool] = []
 
-        def first_answers_after_a_minute(paths: ApiPaths, *, raise_window: bool = True):
+        def first_answers_after_a_minute(paths: ApiPaths, *, raise_window=True, **how):
             asked.append(raise_window)
             now[0] += 1.0
             return 0 if now[0] >= 60 else None
@@ -356,12 +366,15 @@ def test_a_second_launch_waits_for_a_slow_first_however_long_it_takes(
         monkeypatch.setattr(launch.time, "monotonic", lambda: now[0])
         monkeypatch.setattr(launch.time, "sleep", lambda s: None)
         monkeypatch.setattr(launch, "show_running_app", first_answers_after_a_minute)
+        work = iter(range(10**6))  # its CPU and disk counters keep moving: it is busy
+        monkeypatch.setattr(launch, "signs_of_life", lambda pid: ("D", next(work)))
         monkeypatch.setattr(app_module, "JobdeckApp", no_window)
         assert app_module.run_app(str(db)) == 0
         assert now[0] == 60 and all(asked)  # its window raised once it answered
         waiting = capsys.readouterr().err.splitlines()
         assert waiting == [
-            "jobdeck: waiting for the Jobdeck that is starting on this store to answer"
+            "jobdeck: waiting for the Jobdeck that is starting on this store to answer "
+            f"(pid {holder.pid})"
         ]
     finally:
         holder.kill()
@@ -392,3 +405,216 @@ def test_a_second_launch_starts_itself_when_the_starting_first_goes_without_answ
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def _fake_clock(monkeypatch: pytest.MonkeyPatch, launch) -> list[float]:
+    """Time for ``launch`` that passes only when it sleeps (a second per nap), so that
+    minutes of waiting take none; it fails the test rather than wait for ever."""
+    now = [0.0]
+
+    def nap(seconds: float) -> None:
+        now[0] += 1.0
+        assert now[0] < 1000, "the second launch waited for ever"
+
+    monkeypatch.setattr(launch.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(launch.time, "sleep", nap)
+    return now
+
+
+def test_a_second_launch_names_a_first_that_hangs_while_starting_and_exits_1(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: QApplication
+) -> None:
+    """The first Jobdeck hangs while starting (holds the store, does nothing, never
+    answers): a second ``jobdeck`` from the desktop waited for it for ever, showing
+    nothing. Now, once the first has done nothing for IDLE_LIMIT, it says in a dialog (and
+    on stderr) which process it is and what to do, and exits 1, painting no window of its
+    own (the first keeps the store)."""
+    import jobdeck.api.launch as launch
+    import jobdeck.app as app_module
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        now = _fake_clock(monkeypatch, launch)
+
+        def no_window(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the second launch made a window of its own")
+
+        monkeypatch.setattr(app_module, "JobdeckApp", no_window)
+        said: list[tuple[str, str]] = []
+        looks = iter(range(500))
+
+        def close_the_dialog() -> None:
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QMessageBox):  # not up yet
+                if next(looks, None) is not None:
+                    QTimer.singleShot(20, close_the_dialog)
+                return
+            said.append((box.text(), box.informativeText()))
+            box.close()
+
+        QTimer.singleShot(0, close_the_dialog)
+        assert app_module.run_app(str(db)) == 1
+        assert launch.IDLE_LIMIT <= now[0] <= launch.IDLE_LIMIT + 2
+        assert said, "no dialog"
+        text, why = said[0]
+        assert text == "Jobdeck already runs on this history but does not answer."
+        assert f"Jobdeck (pid {holder.pid}) has been starting on this store" in why, why
+        assert "has done nothing" in why and f"kill {holder.pid}" in why, why
+        assert holder.poll() is None  # left as it was
+    finally:
+        _release(holder)
+
+
+def test_a_second_launch_names_a_stopped_first_and_says_how_to_resume_it(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first Jobdeck was stopped while starting (Ctrl+Z in its terminal): a second one
+    (in the tray, as a command starts it) says so on stderr within a few seconds, with how
+    to resume it, and exits 1."""
+    import signal
+
+    import jobdeck.api.launch as launch
+    import jobdeck.app as app_module
+    from jobdeck.api.lock_holder import signs_of_life
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        holder.send_signal(signal.SIGSTOP)
+        while (signs_of_life(holder.pid) or ("T",))[0] not in ("T", "t"):
+            threading.Event().wait(0.01)  # (the signal is delivered)
+        now = _fake_clock(monkeypatch, launch)
+        monkeypatch.setattr(app_module, "JobdeckApp", None)  # (no window: it would fail)
+        assert app_module.run_app(str(db), tray=True) == 1
+        assert now[0] <= launch.STOPPED_LIMIT + 2
+        err = capsys.readouterr().err
+        assert (
+            f"jobdeck: Jobdeck (pid {holder.pid}) is starting on this store but is stopped" in err
+        )
+        assert f"kill -CONT {holder.pid}" in err, err
+    finally:
+        holder.send_signal(signal.SIGCONT)
+        _release(holder)
+
+
+def test_a_second_launch_names_a_first_that_listens_but_does_not_answer(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first Jobdeck accepts connections on its socket but answers none (its event
+    loop is held): a second one says after SILENT_LIMIT that it seems hung, naming it, and
+    exits 1 (short limits here; real time)."""
+    import jobdeck.api.launch as launch
+    import jobdeck.app as app_module
+    from jobdeck.api.paths import ApiPaths
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths, listen=True)
+    try:
+        monkeypatch.setattr(launch, "ANSWER_TIMEOUT", 0.2)
+        monkeypatch.setattr(launch, "SILENT_LIMIT", 0.5)
+        monkeypatch.setattr(launch, "IDLE_LIMIT", 60.0)  # (the silence is what is judged)
+        monkeypatch.setattr(app_module, "JobdeckApp", None)
+        started = time.monotonic()
+        assert app_module.run_app(str(db), tray=True) == 1
+        assert time.monotonic() - started < 10
+        err = capsys.readouterr().err
+        assert f"jobdeck: Jobdeck (pid {holder.pid}) runs on this store but has not answered" in err
+        assert "seems hung" in err and f"kill {holder.pid}" in err, err
+    finally:
+        _release(holder)
+
+
+def test_a_command_names_a_jobdeck_that_does_not_answer_instead_of_starting_another(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jobdeck run -- true`` while the Jobdeck on the store accepts connections but
+    answers none: the command took it for none running and started another, which waited
+    (for ever, before the limit) behind it. Now it fails after ANSWER_TIMEOUT with a
+    readable error that names the process (exit 3, no traceback); the job is queued
+    nowhere, and no other Jobdeck is started."""
+    from jobdeck.api.paths import ApiPaths
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    for sub in ("config", "data", "cache", "runtime"):
+        (tmp_path / sub).mkdir(mode=0o700, exist_ok=True)
+        key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
+        env[key] = str(tmp_path / sub)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths, listen=True)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "jobdeck", "--db", str(db), "run", "--", "true"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "starting Jobdeck" not in done.stderr, done.stderr  # no other one started
+        said = done.stderr.strip().splitlines()[-1]
+        assert said.startswith(
+            f"jobdeck: Jobdeck (pid {holder.pid}) runs on this store but has not answered"
+        ), said
+        assert f"kill {holder.pid}" in said and "run the command again" in said, said
+        assert not paths.start_log.exists()  # (where a started one writes)
+    finally:
+        _release(holder)
+
+
+def test_a_command_fails_readably_when_the_jobdeck_starting_on_the_store_hangs(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jobdeck run -- true`` (with a display) while a Jobdeck that hangs holds the store's
+    start lock: the command starts one in the tray, which waited for the hung one for ever
+    (the command gave up after 30 s, saying only that its Jobdeck did not answer, and left
+    it waiting). Now the one in the tray gives up after IDLE_LIMIT, naming the hung
+    Jobdeck, and the command says so (exit 3); the job is queued nowhere."""
+    from jobdeck.api.launch import IDLE_LIMIT
+    from jobdeck.api.paths import ApiPaths
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    for sub in ("config", "data", "cache", "runtime"):
+        (tmp_path / sub).mkdir(mode=0o700, exist_ok=True)
+        key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
+        env[key] = str(tmp_path / sub)
+    env.update(DISPLAY=":99", QT_QPA_PLATFORM="offscreen")  # (a display: --tray is started)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
+    paths = ApiPaths.for_store(str(db))
+    holder = _hold_start_lock(paths)
+    try:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "jobdeck", "--db", str(db), "run", "--", "true"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert time.monotonic() - started < IDLE_LIMIT + 15
+        assert done.returncode == 3, done.stderr
+        said = done.stderr.strip().splitlines()[-1]
+        assert said.startswith("jobdeck: could not start Jobdeck: "), said
+        assert f"Jobdeck (pid {holder.pid}) has been starting on this store" in said, said
+        assert f"kill {holder.pid}" in said, said
+        assert holder.poll() is None
+    finally:
+        _release(holder)
+    assert not paths.socket.exists()  # no other Jobdeck took the store
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == JOBS  # none queued

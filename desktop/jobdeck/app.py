@@ -42,6 +42,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from jobdeck.api.launch import (
+    NotAnswering,
     claim_start,
     show_running_app,
     wait_and_show_running_app,
@@ -893,9 +894,14 @@ def run_app(
         status = show_running_app(options.paths)
         if status is None and not claim_start(options.paths):
             # Another Jobdeck on this store is starting: raise its window once it answers
-            # (started in the tray: leave it as it is), however long its start takes,
-            # without painting a window of our own; start only if it goes without answering.
-            status = wait_for_starting_app(options.paths, raise_window=not tray)
+            # (started in the tray: leave it as it is), as long as it keeps busy, without
+            # painting a window of our own; start only if it goes without answering. One
+            # that is hung, stopped or does nothing is named, with what to do: exit 1.
+            try:
+                status = wait_for_starting_app(options.paths, raise_window=not tray)
+            except NotAnswering as exc:
+                tell_not_answering(exc, argv, dialog=not tray)
+                return 1
         if status is not None:
             return status
     if use_xwayland():  # Wayland places no floating panel: XWayland when it is there
@@ -987,6 +993,28 @@ def _drop_loop(loop: asyncio.AbstractEventLoop) -> None:
 
     loop.close()
     asyncio.set_event_loop(None)
+
+
+def tell_not_answering(error: NotAnswering, argv: list[str] | None, *, dialog: bool) -> None:
+    """Say on stderr why this launch does not start (the Jobdeck holding the store does not
+    answer: which process, what to do), and in a dialog too when ``dialog`` (started from
+    the desktop, nobody reads stderr)."""
+    print(f"jobdeck: {error}", file=sys.stderr)
+    if not dialog:
+        return
+    from PySide6.QtWidgets import QMessageBox  # (only on this error)
+
+    qapp = QApplication.instance() or QApplication(argv or sys.argv)
+    install_translators(qapp)
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        translate("JobdeckApp", "Jobdeck"),
+        translate("JobdeckApp", "Jobdeck already runs on this history but does not answer."),
+        QMessageBox.StandardButton.Close,
+    )
+    box.setInformativeText(str(error))
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.exec()
 
 
 def tell_store_not_opened(window: QWidget, error: StoreError) -> None:

@@ -1,7 +1,10 @@
 """Find the app running on a store, or start one. Standard library only (no Qt).
 
 * A second ``jobdeck`` on the same store asks the first to raise its window
-  (:func:`show_running_app`) and exits 0.
+  (:func:`show_running_app`) and exits 0. While the first is still starting, it waits for
+  it (:func:`wait_for_starting_app`) as long as the first shows signs of life, up to
+  :data:`START_LIMIT`; one that is hung, stopped or does nothing is named to the user
+  (:class:`NotAnswering`: its pid, what to do) instead of being waited for for ever.
 * A command that needs the app when none runs starts one (:func:`start_app`): in the tray
   when there is a display, else ``jobdeck serve``; detached from the terminal, its output
   going to the store's ``api-<key>.log`` beside the socket.
@@ -15,15 +18,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .lock_holder import holder_pid, signs_of_life, write_pid
 from .paths import ApiPaths
 
 if TYPE_CHECKING:
     from .client import ApiClient
 
 __all__ = [
+    "NotAnswering",
     "StartFailed",
     "claim_start",
     "show_running_app",
+    "silent_app",
     "start_app",
     "wait_and_show_running_app",
     "wait_for_starting_app",
@@ -31,16 +37,43 @@ __all__ = [
 
 #: Seconds a started app has to answer.
 START_TIMEOUT = 30.0
+#: Seconds a request may go unanswered by a Jobdeck that accepted the connection.
+ANSWER_TIMEOUT = 5.0
+#: Seconds a Jobdeck that accepts connections may leave them unanswered before a second
+#: launch says it does not answer (it has started: something holds its event loop).
+SILENT_LIMIT = 5.0
 
 
 class StartFailed(Exception):
     """The app could not be started; the message says why (its last output lines)."""
 
 
-def show_running_app(paths: ApiPaths, *, raise_window: bool = True) -> int | None:
+class NotAnswering(Exception):
+    """The Jobdeck that holds this store does not answer and will not soon: hung, stopped,
+    doing nothing, or still busy after :data:`START_LIMIT`. The message says which process
+    (``pid``, None when unknown) and what to do."""
+
+    def __init__(self, message: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+#: Returned by :func:`show_running_app` (when asked to) for a Jobdeck that accepts the
+#: connection but does not answer within the timeout.
+SILENT = -1
+
+
+def show_running_app(
+    paths: ApiPaths,
+    *,
+    raise_window: bool = True,
+    timeout: float | None = None,
+    silent: int | None = None,
+) -> int | None:
     """When Jobdeck already runs on this store, raise its window (if ``raise_window``) and
     return this launch's exit status: 0, or 1 when it runs without a window, saying so on
-    stderr. None when no Jobdeck answers.
+    stderr. None when no Jobdeck answers; ``silent`` when one accepts the connection but
+    does not answer within ``timeout`` seconds (default :data:`ANSWER_TIMEOUT`).
 
     With no socket file, none can: the client (and the socket module) is not imported, as
     the desktop app's start asks this before its first window."""
@@ -48,10 +81,11 @@ def show_running_app(paths: ApiPaths, *, raise_window: bool = True) -> int | Non
         return None
     from .client import ApiClient, ApiError, AppUnreachable
 
-    with ApiClient(paths.socket, timeout=10) as client:
+    timeout = ANSWER_TIMEOUT if timeout is None else timeout
+    with ApiClient(paths.socket, timeout=timeout) as client:
         try:
             if not raise_window:
-                found = client.info()
+                found = client.info(timeout=timeout)
                 print(
                     f"jobdeck: Jobdeck already runs on this store (pid {found.get('pid')}); "
                     "quit it first",
@@ -60,8 +94,8 @@ def show_running_app(paths: ApiPaths, *, raise_window: bool = True) -> int | Non
                 return 1
             client.post("/api/app/show")
             return 0
-        except AppUnreachable:
-            return None
+        except AppUnreachable as exc:
+            return silent if timed_out(exc) else None
         except ApiError as exc:
             if exc.status == 409:
                 pid = client.info().get("pid")
@@ -102,6 +136,7 @@ def claim_start(paths: ApiPaths) -> bool:
         os.close(fd)
         return False
     _claimed[paths] = fd
+    write_pid(fd)  # (named to a second launch if this one hangs while starting)
     return True
 
 
@@ -121,6 +156,12 @@ def wait_and_show_running_app(
 
 #: Seconds a second launch waits for a starting Jobdeck before it says on stderr that it waits.
 SAY_WAITING_AFTER = 10.0
+#: Seconds a starting Jobdeck may go without any sign of life (no CPU used, nothing read or
+#: written) before a second launch says so; a stopped one (Ctrl+Z): :data:`STOPPED_LIMIT`.
+IDLE_LIMIT = 10.0
+STOPPED_LIMIT = 3.0
+#: Seconds a second launch waits at most for a starting Jobdeck that keeps busy.
+START_LIMIT = 120.0
 
 
 def wait_for_starting_app(
@@ -131,44 +172,142 @@ def wait_for_starting_app(
     poll: float = 0.1,
 ) -> int | None:
     """Another process holds this store's start lock (:func:`claim_start` said False): a
-    Jobdeck that is starting and does not answer yet. Wait until it answers, however long
-    its start takes (a slow disk, a big store to open or migrate), then raise its window
-    (unless ``raise_window`` is False) and return this launch's exit status, as
+    Jobdeck that is starting and does not answer yet. Wait until it answers, then raise its
+    window (unless ``raise_window`` is False) and return this launch's exit status, as
     :func:`show_running_app` does. None when it went away without answering: its lock is
     free and now this process's (see :func:`claim_start`), so this launch starts Jobdeck.
 
-    It said nothing while it waited ten seconds and then painted a window of its own that
-    took the store from the first (whose window vanished). Waiting longer than
-    ``say_after`` seconds, it says once on stderr what it waits for."""
+    It waits as long as the starting one keeps busy (a slow disk, a big store to open or
+    migrate), up to :data:`START_LIMIT`, saying once on stderr after ``say_after`` seconds
+    what it waits for. It raises :class:`NotAnswering` (naming the process and what to do)
+    for one that was stopped (Ctrl+Z) for :data:`STOPPED_LIMIT`, that did nothing for
+    :data:`IDLE_LIMIT`, that accepts connections but left them unanswered for
+    :data:`SILENT_LIMIT`, or that is still not answering after :data:`START_LIMIT` (it
+    waited for ever for a hung one)."""
     waited_since = time.monotonic()
     said = False
+    pid: int | None = None
+    activity: int | None = None
+    lively_at = waited_since  # when it last used the CPU or read or wrote anything
+    stopped_since: float | None = None
+    silent_since: float | None = None
     while True:
-        status = show_running_app(paths) if raise_window else _answers(paths)
-        if status is not None:
+        asked_at = time.monotonic()
+        if raise_window:
+            status = show_running_app(paths, timeout=ANSWER_TIMEOUT, silent=SILENT)
+        else:
+            status = _answers(paths, timeout=ANSWER_TIMEOUT, silent=SILENT)
+        if status is not None and status != SILENT:
             return status
         if claim_start(paths):  # the starting one is gone
             return None
-        if not said and time.monotonic() - waited_since > say_after:
+        now = time.monotonic()
+        if pid is None:
+            pid = holder_pid(paths.start_lock)
+        life = signs_of_life(pid) if pid is not None else None
+        if life is not None:
+            if life[1] != activity:
+                activity, lively_at = life[1], now
+            stopped = life[0] in ("T", "t")
+            stopped_since = (stopped_since or now) if stopped else None
+        if status == SILENT:
+            silent_since = asked_at if silent_since is None else silent_since
+        else:
+            silent_since = None
+        why = _why_not_waiting(
+            pid,
+            waited=now - waited_since,
+            idle=now - lively_at if life is not None else 0.0,
+            stopped=now - stopped_since if stopped_since is not None else None,
+            silent=now - silent_since if silent_since is not None else None,
+        )
+        if why is not None:
+            raise NotAnswering(why, pid)
+        if not said and now - waited_since > say_after:
             said = True
             print(
-                "jobdeck: waiting for the Jobdeck that is starting on this store to answer",
+                "jobdeck: waiting for the Jobdeck that is starting on this store to answer"
+                + (f" (pid {pid})" if pid is not None else ""),
                 file=sys.stderr,
             )
         time.sleep(poll)
 
 
-def _answers(paths: ApiPaths) -> int | None:
-    """0 when a Jobdeck answers on this store's socket, else None."""
+def silent_app(paths: ApiPaths, waited: float) -> NotAnswering:
+    """The error for a command that found a Jobdeck accepting connections on this store but
+    not answering for ``waited`` seconds (it was sent nothing)."""
+    pid = holder_pid(paths.start_lock)
+    why = _why_not_waiting(
+        pid,
+        waited=waited,
+        idle=0.0,
+        stopped=None,
+        silent=max(waited, SILENT_LIMIT),
+        again="run the command again",
+    )
+    assert why is not None
+    return NotAnswering(why, pid)
+
+
+def _why_not_waiting(
+    pid: int | None,
+    *,
+    waited: float,
+    idle: float,
+    stopped: float | None,
+    silent: float | None,
+    again: str = "start jobdeck again",
+) -> str | None:
+    """What to tell the user about the Jobdeck holding the store, when it is no use waiting
+    for it any longer (``again``: what to do once it is sorted out); None while it is."""
+    who = "Jobdeck" if pid is None else f"Jobdeck (pid {pid})"
+    end = "end it" if pid is None else f"end it (kill {pid})"
+    if silent is not None and silent >= SILENT_LIMIT:
+        return (
+            f"{who} runs on this store but has not answered for {silent:.0f} s: it seems "
+            f"hung. Wait for it, or {end}, then {again}"
+        )
+    if stopped is not None and stopped >= STOPPED_LIMIT:
+        resume = "" if pid is None else f" (kill -CONT {pid}, or fg in its terminal)"
+        return (
+            f"{who} is starting on this store but is stopped (Ctrl+Z in its terminal, or a "
+            f"debugger). Resume it{resume} or {end}, then {again}"
+        )
+    if idle >= IDLE_LIMIT:
+        return (
+            f"{who} has been starting on this store for {waited:.0f} s and has done nothing "
+            f"for {idle:.0f} s (no CPU used, nothing read or written): it may be waiting in a "
+            f"dialog of its own, or be hung. Look for its window; "
+            f"otherwise {end} and {again}"
+        )
+    if waited >= START_LIMIT:
+        return (
+            f"{who} has been starting on this store for {waited:.0f} s and does not answer "
+            "yet, though it is busy (opening or upgrading a large store takes a while). "
+            f"Try again later, or {end} if it stays so"
+        )
+    return None
+
+
+def timed_out(exc: BaseException) -> bool:
+    """True when ``exc`` (an AppUnreachable) means the app accepted the connection but did
+    not answer in time, rather than that nothing listens."""
+    return isinstance(exc.__cause__, TimeoutError)
+
+
+def _answers(paths: ApiPaths, *, timeout: float = 10.0, silent: int | None = None) -> int | None:
+    """0 when a Jobdeck answers on this store's socket, ``silent`` when one accepts the
+    connection but does not answer within ``timeout`` seconds, else None."""
     if not os.path.exists(paths.socket):
         return None
     from .client import ApiClient, AppUnreachable
 
-    with ApiClient(paths.socket, timeout=10) as client:
+    with ApiClient(paths.socket, timeout=timeout) as client:
         try:
-            client.info()
+            client.info(timeout=timeout)
             return 0
-        except AppUnreachable:
-            return None
+        except AppUnreachable as exc:
+            return silent if timed_out(exc) else None
 
 
 def has_display() -> bool:

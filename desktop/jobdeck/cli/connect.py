@@ -39,8 +39,14 @@ def connect(args: argparse.Namespace, *, start: bool) -> ApiClient | None:
     try:
         client.info()
         return client
-    except AppUnreachable:
+    except AppUnreachable as exc:
         client.close()
+        if isinstance(exc.__cause__, TimeoutError):
+            # One runs there but does not answer: name it rather than start another (which
+            # would wait for it) or let the request vanish.
+            from jobdeck.api.launch import ANSWER_TIMEOUT, silent_app
+
+            raise CliError(EXIT_UNREACHABLE, str(silent_app(paths, ANSWER_TIMEOUT))) from None
     if not start:
         return None
     where = args.db or os.environ.get("JOBDECK_DB") or "the default store"

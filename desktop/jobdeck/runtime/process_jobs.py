@@ -312,6 +312,7 @@ class ProcessJobs:
                 on_answer=None if queued is None else lambda answer: queued[1](run, answer),
             )
             run.watcher.on_resources = lambda points: self._keep_resources(job_id, points)
+            run.watcher.on_waiting = lambda text: self._on_waiting(run, text)
         except BaseException:
             self.forget(run)
             raise
@@ -514,6 +515,20 @@ class ProcessJobs:
                 if parse_progress_line(line) is None:
                     run.ctx.log(line)
         on_exit(run, end)
+
+    def _on_waiting(self, run: Program, text: str | None) -> None:
+        """Watcher thread: the supervisor service is late to answer the program's start
+        (``text`` says so in plain words: a warning in the job's log and its message, in
+        its row and details), or answered at last (None)."""
+        ctx = run.ctx
+        if ctx is None:  # (handed over: its start is not stored yet)
+            return
+        if text is None:
+            ctx.log("the supervisor service answered: the program has started", "info")
+            ctx.update_progress(ctx.current, None, "")
+            return
+        ctx.log(text, "warning")
+        ctx.update_progress(ctx.current, None, text)
 
     def _keep_resources(self, job_id: str, points: tuple[tuple[float, ...], ...]) -> None:
         """A running program's resource samples so far, stored for its chart (watcher

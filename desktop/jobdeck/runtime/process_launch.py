@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from jobdeck.core.process_spec import ProcessSpec
 
+from .user_environment import user_environment
+
 __all__ = ["PreparedCommand", "ProcessStartError", "prepare_command"]
 
 _SHELL = "/bin/sh"
@@ -49,30 +51,11 @@ def prepare_command(spec: ProcessSpec) -> PreparedCommand:
     a working directory or a program that is not there or not usable.
     """
     command = [_SHELL, "-c", spec.argv[0]] if spec.shell else list(spec.argv)
-    merged_env = {**_environment(), **spec.env}
+    merged_env = {**user_environment(), **spec.env}
     _check_cwd(spec.cwd)
     if not spec.shell:
         _check_executable(command[0], spec.cwd, merged_env)
     return PreparedCommand(tuple(command), spec.cwd, merged_env)
-
-
-_environ_copy: tuple[dict[bytes, bytes], dict[str, str]] | None = None
-
-
-def _environment() -> dict[str, str]:
-    """``os.environ`` as a plain dict, decoded again only when it changed (a copy of it
-    decodes every variable: a tenth of a millisecond per job of a queue). Do not modify
-    the result."""
-    global _environ_copy
-    raw = getattr(os.environ, "_data", None)  # the encoded variables, kept by os.environ
-    if not isinstance(raw, dict):
-        return dict(os.environ)
-    cached = _environ_copy
-    if cached is not None and cached[0] == raw:
-        return cached[1]
-    decoded = dict(os.environ)
-    _environ_copy = (dict(raw), decoded)
-    return decoded
 
 
 def _mode(path: str | os.PathLike[str]) -> int | None:

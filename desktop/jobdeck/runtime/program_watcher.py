@@ -39,7 +39,10 @@ Waits use ``poll``, never ``select``, so they work whatever the number of open f
 Callbacks run on the watcher thread: ``on_started(pid)`` once the program has run
 :data:`START_REPORT_DELAY` (fresh spawns only; one that ends sooner has its pid in its
 :class:`ProgramEnd`), ``on_skipped(n)`` and ``on_line(line)`` as above, then ``on_exit(end)``
-exactly once, unless :meth:`detach` was called first. (Longer than most modules: one
+exactly once, unless :meth:`detach` was called first; ``on_waiting(text)`` while the service
+is late to answer a start (the answer is awaited however long it takes: only the service
+knows whether the program runs; a stop asked meanwhile ends the wait, and a program the
+service starts after that is stopped at once). (Longer than most modules: one
 watcher thread's life — start, follow, end, stop — kept together so that its locking reads
 in one place.)
 """
@@ -79,7 +82,8 @@ __all__ = ["EndKind", "ProgramEnd", "ProgramWatcher"]
 
 _log = logging.getLogger(__name__)
 
-#: How long the supervisor service may take to report that the program runs.
+#: Seconds the supervisor service may take to answer a start before ``on_waiting`` says
+#: so (and again every as many seconds); the answer is still awaited (see _await_start).
 START_TIMEOUT = 30.0
 #: Seconds a program runs before ``on_started`` tells its pid (a program that ends sooner
 #: has its pid in its :class:`ProgramEnd`: one write less for a short job).
@@ -176,6 +180,12 @@ class ProgramWatcher:
         #: RESOURCES_SAVE_INTERVAL s while the program runs, so a running job's chart has
         #: them; set it right after spawn() or reattach().
         self.on_resources: Callable[[tuple[tuple[float, ...], ...]], None] | None = None
+        #: Called (on the watcher thread) with a sentence in plain words when the service
+        #: has not answered the start for START_TIMEOUT s (and again every START_TIMEOUT s),
+        #: then with None once it answered that the program started; set it right after
+        #: spawn().
+        self.on_waiting: Callable[[str | None], None] | None = None
+        self._gave_up = False  # a stop ended the wait for a late answer (see _await_start)
         self._resources_saved = time.monotonic()
         self._tail = LogTail(log_path, offset)
         self._on_started = on_started
@@ -401,6 +411,8 @@ class ProgramWatcher:
                 self._stop_request = ("term", grace)
         if tree is not None:
             tree.terminate(grace)
+        else:
+            self._wake()  # (a start the service is late to answer: see _await_start)
 
     def kill(self) -> None:
         """SIGKILL the tree now."""
@@ -411,6 +423,8 @@ class ProgramWatcher:
                 self._stop_request = ("kill", 0.0)
         if tree is not None:
             tree.kill()
+        else:
+            self._wake()
 
     def detach(self, timeout: float = 5.0) -> None:
         """Stop watching and leave the program running (``on_exit`` will not be called)."""
@@ -560,7 +574,12 @@ class ProgramWatcher:
 
     def _on_reply(self, message: dict[str, Any]) -> None:
         """Client thread: the service's answer to our spawn (or queue) request."""
-        self._reply = message
+        with self._lock:
+            self._reply = message
+            gave_up = self._gave_up
+        if gave_up:
+            self._stop_late_start(message)
+            return
         self._wake()
         if self._queued:
             if self._on_answer is not None:
@@ -613,19 +632,39 @@ class ProgramWatcher:
                 pass
 
     def _await_start(self) -> ProgramEnd | None:
-        """Wait for the service to name our program; an outcome if it never does."""
+        """Wait for the service to name our program; an outcome if it never does.
+
+        However long the service takes: only its answer (or, should it die, what
+        :func:`~jobdeck.runtime.lost_start.judge_lost_starts` finds) tells whether the
+        program runs. Taking a slow service for lost left the program to start later,
+        unwatched, while the job was failed (and maybe retried: run twice). Past
+        :data:`START_TIMEOUT` ``on_waiting`` says in plain words what is awaited; a stop
+        asked for then ends the wait (see :meth:`_give_up_start`)."""
+        late = False
         if self._reply is None:  # (a short program's end brings its answer along)
-            deadline = time.monotonic() + START_TIMEOUT
+            asked = time.monotonic()
+            next_word = asked + START_TIMEOUT
             poller = select.poll()
             poller.register(self._wake_read, select.POLLIN)
-            while self._reply is None and not self._detached and time.monotonic() < deadline:
-                poller.poll(max(1, int((deadline - time.monotonic()) * 1000)))
+            while self._reply is None and not self._detached:
+                now = time.monotonic()
+                if now >= next_word:
+                    late = True
+                    next_word = now + START_TIMEOUT
+                    self._tell_waiting(self._late_start(now - asked))
+                if late and self._stop_request is not None:
+                    given_up = self._give_up_start(now - asked)
+                    if given_up is not None:
+                        return given_up
+                    break  # (its answer came meanwhile)
+                poller.poll(max(1, int((next_word - now) * 1000)))
                 self._drain_wake()
         reply = self._reply
+        if late and reply is not None and reply.get("op") == "started":
+            self._tell_waiting(None)  # (one that did not start: its end says why)
         if self._detached and (reply is None or reply.get("op") != "started"):
             return None  # (a program that started: its pid is told before watching stops)
-        if reply is None:
-            return self._lost(f"the supervisor did not answer within {START_TIMEOUT:g} s")
+        assert reply is not None
         op = reply.get("op")
         if op == "start_failed":
             error = str(reply.get("error") or "the program did not start")
@@ -642,6 +681,58 @@ class ProgramWatcher:
         self._watch_program(pid, reply.get("start_time"))
         self._unreported_pid = pid
         return None
+
+    def _late_start(self, waited: float) -> str:
+        pid = self.records.client.service_pid
+        service = "Jobdeck's supervisor service" + (f" (pid {pid})" if pid else "")
+        return (
+            f"not started yet: {service} has not answered for {_duration(waited)}; still "
+            "waiting for it to start the program (cancel the job to give up)"
+        )
+
+    def _tell_waiting(self, text: str | None) -> None:
+        if text is not None:
+            _log.warning("job %s: %s", self.job_id, text)
+        if self.on_waiting is not None:
+            try:
+                self.on_waiting(text)
+            except Exception:
+                _log.exception("on_waiting callback failed for job %s", self.job_id)
+
+    def _give_up_start(self, waited: float) -> ProgramEnd | None:
+        """A stop was asked while the service was late to answer the start: end the wait
+        (None if its answer came meanwhile: it is watched and stopped as usual). A program
+        of the job the service started without telling is stopped now; one it starts later
+        is stopped the moment its answer comes (:meth:`_on_reply`): it never runs on
+        unwatched, and a later attempt never runs beside it."""
+        with self._lock:
+            if self._reply is not None:
+                return None
+            self._gave_up = True
+        from .lost_start import processes_of_job
+
+        for program, start_time in processes_of_job(self.job_id):
+            ProcessTree(program, start_time).kill()
+        pid = self.records.client.service_pid
+        service = "Jobdeck's supervisor service" + (f" (pid {pid})" if pid else "")
+        return self._lost(
+            f"stopped before it started: {service} had not answered for {_duration(waited)}; "
+            "should it start the program later, it is stopped at once"
+        )
+
+    def _stop_late_start(self, reply: dict[str, Any]) -> None:
+        """Client thread: the answer to a start given up (see :meth:`_give_up_start`)."""
+        pid = reply.get("pid")
+        if reply.get("op") != "started" or not isinstance(pid, int):
+            return
+        _log.warning(
+            "job %s: the supervisor service started its program (pid %s) after the job "
+            "had given up waiting for it: stopping it",
+            self.job_id,
+            pid,
+        )
+        start_time = reply.get("start_time")
+        ProcessTree(pid, start_time if isinstance(start_time, float) else None).kill()
 
     def _report_start(self) -> None:
         """``on_started(pid)``, once, if the program's start is still untold."""
@@ -852,3 +943,8 @@ def _open_pidfd(pid: int, start_time: float | None) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``3 min``: how long, for a sentence."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

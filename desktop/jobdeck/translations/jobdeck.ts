@@ -637,6 +637,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Jobdeck already runs on this history but does not answer.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Jobdeck cannot open its job history.</source>
         <translation type="unfinished"></translation>
     </message>
