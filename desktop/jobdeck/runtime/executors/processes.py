@@ -36,7 +36,7 @@ from jobdeck.core.tracker import JobTracker
 
 from ..ends_together import EndsTogether
 from ..store_folder import StoreFolder
-from ..supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
+from ..supervisor import DEFAULT_MAX_LOG_BYTES, JOURNAL_PREFIX, MIN_MAX_LOG_BYTES
 from .base import Executor, ExecutorHost, Outcome, Run
 
 if TYPE_CHECKING:  # the process machinery is imported when the first process job needs it
@@ -594,10 +594,13 @@ class ProcessExecutor(Executor):
     def started_unstored(self) -> list[tuple[str, int]]:
         """The records the service wrote for programs it started from an earlier app's
         queue (``extra["queued"]``, with the attempt it is), when that app went before it
-        stored their start (see :class:`~jobdeck.runtime.executors.base.Executor`)."""
+        stored their start (see :class:`~jobdeck.runtime.executors.base.Executor`); and
+        those its journal names when the service was killed before it wrote their records
+        (they are written now, see :mod:`~jobdeck.runtime.start_journal`)."""
         if self.tracker.store.memory:
             return []  # (nothing outlives an app whose store is in memory)
         folder = self._records_folder()
+        self._take_up_journals(folder)
         found: list[tuple[str, int]] = []
         try:
             paths = [p for p in folder.iterdir() if p.suffix == ".json"]
@@ -612,6 +615,28 @@ class ProcessExecutor(Executor):
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # not ours to judge here: a running job's reattach reads it again
         return found
+
+    def _take_up_journals(self, folder: Path) -> None:
+        """Write the records of the starts that the journals of services killed since hold
+        for jobs the store has pending with that attempt next."""
+        try:
+            if not any(n.startswith(JOURNAL_PREFIX) for n in os.listdir(folder)):
+                return  # (the process machinery is imported only when there are some)
+        except OSError:
+            return
+        from ..start_journal import take_up_journals
+
+        def wanted(job_id: str, attempt: int | None) -> bool:
+            job = self.tracker.get_job(job_id)
+            return (
+                job is not None
+                and job.status is JobStatus.PENDING
+                and (attempt == job.attempts + 1)
+            )
+
+        taken = take_up_journals(folder, wanted)
+        if taken:
+            log.info("found %d program(s) started before their service was killed", len(taken))
 
     def _records_folder(self) -> Path:
         """Where :meth:`_new_programs` keeps the records (a store on file)."""
