@@ -27,9 +27,10 @@ from jobdeck.runtime import Runner
 from jobdeck.runtime.private_files import private_directory
 from jobdeck.runtime.start_journal import journaled_starts
 from jobdeck.runtime.store_folder import StoreFolder
+from jobdeck.runtime.supervisor import SupervisorRecord
 from jobdeck.runtime.supervisor_client import socket_path_for
 from jobdeck.runtime.supervisor_records import SupervisorRecords
-from jobdeck.runtime.supervisor_service import journal_name
+from jobdeck.runtime.supervisor_service import JOURNAL_COMPACT_AT, _Journal, journal_name
 from tests.registries import with_command
 
 from .conftest import MARKER, finished
@@ -174,13 +175,12 @@ def test_the_next_app_adopts_a_start_neither_the_service_nor_the_app_stored(
         tracker.close()
 
 
-def test_the_journal_holds_a_queued_start_only_until_its_record_or_stored_end_says_more(
+def test_the_journal_names_each_queued_start_and_never_an_earlier_one_of_a_job(
     tmp_path: Path,
 ) -> None:
-    """The service's journal (what the tests above adopt by) keeps no line another file
-    says more than: one whose program's record is written, or whose end its app stored, is
-    dropped (the file emptied once none is left), and a job handed over again never finds
-    its earlier start there."""
+    """The service's journal (what the tests above adopt by) names the program of each
+    start from a queue; a job handed over again after its end was stored never finds its
+    earlier start there; the journal goes with its service."""
     records = SupervisorRecords(tmp_path / "supervised")
     records.client.connect()  # starts the service (and stays connected: it stays up)
     service = (records.client.service_pid, records.client.service_start_time)
@@ -205,8 +205,6 @@ def test_the_journal_holds_a_queued_start_only_until_its_record_or_stored_end_sa
         app.send(op="withdraw", job_id="x")
         assert app.hear("withdrawn", "x")["started"] is False
         assert set(journaled_starts(records.directory, service)) == {"y"}
-        wait_for(records.directory / "y.json")  # y ran RECORD_DELAY: its record says more
-        assert journal.stat().st_size == 0
         gate.touch()
         app.hear("ended", "y")
         app.sock.close()
@@ -217,3 +215,25 @@ def test_the_journal_holds_a_queued_start_only_until_its_record_or_stored_end_sa
     while journal.exists():  # the service exits (no program, no app): the journal goes
         assert time.monotonic() < deadline, "the journal outlived its service"
         time.sleep(0.01)
+
+
+def test_the_journal_stays_small_however_many_programs_start(tmp_path: Path) -> None:
+    """Dropped lines are rewritten away once the file passes JOURNAL_COMPACT_AT bytes; the
+    lines still needed (programs in flight) are always there."""
+    journal = _Journal(tmp_path / journal_name(123, 456.0))
+    largest = 0
+    for n in range(3000):
+        job_id = f"job{n:05d}"
+        record = SupervisorRecord(
+            job_id, [], os.fspath(tmp_path / f"{job_id}.log"), pid=n + 1000, start_time=n
+        )
+        journal.add(record)
+        if n >= 4:  # (four in flight)
+            journal.drop(f"job{n - 4:05d}")
+        largest = max(largest, journal.path.stat().st_size)
+    assert largest < JOURNAL_COMPACT_AT + 1024
+    found = journaled_starts(tmp_path, (123, 456.0))
+    assert {f"job{n:05d}" for n in range(2996, 3000)} <= set(found)
+    assert found["job02999"].pid == 3999 and found["job02999"].supervisor_pid == 123
+    journal.close()
+    assert not journal.path.exists()

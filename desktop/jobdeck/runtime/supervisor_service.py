@@ -274,12 +274,14 @@ class _Journal:
     machine loses them, and the program with them).
 
     A line is needed until the program's record file is written (it says more) or its
-    client said it stored the program's end (``forget``): then it is dropped, and once no
-    line is needed the file is emptied (with many programs in flight at all times it is
-    rewritten with the lines still needed past :data:`JOURNAL_COMPACT_AT` bytes). A
-    request for a job whose dropped line is still in the file has the file rewritten first:
-    a line in the journal of a dead service is then always that job's latest start.
-    Removed when the service exits (every record is written by then).
+    client said it stored the program's end (``forget``): then it is dropped. Dropped
+    lines stay in the file until it passes :data:`JOURNAL_COMPACT_AT` bytes, when it is
+    rewritten with the lines still needed (emptying it at each drop cost 10 us a job): a
+    reader takes a record file over a line, and adopts a line's start only for a job its
+    store has queued with that attempt next. A request for a job whose dropped line is
+    still in the file has the file rewritten first: the line of a job the service was asked
+    to start is always that request's start. Removed when the service exits (every record
+    is written by then).
     """
 
     __slots__ = ("dropped", "fd", "lines", "path", "size")
@@ -325,12 +327,7 @@ class _Journal:
         if self.lines.pop(job_id, None) is None:
             return
         self.dropped.add(job_id)
-        if not self.lines:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self.fd, 0)
-                self.size = 0
-                self.dropped.clear()
-        elif self.size > JOURNAL_COMPACT_AT:
+        if self.size > JOURNAL_COMPACT_AT:
             self._rewrite()
 
     def retire(self, job_id: Any) -> None:
