@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .supervisor import (
     JOURNAL_PREFIX,
@@ -36,9 +37,14 @@ from .supervisor import (
 )
 from .supervisor_service import journal_name
 
+if TYPE_CHECKING:  # (the app's side imports this module where no store is open)
+    from jobdeck.core.tracker import JobTracker
+
 __all__ = ["journaled_starts", "keep_as_record", "take_up_journals"]
 
 Service = tuple[int | None, float | None]
+
+log = logging.getLogger(__name__)
 
 
 def journaled_starts(records_dir: Path, service: Service) -> dict[str, SupervisorRecord]:
@@ -63,25 +69,38 @@ def keep_as_record(records_dir: Path, record: SupervisorRecord) -> bool:
     return True
 
 
-def take_up_journals(records_dir: Path, wanted: Callable[[str, int | None], bool]) -> list[str]:
+def take_up_journals(records_dir: Path, tracker: JobTracker) -> list[str]:
     """Write the record files of the starts that the journals of services that are gone
-    hold and ``wanted(job id, attempt)`` says are still to be adopted (the store has the
-    job pending with that attempt next), then remove those journals; the ids of the jobs
-    whose records are there now. The journal of a service that runs is left alone (it
-    writes every record when its app goes)."""
+    hold for jobs ``tracker``'s store has pending with that attempt next (a line of an
+    earlier attempt, or of a job whose start or end is stored, is not taken up), then
+    remove those journals; the ids of the jobs whose records are there now. The journal of
+    a service that runs is left alone (it writes every record when its app goes)."""
+
+    from jobdeck.core.job import JobStatus
+
+    def wanted(job_id: str, attempt: int | None) -> bool:
+        job = tracker.get_job(job_id)
+        if job is None or job.status is not JobStatus.PENDING:
+            return False
+        return attempt == job.attempts + 1
+
     try:
         names = [n for n in os.listdir(records_dir) if n.startswith(JOURNAL_PREFIX)]
     except OSError:
         return []
     kept: list[str] = []
     for name in names:
-        service = _service_of(name)
+        service = _service_of(name.removesuffix(".new"))
         if service is None:
             continue
         pid, start_time = service
         if process_start_time(pid) == start_time:
             continue
         path = records_dir / name
+        if name.endswith(".new"):  # (a rewrite the service was killed in: the old one holds)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
         for job_id, record in _read(path, pid, start_time).items():
             attempt = record.extra.get("attempt")
             attempt = attempt if isinstance(attempt, int) else None
@@ -89,6 +108,8 @@ def take_up_journals(records_dir: Path, wanted: Callable[[str, int | None], bool
                 kept.append(job_id)
         with contextlib.suppress(OSError):
             path.unlink()
+    if kept:
+        log.info("found %d program(s) started before their service was killed", len(kept))
     return kept
 
 

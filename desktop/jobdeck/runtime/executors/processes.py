@@ -12,6 +12,7 @@ and liveness are :mod:`jobdeck.runtime.process_jobs`'s.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -600,7 +601,11 @@ class ProcessExecutor(Executor):
         if self.tracker.store.memory:
             return []  # (nothing outlives an app whose store is in memory)
         folder = self._records_folder()
-        self._take_up_journals(folder)
+        with contextlib.suppress(OSError):  # (imported only when there are some)
+            if any(name.startswith(JOURNAL_PREFIX) for name in os.listdir(folder)):
+                from ..start_journal import take_up_journals
+
+                take_up_journals(folder, self.tracker)
         found: list[tuple[str, int]] = []
         try:
             paths = [p for p in folder.iterdir() if p.suffix == ".json"]
@@ -615,28 +620,6 @@ class ProcessExecutor(Executor):
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # not ours to judge here: a running job's reattach reads it again
         return found
-
-    def _take_up_journals(self, folder: Path) -> None:
-        """Write the records of the starts that the journals of services killed since hold
-        for jobs the store has pending with that attempt next."""
-        try:
-            if not any(n.startswith(JOURNAL_PREFIX) for n in os.listdir(folder)):
-                return  # (the process machinery is imported only when there are some)
-        except OSError:
-            return
-        from ..start_journal import take_up_journals
-
-        def wanted(job_id: str, attempt: int | None) -> bool:
-            job = self.tracker.get_job(job_id)
-            return (
-                job is not None
-                and job.status is JobStatus.PENDING
-                and (attempt == job.attempts + 1)
-            )
-
-        taken = take_up_journals(folder, wanted)
-        if taken:
-            log.info("found %d program(s) started before their service was killed", len(taken))
 
     def _records_folder(self) -> Path:
         """Where :meth:`_new_programs` keeps the records (a store on file)."""
