@@ -112,6 +112,9 @@ def test_the_app_adopts_a_start_its_service_was_killed_before_telling(
     assert job_a is not None and job_a.status is JobStatus.COMPLETED, job_a
     qtbot.wait(300)  # (a second run of b would have written its line by now)
     assert_lost_once(real_tracker, b.id, ran)
+    # (found by the dead service's journal, which stays for the next app to look at)
+    journals = [p for p in records.iterdir() if p.name.startswith(".queued-starts-")]
+    assert len(journals) == 1 and b.id in journals[0].read_text()
 
 
 @pytest.mark.parametrize(

@@ -41,8 +41,8 @@ threaded, one ``selectors`` loop:
   the next one (:mod:`~jobdeck.runtime.start_journal`) finds the program there instead of
   taking the job for queued still and running it again. ``start_queued`` starts the
   first queued one now (the client saw one of its programs end with no queued one to take
-  its place): answered as above, one message
-  each, the ``started`` one marked ``nudged``, or ending with ``queue_empty``.
+  its place): answered as above, one message each, the ``started`` one marked
+  ``nudged``, or ending with ``queue_empty``.
   ``withdraw`` (job id) takes a queued one back: answered ``withdrawn`` with ``started``
   false (it will not start) or true (it started already: its ``started`` or
   ``start_failed`` went first). A client that goes takes its queued programs with it.
