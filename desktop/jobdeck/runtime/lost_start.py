@@ -10,6 +10,10 @@ it is gone, and a retry would run it twice. :func:`judge_lost_starts` looks inst
   go of *before* it closes that connection (and for every program that has run
   :data:`~jobdeck.runtime.supervisor_service.RECORD_DELAY`), so a program that started is
   found there: it is watched (``started``);
+* the service's journal of queued starts (:mod:`~jobdeck.runtime.start_journal`), for a
+  program it started from this app's queue and was killed before telling (it writes no
+  record for that at once): it is watched too, and its record file is written from the
+  journal's line, for the next app should this one go before it stored the start;
 * the processes carrying the job's marker (:data:`~jobdeck.runtime.supervisor_service.JOB_MARKER`
   in their environment), for a program whose record could not be written (a service killed
   within ``RECORD_DELAY``, a full disk): it is watched too (the watcher stops it when its
@@ -31,6 +35,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .start_journal import journaled_starts, keep_as_record
 from .supervisor import SupervisorRecord, process_start_time, read_record
 from .supervisor_service import JOB_MARKER
 
@@ -57,6 +62,15 @@ def judge_lost_starts(
                 supervisor = service
             answers[job_id] = _started(job_id, record.pid, record.start_time, supervisor)
     unknown = [job_id for job_id in job_ids if job_id not in answers]
+    if not unknown:
+        return answers
+    journaled = journaled_starts(records_dir, service)
+    for job_id in unknown:
+        record = journaled.get(job_id)
+        if record is not None and record.pid is not None:
+            keep_as_record(records_dir, record)
+            answers[job_id] = _started(job_id, record.pid, record.start_time, service)
+    unknown = [job_id for job_id in unknown if job_id not in answers]
     if not unknown:
         return answers
     found = processes_of_jobs(unknown)

@@ -38,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_MAX_LOG_BYTES",
+    "JOURNAL_PREFIX",
     "MIN_MAX_LOG_BYTES",
     "LogWriter",
     "RecordState",
@@ -59,6 +60,10 @@ class RecordState(StrEnum):
     EXITED = "exited"
     START_FAILED = "start_failed"
 
+
+#: How the file name of a supervisor service's journal of queued starts begins (in the
+#: records directory; see ``_Journal`` in :mod:`~jobdeck.runtime.supervisor_service`).
+JOURNAL_PREFIX = ".queued-starts-"
 
 #: A job's log is capped at this size by default (bytes); see :class:`LogWriter`.
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024

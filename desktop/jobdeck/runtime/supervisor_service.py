@@ -31,12 +31,18 @@ threaded, one ``selectors`` loop:
   ``started`` or ``start_failed``, each with ``queued``: true; after a failure the next
   one is tried): a queue of short jobs does not wait for the app between one program and
   the next, and the app hears which program took the slot with the end that freed it.
-  Such a start is not in the app's store yet (the store still says queued), so its record
-  file is written at once
-  (``extra["queued"]``): an app that goes before it stored the start leaves it for the next
-  one to adopt. ``start_queued`` starts the first queued one now (the client saw one of
-  its programs end with no queued one to take its place): answered as above, one message
-  each, the ``started`` one marked ``nudged``, or ending with ``queue_empty``.
+  Such a start is not in the app's store yet (the store still says queued). Writing its
+  record file at once cost 0.77 ms a job, so it is written as any other's (when the app
+  goes, or after :data:`RECORD_DELAY`; ``extra["queued"]``: an app that goes before it
+  stored the start leaves it for the next one to adopt), and until then one line in the
+  service's *journal of queued starts* says it started (see :class:`_Journal`: one
+  appending write, a few microseconds): if the service itself is killed before the app
+  heard of the start, the app (:func:`~jobdeck.runtime.lost_start.judge_lost_starts`) or
+  the next one (:mod:`~jobdeck.runtime.start_journal`) finds the program there instead of
+  taking the job for queued still and running it again. ``start_queued`` starts the
+  first queued one now (the client saw one of its programs end with no queued one to take
+  its place): answered as above, one message each, the ``started`` one marked
+  ``nudged``, or ending with ``queue_empty``.
   ``withdraw`` (job id) takes a queued one back: answered ``withdrawn`` with ``started``
   false (it will not start) or true (it started already: its ``started`` or
   ``start_failed`` went first). A client that goes takes its queued programs with it.
@@ -87,6 +93,7 @@ from pathlib import Path
 from typing import Any
 
 from .supervisor import (
+    JOURNAL_PREFIX,
     LogWriter,
     RecordState,
     SupervisorRecord,
@@ -95,13 +102,15 @@ from .supervisor import (
     write_record,
 )
 
-__all__ = ["JOB_MARKER", "LOCK_NAME", "serve"]
+__all__ = ["JOB_MARKER", "JOURNAL_PREFIX", "LOCK_NAME", "journal_name", "serve"]
 
 #: In every program's environment: its job id, so that the service can tell whose orphan
 #: an adopted process is.
 JOB_MARKER = "JOBDECK_SUPERVISED_JOB"
 #: The lock file (in the records directory) that keeps the service to one per store.
 LOCK_NAME = ".supervisor.lock"
+#: Bytes past which the journal is rewritten with only the lines still needed.
+JOURNAL_COMPACT_AT = 64 * 1024
 
 #: Seconds the service waits for its first client before it gives up (the app that started
 #: it died in between).
@@ -172,6 +181,12 @@ def serve(records_dir: Path, socket_path: Path) -> int:
                 socket_path.unlink()
         os.close(lock)
     return 0
+
+
+def journal_name(pid: int, start_time: float | None) -> str:
+    """The file name (in the records directory) of the journal of queued starts of the
+    service with this pid and start time (see :class:`_Journal`)."""
+    return f"{JOURNAL_PREFIX}{pid}-{start_time or 0:.0f}"
 
 
 def _ignore(_signum: int, _frame: object) -> None:
@@ -251,6 +266,105 @@ class _Program:
         self.told: frozenset[socket.socket] = frozenset()
 
 
+class _Journal:
+    """The service's journal of the programs it started from a client's queue: one line
+    (a JSON object of the record's fields that find the program again) per start, written
+    with one appending ``os.write`` right after the spawn. No fsync: a SIGKILLed service's
+    writes are in the page cache, which every later reader sees (only a crash of the whole
+    machine loses them, and the program with them).
+
+    A line is needed until the program's record file is written (it says more) or its
+    client said it stored the program's end (``forget``): then it is dropped. Dropped
+    lines stay in the file until it passes :data:`JOURNAL_COMPACT_AT` bytes, when it is
+    rewritten with the lines still needed (emptying it at each drop cost 10 us a job): a
+    reader takes a record file over a line, and adopts a line's start only for a job its
+    store has queued with that attempt next. A request for a job whose dropped line is
+    still in the file has the file rewritten first: the line of a job the service was asked
+    to start is always that request's start. Removed when the service exits (every record
+    is written by then).
+    """
+
+    __slots__ = ("dropped", "fd", "lines", "path", "size")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1  # opened with the first line
+        #: The lines still needed, by job id.
+        self.lines: dict[str, bytes] = {}
+        #: Jobs whose line was dropped but is still in the file.
+        self.dropped: set[str] = set()
+        self.size = 0
+
+    def add(self, record: SupervisorRecord) -> None:
+        """The program of ``record`` started from a client's queue."""
+        line = (
+            json.dumps(
+                {
+                    "job_id": record.job_id,
+                    "pid": record.pid,
+                    "start_time": record.start_time,
+                    "started_at": record.started_at,
+                    "log_path": record.log_path,
+                    "output_start": record.output_start,
+                    "grace": record.grace,
+                    "extra": record.extra,
+                }
+            ).encode()
+            + b"\n"
+        )
+        try:
+            if self.fd < 0:
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+                self.fd = os.open(self.path, flags, 0o600)
+            os.write(self.fd, line)
+        except OSError:
+            return  # (a full disk: its record, written later, is all there will be)
+        self.lines[record.job_id] = line
+        self.size += len(line)
+
+    def drop(self, job_id: str) -> None:
+        """The line of ``job_id`` is not needed any more (see the class)."""
+        if self.lines.pop(job_id, None) is None:
+            return
+        self.dropped.add(job_id)
+        if self.size > JOURNAL_COMPACT_AT:
+            self._rewrite()
+
+    def retire(self, job_id: Any) -> None:
+        """A start of ``job_id`` is asked for: no earlier line of it may speak for it."""
+        if job_id in self.dropped:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        """Replace the file with the lines still needed (atomically: a kill in between
+        leaves the old file, whose extra lines are all of dropped jobs)."""
+        data = b"".join(self.lines.values())
+        tmp = self.path.with_name(self.path.name + ".new")
+        try:
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600
+            )
+            try:
+                os.write(fd, data)
+                os.replace(tmp, self.path)
+            except OSError:
+                os.close(fd)
+                raise
+        except OSError:
+            return
+        os.close(self.fd)
+        self.fd, self.size = fd, len(data)
+        self.dropped.clear()
+
+    def close(self) -> None:
+        """The service exits having written every record: the journal goes."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
 class SupervisorService:
     """The service's state and event loop (see the module). Single-threaded."""
 
@@ -279,6 +393,8 @@ class SupervisorService:
         self.replying: list[_Program] = []  # their ``started`` answer is not sent yet
         #: The programs each client handed over to start next (``queue``), in order.
         self.queued: dict[socket.socket, collections.deque[dict[str, Any]]] = {}
+        #: The starts from clients' queues whose records are not written yet.
+        self.journal = _Journal(records_dir / journal_name(self.pid, self.start_time))
         self.had_client = False
         self.started = time.monotonic()
         self.next_reap = 0.0
@@ -316,6 +432,7 @@ class SupervisorService:
             self._tick()
         for program in self.unacknowledged.values():
             self._flush(program)  # quitting: nobody said it stored these ends
+        self.journal.close()
 
     def _unrecorded(self) -> bool:
         return any(not p.recorded for p in self.programs.values())
@@ -408,12 +525,17 @@ class SupervisorService:
         except (ValueError, KeyError, TypeError):
             self._drop(conn)  # not one of ours
             return
+        if self.journal.dropped and op in ("spawn", "queue"):
+            spec = message.get("record")
+            self.journal.retire(spec.get("job_id") if isinstance(spec, dict) else None)
         if op == "spawn":
             answer = self._spawn(message.get("record"), conn)
             if answer is not None:
                 self._send(conn, answer)
         elif op == "forget":
-            self.unacknowledged.pop(str(message.get("job_id")), None)
+            job_id = str(message.get("job_id"))
+            self.unacknowledged.pop(job_id, None)
+            self.journal.drop(job_id)
         elif op == "queue":
             spec = message.get("record")
             if isinstance(spec, dict):
@@ -517,6 +639,7 @@ class SupervisorService:
         with contextlib.suppress(OSError):  # a full disk: the next app finds no record
             write_record(program.record_path, program.record, sync=False)
             program.recorded = True
+            self.journal.drop(program.record.job_id)
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -525,8 +648,8 @@ class SupervisorService:
     ) -> dict[str, Any] | None:
         """Start the program ``spec`` describes; the answer for the client, or None when
         it goes later (``started``: see :data:`REPLY_DELAY`). ``queued``: one the client
-        handed over, started as one of its programs ended: its record file is written at
-        once and its answer goes now (see the module)."""
+        handed over, started as one of its programs ended: its start goes into the journal
+        and its answer goes now (see the module)."""
         if not isinstance(spec, dict):
             return {"op": "start_failed", "job_id": None, "error": "no record in the request"}
         job_id = spec.get("job_id")
@@ -572,6 +695,7 @@ class SupervisorService:
         program.owner = owner
         if queued:
             record.extra = {**record.extra, "queued": True}
+            self.journal.add(record)
         if owner is None:
             self._flush(program)
         self.programs[job_id] = program

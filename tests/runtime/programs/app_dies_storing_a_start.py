@@ -1,12 +1,14 @@
 """A stand-in for the Jobdeck app that dies the moment it would store a start the
 supervisor service made from its queue (the crash case of the service-held queue).
 
-    python app_dies_storing_a_start.py DB GATE MARKER
+    python app_dies_storing_a_start.py DB GATE MARKER [--at-broken-connection]
 
 Runs one job at a time: job A waits for the file GATE, job B appends a line to MARKER.
 Prints A's and B's ids once A's pid is stored (B is then handed over to the service, to start the
 moment A ends); when the service has started B in A's place, the app SIGKILLs itself
-just before it would record that start (and A's end) in the store.
+just before it would record that start (and A's end) in the store. With
+``--at-broken-connection`` it dies instead the moment it finds its connection to the
+service broken, before it looks for what the requests on it became.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from PySide6.QtCore import QCoreApplication
 
 from jobdeck.core import JobEvent, JobTracker
 from jobdeck.jobs import builtin_registry
-from jobdeck.runtime import Runner
+from jobdeck.runtime import Runner, lost_start
 from jobdeck.runtime.scheduler import Scheduler
 
 
@@ -32,12 +34,15 @@ def die(*_args: object, **_kwargs: object) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def main(db: str, gate: str, marker: str) -> None:
+def main(db: str, gate: str, marker: str, *, at_broken_connection: bool = False) -> None:
     app = QCoreApplication([])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     tracker = JobTracker.open(db, registry=builtin_registry(), event_interval=0.005)
-    Scheduler.adopt = die  # type: ignore[method-assign,assignment]
+    if at_broken_connection:
+        lost_start.judge_lost_starts = die  # type: ignore[assignment]
+    else:
+        Scheduler.adopt = die  # type: ignore[method-assign,assignment]
     runner = Runner(tracker, max_workers=1, log_dir=Path(db).parent / "logs")
     wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
     a = tracker.enqueue("command", {"argv": ["/bin/sh", "-c", wait]})
@@ -57,4 +62,4 @@ def main(db: str, gate: str, marker: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3])
+    main(*sys.argv[1:4], at_broken_connection="--at-broken-connection" in sys.argv[4:])

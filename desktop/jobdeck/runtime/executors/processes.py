@@ -12,6 +12,7 @@ and liveness are :mod:`jobdeck.runtime.process_jobs`'s.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -36,7 +37,7 @@ from jobdeck.core.tracker import JobTracker
 
 from ..ends_together import EndsTogether
 from ..store_folder import StoreFolder
-from ..supervisor import DEFAULT_MAX_LOG_BYTES, MIN_MAX_LOG_BYTES
+from ..supervisor import DEFAULT_MAX_LOG_BYTES, JOURNAL_PREFIX, MIN_MAX_LOG_BYTES
 from .base import Executor, ExecutorHost, Outcome, Run
 
 if TYPE_CHECKING:  # the process machinery is imported when the first process job needs it
@@ -594,10 +595,17 @@ class ProcessExecutor(Executor):
     def started_unstored(self) -> list[tuple[str, int]]:
         """The records the service wrote for programs it started from an earlier app's
         queue (``extra["queued"]``, with the attempt it is), when that app went before it
-        stored their start (see :class:`~jobdeck.runtime.executors.base.Executor`)."""
+        stored their start (see :class:`~jobdeck.runtime.executors.base.Executor`); and
+        those its journal names when the service was killed before it wrote their records
+        (they are written now, see :mod:`~jobdeck.runtime.start_journal`)."""
         if self.tracker.store.memory:
             return []  # (nothing outlives an app whose store is in memory)
         folder = self._records_folder()
+        with contextlib.suppress(OSError):  # (imported only when there are some)
+            if any(name.startswith(JOURNAL_PREFIX) for name in os.listdir(folder)):
+                from ..start_journal import take_up_journals
+
+                take_up_journals(folder, self.tracker)
         found: list[tuple[str, int]] = []
         try:
             paths = [p for p in folder.iterdir() if p.suffix == ".json"]
