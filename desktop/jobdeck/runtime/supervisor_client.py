@@ -178,8 +178,8 @@ class SupervisorClient:
         try:
             self._connect_locked()
             return
-        except (FileNotFoundError, ConnectionRefusedError):
-            pass
+        except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError):
+            pass  # none runs, or the one there was exiting as we connected: start one
         self._launch()
         self._connect_locked()
 
