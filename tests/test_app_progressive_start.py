@@ -580,10 +580,12 @@ def test_a_command_fails_readably_when_the_jobdeck_starting_on_the_store_hangs(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``jobdeck run -- true`` (with a display) while a Jobdeck that hangs holds the store's
-    start lock: the command starts one in the tray, which waited for the hung one for ever
+    start lock: the command started one in the tray, which waited for the hung one for ever
     (the command gave up after 30 s, saying only that its Jobdeck did not answer, and left
-    it waiting). Now the one in the tray gives up after IDLE_LIMIT, naming the hung
-    Jobdeck, and the command says so (exit 3); the job is queued nowhere."""
+    it waiting). Now the command waits for the starting one itself, starting none, and
+    after IDLE_LIMIT names the hung Jobdeck and says to run the command again (exit 3; it
+    said "start jobdeck again", the words of a Jobdeck in the tray); the job is queued
+    nowhere."""
     from jobdeck.api.launch import IDLE_LIMIT
     from jobdeck.api.paths import ApiPaths
 
@@ -608,13 +610,17 @@ def test_a_command_fails_readably_when_the_jobdeck_starting_on_the_store_hangs(
         )
         assert time.monotonic() - started < IDLE_LIMIT + 15
         assert done.returncode == 3, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "starting Jobdeck" not in done.stderr, done.stderr  # none started
         said = done.stderr.strip().splitlines()[-1]
-        assert said.startswith("jobdeck: could not start Jobdeck: "), said
-        assert f"Jobdeck (pid {holder.pid}) has been starting on this store" in said, said
-        assert f"kill {holder.pid}" in said, said
+        assert said.startswith(
+            f"jobdeck: Jobdeck (pid {holder.pid}) has been starting on this store"
+        ), said
+        assert f"kill {holder.pid}" in said and said.endswith("run the command again"), said
         assert holder.poll() is None
     finally:
         _release(holder)
+    assert not paths.start_log.exists()  # (where a started one writes)
     assert not paths.socket.exists()  # no other Jobdeck took the store
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == JOBS  # none queued

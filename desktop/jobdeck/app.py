@@ -1044,11 +1044,25 @@ def run_service(
     dask: str | None = None,
 ) -> int:
     """``jobdeck serve``: run the tracker, Runner and API on a QCoreApplication until
-    SIGTERM/SIGINT; the exit status (1 when Jobdeck already runs on this store)."""
+    SIGTERM/SIGINT; the exit status (1 when Jobdeck already runs on this store).
+
+    It respects the store's start lock as a second launch does: while another Jobdeck is
+    starting on the store (a desktop launch opening it), it waits for that one and, once
+    it answers, says so and returns 1 (a command that started this one hands its request
+    to that one). One that hangs, is stopped or does nothing while starting is named:
+    :class:`~jobdeck.api.launch.NotAnswering` is raised (the CLI says it, exit 3)."""
     settings = AppSettings()
     options = api_options(db_path, settings, listen, listen_host)
     if options is not None:
         status = show_running_app(options.paths, raise_window=False)
+        if status is None and not claim_start(options.paths):
+            # Another Jobdeck is starting on this store: taking the store now would leave
+            # it without (and a desktop launch's window would vanish). Wait for it.
+            status = wait_for_starting_app(
+                options.paths, raise_window=False, again="run jobdeck serve again"
+            )
+            if status is not None and show_running_app(options.paths, raise_window=False) is None:
+                print("jobdeck: Jobdeck already runs on this store; quit it first", file=sys.stderr)
         if status is not None:
             return 1
     import asyncio

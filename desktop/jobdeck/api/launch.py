@@ -7,7 +7,10 @@
   (:class:`NotAnswering`: its pid, what to do) instead of being waited for for ever.
 * A command that needs the app when none runs starts one (:func:`start_app`): in the tray
   when there is a display, else ``jobdeck serve``; detached from the terminal, its output
-  going to the store's ``api-<key>.log`` beside the socket.
+  going to the store's ``api-<key>.log`` beside the socket. While a Jobdeck is starting on
+  the store (:func:`start_lock_held`), the command waits for it instead
+  (:func:`wait_for_starting_app` with ``claim=False``) and hands it its request; so does
+  ``jobdeck serve``: never two Jobdecks on one store.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "show_running_app",
     "silent_app",
     "start_app",
+    "start_lock_held",
     "wait_and_show_running_app",
     "wait_for_starting_app",
 ]
@@ -42,6 +46,9 @@ ANSWER_TIMEOUT = 5.0
 #: Seconds a Jobdeck that accepts connections may leave them unanswered before a second
 #: launch says it does not answer (it has started: something holds its event loop).
 SILENT_LIMIT = 5.0
+#: What a command (``jobdeck run``...) tells the user to do once the Jobdeck that does not
+#: answer is sorted out (a second launch: "start jobdeck again").
+COMMAND_AGAIN = "run the command again"
 
 
 class StartFailed(Exception):
@@ -140,6 +147,34 @@ def claim_start(paths: ApiPaths) -> bool:
     return True
 
 
+def start_lock_held(paths: ApiPaths) -> bool:
+    """Whether another process holds this store's start lock (a Jobdeck that runs, or is
+    starting and does not answer yet), found without keeping the lock: for a command, which
+    waits for that Jobdeck but must not hold the lock itself (the Jobdeck it may start
+    takes it). False when this process holds it, or when it cannot be known."""
+    if paths in _claimed:
+        return False
+    try:
+        import errno
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
+    try:
+        fd = os.open(paths.start_lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # (none was ever taken there)
+        return False
+    try:
+        # Shared: two commands that look at once do not see each other.
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def wait_and_show_running_app(
     paths: ApiPaths, timeout: float = 10.0, *, raise_window: bool = True
 ) -> int | None:
@@ -170,12 +205,17 @@ def wait_for_starting_app(
     raise_window: bool = True,
     say_after: float = SAY_WAITING_AFTER,
     poll: float = 0.1,
+    claim: bool = True,
+    again: str = "start jobdeck again",
 ) -> int | None:
     """Another process holds this store's start lock (:func:`claim_start` said False): a
     Jobdeck that is starting and does not answer yet. Wait until it answers, then raise its
     window (unless ``raise_window`` is False) and return this launch's exit status, as
     :func:`show_running_app` does. None when it went away without answering: its lock is
     free and now this process's (see :func:`claim_start`), so this launch starts Jobdeck.
+    ``claim=False`` (a command, which starts no Jobdeck in its own process): the lock is
+    looked at (:func:`start_lock_held`), never taken. ``again``: what the message says to do
+    once the one that does not answer is sorted out.
 
     It waits as long as the starting one keeps busy (a slow disk, a big store to open or
     migrate), up to :data:`START_LIMIT`, saying once on stderr after ``say_after`` seconds
@@ -199,8 +239,8 @@ def wait_for_starting_app(
             status = _answers(paths, timeout=ANSWER_TIMEOUT, silent=SILENT)
         if status is not None and status != SILENT:
             return status
-        if claim_start(paths):  # the starting one is gone
-            return None
+        if claim_start(paths) if claim else not start_lock_held(paths):
+            return None  # the starting one is gone
         now = time.monotonic()
         if pid is None:
             pid = holder_pid(paths.start_lock)
@@ -220,6 +260,7 @@ def wait_for_starting_app(
             idle=now - lively_at if life is not None else 0.0,
             stopped=now - stopped_since if stopped_since is not None else None,
             silent=now - silent_since if silent_since is not None else None,
+            again=again,
         )
         if why is not None:
             raise NotAnswering(why, pid)
@@ -243,7 +284,7 @@ def silent_app(paths: ApiPaths, waited: float) -> NotAnswering:
         idle=0.0,
         stopped=None,
         silent=max(waited, SILENT_LIMIT),
-        again="run the command again",
+        again=COMMAND_AGAIN,
     )
     assert why is not None
     return NotAnswering(why, pid)
@@ -318,7 +359,13 @@ def start_app(
     paths: ApiPaths, db: str | None, *, gui: bool | None = None, timeout: float = START_TIMEOUT
 ) -> ApiClient:
     """Start Jobdeck on store ``db`` (in the tray with a display, else ``jobdeck serve``),
-    wait until it answers, and return a client of it. Raises :class:`StartFailed`."""
+    wait until it answers, and return a client of it. Raises :class:`StartFailed`.
+
+    Another Jobdeck may take the store's start lock first (a desktop launch at the same
+    moment): the one started here then waits for that one (up to :data:`START_LIMIT`,
+    beyond ``timeout``) and goes once it answers, and the client is of that one. Should it
+    give up on that one (hung, stopped), :class:`NotAnswering` says so, in a command's
+    words (it is judged here again)."""
     from .client import ApiClient, AppUnreachable
 
     gui = has_display() if gui is None else gui
@@ -361,13 +408,36 @@ def start_app(
                 client.info(timeout=5)
                 return client
             except AppUnreachable:
-                raise StartFailed(_why(command, status, log_path)) from None
-        if time.monotonic() > deadline:
+                pass
+            if start_lock_held(paths):
+                # It found another Jobdeck starting on the store and gave up on it: that
+                # one is judged here again, to be said in a command's words.
+                answered = wait_for_starting_app(
+                    paths,
+                    raise_window=False,
+                    claim=False,
+                    again=COMMAND_AGAIN,
+                    say_after=float("inf"),
+                )
+                if answered is not None:
+                    return client
+            raise StartFailed(_why(command, status, log_path))
+        if time.monotonic() > deadline and not _waits_for_another(paths, process.pid, deadline):
             raise StartFailed(
                 f"started {' '.join(command)} (pid {process.pid}), but it did not answer "
                 f"within {timeout:.0f} s; see {log_path}"
             )
         time.sleep(0.05)
+
+
+def _waits_for_another(paths: ApiPaths, started: int, deadline: float) -> bool:
+    """Whether the Jobdeck ``started`` (pid) by :func:`start_app`, past its ``deadline``,
+    waits for another one that holds the store's start lock (it judges that one itself, up
+    to :data:`START_LIMIT`)."""
+    if time.monotonic() > deadline + START_LIMIT + START_TIMEOUT:
+        return False
+    holder = holder_pid(paths.start_lock)
+    return holder is not None and holder != started and start_lock_held(paths)
 
 
 def _why(command: list[str], status: int, log_path: Path) -> str:

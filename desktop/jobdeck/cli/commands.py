@@ -61,6 +61,7 @@ def exit_status(job: dict[str, Any]) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import_peewee_for_sqlite(args.db)
+    from jobdeck.api.launch import NotAnswering
     from jobdeck.app import run_service
     from jobdeck.core import StoreError
 
@@ -70,6 +71,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     except StoreError as exc:
         raise CliError(EXIT_FAILED, str(exc)) from None
+    except NotAnswering as exc:  # the Jobdeck starting on the store hangs: named
+        raise CliError(EXIT_UNREACHABLE, str(exc)) from None
 
 
 def cmd_install_desktop(args: argparse.Namespace) -> int:

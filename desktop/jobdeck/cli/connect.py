@@ -50,19 +50,54 @@ def connect(args: argparse.Namespace, *, start: bool) -> ApiClient | None:
     if not start:
         return None
     where = args.db or os.environ.get("JOBDECK_DB") or "the default store"
-    if args.no_start or os.environ.get(NO_START_ENV, "") not in ("", "0"):
-        raise CliError(EXIT_UNREACHABLE, f"Jobdeck is not running on {where}")
-    from jobdeck.api.launch import StartFailed, has_display, start_app
+    from jobdeck.api.launch import NotAnswering
 
+    try:
+        starting = _starting_app(paths, where)
+        if starting is not None:
+            return starting
+        if args.no_start or os.environ.get(NO_START_ENV, "") not in ("", "0"):
+            raise CliError(EXIT_UNREACHABLE, f"Jobdeck is not running on {where}")
+        from jobdeck.api.launch import StartFailed, has_display, start_app
+
+        print(
+            f"jobdeck: starting Jobdeck {'in the tray' if has_display() else '(jobdeck serve)'} "
+            f"on {where}",
+            file=sys.stderr,
+        )
+        try:
+            return start_app(paths, args.db)
+        except StartFailed as exc:
+            raise CliError(EXIT_UNREACHABLE, f"could not start Jobdeck: {exc}") from None
+    except NotAnswering as exc:
+        # The Jobdeck starting on the store hangs (or is stopped): nothing was sent to it.
+        raise CliError(EXIT_UNREACHABLE, str(exc)) from None
+
+
+def _starting_app(paths: ApiPaths, where: str) -> ApiClient | None:
+    """When a Jobdeck is starting on the store (it holds the start lock but does not answer
+    yet: a desktop launch opening the store), wait for it as a second launch does and
+    return a client of it once it answers; None when none is starting (or it went without
+    answering): the command starts one. Starting one meanwhile (``jobdeck serve`` without
+    a display) put a second Jobdeck on the store. Raises
+    :class:`~jobdeck.api.launch.NotAnswering` for one that hangs, is stopped or does
+    nothing (its pid, what to do)."""
+    from jobdeck.api.launch import COMMAND_AGAIN, start_lock_held, wait_for_starting_app
+    from jobdeck.api.lock_holder import holder_pid
+
+    if not start_lock_held(paths):
+        return None
+    pid = holder_pid(paths.start_lock)
     print(
-        f"jobdeck: starting Jobdeck {'in the tray' if has_display() else '(jobdeck serve)'} "
-        f"on {where}",
+        f"jobdeck: Jobdeck is starting on {where}"
+        + (f" (pid {pid})" if pid is not None else "")
+        + ": waiting for it",
         file=sys.stderr,
     )
-    try:
-        return start_app(paths, args.db)
-    except StartFailed as exc:
-        raise CliError(EXIT_UNREACHABLE, f"could not start Jobdeck: {exc}") from None
+    answered = wait_for_starting_app(
+        paths, raise_window=False, claim=False, again=COMMAND_AGAIN, say_after=float("inf")
+    )
+    return None if answered is None else ApiClient(paths.socket)
 
 
 @contextlib.contextmanager
