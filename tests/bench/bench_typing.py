@@ -3,9 +3,14 @@
 chooses the delays compared).
 
 The real :class:`~jobdeck.ui.main_window.MainWindow`, offscreen, over a store of 1,000,000
-realistic jobs, in a child process with the user's environment and the app's switch
-interval. Each word is typed into the search box a key every ``KEY_MS`` (QTest.keyClicks
-with a delay: the event loop runs between keys, as for a person typing ~10 keys/s).
+realistic jobs, in a child process with the user's environment, the app's switch interval
+and, once the window is shown, what the app does with the objects of its start: they are
+left out of the garbage collector's passes (``runtime.tuning.freeze_startup_objects``;
+until this round they were not, and a full pass on a search's reading thread walked them
+all holding the interpreter lock, 35-40 ms, 100-170 ms on a busy machine: a pause of the GUI
+thread the app does not have). Each word is typed into the search box a key every
+``KEY_MS`` (QTest.keyClicks with a delay: the event loop runs between keys, as for a
+person typing ~10 keys/s).
 Figures per search delay (``SEARCH_DELAY_MS`` of the main window; each delay is a child of
 its own, side by side in one run):
 
@@ -59,7 +64,7 @@ def typing_child(db: str, delays: str) -> int:
     from jobdeck.runtime import JobSignals
 
     qapp = QApplication.instance() or QApplication([])
-    from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, SwitchInterval
+    from jobdeck.runtime.tuning import GUI_SWITCH_INTERVAL, SwitchInterval, freeze_startup_objects
 
     SwitchInterval(GUI_SWITCH_INTERVAL).apply()
     tracker = JobTracker.open(db, retention=None)
@@ -91,6 +96,7 @@ def typing_child(db: str, delays: str) -> int:
     window.resize(1280, 800)
     window.show()
     spin_for(0.5)
+    freeze_startup_objects()  # as the app does once it has started (see the module)
 
     class Paints(QObject):
         count = 0
