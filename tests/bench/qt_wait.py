@@ -44,12 +44,17 @@ def spin_for(seconds: float) -> None:
 
 class GapMeter(QObject):
     """A 1 ms precise timer on the GUI thread that records the time between its ticks:
-    a long gap is a moment the GUI could not have answered the user."""
+    a long gap is a moment the GUI could not have answered the user. ``cpu_gaps`` holds,
+    for each gap, the GUI thread's CPU time in it: near the gap, the GUI thread was busy
+    (a paint, a slot); far below it, it waited (for a core, or for the interpreter lock
+    another thread held)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.gaps: list[float] = []
+        self.cpu_gaps: list[float] = []
         self._last: float | None = None
+        self._last_cpu = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(1)
@@ -57,7 +62,9 @@ class GapMeter(QObject):
 
     def start(self) -> None:
         self.gaps = []
+        self.cpu_gaps = []
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._timer.start()
 
     def stop(self) -> None:
@@ -66,10 +73,18 @@ class GapMeter(QObject):
 
     @Slot()
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if self._last is not None:
             self.gaps.append(now - self._last)
-        self._last = now
+            self.cpu_gaps.append(cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
+
+    def longest(self) -> tuple[float, float]:
+        """(the longest gap, the GUI thread's CPU time in it), in milliseconds."""
+        if not self.gaps:
+            return 0.0, 0.0
+        i = max(range(len(self.gaps)), key=self.gaps.__getitem__)
+        return self.gaps[i] * 1000, self.cpu_gaps[i] * 1000
 
     def figures(self) -> tuple[float, float]:
         """(p99, max) gap in milliseconds."""

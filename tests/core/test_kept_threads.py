@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from jobdeck.core import kept_threads
 from jobdeck.core.kept_threads import BACKGROUND_NICE, KeptThreads
 
 
@@ -96,3 +97,53 @@ def test_an_idle_thread_ends_after_the_idle_timeout_and_a_new_one_starts_later()
 def test_most_must_be_positive():
     with pytest.raises(ValueError, match="most must be positive"):
         KeptThreads("none", most=0)
+
+
+def test_submit_never_waits_for_a_new_thread_to_run(monkeypatch):
+    """Thread.start waits until the new thread runs (50-200 ms for a busy machine's GUI
+    thread): a new thread is started by a helper thread, never by the one submitting."""
+    starters: list[int] = []
+    start = threading.Thread.start
+
+    def noted_start(thread: threading.Thread) -> None:
+        starters.append(threading.get_ident())
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", noted_start)
+    workers = KeptThreads("test-no-wait", most=2)
+    names: list[str] = []
+    run(workers, lambda: names.append(threading.current_thread().name))
+    assert names == ["test-no-wait"] and workers.threads == 1
+    assert starters and threading.get_ident() not in starters
+
+
+@pytest.mark.expected_log("the thread test-unstarted could not be started")
+def test_a_thread_that_cannot_start_is_logged_and_not_counted(monkeypatch, caplog):
+    def no_thread(_thread: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    workers = KeptThreads("test-unstarted", most=1)
+    with caplog.at_level(logging.ERROR, logger="jobdeck.core.kept_threads"):
+        monkeypatch.setattr(threading.Thread, "start", no_thread)
+        workers.submit(lambda: None)
+        deadline = time.monotonic() + 5
+        while workers.threads and time.monotonic() < deadline:  # (no signal to wait for)
+            time.sleep(0.01)
+        monkeypatch.undo()
+    assert workers.threads == 0 and "can't start new thread" in caplog.text
+    ran: list[int] = []
+    run(workers, lambda: ran.append(1))  # the next submit starts one: both tasks run
+    assert ran == [1] and workers.threads == 1
+
+
+def test_start_thread_starts_a_named_daemon_thread():
+    seen: list[tuple[str, bool]] = []
+    done = threading.Event()
+
+    def note() -> None:
+        me = threading.current_thread()
+        seen.append((me.name, me.daemon))
+        done.set()
+
+    kept_threads.start_thread(note, "test-started")
+    assert done.wait(5) and seen == [("test-started", True)]

@@ -353,3 +353,30 @@ def test_a_search_reads_the_rows_shown_once_a_horizontal_scroll_bar_took_a_row(q
     with qtbot.waitSignal(model.filterApplied):
         model.set_filter(search="job 1")
     assert model.loaded_count() == whole + SEARCH_EXTRA_ROWS
+
+
+def test_a_search_never_waits_on_the_gui_thread_for_a_thread_to_start(qtbot, tracker, monkeypatch):
+    """The first searches of a session start the threads that read and count them: the
+    GUI thread never waits for one to run (Thread.start does: 50-200 ms on a busy
+    machine, a freeze while typing)."""
+    from jobdeck.core.kept_threads import BACKGROUND_NICE, KeptThreads
+    from jobdeck.ui import history_model
+
+    monkeypatch.setattr(history_model, "_SEARCH_READS", KeptThreads("test-reads", most=3))
+    counts = KeptThreads("test-counts", most=2, nice=BACKGROUND_NICE)
+    monkeypatch.setattr(history_model, "_SEARCH_COUNTS", counts)
+    starters: list[int] = []
+    start = threading.Thread.start
+
+    def noted_start(thread: threading.Thread) -> None:
+        starters.append(threading.get_ident())
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", noted_start)
+    fill(tracker, SEARCH_FIRST_ROWS + 10)
+    model = HistoryModel(tracker)
+    with qtbot.waitSignal(model.filterApplied):
+        model.set_filter(search="job")
+    qtbot.waitUntil(lambda: not model.search_counting)
+    assert model.rowCount() == SEARCH_FIRST_ROWS + 10
+    assert len(starters) >= 2 and threading.get_ident() not in starters  # a read, a count

@@ -1,18 +1,22 @@
 """Daemon threads kept for the next task: :class:`KeptThreads`.
 
-Starting a thread costs the starting thread 0.1 to 10 ms (it waits for the new one to run,
-longer on a busy machine). The GUI thread hands a search's reads and counts to kept threads
-(a search typed letter by letter would pay that on each letter), and the runtime follows
-each program on one (short jobs back to back paid it per job). A :class:`KeptThreads`
-starts a thread only when none is idle, keeps it for the next task (for ever, or for
-``idle_timeout`` seconds), runs at most ``most`` at once when given (the rest wait their
-turn, in order), and runs them at a lower CPU priority when given a ``nice`` value (Linux:
-the thread's own nice value, for work that must not take a core from the GUI thread).
-No Qt; daemon threads, so a task never keeps the interpreter from exiting.
+Starting a thread with ``Thread.start`` costs the starting thread 0.1 to 10 ms, and 50 to
+200 ms on a busy machine: it waits until the new thread has run. The GUI thread hands a
+search's reads and counts to kept threads (a search typed letter by letter would pay that
+on each letter), and the runtime follows each program on one (short jobs back to back paid
+it per job). A :class:`KeptThreads` starts a thread only when none is idle, keeps it for
+the next task (for ever, or for ``idle_timeout`` seconds), runs at most ``most`` at once
+when given (the rest wait their turn, in order), and runs them at a lower CPU priority when
+given a ``nice`` value (Linux: the thread's own nice value, for work that must not take a
+core from the GUI thread). A new thread is started without waiting for it
+(:func:`start_thread`: the GUI thread's first searches of a session paused it 50-200 ms
+under load, waiting for each new thread to be scheduled). No Qt; daemon threads, so a task
+never keeps the interpreter from exiting.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import logging
 import os
@@ -22,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["BACKGROUND_NICE", "KeptThreads"]
+__all__ = ["BACKGROUND_NICE", "KeptThreads", "start_thread"]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +81,16 @@ class KeptThreads:
                 return
             self._threads += 1
         name = f"{self.name}-{label}" if label else self.name
-        threading.Thread(target=self._serve, name=name, daemon=True).start()
+        try:
+            start_thread(self._serve, name, self._not_started)
+        except BaseException:
+            self._not_started()
+            raise
+
+    def _not_started(self) -> None:
+        """A thread counted in :attr:`threads` could not be started."""
+        with self._lock:
+            self._threads -= 1
 
     def close(self) -> None:
         """Let the idle threads end now, and the busy ones once their tasks are done."""
@@ -116,6 +129,27 @@ class KeptThreads:
                 return None
             finally:
                 self._idle -= 1
+
+
+def start_thread(
+    target: Callable[[], object], name: str, failed: Callable[[], object] | None = None
+) -> None:
+    """Start a daemon :class:`threading.Thread` named ``name`` running ``target``, without
+    waiting for it to run (``Thread.start`` waits until the new thread has been scheduled
+    and has taken the interpreter lock: 50-200 ms on a busy machine). A helper thread of
+    the ``_thread`` module starts it and waits instead; when it cannot (no more threads),
+    that is logged and ``failed`` is called there. Raises what ``_thread`` raises when not
+    even the helper can start."""
+
+    def start() -> None:
+        try:
+            threading.Thread(target=target, name=name, daemon=True).start()
+        except Exception:
+            log.exception("the thread %s could not be started", name)
+            if failed is not None:
+                failed()
+
+    _thread.start_new_thread(start, ())
 
 
 def _lower_priority(nice: int) -> None:
