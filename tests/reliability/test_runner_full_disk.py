@@ -191,7 +191,10 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
     tracker = JobTracker.open(db, registry=builtin_registry(), flush_interval=3600)
     runner = Runner(tracker, max_workers=3, log_dir=tmp_path / "logs")
     runner.start()
-    wait_for_gate = f"echo waiting; while [ ! -e '{gate_file}' ]; do sleep 0.01; done"
+    # Each says a last line too long for the pages the full store has room in (what it
+    # shows as the job's message is stored with its end), whatever those pages hold.
+    last_line = "head -c 3000 /dev/zero | tr '\\0' x; echo"
+    wait_for_gate = f"echo waiting; while [ ! -e '{gate_file}' ]; do sleep 0.01; done; {last_line}"
     try:
         gated = [
             tracker.enqueue("command", {"argv": wait_for_gate, "shell": True}) for _ in range(3)
@@ -224,7 +227,7 @@ def test_command_jobs_that_end_together_on_a_full_disk_are_all_recorded_once_spa
         for job in gated:
             done = tracker.get_job(job.id)
             assert done is not None and done.exit_code == 0 and done.log_path is not None
-            assert Path(done.log_path).read_text() == "waiting\n"
+            assert Path(done.log_path).read_text() == "waiting\n" + "x" * 3000 + "\n"
         assert runner.shutdown(timeout=10)
         # the service heard that the retry stored them: it wrote none down for a next app
         assert not list((tmp_path / "jobs.db.d" / "supervised").glob("*.json"))
