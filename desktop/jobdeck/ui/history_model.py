@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +45,8 @@ from PySide6.QtGui import QColor
 
 from ..core.filters import JobFilter
 from ..core.history_order import HistorySort, SortKey, sort_key
-from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.job_status import JobStatus
 from ..core.kept_threads import BACKGROUND_NICE, KeptThreads
 from ..core.read_stop import ReadStop, ReadStopped
 from ..core.store_errors import StoreError
@@ -66,6 +65,7 @@ from .formatting import (
 )
 
 if TYPE_CHECKING:
+    from ..core.job import Job
     from .job_warnings import JobWarnings  # (the app makes them once the store is open)
 
 __all__ = [
@@ -411,6 +411,8 @@ class HistoryModel(QAbstractTableModel):
         now = self._tracker.now()
         if self._today[0] <= now < self._today[1]:
             return True
+        from datetime import datetime, timedelta  # (with the first job: not the first window)
+
         day = datetime.fromtimestamp(now).date()
         start = datetime.combine(day, datetime.min.time()).timestamp()
         end = datetime.combine(day + timedelta(days=1), datetime.min.time()).timestamp()
@@ -439,6 +441,8 @@ class HistoryModel(QAbstractTableModel):
 
     def _tooltip(self, job: Job, column: Column) -> str | None:
         if column is Column.STARTED:
+            from datetime import datetime
+
             created = datetime.fromtimestamp(job.created_ts).strftime("%Y-%m-%d %H:%M:%S")
             started = format_local_time(job.started_ts)
             text = translate("HistoryModel", "Created {created}\nStarted {started}").format(
