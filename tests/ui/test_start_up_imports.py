@@ -57,8 +57,11 @@ NOT_AT_START = (
     # Is Jobdeck already running on this store? Not without its socket file.
     "jobdeck.api.client",
     "socket",
-    # The terminal commands: their parsers are built only when one is named.
+    # The terminal commands: their parsers are built only when one is named; the desktop
+    # app's usual options (here --db PATH) are read without a parser (argparse itself is
+    # imported by PySide6's signature support).
     "jobdeck.cli.commands",
+    "jobdeck.cli.parser",
     # The runtime directory is $XDG_RUNTIME_DIR: platformdirs only for the last candidate.
     "platformdirs",
     # The job record's dataclasses (~1 ms each to make), its events, a board's URL, a
