@@ -87,6 +87,7 @@ _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_HORIZONTAL = Qt.Orientation.Horizontal
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 #: Rows read at a time, by a fresh window around a row (mostly after it) and by each page
 #: added at the window's edge: about four screens.
@@ -332,10 +333,15 @@ class HistoryModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
-            if role == Qt.ItemDataRole.DisplayRole:
+        # Asked for every role of every section when the header is sized and painted (~200
+        # calls before the first window shows): the roles it never answers return first,
+        # with what Qt's own answers for them (nothing).
+        if role != _DISPLAY and role != _TOOLTIP:
+            return None
+        if orientation == _HORIZONTAL and 0 <= section < _COLUMN_COUNT:
+            if role == _DISPLAY:
                 return translate("HistoryModel", HEADERS[Column(section)])
-            if role == Qt.ItemDataRole.ToolTipRole and section == Column.STARTED:
+            if section == _STARTED:
                 return translate(
                     "HistoryModel", "Start time (sorting by this column sorts by creation order)"
                 )
