@@ -301,6 +301,61 @@ def test_the_desktop_apps_options_parse_the_same_without_the_subcommands_built(
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--db", "jobs.db"],
+        ["--db=/tmp/a b.db"],
+        ["--tray", "--db", "ls"],  # a value, not the command
+        ["--demo", "--tray", "--db=postgresql://u@h/db"],
+    ],
+)
+def test_the_desktop_apps_usual_options_are_read_as_the_parser_reads_them(
+    argv: list[str],
+) -> None:
+    """Read without argparse (the window's start does not wait for it): the same names and
+    values as the full parser's."""
+    from jobdeck.cli.desktop_args import read_desktop_args
+    from jobdeck.cli.parser import build_parser
+
+    quick = read_desktop_args(argv)
+    assert quick is not None
+    assert vars(quick) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ls"],
+        ["-h"],
+        ["--version"],
+        ["-v"],
+        ["--tr"],  # an abbreviation
+        ["--listen", "0"],
+        ["--db"],  # no value: the parser's error
+        ["--db", "-v"],
+        ["--db="],
+        ["--db", "a", "--db", "b"],
+        ["--tray", "--tray"],
+        ["--db", "x", "show", "1"],
+    ],
+)
+def test_anything_else_is_left_to_the_full_parser(argv: list[str]) -> None:
+    from jobdeck.cli.desktop_args import read_desktop_args
+
+    assert read_desktop_args(argv) is None
+
+
+def test_a_value_missing_after_db_is_still_the_parsers_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--db"])
+    assert exited.value.code == 2
+    assert "expected one argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
     "argv", [["ls"], ["--db", "x", "show", "1"], ["-h"], ["-vh"], ["--help"], ["-"], ["--"]]
 )
 def test_a_command_or_help_gets_the_whole_parser(argv: list[str]) -> None:

@@ -50,8 +50,7 @@ from jobdeck.api.launch import (
 )
 from jobdeck.api.options import ApiOptions, Listen
 from jobdeck.api.paths import ApiPaths
-from jobdeck.core.board_url import BoardUrl, is_board_url
-from jobdeck.core.job import JobStatus
+from jobdeck.core.job_status import JobStatus
 from jobdeck.core.registry import JobRegistry
 from jobdeck.core.store_errors import StoreError, StoreLocked
 from jobdeck.core.unopened import UnopenedStore
@@ -717,6 +716,8 @@ def queue_demo_jobs(tracker: JobTracker) -> list[str]:
 
 def shown_store(db_path: str | os.PathLike[str]) -> str:
     """The store as people see it: its path, or a board's URL without its password."""
+    from jobdeck.core.board_url import BoardUrl, is_board_url  # (not for the first window)
+
     if is_board_url(db_path):
         return BoardUrl.parse(str(db_path)).display
     return os.fspath(db_path)

@@ -3,10 +3,12 @@ placement and visibility, and one-time hints."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings
+
+if TYPE_CHECKING:
+    from datetime import timedelta
 
 __all__ = ["AppSettings"]
 
@@ -83,6 +85,8 @@ class AppSettings:
     @property
     def retention(self) -> timedelta | None:
         """How long finished jobs are kept; None (stored as 0 days) keeps them all."""
+        from datetime import timedelta  # (read with the store, not by the first window)
+
         days = self._int("retention_days", 0, 36500)
         return None if days == 0 else timedelta(days=days)
 

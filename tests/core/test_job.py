@@ -86,3 +86,13 @@ def test_duration_and_elapsed() -> None:
     assert done.duration is not None and done.duration.total_seconds() == 60.0
     assert done.elapsed(now=999.0) == done.duration
     assert done.created_at.year == 1970 and done.completed_at is not None
+
+
+def test_the_status_is_one_class_wherever_it_is_imported_from() -> None:
+    # (its own module, so that the first window shows statuses without the Job dataclasses)
+    import jobdeck.core
+    from jobdeck.core import job, job_status
+
+    assert job.JobStatus is job_status.JobStatus is jobdeck.core.JobStatus
+    assert JobStatus.COMPLETED.finished and JobStatus.RUNNING.active
+    assert not JobStatus.PENDING.finished and not JobStatus.FAILED.active

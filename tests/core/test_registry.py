@@ -861,3 +861,11 @@ def test_a_job_type_may_ask_for_the_dask_executor_and_bad_asks_are_named() -> No
         registry.register("spark", work, executor="spark")
     with pytest.raises(ValueError, match="only a callable job type can run on executor 'dask'"):
         registry.register("async-dask", awork, executor="dask")
+
+
+def test_the_registry_still_names_the_process_spec_which_it_imports_when_asked() -> None:
+    import jobdeck.core.registry as registry
+
+    assert registry.ProcessSpec is ProcessSpec
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
+        registry.NoSuchName  # noqa: B018

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from .desktop_args import read_desktop_args
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CliError
-from .parser import build_parser
 
 __all__ = ["SUPERVISE", "main"]
 
@@ -36,7 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from jobdeck.runtime.supervisor import main as supervise
 
         return supervise(raw[1:])
-    args = build_parser(raw).parse_args(raw)
+    # (the desktop app's usual options are read without building argparse's parser)
+    args: Any = read_desktop_args(raw)
+    if args is None:
+        from .parser import build_parser
+
+        args = build_parser(raw).parse_args(raw)
     if args.verbose or args.command in (None, "serve"):  # the client itself logs nothing
         import logging
 

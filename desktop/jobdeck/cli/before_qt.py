@@ -40,7 +40,6 @@ __all__ = [
 #: the window needs: each one here delays its first paint.
 QT_FREE_AT_START = (
     "jobdeck.core",
-    "jobdeck.core.board_url",
     "jobdeck.core.kept_threads",  # the history's background searches
     "jobdeck.core.job_source",
     "jobdeck.core.registry",

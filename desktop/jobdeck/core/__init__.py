@@ -77,7 +77,7 @@ _WHERE = {
     "JobEvent": "events",
     "JobKind": "registry",
     "JobRegistry": "registry",
-    "JobStatus": "job",
+    "JobStatus": "job_status",
     "JobTracker": "tracker",
     "JobType": "registry",
     "LogEntry": "events",

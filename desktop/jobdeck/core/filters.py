@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import text_search
-from .job import Job, JobStatus
+from .job_status import JobStatus
 from .validation import MAX_TEXT, storable_text
 
 if TYPE_CHECKING:  # the store's module imports peewee; the widgets' filters need not
     import peewee as pw
+
+    from .job import Job
 
 __all__ = ["SEARCHED", "JobFilter"]
 

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .history_schema import SORT_PREFIX
-from .job import Job, JobStatus
+from .job_status import JobStatus
+
+if TYPE_CHECKING:
+    from .job import Job
+
 
 __all__ = ["HistorySort", "SortKey", "sort_key"]
 

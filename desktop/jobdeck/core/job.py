@@ -12,8 +12,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
+
+from .job_status import JobStatus
 
 __all__ = [
     "TIMEOUT_FACTOR_KEY",
@@ -28,26 +29,6 @@ __all__ = [
     "to_datetime",
 ]
 
-
-class JobStatus(StrEnum):
-    """Where a job is in its life. ``COMPLETED``, ``FAILED`` and ``CANCELLED`` are final."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in _FINAL
-
-    @property
-    def active(self) -> bool:
-        return self in (JobStatus.PENDING, JobStatus.RUNNING)
-
-
-_FINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 #: The only moves a job may make. ``RUNNING -> PENDING`` is an automatic retry;
 #: ``PENDING -> FAILED`` a job that can never start (a dependency failed, its type is

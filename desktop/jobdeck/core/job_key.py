@@ -18,7 +18,6 @@ one where they are read (:meth:`~jobdeck.core.stats_data.StatsData`). No Qt.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,8 @@ def job_key(
     if key_params is not None:
         wanted = set(key_params)
         params = {name: value for name, value in params.items() if name in wanted}
+    import json  # (here: the first window imports this module, and needs no key)
+
     text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=repr)
     return f"{type_name} {text}"
 
@@ -57,6 +58,8 @@ def key_in(registry: JobRegistry | None, type_name: str, params: Mapping[str, An
 def parse_key(key: str) -> tuple[str, dict[str, Any]] | None:
     """The type and params a key was made of (None if it is not a key's text)."""
     type_name, _, text = key.partition(" ")
+    import json
+
     try:
         params = json.loads(text) if text else {}
     except ValueError:

@@ -9,13 +9,16 @@ No Qt.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .events import LogEntry
 from .filters import JobFilter
 from .history_order import HistorySort, SortKey
-from .job import Job, JobStatus
+from .job_status import JobStatus
 from .read_stop import ReadStop
+
+if TYPE_CHECKING:
+    from .events import LogEntry  # (the log's entries: with the store, not the first window)
+    from .job import Job
 
 __all__ = ["JobSource"]
 

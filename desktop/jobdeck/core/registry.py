@@ -23,10 +23,10 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .job import Job, JobStatus
 from .job_key import job_key
+from .job_status import JobStatus
 from .params import (
     REQUIRED,
     Exists,
@@ -39,8 +39,11 @@ from .params import (
     _show,
     params_from_signature,
 )
-from .process_spec import ProcessSpec
 from .validation import check_timeout_factor
+
+if TYPE_CHECKING:
+    from .job import Job
+    from .process_spec import ProcessSpec
 
 __all__ = [
     "REQUIRED",
@@ -227,6 +230,8 @@ class JobType:
         Raises ValueError (naming the field) for params or a spec that are not valid."""
         if self.kind is not JobKind.PROCESS:
             raise TypeError(f"job type {self.name!r} is a {self.kind} job type, not a process")
+        from .process_spec import ProcessSpec
+
         return ProcessSpec.coerce(self.func(job, **self.to_kwargs(job.params)))
 
 
@@ -403,3 +408,13 @@ class JobRegistry:
         if not self._types:
             return "no job types are registered"
         return "known types: " + ", ".join(self._types)
+
+
+def __getattr__(name: str) -> Any:
+    """``ProcessSpec`` (named here too) is imported when first asked for: the first window
+    lists the job types, and runs none (each dataclass made at import costs ~0.5-1 ms)."""
+    if name == "ProcessSpec":
+        from .process_spec import ProcessSpec
+
+        return ProcessSpec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,11 +16,12 @@ what a reload would. No Qt.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .job import Job
+if TYPE_CHECKING:
+    from .job import Job
+
 
 __all__ = ["MIN_INDEXED", "fold", "fts_query", "job_texts", "like_pattern", "matches"]
 
@@ -63,6 +64,8 @@ def _command(params: Any) -> str | None:
         elif isinstance(item, int | float):
             parts.append(str(item))
         elif item is not None:
+            import json  # (rare: imported here, not by the first window)
+
             parts.append(json.dumps(item, separators=(",", ":"), ensure_ascii=False))
     return " ".join(parts) if parts else None
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .events import LogEntry
 from .filters import JobFilter
 from .history_order import HistorySort, SortKey
-from .job import Job, JobStatus
+from .job_status import JobStatus
 from .read_stop import ReadStop
 from .store_errors import StoreNotOpen
+
+if TYPE_CHECKING:
+    from .events import LogEntry
+    from .job import Job
 
 __all__ = ["UnopenedStore"]
 

@@ -20,7 +20,6 @@ visibly: an escaped byte becomes ``\\xe9`` (``'caf\\\\xe9.bin'``), any other lon
 from __future__ import annotations
 
 import codecs
-import json
 import math
 from numbers import Real
 from typing import Any
@@ -184,6 +183,8 @@ def check_json(value: Any, name: str, max_bytes: int = MAX_JSON_BYTES) -> None:
         raise ValueError(f"{where} is not JSON-serializable: {type(what).__name__} {_short(what)}")
     if walk.size <= max_bytes:
         return
+    import json  # (a large value only: imported here, not by the first window)
+
     try:
         size = len(json.dumps(value, separators=(",", ":"), allow_nan=False))
     except RecursionError:

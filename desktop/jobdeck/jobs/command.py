@@ -22,18 +22,19 @@ is queued, so a job that cannot start is refused then, naming the field.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobdeck.core.job import Job
-from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.registry import Exists, JobKind, JobType, ParamError, ParamKind, ParamSpec
 from jobdeck.core.validation import check_json
 from jobdeck.i18n import QT_TRANSLATE_NOOP
+
+if TYPE_CHECKING:
+    from jobdeck.core.job import Job
+    from jobdeck.core.process_spec import ProcessSpec
 
 __all__ = ["COMMAND", "COMMAND_TYPE_NAME", "command_spec", "command_title"]
 
@@ -220,6 +221,8 @@ _MAX_SPECS = 64
 
 def _key(valid: Mapping[str, Any]) -> str | None:
     """What the spec of validated params depends on, as one string (None: unusable)."""
+    import json  # (when a job starts: the first window does not import it)
+
     try:
         return json.dumps([valid, os.environ.get("HOME")], sort_keys=True)
     except (TypeError, ValueError):
@@ -267,6 +270,8 @@ def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
 def command_spec(params: Mapping[str, Any]) -> ProcessSpec:
     """The program a command job with (validated) ``params`` runs: ``cwd`` with ``~``
     expanded, the home folder when none was given. Raises ParamError naming the field."""
+    from jobdeck.core.process_spec import ProcessSpec  # (when a job starts, not at import)
+
     cwd = os.fspath(params.get("cwd") or "")
     return ProcessSpec(
         tuple(params["argv"]),

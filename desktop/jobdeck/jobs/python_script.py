@@ -15,13 +15,15 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import jobdeck
-from jobdeck.core.job import Job
-from jobdeck.core.process_spec import ProcessSpec
 from jobdeck.core.registry import Param
 from jobdeck.i18n import QT_TRANSLATE_NOOP
+
+if TYPE_CHECKING:
+    from jobdeck.core.job import Job
+    from jobdeck.core.process_spec import ProcessSpec
 
 JOBDECK_SOURCE_ROOT = str(Path(jobdeck.__file__).resolve().parent.parent)
 #: Names the interpreter a frozen bundle runs scripts with (else ``python3`` on ``PATH``).
@@ -80,6 +82,8 @@ def python_script(
     ] = Path(),
 ) -> ProcessSpec:
     """Run a Python script; its output goes to the job's log and its progress is tracked."""
+    from jobdeck.core.process_spec import ProcessSpec  # (when a job starts, not at import)
+
     script = script.expanduser()
     if not script.is_file():
         raise ValueError(f"script: no such file: {script}")

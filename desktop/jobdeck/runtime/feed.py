@@ -13,13 +13,16 @@ signal is emitted on the GUI thread.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
-from jobdeck.core.job import Job
 from jobdeck.core.job_source import JobSource
 from jobdeck.core.unopened import UnopenedStore
+
+if TYPE_CHECKING:
+    from jobdeck.core.job import Job
+
 
 __all__ = ["JobEvents", "JobFeed", "NoEventsYet"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
-from ..core.job import JobStatus
+from ..core.job_status import JobStatus
 
 __all__ = ["BADGE_COLOR", "OUTCOME_COLORS"]
 

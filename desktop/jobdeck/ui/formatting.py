@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from ..core.job import Job
 
 __all__ = [
@@ -89,6 +90,8 @@ def format_duration(value: timedelta | float | None) -> str:
     """``3s``, ``4m 05s``, ``2h 03m``, ``3d 4h``; ``—`` for None."""
     if value is None:
         return EM_DASH
+    from datetime import timedelta  # (datetime: with the first job shown, not the first window)
+
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     s = max(0, round(seconds))
     if s < 60:
@@ -166,6 +169,8 @@ def format_local_time(ts: float | None, now: float | None = None) -> str:
     ``2024-05-01 14:03`` before (or without ``now``)."""
     if ts is None:
         return EM_DASH
+    from datetime import datetime
+
     when = datetime.fromtimestamp(ts)
     if now is not None:
         today = datetime.fromtimestamp(now)

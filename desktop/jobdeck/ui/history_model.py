@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +45,8 @@ from PySide6.QtGui import QColor
 
 from ..core.filters import JobFilter
 from ..core.history_order import HistorySort, SortKey, sort_key
-from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.job_status import JobStatus
 from ..core.kept_threads import BACKGROUND_NICE, KeptThreads
 from ..core.read_stop import ReadStop, ReadStopped
 from ..core.store_errors import StoreError
@@ -66,6 +65,7 @@ from .formatting import (
 )
 
 if TYPE_CHECKING:
+    from ..core.job import Job
     from .job_warnings import JobWarnings  # (the app makes them once the store is open)
 
 __all__ = [
@@ -87,6 +87,7 @@ _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_HORIZONTAL = Qt.Orientation.Horizontal
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 #: Rows read at a time, by a fresh window around a row (mostly after it) and by each page
 #: added at the window's edge: about four screens.
@@ -332,10 +333,15 @@ class HistoryModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
-            if role == Qt.ItemDataRole.DisplayRole:
+        # Asked for every role of every section when the header is sized and painted (~200
+        # calls before the first window shows): the roles it never answers return first,
+        # with what Qt's own answers for them (nothing).
+        if role != _DISPLAY and role != _TOOLTIP:
+            return None
+        if orientation == _HORIZONTAL and 0 <= section < _COLUMN_COUNT:
+            if role == _DISPLAY:
                 return translate("HistoryModel", HEADERS[Column(section)])
-            if role == Qt.ItemDataRole.ToolTipRole and section == Column.STARTED:
+            if section == _STARTED:
                 return translate(
                     "HistoryModel", "Start time (sorting by this column sorts by creation order)"
                 )
@@ -411,6 +417,8 @@ class HistoryModel(QAbstractTableModel):
         now = self._tracker.now()
         if self._today[0] <= now < self._today[1]:
             return True
+        from datetime import datetime, timedelta  # (with the first job: not the first window)
+
         day = datetime.fromtimestamp(now).date()
         start = datetime.combine(day, datetime.min.time()).timestamp()
         end = datetime.combine(day + timedelta(days=1), datetime.min.time()).timestamp()
@@ -439,6 +447,8 @@ class HistoryModel(QAbstractTableModel):
 
     def _tooltip(self, job: Job, column: Column) -> str | None:
         if column is Column.STARTED:
+            from datetime import datetime
+
             created = datetime.fromtimestamp(job.created_ts).strftime("%Y-%m-%d %H:%M:%S")
             started = format_local_time(job.started_ts)
             text = translate("HistoryModel", "Created {created}\nStarted {started}").format(

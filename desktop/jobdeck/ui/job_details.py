@@ -10,9 +10,7 @@ and the start-up shows no job.
 
 from __future__ import annotations
 
-import json
 import os
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -29,9 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.events import LogEntry
-from ..core.job import Job, JobStatus
 from ..core.job_source import JobSource
+from ..core.job_status import JobStatus
 from ..core.store_errors import StoreError
 from ..i18n import translate
 from ..runtime.feed import JobEvents
@@ -47,6 +44,8 @@ from .formatting import (
 )
 
 if TYPE_CHECKING:
+    from ..core.events import LogEntry  # (a job's log: shown once the store is open)
+    from ..core.job import Job
     from .job_warnings import JobWarnings  # (the app makes them once the store is open)
 
 __all__ = ["JobDetails", "format_resources", "pretty_json", "progress_text"]
@@ -119,12 +118,16 @@ _BODY_PARTS = frozenset(
 
 def pretty_json(value: Any) -> str:
     """Indented JSON; values JSON cannot express are shown with ``repr``."""
+    import json  # (a job's details: the first window, which shows none, does not import it)
+
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=repr)
 
 
 def _when(ts: float | None) -> str:
     if ts is None:
         return EM_DASH
+    from datetime import datetime  # (a job shown: not by the first window)
+
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -145,6 +148,8 @@ def format_resources(peak_rss: int | None, cpu_seconds: float | None) -> str:
 
 
 def format_log_entry(entry: LogEntry) -> str:
+    from datetime import datetime
+
     stamp = datetime.fromtimestamp(entry.ts).strftime("%H:%M:%S")
     return f"{stamp} {entry.level.upper():<7} {entry.message}"
 
@@ -429,7 +434,10 @@ class JobDetails(QWidget):
         """Show a job (a snapshot or an id looked up in the tracker); None clears."""
         if isinstance(job, str):
             job = self._tracker.get_job(job)
-        assert job is None or isinstance(job, Job)
+        if job is not None:  # (the first window shows none, and imports no Job)
+            from ..core.job import Job
+
+            assert isinstance(job, Job)
         self._job = job
         if job is None:
             self._clock.stop()

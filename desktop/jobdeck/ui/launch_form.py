@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.job import JobStatus
 from ..core.job_source import JobSource
+from ..core.job_status import JobStatus
 from ..core.registry import JobType
 from ..i18n import translate
 from . import icons

@@ -9,25 +9,20 @@ quote, ``abc`` in a list of integers). Range and required checks are left to the
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -36,8 +31,13 @@ from ..core.registry import REQUIRED
 from ..i18n import translate
 from .formatting import type_text
 
-__all__ = ["MISSING", "CompactDoubleSpinBox", "FieldError", "ParamField", "kind_name", "make_field"]
+if TYPE_CHECKING:
+    from PySide6.QtGui import QMouseEvent
 
+__all__ = ["MISSING", "FieldError", "ParamField", "kind_name", "make_field"]
+
+# (Editors the first window's form may not use are named through ``QtWidgets`` where they
+# are made: PySide6 creates a class, with its enums, when it is first named.)
 INT_LIMIT = 2_147_483_647
 FLOAT_LIMIT = 1e15
 
@@ -163,7 +163,7 @@ class PathField(TextField):
 class IntField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.spin = QSpinBox()
+        self.spin = QtWidgets.QSpinBox()
         low = -INT_LIMIT if spec.minimum is None else max(-INT_LIMIT, int(spec.minimum))
         high = INT_LIMIT if spec.maximum is None else min(INT_LIMIT, int(spec.maximum))
         self.spin.setRange(low, high)
@@ -178,20 +178,11 @@ class IntField(ParamField):
         self.spin.setValue(int(value))
 
 
-class CompactDoubleSpinBox(QDoubleSpinBox):
-    """A QDoubleSpinBox that shows no trailing zeros: ``10``, ``2.5``, ``0.125`` (not
-    ``10.000``), with up to ``decimals()`` digits after the point."""
-
-    def textFromValue(self, value: float) -> str:
-        text = f"{value:.{self.decimals()}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text.replace(".", self.locale().decimalPoint())
-
-
 class FloatField(ParamField):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
+        from .compact_spin_box import CompactDoubleSpinBox
+
         self.spin = CompactDoubleSpinBox()
         self.spin.setDecimals(3)
         low = -FLOAT_LIMIT if spec.minimum is None else float(spec.minimum)
@@ -302,7 +293,7 @@ class ListField(ParamField):
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.edit = QPlainTextEdit()
+        self.edit = QtWidgets.QPlainTextEdit()
         self.edit.setPlaceholderText(
             type_text(spec.help) if spec.help else translate("ParamField", "One item per line")
         )
@@ -400,8 +391,8 @@ class MappingField(ParamField):
     def add_row(self, key: str = "", value: str = "") -> int:
         row = self.table.rowCount()
         self.table.insertRow(row)
-        self.table.setItem(row, 0, QTableWidgetItem(key))
-        self.table.setItem(row, 1, QTableWidgetItem(value))
+        self.table.setItem(row, 0, QtWidgets.QTableWidgetItem(key))
+        self.table.setItem(row, 1, QtWidgets.QTableWidgetItem(value))
         if not key:
             self.table.setCurrentCell(row, 0)
         return row
