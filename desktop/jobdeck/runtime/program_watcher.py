@@ -658,9 +658,9 @@ class ProgramWatcher:
         if isinstance(told, list) and len(told) == 2:
             self._supervisor = (told[0] if isinstance(told[0], int) else -1, told[1])
         end = self._end_record
-        self._pid = pid
         if end is None or not end.finished or not self._shared:
             self._watch_program(pid, reply.get("start_time"))
+        self._pid = pid  # (after its tree: whoever sees the pid sees the tree)
         # else: it ended before anyone looked at it, and the service that told its end had
         # stopped what it left running by then (its session and orphans, counted in
         # ``end.leftovers``): a process tree of it would find nothing (its /proc entries,
