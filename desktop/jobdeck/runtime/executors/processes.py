@@ -41,7 +41,8 @@ from .base import Executor, ExecutorHost, Outcome, Run
 
 if TYPE_CHECKING:  # the process machinery is imported when the first process job needs it
     from ..process_jobs import ProcessJobs, Program
-    from ..program_watcher import ProgramEnd
+    from ..program_watcher import EndKind, ProgramEnd
+    from ..protocol import CompletedMsg, FailedMsg
 
 __all__ = ["FAILURE_TAIL_LINES", "ProcessExecutor", "failure_message", "max_log_bytes"]
 
@@ -645,9 +646,7 @@ class ProcessExecutor(Executor):
         assert programs is not None and program is not None
         with self._handed_lock:
             self._handed.pop(handed.job.id, None)
-        from ..process_jobs import SPAWN_RETURN_TIMEOUT
-
-        program.ready.wait(SPAWN_RETURN_TIMEOUT)
+        program.ready.wait(_late().spawn_return_timeout)
         watcher = program.watcher
         if run is None:
             handed.dropped = True
@@ -696,9 +695,8 @@ class ProcessExecutor(Executor):
     def outcome(self, run: Run, program: Program, end: ProgramEnd) -> Outcome:
         """How the job ends, given how its program ended and what it said (call
         :meth:`~jobdeck.runtime.process_jobs.ProcessJobs.settle` first)."""
-        from ..program_watcher import EndKind
-        from ..protocol import CompletedMsg, FailedMsg
-
+        late = _late()
+        EndKind, CompletedMsg, FailedMsg = late.end_kind, late.completed, late.failed
         ctx = run.ctx
         code = end.exit_code
         if end.leftovers:
@@ -785,6 +783,28 @@ class ProcessExecutor(Executor):
             self._temp_logs.cleanup()
             self._temp_logs = None
         return True
+
+
+@dataclasses.dataclass(frozen=True)
+class _Late:
+    """What the process machinery defines that every job's end uses here."""
+
+    spawn_return_timeout: float
+    end_kind: type[EndKind]
+    completed: type[CompletedMsg]
+    failed: type[FailedMsg]
+
+
+@functools.cache
+def _late() -> _Late:
+    """The process machinery's names this module uses per job, imported once it is needed
+    (an import statement inside a function costs ~7 µs each time it runs under PySide's
+    import hook: three of them per job of a queue of short jobs)."""
+    from ..process_jobs import SPAWN_RETURN_TIMEOUT
+    from ..program_watcher import EndKind
+    from ..protocol import CompletedMsg, FailedMsg
+
+    return _Late(SPAWN_RETURN_TIMEOUT, EndKind, CompletedMsg, FailedMsg)
 
 
 def max_log_bytes(value: int | str | None) -> int | None:
