@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from typing import Any
 
 import pytest
 
 from jobdeck.core import InvalidTransition, Job, JobStatus, Progress, new_job_id
-from jobdeck.core.job import TRANSITIONS, check_transition
+from jobdeck.core.job import TRANSITIONS, check_transition, evolve
 
 S = JobStatus
 
@@ -86,3 +88,30 @@ def test_duration_and_elapsed() -> None:
     assert done.duration is not None and done.duration.total_seconds() == 60.0
     assert done.elapsed(now=999.0) == done.duration
     assert done.created_at.year == 1970 and done.completed_at is not None
+
+
+def test_evolve_is_dataclasses_replace_for_every_field() -> None:
+    """``evolve`` (the copy every transition makes, built slot by slot) gives what
+    ``dataclasses.replace`` gives, whatever fields change, and leaves the job as it was."""
+    job = Job(
+        id="01M8RKDPATBNRX07RQGPJT91MZ",
+        type="command",
+        title="true",
+        status=JobStatus.PENDING,
+        created_ts=1.0,
+        params={"argv": ["true"]},
+        metadata={"k": 1},
+    )
+    before = dataclasses.replace(job)
+    names = [f.name for f in dataclasses.fields(Job)]
+    for i, name in enumerate(names):
+        changes: dict[str, Any] = {name: f"value {i}", names[(i + 7) % len(names)]: i}
+        assert evolve(job, changes) == dataclasses.replace(job, **changes)
+    assert evolve(job, {}) is job
+    assert job == before
+    new = evolve(job, {"status": JobStatus.RUNNING, "attempts": 1})
+    assert (new.status, new.attempts, new.params) == (JobStatus.RUNNING, 1, {"argv": ["true"]})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        new.status = JobStatus.FAILED  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field"):
+        evolve(job, {"colour": "red"})
