@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from typing import Any
 
 import pytest
 
 from jobdeck.core import InvalidTransition, Job, JobStatus, Progress, new_job_id
-from jobdeck.core.job import TRANSITIONS, check_transition
+from jobdeck.core.job import TRANSITIONS, check_transition, evolve
 
 S = JobStatus
 
@@ -96,3 +98,30 @@ def test_the_status_is_one_class_wherever_it_is_imported_from() -> None:
     assert job.JobStatus is job_status.JobStatus is jobdeck.core.JobStatus
     assert JobStatus.COMPLETED.finished and JobStatus.RUNNING.active
     assert not JobStatus.PENDING.finished and not JobStatus.FAILED.active
+
+
+def test_evolve_is_dataclasses_replace_for_every_field() -> None:
+    """``evolve`` (the copy every transition makes, built slot by slot) gives what
+    ``dataclasses.replace`` gives, whatever fields change, and leaves the job as it was."""
+    job = Job(
+        id="01M8RKDPATBNRX07RQGPJT91MZ",
+        type="command",
+        title="true",
+        status=JobStatus.PENDING,
+        created_ts=1.0,
+        params={"argv": ["true"]},
+        metadata={"k": 1},
+    )
+    before = dataclasses.replace(job)
+    names = [f.name for f in dataclasses.fields(Job)]
+    for i, name in enumerate(names):
+        changes: dict[str, Any] = {name: f"value {i}", names[(i + 7) % len(names)]: i}
+        assert evolve(job, changes) == dataclasses.replace(job, **changes)
+    assert evolve(job, {}) is job
+    assert job == before
+    new = evolve(job, {"status": JobStatus.RUNNING, "attempts": 1})
+    assert (new.status, new.attempts, new.params) == (JobStatus.RUNNING, 1, {"argv": ["true"]})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        new.status = JobStatus.FAILED  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field"):
+        evolve(job, {"colour": "red"})

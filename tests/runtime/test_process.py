@@ -24,10 +24,12 @@ import pytest
 
 from jobdeck.core.params import ParamError
 from jobdeck.core.process_spec import ProcessSpec
+from jobdeck.runtime import program_watcher
 from jobdeck.runtime.log_tail import TAIL_LINES
 from jobdeck.runtime.process_launch import ProcessStartError, prepare_command
 from jobdeck.runtime.program_watcher import ProgramEnd, ProgramWatcher, SupervisorRecords
 from jobdeck.runtime.supervisor import process_start_time
+from jobdeck.runtime.watcher_threads import WatcherThreads
 
 MARKER = "JOBDECK_TEST_PROCESS_MARKER"
 TIMEOUT = 30.0  # an upper bound for waits that normally take milliseconds (loaded CI)
@@ -270,6 +272,54 @@ def test_the_pid_of_a_program_is_told_once_by_on_started_or_with_its_end(spawn: 
     assert first is not None and first.exit_code == 0 and calls[-1] is first
     told = [*calls[:-1], *([first.pid] if first.pid is not None else [])]
     assert told == [handle.pid]
+
+
+def test_a_program_over_before_anyone_follows_it_costs_no_pipe_and_no_process_tree(
+    spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With reused threads, a short program's end is finished on the client's reader
+    thread: no wake pipe is made for it (no thread ever waits), and no process tree (the
+    service had stopped what it left by the time it told the end). Its pid, exit status
+    and leftovers come from the service all the same; one that runs on is still followed
+    and stopped the usual way."""
+    monkeypatch.setattr(program_watcher, "FOLLOW_DELAY", TIMEOUT)  # (no thread follows)
+    pipes: list[int] = []
+    trees: list[int] = []
+    real_pipe2, real_tree = os.pipe2, program_watcher.ProcessTree
+
+    def pipe2(flags: int) -> tuple[int, int]:
+        pipes.append(flags)
+        return real_pipe2(flags)
+
+    def tree(pid: int, *args: Any, **kwargs: Any) -> Any:
+        trees.append(pid)
+        return real_tree(pid, *args, **kwargs)
+
+    monkeypatch.setattr(program_watcher.os, "pipe2", pipe2)
+    monkeypatch.setattr(program_watcher, "ProcessTree", tree)
+    threads = WatcherThreads("jd-test-short", idle_timeout=TIMEOUT)
+    try:
+        rec = Recorder()
+        handle = spawn(["sh", "-c", "exit 3"], threads=threads, on_exit=rec.on_exit)
+        assert rec.exited.wait(TIMEOUT)
+        (end,) = rec.results
+        assert (end.kind, end.exit_code, end.leftovers) == ("exited", 3, 0)
+        assert end.pid is not None and handle.pid == end.pid
+        assert pipes == [] and trees == []
+    finally:
+        threads.close()
+    # A program still running once a thread follows it: pipe and tree as before.
+    monkeypatch.setattr(program_watcher, "FOLLOW_DELAY", 0.0)
+    threads = WatcherThreads("jd-test-long", idle_timeout=TIMEOUT)
+    try:
+        rec = Recorder()
+        handle = spawn(["sleep", "60"], threads=threads, on_exit=rec.on_exit)
+        assert _wait_until(lambda: trees != [] and pipes != [])
+        handle.terminate(grace=0.5)
+        assert rec.exited.wait(TIMEOUT)
+        assert rec.results[0].signal == signal.SIGTERM
+    finally:
+        threads.close()
 
 
 def test_wait_inside_on_exit_returns_the_result(spawn: Spawn) -> None:

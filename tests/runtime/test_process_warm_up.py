@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from pathlib import Path
 
+import pytest
+
+from jobdeck.core import JobTracker
+from jobdeck.core.clock import system_clock
 from jobdeck.runtime.executors.processes import ProcessExecutor
+from jobdeck.runtime.process_jobs import ProcessJobs
+from jobdeck.runtime.supervisor_client import SupervisorClient
 
 TIMEOUT = 30.0  # an upper bound for waits that normally take milliseconds (loaded CI)
 
@@ -44,3 +51,58 @@ def test_two_threads_expecting_the_first_process_jobs_start_one_warm_up(qtbot) -
         if thread.name == "jobdeck-process-warm-up":
             thread.join(TIMEOUT)
     assert warm_ups == ["jobdeck-process-warm-up"]
+
+
+def test_the_service_starts_while_the_process_machinery_is_opened(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first process job waits for the longer of the two (about 0.1 s each), not for
+    both: the warm-up connects to (here: starts) the store's supervisor service while it
+    imports and opens the rest. The machinery opened here goes on only once the service
+    is connected; done one after the other, this warm-up would never finish."""
+    tracker = JobTracker.open(tmp_path / "jobs.db")
+    executor = ProcessExecutor(log_dir=tmp_path / "logs")
+    executor.open(tracker, system_clock)
+    connected = threading.Event()
+    real_connect = SupervisorClient.connect
+
+    def connect(client: SupervisorClient) -> None:
+        real_connect(client)
+        connected.set()
+
+    real_new = ProcessExecutor._new_programs
+
+    def new_programs(self: ProcessExecutor) -> ProcessJobs:
+        assert connected.wait(TIMEOUT), "the service was not started meanwhile"
+        return real_new(self)
+
+    monkeypatch.setattr(SupervisorClient, "connect", connect)
+    monkeypatch.setattr(ProcessExecutor, "_new_programs", new_programs)
+    try:
+        executor._warm_up()
+        assert connected.is_set() and executor._programs is not None
+        assert executor._programs.records.client.connected
+        assert executor._records is executor._programs.records  # one client, not two
+    finally:
+        executor.close(0.0)
+        tracker.close()
+    assert not executor._programs.records.client.connected  # let go: the service may exit
+
+
+def test_closing_while_warming_up_lets_go_of_the_service(qtbot, tmp_path: Path) -> None:
+    """Closed after the warm-up connected but before it opened the rest: the connection
+    is let go all the same (else the service would wait for this app forever)."""
+    tracker = JobTracker.open(tmp_path / "jobs.db")
+    executor = ProcessExecutor(log_dir=tmp_path / "logs")
+    executor.open(tracker, system_clock)
+    with executor._open_lock:
+        records = executor._supervisor_records()
+    records.client.connect()
+    try:
+        assert records.client.connected
+        executor.close(0.0)
+        assert not records.client.connected
+        executor._warm_up()  # (closed: it opens nothing)
+        assert executor._programs is None
+    finally:
+        tracker.close()

@@ -6,6 +6,7 @@ new one whenever something changes, so a snapshot can be passed between threads 
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 import time
@@ -201,15 +202,29 @@ _JOB_FIELDS = tuple(f.name for f in fields(Job))
 _JOB_FIELD_SET = frozenset(_JOB_FIELDS)
 
 
+_job_values = operator.attrgetter(*_JOB_FIELDS)
+_JOB_INDEX = {name: i for i, name in enumerate(_JOB_FIELDS)}
+#: The slots' own setters, in field order (what a frozen dataclass's ``__init__`` does
+#: through ``object.__setattr__``, one Python-level call per field, at half the cost).
+_JOB_SETTERS = tuple(getattr(Job, name).__set__ for name in _JOB_FIELDS)
+
+
 def evolve(job: Job, changes: Mapping[str, Any]) -> Job:
     """A copy of ``job`` with ``changes``: ``dataclasses.replace`` without its per-call
-    overhead (this is on every transition)."""
+    overhead (this is on every transition: ~5 µs instead of ~11 µs through ``Job(...)``;
+    a Job has no ``__post_init__`` to skip)."""
     if not changes:
         return job
     unknown = changes.keys() - _JOB_FIELD_SET
     if unknown:
         raise TypeError(f"Job has no field(s) {sorted(unknown)}")
-    return Job(*[changes.get(name, getattr(job, name)) for name in _JOB_FIELDS])
+    values = list(_job_values(job))
+    for name, value in changes.items():
+        values[_JOB_INDEX[name]] = value
+    new = object.__new__(Job)
+    for setter, value in zip(_JOB_SETTERS, values, strict=True):
+        setter(new, value)
+    return new
 
 
 # --- ids -------------------------------------------------------------------------------------

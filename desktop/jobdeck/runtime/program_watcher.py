@@ -194,6 +194,9 @@ class ProgramWatcher:
         self._on_exit = on_exit
         self._lock = threading.Lock()
         self._tree: ProcessTree | None = None
+        #: The pid the service named, for a program that had ended when it was named (no
+        #: tree is made for it, see _await_start).
+        self._pid: int | None = None
         self._supervisor: tuple[int, float | None] | None = None
         self._starting = False  # spawn() asked the service; its answer is awaited
         self._reply: dict[str, Any] | None = None
@@ -211,7 +214,10 @@ class ProgramWatcher:
         self._report_start_at = 0.0  # monotonic time when on_started is due
         self._outcome: ProgramEnd | None = None
         self._done = threading.Event()
-        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        #: The pipe that wakes a thread waiting for news (see :meth:`_wake_fd`): made only
+        #: once one waits (-1 until then, -2 once closed). Most programs of a queue of
+        #: short jobs end before any thread waits for them: five system calls less each.
+        self._wake_read = self._wake_write = -1
         self._threads = threads
         self._thread: threading.Thread | None = None  # the one watching, while it does
         self._watching = False  # a thread watches, or was asked to
@@ -367,7 +373,7 @@ class ProgramWatcher:
     def pid(self) -> int | None:
         """The program's pid once known."""
         tree = self._tree
-        return None if tree is None else tree.pid
+        return self._pid if tree is None else tree.pid
 
     @property
     def tree(self) -> ProcessTree | None:
@@ -432,10 +438,7 @@ class ProgramWatcher:
         with self._lock:
             self._detached = True
         self._cancel_timers()
-        with self._lock:
-            if self._wake_write >= 0:
-                with contextlib.suppress(OSError):
-                    os.write(self._wake_write, b"x")
+        self._wake()
         if self._thread is not threading.current_thread():
             self._finished.wait(timeout)
 
@@ -620,13 +623,26 @@ class ProgramWatcher:
             self._watching = True
         return True
 
+    def _wake_fd(self) -> int:
+        """The read end of the wake pipe, made now if it was not yet; a waiter calls it
+        before it looks at what it waits for (a flag set before its pipe existed is seen
+        then; one set after is written to it). -1 once closed."""
+        with self._lock:
+            if self._wake_read == -1:
+                self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            return self._wake_read
+
     def _wake(self) -> None:
+        """Wake the thread waiting for news, if one waits (the flag it looks at is set
+        first)."""
         with self._lock:
             if self._wake_write >= 0:
                 with contextlib.suppress(OSError):
                     os.write(self._wake_write, b"x")
 
     def _drain_wake(self) -> None:
+        if self._wake_read < 0:
+            return
         with contextlib.suppress(OSError):
             while os.read(self._wake_read, 512):
                 pass
@@ -645,7 +661,9 @@ class ProgramWatcher:
             asked = time.monotonic()
             next_word = asked + START_TIMEOUT
             poller = select.poll()
-            poller.register(self._wake_read, select.POLLIN)
+            wake = self._wake_fd()
+            if wake >= 0:
+                poller.register(wake, select.POLLIN)
             while self._reply is None and not self._detached:
                 now = time.monotonic()
                 if now >= next_word:
@@ -678,7 +696,14 @@ class ProgramWatcher:
         told = reply.get("supervisor")  # (found after the connection broke: its service)
         if isinstance(told, list) and len(told) == 2:
             self._supervisor = (told[0] if isinstance(told[0], int) else -1, told[1])
-        self._watch_program(pid, reply.get("start_time"))
+        end = self._end_record
+        if end is None or not end.finished or not self._shared:
+            self._watch_program(pid, reply.get("start_time"))
+        self._pid = pid  # (after its tree: whoever sees the pid sees the tree)
+        # else: it ended before anyone looked at it, and the service that told its end had
+        # stopped what it left running by then (its session and orphans, counted in
+        # ``end.leftovers``): a process tree of it would find nothing (its /proc entries,
+        # read for nothing, cost a tenth of a millisecond per short job).
         self._unreported_pid = pid
         return None
 
@@ -766,9 +791,13 @@ class ProgramWatcher:
         next_read = 0.0
         wait = POLL_INTERVAL
         poller = select.poll()
-        poller.register(self._wake_read, select.POLLIN)
+        wake = self._wake_fd()
+        if wake >= 0:
+            poller.register(wake, select.POLLIN)
         if pidfd is not None:
             poller.register(pidfd, select.POLLIN)
+        if self._news or self._detached:
+            wait = 0.0  # (told before the pipe was made: nothing will be written to it)
         try:
             while alive:
                 ready = {fd for fd, _ in poller.poll(wait * 1000)}
@@ -783,7 +812,7 @@ class ProgramWatcher:
                 if now >= next_sample:
                     next_sample = now + SAMPLE_INTERVAL
                     self._sample()
-                if self._wake_read in ready:
+                if wake in ready:
                     self._drain_wake()
                 if self._news:
                     self._news = False
@@ -922,7 +951,7 @@ class ProgramWatcher:
 
     def _close_wake(self) -> None:
         with self._lock:
-            fds, self._wake_read, self._wake_write = (self._wake_read, self._wake_write), -1, -1
+            fds, self._wake_read, self._wake_write = (self._wake_read, self._wake_write), -2, -2
         for fd in fds:
             if fd >= 0:
                 with contextlib.suppress(OSError):

@@ -58,11 +58,14 @@ class ReadyQueue:
         the end, in the usual case of a job as urgent as those before it). Nothing if it
         is there already."""
         queue = self.threaded if needs_thread else self.ready
-        if any(other.id == job.id for other in queue):
-            return
         key = start_order(job)
-        if not queue or start_order(queue[-1]) <= key:
+        if not queue or start_order(queue[-1]) < key:
+            # After the last one (the usual case): it is none of those there, which are in
+            # start order before it. Jobs queued one by one cost O(1) each, not a look at
+            # every job queued so far (10,000 queued cost 50 million comparisons).
             queue.append(job)
+            return
+        if any(other.id == job.id for other in queue):
             return
         index = next(i for i, other in enumerate(queue) if key < start_order(other))
         queue.insert(index, job)

@@ -42,7 +42,9 @@ from .base import Executor, ExecutorHost, Outcome, Run
 
 if TYPE_CHECKING:  # the process machinery is imported when the first process job needs it
     from ..process_jobs import ProcessJobs, Program
-    from ..program_watcher import ProgramEnd
+    from ..program_watcher import EndKind, ProgramEnd
+    from ..protocol import CompletedMsg, FailedMsg
+    from ..supervisor_records import SupervisorRecords
 
 __all__ = ["FAILURE_TAIL_LINES", "ProcessExecutor", "failure_message", "max_log_bytes"]
 
@@ -130,6 +132,8 @@ class ProcessExecutor(Executor):
         self._cancel_delay = float(cancel_delay)
         self._max_log_bytes = max_log_bytes
         self._programs: ProcessJobs | None = None
+        #: Its records and the service's client (see :meth:`_supervisor_records`).
+        self._records: SupervisorRecords | None = None
         #: Held while the programs' keeper is opened (the GUI thread, a watcher thread and
         #: the warm-up thread may all want it first) and while it is closed.
         self._open_lock = threading.RLock()
@@ -236,16 +240,47 @@ class ProcessExecutor(Executor):
         threading.Thread(target=self._warm_up, name="jobdeck-process-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
-        """Warm-up thread (see :meth:`expect`); a failure is left for the job's start to
-        report."""
+        """Warm-up thread (see :meth:`expect`): the supervisor service is started (or
+        connected to) on a thread of its own while this one imports and opens the process
+        machinery: the first job waits for the longer of the two, not for both (each takes
+        about 0.1 s). A failure is left for the job's start to report."""
         try:
             with self._open_lock:
                 if self._closed:
                     return
-                programs = self._open_programs()
-            programs.records.client.connect()
+                records = self._supervisor_records()
+            connecting = threading.Thread(
+                target=_connect_early, args=(records,), name="jobdeck-process-connect", daemon=True
+            )
+            connecting.start()
+            with self._open_lock:
+                if not self._closed:
+                    self._open_programs()
+            connecting.join()
         except Exception as exc:
             log.debug("process jobs: could not get ready in advance: %s", exc)
+
+    def _supervisor_records(self) -> SupervisorRecords:
+        """The supervisor records and the client of the service (made once, light: the
+        service can be started before the rest of the process machinery is imported). The
+        caller holds ``_open_lock``."""
+        if self._records is not None:
+            return self._records
+        from ..supervisor_records import SupervisorRecords
+
+        store = self.tracker.store
+        if self._records_dir_arg is not None:
+            records = SupervisorRecords(self._records_dir_arg)
+        elif store.memory:
+            records = SupervisorRecords(self.log_dir / ".supervised")
+        else:
+            folder = StoreFolder(store.path)
+            records = SupervisorRecords(folder.records, legacy=folder.legacy_records)
+        records.client.read_together = self._together.block
+        records.client.on_replaced = self._on_replaced
+        records.client.on_queue_empty = self._queue_was_empty
+        self._records = records
+        return records
 
     def _open_programs(self) -> ProcessJobs:
         """The programs' keeper, opened (and the channel served) on first use."""
@@ -259,17 +294,10 @@ class ProcessExecutor(Executor):
     def _new_programs(self) -> ProcessJobs:
         from ..channel import ChannelError
         from ..process_jobs import ProcessJobs, default_channel_dir_for
-        from ..supervisor_records import SupervisorRecords
 
         tracker, clock = self.tracker, self.clock
         store = tracker.store
-        if self._records_dir_arg is not None:
-            records = SupervisorRecords(self._records_dir_arg)
-        elif store.memory:
-            records = SupervisorRecords(self.log_dir / ".supervised")
-        else:
-            folder = StoreFolder(store.path)
-            records = SupervisorRecords(folder.records, legacy=folder.legacy_records)
+        records = self._supervisor_records()
         channel_dir: Path | None = self._channel_dir_arg
         problem = None
         if channel_dir is None:
@@ -289,9 +317,6 @@ class ProcessExecutor(Executor):
             max_log_bytes=self._max_log_bytes,
         )
         programs.open()
-        records.client.read_together = self._together.block
-        records.client.on_replaced = self._on_replaced
-        records.client.on_queue_empty = self._queue_was_empty
         return programs
 
     # -- running ------------------------------------------------------------------------------
@@ -653,9 +678,7 @@ class ProcessExecutor(Executor):
         assert programs is not None and program is not None
         with self._handed_lock:
             self._handed.pop(handed.job.id, None)
-        from ..process_jobs import SPAWN_RETURN_TIMEOUT
-
-        program.ready.wait(SPAWN_RETURN_TIMEOUT)
+        program.ready.wait(_late().spawn_return_timeout)
         watcher = program.watcher
         if run is None:
             handed.dropped = True
@@ -704,9 +727,8 @@ class ProcessExecutor(Executor):
     def outcome(self, run: Run, program: Program, end: ProgramEnd) -> Outcome:
         """How the job ends, given how its program ended and what it said (call
         :meth:`~jobdeck.runtime.process_jobs.ProcessJobs.settle` first)."""
-        from ..program_watcher import EndKind
-        from ..protocol import CompletedMsg, FailedMsg
-
+        late = _late()
+        EndKind, CompletedMsg, FailedMsg = late.end_kind, late.completed, late.failed
         ctx = run.ctx
         code = end.exit_code
         if end.leftovers:
@@ -779,6 +801,9 @@ class ProcessExecutor(Executor):
         """Kill what still runs, stop serving the channel."""
         with self._open_lock:  # not while the warm-up thread opens them
             self._closed = True
+            early = self._records if self._programs is None else None
+        if early is not None:  # connected by the warm-up; the machinery never opened
+            early.close()
         self._liveness.stop()
         if self._programs is not None:
             for program in self._programs.programs():
@@ -793,6 +818,37 @@ class ProcessExecutor(Executor):
             self._temp_logs.cleanup()
             self._temp_logs = None
         return True
+
+
+@dataclasses.dataclass(frozen=True)
+class _Late:
+    """What the process machinery defines that every job's end uses here."""
+
+    spawn_return_timeout: float
+    end_kind: type[EndKind]
+    completed: type[CompletedMsg]
+    failed: type[FailedMsg]
+
+
+@functools.cache
+def _late() -> _Late:
+    """The process machinery's names this module uses per job, imported once it is needed
+    (an import statement inside a function costs ~7 µs each time it runs under PySide's
+    import hook: three of them per job of a queue of short jobs)."""
+    from ..process_jobs import SPAWN_RETURN_TIMEOUT
+    from ..program_watcher import EndKind
+    from ..protocol import CompletedMsg, FailedMsg
+
+    return _Late(SPAWN_RETURN_TIMEOUT, EndKind, CompletedMsg, FailedMsg)
+
+
+def _connect_early(records: SupervisorRecords) -> None:
+    """Warm-up: connect to the store's supervisor service, starting it if none runs (a
+    failure is left for the first job's start to report)."""
+    try:
+        records.client.connect()
+    except Exception as exc:
+        log.debug("process jobs: could not reach the supervisor in advance: %s", exc)
 
 
 def max_log_bytes(value: int | str | None) -> int | None:
