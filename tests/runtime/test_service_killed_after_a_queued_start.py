@@ -193,9 +193,11 @@ def test_the_journal_names_each_queued_start_and_never_an_earlier_one_of_a_job(
     wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
     try:
         app = RawApp(records.client.socket_path)
-        app.send(op="spawn", record=spec(tmp_path, "p", "true"))
-        app.send(op="queue", record=spec(tmp_path, "x", "true", attempt=1))
-        app.send(op="queue", record=spec(tmp_path, "y", "/bin/sh", "-c", wait, attempt=1))
+        app.send_together(
+            {"op": "spawn", "record": spec(tmp_path, "p", "true")},
+            {"op": "queue", "record": spec(tmp_path, "x", "true", attempt=1)},
+            {"op": "queue", "record": spec(tmp_path, "y", "/bin/sh", "-c", wait, attempt=1)},
+        )
         started_x = app.hear("ended", "p")["then"][0]
         app.hear("ended", "x")  # (y took its place)
         assert app.hear("started", "y")["queued"] is True

@@ -53,6 +53,11 @@ class RawApp:
     def send(self, **message: Any) -> None:
         self.sock.sendall(json.dumps(message).encode() + b"\n")
 
+    def send_together(self, *messages: dict[str, Any]) -> None:
+        """Send ``messages`` in one write, so that the service reads them in one go: a
+        program spawned by the first cannot end before the others are heard."""
+        self.sock.sendall(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
+
     def hear(self, op: str, job_id: str | None = None) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
             return next(
@@ -94,9 +99,11 @@ def test_the_programs_queued_start_one_by_one_as_programs_end(
 ) -> None:
     app = RawApp(records.client.socket_path)
     app.hear("hello")
-    app.send(op="spawn", record=spec(tmp_path, "a", "/bin/sh", "-c", "echo a"))
-    app.send(op="queue", record=spec(tmp_path, "b", "/bin/sh", "-c", "echo b", attempt=1))
-    app.send(op="queue", record=spec(tmp_path, "c", "/bin/sh", "-c", "exit 3"))
+    app.send_together(
+        {"op": "spawn", "record": spec(tmp_path, "a", "/bin/sh", "-c", "echo a")},
+        {"op": "queue", "record": spec(tmp_path, "b", "/bin/sh", "-c", "echo b", attempt=1)},
+        {"op": "queue", "record": spec(tmp_path, "c", "/bin/sh", "-c", "exit 3")},
+    )
     # b's start came with a's end (it took a's place)
     started_b = app.hear("ended", "a")["then"][0]
     assert started_b["op"] == "started" and started_b["job_id"] == "b"
@@ -120,9 +127,11 @@ def test_a_queued_program_that_cannot_start_is_answered_and_the_next_one_starts(
     tmp_path: Path, records: SupervisorRecords
 ) -> None:
     app = RawApp(records.client.socket_path)
-    app.send(op="spawn", record=spec(tmp_path, "a", "true"))
-    app.send(op="queue", record=spec(tmp_path, "bad", os.fspath(tmp_path / "missing")))
-    app.send(op="queue", record=spec(tmp_path, "good", "true"))
+    app.send_together(
+        {"op": "spawn", "record": spec(tmp_path, "a", "true")},
+        {"op": "queue", "record": spec(tmp_path, "bad", os.fspath(tmp_path / "missing"))},
+        {"op": "queue", "record": spec(tmp_path, "good", "true")},
+    )
     failed, started = app.hear("ended", "a")["then"]
     assert failed["op"] == "start_failed" and failed["job_id"] == "bad"
     assert failed["queued"] is True and "executable not found" in failed["error"]
