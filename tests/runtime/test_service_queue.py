@@ -339,3 +339,32 @@ def test_a_lower_limit_holds_for_the_jobs_handed_over(
         for gate in gates.values():
             gate.touch()
     qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in [b.id, *rest]), timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("queued", [4, 12])
+def test_a_higher_limit_starts_more_at_once_also_those_handed_over(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+    queued: int,
+) -> None:
+    """Raising the limit (Settings ▸ Jobs at once, 2 -> 4) while jobs wait starts more of
+    them at once, in queue order, whether they were handed over to the service or not
+    (they waited there for a program to end: 2 kept running at a time)."""
+    gate = tmp_path / "gate"
+    wait = ["/bin/sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.01; done"]
+    runner = make_runner(tracker=real_tracker, max_workers=2)
+    ids = [real_tracker.enqueue("command", {"argv": wait}).id for _ in range(2 + queued)]
+
+    def running() -> list[str]:
+        return [i for i in ids if status_of(real_tracker, i) is JobStatus.RUNNING]
+
+    try:
+        qtbot.waitUntil(lambda: handed_over(runner, ids[2]), timeout=WAIT_MS)
+        runner.max_workers = 4
+        qtbot.waitUntil(lambda: len(running()) == 4, timeout=WAIT_MS)
+        assert running() == ids[:4]  # (in queue order)
+    finally:
+        gate.touch()
+    qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)

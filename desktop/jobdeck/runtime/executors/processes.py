@@ -571,6 +571,22 @@ class ProcessExecutor(Executor):
             programs.records.client.start_queued(nudge)
         return free, nudge
 
+    def start_handed(self, count: int) -> int:
+        """Free slots (the limit was raised) go to the jobs handed over first: the service
+        starts the first ``count`` of them now, their slots held for them (as for an end
+        no job handed over took the place of, see :meth:`_nudge`)."""
+        programs, host = self._programs, self.host
+        if programs is None or host is None or self._closed or count <= 0:
+            return 0
+        with self._handed_lock:
+            waiting = sum(1 for h in self._handed.values() if not h.started)
+            nudge = max(0, min(count, waiting - self._nudging))
+            self._nudging += nudge
+        if nudge:
+            host.hold_slot(nudge)
+            programs.records.client.start_queued(nudge)
+        return nudge
+
     def _queue_was_empty(self) -> None:
         """Client thread: a start_queued found nothing to start: its slot is free."""
         with self._handed_lock:
