@@ -368,3 +368,36 @@ def test_a_higher_limit_starts_more_at_once_also_those_handed_over(
     finally:
         gate.touch()
     qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)
+
+
+def most_at_once(tracker: JobTracker, ids: list[str]) -> int:
+    """The most jobs of ``ids`` running at once by their stored start and end times (as
+    Statistics ▸ Most at once counts them)."""
+    points: list[tuple[float, int]] = []
+    for job_id in ids:
+        job = tracker.get_job(job_id)
+        assert job is not None and job.started_ts is not None and job.completed_ts is not None
+        points += [(job.started_ts, 1), (job.completed_ts, -1)]
+    running = most = 0
+    for _, step in sorted(points):  # (an end and a start at the same time: the end first)
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_the_stored_times_of_a_queue_never_show_more_running_than_the_limit(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+) -> None:
+    """A job the service started in an ended program's place starts, in the store, after
+    that program's end: Statistics ▸ Most at once showed 6 running for a limit of 3 (each
+    end was stored when the app recorded it, after the start that took its place)."""
+    make_runner(tracker=real_tracker, max_workers=2)
+    ids = [
+        real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "sleep 0.2"]}).id
+        for _ in range(10)
+    ]
+    qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)
+    assert all(status_of(real_tracker, i) is JobStatus.COMPLETED for i in ids)
+    assert most_at_once(real_tracker, ids) <= 2

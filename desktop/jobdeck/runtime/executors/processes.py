@@ -733,6 +733,8 @@ class ProcessExecutor(Executor):
         if end.ended_before_watch and end.ended_at is not None:
             ended_at = end.ended_at
             ctx.log(f"ended while Jobdeck was not running ({_how(end)})", "info")
+        else:
+            ended_at = self._exit_time(run, end)
         report = program.report
         if isinstance(report, FailedMsg):
             error = JobError(report.error or "failed", report.stack)
@@ -744,6 +746,21 @@ class ProcessExecutor(Executor):
             return Outcome.completed(result, exit_code=0, ended_at=ended_at)
         message = failure_message(code, end.signal, end.tail)
         return Outcome.failed(message, exit_code=code, retry=True, ended_at=ended_at)
+
+    def _exit_time(self, run: Run, end: ProgramEnd) -> float | None:
+        """When the program exited, as the service saw it (before it started a job handed
+        over in its place), if that is between the job's stored start and now on the
+        tracker's clock; else None (the time it is recorded). Stored when recorded, the end
+        came after the start that took its place (the service's, recorded first), so the
+        store showed more jobs running at once than the limit (Statistics ▸ Most at once:
+        6 for a limit of 3)."""
+        if end.ended_at is None:
+            return None
+        job = self.tracker.get_job(run.job_id)
+        started = job.started_ts if job is not None else None
+        if started is None or not started <= end.ended_at <= self.clock():
+            return None
+        return end.ended_at
 
     # -- stopping -----------------------------------------------------------------------------
 
