@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -401,3 +402,34 @@ def test_the_stored_times_of_a_queue_never_show_more_running_than_the_limit(
     qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)
     assert all(status_of(real_tracker, i) is JobStatus.COMPLETED for i in ids)
     assert most_at_once(real_tracker, ids) <= 2
+
+
+def test_a_program_that_ends_while_the_next_jobs_are_handed_over_keeps_the_queue_order(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A short program that ends while the jobs after it are being handed over (taken
+    from the queue, not yet queued in the service): the next job by priority starts next.
+    The end found none handed over to start, and started the first job still in the
+    queue, which comes after those (a job of priority 1 overtook three of priority 2)."""
+    from jobdeck.runtime.executors.processes import ProcessExecutor
+
+    queue_program = ProcessExecutor._queue_program
+    ended = threading.Event()
+
+    def slow_queue_program(self: ProcessExecutor, job: Any, prepared: Any) -> None:
+        ended.wait(1)  # (the first program, `true`, ends meanwhile, unless it waits)
+        queue_program(self, job, prepared)
+
+    monkeypatch.setattr(ProcessExecutor, "_queue_program", slow_queue_program)
+    events: list[str] = []
+    real_tracker.subscribe(
+        lambda e: events.append(e.job.id) if e.kind is EventKind.STARTED else None
+    )
+    real_tracker.subscribe(lambda e: ended.set() if e.kind is EventKind.COMPLETED else None)
+    jobs = [real_tracker.enqueue("command", {"argv": ["true"]}, priority=i % 3) for i in range(8)]
+    make_runner(tracker=real_tracker, max_workers=1)
+    qtbot.waitUntil(lambda: all(finished(real_tracker, j.id) for j in jobs), timeout=WAIT_MS)
+    assert events == [j.id for j in sorted(jobs, key=lambda j: (-j.priority, j.id))]

@@ -147,7 +147,9 @@ class ProcessExecutor(Executor):
         #: The jobs handed over to the service (see :class:`_Handed`), by id.
         self._handed: dict[str, _Handed] = {}
         self._handed_lock = threading.Lock()
-        self._refilling = threading.Lock()  # one hand-over at a time (others skip theirs)
+        #: One hand-over at a time (others skip theirs); an end is recorded outside one
+        #: (see _record_ends). Re-entrant: a start from a recorded end hands over too.
+        self._refilling = threading.RLock()
         #: Jobs whose program ended and a job handed over took its place (their ends free
         #: no slot: see _record_ends).
         self._replaced: set[str] = set()
@@ -405,7 +407,17 @@ class ProcessExecutor(Executor):
         """Watcher thread (or the supervisor client's reader thread, for the ends it heard
         together, see :attr:`_together`): record the starts of the jobs handed over that
         the service started, how these jobs ended, and start the process jobs that follow
-        them as far as the limits let, in one commit; then hand over the next ones."""
+        them as far as the limits let, in one commit; then hand over the next ones.
+
+        Never while jobs are being handed over (:meth:`_hand_over`, which waits): taken
+        from the queue and not yet queued in the service, none of them was started in
+        an ended program's place, and the first job left in the queue, which comes after
+        them, was started instead (a job of priority 1 overtook three of priority 2)."""
+        with self._refilling:
+            self._record_ends_now(items)
+        self._hand_over()
+
+    def _record_ends_now(self, items: list[tuple[Run, Program, Outcome] | _Handed]) -> None:
         programs = self._programs
         assert programs is not None
         ends = [item for item in items if not isinstance(item, _Handed)]
@@ -462,7 +474,6 @@ class ProcessExecutor(Executor):
             self._start_chained(*step)
         if steps:
             programs.records.client.flush()  # (if those starts went wrong before asking)
-        self._hand_over()
 
     # -- the jobs handed over to the service ----------------------------------------------------
 
