@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -348,3 +349,96 @@ def test_a_lower_limit_holds_for_the_jobs_handed_over(
         for gate in gates.values():
             gate.touch()
     qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in [b.id, *rest]), timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("queued", [4, 12])
+def test_a_higher_limit_starts_more_at_once_also_those_handed_over(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+    queued: int,
+) -> None:
+    """Raising the limit (Settings ▸ Jobs at once, 2 -> 4) while jobs wait starts more of
+    them at once, in queue order, whether they were handed over to the service or not
+    (they waited there for a program to end: 2 kept running at a time)."""
+    gate = tmp_path / "gate"
+    wait = ["/bin/sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.01; done"]
+    runner = make_runner(tracker=real_tracker, max_workers=2)
+    ids = [real_tracker.enqueue("command", {"argv": wait}).id for _ in range(2 + queued)]
+
+    def running() -> list[str]:
+        return [i for i in ids if status_of(real_tracker, i) is JobStatus.RUNNING]
+
+    try:
+        qtbot.waitUntil(lambda: handed_over(runner, ids[2]), timeout=WAIT_MS)
+        runner.max_workers = 4
+        qtbot.waitUntil(lambda: len(running()) == 4, timeout=WAIT_MS)
+        assert running() == ids[:4]  # (in queue order)
+    finally:
+        gate.touch()
+    qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)
+
+
+def most_at_once(tracker: JobTracker, ids: list[str]) -> int:
+    """The most jobs of ``ids`` running at once by their stored start and end times (as
+    Statistics ▸ Most at once counts them)."""
+    points: list[tuple[float, int]] = []
+    for job_id in ids:
+        job = tracker.get_job(job_id)
+        assert job is not None and job.started_ts is not None and job.completed_ts is not None
+        points += [(job.started_ts, 1), (job.completed_ts, -1)]
+    running = most = 0
+    for _, step in sorted(points):  # (an end and a start at the same time: the end first)
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_the_stored_times_of_a_queue_never_show_more_running_than_the_limit(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+) -> None:
+    """A job the service started in an ended program's place starts, in the store, after
+    that program's end: Statistics ▸ Most at once showed 6 running for a limit of 3 (each
+    end was stored when the app recorded it, after the start that took its place)."""
+    make_runner(tracker=real_tracker, max_workers=2)
+    ids = [
+        real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", "sleep 0.2"]}).id
+        for _ in range(10)
+    ]
+    qtbot.waitUntil(lambda: all(finished(real_tracker, i) for i in ids), timeout=WAIT_MS)
+    assert all(status_of(real_tracker, i) is JobStatus.COMPLETED for i in ids)
+    assert most_at_once(real_tracker, ids) <= 2
+
+
+def test_a_program_that_ends_while_the_next_jobs_are_handed_over_keeps_the_queue_order(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A short program that ends while the jobs after it are being handed over (taken
+    from the queue, not yet queued in the service): the next job by priority starts next.
+    The end found none handed over to start, and started the first job still in the
+    queue, which comes after those (a job of priority 1 overtook three of priority 2)."""
+    from jobdeck.runtime.executors.processes import ProcessExecutor
+
+    queue_program = ProcessExecutor._queue_program
+    ended = threading.Event()
+
+    def slow_queue_program(self: ProcessExecutor, job: Any, prepared: Any) -> None:
+        ended.wait(1)  # (the first program, `true`, ends meanwhile, unless it waits)
+        queue_program(self, job, prepared)
+
+    monkeypatch.setattr(ProcessExecutor, "_queue_program", slow_queue_program)
+    events: list[str] = []
+    real_tracker.subscribe(
+        lambda e: events.append(e.job.id) if e.kind is EventKind.STARTED else None
+    )
+    real_tracker.subscribe(lambda e: ended.set() if e.kind is EventKind.COMPLETED else None)
+    jobs = [real_tracker.enqueue("command", {"argv": ["true"]}, priority=i % 3) for i in range(8)]
+    make_runner(tracker=real_tracker, max_workers=1)
+    qtbot.waitUntil(lambda: all(finished(real_tracker, j.id) for j in jobs), timeout=WAIT_MS)
+    assert events == [j.id for j in sorted(jobs, key=lambda j: (-j.priority, j.id))]

@@ -286,3 +286,20 @@ def test_view_menu_brings_the_keyboard_to_the_taskbar(qtbot, qapp, tmp_path) -> 
         app.tracker.cancel_job(job.id)
     finally:
         app.shutdown()
+
+
+def test_every_menu_item_has_a_shortcut_ctrl_comma_opens_settings(qtbot, window) -> None:
+    """Jobdeck ▸ Settings… had no shortcut but on macOS and KDE (Qt's Preferences key is
+    empty elsewhere, e.g. GNOME, Xfce or no desktop): Ctrl+, opens it there."""
+    window.activateWindow()
+    qtbot.waitActive(window)
+    qtbot.waitUntil(lambda: len(window.menuBar().actions()[0].menu().actions()) > 0)
+    items = [
+        a
+        for menu in window.menuBar().actions()
+        for a in menu.menu().actions()
+        if not a.isSeparator()
+    ]
+    assert [a.text() for a in items if a.shortcut().isEmpty()] == []
+    with qtbot.waitSignal(window.settingsRequested, timeout=2000):
+        qtbot.keyClick(window.table, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)

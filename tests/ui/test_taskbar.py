@@ -2,7 +2,7 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from jobdeck.core.job import JobStatus, Progress
 from jobdeck.ui.job_row import JobRow
@@ -372,6 +372,37 @@ def test_keeps_out_of_the_way_of_the_active_main_window(qtbot, signals):
     window.hide()  # e.g. closed to the tray: the panel comes back to its corner
     qtbot.waitUntil(bar.isVisible, timeout=2000)
     assert bar.geometry() == docked
+
+
+def test_stays_out_of_the_way_while_a_dialog_of_the_main_window_is_active(qtbot, signals):
+    """The quit question (or Settings) on the main window: the panel, always on top, came
+    back over the main window and hid the dialog's last button ("Stay")."""
+    bar = shown_taskbar(qtbot, signals)
+    add_jobs(qtbot, signals, bar, 3)
+    window = QWidget()
+    qtbot.addWidget(window)
+    bar.avoid_window(window)
+    window.setGeometry(51, 32, 1177, 736)  # the default size on 1280x800: no room
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=2000)
+    dialog = QMessageBox(QMessageBox.Icon.Question, "Jobdeck", "3 jobs are still running.")
+    dialog.setParent(window, dialog.windowFlags())
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.addButton("Keep running in the background and quit", QMessageBox.ButtonRole.YesRole)
+    dialog.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
+    dialog.open()
+    qtbot.waitActive(dialog)
+    qtbot.wait(50)  # (the panel would be shown again by now)
+    assert not bar.isVisible()
+    dialog.done(0)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    qtbot.wait(50)
+    assert not bar.isVisible()
+    window.hide()  # closed to the tray: the panel comes back
+    qtbot.waitUntil(bar.isVisible, timeout=2000)
 
 
 def test_plus_n_more_opens_the_active_jobs(qtbot, signals):

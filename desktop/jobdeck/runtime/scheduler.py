@@ -189,12 +189,15 @@ class Scheduler(QObject, Lifecycle):
 
     @max_workers.setter
     def max_workers(self, value: int) -> None:
-        """Change the limit while running; more jobs start at once if it grew."""
+        """Change the limit while running; more jobs start at once if it grew (the jobs
+        handed over to an executor first, see :meth:`_start_handed`)."""
         _check_count(value)
-        lower = value < self._max_workers
+        added = value - self._max_workers
         self._max_workers = value
-        if lower:  # those handed over would replace the programs that end: take them back
+        if added < 0:  # those handed over would replace the programs that end: take them back
             self._withdraw_all()
+        elif added > 0 and QThread.currentThread() is self.thread():
+            self._start_handed(added)
         self._request_schedule()
 
     @property
@@ -408,6 +411,30 @@ class Scheduler(QObject, Lifecycle):
                 self._taking -= taking
                 self._reserved -= slots
                 self._reserved_threads -= threads
+
+    def _start_handed(self, added: int) -> None:
+        """The limit was raised by ``added`` (Settings ▸ Jobs at once; GUI thread): the new
+        slots go first to the jobs handed over that wait for a program to end (each goes
+        before every ready job, or it would have been taken back), which their executor
+        starts now; the pass that follows fills the rest. The new slots stayed empty while
+        they waited, or went to later jobs that overtook them. (Only then: at an end, a
+        pass may see a slot free before the job that took its place in the service says
+        it started.)"""
+        with self._lock:
+            free = min(added, self._max_workers - len(self._running) - self._reserved)
+            if free <= 0:
+                return
+            waiting: dict[Executor, int] = {}
+            for job_id, (_, executor) in self._handed.items():
+                if job_id not in self._handed_started:
+                    waiting[executor] = waiting.get(executor, 0) + 1
+        for executor, count in waiting.items():
+            if free <= 0:
+                break
+            try:
+                free -= executor.start_handed(min(free, count))
+            except Exception:
+                log.exception("executor could not start the jobs handed over to it")
 
     def _overtaken(self, still_pending: set[str]) -> list[tuple[str, Executor]]:
         """The jobs handed over that should not start next any more (caller holds the

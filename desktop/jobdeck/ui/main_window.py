@@ -564,7 +564,9 @@ class MainWindow(QMainWindow):
         QKeySequence = QtGui.QKeySequence
         app_menu, view_menu = self._app_menu, self._view_menu
         settings = app_menu.addAction(translate("MainWindow", "&Settings\u2026"))
-        settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        # (the platform's key; none but on macOS and KDE: Ctrl+, as GNOME's programs have)
+        preferences = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        settings.setShortcuts(preferences or [QKeySequence("Ctrl+,")])
         settings.triggered.connect(self.settingsRequested)
         app_menu.addSeparator()
         quit_action = app_menu.addAction(translate("MainWindow", "&Quit"))

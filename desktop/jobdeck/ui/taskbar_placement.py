@@ -45,6 +45,21 @@ SCREEN_MARGIN = 16
 FALLBACK_AREA = QRect(0, 0, 1280, 800)
 
 
+def _active_dialog_of(window: QWidget) -> QWidget | None:
+    """The active window when it is a window of ``window``'s (a dialog it opened, or one
+    of that dialog's), else None."""
+    active = QApplication.activeWindow()
+    if active is None or active is window:
+        return None
+    owner = active.parentWidget()
+    while owner is not None:
+        owner = owner.window()
+        if owner is window:
+            return active
+        owner = owner.parentWidget()
+    return None
+
+
 class PlacedPanel(QWidget):
     """Placement for a floating panel (see the module); a subclass fills it and decides
     when it shows (:meth:`_update_visibility`). With ``floating`` False it is never moved."""
@@ -67,6 +82,7 @@ class PlacedPanel(QWidget):
         # None: docked in self._corner. Else (anchor corner, anchor point) of a dragged panel.
         self._anchor: tuple[Corner, QPoint] | None = None
         self._avoided: QWidget | None = None
+        self._watching_focus = False
         self._out_of_the_way = False  # hidden because the avoided window leaves no room
         self._focus_on_activation: QWidget | None = None
         self._screen: QScreen | None = None
@@ -101,6 +117,10 @@ class PlacedPanel(QWidget):
         self._avoided = window
         if window is not None:
             window.installEventFilter(self)
+            app = QGuiApplication.instance()
+            if isinstance(app, QGuiApplication) and not self._watching_focus:
+                self._watching_focus = True  # (its dialogs' activation: not the window's)
+                app.focusWindowChanged.connect(self._on_focus_window_changed)
         self._place()
 
     def set_available_area(self, area: QRect | None) -> None:
@@ -153,11 +173,20 @@ class PlacedPanel(QWidget):
 
     def _blocking_rect(self) -> QRect | None:
         window = self._avoided
-        if window is None or not window.isVisible() or not window.isActiveWindow():
+        if window is None or not window.isVisible():
+            return None
+        dialog = _active_dialog_of(window)
+        if not window.isActiveWindow() and dialog is None:
             return None
         if self._focus_on_activation is not None or self.isActiveWindow():
             return None  # the keyboard is on its way here (or here): stay
+        if dialog is not None:  # (the quit question, Settings: the panel stays on top)
+            return window.frameGeometry().united(dialog.frameGeometry())
         return window.frameGeometry()
+
+    def _on_focus_window_changed(self, *_args: object) -> None:
+        """The active window changed (a dialog of the avoided window opened or closed)."""
+        QTimer.singleShot(0, self, self._place)
 
     def _free_corner(self, size: QSize, blocker: QRect) -> QRect | None:
         area = self.available_area()

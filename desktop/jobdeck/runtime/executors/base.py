@@ -323,6 +323,14 @@ class Executor:
         executor could take over ahead of time (see :meth:`ExecutorHost.hand_over`).
         Default: nothing."""
 
+    def start_handed(self, count: int) -> int:
+        """Slots are free while jobs handed over (see :meth:`ExecutorHost.hand_over`) wait
+        for a program to end (the limit was raised): start up to ``count`` of them now, in
+        the order they were handed over, each in a slot held with
+        :meth:`ExecutorHost.hold_slot`. How many were asked to start. GUI thread.
+        Default: none."""
+        return 0
+
     def withdraw(self, job_id: str) -> None:
         """A job handed over (see :meth:`ExecutorHost.hand_over`) is no longer pending
         (cancelled) or should wait (a job that goes first was queued): take it back, or

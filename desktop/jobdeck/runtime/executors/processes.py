@@ -152,7 +152,9 @@ class ProcessExecutor(Executor):
         #: The jobs handed over to the service (see :class:`_Handed`), by id.
         self._handed: dict[str, _Handed] = {}
         self._handed_lock = threading.Lock()
-        self._refilling = threading.Lock()  # one hand-over at a time (others skip theirs)
+        #: One hand-over at a time (others skip theirs); an end is recorded outside one
+        #: (see _record_ends). Re-entrant: a start from a recorded end hands over too.
+        self._refilling = threading.RLock()
         #: Jobs whose program ended and a job handed over took its place (their ends free
         #: no slot: see _record_ends).
         self._replaced: set[str] = set()
@@ -431,7 +433,17 @@ class ProcessExecutor(Executor):
         """Watcher thread (or the supervisor client's reader thread, for the ends it heard
         together, see :attr:`_together`): record the starts of the jobs handed over that
         the service started, how these jobs ended, and start the process jobs that follow
-        them as far as the limits let, in one commit; then hand over the next ones."""
+        them as far as the limits let, in one commit; then hand over the next ones.
+
+        Never while jobs are being handed over (:meth:`_hand_over`, which waits): taken
+        from the queue and not yet queued in the service, none of them was started in
+        an ended program's place, and the first job left in the queue, which comes after
+        them, was started instead (a job of priority 1 overtook three of priority 2)."""
+        with self._refilling:
+            self._record_ends_now(items)
+        self._hand_over()
+
+    def _record_ends_now(self, items: list[tuple[Run, Program, Outcome] | _Handed]) -> None:
         programs = self._programs
         assert programs is not None
         ends = [item for item in items if not isinstance(item, _Handed)]
@@ -488,7 +500,6 @@ class ProcessExecutor(Executor):
             self._start_chained(*step)
         if steps:
             programs.records.client.flush()  # (if those starts went wrong before asking)
-        self._hand_over()
 
     # -- the jobs handed over to the service ----------------------------------------------------
 
@@ -596,6 +607,22 @@ class ProcessExecutor(Executor):
             host.hold_slot(nudge)
             programs.records.client.start_queued(nudge)
         return free, nudge
+
+    def start_handed(self, count: int) -> int:
+        """Free slots (the limit was raised) go to the jobs handed over first: the service
+        starts the first ``count`` of them now, their slots held for them (as for an end
+        no job handed over took the place of, see :meth:`_nudge`)."""
+        programs, host = self._programs, self.host
+        if programs is None or host is None or self._closed or count <= 0:
+            return 0
+        with self._handed_lock:
+            waiting = sum(1 for h in self._handed.values() if not h.started)
+            nudge = max(0, min(count, waiting - self._nudging))
+            self._nudging += nudge
+        if nudge:
+            host.hold_slot(nudge)
+            programs.records.client.start_queued(nudge)
+        return nudge
 
     def _queue_was_empty(self) -> None:
         """Client thread: a start_queued found nothing to start: its slot is free."""
@@ -747,6 +774,8 @@ class ProcessExecutor(Executor):
         if end.ended_before_watch and end.ended_at is not None:
             ended_at = end.ended_at
             ctx.log(f"ended while Jobdeck was not running ({_how(end)})", "info")
+        else:
+            ended_at = self._exit_time(run, end)
         report = program.report
         if isinstance(report, FailedMsg):
             error = JobError(report.error or "failed", report.stack)
@@ -758,6 +787,21 @@ class ProcessExecutor(Executor):
             return Outcome.completed(result, exit_code=0, ended_at=ended_at)
         message = failure_message(code, end.signal, end.tail)
         return Outcome.failed(message, exit_code=code, retry=True, ended_at=ended_at)
+
+    def _exit_time(self, run: Run, end: ProgramEnd) -> float | None:
+        """When the program exited, as the service saw it (before it started a job handed
+        over in its place), if that is between the job's stored start and now on the
+        tracker's clock; else None (the time it is recorded). Stored when recorded, the end
+        came after the start that took its place (the service's, recorded first), so the
+        store showed more jobs running at once than the limit (Statistics ▸ Most at once:
+        6 for a limit of 3)."""
+        if end.ended_at is None:
+            return None
+        job = self.tracker.get_job(run.job_id)
+        started = job.started_ts if job is not None else None
+        if started is None or not started <= end.ended_at <= self.clock():
+            return None
+        return end.ended_at
 
     # -- stopping -----------------------------------------------------------------------------
 
