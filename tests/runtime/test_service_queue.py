@@ -130,6 +130,26 @@ def test_a_queued_program_that_cannot_start_is_answered_and_the_next_one_starts(
     assert app.hear("ended", "good")["record"]["exit_code"] == 0
 
 
+def test_what_one_wake_up_of_the_service_says_reaches_the_app_in_one_write(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    """The answers to the requests of one read (as the ends of programs that end together)
+    are sent in one write: the app reads them at once, one wake-up (and one commit) for
+    all, instead of one each."""
+    app = RawApp(records.client.socket_path)
+    app.hear("hello")
+    missing = os.fspath(tmp_path / "missing")
+    lines: list[dict[str, Any]] = [{"op": "withdraw", "job_id": f"w{i}"} for i in range(10)]
+    lines += [
+        {"op": "spawn", "record": {**spec(tmp_path, f"bad{i}", missing), "env": {}}}
+        for i in range(5)
+    ]
+    app.sock.sendall(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    first_read = app.sock.recv(1 << 20)  # (as soon as anything came)
+    answers = [json.loads(line) for line in first_read.splitlines()]
+    assert [a["op"] for a in answers] == ["withdrawn"] * 10 + ["start_failed"] * 5
+
+
 def test_a_withdrawn_program_never_starts_and_one_started_says_so(
     tmp_path: Path, records: SupervisorRecords
 ) -> None:
