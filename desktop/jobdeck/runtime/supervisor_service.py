@@ -81,7 +81,6 @@ import contextlib
 import errno
 import fcntl
 import functools
-import gc
 import json
 import os
 import selectors
@@ -413,7 +412,6 @@ class SupervisorService:
     # -- the loop ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        gc.freeze()  # what start-up made stays: out of the collector's passes (as the app does)
         while not self._done():
             busy = self.unwatched or self.ending or self._unrecorded()
             timeout = _TICK if busy else 1.0
