@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from jobdeck.core import EventKind, JobStatus, JobTracker
@@ -138,6 +139,70 @@ def test_a_queued_program_that_cannot_start_is_answered_and_the_next_one_starts(
     assert failed["queued"] is True and "executable not found" in failed["error"]
     assert started["op"] == "started" and started["job_id"] == "good"
     assert app.hear("ended", "good")["record"]["exit_code"] == 0
+
+
+def test_what_one_wake_up_of_the_service_says_reaches_the_app_in_one_write(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    """The answers to the requests of one read (as the ends of programs that end together)
+    are sent in one write: the app reads them at once, one wake-up (and one commit) for
+    all, instead of one each."""
+    app = RawApp(records.client.socket_path)
+    app.hear("hello")
+    missing = os.fspath(tmp_path / "missing")
+    lines: list[dict[str, Any]] = [{"op": "withdraw", "job_id": f"w{i}"} for i in range(10)]
+    lines += [
+        {"op": "spawn", "record": {**spec(tmp_path, f"bad{i}", missing), "env": {}}}
+        for i in range(5)
+    ]
+    app.sock.sendall(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    first_read = app.sock.recv(1 << 20)  # (as soon as anything came)
+    answers = [json.loads(line) for line in first_read.splitlines()]
+    assert [a["op"] for a in answers] == ["withdrawn"] * 10 + ["start_failed"] * 5
+
+
+def test_programs_that_end_together_are_replaced_in_queue_order(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    """Three programs end while the service is stopped (SIGSTOP): it hears the three ends
+    in one wake-up and starts the next queued programs in their places, in queue order.
+    Each end carries the start that took its place; the one that cannot start is answered
+    and the next one queued takes that place; each queued program runs once."""
+    gate = tmp_path / "gate"
+    app = RawApp(records.client.socket_path)
+    service = app.hear("hello")["pid"]
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    for name in "abc":
+        app.send(op="spawn", record=spec(tmp_path, name, "/bin/sh", "-c", wait))
+    pids = [app.hear("started", name)["pid"] for name in "abc"]
+    app.send(op="queue", record=spec(tmp_path, "bad", os.fspath(tmp_path / "missing")))
+    for name in "def":
+        app.send(op="queue", record=spec(tmp_path, name, "/bin/sh", "-c", f"echo {name}"))
+    app.send(op="withdraw", job_id="nothing")  # (answered once the queue above is read)
+    app.hear("withdrawn", "nothing")
+    os.kill(service, signal.SIGSTOP)
+    try:
+        gate.touch()
+        deadline = time.monotonic() + TIMEOUT
+        while not all(ended(pid) for pid in pids):  # (zombies: the stopped service reaps none)
+            assert time.monotonic() < deadline, "the three programs did not end"
+            time.sleep(0.01)
+    finally:
+        os.kill(service, signal.SIGCONT)
+    ends = [app.hear("ended", name) for name in "abc"]
+    thens = sorted([(t["op"], t["job_id"]) for t in m["then"]] for m in ends)
+    assert thens == [
+        [("start_failed", "bad"), ("started", "d")],  # (the first one handled)
+        [("started", "e")],
+        [("started", "f")],
+    ], thens
+    for name in "def":
+        assert app.hear("ended", name)["record"]["exit_code"] == 0
+        assert (tmp_path / f"{name}.log").read_text() == f"{name}\n"  # (each ran once)
+
+
+def ended(pid: int) -> bool:
+    return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_withdrawn_program_never_starts_and_one_started_says_so(
