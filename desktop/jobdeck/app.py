@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import shiboken6
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import (
     QCoreApplication,
@@ -533,6 +534,10 @@ class JobdeckApp(QObject):
         programs running in the background, or stay)."""
         if self._quitting:
             return
+        if self.quit_dialog is not None:  # (the tray's Quit while it is open: the same one)
+            self.quit_dialog.raise_()
+            self.quit_dialog.activateWindow()
+            return
         running = self.running_count() if self.store_open else 0
         choice = QuitChoice.CANCEL_AND_QUIT
         if running:
@@ -548,6 +553,8 @@ class JobdeckApp(QObject):
             return
         self._quitting = True
         self.exit_code = exit_code
+        if self.quit_dialog is not None:  # (SIGTERM while the question is open: it goes)
+            self.quit_dialog.reject()
         self.shutdown(keep_processes=keep_processes)
         self._on_quit()
 
@@ -616,11 +623,13 @@ class JobdeckApp(QObject):
         self.quit_dialog = box
         try:
             box.exec()
-            return box.answer()
+            # (the app may have quit meanwhile and deleted its window, the box's parent)
+            return box.answer() if shiboken6.isValid(box) else QuitChoice.STAY
         finally:
-            box.disconnect_feed()
             self.quit_dialog = None
-            box.deleteLater()
+            if shiboken6.isValid(box):
+                box.disconnect_feed()
+                box.deleteLater()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT (Ctrl+C) quit cleanly, exit status 0, without asking."""

@@ -182,3 +182,26 @@ def test_programs_can_be_kept_and_the_question_says_what_happens_to_the_rest(
     assert "Keep running in the background and quit" in seen["buttons"]
     assert seen["then"] == "1 job is still running." and seen["then more"] == ""
     assert quit_called.calls == 0
+
+
+def test_quitting_from_elsewhere_while_the_question_is_open_closes_it(
+    app: JobdeckApp, quit_called: Quit, qtbot
+) -> None:
+    """SIGTERM (or Ctrl+C in the terminal) quits without asking: an open question goes
+    with the app, and a second Quit (the tray's menu) raises it instead of asking twice."""
+    job = app.tracker.enqueue("countdown", {"seconds": 60}, title="Long")
+    qtbot.waitUntil(lambda: app.running_count() == 1, timeout=WAIT_MS)
+    seen: list[object] = []
+
+    def while_open(box: QuitDialog) -> None:
+        app.request_quit()  # the tray's Quit while the question is open: the same one
+        seen.append(app.quit_dialog is box and box.isVisible())
+        app.quit(0)  # what SIGTERM does (see quit_on_signals)
+        seen.append(box.isVisible())
+
+    press_ctrl_q_and(app, qtbot, while_open)
+    assert seen == [True, False]
+    assert quit_called.calls == 1 and app.quit_dialog is None and app.tracker.closed
+    with type(app.tracker).open(app.tracker.store.path, read_only=True) as reader:
+        stored = reader.get_job(job.id)
+        assert stored is not None and stored.status is JobStatus.CANCELLED
