@@ -18,7 +18,6 @@ jobs that outlived the app are re-attached.
 from __future__ import annotations
 
 import contextlib
-import enum
 import importlib
 import logging
 import os
@@ -29,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import shiboken6
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import (
     QCoreApplication,
@@ -68,6 +68,7 @@ from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint, paint_first
 from jobdeck.ui.icons import icon
 from jobdeck.ui.main_window import MainWindow
+from jobdeck.ui.quit_dialog import QuitChoice, QuitCounts, QuitDialog, count_for_quit
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
@@ -88,16 +89,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["JobdeckApp", "JobdeckService", "QuitChoice", "queue_demo_jobs", "run_service"]
-
-
-class QuitChoice(enum.Enum):
-    """The answer to "jobs are still running: quit?"."""
-
-    CANCEL_AND_QUIT = "cancel"
-    #: Leave process jobs running under their supervisors (the next start re-attaches
-    #: them); other running jobs are cancelled.
-    KEEP_AND_QUIT = "keep"
-    STAY = "stay"
 
 
 class _CloseToTray(QObject):
@@ -143,7 +134,8 @@ class JobdeckApp(QObject):
 
     ``confirm_quit(running, processes)`` decides, when ``running`` jobs (``processes`` of
     them external programs) are still running at quit, what to do: a :class:`QuitChoice`;
-    by default it asks with a message box. ``on_quit`` ends the event loop
+    by default it asks with a :class:`~jobdeck.ui.quit_dialog.QuitDialog`, which follows the
+    jobs while it is open (:attr:`quit_dialog`). ``on_quit`` ends the event loop
     (``QApplication.quit`` by default). ``session_bus`` is where desktop notifications and
     dock progress go (the user's session bus by default; None: no D-Bus, tray balloons).
     ``api`` says where to serve the local API (:mod:`jobdeck.api`); None: not at all.
@@ -178,6 +170,8 @@ class JobdeckApp(QObject):
         self._confirm_quit = confirm_quit or self._ask_quit
         self._quitting = False
         self._shut_down = False
+        #: The quit question while it is open (see :meth:`_ask_quit`).
+        self.quit_dialog: QuitDialog | None = None
         self.exit_code = 0
         qapp.setQuitOnLastWindowClosed(False)
         qapp.setWindowIcon(icon("jobdeck"))
@@ -540,6 +534,10 @@ class JobdeckApp(QObject):
         programs running in the background, or stay)."""
         if self._quitting:
             return
+        if self.quit_dialog is not None:  # (the tray's Quit while it is open: the same one)
+            self.quit_dialog.raise_()
+            self.quit_dialog.activateWindow()
+            return
         running = self.running_count() if self.store_open else 0
         choice = QuitChoice.CANCEL_AND_QUIT
         if running:
@@ -555,6 +553,8 @@ class JobdeckApp(QObject):
             return
         self._quitting = True
         self.exit_code = exit_code
+        if self.quit_dialog is not None:  # (SIGTERM while the question is open: it goes)
+            self.quit_dialog.reject()
         self.shutdown(keep_processes=keep_processes)
         self._on_quit()
 
@@ -603,43 +603,33 @@ class JobdeckApp(QObject):
         ):
             obj.deleteLater()
 
+    def quit_counts(self) -> QuitCounts:
+        """What quitting now would affect: running jobs (and external programs among them)
+        and queued jobs."""
+        if not self.store_open or self.tracker.closed:
+            return QuitCounts()
+        return count_for_quit(self.tracker.active_jobs(), self.tracker.reattachable)
+
     def _ask_quit(self, running: int, processes: int) -> QuitChoice:
-        # (through the module: PySide6 makes the class, and its enums, when first used)
-        QMessageBox = QtWidgets.QMessageBox
-        box = QMessageBox(self.window if self.window.isVisible() else None)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(translate("JobdeckApp", "Quit Jobdeck?"))
-        if running == 1:
-            box.setText(translate("JobdeckApp", "1 job is still running."))
-            cancel_text = translate("JobdeckApp", "Cancel it and quit")
-        else:
-            box.setText(
-                translate("JobdeckApp", "{count} jobs are still running.").format(count=running)
-            )
-            cancel_text = translate("JobdeckApp", "Cancel them and quit")
-        cancel = box.addButton(cancel_text, QMessageBox.ButtonRole.DestructiveRole)
-        keep = None
-        if processes:
-            box.setInformativeText(
-                translate(
-                    "JobdeckApp",
-                    "External programs can keep running in the background; Jobdeck picks "
-                    "them up again when it next starts.",
-                )
-            )
-            keep = box.addButton(
-                translate("JobdeckApp", "Keep running in the background and quit"),
-                QMessageBox.ButtonRole.AcceptRole,
-            )
-        stay = box.addButton(translate("JobdeckApp", "Stay"), QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(stay)
-        box.exec()
-        clicked = box.clickedButton()
-        if clicked is cancel:
-            return QuitChoice.CANCEL_AND_QUIT
-        if keep is not None and clicked is keep:
-            return QuitChoice.KEEP_AND_QUIT
-        return QuitChoice.STAY
+        """The quit question (:class:`~jobdeck.ui.quit_dialog.QuitDialog`). It counts for
+        itself (``running`` and ``processes`` were counted before it opened) and follows
+        the jobs while it is open: one that ends or starts meanwhile changes its text."""
+        box = QuitDialog(
+            self.quit_counts,
+            [self.signals.jobsAdded, self.signals.jobsChanged],
+            shared=bool(self.tracker.store.shared),
+            parent=self.window if self.window.isVisible() else None,
+        )
+        self.quit_dialog = box
+        try:
+            box.exec()
+            # (the app may have quit meanwhile and deleted its window, the box's parent)
+            return box.answer() if shiboken6.isValid(box) else QuitChoice.STAY
+        finally:
+            self.quit_dialog = None
+            if shiboken6.isValid(box):
+                box.disconnect_feed()
+                box.deleteLater()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT (Ctrl+C) quit cleanly, exit status 0, without asking."""

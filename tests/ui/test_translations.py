@@ -326,7 +326,7 @@ def test_lupdate_extracts_the_texts_and_the_template_is_current(tmp_path) -> Non
     } <= contexts
     assert ("Taskbar", "%n job(s)") in found
     assert ("JobStatus", "Running") in found  # a QT_TRANSLATE_NOOP table
-    assert ("JobdeckApp", "Quit Jobdeck?") in found
+    assert ("QuitDialog", "Quit Jobdeck?") in found  # (its own module: ui/quit_dialog.py)
     assert len(found) > 150
     in_code = marked_in_code()
     assert in_code - found == set(), "lupdate misses these (a call inside the arguments?)"

@@ -601,38 +601,6 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Quit Jobdeck?</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>1 job is still running.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Cancel it and quit</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>{count} jobs are still running.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Cancel them and quit</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>External programs can keep running in the background; Jobdeck picks them up again when it next starts.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Keep running in the background and quit</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Stay</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>Jobdeck</source>
         <translation type="unfinished"></translation>
     </message>
@@ -912,6 +880,85 @@ Started {started}</source>
     <name>Progress</name>
     <message>
         <source>{percent} ({current} of {total})</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>QuitDialog</name>
+    <message>
+        <source>Quit Jobdeck?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep running in the background and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stay</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel it and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel them and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No job is running any more.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All jobs have finished.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>External programs can keep running in the background; Jobdeck picks them up again when it next starts.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The other running job is cancelled either way.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The other {count} running jobs are cancelled either way.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The queued job stays queued and starts when Jobdeck runs again.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The {count} queued jobs stay queued and start when Jobdeck runs again.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Other Jobdeck instances on the board may start them meanwhile.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Nothing is running or queued: quitting stops nothing.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>1 job is still running.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{count} jobs are still running.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>1 more is queued.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{count} more are queued.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
