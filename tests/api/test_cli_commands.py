@@ -169,6 +169,17 @@ def test_logs_prints_output_follows_it_and_lines_as_json(app: Served) -> None:
     assert ok(app.jobdeck("logs", "-f", slow)) == "a\nb\n"
 
 
+def test_logs_of_a_program_that_printed_nothing_is_empty(app: Served) -> None:
+    """Its log file is created with the first output: none, and ``logs`` prints nothing."""
+    job_id = ok(app.jobdeck("run", "--wait", "--", "true")).strip()
+    job = job_of(app, job_id)
+    assert job["log_path"] is None and job["pid"] is not None
+    assert ok(app.jobdeck("logs", job_id)) == ""
+    assert ok(app.jobdeck("logs", job_id, "--tail", "5")) == ""
+    with app.client() as client, client.stream(f"/api/jobs/{job_id}/output", {}) as page:
+        assert page.read() == b"" and page.getheader("X-Output-Size") == "0"
+
+
 def test_logs_tail_prints_the_last_lines_of_the_output(app: Served) -> None:
     """``--tail N`` is the output's last N lines, progress lines included (those are not log
     lines), also followed and from more than one page."""

@@ -263,3 +263,16 @@ def test_a_private_directory_is_checked_again_once_it_changed(tmp_path: Path) ->
     (tmp_path / "logs").mkdir(mode=0o755)  # another folder under the same name
     assert private_directory(folder) == folder
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+
+
+def test_no_file_until_the_first_output(tmp_path: Path) -> None:
+    path = tmp_path / "job.log"
+    writer = LogWriter(str(path), CAP)
+    writer.write(b"")
+    assert not path.exists() and not writer.opened
+    writer.write(b"first\n")
+    assert path.read_bytes() == b"first\n" and writer.opened
+    writer.close()
+    silent = LogWriter(str(tmp_path / "silent.log"), CAP)
+    silent.close()
+    assert not (tmp_path / "silent.log").exists()

@@ -194,6 +194,26 @@ def test_open_log_uses_the_desktop_opener_or_says_why_not(
     assert details.notice() == ""
 
 
+def test_a_program_that_printed_nothing_says_no_output_not_gone(
+    qtbot, tracker, signals, monkeypatch, tmp_path
+):
+    """A finished program with a pid and no log path printed nothing (its log file is
+    created with the first output); one whose stored log file is missing lost it."""
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: True))
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(make_job("quiet", JobStatus.COMPLETED, pid=4242))
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.notice() == "No output: the program printed nothing."
+    assert details.tabs.isTabEnabled(details.tabs.indexOf(details.output_view))
+    details.tabs.setCurrentWidget(details.output_view)
+    assert details.output_view.placeholderText() == "No output: the program printed nothing."
+    log = tmp_path / "gone.log"
+    details.set_job(make_job("printed", JobStatus.COMPLETED, pid=4243, log_path=str(log)))
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.notice() == f"The log file is gone: {log}"
+    assert details.output_view.placeholderText() == f"The output file is gone: {log}"
+
+
 def test_shows_the_resource_use_of_a_process_job(qtbot, tracker, signals):
     measured = replace(
         make_job("Build", JobStatus.COMPLETED), peak_rss=52_400_000, cpu_seconds=3.14

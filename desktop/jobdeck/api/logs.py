@@ -148,6 +148,14 @@ async def job_output(request: web.Request) -> web.StreamResponse:
     job = ctx.tracker.get_job(job_id)
     if job is None:
         raise Problem(404, f"no job with id {job_id!r}")
+    if not job.log_path and job.pid is not None and job.finished:
+        # its program printed nothing, so it has no file (see ProcessFacts.no_output)
+        offset = _query_int(request, "offset", 0, 2**62)
+        return web.Response(
+            body=b"",
+            content_type="application/octet-stream",
+            headers={"X-Next-Offset": str(offset), "X-Output-Size": "0"},
+        )
     if not job.log_path:
         raise Problem(
             404,

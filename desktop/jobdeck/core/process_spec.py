@@ -151,10 +151,13 @@ class ProcessFacts:
     same commit as the end (see :meth:`~jobdeck.core.tracker.JobTracker.complete_job`):
     its ``pid`` and ``log_path`` when they were not written while it ran (a short program
     ends before that is worth a write of its own) and its resource use, ``peak_rss``
-    (bytes) and ``cpu_seconds``. None: not known, nothing written.
+    (bytes) and ``cpu_seconds``. None: not known, nothing written. ``no_output``: the
+    program wrote nothing, so it has no log file (its ``log_path`` is cleared: a stored
+    path is a file that was written, and a missing one was deleted).
     """
 
     pid: int | None = None
     log_path: str | None = None
+    no_output: bool = False
     peak_rss: int | None = None
     cpu_seconds: float | None = None

@@ -462,7 +462,9 @@ def _process_changes(process: ProcessFacts | None) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if process.pid is not None:
         changes["pid"] = check_int("pid", process.pid, 1, INT64_MAX)
-    if process.log_path is not None:
+    if process.no_output:
+        changes["log_path"] = None
+    elif process.log_path is not None:
         changes["log_path"] = check_text("log_path", os.fspath(process.log_path))
     if process.peak_rss is not None:
         changes["peak_rss"] = check_int("peak_rss", process.peak_rss, 0)

@@ -282,6 +282,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>No output: the program printed nothing.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>This job has no log file; its messages are in the Log tab.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -291,6 +295,10 @@ Started {started}</source>
     </message>
     <message>
         <source>No program could open {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>None (no output)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -790,6 +798,10 @@ Started {started}</source>
     <name>OutputView</name>
     <message>
         <source>Program output</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No output: the program printed nothing.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -516,7 +516,9 @@ class JobDetails(QWidget):
             return False
         if not job.log_path:
             self.show_notice(
-                translate(
+                translate("JobDetails", "No output: the program printed nothing.")
+                if _printed_nothing(job)
+                else translate(
                     "JobDetails", "This job has no log file; its messages are in the Log tab."
                 )
             )
@@ -596,7 +598,10 @@ class JobDetails(QWidget):
             )
         f["Process"].setText(", ".join(process) or EM_DASH)
         f["Resources"].setText(format_resources(job.peak_rss, job.cpu_seconds))
-        f["Log file"].setText(job.log_path or EM_DASH)
+        f["Log file"].setText(
+            job.log_path
+            or (translate("JobDetails", "None (no output)") if _printed_nothing(job) else EM_DASH)
+        )
 
         error = job.error
         if error is not None:
@@ -619,7 +624,8 @@ class JobDetails(QWidget):
         self.result_view.setPlainText("" if job.result is None else pretty_json(job.result))
         self.tabs.setTabEnabled(self.tabs.indexOf(self.error_view), error is not None)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.result_view), job.result is not None)
-        self.output_view.show_file(job.log_path, live=job.status.active)
+        printed_nothing = _printed_nothing(job)
+        self.output_view.show_file(job.log_path, live=job.status.active, no_output=printed_nothing)
         # an empty Log tab says why: a program's lines are its output (progress lines too)
         why_empty = (
             translate("JobDetails", "No log lines. The program's output is on the Output tab.")
@@ -634,12 +640,19 @@ class JobDetails(QWidget):
             self.log_view.viewport().update()
         if self.tabs.currentWidget() is self.timeline_tab and not self._timeline_timer.isActive():
             self._timeline_timer.start()
-        self.tabs.setTabEnabled(self.tabs.indexOf(self.output_view), bool(job.log_path))
+        self.tabs.setTabEnabled(
+            self.tabs.indexOf(self.output_view), bool(job.log_path) or printed_nothing
+        )
 
         self.cancel_button.setEnabled(job.status.active and not job.cancel_requested)
         self.run_again_button.setEnabled(True)
         self.open_log_button.setToolTip(
-            job.log_path or translate("JobDetails", "This job has no log file")
+            job.log_path
+            or (
+                translate("JobDetails", "No output: the program printed nothing.")
+                if printed_nothing
+                else translate("JobDetails", "This job has no log file")
+            )
         )
         if job.status is JobStatus.RUNNING and self._ticking:
             self._clock.start()
@@ -758,3 +771,10 @@ class JobDetails(QWidget):
         self.log_view.appendPlainText("\n".join(mine))
         if at_end:
             bar.setValue(bar.maximum())
+
+
+def _printed_nothing(job: Job) -> bool:
+    """True when ``job`` ran a program that ended having printed nothing: the service
+    creates a log file with the first output, and the job's end clears its ``log_path``
+    when there is none (a stored path whose file is missing is a deleted log)."""
+    return not job.log_path and job.pid is not None and job.finished

@@ -42,6 +42,8 @@ class OutputView(QPlainTextEdit):
         self.setAccessibleName(translate("OutputView", "Program output"))
         self._path: str | None = None
         self._live = False
+        #: True when the job ran a program that printed nothing (so it has no file).
+        self._no_output = False
         self._tail: LogTail | None = None  # None: (re)load from the end when next shown
         self._timer = QTimer(self)
         self._timer.setInterval(FOLLOW_INTERVAL_MS)
@@ -56,9 +58,11 @@ class OutputView(QPlainTextEdit):
         """True while the view follows a running job's output."""
         return self._live
 
-    def show_file(self, path: str | None, *, live: bool) -> None:
-        """Show the output file at ``path`` (None: none); ``live`` while its job runs.
-        A job that has just ended gets one last look at its output."""
+    def show_file(self, path: str | None, *, live: bool, no_output: bool = False) -> None:
+        """Show the output file at ``path`` (None: none); ``live`` while its job runs;
+        ``no_output``: (with no path) its program ran and printed nothing. A job that has
+        just ended gets one last look at its output."""
+        self._no_output = no_output
         if path != self._path:
             self._path = path
             self._close_tail()
@@ -80,7 +84,11 @@ class OutputView(QPlainTextEdit):
         self._close_tail()
         path = self._path
         if path is None:
-            self.setPlaceholderText(translate("OutputView", "This job has no output file."))
+            self.setPlaceholderText(
+                translate("OutputView", "No output: the program printed nothing.")
+                if self._no_output
+                else translate("OutputView", "This job has no output file.")
+            )
             self.clear()
             return
         if not os.path.exists(path):

@@ -942,11 +942,15 @@ def _facts(end: ProgramEnd, program: Program) -> ProcessFacts | None:
     if cpu is not None and not (math.isfinite(cpu) and cpu >= 0):
         cpu = None
     log_path = None
-    if end.pid is not None and program.watcher is not None:
+    # The service creates the log with the program's first output: no file, no output.
+    no_output = program.watcher is not None and not os.path.lexists(program.watcher.log_path)
+    if end.pid is not None and program.watcher is not None and not no_output:
         log_path = os.fspath(program.watcher.log_path)
-    if end.pid is None and peak_rss is None and cpu is None:
+    if end.pid is None and peak_rss is None and cpu is None and not no_output:
         return None
-    return ProcessFacts(pid=end.pid, log_path=log_path, peak_rss=peak_rss, cpu_seconds=cpu)
+    return ProcessFacts(
+        pid=end.pid, log_path=log_path, peak_rss=peak_rss, cpu_seconds=cpu, no_output=no_output
+    )
 
 
 def _how(end: ProgramEnd) -> str:
