@@ -507,3 +507,30 @@ def test_a_program_that_ends_while_the_next_jobs_are_handed_over_keeps_the_queue
     make_runner(tracker=real_tracker, max_workers=1)
     qtbot.waitUntil(lambda: all(finished(real_tracker, j.id) for j in jobs), timeout=WAIT_MS)
     assert events == [j.id for j in sorted(jobs, key=lambda j: (-j.priority, j.id))]
+
+
+def test_a_log_path_the_service_could_not_write_fails_the_start_saying_why(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    """The log file is made with the program's first output, but what would stop that (a
+    link or a folder in its place, a log folder that is not there) still fails the start
+    at once, saying why, and the program does not run."""
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("")
+    (tmp_path / "linked.log").symlink_to(target)
+    (tmp_path / "folder.log").mkdir()
+    ran = tmp_path / "ran"
+    app = RawApp(records.client.socket_path)
+    for job_id, log_path in (
+        ("linked", tmp_path / "linked.log"),
+        ("folder", tmp_path / "folder.log"),
+        ("nowhere", tmp_path / "missing" / "nowhere.log"),
+    ):
+        record = spec(tmp_path, job_id, "/bin/sh", "-c", f"echo ran >> {ran}")
+        record["log_path"] = os.fspath(log_path)
+        app.send(op="spawn", record=record)
+        failed = app.hear("start_failed", job_id)
+        assert failed["error"].startswith("cannot open log file:"), failed
+        assert os.fspath(log_path.parent if job_id == "nowhere" else log_path) in failed["error"]
+    app.sock.close()
+    assert not ran.exists() and target.read_text() == ""

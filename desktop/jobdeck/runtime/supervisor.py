@@ -231,6 +231,23 @@ class LogWriter:
         self._head_end: int | None = None
         self._marker_len = 0
         self.write_errors = 0
+        self._check_can_open()
+
+    def _check_can_open(self) -> None:
+        """Refuse now, while the start can still fail saying why, what would make the
+        first write fail later: a path that is not a regular file (a link, a folder) or a
+        folder the service cannot create files in (a few microseconds: nothing is made)."""
+        try:
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            folder = os.path.dirname(self.path) or "."
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(errno.ENOENT, "no such log folder", folder) from None
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "cannot create files in", folder) from None
+            return
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", self.path)
 
     @property
     def opened(self) -> bool:
