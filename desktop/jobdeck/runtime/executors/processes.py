@@ -600,13 +600,24 @@ class ProcessExecutor(Executor):
                     free += 1
             if programs is None or host is None or self._closed:
                 return free, 0
-            waiting = sum(1 for h in self._handed.values() if not h.started)
-            nudge = max(0, min(free, waiting - self._nudging))
-            self._nudging += nudge
+            nudge = self._claim_handed_locked(free)
+        self._start_claimed(programs, host, nudge)
+        return free, nudge
+
+    def _claim_handed_locked(self, slots: int) -> int:
+        """Under ``_handed_lock``: how many of ``slots`` go to the jobs handed over and not
+        yet started (those already being started not counted again); counted as such."""
+        waiting = sum(1 for h in self._handed.values() if not h.started)
+        nudge = max(0, min(slots, waiting - self._nudging))
+        self._nudging += nudge
+        return nudge
+
+    @staticmethod
+    def _start_claimed(programs: ProcessJobs, host: ExecutorHost, nudge: int) -> None:
+        """Hold ``nudge`` slots and have the service start that many jobs handed over."""
         if nudge:
             host.hold_slot(nudge)
             programs.records.client.start_queued(nudge)
-        return free, nudge
 
     def start_handed(self, count: int) -> int:
         """Free slots (the limit was raised) go to the jobs handed over first: the service
@@ -616,12 +627,8 @@ class ProcessExecutor(Executor):
         if programs is None or host is None or self._closed or count <= 0:
             return 0
         with self._handed_lock:
-            waiting = sum(1 for h in self._handed.values() if not h.started)
-            nudge = max(0, min(count, waiting - self._nudging))
-            self._nudging += nudge
-        if nudge:
-            host.hold_slot(nudge)
-            programs.records.client.start_queued(nudge)
+            nudge = self._claim_handed_locked(count)
+        self._start_claimed(programs, host, nudge)
         return nudge
 
     def _queue_was_empty(self) -> None:
