@@ -56,17 +56,18 @@ def break_the_first_request(monkeypatch: pytest.MonkeyPatch, *, before: bool) ->
     """The first spawn request goes in one write with a line the service does not
     understand, after it (``before=False``) or before it: the service lets go of the
     connection there. Returns a function that undoes it."""
-    request = SupervisorClient._request
+    encode = SupervisorClient._encode_locked
     done: list[bool] = []
 
-    def broken(client: SupervisorClient, job_id: str, line: bytes, on_reply: Any) -> None:
-        if not done:
+    def broken(client: SupervisorClient, sock: Any, op: str, record: dict[str, Any]) -> bytes:
+        line = encode(client, sock, op, record)
+        if not done and op == "spawn":
             done.append(True)
             line = NOT_OURS + line if before else line + NOT_OURS
-        request(client, job_id, line, on_reply)
+        return line
 
-    monkeypatch.setattr(SupervisorClient, "_request", broken)
-    return lambda: monkeypatch.setattr(SupervisorClient, "_request", request)
+    monkeypatch.setattr(SupervisorClient, "_encode_locked", broken)
+    return lambda: monkeypatch.setattr(SupervisorClient, "_encode_locked", encode)
 
 
 def gated_command(tmp_path: Path, exit_status: int) -> tuple[PreparedCommand, Path, Path]:

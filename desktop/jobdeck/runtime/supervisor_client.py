@@ -21,6 +21,10 @@ which comes in that end's message (``then``) and is handled right after it, in t
 block; messages of that program in the same read are handled in a block of their own,
 after the one that heard it start. :meth:`~SupervisorClient.withdraw` takes a queued
 program back.
+
+A service that says so in its hello (:data:`ENV_BASE`) is sent an environment once per
+connection, and each request only its program's differences from it (see
+:meth:`~SupervisorClient._encode_locked`).
 """
 
 from __future__ import annotations
@@ -58,7 +62,17 @@ _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, fewer elsewhere
 #: Bytes the reader thread asks the socket for at once.
 READ_SIZE = 65536
 
+#: The feature (in the ``features`` of a service's hello) of taking a program's
+#: environment as its differences from one sent once per connection (``env``, see
+#: :meth:`SupervisorClient._encode_locked`).
+ENV_BASE = "env_base"
+#: A program's environment that differs from its connection's in more variables than
+#: this is sent whole, as the connection's environment from then on.
+ENV_REBASE_AT = 16
+
 OnReply = Callable[[dict[str, Any]], None]
+#: A request not sent yet: its op and the record it is about.
+_Request = tuple[str, dict[str, Any]]
 OnNews = Callable[[dict[str, Any] | None], None]
 
 
@@ -125,6 +139,12 @@ class SupervisorClient:
         self._withdrawing: dict[str, Callable[[bool], None]] = {}
         #: ``forget`` lines held back to go with the next request (see :meth:`forget`).
         self._forgotten: list[bytes] = []
+        #: What the service at the other end of each connection can do beyond the first
+        #: protocol (the ``features`` of its hello, see :data:`ENV_BASE`).
+        self._features: dict[socket.socket, frozenset[str]] = {}
+        #: The environment sent once on each connection (its number and the values) that
+        #: the requests on it give only their differences from (see :meth:`_encode_locked`).
+        self._env_bases: dict[socket.socket, tuple[int, dict[str, str]]] = {}
         self._closed = False
         self.service_pid: int | None = None
         self.service_start_time: float | None = None
@@ -201,6 +221,10 @@ class SupervisorClient:
         self.service_pid = hello.get("pid")
         self.service_start_time = hello.get("start_time")
         self._service_of[sock] = (self.service_pid, self.service_start_time)
+        features = hello.get("features")
+        self._features[sock] = frozenset(
+            f for f in (features if isinstance(features, list) else ()) if isinstance(f, str)
+        )
         self._sock = sock
         self.connections += 1
         self._reader = threading.Thread(
@@ -285,7 +309,6 @@ class SupervisorClient:
         now (one of ours ended before the next was queued): each answer goes to its
         ``on_reply`` as if it had taken an ended program's place. Nothing when the
         connection is down."""
-        line = json.dumps({"op": "start_queued"}).encode() + b"\n"
         if getattr(self._local, "held", None) is not None:  # after the requests held back
             self._local.nudges = getattr(self._local, "nudges", 0) + count
             return
@@ -294,7 +317,7 @@ class SupervisorClient:
             if sock is not None:
                 self._nudges += count
                 try:
-                    sock.sendall(line * count)
+                    sock.sendall(_START_QUEUED * count)
                     return
                 except OSError:
                     self._forget_locked(sock)  # (its reader tells them, see _connection_lost)
@@ -308,25 +331,25 @@ class SupervisorClient:
 
     def _ask(self, op: str, record: dict[str, Any], on_reply: OnReply) -> None:
         job_id = record["job_id"]
-        line = json.dumps({"op": op, "record": record}).encode() + b"\n"
-        held: list[tuple[str, bytes, OnReply]] | None = getattr(self._local, "held", None)
+        request = (op, record)
+        held: list[tuple[str, _Request, OnReply]] | None = getattr(self._local, "held", None)
         if held is not None:  # the reader thread, handling what one read brought
             with self._lock:
                 self._pending[job_id] = (None, on_reply)
-            held.append((job_id, line, on_reply))
+            held.append((job_id, request, on_reply))
             return
-        self._request(job_id, line, on_reply)
+        self._request(job_id, request, on_reply)
 
-    def _request(self, job_id: str, line: bytes, on_reply: OnReply) -> None:
+    def _request(self, job_id: str, request: _Request, on_reply: OnReply) -> None:
         """Send a spawn request (with the ``forget`` lines held back), connecting first
         (or again, once) if need be. OSError when the service cannot be reached."""
         with self._lock:
-            line = b"".join(self._forgotten) + line
-            self._forgotten = []
+            forgotten, self._forgotten = b"".join(self._forgotten), []
             for attempt in (1, 2):
                 self._ensure_connected_locked()
                 sock = self._sock
                 assert sock is not None
+                line = forgotten + self._encode_locked(sock, *request)
                 self._pending[job_id] = (sock, on_reply)
                 try:
                     sock.sendall(line)
@@ -336,6 +359,38 @@ class SupervisorClient:
                     self._forget_locked(sock)
                     if attempt == 2:
                         raise
+
+    def _encode_locked(self, sock: socket.socket, op: str, record: dict[str, Any]) -> bytes:
+        """The line asking ``sock``'s service to ``op`` the program of ``record``.
+
+        A service that says it can (:data:`ENV_BASE`) is sent an environment once (the
+        first program's, again when one differs from it in more than
+        :data:`ENV_REBASE_AT` variables), each request on that connection giving only the
+        variables its program's environment adds, changes or leaves out: a program's
+        environment (1-10 KB) is neither encoded by the app nor decoded by the service
+        for each program, only its few variables of its own (the job's id, its channel
+        token...). The service makes each program's whole environment from them as the
+        request comes in. An older service is sent the whole environment each time."""
+        env = record.get("env")
+        if not env or ENV_BASE not in self._features.get(sock, ()):
+            return _line({"op": op, "record": record})
+        prefix = b""
+        base = self._env_bases.get(sock)
+        overlay: dict[str, str] = {}
+        unset: list[str] = []
+        if base is not None:
+            values = base[1]
+            overlay = {name: value for name, value in env.items() if values.get(name) != value}
+            unset = [name for name in values.keys() - env.keys()]
+        if base is None or len(overlay) + len(unset) > ENV_REBASE_AT:
+            base = (1 if base is None else base[0] + 1, dict(env))
+            self._env_bases[sock] = base
+            prefix = _line({"op": "env", "number": base[0], "env": base[1]})
+            overlay, unset = {}, []
+        request = {**record, "env": overlay, "env_base": base[0]}
+        if unset:
+            request["env_unset"] = unset
+        return prefix + _line({"op": op, "record": request})
 
     def watch(self, job_id: str, on_news: OnNews) -> None:
         """Call ``on_news`` when the end of ``job_id`` is recorded (or the connection breaks)."""
@@ -429,19 +484,19 @@ class SupervisorClient:
             nudges, self._local.nudges = getattr(self._local, "nudges", 0), 0
             self._send_held(held, nudges)
 
-    def _send_held(self, held: list[tuple[str, bytes, OnReply]], nudges: int = 0) -> None:
+    def _send_held(self, held: list[tuple[str, _Request, OnReply]], nudges: int = 0) -> None:
         """Send the requests (and ``forget`` lines) made while handling one read, in one
         write: one wake-up of the service for all the programs that start next. If the
         connection broke meanwhile, each goes the usual way (connecting again).
         ``nudges``: how many ``start_queued`` go after them (see :meth:`start_queued`)."""
         with self._lock:
             lines, self._forgotten = self._forgotten, []
-            lines += [line for _, line, _ in held]
-            lines += [json.dumps({"op": "start_queued"}).encode() + b"\n"] * nudges
             sock = self._sock
-            if not lines:
+            if not (lines or held or nudges):
                 return
             if sock is not None:
+                lines += [self._encode_locked(sock, *request) for _, request, _ in held]
+                lines.append(_START_QUEUED * nudges)
                 for job_id, _, on_reply in held:
                     self._pending[job_id] = (sock, on_reply)
                 self._nudges += nudges
@@ -455,9 +510,9 @@ class SupervisorClient:
                 self._pending.pop(job_id, None)
         for _ in range(nudges):
             self._queue_was_empty()
-        for job_id, line, on_reply in held:
+        for job_id, request, on_reply in held:
             try:
-                self._request(job_id, line, on_reply)
+                self._request(job_id, request, on_reply)
             except OSError as exc:
                 error = f"the supervisor could not be reached: {exc}"
                 _call(on_reply, {"op": "start_failed", "job_id": job_id, "error": error})
@@ -512,6 +567,8 @@ class SupervisorClient:
         with self._lock:
             self._forget_locked(sock)
             service = self._service_of.pop(sock, (None, None))
+            self._features.pop(sock, None)
+            self._env_bases.pop(sock, None)
             closing = self._closed
             self._withdrawing.clear()  # (what was queued hears ``lost``, unless it started)
             nudges, self._nudges = self._nudges, 0
@@ -568,6 +625,13 @@ _SERVICE_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "XDG_RUN
 
 def _service_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in _SERVICE_ENV if name in os.environ}
+
+
+_START_QUEUED = b'{"op": "start_queued"}\n'
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
 
 
 def _then(message: dict[str, Any]) -> list[dict[str, Any]]:

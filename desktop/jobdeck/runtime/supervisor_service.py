@@ -12,7 +12,9 @@ threaded, one ``selectors`` loop:
 
 * **Clients** (apps, see :mod:`jobdeck.runtime.supervisor_client`) connect to a Unix
   socket (in a private 0700 directory; a peer of another user id is refused) and talk
-  newline-delimited JSON. The service says ``hello`` (its pid and start time); a client
+  newline-delimited JSON. The service says ``hello`` (its pid and start time, and the
+  ``features`` it has: :data:`FEATURES`); a client may send an environment once
+  (``env``), which its requests then give only their programs' differences from; a client
   asks ``spawn`` (a :class:`~jobdeck.runtime.supervisor.SupervisorRecord`'s fields) and is
   answered ``started`` (pid, start time) or ``start_failed`` (a readable reason). The
   ``started`` answer waits :data:`REPLY_DELAY`: a program that ends sooner has it sent
@@ -143,6 +145,10 @@ _RSS_SLACK = 1 << 20
 #: disconnects). A client that is merely slow (a long commit) is never dropped sooner.
 MAX_BACKLOG = 32 * 1024 * 1024
 _FIELDS = frozenset(f.name for f in fields(SupervisorRecord))
+#: What this service can do beyond the first protocol, said in its hello: ``env_base``,
+#: a program's environment given as its differences from one sent once per connection
+#: (``env``; see :meth:`SupervisorService._resolve_env`).
+FEATURES = ("env_base",)
 
 
 def serve(records_dir: Path, socket_path: Path) -> int:
@@ -395,6 +401,9 @@ class SupervisorService:
         self.unacknowledged: dict[str, _Program] = {}
         self.ending: list[_Program] = []  # reaped; leftovers or output still to finish
         self.replying: list[_Program] = []  # their ``started`` answer is not sent yet
+        #: The environment each client sent (``env``: its number and the values), which
+        #: its requests give their differences from (see :meth:`_resolve_env`).
+        self.env_bases: dict[socket.socket, tuple[int, dict[str, str]]] = {}
         #: The programs each client handed over to start next (``queue``), in order.
         self.queued: dict[socket.socket, collections.deque[dict[str, Any]]] = {}
         #: The starts from clients' queues whose records are not written yet.
@@ -499,7 +508,8 @@ class SupervisorService:
         self.clients[conn] = bytearray()
         self.had_client = True
         self.selector.register(conn, selectors.EVENT_READ, ("client", conn))
-        self._send(conn, {"op": "hello", "pid": self.pid, "start_time": self.start_time})
+        hello = {"op": "hello", "pid": self.pid, "start_time": self.start_time}
+        self._send(conn, {**hello, "features": list(FEATURES)})
 
     def _read_client(self, conn: socket.socket) -> None:
         try:
@@ -530,9 +540,12 @@ class SupervisorService:
         except (ValueError, KeyError, TypeError):
             self._drop(conn)  # not one of ours
             return
-        if self.journal.dropped and op in ("spawn", "queue"):
+        if op in ("spawn", "queue"):
             spec = message.get("record")
-            self.journal.retire(spec.get("job_id") if isinstance(spec, dict) else None)
+            if isinstance(spec, dict) and "env_base" in spec:
+                spec = message["record"] = self._resolve_env(conn, spec)
+            if self.journal.dropped:
+                self.journal.retire(spec.get("job_id") if isinstance(spec, dict) else None)
         if op == "spawn":
             answer = self._spawn(message.get("record"), conn)
             if answer is not None:
@@ -552,6 +565,10 @@ class SupervisorService:
             else:
                 answers.append({"op": "queue_empty"})
             self._send(conn, *answers)
+        elif op == "env":
+            number, env = message.get("number"), message.get("env")
+            if isinstance(number, int) and isinstance(env, dict):
+                self.env_bases[conn] = (number, env)
         elif op == "withdraw":
             job_id = message.get("job_id")
             queued = self.queued.get(conn, collections.deque())
@@ -559,6 +576,25 @@ class SupervisorService:
             if spec is not None:
                 queued.remove(spec)
             self._send(conn, {"op": "withdrawn", "job_id": job_id, "started": spec is None})
+
+    def _resolve_env(self, conn: socket.socket, spec: dict[str, Any]) -> dict[str, Any]:
+        """``spec`` with the whole environment of its program: the one ``conn`` sent
+        (``env``) that it names (``env_base``), with its own variables (``env``) over it
+        and those it leaves out (``env_unset``) taken out. Made as the request comes in:
+        a program started later gets the environment it was asked with. One that names
+        an environment this connection did not send fails to start (``refused``)."""
+        base = self.env_bases.get(conn)
+        number = spec.get("env_base")
+        own, unset = spec.get("env"), spec.get("env_unset") or []
+        if base is None or base[0] != number:
+            problem = f"it names environment {number!r}, which this connection did not send"
+            return {"job_id": spec.get("job_id"), "refused": problem}
+        if not isinstance(own, dict) or not isinstance(unset, list):
+            return {"job_id": spec.get("job_id"), "refused": "env or env_unset is malformed"}
+        env = {**base[1], **own}
+        for name in unset:
+            env.pop(name, None)
+        return {**spec, "env": env}
 
     def _send(self, conn: socket.socket, *messages: dict[str, Any]) -> None:
         """Send ``messages`` to ``conn`` at the end of this wake-up of the loop, with all
@@ -633,6 +669,7 @@ class SupervisorService:
             with contextlib.suppress(OSError):  # (what it was told before it went, if it can)
                 conn.send(b"".join(pending))
         self.backlog.pop(conn, None)
+        self.env_bases.pop(conn, None)
         self.queued.pop(conn, None)  # never started: still queued in that app's store
         if self.clients.pop(conn, None) is not None:
             self.selector.unregister(conn)
@@ -681,6 +718,12 @@ class SupervisorService:
         if not isinstance(spec, dict):
             return {"op": "start_failed", "job_id": None, "error": "no record in the request"}
         job_id = spec.get("job_id")
+        if "refused" in spec:
+            return {
+                "op": "start_failed",
+                "job_id": job_id,
+                "error": f"bad request: {spec['refused']}",
+            }
         try:
             record = SupervisorRecord(**{k: v for k, v in spec.items() if k in _FIELDS})
             if not isinstance(job_id, str) or not job_id or "/" in job_id or job_id[0] == ".":
@@ -702,7 +745,7 @@ class SupervisorService:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         with contextlib.suppress(OSError):
             fcntl.fcntl(read_end, _F_SETPIPE_SZ, _PIPE_SIZE)  # room for bursts of output
-        env = dict(record.env or os.environ)
+        env = record.env or dict(os.environ)  # (the request's own dict: nobody else has it)
         env[JOB_MARKER] = job_id
         record.env = {}  # the record keeps no copy of the environment: nobody reads it back
         try:
