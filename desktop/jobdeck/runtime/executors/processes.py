@@ -56,9 +56,13 @@ FAILURE_TAIL_LINES = 10
 #: the moment one of the running programs ends: :data:`HAND_OVER_PER_PROGRAM` per running
 #: program, this many in all. With one per program the service's queue ran dry whenever a
 #: few short programs ended together (about 1 end in 6 then waited for the app: 104
-#: nudges, 49 of them too late, per 300 `true` jobs); with four, 6 in 300.
-HAND_OVER_AHEAD = 16
-HAND_OVER_PER_PROGRAM = 4
+#: nudges, 49 of them too late, per 300 `true` jobs); with four, 6 in 300 on a quiet
+#: machine, but 23-36 on a busy one (load 6 on 2 cores: the app, given less of a core, is
+#: slower to hand over more than the service is to start them); with eight (32 in all),
+#: 0-21 there. Each nudge is a round trip, and the start it asks for is recorded in a
+#: commit of its own, apart from the end it replaced.
+HAND_OVER_AHEAD = 32
+HAND_OVER_PER_PROGRAM = 8
 
 
 @dataclasses.dataclass(eq=False)
