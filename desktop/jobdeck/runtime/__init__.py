@@ -13,9 +13,10 @@ Both are imported on first use (PEP 562), so that the Qt-free helpers in this pa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # (typing is not imported: the supervisor service imports this package)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .runner import Runner
     from .scheduler import Scheduler
     from .signals import JobSignals

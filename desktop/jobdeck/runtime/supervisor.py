@@ -34,7 +34,10 @@ import tempfile
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (annotations only: see supervisor_service's imports)
+    from typing import Any
 
 __all__ = [
     "DEFAULT_MAX_LOG_BYTES",

@@ -94,7 +94,6 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 from .supervisor import (
     JOURNAL_PREFIX,
@@ -105,6 +104,12 @@ from .supervisor import (
     record_fields,
     write_record,
 )
+
+#: ``typing`` is not imported (it is for annotations only): it was a fifth of what the
+#: service imports before it can answer its first app (the bench's first job waits).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["JOB_MARKER", "JOURNAL_PREFIX", "LOCK_NAME", "journal_name", "serve"]
 
