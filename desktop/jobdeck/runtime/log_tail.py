@@ -132,7 +132,7 @@ class LogTail:
     """
 
     def __init__(self, path: str | os.PathLike[str], offset: int = 0) -> None:
-        self.path = Path(path)
+        self.path = path if isinstance(path, Path) else Path(path)
         self.offset = offset
         self.skipped = 0
         self._file: BinaryIO | None = None

@@ -269,7 +269,7 @@ class ProgramWatcher:
         <jobdeck.runtime.supervisor_client.SupervisorClient.queue>`). The service's answer
         goes to ``on_answer`` (client thread) only; nothing is watched until
         :meth:`follow` (the app has stored its start), except an end the service tells."""
-        path = Path(log_path)
+        path = log_path if isinstance(log_path, Path) else Path(log_path)  # (parsed once)
         private_directory(path.parent)  # the service creates the log in it (0600)
         offset = LogTail.end_of(path)
         # The request names only what the service needs (its record's other fields keep

@@ -407,7 +407,7 @@ class SupervisorClient:
         ``later``: with the next request (a job starting next: one message, one wake-up of
         the service, for both) or :meth:`flush`. Until then the service keeps the end in
         memory, and writes it down if this app goes; nothing is lost either way."""
-        line = json.dumps({"op": "forget", "job_id": job_id}).encode() + b"\n"
+        line = b'{"op": "forget", "job_id": ' + json.dumps(job_id).encode() + b"}\n"
         with self._lock:
             self._forgotten.append(line)
             if not later:

@@ -36,6 +36,8 @@ class SupervisorRecords:
     ) -> None:
         self.directory = Path(directory)
         self.legacy = tuple(Path(d) for d in legacy)
+        #: Every folder a record may be in, as strings (see :meth:`remove`).
+        self._folders = tuple(os.fspath(d) + os.sep for d in (self.directory, *self.legacy))
         #: The connection to the supervisor service that writes these records.
         self.client = SupervisorClient(self.directory)
 
@@ -79,9 +81,11 @@ class SupervisorRecords:
         <jobdeck.runtime.supervisor_client.SupervisorClient.forget>`)."""
         self.client.forget(job_id, later=tell_later)
         name = self._name(job_id)
-        for directory in (self.directory, *self.legacy):
-            with contextlib.suppress(FileNotFoundError):
-                (directory / name).unlink()
+        for folder in self._folders:  # (once per job ended: no Path made, no context manager)
+            try:
+                os.unlink(folder + name)
+            except FileNotFoundError:
+                continue
 
 
 def drop_stale_records(
