@@ -381,7 +381,11 @@ class SupervisorClient:
         if base is not None:
             values = base[1]
             overlay = {name: value for name, value in env.items() if values.get(name) != value}
-            unset = [name for name in values.keys() - env.keys()]
+            # It leaves out some of the connection's variables only when it has fewer of
+            # them than the connection has (counted from the few it adds: no set made).
+            shared = len(env) - sum(1 for name in overlay if name not in values)
+            if shared < len(values):
+                unset = [name for name in values if name not in env]
         if base is None or len(overlay) + len(unset) > ENV_REBASE_AT:
             base = (1 if base is None else base[0] + 1, dict(env))
             self._env_bases[sock] = base
