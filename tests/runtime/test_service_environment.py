@@ -206,3 +206,43 @@ def test_queued_command_jobs_each_see_their_own_variables(
         home = "home" if os.environ.get("HOME") else ""
         assert Path(job.log_path).read_text() == f"{job.id}|m{i}|{home}\n"
     assert runner.shutdown(timeout=10)
+
+
+def test_a_request_that_is_not_json_fails_to_start_and_the_next_ones_still_run(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    """Asked for while the reader thread handles an end (as the app hands over the next
+    programs): the one whose request cannot be encoded fails to start, saying why; the
+    reader goes on, and the next program gets its whole environment (the one the failed
+    request would have sent instead was never taken for sent)."""
+    client = records.client
+    answers: dict[str, dict[str, Any]] = {}
+    ended = threading.Event()
+    env = {"BIG": BIG, "SHARED": "s"}
+
+    def request(job_id: str, **fields: Any) -> dict[str, Any]:
+        log = os.fspath(tmp_path / f"{job_id}.log")
+        return {"job_id": job_id, "argv": ["/bin/sh", "-c", SHOW], "log_path": log} | fields
+
+    def on_reply(reply: dict[str, Any]) -> None:
+        answers[reply["job_id"]] = reply
+
+    def after_first(record: dict[str, Any] | None) -> None:  # (the reader thread)
+        if record is None or "bad" in answers:
+            return
+        far = {f"NEW{i}": str(i) for i in range(ENV_REBASE_AT + 1)}
+        client.spawn(request("bad", env={**env, **far}, extra={"not": {"json"}}), on_reply)
+        client.spawn(request("next", env={**env, "OWN": "n"}), on_reply)
+
+    def on_next(record: dict[str, Any] | None) -> None:
+        if record is not None and record.get("state") == "exited":
+            ended.set()
+
+    client.watch("first", after_first)
+    client.watch("next", on_next)
+    client.spawn(request("first", env=env), on_reply)
+    assert ended.wait(TIMEOUT), answers
+    assert answers["bad"]["op"] == "start_failed"
+    assert answers["bad"]["error"].startswith("its request could not be encoded:")
+    assert (tmp_path / "next.log").read_text() == f"s|n|unset|{len(BIG)}\n"
+    assert client.connected and client._reader is not None and client._reader.is_alive()

@@ -344,12 +344,15 @@ class SupervisorClient:
         """Send a spawn request (with the ``forget`` lines held back), connecting first
         (or again, once) if need be. OSError when the service cannot be reached."""
         with self._lock:
-            forgotten, self._forgotten = b"".join(self._forgotten), []
+            forgotten = b""
             for attempt in (1, 2):
                 self._ensure_connected_locked()
                 sock = self._sock
                 assert sock is not None
-                line = forgotten + self._encode_locked(sock, *request)
+                line = self._encode_locked(sock, *request)  # (TypeError: not JSON)
+                if attempt == 1:
+                    forgotten, self._forgotten = b"".join(self._forgotten), []
+                line = forgotten + line
                 self._pending[job_id] = (sock, on_reply)
                 try:
                     sock.sendall(line)
@@ -374,7 +377,6 @@ class SupervisorClient:
         env = record.get("env")
         if not env or ENV_BASE not in self._features.get(sock, ()):
             return _line({"op": op, "record": record})
-        prefix = b""
         base = self._env_bases.get(sock)
         overlay: dict[str, str] = {}
         unset: list[str] = []
@@ -386,15 +388,19 @@ class SupervisorClient:
             shared = len(env) - sum(1 for name in overlay if name not in values)
             if shared < len(values):
                 unset = [name for name in values if name not in env]
-        if base is None or len(overlay) + len(unset) > ENV_REBASE_AT:
+        rebased = base is None or len(overlay) + len(unset) > ENV_REBASE_AT
+        if rebased:
             base = (1 if base is None else base[0] + 1, dict(env))
-            self._env_bases[sock] = base
-            prefix = _line({"op": "env", "number": base[0], "env": base[1]})
             overlay, unset = {}, []
+        assert base is not None
         request = {**record, "env": overlay, "env_base": base[0]}
         if unset:
             request["env_unset"] = unset
-        return prefix + _line({"op": op, "record": request})
+        line = _line({"op": op, "record": request})
+        if rebased:  # (taken for sent only once both lines are made: see _send_held)
+            line = _line({"op": "env", "number": base[0], "env": base[1]}) + line
+            self._env_bases[sock] = base
+        return line
 
     def watch(self, job_id: str, on_news: OnNews) -> None:
         """Call ``on_news`` when the end of ``job_id`` is recorded (or the connection breaks)."""
@@ -493,16 +499,39 @@ class SupervisorClient:
         write: one wake-up of the service for all the programs that start next. If the
         connection broke meanwhile, each goes the usual way (connecting again).
         ``nudges``: how many ``start_queued`` go after them (see :meth:`start_queued`)."""
+        unsendable: list[tuple[str, OnReply, Exception]] = []
+        try:
+            self._send_held_now(held, nudges, unsendable)
+        finally:  # (a request that is not JSON fails to start; the reader thread goes on)
+            for job_id, on_reply, exc in unsendable:
+                with self._lock:
+                    self._pending.pop(job_id, None)
+                error = f"its request could not be encoded: {exc}"
+                _call(on_reply, {"op": "start_failed", "job_id": job_id, "error": error})
+
+    def _send_held_now(
+        self,
+        held: list[tuple[str, _Request, OnReply]],
+        nudges: int,
+        unsendable: list[tuple[str, OnReply, Exception]],
+    ) -> None:
         with self._lock:
             lines, self._forgotten = self._forgotten, []
             sock = self._sock
             if not (lines or held or nudges):
                 return
             if sock is not None:
-                lines += [self._encode_locked(sock, *request) for _, request, _ in held]
-                lines.append(_START_QUEUED * nudges)
-                for job_id, _, on_reply in held:
+                sendable = []
+                for job_id, request, on_reply in held:
+                    try:
+                        lines.append(self._encode_locked(sock, *request))
+                    except (TypeError, ValueError) as exc:
+                        unsendable.append((job_id, on_reply, exc))
+                        continue
+                    sendable.append((job_id, request, on_reply))
                     self._pending[job_id] = (sock, on_reply)
+                held = sendable
+                lines.append(_START_QUEUED * nudges)
                 self._nudges += nudges
                 try:
                     sock.sendall(b"".join(lines))
@@ -520,6 +549,8 @@ class SupervisorClient:
             except OSError as exc:
                 error = f"the supervisor could not be reached: {exc}"
                 _call(on_reply, {"op": "start_failed", "job_id": job_id, "error": error})
+            except (TypeError, ValueError) as exc:
+                unsendable.append((job_id, on_reply, exc))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         op = message.get("op")
