@@ -39,6 +39,12 @@ __all__ = ["TrackerTransitions", "UnknownJob"]
 
 #: A running job's live progress goes with each change of it.
 _ALWAYS_SAVED = frozenset({"progress"})
+#: Job status -> the fields a transition from it writes even when their value in the
+#: tracker's memory does not change (the store may hold another: see _fields_to_write).
+_WRITTEN_ANYWAY: dict[JobStatus, frozenset[str]] = {
+    JobStatus.PENDING: frozenset({"status", "last_seen_ts"}),
+    JobStatus.RUNNING: frozenset({"status", "progress", "last_seen_ts"}),
+}
 
 
 class UnknownJob(KeyError):
@@ -99,7 +105,7 @@ class TrackerTransitions:
         lock)."""
         new = evolve(job, changes)
         check_transition(job.id, job.status, new.status)
-        fields = frozenset(changes) | _ALWAYS_SAVED
+        fields = self._fields_to_write(job, new, frozenset(changes) | _ALWAYS_SAVED)
         pump = self._pump
         logs = pump.logs.take(pump.known, job.id) if new.status.finished else []
         timeline = pump.end_timeline(new) if job.status is JobStatus.RUNNING else None
@@ -124,6 +130,25 @@ class TrackerTransitions:
             self._memory.active[job.id] = new
         self._commits.emit(kind, new)
         return new
+
+    def _fields_to_write(self, job: Job, new: Job, fields: frozenset[str]) -> frozenset[str]:
+        """The ``fields`` of a transition from ``job`` to ``new`` that its UPDATE writes:
+        those whose value changes. SQLite rewrites the index entries of every column an
+        UPDATE sets, even to the value it has (a start's ``progress`` touched the progress
+        sort index and the text index's trigger for nothing). Only where ``job`` is known
+        to be the row as stored: a pending or running job's snapshot is, but for the
+        progress and last sign of life of a running one (the progress pump and the
+        heartbeat write those behind it, and a job put back in the queue keeps its last
+        sign of life): those are always written. On a shared board another instance may
+        have changed the row: everything is."""
+        if self.store.shared or job.status not in _WRITTEN_ANYWAY:
+            return fields
+        kept = frozenset(
+            f
+            for f in fields
+            if f in _WRITTEN_ANYWAY[job.status] or getattr(new, f) != getattr(job, f)
+        )
+        return kept or fields
 
     def _changed_elsewhere(self, job_id: str) -> None:
         """Another instance on the board changed (or has) a job this one knew as pending:
