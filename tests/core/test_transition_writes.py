@@ -5,6 +5,7 @@ counts, after the changes a skipped column could have lost."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from jobdeck.core import FakeClock, JobStatus, JobTracker
@@ -118,3 +119,36 @@ def test_pending_jobs_cancelled_and_failed_keep_the_counts_right(
         assert again.get_job(left.id).status is JobStatus.PENDING  # type: ignore[union-attr]
     finally:
         again.close()
+
+
+def test_a_start_and_an_end_set_only_what_changes(tmp_path: Path, clock: FakeClock) -> None:
+    """The UPDATEs of a job that reports no progress: no progress columns (their index
+    entries and the text index's trigger cost a start and an end for nothing), and the
+    row read back is the job as the tracker has it."""
+    db = tmp_path / "jobs.db"
+    tracker = JobTracker.open(db, clock=clock)
+    job = tracker.enqueue("work", title="quiet")
+    updates: list[str] = []
+    tracker.store.conn.set_trace_callback(
+        lambda sql: updates.append(sql) if sql.startswith("UPDATE jobs SET status") else None
+    )
+    tracker.start_job(job.id)
+    clock.advance(1)
+    tracker.flush()
+    ended = tracker.complete_job(job.id, success=True, exit_code=0)
+    tracker.store.conn.set_trace_callback(None)
+    updates = list(dict.fromkeys(updates))  # (SQLite traces it again for each trigger)
+    assert len(updates) == 2
+    assert all("progress" not in sql and "cancel_requested" not in sql for sql in updates)
+    stored = _reopened(db, clock)
+    try:
+        row = stored.get_job(job.id)
+        assert row is not None
+        # (the last sign of life is the heartbeat's, stored behind the tracker's memory)
+        assert replace(row, last_seen_ts=None) == replace(ended, last_seen_ts=None)
+        assert ended.progress == Progress(0, 0, "") and ended.exit_code == 0
+        assert stored.count_jobs(status=JobStatus.COMPLETED) == 1
+        assert [j.id for j in stored.list_jobs(search="quiet")] == [job.id]
+    finally:
+        stored.close()
+        tracker.close()

@@ -43,7 +43,7 @@ _ALWAYS_SAVED = frozenset({"progress"})
 #: tracker's memory does not change (the store may hold another: see _fields_to_write).
 _WRITTEN_ANYWAY: dict[JobStatus, frozenset[str]] = {
     JobStatus.PENDING: frozenset({"status", "last_seen_ts"}),
-    JobStatus.RUNNING: frozenset({"status", "progress", "last_seen_ts"}),
+    JobStatus.RUNNING: frozenset({"status", "last_seen_ts"}),  # (and progress: see there)
 }
 
 
@@ -134,21 +134,34 @@ class TrackerTransitions:
     def _fields_to_write(self, job: Job, new: Job, fields: frozenset[str]) -> frozenset[str]:
         """The ``fields`` of a transition from ``job`` to ``new`` that its UPDATE writes:
         those whose value changes. SQLite rewrites the index entries of every column an
-        UPDATE sets, even to the value it has (a start's ``progress`` touched the progress
-        sort index and the text index's trigger for nothing). Only where ``job`` is known
-        to be the row as stored: a pending or running job's snapshot is, but for the
-        progress and last sign of life of a running one (the progress pump and the
-        heartbeat write those behind it, and a job put back in the queue keeps its last
-        sign of life): those are always written. On a shared board another instance may
-        have changed the row: everything is."""
+        UPDATE sets, even to the value it has (a start's or an end's ``progress`` touched
+        the progress sort index and ran the text index's trigger for nothing). Only where
+        the tracker's memory is the row as stored: a pending or running job's is, but for
+        the last sign of life of a running one (the heartbeat writes it behind the memory,
+        and a job put back in the queue keeps it), always written, and its progress,
+        written unless its code has reported none since it started (then the row has the
+        progress the start wrote: the pump wrote none). On a shared board another instance
+        may have changed the row: everything is written."""
         if self.store.shared or job.status not in _WRITTEN_ANYWAY:
             return fields
-        kept = frozenset(
-            f
-            for f in fields
-            if f in _WRITTEN_ANYWAY[job.status] or getattr(new, f) != getattr(job, f)
-        )
+        always = _WRITTEN_ANYWAY[job.status]
+        if job.status is JobStatus.RUNNING and not self._progress_as_stored(job.id, new):
+            always = always | _ALWAYS_SAVED
+        kept = frozenset(f for f in fields if f in always or getattr(new, f) != getattr(job, f))
         return kept or fields
+
+    def _progress_as_stored(self, job_id: str, new: Job) -> bool:
+        """Whether running ``job_id``'s row already holds ``new.progress``: its code has
+        reported no progress since it started (the context's sequence number is where it
+        started, and what it holds is what the start stored, the memory's snapshot)."""
+        ctx = self._memory.contexts.get(job_id)
+        known = self._memory.active.get(job_id)
+        return (
+            ctx is not None
+            and ctx.seq == 0
+            and known is not None
+            and known.progress == new.progress
+        )
 
     def _changed_elsewhere(self, job_id: str) -> None:
         """Another instance on the board changed (or has) a job this one knew as pending:
