@@ -46,6 +46,7 @@ from .store_errors import (
 )
 from .store_opening import QUICK_CHECK_MAX_BYTES, StoreOpening
 from .validation import MAX_TEXT, storable_text
+from .wal_checkpoint import NUDGE_COMMITS, WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,8 @@ class Store(StoreOpening):
             self.close()
             raise
         self._readers = _ReaderPool(self._reader_connection)
+        if not read_only:
+            self._checkpoints = WalCheckpointer(self.path)
 
     @property
     def location(self) -> str:
@@ -223,6 +226,10 @@ class Store(StoreOpening):
     shared = False
     #: This app instance's name on a shared store (None: a file only this app writes).
     instance: str | None = None
+
+    #: Checkpoints the WAL of a file opened for writing (see :mod:`.wal_checkpoint`).
+    _checkpoints: WalCheckpointer | None = None
+    _commits_since_nudge = 0
 
     #: Whether the store keeps ``job_counts`` and a text index (schema 6, SQLite only).
     keeps_counts = True
@@ -252,6 +259,9 @@ class Store(StoreOpening):
 
     def close(self) -> None:
         self._history_build_due = False
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
+            self._checkpoints = None
         if self._history_build is not None:
             self._history_build.stop()
             self._history_build = None
@@ -312,8 +322,15 @@ class Store(StoreOpening):
         return bool(self.conn.in_transaction)
 
     def commit(self) -> None:
-        """Commit the open transaction. Raises sqlite3.Error (it stays open then)."""
+        """Commit the open transaction. Raises sqlite3.Error (it stays open then). Every
+        :data:`~.wal_checkpoint.NUDGE_COMMITS` commits the WAL's checkpointing thread is
+        nudged (see :mod:`.wal_checkpoint`)."""
         self.conn.execute("COMMIT")
+        if self._checkpoints is not None:
+            self._commits_since_nudge += 1
+            if self._commits_since_nudge >= NUDGE_COMMITS:
+                self._commits_since_nudge = 0
+                self._checkpoints.nudge()
 
     def rollback(self) -> None:
         """Roll the open transaction back, if SQLite has not already; never raises."""

@@ -40,6 +40,7 @@ from .store_errors import (
     describe_sqlite_error,
     error_class_for,
 )
+from .wal_checkpoint import WRITER_CHECKPOINT_PAGES
 
 try:
     import fcntl
@@ -213,7 +214,8 @@ class StoreOpening:
             self._configure_writer()
 
     def _configure_writer(self) -> None:
-        """WAL and ``synchronous=NORMAL``: the first writes, after the checks passed. A new
+        """WAL and ``synchronous=NORMAL``, checkpoints mostly left to a thread of their own
+        (:mod:`.wal_checkpoint`): the first writes, after the checks passed. A new
         file gets incremental auto-vacuum first (it cannot be turned on later without a
         VACUUM), so retention can give space back (:mod:`.retention`); a bounded WAL."""
         conn = self.conn
@@ -225,6 +227,8 @@ class StoreOpening:
             if mode.lower() != "wal":  # pragma: no cover - exotic file systems
                 log.warning("%s: could not switch to WAL (journal mode %s)", self.path, mode)
         conn.execute("PRAGMA synchronous=NORMAL")
+        # a backstop: the checkpoints are the WAL checkpointer's (core/wal_checkpoint.py)
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
 
     def _reader_connection(self) -> sqlite3.Connection:
         with self._sqlite_errors("read"):

@@ -39,6 +39,12 @@ __all__ = ["TrackerTransitions", "UnknownJob"]
 
 #: A running job's live progress goes with each change of it.
 _ALWAYS_SAVED = frozenset({"progress"})
+#: Job status -> the fields a transition from it writes even when their value in the
+#: tracker's memory does not change (the store may hold another: see _fields_to_write).
+_WRITTEN_ANYWAY: dict[JobStatus, frozenset[str]] = {
+    JobStatus.PENDING: frozenset({"status", "last_seen_ts"}),
+    JobStatus.RUNNING: frozenset({"status", "last_seen_ts"}),  # (and progress: see there)
+}
 
 
 class UnknownJob(KeyError):
@@ -99,7 +105,7 @@ class TrackerTransitions:
         lock)."""
         new = evolve(job, changes)
         check_transition(job.id, job.status, new.status)
-        fields = frozenset(changes) | _ALWAYS_SAVED
+        fields = self._fields_to_write(job, new, frozenset(changes) | _ALWAYS_SAVED)
         pump = self._pump
         logs = pump.logs.take(pump.known, job.id) if new.status.finished else []
         timeline = pump.end_timeline(new) if job.status is JobStatus.RUNNING else None
@@ -124,6 +130,38 @@ class TrackerTransitions:
             self._memory.active[job.id] = new
         self._commits.emit(kind, new)
         return new
+
+    def _fields_to_write(self, job: Job, new: Job, fields: frozenset[str]) -> frozenset[str]:
+        """The ``fields`` of a transition from ``job`` to ``new`` that its UPDATE writes:
+        those whose value changes. SQLite rewrites the index entries of every column an
+        UPDATE sets, even to the value it has (a start's or an end's ``progress`` touched
+        the progress sort index and ran the text index's trigger for nothing). Only where
+        the tracker's memory is the row as stored: a pending or running job's is, but for
+        the last sign of life of a running one (the heartbeat writes it behind the memory,
+        and a job put back in the queue keeps it), always written, and its progress,
+        written unless its code has reported none since it started (then the row has the
+        progress the start wrote: the pump wrote none). On a shared board another instance
+        may have changed the row: everything is written."""
+        if self.store.shared or job.status not in _WRITTEN_ANYWAY:
+            return fields
+        always = _WRITTEN_ANYWAY[job.status]
+        if job.status is JobStatus.RUNNING and not self._progress_as_stored(job.id, new):
+            always = always | _ALWAYS_SAVED
+        kept = frozenset(f for f in fields if f in always or getattr(new, f) != getattr(job, f))
+        return kept or fields
+
+    def _progress_as_stored(self, job_id: str, new: Job) -> bool:
+        """Whether running ``job_id``'s row already holds ``new.progress``: its code has
+        reported no progress since it started (the context's sequence number is where it
+        started, and what it holds is what the start stored, the memory's snapshot)."""
+        ctx = self._memory.contexts.get(job_id)
+        known = self._memory.active.get(job_id)
+        return (
+            ctx is not None
+            and ctx.seq == 0
+            and known is not None
+            and known.progress == new.progress
+        )
 
     def _changed_elsewhere(self, job_id: str) -> None:
         """Another instance on the board changed (or has) a job this one knew as pending:
