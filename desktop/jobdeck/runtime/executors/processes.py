@@ -949,8 +949,12 @@ def _facts(end: ProgramEnd, program: Program) -> ProcessFacts | None:
     if cpu is not None and not (math.isfinite(cpu) and cpu >= 0):
         cpu = None
     log_path = None
-    # The service creates the log with the program's first output: no file, no output.
-    no_output = program.watcher is not None and not os.path.lexists(program.watcher.log_path)
+    # The service creates the log with the program's first output: no file, no output --
+    # unless output was read from it (the log was deleted while the program ran: it is gone).
+    watcher = program.watcher
+    no_output = (
+        watcher is not None and not watcher.printed and not os.path.lexists(watcher.log_path)
+    )
     if end.pid is not None and program.watcher is not None and not no_output:
         log_path = os.fspath(program.watcher.log_path)
     if end.pid is None and peak_rss is None and cpu is None and not no_output:
