@@ -420,3 +420,13 @@ def test_the_log_tab_says_why_it_is_empty_once_a_queued_program_starts(qtbot, tr
     signals.jobsChanged.emit([running])
     qtbot.waitUntil(lambda: "Output tab" in view.placeholderText(), timeout=2000)
     qtbot.waitUntil(lambda: paints.seen > 0, timeout=2000)
+
+
+def test_a_job_queued_to_start_later_says_when_in_the_details(qtbot, tracker, signals):
+    import time
+
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(make_job("nightly", JobStatus.PENDING, run_at_ts=time.time() + 3600))
+    assert details.progress_label.full_text().startswith("Starts at ")
+    details.set_job(make_job("next", JobStatus.PENDING))
+    assert details.progress_label.full_text() == "Waiting to start"

@@ -401,6 +401,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Starts at {time}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>on {host} via {instance}</source>
         <translation type="unfinished"></translation>
     </message>
