@@ -430,3 +430,21 @@ def test_a_job_queued_to_start_later_says_when_in_the_details(qtbot, tracker, si
     assert details.progress_label.full_text().startswith("Starts at ")
     details.set_job(make_job("next", JobStatus.PENDING))
     assert details.progress_label.full_text() == "Waiting to start"
+
+
+def test_open_log_of_a_program_that_never_started_points_at_the_error(
+    qtbot, tracker, signals, monkeypatch
+):
+    """`jobdeck run -- /nonexistent/prog`, then Open log in its details: the notice said
+    its messages were in the Log tab, which said "This job logged nothing"."""
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: True))
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(
+        make_job("prog", JobStatus.FAILED, error="executable not found: '/nonexistent/prog'")
+    )
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.log_view.placeholderText() == "This job logged nothing."
+    assert details.notice() == "This job has no log file; the Error tab says what went wrong."
+    details.set_job(make_job("quiet", JobStatus.COMPLETED))
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.notice() == "This job has no log file and logged nothing."

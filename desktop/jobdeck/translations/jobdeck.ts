@@ -290,6 +290,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>This job has no log file; the Error tab says what went wrong.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This job has no log file and logged nothing.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>The log file is gone: {path}</source>
         <translation type="unfinished"></translation>
     </message>

@@ -520,13 +520,19 @@ class JobDetails(QWidget):
         if job is None:
             return False
         if not job.log_path:
-            self.show_notice(
-                translate("JobDetails", "No output: the program printed nothing.")
-                if _printed_nothing(job)
-                else translate(
+            if _printed_nothing(job):
+                notice = translate("JobDetails", "No output: the program printed nothing.")
+            elif self.log_view.toPlainText() or job.status.active:
+                notice = translate(
                     "JobDetails", "This job has no log file; its messages are in the Log tab."
                 )
-            )
+            elif job.error is not None:  # (a program that could not start, say)
+                notice = translate(
+                    "JobDetails", "This job has no log file; the Error tab says what went wrong."
+                )
+            else:
+                notice = translate("JobDetails", "This job has no log file and logged nothing.")
+            self.show_notice(notice)
             return False
         if not os.path.exists(job.log_path):
             self.show_notice(
