@@ -369,3 +369,22 @@ def test_an_unknown_command_is_still_named_so(capsys: pytest.CaptureFixture[str]
         main(["--db", "x.db", "frobnicate"])
     assert exited.value.code == 2
     assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_show_says_when_a_job_queued_for_later_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jobdeck run --at +1h -- ...` then `jobdeck show`: the page says when it starts."""
+    import time
+
+    from jobdeck.ui.formatting import format_local_time
+
+    db = tmp_path / "jobs.db"
+    at = time.time() + 3600
+    with JobTracker.open(db) as tracker:
+        later = tracker.enqueue("command", {"argv": ["true"]}, title="tonight", run_at=at)
+        now = tracker.enqueue("command", {"argv": ["true"]}, title="now")
+    assert main(["--db", str(db), "show", later.id]) == 0
+    assert f"\nstarts    {format_local_time(at)}\n" in capsys.readouterr().out
+    assert main(["--db", str(db), "show", now.id]) == 0
+    assert "starts" not in capsys.readouterr().out

@@ -531,20 +531,29 @@ class JobdeckApp(QObject):
 
     def request_quit(self) -> None:
         """Quit, first asking what to do with running jobs (cancel them, keep the external
-        programs running in the background, or stay)."""
+        programs running in the background, or stay), or, when only queued jobs are left,
+        with those (keep them queued, cancel them, or stay)."""
         if self._quitting:
             return
         if self.quit_dialog is not None:  # (the tray's Quit while it is open: the same one)
             self.quit_dialog.raise_()
             self.quit_dialog.activateWindow()
             return
-        running = self.running_count() if self.store_open else 0
+        counts = self.quit_counts()
         choice = QuitChoice.CANCEL_AND_QUIT
-        if running:
-            choice = self._confirm_quit(running, self.running_process_count())
+        if counts.running or (counts.queued and not self.tracker.store.shared):
+            choice = self._confirm_quit(counts.running, counts.processes)
         if choice is QuitChoice.STAY:
             return
+        if choice is QuitChoice.DROP_QUEUED_AND_QUIT:
+            self._cancel_queued()
         self.quit(keep_processes=choice is QuitChoice.KEEP_AND_QUIT)
+
+    def _cancel_queued(self) -> None:
+        """Cancel the jobs still queued (the user chose not to keep them)."""
+        for job in self.tracker.active_jobs():
+            if job.status is JobStatus.PENDING:
+                self.tracker.cancel_job(job.id)
 
     def quit(self, exit_code: int = 0, *, keep_processes: bool = False) -> None:
         """Quit without asking: cancel running jobs (but leave external programs running if

@@ -67,3 +67,46 @@ def test_a_silent_program_leaves_no_log_and_a_chatty_one_keeps_its_own(
     log.unlink()  # deleted: it is gone, and says so
     main(["--db", db, "logs", chatty.id])
     assert f"cannot read {log}" in capsys.readouterr().err
+
+
+def test_a_log_deleted_while_its_program_runs_is_gone_not_no_output(
+    qtbot: Any, runner: Runner, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user deletes a running job's log file (say, to free space); once the job ends,
+    its details and `jobdeck logs` say the file is gone, not that the program printed
+    nothing."""
+    from jobdeck.runtime import JobSignals
+    from jobdeck.ui.job_details import JobDetails
+
+    tracker = runner.tracker
+    go = tmp_path / "go"
+    script = f"echo first; while [ ! -e {go} ]; do sleep 0.05; done; echo second"
+    job = tracker.enqueue("command", {"argv": ["sh", "-c", script]})
+
+    def read_first() -> bool:
+        seen = tracker.get_job(job.id)
+        return seen is not None and seen.progress.message == "first"
+
+    qtbot.waitUntil(read_first, timeout=30_000)
+    log = Path(tracker.get_job(job.id).log_path or "")  # type: ignore[union-attr]
+    log.unlink()
+    go.touch()
+    qtbot.waitUntil(lambda: tracker.get_job(job.id).finished, timeout=30_000)  # type: ignore[union-attr]
+    done = tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED
+    assert done.log_path == str(log) and not log.exists()
+
+    signals = JobSignals(tracker)
+    details = JobDetails(tracker, signals)
+    qtbot.addWidget(details)
+    details.show()
+    details.set_job(done)
+    details.tabs.setCurrentWidget(details.output_view)
+    assert details.output_view.placeholderText() == f"The output file is gone: {log}"
+    assert details.open_log() is False
+    assert details.notice() == f"The log file is gone: {log}"
+    signals.close()
+
+    capsys.readouterr()
+    main(["--db", str(tmp_path / "jobs.db"), "logs", job.id])
+    assert f"cannot read {log}" in capsys.readouterr().err

@@ -216,6 +216,9 @@ def test_untitled_command_jobs_are_titled_by_their_command_line(
         (["ls"], False, "ls"),
         (["echo", "a\nb"], False, "echo 'a b'"),
         (["for i in 1 2; do\n  echo $i\ndone"], True, "for i in 1 2; do echo $i done"),
+        # typed as `python3 -c "print('hi')"`: shown so, not as 'print('"'"'hi'"'"')'
+        (["python3", "-c", "print('hi')"], False, "python3 -c \"print('hi')\""),
+        (["sh", "-c", "echo '$HOME'"], False, "sh -c 'echo '\"'\"'$HOME'\"'\"''"),
     ],
 )
 def test_command_title(argv: list[str], shell: bool, title: str) -> None:

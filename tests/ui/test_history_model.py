@@ -92,6 +92,17 @@ def test_columns_and_roles(tracker):
     assert model.index(5, 0).data() is None  # no such row
 
 
+def test_a_job_queued_to_start_later_says_when_in_the_message_column(tracker):
+    import time
+
+    later = make_job("nightly", JobStatus.PENDING, run_at_ts=time.time() + 3600)
+    waiting = make_job("next", JobStatus.PENDING)
+    tracker.add(later, waiting)
+    model = make_model(tracker)
+    assert model.index(model.locate(later), Column.MESSAGE).data().startswith("Starts at ")
+    assert not model.index(model.locate(waiting), Column.MESSAGE).data()
+
+
 def test_filter_counts_and_reads_again(qtbot, tracker):
     fill(tracker, 5)
     failed = tracker.add(*[make_job(f"bad {i}", JobStatus.FAILED, type="hash") for i in range(3)])

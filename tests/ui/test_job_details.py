@@ -420,3 +420,31 @@ def test_the_log_tab_says_why_it_is_empty_once_a_queued_program_starts(qtbot, tr
     signals.jobsChanged.emit([running])
     qtbot.waitUntil(lambda: "Output tab" in view.placeholderText(), timeout=2000)
     qtbot.waitUntil(lambda: paints.seen > 0, timeout=2000)
+
+
+def test_a_job_queued_to_start_later_says_when_in_the_details(qtbot, tracker, signals):
+    import time
+
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(make_job("nightly", JobStatus.PENDING, run_at_ts=time.time() + 3600))
+    assert details.progress_label.full_text().startswith("Starts at ")
+    details.set_job(make_job("next", JobStatus.PENDING))
+    assert details.progress_label.full_text() == "Waiting to start"
+
+
+def test_open_log_of_a_program_that_never_started_points_at_the_error(
+    qtbot, tracker, signals, monkeypatch
+):
+    """`jobdeck run -- /nonexistent/prog`, then Open log in its details: the notice said
+    its messages were in the Log tab, which said "This job logged nothing"."""
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: True))
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(
+        make_job("prog", JobStatus.FAILED, error="executable not found: '/nonexistent/prog'")
+    )
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.log_view.placeholderText() == "This job logged nothing."
+    assert details.notice() == "This job has no log file; the Error tab says what went wrong."
+    details.set_job(make_job("quiet", JobStatus.COMPLETED))
+    qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
+    assert details.notice() == "This job has no log file and logged nothing."

@@ -168,3 +168,21 @@ def test_a_board_job_shows_the_instance_that_runs_it_and_its_worker(qtbot, track
     row.here = "ana@desk"  # this instance's own jobs: only the worker is worth saying
     row.set_job(both, tracker.now())
     assert row.message_label.full_text() == "on node-7"
+
+
+def test_a_job_queued_to_start_later_says_when(qtbot, tracker):
+    """`jobdeck run --at 14:30 -- ...`: its row says when it starts, not just that it
+    waits; one due now (or with no time) waits for a slot."""
+    from datetime import datetime
+
+    now = tracker.now()
+    later = now + 3600
+    job = make_job("nightly", JobStatus.PENDING, run_at_ts=later)
+    row = make_row(qtbot, job, now)
+    at = datetime.fromtimestamp(later)
+    expected = at.strftime("%H:%M:%S") if at.date() == datetime.fromtimestamp(now).date() else ""
+    assert row.message_label.full_text().startswith("Starts at ")
+    assert expected in row.message_label.full_text()
+    assert row.time_label.text() == "queued"
+    row.set_job(job, later + 1)
+    assert row.message_label.full_text() == "Waiting to start\u2026"

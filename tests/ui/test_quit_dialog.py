@@ -1,6 +1,7 @@
-"""The quit question as a user meets it: Ctrl+Q in the main window while jobs run. Its text
-follows the jobs while it is open (three that finish, a queued one that goes), it says
-what happens to queued jobs, and once nothing is left it says so and Enter quits."""
+"""The quit question as a user meets it: Ctrl+Q in the main window while jobs run or wait.
+Its text follows the jobs while it is open (three that finish, a queued one that goes), it
+says what happens to queued jobs (and, when only those are left, asks whether to keep or
+cancel them), and once nothing is left it says so and Enter quits."""
 
 from __future__ import annotations
 
@@ -81,6 +82,15 @@ def shown_buttons(box: QuitDialog) -> list[str]:
     return [b.text() for b in box.findChildren(QPushButton) if b.isVisibleTo(box)]
 
 
+def cut_buttons(box: QuitDialog) -> list[str]:
+    """The shown buttons narrower than their text needs."""
+    return [
+        b.text()
+        for b in box.findChildren(QPushButton)
+        if b.isVisibleTo(box) and b.width() < b.sizeHint().width()
+    ]
+
+
 def keep_screenshot(box: QuitDialog, name: str) -> None:
     """A grab of the dialog in $JOBDECK_SCREENSHOTS (for a person to look at)."""
     keep = os.environ.get("JOBDECK_SCREENSHOTS")
@@ -106,9 +116,11 @@ def test_the_quit_question_follows_the_jobs_until_all_have_finished(
         seen["first default"] = box.defaultButton().text()
         keep_screenshot(box, "quit-3-running-1-queued")
         # The three finish while the question is open: it says so, the queued job waits.
-        qtbot.waitUntil(lambda: box.text() == "No job is running any more.", timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: box.text() == "No job is running; 1 is queued.", timeout=WAIT_MS)
         seen["after"] = texts(box)
         seen["after buttons"] = " | ".join(shown_buttons(box))
+        # the button shown since (keep it queued) fits: none is cut
+        qtbot.waitUntil(lambda: cut_buttons(box) == [], timeout=2000)
         keep_screenshot(box, "quit-none-running-1-queued")
         tracker.cancel_job(later.id)  # the queued one goes too (from the history, a terminal)
         qtbot.waitUntil(lambda: box.text() == "All jobs have finished.", timeout=WAIT_MS)
@@ -123,8 +135,12 @@ def test_the_quit_question_follows_the_jobs_until_all_have_finished(
     assert "The queued job stays queued and starts when Jobdeck runs again." in seen["first"]
     assert set(seen["first buttons"].split(" | ")) == {"Cancel them and quit", "Stay"}
     assert seen["first default"] == "Stay"  # Enter would cancel nothing by mistake
-    assert "starts when Jobdeck runs again" in seen["after"]
-    assert set(seen["after buttons"].split(" | ")) == {"Quit", "Stay"}
+    assert "Keep it queued to start it when Jobdeck runs again, or cancel it." in seen["after"]
+    assert set(seen["after buttons"].split(" | ")) == {
+        "Keep it queued and quit",
+        "Cancel it and quit",
+        "Stay",
+    }
     assert "Nothing is running or queued" in seen["last"]
     assert seen["last default"] == "Quit"
     assert quit_called.calls == 1 and app.quitting
@@ -205,3 +221,52 @@ def test_quitting_from_elsewhere_while_the_question_is_open_closes_it(
     with type(app.tracker).open(app.tracker.store.path, read_only=True) as reader:
         stored = reader.get_job(job.id)
         assert stored is not None and stored.status is JobStatus.CANCELLED
+
+
+@pytest.mark.parametrize("answer", ["Keep them queued and quit", "Cancel them and quit", "Enter"])
+def test_quitting_with_only_queued_jobs_asks_whether_to_keep_or_cancel_them(
+    app: JobdeckApp, quit_called: Quit, qtbot, answer: str
+) -> None:
+    """Nothing runs, two jobs wait for later: Ctrl+Q asks what to do with them. Keeping
+    them (Enter) leaves them queued for the next start; cancelling them cancels both."""
+    tracker = app.tracker
+    tonight = time.time() + 3600
+    later = [
+        tracker.enqueue("countdown", {"seconds": 5}, title=f"Tonight {n}", run_at=tonight)
+        for n in range(2)
+    ]
+    seen: dict[str, str] = {}
+
+    def while_open(box: QuitDialog) -> None:
+        seen["text"] = texts(box)
+        seen["buttons"] = " | ".join(shown_buttons(box))
+        seen["default"] = box.defaultButton().text()
+        keep_screenshot(box, "quit-only-queued")
+        if answer == "Enter":
+            qtbot.keyClick(box, Qt.Key.Key_Return)
+            return
+        button = next(b for b in box.findChildren(QPushButton) if b.text() == answer)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    press_ctrl_q_and(app, qtbot, while_open)
+    assert seen["text"].startswith("No job is running; 2 are queued.")
+    assert "Keep them queued to start them when Jobdeck runs again, or cancel them." in seen["text"]
+    assert set(seen["buttons"].split(" | ")) == {
+        "Keep them queued and quit",
+        "Cancel them and quit",
+        "Stay",
+    }
+    assert seen["default"] == "Keep them queued and quit"  # Enter drops nothing
+    assert quit_called.calls == 1 and app.tracker.closed
+    expected = JobStatus.CANCELLED if answer == "Cancel them and quit" else JobStatus.PENDING
+    with type(tracker).open(tracker.store.path, read_only=True) as reader:
+        assert [reader.get_job(job.id).status for job in later] == [expected, expected]  # type: ignore[union-attr]
+
+
+def test_staying_with_only_queued_jobs_keeps_the_app_and_the_jobs(
+    app: JobdeckApp, quit_called: Quit, qtbot
+) -> None:
+    later = app.tracker.enqueue("countdown", {"seconds": 5}, run_at=time.time() + 3600)
+    press_ctrl_q_and(app, qtbot, lambda box: qtbot.keyClick(box, Qt.Key.Key_Escape))
+    assert quit_called.calls == 0 and not app.quitting
+    assert app.tracker.get_job(later.id).status is JobStatus.PENDING  # type: ignore[union-attr]

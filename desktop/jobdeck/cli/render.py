@@ -63,6 +63,7 @@ def job_page(job: dict[str, Any], logs: list[dict[str, Any]] | None = None) -> s
             f"{percent(job)}  {p['message']}".rstrip() if p["total"] else p["message"] or EM_DASH,
         ),
         ("created", format_local_time(job["created_ts"])),
+        *_starts(job, format_local_time),
         ("started", format_local_time(job["started_ts"])),
         ("ended", format_local_time(job["completed_ts"])),
         ("run time", format_duration(elapsed(job))),
@@ -88,6 +89,14 @@ def job_page(job: dict[str, Any], logs: list[dict[str, Any]] | None = None) -> s
         lines.append("")
         lines.extend(log_line(e) for e in logs)
     return "\n".join(lines)
+
+
+def _starts(job: dict[str, Any], format_local_time: Any) -> list[tuple[str, str]]:
+    """A ``starts`` row for a job queued to start later (``run --at``), while it waits."""
+    run_at = job.get("run_at_ts")
+    if job["status"] != "pending" or run_at is None or run_at <= time.time():
+        return []
+    return [("starts", format_local_time(run_at))]
 
 
 def log_line(entry: dict[str, Any]) -> str:

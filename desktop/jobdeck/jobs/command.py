@@ -256,7 +256,7 @@ def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
         text = argv[0]
     else:
         program = os.path.basename(argv[0]) or argv[0]
-        text = shlex.join([program, *argv[1:]])
+        text = " ".join(_quote(arg) for arg in [program, *argv[1:]])
     text = " ".join(text.split())
     if len(text) <= TITLE_CHARS:
         return text or COMMAND_TITLE
@@ -265,6 +265,15 @@ def command_title(argv: Sequence[str], *, shell: bool = False) -> str:
     if space >= TITLE_CHARS // 2:
         cut = cut[:space]
     return cut.rstrip() + "\u2026"
+
+
+def _quote(arg: str) -> str:
+    """``arg`` quoted as a shell would read it, the way a person types it: in double quotes
+    when it holds single quotes and nothing special inside double quotes (``print('hi')``
+    -> ``"print('hi')"``, not ``'print('"'"'hi'"'"')'``), else as :func:`shlex.quote` does."""
+    if "'" in arg and not any(c in arg for c in '"\\$`!'):
+        return f'"{arg}"'
+    return shlex.quote(arg)
 
 
 def command_spec(params: Mapping[str, Any]) -> ProcessSpec:

@@ -381,6 +381,12 @@ class ProgramWatcher:
         return self._tree
 
     @property
+    def printed(self) -> bool:
+        """True once output of this attempt has been read from its log (the file may have
+        been deleted since: it is gone, not "no output")."""
+        return self._tail.offset > self.output_start
+
+    @property
     def detached(self) -> bool:
         """True once :meth:`detach` was called: nobody watches the program any more."""
         return self._detached

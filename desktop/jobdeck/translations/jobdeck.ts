@@ -290,6 +290,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>This job has no log file; the Error tab says what went wrong.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This job has no log file and logged nothing.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>The log file is gone: {path}</source>
         <translation type="unfinished"></translation>
     </message>
@@ -398,6 +406,10 @@ Started {started}</source>
     </message>
     <message>
         <source>queued</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Starts at {time}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -922,7 +934,19 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>No job is running any more.</source>
+        <source>Keep it queued and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep them queued and quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No job is running; 1 is queued.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No job is running; {count} are queued.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -939,6 +963,14 @@ Started {started}</source>
     </message>
     <message>
         <source>The other {count} running jobs are cancelled either way.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep it queued to start it when Jobdeck runs again, or cancel it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep them queued to start them when Jobdeck runs again, or cancel them.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -181,6 +181,16 @@ def format_local_time(ts: float | None, now: float | None = None) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
+def starts_text(job: Job, now: float) -> str:
+    """What a queued job waits for: "Starts at 14:30:00" when it was queued to start
+    later (``run_at``), else "Waiting to start…"."""
+    if job.run_at_ts is not None and job.run_at_ts > now:
+        return translate("JobRow", "Starts at {time}").format(
+            time=format_local_time(job.run_at_ts, now)
+        )
+    return translate("JobRow", "Waiting to start\u2026")
+
+
 def where_text(job: Job, here: str | None = None) -> str | None:
     """Where a running job runs, when that is not simply here: "on node3" (a cluster
     worker's host), "on alice@desk" (the app instance on a shared board that runs it, unless

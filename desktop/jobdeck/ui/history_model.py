@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,7 @@ from .formatting import (
     format_duration,
     format_local_time,
     format_percent,
+    starts_text,
     status_text,
     where_text,
 )
@@ -169,6 +171,10 @@ def message_of(job: Job) -> str:
     if job.status is JobStatus.CANCELLED:
         message = job.progress.message
         return message if "cancel" in message.lower() else status_text(JobStatus.CANCELLED)
+    if job.status is JobStatus.PENDING and not job.progress.message and job.run_at_ts:
+        now = time.time()
+        if job.run_at_ts > now:  # queued to start later: when
+            return starts_text(job, now)
     return job.progress.message
 
 

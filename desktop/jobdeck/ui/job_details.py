@@ -11,6 +11,7 @@ and the start-up shows no job.
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -40,6 +41,7 @@ from .formatting import (
     error_summary,
     format_duration,
     format_progress,
+    starts_text,
     status_text,
 )
 
@@ -164,6 +166,9 @@ def progress_text(job: Job) -> str:
         head = counts or translate("JobDetails", "Working (total unknown)")
         return f"{head} \u2014 {progress.message}" if progress.message else head
     if job.status is JobStatus.PENDING:
+        now = time.time()
+        if job.run_at_ts is not None and job.run_at_ts > now:
+            return starts_text(job, now)
         return translate("JobDetails", "Waiting to start")
     if job.status is JobStatus.COMPLETED:
         head = counts or translate("JobDetails", "Done")
@@ -515,13 +520,19 @@ class JobDetails(QWidget):
         if job is None:
             return False
         if not job.log_path:
-            self.show_notice(
-                translate("JobDetails", "No output: the program printed nothing.")
-                if _printed_nothing(job)
-                else translate(
+            if _printed_nothing(job):
+                notice = translate("JobDetails", "No output: the program printed nothing.")
+            elif self.log_view.toPlainText() or job.status.active:
+                notice = translate(
                     "JobDetails", "This job has no log file; its messages are in the Log tab."
                 )
-            )
+            elif job.error is not None:  # (a program that could not start, say)
+                notice = translate(
+                    "JobDetails", "This job has no log file; the Error tab says what went wrong."
+                )
+            else:
+                notice = translate("JobDetails", "This job has no log file and logged nothing.")
+            self.show_notice(notice)
             return False
         if not os.path.exists(job.log_path):
             self.show_notice(

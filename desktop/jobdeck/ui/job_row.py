@@ -28,6 +28,7 @@ from .formatting import (
     error_summary,
     format_duration,
     format_percent,
+    starts_text,
     status_text,
     where_text,
 )
@@ -264,7 +265,7 @@ class JobRow(QWidget):
             message = translate("JobRow", "Cancelling\u2026")
             self.time_label.setText(format_duration(job.elapsed(now)))
         elif job.status is JobStatus.PENDING:
-            message = job.progress.message or translate("JobRow", "Waiting to start\u2026")
+            message = job.progress.message or starts_text(job, now)
             color_role = QPalette.ColorRole.PlaceholderText
             self.time_label.setText(translate("JobRow", "queued"))
         else:

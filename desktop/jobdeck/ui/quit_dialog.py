@@ -1,10 +1,11 @@
-"""The question asked when the user quits while jobs run, kept true while it is open.
+"""The question asked when the user quits while jobs run or wait, kept true while it is open.
 
 :class:`QuitDialog` says how many jobs run and how many are queued, and what each answer
 does to them; it recounts whenever the job feed reports a change, so a job that ends (or
-starts) while the user reads changes the text and the buttons at once. Once nothing runs,
-nothing is left to cancel: the question becomes "All jobs have finished." with Quit as
-the default button. It does not quit by itself: a dialog that vanished under the user's
+starts) while the user reads changes the text and the buttons at once. With only queued
+jobs left it asks whether to keep them queued (the default) or cancel them. Once nothing
+runs or waits, nothing is left to cancel: the question becomes "All jobs have finished."
+with Quit as the default button. It does not quit by itself: a dialog that vanished under the user's
 pointer, or an app that went away while they read, would surprise more than one Enter.
 """
 
@@ -54,8 +55,10 @@ class QuitChoice(enum.Enum):
 
     CANCEL_AND_QUIT = "cancel"
     #: Leave process jobs running under their supervisors (the next start re-attaches
-    #: them); other running jobs are cancelled.
+    #: them); other running jobs are cancelled. Queued jobs stay queued.
     KEEP_AND_QUIT = "keep"
+    #: Nothing runs: cancel the queued jobs, then quit.
+    DROP_QUEUED_AND_QUIT = "drop"
     STAY = "stay"
 
 
@@ -113,10 +116,17 @@ class QuitDialog(QMessageBox):
         """The :class:`QuitChoice` of the button that ended the dialog (Stay when closed)."""
         clicked = self.clickedButton()
         if clicked is self.quit_button:
+            if self._only_queued(self._shown):
+                return QuitChoice.DROP_QUEUED_AND_QUIT
             return QuitChoice.CANCEL_AND_QUIT
         if clicked is self.keep_button and self.keep_button.isVisibleTo(self):
             return QuitChoice.KEEP_AND_QUIT
         return QuitChoice.STAY
+
+    def _only_queued(self, counts: QuitCounts | None) -> bool:
+        """True when ``counts`` are queued jobs only (on a board others share, they are
+        theirs to start as well: not ours to drop)."""
+        return counts is not None and not counts.running and counts.queued > 0 and not self._shared
 
     def _recount(self, *_: object) -> None:
         counts = self._counts()
@@ -128,24 +138,44 @@ class QuitDialog(QMessageBox):
         open dialog keeps its width (it grows, never shrinks under the pointer)."""
         self._shown = counts
         running, queued = counts.running, counts.queued
-        if running == 0:
+        only_queued = self._only_queued(counts)
+        stopped = queued if only_queued else running  # what the Quit button cancels
+        if stopped == 0:
             quit_text = translate("QuitDialog", "Quit")
-        elif running == 1:
+        elif stopped == 1:
             quit_text = translate("QuitDialog", "Cancel it and quit")
         else:
             quit_text = translate("QuitDialog", "Cancel them and quit")
         self.quit_button.setText(quit_text)
-        self.keep_button.setVisible(counts.processes > 0)
-        # Nothing to lose: Enter quits, as asked. Something would be stopped: Enter stays.
-        self.setDefaultButton(self.stay_button if running else self.quit_button)
+        if only_queued:
+            self.keep_button.setText(
+                translate("QuitDialog", "Keep it queued and quit")
+                if queued == 1
+                else translate("QuitDialog", "Keep them queued and quit")
+            )
+        else:
+            self.keep_button.setText(
+                translate("QuitDialog", "Keep running in the background and quit")
+            )
+        self.keep_button.setVisible(counts.processes > 0 or only_queued)
+        # Nothing to lose: Enter quits (keeping queued jobs queued), as asked. Something
+        # would be stopped: Enter stays.
+        if running:
+            self.setDefaultButton(self.stay_button)
+        else:
+            self.setDefaultButton(self.keep_button if only_queued else self.quit_button)
         if self.isVisible():
             self._keep_width()
         if running:
             text = _running_text(running)
             if queued:
                 text += " " + _more_queued_text(queued)
+        elif queued == 1:
+            text = translate("QuitDialog", "No job is running; 1 is queued.")
         elif queued:
-            text = translate("QuitDialog", "No job is running any more.")
+            text = translate("QuitDialog", "No job is running; {count} are queued.").format(
+                count=queued
+            )
         else:
             text = translate("QuitDialog", "All jobs have finished.")
         self.setInformativeText(" ".join(self._consequences(counts)))
@@ -154,13 +184,16 @@ class QuitDialog(QMessageBox):
 
     def _keep_width(self) -> None:
         """Have the buttons' row at least as wide as the dialog is now (QMessageBox fits
-        its width to its texts and buttons whenever they change)."""
+        its width to its texts and buttons whenever they change), and as its buttons need
+        (a minimum set by hand wins over theirs: a button shown since would be cut)."""
         buttons = self.findChild(QDialogButtonBox)
         grid = self.layout()
         if buttons is None or grid is None:
             return
         margins = grid.contentsMargins()
-        width = self.width() - margins.left() - margins.right()
+        width = max(
+            self.width() - margins.left() - margins.right(), buttons.minimumSizeHint().width()
+        )
         if width > buttons.minimumWidth():
             buttons.setMinimumWidth(width)
 
@@ -187,7 +220,19 @@ class QuitDialog(QMessageBox):
                         "QuitDialog", "The other {count} running jobs are cancelled either way."
                     ).format(count=others)
                 )
-        if queued:
+        if self._only_queued(counts):
+            said.append(
+                translate(
+                    "QuitDialog",
+                    "Keep it queued to start it when Jobdeck runs again, or cancel it.",
+                )
+                if queued == 1
+                else translate(
+                    "QuitDialog",
+                    "Keep them queued to start them when Jobdeck runs again, or cancel them.",
+                )
+            )
+        elif queued:
             if queued == 1:
                 said.append(
                     translate(
