@@ -68,7 +68,7 @@ from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint, paint_first
 from jobdeck.ui.icons import icon
 from jobdeck.ui.main_window import MainWindow
-from jobdeck.ui.quit_dialog import QuitChoice, QuitCounts, QuitDialog, count_for_quit
+from jobdeck.ui.quit_choice import QuitChoice
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
@@ -84,6 +84,7 @@ if TYPE_CHECKING:
     from jobdeck.core.tracker import JobTracker
     from jobdeck.platform.notifications import Urgency
     from jobdeck.runtime.runner import Runner
+    from jobdeck.ui.quit_dialog import QuitCounts, QuitDialog  # (when quitting asks)
     from jobdeck.ui.settings_dialog import SettingsValues
 
 log = logging.getLogger(__name__)
@@ -606,6 +607,8 @@ class JobdeckApp(QObject):
     def quit_counts(self) -> QuitCounts:
         """What quitting now would affect: running jobs (and external programs among them)
         and queued jobs."""
+        from jobdeck.ui.quit_dialog import QuitCounts, count_for_quit
+
         if not self.store_open or self.tracker.closed:
             return QuitCounts()
         return count_for_quit(self.tracker.active_jobs(), self.tracker.reattachable)
@@ -614,6 +617,8 @@ class JobdeckApp(QObject):
         """The quit question (:class:`~jobdeck.ui.quit_dialog.QuitDialog`). It counts for
         itself (``running`` and ``processes`` were counted before it opened) and follows
         the jobs while it is open: one that ends or starts meanwhile changes its text."""
+        from jobdeck.ui.quit_dialog import QuitDialog
+
         box = QuitDialog(
             self.quit_counts,
             [self.signals.jobsAdded, self.signals.jobsChanged],
