@@ -72,6 +72,12 @@ NOT_AT_START = (
     "jobdeck.core.board_url",
     "jobdeck.core.process_spec",
     "datetime",  # times are formatted for jobs shown
+    # Standard modules imported when first used (each ~1-4M instructions at the start):
+    "locale",
+    "shlex",  # a command line split or joined
+    "numbers",  # a number other than an int or a float checked
+    "importlib.abc",  # peewee without the drivers a SQLite store does not use
+    "jobdeck.cli.sqlite_only",
     "json",  # parameters, keys and details of jobs
 )
 

@@ -20,9 +20,10 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Annotated, Any, Final
+
+from .validation import is_integral, is_real
 
 __all__ = [
     "REQUIRED",
@@ -343,11 +344,11 @@ def _number(value: Any, integral: bool) -> int | float | None:
                 value = float(text)
             except ValueError:
                 return None
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+    if isinstance(value, bool) or not is_real(value) or not math.isfinite(value):
         return None
     if not integral:
         return float(value)
-    if isinstance(value, Integral) or float(value).is_integer():
+    if is_integral(value) or float(value).is_integer():
         return int(value)  # type: ignore[call-overload]
     return None
 
