@@ -21,7 +21,6 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -643,6 +642,8 @@ class JobdeckApp(QObject):
 
 def quit_on_signals(parent: QObject, quit: Callable[[], None]) -> QSocketNotifier:
     """Call ``quit`` on the GUI thread when SIGTERM or SIGINT (Ctrl+C) arrives."""
+    import signal  # (its enums: ~4M instructions, not for the first window)
+
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     os.set_blocking(write_fd, False)

@@ -74,6 +74,7 @@ NOT_AT_START = (
     "datetime",  # times are formatted for jobs shown
     # Standard modules imported when first used (each ~1-4M instructions at the start):
     "locale",
+    "signal",  # SIGTERM and Ctrl+C: handled once the store is open
     "shlex",  # a command line split or joined
     "numbers",  # a number other than an int or a float checked
     "importlib.abc",  # peewee without the drivers a SQLite store does not use

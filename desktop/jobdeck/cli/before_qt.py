@@ -48,7 +48,6 @@ QT_FREE_AT_START = (
     "jobdeck.runtime.tuning",
     "jobdeck.ui.settings_store",
     "jobdeck.ui.wayland",
-    "signal",  # jobdeck.app
 )
 
 
@@ -70,6 +69,7 @@ STORE_MODULES = (
     "jobdeck.runtime.relative_timeout",
     "jobdeck.runtime.store_folder",
     "jobdeck.runtime.supervisor",  # process jobs' supervisor (its client side)
+    "signal",  # the app's SIGTERM and SIGINT handlers
 )
 
 
