@@ -79,15 +79,6 @@ def type_text(text: str) -> str:
     return translate("JobType", text) if text else text
 
 
-def heading_html(text: str) -> str:
-    """``text`` as the rich text of a bold heading, for a ``QLabel`` set to
-    ``Qt.TextFormat.RichText``: drawn as with a bold copy of the label's font, without
-    asking the label for its font, which would make PySide6 create QFont's Python class
-    and its eight enums (~7 million instructions) before the first window is painted."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<b>{escaped}</b>"
-
-
 def status_text(status: Any) -> str:
     """``Running`` for ``JobStatus.RUNNING`` (or ``"running"``), translated."""
     value = str(getattr(status, "value", status))

@@ -43,7 +43,7 @@ from ..runtime.feed import JobEvents
 from . import icons
 from .empty_history import EmptyHistory
 from .first_paint import AfterFirstPaint
-from .formatting import heading_html, status_text, type_text
+from .formatting import status_text, type_text
 from .history_model import ACTIVE_STATUSES, Column, HistoryModel, JobRole, status_cell
 from .history_table import HistoryTable
 from .job_details import JobDetails
@@ -160,8 +160,10 @@ class MainWindow(QMainWindow):
         self.type_description.setWordWrap(True)
         self.type_list.currentRowChanged.connect(self._on_type_selected)
         launcher_heading = QLabel(self)
-        launcher_heading.setTextFormat(Qt.TextFormat.RichText)
-        launcher_heading.setText(heading_html(translate("MainWindow", "Launch")))  # (bold)
+        launcher_heading.setText(translate("MainWindow", "Launch"))
+        # (bold by a style sheet: a copy of its font would make PySide6 create QFont's class
+        # and its 8 enums, ~7M instructions, before the first paint; see LaunchForm's)
+        launcher_heading.setStyleSheet("font-weight: bold")
         launcher_heading.setBuddy(self.type_list)
         launcher = QWidget(self)
         launcher_layout = QVBoxLayout(launcher)
