@@ -21,7 +21,6 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -68,7 +67,7 @@ from jobdeck.settings import AppSettings
 from jobdeck.ui.first_paint import AfterFirstPaint, paint_first
 from jobdeck.ui.icons import icon
 from jobdeck.ui.main_window import MainWindow
-from jobdeck.ui.quit_dialog import QuitChoice, QuitCounts, QuitDialog, count_for_quit
+from jobdeck.ui.quit_choice import QuitChoice
 from jobdeck.ui.theme import apply_theme
 from jobdeck.ui.wayland import taskbar_floats, use_xwayland
 
@@ -84,6 +83,7 @@ if TYPE_CHECKING:
     from jobdeck.core.tracker import JobTracker
     from jobdeck.platform.notifications import Urgency
     from jobdeck.runtime.runner import Runner
+    from jobdeck.ui.quit_dialog import QuitCounts, QuitDialog  # (when quitting asks)
     from jobdeck.ui.settings_dialog import SettingsValues
 
 log = logging.getLogger(__name__)
@@ -615,6 +615,8 @@ class JobdeckApp(QObject):
     def quit_counts(self) -> QuitCounts:
         """What quitting now would affect: running jobs (and external programs among them)
         and queued jobs."""
+        from jobdeck.ui.quit_dialog import QuitCounts, count_for_quit
+
         if not self.store_open or self.tracker.closed:
             return QuitCounts()
         return count_for_quit(self.tracker.active_jobs(), self.tracker.reattachable)
@@ -623,6 +625,8 @@ class JobdeckApp(QObject):
         """The quit question (:class:`~jobdeck.ui.quit_dialog.QuitDialog`). It counts for
         itself (``running`` and ``processes`` were counted before it opened) and follows
         the jobs while it is open: one that ends or starts meanwhile changes its text."""
+        from jobdeck.ui.quit_dialog import QuitDialog
+
         box = QuitDialog(
             self.quit_counts,
             [self.signals.jobsAdded, self.signals.jobsChanged],
@@ -647,6 +651,8 @@ class JobdeckApp(QObject):
 
 def quit_on_signals(parent: QObject, quit: Callable[[], None]) -> QSocketNotifier:
     """Call ``quit`` on the GUI thread when SIGTERM or SIGINT (Ctrl+C) arrives."""
+    import signal  # (its enums: ~4M instructions, not for the first window)
+
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     os.set_blocking(write_fd, False)

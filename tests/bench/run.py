@@ -1,6 +1,6 @@
 """Run Jobdeck's benchmarks on demand: ``python tests/bench/run.py core|runtime|ui|external|api``
-(and ``output|history|startup|commands|store``, issue 15; ``stats``, issue 12; ``--quick``
-runs their small variants, which only show that they work).
+(and ``output|history|startup|startup_instructions|commands|store``, issue 15; ``stats``,
+issue 12; ``--quick`` runs their small variants, which only show that they work).
 
 Each section lives in ``tests/bench/bench_<name>.py`` and has a ``main()`` that prints one
 figure per line (``name value [unit] [(budget ...)]``) and returns non-zero when a figure is

@@ -229,6 +229,27 @@ def test_string_annotations_resolve_even_when_ctx_type_does_not() -> None:
     ]
 
 
+def test_forward_references_inside_annotation_objects_resolve() -> None:
+    # (Annotations that are objects already are used as they are; names left in them, as
+    # strings, are still looked up in the function's module.)
+    source = (
+        "from pathlib import Path\n"
+        "from typing import Annotated\n"
+        "from jobdeck.core.registry import Param\n"
+        "def work(ctx: 'NotDefined', files: list['Path'],\n"
+        "         n: Annotated['int', Param(min=1)] = 2, p: Path = Path()) -> None:\n"
+        "    pass\n"
+    )
+    ns: dict[str, Any] = {}
+    exec(compile(source, "<jobs>", "exec", dont_inherit=True), ns)
+    job = JobType.from_function("w", ns["work"])
+    assert [(p.name, p.kind, p.item_kind, p.minimum) for p in job.params] == [
+        ("files", ParamKind.LIST, ParamKind.PATH, None),
+        ("n", ParamKind.INT, None, 1),
+        ("p", ParamKind.PATH, None, None),
+    ]
+
+
 @pytest.mark.parametrize(
     "annotation",
     [set[int], int | None, list, dict, dict[str, int], list[list[str]], bytes, object],

@@ -221,3 +221,18 @@ def test_the_status_bar_says_ready_again_after_a_menu_or_a_passing_message(
     assert bar.currentMessage().startswith("No job")
     bar.showMessage("No job 01NOSUCHJOB", 50)  # (the same message, passing sooner)
     qtbot.waitUntil(lambda: bar.currentMessage() == "Ready", timeout=2000)
+
+
+def test_the_store_trouble_banner_is_styled_when_it_first_shows(qtbot, tracker, signals, settings):
+    """The banner (white on dark red) gets its style sheet when trouble first shows, not
+    with the window: a style sheet makes Qt build and parse one before the first paint."""
+    window = make_main_window(qtbot, tracker, signals, settings, show=True)
+    banner = window.store_banner
+    assert not banner.isVisible() and banner.styleSheet() == ""
+    window.show_store_trouble("cannot save job changes: disk full")
+    assert banner.isVisible() and "background: #a32020" in banner.styleSheet()
+    assert banner.text().endswith("disk full")
+    window.show_store_trouble("")
+    assert not banner.isVisible()
+    window.show_store_trouble("again")
+    assert banner.isVisible() and "#a32020" in banner.styleSheet()

@@ -32,6 +32,7 @@ NOT_AT_START = (
     "jobdeck.ui.timeline_plot",  # the details' Timeline tab
     "jobdeck.ui.settings_dialog",  # Jobdeck > Settings
     "jobdeck.ui.output_view",  # the details of a job
+    "jobdeck.ui.quit_dialog",  # quitting while jobs run (its Qt classes' enums: ~8)
     "jobdeck.runtime.log_tail",
     "aiohttp",  # the local API: once the window is painted
     "jobdeck.api.server",
@@ -71,6 +72,13 @@ NOT_AT_START = (
     "jobdeck.core.board_url",
     "jobdeck.core.process_spec",
     "datetime",  # times are formatted for jobs shown
+    # Standard modules imported when first used (each ~1-4M instructions at the start):
+    "locale",
+    "signal",  # SIGTERM and Ctrl+C: handled once the store is open
+    "shlex",  # a command line split or joined
+    "numbers",  # a number other than an int or a float checked
+    "importlib.abc",  # peewee without the drivers a SQLite store does not use
+    "jobdeck.cli.sqlite_only",
     "json",  # parameters, keys and details of jobs
 )
 
@@ -118,6 +126,15 @@ def look(window):
             ).items()
             if name.startswith("jobdeck")
         },
+        "dataclasses_at_first_paint": sorted(
+            f"{name}.{value.__qualname__}"
+            for name, module in list(sys.modules.items())
+            if name.startswith("jobdeck") and "dataclasses" in sys.modules
+            for value in list(vars(module).values())
+            if isinstance(value, type)
+            and value.__module__ == name
+            and "__dataclass_fields__" in value.__dict__
+        ),
         "gc_on_at_first_paint": gc.isenabled(),
         "threads_at_first_paint": sorted(
             open(f"/proc/self/task/{task}/comm").read().strip()
@@ -222,6 +239,8 @@ def test_the_first_window_builds_and_imports_only_what_it_shows(found: dict) -> 
     # ... nor the editors the first form (a command's) has none of: number boxes, a text box.
     later |= {"QAbstractSpinBox", "QSpinBox", "QDoubleSpinBox", "QPlainTextEdit"}
     later.add("QTableWidgetItem")  # (its tables' rows: none yet)
+    # ... nor QFont (its 8 enums, ~7M instructions): the headings are made bold without it.
+    later.add("QFont")
     assert made & later == set(), made & later
     # PySide6's import hook was told the modules imported before it do not use it (else it
     # reads each one's source when an import names it: ~8 ms).
@@ -232,6 +251,12 @@ def test_the_first_window_builds_and_imports_only_what_it_shows(found: dict) -> 
     assert answers["jobdeck.ui.main_window"] == 0
     assert answers["jobdeck.core.tracker"] == 0  # (not imported yet: told in advance)
     assert all(answers.get(m) in (-1, 0) for m in modules if m.startswith("jobdeck")), answers
+    # ``@dataclass`` compiles each class's methods (~3-4M instructions a class): the first
+    # window makes only the public ones its job types are made of (users may ``replace``
+    # them); the internal value classes it needs are plain (jobdeck.core.value).
+    public = ["jobdeck.core.params.Param", "jobdeck.core.params.ParamSpec"]
+    public.append("jobdeck.core.registry.JobType")
+    assert found["dataclasses_at_first_paint"] == public
     # Icons render what is drawn (a type list, a few statuses), not 12 sizes of each.
     assert 0 < found["renderings"] <= 30, found["renderings"]
 

@@ -23,8 +23,6 @@ import os
 import sys
 from collections.abc import Iterable
 
-from .sqlite_only import import_peewee_for_sqlite
-
 __all__ = [
     "QT_FREE_AT_START",
     "STORE_MODULES",
@@ -50,9 +48,6 @@ QT_FREE_AT_START = (
     "jobdeck.runtime.tuning",
     "jobdeck.ui.settings_store",
     "jobdeck.ui.wayland",
-    "locale",  # jobdeck.i18n
-    "shlex",  # jobdeck.jobs.command
-    "signal",  # jobdeck.app
 )
 
 
@@ -74,6 +69,7 @@ STORE_MODULES = (
     "jobdeck.runtime.relative_timeout",
     "jobdeck.runtime.store_folder",
     "jobdeck.runtime.supervisor",  # process jobs' supervisor (its client side)
+    "signal",  # the app's SIGTERM and SIGINT handlers
 )
 
 
@@ -154,6 +150,8 @@ def import_store(db: str | None = None) -> None:
     """Import peewee for the store ``db`` (without drivers a SQLite store does not use:
     :func:`~jobdeck.cli.sqlite_only.import_peewee_for_sqlite`), then :data:`STORE_MODULES`.
     The app calls it once its window is painted, before it opens the store."""
+    from .sqlite_only import import_peewee_for_sqlite  # (importlib.abc: not for the window)
+
     import_peewee_for_sqlite(db)
     for name in STORE_MODULES:
         importlib.import_module(name)

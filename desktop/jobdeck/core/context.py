@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from numbers import Real
 from types import TracebackType
 from typing import Protocol
+
+from .validation import is_real
 
 __all__ = ["Cancelled", "JobContext", "JobOwner"]
 
@@ -52,7 +53,7 @@ class Cancelled(Exception):
 
 
 def _bad_number(name: str, value: object) -> ValueError:
-    if isinstance(value, Real) and not isinstance(value, bool):
+    if is_real(value) and not isinstance(value, bool):
         return ValueError(f"progress {name} must be a finite number >= 0, got {value!r}")
     return ValueError(f"progress {name} must be a number, got {type(value).__name__} {value!r}")
 
@@ -65,7 +66,7 @@ def _slow_number(name: str, value: object) -> float:
     """Validate a progress number that is not a small non-negative int."""
     if type(value) is int and 0 <= value <= _MAX:
         return value
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if isinstance(value, bool) or not is_real(value):
         raise _bad_number(name, value)
     try:
         number = float(value)

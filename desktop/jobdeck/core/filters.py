@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import text_search
 from .job_status import JobStatus
 from .validation import MAX_TEXT, storable_text
+from .value import Value
 
 if TYPE_CHECKING:  # the store's module imports peewee; the widgets' filters need not
     import peewee as pw
@@ -65,20 +65,29 @@ def _like(field: Any, pattern: str) -> Any:
     return pw.NodeList((field, pw.SQL("LIKE"), pattern, pw.SQL("ESCAPE '\\'")))
 
 
-@dataclass(frozen=True, slots=True)
-class JobFilter:
+class JobFilter(Value):
     """Jobs with one of ``statuses`` (none: any), of one of ``types`` (none: any), whose
     title, type, progress message, error message or command contains ``search`` (None:
     any; see :mod:`.text_search`).
 
     Build one from user input with :meth:`of`, which checks and normalises it (a status in
     any case, a single type or status, text made storable) and raises ValueError naming the
-    field.
+    field. (Immutable and compared by value; not a dataclass: the history's first paint
+    imports it, see :mod:`.value`.)
     """
 
-    statuses: tuple[JobStatus, ...] = ()
-    types: tuple[str, ...] = ()
-    search: str | None = None
+    __slots__ = ("statuses", "types", "search")  # noqa: RUF023 (the fields, in order)
+    statuses: tuple[JobStatus, ...]
+    types: tuple[str, ...]
+    search: str | None
+
+    def __init__(
+        self,
+        statuses: tuple[JobStatus, ...] = (),
+        types: tuple[str, ...] = (),
+        search: str | None = None,
+    ) -> None:
+        self._set(statuses=statuses, types=types, search=search)
 
     @classmethod
     def of(cls, status: StatusArg = None, type: TypeArg = None, search: object = None) -> JobFilter:

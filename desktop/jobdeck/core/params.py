@@ -20,9 +20,10 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Annotated, Any, Final
+
+from .validation import is_integral, is_real
 
 __all__ = [
     "REQUIRED",
@@ -343,11 +344,11 @@ def _number(value: Any, integral: bool) -> int | float | None:
                 value = float(text)
             except ValueError:
                 return None
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+    if isinstance(value, bool) or not is_real(value) or not math.isfinite(value):
         return None
     if not integral:
         return float(value)
-    if isinstance(value, Integral) or float(value).is_integer():
+    if is_integral(value) or float(value).is_integer():
         return int(value)  # type: ignore[call-overload]
     return None
 
@@ -427,14 +428,35 @@ def params_from_signature(func: Callable[..., Any]) -> tuple[ParamSpec, ...]:
                 raise TypeError("is positional-only, but job parameters are passed by keyword")
             if p.annotation is inspect.Parameter.empty:
                 raise TypeError(f"has no type annotation; supported: {_SUPPORTED}")
-            # Resolve this annotation alone, so a TYPE_CHECKING-only ctx type does no harm.
-            holder = types.SimpleNamespace(__annotations__={p.name: p.annotation})
-            try:
-                hints = typing.get_type_hints(holder, globalns, include_extras=True)
-            except Exception as exc:
-                raise TypeError(f"has an annotation that cannot be resolved: {exc}") from None
             default = REQUIRED if p.default is inspect.Parameter.empty else p.default
-            specs.append(_spec_for(p.name, hints[p.name], default))
+            specs.append(_spec_for(p.name, _resolved(p.name, p.annotation, globalns), default))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{where}: parameter {p.name!r} {exc}") from None
     return tuple(specs)
+
+
+def _resolved(name: str, annotation: Any, globalns: dict[str, Any]) -> Any:
+    """The type ``annotation`` names: itself when it is one already, with nothing left to
+    look up (what a module without ``from __future__ import annotations`` has, e.g. the
+    built-in job types: their start does not pay ``typing.get_type_hints``); else what
+    ``typing.get_type_hints`` resolves it to in ``globalns``, alone (so a TYPE_CHECKING-only
+    ctx type does no harm)."""
+    if annotation is not None and not _has_forward_refs(annotation):
+        return annotation
+    holder = types.SimpleNamespace(__annotations__={name: annotation})
+    try:
+        return typing.get_type_hints(holder, globalns, include_extras=True)[name]
+    except Exception as exc:
+        raise TypeError(f"has an annotation that cannot be resolved: {exc}") from None
+
+
+def _has_forward_refs(annotation: Any) -> bool:
+    """Whether ``annotation`` is, or holds in its arguments, a name still to look up (a
+    string or a ``ForwardRef``). (An ``Annotated`` type's metadata are not looked at.)"""
+    if isinstance(annotation, (str, typing.ForwardRef)):
+        return True
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+        if isinstance(annotation, (str, typing.ForwardRef)):
+            return True
+    return any(_has_forward_refs(arg) for arg in typing.get_args(annotation))

@@ -20,7 +20,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -643,7 +642,7 @@ class Store(StoreOpening):
         fts = text_search.fts_query(where.search or "")
         if fts is None or not self._text_index_ready(conn):
             return None
-        others = replace(where, search=None)
+        others = JobFilter(where.statuses, where.types)  # (the same without its text)
 
         def build() -> tuple[str, list[Any]]:
             m = self.jobs_model

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import codecs
 import math
-from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    from numbers import Integral, Real
 
 __all__ = [
     "LOG_CAP_MARKER",
@@ -38,9 +40,31 @@ __all__ = [
     "check_progress_number",
     "check_timeout_factor",
     "check_timestamp",
+    "is_integral",
+    "is_real",
     "storable_text",
     "storable_traceback",
 ]
+
+
+def is_real(value: object) -> TypeGuard[Real]:
+    """``isinstance(value, numbers.Real)`` (bools too), without importing :mod:`numbers`
+    (its classes: ~1.7M instructions of the app's start) for a plain int or float."""
+    if type(value) in (int, float):
+        return True
+    import numbers
+
+    return isinstance(value, numbers.Real)
+
+
+def is_integral(value: object) -> TypeGuard[Integral]:
+    """``isinstance(value, numbers.Integral)`` (bools too), the same way."""
+    if type(value) is int:
+        return True
+    import numbers
+
+    return isinstance(value, numbers.Integral)
+
 
 MAX_TEXT = 16_384
 MAX_TRACEBACK = 65_536
@@ -208,7 +232,7 @@ def _short(value: Any) -> str:
 
 def check_progress_number(name: str, value: Any) -> float:
     """A finite, non-negative real number below 2**63, or ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if isinstance(value, bool) or not is_real(value):
         raise ValueError(f"progress {name} must be a number, got {type(value).__name__} {value!r}")
     if isinstance(value, int):  # exact, even beyond the range of a float
         number: int | float = int(value)
@@ -240,7 +264,7 @@ def check_int(name: str, value: Any, low: int = INT64_MIN, high: int = INT64_MAX
 
 def check_timestamp(name: str, value: Any) -> float:
     """Epoch seconds that are a real moment: finite, from 1970 to the end of year 9999."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if isinstance(value, bool) or not is_real(value):
         raise ValueError(
             f"{name} must be a datetime or epoch seconds, got {type(value).__name__} "
             f"{_short(value)}"
@@ -258,7 +282,7 @@ def check_timestamp(name: str, value: Any) -> float:
 
 def check_duration(name: str, value: Any, high: float = MAX_DURATION) -> float:
     """A positive, finite number of seconds up to ``high``, or ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if isinstance(value, bool) or not is_real(value):
         raise ValueError(
             f"{name} must be a positive number of seconds, got {type(value).__name__} "
             f"{_short(value)}"
@@ -281,7 +305,7 @@ MAX_TIMEOUT_FACTOR = 1000.0
 def check_timeout_factor(name: str, value: Any) -> float:
     """A relative timeout ("fail after N x the usual duration"): a number from 1 to
     :data:`MAX_TIMEOUT_FACTOR`, or ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if isinstance(value, bool) or not is_real(value):
         raise ValueError(
             f"{name} must be a number (fail after that many times the usual duration), got "
             f"{type(value).__name__} {_short(value)}"

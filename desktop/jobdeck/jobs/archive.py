@@ -1,7 +1,5 @@
 """Compress a folder into a .zip or .tar.gz archive, with progress in bytes."""
 
-from __future__ import annotations
-
 import os
 import zipfile
 from enum import Enum

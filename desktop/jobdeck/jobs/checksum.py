@@ -1,7 +1,5 @@
 """Checksum every file in a folder, reporting progress in bytes."""
 
-from __future__ import annotations
-
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +144,7 @@ class _CommandType(JobType):
             assert shell is not None
             use_shell = shell.normalize(params.get("shell", False))
             try:
-                params["argv"] = [params["argv"]] if use_shell else shlex.split(params["argv"])
+                params["argv"] = [params["argv"]] if use_shell else _split(params["argv"])
             except ValueError as exc:  # unbalanced quotes
                 raise ParamError("argv", f"cannot be split into arguments: {exc}") from None
         valid = super().validate(params)
@@ -201,6 +200,14 @@ class _CommandType(JobType):
 
 
 _PLAIN_WORDS = re.compile(r"[\w./,:=+@%-]+(?:[ \t]+[\w./,:=+@%-]+)*")
+
+
+def _split(line: str) -> list[str]:
+    """``line`` split as a shell would (:func:`shlex.split`, imported when first used: the
+    first window does not wait for it)."""
+    import shlex
+
+    return shlex.split(line)
 
 
 def _plain_command_line(line: object) -> bool:
@@ -273,6 +280,8 @@ def _quote(arg: str) -> str:
     -> ``"print('hi')"``, not ``'print('"'"'hi'"'"')'``), else as :func:`shlex.quote` does."""
     if "'" in arg and not any(c in arg for c in '"\\$`!'):
         return f'"{arg}"'
+    import shlex  # (when a title is made: not at the app's start)
+
     return shlex.quote(arg)
 
 

@@ -1,7 +1,5 @@
 """Wait for a while, counting down: a timer, and the simplest way to see Jobdeck work."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """Copy files and folders, reporting progress in bytes and honouring cancel between chunks."""
 
-from __future__ import annotations
-
 import os
 import shutil
 from pathlib import Path

@@ -9,8 +9,6 @@ has none (its program is ``jobdeck`` itself), so it uses ``$JOBDECK_PYTHON``, el
 comes from the bundle's ``pylib`` folder (standard library only, it runs on any Python 3).
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 import sys
@@ -60,7 +58,7 @@ def worker_path() -> str:
 
 
 def python_script(
-    job: Job,
+    job: "Job",
     script: Annotated[
         Path,
         Param(
@@ -80,7 +78,7 @@ def python_script(
             exists="dir",
         ),
     ] = Path(),
-) -> ProcessSpec:
+) -> "ProcessSpec":
     """Run a Python script; its output goes to the job's log and its progress is tracked."""
     from jobdeck.core.process_spec import ProcessSpec  # (when a job starts, not at import)
 

@@ -24,8 +24,9 @@ import os
 import stat
 import tempfile
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from jobdeck.core.value import Value
 
 from .private_files import chmod_no_follow
 
@@ -40,12 +41,15 @@ class RuntimeDirError(Exception):
     """No safe runtime directory: the message lists every candidate and why it was refused."""
 
 
-@dataclass(frozen=True)
-class RuntimeDir:
+class RuntimeDir(Value):
     """The runtime directory chosen, and why the candidates before it were refused."""
 
+    __slots__ = ("path", "refused")
     path: Path
-    refused: list[str] = field(default_factory=list)
+    refused: list[str]
+
+    def __init__(self, path: Path, refused: list[str] | None = None) -> None:
+        self._set(path=path, refused=[] if refused is None else refused)
 
 
 def find_runtime_dir() -> RuntimeDir:

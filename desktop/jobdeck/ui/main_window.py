@@ -161,9 +161,9 @@ class MainWindow(QMainWindow):
         self.type_list.currentRowChanged.connect(self._on_type_selected)
         launcher_heading = QLabel(self)
         launcher_heading.setText(translate("MainWindow", "Launch"))
-        heading_font = launcher_heading.font()
-        heading_font.setBold(True)
-        launcher_heading.setFont(heading_font)
+        # (bold by a style sheet: a copy of its font would make PySide6 create QFont's class
+        # and its 8 enums, ~7M instructions, before the first paint; see LaunchForm's)
+        launcher_heading.setStyleSheet("font-weight: bold")
         launcher_heading.setBuddy(self.type_list)
         launcher = QWidget(self)
         launcher_layout = QVBoxLayout(launcher)
@@ -236,7 +236,10 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
-        self._rows_shown = RowsShown(self.table, self.model)  # a search reads those first
+        #: Tells the model how many rows the table shows (a search reads those first): once
+        #: the window is painted (before, no search can run: its filters on the table and
+        #: its scroll bar would call into Python for each of their ~30 events).
+        self._rows_shown: RowsShown | None = None
         #: Says why the history is empty (no job yet, none that matches).
         self.empty_history = EmptyHistory(self.table, self.model)
         self._size_columns(registry)
@@ -275,8 +278,7 @@ class MainWindow(QMainWindow):
         self.store_banner.setObjectName("storeBanner")
         self.store_banner.setTextFormat(Qt.TextFormat.PlainText)
         self.store_banner.setWordWrap(True)
-        self.store_banner.setStyleSheet(STORE_BANNER_STYLE)
-        self.store_banner.hide()
+        self.store_banner.hide()  # (styled when first shown: see show_store_trouble)
         outer.addWidget(self.store_banner)
         #: The Jobs and Statistics tabs (None without ``stats``: the jobs fill the window).
         self.tabs: QTabWidget | None = None
@@ -298,9 +300,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(container)
         self._build_menus()
         if tracker.closed:  # painted first: the menus' items right after (see _fill_menus)
-            self._menus_later = AfterFirstPaint(self, self._fill_menus, MENU_ITEMS_FALLBACK_MS)
+            self._menus_later = AfterFirstPaint(
+                self, self._after_first_paint, MENU_ITEMS_FALLBACK_MS
+            )
         else:
-            self._fill_menus()
+            self._after_first_paint()
         self._fit_to_screen()
         #: True until the store is open (built on a closed tracker; see :meth:`attach`).
         self.opening = tracker.closed
@@ -328,7 +332,7 @@ class MainWindow(QMainWindow):
         self._signals = signals
         self.launch_forms.attach(tracker)
         self._add_clear_button()
-        self._fill_menus()
+        self._after_first_paint()
         self.model.attach(tracker, signals, warnings)
         self.details.attach(tracker, signals, warnings)
         signals.storeTroubleChanged.connect(self.show_store_trouble)
@@ -353,6 +357,10 @@ class MainWindow(QMainWindow):
 
     def show_store_trouble(self, message: str) -> None:
         """Show why job changes cannot be saved (the banner), or hide it (``""``)."""
+        if message and not self.store_banner.styleSheet():
+            # (not before: a style sheet makes Qt build a style sheet style and parse it,
+            # which the first window, that has no trouble to show, need not wait for)
+            self.store_banner.setStyleSheet(STORE_BANNER_STYLE)
         self.store_banner.setText(f"\u26a0 Jobdeck {message}" if message else "")
         self.store_banner.setVisible(bool(message))
 
@@ -550,6 +558,13 @@ class MainWindow(QMainWindow):
         self._app_menu = self.menuBar().addMenu(translate("MainWindow", "&Jobdeck"))
         self._view_menu = self.menuBar().addMenu(translate("MainWindow", "&View"))
         self._menus_filled = False
+
+    def _after_first_paint(self) -> None:
+        """What the first paint of a window built before the store opened does without:
+        the menus' items (:meth:`_fill_menus`) and the rows shown's watch. Once."""
+        self._fill_menus()
+        if self._rows_shown is None:
+            self._rows_shown = RowsShown(self.table, self.model)
 
     def _fill_menus(self) -> None:
         """The menus' items and their shortcuts, once.

@@ -8,7 +8,6 @@ quote, ``abc`` in a list of integers). Range and required checks are left to the
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtWidgets
@@ -337,6 +336,8 @@ class ArgvField(ParamField):
         text = self.raw_text()
         if not text:
             return MISSING
+        import shlex  # (when a command is read: not for the first window)
+
         try:
             return shlex.split(text)
         except ValueError as exc:
@@ -344,6 +345,8 @@ class ArgvField(ParamField):
             raise FieldError(self.name, problem.format(error=exc)) from None
 
     def set_value(self, value: Any) -> None:
+        import shlex
+
         self.edit.setText(shlex.join(str(v) for v in value or []))
 
 

@@ -12,7 +12,6 @@ pointer, or an app that went away while they read, would surprise more than one 
 from __future__ import annotations
 
 import contextlib
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton, QWidge
 
 from jobdeck.core.job_status import JobStatus
 from jobdeck.i18n import translate
+from jobdeck.ui.quit_choice import QuitChoice
 
 if TYPE_CHECKING:
     from jobdeck.core.job import Job
@@ -48,18 +48,6 @@ def count_for_quit(jobs: list[Job], is_program: Callable[[Job], bool]) -> QuitCo
         processes=sum(1 for j in running if is_program(j)),
         queued=sum(1 for j in jobs if j.status is JobStatus.PENDING),
     )
-
-
-class QuitChoice(enum.Enum):
-    """The answer to "jobs are still running: quit?"."""
-
-    CANCEL_AND_QUIT = "cancel"
-    #: Leave process jobs running under their supervisors (the next start re-attaches
-    #: them); other running jobs are cancelled. Queued jobs stay queued.
-    KEEP_AND_QUIT = "keep"
-    #: Nothing runs: cancel the queued jobs, then quit.
-    DROP_QUEUED_AND_QUIT = "drop"
-    STAY = "stay"
 
 
 class QuitDialog(QMessageBox):
