@@ -50,13 +50,25 @@ DOCKED_MAX_ROWS = 4
 
 
 def summary_text(jobs: Iterable[Job]) -> str:
-    """``3 jobs · 45%``: active jobs and the overall percent of the known totals."""
-    active = [j for j in jobs if j.status.active]
-    if not active:
+    """``3 jobs · 45%``: the jobs listed (one per row, "+N more" included) and the overall
+    percent of the active ones' known totals.
+
+    Finished jobs whose row still shows its outcome count too, said apart (``4 jobs, 1
+    ended · 45%``), so that the number always matches the rows: with one job at a time, a
+    row that just said "Done" made the header read one job fewer than the rows below it.
+    """
+    listed = list(jobs)
+    active = [j for j in listed if j.status.active]
+    ended = len(listed) - len(active)
+    if not listed:
         return translate("Taskbar", "No active jobs")
-    known = [j for j in active if j.progress.total]
-    count = len(active)  # (a call inside translate()'s arguments hides it from lupdate)
+    count = len(listed)  # (a call inside translate()'s arguments hides it from lupdate)
+    if not active:
+        return translate("Taskbar", "%n job(s) ended", None, count)
     text = translate("Taskbar", "%n job(s)", None, count)
+    if ended:
+        text += translate("Taskbar", ", {ended} ended").format(ended=ended)
+    known = [j for j in active if j.progress.total]
     if known:
         total = sum(j.progress.total for j in known)
         current = sum(min(j.progress.current, j.progress.total) for j in known)
