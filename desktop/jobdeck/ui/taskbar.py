@@ -167,6 +167,7 @@ class Taskbar(PlacedPanel):
         self._jobs: dict[str, Job] = {}
         self._leaving: set[str] = set()
         self._rows: dict[str, JobRow] = {}
+        self._hidden = 0  # jobs listed without a row, as last drawn
         self._collapsed = False
         probe = JobRow(self._spinner_for_probe(), None)
         self._row_height = probe.sizeHint().height()  # rows are all alike: measure once
@@ -339,7 +340,9 @@ class Taskbar(PlacedPanel):
         return self._rows.get(job_id)
 
     def more_count(self) -> int:
-        return max(0, len(self._jobs) - len(self._rows))
+        """How many listed jobs have no row (the "+N more"), as of the last refresh: like
+        the header and the rows, it changes only when they are redrawn."""
+        return self._hidden
 
     def summary(self) -> str:
         return self.summary_label.full_text()
@@ -464,7 +467,7 @@ class Taskbar(PlacedPanel):
             target: QWidget = rows[min(focused_at, len(rows) - 1)] if rows else self
             target.setFocus(Qt.FocusReason.OtherFocusReason)
 
-        hidden = len(ordered) - len(visible)
+        hidden = self._hidden = len(ordered) - len(visible)
         self.summary_label.set_full_text(summary_text(ordered))
         self.rows_box.setVisible(bool(visible))
         self.more_button.setVisible(not self._collapsed and hidden > 0)
