@@ -130,8 +130,13 @@ def test_ls_and_show_with_ids_prefixes_and_json(app: Served) -> None:
 
 def test_cancel_by_id_and_all(app: Served) -> None:
     ids = [ok(app.jobdeck("run", "--", "sleep", "30")).strip() for _ in range(3)]
-    assert ok(app.jobdeck("cancel", ids[0])).strip() == f"cancelled {ids[0]}"
+    wait_for(lambda: job_of(app, ids[0])["status"] == "running", 30)
+    # a running program is only asked to stop (SIGTERM; killed after the grace period)
+    assert ok(app.jobdeck("cancel", ids[0])).strip() == f"asked {ids[0]} to stop (running)"
     wait_for(lambda: job_of(app, ids[0])["status"] == "cancelled", 30)
+    later = ok(app.jobdeck("run", "--at", "+1h", "--", "sleep", "30")).strip()
+    assert ok(app.jobdeck("cancel", later)).strip() == f"cancelled {later}"  # was queued
+    assert job_of(app, later)["status"] == "cancelled"
     result = app.jobdeck("cancel", ids[0])
     assert result.returncode == 1 and "already cancelled" in result.stderr
     out = ok(app.jobdeck("cancel", "--all"))

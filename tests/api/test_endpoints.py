@@ -105,6 +105,7 @@ def test_cancel_one_many_and_all(client: ApiClient, tracker: JobTracker) -> None
     jobs = [tracker.enqueue("countdown", {"seconds": 9}).id for _ in range(4)]
     answer = client.post(f"/api/jobs/{jobs[0]}/cancel")
     assert answer["cancelled"] and answer["job"]["status"] == "cancelled"
+    assert answer["stopping"] is False  # it was queued: cancelled at once
     error = refused(lambda: client.post(f"/api/jobs/{jobs[0]}/cancel"), 409)
     assert "already cancelled" in error.message
     answer = client.post("/api/jobs/cancel", {"ids": [jobs[0], jobs[1]]})
@@ -113,7 +114,11 @@ def test_cancel_one_many_and_all(client: ApiClient, tracker: JobTracker) -> None
     running = tracker.create_job("scrape")
     answer = client.post("/api/jobs/cancel", {"all": True})
     assert sorted(answer["cancelled"]) == sorted([*jobs[2:], running.job_id])
+    assert answer["stopping"] == [running.job_id]  # which were running: asked to stop
     assert running.cancelled  # a running job is asked to stop
+    again = tracker.create_job("scrape")
+    answer = client.post(f"/api/jobs/{again.job_id}/cancel")
+    assert answer["stopping"] is True and answer["job"]["status"] == "running"
     refused(lambda: client.post("/api/jobs/cancel", {}), 422)
     refused(lambda: client.post("/api/jobs/cancel", {"ids": ["X"], "now": 1}), 422)
 

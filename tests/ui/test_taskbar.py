@@ -122,7 +122,9 @@ def test_summary_text():
     assert summary_text([make_job("a", current=1, total=4), make_job("b", total=0)]) == (
         "2 jobs \u00b7 25%"
     )
-    assert summary_text([make_job("x", JobStatus.COMPLETED)]) == "No active jobs"
+    done = make_job("x", JobStatus.COMPLETED)  # a row still showing its outcome counts
+    assert summary_text([done]) == "1 job ended"
+    assert summary_text([done, make_job("a", current=1, total=4)]) == "2 jobs, 1 ended \u00b7 25%"
 
 
 def test_signal_bursts_are_coalesced_into_few_refreshes(qtbot, signals):

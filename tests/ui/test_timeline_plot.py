@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QPalette
 
 from jobdeck.core.timeline import JobTimeline
@@ -170,3 +171,37 @@ def test_the_axis_labels_fit_the_details_pane_at_1280x800(
     assert clipped_axis_labels(plot) == []
     assert window.grab().save(str(tmp_path / "timeline-1280x800.png"))
     signals.close()
+
+
+def test_both_charts_move_to_a_new_time_range_together(qtbot) -> None:
+    """Regression (QA, under Xvfb): now and then a frame showed the progress chart on the new
+    time range (0-11 s) above the memory/CPU chart still on the old one (0-9 s), until the
+    next draw: pyqtgraph placed each chart's curves on a new range only when it next painted
+    that chart, and the two were not always painted in the same frame. Right after a draw,
+    each chart's curves are where its time axis says."""
+    from jobdeck.ui.timeline_plot import TimelinePlot
+
+    def timeline(seconds: int) -> JobTimeline:
+        progress = tuple((float(t), float(t), 100.0) for t in range(seconds + 1))
+        resources = tuple((1.0 + t, 12e6, 0.01 * t) for t in range(5))  # sampled less often
+        return JobTimeline(progress=progress, resources=resources)
+
+    plot = TimelinePlot()
+    qtbot.addWidget(plot)
+    plot.resize(820, 230)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.show_timeline(timeline(9), 0.0)
+    qtbot.waitUntil(lambda: plot.resource_plot.isVisible())
+    qtbot.wait(100)  # painted
+    plot.show_timeline(timeline(11), 0.0)  # no event processed before the checks
+    four_s = QPointF(4.0, 0.0)
+    for chart, curve in (
+        (plot.progress_plot, plot.progress_curve),
+        (plot.resource_plot, plot.rss_curve),
+    ):
+        drawn_at = curve.mapToScene(four_s).x()  # where the next paint puts 4 s of the curve
+        axis_at = chart.getPlotItem().vb.mapViewToScene(four_s).x()  # the new range's 4 s
+        assert drawn_at == pytest.approx(axis_at, abs=0.5), chart.accessibleName()
+    ranges = [p.getViewBox().viewRange()[0] for p in (plot.progress_plot, plot.resource_plot)]
+    assert ranges[0] == ranges[1] and ranges[0][1] > 11

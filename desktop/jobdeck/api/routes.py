@@ -330,13 +330,16 @@ async def enqueue(request: web.Request) -> web.Response:
     return ok(job_to_json(job), status=201)
 
 
-def _cancel_one(ctx: ApiContext, job_id: str) -> tuple[bool, str]:
-    """(cancelled, why not)."""
+def _cancel_one(ctx: ApiContext, job_id: str) -> tuple[bool, bool, str]:
+    """(cancel accepted, still stopping, why not): a queued job is cancelled at once; a
+    running one is only asked to stop (it may take seconds, or be killed after the grace
+    period), so it is said to be stopping while it still runs."""
     if ctx.tracker.cancel_job(job_id):
-        return True, ""
+        job = ctx.tracker.get_job(job_id)
+        return True, job is not None and job.status is JobStatus.RUNNING, ""
     job = ctx.tracker.get_job(job_id)
     status = job.status.value if job is not None else "gone"
-    return False, f"job {job_id} is already {status}"
+    return False, False, f"job {job_id} is already {status}"
 
 
 async def cancel_job(request: web.Request) -> web.Response:
@@ -344,14 +347,17 @@ async def cancel_job(request: web.Request) -> web.Response:
     asked to stop; 409 when it has finished."""
     ctx = _ctx(request)
     job = resolve_job(ctx, request.match_info["job_id"])
-    cancelled, why = _cancel_one(ctx, job.id)
+    cancelled, stopping, why = _cancel_one(ctx, job.id)
     if not cancelled:
         raise Problem(409, why, None, {"job": job_to_json(ctx.tracker.get_job(job.id) or job)})
-    return ok({"cancelled": True, "job": job_to_json(ctx.tracker.get_job(job.id) or job)})
+    job_json = job_to_json(ctx.tracker.get_job(job.id) or job)
+    return ok({"cancelled": True, "stopping": stopping, "job": job_json})
 
 
 async def cancel_many(request: web.Request) -> web.Response:
-    """``POST /api/jobs/cancel`` with ``{"ids": [...]}`` or ``{"all": true}``."""
+    """``POST /api/jobs/cancel`` with ``{"ids": [...]}`` or ``{"all": true}``: ``cancelled``
+    lists every job the cancel was accepted for, ``stopping`` those of them that still run
+    (asked to stop), ``not_cancelled`` the refused ones with why."""
     ctx = _ctx(request)
     body = await json_body(request)
     for key in body:
@@ -365,14 +371,16 @@ async def cancel_many(request: web.Request) -> web.Response:
         ids = [resolve_job(ctx, i, "ids").id for i in body["ids"]]
     else:
         raise Problem(422, 'give "ids": [job ids] or "all": true', "ids")
-    cancelled, refused = [], []
+    cancelled, stopping, refused = [], [], []
     for job_id in ids:
-        done, why = _cancel_one(ctx, job_id)
+        done, still_running, why = _cancel_one(ctx, job_id)
         if done:
             cancelled.append(job_id)
+            if still_running:
+                stopping.append(job_id)
         else:
             refused.append({"id": job_id, "reason": why})
-    return ok({"cancelled": cancelled, "not_cancelled": refused})
+    return ok({"cancelled": cancelled, "stopping": stopping, "not_cancelled": refused})
 
 
 async def retry_job(request: web.Request) -> web.Response:

@@ -366,8 +366,12 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if args.json:
         print_json(answer)
     else:
+        stopping = set(answer.get("stopping", ()))  # (an older app does not say)
         for job_id in answer["cancelled"]:
-            print(f"cancelled {job_id}")
+            if job_id in stopping:  # running: only asked to stop, it may take a while
+                print(f"asked {job_id} to stop (running)")
+            else:
+                print(f"cancelled {job_id}")
         for refused in answer["not_cancelled"]:
             print(f"jobdeck: {refused['reason']}", file=sys.stderr)
         if args.all and not answer["cancelled"] and not answer["not_cancelled"]:

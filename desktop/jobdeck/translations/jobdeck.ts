@@ -1438,7 +1438,15 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>%n job(s) ended</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>%n job(s)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>, {ended} ended</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

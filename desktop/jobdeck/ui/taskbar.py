@@ -50,13 +50,25 @@ DOCKED_MAX_ROWS = 4
 
 
 def summary_text(jobs: Iterable[Job]) -> str:
-    """``3 jobs · 45%``: active jobs and the overall percent of the known totals."""
-    active = [j for j in jobs if j.status.active]
-    if not active:
+    """``3 jobs · 45%``: the jobs listed (one per row, "+N more" included) and the overall
+    percent of the active ones' known totals.
+
+    Finished jobs whose row still shows its outcome count too, said apart (``4 jobs, 1
+    ended · 45%``), so that the number always matches the rows: with one job at a time, a
+    row that just said "Done" made the header read one job fewer than the rows below it.
+    """
+    listed = list(jobs)
+    active = [j for j in listed if j.status.active]
+    ended = len(listed) - len(active)
+    if not listed:
         return translate("Taskbar", "No active jobs")
-    known = [j for j in active if j.progress.total]
-    count = len(active)  # (a call inside translate()'s arguments hides it from lupdate)
+    count = len(listed)  # (a call inside translate()'s arguments hides it from lupdate)
+    if not active:
+        return translate("Taskbar", "%n job(s) ended", None, count)
     text = translate("Taskbar", "%n job(s)", None, count)
+    if ended:
+        text += translate("Taskbar", ", {ended} ended").format(ended=ended)
+    known = [j for j in active if j.progress.total]
     if known:
         total = sum(j.progress.total for j in known)
         current = sum(min(j.progress.current, j.progress.total) for j in known)
@@ -155,6 +167,7 @@ class Taskbar(PlacedPanel):
         self._jobs: dict[str, Job] = {}
         self._leaving: set[str] = set()
         self._rows: dict[str, JobRow] = {}
+        self._hidden = 0  # jobs listed without a row, as last drawn
         self._collapsed = False
         probe = JobRow(self._spinner_for_probe(), None)
         self._row_height = probe.sizeHint().height()  # rows are all alike: measure once
@@ -327,7 +340,9 @@ class Taskbar(PlacedPanel):
         return self._rows.get(job_id)
 
     def more_count(self) -> int:
-        return max(0, len(self._jobs) - len(self._rows))
+        """How many listed jobs have no row (the "+N more"), as of the last refresh: like
+        the header and the rows, it changes only when they are redrawn."""
+        return self._hidden
 
     def summary(self) -> str:
         return self.summary_label.full_text()
@@ -452,7 +467,7 @@ class Taskbar(PlacedPanel):
             target: QWidget = rows[min(focused_at, len(rows) - 1)] if rows else self
             target.setFocus(Qt.FocusReason.OtherFocusReason)
 
-        hidden = len(ordered) - len(visible)
+        hidden = self._hidden = len(ordered) - len(visible)
         self.summary_label.set_full_text(summary_text(ordered))
         self.rows_box.setVisible(bool(visible))
         self.more_button.setVisible(not self._collapsed and hidden > 0)

@@ -158,6 +158,14 @@ class TimelinePlot(QWidget):
         self.progress_plot.setVisible(bool(known) or not resources)
         self.resource_plot.setVisible(bool(resources))
         self._sync_cpu_view()
+        for plot in (self.progress_plot, self.resource_plot):
+            # pyqtgraph moves a chart's curves and grid to a new range only when it paints
+            # that chart, while its time axis already shows the new range; the two charts
+            # were not always painted in the same frame, so one showed 0-9 s under the
+            # other's 0-11 s until the next draw (QA sweep). Both move now, and both are
+            # painted whole in the next frame.
+            plot.scene().prepareForPaint()
+            plot.viewport().update()
 
     def _apply_palette(self) -> None:
         palette = self.palette()
