@@ -2,14 +2,13 @@
 
 One file of more than 500 lines on purpose: it runs as a program of its own (standard
 library only, started by path or as ``jobdeck _supervise``), so it imports nothing else of
-Jobdeck's but :mod:`.supervisor` and :mod:`.spawn_together`.
+Jobdeck's but :mod:`.supervisor`.
 
 A process job must outlive the app that started it (quit with "keep running", a crash,
 SIGKILL), so its program is not the app's child: the store's supervisor service starts it.
 One service serves every job of a store (a Python process per job cost >= 45 ms of CPU
 each; this one costs a fork and a few writes per job). Standard library only, single
-threaded but for the threads that start programs together (below), one ``selectors``
-loop:
+threaded, one ``selectors`` loop:
 
 * **Clients** (apps, see :mod:`jobdeck.runtime.supervisor_client`) connect to a Unix
   socket (in a private 0700 directory; a peer of another user id is refused) and talk
@@ -36,9 +35,6 @@ loop:
   ``started`` or ``start_failed``, each with ``queued``: true; after a failure the next
   one is tried): a queue of short jobs does not wait for the app between one program and
   the next, and the app hears which program took the slot with the end that freed it.
-  The programs that take the places of those that ended in one wake-up of the loop start
-  together, each on a thread (:mod:`~jobdeck.runtime.spawn_together`): the loop waits
-  once, not once a program, for a busy machine to let each one exec (3-5 ms each).
   Such a start is not in the app's store yet (the store still says queued). Writing its
   record file at once cost 0.77 ms a job, so it is written as any other's (when the app
   goes, or after :data:`RECORD_DELAY`; ``extra["queued"]``: an app that goes before it
@@ -99,7 +95,6 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .spawn_together import Launch, SpawnTogether, spawn_together
 from .supervisor import (
     JOURNAL_PREFIX,
     LogWriter,
@@ -284,56 +279,6 @@ class _Program:
         self.told: frozenset[socket.socket] = frozenset()
 
 
-class _Start:
-    """A program being started: what :meth:`SupervisorService._ready_to_start` made for
-    it, then its ``pid`` or its ``error``."""
-
-    __slots__ = (
-        "env",
-        "error",
-        "noted",
-        "output",
-        "owner",
-        "path",
-        "pid",
-        "pipe",
-        "queued",
-        "record",
-        "writer",
-    )
-
-    def __init__(
-        self,
-        record: SupervisorRecord,
-        path: Path,
-        writer: LogWriter,
-        pipe: int,
-        output: int,
-        env: dict[str, str],
-        owner: socket.socket | None,
-        queued: bool,
-    ) -> None:
-        self.record = record
-        self.path = path
-        self.writer = writer
-        self.pipe = pipe  # the end the service reads
-        self.output = output  # the program's standard output and error
-        self.env = env
-        self.owner = owner
-        self.queued = queued
-        self.pid: int | None = None
-        self.error: Exception | None = None
-        self.noted = False  # (its record says it started: see _note_start)
-
-    @property
-    def argv(self) -> list[str]:
-        return self.record.argv
-
-    @property
-    def cwd(self) -> str | None:
-        return self.record.cwd
-
-
 class _Journal:
     """The service's journal of the programs it started from a client's queue: one line
     (a JSON object of the record's fields that find the program again) per start, written
@@ -434,8 +379,7 @@ class _Journal:
 
 
 class SupervisorService:
-    """The service's state and event loop (see the module). One thread: the threads of
-    :mod:`~jobdeck.runtime.spawn_together` only start programs, while the loop waits."""
+    """The service's state and event loop (see the module). Single-threaded."""
 
     def __init__(self, records_dir: Path, socket_path: Path, listener: socket.socket) -> None:
         self.records_dir = records_dir
@@ -473,11 +417,6 @@ class SupervisorService:
         self.started = time.monotonic()
         self.next_reap = 0.0
         self.quitting = False
-        #: The programs that ended in this wake-up of the loop whose owners wait for their
-        #: end and for the queued programs that take their places (see _record_end).
-        self.places: list[tuple[_Program, dict[str, Any], socket.socket]] = []
-        #: The job ids of the programs being started together now.
-        self.starting: set[str] = set()
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.wake_read = wake_read
         signal.set_wakeup_fd(wake_write)
@@ -509,8 +448,6 @@ class SupervisorService:
                     with contextlib.suppress(OSError):
                         os.read(self.wake_read, 512)
             self._tick()
-            if self.places:
-                self._start_taking_places()
             self._send_outbox()
         for program in self.unacknowledged.values():
             self._flush(program)  # quitting: nobody said it stored these ends
@@ -783,20 +720,6 @@ class SupervisorService:
         it goes later (``started``: see :data:`REPLY_DELAY`). ``queued``: one the client
         handed over, started as one of its programs ended: its start goes into the journal
         and its answer goes now (see the module)."""
-        ready = self._ready_to_start(spec, owner, queued=queued)
-        if isinstance(ready, dict):
-            return ready
-        try:
-            ready.pid = _start_program(ready.argv, ready.cwd, ready.env, ready.output)
-        except (OSError, ValueError, TypeError, IndexError) as exc:
-            ready.error = exc
-        return self._started(ready)
-
-    def _ready_to_start(
-        self, spec: Any, owner: socket.socket | None, *, queued: bool
-    ) -> dict[str, Any] | _Start:
-        """What starting ``spec`` takes (its log opened, its pipe made), or the answer
-        when it cannot start (a bad request, a log that cannot be opened)."""
         if not isinstance(spec, dict):
             return {"op": "start_failed", "job_id": None, "error": "no record in the request"}
         job_id = spec.get("job_id")
@@ -812,7 +735,7 @@ class SupervisorService:
                 raise ValueError(f"not a usable job id: {job_id!r}")
         except (TypeError, ValueError) as exc:
             return {"op": "start_failed", "job_id": job_id, "error": f"bad request: {exc}"}
-        if job_id in self.programs or job_id in self.starting:
+        if job_id in self.programs:
             return {"op": "start_failed", "job_id": job_id, "error": "it is already running"}
         record.state = RecordState.STARTING
         record.shared = True
@@ -830,24 +753,25 @@ class SupervisorService:
         env = record.env or dict(os.environ)  # (the request's own dict: nobody else has it)
         env[JOB_MARKER] = job_id
         record.env = {}  # the record keeps no copy of the environment: nobody reads it back
-        return _Start(record, path, writer, read_end, write_end, env, owner, queued)
-
-    def _started(self, start: _Start) -> dict[str, Any] | None:
-        """``start`` was made (its ``pid``) or failed (its ``error``): the program is
-        watched from now on; the answer, as :meth:`_spawn` returns it."""
-        record, owner, read_end = start.record, start.owner, start.pipe
-        os.close(start.output)
-        pid = start.pid
-        if pid is None:
-            start.writer.close()
+        try:
+            pid = _start_program(record.argv, record.cwd, env, write_end)
+        except (OSError, ValueError, TypeError, IndexError) as exc:
+            writer.close()
             os.close(read_end)
-            failure = _describe_start_failure(start.error or OSError("no pid"), record)
-            return self._start_failed(start.path, record, failure)
-        job_id = record.job_id
-        program = _Program(record, start.path, start.writer, pid, read_end)
-        if not start.noted:
-            self._note_start(start)
+            return self._start_failed(path, record, _describe_start_failure(exc, record))
+        finally:
+            os.close(write_end)
+        program = _Program(record, path, writer, pid, read_end)
+        record.state = RecordState.RUNNING
+        record.pid = pid
+        # It may already have exited (a zombie until we wait): its start time still
+        # identifies its process group, whose leftovers the app stops.
+        record.start_time = process_start_time(pid, include_zombie=True)
+        record.started_at = time.time()
         program.owner = owner
+        if queued:
+            record.extra = {**record.extra, "queued": True}
+            self.journal.add(record)
         if owner is None:
             self._flush(program)
         self.programs[job_id] = program
@@ -859,112 +783,13 @@ class SupervisorService:
             self.selector.register(program.pidfd, selectors.EVENT_READ, ("exit", program))
         except (AttributeError, OSError):
             self.unwatched.append(program)
-        if self.quitting:  # (SIGTERM came while it started: it goes with the others)
-            _signal_group(pid, signal.SIGTERM)
-            _signal_group(pid, signal.SIGCONT)
-            program.kill_at = time.monotonic() + record.grace
         started = {"op": "started", "job_id": job_id, "pid": pid, "start_time": record.start_time}
-        if owner is None or start.queued:
+        if owner is None or queued:
             return started
         program.reply = started
         program.reply_due = time.monotonic() + REPLY_DELAY
         self.replying.append(program)
         return None
-
-    def _note_start(self, start: _Start) -> None:
-        """``start`` has just started (its ``pid``): its record says so, and one from a
-        client's queue has its journal line (see :class:`_Journal`), written at once."""
-        record = start.record
-        record.state = RecordState.RUNNING
-        record.pid = start.pid
-        # It may already have exited (a zombie until we wait): its start time still
-        # identifies its process group, whose leftovers the app stops.
-        record.start_time = process_start_time(record.pid or 0, include_zombie=True)
-        record.started_at = time.time()
-        if start.queued:
-            record.extra = {**record.extra, "queued": True}
-            self.journal.add(record)
-        start.noted = True
-
-    def _start_taking_places(self) -> None:
-        """Start the queued programs that take the places of the programs that ended in
-        this wake-up of the loop (:meth:`_record_end`), together (see
-        :mod:`~jobdeck.runtime.spawn_together`), and send each owner its program's end
-        with their answers (``then``), as :meth:`_start_queued` would one by one."""
-        waiting, self.places = self.places, []
-        together = spawn_together() if len(waiting) > 1 else None
-        if together is None:
-            for program, ended, owner in waiting:
-                self._tell_end(program, ended, owner, self._start_queued(owner))
-            return
-        # Each owner's answers in the order its queue had them, handed out to its places
-        # in order as _start_queued would: failures, then the one that started.
-        popped: dict[socket.socket, list[dict[str, Any] | _Start]] = {}
-        open_places = [owner for _, _, owner in waiting]
-        while open_places:
-            starts: list[_Start] = []
-            for owner in open_places:
-                queued = self.queued.get(owner)
-                answers = popped.setdefault(owner, [])
-                while queued and not self.quitting and owner in self.clients:
-                    ready = self._ready_to_start(queued.popleft(), owner, queued=True)
-                    answers.append(ready)
-                    if isinstance(ready, dict):
-                        continue
-                    self.starting.add(ready.record.job_id)
-                    starts.append(ready)
-                    break
-            self._launch_together(together, starts)
-            open_places = []
-            for start in starts:
-                if start.pid is None and start.owner is not None:
-                    open_places.append(start.owner)  # the next one it queued is tried
-        replies: dict[socket.socket, collections.deque[dict[str, Any]]] = {}
-        for owner, items in popped.items():
-            replies[owner] = collections.deque()
-            for item in items:
-                if not isinstance(item, dict):
-                    self.starting.discard(item.record.job_id)
-                answer = item if isinstance(item, dict) else self._started(item)
-                assert answer is not None  # (queued: answered now)
-                replies[owner].append({**answer, "queued": True})
-        for program, ended, owner in waiting:
-            then: list[dict[str, Any]] = []
-            left = replies.get(owner, collections.deque())
-            while left:
-                then.append(left.popleft())
-                if then[-1]["op"] == "started":
-                    break
-            self._tell_end(program, ended, owner, then)
-
-    def _launch_together(self, together: SpawnTogether, starts: list[_Start]) -> None:
-        """Start ``starts`` together; one with a working directory (which the service
-        steps into for it: see :func:`_start_program`) or one whose program cannot be
-        found goes on its own, here."""
-        launches: list[tuple[_Start, Launch]] = []
-        for start in starts:
-            if start.cwd:
-                try:
-                    start.pid = _start_program(start.argv, start.cwd, start.env, start.output)
-                except (OSError, ValueError, TypeError, IndexError) as exc:
-                    start.error = exc
-                continue
-            try:
-                program = _program_path(start.argv, start.env)
-            except (OSError, ValueError, TypeError, IndexError) as exc:
-                start.error = exc
-                continue
-            launches.append((start, Launch(program, start.argv, start.env, start.output)))
-        of = {id(launch): start for start, launch in launches}
-
-        def started(launch: Launch) -> None:  # (on the thread that started it)
-            start = of[id(launch)]
-            start.pid = launch.pid
-            self._note_start(start)  # (its journal line: right after its start)
-
-        together.start([launch for _, launch in launches], started)
-        for start, launch in launches:
-            start.pid, start.error = launch.pid, launch.error
 
     def _start_queued(self, owner: socket.socket) -> list[dict[str, Any]]:
         """A program of ``owner`` ended: start the first program it queued (those that fail
@@ -1096,27 +921,13 @@ class SupervisorService:
         program.told = frozenset(self.clients)
         owner = program.owner if program.owner in self.clients else None
         if owner is not None:
-            # The next queued one takes its place, at the end of this wake-up, with the
-            # places of the others that ended with it (see _start_taking_places).
-            self.places.append((program, ended, owner))
+            then = self._start_queued(owner)  # (the next queued one takes its place)
+            if then:
+                ended["then"] = then
+            self._send_reply(program, ended)  # one write: its start (if untold) and its end
         for conn in list(self.clients):
             if conn is not owner:
                 self._send(conn, ended)
-
-    def _tell_end(
-        self,
-        program: _Program,
-        ended: dict[str, Any],
-        owner: socket.socket,
-        then: list[dict[str, Any]],
-    ) -> None:
-        """Send ``owner`` its program's end, with the answers for the queued programs
-        that took its place, and its ``started`` answer if it was not sent: one write."""
-        if owner not in self.clients:
-            return  # (it went since: the others heard the end, see _drop)
-        if then:
-            ended["then"] = then
-        self._send_reply(program, ended)
 
     def _peak_of(self, program: _Program) -> int | None:
         """The program's peak memory in bytes (with the children it waited for), or None.
@@ -1183,8 +994,14 @@ def _start_program(argv: list[str], cwd: str | None, env: dict[str, str], output
     if cwd:
         os.chdir(cwd)
     try:
+        program = argv[0]
+        if os.sep not in program:  # looked for in PATH only, never in the directory
+            found = shutil.which(program, path=env.get("PATH", os.defpath))
+            if found is None:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+            program = found
         return os.posix_spawn(
-            _program_path(argv, env),
+            program,
             argv,
             env,
             file_actions=[
@@ -1198,18 +1015,6 @@ def _start_program(argv: list[str], cwd: str | None, env: dict[str, str], output
     finally:
         if cwd:
             os.fchdir(back)
-
-
-def _program_path(argv: list[str], env: dict[str, str]) -> str:
-    """The executable ``argv`` runs: its first item if it has a slash, else where PATH
-    (of ``env``) has it (FileNotFoundError where it has none), never in the directory."""
-    program = argv[0]
-    if os.sep in program:
-        return program
-    found = shutil.which(program, path=env.get("PATH", os.defpath))
-    if found is None:
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
-    return found
 
 
 @functools.cache
