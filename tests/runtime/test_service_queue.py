@@ -201,6 +201,65 @@ def test_programs_that_end_together_are_replaced_in_queue_order(
         assert (tmp_path / f"{name}.log").read_text() == f"{name}\n"  # (each ran once)
 
 
+def test_programs_that_take_the_places_of_programs_ended_together_run_as_asked(
+    tmp_path: Path, records: SupervisorRecords
+) -> None:
+    """Four programs end in one wake-up of the service (SIGSTOP), and the programs queued
+    to take their places start in that wake-up: each runs in a session of its own,
+    SIGPIPE at its default, its output in its log, a bare name found in PATH, one with a
+    working directory there; a missing program fails saying so and the next one queued
+    takes its place, in queue order."""
+    gate = tmp_path / "gate"
+    work = tmp_path / "work"
+    work.mkdir()
+    app = RawApp(records.client.socket_path)
+    service = app.hear("hello")["pid"]
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    for name in "abcd":
+        app.send(op="spawn", record=spec(tmp_path, name, "/bin/sh", "-c", wait))
+    pids = [app.hear("started", name)["pid"] for name in "abcd"]
+    # its session, and SIGPIPE's disposition (a bitmask: 0 where nothing is ignored)
+    look = "echo $(ps -o sid= -p $$) $$; grep SigIgn /proc/$$/status; pwd"
+    app.send(op="queue", record=spec(tmp_path, "e", "sh", "-c", look))
+    missing = "no-such-program-" + uuid.uuid4().hex
+    app.send(op="queue", record=spec(tmp_path, "f", missing))
+    app.send(op="queue", record={**spec(tmp_path, "g", "sh", "-c", look), "cwd": str(work)})
+    app.send(op="queue", record=spec(tmp_path, "h", "/bin/sh", "-c", look))
+    app.send(op="queue", record=spec(tmp_path, "i", "/bin/sh", "-c", "echo i"))
+    app.send(op="withdraw", job_id="nothing")
+    app.hear("withdrawn", "nothing")
+    os.kill(service, signal.SIGSTOP)
+    try:
+        gate.touch()
+        deadline = time.monotonic() + TIMEOUT
+        while not all(ended(pid) for pid in pids):
+            assert time.monotonic() < deadline, "the four programs did not end"
+            time.sleep(0.01)
+    finally:
+        os.kill(service, signal.SIGCONT)
+    ends = [app.hear("ended", name) for name in "abcd"]
+    thens = sorted([(t["op"], t["job_id"]) for t in m["then"]] for m in ends)
+    assert thens == [
+        [("start_failed", "f"), ("started", "g")],
+        [("started", "e")],
+        [("started", "h")],
+        [("started", "i")],
+    ], thens
+    failed = app.hear("start_failed", "f")
+    assert failed["error"] == f"executable not found: {missing!r}"
+    for name in "eghi":
+        assert app.hear("ended", name)["record"]["exit_code"] == 0
+    for name, where in (("e", None), ("g", work), ("h", None)):
+        session_line, sig_ign, pwd = (tmp_path / f"{name}.log").read_text().splitlines()
+        session, pid = session_line.split()
+        assert session == pid == str(app.hear("started", name)["pid"])
+        assert int(sig_ign.split()[1], 16) & (1 << (signal.SIGPIPE - 1)) == 0, sig_ign
+        if where is not None:
+            assert pwd == str(where)
+    assert (tmp_path / "i.log").read_text() == "i\n"
+    assert not (tmp_path / "f.log").exists() or (tmp_path / "f.log").read_text() == ""
+
+
 def ended(pid: int) -> bool:
     return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
