@@ -32,7 +32,7 @@ DAEMONIZE = """
     import os, signal, sys, time
     pidfile, how, then = sys.argv[1], sys.argv[2], sys.argv[3]
 
-    def detach():  # as daemons do: the output goes elsewhere (the job's ends with the job)
+    def detach():  # as daemons do: output elsewhere (the job's output then ends with it)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
