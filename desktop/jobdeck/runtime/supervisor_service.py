@@ -125,6 +125,7 @@ JOURNAL_COMPACT_AT = 64 * 1024
 #: it died in between).
 FIRST_CLIENT_TIMEOUT = 30.0
 _PR_SET_CHILD_SUBREAPER = 36
+_PF_EXITING = 0x4  # a process's flag (/proc/PID/stat) from the start of its exit
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 256 * 1024
 _READ_SIZE = 256 * 1024
@@ -141,6 +142,10 @@ _LEFTOVER_PATIENCE = 10.0  # seconds after SIGKILL before leftovers are given up
 #: taken for left running: a cancel signals the program's whole group at once, and its
 #: shell goes at once while the child it waited for ends a moment later (it tidies up).
 _LEFTOVER_SETTLE = 0.2
+#: Seconds an ended program's end waits, at most, for an exiting process the service cannot
+#: tell (it may be the program's, and its children, which may be too, are on their way to
+#: the service). Exits take milliseconds; giving back much memory, a fraction of a second.
+_TRANSIT_PATIENCE = 1.0
 _DRAIN_TIMEOUT = 1.0  # seconds to read output a process outside the tree keeps open
 #: Bytes by which a program's ``ru_maxrss`` must pass the service's own peak to be taken
 #: for the program's (the kernel's memory counters are approximate by a few pages per CPU).
@@ -239,6 +244,7 @@ class _Program:
         "settle_until",
         "status",
         "told",
+        "transit_until",
         "writer",
     )
 
@@ -261,9 +267,13 @@ class _Program:
         #: Its own peak memory (bytes, /proc VmHWM) when it had run RECORD_DELAY s; 0: not
         #: measured (yet).
         self.peak = 0
-        self.seen: set[int] = set()  # leftovers signalled so far
+        #: The leftovers signalled so far: {pid: start time}. They stay leftovers until
+        #: they are gone: one that is exiting can no longer be told by its environment.
+        self.seen: dict[int, float] = {}
         #: Until when what it left may still end by itself (see _LEFTOVER_SETTLE).
         self.settle_until: float | None = None
+        #: Until when an exiting process that may be its own is waited for (see above).
+        self.transit_until: float | None = None
         self.kill_at: float | None = None
         self.give_up_at: float | None = None
         self.drain_until: float | None = None
@@ -860,14 +870,25 @@ class SupervisorService:
     def _continue_ending(self, program: _Program, now: float) -> None:
         """Stop what the ended program left running, read its last output, record its end."""
         if program.give_up_at is None or now < program.give_up_at:
-            alive = self._leftovers_of(program)
+            alive, in_transit = self._leftovers_of(program)
+            if in_transit and not alive:
+                # A process that is exiting is not told by its environment any more and
+                # its children (what the program left, maybe) are on their way to the
+                # service, listed under neither: look again at the next tick.
+                if program.transit_until is None:
+                    program.transit_until = now + _TRANSIT_PATIENCE
+                if now < program.transit_until:
+                    return
             if alive:
                 if program.settle_until is None:
                     program.settle_until = now + _LEFTOVER_SETTLE
                 if now < program.settle_until:
                     return
                 fresh = [pid for pid in alive if pid not in program.seen]
-                program.seen.update(fresh)
+                for pid in fresh:
+                    start = process_start_time(pid)
+                    if start is not None:
+                        program.seen[pid] = start
                 if program.give_up_at is None:
                     program.kill_at = now + program.record.grace
                     program.give_up_at = program.kill_at + _LEFTOVER_PATIENCE
@@ -947,16 +968,27 @@ class SupervisorService:
                     return maxrss
         return program.peak if program.peak > 0 else None
 
-    def _leftovers_of(self, program: _Program) -> list[int]:
+    def _leftovers_of(self, program: _Program) -> tuple[list[int], bool]:
         """Live processes the ended program left: adopted orphans that carry its job id or
-        its session, and their descendants."""
+        its session, their descendants, and those signalled already that are not gone; and
+        whether an adopted orphan that cannot be told is exiting (its children, which may be
+        the program's, are being handed to the service: /proc lists them under neither)."""
         job_id = program.record.job_id
         roots = []
+        in_transit = False
         for pid in _children_of(self.pid):
             if pid in self.by_pid:
                 continue
-            if _session_of(pid) == program.pid or _job_of(pid) == job_id:
+            fields_ = _stat_fields(pid)
+            if fields_ is None:
+                continue
+            if int(fields_[3]) == program.pid or _job_of(pid) == job_id:
                 roots.append(pid)
+            elif fields_[0] not in (b"Z", b"X") and int(fields_[6]) & _PF_EXITING:
+                in_transit = True
+        # A signalled leftover that is exiting has no environment left to be told by (and
+        # its session is its own): it is one until it is gone, the same process (start time).
+        roots.extend(pid for pid, start in program.seen.items() if process_start_time(pid) == start)
         found: list[int] = []
         queue = list(roots)
         while queue:
@@ -965,7 +997,7 @@ class SupervisorService:
                 continue
             found.append(pid)
             queue.extend(_children_of(pid))
-        return [pid for pid in found if process_start_time(pid) is not None]
+        return [pid for pid in found if process_start_time(pid) is not None], in_transit
 
     def _reap_orphans(self) -> None:
         """Collect the exit status of adopted orphans that ended (not the programs')."""
