@@ -33,6 +33,7 @@ from jobdeck.api.lock_holder import Life
 from jobdeck.api.paths import ApiPaths
 
 from .bench.realistic_store import build_store
+from .runtime.channel_helpers import short_tempdir
 
 JOBS = 5
 #: Seconds a step may take on a loaded machine.
@@ -59,22 +60,30 @@ sys.exit(run_app(sys.argv[1], before_store=held))
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def home() -> Iterator[Path]:
+    """The user's folders and the store: a short path, so that the sockets made there (the
+    API's, the supervisor's) fit, wherever ``tmp_path`` is."""
+    with short_tempdir() as base:
+        yield base
+
+
+@pytest.fixture
+def env(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A user's environment with no display (the command starts ``jobdeck serve``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     for sub in ("config", "data", "cache", "runtime"):
-        (tmp_path / sub).mkdir(mode=0o700)
+        (home / sub).mkdir(mode=0o700)
         key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
-        env[key] = str(tmp_path / sub)
+        env[key] = str(home / sub)
     monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
     return env
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "jobs.db"
+def db(home: Path) -> Path:
+    path = home / "jobs.db"
     build_store(path, JOBS, newest_ts=time.time() - 60, seed=5)
     return path
 
@@ -309,10 +318,28 @@ def test_a_serve_started_as_a_desktop_jobdeck_starts_waits_for_it_past_the_timeo
             assert client.info()["pid"] == desktop.pid
     finally:
         let_go.join()
+    # Then it goes, saying that the desktop one runs (it was left serving the store once the
+    # desktop one was stopped, had the test not waited for it to go).
+    deadline = time.monotonic() + SLOW
+    while _serves(db):
+        assert time.monotonic() < deadline, paths.start_log.read_text()
+        time.sleep(0.05)
     assert desktop.process.poll() is None, desktop.said()
-    said = paths.start_log.read_text()  # (then it goes, saying that the desktop one runs)
+    said = paths.start_log.read_text()
     assert f"starting on this store to answer (pid {desktop.pid})" in said, said
+    assert f"Jobdeck already runs on this store (pid {desktop.pid})" in said, said
     assert "serving" not in said, said
+
+
+def _serves(db: Path) -> bool:
+    """Whether a ``jobdeck serve`` of store ``db`` runs."""
+    import psutil
+
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "serve" in cmdline and str(db) in cmdline:
+            return True
+    return False
 
 
 def _let_go_once_serve_waits(desktop: Desktop, paths: ApiPaths, not_before: float) -> None:
