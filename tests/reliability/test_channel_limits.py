@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,10 @@ def test_idle_connections_cost_no_cpu_are_capped_and_a_job_still_connects(
             job.close()
 
 
+def _heard(rec: Recorder, types: list[str]) -> bool:
+    return rec.types("job-1") == types
+
+
 def test_connections_per_job_are_capped(runtime_dir: Path, rec: Recorder) -> None:
     server = ChannelServer(rec.on_message, rec.on_warning, directory=runtime_dir, max_per_job=3)
     clients: list[Client] = []
@@ -130,8 +135,7 @@ def test_connections_per_job_are_capped(runtime_dir: Path, rec: Recorder) -> Non
                 clients.append(client)
                 client.hello("job-1", token)
                 # (each heard before the next connects: the fourth is the one refused)
-                heard = ["hello"] * min(opened, 3)
-                rec.wait_for(lambda heard=heard: rec.types("job-1") == heard)
+                rec.wait_for(partial(_heard, rec, ["hello"] * min(opened, 3)))
             assert rec.wait_for_warning("has 3 channel connections open already")[0] == "job-1"
             assert clients[3].wait_closed()
         finally:
