@@ -31,3 +31,14 @@ def _collect_qt_garbage_on_the_gui_thread(request: pytest.FixtureRequest) -> Ite
     yield
     if "qapp" in request.fixturenames or "qtbot" in request.fixturenames:
         gc.collect()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n 2``) a worker's temporary folders are in ``<basetemp>/popen-gw0``:
+    named ``gw0`` here instead (before pytest reads it), so that the sockets tests make under
+    ``tmp_path`` stay about as short as in a run without workers (AF_UNIX: 107 bytes)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    basetemp = config.option.basetemp
+    if worker and basetemp and Path(basetemp).name == f"popen-{worker}":
+        config.option.basetemp = str(Path(basetemp).with_name(worker))

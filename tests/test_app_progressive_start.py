@@ -544,6 +544,7 @@ def test_a_command_names_a_jobdeck_that_does_not_answer_instead_of_starting_anot
     (for ever, before the limit) behind it. Now it fails after ANSWER_TIMEOUT with a
     readable error that names the process (exit 3, no traceback); the job is queued
     nowhere, and no other Jobdeck is started."""
+    from jobdeck.api.launch import TEST_LIMITS_ENV
     from jobdeck.api.paths import ApiPaths
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
@@ -551,6 +552,7 @@ def test_a_command_names_a_jobdeck_that_does_not_answer_instead_of_starting_anot
         (tmp_path / sub).mkdir(mode=0o700, exist_ok=True)
         key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
         env[key] = str(tmp_path / sub)
+    env[TEST_LIMITS_ENV] = "ANSWER_TIMEOUT=1"  # (5 s by default)
     monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
     paths = ApiPaths.for_store(str(db))
     holder = _hold_start_lock(paths, listen=True)
@@ -586,7 +588,7 @@ def test_a_command_fails_readably_when_the_jobdeck_starting_on_the_store_hangs(
     after IDLE_LIMIT names the hung Jobdeck and says to run the command again (exit 3; it
     said "start jobdeck again", the words of a Jobdeck in the tray); the job is queued
     nowhere."""
-    from jobdeck.api.launch import IDLE_LIMIT
+    from jobdeck.api.launch import TEST_LIMITS_ENV
     from jobdeck.api.paths import ApiPaths
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
@@ -595,6 +597,8 @@ def test_a_command_fails_readably_when_the_jobdeck_starting_on_the_store_hangs(
         key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
         env[key] = str(tmp_path / sub)
     env.update(DISPLAY=":99", QT_QPA_PLATFORM="offscreen")  # (a display: --tray is started)
+    idle_limit = 1.0  # (10 s by default)
+    env[TEST_LIMITS_ENV] = f"IDLE_LIMIT={idle_limit}"
     monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
     paths = ApiPaths.for_store(str(db))
     holder = _hold_start_lock(paths)
@@ -608,7 +612,7 @@ def test_a_command_fails_readably_when_the_jobdeck_starting_on_the_store_hangs(
             timeout=120,
             check=False,
         )
-        assert time.monotonic() - started < IDLE_LIMIT + 15
+        assert idle_limit <= time.monotonic() - started < idle_limit + 15
         assert done.returncode == 3, done.stderr
         assert "Traceback" not in done.stderr, done.stderr
         assert "starting Jobdeck" not in done.stderr, done.stderr  # none started

@@ -33,6 +33,7 @@ from jobdeck.api.lock_holder import Life
 from jobdeck.api.paths import ApiPaths
 
 from .bench.realistic_store import build_store
+from .runtime.channel_helpers import short_tempdir
 
 JOBS = 5
 #: Seconds a step may take on a loaded machine.
@@ -59,22 +60,30 @@ sys.exit(run_app(sys.argv[1], before_store=held))
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def home() -> Iterator[Path]:
+    """The user's folders and the store: a short path, so that the sockets made there (the
+    API's, the supervisor's) fit, wherever ``tmp_path`` is."""
+    with short_tempdir() as base:
+        yield base
+
+
+@pytest.fixture
+def env(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A user's environment with no display (the command starts ``jobdeck serve``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     for sub in ("config", "data", "cache", "runtime"):
-        (tmp_path / sub).mkdir(mode=0o700)
+        (home / sub).mkdir(mode=0o700)
         key = "XDG_RUNTIME_DIR" if sub == "runtime" else f"XDG_{sub.upper()}_HOME"
-        env[key] = str(tmp_path / sub)
+        env[key] = str(home / sub)
     monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
     return env
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "jobs.db"
+def db(home: Path) -> Path:
+    path = home / "jobs.db"
     build_store(path, JOBS, newest_ts=time.time() - 60, seed=5)
     return path
 
@@ -178,17 +187,20 @@ def test_a_command_hands_its_job_to_the_desktop_jobdeck_still_starting(
 def test_a_command_names_the_desktop_jobdeck_that_hangs_while_starting(
     desktop: Desktop, db: Path, env: dict[str, str]
 ) -> None:
-    from jobdeck.api.launch import IDLE_LIMIT
+    from jobdeck.api.launch import TEST_LIMITS_ENV
 
+    idle_limit = 1.0  # (10 s by default)
     started = time.monotonic()
-    command = _command(db, env, "run", "--", "true")
+    command = _command(
+        db, {**env, TEST_LIMITS_ENV: f"IDLE_LIMIT={idle_limit}"}, "run", "--", "true"
+    )
     try:
-        _out, err = command.communicate(timeout=IDLE_LIMIT + SLOW)
+        _out, err = command.communicate(timeout=idle_limit + SLOW)
     finally:
         if command.poll() is None:
             command.kill()
             command.wait()
-    assert time.monotonic() - started < IDLE_LIMIT + 20
+    assert idle_limit <= time.monotonic() - started < idle_limit + 20
     assert command.returncode == 3, err
     assert "Traceback" not in err, err
     said = err.strip().splitlines()[-1]
@@ -283,50 +295,83 @@ def test_serve_names_the_desktop_jobdeck_that_hangs_while_starting_and_exits_3(
 
 @pytest.mark.parametrize("desktop", ["busy"], indirect=True)
 def test_a_serve_started_as_a_desktop_jobdeck_starts_waits_for_it_past_the_timeout(
-    desktop: Desktop, db: Path
+    desktop: Desktop, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The race the command's own wait cannot see: the desktop Jobdeck took the start lock
     just after the command found it free, and the command started ``jobdeck serve``. That
     one waits for the desktop one (saying so in its log), and the command waits with it,
-    past its own timeout, then talks to the desktop one."""
-    from jobdeck.api.launch import start_app
+    past its own timeout, then talks to the desktop one (let go only then)."""
+    from jobdeck.api.launch import TEST_LIMITS_ENV, start_app
 
+    # serve says that it waits at once (after 10 s by default).
+    monkeypatch.setenv(TEST_LIMITS_ENV, "SAY_WAITING_AFTER=0")
+    timeout = 1.0
     paths = ApiPaths.for_store(str(db))
-    let_go = threading.Thread(target=_let_go_once_serve_waits, args=(desktop, paths))
+    started = time.monotonic()
+    let_go = threading.Thread(
+        target=_let_go_once_serve_waits, args=(desktop, paths, started + timeout)
+    )
     let_go.start()
     try:
-        started = time.monotonic()
-        with start_app(paths, str(db), gui=False, timeout=5) as client:
-            assert time.monotonic() - started > 5  # (past the timeout: serve waited)
+        with start_app(paths, str(db), gui=False, timeout=timeout) as client:
+            assert time.monotonic() - started > timeout  # (past the timeout: serve waited)
             assert client.info()["pid"] == desktop.pid
     finally:
         let_go.join()
+    # Then it goes, saying that the desktop one runs (it was left serving the store once the
+    # desktop one was stopped, had the test not waited for it to go).
+    deadline = time.monotonic() + SLOW
+    while _serves(db):
+        assert time.monotonic() < deadline, paths.start_log.read_text()
+        time.sleep(0.05)
     assert desktop.process.poll() is None, desktop.said()
-    said = paths.start_log.read_text()  # (then it goes, saying that the desktop one runs)
+    said = paths.start_log.read_text()
     assert f"starting on this store to answer (pid {desktop.pid})" in said, said
+    assert f"Jobdeck already runs on this store (pid {desktop.pid})" in said, said
     assert "serving" not in said, said
 
 
-def _let_go_once_serve_waits(desktop: Desktop, paths: ApiPaths) -> None:
+def _serves(db: Path) -> bool:
+    """Whether a ``jobdeck serve`` of store ``db`` runs."""
+    import psutil
+
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "serve" in cmdline and str(db) in cmdline:
+            return True
+    return False
+
+
+def _let_go_once_serve_waits(desktop: Desktop, paths: ApiPaths, not_before: float) -> None:
+    """Let the desktop Jobdeck go once ``jobdeck serve`` says it waits for it and the
+    monotonic clock is past ``not_before``."""
     waiting = f"Jobdeck that is starting on this store to answer (pid {desktop.pid})"
     deadline = time.monotonic() + SLOW
     while time.monotonic() < deadline:
-        if paths.start_log.exists() and waiting in paths.start_log.read_text():
+        if (
+            time.monotonic() > not_before
+            and paths.start_log.exists()
+            and waiting in paths.start_log.read_text()
+        ):
             break
         time.sleep(0.05)
     desktop.let_go()
 
 
 def test_a_serve_started_as_a_jobdeck_that_then_stops_starts_says_so_in_a_commands_words(
-    db: Path, env: dict[str, str]
+    db: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As above, but the Jobdeck that took the start lock is stopped (Ctrl+Z) while
     starting: the ``jobdeck serve`` started gives up on it, and the command says which
     process it is and to run the command again (its ``serve`` said "run jobdeck serve
     again"); no Jobdeck took the store."""
-    from jobdeck.api.launch import NotAnswering, start_app
+    import jobdeck.api.launch as launch
+    from jobdeck.api.launch import TEST_LIMITS_ENV, NotAnswering, start_app
     from jobdeck.api.lock_holder import signs_of_life
 
+    # Stopped for half a second is enough (3 s by default), in serve and in the command.
+    monkeypatch.setenv(TEST_LIMITS_ENV, "STOPPED_LIMIT=0.5")
+    monkeypatch.setattr(launch, "STOPPED_LIMIT", 0.5)
     paths = ApiPaths.for_store(str(db))
     paths.make_directory()
     holder = subprocess.Popen(
@@ -360,3 +405,30 @@ def test_a_serve_started_as_a_jobdeck_that_then_stops_starts_says_so_in_a_comman
         holder.wait()
     assert not paths.socket.exists()
     assert _jobs_in(db) == JOBS
+
+
+def test_the_waiting_limits_are_the_production_ones_unless_a_test_shortens_them_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hang tests above shorten the limits of the processes they start
+    (``JOBDECK_TEST_LIMITS``); without it a Jobdeck waits as long as ever, and a name that
+    is not a limit fails rather than being ignored."""
+    import jobdeck.api.launch as launch
+
+    assert launch.TEST_LIMITS_ENV not in os.environ
+    defaults = {
+        "ANSWER_TIMEOUT": 5.0,
+        "SILENT_LIMIT": 5.0,
+        "SAY_WAITING_AFTER": 10.0,
+        "IDLE_LIMIT": 10.0,
+        "STOPPED_LIMIT": 3.0,
+    }
+    assert {name: getattr(launch, name) for name in defaults} == defaults
+    assert all(launch._limit(name, value) == value for name, value in defaults.items())
+    monkeypatch.setenv(launch.TEST_LIMITS_ENV, "IDLE_LIMIT=1 STOPPED_LIMIT=0.5")
+    assert launch._limit("IDLE_LIMIT", 10.0) == 1.0
+    assert launch._limit("STOPPED_LIMIT", 3.0) == 0.5
+    assert launch._limit("SILENT_LIMIT", 5.0) == 5.0
+    monkeypatch.setenv(launch.TEST_LIMITS_ENV, "IDLE_LIMT=1")
+    with pytest.raises(ValueError, match="IDLE_LIMT"):
+        launch._limit("IDLE_LIMIT", 10.0)

@@ -53,9 +53,17 @@ def place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobTracker]:
+def store_dir() -> Iterator[Path]:
+    """Where the store is: a short path, so that the supervisor's socket beside it fits
+    (under ``tmp_path`` it may not: the last test below relies on that socket)."""
+    with short_tempdir() as base:
+        yield base
+
+
+@pytest.fixture
+def tracker(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobTracker]:
     monkeypatch.setenv(MARKER, marker := uuid.uuid4().hex)
-    t = JobTracker.open(tmp_path / "jobs.db", registry=with_command(), event_interval=0.005)
+    t = JobTracker.open(store_dir / "jobs.db", registry=with_command(), event_interval=0.005)
     yield t
     t.close()
     leftovers = _tagged_processes(marker)

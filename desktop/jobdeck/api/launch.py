@@ -39,13 +39,40 @@ __all__ = [
     "wait_for_starting_app",
 ]
 
+#: For tests only (never set by users): the limits below are shortened in a Jobdeck or a
+#: command that a test starts as a process, e.g. ``JOBDECK_TEST_LIMITS="IDLE_LIMIT=1
+#: STOPPED_LIMIT=0.5"`` (names of this module's limits, seconds), so that its hang tests take
+#: seconds, not tens of seconds. Read here only, once, as the module is imported; a test in
+#: the same process sets the module's constants instead (monkeypatch).
+TEST_LIMITS_ENV = "JOBDECK_TEST_LIMITS"
+_SETTABLE_LIMITS = (
+    "ANSWER_TIMEOUT",
+    "SILENT_LIMIT",
+    "SAY_WAITING_AFTER",
+    "IDLE_LIMIT",
+    "STOPPED_LIMIT",
+)
+
+
+def _limit(name: str, default: float) -> float:
+    """``default`` (the production value), or the seconds :data:`TEST_LIMITS_ENV` gives
+    ``name``. A name that is not one of the limits fails the start, as a test's typo must."""
+    for item in os.environ.get(TEST_LIMITS_ENV, "").split():
+        key, _, seconds = item.partition("=")
+        if key not in _SETTABLE_LIMITS:
+            raise ValueError(f"{TEST_LIMITS_ENV}: {key!r} is not one of {_SETTABLE_LIMITS}")
+        if key == name:
+            return float(seconds)
+    return default
+
+
 #: Seconds a started app has to answer.
 START_TIMEOUT = 30.0
 #: Seconds a request may go unanswered by a Jobdeck that accepted the connection.
-ANSWER_TIMEOUT = 5.0
+ANSWER_TIMEOUT = _limit("ANSWER_TIMEOUT", 5.0)
 #: Seconds a Jobdeck that accepts connections may leave them unanswered before a second
 #: launch says it does not answer (it has started: something holds its event loop).
-SILENT_LIMIT = 5.0
+SILENT_LIMIT = _limit("SILENT_LIMIT", 5.0)
 #: What a command (``jobdeck run``...) tells the user to do once the Jobdeck that does not
 #: answer is sorted out (a second launch: "start jobdeck again").
 COMMAND_AGAIN = "run the command again"
@@ -190,11 +217,11 @@ def wait_and_show_running_app(
 
 
 #: Seconds a second launch waits for a starting Jobdeck before it says on stderr that it waits.
-SAY_WAITING_AFTER = 10.0
+SAY_WAITING_AFTER = _limit("SAY_WAITING_AFTER", 10.0)
 #: Seconds a starting Jobdeck may go without any sign of life (no CPU used, nothing read or
 #: written) before a second launch says so; a stopped one (Ctrl+Z): :data:`STOPPED_LIMIT`.
-IDLE_LIMIT = 10.0
-STOPPED_LIMIT = 3.0
+IDLE_LIMIT = _limit("IDLE_LIMIT", 10.0)
+STOPPED_LIMIT = _limit("STOPPED_LIMIT", 3.0)
 #: Seconds a second launch waits at most for a starting Jobdeck that keeps busy.
 START_LIMIT = 120.0
 

@@ -34,17 +34,19 @@ def app_paths(args: argparse.Namespace) -> ApiPaths:
 def connect(args: argparse.Namespace, *, start: bool) -> ApiClient | None:
     """A client of the app running on the store of ``args.db``. When none runs: start one
     if ``start`` (CliError with status 3 when that is not allowed or fails), else None."""
+    from jobdeck.api.launch import ANSWER_TIMEOUT
+
     paths = app_paths(args)
     client = ApiClient(paths.socket)
     try:
-        client.info()
+        client.info(timeout=ANSWER_TIMEOUT)
         return client
     except AppUnreachable as exc:
         client.close()
         if isinstance(exc.__cause__, TimeoutError):
             # One runs there but does not answer: name it rather than start another (which
             # would wait for it) or let the request vanish.
-            from jobdeck.api.launch import ANSWER_TIMEOUT, silent_app
+            from jobdeck.api.launch import silent_app
 
             raise CliError(EXIT_UNREACHABLE, str(silent_app(paths, ANSWER_TIMEOUT))) from None
     if not start:
