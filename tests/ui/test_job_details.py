@@ -448,3 +448,24 @@ def test_open_log_of_a_program_that_never_started_points_at_the_error(
     details.set_job(make_job("quiet", JobStatus.COMPLETED))
     qtbot.mouseClick(details.open_log_button, Qt.MouseButton.LeftButton)
     assert details.notice() == "This job has no log file and logged nothing."
+
+
+def test_a_timeline_refresh_due_after_the_tracker_closed_draws_nothing(qtbot, tmp_path):
+    """The Timeline tab redraws a running job's chart on a timer: one due as the app quits,
+    after its tracker closed, does nothing (it raised "the job tracker is closed")."""
+    from jobdeck.core import JobTracker
+    from jobdeck.runtime.signals import JobSignals
+
+    tracker = JobTracker.open(tmp_path / "jobs.db")
+    signals = JobSignals(tracker)
+    job = tracker.enqueue("t", title="drawn")
+    context = tracker.start_job(job.id)
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    details.tabs.setCurrentWidget(details.timeline_tab)
+    qtbot.waitUntil(lambda: details.timeline_plot is not None)
+    context.update_progress(1, 4, "a quarter")  # a change: the redraw is due
+    qtbot.waitUntil(details._timeline_timer.isActive)
+    tracker.close()
+    qtbot.waitUntil(lambda: not details._timeline_timer.isActive(), timeout=10_000)
+    details.refresh_timeline()  # (and called at once: nothing either)

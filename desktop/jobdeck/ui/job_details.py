@@ -679,8 +679,8 @@ class JobDetails(QWidget):
         importing pyqtgraph, the first time)."""
         job = self._job
         read = getattr(self._tracker, "timeline", None)
-        if job is None or not callable(read):
-            return
+        if job is None or not callable(read) or getattr(self._tracker, "closed", False):
+            return  # (a refresh due as the app quits, after its tracker closed: nothing)
         if self.timeline_plot is None:
             from .timeline_plot import TimelinePlot  # pyqtgraph: only when first shown
 
