@@ -545,10 +545,10 @@ def test_terminate_escalates_to_sigkill_after_grace(spawn: Spawn) -> None:
         on_exit=rec.on_exit,
     )
     rec.wait_for_lines(1)  # the trap is installed
-    grace = 0.3
+    grace = 1.0
     started = time.monotonic()
     handle.terminate(grace=grace)
-    assert time.monotonic() - started < 0.1  # does not block
+    assert time.monotonic() - started < grace / 2  # does not block (wait out the grace)
     assert handle.wait(timeout=0.2) is None  # SIGTERM is ignored...
     result = handle.wait(timeout=grace + 0.5)  # ...until the SIGKILL
     elapsed = time.monotonic() - started
