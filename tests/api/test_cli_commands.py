@@ -129,7 +129,11 @@ def test_ls_and_show_with_ids_prefixes_and_json(app: Served) -> None:
 
 
 def test_cancel_by_id_and_all(app: Served) -> None:
-    ids = [ok(app.jobdeck("run", "--", "sleep", "30")).strip() for _ in range(3)]
+    # the first ignores SIGTERM: still running when the answer comes (a plain `sleep` may
+    # have ended, cancelled, by then: "cancelled" is then what is said)
+    stubborn = ["sh", "-c", "trap '' TERM; sleep 30"]
+    ids = [ok(app.jobdeck("run", "--", *stubborn)).strip()]
+    ids += [ok(app.jobdeck("run", "--", "sleep", "30")).strip() for _ in range(2)]
     wait_for(lambda: job_of(app, ids[0])["status"] == "running", 30)
     # a running program is only asked to stop (SIGTERM; killed after the grace period)
     assert ok(app.jobdeck("cancel", ids[0])).strip() == f"asked {ids[0]} to stop (running)"

@@ -85,7 +85,8 @@ def test_a_log_deleted_while_its_program_runs_is_gone_not_no_output(
 
     def read_first() -> bool:
         seen = tracker.get_job(job.id)
-        return seen is not None and seen.progress.message == "first"
+        # (its log file is stored a moment after it starts, maybe after its first line)
+        return seen is not None and seen.progress.message == "first" and bool(seen.log_path)
 
     qtbot.waitUntil(read_first, timeout=30_000)
     log = Path(tracker.get_job(job.id).log_path or "")  # type: ignore[union-attr]
