@@ -12,7 +12,7 @@ import pytest
 
 from jobdeck.core import EventKind, JobStatus, JobTracker, StoreWriteError
 
-from .conftest import Recorder
+from .conftest import Recorder, wait_until
 
 
 class FailingCommits:
@@ -47,6 +47,9 @@ def test_a_failed_commit_undoes_everything_of_the_group(
     running = tracker.create_job("running")
     running.log("kept line")
     pending = tracker.enqueue("pending")
+    # the line is announced (not written) by the progress pump's thread within ~5 ms;
+    # on a loaded machine later: wait for it, so no event of before comes in the group's
+    assert wait_until(lambda: EventKind.LOG.value in recorder.kinds(running.job_id))
     recorder.events.clear()
     statuses: list[StoreWriteError | None] = []
     tracker.subscribe_store_status(statuses.append)
