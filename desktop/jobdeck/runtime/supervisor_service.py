@@ -1143,11 +1143,6 @@ def _stat_fields(pid: int) -> list[bytes] | None:
         return None
 
 
-def _session_of(pid: int) -> int | None:
-    fields_ = _stat_fields(pid)
-    return None if fields_ is None else int(fields_[3])
-
-
 def _job_of(pid: int) -> str | None:
     """The job id in the environment ``pid`` started with (:data:`JOB_MARKER`)."""
     prefix = JOB_MARKER.encode() + b"="

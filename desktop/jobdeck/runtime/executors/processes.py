@@ -984,8 +984,8 @@ def _facts(end: ProgramEnd, program: Program) -> ProcessFacts | None:
     no_output = (
         watcher is not None and not watcher.printed and not os.path.lexists(watcher.log_path)
     )
-    if end.pid is not None and program.watcher is not None and not no_output:
-        log_path = os.fspath(program.watcher.log_path)
+    if end.pid is not None and watcher is not None and not no_output:
+        log_path = os.fspath(watcher.log_path)
     if end.pid is None and peak_rss is None and cpu is None and not no_output:
         return None
     return ProcessFacts(
