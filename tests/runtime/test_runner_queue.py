@@ -368,6 +368,36 @@ def test_bad_max_threads_is_refused(tracker: JobTracker, qapp) -> None:
         Runner(tracker, max_threads=0)
 
 
+def test_a_program_that_follows_is_never_stored_running_before_the_end_it_followed(
+    qtbot, make_runner: Callable[..., Runner], tracker: JobTracker, monkeypatch
+) -> None:
+    """One program at a time, the next ones handed over to the service, which starts one
+    the moment the last ends. However late the ended program's watcher thread records
+    that end (here: a busy machine, 0.3 s late), the store never says two run at once:
+    the start that took its place is recorded with the end, not before it."""
+    from jobdeck.runtime.executors.processes import ProcessExecutor
+
+    ended = ProcessExecutor._ended
+
+    def late(self: ProcessExecutor, *args: object) -> None:
+        threading.Event().wait(0.3)  # (the watcher thread is late, not the program)
+        ended(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ProcessExecutor, "_ended", late)
+    events: list[tuple[EventKind, str]] = []
+    kinds = {EventKind.STARTED, EventKind.COMPLETED, EventKind.FAILED}
+    tracker.subscribe(lambda e: events.append((e.kind, e.job.id)) if e.kind in kinds else None)
+    # (each runs long enough for the next ones to be handed over meanwhile)
+    jobs = [tracker.enqueue("command", {"argv": ["sleep", "0.2"]}) for _ in range(4)]
+    make_runner(max_workers=1)
+    qtbot.waitUntil(lambda: all(finished(tracker, j.id) for j in jobs), timeout=WAIT_MS * 4)
+    running = 0
+    for kind, job_id in events:
+        running += 1 if kind is EventKind.STARTED else -1
+        assert 0 <= running <= 1, (job_id, events)
+    assert [status_of(tracker, j.id) for j in jobs] == [JobStatus.COMPLETED] * 4
+
+
 def test_short_programs_run_back_to_back_in_order_within_the_limit(
     qtbot, make_runner: Callable[..., Runner], tracker: JobTracker
 ) -> None:

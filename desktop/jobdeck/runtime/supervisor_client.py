@@ -157,8 +157,9 @@ class SupervisorClient:
         #: follow, in one commit as the block ends (see ``ProcessExecutor``).
         self.read_together: Callable[[], AbstractContextManager[object]] | None = None
         #: Called (reader thread) with the job id of an ended program whose place a queued
-        #: one took (see :meth:`queue`), before that end is told to its watcher.
-        self.on_replaced: Callable[[str], None] | None = None
+        #: one took (see :meth:`queue`) and the ids of those started in its place, before
+        #: that end is told to its watcher.
+        self.on_replaced: Callable[[str, list[str]], None] | None = None
         #: Called (reader thread) once per :meth:`start_queued` that started nothing (the
         #: service said ``queue_empty``, or the connection broke before it answered).
         self.on_queue_empty: Callable[[], None] | None = None
@@ -574,8 +575,9 @@ class SupervisorClient:
             for answer in then:
                 self._dispatch(answer)
             on_replaced = self.on_replaced
-            if on_replaced is not None and any(a.get("op") == "started" for a in then):
-                _call(on_replaced, job_id)
+            took = [a["job_id"] for a in then if a.get("op") == "started"]
+            if on_replaced is not None and took:
+                _call(on_replaced, job_id, took)
             with self._lock:
                 on_news = self._watchers.get(job_id)
             record = message.get("record")

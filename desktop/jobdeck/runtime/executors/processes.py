@@ -84,6 +84,9 @@ class _Handed:
     #: Adopting it found the job no longer pending: its program was stopped.
     dropped: bool = False
     withdrawing: bool = False
+    #: The job whose program's place it took (the service started it as that one ended):
+    #: its start is recorded with that end or after it, never before (see _may_adopt).
+    follows: str | None = None
     #: Its end, when heard before its start was stored (the store refused that commit).
     end: tuple[Program, ProgramEnd] | None = None
 
@@ -451,14 +454,17 @@ class ProcessExecutor(Executor):
         programs = self._programs
         assert programs is not None
         ends = [item for item in items if not isinstance(item, _Handed)]
+        ending = {run.job_id for run, _, _ in ends}
         adopt: list[_Handed] = []
         with self._handed_lock:  # (and those whose start the store refused before)
             for handed in [i for i in items if isinstance(i, _Handed)] + [
                 h for h in self._handed.values() if h.started
             ]:
-                if not handed.adopting:
+                if not handed.adopting and self._may_adopt(handed, ending):
                     handed.adopting = True
                     adopt.append(handed)
+        if not ends and not adopt:
+            return  # (their starts wait for the ends they followed: see _may_adopt)
         adopted: dict[str, Run | None] = {}
         steps: list[tuple[Run, Any]] = []
         # The slots of the ends no job handed over took go to those handed over first.
@@ -472,8 +478,9 @@ class ProcessExecutor(Executor):
         def on_stored(job_id: str) -> None:
             if collecting and threading.get_ident() == here:
                 stored_here.append(job_id)
-            else:
+            else:  # a retry stored it (the store refused this commit)
                 programs.end_stored(job_id)
+                self._adopt_followers(job_id)
 
         collecting = True
         for run, _, _ in ends:
@@ -583,10 +590,41 @@ class ProcessExecutor(Executor):
 
         return answered
 
-    def _on_replaced(self, job_id: str) -> None:
-        """Client thread: a job handed over took the place of ``job_id``'s program."""
+    def _may_adopt(self, handed: _Handed, ending: set[str]) -> bool:
+        """Under ``_handed_lock``: whether ``handed``'s start may be recorded in a commit
+        that records the ends of ``ending``: when the job whose program's place it took
+        has its end in that commit or stored before. Its end comes later when its watcher
+        thread is slow to record it (a busy machine), or when it is a job handed over
+        whose own start is not stored yet; recording the start first would have the store
+        say both ran at once, more than the limit allows. That end's commit adopts it."""
+        before = handed.follows
+        if before is None or before in ending:
+            return True
+        if before in self._handed:
+            return False  # (its start, then its end, are not stored yet)
+        return self.tracker.context(before) is None  # (no context: its end is stored)
+
+    def _adopt_followers(self, job_id: str) -> None:
+        """A retry stored the end of ``job_id`` (its commit was refused: a full disk): the
+        jobs handed over whose starts waited for that end (see :meth:`_may_adopt`) are
+        adopted now; nothing else would record them (their own ends, if heard already,
+        wait with them)."""
+        with self._handed_lock:
+            waiting = any(
+                h.follows == job_id and h.started and not h.adopting for h in self._handed.values()
+            )
+        if waiting:
+            self._record_ends([])
+
+    def _on_replaced(self, job_id: str, took: list[str]) -> None:
+        """Client thread: the jobs handed over ``took`` took the place of ``job_id``'s
+        program."""
         with self._handed_lock:
             self._replaced.add(job_id)
+            for taker in took:
+                handed = self._handed.get(taker)
+                if handed is not None:
+                    handed.follows = job_id
 
     def _nudge(self, ends: list[tuple[Run, Program, Outcome]]) -> tuple[int, int]:
         """For the ends no job handed over took the place of (it was handed over after
