@@ -16,13 +16,20 @@ best round of each counts), from the first job queued to the last one finished:
   one ``tsp true`` per job, then its job list polled until none is queued or running;
 - a ``ThreadPoolExecutor`` of 4 threads, each job one ``subprocess.run(["true"])``.
 
+Shown for context, per job, median over Jobdeck's rounds: the app's CPU (all its threads),
+that of its supervisor client's reader thread and of its GUI thread (``MainThread``: the
+enqueues), and the supervisor service's (from ``/proc``, in clock ticks: coarse). The app's
+threads share one interpreter lock, so its CPU per job bounds its rate on a busy machine.
+
 Budget: Jobdeck's rate >= task-spooler's (ratio >= 1).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +99,10 @@ def jobdeck_child(workdir: str, jobs: int) -> int:
             raise RuntimeError("the warm-up job did not end within 60 s")
         app().processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
     tracker.subscribe(on_event)
+    records = work / "jobs.db.d" / "supervised"
+    service_before = _service_cpu(records)
+    threads_before = _thread_cpu()
+    cpu_before = time.process_time()
     started = time.perf_counter()
     for _ in range(jobs):
         tracker.enqueue("command", {"argv": [true]}, title="true")
@@ -99,19 +110,71 @@ def jobdeck_child(workdir: str, jobs: int) -> int:
         QTimer.singleShot(int(TIMEOUT_S * 1000), loop.quit)
         loop.exec()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    threads = _thread_cpu()
+    service = _service_cpu(records)
     finished = all_ended.is_set()
     runner.shutdown()
     tracker.close()
-    print(json.dumps({"seconds": elapsed, "completed": len(completed), "all": finished}))
+    per_job = {
+        "app": cpu / jobs,
+        "reader": (threads.get(READER, 0.0) - threads_before.get(READER, 0.0)) / jobs,
+        "gui": (threads.get("MainThread", 0.0) - threads_before.get("MainThread", 0.0)) / jobs,
+    }
+    if service is not None and service_before is not None:
+        per_job["service"] = (service - service_before) / jobs
+    print(
+        json.dumps(
+            {"seconds": elapsed, "completed": len(completed), "all": finished, "cpu": per_job}
+        )
+    )
     return 0
 
 
-def jobdeck_rate(tmp: Path, jobs: int, round_no: int) -> float:
+#: The name of the supervisor client's reader thread (runtime/supervisor_client.py).
+READER = "jobdeck-supervisor-client"
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's threads, by name."""
+    found: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread.ident is None:
+            continue
+        try:
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (OSError, AttributeError):
+            continue
+        found[thread.name] = found.get(thread.name, 0.0) + seconds
+    return found
+
+
+def _service_cpu(records: Path) -> float | None:
+    """CPU seconds so far of the supervisor service serving ``records`` (Linux /proc; None
+    when it is not found)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    marker = os.fsencode(records)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if marker not in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0"):
+                continue
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        return (int(fields[11]) + int(fields[12])) / tick
+    return None
+
+
+def jobdeck_rate(tmp: Path, jobs: int, round_no: int, cpu: list[dict[str, float]]) -> float:
+    """Jobdeck's rate in one round; its CPU per job (see the module) goes into ``cpu``."""
     work = tmp / f"jobdeck{round_no}"
     work.mkdir()
     r = run_json_child(Path(__file__), ["jobdeck", str(work), str(jobs)], timeout=TIMEOUT_S + 60)
     if not r["all"] or r["completed"] != jobs:
         raise RuntimeError(f"Jobdeck completed {r['completed']} of {jobs} jobs")
+    cpu.append(r["cpu"])
     return jobs / float(r["seconds"])
 
 
@@ -173,16 +236,21 @@ def main() -> int:
     if not have_tsp:
         print("# task-spooler (tsp) is not installed: scripts/install-debian-deps.sh adds it")
     rates: dict[str, list[float]] = {"jobdeck": [], "tsp": [], "pool": []}
+    cpu: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="jd-commands-") as name:
         tmp = Path(name)
         for round_no in range(rounds):  # interleaved, so all three see the same load
             rates["pool"].append(pool_rate(jobs))
             if have_tsp:
                 rates["tsp"].append(tsp_rate(tmp, jobs, round_no))
-            rates["jobdeck"].append(jobdeck_rate(tmp, jobs, round_no))
+            rates["jobdeck"].append(jobdeck_rate(tmp, jobs, round_no, cpu))
     best = {name: max(values) for name, values in rates.items() if values}
     info("threadpool_subprocess_jobs_per_s", best["pool"], "jobs/s")
     info("jobdeck_jobs_per_s", best["jobdeck"], "jobs/s")
+    for part in ("app", "reader", "gui", "service"):
+        values = [round_cpu[part] for round_cpu in cpu if part in round_cpu]
+        if values:
+            info(f"jobdeck_{part}_cpu_ms_per_job", statistics.median(values) * 1000, "ms")
     info("jobdeck_vs_threadpool_ratio", best["jobdeck"] / best["pool"], "x")
     if not have_tsp:
         return 1
