@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from jobdeck.cli import main as cli_main
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core import JobStatus, JobTracker, StoreWriteError
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_launch import PreparedCommand
 from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
@@ -107,6 +107,38 @@ def test_a_program_that_ends_before_its_start_returns_keeps_its_pid_and_log(
     assert done is not None and done.status is JobStatus.COMPLETED, done
     assert done.pid is not None and done.log_path is not None
     assert Path(done.log_path).read_text() == "quick\n"
+    assert runner.shutdown(timeout=10)
+
+
+@pytest.mark.expected_log("could not record the pid of job")
+def test_a_program_whose_pid_and_log_the_store_refused_gets_them_with_its_end(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """QA: while the disk was full, the write of a running program's pid and log file
+    failed; its end was recorded once space was back, without them: the job showed no
+    output (no Output tab, ``log_path`` None) although its log file was there."""
+    refused = threading.Event()
+
+    def full_disk(job_id: str, **fields: Any) -> Any:
+        refused.set()
+        raise StoreWriteError("could not save job changes: the disk is full")
+
+    monkeypatch.setattr(real_tracker, "set_process_info", full_disk)
+    runner = make_runner(tracker=real_tracker)
+    gate = tmp_path / "gate"
+    wait = f"echo before; while [ ! -e '{gate}' ]; do sleep 0.01; done; echo after"
+    job = real_tracker.enqueue("command", {"argv": wait, "shell": True})
+    assert refused.wait(TIMEOUT)  # it ran long enough for its pid to be written
+    gate.touch()
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    done = real_tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED, done
+    assert done.log_path is not None and done.pid is not None
+    assert Path(done.log_path).read_text() == "before\nafter\n"
     assert runner.shutdown(timeout=10)
 
 
