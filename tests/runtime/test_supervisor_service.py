@@ -142,6 +142,53 @@ def test_a_program_whose_pid_and_log_the_store_refused_gets_them_with_its_end(
     assert runner.shutdown(timeout=10)
 
 
+#: Run in the service before it serves: its job logs hold at most 4 KiB (a full disk).
+FULL_LOG_DISK = """
+import errno, os, jobdeck.runtime.supervisor as supervisor
+class _Disk:
+    def __getattr__(self, name):
+        return getattr(os, name)
+    def write(self, fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".log"):
+            room = 4096 - os.fstat(fd).st_size
+            if room <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            data = bytes(data[:room])
+        return os.write(fd, data)
+supervisor.os = _Disk()
+"""
+
+
+def test_output_a_full_disk_kept_out_of_the_log_is_said_in_the_jobs_log(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """QA: with its log folder full, a job's output stopped mid-line and the job completed
+    as if nothing were missing (its last lines, "ALL DONE" included, were gone)."""
+    from jobdeck.runtime import supervisor_client
+
+    def command(records_dir: Path, socket_path: Path) -> list[str]:
+        argv = service_command(records_dir, socket_path)
+        boot = argv[4].replace("; from jobdeck", f"\n{FULL_LOG_DISK}\nfrom jobdeck", 1)
+        return [*argv[:4], boot, *argv[5:]]
+
+    monkeypatch.setattr(supervisor_client, "service_command", command)
+    runner = make_runner(tracker=real_tracker)
+    flood = "i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo line $i of the output; done"
+    job = real_tracker.enqueue("command", {"argv": f"{flood}; echo ALL DONE", "shell": True})
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    done = real_tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED, done
+    assert done.log_path is not None and Path(done.log_path).stat().st_size == 4096
+    real_tracker.flush()
+    warnings = [e.message for e in real_tracker.logs(job.id) if e.level == "warning"]
+    lost = "bytes of the program's output could not be written to its log (No space left"
+    assert any(lost in m for m in warnings), warnings
+    assert runner.shutdown(timeout=10)
+
+
 def test_one_service_runs_the_jobs_and_leaves_once_nothing_is_left(
     qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner], tmp_path: Path
 ) -> None:

@@ -121,7 +121,9 @@ class ProgramEnd:
     already ended when :meth:`ProgramWatcher.reattach` was called.
     ``tail`` holds the last output lines of this attempt, read from the end of the log.
     ``leftovers`` counts the processes it left running that had to be stopped. ``pid`` is
-    the program's when it ended before ``on_started`` told it (else None).
+    the program's when it ended before ``on_started`` told it (else None). ``log_lost``
+    counts the bytes of its output that could not be written to its log (a full disk),
+    ``log_lost_error`` says why.
     """
 
     kind: EndKind
@@ -135,6 +137,8 @@ class ProgramEnd:
     cpu_seconds: float | None = None
     leftovers: int = 0
     pid: int | None = None
+    log_lost: int = 0
+    log_lost_error: str | None = None
     #: (time, RSS bytes, CPU seconds) of the tree while it was watched, downsampled.
     resources: tuple[tuple[float, ...], ...] = ()
 
@@ -897,6 +901,8 @@ class ProgramWatcher:
             resources=tuple(self.resources.points),
             leftovers=max(found, record.leftovers),
             pid=self._take_unreported_pid(),
+            log_lost=record.log_lost,
+            log_lost_error=record.log_lost_error,
         )
 
     def _lost(self, why: str) -> ProgramEnd:

@@ -771,6 +771,12 @@ class ProcessExecutor(Executor):
         code = end.exit_code
         if end.leftovers:
             ctx.log(f"stopped {end.leftovers} process(es) the program left running", "warning")
+        if end.log_lost:
+            ctx.log(
+                f"{end.log_lost} bytes of the program's output could not be written to its "
+                f"log ({end.log_lost_error or 'write error'}): the log misses them",
+                "warning",
+            )
         if end.kind is EndKind.START_FAILED:
             return Outcome.failed(end.error or "the program did not start")
         if program.kill_reason is not None:
