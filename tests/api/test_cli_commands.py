@@ -284,6 +284,15 @@ def test_watch_json_prints_one_event_a_line_and_ctrl_c_exits_130(app: Served) ->
         watch.communicate()
 
 
+def test_watch_names_an_unknown_job_before_drawing_anything(app: Served) -> None:
+    """QA: ``jobdeck watch --job TYPO`` drew the table ("no job is running") and printed
+    the error after it, on the same line when not on a terminal."""
+    for extra in ((), ("--json",)):
+        result = app.jobdeck("watch", *extra, "--job", "nosuchid", timeout=30)
+        assert (result.returncode, result.stdout) == (1, ""), result
+        assert result.stderr == "jobdeck: no job with id 'nosuchid' (nor an id starting with it)\n"
+
+
 def test_follow_interrupted_without_a_terminal_leaves_the_job_running(app: Served) -> None:
     follow = subprocess.Popen(
         [*JOBDECK, "--db", str(app.db), "run", "--follow", "--", "sh", "-c", "echo go; sleep 30"],
