@@ -125,10 +125,29 @@ def read_only_store(args: argparse.Namespace) -> Iterator[JobTracker]:
         yield tracker
 
 
+#: The API's input fields as the options of ``jobdeck run`` (and the ids of ``cancel`` and
+#: ``retry``, which the message names already: "").
+CLI_NAMES = {
+    "depends_on": "--after",
+    "params.cwd": "--cwd",
+    "params.env": "--env",
+    "params.argv": "PROGRAM",
+    "params.shell": "--shell",
+    "run_at": "--at",
+    "timeout": "--timeout",
+    "priority": "--priority",
+    "max_attempts": "--retries",
+    "title": "--title",
+    "ids": "",
+}
+
+
 def api_failure(exc: ApiError | AppUnreachable) -> CliError:
-    """What to tell the user about a refused request (or an app that went away)."""
+    """What to tell the user about a refused request (or an app that went away); the input
+    it names is named as the user gave it (:data:`CLI_NAMES`)."""
     if isinstance(exc, AppUnreachable):
         return CliError(EXIT_UNREACHABLE, f"lost Jobdeck: {exc}")
-    where = f" ({exc.field})" if exc.field and exc.field not in exc.message else ""
+    field = CLI_NAMES.get(exc.field, exc.field) if exc.field else exc.field
+    where = f" ({field})" if field and field not in exc.message else ""
     status = EXIT_USAGE if exc.status in (400, 415, 422) else EXIT_FAILED
     return CliError(status, f"{exc.message}{where}")
