@@ -334,3 +334,28 @@ def test_output_lost_until_the_end_is_marked_when_the_log_closes(
     writer.close()
     lost = f"[jobdeck: 12 bytes of output lost here: {os.strerror(errno.ENOSPC)}]"
     assert path.read_text() == f"partial\n{lost}\n"
+
+
+def test_the_bar_a_program_is_drawing_is_progress_before_its_line_ends(tmp_path: Path) -> None:
+    """QA: tqdm begins each redraw with ``\\r``, so the bar drawn last ended only when the
+    next came: a job whose steps took minutes showed the step before. The unfinished line is
+    told when it reads as progress, once; it still comes back as a line when it ends."""
+    path = tmp_path / "job.log"
+    path.write_bytes(b"\r  0%|          | 0/4\r 25%|##5       | 1/4")
+    tail = LogTail(path)
+    assert tail.read() == ["  0%|          | 0/4"]
+    assert tail.pending_progress() == " 25%|##5       | 1/4"
+    assert tail.pending_progress() is None  # told already
+    with open(path, "ab") as f:
+        f.write(b"\r 50%|#####     | 2/4")
+    assert tail.read() == [" 25%|##5       | 1/4"]
+    assert tail.pending_progress() == " 50%|#####     | 2/4"
+    other = tmp_path / "osc.log"
+    other.write_bytes(b"\x1b]9;4;1;30\x07")  # the terminal's progress report, no line break
+    osc = LogTail(other)
+    assert osc.read() == []
+    assert osc.pending_progress() == "\x1b]9;4;1;30\x07"
+    words = tmp_path / "words.log"
+    words.write_bytes(b"Compiling jobdeck")  # not progress: a line once it ends
+    plain = LogTail(words)
+    assert plain.read() == [] and plain.pending_progress() is None

@@ -189,6 +189,29 @@ def test_output_a_full_disk_kept_out_of_the_log_is_said_in_the_jobs_log(
     assert runner.shutdown(timeout=10)
 
 
+def test_the_bar_a_program_is_drawing_shows_before_its_next_redraw(
+    qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner], tmp_path: Path
+) -> None:
+    """QA: tqdm (and curl, and OSC 9;4 reports) begin each redraw with ``\\r``: the bar
+    drawn last was read only once the next came, so a job whose steps took minutes showed
+    the step before (0% for the whole first step)."""
+    runner = make_runner(tracker=real_tracker)
+    gate = tmp_path / "gate"
+    bar = f"printf '\\r 25%%|##5       | 1/4'; while [ ! -e '{gate}' ]; do sleep 0.01; done"
+    job = real_tracker.enqueue("command", {"argv": bar, "shell": True})
+
+    def progress() -> tuple[float, float] | None:
+        now = real_tracker.get_job(job.id)
+        return None if now is None else (now.progress.current, now.progress.total)
+
+    try:
+        qtbot.waitUntil(lambda: progress() == (1, 4), timeout=WAIT_MS)
+    finally:
+        gate.touch()
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    assert runner.shutdown(timeout=10)
+
+
 def test_one_service_runs_the_jobs_and_leaves_once_nothing_is_left(
     qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner], tmp_path: Path
 ) -> None:
