@@ -79,6 +79,30 @@ def test_errors_are_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--db", str(garbage), "list", "--status", "bogus"]) == 2  # usage
 
 
+def test_a_fresh_install_has_no_jobs_yet_rather_than_a_missing_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: before Jobdeck first ran, ``jobdeck ls`` (and ``ls --json``, ``stats``) failed
+    with "jobs.db does not exist, so it cannot be opened read-only" (exit 1). The default
+    store that is not there yet has no jobs; a store named with --db must exist."""
+    monkeypatch.delenv("JOBDECK_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert main(["ls"]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert main(["ls", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 0
+    assert main(["show", "01ABC"]) == 1
+    assert "no job with id '01ABC'" in capsys.readouterr().err
+    assert not (tmp_path / "share").exists()  # reading made no store
+    assert main(["--db", str(tmp_path / "typo.db"), "ls"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
 def test_list_shows_percentages_as_the_ui_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -284,6 +284,30 @@ def test_watch_json_prints_one_event_a_line_and_ctrl_c_exits_130(app: Served) ->
         watch.communicate()
 
 
+def test_refusals_name_the_option_the_user_gave_not_the_apis_field(app: Served) -> None:
+    """QA: ``run --after TYPO`` said "(depends_on)", ``run --cwd`` "(params.cwd)" and
+    ``cancel TYPO`` "(ids)": the API's field names, which the user never typed."""
+    result = app.jobdeck("cancel", "nosuchid")
+    assert result.returncode == 1
+    assert result.stderr == "jobdeck: no job with id 'nosuchid' (nor an id starting with it)\n"
+    for args, option in [
+        (["run", "--after", "nosuchid", "--", "true"], "(--after)"),
+        (["run", "--cwd", "/no/such/dir", "--", "true"], "(--cwd)"),
+    ]:
+        result = app.jobdeck(*args)
+        assert result.returncode == 2, (args, result)
+        assert result.stderr.rstrip().endswith(option), (args, result.stderr)
+
+
+def test_watch_names_an_unknown_job_before_drawing_anything(app: Served) -> None:
+    """QA: ``jobdeck watch --job TYPO`` drew the table ("no job is running") and printed
+    the error after it, on the same line when not on a terminal."""
+    for extra in ((), ("--json",)):
+        result = app.jobdeck("watch", *extra, "--job", "nosuchid", timeout=30)
+        assert (result.returncode, result.stdout) == (1, ""), result
+        assert result.stderr == "jobdeck: no job with id 'nosuchid' (nor an id starting with it)\n"
+
+
 def test_follow_interrupted_without_a_terminal_leaves_the_job_running(app: Served) -> None:
     follow = subprocess.Popen(
         [*JOBDECK, "--db", str(app.db), "run", "--follow", "--", "sh", "-c", "echo go; sleep 30"],

@@ -3,6 +3,7 @@ log's last lines from its end, the tail reader across a cut, and private files."
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -276,3 +277,85 @@ def test_no_file_until_the_first_output(tmp_path: Path) -> None:
     silent = LogWriter(str(tmp_path / "silent.log"), CAP)
     silent.close()
     assert not (tmp_path / "silent.log").exists()
+
+
+def test_output_lost_to_a_full_disk_is_counted_and_marked_where_it_was_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA: with the log folder full, a job's output stopped mid-line and the job completed
+    as if nothing were missing. What cannot be written is counted, with why, and a line
+    marks the gap once writing works again."""
+    path = tmp_path / "job.log"
+    writer = LogWriter(str(path), CAP)
+    full: dict[str, int | None] = {"room": 10}
+    real_write = os.write
+
+    def disk(fd: int, data: bytes) -> int:
+        if fd != writer._append:
+            return real_write(fd, data)
+        room = full["room"]
+        if room is not None and room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = real_write(fd, bytes(data[:room]) if room is not None else data)
+        if room is not None:
+            full["room"] = room - written
+        return written
+
+    monkeypatch.setattr(os, "write", disk)
+    writer.write(b"first line\nsecond line\n")  # 10 bytes fit
+    writer.write(b"third line\n")
+    assert (writer.lost, writer.lost_error) == (24, os.strerror(errno.ENOSPC))
+    full["room"] = None  # space again
+    writer.write(b"fourth line\n")
+    writer.close()
+    lost = f"[jobdeck: 24 bytes of output lost here: {os.strerror(errno.ENOSPC)}]"
+    assert path.read_text() == f"first line\n{lost}\nfourth line\n"
+    assert writer.lost == 24  # in all, for the job's end
+
+
+def test_output_lost_until_the_end_is_marked_when_the_log_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "job.log"
+    writer = LogWriter(str(path), CAP)
+    failing = {"on": False}
+    real_write = os.write
+
+    def disk(fd: int, data: bytes) -> int:
+        if fd == writer._append and failing["on"]:
+            failing["on"] = False  # (the next write, the marker, goes through)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", disk)
+    writer.write(b"partial")
+    failing["on"] = True
+    writer.write(b" rest of it\n")
+    writer.close()
+    lost = f"[jobdeck: 12 bytes of output lost here: {os.strerror(errno.ENOSPC)}]"
+    assert path.read_text() == f"partial\n{lost}\n"
+
+
+def test_the_bar_a_program_is_drawing_is_progress_before_its_line_ends(tmp_path: Path) -> None:
+    """QA: tqdm begins each redraw with ``\\r``, so the bar drawn last ended only when the
+    next came: a job whose steps took minutes showed the step before. The unfinished line is
+    told when it reads as progress, once; it still comes back as a line when it ends."""
+    path = tmp_path / "job.log"
+    path.write_bytes(b"\r  0%|          | 0/4\r 25%|##5       | 1/4")
+    tail = LogTail(path)
+    assert tail.read() == ["  0%|          | 0/4"]
+    assert tail.pending_progress() == " 25%|##5       | 1/4"
+    assert tail.pending_progress() is None  # told already
+    with open(path, "ab") as f:
+        f.write(b"\r 50%|#####     | 2/4")
+    assert tail.read() == [" 25%|##5       | 1/4"]
+    assert tail.pending_progress() == " 50%|#####     | 2/4"
+    other = tmp_path / "osc.log"
+    other.write_bytes(b"\x1b]9;4;1;30\x07")  # the terminal's progress report, no line break
+    osc = LogTail(other)
+    assert osc.read() == []
+    assert osc.pending_progress() == "\x1b]9;4;1;30\x07"
+    words = tmp_path / "words.log"
+    words.write_bytes(b"Compiling jobdeck")  # not progress: a line once it ends
+    plain = LogTail(words)
+    assert plain.read() == [] and plain.pending_progress() is None

@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from jobdeck.cli import main as cli_main
-from jobdeck.core import JobStatus, JobTracker
+from jobdeck.core import JobStatus, JobTracker, StoreWriteError
 from jobdeck.runtime import Runner
 from jobdeck.runtime.process_launch import PreparedCommand
 from jobdeck.runtime.program_watcher import EndKind, ProgramWatcher
@@ -107,6 +107,108 @@ def test_a_program_that_ends_before_its_start_returns_keeps_its_pid_and_log(
     assert done is not None and done.status is JobStatus.COMPLETED, done
     assert done.pid is not None and done.log_path is not None
     assert Path(done.log_path).read_text() == "quick\n"
+    assert runner.shutdown(timeout=10)
+
+
+@pytest.mark.expected_log("could not record the pid of job")
+def test_a_program_whose_pid_and_log_the_store_refused_gets_them_with_its_end(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """QA: while the disk was full, the write of a running program's pid and log file
+    failed; its end was recorded once space was back, without them: the job showed no
+    output (no Output tab, ``log_path`` None) although its log file was there."""
+    refused = threading.Event()
+
+    def full_disk(job_id: str, **fields: Any) -> Any:
+        refused.set()
+        raise StoreWriteError("could not save job changes: the disk is full")
+
+    monkeypatch.setattr(real_tracker, "set_process_info", full_disk)
+    runner = make_runner(tracker=real_tracker)
+    gate = tmp_path / "gate"
+    wait = f"echo before; while [ ! -e '{gate}' ]; do sleep 0.01; done; echo after"
+    job = real_tracker.enqueue("command", {"argv": wait, "shell": True})
+    assert refused.wait(TIMEOUT)  # it ran long enough for its pid to be written
+    gate.touch()
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    done = real_tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED, done
+    assert done.log_path is not None and done.pid is not None
+    assert Path(done.log_path).read_text() == "before\nafter\n"
+    assert runner.shutdown(timeout=10)
+
+
+#: Run in the service before it serves: its job logs hold at most 4 KiB (a full disk).
+FULL_LOG_DISK = """
+import errno, os, jobdeck.runtime.supervisor as supervisor
+class _Disk:
+    def __getattr__(self, name):
+        return getattr(os, name)
+    def write(self, fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".log"):
+            room = 4096 - os.fstat(fd).st_size
+            if room <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            data = bytes(data[:room])
+        return os.write(fd, data)
+supervisor.os = _Disk()
+"""
+
+
+def test_output_a_full_disk_kept_out_of_the_log_is_said_in_the_jobs_log(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """QA: with its log folder full, a job's output stopped mid-line and the job completed
+    as if nothing were missing (its last lines, "ALL DONE" included, were gone)."""
+    from jobdeck.runtime import supervisor_client
+
+    def command(records_dir: Path, socket_path: Path) -> list[str]:
+        argv = service_command(records_dir, socket_path)
+        boot = argv[4].replace("; from jobdeck", f"\n{FULL_LOG_DISK}\nfrom jobdeck", 1)
+        return [*argv[:4], boot, *argv[5:]]
+
+    monkeypatch.setattr(supervisor_client, "service_command", command)
+    runner = make_runner(tracker=real_tracker)
+    flood = "i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo line $i of the output; done"
+    job = real_tracker.enqueue("command", {"argv": f"{flood}; echo ALL DONE", "shell": True})
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
+    done = real_tracker.get_job(job.id)
+    assert done is not None and done.status is JobStatus.COMPLETED, done
+    assert done.log_path is not None and Path(done.log_path).stat().st_size == 4096
+    real_tracker.flush()
+    warnings = [e.message for e in real_tracker.logs(job.id) if e.level == "warning"]
+    lost = "bytes of the program's output could not be written to its log (No space left"
+    assert any(lost in m for m in warnings), warnings
+    assert runner.shutdown(timeout=10)
+
+
+def test_the_bar_a_program_is_drawing_shows_before_its_next_redraw(
+    qtbot: Any, real_tracker: JobTracker, make_runner: Callable[..., Runner], tmp_path: Path
+) -> None:
+    """QA: tqdm (and curl, and OSC 9;4 reports) begin each redraw with ``\\r``: the bar
+    drawn last was read only once the next came, so a job whose steps took minutes showed
+    the step before (0% for the whole first step)."""
+    runner = make_runner(tracker=real_tracker)
+    gate = tmp_path / "gate"
+    bar = f"printf '\\r 25%%|##5       | 1/4'; while [ ! -e '{gate}' ]; do sleep 0.01; done"
+    job = real_tracker.enqueue("command", {"argv": bar, "shell": True})
+
+    def progress() -> tuple[float, float] | None:
+        now = real_tracker.get_job(job.id)
+        return None if now is None else (now.progress.current, now.progress.total)
+
+    try:
+        qtbot.waitUntil(lambda: progress() == (1, 4), timeout=WAIT_MS)
+    finally:
+        gate.touch()
+    qtbot.waitUntil(lambda: finished(real_tracker, job.id), timeout=WAIT_MS)
     assert runner.shutdown(timeout=10)
 
 

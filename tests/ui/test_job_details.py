@@ -469,3 +469,32 @@ def test_a_timeline_refresh_due_after_the_tracker_closed_draws_nothing(qtbot, tm
     tracker.close()
     qtbot.waitUntil(lambda: not details._timeline_timer.isActive(), timeout=10_000)
     details.refresh_timeline()  # (and called at once: nothing either)
+
+
+def test_the_log_opens_on_its_last_line_whole_and_from_its_start(qtbot, tracker, signals):
+    """QA: a job whose last log line was wider than the view opened with the view scrolled
+    sideways to that line's end (every line's start, its time and level, out of sight) and
+    the line itself half hidden under the horizontal scroll bar."""
+    from PySide6.QtGui import QTextCursor
+
+    job = make_job("Big output", JobStatus.COMPLETED)
+    tracker.add(job)
+    lines = [f"out {i}" for i in range(40)] + ["140366 bytes of the output were lost " * 8]
+    tracker.log_entries.extend(
+        LogEntry(job.id, tracker.now() + i, "info", text) for i, text in enumerate(lines)
+    )
+    details = make_details(qtbot, tracker, signals)
+    details.set_job(job.id)
+    view = details.log_view
+
+    def last_line_whole_from_its_start() -> bool:
+        cursor = QTextCursor(view.document().lastBlock())
+        where = view.cursorRect(cursor)
+        return (
+            view.horizontalScrollBar().value() == 0
+            and where.left() < 10
+            and where.bottom() <= view.viewport().height()
+        )
+
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().isVisible(), timeout=2000)
+    qtbot.waitUntil(last_line_whole_from_its_start, timeout=2000)

@@ -106,3 +106,32 @@ def test_a_job_without_a_log_file_has_no_output_tab(
     qtbot.addWidget(details)
     details.set_job(job.id)
     assert not details.tabs.isTabEnabled(details.tabs.indexOf(details.output_view))
+
+
+def test_the_output_opens_on_its_last_line_whole_and_from_its_start(
+    qtbot: Any, tracker: FakeTracker, signals: FakeSignals, tmp_path: Path
+) -> None:
+    """QA: a program whose last line was wider than the view (a progress bar, a long
+    message) had its output open scrolled sideways to that line's end, every line's start
+    out of sight, and the line half hidden under the horizontal scroll bar."""
+    from PySide6.QtGui import QTextCursor
+
+    log = tmp_path / "job.log"
+    lines = [f"out {i}" for i in range(60)] + ["the last line, a long one " * 12]
+    log.write_text("\n".join(lines) + "\n")
+    job = make_job("Build", JobStatus.COMPLETED, log_path=str(log))
+    tracker.add(job)
+    details = open_output(qtbot, tracker, signals, job)
+    view = details.output_view
+    qtbot.waitUntil(lambda: shown(details)[-1:] == [lines[-1]], timeout=WAIT_MS)
+
+    def last_line_whole_from_its_start() -> bool:
+        where = view.cursorRect(QTextCursor(view.document().lastBlock()))
+        return (
+            view.horizontalScrollBar().value() == 0
+            and where.left() < 10
+            and where.bottom() <= view.viewport().height()
+        )
+
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(last_line_whole_from_its_start, timeout=2000)

@@ -127,6 +127,19 @@ def test_summary_text():
     assert summary_text([done, make_job("a", current=1, total=4)]) == "2 jobs, 1 ended \u00b7 25%"
 
 
+def test_summary_says_how_many_of_the_jobs_still_wait_to_start():
+    """QA: 40 jobs queued with 4 at a time: as the 4 running ones neared their ends the
+    header read "36 jobs \u00b7 100%", as if all were done, while 32 had not started."""
+    running = [make_job(f"r{i}", current=15, total=15) for i in range(4)]
+    queued = [make_job(f"q{i}", JobStatus.PENDING, total=0) for i in range(32)]
+    assert summary_text(running + queued) == "36 jobs, 32 queued \u00b7 100%"
+    assert summary_text(queued[:2]) == "2 jobs, 2 queued"
+    done = make_job("x", JobStatus.COMPLETED)
+    assert summary_text([done, *running[:1], *queued[:1]]) == (
+        "3 jobs, 1 ended, 1 queued \u00b7 100%"
+    )
+
+
 def test_signal_bursts_are_coalesced_into_few_refreshes(qtbot, signals):
     bar = make_taskbar(qtbot, signals)
     job = make_job("hot", current=0, total=1000)

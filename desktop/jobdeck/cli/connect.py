@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from jobdeck.api.client import ApiClient, ApiError, AppUnreachable
-from jobdeck.api.paths import ApiPaths
+from jobdeck.api.paths import MEMORY, ApiPaths, store_path
 
 from .errors import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from .sqlite_only import import_peewee_for_sqlite
@@ -104,22 +104,50 @@ def _starting_app(paths: ApiPaths, where: str) -> ApiClient | None:
 
 @contextlib.contextmanager
 def read_only_store(args: argparse.Namespace) -> Iterator[JobTracker]:
-    """The store opened read-only (the app does not run); CliError 1 when it cannot be."""
+    """The store opened read-only (the app does not run); CliError 1 when it cannot be.
+
+    The default store before Jobdeck first ran (no ``--db``, no ``$JOBDECK_DB``, no file
+    yet) has no jobs: an empty store in memory stands for it, and nothing is created. A
+    store that is named must exist (a typo in a path is not an empty history)."""
     import_peewee_for_sqlite(args.db)
     from jobdeck.core import JobTracker, StoreError
 
+    where = args.db
+    if where is None and not os.environ.get("JOBDECK_DB"):
+        default = store_path(None)
+        if default is not None and not os.path.lexists(default):
+            where = MEMORY
     try:
-        tracker = JobTracker.open(args.db, read_only=True)
+        tracker = JobTracker.open(where, read_only=where != MEMORY)
     except StoreError as exc:
         raise CliError(EXIT_FAILED, str(exc)) from None
     with tracker:
         yield tracker
 
 
+#: The API's input fields as the options of ``jobdeck run`` (and the ids of ``cancel`` and
+#: ``retry``, which the message names already: "").
+CLI_NAMES = {
+    "depends_on": "--after",
+    "params.cwd": "--cwd",
+    "params.env": "--env",
+    "params.argv": "PROGRAM",
+    "params.shell": "--shell",
+    "run_at": "--at",
+    "timeout": "--timeout",
+    "priority": "--priority",
+    "max_attempts": "--retries",
+    "title": "--title",
+    "ids": "",
+}
+
+
 def api_failure(exc: ApiError | AppUnreachable) -> CliError:
-    """What to tell the user about a refused request (or an app that went away)."""
+    """What to tell the user about a refused request (or an app that went away); the input
+    it names is named as the user gave it (:data:`CLI_NAMES`)."""
     if isinstance(exc, AppUnreachable):
         return CliError(EXIT_UNREACHABLE, f"lost Jobdeck: {exc}")
-    where = f" ({exc.field})" if exc.field and exc.field not in exc.message else ""
+    field = CLI_NAMES.get(exc.field, exc.field) if exc.field else exc.field
+    where = f" ({field})" if field and field not in exc.message else ""
     status = EXIT_USAGE if exc.status in (400, 415, 422) else EXIT_FAILED
     return CliError(status, f"{exc.message}{where}")

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from jobdeck.api.client import ApiClient, ApiError, AppUnreachable, sse_events
+from jobdeck.api.client import ApiClient, ApiError, AppUnreachable, job_path, sse_events
 
 from .connect import api_failure, app_paths, connect
 from .errors import EXIT_INTERRUPTED
@@ -28,6 +28,12 @@ KEEP_FINISHED = 5.0
 def cmd_watch(args: argparse.Namespace) -> int:
     client = connect(args, start=True)
     assert client is not None
+    for text in args.job or ():  # a typo is said at once, before any table is drawn
+        try:
+            client.get(job_path(text))
+        except (ApiError, AppUnreachable) as exc:
+            client.close()
+            raise api_failure(exc) from None
     query = {"type": args.type, "job": args.job}
     view = None if args.json else _LiveView()
     try:

@@ -31,7 +31,7 @@ from collections import deque
 from pathlib import Path
 from typing import BinaryIO
 
-from .output_progress import OutputSplitter
+from .output_progress import OutputSplitter, parse_progress_line
 
 __all__ = [
     "FINISH_WINDOW",
@@ -138,6 +138,7 @@ class LogTail:
         self._file: BinaryIO | None = None
         self._splitter = OutputSplitter(max_line=_MAX_LINE_BYTES)
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._told = ""  # the unfinished line pending_progress() last gave
 
     @staticmethod
     def end_of(path: str | os.PathLike[str]) -> int:
@@ -152,6 +153,18 @@ class LogTail:
         they are few, else the latest :data:`LATEST_LINES` (:attr:`skipped` says so)."""
         data = self._read_bytes()
         return self._keep(self._splitter.feed(data)) if data else []
+
+    def pending_progress(self) -> str | None:
+        """The line the program has begun and not ended yet, when it reads as progress and
+        is new since the last call; else None. tqdm and curl begin each redraw of their
+        bar with ``\\r`` (an OSC 9;4 report may have no line break at all): the bar drawn
+        last ends only when the next one comes, which a slow job's next step may be
+        minutes away. Not a line: :meth:`read` still returns it once it ends."""
+        text = self._splitter.pending_text()
+        if not text or text == self._told or parse_progress_line(text) is None:
+            return None
+        self._told = text
+        return text
 
     def finish(self) -> list[str]:
         """What is left (within the same bounds), the last unterminated line included;

@@ -383,6 +383,10 @@ class OutputSplitter:
         self._take(data, start, len(data), lines)
         return lines
 
+    def pending_text(self) -> str:
+        """The line begun and not ended yet, as it would come back ("" when none)."""
+        return "" if self._discarding or not self._pending else self._decode(self._pending)
+
     def flush(self) -> list[str]:
         """Return what is left after the last line break (at EOF) and reset."""
         rest = [] if self._discarding or not self._pending else [self._decode(self._pending)]

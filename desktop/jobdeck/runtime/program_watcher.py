@@ -14,8 +14,10 @@ just started (:meth:`spawn`) and one that was running before the app started
 (:meth:`reattach`, also from the record of an older per-job supervisor):
 
 * output: the job's log file is tailed (:class:`~jobdeck.runtime.log_tail.LogTail`) and
-  its new non-blank lines go to ``on_line``: every line of a program that prints a few, the
-  latest few of one that prints more than can be followed (``on_skipped(n)`` first says how
+  its new non-blank lines go to ``on_line`` (and so does a progress bar it is drawing,
+  its line not ended yet: ``LogTail.pending_progress``): every line of a program that
+  prints a few, the latest few of one that prints more than can be followed
+  (``on_skipped(n)`` first says how
   many bytes were jumped over; such a program is then looked at only every
   :data:`CHATTY_INTERVAL` s, so its cost is bounded whatever it prints). Once the program
   has ended, what is left is read the same way and its last lines come from the end of the
@@ -121,7 +123,9 @@ class ProgramEnd:
     already ended when :meth:`ProgramWatcher.reattach` was called.
     ``tail`` holds the last output lines of this attempt, read from the end of the log.
     ``leftovers`` counts the processes it left running that had to be stopped. ``pid`` is
-    the program's when it ended before ``on_started`` told it (else None).
+    the program's when it ended before ``on_started`` told it (else None). ``log_lost``
+    counts the bytes of its output that could not be written to its log (a full disk),
+    ``log_lost_error`` says why.
     """
 
     kind: EndKind
@@ -135,6 +139,8 @@ class ProgramEnd:
     cpu_seconds: float | None = None
     leftovers: int = 0
     pid: int | None = None
+    log_lost: int = 0
+    log_lost_error: str | None = None
     #: (time, RSS bytes, CPU seconds) of the tree while it was watched, downsampled.
     resources: tuple[tuple[float, ...], ...] = ()
 
@@ -815,6 +821,7 @@ class ProgramWatcher:
                     self._report_start()
                 if now >= next_read:
                     self._emit(self._tail.read())
+                    self._emit_pending_progress()
                     next_read = now + (CHATTY_INTERVAL if self._tail.skipped else 0.0)
                 if now >= next_sample:
                     next_sample = now + SAMPLE_INTERVAL
@@ -897,6 +904,8 @@ class ProgramWatcher:
             resources=tuple(self.resources.points),
             leftovers=max(found, record.leftovers),
             pid=self._take_unreported_pid(),
+            log_lost=record.log_lost,
+            log_lost_error=record.log_lost_error,
         )
 
     def _lost(self, why: str) -> ProgramEnd:
@@ -955,6 +964,17 @@ class ProgramWatcher:
                 self._on_line(line)
             except Exception:
                 _log.exception("on_line callback failed for job %s; reading continues", self.job_id)
+
+    def _emit_pending_progress(self) -> None:
+        """The bar a program is drawing (its line not ended yet: see
+        :meth:`LogTail.pending_progress`) goes to ``on_line`` as progress, at once."""
+        partial = self._tail.pending_progress()
+        if partial is None or self._on_line is None:
+            return
+        try:
+            self._on_line(partial)
+        except Exception:
+            _log.exception("on_line callback failed for job %s; reading continues", self.job_id)
 
     def _close_wake(self) -> None:
         with self._lock:

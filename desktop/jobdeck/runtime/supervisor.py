@@ -114,6 +114,9 @@ class SupervisorRecord:
     output_start: int = 0
     #: Bytes of output left out of the log so far (see :class:`LogWriter`).
     log_omitted: int = 0
+    #: Bytes of output that could not be written to the log (a full disk), and why.
+    log_lost: int = 0
+    log_lost_error: str | None = None
     #: Processes the program left running that the supervisor had to stop.
     leftovers: int = 0
     #: True when the supervisor could make itself the child subreaper.
@@ -216,6 +219,10 @@ class LogWriter:
     file therefore always holds how the program started and how it ended, and never grows
     much past ``max_bytes``. ``output_start`` follows this attempt's first byte through the
     cuts. Not thread-safe; the supervisor is its only user.
+
+    Output that cannot be written (a full disk) is dropped, never waited for: ``lost``
+    counts its bytes and ``lost_error`` says why; once writing works again (or at
+    :meth:`close`) a line ``[jobdeck: N bytes of output lost here: ...]`` marks the gap.
     """
 
     def __init__(self, path: str, max_bytes: int | None, output_start: int = 0) -> None:
@@ -234,6 +241,9 @@ class LogWriter:
         self._head_end: int | None = None
         self._marker_len = 0
         self.write_errors = 0
+        self.lost = 0
+        self.lost_error: str | None = None
+        self._unmarked = 0  # bytes lost since the last marker written
         self._check_can_open()
 
     def _check_can_open(self) -> None:
@@ -279,12 +289,17 @@ class LogWriter:
         try:
             if self._append < 0:
                 self._open()
+            if self._unmarked:
+                self._mark_lost()
             while view:
                 written = os.write(self._append, view)
                 view = view[written:]
                 self._size += written
-        except OSError:  # disk full, say: drop the output rather than block the program
+        except OSError as exc:  # disk full, say: drop the output rather than block the program
             self.write_errors += 1
+            self.lost += len(view)
+            self._unmarked += len(view)
+            self.lost_error = exc.strerror or str(exc)
             return
         if self.max_bytes is not None and self._size > self.max_bytes:
             try:
@@ -343,7 +358,22 @@ class LogWriter:
         self._marker_len = len(marker)
         self._size = destination
 
+    def _mark_lost(self) -> None:
+        """Write the line that says where output was lost (OSError when it cannot be)."""
+        marker = f"[jobdeck: {self._unmarked} bytes of output lost here: {self.lost_error}]\n"
+        data = marker.encode()
+        if self._size and os.pread(self._edit, 1, self._size - 1) != b"\n":
+            data = b"\n" + data
+        written = os.write(self._append, data)
+        self._size += written
+        if written < len(data):
+            raise OSError(errno.ENOSPC, "the marker of lost output was cut short")
+        self._unmarked = 0
+
     def close(self) -> None:
+        if self._unmarked and self._append >= 0:
+            with contextlib.suppress(OSError):
+                self._mark_lost()
         for fd in (self._append, self._edit_fd):
             if fd is not None and fd >= 0:
                 with contextlib.suppress(OSError):

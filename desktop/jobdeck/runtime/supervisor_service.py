@@ -923,6 +923,8 @@ class SupervisorService:
         record.max_rss = self._peak_of(program)
         record.output_start = program.writer.output_start
         record.log_omitted = program.writer.omitted
+        record.log_lost = program.writer.lost
+        record.log_lost_error = program.writer.lost_error
         record.leftovers = len(program.seen)
         status = program.status if program.status is not None else 255
         if status < 0:

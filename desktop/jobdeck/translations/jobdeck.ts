@@ -1450,6 +1450,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>, {queued} queued</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Jobdeck jobs</source>
         <translation type="unfinished"></translation>
     </message>

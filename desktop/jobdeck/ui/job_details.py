@@ -461,7 +461,9 @@ class JobDetails(QWidget):
         # Lines read here may still be on their way as live lines (logAppended): not twice.
         self._shown_lines = set(entries)
         self.log_view.setPlainText("\n".join(format_log_entry(e) for e in entries))
-        self.log_view.moveCursor(QtGui.QTextCursor.MoveOperation.End)
+        from .last_line import follow_last_line
+
+        follow_last_line(self.log_view).show()  # (not moveCursor(End): see last_line)
         if self.tabs.currentWidget() is self.timeline_tab and not job.error:
             self.refresh_timeline()  # the charts stay in view from job to job
         else:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFont, QHideEvent, QShowEvent, QTextCursor
+from PySide6.QtGui import QFont, QHideEvent, QShowEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from ..i18n import translate
 from ..runtime.log_tail import LogTail, last_lines
+from .last_line import follow_last_line
 
 __all__ = ["FOLLOW_INTERVAL_MS", "OUTPUT_LINES", "OutputView"]
 
@@ -105,7 +106,7 @@ class OutputView(QPlainTextEdit):
         self._tail = LogTail(path, end)  # an unfinished last line comes with what follows
         lines = last_lines(path, OUTPUT_LINES, end=end)
         self.setPlainText("\n".join(lines))
-        self.moveCursor(QTextCursor.MoveOperation.End)
+        follow_last_line(self).show()  # (not moveCursor(End): see last_line)
 
     def follow(self) -> None:
         """Add what the program printed since the last look (or show its latest lines again

@@ -56,6 +56,8 @@ def summary_text(jobs: Iterable[Job]) -> str:
     Finished jobs whose row still shows its outcome count too, said apart (``4 jobs, 1
     ended · 45%``), so that the number always matches the rows: with one job at a time, a
     row that just said "Done" made the header read one job fewer than the rows below it.
+    So do the queued ones (``36 jobs, 32 queued · 100%``): the percent is of the started
+    ones, and alone it read as if all were done.
     """
     listed = list(jobs)
     active = [j for j in listed if j.status.active]
@@ -68,6 +70,9 @@ def summary_text(jobs: Iterable[Job]) -> str:
     text = translate("Taskbar", "%n job(s)", None, count)
     if ended:
         text += translate("Taskbar", ", {ended} ended").format(ended=ended)
+    queued = sum(1 for j in active if j.status is JobStatus.PENDING)
+    if queued:  # the percent is of the running ones: "36 jobs · 100%" read as all done
+        text += translate("Taskbar", ", {queued} queued").format(queued=queued)
     known = [j for j in active if j.progress.total]
     if known:
         total = sum(j.progress.total for j in known)

@@ -809,6 +809,12 @@ class ProcessExecutor(Executor):
         code = end.exit_code
         if end.leftovers:
             ctx.log(f"stopped {end.leftovers} process(es) the program left running", "warning")
+        if end.log_lost:
+            ctx.log(
+                f"{end.log_lost} bytes of the program's output could not be written to its "
+                f"log ({end.log_lost_error or 'write error'}): the log misses them",
+                "warning",
+            )
         if end.kind is EndKind.START_FAILED:
             return Outcome.failed(end.error or "the program did not start")
         if program.kill_reason is not None:
@@ -984,25 +990,27 @@ def failure_message(exit_code: int | None, signal_number: int | None, tail: Sequ
 
 def _facts(end: ProgramEnd, program: Program) -> ProcessFacts | None:
     """What the job's end writes of its program: its resource use, and its pid and log
-    file when the program ended before they were written (see
-    :data:`~jobdeck.runtime.program_watcher.START_REPORT_DELAY`)."""
+    file -- written at its start already, unless it ended before (see
+    :data:`~jobdeck.runtime.program_watcher.START_REPORT_DELAY`) or the store refused
+    that write (a full disk): the end, recorded once the store takes it, has them too."""
     peak_rss = end.peak_rss if end.peak_rss is not None and end.peak_rss >= 0 else None
     cpu = end.cpu_seconds
     if cpu is not None and not (math.isfinite(cpu) and cpu >= 0):
         cpu = None
+    watcher = program.watcher
+    pid = end.pid if end.pid is not None or watcher is None else watcher.pid
     log_path = None
     # The service creates the log with the program's first output: no file, no output --
     # unless output was read from it (the log was deleted while the program ran: it is gone).
-    watcher = program.watcher
     no_output = (
         watcher is not None and not watcher.printed and not os.path.lexists(watcher.log_path)
     )
-    if end.pid is not None and watcher is not None and not no_output:
+    if pid is not None and watcher is not None and not no_output:
         log_path = os.fspath(watcher.log_path)
-    if end.pid is None and peak_rss is None and cpu is None and not no_output:
+    if pid is None and peak_rss is None and cpu is None and not no_output:
         return None
     return ProcessFacts(
-        pid=end.pid, log_path=log_path, peak_rss=peak_rss, cpu_seconds=cpu, no_output=no_output
+        pid=pid, log_path=log_path, peak_rss=peak_rss, cpu_seconds=cpu, no_output=no_output
     )
 
 
