@@ -259,7 +259,14 @@ def test_usage_errors_exit_2_and_name_the_problem(app: Served) -> None:
         assert words in result.stderr, (args, result.stderr)
 
 
-def test_watch_json_prints_one_event_a_line_and_ctrl_c_exits_130(app: Served) -> None:
+def test_watch_json_prints_one_event_a_line_and_ctrl_c_exits_130(
+    app: Served, tmp_path: Path
+) -> None:
+    # A job runs when watch connects, so its snapshot has a line to read (alone, the test
+    # found no job: watch printed nothing and the first read waited for ever).
+    gate = tmp_path / "gate"
+    waiting = f"while [ ! -e '{gate}' ]; do sleep 0.05; done"
+    held = ok(app.jobdeck("run", "--", "sh", "-c", waiting)).strip()
     watch = subprocess.Popen(
         [sys.executable, "-m", "jobdeck", "--db", str(app.db), "watch", "--json"],
         env=app.env,
@@ -271,14 +278,17 @@ def test_watch_json_prints_one_event_a_line_and_ctrl_c_exits_130(app: Served) ->
         assert watch.stdout is not None
         first = json.loads(watch.stdout.readline())
         assert first["event"] == "snapshot" or "job" in first
+        gate.touch()
         job_id = ok(app.jobdeck("run", "--", "sh", "-c", "echo 50%; sleep 0.5")).strip()
         seen: list[dict[str, Any]] = []
         while not any(e["job"]["id"] == job_id and e["job"]["status"] == "completed" for e in seen):
             seen.append(json.loads(watch.stdout.readline()))
         assert any(e["job"]["id"] == job_id and e["job"]["status"] == "running" for e in seen)
+        assert any(e["job"]["id"] == held for e in [first, *seen])
         watch.send_signal(signal.SIGINT)
         assert watch.wait(timeout=30) == 130
     finally:
+        gate.touch()
         if watch.poll() is None:
             watch.kill()
         watch.communicate()
