@@ -103,6 +103,40 @@ def test_a_fresh_install_has_no_jobs_yet_rather_than_a_missing_store(
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_cancel_all_with_no_app_and_nothing_queued_or_running_starts_no_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: ``jobdeck cancel --all`` with no app running started one in the tray only to say
+    "nothing to cancel", and left it running. With nothing queued or running in the store
+    it now says so at once; a job queued there still needs the app, which is started."""
+    import jobdeck.api.launch
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.delenv("JOBDECK_NO_AUTOSTART", raising=False)
+    started: list[object] = []
+
+    def start_app(*args: object, **kwargs: object) -> None:
+        started.append(args)
+        raise jobdeck.api.launch.StartFailed("not in this test")
+
+    monkeypatch.setattr(jobdeck.api.launch, "start_app", start_app)
+    db = tmp_path / "jobs.db"
+    with JobTracker.open(db) as tracker:
+        ctx = tracker.create_job("scrape", title="done already")
+        tracker.complete_job(ctx.job_id)
+    assert main(["--db", str(db), "cancel", "--all"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "nothing to cancel: no job is pending or running\n" and err == ""
+    assert started == []
+    with JobTracker.open(db) as tracker:
+        tracker.enqueue("command", {"argv": ["true"]}, title="queued")
+    assert main(["--db", str(db), "cancel", "--all"]) == 3  # (the app could not start here)
+    assert len(started) == 1
+    assert "could not start Jobdeck: not in this test" in capsys.readouterr().err
+
+
 def test_list_shows_percentages_as_the_ui_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

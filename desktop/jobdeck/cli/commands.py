@@ -358,11 +358,15 @@ def _print_period(period: str, stats: dict[str, Any]) -> None:
 def cmd_cancel(args: argparse.Namespace) -> int:
     if bool(args.job_ids) == bool(args.all):
         raise CliError(EXIT_USAGE, "give the jobs to cancel (IDs), or --all")
-    client = connect(args, start=True)
-    assert client is not None
-    with client:
-        body = {"all": True} if args.all else {"ids": args.job_ids}
-        answer = _call(client.post, "/api/jobs/cancel", body)
+    client = connect(args, start=False)
+    if client is None and args.all and not _active_offline(args):
+        answer: dict[str, Any] = {"cancelled": [], "stopping": [], "not_cancelled": []}
+    else:  # (a job queued or running needs the app to stop it: it is started if need be)
+        client = client or connect(args, start=True)
+        assert client is not None
+        with client:
+            body = {"all": True} if args.all else {"ids": args.job_ids}
+            answer = _call(client.post, "/api/jobs/cancel", body)
     if args.json:
         print_json(answer)
     else:
@@ -377,6 +381,13 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         if args.all and not answer["cancelled"] and not answer["not_cancelled"]:
             print("nothing to cancel: no job is pending or running")
     return EXIT_FAILED if answer["not_cancelled"] else EXIT_OK
+
+
+def _active_offline(args: argparse.Namespace) -> int:
+    """How many jobs the store holds queued or running (read with no app running): with
+    none, ``cancel --all`` has nothing to do and starts no app to say so."""
+    with read_only_store(args) as tracker:
+        return int(tracker.count_jobs(status=list(STATUSES[:2])))
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
