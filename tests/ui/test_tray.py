@@ -80,7 +80,7 @@ def test_overall_percent_sums_known_totals():
 def test_menu_actions_emit_signals(qtbot, tracker, signals, tray_available):
     tray = make_tray(qtbot, tracker, signals)
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert texts == ["Show window", "Show taskbar", "Cancel all", "Quit"]
+    assert texts == ["Show window", "Show taskbar", "Cancel all\u2026", "Quit"]
     assert tray.toggle_taskbar_action.isCheckable()
     for action, signal in (
         (tray.show_window_action, tray.showWindowRequested),
@@ -96,13 +96,59 @@ def test_menu_actions_emit_signals(qtbot, tracker, signals, tray_available):
     tray.dispose()
 
 
-def test_cancel_all_cancels_every_active_job(qtbot, tracker, signals, tray_available):
+def test_cancel_all_cancels_every_active_job_once_agreed(qtbot, tracker, signals, tray_available):
     a, b, _done = tracker.add(
         make_job("a"), make_job("b", JobStatus.PENDING), make_job("c", JobStatus.COMPLETED)
     )
-    tray = make_tray(qtbot, tracker, signals)
+    asked: list[list[str]] = []
+    answer = [False]
+
+    def confirm(jobs):
+        asked.append(sorted(j.id for j in jobs))
+        return answer[0]
+
+    tray = make_tray(qtbot, tracker, signals, confirm_cancel_all=confirm)
     assert tray.cancel_all_action.isEnabled()
+    tray.cancel_all_action.trigger()  # declined: nothing is cancelled
+    assert asked == [sorted([a.id, b.id])] and tracker.cancelled == []
+    answer[0] = True
     tray.cancel_all_action.trigger()
+    assert sorted(tracker.cancelled) == sorted([a.id, b.id])
+    tray.dispose()
+
+
+def test_cancel_all_asks_first_in_a_message_box_that_keeps_the_jobs_by_default(
+    qtbot, tracker, signals, tray_available
+):
+    """QA: the tray's "Cancel all" stopped every job at once, without a word: a misplaced
+    click in a tray menu lost all running work. It asks now; Escape keeps them."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    a, b = tracker.add(make_job("a"), make_job("b", JobStatus.PENDING))
+    tray = make_tray(qtbot, tracker, signals)
+    assert tray.cancel_all_action.text() == "Cancel all\u2026"
+    seen: list[tuple[str, str, list[str]]] = []
+
+    def answer(button: str | None) -> None:
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox))
+        seen.append((box.text(), box.informativeText(), [b.text() for b in box.buttons()]))
+        if button is None:
+            qtbot.keyClick(box, Qt.Key.Key_Escape)
+        else:
+            next(b for b in box.buttons() if b.text() == button).click()
+
+    def ask(button: str | None) -> None:
+        QTimer.singleShot(0, lambda: answer(button))
+        tray.cancel_all_action.trigger()
+
+    ask(None)
+    assert tracker.cancelled == []
+    assert seen[0][0] == (
+        "Cancel 2 jobs?\n\n1 running (asked to stop), 1 queued.\nThis cannot be undone."
+    )
+    assert sorted(seen[0][2]) == ["Cancel jobs", "Keep them"]
+    ask("Cancel jobs")
     assert sorted(tracker.cancelled) == sorted([a.id, b.id])
     tray.dispose()
 

@@ -86,7 +86,7 @@ def test_tray_cancel_all(qtbot, real_tracker, real_signals):
     a = real_tracker.enqueue("countdown", {"seconds": 3})
     b = real_tracker.enqueue("countdown", {"seconds": 3})
     real_tracker.start_job(b.id)
-    tray = TrayController(real_tracker, real_signals)
+    tray = TrayController(real_tracker, real_signals, confirm_cancel_all=lambda jobs: True)
     qtbot.addWidget(tray.menu)
     tray.cancel_all_action.trigger()
     assert real_tracker.get_job(a.id).status is JobStatus.CANCELLED

@@ -1544,6 +1544,14 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>{running} running (asked to stop), {queued} queued.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This cannot be undone.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Jobdeck</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1552,15 +1560,27 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Cancel all</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>Quit</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>Show taskbar</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel all jobs?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel jobs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep them</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel all…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -63,6 +63,34 @@ def overall_percent(jobs: list[Job]) -> float | None:
     return 100.0 * current / total
 
 
+def ask_to_cancel_all(jobs: list[Job]) -> bool:
+    """Ask with a message box whether all of ``jobs`` (the active ones) should be cancelled
+    (the default answer: keep them)."""
+    from PySide6.QtWidgets import QMessageBox  # (made, with its enums, when first used)
+
+    running = sum(1 for job in jobs if job.status is JobStatus.RUNNING)
+    box = QMessageBox()
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(translate("TrayController", "Cancel all jobs?"))
+    # (one text: an informative text wraps at the width of a short one, a line a word)
+    question = translate("TrayController", "Cancel %n job(s)?", None, len(jobs))
+    detail = translate(
+        "TrayController", "{running} running (asked to stop), {queued} queued."
+    ).format(running=running, queued=len(jobs) - running)
+    undone = translate("TrayController", "This cannot be undone.")
+    box.setText(f"{question}\n\n{detail}\n{undone}")
+    stop = box.addButton(
+        translate("TrayController", "Cancel jobs"), QMessageBox.ButtonRole.DestructiveRole
+    )
+    keep = box.addButton(
+        translate("TrayController", "Keep them"), QMessageBox.ButtonRole.RejectRole
+    )
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    return box.clickedButton() is stop
+
+
 class TrayController(QObject):
     """Owns the system tray icon (when the platform has a tray) and keeps it current.
 
@@ -76,9 +104,11 @@ class TrayController(QObject):
     :meth:`icon`, :meth:`tooltip` and the menu are still computed, only nothing is shown.
 
     Signals (GUI thread): ``showWindowRequested()``, ``toggleTaskbarRequested()``,
-    ``quitRequested()`` from the menu; ``jobActivated(job_id)`` when a notification is
-    clicked; ``notified(job_id, title, body)`` whenever a notification is raised (job_id is
-    empty for a notice that is about no job, see :meth:`tell`).
+    ``quitRequested()`` from the menu (whose "Cancel all..." cancels the active jobs once
+    ``confirm_cancel_all(jobs)`` agrees: by default a message box, :func:`ask_to_cancel_all`);
+    ``jobActivated(job_id)`` when a notification is clicked; ``notified(job_id, title,
+    body)`` whenever a notification is raised (job_id is empty for a notice that is about
+    no job, see :meth:`tell`).
 
     Notifications: a failed job, or a completed one that ran at least ``notify_after_s``.
     Jobs that finish together (within ``finish_batch_ms``) share one notification that
@@ -101,9 +131,12 @@ class TrayController(QObject):
         animate: bool = True,
         parent: QObject | None = None,
         stalled_for: Callable[[str], float | None] | None = None,
+        confirm_cancel_all: Callable[[list[Job]], bool] | None = None,
     ) -> None:
         super().__init__(parent)
         self._stalled_for = stalled_for
+        #: Asked (with the active jobs) before the menu's "Cancel all..." cancels them.
+        self.confirm_cancel_all = confirm_cancel_all or ask_to_cancel_all
         if notify_after_s < 0:
             raise ValueError(f"notify_after_s must be >= 0, got {notify_after_s}")
         self._tracker = tracker
@@ -130,11 +163,11 @@ class TrayController(QObject):
         self.toggle_taskbar_action = QAction(translate("TrayController", "Show taskbar"), self)
         self.toggle_taskbar_action.setCheckable(True)
         self.toggle_taskbar_action.setChecked(True)
-        self.cancel_all_action = QAction(translate("TrayController", "Cancel all"), self)
+        self.cancel_all_action = QAction(translate("TrayController", "Cancel all\u2026"), self)
         self.quit_action = QAction(translate("TrayController", "Quit"), self)
         self.show_window_action.triggered.connect(self.showWindowRequested)
         self.toggle_taskbar_action.triggered.connect(self.toggleTaskbarRequested)
-        self.cancel_all_action.triggered.connect(self.cancel_all)
+        self.cancel_all_action.triggered.connect(self._cancel_all_asked)
         self.quit_action.triggered.connect(self.quitRequested)
         self.menu.addAction(self.show_window_action)
         self.menu.addAction(self.toggle_taskbar_action)
@@ -212,6 +245,13 @@ class TrayController(QObject):
     def is_animating(self) -> bool:
         """True while the icon turns (a job of unknown length runs and animation is on)."""
         return self._animate and self._busy(self.active_jobs())
+
+    def _cancel_all_asked(self) -> None:
+        """The menu's "Cancel all...": once ``confirm_cancel_all`` agrees (a misplaced
+        click in a tray menu must not stop every job at once)."""
+        jobs = list(self._signals.active_jobs())
+        if jobs and self.confirm_cancel_all(jobs):
+            self.cancel_all()
 
     def cancel_all(self) -> int:
         """Ask the tracker to cancel every pending or running job; returns how many."""
