@@ -101,6 +101,31 @@ def test_get_by_unique_prefix_unknown_and_ambiguous(client: ApiClient, tracker: 
     refused(lambda: client.get("/api/nothing/here"), 404)
 
 
+def test_cancel_of_many_cancels_the_queued_ones_first(
+    client: ApiClient, tracker: JobTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running job's cancel frees its slot, and a queued job handed over to the
+    supervisor service would start in it before its own cancel came (see
+    test_cancel_all_in_the_tray_starts_none_of_the_jobs_handed_over): the queued go first."""
+    running = tracker.create_job("scrape").job_id
+    queued = [tracker.enqueue("countdown", {"seconds": 9}).id for _ in range(2)]
+    order: list[str] = []
+    cancel = tracker.cancel_job
+
+    def recorded(job_id: str) -> bool:
+        order.append(job_id)
+        return cancel(job_id)
+
+    monkeypatch.setattr(tracker, "cancel_job", recorded)
+    client.post("/api/jobs/cancel", {"ids": [running, *queued]})
+    assert order == [*queued, running]
+    order.clear()
+    again = tracker.create_job("scrape").job_id
+    later = tracker.enqueue("countdown", {"seconds": 9}).id
+    client.post("/api/jobs/cancel", {"all": True})
+    assert order[0] == later and set(order) == {later, running, again}
+
+
 def test_cancel_one_many_and_all(client: ApiClient, tracker: JobTracker) -> None:
     jobs = [tracker.enqueue("countdown", {"seconds": 9}).id for _ in range(4)]
     answer = client.post(f"/api/jobs/{jobs[0]}/cancel")

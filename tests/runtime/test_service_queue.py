@@ -593,3 +593,43 @@ def test_a_log_path_the_service_could_not_write_fails_the_start_saying_why(
         assert os.fspath(log_path.parent if job_id == "nowhere" else log_path) in failed["error"]
     app.sock.close()
     assert not ran.exists() and target.read_text() == ""
+
+
+def test_cancel_all_in_the_tray_starts_none_of_the_jobs_handed_over(
+    qtbot: Any,
+    real_tracker: JobTracker,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+) -> None:
+    """Found driving the app: the tray's "Cancel all" cancelled the running jobs first; a
+    queued job already handed over to the service started in the slot each one freed
+    (here it would leave a file), before its own cancel came. Cancelled together, the
+    queued ones go first (``queued_first``; the API's cancel of many does the same)."""
+    from jobdeck.runtime import JobSignals
+    from jobdeck.ui.tray import TrayController
+
+    running = [real_tracker.enqueue("command", {"argv": ["sleep", "30"]}) for _ in range(2)]
+    marks = [tmp_path / f"started{i}" for i in range(3)]
+    queued = [
+        real_tracker.enqueue("command", {"argv": ["/bin/sh", "-c", f"touch '{m}'; sleep 30"]})
+        for m in marks
+    ]
+    runner = make_runner(tracker=real_tracker, max_workers=2)
+
+    def all_set() -> bool:  # (the two run their programs; the three wait in the service)
+        started = [real_tracker.get_job(j.id) for j in running]
+        return all(job is not None and job.pid for job in started) and all(
+            handed_over(runner, j.id) for j in queued
+        )
+
+    qtbot.waitUntil(all_set, timeout=WAIT_MS)
+    signals = JobSignals(real_tracker)
+    tray = TrayController(real_tracker, signals, confirm_cancel_all=lambda jobs: True)
+    qtbot.addWidget(tray.menu)
+    qtbot.waitUntil(lambda: len(signals.active_jobs()) == 5, timeout=WAIT_MS)
+    tray.cancel_all_action.trigger()
+    tray.dispose()
+    everything = running + queued
+    qtbot.waitUntil(lambda: all(finished(real_tracker, j.id) for j in everything), timeout=WAIT_MS)
+    assert [status_of(real_tracker, j.id) for j in everything] == [JobStatus.CANCELLED] * 5
+    assert [m.exists() for m in marks] == [False] * 3

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from jobdeck import __version__
 from jobdeck.core import JobStatus
+from jobdeck.core.job import queued_first
 from jobdeck.core.registry import ParamError
 
 from .context import CONTEXT, ApiContext, json_body, resolve_job
@@ -364,15 +365,15 @@ async def cancel_many(request: web.Request) -> web.Response:
         if key not in ("ids", "all"):
             raise Problem(422, f"unknown field {key!r}; give ids or all", key)
     if body.get("all") is True:
-        ids = [j.id for j in ctx.tracker.active_jobs()]
+        jobs = ctx.tracker.active_jobs()
     elif isinstance(body.get("ids"), list) and body["ids"]:
         if not all(isinstance(i, str) for i in body["ids"]):
             raise Problem(422, "ids must be a list of job ids", "ids")
-        ids = [resolve_job(ctx, i, "ids").id for i in body["ids"]]
+        jobs = [resolve_job(ctx, i, "ids") for i in body["ids"]]
     else:
         raise Problem(422, 'give "ids": [job ids] or "all": true', "ids")
     cancelled, stopping, refused = [], [], []
-    for job_id in ids:
+    for job_id in [job.id for job in queued_first(jobs)]:  # (see queued_first)
         done, still_running, why = _cancel_one(ctx, job_id)
         if done:
             cancelled.append(job_id)

@@ -10,7 +10,7 @@ import operator
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ __all__ = [
     "check_transition",
     "evolve",
     "new_job_id",
+    "queued_first",
     "to_datetime",
 ]
 
@@ -207,6 +208,16 @@ _JOB_INDEX = {name: i for i, name in enumerate(_JOB_FIELDS)}
 #: The slots' own setters, in field order (what a frozen dataclass's ``__init__`` does
 #: through ``object.__setattr__``, one Python-level call per field, at half the cost).
 _JOB_SETTERS = tuple(getattr(Job, name).__set__ for name in _JOB_FIELDS)
+
+
+def queued_first(jobs: Iterable[Job]) -> list[Job]:
+    """``jobs`` in the order to cancel them together: the queued ones first, then the
+    others (each in their order). Cancelling a running job frees its slot at once, and a
+    queued job already handed over to the supervisor service would start in that slot
+    before its own cancel came: it ran, if only for a moment, though it was cancelled."""
+    listed = list(jobs)
+    queued = [job for job in listed if job.status is JobStatus.PENDING]
+    return queued + [job for job in listed if job.status is not JobStatus.PENDING]
 
 
 def evolve(job: Job, changes: Mapping[str, Any]) -> Job:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from ..core.job import Job, JobStatus
+from ..core.job import Job, JobStatus, queued_first
 from ..core.job_source import JobSource
 from ..i18n import translate
 from ..runtime.feed import JobEvents
@@ -254,9 +254,10 @@ class TrayController(QObject):
             self.cancel_all()
 
     def cancel_all(self) -> int:
-        """Ask the tracker to cancel every pending or running job; returns how many."""
+        """Ask the tracker to cancel every pending or running job (the queued ones first:
+        see :func:`~jobdeck.core.job.queued_first`); returns how many."""
         count = 0
-        for job in self._signals.active_jobs():
+        for job in queued_first(self._signals.active_jobs()):
             if self._tracker.cancel_job(job.id):
                 count += 1
         return count
