@@ -182,3 +182,29 @@ def test_an_outage_longer_than_the_lease_fails_no_live_instances_job(
     finally:
         alpha.close()
         beta.close()
+
+
+@pytest.mark.slow
+@pytest.mark.expected_log(
+    r"lost the connection to the board",
+    r"could not connect to the board",
+    r"cannot reach the board",
+)
+def test_the_first_read_after_the_board_is_back_does_not_fail(
+    pg_server: PgServer, pg_url: str
+) -> None:
+    """Readers kept for reuse died with the server: once the link has seen the board go,
+    none of them is used again (QA: `jobdeck ls` right after a restart of the board said
+    "could not read the board: terminating connection due to administrator command")."""
+    with JobTracker.open(pg_url, instance="reader") as tracker:
+        job = tracker.enqueue("x")
+        assert tracker.list_jobs() == [job]  # a reader connection is kept for the next read
+        link = tracker.board_link
+        assert link is not None
+        pg_server.stop("fast")
+        try:
+            assert wait_until(lambda: link.problem is not None, timeout=30)
+            link.stop()  # it comes back later than the first read
+        finally:
+            pg_server.start_again()
+        assert [j.id for j in tracker.list_jobs()] == [job.id]
