@@ -375,3 +375,17 @@ def test_the_stall_time_is_a_setting_applied_to_the_running_app(
     app.apply_settings(dialog.values())
     assert settings.stall_after_min == 25 and app.stalls.watch.after_s == 25 * 60
     assert SettingsDialog(app.current_settings()).stall_after.value() == 25  # reopened
+
+
+def test_the_api_names_the_default_store_it_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GET /api/info``'s ``db`` for an app started without ``--db`` (QA: it was null)."""
+    from jobdeck.app import shown_store
+
+    monkeypatch.delenv("JOBDECK_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert shown_store(None) == str(tmp_path / "jobdeck" / "jobs.db")
+    monkeypatch.setenv("JOBDECK_DB", "postgresql://alice:hunter2@db.example/jobs")
+    assert shown_store(None) == "postgresql://alice@db.example/jobs"
+    assert shown_store(tmp_path / "other.db") == str(tmp_path / "other.db")

@@ -719,10 +719,17 @@ def queue_demo_jobs(tracker: JobTracker) -> list[str]:
     return ids
 
 
-def shown_store(db_path: str | os.PathLike[str]) -> str:
-    """The store as people see it: its path, or a board's URL without its password."""
+def shown_store(db_path: str | os.PathLike[str] | None) -> str | None:
+    """The store as people see it: its path, or a board's URL without its password (for
+    None: the default store, ``$JOBDECK_DB`` or the user-data one; None in memory)."""
     from jobdeck.core.board_url import BoardUrl, is_board_url  # (not for the first window)
 
+    if db_path is None:
+        from jobdeck.api.paths import store_path
+
+        db_path = os.environ.get("JOBDECK_DB") or store_path(None)
+        if db_path is None:
+            return None
     if is_board_url(db_path):
         return BoardUrl.parse(str(db_path)).display
     return os.fspath(db_path)
@@ -794,7 +801,7 @@ def make_api(
         owner.tracker,
         owner.registry,
         options.paths,
-        db=None if db_path is None else shown_store(db_path),
+        db=shown_store(db_path),
         listen=options.listen,
         show_window=requests.show if requests else None,
         window_visible=requests.visible if requests else None,

@@ -364,6 +364,18 @@ def test_without_the_app_reads_work_and_changes_say_so(runtime: Path, tmp_path: 
     assert ok(served.jobdeck("logs", job_id)) == "kept\n2/2\n"
     assert ok(served.jobdeck("logs", job_id, "--tail", "1")) == "2/2\n"  # of the output
     assert "completed" in ok(served.jobdeck("wait", job_id))  # finished: needs no app
+    stats = json.loads(ok(served.jobdeck("stats", "--json")))  # per type too, as the app's
+    assert stats["by_type"] == {
+        "command": {"pending": 0, "running": 0, "completed": 1, "failed": 0, "cancelled": 0}
+    }
+    assert ok(served.jobdeck("stats")).splitlines()[2].split() == [
+        "command",
+        "0",
+        "0",
+        "1",
+        "0",
+        "0",
+    ]
     result = served.jobdeck("--no-start", "run", "--", "true")
     assert result.returncode == 3 and "not running" in result.stderr
     result = served.jobdeck("cancel", "--all", JOBDECK_NO_AUTOSTART="1")

@@ -140,6 +140,7 @@ def test_the_board_logs_in_with_the_token_once_then_by_cookie(tcp: LoopServer) -
         (b"\xff\xfe{}", {}, 400, "UTF-8"),
         (GOOD_JOB, {"Content-Type": "text/plain"}, 415, "application/json"),
         ("x" * (2 * 1024 * 1024), {}, 413, "too large"),
+        ('{"metadata": ' + "[" * 100_000 + "]" * 100_000 + "}", {}, 400, "nested too deeply"),
     ],
 )
 def test_malformed_bodies_get_a_clear_4xx_and_nothing_is_queued(

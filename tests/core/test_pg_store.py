@@ -161,3 +161,27 @@ def test_a_board_pages_the_history_in_every_order_and_searches_substrings(pg_url
         titles = tracker.history_page(JobFilter(), HistorySort.TITLE, False, None, 10)
         assert [job.title for job, _key in titles] == ["rsync b", "rsync C", "RSYNC e",
                                                        "Tar a", "zip d"]  # fmt: skip
+
+
+def test_text_with_a_nul_character_is_stored_on_a_board(pg_url: str) -> None:
+    """PostgreSQL's text holds no NUL character (SQLite's does): a title, a progress message,
+    a log line or an error with one (a program's output quoted in its failure message) is
+    stored with U+FFFD in its place. Seen as a user: a job titled so was refused as "the job
+    store cannot be used" (503), and a program that printed a NUL before it failed stayed
+    "running" on the board for ever."""
+    with JobTracker.open(pg_url, instance="nul") as tracker:
+        job = tracker.enqueue("x", title="a\x00b")
+        ctx = tracker.start_job(job.id)
+        ctx.update_progress(1, 2, "half\x00way")
+        ctx.log("line\x00one")
+        tracker.flush()
+        tracker.complete_job(
+            job.id, success=False, error="exit status 1; last output:\nbad\x00byte"
+        )
+        tracker.flush()
+        assert tracker.store_error is None
+    with JobTracker.open(pg_url, instance="reader") as reader:
+        ended = reader.get_job(job.id)
+        assert ended is not None and ended.status is JobStatus.FAILED
+        assert ended.title == "a\ufffdb" and ended.progress.message == "half\ufffdway"
+        assert ended.error is not None and ended.error.message.endswith("bad\ufffdbyte")

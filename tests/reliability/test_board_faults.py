@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,92 @@ def test_a_sigkilled_instances_jobs_fail_once_after_its_lease(pg_url: str) -> No
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.expected_log(
+    r"could not save job changes to the board",
+    r"lost the connection to the board",
+    r"reconnected to the board",
+    r"can be reached again",
+    r"could not read board changes",
+    r"could not connect to the board",
+    r"accepts changes again",
+    r"cannot reach the board",
+    r"lease had expired",
+)
+def test_an_outage_longer_than_the_lease_fails_no_live_instances_job(
+    pg_server: PgServer, pg_url: str
+) -> None:
+    """The board is down for longer than the lease, for every instance alike: the one whose
+    link comes back first must not fail the others' running jobs as if their instances had
+    stopped (seen as a user: a job that completed on one desktop during the outage was
+    "interrupted: instance ... stopped" once the board was back)."""
+    alpha = JobTracker.open(pg_url, instance="alpha", lease=3.0, event_interval=0.01)
+    beta = JobTracker.open(pg_url, instance="beta", lease=3.0, event_interval=0.01)
+    try:
+        heard = Recorder()
+        beta.subscribe(heard)
+        job = alpha.enqueue("x")
+        ctx = alpha.start_job(job.id)
+        assert wait_until(lambda: heard.kinds(job.id)[-1:] == ["started"])
+        alink, blink = alpha.board_link, beta.board_link
+        assert alink is not None and blink is not None
+        alink.stop()  # alpha's link comes back last (its pause is the longer)
+        pg_server.stop("fast")
+        try:
+            assert wait_until(lambda: blink.problem is not None, timeout=30)
+            done = blink.renewals
+            time.sleep(3.5)  # the outage: longer than the lease (nothing to wait for)
+        finally:
+            pg_server.start_again()
+        # beta is back, has renewed its lease a few times and looked for orphans
+        assert wait_until(lambda: blink.renewals >= done + 2, timeout=30)
+        running = beta.get_job(job.id)
+        assert running is not None and running.status is JobStatus.RUNNING
+        alink.restart()
+        renewed = alink.renewals
+        assert wait_until(lambda: alink.renewals > renewed, timeout=30)
+
+        def record() -> bool:
+            try:
+                alpha.complete_job(ctx.job_id, result={"n": 1})
+            except StoreWriteError:
+                return False
+            return True
+
+        assert wait_until(record, timeout=30)
+        assert wait_until(lambda: heard.kinds(job.id)[-1:] == ["completed"], timeout=30)
+        assert "failed" not in heard.kinds(job.id)
+        ended = beta.get_job(job.id)
+        assert ended is not None and ended.status is JobStatus.COMPLETED
+        assert ended.result == {"n": 1}
+    finally:
+        alpha.close()
+        beta.close()
+
+
+@pytest.mark.slow
+@pytest.mark.expected_log(
+    r"lost the connection to the board",
+    r"could not connect to the board",
+    r"cannot reach the board",
+)
+def test_the_first_read_after_the_board_is_back_does_not_fail(
+    pg_server: PgServer, pg_url: str
+) -> None:
+    """Readers kept for reuse died with the server: once the link has seen the board go,
+    none of them is used again (QA: `jobdeck ls` right after a restart of the board said
+    "could not read the board: terminating connection due to administrator command")."""
+    with JobTracker.open(pg_url, instance="reader") as tracker:
+        job = tracker.enqueue("x")
+        assert tracker.list_jobs() == [job]  # a reader connection is kept for the next read
+        link = tracker.board_link
+        assert link is not None
+        pg_server.stop("fast")
+        try:
+            assert wait_until(lambda: link.problem is not None, timeout=30)
+            link.stop()  # it comes back later than the first read
+        finally:
+            pg_server.start_again()
+        assert [j.id for j in tracker.list_jobs()] == [job.id]

@@ -79,6 +79,8 @@ async def json_body(request: web.Request, *, required: bool = True) -> dict[str,
         raise Problem(
             400, f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise Problem(400, "the body's JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise Problem(400, f"the body must be a JSON object, not {type(data).__name__}")
     return data

@@ -7,7 +7,9 @@ changed and hands them to the tracker in batches at most ``coalesce`` seconds ap
 (:meth:`~jobdeck.core.tracker_board.TrackerBoard.apply_board_changes`), as local events are
 coalesced. Every third of the lease it renews this instance's lease and looks for running
 jobs whose instance's lease has expired, which the tracker then takes over
-(:meth:`~jobdeck.core.tracker_board.TrackerBoard.take_over_orphans`).
+(:meth:`~jobdeck.core.tracker_board.TrackerBoard.take_over_orphans`), but only once it has
+been connected for a whole lease: after an outage of the board (a server restart), every
+instance's lease may have run out, and the others need that long to come back and renew.
 
 When the connection is lost (the server restarts) the thread connects again, with a growing
 pause, and then reads every pending and running job afresh, so nothing announced while it
@@ -58,6 +60,8 @@ class BoardLink:
         self.problem: str | None = None
         #: The last time (monotonic) ids were handed to the tracker (tests, benchmarks).
         self.batches = 0
+        #: How many times this link renewed the lease (tests).
+        self.renewals = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -70,6 +74,12 @@ class BoardLink:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    def restart(self) -> None:
+        """Start again after :meth:`stop` (tests: a link that comes back late)."""
+        self.stop()
+        self._stop.clear()
+        self.start()
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -131,10 +141,14 @@ class BoardLink:
         dirty |= self._tracker.board_job_ids()
         first_dirty = time.monotonic() if dirty else None
         next_renew = 0.0
+        # While this link was away, the other instances may have been cut off from the board
+        # as well (it restarted): their leases ran out with no fault of theirs. Take none of
+        # their jobs over before they had a whole lease to come back and renew.
+        sweep_from = time.monotonic() + self._store.lease
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_renew:
-                self._renew_and_sweep(conn)
+                self._renew_and_sweep(conn, sweep=now >= sweep_from)
                 next_renew = now + self.renew_every
             if first_dirty is not None:
                 wait = max(0.0, first_dirty + self.coalesce - now)
@@ -163,13 +177,14 @@ class BoardLink:
             log.warning("could not read board changes (%s); they are read again later", exc)
             raise psycopg.OperationalError(str(exc)) from exc
 
-    def _renew_and_sweep(self, raw: psycopg.Connection[Any]) -> None:
+    def _renew_and_sweep(self, raw: psycopg.Connection[Any], *, sweep: bool) -> None:
         store = self._store
         conn = cast(sqlite3.Connection, PgConnection(raw, store.url.where))
         try:
             if not store.renew_lease(conn):
                 log.warning("%s: this instance's lease had expired; renewed", store.location)
-            orphans = store.orphaned_jobs(conn)
+            self.renewals += 1
+            orphans = store.orphaned_jobs(conn) if sweep else []
         except sqlite3.Error as exc:
             raise psycopg.OperationalError(str(exc)) from exc
         if orphans:

@@ -12,7 +12,10 @@ lets that same code run on a psycopg 3 connection:
   error chained), its message naming the board — ``PostgreSQL at host/db: ...`` — and never
   the password, so the store's error handling and its messages work unchanged;
 * a lost connection reads as "not in a transaction" and :attr:`PgConnection.broken` is
-  True, so the store knows to connect again.
+  True, so the store knows to connect again;
+* text with a NUL character, which PostgreSQL's ``text`` cannot hold (SQLite's can: a
+  title, a program's output quoted in a failure message), is written with U+FFFD in its
+  place rather than refused.
 
 No Qt.
 """
@@ -47,6 +50,13 @@ def _translate(sql: str) -> str:
     if len(_TRANSLATED) < _TRANSLATED_MAX:
         _TRANSLATED[sql] = out
     return out
+
+
+def _nul_free(params: Sequence[Any]) -> tuple[Any, ...]:
+    """``params`` with U+FFFD for each NUL character of its text (see the module)."""
+    return tuple(
+        p.replace("\x00", "\ufffd") if isinstance(p, str) and "\x00" in p else p for p in params
+    )
 
 
 def as_sqlite_error(exc: psycopg.Error, where: str) -> sqlite3.Error:
@@ -114,7 +124,7 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
         try:
-            cursor = self.raw.execute(_translate(sql), tuple(params) or None)
+            cursor = self.raw.execute(_translate(sql), _nul_free(params) or None)
         except psycopg.Error as exc:
             raise as_sqlite_error(exc, self.where) from exc
         return PgCursor(cursor, self.where)
@@ -122,7 +132,7 @@ class PgConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         try:
             cursor = self.raw.cursor()
-            cursor.executemany(_translate(sql), list(rows))
+            cursor.executemany(_translate(sql), [_nul_free(row) for row in rows])
         except psycopg.Error as exc:
             raise as_sqlite_error(exc, self.where) from exc
         return PgCursor(cursor, self.where)

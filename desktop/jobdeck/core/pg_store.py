@@ -208,7 +208,7 @@ class PgStore(Store):
         return cast(sqlite3.Connection, writer)
 
     def drop_idle_connections(self) -> None:
-        """The server was lost and is back: close the connections not in use now (they
+        """The server was lost (or is back): close the connections not in use now (they
         died with the server, unknown to the driver until used), so the next change or
         read connects afresh instead of failing once. Caller holds the tracker's lock."""
         with self._idle_lock:

@@ -73,12 +73,12 @@ class TrackerBoard:
         has it again (None): the store's trouble for the status subscribers (the app shows
         it). Reaching it again clears any trouble, also a commit that failed meanwhile (on
         a board that was the lost connection too; a change that still fails says so
-        again)."""
+        again). Either way the connections kept for reuse go: lost, they died with the
+        server (a read would fail once on one after it is back); back, they may have."""
         from .store_errors import StoreWriteError
 
         with self._lock:
-            if problem is None:
-                self.store.drop_idle_connections()
+            self.store.drop_idle_connections()
             self._commits.set_store_error(None if problem is None else StoreWriteError(problem))
 
     def claim_free(self, job_ids: list[str], limit: int) -> list[str]:

@@ -177,10 +177,12 @@ class OutcomeRecorder(QObject):
     def _arm(self) -> None:
         """GUI thread: try the waiting outcomes again now (the store is fine again) or
         after the current backoff."""
-        if self._closed or not self.waiting() or self._timer.isActive():
+        if self._closed or not self.waiting():
             return
-        delay = 0.0 if self._tracker.store_error is None else self._delay
-        self._timer.start(int(delay * 1000))
+        if self._tracker.store_error is None:
+            self._timer.start(0)  # now, not after a backoff armed while it was away
+        elif not self._timer.isActive():
+            self._timer.start(int(self._delay * 1000))
 
     @Slot()
     def record_waiting(self) -> None:
