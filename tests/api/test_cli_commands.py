@@ -379,7 +379,12 @@ def test_without_the_app_reads_work_and_changes_say_so(runtime: Path, tmp_path: 
     result = served.jobdeck("--no-start", "run", "--", "true")
     assert result.returncode == 3 and "not running" in result.stderr
     result = served.jobdeck("cancel", "--all", JOBDECK_NO_AUTOSTART="1")
-    assert result.returncode == 3
+    assert (result.returncode, result.stdout) == (
+        0,
+        "nothing to cancel: no job is pending or running\n",
+    )
+    result = served.jobdeck("retry", job_id, JOBDECK_NO_AUTOSTART="1")
+    assert result.returncode == 3 and "not running" in result.stderr
     with JobTracker.open(tmp_path / "jobs.db", read_only=True) as store:
         assert store.count_jobs() == 1  # nothing was queued
 

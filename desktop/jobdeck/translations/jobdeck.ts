@@ -1572,6 +1572,10 @@ Started {started}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Cancel %n job(s)?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Cancel jobs</source>
         <translation type="unfinished"></translation>
     </message>

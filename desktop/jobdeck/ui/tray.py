@@ -68,15 +68,16 @@ def ask_to_cancel_all(jobs: list[Job]) -> bool:
     (the default answer: keep them)."""
     from PySide6.QtWidgets import QMessageBox  # (made, with its enums, when first used)
 
+    count = len(jobs)
     running = sum(1 for job in jobs if job.status is JobStatus.RUNNING)
     box = QMessageBox()
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle(translate("TrayController", "Cancel all jobs?"))
     # (one text: an informative text wraps at the width of a short one, a line a word)
-    question = translate("TrayController", "Cancel %n job(s)?", None, len(jobs))
+    question = translate("TrayController", "Cancel %n job(s)?", None, count)
     detail = translate(
         "TrayController", "{running} running (asked to stop), {queued} queued."
-    ).format(running=running, queued=len(jobs) - running)
+    ).format(running=running, queued=count - running)
     undone = translate("TrayController", "This cannot be undone.")
     box.setText(f"{question}\n\n{detail}\n{undone}")
     stop = box.addButton(
