@@ -149,6 +149,9 @@ def test_a_board_pages_the_history_in_every_order_and_searches_substrings(pg_url
             ctx.update_progress(i, 5, f"step {i}")
             tracker.complete_job(ctx.job_id, success=i != 3, error="Disk full")
         assert tracker.count_jobs() == 5 and tracker.count_jobs(status="failed") == 1
+        assert tracker.counts_by_type() == {
+            "cmd": {"pending": 0, "running": 0, "completed": 4, "failed": 1, "cancelled": 0}
+        }
         assert tracker.count_jobs(search="SYNC") == 3  # inside a word, any ASCII case
         where = JobFilter.of(search="sync")
         for sort in HistorySort:

@@ -169,6 +169,13 @@ class FakeTracker:
         self.count_calls += 1
         return sum(self._match(j, status, type, search) for j in self.jobs.values())
 
+    def counts_by_type(self) -> dict[str, dict[str, int]]:
+        by_type: dict[str, dict[str, int]] = {}
+        for job in self.jobs.values():
+            counts = by_type.setdefault(job.type, {s.value: 0 for s in JobStatus})
+            counts[job.status.value] += 1
+        return by_type
+
     def get_job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 

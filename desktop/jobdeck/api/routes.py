@@ -165,11 +165,8 @@ async def stats(request: web.Request) -> web.Response:
     def count() -> dict[str, Any]:
         tracker = ctx.tracker
         by_status = {s: tracker.count_jobs(status=s) for s in STATUSES}
-        by_type = {}
-        for name in types:
-            counts = {s: tracker.count_jobs(status=s, type=name) for s in STATUSES}
-            if any(counts.values()):
-                by_type[name] = counts
+        held = tracker.counts_by_type()
+        by_type = {name: held[name] for name in types if name in held}
         out = {"total": sum(by_status.values()), "by_status": by_status, "by_type": by_type}
         if period is not None:
             out.update(_period_stats(ctx, period, keys))

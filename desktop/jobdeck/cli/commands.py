@@ -297,7 +297,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             stats: dict[str, Any] = {
                 "total": sum(by_status.values()),
                 "by_status": by_status,
-                "by_type": _counts_by_type(tracker),
+                "by_type": tracker.counts_by_type(),
             }
             if period is not None:
                 report = tracker.stats().report(period, keys=50)
@@ -319,20 +319,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if period is not None:
         _print_period(period, stats)
     return EXIT_OK
-
-
-def _counts_by_type(tracker: Any) -> dict[str, dict[str, int]]:
-    """How many jobs of each type the store holds, per status (as ``GET /api/stats``)."""
-    rows = tracker.read_store(
-        lambda conn: conn.execute(
-            "SELECT type, status, COUNT(*) FROM jobs GROUP BY type, status"
-        ).fetchall()
-    )
-    by_type: dict[str, dict[str, int]] = {}
-    for type_name, status, count in sorted(rows):
-        if status in STATUSES:
-            by_type.setdefault(type_name, dict.fromkeys(STATUSES, 0))[status] = int(count)
-    return by_type
 
 
 def _seconds(value: float | None) -> str:

@@ -796,6 +796,16 @@ class Store(StoreOpening):
         with stop.reading(c):
             return self._count_jobs(where, c)
 
+    def counts_by_type(self, conn: sqlite3.Connection | None = None) -> list[tuple[str, str, int]]:
+        """``(type, status, how many)`` of every type and status the store holds jobs of
+        (from the counts the store's triggers keep, once built, as :meth:`count_jobs`)."""
+        c = self.conn if conn is None else conn
+        if self.keeps_counts and self._text_index_ready(c):
+            sql = "SELECT type, status, n FROM job_counts WHERE n > 0"
+        else:
+            sql = "SELECT type, status, COUNT(*) FROM jobs GROUP BY type, status"
+        return [(str(t), str(s), int(n)) for t, s, n in c.execute(sql).fetchall()]
+
     def _count_jobs(self, where: JobFilter, c: sqlite3.Connection) -> int:
         if not where.search and self.keeps_counts and self._text_index_ready(c):
             sql = "SELECT IFNULL(SUM(n), 0) FROM job_counts"

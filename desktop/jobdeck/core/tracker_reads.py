@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TrackerReads"]
 
+_STATUS_VALUES = tuple(status.value for status in JobStatus)
+
 T = TypeVar("T")
 
 
@@ -188,6 +190,18 @@ class TrackerReads:
         self._readable()
         where = JobFilter.of(status, type, search)
         return int(self._read(lambda conn: self.store.count_jobs(where, conn=conn, stop=stop)))
+
+    def counts_by_type(self) -> dict[str, dict[str, int]]:
+        """How many jobs of each type the store holds, per status (every status named, 0
+        when none; only the types it holds jobs of), in one read."""
+        self._readable()
+        rows: list[tuple[str, str, int]] = self._read(self.store.counts_by_type)
+        by_type: dict[str, dict[str, int]] = {}
+        for type_name, status, count in sorted(rows):
+            if status in _STATUS_VALUES:
+                counts = by_type.setdefault(type_name, dict.fromkeys(_STATUS_VALUES, 0))
+                counts[status] += count
+        return by_type
 
     def recent_successes(self, type_name: str, limit: int = 500) -> list[tuple[str, float]]:
         """``(params JSON, seconds)`` of the last ``limit`` completed jobs of ``type_name``,

@@ -76,6 +76,9 @@ class UnopenedStore:
     ) -> int:
         return 0
 
+    def counts_by_type(self) -> dict[str, dict[str, int]]:
+        return {}
+
     def logs(self, job_id: str, limit: int = 200) -> list[LogEntry]:
         return []
 
