@@ -17,9 +17,9 @@ just started (:meth:`spawn`) and one that was running before the app started
   its new non-blank lines go to ``on_line`` (and so does a progress bar it is drawing,
   its line not ended yet: ``LogTail.pending_progress``): every line of a program that
   prints a few, the latest few of one that prints more than can be followed
-  (``on_skipped(n)`` first says how
-  many bytes were jumped over; such a program is then looked at only every
-  :data:`CHATTY_INTERVAL` s, so its cost is bounded whatever it prints). Once the program
+  (``on_skipped(n)`` first says how many bytes were jumped over; such a program is then
+  looked at only every :data:`CHATTY_INTERVAL` s, so its cost is bounded whatever it
+  prints). Once the program
   has ended, what is left is read the same way and its last lines come from the end of the
   log (:func:`~jobdeck.runtime.log_tail.last_lines`), not from wherever the reader had got to;
 * exit: the service says when the program ended (with its final record); while connected
@@ -820,8 +820,10 @@ class ProgramWatcher:
                 if self._unreported_pid is not None and now >= self._report_start_at:
                     self._report_start()
                 if now >= next_read:
-                    self._emit(self._tail.read())
-                    self._emit_pending_progress()
+                    lines = self._tail.read()
+                    # (and the bar it is drawing, its line not ended yet, as progress)
+                    partial = self._tail.pending_progress()
+                    self._emit(lines if partial is None else [*lines, partial])
                     next_read = now + (CHATTY_INTERVAL if self._tail.skipped else 0.0)
                 if now >= next_sample:
                     next_sample = now + SAMPLE_INTERVAL
@@ -964,17 +966,6 @@ class ProgramWatcher:
                 self._on_line(line)
             except Exception:
                 _log.exception("on_line callback failed for job %s; reading continues", self.job_id)
-
-    def _emit_pending_progress(self) -> None:
-        """The bar a program is drawing (its line not ended yet: see
-        :meth:`LogTail.pending_progress`) goes to ``on_line`` as progress, at once."""
-        partial = self._tail.pending_progress()
-        if partial is None or self._on_line is None:
-            return
-        try:
-            self._on_line(partial)
-        except Exception:
-            _log.exception("on_line callback failed for job %s; reading continues", self.job_id)
 
     def _close_wake(self) -> None:
         with self._lock:
